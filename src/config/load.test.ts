@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from './load.js';
+import { ConfigError } from './yaml-fields.js';
+
+const GOOD = `# a lab
+server:
+  address: 10.77.0.1
+  interface: br0
+  http_port: 8080
+  state_dir: state
+dhcp:
+  mode: full
+  pool: 10.77.0.100-10.77.0.150
+  routers: [10.77.0.1]
+  dns: 10.77.0.1
+  domain: lab.test
+  unknown_clients: deny
+profiles:
+  default:
+    kernel: /boot/vmlinuz
+    initrd: [/boot/initrd.img]
+    cmdline: console=ttyS0 quiet
+  legacy:
+    kernel: k
+    initrd: i
+    loader: pxelinux
+nodes:
+  - mac: 52-54-00-00-00-01
+    hostname: dc1
+    address: 10.77.0.11
+  - mac: 52:54:00:00:00:02
+    profile: legacy
+    cmdline: rd.debug
+default_profile: default
+`;
+
+test('a full config parses with defaults and resolved paths', () => {
+  const c = parseConfig(GOOD, '/etc/diskless/diskless.yaml');
+  assert.equal(c.server.address, '10.77.0.1');
+  assert.equal(c.server.httpPort, 8080);
+  assert.equal(c.server.tftpPort, 69);
+  assert.equal(c.server.stateDir, '/etc/diskless/state');
+  assert.deepEqual(c.dhcp.pool, { start: '10.77.0.100', end: '10.77.0.150' });
+  assert.deepEqual(c.dhcp.dns, ['10.77.0.1']);
+  assert.equal(c.dhcp.unknownClients, 'deny');
+  assert.equal(c.dhcp.leaseTimeSec, 3600);
+  assert.equal(c.profiles.get('legacy')?.kernel, '/etc/diskless/k');
+  assert.equal(c.profiles.get('legacy')?.loader, 'pxelinux');
+  assert.deepEqual(c.nodes[0], { mac: '52:54:00:00:00:01', profile: 'default', hostname: 'dc1', address: '10.77.0.11' });
+  assert.equal(c.nodes[1]?.profile, 'legacy');
+  assert.equal(c.defaultProfile, 'default');
+});
+
+function errorOf(text: string): ConfigError {
+  try {
+    parseConfig(text, '/x/d.yaml');
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, String(e));
+    return e;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+const cases: Array<[string, string, RegExp]> = [
+  ['missing server address', 'server: {}\n', /^\/x\/d\.yaml:1: server\.address: is required/],
+  ['bad mode names key and line', GOOD.replace('mode: full', 'mode: fll'), /^\/x\/d\.yaml:8: dhcp\.mode: must be one of full, proxy, off \(got "fll"\)/],
+  ['typo in a key', GOOD.replace('http_port', 'htp_port'), /:5: server\.htp_port: unknown setting/],
+  ['pool outside the subnet', GOOD.replace('10.77.0.150', '10.78.0.150'), /:9: dhcp\.pool: 10\.78\.0\.150 is not in the subnet/],
+  ['bad MAC', GOOD.replace('52-54-00-00-00-01', '52-54-00-00-01'), /:24: nodes\[0\]\.mac: "52-54-00-00-01" is not a MAC address/],
+  ['unknown profile', GOOD.replace('profile: legacy', 'profile: nope'), /:28: nodes\[1\]\.profile: names no profile "nope"/],
+  ['duplicate MAC', GOOD.replace('52:54:00:00:00:02', '52:54:00:00:00:01'), /nodes\[1\]\.mac: 52:54:00:00:00:01 is listed twice/],
+  ['hostile hostname', GOOD.replace('hostname: dc1', 'hostname: "a;reboot"'), /:25: nodes\[0\]\.hostname: "a;reboot" is not a valid host name/],
+  ['newline in cmdline', GOOD.replace('cmdline: rd.debug', 'cmdline: "rd.debug\\nshell"'), /:29: nodes\[1\]\.cmdline: must be one line/],
+  ['port out of range', GOOD.replace('8080', '80800'), /:5: server\.http_port: must be between 1 and 65535/],
+  ['broken YAML', 'server:\n  address: [\n', /^\/x\/d\.yaml:\d+: \(yaml\): /],
+  ['not a mapping', '- a\n', /\(top\): must be a mapping/],
+  ['default profile missing', GOOD.replace('default_profile: default', 'default_profile: x'), /:30: default_profile: names no profile/],
+  ['reserved address outside subnet', GOOD.replace('address: 10.77.0.11', 'address: 10.9.0.11'), /nodes\[52:54:00:00:00:01\]\.address: 10\.9\.0\.11 is not in the subnet/],
+];
+for (const [name, text, re] of cases) {
+  test(`config error: ${name}`, () => assert.match(errorOf(text).message, re));
+}

@@ -1,0 +1,174 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, parseDocument, isMap } from 'yaml';
+import { parseIpv4, sameSubnet, maskToPrefix } from '../net/ipv4.js';
+import { normalizeMac } from '../net/mac.js';
+import type { DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, ServerConfig } from './types.js';
+import { ConfigError, Fields } from './yaml-fields.js';
+
+const LOADERS = ['ipxe', 'pxelinux'] as const;
+// RFC 1123 host name: labels of letters, digits and inner hyphens.
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+// Command lines end up inside iPXE scripts and pxelinux configs: a newline would start a new command.
+const UNSAFE_CMDLINE = /[\x00-\x1f\x7f]/;
+
+export function loadConfig(file: string): DisklessConfig {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (e) {
+    throw new ConfigError(abs, undefined, '(file)', `cannot read config: ${(e as Error).message}`);
+  }
+  return parseConfig(text, abs);
+}
+
+export function parseConfig(text: string, file: string): DisklessConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const err = doc.errors[0];
+  if (err) {
+    const line = lines.linePos(err.pos[0]).line;
+    throw new ConfigError(file, line, '(yaml)', err.message.split('\n')[0] ?? 'invalid YAML');
+  }
+  if (doc.contents !== null && !isMap(doc.contents)) throw new ConfigError(file, 1, '(top)', 'must be a mapping with server, dhcp, profiles, nodes');
+  const top = new Fields(file, lines, '', isMap(doc.contents) ? doc.contents : undefined, 1);
+  const base = dirname(file);
+  const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+
+  const server = readServer(top.map('server'), path);
+  const dhcp = readDhcp(top.map('dhcp'), server);
+  const profiles = new Map<string, ProfileConfig>();
+  for (const [name, f] of top.entries('profiles')) profiles.set(name, readProfile(name, f, path));
+  const nodes = top.list('nodes').map((f) => readNode(f, profiles));
+  const defaultProfile = top.optString('default_profile');
+  if (defaultProfile !== undefined && !profiles.has(defaultProfile)) {
+    top.fail('default_profile', `names no profile (known: ${[...profiles.keys()].join(', ') || 'none'})`, top.raw('default_profile'));
+  }
+  top.rejectUnknown();
+  checkUnique(top, nodes);
+  for (const n of nodes) {
+    if (n.address && dhcp.mode === 'full' && !sameSubnet(n.address, server.address, dhcp.subnetMask)) {
+      throw new ConfigError(file, undefined, `nodes[${n.mac}].address`, `${n.address} is not in the subnet of server.address ${server.address}/${maskToPrefix(dhcp.subnetMask)}`);
+    }
+  }
+  return { file, server, dhcp, profiles, nodes, ...(defaultProfile !== undefined ? { defaultProfile } : {}) };
+}
+
+function ipv4(f: Fields, key: string, value: string | undefined): string | undefined {
+  if (value !== undefined && parseIpv4(value) === undefined) f.fail(key, `"${value}" is not an IPv4 address`, f.raw(key));
+  return value;
+}
+
+function readServer(f: Fields, path: (p: string) => string): ServerConfig {
+  const address = ipv4(f, 'address', f.string('address'))!;
+  const iface = f.optString('interface');
+  const tftpRoot = f.optString('tftp_root');
+  const syslinux = f.strings('syslinux_dirs');
+  const s: ServerConfig = {
+    address,
+    httpPort: f.int('http_port', 80, 1, 65535),
+    tftpPort: f.int('tftp_port', 69, 1, 65535),
+    stateDir: path(f.string('state_dir', '/var/lib/diskless')),
+    ipxeDir: path(f.string('ipxe_dir', '/usr/lib/ipxe')),
+    syslinuxDirs: (syslinux.length ? syslinux : ['/usr/lib/PXELINUX', '/usr/lib/syslinux/modules/bios']).map(path),
+    ...(iface !== undefined ? { interface: iface } : {}),
+    ...(tftpRoot !== undefined ? { tftpRoot: path(tftpRoot) } : {}),
+  };
+  if (iface !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(iface)) f.fail('interface', `"${iface}" is not a network interface name`, f.raw('interface'));
+  f.rejectUnknown();
+  return s;
+}
+
+function readDhcp(f: Fields, server: ServerConfig): DhcpConfig {
+  const mode = f.oneOf('mode', ['full', 'proxy', 'off'] as const, 'proxy');
+  const subnetMask = ipv4(f, 'subnet_mask', f.string('subnet_mask', '255.255.255.0'))!;
+  if (maskToPrefix(subnetMask) === undefined) f.fail('subnet_mask', `"${subnetMask}" is not a netmask`, f.raw('subnet_mask'));
+  const poolText = f.optString('pool');
+  let pool: DhcpConfig['pool'];
+  if (poolText !== undefined) {
+    const m = /^\s*([\d.]+)\s*-\s*([\d.]+)\s*$/.exec(poolText);
+    const [start, end] = [m?.[1], m?.[2]];
+    if (!start || !end || parseIpv4(start) === undefined || parseIpv4(end) === undefined || parseIpv4(start)! > parseIpv4(end)!) {
+      f.fail('pool', `must be "FIRST-LAST", e.g. 10.0.0.100-10.0.0.200 (got "${poolText}")`, f.raw('pool'));
+    }
+    for (const a of [start, end]) {
+      if (!sameSubnet(a, server.address, subnetMask)) f.fail('pool', `${a} is not in the subnet of server.address ${server.address}/${maskToPrefix(subnetMask)}`, f.raw('pool'));
+    }
+    pool = { start, end };
+  }
+  const routers = f.strings('routers');
+  const dns = f.strings('dns');
+  routers.forEach((r) => ipv4(f, 'routers', r));
+  dns.forEach((r) => ipv4(f, 'dns', r));
+  const domain = f.optString('domain');
+  const broadcast = ipv4(f, 'broadcast', f.optString('broadcast'));
+  const rootPath = f.optString('root_path');
+  const d: DhcpConfig = {
+    mode,
+    subnetMask,
+    routers,
+    dns,
+    leaseTimeSec: f.int('lease_time', 3600, 60, 365 * 86400),
+    unknownClients: f.oneOf('unknown_clients', ['allow', 'deny'] as const, 'allow'),
+    ...(pool ? { pool } : {}),
+    ...(domain !== undefined ? { domain } : {}),
+    ...(broadcast !== undefined ? { broadcast } : {}),
+    ...(rootPath !== undefined ? { rootPath } : {}),
+  };
+  f.rejectUnknown();
+  return d;
+}
+
+function readProfile(name: string, f: Fields, path: (p: string) => string): ProfileConfig {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) f.fail('', `profile name "${name}" may use letters, digits, ".", "_" and "-" only`);
+  const cmdline = f.string('cmdline', '');
+  if (UNSAFE_CMDLINE.test(cmdline)) f.fail('cmdline', 'must be one line without control characters', f.raw('cmdline'));
+  const p: ProfileConfig = {
+    name,
+    kernel: path(f.string('kernel')),
+    initrds: f.strings('initrd').map(path),
+    cmdline,
+    loader: f.oneOf('loader', LOADERS, 'ipxe'),
+  };
+  f.rejectUnknown();
+  return p;
+}
+
+function readNode(f: Fields, profiles: Map<string, ProfileConfig>): NodeConfig {
+  const macText = f.string('mac');
+  const mac = normalizeMac(macText);
+  if (!mac) f.fail('mac', `"${macText}" is not a MAC address (use 52:54:00:12:34:56)`, f.raw('mac'));
+  const hostname = f.optString('hostname');
+  if (hostname !== undefined && !HOSTNAME.test(hostname)) f.fail('hostname', `"${hostname}" is not a valid host name (letters, digits, "-", dots between labels)`, f.raw('hostname'));
+  const address = ipv4(f, 'address', f.optString('address'));
+  const profile = f.string('profile', profiles.has('default') ? 'default' : '');
+  if (!profiles.has(profile)) f.fail('profile', profile ? `names no profile "${profile}" (known: ${[...profiles.keys()].join(', ') || 'none'})` : 'is required (no profile named "default" exists)', f.raw('profile'));
+  const cmdline = f.optString('cmdline');
+  if (cmdline !== undefined && UNSAFE_CMDLINE.test(cmdline)) f.fail('cmdline', 'must be one line without control characters', f.raw('cmdline'));
+  const loader = f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : undefined;
+  f.rejectUnknown();
+  return {
+    mac: mac!,
+    profile,
+    ...(hostname !== undefined ? { hostname } : {}),
+    ...(address !== undefined ? { address } : {}),
+    ...(cmdline !== undefined ? { cmdline } : {}),
+    ...(loader !== undefined ? { loader } : {}),
+  };
+}
+
+function checkUnique(top: Fields, nodes: NodeConfig[]): void {
+  const macs = new Map<string, number>();
+  const addrs = new Map<string, string>();
+  nodes.forEach((n, i) => {
+    const prev = macs.get(n.mac);
+    if (prev !== undefined) top.fail(`nodes[${i}].mac`, `${n.mac} is listed twice (also nodes[${prev}])`);
+    macs.set(n.mac, i);
+    if (n.address) {
+      const other = addrs.get(n.address);
+      if (other) top.fail(`nodes[${i}].address`, `${n.address} is already reserved for ${other}`);
+      addrs.set(n.address, n.mac);
+    }
+  });
+}

@@ -1,0 +1,61 @@
+/** The declarative inventory: one YAML file describes the server, DHCP, profiles and nodes. */
+export type DhcpMode = 'full' | 'proxy' | 'off';
+export type Loader = 'ipxe' | 'pxelinux';
+
+export interface ServerConfig {
+  /** The address nodes reach this server at (DHCP option 54, siaddr, URLs). */
+  address: string;
+  /** DHCP answers only on this interface. */
+  interface?: string;
+  httpPort: number;
+  tftpPort: number;
+  stateDir: string;
+  /** Where iPXE binaries come from (Debian's `ipxe` package). */
+  ipxeDir: string;
+  /** Where pxelinux.0 and ldlinux.c32 come from (Debian's `pxelinux`, `syslinux-common`). */
+  syslinuxDirs: string[];
+  /** Optional directory of extra files served read-only by TFTP and HTTP. */
+  tftpRoot?: string;
+}
+
+export interface DhcpConfig {
+  mode: DhcpMode;
+  pool?: { start: string; end: string };
+  subnetMask: string;
+  routers: string[];
+  dns: string[];
+  domain?: string;
+  broadcast?: string;
+  leaseTimeSec: number;
+  rootPath?: string;
+  unknownClients: 'allow' | 'deny';
+}
+
+export interface ProfileConfig {
+  name: string;
+  kernel: string;
+  initrds: string[];
+  cmdline: string;
+  loader: Loader;
+}
+
+export interface NodeConfig {
+  mac: string;
+  hostname?: string;
+  address?: string;
+  profile: string;
+  /** Appended to the profile's command line. */
+  cmdline?: string;
+  loader?: Loader;
+}
+
+export interface DisklessConfig {
+  /** Absolute path of the file this came from, for messages. */
+  file: string;
+  server: ServerConfig;
+  dhcp: DhcpConfig;
+  profiles: Map<string, ProfileConfig>;
+  nodes: NodeConfig[];
+  /** Profile for machines not listed under nodes; none means unknown machines get no boot script. */
+  defaultProfile?: string;
+}
