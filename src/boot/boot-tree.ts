@@ -1,0 +1,67 @@
+import { join } from 'node:path';
+import type { DisklessConfig } from '../config/types.js';
+import { normalizeMac } from '../net/mac.js';
+import { diskFile, memoryFile, type BootFile } from '../files/boot-file.js';
+import { confinedPath } from '../files/confine.js';
+import { bootTargetFor } from './boot-target.js';
+import { renderIpxeScript, renderUnknownScript } from './ipxe-script.js';
+import { pxelinuxConfigFor } from './pxelinux-config.js';
+
+// Boot loaders taken from Debian's ipxe and pxelinux/syslinux-common packages, by the names
+// DHCP hands out. Only these names are looked up in those directories.
+const IPXE_FILES = new Set(['undionly.kpxe', 'undionly.kkpxe', 'ipxe.pxe', 'ipxe.efi', 'snponly.efi', 'ipxe-arm64.efi', 'snponly-arm64.efi']);
+const SYSLINUX_FILE = /^(pxelinux\.0|lpxelinux\.0|[a-z0-9_-]+\.c32)$/;
+
+/**
+ * Everything served to booting machines, under one namespace shared by TFTP and HTTP:
+ *   undionly.kpxe, ipxe.efi, …           iPXE binaries
+ *   pxelinux.0, ldlinux.c32, *.c32       syslinux
+ *   pxelinux.cfg/{01-MAC,HEXIP,default}  generated per node
+ *   boot/MAC.ipxe                        generated per node
+ *   profiles/NAME/{kernel,initrd-N}      the profile's files
+ *   anything else                        server.tftp_root, confined to it
+ */
+export class BootTree {
+  constructor(private readonly config: () => DisklessConfig, private readonly baseUrl: string) {}
+
+  async resolve(requested: string): Promise<BootFile | undefined> {
+    const cfg = this.config();
+    const path = requested.replace(/^\/+/, '');
+    if (path.includes('\0') || path.split('/').includes('..')) return undefined;
+
+    if (IPXE_FILES.has(path)) return diskFile(join(cfg.server.ipxeDir, path));
+    if (SYSLINUX_FILE.test(path)) {
+      for (const dir of cfg.server.syslinuxDirs) {
+        const f = await diskFile(join(dir, path));
+        if (f) return f;
+      }
+      return this.fromRoot(cfg, path);
+    }
+    const cfgName = /^pxelinux\.cfg\/([^/]+)$/.exec(path)?.[1];
+    if (cfgName !== undefined) {
+      const text = pxelinuxConfigFor(cfg, cfgName);
+      return text === undefined ? undefined : memoryFile(text);
+    }
+    const scriptMac = /^boot\/([^/]+)\.ipxe$/.exec(path)?.[1];
+    if (scriptMac !== undefined) {
+      const mac = normalizeMac(scriptMac);
+      if (!mac) return undefined;
+      const target = bootTargetFor(cfg, mac);
+      return memoryFile(target ? renderIpxeScript(target, this.baseUrl) : renderUnknownScript(mac));
+    }
+    const prof = /^profiles\/([^/]+)\/(kernel|initrd-(\d+))$/.exec(path);
+    if (prof) {
+      const profile = cfg.profiles.get(prof[1]!);
+      if (!profile) return undefined;
+      const file = prof[2] === 'kernel' ? profile.kernel : profile.initrds[Number(prof[3])];
+      return file === undefined ? undefined : diskFile(file);
+    }
+    return this.fromRoot(cfg, path);
+  }
+
+  private async fromRoot(cfg: DisklessConfig, path: string): Promise<BootFile | undefined> {
+    if (!cfg.server.tftpRoot) return undefined;
+    const real = await confinedPath(cfg.server.tftpRoot, path);
+    return real ? diskFile(real) : undefined;
+  }
+}

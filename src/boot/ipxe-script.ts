@@ -1,0 +1,43 @@
+import { macToHyphens } from '../net/mac.js';
+import { initrdPath, kernelPath, type BootTarget } from './boot-target.js';
+
+/**
+ * The per-MAC iPXE script. `initrd=NAME` is on the command line because the EFI stub of
+ * kernels without LoadFile2 support finds its initrd by that name in iPXE's virtual filesystem;
+ * BOOTIF is what pxelinux's "ipappend 2" would add, so /init finds the interface it booted from.
+ * A failed download retries instead of dropping to the firmware's next boot device.
+ */
+export function renderIpxeScript(target: BootTarget, baseUrl: string): string {
+  const { profile, mac, node } = target;
+  const initrds = profile.initrds.map((_, i) => `initrd-${i}`);
+  const args = [...initrds.map((n) => `initrd=${n}`), target.cmdline, `BOOTIF=01-${macToHyphens(mac)}`].filter(Boolean).join(' ');
+  const who = node?.hostname ? `${node.hostname} (${mac})` : `unknown machine ${mac}`;
+  return [
+    '#!ipxe',
+    `# Diskless boot script for ${who}, profile ${profile.name}.`,
+    '# Generated from the Diskless inventory: edit the config, not this script.',
+    `set base ${baseUrl}`,
+    ':retry',
+    `echo Diskless: booting ${who} with profile ${profile.name}`,
+    `kernel \${base}/${kernelPath(profile)} ${args} || goto failed`,
+    ...initrds.map((n, i) => `initrd --name ${n} \${base}/${initrdPath(profile, i)} || goto failed`),
+    'boot || goto failed',
+    ':failed',
+    'echo Diskless: boot failed, retrying in 10 seconds',
+    'sleep 10',
+    'goto retry',
+    '',
+  ].join('\n');
+}
+
+/** For a machine the inventory does not know and may not boot: say so on its screen, then exit. */
+export function renderUnknownScript(mac: string): string {
+  return [
+    '#!ipxe',
+    `echo Diskless: this machine (${mac}) is not in the inventory and unknown machines are denied.`,
+    'echo Add it to the nodes list of the Diskless config, then reboot it.',
+    'sleep 30',
+    'exit 1',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,63 @@
+import { ipv4ToHex } from '../net/ipv4.js';
+import { macToHyphens, normalizeMac } from '../net/mac.js';
+import type { DisklessConfig } from '../config/types.js';
+import { bootTargetFor, initrdPath, kernelPath, type BootTarget } from './boot-target.js';
+
+/**
+ * pxelinux looks for pxelinux.cfg/<uuid>, then 01-<mac>, then the client address in hex with
+ * ever shorter prefixes, then "default" (pxelinux.doc). We answer 01-<mac> for every node,
+ * the full hex address for nodes with a fixed address, and default for the default profile.
+ * IPAPPEND 2 adds BOOTIF=01-<mac> so /init brings up the interface the machine booted from.
+ */
+export function renderPxelinuxConfig(target: BootTarget): string {
+  const { profile, node, mac } = target;
+  const who = node?.hostname ? `${node.hostname} (${mac})` : mac;
+  const lines = [
+    `# Diskless pxelinux config for ${who}, profile ${profile.name}.`,
+    '# Generated from the Diskless inventory: edit the config, not this file.',
+    'DEFAULT diskless',
+    'PROMPT 0',
+    'TIMEOUT 1',
+    'LABEL diskless',
+    `  KERNEL ${kernelPath(profile)}`,
+  ];
+  if (profile.initrds.length) lines.push(`  INITRD ${profile.initrds.map((_, i) => initrdPath(profile, i)).join(',')}`);
+  if (target.cmdline) lines.push(`  APPEND ${target.cmdline}`);
+  lines.push('  IPAPPEND 2', '');
+  return lines.join('\n');
+}
+
+const NO_BOOT = [
+  '# Diskless: no default profile, unknown machines boot from their local disk.',
+  'DEFAULT local',
+  'PROMPT 0',
+  'LABEL local',
+  '  LOCALBOOT 0',
+  '',
+].join('\n');
+
+/** The config text for a pxelinux.cfg/NAME request, or undefined (pxelinux then tries the next name). */
+export function pxelinuxConfigFor(config: DisklessConfig, name: string): string | undefined {
+  if (name === 'default') {
+    if (!config.defaultProfile || config.dhcp.unknownClients === 'deny') return NO_BOOT;
+    const profile = config.profiles.get(config.defaultProfile);
+    return profile ? renderPxelinuxConfig({ mac: 'unknown', profile, cmdline: profile.cmdline, loader: 'pxelinux' }) : NO_BOOT;
+  }
+  const macMatch = /^01-((?:[0-9a-f]{2}-){5}[0-9a-f]{2})$/i.exec(name);
+  if (macMatch) {
+    const mac = normalizeMac(macMatch[1]!);
+    const node = mac ? config.nodes.find((n) => n.mac === mac) : undefined;
+    const target = node ? bootTargetFor(config, node.mac) : undefined;
+    return target ? renderPxelinuxConfig(target) : undefined;
+  }
+  if (/^[0-9A-F]{8}$/.test(name)) {
+    const node = config.nodes.find((n) => n.address && ipv4ToHex(n.address) === name);
+    const target = node ? bootTargetFor(config, node.mac) : undefined;
+    return target ? renderPxelinuxConfig(target) : undefined;
+  }
+  return undefined;
+}
+
+export function pxelinuxMacName(mac: string): string {
+  return `01-${macToHyphens(mac)}`;
+}
