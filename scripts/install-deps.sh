@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what Diskless needs on a fresh Debian 12 machine (as root): the engines it drives
+# (iPXE, syslinux, QEMU and OVMF for the lab, busybox for initramfs, real TFTP/DHCP clients
+# for the tests), then the npm packages, then builds. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(
+  ipxe pxelinux syslinux-common           # boot loaders handed to machines
+  qemu-system-x86 ipxe-qemu ovmf          # the lab's virtual machines (BIOS and UEFI)
+  linux-image-amd64 busybox-static        # a kernel; static busybox (initramfs, udhcpc client)
+  iproute2 procps cpio kmod zstd          # namespaces, process tools, archive checks
+  dnsmasq-base                            # a foreign DHCP server for the proxyDHCP test
+  tftp-hpa atftp curl                     # real TFTP/HTTP clients for interop tests
+)
+
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: these Debian packages are missing: ${missing[*]}" >&2
+    echo "install-deps: run this script as root (sudo) so it can apt-get install them" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ -f package-lock.json ]; then npm ci --no-fund --no-audit --loglevel=error; else npm install --no-fund --no-audit --loglevel=error; fi
+npm run --silent build

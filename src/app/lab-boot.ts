@@ -1,0 +1,154 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { nullLogger, type Logger } from '../log/logger.js';
+import { LabNetwork } from '../lab/netns.js';
+import { QemuMachine, type Firmware, type NicModel } from '../lab/qemu.js';
+import { assertLabHost, hostKernel } from '../lab/lab-host.js';
+import { buildTinyInitramfs, markerPattern } from '../lab/tiny-initramfs.js';
+import type { LabProcess } from '../lab/process.js';
+
+export interface LabBootOptions {
+  firmware?: Firmware;
+  nic?: NicModel;
+  /** full: we hand out the address; proxy: a foreign dnsmasq does, we only say what to boot. */
+  dhcpMode?: 'full' | 'proxy';
+  loader?: 'ipxe' | 'pxelinux';
+  /** Default: the NIC's iPXE ROM on BIOS, the firmware's own PXE (which loads ipxe.efi) on UEFI. */
+  optionRom?: boolean;
+  timeoutMs?: number;
+  cacheDir?: string;
+  logger?: Logger;
+  /** Called with the machine once it runs, e.g. to show its console live. */
+  onMachine?: (vm: QemuMachine) => void;
+}
+
+export interface LabBootResult {
+  mac: string;
+  /** The kernel command line the tiny /init saw. */
+  cmdline: string;
+  console: string;
+  /** The server's JSON log lines, parsed. */
+  serverLog: Array<Record<string, unknown>>;
+  durationMs: number;
+}
+
+export const LAB_SERVER = '10.77.0.1';
+export const LAB_NODE_ADDRESS = '10.77.0.11';
+const FOREIGN_DHCP = '10.77.0.2';
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+export function defaultCacheDir(): string {
+  return process.env['DISKLESS_CACHE'] ?? '/var/cache/diskless';
+}
+
+function labConfig(o: { dir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; token: string }): string {
+  return `# Written by "diskless lab" for one boot; removed afterwards.
+server:
+  address: ${LAB_SERVER}
+  interface: br0
+  http_port: 80
+  state_dir: ${join(o.dir, 'state')}
+dhcp:
+  mode: ${o.mode}
+${o.mode === 'full' ? '  pool: 10.77.0.100-10.77.0.150\n  routers: [10.77.0.1]\n  dns: [10.77.0.1]\n  domain: lab.test\n' : ''}  unknown_clients: deny
+profiles:
+  lab:
+    kernel: ${o.kernel}
+    initrd: ${o.initrd}
+    cmdline: console=ttyS0 diskless.lab=${o.token}
+    loader: ${o.loader}
+nodes:
+  - mac: "${o.mac}"
+    hostname: lab1
+    profile: lab
+${o.mode === 'full' ? `    address: ${LAB_NODE_ADDRESS}\n` : ''}`;
+}
+
+/**
+ * Boots one virtual machine from a real `diskless serve` inside a private network namespace:
+ * firmware PXE → DHCP → (TFTP loader) → iPXE script or pxelinux config → kernel + tiny initrd,
+ * whose /init prints a marker with its command line. Everything is torn down afterwards.
+ */
+export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResult> {
+  assertLabHost();
+  const log = (opts.logger ?? nullLogger).child({ service: 'lab' });
+  const firmware = opts.firmware ?? 'bios';
+  const mode = opts.dhcpMode ?? 'full';
+  const loader = opts.loader ?? 'ipxe';
+  const token = randomBytes(4).toString('hex');
+  const mac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
+  const started = Date.now();
+  const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
+  const initrd = await buildTinyInitramfs({ markerId: token, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs') });
+  const configPath = join(dir, 'diskless.yaml');
+  await writeFile(configPath, labConfig({ dir, mode, mac, kernel: hostKernel(), initrd: initrd.path, loader, token }));
+
+  let net: LabNetwork | undefined;
+  let vm: QemuMachine | undefined;
+  const serverLogPath = join(dir, 'server.log');
+  try {
+    net = await LabNetwork.create({ ...(mode === 'proxy' ? { foreignAddress: `${FOREIGN_DHCP}/24` } : {}), logger: log });
+    if (mode === 'proxy') await startForeignDhcp(net, dir);
+    const server = await net.spawnNode(net.name, [CLI, 'serve', '--config', configPath], { logFile: serverLogPath });
+    await waitForServer(server, serverLogPath);
+    vm = await QemuMachine.start({
+      boot: { kind: 'network' },
+      firmware,
+      network: net,
+      nicModel: opts.nic ?? 'virtio-net-pci',
+      mac,
+      optionRom: opts.optionRom ?? firmware === 'bios',
+      logger: log,
+    });
+    opts.onMachine?.(vm);
+    const m = await vm.waitFor(markerPattern(token), opts.timeoutMs ?? 240_000);
+    return {
+      mac,
+      cmdline: (m[1] ?? '').trim(),
+      console: vm.consoleText(),
+      serverLog: await readJsonLines(serverLogPath),
+      durationMs: Date.now() - started,
+    };
+  } catch (e) {
+    const serverTail = (await readFile(serverLogPath, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n');
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- server log (last lines) ---\n${serverTail}`);
+  } finally {
+    await vm?.stop().catch(() => undefined);
+    await net?.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A DHCP server that is not ours: addresses only, no boot information (the proxyDHCP case). */
+async function startForeignDhcp(net: LabNetwork, dir: string): Promise<LabProcess> {
+  return net.spawn(net.foreignName!, [
+    'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--no-resolv', '--no-hosts',
+    '--interface=eth0', '--bind-interfaces', '--dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0,1h',
+    `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`, '--log-dhcp', `--pid-file=${join(dir, 'dnsmasq.pid')}`,
+  ], { logFile: join(dir, 'dnsmasq.log') });
+}
+
+async function waitForServer(server: LabProcess, logPath: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const text = await readFile(logPath, 'utf8').catch(() => '');
+    if (text.includes('"msg":"serving"')) return;
+    if (server.status) throw new Error(`diskless serve exited (${JSON.stringify(server.status)}): ${server.output().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('diskless serve did not report "serving" within 20 s');
+}
+
+async function readJsonLines(path: string): Promise<Array<Record<string, unknown>>> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return text.split('\n').flatMap((l) => {
+    try {
+      return l.startsWith('{') ? [JSON.parse(l) as Record<string, unknown>] : [];
+    } catch {
+      return [];
+    }
+  });
+}

@@ -1,0 +1,62 @@
+import { formatIpv4, parseIpv4 } from '../net/ipv4.js';
+import type { DhcpNode, DhcpSettings } from './dhcp-settings.js';
+import type { LeaseView } from './lease-store.js';
+
+export type AddressSource = 'reservation' | 'lease' | 'requested' | 'pool';
+export type AddressChoice = { ok: true; ip: string; source: AddressSource } | { ok: false; reason: string };
+
+export interface AddressContext {
+  mac: string;
+  node: DhcpNode | undefined;
+  settings: DhcpSettings;
+  leases: LeaseView;
+  /** The MAC of the node holding a fixed reservation for `ip`, so the pool skips it. */
+  reservedBy?: ((ip: string) => string | undefined) | undefined;
+}
+
+/** Reservation first, then the client's last address, then what it asked for, then the first free one. */
+export function chooseAddress(ctx: AddressContext, requestedIp: string | undefined): AddressChoice {
+  const reserved = ctx.node?.address;
+  if (reserved !== undefined) {
+    return ctx.leases.isAvailable(reserved, ctx.mac)
+      ? { ok: true, ip: reserved, source: 'reservation' }
+      : { ok: false, reason: `reserved address ${reserved} is held by another client or was declined` };
+  }
+  const previous = ctx.leases.leaseForMac(ctx.mac);
+  if (previous && previous.state !== 'declined' && isUsable(ctx, previous.ip)) {
+    return { ok: true, ip: previous.ip, source: 'lease' };
+  }
+  if (requestedIp !== undefined && isUsable(ctx, requestedIp)) return { ok: true, ip: requestedIp, source: 'requested' };
+  const range = poolRange(ctx.settings);
+  if (!range) return { ok: false, reason: 'no pool configured and no reservation for this client' };
+  for (let n = range.start; n <= range.end; n++) {
+    const ip = formatIpv4(n);
+    if (isUsable(ctx, ip)) return { ok: true, ip, source: 'pool' };
+  }
+  return { ok: false, reason: `pool ${ctx.settings.pool?.start}-${ctx.settings.pool?.end} exhausted` };
+}
+
+/** Whether this client may have `ip` (REQUEST checks, RFC 2131 §4.3.2). */
+export function isAcceptable(ctx: AddressContext, ip: string): boolean {
+  const reserved = ctx.node?.address;
+  if (reserved !== undefined) return ip === reserved && ctx.leases.isAvailable(ip, ctx.mac);
+  return isUsable(ctx, ip);
+}
+
+function isUsable(ctx: AddressContext, ip: string): boolean {
+  const range = poolRange(ctx.settings);
+  const n = parseIpv4(ip);
+  if (!range || n === undefined || n < range.start || n > range.end) return false;
+  if (ip === ctx.settings.serverAddress) return false;
+  const owner = ctx.reservedBy?.(ip);
+  if (owner !== undefined && owner !== ctx.mac) return false;
+  return ctx.leases.isAvailable(ip, ctx.mac);
+}
+
+function poolRange(settings: DhcpSettings): { start: number; end: number } | undefined {
+  if (!settings.pool) return undefined;
+  const start = parseIpv4(settings.pool.start);
+  const end = parseIpv4(settings.pool.end);
+  if (start === undefined || end === undefined || start > end) return undefined;
+  return { start, end };
+}

@@ -1,0 +1,36 @@
+import type { DhcpPacket } from '../protocols/dhcp/packet.js';
+import type { ClientClass } from './classify-client.js';
+import type { DhcpNode, DhcpSettings } from './dhcp-settings.js';
+import type { LeaseAction, LeaseView } from './lease-store.js';
+
+export interface DhcpPolicyInput {
+  packet: DhcpPacket;
+  /** The socket it arrived on: the DHCP server port (67) or the PXE proxy port (4011). */
+  port: 'server' | 'proxy';
+  settings: DhcpSettings;
+  /** The inventory entry for this client's MAC, if any. */
+  node: DhcpNode | undefined;
+  leases: LeaseView;
+  /** MAC of the node that has `ip` as its fixed reservation, so dynamic allocation skips it. */
+  reservedBy?: (ip: string) => string | undefined;
+}
+
+export interface DhcpDecision {
+  /** The reply to send, or null to stay silent. */
+  reply: DhcpPacket | null;
+  /** Why, in a few words, for the log line. */
+  reason: string;
+  /** The lease change the caller should apply (the policy never writes). */
+  lease?: LeaseAction;
+  /** Traffic meant for someone else (another server, a non-PXE client in proxy mode): log at debug. */
+  quiet?: boolean;
+  client: ClientClass;
+  /** Option 53 of the request, when valid. */
+  messageType?: number;
+}
+
+export type PolicyOutcome = Omit<DhcpDecision, 'client' | 'messageType'>;
+
+export function isDeniedUnknown(input: DhcpPolicyInput): boolean {
+  return input.node === undefined && input.settings.unknownClients === 'deny';
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { ConfigError } from '../config/yaml-fields.js';
+import { serveCommand } from './serve.js';
+import { labCommand } from './lab.js';
+
+const HELP = `diskless — boot server for fleets of diskless Linux machines
+
+Usage: diskless <command> [options]
+
+Commands:
+  serve --config FILE     run DHCP (full or proxy), TFTP and HTTP for the machines in FILE
+  lab [options]           boot a virtual diskless machine from this server in a private
+                          network namespace and show its console (needs root and QEMU)
+  help                    show this text
+
+Run "diskless <command> --help" for the options of a command.
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+      return serveCommand(rest);
+    case 'lab':
+      return labCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return cmd === undefined ? 2 : 0;
+    case '--version':
+      process.stdout.write('diskless 0.1.0\n');
+      return 0;
+    default:
+      process.stderr.write(`diskless: unknown command "${cmd}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof ConfigError) process.stderr.write(`diskless: config error: ${e.message}\n`);
+    else process.stderr.write(`diskless: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,42 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { jsonLogger } from '../log/logger.js';
+import { startServices } from '../app/services.js';
+
+const HELP = `Usage: diskless serve --config FILE [--debug]
+
+Runs every service for the machines in FILE until SIGINT or SIGTERM:
+DHCP (dhcp.mode full or proxy; none with off), TFTP and HTTP.
+Logs one JSON line per DHCP, TFTP and HTTP event on stderr.
+`;
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, debug: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (!values.config) {
+    process.stderr.write(`diskless serve: --config FILE is required\n\n${HELP}`);
+    return 2;
+  }
+  const config = loadConfig(values.config);
+  const logger = jsonLogger((l) => process.stderr.write(l), values.debug ? 'debug' : 'info');
+  const services = await startServices(config, { logger });
+  logger.log('info', 'serving', { service: 'diskless', config: config.file, address: config.server.address, dhcp: config.dhcp.mode });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.log('info', 'stopping', { service: 'diskless', signal });
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await services.stop();
+  logger.log('info', 'stopped', { service: 'diskless' });
+  return 0;
+}

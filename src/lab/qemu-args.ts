@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+
+export type Firmware = 'bios' | 'uefi';
+export type NicModel = 'virtio-net-pci' | 'e1000';
+
+export type BootMethod =
+  | { kind: 'network' }
+  /** QEMU loads the kernel itself; `console=ttyS0` and `panic=-1` are added unless given. */
+  | { kind: 'kernel'; kernel: string; initrd?: string; append?: string };
+
+export interface NicSpec {
+  tap: string;
+  model: NicModel;
+  mac: string;
+  /**
+   * false sets romfile= so the NIC has no iPXE ROM and the firmware's own PXE stack boots
+   * (OVMF's PXE then loads ipxe.efi over TFTP, as on real UEFI machines).
+   */
+  optionRom: boolean;
+}
+
+/** Everything the command line depends on, with paths already decided. */
+export interface QemuSpec {
+  boot: BootMethod;
+  firmware: Firmware;
+  memoryMiB: number;
+  machine: 'pc' | 'q35';
+  consolePath: string;
+  /** The machine's private copy of OVMF's variable store (uefi only). */
+  uefiVarsPath?: string;
+  nic?: NicSpec;
+  extraArgs?: readonly string[];
+}
+
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+
+// Values inside QEMU's key=value option syntax escape a comma by doubling it.
+export const qemuOptionValue = (v: string): string => v.replace(/,/g, ',,');
+
+function kernelCommandLine(append: string | undefined): string {
+  const parts = append === undefined || append === '' ? [] : [append];
+  if (!/(^|\s)console=/.test(append ?? '')) parts.unshift('console=ttyS0');
+  // A dead /init then reboots at once, and -no-reboot turns that into QEMU exiting.
+  if (!/(^|\s)panic=/.test(append ?? '')) parts.push('panic=-1');
+  return parts.join(' ');
+}
+
+/** The qemu-system-x86_64 arguments (without the binary) for `spec`. Pure; no TCG flag needed. */
+export function qemuArgs(spec: QemuSpec): string[] {
+  const args = [
+    '-machine', `${spec.machine},graphics=off`, // graphics=off: SeaBIOS and iPXE print on serial
+    '-m', String(spec.memoryMiB),
+    '-nodefaults', '-no-user-config',
+    '-display', 'none',
+    '-serial', `file:${qemuOptionValue(spec.consolePath)}`,
+    '-no-reboot',
+  ];
+  if (spec.firmware === 'uefi') {
+    if (spec.uefiVarsPath === undefined) throw new Error('Cannot boot UEFI: no variable store path');
+    args.push(
+      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${qemuOptionValue(OVMF_CODE)}`,
+      '-drive', `if=pflash,format=raw,unit=1,file=${qemuOptionValue(spec.uefiVarsPath)}`,
+    );
+  }
+  if (spec.nic === undefined) {
+    args.push('-nic', 'none');
+  } else {
+    const n = spec.nic;
+    if (spec.firmware === 'uefi' && n.model === 'e1000' && !n.optionRom) {
+      // Verified: OVMF has a virtio-net driver but none for e1000; it falls to the EFI shell.
+      throw new Error('Cannot boot UEFI over e1000 without its option ROM: OVMF has no e1000 driver');
+    }
+    args.push(
+      '-netdev', `tap,id=net0,ifname=${qemuOptionValue(n.tap)},script=no,downscript=no`,
+      '-device', `${n.model},netdev=net0,mac=${n.mac}${n.optionRom ? '' : ',romfile='}`,
+    );
+  }
+  if (spec.boot.kind === 'network') {
+    args.push('-boot', 'n');
+  } else {
+    args.push('-kernel', spec.boot.kernel);
+    if (spec.boot.initrd !== undefined) args.push('-initrd', spec.boot.initrd);
+    args.push('-append', kernelCommandLine(spec.boot.append));
+  }
+  return [...args, ...(spec.extraArgs ?? [])];
+}
+
+/** A locally administered unicast MAC in QEMU's 52:54:00 range. */
+export function randomMac(): string {
+  return ['52', '54', '00', ...[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}

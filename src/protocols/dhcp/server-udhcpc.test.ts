@@ -1,0 +1,100 @@
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DhcpServer, type DhcpEvent } from './server.js';
+import { LeaseStore } from '../../boot/lease-store.js';
+import type { DhcpNode } from '../../boot/dhcp-settings.js';
+import { createVethLab } from './testdata/veth-namespace.js';
+
+function findBusybox(): string | undefined {
+  for (const p of ['/bin/busybox', '/usr/bin/busybox']) if (existsSync(p)) return p;
+  try {
+    return execFileSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const notRoot = process.getuid?.() !== 0;
+const busybox = findBusybox();
+const skip = notRoot
+  ? 'needs root: creates a network namespace and a veth pair'
+  : busybox === undefined ? 'busybox not found (apt-get install -y busybox-static)' : false;
+
+// Interop with a client nobody here wrote: busybox udhcpc in its own namespace, the server
+// in-process on the other end of a veth pair, bound to it with SO_BINDTOIFINDEX on port 67.
+it('busybox udhcpc gets its reserved address, hostname, router and DNS', { skip, timeout: 60_000 }, async () => {
+  const lab = createVethLab();
+  const dir = mkdtempSync(join(tmpdir(), 'diskless-udhcpc-'));
+  let server: DhcpServer | undefined;
+  try {
+    const net = `10.213.${lab.subnet}`;
+    const node: DhcpNode = { mac: lab.clientMac, hostname: 'interop-node', address: `${net}.42`, loader: 'ipxe' };
+    const events: DhcpEvent[] = [];
+    server = new DhcpServer({
+      settings: {
+        mode: 'full',
+        serverAddress: `${net}.1`,
+        interfaceName: lab.hostIf,
+        pool: { start: `${net}.100`, end: `${net}.110` },
+        subnetMask: '255.255.255.0',
+        routers: [`${net}.1`],
+        dnsServers: [`${net}.53`, `${net}.54`],
+        domainName: 'lab.test',
+        leaseTimeSec: 600,
+        unknownClients: 'deny',
+        bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
+        ipxeScriptUrl: (mac) => `http://${net}.1/boot/${mac}.ipxe`,
+        httpBootUrl: (arch) => `http://${net}.1/${arch}.efi`,
+        ports: { server: 67, client: 68, proxy: 4011 },
+      },
+      lookupNode: (mac) => (mac === node.mac ? node : undefined),
+      leaseStore: new LeaseStore({ path: join(dir, 'leases.json') }),
+      onEvent: (e) => events.push(e),
+    });
+    await server.start();
+
+    const script = join(dir, 'print-env.sh');
+    writeFileSync(script, '#!/bin/sh\necho "event=$1"\nenv | grep -E "^(ip|subnet|router|dns|hostname|domain|serverid|lease)=" | sort\n');
+    chmodSync(script, 0o755);
+    const result = await run('ip', [
+      'netns', 'exec', lab.namespace, busybox!, 'udhcpc',
+      '-i', lab.clientIf, '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', script,
+    ], 30_000);
+    const out = result.stdout;
+    assert.equal(result.code, 0, `udhcpc failed:\n${out}\n${result.stderr}`);
+    const bound = out.slice(out.indexOf('event=bound'));
+    assert.match(bound, new RegExp(`^ip=${net}\\.42$`, 'm'), out);
+    assert.match(bound, /^hostname=interop-node$/m);
+    assert.match(bound, new RegExp(`^router=${net}\\.1$`, 'm'));
+    assert.match(bound, new RegExp(`^dns=${net}\\.53 ${net}\\.54$`, 'm'));
+    assert.match(bound, /^domain=lab\.test$/m);
+    assert.match(bound, new RegExp(`^serverid=${net}\\.1$`, 'm'));
+    assert.match(bound, /^subnet=255\.255\.255\.0$/m);
+    assert.match(bound, /^lease=600$/m);
+    assert.deepEqual(events.map((e) => e.type), ['discover', 'offer', 'request', 'ack']);
+  } finally {
+    await server?.stop();
+    lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
