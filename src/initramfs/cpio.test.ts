@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { type CpioEntry, writeCpio } from './cpio.js';
-import { collect, gzip } from './compress.js';
+import { collect, gzip, zstd } from './compress.js';
 
 const tiny: CpioEntry[] = [
   { type: 'dir', path: '/d', mode: 0o755 },
@@ -194,4 +194,23 @@ test('a failing source fails the gzip stream', async () => {
     throw new Error('source broke');
   }
   await assert.rejects(collect(gzip(broken())), /source broke/);
+});
+
+test('zstd output decompresses with the zstd tool and is reproducible', async () => {
+  const plain = await collect(writeCpio(tiny));
+  const z1 = await collect(zstd(writeCpio(tiny)));
+  const z2 = await collect(zstd(writeCpio(tiny)));
+  assert.ok(z1.equals(z2));
+  assert.deepEqual(z1.subarray(0, 4), Buffer.from([0x28, 0xb5, 0x2f, 0xfd]));
+  const r = spawnSync('zstd', ['-d', '-c'], { input: z1 });
+  assert.equal(r.status, 0);
+  assert.ok(r.stdout.equals(plain));
+});
+
+test('a failing source fails the zstd stream and ends zstd', async () => {
+  async function* broken(): AsyncGenerator<Uint8Array> {
+    yield Buffer.alloc(100_000, 1);
+    throw new Error('source broke');
+  }
+  await assert.rejects(collect(zstd(broken())), /source broke/);
 });

@@ -52,7 +52,7 @@ function hex8(v: number, field: string, path: string): string {
 }
 
 /** Header, name, NUL and padding as one chunk; what follows (data) starts 4-byte aligned. */
-export function encodeHeader(name: string, h: Header): Uint8Array {
+function encodeHeader(name: string, h: Header): Uint8Array {
   const nameBytes = Buffer.from(name, 'utf8');
   const nameSize = nameBytes.length + 1;
   const out = Buffer.alloc(HEADER_SIZE + nameSize + pad4(HEADER_SIZE + nameSize));

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-export type { BootMethod, Firmware, NicModel } from './qemu-args.js';
 import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,8 @@ import { onExitCleanup } from './exit-cleanup.js';
 import type { LabNetwork } from './netns.js';
 import { type BootMethod, type Firmware, type NicModel, type NicSpec, OVMF_VARS, type QemuSpec, qemuArgs, qemuOptionValue, randomMac } from './qemu-args.js';
 import { LabProcess, type ProcessExit } from './process.js';
+
+export type { BootMethod, Firmware, NicModel } from './qemu-args.js';
 
 export interface QemuOptions {
   boot: BootMethod;
@@ -44,23 +45,29 @@ const TAIL_LINES = 40;
 export class QemuMachine {
   readonly exited: Promise<ProcessExit>;
   #raw = '';
+  #clean = '';
+  #cleanedLength = 0;
   #offset = 0;
   readonly #decoder = new TextDecoder();
   #waiters = new Set<Waiter>();
   readonly #poll: NodeJS.Timeout;
   #stopped = false;
 
+  /** The QEMU process (its pid, output(), status). */
+  readonly process: LabProcess;
+
   private constructor(
     readonly name: string,
-    readonly process: LabProcess,
+    qemu: LabProcess,
     readonly argv: readonly string[],
     readonly consolePath: string,
     readonly mac: string | undefined,
     private readonly ownDir: string | undefined,
     private readonly unregisterDir: () => void,
   ) {
+    this.process = qemu;
     this.#poll = setInterval(() => this.#check(), POLL_MS);
-    this.exited = process.exited.then((status) => {
+    this.exited = qemu.exited.then((status) => {
       clearInterval(this.#poll);
       this.#check();
       const why = this.#stopped ? 'stopped' : `QEMU exited (${describeExit(status)})`;
@@ -140,7 +147,7 @@ export class QemuMachine {
   #check(): void {
     this.#readNew();
     if (this.#waiters.size === 0) return;
-    const text = cleanConsole(this.#raw);
+    const text = this.#cleaned();
     for (const w of this.#waiters) {
       const m = w.pattern.exec(text.slice(w.since));
       if (m === null) continue;
@@ -165,10 +172,18 @@ export class QemuMachine {
     ));
   }
 
+  #cleaned(): string {
+    if (this.#cleanedLength !== this.#raw.length) {
+      this.#clean = cleanConsole(this.#raw);
+      this.#cleanedLength = this.#raw.length;
+    }
+    return this.#clean;
+  }
+
   /** The console so far, without escape sequences and carriage returns. */
   consoleText(): string {
     this.#readNew();
-    return cleanConsole(this.#raw);
+    return this.#cleaned();
   }
 
   /**

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type CpioEntry, writeCpio } from '../initramfs/cpio.js';
-import { gzip } from '../initramfs/compress.js';
+import { type Compression, compress } from '../initramfs/compress.js';
 
 /** The line /init prints; tests match it with `markerPattern`. */
 export const MARKER_PREFIX = 'DISKLESS-MARKER';
@@ -21,6 +21,8 @@ export interface TinyInitramfsOptions {
   extraInit?: string;
   /** Power the machine off after the marker (default) so QEMU exits; otherwise start a shell. */
   poweroff?: boolean;
+  /** gzip by default; every Debian kernel unpacks it. */
+  compression?: Exclude<Compression, 'none'>;
 }
 
 export interface TinyInitramfs {
@@ -74,24 +76,27 @@ function entries(busybox: Buffer, init: string): CpioEntry[] {
   ];
 }
 
-/** Builds (or finds in the cache) a gzip-compressed initramfs that prints a marker and powers off. */
+/** Builds (or finds in the cache) a compressed initramfs that prints a marker and powers off. */
 export async function buildTinyInitramfs(options: TinyInitramfsOptions): Promise<TinyInitramfs> {
   const init = initScript(options);
+  const compression = options.compression ?? 'gzip';
   const busybox = await readFile(options.busyboxPath ?? '/bin/busybox');
   const key = createHash('sha256')
     .update(`tiny-initramfs v${LAYOUT_VERSION}\0`)
     .update(createHash('sha256').update(busybox).digest('hex'))
     .update('\0')
     .update(init)
+    .update(`\0${compression}`)
     .digest('hex');
-  const path = join(options.cacheDir, `tiny-initramfs-${key.slice(0, 24)}.cpio.gz`);
+  const suffix = compression === 'gzip' ? 'gz' : 'zst';
+  const path = join(options.cacheDir, `tiny-initramfs-${key.slice(0, 24)}.cpio.${suffix}`);
   if (await exists(path)) return { path, fromCache: true };
 
   await mkdir(options.cacheDir, { recursive: true });
   // Written aside then renamed: a concurrent builder or a crash never leaves a half file under `path`.
   const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await pipeline(Readable.from(gzip(writeCpio(entries(busybox, init)))), createWriteStream(tmp));
+    await pipeline(Readable.from(compress(writeCpio(entries(busybox, init)), compression)), createWriteStream(tmp));
     await rename(tmp, path);
   } finally {
     await rm(tmp, { force: true });
