@@ -12,6 +12,10 @@ DEBS=(
   iproute2 procps cpio kmod zstd          # namespaces, process tools, archive checks
   dnsmasq-base                            # a foreign DHCP server for the proxyDHCP test
   tftp-hpa atftp curl                     # real TFTP/HTTP clients for interop tests
+  nbd-client                              # the NBD client put into node initramfs (netlink)
+  mmdebstrap squashfs-tools               # building Debian images
+  nfs-ganesha nfs-ganesha-vfs             # NFS roots (the host kernel may have no nfsd)
+  libnbd-bin                              # nbdinfo/nbdcopy: real NBD clients for tests
 )
 
 missing=()

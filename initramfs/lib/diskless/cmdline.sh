@@ -1,0 +1,45 @@
+# Kernel command line → DL_* variables. Words are split on blanks with globbing off and each
+# value is assigned as data: root=$(reboot) yields the string "$(reboot)", nothing runs.
+
+parse_cmdline() {
+    DL_ROOT="" DL_OVERLAY=tmpfs DL_COPY="" DL_SHA256="" DL_RETRY=180 DL_IP="" DL_BOOTIF=""
+    DL_BREAK="" DL_SHELL="" DL_DEBUG="" DL_SERVER="" DL_INIT=/sbin/init DL_OVERLAY_SIZE=50%
+    DL_NFS_OPTS=""
+    read -r _cmdline < "${DL_CMDLINE_FILE:-/proc/cmdline}"
+    for _arg in $_cmdline; do
+        case "$_arg" in
+            root=*) DL_ROOT=${_arg#root=} ;;
+            rd.diskless.overlay=*) DL_OVERLAY=${_arg#*=} ;;
+            rd.diskless.overlay.size=*) DL_OVERLAY_SIZE=${_arg#*=} ;;
+            rd.diskless.copy|rd.diskless.copy=1) DL_COPY=1 ;;
+            rd.diskless.sha256=*) DL_SHA256=${_arg#*=} ;;
+            rd.retry=*) DL_RETRY=${_arg#*=} ;;
+            ip=*) DL_IP=${_arg#ip=} ;;
+            BOOTIF=*) DL_BOOTIF=${_arg#BOOTIF=} ;;
+            rd.break=*) DL_BREAK=${_arg#*=} ;;
+            rd.break) DL_BREAK=switch_root ;;
+            rd.shell|rd.shell=1) DL_SHELL=1 ;;
+            rd.debug) DL_DEBUG=1 ;;
+            diskless.server=*) DL_SERVER=${_arg#*=} ;;
+            init=*) DL_INIT=${_arg#init=} ;;
+        esac
+    done
+    [ -n "$DL_DEBUG" ] && set -x
+    return 0
+}
+
+check_cmdline() {
+    case "$DL_ROOT" in
+        live:http://*|live:https://*) DL_ROOT_KIND=live DL_ROOT_URL=${DL_ROOT#live:} ;;
+        nbd:*) DL_ROOT_KIND=nbd ;;
+        nfs:*|nfs4:*) DL_ROOT_KIND=nfs ;;
+        "") cause "no root= on the kernel command line (expected live:http://…, nbd:SERVER:PORT/EXPORT or nfs:SERVER:/PATH)"; return ;;
+        *) cause "root=$DL_ROOT is not a Diskless root (expected live:http://…, nbd:SERVER:PORT/EXPORT or nfs:SERVER:/PATH)"; return ;;
+    esac
+    case "$DL_OVERLAY" in tmpfs|none) ;; *) cause "rd.diskless.overlay=$DL_OVERLAY: expected tmpfs or none"; return ;; esac
+    case "$DL_RETRY" in ''|*[!0-9]*) cause "rd.retry=$DL_RETRY: expected a number of seconds"; return ;; esac
+    case "$DL_SHA256" in ''|[0-9a-f]*) ;; *) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac
+    if [ -n "$DL_SHA256" ] && [ ${#DL_SHA256} -ne 64 ]; then cause "rd.diskless.sha256 must be 64 hex digits"; return; fi
+    case "$DL_SHA256" in *[!0-9a-f]*) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac
+    return 0
+}

@@ -1,0 +1,102 @@
+# Logging, stages, failure handling and reports to the server.
+
+DL_LIB=${DL_LIB:-/lib/diskless}
+DL_LOG=${DL_LOG:-/run/initramfs/diskless.log}
+DL_CONSOLE=${DL_CONSOLE:-/dev/console}
+
+info() {
+    printf 'diskless: %s\n' "$*" > "$DL_CONSOLE"
+    printf '%s %s\n' "$(cut -d' ' -f1 /proc/uptime)" "$*" >> "$DL_LOG"
+}
+
+debug() {
+    [ -n "$DL_DEBUG" ] && info "$@"
+    return 0
+}
+
+# Shell-quote one value so that a file of NAME='VALUE' lines is safe to source:
+# single quotes inside become '\'' and nothing else is special inside single quotes.
+shquote() {
+    printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
+# Milliseconds since boot, for stage durations.
+now_ms() {
+    awk '{ printf "%d", $1 * 1000 }' /proc/uptime
+}
+DL_T0=$(now_ms)
+
+# URL-encode a value for a form body (busybox wget --post-data).
+urlencode() {
+    printf '%s' "$1" | od -An -tx1 -v | tr -d '\n' | sed 's/ \([0-9a-f][0-9a-f]\)/%\1/g'
+}
+
+# Tell the server where this boot is. Best effort: a boot never waits long on a report.
+report() {
+    _stage=$1 _status=$2 _detail=$3
+    [ -n "$DL_SERVER" ] || return 0
+    [ -n "$DL_NET_UP" ] || return 0
+    _body="mac=$(urlencode "$DL_MAC")&stage=$(urlencode "$_stage")&status=$(urlencode "$_status")&detail=$(urlencode "$_detail")&uptime_ms=$(now_ms)"
+    wget -q -T 3 -O /dev/null --post-data "$_body" "$DL_SERVER/api/v1/report" 2>/dev/null || debug "report to $DL_SERVER failed"
+    return 0
+}
+
+shell_on_console() {
+    info "starting a shell on the console; exit it to continue"
+    setsid cttyhack sh -i
+}
+
+# dracut's rdsosreport, smaller: what an admin needs to see why this node did not boot.
+save_report() {
+    _f=/run/initramfs/rdsosreport.txt
+    {
+        echo "== diskless failure report =="
+        echo "stage: $1"
+        echo "cause: $2"
+        echo "== /proc/cmdline"; cat /proc/cmdline
+        echo "== log"; cat "$DL_LOG"
+        echo "== ip addr"; ip addr 2>&1
+        echo "== ip route"; ip route 2>&1
+        echo "== /sys/class/net"; ls -l /sys/class/net 2>&1
+        echo "== lsmod"; cat /proc/modules 2>&1
+        echo "== mounts"; cat /proc/mounts
+        echo "== dmesg (last 100)"; dmesg 2>&1 | tail -n 100
+    } > "$_f" 2>&1
+    info "a report is saved in $_f"
+}
+
+fail() {
+    _stage=$DL_STAGE _cause=$*
+    info "FAILED in stage '$_stage': $_cause"
+    save_report "$_stage" "$_cause"
+    report "$_stage" failed "$_cause"
+    while :; do
+        shell_on_console
+        info "the boot cannot go on after a failure in stage '$_stage'; reboot when ready"
+    done
+}
+
+# run_stage NAME FUNCTION: honours rd.break=NAME, times the stage, reports it, and turns a
+# non-zero return into a failure that names the stage.
+run_stage() {
+    DL_STAGE=$1
+    if [ "$DL_BREAK" = "$1" ]; then
+        info "rd.break=$1: stopping before stage '$1'"
+        shell_on_console
+    fi
+    _t=$(now_ms)
+    debug "stage $1: start"
+    DL_CAUSE=""
+    if ! "$2"; then
+        fail "${DL_CAUSE:-$2 returned an error}"
+    fi
+    _d=$(( $(now_ms) - _t ))
+    info "stage $1 done in ${_d} ms"
+    report "$1" ok "duration_ms=$_d"
+}
+
+# Failure causes are set by the failing function for run_stage to print.
+cause() {
+    DL_CAUSE=$*
+    return 1
+}

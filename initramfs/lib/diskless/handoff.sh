@@ -1,0 +1,120 @@
+# Prepare the real system: its kernel modules, its name, the network it must not tear down,
+# and a unit that reports "booted" to the server; then switch_root.
+
+handoff() {
+    [ -x "/newroot$DL_INIT" ] || [ -L "/newroot$DL_INIT" ] || { cause "the root has no $DL_INIT (wrong image, or init= points elsewhere)"; return; }
+    _writable=1
+    touch /newroot/.diskless-write-test 2>/dev/null && rm -f /newroot/.diskless-write-test || _writable=""
+    [ -n "$_writable" ] || info "the root is read-only (rd.diskless.overlay=none): no per-boot files written"
+    provide_modules
+    [ -n "$_writable" ] && set_hostname
+    hand_over_network
+    [ -n "$_writable" ] && install_booted_unit
+    return 0
+}
+
+# An image without a kernel package has no /lib/modules of its own; give it this initrd's.
+provide_modules() {
+    _v=$(uname -r)
+    if [ -d "/newroot/lib/modules/$_v" ] || [ -d "/newroot/usr/lib/modules/$_v" ]; then
+        return 0
+    fi
+    if [ -z "$_writable" ]; then
+        info "warning: the image has no modules for kernel $_v and the root is read-only"
+        return 0
+    fi
+    mkdir -p /newroot/lib/modules
+    cp -a "/lib/modules/$_v" /newroot/lib/modules/ && info "the image has no modules for $_v: copied the initrd's"
+}
+
+set_hostname() {
+    [ -n "$NET_HOSTNAME" ] || return 0
+    printf '%s\n' "$NET_HOSTNAME" > /newroot/etc/hostname
+    hostname "$NET_HOSTNAME"
+}
+
+# Seed 000 comment 8, seed 002: the real system must keep the interface that carries its
+# root. Leave the lease where its network tools look and mark the interface as taken.
+hand_over_network() {
+    # initramfs-tools' format, read by Debian's scripts (values quoted: it gets sourced).
+    {
+        printf 'DEVICE=%s\n' "$(shquote "$NET_IFACE")"
+        printf 'IPV4ADDR=%s\n' "$(shquote "$NET_IP")"
+        printf 'IPV4NETMASK=%s\n' "$(shquote "$NET_MASK")"
+        printf 'IPV4GATEWAY=%s\n' "$(shquote "$NET_ROUTER")"
+        printf 'IPV4DNS0=%s\n' "$(shquote "${NET_DNS%% *}")"
+        printf 'HOSTNAME=%s\n' "$(shquote "$NET_HOSTNAME")"
+        printf 'DNSDOMAIN=%s\n' "$(shquote "$NET_DOMAIN")"
+        printf 'ROOTSERVER=%s\n' "$(shquote "$NET_SERVERID")"
+        printf 'PROTO=%s\n' "$(shquote "$NET_SOURCE")"
+    } > "/run/net-$NET_IFACE.conf"
+    # systemd-networkd, if the image enables it: keep what is configured, never release it.
+    mkdir -p /run/systemd/network
+    {
+        echo "# Written by the Diskless initramfs: this interface carries the root filesystem."
+        echo "[Match]"
+        echo "MACAddress=$DL_MAC"
+        echo "[Network]"
+        echo "Address=$NET_IP/$NET_PREFIX"
+        [ -n "$NET_ROUTER" ] && echo "Gateway=$NET_ROUTER"
+        echo "KeepConfiguration=yes"
+        echo "[DHCPv4]"
+        echo "SendRelease=no"
+    } > "/run/systemd/network/10-diskless-$NET_IFACE.network"
+    [ -n "$_writable" ] || return 0
+    # ifupdown: "manual" means configured elsewhere, so ifdown at shutdown leaves it alone.
+    if [ -d /newroot/etc/network ]; then
+        mkdir -p /newroot/etc/network/interfaces.d
+        printf '# Written by the Diskless initramfs: %s carries the root filesystem.\nallow-hotplug %s\niface %s inet manual\n' \
+            "$NET_IFACE" "$NET_IFACE" "$NET_IFACE" > "/newroot/etc/network/interfaces.d/diskless-$NET_IFACE"
+    fi
+    if [ -n "$NET_DNS" ] && [ ! -L /newroot/etc/resolv.conf ]; then
+        {
+            [ -n "$NET_DOMAIN" ] && printf 'search %s\n' "$NET_DOMAIN"
+            for _d in $NET_DNS; do printf 'nameserver %s\n' "$_d"; done
+        } > /newroot/etc/resolv.conf
+    fi
+    return 0
+}
+
+# A oneshot unit that tells the server the system is up, once the login prompt is there.
+# It runs busybox from /run (carried over from this initramfs), so the image needs no wget.
+install_booted_unit() {
+    [ -n "$DL_SERVER" ] && [ -d /newroot/etc/systemd/system ] || return 0
+    mkdir -p /run/diskless/bin
+    cp /bin/busybox /run/diskless/bin/busybox
+    {
+        echo '#!/run/diskless/bin/busybox sh'
+        printf 'server=%s\n' "$(shquote "$DL_SERVER")"
+        printf 'body=%s\n' "$(shquote "mac=$(urlencode "$DL_MAC")&stage=booted&status=ok&uptime_s=")"
+        echo 'up=$(/run/diskless/bin/busybox cut -d" " -f1 /proc/uptime)'
+        echo 'exec /run/diskless/bin/busybox wget -q -T 5 -O /dev/null --post-data "${body}${up}" "$server/api/v1/report"'
+    } > /run/diskless/report-booted
+    chmod 0755 /run/diskless/report-booted
+    mkdir -p /newroot/etc/systemd/system/multi-user.target.wants
+    cat > /newroot/etc/systemd/system/diskless-booted.service <<'UNIT'
+[Unit]
+Description=Tell the Diskless server this node has booted
+After=multi-user.target getty.target
+ConditionPathExists=/run/diskless/report-booted
+
+[Service]
+Type=oneshot
+ExecStart=/run/diskless/report-booted
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+    ln -sf ../diskless-booted.service /newroot/etc/systemd/system/multi-user.target.wants/diskless-booted.service
+}
+
+do_switch_root() {
+    # Log and report first: /proc and /run are gone from here once moved.
+    info "switching to the real system ($DL_INIT) after $(( $(now_ms) - DL_T0 )) ms in the initramfs"
+    report switch_root ok "init=$DL_INIT"
+    for _m in /dev /proc /sys /run; do
+        mkdir -p "/newroot$_m"
+        mount --move "$_m" "/newroot$_m" || { cause "cannot move $_m into the new root"; return; }
+    done
+    exec switch_root /newroot "$DL_INIT"
+}

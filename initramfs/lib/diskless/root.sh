@@ -1,0 +1,116 @@
+# Attach the read-only root image at /run/diskless/lower, retrying the whole attach for
+# rd.retry seconds (seed 001's ROOTDELAY loop) so a server that is briefly down is waited for.
+
+DL_LOWER=/run/diskless/lower
+DL_IMAGE_DIR=/run/diskless/image
+
+attach_root_with_retry() {
+    _start=$(now_ms)
+    _try=1
+    while :; do
+        DL_CAUSE=""
+        if attach_root; then
+            [ $_try -gt 1 ] && info "root attached on attempt $_try"
+            return 0
+        fi
+        _why=${DL_CAUSE:-unknown error}
+        detach_root
+        _elapsed=$(( ($(now_ms) - _start) / 1000 ))
+        if [ "$_elapsed" -ge "$DL_RETRY" ]; then
+            cause "gave up after $_try attempts in ${_elapsed}s (rd.retry=$DL_RETRY): $_why"
+            return
+        fi
+        info "attempt $_try to attach the root failed: $_why; retrying in 2 s (${_elapsed}s of rd.retry=${DL_RETRY}s used)"
+        report root retry "$_why"
+        sleep 2
+        _try=$((_try + 1))
+    done
+}
+
+attach_root() {
+    mkdir -p "$DL_LOWER"
+    case "$DL_ROOT_KIND" in
+        live) attach_live ;;
+        nbd) attach_nbd ;;
+        nfs) attach_nfs ;;
+    esac
+}
+
+# Undo a half-done attach before the next try.
+detach_root() {
+    umount "$DL_LOWER" 2>/dev/null
+    umount /run/diskless/sqfs 2>/dev/null
+    [ -n "$DL_NBD_DEV" ] && nbd-client -d "$DL_NBD_DEV" >/dev/null 2>&1
+    rm -f "$DL_IMAGE_DIR/root.sqfs"
+    return 0
+}
+
+attach_live() {
+    modprobe -q squashfs; modprobe -q loop
+    mkdir -p "$DL_IMAGE_DIR"
+    info "fetching $DL_ROOT_URL into RAM"
+    _t=$(now_ms)
+    wget -q -O "$DL_IMAGE_DIR/root.sqfs" "$DL_ROOT_URL" 2>>"$DL_LOG" || { cause "cannot download $DL_ROOT_URL"; return; }
+    _size=$(stat -c %s "$DL_IMAGE_DIR/root.sqfs")
+    _ms=$(( $(now_ms) - _t ))
+    info "fetched $_size bytes in $_ms ms"
+    report fetched ok "bytes=$_size duration_ms=$_ms"
+    if [ -n "$DL_SHA256" ]; then
+        _sum=$(sha256sum "$DL_IMAGE_DIR/root.sqfs" | cut -d' ' -f1)
+        [ "$_sum" = "$DL_SHA256" ] || { cause "image checksum mismatch: got sha256 $_sum, want $DL_SHA256"; return; }
+        info "sha256 verified"
+        report verified ok "sha256=$_sum"
+    fi
+    if [ -n "$DL_COPY" ]; then
+        # Seed 001's first variant: the whole tree in tmpfs, the image file freed afterwards.
+        mkdir -p /run/diskless/sqfs
+        mount -t squashfs -o ro,loop "$DL_IMAGE_DIR/root.sqfs" /run/diskless/sqfs || { cause "cannot mount the downloaded image (not a squashfs?)"; return; }
+        mount -t tmpfs -o mode=0755,size=90% tmpfs "$DL_LOWER" || { cause "cannot mount tmpfs for the copy"; return; }
+        info "copying the image into RAM"
+        cp -a /run/diskless/sqfs/. "$DL_LOWER/" || { cause "copying the image into RAM failed (out of memory?)"; return; }
+        umount /run/diskless/sqfs
+        rm -f "$DL_IMAGE_DIR/root.sqfs"
+        DL_LOWER_WRITABLE=1
+    else
+        mount -t squashfs -o ro,loop "$DL_IMAGE_DIR/root.sqfs" "$DL_LOWER" || { cause "cannot mount the downloaded image (not a squashfs?)"; return; }
+    fi
+    return 0
+}
+
+# root=nbd:SERVER:PORT/EXPORT (PORT defaults to 10809)
+attach_nbd() {
+    _rest=${DL_ROOT#nbd:}
+    _server=${_rest%%[:/]*}
+    _rest=${_rest#"$_server"}
+    _port=10809
+    case "$_rest" in :*) _rest=${_rest#:}; _port=${_rest%%/*}; _rest=${_rest#"$_port"} ;; esac
+    _export=${_rest#/}
+    [ -n "$_server" ] && [ -n "$_export" ] || { cause "root=$DL_ROOT: expected nbd:SERVER:PORT/EXPORT"; return; }
+    modprobe -q nbd; modprobe -q squashfs
+    DL_NBD_DEV=/dev/nbd0
+    info "attaching export $_export from $_server:$_port on $DL_NBD_DEV"
+    # -systemd-mark: argv[0] starts with "@", so systemd's shutdown does not kill it
+    # while the root still needs it (systemd's root storage daemon convention).
+    nbd-client "$_server" "$_port" "$DL_NBD_DEV" -N "$_export" -b 4096 -readonly -systemd-mark >>"$DL_LOG" 2>&1 \
+        || { cause "NBD attach of $_export from $_server:$_port failed: $(tail -n 1 "$DL_LOG")"; return; }
+    mount -t squashfs -o ro "$DL_NBD_DEV" "$DL_LOWER" || { cause "cannot mount $DL_NBD_DEV (export $_export is not a squashfs?)"; return; }
+    return 0
+}
+
+# root=nfs:SERVER:/PATH[:OPTIONS] or root=nfs4:SERVER:/PATH[:OPTIONS]
+attach_nfs() {
+    _rest=${DL_ROOT#*:}
+    _server=${_rest%%:*}
+    _rest=${_rest#*:}
+    _path=${_rest%%:*}
+    _opts=""
+    case "$_rest" in *:*) _opts=${_rest#*:} ;; esac
+    [ -n "$_server" ] && [ -n "$_path" ] || { cause "root=$DL_ROOT: expected nfs:SERVER:/PATH[:OPTIONS]"; return; }
+    modprobe -q nfsv4; modprobe -q nfs
+    # The kernel's NFS client needs the server address itself (addr=), which mount.nfs
+    # would normally add; busybox mount passes our options through as they are.
+    _o="ro,nolock,vers=4,addr=$_server${NET_IP:+,clientaddr=$NET_IP}${_opts:+,$_opts}"
+    info "mounting $_server:$_path (nfs4, $_o)"
+    mount -t nfs4 -o "$_o" "$_server:$_path" "$DL_LOWER" 2>>"$DL_LOG" || { cause "NFS mount of $_server:$_path failed: $(tail -n 1 "$DL_LOG")"; return; }
+    return 0
+}

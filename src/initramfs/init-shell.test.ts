@@ -1,0 +1,101 @@
+// The node-side shell (initramfs/) run under the same busybox it gets in the initrd. Values from
+// the command line and DHCP are attacker-controlled in the worst case: they must stay data.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const LIB = resolve(fileURLToPath(import.meta.url), '../../../../initramfs/lib/diskless');
+const BUSYBOX = '/bin/busybox';
+
+function sh(dir: string, script: string, env: Record<string, string> = {}): { out: string; err: string; status: number | null } {
+  const r = spawnSync(BUSYBOX, ['sh', '-c', script], {
+    cwd: dir,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', DL_LIB: LIB, DL_LOG: join(dir, 'log'), DL_CONSOLE: join(dir, 'console'), ...env },
+    encoding: 'utf8',
+  });
+  return { out: r.stdout, err: r.stderr, status: r.status };
+}
+
+const HOSTILE = ['$(touch PWNED1)', '`touch PWNED2`', "';touch PWNED3;'", '";touch PWNED4;"', 'a;touch PWNED5', '${IFS}x', '\\'];
+
+test('command-line values are data: $(…), backticks, quotes and ; never run', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-cmdline-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const root = `live:http://10.0.0.1/a$(touch\${IFS}PWNED0)b;touch\${IFS}PWNED6|x`;
+  writeFileSync(join(dir, 'cmdline'), `quiet root=${root} diskless.server=http://s/\`touch\${IFS}PWNED7\` rd.retry=7 BOOTIF=01-52-54-00-AB-CD-EF rd.break=network *\ntouch PWNED8 rd.shell\n`);
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/cmdline.sh"; . "$DL_LIB/network.sh"; parse_cmdline
+    printf '%s\\n' "$DL_ROOT" "$DL_SERVER" "$DL_RETRY" "$DL_BREAK" "$DL_SHELL" "$(bootif_mac)"`, { DL_CMDLINE_FILE: join(dir, 'cmdline') });
+  assert.equal(r.status, 0, r.err);
+  assert.deepEqual(r.out.split('\n').slice(0, 6), [root, 'http://s/`touch${IFS}PWNED7`', '7', 'network', '', '52:54:00:ab:cd:ef']);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('PWNED')), []);
+});
+
+test('check_cmdline names what is wrong', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-cmdline-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cases: Array<[string, RegExp | null]> = [
+    ['root=live:http://s/i.sqfs', null],
+    ['root=nbd:10.0.0.1:10809/img', null],
+    ['root=nfs4:10.0.0.1:/srv/img', null],
+    ['', /no root= on the kernel command line/],
+    ['root=/dev/sda1', /root=\/dev\/sda1 is not a Diskless root/],
+    ['root=live:http://s/i rd.retry=1m', /rd\.retry=1m: expected a number of seconds/],
+    ['root=live:http://s/i rd.diskless.overlay=disk', /rd\.diskless\.overlay=disk: expected tmpfs or none/],
+    ['root=live:http://s/i rd.diskless.sha256=abc', /rd\.diskless\.sha256 must be 64 hex digits/],
+    [`root=live:http://s/i rd.diskless.sha256=${'g'.repeat(64)}`, /rd\.diskless\.sha256 must be 64 hex digits/],
+  ];
+  for (const [line, want] of cases) {
+    writeFileSync(join(dir, 'cmdline'), `${line}\n`);
+    const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/cmdline.sh"; parse_cmdline; if check_cmdline; then echo OK; else echo "ERR $DL_CAUSE"; fi`, { DL_CMDLINE_FILE: join(dir, 'cmdline') });
+    if (want) assert.match(r.out, new RegExp(`^ERR .*${want.source}`), line);
+    else assert.equal(r.out.trim(), 'OK', line);
+  }
+});
+
+test('shquote and urlencode round-trip hostile strings', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-quote-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const v of [...HOSTILE, "it's", 'a b\tc', 'line1\nline2', '']) {
+    const r = sh(dir, `. "$DL_LIB/common.sh"; printf 'X=%s\\n' "$(shquote "$V")" > q; . ./q; printf '%s' "$X"; printf '|%s' "$(urlencode "$V")"`, { V: v });
+    const [back, enc] = r.out.split('|');
+    assert.equal(back, v.replace(/\n+$/, ''), JSON.stringify(v));
+    assert.equal(decodeURIComponent(enc ?? ''), v.replace(/\n+$/, ''));
+  }
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('PWNED')), []);
+});
+
+test('udhcpc hook configures the interface and stores hostile DHCP values as data', { skip: process.getuid?.() !== 0 ? 'needs root for a network namespace' : false }, (t) => {
+  assert.equal(process.getuid?.(), 0);
+  const dir = mkdtempSync(join(tmpdir(), 'dl-udhcpc-'));
+  const ns = `dl-sh-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  t.after(() => {
+    spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  execFileSync('ip', ['-n', ns, 'link', 'add', 'dl0', 'type', 'veth', 'peer', 'name', 'dl1']);
+  execFileSync('ip', ['-n', ns, 'link', 'set', 'dl1', 'up']);
+  execFileSync('ip', ['-n', ns, 'link', 'set', 'dl0', 'up']);
+  const hostname = `$(touch PWNED1)';touch PWNED2;'\`touch PWNED3\``;
+  const env = {
+    interface: 'dl0', ip: '10.9.0.5', mask: '24', subnet: '255.255.255.0', router: '10.9.0.1 10.9.0.9',
+    dns: '10.9.0.1 10.9.0.2', hostname, domain: 'a;touch PWNED4', rootpath: '"$(touch PWNED5)"', serverid: '10.9.0.1', lease: '3600',
+  };
+  const r = spawnSync('ip', ['netns', 'exec', ns, BUSYBOX, 'sh', join(LIB, 'udhcpc.script'), 'bound'], {
+    cwd: dir,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', DL_LIB: LIB, DL_LOG: join(dir, 'log'), DL_CONSOLE: join(dir, 'console'), DL_NET_DIR: dir, ...env },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const addr = execFileSync('ip', ['-n', ns, '-4', '-o', 'addr', 'show', 'dl0'], { encoding: 'utf8' });
+  assert.match(addr, /inet 10\.9\.0\.5\/24/);
+  assert.match(execFileSync('ip', ['-n', ns, 'route'], { encoding: 'utf8' }), /default via 10\.9\.0\.1 dev dl0/);
+  const back = sh(dir, `. ./lease.env; printf '%s|' "$NET_IP" "$NET_PREFIX" "$NET_ROUTER" "$NET_DNS" "$NET_HOSTNAME" "$NET_DOMAIN" "$NET_ROOTPATH"`);
+  assert.deepEqual(back.out.split('|').slice(0, 7), ['10.9.0.5', '24', '10.9.0.1', '10.9.0.1 10.9.0.2', hostname, 'a;touch PWNED4', '"$(touch PWNED5)"']);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('PWNED')), []);
+  assert.match(readFileSync(join(dir, 'lease.env'), 'utf8'), /^NET_SOURCE='dhcp'$/m);
+});
