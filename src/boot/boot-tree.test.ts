@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { parseConfig } from '../config/load.js';
 import { BootTree } from './boot-tree.js';
 
@@ -15,6 +16,7 @@ async function fixture(t: { after(fn: () => Promise<void>): void }, extra = '') 
   await writeFile(join(dir, 'boot', 'vmlinuz'), 'KERNEL');
   await writeFile(join(dir, 'boot', 'initrd'), 'INITRD');
   await writeFile(join(dir, 'root', 'hello.txt'), 'hi');
+  await writeFile(join(dir, 'boot', 'root.sqfs'), 'SQUASHFS');
   await writeFile(join(dir, 'secret'), 'nope');
   const yaml = `server:
   address: 10.77.0.1
@@ -28,6 +30,16 @@ profiles:
     kernel: boot/vmlinuz
     initrd: boot/initrd
     cmdline: console=ttyS0
+  live:
+    kernel: boot/vmlinuz
+    root: { mode: live, image: boot/root.sqfs, copy: true, retry: 30 }
+  net:
+    kernel: boot/vmlinuz
+    root: { mode: nbd, image: boot/root.sqfs, overlay: none }
+    cmdline: quiet
+  tree:
+    kernel: boot/vmlinuz
+    root: { mode: nfs, dir: boot }
   old:
     kernel: boot/vmlinuz
     initrd: [boot/initrd, boot/initrd]
@@ -36,6 +48,9 @@ profiles:
 nodes:
   - { mac: "52:54:00:00:00:01", hostname: n1, address: 10.77.0.11 }
   - { mac: "52:54:00:00:00:02", hostname: n2, profile: old, cmdline: rd.debug }
+  - { mac: "52:54:00:00:00:03", profile: live }
+  - { mac: "52:54:00:00:00:04", profile: net }
+  - { mac: "52:54:00:00:00:05", profile: tree }
 ${extra}`;
   const cfg = parseConfig(yaml, join(dir, 'diskless.yaml'));
   return new BootTree(() => cfg, 'http://10.77.0.1:8080');
@@ -92,4 +107,15 @@ test('loaders, profile files and the extra root; nothing outside', async (t) => 
   for (const bad of ['../secret', 'boot/../../secret', 'x/../../secret', 'hello.txt\0', 'ipxe.efi']) {
     assert.equal(await tree.resolve(bad), undefined, bad);
   }
+});
+
+test('root= arguments for live (with the image digest), nbd and nfs roots', async (t) => {
+  const tree = await fixture(t);
+  const sha = createHash('sha256').update('SQUASHFS').digest('hex');
+  assert.match((await text(tree, 'boot/52-54-00-00-00-03.ipxe')) ?? '',
+    new RegExp(`kernel \\$\\{base\\}/profiles/live/kernel root=live:http://10\\.77\\.0\\.1:8080/images/live/root\\.sqfs rd\\.diskless\\.sha256=${sha} rd\\.diskless\\.copy rd\\.retry=30 diskless\\.server=http://10\\.77\\.0\\.1:8080 BOOTIF=`));
+  assert.match((await text(tree, 'boot/52-54-00-00-00-04.ipxe')) ?? '', / root=nbd:10\.77\.0\.1:10809\/net rd\.diskless\.overlay=none rd\.retry=180 diskless\.server=http:\/\/10\.77\.0\.1:8080 quiet BOOTIF=/);
+  assert.match((await text(tree, 'pxelinux.cfg/01-52-54-00-00-00-05')) ?? '', /\n {2}APPEND root=nfs4:10\.77\.0\.1:\/tree rd\.retry=180 diskless\.server=http:\/\/10\.77\.0\.1:8080\n/);
+  assert.equal(await text(tree, 'images/live/root.sqfs'), 'SQUASHFS');
+  assert.equal(await tree.resolve('images/tree/root.sqfs'), undefined, 'an nfs profile has no image to fetch');
 });

@@ -3,7 +3,9 @@ import type { DisklessConfig } from '../config/types.js';
 import { normalizeMac } from '../net/mac.js';
 import { diskFile, memoryFile, type BootFile } from '../files/boot-file.js';
 import { confinedPath } from '../files/confine.js';
-import { bootTargetFor } from './boot-target.js';
+import { bootTargetFor, type BootTarget } from './boot-target.js';
+import { DigestCache } from '../files/digest-cache.js';
+import { imagePath, rootArgs } from './root-args.js';
 import { renderIpxeScript, renderUnknownScript } from './ipxe-script.js';
 import { pxelinuxConfigFor } from './pxelinux-config.js';
 
@@ -19,10 +21,22 @@ const SYSLINUX_FILE = /^(pxelinux\.0|lpxelinux\.0|[a-z0-9_-]+\.c32)$/;
  *   pxelinux.cfg/{01-MAC,HEXIP,default}  generated per node
  *   boot/MAC.ipxe                        generated per node
  *   profiles/NAME/{kernel,initrd-N}      the profile's files
+ *   images/NAME/root.sqfs                the profile's root image (live roots fetch it)
  *   anything else                        server.tftp_root, confined to it
  */
 export class BootTree {
+  readonly #digests = new DigestCache();
+
   constructor(private readonly config: () => DisklessConfig, private readonly baseUrl: string) {}
+
+  /** The target with its root= arguments in front of the profile's own command line. */
+  async #withRoot(cfg: DisklessConfig, target: BootTarget): Promise<BootTarget> {
+    const root = target.profile.root;
+    if (!root) return target;
+    const sha = root.mode === 'live' && root.image ? await this.#digests.sha256(root.image) : undefined;
+    const args = rootArgs(target.profile, cfg.server, this.baseUrl, sha);
+    return { ...target, cmdline: [args, target.cmdline].filter(Boolean).join(' ') };
+  }
 
   async resolve(requested: string): Promise<BootFile | undefined> {
     const cfg = this.config();
@@ -39,7 +53,7 @@ export class BootTree {
     }
     const cfgName = /^pxelinux\.cfg\/([^/]+)$/.exec(path)?.[1];
     if (cfgName !== undefined) {
-      const text = pxelinuxConfigFor(cfg, cfgName);
+      const text = await pxelinuxConfigFor(cfg, cfgName, (t) => this.#withRoot(cfg, t));
       return text === undefined ? undefined : memoryFile(text);
     }
     const scriptMac = /^boot\/([^/]+)\.ipxe$/.exec(path)?.[1];
@@ -47,7 +61,7 @@ export class BootTree {
       const mac = normalizeMac(scriptMac);
       if (!mac) return undefined;
       const target = bootTargetFor(cfg, mac);
-      return memoryFile(target ? renderIpxeScript(target, this.baseUrl) : renderUnknownScript(mac));
+      return memoryFile(target ? renderIpxeScript(await this.#withRoot(cfg, target), this.baseUrl) : renderUnknownScript(mac));
     }
     const prof = /^profiles\/([^/]+)\/(kernel|initrd-(\d+))$/.exec(path);
     if (prof) {
@@ -55,6 +69,11 @@ export class BootTree {
       if (!profile) return undefined;
       const file = prof[2] === 'kernel' ? profile.kernel : profile.initrds[Number(prof[3])];
       return file === undefined ? undefined : diskFile(file);
+    }
+    const img = /^images\/([^/]+)\/root\.sqfs$/.exec(path);
+    if (img) {
+      const profile = cfg.profiles.get(img[1]!);
+      return profile?.root?.image && imagePath(profile) === path ? diskFile(profile.root.image) : undefined;
     }
     return this.fromRoot(cfg, path);
   }

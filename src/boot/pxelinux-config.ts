@@ -36,24 +36,31 @@ const NO_BOOT = [
   '',
 ].join('\n');
 
-/** The config text for a pxelinux.cfg/NAME request, or undefined (pxelinux then tries the next name). */
-export function pxelinuxConfigFor(config: DisklessConfig, name: string): string | undefined {
+/**
+ * The config text for a pxelinux.cfg/NAME request, or undefined (pxelinux then tries the next
+ * name). `complete` adds what is not in the inventory itself, such as root= arguments.
+ */
+export async function pxelinuxConfigFor(
+  config: DisklessConfig,
+  name: string,
+  complete: (t: BootTarget) => Promise<BootTarget> = async (t) => t,
+): Promise<string | undefined> {
   if (name === 'default') {
     if (!config.defaultProfile || config.dhcp.unknownClients === 'deny') return NO_BOOT;
     const profile = config.profiles.get(config.defaultProfile);
-    return profile ? renderPxelinuxConfig({ mac: 'unknown', profile, cmdline: profile.cmdline, loader: 'pxelinux' }) : NO_BOOT;
+    return profile ? renderPxelinuxConfig(await complete({ mac: 'unknown', profile, cmdline: profile.cmdline, loader: 'pxelinux' })) : NO_BOOT;
   }
   const macMatch = /^01-((?:[0-9a-f]{2}-){5}[0-9a-f]{2})$/i.exec(name);
   if (macMatch) {
     const mac = normalizeMac(macMatch[1]!);
     const node = mac ? config.nodes.find((n) => n.mac === mac) : undefined;
     const target = node ? bootTargetFor(config, node.mac) : undefined;
-    return target ? renderPxelinuxConfig(target) : undefined;
+    return target ? renderPxelinuxConfig(await complete(target)) : undefined;
   }
   if (/^[0-9A-F]{8}$/.test(name)) {
     const node = config.nodes.find((n) => n.address && ipv4ToHex(n.address) === name);
     const target = node ? bootTargetFor(config, node.mac) : undefined;
-    return target ? renderPxelinuxConfig(target) : undefined;
+    return target ? renderPxelinuxConfig(await complete(target)) : undefined;
   }
   return undefined;
 }

@@ -25,6 +25,7 @@ profiles:
     kernel: k
     initrd: i
     loader: pxelinux
+    root: { mode: live, image: img/root.sqfs, copy: true }
 nodes:
   - mac: 52-54-00-00-00-01
     hostname: dc1
@@ -50,6 +51,8 @@ test('a full config parses with defaults and resolved paths', () => {
   assert.deepEqual(c.nodes[0], { mac: '52:54:00:00:00:01', profile: 'default', hostname: 'dc1', address: '10.77.0.11' });
   assert.equal(c.nodes[1]?.profile, 'legacy');
   assert.equal(c.defaultProfile, 'default');
+  assert.deepEqual(c.profiles.get('legacy')?.root, { mode: 'live', image: '/etc/diskless/img/root.sqfs', copy: true, overlay: 'tmpfs', retry: 180 });
+  assert.equal(c.profiles.get('default')?.root, undefined);
 });
 
 function errorOf(text: string): ConfigError {
@@ -67,15 +70,18 @@ const cases: Array<[string, string, RegExp]> = [
   ['bad mode names key and line', GOOD.replace('mode: full', 'mode: fll'), /^\/x\/d\.yaml:8: dhcp\.mode: must be one of full, proxy, off \(got "fll"\)/],
   ['typo in a key', GOOD.replace('http_port', 'htp_port'), /:5: server\.htp_port: unknown setting/],
   ['pool outside the subnet', GOOD.replace('10.77.0.150', '10.78.0.150'), /:9: dhcp\.pool: 10\.78\.0\.150 is not in the subnet/],
-  ['bad MAC', GOOD.replace('52-54-00-00-00-01', '52-54-00-00-01'), /:24: nodes\[0\]\.mac: "52-54-00-00-01" is not a MAC address/],
-  ['unknown profile', GOOD.replace('profile: legacy', 'profile: nope'), /:28: nodes\[1\]\.profile: names no profile "nope"/],
+  ['bad MAC', GOOD.replace('52-54-00-00-00-01', '52-54-00-00-01'), /:25: nodes\[0\]\.mac: "52-54-00-00-01" is not a MAC address/],
+  ['unknown profile', GOOD.replace('profile: legacy', 'profile: nope'), /:29: nodes\[1\]\.profile: names no profile "nope"/],
   ['duplicate MAC', GOOD.replace('52:54:00:00:00:02', '52:54:00:00:00:01'), /nodes\[1\]\.mac: 52:54:00:00:00:01 is listed twice/],
-  ['hostile hostname', GOOD.replace('hostname: dc1', 'hostname: "a;reboot"'), /:25: nodes\[0\]\.hostname: "a;reboot" is not a valid host name/],
-  ['newline in cmdline', GOOD.replace('cmdline: rd.debug', 'cmdline: "rd.debug\\nshell"'), /:29: nodes\[1\]\.cmdline: must be one line/],
+  ['hostile hostname', GOOD.replace('hostname: dc1', 'hostname: "a;reboot"'), /:26: nodes\[0\]\.hostname: "a;reboot" is not a valid host name/],
+  ['newline in cmdline', GOOD.replace('cmdline: rd.debug', 'cmdline: "rd.debug\\nshell"'), /:30: nodes\[1\]\.cmdline: must be one line/],
   ['port out of range', GOOD.replace('8080', '80800'), /:5: server\.http_port: must be between 1 and 65535/],
   ['broken YAML', 'server:\n  address: [\n', /^\/x\/d\.yaml:\d+: \(yaml\): /],
   ['not a mapping', '- a\n', /\(top\): must be a mapping/],
-  ['default profile missing', GOOD.replace('default_profile: default', 'default_profile: x'), /:30: default_profile: names no profile/],
+  ['default profile missing', GOOD.replace('default_profile: default', 'default_profile: x'), /:31: default_profile: names no profile/],
+  ['root mode needs its image', GOOD.replace('mode: live, image: img/root.sqfs, copy: true', 'mode: nbd'), /:23: profiles\.legacy\.root\.image: is required for mode nbd/],
+  ['copy is a boolean', GOOD.replace('copy: true', 'copy: yes please'), /:23: profiles\.legacy\.root\.copy: must be true or false/],
+  ['copy only for live', GOOD.replace('mode: live, image: img/root.sqfs, copy: true', 'mode: nfs, dir: /srv/x, copy: true'), /profiles\.legacy\.root\.copy: only applies to mode live/],
   ['reserved address outside subnet', GOOD.replace('address: 10.77.0.11', 'address: 10.9.0.11'), /nodes\[52:54:00:00:00:01\]\.address: 10\.9\.0\.11 is not in the subnet/],
 ];
 for (const [name, text, re] of cases) {

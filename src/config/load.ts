@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap } from 'yaml';
 import { parseIpv4, sameSubnet, maskToPrefix } from '../net/ipv4.js';
 import { normalizeMac } from '../net/mac.js';
-import type { DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, ServerConfig } from './types.js';
+import type { DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig } from './types.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 
 const LOADERS = ['ipxe', 'pxelinux'] as const;
@@ -69,6 +69,7 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     address,
     httpPort: f.int('http_port', 80, 1, 65535),
     tftpPort: f.int('tftp_port', 69, 1, 65535),
+    nbdPort: f.int('nbd_port', 10809, 1, 65535),
     stateDir: path(f.string('state_dir', '/var/lib/diskless')),
     ipxeDir: path(f.string('ipxe_dir', '/usr/lib/ipxe')),
     syslinuxDirs: (syslinux.length ? syslinux : ['/usr/lib/PXELINUX', '/usr/lib/syslinux/modules/bios']).map(path),
@@ -131,8 +132,29 @@ function readProfile(name: string, f: Fields, path: (p: string) => string): Prof
     cmdline,
     loader: f.oneOf('loader', LOADERS, 'ipxe'),
   };
+  if (f.has('root')) p.root = readRoot(f.map('root'), path);
   f.rejectUnknown();
   return p;
+}
+
+function readRoot(f: Fields, path: (p: string) => string): RootConfig {
+  const mode = f.oneOf('mode', ['live', 'nbd', 'nfs'] as const, 'live');
+  const image = f.optString('image');
+  const dir = f.optString('dir');
+  if ((mode === 'live' || mode === 'nbd') && image === undefined) f.fail('image', `is required for mode ${mode} (a squashfs file)`);
+  if (mode === 'nfs' && dir === undefined) f.fail('dir', 'is required for mode nfs (the image tree to export)');
+  const copy = f.bool('copy', false);
+  if (copy && mode !== 'live') f.fail('copy', 'only applies to mode live');
+  const r: RootConfig = {
+    mode,
+    copy,
+    overlay: f.oneOf('overlay', ['tmpfs', 'none'] as const, 'tmpfs'),
+    retry: f.int('retry', 180, 0, 86400),
+    ...(image !== undefined ? { image: path(image) } : {}),
+    ...(dir !== undefined ? { dir: path(dir) } : {}),
+  };
+  f.rejectUnknown();
+  return r;
 }
 
 function readNode(f: Fields, profiles: Map<string, ProfileConfig>): NodeConfig {

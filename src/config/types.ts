@@ -16,6 +16,7 @@ export interface ServerConfig {
   syslinuxDirs: string[];
   /** Optional directory of extra files served read-only by TFTP and HTTP. */
   tftpRoot?: string;
+  nbdPort: number;
 }
 
 export interface DhcpConfig {
@@ -31,12 +32,29 @@ export interface DhcpConfig {
   unknownClients: 'allow' | 'deny';
 }
 
+export type RootMode = 'live' | 'nbd' | 'nfs';
+
+/** Where a profile's root filesystem comes from; turned into root= and rd.* arguments. */
+export interface RootConfig {
+  mode: RootMode;
+  /** squashfs image: fetched whole (live) or attached lazily (nbd). */
+  image?: string;
+  /** image tree: exported read-only over NFS (nfs). */
+  dir?: string;
+  /** live only: copy the whole tree into RAM instead of loop-mounting the image. */
+  copy: boolean;
+  overlay: 'tmpfs' | 'none';
+  /** Seconds /init keeps retrying to attach the root. */
+  retry: number;
+}
+
 export interface ProfileConfig {
   name: string;
   kernel: string;
   initrds: string[];
   cmdline: string;
   loader: Loader;
+  root?: RootConfig;
 }
 
 export interface NodeConfig {

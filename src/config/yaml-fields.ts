@@ -72,6 +72,13 @@ export class Fields {
     return n.value;
   }
 
+  bool(key: string, fallback: boolean): boolean {
+    const n = this.raw(key);
+    if (n === undefined || (isScalar(n) && n.value === null)) return fallback;
+    if (!isScalar(n) || typeof n.value !== 'boolean') return this.fail(key, 'must be true or false', n);
+    return n.value;
+  }
+
   oneOf<T extends string>(key: string, choices: readonly T[], fallback: T): T {
     const v = this.optString(key);
     if (v === undefined) return fallback;

@@ -1,0 +1,32 @@
+import type { ProfileConfig, ServerConfig } from '../config/types.js';
+
+/** The URL path under which a profile's squashfs is served (live roots fetch it). */
+export function imagePath(profile: ProfileConfig): string {
+  return `images/${profile.name}/root.sqfs`;
+}
+
+/**
+ * Kernel arguments that tell /init where this profile's root is (DESIGN.md "Kernel command
+ * line"). `sha256` pins a live image to the bytes this server would send right now.
+ */
+export function rootArgs(profile: ProfileConfig, server: ServerConfig, baseUrl: string, sha256: string | undefined): string {
+  const root = profile.root;
+  if (!root) return '';
+  const args: string[] = [];
+  switch (root.mode) {
+    case 'live':
+      args.push(`root=live:${baseUrl}/${imagePath(profile)}`);
+      if (sha256) args.push(`rd.diskless.sha256=${sha256}`);
+      if (root.copy) args.push('rd.diskless.copy');
+      break;
+    case 'nbd':
+      args.push(`root=nbd:${server.address}:${server.nbdPort}/${profile.name}`);
+      break;
+    case 'nfs':
+      args.push(`root=nfs4:${server.address}:/${profile.name}`);
+      break;
+  }
+  if (root.overlay === 'none') args.push('rd.diskless.overlay=none');
+  args.push(`rd.retry=${root.retry}`, `diskless.server=${baseUrl}`);
+  return args.join(' ');
+}
