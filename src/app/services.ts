@@ -9,11 +9,18 @@ import { DhcpServer, type DhcpEvent } from '../protocols/dhcp/server.js';
 import { LeaseStore } from '../boot/lease-store.js';
 import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../boot/dhcp-settings.js';
 import { dhcpNodeLookup, dhcpSettingsFromConfig, httpBaseUrl } from './dhcp-settings-from-config.js';
+import { NbdServer } from '../protocols/nbd/server.js';
+import type { NbdEvent } from '../protocols/nbd/events.js';
+import { GaneshaServer } from '../nfs/ganesha.js';
+import { reportEndpoint, type NodeReport } from '../http/report-endpoint.js';
+import { ImageExports } from './image-exports.js';
 
 export interface ServiceEvents {
   dhcp?: (e: DhcpEvent) => void;
   tftp?: (e: TftpEvent) => void;
   http?: (e: HttpEvent) => void;
+  nbd?: (e: NbdEvent) => void;
+  node?: (r: NodeReport) => void;
 }
 
 export interface StartOptions {
@@ -27,11 +34,14 @@ export interface RunningServices {
   readonly http: HttpServer;
   readonly tftp: TftpServer;
   readonly dhcp: DhcpServer | undefined;
+  readonly nbd: NbdServer | undefined;
+  readonly nfs: GaneshaServer | undefined;
   stop(): Promise<void>;
 }
 
 /**
- * Starts HTTP, TFTP and (unless dhcp.mode is off) DHCP for one config. If any service cannot
+ * Starts HTTP, TFTP, NBD and NFS (when a profile's root needs them) and DHCP (unless
+ * dhcp.mode is off) for one config. If any service cannot
  * start, those already started are stopped again before the error is thrown: nothing is left
  * half-running.
  */
@@ -45,10 +55,15 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const tftpRoot = config.server.tftpRoot ?? join(config.server.stateDir, 'tftp-root');
   if (!config.server.tftpRoot) await mkdir(tftpRoot, { recursive: true });
 
+  const onReport = (r: NodeReport) => {
+    logger.log(r.status === 'failed' ? 'warn' : 'info', 'node report', { service: 'node', mac: r.mac, stage: r.stage, status: r.status, detail: r.detail, peer: r.peer, ...r.fields });
+    opts.events?.node?.(r);
+  };
   const http = new HttpServer({
     address: config.server.address,
     port: config.server.httpPort,
     resolve: (p) => tree.resolve(p),
+    handlers: [reportEndpoint(onReport)],
     logger,
     ...(opts.events?.http ? { onEvent: opts.events.http } : {}),
   });
@@ -72,12 +87,27 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
           ...(opts.events?.dhcp ? { onEvent: opts.events.dhcp } : {}),
         });
 
+  const profiles = [...config.profiles.values()];
+  const exports = new ImageExports(getConfig);
+  const nbd = profiles.some((p) => p.root?.mode === 'nbd')
+    ? new NbdServer({ address: config.server.address, port: config.server.nbdPort, exports, logger, ...(opts.events?.nbd ? { onEvent: opts.events.nbd } : {}) })
+    : undefined;
+  const nfsProfiles = profiles.filter((p) => p.root?.mode === 'nfs' && p.root.dir);
+  const nfs = nfsProfiles.length
+    ? new GaneshaServer({
+        bindAddress: config.server.address,
+        stateDir: config.server.stateDir,
+        exports: nfsProfiles.map((p, i) => ({ id: i + 1, path: p.root!.dir!, pseudo: `/${p.name}` })),
+        logger,
+      })
+    : undefined;
+
   const started: Array<{ stop(): Promise<void> }> = [];
   const stopAll = async () => {
     for (const s of started.reverse()) await s.stop().catch((e: unknown) => logger.log('error', 'stop failed', { error: String(e) }));
   };
   try {
-    for (const [name, s] of [['http', http], ['tftp', tftp], ['dhcp', dhcp]] as const) {
+    for (const [name, s] of [['http', http], ['tftp', tftp], ['nbd', nbd], ['nfs', nfs], ['dhcp', dhcp]] as const) {
       if (!s) continue;
       await s.start().catch((e: unknown) => {
         throw new Error(`Cannot start ${name}: ${e instanceof Error ? e.message : String(e)}`);
@@ -88,5 +118,9 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     await stopAll();
     throw e;
   }
-  return { http, tftp, dhcp, stop: stopAll };
+  const stop = async () => {
+    await stopAll();
+    await exports.close();
+  };
+  return { http, tftp, dhcp, nbd, nfs, stop };
 }

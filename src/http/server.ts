@@ -16,9 +16,14 @@ export interface HttpEvent {
   error?: string;
 }
 
+/** A dynamic route: returns false when the request is not its own. */
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
+
 export interface HttpServerOptions {
   address: string;
   port: number;
+  /** Consulted before files, for every method (API endpoints). */
+  handlers?: HttpHandler[];
   /** Everything served; returns undefined for 404. */
   resolve(path: string): Promise<BootFile | undefined>;
   logger?: Logger;
@@ -84,7 +89,11 @@ export class HttpServer {
     let bytes = 0;
     try {
       path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-      if (method !== 'GET' && method !== 'HEAD') {
+      let handled = false;
+      for (const h of this.#opts.handlers ?? []) if ((handled = await h(req, res, path))) break;
+      if (handled) {
+        // the handler answered
+      } else if (method !== 'GET' && method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('Method not allowed\n');
       } else {
         const file = await this.#opts.resolve(path);

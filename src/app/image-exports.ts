@@ -1,0 +1,51 @@
+import { stat } from 'node:fs/promises';
+import type { DisklessConfig } from '../config/types.js';
+import type { NbdExport, NbdExportProvider } from '../protocols/nbd/exports.js';
+import { fileExport, type FileExport } from '../protocols/nbd/file-export.js';
+
+/**
+ * NBD exports named by profile, for profiles whose root is `nbd`. An open image is reused
+ * while the file stays the same (inode, size, mtime); when a new file replaces it, new
+ * connections get the new one and the old descriptor stays open for nodes still using it.
+ */
+export class ImageExports implements NbdExportProvider {
+  readonly #open = new Map<string, { key: string; exp: Promise<FileExport> }>();
+  readonly #retired: Array<Promise<FileExport>> = [];
+
+  constructor(private readonly config: () => DisklessConfig) {}
+
+  #image(name: string): string | undefined {
+    const p = this.config().profiles.get(name);
+    return p?.root?.mode === 'nbd' ? p.root.image : undefined;
+  }
+
+  async open(name: string): Promise<NbdExport | undefined> {
+    const path = this.#image(name);
+    if (!path) return undefined;
+    let st;
+    try {
+      st = await stat(path);
+    } catch {
+      return undefined;
+    }
+    const key = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    const hit = this.#open.get(path);
+    if (hit?.key === key) return hit.exp;
+    if (hit) this.#retired.push(hit.exp);
+    const exp = fileExport(path, `Diskless root image of profile ${name}`);
+    this.#open.set(path, { key, exp });
+    exp.catch(() => this.#open.delete(path));
+    return exp;
+  }
+
+  async list(): Promise<readonly string[]> {
+    return [...this.config().profiles.values()].filter((p) => p.root?.mode === 'nbd').map((p) => p.name);
+  }
+
+  async close(): Promise<void> {
+    const all = [...[...this.#open.values()].map((v) => v.exp), ...this.#retired];
+    this.#open.clear();
+    this.#retired.length = 0;
+    await Promise.all(all.map((p) => p.then((e) => e.close()).catch(() => undefined)));
+  }
+}

@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ganeshaConfig } from './ganesha-config.js';
+
+test('ganesha config: NFSv4 only, read-only exports, no root squash', () => {
+  const text = ganeshaConfig({ bindAddress: '10.77.0.1', exports: [{ id: 1, path: '/srv/img', pseudo: '/debian' }], recoveryDir: '/var/lib/diskless/nfs/recovery' });
+  assert.match(text, /NFS_CORE_PARAM \{\n {2}Protocols = 4;\n {2}Bind_addr = 10\.77\.0\.1;\n {2}Enable_NLM = false;\n {2}Enable_RQUOTA = false;\n\}/);
+  assert.match(text, /EXPORT \{\n {2}Export_Id = 1;\n {2}Path = "\/srv\/img";\n {2}Pseudo = "\/debian";\n {2}Access_Type = RO;\n {2}Squash = No_Root_Squash;/);
+  assert.match(text, /RecoveryRoot = "\/var\/lib\/diskless\/nfs\/recovery";/);
+});
+
+test('ganesha config refuses paths that would break out of a quoted string', () => {
+  for (const path of ['/a"b', '/a\nb', '/a;b', '/a}b']) {
+    assert.throws(() => ganeshaConfig({ bindAddress: '10.0.0.1', exports: [{ id: 1, path, pseudo: '/x' }], recoveryDir: '/r' }), /Cannot export/);
+  }
+});
+
+test('nfs-ganesha starts on loopback with an export and stops with us', async (t) => {
+  const { GaneshaServer } = await import('./ganesha.js');
+  const dir = await mkdtemp(join(tmpdir(), 'dl-nfs-'));
+  const server = new GaneshaServer({ bindAddress: '127.0.0.1', exports: [{ id: 7, path: dir, pseudo: '/t' }], stateDir: dir });
+  t.after(async () => {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await server.start();
+  const { connect } = await import('node:net');
+  const open = await new Promise<boolean>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port: 2049 }, () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+  assert.ok(open, 'port 2049 answers');
+  await server.stop();
+  const closed = await new Promise<boolean>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port: 2049 }, () => { s.destroy(); resolve(false); });
+    s.on('error', () => resolve(true));
+  });
+  assert.ok(closed, 'stopped with us');
+});
