@@ -30,6 +30,13 @@ export interface QemuSpec {
   uefiVarsPath?: string;
   nic?: NicSpec;
   extraArgs?: readonly string[];
+  /**
+   * A unix socket for typing on the serial console (the console is still logged to
+   * consolePath, whether or not anyone is connected).
+   */
+  consoleSocket?: string;
+  /** Let the guest reboot (a real warm reboot); by default a reboot makes QEMU exit. */
+  allowReboot?: boolean;
 }
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -53,8 +60,13 @@ export function qemuArgs(spec: QemuSpec): string[] {
     '-m', String(spec.memoryMiB),
     '-nodefaults', '-no-user-config',
     '-display', 'none',
-    '-serial', `file:${qemuOptionValue(spec.consolePath)}`,
-    '-no-reboot',
+    ...(spec.consoleSocket === undefined
+      ? ['-serial', `file:${qemuOptionValue(spec.consolePath)}`]
+      : [
+          '-chardev', `socket,id=con0,path=${qemuOptionValue(spec.consoleSocket)},server=on,wait=off,logfile=${qemuOptionValue(spec.consolePath)},logappend=on`,
+          '-serial', 'chardev:con0',
+        ]),
+    ...(spec.allowReboot ? [] : ['-no-reboot']),
   ];
   if (spec.firmware === 'uefi') {
     if (spec.uefiVarsPath === undefined) throw new Error('Cannot boot UEFI: no variable store path');

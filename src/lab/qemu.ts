@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { type Logger, nullLogger } from '../log/logger.js';
 import { cleanConsole, lastLines } from './console-text.js';
@@ -28,6 +29,10 @@ export interface QemuOptions {
   name?: string;
   extraArgs?: readonly string[];
   logger?: Logger;
+  /** Accept input on the serial console (see type()). */
+  interactive?: boolean;
+  /** A guest reboot restarts the machine instead of ending QEMU. */
+  allowReboot?: boolean;
 }
 
 interface Waiter {
@@ -52,6 +57,8 @@ export class QemuMachine {
   #waiters = new Set<Waiter>();
   readonly #poll: NodeJS.Timeout;
   #stopped = false;
+  #consoleSocket: string | undefined;
+  #input: Socket | undefined;
 
   /** The QEMU process (its pid, output(), status). */
   readonly process: LabProcess;
@@ -111,6 +118,8 @@ export class QemuMachine {
         ...(uefiVarsPath === undefined ? {} : { uefiVarsPath }),
         ...(nic === undefined ? {} : { nic }),
         ...(options.extraArgs === undefined ? {} : { extraArgs: options.extraArgs }),
+        ...(options.interactive ? { consoleSocket: join(dir, `${name}.console.sock`) } : {}),
+        ...(options.allowReboot ? { allowReboot: true } : {}),
       };
       const argv = ['qemu-system-x86_64', '-name', qemuOptionValue(name), ...qemuArgs(spec)];
       const proc = options.network === undefined
@@ -119,7 +128,9 @@ export class QemuMachine {
       (options.logger ?? nullLogger).log('info', 'qemu started', {
         service: 'lab', vm: name, pid: proc.pid, firmware, boot: spec.boot.kind, mac: nic?.mac,
       });
-      return new QemuMachine(name, proc, argv, consolePath, nic?.mac, ownDir, unregisterDir);
+      const vm = new QemuMachine(name, proc, argv, consolePath, nic?.mac, ownDir, unregisterDir);
+      vm.#consoleSocket = spec.consoleSocket;
+      return vm;
     } catch (e) {
       if (ownDir !== undefined) rmSync(ownDir, { recursive: true, force: true });
       unregisterDir();
@@ -212,9 +223,30 @@ export class QemuMachine {
     });
   }
 
+  /** Types `text` on the serial console (needs `interactive`); "\n" is Enter. */
+  async type(text: string): Promise<void> {
+    const path = this.#consoleSocket;
+    if (path === undefined) throw new Error(`Cannot type on ${this.name}: started without interactive`);
+    if (this.#input === undefined || this.#input.destroyed) {
+      this.#input = await new Promise<Socket>((resolve, reject) => {
+        const s = createConnection(path, () => resolve(s));
+        s.once('error', reject);
+      });
+      this.#input.on('data', () => {}); // output is read from the log file instead
+      this.#input.on('error', () => {});
+    }
+    const sock = this.#input;
+    // Serial input is slow to a guest under TCG: small pieces, so nothing is dropped.
+    for (let i = 0; i < text.length; i += 16) {
+      await new Promise<void>((resolve, reject) => sock.write(text.slice(i, i + 16), (e) => (e ? reject(e) : resolve())));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   /** Kills QEMU (SIGTERM, then SIGKILL) and removes its temp dir unless `dir` was given. */
   async stop(): Promise<ProcessExit> {
     this.#stopped = true;
+    this.#input?.destroy();
     const status = await this.process.stop();
     await this.exited;
     if (this.ownDir !== undefined) rmSync(this.ownDir, { recursive: true, force: true });

@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildDebianRoot, SLIM_EXCLUDES } from '../images/debian-root.js';
+import { makeSquashfs } from '../images/squashfs.js';
+import { DigestCache } from '../files/digest-cache.js';
+
+/** The lab's Debian: the smallest system that boots systemd to a login prompt from our server. */
+export const LAB_RECIPE = {
+  suite: 'bookworm',
+  include: ['systemd-sysv', 'udev', 'iproute2', 'kmod', 'linux-image-amd64'],
+  // Kernel module trees no diskless lab node uses (GPU, sound, wireless, …): a third of the
+  // image and of every live download. Network drivers all stay: one initrd, any NIC.
+  exclude: [
+    ...SLIM_EXCLUDES,
+    ...['drivers/gpu', 'sound', 'drivers/media', 'drivers/infiniband', 'drivers/iio', 'drivers/staging', 'drivers/net/wireless',
+      // dpkg matches the paths packages ship (/lib/modules), not the merged-/usr target.
+      'drivers/comedi', 'drivers/bluetooth', 'net/bluetooth', 'drivers/isdn', 'drivers/mtd'].map((d) => `/lib/modules/*/kernel/${d}/*`),
+  ],
+  version: 2,
+} as const;
+
+export interface LabImage {
+  dir: string;
+  /** The image tree (exported over NFS). */
+  rootfs: string;
+  /** zstd squashfs of the tree (live and NBD roots). */
+  squashfs: string;
+  sha256: string;
+  kernel: string;
+  kernelVersion: string;
+}
+
+export function labImageKey(): string {
+  return createHash('sha256').update(JSON.stringify(LAB_RECIPE)).digest('hex').slice(0, 16);
+}
+
+/**
+ * Builds the lab's Debian image once and keeps it in the cache: rootfs, squashfs, kernel.
+ * Built under a temporary name and renamed when complete, so an interrupted build is never
+ * mistaken for a finished one.
+ */
+export async function ensureLabImage(cacheDir: string, progress: (msg: string) => void = () => {}): Promise<LabImage> {
+  const dir = join(cacheDir, 'images', `lab-${LAB_RECIPE.suite}-${labImageKey()}`);
+  const manifestPath = join(dir, 'manifest.json');
+  if (!existsSync(manifestPath)) {
+    const tmp = `${dir}.tmp-${process.pid}`;
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp, { recursive: true });
+    try {
+      progress(`building the lab image (Debian ${LAB_RECIPE.suite} with systemd and a kernel) with mmdebstrap; this happens once`);
+      const t0 = Date.now();
+      const rootfs = join(tmp, 'rootfs');
+      await buildDebianRoot(rootfs, {
+        suite: LAB_RECIPE.suite,
+        include: LAB_RECIPE.include,
+        exclude: LAB_RECIPE.exclude,
+        onLine: (l) => { if (/^I: /.test(l)) progress(`  mmdebstrap: ${l.slice(3)}`); },
+      });
+      // A lab node logs in as root without a password on its console: test images only.
+      const shadow = join(rootfs, 'etc/shadow');
+      await writeFile(shadow, (await readFile(shadow, 'utf8')).replace(/^root:[^:]*:/m, 'root::'));
+      await writeFile(join(rootfs, 'etc/hostname'), 'diskless\n');
+      // initramfs-tools made an initrd for a local disk boot; a diskless node never uses it.
+      for (const n of await readdir(join(rootfs, 'boot'))) if (n.startsWith('initrd.img-')) await rm(join(rootfs, 'boot', n));
+      const kernels = (await readdir(join(rootfs, 'boot'))).filter((n) => n.startsWith('vmlinuz-')).sort();
+      const kernelName = kernels.at(-1);
+      if (!kernelName) throw new Error('Cannot build the lab image: it has no /boot/vmlinuz-*');
+      await copyFile(join(rootfs, 'boot', kernelName), join(tmp, 'vmlinuz'));
+      progress(`  squashfs (zstd) of the tree`);
+      await makeSquashfs(rootfs, join(tmp, 'root.sqfs'));
+      const sha256 = (await new DigestCache().sha256(join(tmp, 'root.sqfs')))!;
+      const kernelVersion = kernelName.slice('vmlinuz-'.length);
+      await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ recipe: LAB_RECIPE, kernelVersion, sha256, builtInMs: Date.now() - t0 }, null, 2));
+      await rm(dir, { recursive: true, force: true });
+      await rename(tmp, dir);
+      progress(`lab image ready in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${dir}`);
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { kernelVersion: string; sha256: string };
+  return { dir, rootfs: join(dir, 'rootfs'), squashfs: join(dir, 'root.sqfs'), sha256: manifest.sha256, kernel: join(dir, 'vmlinuz'), kernelVersion: manifest.kernelVersion };
+}
