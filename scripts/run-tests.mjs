@@ -1,6 +1,7 @@
 // Runs the compiled tests with node:test. `unit` = tests beside the code (no root needed),
 // `e2e` = real QEMU boots in network namespaces (root), `all` = both.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -21,7 +22,18 @@ const files = which === 'unit' ? unit : which === 'e2e' ? e2e : [...unit, ...e2e
 if (files.length === 0) { console.error(`no ${which} test files found under dist/`); process.exit(1); }
 files.sort();
 // e2e files boot QEMU machines: run them one at a time (2 cores); units in parallel.
-const args = ['--test', '--test-reporter=spec'];
+// A second reporter writes TAP to a file so skips can be counted: a skipped test is not a
+// passing one, so any skip fails the run unless DISKLESS_ALLOW_SKIP=1 (e.g. a non-root dev box).
+const tapFile = join(mkdtempSync(join(tmpdir(), 'diskless-tests-')), 'results.tap');
+const args = ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`];
 if (which !== 'unit') args.push('--test-concurrency=1');
 const r = spawnSync(process.execPath, [...args, ...files], { stdio: 'inherit' });
+const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
+const skipped = tap.split('\n').filter((l) => /^\s*(ok|not ok) \d+ .*# SKIP/.test(l));
+if (skipped.length > 0 && process.env.DISKLESS_ALLOW_SKIP !== '1') {
+  console.error(`\n${skipped.length} test(s) were skipped; a skipped test is not a pass:`);
+  for (const l of skipped) console.error(`  ${l.trim()}`);
+  console.error('Run as root with scripts/install-deps.sh done, or set DISKLESS_ALLOW_SKIP=1 to accept skips locally.');
+  process.exit(1);
+}
 process.exit(r.status ?? 1);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { negotiateOptions, type Negotiated } from './negotiate.js';
 
-const limits = { maxBlksize: 8192, maxWindowsize: 64 };
+const limits = { maxBlksize: 8192, maxWindowsize: 64, maxWindowBytes: 1 << 30 };
 const opts = (...pairs: Array<[string, string]>) => pairs.map(([name, value]) => ({ name, value }));
 
 const cases: Array<{ name: string; request: Array<[string, string]>; size?: number; want: Negotiated }> = [
@@ -50,4 +50,15 @@ for (const c of cases) {
 test('negotiate: a configured max above 65464 still respects RFC 2348', () => {
   const r = negotiateOptions(opts(['blksize', '70000']), { maxBlksize: 100000, maxWindowsize: 64 }, 0);
   assert.equal(r.blksize, 65464);
+});
+
+test('negotiate: windowsize is lowered so one window stays within maxWindowBytes', () => {
+  const lim = { maxBlksize: 8192, maxWindowsize: 64, maxWindowBytes: 65536 };
+  assert.deepEqual(negotiateOptions(opts(['windowsize', '64'], ['blksize', '8192']), lim, 0),
+    { blksize: 8192, windowsize: 8, oack: opts(['windowsize', '8'], ['blksize', '8192']) });
+  assert.equal(negotiateOptions(opts(['blksize', '1468'], ['windowsize', '64']), lim, 0).windowsize, 44);
+  assert.equal(negotiateOptions(opts(['blksize', '512'], ['windowsize', '64']), lim, 0).windowsize, 64);
+  assert.equal(negotiateOptions(opts(['blksize', '65464'], ['windowsize', '4']), { ...lim, maxBlksize: 65464 }, 0).windowsize, 1,
+    'never below 1');
+  assert.equal(negotiateOptions(opts(['windowsize', '64']), lim, 0).windowsize, 64, '64 × 512 default blocks fit');
 });

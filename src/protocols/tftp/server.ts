@@ -5,7 +5,7 @@ import { nullLogger, type Logger } from '../../log/logger.js';
 import { decodeTftpPacket } from './decode.js';
 import { encodeError } from './encode.js';
 import { openDiskFile, type FileSource } from './file-source.js';
-import { negotiateOptions } from './negotiate.js';
+import { DEFAULT_MAX_WINDOW_BYTES, negotiateOptions } from './negotiate.js';
 import { ErrorCode, Opcode, type RequestPacket } from './packet.js';
 import { normalizeRequestPath, resolveInsideRoot } from './request-path.js';
 import { ReadTransfer, type TransferEnd } from './transfer.js';
@@ -46,6 +46,8 @@ export interface TftpServerOptions {
   readonly maxBlksize?: number;
   /** Default 64: bigger windowsize requests are lowered to this. */
   readonly maxWindowsize?: number;
+  /** Default 65536: windowsize is also lowered so blksize × windowsize fits (see negotiate.ts). */
+  readonly maxWindowBytes?: number;
   /** Retransmission timeout when the client does not set one (RFC 2349). Default 1000 ms. */
   readonly timeoutMs?: number;
   /** Retransmissions of one window before a transfer is abandoned. Default 5. */
@@ -214,7 +216,11 @@ export class TftpServer {
 
     const negotiated = negotiateOptions(
       request.options,
-      { maxBlksize: this.#o.maxBlksize ?? 8192, maxWindowsize: this.#o.maxWindowsize ?? 64 },
+      {
+        maxBlksize: this.#o.maxBlksize ?? 8192,
+        maxWindowsize: this.#o.maxWindowsize ?? 64,
+        maxWindowBytes: this.#o.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES,
+      },
       source.size,
     );
     const socket = this.#createSocket(this.#family);
@@ -225,13 +231,13 @@ export class TftpServer {
       await bind(socket, this.#o.address, 0);
     } catch (e) {
       socket.close();
-      await source.close?.();
+      await closeQuietly(source);
       this.#refuse(peer, file, ErrorCode.NotDefined, 'Server error', `Cannot bind transfer socket: ${e instanceof Error ? e.message : String(e)}`);
       return false;
     }
     if (this.#stopped) {
       socket.close();
-      await source.close?.();
+      await closeQuietly(source);
       return false;
     }
 
@@ -283,7 +289,8 @@ export class TftpServer {
       if (rinfo.address !== active.peer.address || rinfo.port !== active.peer.port) {
         // RFC 1350 §4: a packet from a stranger gets ERROR 5 and the transfer carries on.
         log.log('debug', 'packet from unknown transfer ID', { from: formatPeer(rinfo) });
-        active.socket.send(encodeError(ErrorCode.UnknownTransferId, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+        // The callback keeps a failed send from surfacing as a socket 'error' that would end the transfer.
+        active.socket.send(encodeError(ErrorCode.UnknownTransferId, 'Unknown transfer ID'), rinfo.port, rinfo.address, () => {});
         return;
       }
       const decoded = decodeTftpPacket(msg);
@@ -344,6 +351,14 @@ function bind(socket: Socket, address: string, port: number): Promise<void> {
       resolve();
     });
   });
+}
+
+async function closeQuietly(source: FileSource): Promise<void> {
+  try {
+    await source.close?.();
+  } catch {
+    // Nothing was sent from it; a failing close leaves nothing to undo.
+  }
 }
 
 function formatPeer(peer: Peer): string {

@@ -293,3 +293,28 @@ test('abort tells the peer when asked and reports once', async () => {
   await h.ack(1);
   assert.equal(h.ends.length, 1);
 });
+
+test('an ACK for the previous copy of a window counts even while the next read is pending', async () => {
+  const blksize = 32 * 1024;
+  const content = Buffer.alloc(blksize * 10, 1);
+  const pending: Array<() => void> = [];
+  const source: FileSource = {
+    size: content.length,
+    read: (offset, length) => new Promise((resolve) => pending.push(() => resolve(content.subarray(offset, offset + length)))),
+  };
+  const h = harness({ source, blksize, windowsize: 4 });
+  h.transfer.start();
+  pending.shift()!();
+  await settle();
+  assert.deepEqual(h.drain(), ['D1:32768', 'D2:32768', 'D3:32768', 'D4:32768']);
+  await h.ack(2); // partial ACK: restart from 3, which needs a read past the first chunk
+  assert.equal(pending.length, 1);
+  await h.ack(4); // the client got 3 and 4 from the first copy after all
+  assert.equal(pending.length, 2);
+  pending.shift()!();
+  await settle();
+  assert.deepEqual(h.drain(), [], 'the superseded read sends nothing');
+  pending.shift()!();
+  await settle();
+  assert.deepEqual(h.drain(), ['D5:32768', 'D6:32768', 'D7:32768', 'D8:32768']);
+});

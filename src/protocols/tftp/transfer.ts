@@ -31,11 +31,9 @@ export interface ReadTransferOptions {
   readonly timers?: Timers;
 }
 
-type State = 'idle' | 'oack' | 'data' | 'done';
+export type TransferState = 'idle' | 'oack' | 'data' | 'done';
 
 const READ_AHEAD_BYTES = 128 * 1024;
-const PACE_BYTES = Number(process.env.PACE ?? 64 * 1024);
-const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * The sending side of one read request (RFC 1350, with RFC 2347 OACK and RFC 7440 windows).
@@ -48,7 +46,7 @@ export class ReadTransfer {
   readonly #reader: ReadAhead;
   /** The last block is the first one shorter than blksize, possibly empty (RFC 1350 §6). */
   readonly #lastBlock: number;
-  #state: State = 'idle';
+  #state: TransferState = 'idle';
   #acked = 0;
   /** Highest block ever sent. An ACK up to it is real even mid-retransmission: the client may
    * be acknowledging the previous copy of the window. */
@@ -67,7 +65,7 @@ export class ReadTransfer {
     this.#lastBlock = Math.floor(options.source.size / options.blksize) + 1;
   }
 
-  get state(): State { return this.#state; }
+  get state(): TransferState { return this.#state; }
   /** Highest block the client has acknowledged. */
   get acked(): number { return this.#acked; }
 
@@ -159,19 +157,10 @@ export class ReadTransfer {
       this.#failRead(`Cannot read file at offset ${start}: got ${bytes.length} of ${end - start} bytes, file changed?`);
       return;
     }
-    let burst = 0;
     for (let block = first; block <= last; block++) {
-      if (burst >= PACE_BYTES) {
-        burst = 0;
-        await yieldToLoop();
-        if (generation !== this.#generation || this.#state !== 'data') return;
-      }
       const from = (block - first) * blksize;
-      const payload = bytes.subarray(from, Math.min(from + blksize, bytes.length));
-      this.#o.send(encodeData(block, payload));
-      // Kept current block by block: an ACK may arrive between two slices of the window.
+      this.#o.send(encodeData(block, bytes.subarray(from, Math.min(from + blksize, bytes.length))));
       if (block > this.#highestSent) this.#highestSent = block;
-      burst += payload.length + 4;
     }
     this.#armTimer();
   }

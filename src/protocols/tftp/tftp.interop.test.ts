@@ -1,0 +1,126 @@
+// Interop with TFTP clients nobody here wrote: tftp-hpa's `tftp`, `atftp` and `curl`.
+// Debian packages: tftp-hpa, atftp, curl. A test whose client is missing is skipped, saying so.
+import { after, before, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bufferSource } from './file-source.js';
+import { TftpServer } from './server.js';
+
+const BIG_BYTES = 50 * 1024 * 1024;
+
+function missing(binary: string): string | false {
+  const found = spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0;
+  return found ? false : `${binary} is not installed`;
+}
+const noTftpHpa = missing('tftp');
+const noAtftp = missing('atftp');
+const noCurl = missing('curl');
+
+let dir = '';
+let bigSha = '';
+let server: TftpServer;
+let port = 0;
+const pxeConfig = Buffer.from('DEFAULT linux\nLABEL linux\n  KERNEL vmlinuz\n  APPEND initrd=initrd.img ip=dhcp\n');
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tftp-interop-'));
+  const hash = createHash('sha256');
+  const file = await open(join(dir, 'big.bin'), 'w');
+  try {
+    for (let written = 0; written < BIG_BYTES; written += 1 << 20) {
+      const chunk = randomBytes(1 << 20);
+      hash.update(chunk);
+      await file.write(chunk);
+    }
+  } finally {
+    await file.close();
+  }
+  bigSha = hash.digest('hex');
+  await writeFile(join(dir, 'small.txt'), 'hello from diskless\n');
+  server = new TftpServer({
+    address: '127.0.0.1',
+    port: 0,
+    root: dir,
+    files: async (path) => (path === 'pxelinux.cfg/01-52-54-00-12-34-56' ? bufferSource(pxeConfig) : undefined),
+  });
+  await server.start();
+  port = server.address().port;
+});
+
+after(async () => {
+  await server?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, cwd: dir }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function sha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function fetchBig(t: TestContext, label: string, out: string, cmd: string, args: string[]): Promise<void> {
+  const started = performance.now();
+  const r = await run(cmd, args);
+  const ms = Math.round(performance.now() - started);
+  t.diagnostic(`${label}: 50 MiB in ${ms} ms`);
+  assert.equal(r.code, 0, `${cmd} failed: ${r.stderr}`);
+  assert.equal(await sha256(join(dir, out)), bigSha);
+  await rm(join(dir, out));
+}
+
+// tftp-hpa 5.2's client sends no options at all (no blksize, no tsize: its man page lists none),
+// so this is plain RFC 1350 lockstep at 512 bytes: 102400 blocks, which also crosses the
+// 65535 → 0 block-number rollover.
+test('tftp-hpa fetches 50 MiB in lockstep with block-number rollover', { skip: noTftpHpa, timeout: 120_000 }, async (t) => {
+  await fetchBig(t, 'tftp-hpa, blksize 512, windowsize 1', 'out-hpa.bin', 'tftp', ['-m', 'binary', '127.0.0.1', String(port), '-c', 'get', 'big.bin', 'out-hpa.bin']);
+});
+
+test('atftp fetches 50 MiB with blksize 1468 and windowsize 16 (RFC 7440)', { skip: noAtftp, timeout: 120_000 }, async (t) => {
+  await fetchBig(t, 'atftp, blksize 1468, windowsize 16', 'out-atftp.bin', 'atftp', [
+    '--option', 'blksize 1468', '--option', 'windowsize 16', '--option', 'tsize enable',
+    '-g', '-r', 'big.bin', '-l', 'out-atftp.bin', '127.0.0.1', String(port),
+  ]);
+});
+
+test('curl fetches 50 MiB with blksize 1468 and tsize', { skip: noCurl, timeout: 120_000 }, async (t) => {
+  await fetchBig(t, 'curl, blksize 1468, windowsize 1', 'out-curl.bin', 'curl', [
+    '--silent', '--show-error', '--tftp-blksize', '1468', '-o', 'out-curl.bin', `tftp://127.0.0.1:${port}/big.bin`,
+  ]);
+});
+
+test('curl gets a generated pxelinux config by its root-relative path', { skip: noCurl }, async () => {
+  const r = await run('curl', ['--silent', '--show-error', `tftp://127.0.0.1:${port}/pxelinux.cfg/01-52-54-00-12-34-56`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, pxeConfig.toString());
+});
+
+test('atftp gets a small file by a root-relative path with a leading slash', { skip: noAtftp }, async () => {
+  const r = await run('atftp', ['-g', '-r', '/small.txt', '-l', 'out-small.txt', '127.0.0.1', String(port)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await sha256(join(dir, 'out-small.txt')), createHash('sha256').update('hello from diskless\n').digest('hex'));
+});
+
+test('clients report the server\'s refusals', { skip: noAtftp || noCurl }, async () => {
+  const notFound = await run('atftp', ['-g', '-r', 'nope.bin', '-l', 'out-nope', '127.0.0.1', String(port)]);
+  assert.notEqual(notFound.code, 0);
+  assert.match(notFound.stderr + notFound.stdout, /File not found/);
+  const escape = await run('curl', ['--silent', '--show-error', '-o', '/dev/null', `tftp://127.0.0.1:${port}/../etc/passwd`]);
+  assert.notEqual(escape.code, 0);
+  const upload = await run('atftp', ['-p', '-l', 'small.txt', '-r', 'uploaded.txt', '127.0.0.1', String(port)]);
+  assert.notEqual(upload.code, 0);
+  assert.match(upload.stderr + upload.stdout, /Access violation/);
+});
