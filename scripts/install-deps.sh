@@ -15,7 +15,7 @@ DEBS=(
   nbd-client                              # the NBD client put into node initramfs (netlink)
   mmdebstrap squashfs-tools               # building Debian images
   nfs-ganesha nfs-ganesha-vfs             # NFS roots (the host kernel may have no nfsd)
-  libnbd-bin                              # nbdinfo/nbdcopy: real NBD clients for tests
+  libnbd-bin qemu-utils                   # nbdinfo/nbdcopy, qemu-img: real NBD clients for tests
 )
 
 missing=()
