@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { nullLogger, type Logger } from '../log/logger.js';
+import { LabNetwork } from '../lab/netns.js';
+import { QemuMachine, type NicModel } from '../lab/qemu.js';
+import { assertLabHost } from '../lab/lab-host.js';
+import type { LabProcess } from '../lab/process.js';
+import { buildInitramfs } from '../initramfs/build.js';
+import { ensureLabImage, type LabImage } from './lab-image.js';
+import { defaultCacheDir, LAB_NODE_ADDRESS, LAB_SERVER } from './lab-boot.js';
+
+export const INITRAMFS_DIR = fileURLToPath(new URL('../../../initramfs', import.meta.url));
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+/** Tools /init needs that an image may not have; taken from this host with their libraries. */
+export const HOST_TOOLS = ['/usr/sbin/nbd-client'];
+
+async function dirDigest(dir: string): Promise<string> {
+  const h = createHash('sha256');
+  const walk = async (d: string): Promise<void> => {
+    for (const n of (await readdir(d)).sort()) {
+      const p = join(d, n);
+      const st = await stat(p);
+      if (st.isDirectory()) await walk(p);
+      else h.update(`${relative(dir, p)}\0${st.mode}\0`).update(await readFile(p));
+    }
+  };
+  await walk(dir);
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Our network initrd for the lab image, from the image's own modules; cached by its inputs. */
+export async function ensureLabInitrd(image: LabImage, cacheDir: string, progress: (m: string) => void = () => {}): Promise<string> {
+  const key = createHash('sha256')
+    .update(image.dir)
+    .update(await dirDigest(INITRAMFS_DIR))
+    .update(await dirDigest(fileURLToPath(new URL('../initramfs', import.meta.url))))
+    .digest('hex')
+    .slice(0, 16);
+  const out = join(cacheDir, 'initrd', `lab-${key}.img`);
+  if (existsSync(out)) return out;
+  await mkdir(join(cacheDir, 'initrd'), { recursive: true });
+  progress('building the network initrd from the image\'s own kernel modules');
+  const s = await buildInitramfs({ output: out, root: image.rootfs, initDir: INITRAMFS_DIR, hostBinaries: HOST_TOOLS, extraModules: ['autofs4'] });
+  progress(`initrd: ${s.moduleCount} modules, ${(s.size / 1048576).toFixed(1)} MiB (${s.kernelVersion})`);
+  return out;
+}
+
+export interface DebianLabOptions {
+  mode: 'live' | 'nbd' | 'nfs';
+  copy?: boolean;
+  nic?: NicModel;
+  cacheDir?: string;
+  logger?: Logger;
+  progress?: (m: string) => void;
+  memoryMiB?: number;
+  retry?: number;
+}
+
+/**
+ * A real Debian node booting from `diskless serve` in a private namespace, with a serial
+ * console the caller can log into and type on: the lab's main job and the end-to-end tests'.
+ */
+export class DebianLab {
+  readonly mac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
+  vm!: QemuMachine;
+  #server: LabProcess | undefined;
+  #seq = 0;
+
+  private constructor(readonly net: LabNetwork, readonly dir: string, readonly configPath: string, readonly serverLogPath: string, readonly image: LabImage) {}
+
+  static async start(o: DebianLabOptions): Promise<DebianLab> {
+    assertLabHost();
+    const progress = o.progress ?? (() => {});
+    const cacheDir = o.cacheDir ?? defaultCacheDir();
+    const image = await ensureLabImage(cacheDir, progress);
+    const initrd = await ensureLabInitrd(image, cacheDir, progress);
+    const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
+    const net = await LabNetwork.create({ logger: (o.logger ?? nullLogger).child({ service: 'lab' }) });
+    const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image);
+    try {
+      const root = o.mode === 'nfs'
+        ? `{ mode: nfs, dir: ${image.rootfs}, retry: ${o.retry ?? 120} }`
+        : `{ mode: ${o.mode}, image: ${image.squashfs}, copy: ${o.copy ? 'true' : 'false'}, retry: ${o.retry ?? 120} }`;
+      await writeFile(lab.configPath, `# Written by the Diskless lab for one run.
+server:
+  address: ${LAB_SERVER}
+  interface: br0
+  http_port: 80
+  state_dir: ${join(dir, 'state')}
+dhcp:
+  mode: full
+  pool: 10.77.0.100-10.77.0.150
+  routers: [${LAB_SERVER}]
+  dns: [${LAB_SERVER}]
+  domain: lab.test
+  unknown_clients: deny
+profiles:
+  debian:
+    kernel: ${image.kernel}
+    initrd: ${initrd}
+    cmdline: console=ttyS0
+    root: ${root}
+nodes:
+  - mac: "${lab.mac}"
+    hostname: lab1
+    address: ${LAB_NODE_ADDRESS}
+    profile: debian
+`);
+      await lab.startServer();
+      progress(`booting ${lab.mac} (${o.nic ?? 'virtio-net-pci'}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);
+      lab.vm = await QemuMachine.start({
+        boot: { kind: 'network' },
+        network: net,
+        nicModel: o.nic ?? 'virtio-net-pci',
+        mac: lab.mac,
+        memoryMiB: o.memoryMiB ?? (o.mode === 'live' ? 1536 : 1024),
+        interactive: true,
+        allowReboot: true,
+        dir,
+        logger: o.logger ?? nullLogger,
+      });
+      return lab;
+    } catch (e) {
+      await lab.stop();
+      throw e;
+    }
+  }
+
+  async startServer(): Promise<void> {
+    const server = await this.net.spawnNode(this.net.name, [CLI, 'serve', '--config', this.configPath], { logFile: this.serverLogPath });
+    this.#server = server;
+    const start = (await readFile(this.serverLogPath, 'utf8').catch(() => '')).length;
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const text = (await readFile(this.serverLogPath, 'utf8').catch(() => '')).slice(start);
+      if (text.includes('"msg":"serving"')) return;
+      if (server.status) throw new Error(`diskless serve exited: ${server.output().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('diskless serve did not report "serving" within 30 s');
+  }
+
+  /** The failure drill: every service down for `downMs`, then back with the same config. */
+  async restartServer(downMs: number): Promise<void> {
+    await this.#server?.stop();
+    await new Promise((r) => setTimeout(r, downMs));
+    await this.startServer();
+  }
+
+  async serverLog(): Promise<Array<Record<string, unknown>>> {
+    const text = await readFile(this.serverLogPath, 'utf8').catch(() => '');
+    return text.split('\n').flatMap((l) => {
+      try {
+        return l.startsWith('{') ? [JSON.parse(l) as Record<string, unknown>] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /** Waits for the login prompt after `since` and logs in as root; returns where that ended. */
+  async login(since = 0, timeoutMs = 300_000): Promise<number> {
+    const prompt = await this.vm.waitFor(/lab1 login:/, timeoutMs, since);
+    await this.vm.type('root\n');
+    const shell = await this.vm.waitFor(/root@lab1:~# /, 60_000, prompt.index);
+    return shell.index + shell[0].length;
+  }
+
+  /** Runs a shell command on the node's console and returns what it printed. */
+  async run(cmd: string, timeoutMs = 60_000): Promise<string> {
+    const n = ++this.#seq;
+    const from = this.vm.consoleText().length;
+    // The end marker is computed by the shell, so the echo of the typed command never matches it.
+    await this.vm.type(`${cmd}; echo "@@done-$((${n} * 7))"\n`);
+    const m = await this.vm.waitFor(new RegExp(`@@done-${n * 7}\\b`), timeoutMs, from);
+    const text = this.vm.consoleText().slice(from, m.index);
+    const firstNewline = text.indexOf('\n');
+    return firstNewline < 0 ? '' : text.slice(firstNewline + 1);
+  }
+
+  async stop(): Promise<void> {
+    await this.vm?.stop().catch(() => undefined);
+    await this.net.destroy();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

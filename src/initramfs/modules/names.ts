@@ -1,0 +1,30 @@
+/**
+ * Module names as kmod compares them: "-" and "_" are the same character in module names, and
+ * a file "kernel/fs/nfs/nfsv4.ko.zst" is the module "nfsv4".
+ */
+
+export function normalizeModuleName(name: string): string {
+  return name.replace(/-/g, '_');
+}
+
+/** "kernel/drivers/net/xen-netfront.ko" → "xen_netfront". */
+export function moduleNameFromPath(path: string): string {
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  const dot = base.indexOf('.');
+  return normalizeModuleName(dot < 0 ? base : base.slice(0, dot));
+}
+
+/**
+ * Aliases are normalized like names, except inside "[...]" where "-" is a range
+ * ("pci:v*d*sv*sd*bc0[2-3]*"), as kmod's alias_normalize does.
+ */
+export function normalizeAlias(alias: string): string {
+  let out = '';
+  let inBracket = false;
+  for (const c of alias) {
+    if (c === '[') inBracket = true;
+    else if (c === ']') inBracket = false;
+    out += c === '-' && !inBracket ? '_' : c;
+  }
+  return out;
+}
