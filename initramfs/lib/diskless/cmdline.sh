@@ -6,6 +6,7 @@ parse_cmdline() {
     DL_BREAK="" DL_SHELL="" DL_DEBUG="" DL_SERVER="" DL_INIT=/sbin/init DL_OVERLAY_SIZE=50%
     DL_NFS_OPTS=""
     read -r _cmdline < "${DL_CMDLINE_FILE:-/proc/cmdline}"
+    set -f  # split on blanks but never expand a word such as "*" against the filesystem
     for _arg in $_cmdline; do
         case "$_arg" in
             root=*) DL_ROOT=${_arg#root=} ;;
@@ -24,6 +25,7 @@ parse_cmdline() {
             init=*) DL_INIT=${_arg#init=} ;;
         esac
     done
+    set +f
     [ -n "$DL_DEBUG" ] && set -x
     return 0
 }

@@ -37,7 +37,8 @@ report() {
     [ -n "$DL_SERVER" ] || return 0
     [ -n "$DL_NET_UP" ] || return 0
     _body="mac=$(urlencode "$DL_MAC")&stage=$(urlencode "$_stage")&status=$(urlencode "$_status")&detail=$(urlencode "$_detail")&uptime_ms=$(now_ms)"
-    wget -q -T 3 -O /dev/null --post-data "$_body" "$DL_SERVER/api/v1/report" 2>/dev/null || debug "report to $DL_SERVER failed"
+    # No -T: Debian's static busybox 1.35 wget crashes whenever -T is given; timeout bounds it.
+    timeout 5 wget -q -O /dev/null --post-data "$_body" "$DL_SERVER/api/v1/report" 2>/dev/null || debug "report to $DL_SERVER failed"
     return 0
 }
 

@@ -71,7 +71,9 @@ hand_over_network() {
     if [ -n "$NET_DNS" ] && [ ! -L /newroot/etc/resolv.conf ]; then
         {
             [ -n "$NET_DOMAIN" ] && printf 'search %s\n' "$NET_DOMAIN"
+            set -f
             for _d in $NET_DNS; do printf 'nameserver %s\n' "$_d"; done
+            set +f
         } > /newroot/etc/resolv.conf
     fi
     return 0
@@ -88,7 +90,7 @@ install_booted_unit() {
         printf 'server=%s\n' "$(shquote "$DL_SERVER")"
         printf 'body=%s\n' "$(shquote "mac=$(urlencode "$DL_MAC")&stage=booted&status=ok&uptime_s=")"
         echo 'up=$(/run/diskless/bin/busybox cut -d" " -f1 /proc/uptime)'
-        echo 'exec /run/diskless/bin/busybox wget -q -T 5 -O /dev/null --post-data "${body}${up}" "$server/api/v1/report"'
+        echo 'exec /run/diskless/bin/busybox timeout 10 /run/diskless/bin/busybox wget -q -O /dev/null --post-data "${body}${up}" "$server/api/v1/report"'
     } > /run/diskless/report-booted
     chmod 0755 /run/diskless/report-booted
     mkdir -p /newroot/etc/systemd/system/multi-user.target.wants

@@ -50,6 +50,8 @@ attach_live() {
     mkdir -p "$DL_IMAGE_DIR"
     info "fetching $DL_ROOT_URL into RAM"
     _t=$(now_ms)
+    # No -T: Debian's static busybox 1.35 wget crashes (SIGSEGV) whenever -T is given; its
+    # built-in read timeout (900 s) still ends an attempt against a server that went silent.
     wget -q -O "$DL_IMAGE_DIR/root.sqfs" "$DL_ROOT_URL" 2>>"$DL_LOG" || { cause "cannot download $DL_ROOT_URL"; return; }
     _size=$(stat -c %s "$DL_IMAGE_DIR/root.sqfs")
     _ms=$(( $(now_ms) - _t ))
