@@ -29,6 +29,9 @@ export function ganeshaConfig(o: { bindAddress: string; port?: number; exports: 
     'NFS_KRB5 { Active_krb5 = false; }',
     'NFSV4 {',
     '  Graceless = true;',
+    // Owners as numbers: a node's kernel has no idmapd, so "root@domain" would read as nobody
+    // and setuid-root tools (mount) would stop working.
+    '  Only_Numeric_Owners = true;',
     `  RecoveryRoot = ${quoted(o.recoveryDir)};`,
     '}',
   ];

@@ -9,6 +9,7 @@ test('ganesha config: NFSv4 only, read-only exports, no root squash', () => {
   const text = ganeshaConfig({ bindAddress: '10.77.0.1', exports: [{ id: 1, path: '/srv/img', pseudo: '/debian' }], recoveryDir: '/var/lib/diskless/nfs/recovery' });
   assert.match(text, /NFS_CORE_PARAM \{\n {2}Protocols = 4;\n {2}Bind_addr = 10\.77\.0\.1;\n {2}Enable_NLM = false;\n {2}Enable_RQUOTA = false;\n\}/);
   assert.match(text, /EXPORT \{\n {2}Export_Id = 1;\n {2}Path = "\/srv\/img";\n {2}Pseudo = "\/debian";\n {2}Access_Type = RO;\n {2}Squash = No_Root_Squash;/);
+  assert.match(text, /Only_Numeric_Owners = true;/);
   assert.match(text, /RecoveryRoot = "\/var\/lib\/diskless\/nfs\/recovery";/);
 });
 

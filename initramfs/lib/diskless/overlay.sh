@@ -9,10 +9,10 @@ make_overlay() {
         return 0
     fi
     modprobe -q overlay
-    mkdir -p /run/diskless/rw
-    mount -t tmpfs -o mode=0755,size="$DL_OVERLAY_SIZE" tmpfs /run/diskless/rw || { cause "cannot mount the tmpfs for the overlay"; return; }
-    mkdir -p /run/diskless/rw/upper /run/diskless/rw/work
-    mount -t overlay -o "lowerdir=$DL_LOWER,upperdir=/run/diskless/rw/upper,workdir=/run/diskless/rw/work" overlay /newroot \
+    mkdir -p $DL_MNT/rw
+    mount -t tmpfs -o mode=0755,size="$DL_OVERLAY_SIZE" tmpfs $DL_MNT/rw || { cause "cannot mount the tmpfs for the overlay"; return; }
+    mkdir -p $DL_MNT/rw/upper $DL_MNT/rw/work
+    mount -t overlay -o "lowerdir=$DL_LOWER,upperdir=$DL_MNT/rw/upper,workdir=$DL_MNT/rw/work" overlay /newroot \
         || { cause "cannot mount the overlay (is the overlay module in the initrd?)"; return; }
     info "root: RAM overlay (tmpfs, size $DL_OVERLAY_SIZE) over the read-only image"
     return 0

@@ -1,8 +1,11 @@
-# Attach the read-only root image at /run/diskless/lower, retrying the whole attach for
+# Attach the read-only root image at $DL_MNT/lower, retrying the whole attach for
 # rd.retry seconds (seed 001's ROOTDELAY loop) so a server that is briefly down is waited for.
 
-DL_LOWER=/run/diskless/lower
-DL_IMAGE_DIR=/run/diskless/image
+# Under /run/initramfs, systemd treats these mounts as the root's own and never tries to
+# unmount them at shutdown (they are busy under the overlay until the very end).
+DL_MNT=/run/initramfs/diskless
+DL_LOWER=$DL_MNT/lower
+DL_IMAGE_DIR=$DL_MNT/image
 
 attach_root_with_retry() {
     _start=$(now_ms)
@@ -39,7 +42,7 @@ attach_root() {
 # Undo a half-done attach before the next try.
 detach_root() {
     umount "$DL_LOWER" 2>/dev/null
-    umount /run/diskless/sqfs 2>/dev/null
+    umount $DL_MNT/sqfs 2>/dev/null
     [ -n "$DL_NBD_DEV" ] && nbd-client -d "$DL_NBD_DEV" >/dev/null 2>&1
     rm -f "$DL_IMAGE_DIR/root.sqfs"
     return 0
@@ -65,12 +68,12 @@ attach_live() {
     fi
     if [ -n "$DL_COPY" ]; then
         # Seed 001's first variant: the whole tree in tmpfs, the image file freed afterwards.
-        mkdir -p /run/diskless/sqfs
-        mount -t squashfs -o ro,loop "$DL_IMAGE_DIR/root.sqfs" /run/diskless/sqfs || { cause "cannot mount the downloaded image (not a squashfs?)"; return; }
+        mkdir -p $DL_MNT/sqfs
+        mount -t squashfs -o ro,loop "$DL_IMAGE_DIR/root.sqfs" $DL_MNT/sqfs || { cause "cannot mount the downloaded image (not a squashfs?)"; return; }
         mount -t tmpfs -o mode=0755,size=90% tmpfs "$DL_LOWER" || { cause "cannot mount tmpfs for the copy"; return; }
         info "copying the image into RAM"
-        cp -a /run/diskless/sqfs/. "$DL_LOWER/" || { cause "copying the image into RAM failed (out of memory?)"; return; }
-        umount /run/diskless/sqfs
+        cp -a $DL_MNT/sqfs/. "$DL_LOWER/" || { cause "copying the image into RAM failed (out of memory?)"; return; }
+        umount $DL_MNT/sqfs
         rm -f "$DL_IMAGE_DIR/root.sqfs"
         DL_LOWER_WRITABLE=1
     else
