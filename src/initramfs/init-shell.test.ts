@@ -99,3 +99,19 @@ test('udhcpc hook configures the interface and stores hostile DHCP values as dat
   assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('PWNED')), []);
   assert.match(readFileSync(join(dir, 'lease.env'), 'utf8'), /^NET_SOURCE='dhcp'$/m);
 });
+
+test('reports the server missed are kept and sent in order once it answers again', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-report-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // A stand-in for the HTTP post: "down" while the file DOWN exists, recording what it sent.
+  const r = sh(dir, `. "$DL_LIB/common.sh"
+    send_report() { [ -e DOWN ] && return 1; printf '%s\\n' "$1" | sed 's/&uptime_ms=.*//' >> sent; }
+    DL_SERVER=http://s DL_NET_UP=1 DL_MAC=52:54:00:00:00:01
+    report network ok a; touch DOWN; report root retry "b c"; report root retry d; rm DOWN; report root ok e
+    cat sent; printf 'left=%s\\n' "$(cat "$DL_UNSENT")"`, { DL_UNSENT: join(dir, 'unsent') });
+  assert.equal(r.status, 0, r.err);
+  const lines = r.out.trim().split('\n');
+  assert.deepEqual(lines.slice(0, 4).map((l) => new URLSearchParams(l).get('detail')), ['a', 'b c', 'd', 'e']);
+  assert.deepEqual(lines.slice(0, 4).map((l) => new URLSearchParams(l).get('stage')), ['network', 'root', 'root', 'root']);
+  assert.equal(lines[4], 'left=');
+});

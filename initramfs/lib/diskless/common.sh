@@ -31,14 +31,29 @@ urlencode() {
     printf '%s' "$1" | od -An -tx1 -v | tr -d '\n' | sed 's/ \([0-9a-f][0-9a-f]\)/%\1/g'
 }
 
-# Tell the server where this boot is. Best effort: a boot never waits long on a report.
+DL_UNSENT=${DL_UNSENT:-/run/initramfs/unsent-reports}
+
+send_report() {
+    # No -T: Debian's static busybox 1.35 wget crashes whenever -T is given; timeout bounds it.
+    timeout 5 wget -q -O /dev/null --post-data "$1" "$DL_SERVER/api/v1/report" 2>/dev/null
+}
+
+# Tell the server where this boot is. Best effort: a boot never waits long on a report, and
+# reports the server missed (it was down) are kept and sent, in order, with the next one.
 report() {
     _stage=$1 _status=$2 _detail=$3
     [ -n "$DL_SERVER" ] || return 0
     [ -n "$DL_NET_UP" ] || return 0
     _body="mac=$(urlencode "$DL_MAC")&stage=$(urlencode "$_stage")&status=$(urlencode "$_status")&detail=$(urlencode "$_detail")&uptime_ms=$(now_ms)"
-    # No -T: Debian's static busybox 1.35 wget crashes whenever -T is given; timeout bounds it.
-    timeout 5 wget -q -O /dev/null --post-data "$_body" "$DL_SERVER/api/v1/report" 2>/dev/null || debug "report to $DL_SERVER failed"
+    printf '%s\n' "$_body" >> "$DL_UNSENT"
+    _left=""
+    while read -r _queued; do
+        if [ -z "$_left" ] && send_report "$_queued"; then continue; fi
+        _left="$_left$_queued
+"
+    done < "$DL_UNSENT"
+    printf '%s' "$_left" > "$DL_UNSENT"
+    [ -z "$_left" ] || debug "report to $DL_SERVER failed; kept for later"
     return 0
 }
 

@@ -1,0 +1,114 @@
+// A real Debian system boots from `diskless serve` with nothing on its disk, in each root mode,
+// to systemd's multi-user target and a login prompt; we then log in on its serial console and
+// check what only a really booted diskless node can show.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { DebianLab } from '../../src/app/lab-debian.js';
+import { LAB_NODE_ADDRESS } from '../../src/app/lab-boot.js';
+
+const MINUTES = 60_000;
+type Line = Record<string, unknown>;
+
+function reports(log: Line[], mac: string): Line[] {
+  return log.filter((l) => l['service'] === 'node' && l['mac'] === mac);
+}
+
+/** Stages /init reports in this order on every boot (fetched/verified only for live roots). */
+function assertTimeline(log: Line[], mac: string, boots: number, live: boolean): void {
+  const stages = reports(log, mac).filter((r) => r['status'] === 'ok').map((r) => String(r['stage']));
+  const one = ['network', ...(live ? ['fetched', 'verified'] : []), 'root', 'overlay', 'handoff', 'switch_root', 'booted'];
+  assert.deepEqual(stages, Array.from({ length: boots }, () => one).flat(), 'stage reports, in order, for every boot');
+}
+
+/** Checks every diskless node must pass once logged in. */
+async function assertBootedSystem(lab: DebianLab, rootType: RegExp): Promise<void> {
+  assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running', 'no failed units');
+  assert.match(await lab.run('findmnt -n -o FSTYPE,SOURCE /run/initramfs/diskless/lower'), rootType);
+  assert.equal((await lab.run('hostname')).trim(), 'lab1', 'hostname from DHCP');
+  assert.equal((await lab.run('uname -r')).trim(), lab.image.kernelVersion, 'the image\'s own kernel');
+  assert.match(await lab.run('test -d /lib/modules/$(uname -r)/kernel && echo modules-present'), /modules-present/);
+  // Network hand-off: the address the initramfs configured is still there, and its lease is
+  // where Debian's scripts look for it.
+  assert.match(await lab.run('ip -4 -o addr show'), new RegExp(`inet ${LAB_NODE_ADDRESS.replace(/\./g, '\\.')}/24`));
+  assert.match(await lab.run('cat /run/net-*.conf'), new RegExp(`IPV4ADDR='${LAB_NODE_ADDRESS.replace(/\./g, '\\.')}'`));
+}
+
+/** A write lands in the RAM overlay, then a clean reboot; the write is gone afterwards. */
+async function assertOverlayAndReboot(lab: DebianLab, cleanShutdown: boolean): Promise<void> {
+  assert.match(await lab.run('echo probe > /root/diskless-probe && test -e /run/initramfs/diskless/rw/upper/root/diskless-probe && echo in-upper'), /in-upper/);
+  const before = lab.vm.consoleText().length;
+  await lab.vm.type('reboot\n');
+  await lab.login(before, 6 * MINUTES);
+  assert.match(await lab.run('test -e /root/diskless-probe || echo probe-gone'), /probe-gone/);
+  const shutdown = lab.vm.consoleText().slice(before);
+  assert.match(shutdown, /Reached target .*(reboot|Reboot)|reboot: Restarting system/);
+  if (cleanShutdown) assert.deepEqual(shutdown.split('\n').filter((l) => l.includes('[FAILED]')), [], 'no failed step at shutdown');
+}
+
+test('live root: image fetched into RAM, checksum verified, overlay, reboot forgets writes (virtio-net)', { timeout: 20 * MINUTES }, async () => {
+  const lab = await DebianLab.start({ mode: 'live', nic: 'virtio-net-pci' });
+  try {
+    await lab.login();
+    await assertBootedSystem(lab, /^squashfs\s+\/dev\/loop\d+/);
+    assert.match(await lab.run('findmnt -n -o FSTYPE /'), /^overlay/);
+    const log = await lab.serverLog();
+    const fetched = reports(log, lab.mac).find((r) => r['stage'] === 'fetched');
+    assert.match(String(fetched?.['detail']), new RegExp(`^bytes=${statSync(lab.image.squashfs).size} `), 'the whole image came over HTTP');
+    await assertOverlayAndReboot(lab, true);
+    assertTimeline(await lab.serverLog(), lab.mac, 2, true);
+  } finally {
+    await lab.stop();
+  }
+});
+
+test('copy-to-RAM root: the whole tree in tmpfs, same initrd on e1000', { timeout: 15 * MINUTES }, async () => {
+  const lab = await DebianLab.start({ mode: 'live', copy: true, nic: 'e1000' });
+  try {
+    await lab.login();
+    assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running');
+    assert.match(await lab.run('findmnt -n -o FSTYPE /'), /^tmpfs/, 'the root is the RAM copy itself');
+    assert.match(await lab.run('cat /sys/class/net/*/device/uevent | grep DRIVER='), /DRIVER=e1000\b/);
+    assert.match(await lab.run('test -e /run/initramfs/diskless/image/root.sqfs || echo image-freed'), /image-freed/);
+    assert.equal((await lab.run('hostname')).trim(), 'lab1');
+  } finally {
+    await lab.stop();
+  }
+});
+
+test('NBD root: attached lazily, survives the server being down for 20 s during attach, reboots cleanly', { timeout: 20 * MINUTES }, async () => {
+  const lab = await DebianLab.start({ mode: 'nbd', nic: 'virtio-net-pci' });
+  try {
+    // Failure drill: every service goes away as the node reaches its root stage.
+    await lab.vm.waitFor(/stage network done/, 5 * MINUTES);
+    await lab.restartServer(20_000);
+    await lab.login();
+    const console = lab.vm.consoleText();
+    assert.match(console, /attempt \d+ to attach the root failed: NBD attach of debian from 10\.77\.0\.1:10809 failed/);
+    assert.match(console, /root attached on attempt \d+/);
+    await assertBootedSystem(lab, /^squashfs\s+\/dev\/nbd0/);
+    await assertOverlayAndReboot(lab, true);
+    // Stopping the server ends the NBD connections and logs what each one read.
+    await lab.restartServer(0);
+    const reads = (await lab.serverLog()).filter((l) => l['service'] === 'nbd' && typeof l['bytesRead'] === 'number' && (l['bytesRead'] as number) > 0);
+    assert.ok(reads.length > 0, 'NBD connections were logged');
+    const size = statSync(lab.image.squashfs).size;
+    for (const r of reads) assert.ok((r['bytesRead'] as number) < size / 2, `lazy: ${String(r['bytesRead'])} of ${size} bytes read`);
+    assertTimeline(await lab.serverLog(), lab.mac, 2, false);
+  } finally {
+    await lab.stop();
+  }
+});
+
+test('NFS root: nfs-ganesha export of the tree, overlay, clean reboot (e1000)', { timeout: 20 * MINUTES }, async () => {
+  const lab = await DebianLab.start({ mode: 'nfs', nic: 'e1000' });
+  try {
+    await lab.login();
+    await assertBootedSystem(lab, /^nfs4\s+10\.77\.0\.1:\/debian/);
+    assert.match(await lab.run('stat -c %U /usr/bin/mount'), /^root/, 'owners are numeric, not nobody');
+    await assertOverlayAndReboot(lab, true);
+    assertTimeline(await lab.serverLog(), lab.mac, 2, false);
+  } finally {
+    await lab.stop();
+  }
+});
