@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nullLogger, type Logger } from '../log/logger.js';
-import { LabNetwork } from '../lab/netns.js';
+import { LabNetwork, removeStaleLabNamespaces } from '../lab/netns.js';
 import { QemuMachine, type Firmware, type NicModel } from '../lab/qemu.js';
 import { assertLabHost, hostKernel } from '../lab/lab-host.js';
 import { buildTinyInitramfs, markerPattern } from '../lab/tiny-initramfs.js';
@@ -74,6 +74,7 @@ ${o.mode === 'full' ? `    address: ${LAB_NODE_ADDRESS}\n` : ''}`;
  */
 export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResult> {
   assertLabHost();
+  await removeStaleLabNamespaces(); // left by runs that were killed with SIGKILL
   const log = (opts.logger ?? nullLogger).child({ service: 'lab' });
   const firmware = opts.firmware ?? 'bios';
   const mode = opts.dhcpMode ?? 'full';

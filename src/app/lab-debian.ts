@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nullLogger, type Logger } from '../log/logger.js';
-import { LabNetwork } from '../lab/netns.js';
+import { LabNetwork, removeStaleLabNamespaces } from '../lab/netns.js';
 import { QemuMachine, type NicModel } from '../lab/qemu.js';
 import { assertLabHost } from '../lab/lab-host.js';
 import type { LabProcess } from '../lab/process.js';
@@ -76,6 +76,7 @@ export class DebianLab {
 
   static async start(o: DebianLabOptions): Promise<DebianLab> {
     assertLabHost();
+    await removeStaleLabNamespaces(); // left by runs that were killed with SIGKILL
     const progress = o.progress ?? (() => {});
     const cacheDir = o.cacheDir ?? defaultCacheDir();
     const image = await ensureLabImage(cacheDir, progress);

@@ -2,6 +2,7 @@
 import { ConfigError } from '../config/yaml-fields.js';
 import { serveCommand } from './serve.js';
 import { labCommand } from './lab.js';
+import { initrdCommand } from './initrd.js';
 
 const HELP = `diskless — boot server for fleets of diskless Linux machines
 
@@ -9,7 +10,8 @@ Usage: diskless <command> [options]
 
 Commands:
   serve --config FILE     run DHCP (full or proxy), TFTP and HTTP for the machines in FILE
-  lab [options]           boot a virtual diskless machine from this server in a private
+  initrd build [options]  build the network initramfs from an image's own kernel modules
+  lab [options]           boot a virtual diskless Debian node from this server in a private
                           network namespace and show its console (needs root and QEMU)
   help                    show this text
 
@@ -23,6 +25,8 @@ export async function main(argv: string[]): Promise<number> {
       return serveCommand(rest);
     case 'lab':
       return labCommand(rest);
+    case 'initrd':
+      return initrdCommand(rest);
     case undefined:
     case 'help':
     case '--help':

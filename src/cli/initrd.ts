@@ -1,0 +1,77 @@
+import { parseArgs } from 'node:util';
+import { buildInitramfs } from '../initramfs/build.js';
+import { listInitramfs } from '../initramfs/list.js';
+import { HOST_TOOLS, INITRAMFS_DIR } from '../app/lab-debian.js';
+
+const HELP = `Usage: diskless initrd build --output FILE [--root DIR] [--kernel VERSION]
+                            [--drivers a,b] [--modules x,y] [--compression zstd|gzip|none]
+       diskless initrd build --list FILE
+
+Builds the network initramfs from an image's own kernel modules (ROOT/lib/modules/VERSION):
+by default every network driver of that kernel, so one initrd boots any NIC; --drivers
+e1000,virtio_net makes a small one for known hardware instead. Always carries nfs, nbd,
+squashfs, overlay and loop, a static busybox, nbd-client and the Diskless /init.
+--list shows what an existing initrd (ours or Debian's) contains.
+`;
+
+export async function initrdCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'build') {
+    process.stdout.write(HELP);
+    return sub === undefined || sub === '--help' || sub === '-h' ? 0 : 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      output: { type: 'string', short: 'o' },
+      root: { type: 'string', default: '/' },
+      kernel: { type: 'string' },
+      drivers: { type: 'string' },
+      modules: { type: 'string' },
+      compression: { type: 'string', default: 'zstd' },
+      list: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.list !== undefined) {
+    const entries = await listInitramfs(values.list);
+    for (const e of entries) {
+      process.stdout.write(`${e.type.padEnd(7)} ${(e.mode & 0o7777).toString(8).padStart(4, '0')} ${String(e.size).padStart(10)} ${e.path}${e.target ? ` -> ${e.target}` : ''}\n`);
+    }
+    process.stdout.write(`${entries.length} entries\n`);
+    return 0;
+  }
+  if (!values.output) {
+    process.stderr.write(`diskless initrd build: --output FILE is required\n\n${HELP}`);
+    return 2;
+  }
+  const compression = values.compression;
+  if (compression !== 'zstd' && compression !== 'gzip' && compression !== 'none') {
+    process.stderr.write(`diskless initrd build: --compression must be zstd, gzip or none (got "${compression}")\n`);
+    return 2;
+  }
+  const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
+  const started = Date.now();
+  const s = await buildInitramfs({
+    output: values.output,
+    root: values.root,
+    initDir: INITRAMFS_DIR,
+    hostBinaries: HOST_TOOLS,
+    extraModules: ['autofs4', ...(list(values.modules) ?? [])],
+    drivers: list(values.drivers),
+    compression,
+    ...(values.kernel !== undefined ? { kernelVersion: values.kernel } : {}),
+  });
+  for (const w of s.warnings) process.stderr.write(`warning: ${w}\n`);
+  process.stdout.write(
+    `${s.path}: kernel ${s.kernelVersion}, ${s.moduleCount} modules, ${s.files} entries\n` +
+      `  modules: ${s.modules.join(' ')}\n` +
+      `  size: ${(s.size / 1048576).toFixed(1)} MiB ${compression} (${(s.uncompressedBytes / 1048576).toFixed(1)} MiB uncompressed), built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  );
+  return 0;
+}
