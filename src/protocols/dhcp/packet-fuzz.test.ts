@@ -4,7 +4,7 @@ import { decodeDhcpPacket, encodeDhcpPacket } from './packet.js';
 import { ipxeBiosDiscover } from './testdata/ipxe-bios-discover.js';
 import { ovmfPxeDiscover } from './testdata/ovmf-pxe-discover.js';
 import { uefiHttpDiscover } from './testdata/uefi-http-discover.js';
-import { randomBytes, randomInt, seededRandom } from './testdata/seeded-random.js';
+import { randomBytes, randomInt, seededRandom } from '../../testing/seeded-random.js';
 
 const SEED = 0xd15c1e55;
 const ROUNDS = 2000;

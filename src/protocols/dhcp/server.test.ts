@@ -14,7 +14,7 @@ import { clientPacket } from './testdata/client-packets.js';
 import { loopbackOnlySockets } from './testdata/loopback-socket.js';
 import { TestDhcpClient } from './testdata/test-client.js';
 import { ipxeBiosDiscover } from './testdata/ipxe-bios-discover.js';
-import { randomBytes, randomInt, seededRandom } from './testdata/seeded-random.js';
+import { randomBytes, randomInt, seededRandom } from '../../testing/seeded-random.js';
 
 const SERVER = '127.0.0.1';
 const PXE = { vendorClass: 'PXEClient:Arch:00000:UNDI:002001', arch: 0 };

@@ -4,18 +4,7 @@ import { decodeTftpPacket } from './decode.js';
 import { encodeTftpPacket } from './encode.js';
 import type { TftpPacket } from './packet.js';
 import { goldenPackets } from './testdata/packets.js';
-
-/** mulberry32: a tiny seeded PRNG so a failure reproduces from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from '../../testing/seeded-random.js';
 
 function mutate(src: Uint8Array, rand: () => number): Uint8Array {
   const int = (n: number): number => Math.floor(rand() * n);
