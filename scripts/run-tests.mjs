@@ -18,17 +18,21 @@ function find(dir, out = []) {
 }
 const unit = find('dist/src');
 const e2e = find('dist/test/e2e');
-const files = which === 'unit' ? unit : which === 'e2e' ? e2e : [...unit, ...e2e];
-if (files.length === 0) { console.error(`no ${which} test files found under dist/`); process.exit(1); }
-files.sort();
-// e2e files boot QEMU machines: run them one at a time (2 cores); units in parallel.
+if (unit.length === 0 || e2e.length === 0) { console.error('no test files found under dist/: run npm run build'); process.exit(1); }
+// Units run in parallel; e2e files boot QEMU machines, so one at a time (2 cores).
+const batches = which === 'unit' ? [[unit, false]] : which === 'e2e' ? [[e2e, true]] : [[unit, false], [e2e, true]];
 // A second reporter writes TAP to a file so skips can be counted: a skipped test is not a
 // passing one, so any skip fails the run unless DISKLESS_ALLOW_SKIP=1 (e.g. a non-root dev box).
-const tapFile = join(mkdtempSync(join(tmpdir(), 'diskless-tests-')), 'results.tap');
-const args = ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`];
-if (which !== 'unit') args.push('--test-concurrency=1');
-const r = spawnSync(process.execPath, [...args, ...files], { stdio: 'inherit' });
-const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
+let status = 0;
+let tap = '';
+for (const [files, serial] of batches) {
+  const tapFile = join(mkdtempSync(join(tmpdir(), 'diskless-tests-')), 'results.tap');
+  const args = ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`];
+  if (serial) args.push('--test-concurrency=1');
+  const r = spawnSync(process.execPath, [...args, ...files.sort()], { stdio: 'inherit' });
+  status ||= r.status ?? 1;
+  tap += existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
+}
 const skipped = tap.split('\n').filter((l) => /^\s*(ok|not ok) \d+ .*# SKIP/.test(l));
 if (skipped.length > 0 && process.env.DISKLESS_ALLOW_SKIP !== '1') {
   console.error(`\n${skipped.length} test(s) were skipped; a skipped test is not a pass:`);
@@ -36,4 +40,6 @@ if (skipped.length > 0 && process.env.DISKLESS_ALLOW_SKIP !== '1') {
   console.error('Run as root with scripts/install-deps.sh done, or set DISKLESS_ALLOW_SKIP=1 to accept skips locally.');
   process.exit(1);
 }
-process.exit(r.status ?? 1);
+const sum = (key) => [...tap.matchAll(new RegExp(`^# ${key} (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+console.log(`\ntotal: ${sum('pass')} passed, ${sum('fail')} failed`);
+process.exit(status);
