@@ -1,10 +1,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { runTool } from './run-tool.js';
+import { hostDebianMirror } from './apt-mirror.js';
 
 export interface DebianRootOptions {
   suite: string;
   /** Packages beyond minbase. */
   include: readonly string[];
+  /** Default: the mirror this host's apt uses (hostDebianMirror). */
   mirror?: string;
   /** dpkg path-exclude globs: docs, man pages, unneeded kernel module trees. */
   exclude?: readonly string[];
@@ -28,7 +30,7 @@ export async function buildDebianRoot(dir: string, o: DebianRootOptions): Promis
         'mmdebstrap', '--variant=minbase', '--mode=root', '--format=directory',
         ...(o.include.length ? [`--include=${o.include.join(',')}`] : []),
         ...dpkgopts,
-        o.suite, dir, o.mirror ?? 'http://deb.debian.org/debian',
+        o.suite, dir, o.mirror ?? hostDebianMirror(),
       ],
       o.onLine ? { onLine: o.onLine } : {},
     );
