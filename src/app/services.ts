@@ -110,7 +110,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     for (const [name, s] of [['http', http], ['tftp', tftp], ['nbd', nbd], ['nfs', nfs], ['dhcp', dhcp]] as const) {
       if (!s) continue;
       await s.start().catch((e: unknown) => {
-        throw new Error(`Cannot start ${name}: ${e instanceof Error ? e.message : String(e)}`);
+        throw new Error(`Cannot start ${name}: ${e instanceof Error ? e.message : String(e)}${startHint(e, config)}`);
       });
       started.push(s);
     }
@@ -123,4 +123,18 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     await exports.close();
   };
   return { http, tftp, dhcp, nbd, nfs, stop };
+}
+
+/** What an admin should do about the usual reasons a socket cannot be opened. */
+function startHint(e: unknown, config: DisklessConfig): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case 'EADDRNOTAVAIL':
+      return ` (server.address ${config.server.address} in ${config.file} is not an address of this host)`;
+    case 'EADDRINUSE':
+      return ' (another server, e.g. dnsmasq or tftpd, already uses this port: stop it or change the port in the config)';
+    case 'EACCES':
+      return ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)';
+    default:
+      return '';
+  }
 }
