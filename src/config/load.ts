@@ -39,7 +39,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   const server = readServer(top.map('server'), path);
   const dhcp = readDhcp(top.map('dhcp'), server);
   const profiles = new Map<string, ProfileConfig>();
-  for (const [name, f] of top.entries('profiles')) profiles.set(name, readProfile(name, f, path));
+  readProfiles(top.entries('profiles'), path, profiles);
   const nodes = top.list('nodes').map((f) => readNode(f, profiles));
   const defaultProfile = top.optString('default_profile');
   if (defaultProfile !== undefined && !profiles.has(defaultProfile)) {
@@ -121,18 +121,53 @@ function readDhcp(f: Fields, server: ServerConfig): DhcpConfig {
   return d;
 }
 
-function readProfile(name: string, f: Fields, path: (p: string) => string): ProfileConfig {
+/**
+ * Profiles may inherit another's settings (`inherits: NAME`): a key set in the child replaces
+ * the parent's whole value (cmdline, initrd list, root block); parents are read first.
+ */
+function readProfiles(entries: Array<[string, Fields]>, path: (p: string) => string, out: Map<string, ProfileConfig>): void {
+  const byName = new Map(entries);
+  const reading: string[] = [];
+  const read = (name: string, f: Fields): ProfileConfig => {
+    const done = out.get(name);
+    if (done) return done;
+    if (reading.includes(name)) f.fail('inherits', `profiles inherit in a cycle: ${[...reading.slice(reading.indexOf(name)), name].join(' → ')}`, f.raw('inherits'));
+    reading.push(name);
+    const parentName = f.optString('inherits');
+    let parent: ProfileConfig | undefined;
+    if (parentName !== undefined) {
+      const pf = byName.get(parentName);
+      if (!pf) f.fail('inherits', `names no profile "${parentName}" (known: ${[...byName.keys()].join(', ')})`, f.raw('inherits'));
+      parent = read(parentName, pf!);
+    }
+    const p = readProfile(name, f, path, parent);
+    reading.pop();
+    out.set(name, p);
+    return p;
+  };
+  for (const [name, f] of entries) read(name, f);
+  // Keep the file's order, not the order parents were resolved in.
+  const ordered = entries.map(([name]) => out.get(name)!);
+  out.clear();
+  for (const p of ordered) out.set(p.name, p);
+}
+
+function readProfile(name: string, f: Fields, path: (p: string) => string, parent?: ProfileConfig): ProfileConfig {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) f.fail('', `profile name "${name}" may use letters, digits, ".", "_" and "-" only`);
-  const cmdline = f.string('cmdline', '');
+  const cmdline = f.has('cmdline') ? f.string('cmdline', '') : parent?.cmdline ?? '';
   if (UNSAFE_CMDLINE.test(cmdline)) f.fail('cmdline', 'must be one line without control characters', f.raw('cmdline'));
+  const kernel = f.optString('kernel');
+  if (kernel === undefined && !parent) f.fail('kernel', 'is required (or inherit it from another profile with inherits: NAME)');
   const p: ProfileConfig = {
     name,
-    kernel: path(f.string('kernel')),
-    initrds: f.strings('initrd').map(path),
+    kernel: kernel === undefined ? parent!.kernel : path(kernel),
+    initrds: f.has('initrd') ? f.strings('initrd').map(path) : [...(parent?.initrds ?? [])],
     cmdline,
-    loader: f.oneOf('loader', LOADERS, 'ipxe'),
+    loader: f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : parent?.loader ?? 'ipxe',
   };
-  if (f.has('root')) p.root = readRoot(f.map('root'), path);
+  if (f.has('root')) {
+    if (!f.isNull('root')) p.root = readRoot(f.map('root'), path);
+  } else if (parent?.root) p.root = { ...parent.root };
   f.rejectUnknown();
   return p;
 }

@@ -46,6 +46,12 @@ export class Fields {
     return this.node?.has(key) ?? false;
   }
 
+  /** Present and explicitly empty (`key:` or `key: null`): "remove what I would inherit". */
+  isNull(key: string): boolean {
+    const n = this.raw(key);
+    return n !== undefined && isScalar(n) && n.value === null;
+  }
+
   string(key: string, fallback?: string): string {
     const v = this.optString(key);
     if (v !== undefined) return v;

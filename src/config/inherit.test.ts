@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from './load.js';
+
+const BASE = `server: { address: 10.0.0.1 }
+profiles:
+  base:
+    kernel: /k
+    initrd: [/i1, /i2]
+    cmdline: console=ttyS0
+    root: { mode: live, image: /img.sqfs }
+`;
+
+test('a profile inherits what it does not set and replaces what it does', () => {
+  const c = parseConfig(`${BASE}  debug:
+    inherits: base
+    cmdline: console=ttyS0 rd.debug
+  tiny:
+    inherits: debug
+    initrd: /small
+    root:
+  pxe:
+    inherits: tiny
+    loader: pxelinux
+`, '/c.yaml');
+  const debug = c.profiles.get('debug');
+  assert.deepEqual(debug, { name: 'debug', kernel: '/k', initrds: ['/i1', '/i2'], cmdline: 'console=ttyS0 rd.debug', loader: 'ipxe', root: { mode: 'live', image: '/img.sqfs', copy: false, overlay: 'tmpfs', retry: 180 } });
+  assert.deepEqual(c.profiles.get('tiny'), { name: 'tiny', kernel: '/k', initrds: ['/small'], cmdline: 'console=ttyS0 rd.debug', loader: 'ipxe' }, 'root: with no value drops the inherited root');
+  assert.equal(c.profiles.get('pxe')?.loader, 'pxelinux');
+  assert.deepEqual([...c.profiles.keys()], ['base', 'debug', 'tiny', 'pxe'], 'file order kept');
+});
+
+test('a child listed before its parent still inherits', () => {
+  const c = parseConfig(`server: { address: 10.0.0.1 }
+profiles:
+  child: { inherits: parent, cmdline: quiet }
+  parent: { kernel: /k }
+`, '/c.yaml');
+  assert.equal(c.profiles.get('child')?.kernel, '/k');
+  assert.deepEqual([...c.profiles.keys()], ['child', 'parent']);
+});
+
+test('inheritance errors name the key and line', () => {
+  assert.throws(() => parseConfig(`${BASE}  x: { inherits: ghost }\n`, '/c.yaml'), /^ConfigError: \/c\.yaml:8: profiles\.x\.inherits: names no profile "ghost" \(known: base, x\)$/);
+  assert.throws(
+    () => parseConfig(`server: { address: 10.0.0.1 }\nprofiles:\n  a: { inherits: b }\n  b: { inherits: c }\n  c: { inherits: a }\n`, '/c.yaml'),
+    /profiles\.a\.inherits: profiles inherit in a cycle: a → b → c → a/,
+  );
+  assert.throws(() => parseConfig(`server: { address: 10.0.0.1 }\nprofiles:\n  a: { cmdline: quiet }\n`, '/c.yaml'), /profiles\.a\.kernel: is required \(or inherit it/);
+});
