@@ -3,6 +3,7 @@ import { ConfigError } from '../config/yaml-fields.js';
 import { serveCommand } from './serve.js';
 import { labCommand } from './lab.js';
 import { initrdCommand } from './initrd.js';
+import { nodeCommand, profileCommand } from './inventory.js';
 
 const HELP = `diskless — boot server for fleets of diskless Linux machines
 
@@ -10,6 +11,8 @@ Usage: diskless <command> [options]
 
 Commands:
   serve --config FILE     run DHCP (full or proxy), TFTP and HTTP for the machines in FILE
+  node add|set|rm|list    edit the nodes of the config (comments kept, atomic, validated)
+  profile add|set|rm|list edit the profiles of the config
   initrd build [options]  build the network initramfs from an image's own kernel modules
   lab [options]           boot a virtual diskless Debian node from this server in a private
                           network namespace and show its console (needs root and QEMU)
@@ -27,6 +30,10 @@ export async function main(argv: string[]): Promise<number> {
       return labCommand(rest);
     case 'initrd':
       return initrdCommand(rest);
+    case 'node':
+      return nodeCommand(rest);
+    case 'profile':
+      return profileCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
+const CONFIG = `# the lab
+server:
+  address: 10.0.0.1   # reached by nodes here
+profiles:
+  default:
+    kernel: /k
+nodes:
+  # the first one
+  - mac: 52:54:00:00:00:01
+    hostname: dc1
+`;
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('node and profile commands edit the config in place and keep comments', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'diskless.yaml');
+  writeFileSync(file, CONFIG);
+  assert.equal(cli('node', 'add', '--mac', '52-54-00-00-00-02', '--hostname', 'dc2', '--address', '10.0.0.12', '--config', file).code, 0);
+  assert.equal(cli('node', 'set', '52:54:00:00:00:01', '--address', '10.0.0.11', '--config', file).code, 0);
+  assert.equal(cli('profile', 'add', 'debug', '--inherits', 'default', '--cmdline', 'rd.debug', '--config', file).code, 0);
+  assert.equal(cli('node', 'set', '52:54:00:00:00:02', '--profile', 'debug', '--unset', 'address', '--config', file).code, 0);
+  const text = readFileSync(file, 'utf8');
+  for (const kept of ['# the lab', 'address: 10.0.0.1   # reached by nodes here', '  # the first one']) assert.ok(text.includes(kept), kept);
+  const list = cli('node', 'list', '--config', file);
+  assert.equal(list.code, 0);
+  assert.match(list.out, /52:54:00:00:00:01\s+dc1\s+10\.0\.0\.11\s+default\s+ipxe/);
+  assert.match(list.out, /52:54:00:00:00:02\s+dc2\s+pool\s+debug\s+ipxe/);
+  assert.match(cli('profile', 'list', '--config', file).out, /^debug\s+ipxe\s+no root\s+kernel \/k$/m);
+});
+
+test('edits that would break the config are refused and change nothing', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'diskless.yaml');
+  writeFileSync(file, CONFIG);
+  const dup = cli('node', 'add', '--mac', '52:54:00:00:00:01', '--config', file);
+  assert.equal(dup.code, 1);
+  assert.match(dup.err, /52:54:00:00:00:01/);
+  const badProfile = cli('node', 'add', '--mac', '52:54:00:00:00:03', '--profile', 'nope', '--config', file);
+  assert.equal(badProfile.code, 1);
+  assert.match(badProfile.err, /names no profile "nope"/);
+  assert.match(cli('profile', 'rm', 'default', '--config', file).err, /dc1|52:54:00:00:00:01/);
+  assert.match(cli('node', 'set', '52:54:00:00:00:01', '--unset', 'colour', '--config', file).err, /"colour" is not one of/);
+  assert.equal(cli('node', 'add', '--mac', '52:54:00:00:00:09').code, 1, 'no --config');
+  assert.equal(readFileSync(file, 'utf8'), CONFIG);
+});
