@@ -7,6 +7,9 @@ export interface BootTarget {
   profile: ProfileConfig;
   cmdline: string;
   loader: Loader;
+  /** Where the kernel and initrds are served (boot tree paths, the same over TFTP and HTTP). */
+  kernel: string;
+  initrds: string[];
 }
 
 export function nodeByMac(config: DisklessConfig, mac: string): NodeConfig | undefined {
@@ -21,7 +24,12 @@ export function bootTargetFor(config: DisklessConfig, mac: string): BootTarget |
   const profile = profileName === undefined ? undefined : config.profiles.get(profileName);
   if (!profile) return undefined;
   const cmdline = [profile.cmdline, node?.cmdline].filter((s) => s && s.trim()).join(' ');
-  return { mac, profile, cmdline, loader: node?.loader ?? profile.loader, ...(node ? { node } : {}) };
+  return { mac, profile, cmdline, loader: node?.loader ?? profile.loader, ...profileFiles(profile), ...(node ? { node } : {}) };
+}
+
+/** The served paths of a profile's own kernel and initrds (store images pin theirs later). */
+export function profileFiles(profile: ProfileConfig): { kernel: string; initrds: string[] } {
+  return { kernel: kernelPath(profile), initrds: profile.initrds.map((_, i) => initrdPath(profile, i)) };
 }
 
 /** Names under which a profile's files are served, the same over TFTP and HTTP. */

@@ -1,5 +1,5 @@
 import { macToHyphens } from '../net/mac.js';
-import { initrdPath, kernelPath, type BootTarget } from './boot-target.js';
+import type { BootTarget } from './boot-target.js';
 
 /**
  * The per-MAC iPXE script. `initrd=NAME` is on the command line because the EFI stub of
@@ -9,7 +9,7 @@ import { initrdPath, kernelPath, type BootTarget } from './boot-target.js';
  */
 export function renderIpxeScript(target: BootTarget, baseUrl: string): string {
   const { profile, mac, node } = target;
-  const initrds = profile.initrds.map((_, i) => `initrd-${i}`);
+  const initrds = target.initrds.map((_, i) => `initrd-${i}`);
   const args = [...initrds.map((n) => `initrd=${n}`), target.cmdline, `BOOTIF=01-${macToHyphens(mac)}`].filter(Boolean).join(' ');
   const who = node?.hostname ? `${node.hostname} (${mac})` : `unknown machine ${mac}`;
   return [
@@ -19,8 +19,8 @@ export function renderIpxeScript(target: BootTarget, baseUrl: string): string {
     `set base ${baseUrl}`,
     ':retry',
     `echo Diskless: booting ${who} with profile ${profile.name}`,
-    `kernel \${base}/${kernelPath(profile)} ${args} || goto failed`,
-    ...initrds.map((n, i) => `initrd --name ${n} \${base}/${initrdPath(profile, i)} || goto failed`),
+    `kernel \${base}/${target.kernel} ${args} || goto failed`,
+    ...initrds.map((n, i) => `initrd --name ${n} \${base}/${target.initrds[i]} || goto failed`),
     'boot || goto failed',
     ':failed',
     'echo Diskless: boot failed, retrying in 10 seconds',

@@ -1,7 +1,7 @@
 import { ipv4ToHex } from '../net/ipv4.js';
 import { macToHyphens, normalizeMac } from '../net/mac.js';
 import type { DisklessConfig } from '../config/types.js';
-import { bootTargetFor, initrdPath, kernelPath, type BootTarget } from './boot-target.js';
+import { bootTargetFor, profileFiles, type BootTarget } from './boot-target.js';
 
 /**
  * pxelinux looks for pxelinux.cfg/<uuid>, then 01-<mac>, then the client address in hex with
@@ -19,9 +19,9 @@ export function renderPxelinuxConfig(target: BootTarget): string {
     'PROMPT 0',
     'TIMEOUT 1',
     'LABEL diskless',
-    `  KERNEL ${kernelPath(profile)}`,
+    `  KERNEL ${target.kernel}`,
   ];
-  if (profile.initrds.length) lines.push(`  INITRD ${profile.initrds.map((_, i) => initrdPath(profile, i)).join(',')}`);
+  if (target.initrds.length) lines.push(`  INITRD ${target.initrds.join(',')}`);
   if (target.cmdline) lines.push(`  APPEND ${target.cmdline}`);
   lines.push('  IPAPPEND 2', '');
   return lines.join('\n');
@@ -48,7 +48,7 @@ export async function pxelinuxConfigFor(
   if (name === 'default') {
     if (!config.defaultProfile || config.dhcp.unknownClients === 'deny') return NO_BOOT;
     const profile = config.profiles.get(config.defaultProfile);
-    return profile ? renderPxelinuxConfig(await complete({ mac: 'unknown', profile, cmdline: profile.cmdline, loader: 'pxelinux' })) : NO_BOOT;
+    return profile ? renderPxelinuxConfig(await complete({ mac: 'unknown', profile, cmdline: profile.cmdline, loader: 'pxelinux', ...profileFiles(profile) })) : NO_BOOT;
   }
   const macMatch = /^01-((?:[0-9a-f]{2}-){5}[0-9a-f]{2})$/i.exec(name);
   if (macMatch) {
