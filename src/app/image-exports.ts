@@ -2,9 +2,11 @@ import { stat } from 'node:fs/promises';
 import type { DisklessConfig } from '../config/types.js';
 import type { NbdExport, NbdExportProvider } from '../protocols/nbd/exports.js';
 import { fileExport, type FileExport } from '../protocols/nbd/file-export.js';
+import type { ImageStore } from '../images/store/image-store.js';
 
 /**
- * NBD exports named by profile, for profiles whose root is `nbd`. An open image is reused
+ * NBD exports named by profile, for profiles whose root is `nbd` and a file image; and
+ * NAME@VERSION for stored image versions that an nbd profile uses (boot scripts pin one). An open image is reused
  * while the file stays the same (inode, size, mtime); when a new file replaces it, new
  * connections get the new one and the old descriptor stays open for nodes still using it.
  */
@@ -12,11 +14,22 @@ export class ImageExports implements NbdExportProvider {
   readonly #open = new Map<string, { key: string; exp: Promise<FileExport> }>();
   readonly #retired: Array<Promise<FileExport>> = [];
 
-  constructor(private readonly config: () => DisklessConfig) {}
+  constructor(private readonly config: () => DisklessConfig, private readonly store?: ImageStore) {}
 
   #image(name: string): string | undefined {
+    const at = name.indexOf('@');
+    if (at > 0 && this.store) {
+      const [image, version] = [name.slice(0, at), name.slice(at + 1)];
+      const used = [...this.config().profiles.values()].some((p) => p.image === image && p.root?.mode === 'nbd');
+      if (!used) return undefined;
+      try {
+        return this.store.paths(image, version).rootSqfs;
+      } catch {
+        return undefined;
+      }
+    }
     const p = this.config().profiles.get(name);
-    return p?.root?.mode === 'nbd' ? p.root.image : undefined;
+    return p?.root?.mode === 'nbd' && p.image === undefined ? p.root.image : undefined;
   }
 
   async open(name: string): Promise<NbdExport | undefined> {
@@ -39,7 +52,7 @@ export class ImageExports implements NbdExportProvider {
   }
 
   async list(): Promise<readonly string[]> {
-    return [...this.config().profiles.values()].filter((p) => p.root?.mode === 'nbd').map((p) => p.name);
+    return [...this.config().profiles.values()].filter((p) => p.root?.mode === 'nbd' && p.image === undefined).map((p) => p.name);
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,7 @@ import type { NbdEvent } from '../protocols/nbd/events.js';
 import { GaneshaServer } from '../nfs/ganesha.js';
 import { reportEndpoint, type NodeReport } from '../http/report-endpoint.js';
 import { ImageExports } from './image-exports.js';
+import { ImageStore } from '../images/store/image-store.js';
 
 export interface ServiceEvents {
   dhcp?: (e: DhcpEvent) => void;
@@ -48,7 +49,8 @@ export interface RunningServices {
 export async function startServices(config: DisklessConfig, opts: StartOptions = {}): Promise<RunningServices> {
   const logger = opts.logger ?? nullLogger;
   const getConfig = () => config;
-  const tree = new BootTree(getConfig, httpBaseUrl(config));
+  const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
+  const tree = new BootTree(getConfig, httpBaseUrl(config), store);
   await mkdir(config.server.stateDir, { recursive: true, mode: 0o750 });
   // TFTP needs a root directory of its own; without tftp_root it is an empty one, as every
   // file then comes from the boot tree.
@@ -88,7 +90,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
         });
 
   const profiles = [...config.profiles.values()];
-  const exports = new ImageExports(getConfig);
+  const exports = new ImageExports(getConfig, store);
   const nbd = profiles.some((p) => p.root?.mode === 'nbd')
     ? new NbdServer({ address: config.server.address, port: config.server.nbdPort, exports, logger, ...(opts.events?.nbd ? { onEvent: opts.events.nbd } : {}) })
     : undefined;

@@ -5,7 +5,9 @@ import { diskFile, memoryFile, type BootFile } from '../files/boot-file.js';
 import { confinedPath } from '../files/confine.js';
 import { bootTargetFor, type BootTarget } from './boot-target.js';
 import { DigestCache } from '../files/digest-cache.js';
-import { imagePath, rootArgs } from './root-args.js';
+import { imagePath, rootArgs, versionExport } from './root-args.js';
+import type { ImageStore } from '../images/store/image-store.js';
+import { renderProblemScript } from './ipxe-script.js';
 import { renderIpxeScript, renderUnknownScript } from './ipxe-script.js';
 import { pxelinuxConfigFor } from './pxelinux-config.js';
 
@@ -22,20 +24,38 @@ const SYSLINUX_FILE = /^(pxelinux\.0|lpxelinux\.0|[a-z0-9_-]+\.c32)$/;
  *   boot/MAC.ipxe                        generated per node
  *   profiles/NAME/{kernel,initrd-N}      the profile's files
  *   images/NAME/root.sqfs                the profile's root image (live roots fetch it)
+ *   store/NAME/VERSION/FILE              a stored image version (root.sqfs, vmlinuz, initrd.img)
  *   anything else                        server.tftp_root, confined to it
  */
 export class BootTree {
   readonly #digests = new DigestCache();
 
-  constructor(private readonly config: () => DisklessConfig, private readonly baseUrl: string) {}
+  constructor(
+    private readonly config: () => DisklessConfig,
+    private readonly baseUrl: string,
+    private readonly store?: ImageStore,
+  ) {}
 
-  /** The target with its root= arguments in front of the profile's own command line. */
+  /**
+   * The target with its root= arguments in front of the profile's own command line. A profile
+   * on a stored image is pinned here to the version published right now: kernel, initrd and
+   * root all name that version, so a publish during the boot cannot mix two.
+   */
   async #withRoot(cfg: DisklessConfig, target: BootTarget): Promise<BootTarget> {
-    const root = target.profile.root;
-    if (!root) return target;
-    const sha = root.mode === 'live' && root.image ? await this.#digests.sha256(root.image) : undefined;
-    const args = rootArgs(target.profile, cfg.server, this.baseUrl, sha);
-    return { ...target, cmdline: [args, target.cmdline].filter(Boolean).join(' ') };
+    let t = target;
+    let pinned;
+    if (target.profile.image !== undefined) {
+      if (!this.store) throw new Error(`Cannot boot profile ${target.profile.name}: no image store`);
+      const img = await this.store.resolve(target.profile.image);
+      const dir = `store/${img.name}/${img.version}`;
+      t = { ...t, kernel: `${dir}/vmlinuz`, initrds: [`${dir}/initrd.img`] };
+      pinned = { path: `${dir}/root.sqfs`, sha256: img.manifest.files['root.sqfs'].sha256, exportName: versionExport(img.name, img.version) };
+    }
+    const root = t.profile.root;
+    if (!root) return t;
+    const sha = !pinned && root.mode === 'live' && root.image ? await this.#digests.sha256(root.image) : undefined;
+    const args = rootArgs(t.profile, cfg.server, this.baseUrl, sha, pinned);
+    return { ...t, cmdline: [args, t.cmdline].filter(Boolean).join(' ') };
   }
 
   async resolve(requested: string): Promise<BootFile | undefined> {
@@ -53,7 +73,8 @@ export class BootTree {
     }
     const cfgName = /^pxelinux\.cfg\/([^/]+)$/.exec(path)?.[1];
     if (cfgName !== undefined) {
-      const text = await pxelinuxConfigFor(cfg, cfgName, (t) => this.#withRoot(cfg, t));
+      // A config that cannot be completed (image not published) is a miss: pxelinux moves on.
+      const text = await pxelinuxConfigFor(cfg, cfgName, (t) => this.#withRoot(cfg, t)).catch(() => undefined);
       return text === undefined ? undefined : memoryFile(text);
     }
     const scriptMac = /^boot\/([^/]+)\.ipxe$/.exec(path)?.[1];
@@ -61,7 +82,13 @@ export class BootTree {
       const mac = normalizeMac(scriptMac);
       if (!mac) return undefined;
       const target = bootTargetFor(cfg, mac);
-      return memoryFile(target ? renderIpxeScript(await this.#withRoot(cfg, target), this.baseUrl) : renderUnknownScript(mac));
+      if (!target) return memoryFile(renderUnknownScript(mac));
+      try {
+        return memoryFile(renderIpxeScript(await this.#withRoot(cfg, target), this.baseUrl));
+      } catch (e) {
+        // e.g. the profile's image has no published version yet: say so on the node's screen.
+        return memoryFile(renderProblemScript(mac, e instanceof Error ? e.message : String(e)));
+      }
     }
     const prof = /^profiles\/([^/]+)\/(kernel|initrd-(\d+))$/.exec(path);
     if (prof) {
@@ -69,6 +96,16 @@ export class BootTree {
       if (!profile) return undefined;
       const file = prof[2] === 'kernel' ? profile.kernel : profile.initrds[Number(prof[3])];
       return file === undefined ? undefined : diskFile(file);
+    }
+    const stored = /^store\/([^/]+)\/([0-9a-f]{16})\/(root\.sqfs|vmlinuz|initrd\.img)$/.exec(path);
+    if (stored && this.store) {
+      let paths;
+      try {
+        paths = this.store.paths(stored[1]!, stored[2]!);
+      } catch {
+        return undefined; // not a valid image name
+      }
+      return diskFile(stored[3] === 'root.sqfs' ? paths.rootSqfs : stored[3] === 'vmlinuz' ? paths.kernel : paths.initrd);
     }
     const img = /^images\/([^/]+)\/root\.sqfs$/.exec(path);
     if (img) {

@@ -11,7 +11,7 @@ export function renderIpxeScript(target: BootTarget, baseUrl: string): string {
   const { profile, mac, node } = target;
   const initrds = target.initrds.map((_, i) => `initrd-${i}`);
   const args = [...initrds.map((n) => `initrd=${n}`), target.cmdline, `BOOTIF=01-${macToHyphens(mac)}`].filter(Boolean).join(' ');
-  const who = node?.hostname ? `${node.hostname} (${mac})` : `unknown machine ${mac}`;
+  const who = node ? (node.hostname ? `${node.hostname} (${mac})` : mac) : `unknown machine ${mac}`;
   return [
     '#!ipxe',
     `# Diskless boot script for ${who}, profile ${profile.name}.`,
@@ -38,6 +38,19 @@ export function renderUnknownScript(mac: string): string {
     'echo Add it to the nodes list of the Diskless config, then reboot it.',
     'sleep 30',
     'exit 1',
+    '',
+  ].join('\n');
+}
+
+/** A known machine that cannot boot right now (e.g. its image is not published): say why, retry. */
+export function renderProblemScript(mac: string, problem: string): string {
+  const safe = problem.replace(/[^\x20-\x7e]/g, ' ').replace(/\$/g, '');
+  return [
+    '#!ipxe',
+    `echo Diskless: ${mac} cannot boot yet: ${safe}`,
+    'echo Retrying in 30 seconds.',
+    'sleep 30',
+    'chain --autofree ${filename} || exit 1',
     '',
   ].join('\n');
 }

@@ -5,22 +5,36 @@ export function imagePath(profile: ProfileConfig): string {
   return `images/${profile.name}/root.sqfs`;
 }
 
+/** A root pinned to one stored image version: one boot never mixes two versions. */
+export interface PinnedRoot {
+  /** Boot tree path of the version's squashfs. */
+  path: string;
+  sha256: string;
+  /** NBD export name of that version. */
+  exportName: string;
+}
+
+/** NBD export of one stored image version: NAME@VERSION. */
+export function versionExport(name: string, version: string): string {
+  return `${name}@${version}`;
+}
+
 /**
  * Kernel arguments that tell /init where this profile's root is (DESIGN.md "Kernel command
  * line"). `sha256` pins a live image to the bytes this server would send right now.
  */
-export function rootArgs(profile: ProfileConfig, server: ServerConfig, baseUrl: string, sha256: string | undefined): string {
+export function rootArgs(profile: ProfileConfig, server: ServerConfig, baseUrl: string, sha256: string | undefined, pinned?: PinnedRoot): string {
   const root = profile.root;
   if (!root) return '';
   const args: string[] = [];
   switch (root.mode) {
     case 'live':
-      args.push(`root=live:${baseUrl}/${imagePath(profile)}`);
-      if (sha256) args.push(`rd.diskless.sha256=${sha256}`);
+      args.push(`root=live:${baseUrl}/${pinned?.path ?? imagePath(profile)}`);
+      if (pinned ?? sha256) args.push(`rd.diskless.sha256=${pinned?.sha256 ?? sha256}`);
       if (root.copy) args.push('rd.diskless.copy');
       break;
     case 'nbd':
-      args.push(`root=nbd:${server.address}:${server.nbdPort}/${profile.name}`);
+      args.push(`root=nbd:${server.address}:${server.nbdPort}/${pinned?.exportName ?? profile.name}`);
       break;
     case 'nfs':
       args.push(`root=nfs4:${server.address}:/${profile.name}`);

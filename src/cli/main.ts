@@ -4,6 +4,7 @@ import { serveCommand } from './serve.js';
 import { labCommand } from './lab.js';
 import { initrdCommand } from './initrd.js';
 import { nodeCommand, profileCommand } from './inventory.js';
+import { imageCommand } from './image.js';
 
 const HELP = `diskless — boot server for fleets of diskless Linux machines
 
@@ -11,6 +12,8 @@ Usage: diskless <command> [options]
 
 Commands:
   serve --config FILE     run DHCP (full or proxy), TFTP and HTTP for the machines in FILE
+  image build|list|show|publish|rollback|rm
+                          versioned root images: a squashfs, its kernel and a network initrd
   node add|set|rm|list    edit the nodes of the config (comments kept, atomic, validated)
   profile add|set|rm|list edit the profiles of the config
   initrd build [options]  build the network initramfs from an image's own kernel modules
@@ -30,6 +33,8 @@ export async function main(argv: string[]): Promise<number> {
       return labCommand(rest);
     case 'initrd':
       return initrdCommand(rest);
+    case 'image':
+      return imageCommand(rest);
     case 'node':
       return nodeCommand(rest);
     case 'profile':

@@ -46,5 +46,14 @@ test('inheritance errors name the key and line', () => {
     () => parseConfig(`server: { address: 10.0.0.1 }\nprofiles:\n  a: { inherits: b }\n  b: { inherits: c }\n  c: { inherits: a }\n`, '/c.yaml'),
     /profiles\.a\.inherits: profiles inherit in a cycle: a → b → c → a/,
   );
-  assert.throws(() => parseConfig(`server: { address: 10.0.0.1 }\nprofiles:\n  a: { cmdline: quiet }\n`, '/c.yaml'), /profiles\.a\.kernel: is required \(or inherit it/);
+  assert.throws(() => parseConfig(`server: { address: 10.0.0.1 }\nprofiles:\n  a: { cmdline: quiet }\n`, '/c.yaml'), /profiles\.a\.kernel: is required \(or use image: NAME, or inherit it/);
+});
+
+test('a profile on a stored image needs no kernel and gets a live root by default', () => {
+  const c = parseConfig(`server: { address: 10.0.0.1 }\nprofiles:\n  deb: { image: debian-12 }\n  net: { inherits: deb, root: { mode: nbd } }\n`, '/c.yaml');
+  assert.deepEqual(c.profiles.get('deb'), { name: 'deb', image: 'debian-12', kernel: '', initrds: [], cmdline: '', loader: 'ipxe', root: { mode: 'live', copy: false, overlay: 'tmpfs', retry: 180 } });
+  assert.equal(c.profiles.get('net')?.image, 'debian-12');
+  assert.equal(c.profiles.get('net')?.root?.mode, 'nbd');
+  assert.throws(() => parseConfig(`server: { address: 10.0.0.1 }\nprofiles:\n  d: { image: "../x" }\n`, '/c.yaml'), /profiles\.d\.image: "\.\.\/x" is not an image name/);
+  assert.throws(() => parseConfig(`server: { address: 10.0.0.1 }\nprofiles:\n  d: { image: deb, root: { mode: nbd, image: /x.sqfs } }\n`, '/c.yaml'), /profiles\.d\.root\.image: the profile takes its root from image: NAME already/);
 });

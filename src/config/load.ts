@@ -156,27 +156,32 @@ function readProfile(name: string, f: Fields, path: (p: string) => string, paren
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) f.fail('', `profile name "${name}" may use letters, digits, ".", "_" and "-" only`);
   const cmdline = f.has('cmdline') ? f.string('cmdline', '') : parent?.cmdline ?? '';
   if (UNSAFE_CMDLINE.test(cmdline)) f.fail('cmdline', 'must be one line without control characters', f.raw('cmdline'));
+  const image = f.has('image') ? f.optString('image') : parent?.image;
+  if (image !== undefined && !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(image)) f.fail('image', `"${image}" is not an image name (letters, digits, ".", "_", "-")`, f.raw('image'));
   const kernel = f.optString('kernel');
-  if (kernel === undefined && !parent) f.fail('kernel', 'is required (or inherit it from another profile with inherits: NAME)');
+  if (kernel === undefined && !parent && image === undefined) f.fail('kernel', 'is required (or use image: NAME, or inherit it with inherits: NAME)');
   const p: ProfileConfig = {
     name,
-    kernel: kernel === undefined ? parent!.kernel : path(kernel),
+    ...(image !== undefined ? { image } : {}),
+    kernel: kernel === undefined ? parent?.kernel ?? '' : path(kernel),
     initrds: f.has('initrd') ? f.strings('initrd').map(path) : [...(parent?.initrds ?? [])],
     cmdline,
     loader: f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : parent?.loader ?? 'ipxe',
   };
   if (f.has('root')) {
-    if (!f.isNull('root')) p.root = readRoot(f.map('root'), path);
+    if (!f.isNull('root')) p.root = readRoot(f.map('root'), path, image !== undefined);
   } else if (parent?.root) p.root = { ...parent.root };
+  else if (image !== undefined) p.root = { mode: 'live', copy: false, overlay: 'tmpfs', retry: 180 };
   f.rejectUnknown();
   return p;
 }
 
-function readRoot(f: Fields, path: (p: string) => string): RootConfig {
+function readRoot(f: Fields, path: (p: string) => string, fromStore: boolean): RootConfig {
   const mode = f.oneOf('mode', ['live', 'nbd', 'nfs'] as const, 'live');
   const image = f.optString('image');
   const dir = f.optString('dir');
-  if ((mode === 'live' || mode === 'nbd') && image === undefined) f.fail('image', `is required for mode ${mode} (a squashfs file)`);
+  if (fromStore && image !== undefined) f.fail('image', 'the profile takes its root from image: NAME already; remove root.image', f.raw('image'));
+  if ((mode === 'live' || mode === 'nbd') && image === undefined && !fromStore) f.fail('image', `is required for mode ${mode} (a squashfs file)`);
   if (mode === 'nfs' && dir === undefined) f.fail('dir', 'is required for mode nfs (the image tree to export)');
   const copy = f.bool('copy', false);
   if (copy && mode !== 'live') f.fail('copy', 'only applies to mode live');

@@ -50,6 +50,9 @@ export interface RootConfig {
 
 export interface ProfileConfig {
   name: string;
+  /** An image in the store (diskless image build): its published version's kernel, initrd and root. */
+  image?: string;
+  /** Empty when `image` supplies it. */
   kernel: string;
   initrds: string[];
   cmdline: string;

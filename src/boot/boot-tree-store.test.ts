@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../config/load.js';
+import { ImageStore } from '../images/store/image-store.js';
+import { ImageExports } from '../app/image-exports.js';
+import { BootTree } from './boot-tree.js';
+
+async function text(tree: BootTree, path: string): Promise<string | undefined> {
+  const f = await tree.resolve(path);
+  return f ? (await f.read(0, f.size)).toString() : undefined;
+}
+
+test('a profile on a stored image boots the published version, pinned in every URL', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dl-store-tree-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const store = new ImageStore({ root: join(dir, 'images') });
+  const add = async (content: string) => {
+    const src = join(dir, `src-${content}`);
+    await mkdir(src, { recursive: true });
+    await writeFile(join(src, 'f'), content);
+    execFileSync('mksquashfs', [src, `${src}.sqfs`, '-comp', 'gzip', '-noappend', '-quiet', '-no-progress']);
+    await writeFile(`${src}.k`, `kernel-${content}`);
+    await writeFile(`${src}.i`, `initrd-${content}`);
+    return store.addVersion('deb', { squashfs: `${src}.sqfs`, kernel: `${src}.k`, initrd: `${src}.i`, kernelVersion: '6.1.0-test' });
+  };
+  const cfg = parseConfig(`server: { address: 10.0.0.1, state_dir: ${dir} }
+dhcp: { mode: full, pool: 10.0.0.100-10.0.0.110 }
+profiles:
+  live: { image: deb, cmdline: quiet }
+  net: { image: deb, root: { mode: nbd } }
+nodes:
+  - { mac: "52:54:00:00:00:01", profile: live }
+  - { mac: "52:54:00:00:00:02", profile: net }
+`, join(dir, 'd.yaml'));
+  const tree = new BootTree(() => cfg, 'http://10.0.0.1', store);
+
+  const v1 = await add('one');
+  assert.match((await text(tree, 'boot/52-54-00-00-00-01.ipxe')) ?? '', /cannot boot yet: .*deb/, 'nothing published yet');
+  await store.publish('deb', v1.version);
+  const s1 = (await text(tree, 'boot/52-54-00-00-00-01.ipxe')) ?? '';
+  assert.match(s1, new RegExp(`kernel \\$\\{base\\}/store/deb/${v1.version}/vmlinuz initrd=initrd-0 root=live:http://10\\.0\\.0\\.1/store/deb/${v1.version}/root\\.sqfs rd\\.diskless\\.sha256=${v1.files['root.sqfs'].sha256} `));
+  assert.match(s1, new RegExp(`initrd --name initrd-0 \\$\\{base\\}/store/deb/${v1.version}/initrd\\.img`));
+  assert.equal(await text(tree, `store/deb/${v1.version}/vmlinuz`), 'kernel-one');
+
+  const v2 = await add('two');
+  await store.publish('deb', v2.version);
+  assert.match((await text(tree, 'boot/52-54-00-00-00-01.ipxe')) ?? '', new RegExp(`store/deb/${v2.version}/vmlinuz`), 'the new version after a publish');
+  assert.equal(await text(tree, `store/deb/${v1.version}/initrd.img`), 'initrd-one', 'the old version stays servable for nodes that run it');
+  assert.match((await text(tree, 'boot/52-54-00-00-00-02.ipxe')) ?? '', new RegExp(`root=nbd:10\\.0\\.0\\.1:10809/deb@${v2.version} `));
+
+  const exports = new ImageExports(() => cfg, store);
+  t.after(() => exports.close());
+  const exp = await exports.open(`deb@${v1.version}`);
+  assert.equal(exp?.size, v1.files['root.sqfs'].size);
+  assert.equal(await exports.open('deb@0000000000000000'), undefined);
+  assert.equal(await exports.open('other@' + v1.version), undefined, 'only images an nbd profile uses');
+  for (const bad of ['store/deb/../x/vmlinuz', `store/../${v1.version}/vmlinuz`, `store/deb/${v1.version}/manifest.json`]) assert.equal(await tree.resolve(bad), undefined, bad);
+});

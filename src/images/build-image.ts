@@ -1,0 +1,147 @@
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { HOST_TOOLS, INITRAMFS_DIR } from '../app/lab-debian.js';
+import { buildInitramfs } from '../initramfs/build.js';
+import { compareKernelVersions } from '../initramfs/kernel-version.js';
+import { resolveInRoot } from '../initramfs/root-path.js';
+import { buildDebianRoot } from './debian-root.js';
+import { runTool } from './run-tool.js';
+import { makeSquashfs } from './squashfs.js';
+import { type ImageStore, type Manifest, validateName } from './store/image-store.js';
+
+/** A build refused for a reason the user can fix (no kernel, unreadable source). */
+export class ImageBuildError extends Error {
+  override name = 'ImageBuildError';
+}
+
+export interface InitrdBuildRequest {
+  root: string;
+  kernelVersion: string;
+  output: string;
+}
+
+export type InitrdBuilder = (req: InitrdBuildRequest) => Promise<{ kernelVersion: string }>;
+
+export interface BuildImageOptions {
+  store: ImageStore;
+  name: string;
+  /** A root directory (used as is), a tar archive of one, or "mmdebstrap:SUITE". */
+  from: string;
+  /** Packages for mmdebstrap; a kernel package is not added for the user. */
+  include?: readonly string[];
+  progress?: (msg: string) => void;
+  /**
+   * Scratch space for the root tree, squashfs and initrd; removed afterwards. On the store's
+   * filesystem the results are hard-linked into the store instead of copied.
+   */
+  workDir: string;
+  /** Replaces the real initramfs build; tests use it to avoid needing a full module tree. */
+  buildInitrd?: InitrdBuilder;
+}
+
+const MMDEBSTRAP = 'mmdebstrap:';
+const SUITE_RE = /^[a-z][a-z0-9.-]{0,63}$/;
+
+export const defaultInitrdBuilder: InitrdBuilder = async ({ root, kernelVersion, output }) => {
+  const s = await buildInitramfs({ root, kernelVersion, output, initDir: INITRAMFS_DIR, hostBinaries: HOST_TOOLS, extraModules: ['autofs4'] });
+  return { kernelVersion: s.kernelVersion };
+};
+
+/**
+ * The kernel version of the newest ROOT/boot/vmlinuz-VERSION and its path on the host.
+ * Resolved inside the root so that an absolute symlink in the image never picks the host's kernel.
+ */
+export async function findKernel(root: string): Promise<{ version: string; hostPath: string } | null> {
+  const boot = await resolveInRoot(root, '/boot');
+  const names = boot.ok && boot.stats.isDirectory() ? await readdir(boot.hostPath) : [];
+  const versions = names
+    .map((n) => /^vmlinuz-(.+)$/.exec(n)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .sort((a, b) => compareKernelVersions(b, a) || (a < b ? 1 : a > b ? -1 : 0));
+  for (const version of versions) {
+    const k = await resolveInRoot(root, `/boot/vmlinuz-${version}`);
+    if (k.ok && k.stats.isFile()) return { version, hostPath: k.hostPath };
+  }
+  return null;
+}
+
+/**
+ * Builds root.sqfs, kernel and initrd from `from` and stores them as a new, unpublished version
+ * of `name`; its parent is what was published when the build started.
+ */
+export async function buildImage(o: BuildImageOptions): Promise<Manifest> {
+  validateName(o.name);
+  const progress = o.progress ?? (() => {});
+  const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    progress(`${what}…`);
+    const r = await fn();
+    progress(`${what}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return r;
+  };
+
+  await mkdir(o.workDir, { recursive: true });
+  const tmp = await mkdtemp(join(resolve(o.workDir), `build-${o.name}-`));
+  try {
+    const root = await prepareRoot(o, tmp, step);
+    const kernel = await findKernel(root);
+    if (!kernel) {
+      throw new ImageBuildError(
+        `Cannot build image ${o.name}: ${o.from} has no /boot/vmlinuz-*; a network-booted image needs a kernel: include a kernel package, e.g. --include linux-image-amd64`,
+      );
+    }
+    const squashfs = join(tmp, 'root.sqfs');
+    await step(`squashfs of ${o.from}`, () => makeSquashfs(root, squashfs));
+    const initrd = join(tmp, 'initrd.img');
+    const built = await step(`initrd for kernel ${kernel.version}`, () =>
+      (o.buildInitrd ?? defaultInitrdBuilder)({ root, kernelVersion: kernel.version, output: initrd }),
+    );
+    if (built.kernelVersion !== kernel.version) {
+      // A node must never boot a kernel with another kernel's modules.
+      throw new ImageBuildError(`Cannot build image ${o.name}: initrd is for kernel ${built.kernelVersion}, not ${kernel.version}`);
+    }
+    // Copied out of the root: a DIR source is the user's and may change or vanish after the build.
+    const vmlinuz = join(tmp, 'vmlinuz');
+    await copyFile(kernel.hostPath, vmlinuz);
+    const parent = (await o.store.list()).find((s) => s.name === o.name)?.published ?? undefined;
+    const manifest = await step(`storing ${o.name}`, () =>
+      o.store.addVersion(o.name, {
+        squashfs,
+        kernel: vmlinuz,
+        initrd,
+        kernelVersion: kernel.version,
+        // Nothing else holds these temp files, so linking them into the store is safe.
+        link: true,
+        ...(parent ? { parent } : {}),
+      }),
+    );
+    return manifest;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function prepareRoot(
+  o: BuildImageOptions,
+  tmp: string,
+  step: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<string> {
+  if (o.from.startsWith(MMDEBSTRAP)) {
+    const suite = o.from.slice(MMDEBSTRAP.length);
+    if (!SUITE_RE.test(suite)) throw new ImageBuildError(`Invalid suite ${JSON.stringify(suite)} in --from ${o.from} (e.g. mmdebstrap:bookworm)`);
+    const root = join(tmp, 'root');
+    await step(`mmdebstrap ${suite}`, () => buildDebianRoot(root, { suite, include: o.include ?? [], onLine: (l) => o.progress?.(`  ${l}`) }));
+    return root;
+  }
+  if (o.include?.length) throw new ImageBuildError('--include only applies to --from mmdebstrap:SUITE');
+  const src = resolve(o.from);
+  const st = await stat(src).catch(() => undefined);
+  if (!st) throw new ImageBuildError(`Cannot build image ${o.name}: ${o.from} does not exist`);
+  if (st.isDirectory()) return src;
+  if (!st.isFile()) throw new ImageBuildError(`Cannot build image ${o.name}: ${o.from} is neither a directory nor a tar file`);
+  const root = join(tmp, 'root');
+  await mkdir(root);
+  // Numeric owners: the image's uids must survive even where this host's names map differently.
+  await step(`extracting ${o.from}`, () => runTool(['tar', '-xpf', src, '--numeric-owner', '-C', root]));
+  return root;
+}
