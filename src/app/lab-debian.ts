@@ -12,6 +12,7 @@ import { assertLabHost } from '../lab/lab-host.js';
 import type { LabProcess } from '../lab/process.js';
 import { buildInitramfs } from '../initramfs/build.js';
 import { ensureLabImage, type LabImage } from './lab-image.js';
+import { ImageStore } from '../images/store/image-store.js';
 import { defaultCacheDir, LAB_NODE_ADDRESS, LAB_SERVER } from './lab-boot.js';
 
 export const INITRAMFS_DIR = fileURLToPath(new URL('../../../initramfs', import.meta.url));
@@ -60,6 +61,8 @@ export interface DebianLabOptions {
   progress?: (m: string) => void;
   memoryMiB?: number;
   retry?: number;
+  /** Boot the image from the server's image store (profile image: lab) instead of file paths. */
+  fromStore?: boolean;
 }
 
 /**
@@ -72,7 +75,14 @@ export class DebianLab {
   #server: LabProcess | undefined;
   #seq = 0;
 
-  private constructor(readonly net: LabNetwork, readonly dir: string, readonly configPath: string, readonly serverLogPath: string, readonly image: LabImage) {}
+  /** The server's image store (state_dir/images), shared with the running diskless serve. */
+  readonly store: ImageStore;
+  readonly initrd: string;
+
+  private constructor(readonly net: LabNetwork, readonly dir: string, readonly configPath: string, readonly serverLogPath: string, readonly image: LabImage, initrd: string) {
+    this.store = new ImageStore({ root: join(dir, 'state', 'images') });
+    this.initrd = initrd;
+  }
 
   static async start(o: DebianLabOptions): Promise<DebianLab> {
     assertLabHost();
@@ -83,9 +93,14 @@ export class DebianLab {
     const initrd = await ensureLabInitrd(image, cacheDir, progress);
     const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
     const net = await LabNetwork.create({ logger: (o.logger ?? nullLogger).child({ service: 'lab' }) });
-    const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image);
+    const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image, initrd);
     try {
-      const root = o.mode === 'nfs'
+      if (o.fromStore) {
+        if (o.mode === 'nfs') throw new Error('Cannot boot a stored image over NFS: store images are squashfs files');
+        const v = await lab.store.addVersion('lab', { squashfs: image.squashfs, kernel: image.kernel, initrd, kernelVersion: image.kernelVersion, link: true });
+        await lab.store.publish('lab', v.version);
+      }
+      const root = o.fromStore ? `{ mode: ${o.mode}, retry: ${o.retry ?? 120} }` : o.mode === 'nfs'
         ? `{ mode: nfs, dir: ${image.rootfs}, retry: ${o.retry ?? 120} }`
         : `{ mode: ${o.mode}, image: ${image.squashfs}, copy: ${o.copy ? 'true' : 'false'}, retry: ${o.retry ?? 120} }`;
       await writeFile(lab.configPath, `# Written by the Diskless lab for one run.
@@ -103,8 +118,7 @@ dhcp:
   unknown_clients: deny
 profiles:
   debian:
-    kernel: ${image.kernel}
-    initrd: ${initrd}
+${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${initrd}`}
     cmdline: console=ttyS0
     root: ${root}
 nodes:

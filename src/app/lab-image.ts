@@ -84,3 +84,16 @@ export async function ensureLabImage(cacheDir: string, progress: (msg: string) =
   const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { kernelVersion: string; sha256: string };
   return { dir, rootfs: join(dir, 'rootfs'), squashfs: join(dir, 'root.sqfs'), sha256: manifest.sha256, kernel: join(dir, 'vmlinuz'), kernelVersion: manifest.kernelVersion };
 }
+
+/**
+ * A second version of the lab image, different from the first only by /etc/diskless-variant:
+ * for publishing a new version under running nodes. Cached beside the image.
+ */
+export async function ensureLabImageVariant(image: LabImage, progress: (msg: string) => void = () => {}): Promise<string> {
+  const out = join(image.dir, 'root-variant.sqfs');
+  if (!existsSync(out)) {
+    progress('building a second version of the lab image (adds /etc/diskless-variant)');
+    await makeSquashfs(image.rootfs, out, { pseudo: ['etc/diskless-variant f 644 root root echo variant-2'] });
+  }
+  return out;
+}
