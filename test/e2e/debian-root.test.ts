@@ -26,6 +26,7 @@ async function assertBootedSystem(lab: DebianLab, rootType: RegExp): Promise<voi
   assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running', 'no failed units');
   assert.match(await lab.run('findmnt -n -o FSTYPE,SOURCE /run/initramfs/diskless/lower'), rootType);
   assert.equal((await lab.run('hostname')).trim(), 'lab1', 'hostname from DHCP');
+  assert.match(await lab.run('getent hosts lab1'), /^127\.0\.1\.1\s+lab1\.lab\.test lab1$/m, 'its own name resolves without DNS');
   assert.equal((await lab.run('uname -r')).trim(), lab.image.kernelVersion, 'the image\'s own kernel');
   assert.match(await lab.run('test -d /lib/modules/$(uname -r)/kernel && echo modules-present'), /modules-present/);
   // Network hand-off: the address the initramfs configured is still there, and its lease is

@@ -29,8 +29,21 @@ provide_modules() {
 
 set_hostname() {
     [ -n "$NET_HOSTNAME" ] || return 0
+    # DHCP gave it: a host name is letters, digits, "-" and dots; anything else is not used.
+    case "$NET_HOSTNAME" in *[!A-Za-z0-9.-]*|-*) info "ignoring host name from DHCP: not a valid host name"; return 0 ;; esac
     printf '%s\n' "$NET_HOSTNAME" > /newroot/etc/hostname
     hostname "$NET_HOSTNAME"
+    # Debian's convention: the node's own name resolves without DNS (sudo, mail, …).
+    _short=${NET_HOSTNAME%%.*}
+    _fqdn=$NET_HOSTNAME
+    [ "$_fqdn" = "$_short" ] && [ -n "$NET_DOMAIN" ] && _fqdn="$_short.$NET_DOMAIN"
+    # The image's own 127.0.1.1 line names the machine it was built on: replace it.
+    [ -f /newroot/etc/hosts ] && sed -i '/^127\.0\.1\.1[[:space:]]/d' /newroot/etc/hosts
+    if [ "$_fqdn" = "$_short" ]; then
+        printf '127.0.1.1\t%s\n' "$_short" >> /newroot/etc/hosts
+    else
+        printf '127.0.1.1\t%s %s\n' "$_fqdn" "$_short" >> /newroot/etc/hosts
+    fi
 }
 
 # Seed 000 comment 8, seed 002: the real system must keep the interface that carries its
