@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { fileIdentity } from '../files/file-identity.js';
 import type { DisklessConfig } from '../config/types.js';
 import type { NbdExport, NbdExportProvider } from '../protocols/nbd/exports.js';
 import { fileExport, type FileExport } from '../protocols/nbd/file-export.js';
@@ -35,13 +35,8 @@ export class ImageExports implements NbdExportProvider {
   async open(name: string): Promise<NbdExport | undefined> {
     const path = this.#image(name);
     if (!path) return undefined;
-    let st;
-    try {
-      st = await stat(path);
-    } catch {
-      return undefined;
-    }
-    const key = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    const key = await fileIdentity(path);
+    if (key === undefined) return undefined;
     const hit = this.#open.get(path);
     if (hit?.key === key) return hit.exp;
     if (hit) this.#retired.push(hit.exp);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { fileIdentity } from './file-identity.js';
 
 /**
  * sha256 of files, computed once per (inode, size, mtime): images are hundreds of MB and
@@ -10,13 +10,8 @@ export class DigestCache {
   readonly #cache = new Map<string, { key: string; digest: Promise<string> }>();
 
   async sha256(path: string): Promise<string | undefined> {
-    let st;
-    try {
-      st = await stat(path);
-    } catch {
-      return undefined;
-    }
-    const key = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    const key = await fileIdentity(path);
+    if (key === undefined) return undefined;
     const hit = this.#cache.get(path);
     if (hit && hit.key === key) return hit.digest;
     const digest = new Promise<string>((resolve, reject) => {
