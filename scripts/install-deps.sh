@@ -16,6 +16,7 @@ DEBS=(
   mmdebstrap squashfs-tools               # building Debian images
   nfs-ganesha nfs-ganesha-vfs             # NFS roots (the host kernel may have no nfsd)
   libnbd-bin qemu-utils                   # nbdinfo/nbdcopy, qemu-img: real NBD clients for tests
+  openssh-client                          # ssh-keygen: per-node SSH host keys
 )
 
 missing=()
