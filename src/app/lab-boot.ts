@@ -2,13 +2,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { nullLogger, type Logger } from '../log/logger.js';
 import { LabNetwork, removeStaleLabNamespaces } from '../lab/netns.js';
 import { QemuMachine, type Firmware, type NicModel } from '../lab/qemu.js';
 import { assertLabHost, hostKernel } from '../lab/lab-host.js';
 import { buildTinyInitramfs, markerPattern } from '../lab/tiny-initramfs.js';
 import type { LabProcess } from '../lab/process.js';
+import { readJsonLog, startLabServer } from './lab-server.js';
 
 export interface LabBootOptions {
   firmware?: Firmware;
@@ -38,7 +38,6 @@ export interface LabBootResult {
 export const LAB_SERVER = '10.77.0.1';
 export const LAB_NODE_ADDRESS = '10.77.0.11';
 const FOREIGN_DHCP = '10.77.0.2';
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 export function defaultCacheDir(): string {
   return process.env['DISKLESS_CACHE'] ?? '/var/cache/diskless';
@@ -93,8 +92,7 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   try {
     net = await LabNetwork.create({ ...(mode === 'proxy' ? { foreignAddress: `${FOREIGN_DHCP}/24` } : {}), logger: log });
     if (mode === 'proxy') await startForeignDhcp(net, dir);
-    const server = await net.spawnNode(net.name, [CLI, 'serve', '--config', configPath], { logFile: serverLogPath });
-    await waitForServer(server, serverLogPath);
+    await startLabServer(net, configPath, serverLogPath);
     vm = await QemuMachine.start({
       boot: { kind: 'network' },
       firmware,
@@ -110,7 +108,7 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
       mac,
       cmdline: (m[1] ?? '').trim(),
       console: vm.consoleText(),
-      serverLog: await readJsonLines(serverLogPath),
+      serverLog: await readJsonLog(serverLogPath),
       durationMs: Date.now() - started,
     };
   } catch (e) {
@@ -130,26 +128,4 @@ async function startForeignDhcp(net: LabNetwork, dir: string): Promise<LabProces
     '--interface=eth0', '--bind-interfaces', '--dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0,1h',
     `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`, '--log-dhcp', `--pid-file=${join(dir, 'dnsmasq.pid')}`,
   ], { logFile: join(dir, 'dnsmasq.log') });
-}
-
-async function waitForServer(server: LabProcess, logPath: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const text = await readFile(logPath, 'utf8').catch(() => '');
-    if (text.includes('"msg":"serving"')) return;
-    if (server.status) throw new Error(`diskless serve exited (${JSON.stringify(server.status)}): ${server.output().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('diskless serve did not report "serving" within 20 s');
-}
-
-async function readJsonLines(path: string): Promise<Array<Record<string, unknown>>> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text.split('\n').flatMap((l) => {
-    try {
-      return l.startsWith('{') ? [JSON.parse(l) as Record<string, unknown>] : [];
-    } catch {
-      return [];
-    }
-  });
 }

@@ -13,10 +13,10 @@ import type { LabProcess } from '../lab/process.js';
 import { buildInitramfs } from '../initramfs/build.js';
 import { ensureLabImage, type LabImage } from './lab-image.js';
 import { ImageStore } from '../images/store/image-store.js';
+import { readJsonLog, startLabServer } from './lab-server.js';
 import { defaultCacheDir, LAB_NODE_ADDRESS, LAB_SERVER } from './lab-boot.js';
 
 export const INITRAMFS_DIR = fileURLToPath(new URL('../../../initramfs', import.meta.url));
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 /** Tools /init needs that an image may not have; taken from this host with their libraries. */
 export const HOST_TOOLS = ['/usr/sbin/nbd-client'];
@@ -148,17 +148,7 @@ nodes:
   }
 
   async startServer(): Promise<void> {
-    const server = await this.net.spawnNode(this.net.name, [CLI, 'serve', '--config', this.configPath], { logFile: this.serverLogPath });
-    this.#server = server;
-    const start = (await readFile(this.serverLogPath, 'utf8').catch(() => '')).length;
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      const text = (await readFile(this.serverLogPath, 'utf8').catch(() => '')).slice(start);
-      if (text.includes('"msg":"serving"')) return;
-      if (server.status) throw new Error(`diskless serve exited: ${server.output().slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error('diskless serve did not report "serving" within 30 s');
+    this.#server = await startLabServer(this.net, this.configPath, this.serverLogPath);
   }
 
   /** The failure drill: every service down for `downMs`, then back with the same config. */
@@ -168,15 +158,8 @@ nodes:
     await this.startServer();
   }
 
-  async serverLog(): Promise<Array<Record<string, unknown>>> {
-    const text = await readFile(this.serverLogPath, 'utf8').catch(() => '');
-    return text.split('\n').flatMap((l) => {
-      try {
-        return l.startsWith('{') ? [JSON.parse(l) as Record<string, unknown>] : [];
-      } catch {
-        return [];
-      }
-    });
+  serverLog(): Promise<Array<Record<string, unknown>>> {
+    return readJsonLog(this.serverLogPath);
   }
 
   /** Waits for the login prompt after `since` and logs in as root; returns where that ended. */
