@@ -14,6 +14,7 @@ import { buildInitramfs } from '../initramfs/build.js';
 import { ensureLabImage, type LabImage } from './lab-image.js';
 import { ImageStore } from '../images/store/image-store.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
+import { SecretStore } from '../secrets/secret-store.js';
 import { defaultCacheDir, LAB_NODE_ADDRESS, LAB_SERVER } from './lab-boot.js';
 
 export const INITRAMFS_DIR = fileURLToPath(new URL('../../../initramfs', import.meta.url));
@@ -63,25 +64,105 @@ export interface DebianLabOptions {
   retry?: number;
   /** Boot the image from the server's image store (profile image: lab) instead of file paths. */
   fromStore?: boolean;
+  /** How many nodes (lab1, lab2, …) boot at once; default 1. */
+  nodes?: number;
+  /** Set for every node through the secret store; the console login then asks for it. */
+  rootPassword?: LabRootPassword;
+  /** root's authorized_keys for every node. */
+  authorizedKeys?: string;
+  tokenTtlSec?: number;
+  /** YAML appended to the profile (indented four spaces), e.g. its files. */
+  profileExtra?: string;
 }
 
+/** Console login for a lab node: the lab image lets root in without a password unless one is set. */
+export interface LabRootPassword {
+  /** What is typed at the Password: prompt. */
+  password: string;
+  /** Its crypt(3) hash, stored as the nodes' secret. */
+  hash: string;
+}
+
+/** One virtual machine of the lab: its identity in the inventory and its serial console. */
+export class LabNode {
+  vm!: QemuMachine;
+  #seq = 0;
+
+  constructor(
+    readonly mac: string,
+    readonly hostname: string,
+    readonly address: string,
+    private readonly password?: string,
+  ) {}
+
+  /** Waits for the login prompt after `since` and logs in as root; returns where that ended. */
+  async login(since = 0, timeoutMs = 300_000): Promise<number> {
+    const prompt = await this.vm.waitFor(new RegExp(`${this.hostname} login:`), timeoutMs, since);
+    await this.vm.type('root\n');
+    if (this.password !== undefined) {
+      const ask = await this.vm.waitFor(/Password:/, 60_000, prompt.index);
+      await this.vm.type(`${this.password}\n`);
+      const shell = await this.vm.waitFor(new RegExp(`root@${this.hostname}:~# `), 60_000, ask.index);
+      return shell.index + shell[0].length;
+    }
+    const shell = await this.vm.waitFor(new RegExp(`root@${this.hostname}:~# `), 60_000, prompt.index);
+    return shell.index + shell[0].length;
+  }
+
+  /** Runs a shell command on the node's console and returns what it printed. */
+  async run(cmd: string, timeoutMs = 60_000): Promise<string> {
+    const n = ++this.#seq;
+    const from = this.vm.consoleText().length;
+    // The end marker is computed by the shell, so the echo of the typed command never matches it.
+    await this.vm.type(`${cmd}; echo "@@done-$((${n} * 7))"\n`);
+    const m = await this.vm.waitFor(new RegExp(`@@done-${n * 7}\\b`), timeoutMs, from);
+    const text = this.vm.consoleText().slice(from, m.index);
+    const firstNewline = text.indexOf('\n');
+    return firstNewline < 0 ? '' : text.slice(firstNewline + 1);
+  }
+}
+
+const randomMac = () => `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
+
 /**
- * A real Debian node booting from `diskless serve` in a private namespace, with a serial
+ * Real Debian nodes booting from `diskless serve` in a private namespace, each with a serial
  * console the caller can log into and type on: the lab's main job and the end-to-end tests'.
+ * The first node is lab1 at LAB_NODE_ADDRESS; `vm`, `mac`, `login` and `run` are its.
  */
 export class DebianLab {
-  readonly mac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
-  vm!: QemuMachine;
+  readonly nodes: LabNode[];
   #server: LabProcess | undefined;
-  #seq = 0;
 
   /** The server's image store (state_dir/images), shared with the running diskless serve. */
   readonly store: ImageStore;
   readonly initrd: string;
 
-  private constructor(readonly net: LabNetwork, readonly dir: string, readonly configPath: string, readonly serverLogPath: string, readonly image: LabImage, initrd: string) {
+  private constructor(readonly net: LabNetwork, readonly dir: string, readonly configPath: string, readonly serverLogPath: string, readonly image: LabImage, initrd: string, count: number, password?: string) {
     this.store = new ImageStore({ root: join(dir, 'state', 'images') });
     this.initrd = initrd;
+    const base = Number(LAB_NODE_ADDRESS.split('.')[3]);
+    const prefix = LAB_NODE_ADDRESS.split('.').slice(0, 3).join('.');
+    this.nodes = Array.from({ length: count }, (_, i) => new LabNode(randomMac(), `lab${i + 1}`, `${prefix}.${base + i}`, password));
+  }
+
+  get stateDir(): string {
+    return join(this.dir, 'state');
+  }
+
+  get vm(): QemuMachine {
+    return this.nodes[0]!.vm;
+  }
+
+  get mac(): string {
+    return this.nodes[0]!.mac;
+  }
+
+  login(since = 0, timeoutMs = 300_000): Promise<number> {
+    return this.nodes[0]!.login(since, timeoutMs);
+  }
+
+  run(cmd: string, timeoutMs = 60_000): Promise<string> {
+    return this.nodes[0]!.run(cmd, timeoutMs);
   }
 
   static async start(o: DebianLabOptions): Promise<DebianLab> {
@@ -93,12 +174,19 @@ export class DebianLab {
     const initrd = await ensureLabInitrd(image, cacheDir, progress);
     const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
     const net = await LabNetwork.create({ logger: (o.logger ?? nullLogger).child({ service: 'lab' }) });
-    const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image, initrd);
+    const count = o.nodes ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > 9) throw new Error(`DebianLab nodes must be 1 to 9, got ${count}`);
+    const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image, initrd, count, o.rootPassword?.password);
     try {
       if (o.fromStore) {
         if (o.mode === 'nfs') throw new Error('Cannot boot a stored image over NFS: store images are squashfs files');
         const v = await lab.store.addVersion('lab', { squashfs: image.squashfs, kernel: image.kernel, initrd, kernelVersion: image.kernelVersion, link: true });
         await lab.store.publish('lab', v.version);
+      }
+      if (o.rootPassword || o.authorizedKeys !== undefined) {
+        const secrets = await SecretStore.open({ stateDir: lab.stateDir });
+        if (o.rootPassword) await secrets.setRootPassword('*', o.rootPassword.hash);
+        if (o.authorizedKeys !== undefined) await secrets.setAuthorizedKeys('*', o.authorizedKeys);
       }
       const root = o.fromStore ? `{ mode: ${o.mode}, retry: ${o.retry ?? 120} }` : o.mode === 'nfs'
         ? `{ mode: nfs, dir: ${image.rootfs}, retry: ${o.retry ?? 120} }`
@@ -108,7 +196,7 @@ server:
   address: ${LAB_SERVER}
   interface: br0
   http_port: 80
-  state_dir: ${join(dir, 'state')}
+  state_dir: ${lab.stateDir}${o.tokenTtlSec !== undefined ? `\n  token_ttl: ${o.tokenTtlSec}` : ''}
 dhcp:
   mode: full
   pool: 10.77.0.100-10.77.0.150
@@ -120,26 +208,25 @@ profiles:
   debian:
 ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${initrd}`}
     cmdline: console=ttyS0
-    root: ${root}
+    root: ${root}${o.profileExtra ?? ''}
 nodes:
-  - mac: "${lab.mac}"
-    hostname: lab1
-    address: ${LAB_NODE_ADDRESS}
-    profile: debian
-`);
+${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    address: ${n.address}\n    profile: debian\n`).join('')}`);
       await lab.startServer();
-      progress(`booting ${lab.mac} (${o.nic ?? 'virtio-net-pci'}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);
-      lab.vm = await QemuMachine.start({
-        boot: { kind: 'network' },
-        network: net,
-        nicModel: o.nic ?? 'virtio-net-pci',
-        mac: lab.mac,
-        memoryMiB: o.memoryMiB ?? (o.mode === 'live' ? 1536 : 1024),
-        interactive: true,
-        allowReboot: true,
-        dir,
-        logger: o.logger ?? nullLogger,
-      });
+      for (const node of lab.nodes) {
+        progress(`booting ${node.hostname} ${node.mac} (${o.nic ?? 'virtio-net-pci'}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);
+        node.vm = await QemuMachine.start({
+          boot: { kind: 'network' },
+          network: net,
+          nicModel: o.nic ?? 'virtio-net-pci',
+          mac: node.mac,
+          memoryMiB: o.memoryMiB ?? (o.mode === 'live' ? 1536 : 1024),
+          interactive: true,
+          allowReboot: true,
+          dir,
+          name: node.hostname,
+          logger: o.logger ?? nullLogger,
+        });
+      }
       return lab;
     } catch (e) {
       await lab.stop();
@@ -162,28 +249,8 @@ nodes:
     return readJsonLog(this.serverLogPath);
   }
 
-  /** Waits for the login prompt after `since` and logs in as root; returns where that ended. */
-  async login(since = 0, timeoutMs = 300_000): Promise<number> {
-    const prompt = await this.vm.waitFor(/lab1 login:/, timeoutMs, since);
-    await this.vm.type('root\n');
-    const shell = await this.vm.waitFor(/root@lab1:~# /, 60_000, prompt.index);
-    return shell.index + shell[0].length;
-  }
-
-  /** Runs a shell command on the node's console and returns what it printed. */
-  async run(cmd: string, timeoutMs = 60_000): Promise<string> {
-    const n = ++this.#seq;
-    const from = this.vm.consoleText().length;
-    // The end marker is computed by the shell, so the echo of the typed command never matches it.
-    await this.vm.type(`${cmd}; echo "@@done-$((${n} * 7))"\n`);
-    const m = await this.vm.waitFor(new RegExp(`@@done-${n * 7}\\b`), timeoutMs, from);
-    const text = this.vm.consoleText().slice(from, m.index);
-    const firstNewline = text.indexOf('\n');
-    return firstNewline < 0 ? '' : text.slice(firstNewline + 1);
-  }
-
   async stop(): Promise<void> {
-    await this.vm?.stop().catch(() => undefined);
+    for (const n of this.nodes) await n.vm?.stop().catch(() => undefined);
     await this.net.destroy();
     await rm(this.dir, { recursive: true, force: true });
   }

@@ -9,7 +9,7 @@ import { DigestCache } from '../files/digest-cache.js';
 /** The lab's Debian: the smallest system that boots systemd to a login prompt from our server. */
 export const LAB_RECIPE = {
   suite: 'bookworm',
-  include: ['systemd-sysv', 'udev', 'iproute2', 'kmod', 'linux-image-amd64'],
+  include: ['systemd-sysv', 'udev', 'iproute2', 'kmod', 'linux-image-amd64', 'openssh-server'],
   // Kernel module trees no diskless lab node uses (GPU, sound, wireless, …): a third of the
   // image and of every live download. Network drivers all stay: one initrd, any NIC.
   exclude: [
@@ -18,7 +18,7 @@ export const LAB_RECIPE = {
       // dpkg matches the paths packages ship (/lib/modules), not the merged-/usr target.
       'drivers/comedi', 'drivers/bluetooth', 'net/bluetooth', 'drivers/isdn', 'drivers/mtd'].map((d) => `/lib/modules/*/kernel/${d}/*`),
   ],
-  version: 2,
+  version: 3,
 } as const;
 
 export interface LabImage {
@@ -62,6 +62,9 @@ export async function ensureLabImage(cacheDir: string, progress: (msg: string) =
       const shadow = join(rootfs, 'etc/shadow');
       await writeFile(shadow, (await readFile(shadow, 'utf8')).replace(/^root:[^:]*:/m, 'root::'));
       await writeFile(join(rootfs, 'etc/hostname'), 'diskless\n');
+      // Host keys made at package install would be shared by every node booting the image;
+      // each node gets its own from the server at boot instead (seed 004).
+      for (const n of await readdir(join(rootfs, 'etc/ssh'))) if (n.startsWith('ssh_host_')) await rm(join(rootfs, 'etc/ssh', n));
       // initramfs-tools made an initrd for a local disk boot; a diskless node never uses it.
       for (const n of await readdir(join(rootfs, 'boot'))) if (n.startsWith('initrd.img-')) await rm(join(rootfs, 'boot', n));
       const kernels = (await readdir(join(rootfs, 'boot'))).filter((n) => n.startsWith('vmlinuz-')).sort();

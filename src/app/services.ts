@@ -15,6 +15,9 @@ import { GaneshaServer } from '../nfs/ganesha.js';
 import { reportEndpoint, type NodeReport } from '../http/report-endpoint.js';
 import { ImageExports } from './image-exports.js';
 import { ImageStore } from '../images/store/image-store.js';
+import { startIdentity } from './identity-services.js';
+import { ConfigWatcher } from '../config/watch.js';
+import { startDiscovery } from './discovery.js';
 
 export interface ServiceEvents {
   dhcp?: (e: DhcpEvent) => void;
@@ -29,6 +32,8 @@ export interface StartOptions {
   events?: ServiceEvents;
   /** Tests move DHCP off the privileged ports. */
   dhcpPorts?: DhcpSettings['ports'];
+  /** Reload nodes and profiles when the config file changes (default true). */
+  watchConfig?: boolean;
 }
 
 export interface RunningServices {
@@ -48,10 +53,15 @@ export interface RunningServices {
  */
 export async function startServices(config: DisklessConfig, opts: StartOptions = {}): Promise<RunningServices> {
   const logger = opts.logger ?? nullLogger;
-  const getConfig = () => config;
+  // Every service reads nodes and profiles through getConfig, so a reload reaches them all.
+  const watcher = opts.watchConfig === false ? undefined : new ConfigWatcher({ initial: config, logger });
+  const getConfig = () => watcher?.current ?? config;
   const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
-  const tree = new BootTree(getConfig, httpBaseUrl(config), store);
   await mkdir(config.server.stateDir, { recursive: true, mode: 0o750 });
+  const identity = await startIdentity(getConfig, logger);
+  const tree = new BootTree(getConfig, httpBaseUrl(config), store, identity.hooks);
+  const discovery = await startDiscovery(config, logger);
+  tree.onUnknownMac = discovery.onScript;
   // TFTP needs a root directory of its own; without tftp_root it is an empty one, as every
   // file then comes from the boot tree.
   const tftpRoot = config.server.tftpRoot ?? join(config.server.stateDir, 'tftp-root');
@@ -64,8 +74,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const http = new HttpServer({
     address: config.server.address,
     port: config.server.httpPort,
-    resolve: (p) => tree.resolve(p),
-    handlers: [reportEndpoint(onReport)],
+    resolve: (p, peer) => tree.resolve(p, peer),
+    handlers: [reportEndpoint(onReport), identity.handler],
     logger,
     ...(opts.events?.http ? { onEvent: opts.events.http } : {}),
   });
@@ -73,7 +83,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     address: config.server.address,
     port: config.server.tftpPort,
     root: tftpRoot,
-    files: (p) => tree.resolve(p),
+    files: (p, peer) => tree.resolve(p, peer.address),
+    maxTransfers: config.server.maxTftpTransfers,
     logger,
     ...(opts.events?.tftp ? { onEvent: opts.events.tftp } : {}),
   });
@@ -83,7 +94,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
       : new DhcpServer({
           settings: dhcpSettingsFromConfig(config, opts.dhcpPorts ?? DEFAULT_DHCP_PORTS),
           lookupNode: dhcpNodeLookup(getConfig),
-          reservedBy: (ip) => config.nodes.find((n) => n.address === ip)?.mac,
+          reservedBy: (ip) => getConfig().nodes.find((n) => n.address === ip)?.mac,
+          onUnknownClient: discovery.onDhcp,
           leaseStore: new LeaseStore({ path: join(config.server.stateDir, 'dhcp-leases.json') }),
           logger,
           ...(opts.events?.dhcp ? { onEvent: opts.events.dhcp } : {}),
@@ -92,7 +104,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const profiles = [...config.profiles.values()];
   const exports = new ImageExports(getConfig, store);
   const nbd = profiles.some((p) => p.root?.mode === 'nbd')
-    ? new NbdServer({ address: config.server.address, port: config.server.nbdPort, exports, logger, ...(opts.events?.nbd ? { onEvent: opts.events.nbd } : {}) })
+    ? new NbdServer({ address: config.server.address, port: config.server.nbdPort, maxConnections: config.server.maxNbdConnections, exports, logger, ...(opts.events?.nbd ? { onEvent: opts.events.nbd } : {}) })
     : undefined;
   const nfsProfiles = profiles.filter((p) => p.root?.mode === 'nfs' && p.root.dir);
   const nfs = nfsProfiles.length
@@ -118,10 +130,14 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     }
   } catch (e) {
     await stopAll();
+    await discovery.close();
     throw e;
   }
+  watcher?.start();
   const stop = async () => {
+    watcher?.stop();
     await stopAll();
+    await discovery.close();
     await exports.close();
   };
   return { http, tftp, dhcp, nbd, nfs, stop };

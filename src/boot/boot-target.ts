@@ -16,10 +16,13 @@ export function nodeByMac(config: DisklessConfig, mac: string): NodeConfig | und
   return config.nodes.find((n) => n.mac === mac);
 }
 
-/** Known nodes boot their profile; unknown machines boot default_profile if the config allows them. */
+/**
+ * Known nodes boot their profile; unknown machines boot default_profile only under `allow`
+ * (`register` keeps default_profile for `node adopt`, and the machine waits to be adopted).
+ */
 export function bootTargetFor(config: DisklessConfig, mac: string): BootTarget | undefined {
   const node = nodeByMac(config, mac);
-  if (!node && config.dhcp.unknownClients === 'deny') return undefined;
+  if (!node && config.dhcp.unknownClients !== 'allow') return undefined;
   const profileName = node?.profile ?? config.defaultProfile;
   const profile = profileName === undefined ? undefined : config.profiles.get(profileName);
   if (!profile) return undefined;

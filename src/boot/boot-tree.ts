@@ -3,18 +3,29 @@ import type { DisklessConfig } from '../config/types.js';
 import { normalizeMac } from '../net/mac.js';
 import { diskFile, memoryFile, type BootFile } from '../files/boot-file.js';
 import { confinedPath } from '../files/confine.js';
-import { bootTargetFor, type BootTarget } from './boot-target.js';
+import { bootTargetFor, nodeByMac, type BootTarget } from './boot-target.js';
 import { DigestCache } from '../files/digest-cache.js';
 import { imagePath, rootArgs, versionExport } from './root-args.js';
 import type { ImageStore } from '../images/store/image-store.js';
 import { renderProblemScript } from './ipxe-script.js';
-import { renderIpxeScript, renderUnknownScript } from './ipxe-script.js';
+import { renderDiscoveredScript, renderIpxeScript, renderUnknownScript } from './ipxe-script.js';
 import { pxelinuxConfigFor } from './pxelinux-config.js';
 
 // Boot loaders taken from Debian's ipxe and pxelinux/syslinux-common packages, by the names
 // DHCP hands out. Only these names are looked up in those directories.
 const IPXE_FILES = new Set(['undionly.kpxe', 'undionly.kkpxe', 'ipxe.pxe', 'ipxe.efi', 'snponly.efi', 'ipxe-arm64.efi', 'snponly-arm64.efi']);
 const SYSLINUX_FILE = /^(pxelinux\.0|lpxelinux\.0|[a-z0-9_-]+\.c32)$/;
+
+/** Gives a boot script its node's one-time secrets token, when the machine asking is that node. */
+export type TokenForScript = (mac: string, peer: string | undefined) => Promise<string | undefined>;
+
+/** Told which stored version a machine was just given, for "who runs what". */
+export type OnPinned = (mac: string, image: string, version: string) => void;
+
+export interface BootIdentityHooks {
+  tokenFor?: TokenForScript;
+  onPinned?: OnPinned;
+}
 
 /**
  * Everything served to booting machines, under one namespace shared by TFTP and HTTP:
@@ -29,11 +40,14 @@ const SYSLINUX_FILE = /^(pxelinux\.0|lpxelinux\.0|[a-z0-9_-]+\.c32)$/;
  */
 export class BootTree {
   readonly #digests = new DigestCache();
+  /** Called when a MAC the inventory does not list fetches its script (discovered machines). */
+  onUnknownMac: ((mac: string, peer: string | undefined) => void) | undefined;
 
   constructor(
     private readonly config: () => DisklessConfig,
     private readonly baseUrl: string,
     private readonly store?: ImageStore,
+    private readonly opts: BootIdentityHooks = {},
   ) {}
 
   /**
@@ -41,7 +55,7 @@ export class BootTree {
    * on a stored image is pinned here to the version published right now: kernel, initrd and
    * root all name that version, so a publish during the boot cannot mix two.
    */
-  async #withRoot(cfg: DisklessConfig, target: BootTarget): Promise<BootTarget> {
+  async #withRoot(cfg: DisklessConfig, target: BootTarget, peer: string | undefined): Promise<BootTarget> {
     let t = target;
     let pinned;
     if (target.profile.image !== undefined) {
@@ -50,15 +64,21 @@ export class BootTree {
       const dir = `store/${img.name}/${img.version}`;
       t = { ...t, kernel: `${dir}/vmlinuz`, initrds: [`${dir}/initrd.img`] };
       pinned = { path: `${dir}/root.sqfs`, sha256: img.manifest.files['root.sqfs'].sha256, exportName: versionExport(img.name, img.version) };
+      if (target.node) this.opts.onPinned?.(target.mac, img.name, img.version);
     }
     const root = t.profile.root;
-    if (!root) return t;
+    // Only inventory nodes have secrets; the token rides on the command line, which /init
+    // reads once and the node's users can see only after it has been spent.
+    const token = target.node && this.opts.tokenFor ? await this.opts.tokenFor(target.mac, peer) : undefined;
+    const tokenArg = token === undefined ? '' : `rd.diskless.token=${token}`;
+    if (!root) return { ...t, cmdline: [t.cmdline, tokenArg].filter(Boolean).join(' ') };
     const sha = !pinned && root.mode === 'live' && root.image ? await this.#digests.sha256(root.image) : undefined;
     const args = rootArgs(t.profile, cfg.server, this.baseUrl, sha, pinned);
-    return { ...t, cmdline: [args, t.cmdline].filter(Boolean).join(' ') };
+    return { ...t, cmdline: [args, t.cmdline, tokenArg].filter(Boolean).join(' ') };
   }
 
-  async resolve(requested: string): Promise<BootFile | undefined> {
+  /** `peer` is the asking machine's address: only its own boot script gets it a token. */
+  async resolve(requested: string, peer?: string): Promise<BootFile | undefined> {
     const cfg = this.config();
     const path = requested.replace(/^\/+/, '');
     if (path.includes('\0') || path.split('/').includes('..')) return undefined;
@@ -74,17 +94,20 @@ export class BootTree {
     const cfgName = /^pxelinux\.cfg\/([^/]+)$/.exec(path)?.[1];
     if (cfgName !== undefined) {
       // A config that cannot be completed (image not published) is a miss: pxelinux moves on.
-      const text = await pxelinuxConfigFor(cfg, cfgName, (t) => this.#withRoot(cfg, t)).catch(() => undefined);
+      const text = await pxelinuxConfigFor(cfg, cfgName, (t) => this.#withRoot(cfg, t, peer)).catch(() => undefined);
       return text === undefined ? undefined : memoryFile(text);
     }
     const scriptMac = /^boot\/([^/]+)\.ipxe$/.exec(path)?.[1];
     if (scriptMac !== undefined) {
       const mac = normalizeMac(scriptMac);
       if (!mac) return undefined;
+      const known = nodeByMac(cfg, mac) !== undefined;
+      if (!known) this.onUnknownMac?.(mac, peer);
       const target = bootTargetFor(cfg, mac);
+      if (!target && !known && cfg.dhcp.unknownClients === 'register') return memoryFile(renderDiscoveredScript(mac, this.baseUrl));
       if (!target) return memoryFile(renderUnknownScript(mac));
       try {
-        return memoryFile(renderIpxeScript(await this.#withRoot(cfg, target), this.baseUrl));
+        return memoryFile(renderIpxeScript(await this.#withRoot(cfg, target, peer), this.baseUrl));
       } catch (e) {
         // e.g. the profile's image has no published version yet: say so on the node's screen.
         return memoryFile(renderProblemScript(mac, e instanceof Error ? e.message : String(e)));

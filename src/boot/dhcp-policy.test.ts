@@ -253,6 +253,45 @@ const CASES: Case[] = [
     check: (d) => assert.equal(d.reply, null),
   },
   {
+    name: 'registered unknown client gets an offer from the pool and boot info',
+    settings: { unknownClients: 'register' },
+    packet: packet({ type: DhcpMessageType.Discover, mac: MAC.stranger, ...PXE_BIOS }),
+    check: (d) => {
+      const r = replyOf(d);
+      assert.equal(typeOf(r), DhcpMessageType.Offer);
+      assert.equal(r.yiaddr, '10.0.0.100');
+      assert.equal(r.file, 'undionly.kpxe');
+      assert.equal(getOption(r, DhcpOption.hostName), undefined);
+    },
+  },
+  {
+    name: 'registered unknown iPXE client is sent to its per-MAC script',
+    settings: { unknownClients: 'register' },
+    packet: packet({ type: DhcpMessageType.Discover, mac: MAC.stranger, ...PXE_BIOS, userClass: 'iPXE' }),
+    check: (d) => assert.equal(replyOf(d).file, `http://${SERVER}:8080/boot/${MAC.stranger}.ipxe`),
+  },
+  {
+    name: 'registered unknown client gets a proxy answer in proxy mode',
+    settings: { unknownClients: 'register', mode: 'proxy' },
+    packet: packet({ type: DhcpMessageType.Discover, mac: MAC.stranger, ...PXE_BIOS }),
+    check: (d) => {
+      const r = replyOf(d);
+      assert.equal(typeOf(r), DhcpMessageType.Offer);
+      assert.equal(r.yiaddr, '0.0.0.0');
+      assert.equal(r.file, 'undionly.kpxe');
+    },
+  },
+  {
+    name: 'deny still drops a request from an unknown client (REQUEST too)',
+    settings: { unknownClients: 'deny' },
+    packet: packet({ type: DhcpMessageType.Request, mac: MAC.stranger, requestedIp: '10.0.0.100', serverId: SERVER, ...PXE_BIOS }),
+    check: (d) => {
+      assert.equal(d.reply, null);
+      assert.match(d.reason, /unknown client denied/);
+      assert.equal(d.lease, undefined);
+    },
+  },
+  {
     name: 'non-PXE client in proxy mode ignored',
     settings: { mode: 'proxy' },
     packet: packet({ type: DhcpMessageType.Discover, mac: MAC.bios, vendorClass: 'MSFT 5.0' }),

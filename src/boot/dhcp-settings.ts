@@ -13,7 +13,8 @@ export interface DhcpSettings {
   broadcastAddress?: string;
   leaseTimeSec: number;
   rootPath?: string;
-  unknownClients: 'allow' | 'deny';
+  /** register answers unknown clients like allow; only their boot script differs. */
+  unknownClients: 'allow' | 'deny' | 'register';
   bootFiles: { bios: string; efi64: string; efiArm64: string; pxelinux: string };
   ipxeScriptUrl: (mac: string) => string;
   httpBootUrl: (arch: 'efi-x64' | 'efi-arm64') => string;

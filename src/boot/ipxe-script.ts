@@ -54,3 +54,23 @@ export function renderProblemScript(mac: string, problem: string): string {
     '',
   ].join('\n');
 }
+
+/**
+ * For an unknown machine under `unknown_clients: register`: it is listed by `diskless node
+ * discovered` and asks again every 30 s, so once adopted it boots without a power cycle.
+ * `--replace` keeps the loop from nesting one script inside the next for hours.
+ */
+export function renderDiscoveredScript(mac: string, baseUrl: string): string {
+  return [
+    '#!ipxe',
+    `# Diskless: unknown machine ${mac}, waiting to be adopted.`,
+    `set base ${baseUrl}`,
+    ':wait',
+    `echo Diskless: this machine (${mac}) is not in the inventory.`,
+    `echo Diskless: registered as discovered, waiting for \`diskless node adopt ${mac}\``,
+    'echo Checking again in 30 seconds.',
+    'sleep 30',
+    `chain --replace --autofree \${base}/boot/${macToHyphens(mac)}.ipxe || goto wait`,
+    '',
+  ].join('\n');
+}

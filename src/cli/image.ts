@@ -3,7 +3,11 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/yaml-fields.js';
 import { buildImage, ImageBuildError, type InitrdBuilder } from '../images/build-image.js';
-import { ImageStore, StoreError } from '../images/store/image-store.js';
+import { spawnChrootCommand } from '../images/chroot-command.js';
+import { imageShell, ImageShellError, type ImageShellResult, type SignalSource } from '../images/image-shell.js';
+import { ImageStore, StoreError, type InUse } from '../images/store/image-store.js';
+import { RunningVersions, runningVersionsPath } from '../images/store/running-versions.js';
+import type { DisklessConfig } from '../config/types.js';
 
 const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [--include pkg,pkg] --config FILE
        diskless image list --config FILE
@@ -11,11 +15,15 @@ const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [
        diskless image publish NAME VERSION --config FILE
        diskless image rollback NAME --config FILE
        diskless image rm NAME VERSION [--force] --config FILE
+       diskless image shell NAME [--version V] --config FILE [-- COMMAND ARGS...]
 
 Images live in STATE_DIR/images (server.state_dir of the config). "build" makes a new version
 (root.sqfs, the newest /boot/vmlinuz-* of the root, and an initrd from its modules) without
 publishing it; nodes boot the published version. --include names the packages mmdebstrap adds
 to minbase: include a kernel, e.g. --include linux-image-amd64, or the build is refused.
+"shell" (root) unpacks a version (default: the published one, else the newest), runs COMMAND
+or a login shell chrooted in it with /proc, /sys and /dev bound and services kept from starting,
+and stores the result as a new unpublished version if it exits 0; otherwise it is discarded.
 `;
 
 export interface ImageCommandIo {
@@ -23,6 +31,9 @@ export interface ImageCommandIo {
   stderr?: (s: string) => void;
   /** Tests replace the initramfs build, which needs a full kernel module tree. */
   buildInitrd?: InitrdBuilder;
+  /** `image shell`: where the chrooted command's output goes (default: the terminal, inherited). */
+  shellOutput?: (s: string) => void;
+  signals?: SignalSource;
 }
 
 const ARGS: Record<string, readonly [min: number, max: number, usage: string]> = {
@@ -32,7 +43,15 @@ const ARGS: Record<string, readonly [min: number, max: number, usage: string]> =
   publish: [2, 2, 'NAME VERSION'],
   rollback: [1, 1, 'NAME'],
   rm: [2, 2, 'NAME VERSION'],
+  shell: [1, 1, 'NAME'],
 };
+
+/** Who runs a version, by hostname where the inventory has one, from the server's record. */
+async function nodesRunning(config: DisklessConfig): Promise<InUse> {
+  const running = await RunningVersions.read(runningVersionsPath(config.server.stateDir));
+  const names = new Map(config.nodes.map((n) => [n.mac, n.hostname ? `${n.hostname} (${n.mac})` : n.mac]));
+  return (image, version) => running.runners(image, version, new Set(names.keys())).map((m) => names.get(m) ?? m);
+}
 
 export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Promise<number> {
   const out = io.stdout ?? ((s: string) => void process.stdout.write(s));
@@ -47,15 +66,19 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
     err(`diskless image: unknown subcommand "${sub}"\n\n${HELP}`);
     return 2;
   }
+  // Everything after "--" is the command to run inside the image, options included.
+  const dashes = sub === 'shell' ? rest.indexOf('--') : -1;
+  const command = dashes >= 0 ? rest.slice(dashes + 1) : [];
   let parsed;
   try {
     parsed = parseArgs({
-      args: rest,
+      args: dashes >= 0 ? rest.slice(0, dashes) : rest,
       options: {
         config: { type: 'string', short: 'c' },
         from: { type: 'string' },
         include: { type: 'string' },
         force: { type: 'boolean' },
+        version: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -79,6 +102,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
   if (!values.config) return usage('--config FILE is required');
   if (sub !== 'build' && (values.from !== undefined || values.include !== undefined)) return usage('--from and --include only apply to build');
   if (sub !== 'rm' && values.force) return usage('--force only applies to rm');
+  if (sub !== 'shell' && values.version !== undefined) return usage('--version only applies to shell');
   if (sub === 'build' && !values.from) return usage('--from DIR|TAR|mmdebstrap:SUITE is required');
 
   try {
@@ -120,21 +144,55 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
         return 0;
       }
       case 'rm': {
-        // No record of which node runs which version exists yet; until the boot services keep
-        // one, nothing counts as in use and only the published version is protected.
-        const r = await store.remove(name, version!, { force: values.force ?? false, inUse: () => [] });
+        const r = await store.remove(name, version!, { force: values.force ?? false, inUse: await nodesRunning(config) });
         if (r.warning) err(`warning: ${r.warning}\n`);
         out(`removed ${name}@${version}\n`);
         return 0;
       }
+      case 'shell': {
+        const r = await imageShell({
+          store,
+          name,
+          ...(values.version !== undefined ? { version: values.version } : {}),
+          command,
+          // Beside the store, as for build: the new version's files are hard-linked into it.
+          workDir: join(config.server.stateDir, 'tmp'),
+          progress: (msg) => err(`${msg}\n`),
+          ...(process.env.SHELL ? { shell: process.env.SHELL } : {}),
+          ...(process.env.TERM ? { term: process.env.TERM } : {}),
+          ...(io.buildInitrd ? { buildInitrd: io.buildInitrd } : {}),
+          ...(io.shellOutput ? { runCommand: spawnChrootCommand(io.shellOutput) } : {}),
+          ...(io.signals ? { signals: io.signals } : {}),
+        });
+        return reportShell(r, out, err);
+      }
     }
     return 2;
   } catch (e) {
-    if (e instanceof StoreError || e instanceof ImageBuildError) err(`diskless image ${sub}: ${e.message}\n`);
+    if (e instanceof StoreError || e instanceof ImageBuildError || e instanceof ImageShellError) err(`diskless image ${sub}: ${e.message}\n`);
     else if (e instanceof ConfigError) err(`diskless: config error: ${e.message}\n`);
     else throw e;
     return 1;
   }
+}
+
+function reportShell(r: ImageShellResult, out: (s: string) => void, err: (s: string) => void): number {
+  for (const w of r.warnings) err(`warning: ${w}\n`);
+  switch (r.outcome) {
+    case 'unchanged':
+      out(`no changes: ${r.name}@${r.from} is unchanged, nothing stored\n`);
+      break;
+    case 'stored': {
+      const m = r.manifest;
+      const what = r.alreadyStored ? `the result is ${m.name}@${m.version}, already stored` : `new version ${m.name}@${m.version} (parent ${r.from}, not published)`;
+      out(`${what}; publish it with: diskless image publish ${m.name} ${m.version}\n`);
+      break;
+    }
+    case 'discarded':
+      err(`changes to ${r.name}@${r.from} discarded: ${r.reason}\n`);
+      break;
+  }
+  return r.status;
 }
 
 function mib(bytes: number): string {

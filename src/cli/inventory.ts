@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { editConfigFile } from '../inventory/config-file.js';
+import { adoptNode } from '../inventory/adopt.js';
+import { discoveredPath, notInInventory, readDiscovered } from '../inventory/discovered.js';
 import { addNode, addProfile, removeNode, removeProfile, setNode, setProfile, type NodeChanges, type ProfileChanges } from '../inventory/editor.js';
 
 const NODE_HELP = `Usage: diskless node add --mac MAC [--hostname H] [--address IP] [--profile P]
@@ -10,10 +12,16 @@ const NODE_HELP = `Usage: diskless node add --mac MAC [--hostname H] [--address 
                        [--loader L] [--unset KEY,KEY] --config FILE
        diskless node rm MAC --config FILE
        diskless node list --config FILE
+       diskless node discovered --config FILE
+       diskless node adopt MAC --hostname H [--profile P] [--address IP] --config FILE
 
 Edits the nodes of the config in place: comments and layout are kept, the file is locked
 and replaced atomically, and an edit that would make the config invalid is refused.
-A running "diskless serve" picks changes up when restarted.
+A running "diskless serve" picks changes up within a second (no restart).
+
+"discovered" lists machines not in the config that asked this server for an address or a
+boot script; "adopt" adds one of them as a node (profile: default_profile unless given).
+With dhcp.unknown_clients: register such a machine waits and boots once adopted.
 `;
 
 const PROFILE_HELP = `Usage: diskless profile add NAME [--inherits P] [--kernel K] [--initrd I,I] [--cmdline ARGS]
@@ -46,6 +54,8 @@ function changesFrom(values: Record<string, string | boolean | undefined>, keys:
   return changes;
 }
 
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
 function requireConfig(values: Record<string, unknown>, help: string): string {
   if (typeof values['config'] !== 'string') throw new Error(`--config FILE is required\n\n${help}`);
   return resolve(values['config']);
@@ -54,7 +64,7 @@ function requireConfig(values: Record<string, unknown>, help: string): string {
 export async function nodeCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parseArgs({ args: rest, options: options(NODE_KEYS), allowPositionals: true, strict: true });
-  if (values['help'] || sub === undefined || sub === 'help') {
+  if (values['help'] || sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
     process.stdout.write(NODE_HELP);
     return sub === undefined ? 2 : 0;
   }
@@ -68,6 +78,27 @@ export async function nodeCommand(argv: string[]): Promise<number> {
         const loader = n.loader ?? c.profiles.get(n.profile)?.loader ?? 'ipxe';
         process.stdout.write(`${n.mac.padEnd(18)} ${(n.hostname ?? '-').padEnd(16)} ${(n.address ?? 'pool').padEnd(15)} ${n.profile.padEnd(12)} ${loader}\n`);
       }
+      return 0;
+    }
+    case 'discovered': {
+      const c = loadConfig(file);
+      const machines = notInInventory(await readDiscovered(discoveredPath(c.server.stateDir)), (m) => c.nodes.some((n) => n.mac === m));
+      process.stdout.write(`${'MAC'.padEnd(18)} ${'ARCH'.padEnd(12)} ${'VENDOR CLASS'.padEnd(34)} ${'LAST SEEN'.padEnd(20)} COUNT\n`);
+      for (const m of machines) {
+        const seen = `${m.lastSeen.slice(0, 10)} ${m.lastSeen.slice(11, 19)}Z`;
+        process.stdout.write(`${m.mac.padEnd(18)} ${(m.arch ?? '-').padEnd(12)} ${(m.vendorClass ?? '-').padEnd(34)} ${seen.padEnd(20)} ${m.count}\n`);
+      }
+      return 0;
+    }
+    case 'adopt': {
+      if (!mac) throw new Error('node adopt: the MAC of a discovered machine is required');
+      const hostname = values['hostname'];
+      if (typeof hostname !== 'string') throw new Error('node adopt: --hostname H is required');
+      const stateDir = loadConfig(file).server.stateDir;
+      const seen = new Set((await readDiscovered(discoveredPath(stateDir))).map((m) => m.mac));
+      const spec = { mac, hostname, profile: str(values['profile']), address: str(values['address']) };
+      await editConfigFile(file, (text) => adoptNode(text, spec, (m) => seen.has(m), file));
+      process.stdout.write(`adopted ${mac} as ${hostname} in ${file}\n`);
       return 0;
     }
     case 'add': {

@@ -5,6 +5,7 @@ import { labCommand } from './lab.js';
 import { initrdCommand } from './initrd.js';
 import { nodeCommand, profileCommand } from './inventory.js';
 import { imageCommand } from './image.js';
+import { secretsCommand } from './secrets.js';
 
 const HELP = `diskless — boot server for fleets of diskless Linux machines
 
@@ -12,10 +13,13 @@ Usage: diskless <command> [options]
 
 Commands:
   serve --config FILE     run DHCP (full or proxy), TFTP and HTTP for the machines in FILE
-  image build|list|show|publish|rollback|rm
+  image build|list|show|publish|rollback|rm|shell
                           versioned root images: a squashfs, its kernel and a network initrd
   node add|set|rm|list    edit the nodes of the config (comments kept, atomic, validated)
+  node discovered|adopt   list machines not in the config that tried to boot; add one as a node
   profile add|set|rm|list edit the profiles of the config
+  secrets root-password|authorized-keys|show
+                          per-node secrets, sent only to the node with its one-time boot token
   initrd build [options]  build the network initramfs from an image's own kernel modules
   lab [options]           boot a virtual diskless Debian node from this server in a private
                           network namespace and show its console (needs root and QEMU)
@@ -39,6 +43,8 @@ export async function main(argv: string[]): Promise<number> {
       return nodeCommand(rest);
     case 'profile':
       return profileCommand(rest);
+    case 'secrets':
+      return secretsCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -8,6 +8,8 @@ const HELP = `Usage: diskless serve --config FILE [--debug]
 Runs every service for the machines in FILE until SIGINT or SIGTERM:
 DHCP (dhcp.mode full or proxy; none with off), TFTP and HTTP.
 Logs one JSON line per DHCP, TFTP and HTTP event on stderr.
+Edits of FILE (by hand or by "diskless node ...") apply to nodes and profiles at once;
+changed server and dhcp settings are logged as needing a restart.
 `;
 
 export async function serveCommand(argv: string[]): Promise<number> {

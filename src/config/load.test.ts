@@ -41,6 +41,8 @@ test('a full config parses with defaults and resolved paths', () => {
   assert.equal(c.server.address, '10.77.0.1');
   assert.equal(c.server.httpPort, 8080);
   assert.equal(c.server.tftpPort, 69);
+  assert.equal(c.server.maxTftpTransfers, 256);
+  assert.equal(c.server.maxNbdConnections, 512);
   assert.equal(c.server.stateDir, '/etc/diskless/state');
   assert.deepEqual(c.dhcp.pool, { start: '10.77.0.100', end: '10.77.0.150' });
   assert.deepEqual(c.dhcp.dns, ['10.77.0.1']);
@@ -76,6 +78,8 @@ const cases: Array<[string, string, RegExp]> = [
   ['hostile hostname', GOOD.replace('hostname: dc1', 'hostname: "a;reboot"'), /:26: nodes\[0\]\.hostname: "a;reboot" is not a valid host name/],
   ['newline in cmdline', GOOD.replace('cmdline: rd.debug', 'cmdline: "rd.debug\\nshell"'), /:30: nodes\[1\]\.cmdline: must be one line/],
   ['port out of range', GOOD.replace('8080', '80800'), /:5: server\.http_port: must be between 1 and 65535/],
+  ['no TFTP transfers at all', GOOD.replace('state_dir: state', 'state_dir: state\n  max_tftp_transfers: 0'), /:7: server\.max_tftp_transfers: must be between 1 and 16384 \(got 0\)/],
+  ['NBD connection cap not an integer', GOOD.replace('state_dir: state', 'state_dir: state\n  max_nbd_connections: lots'), /:7: server\.max_nbd_connections: must be an integer/],
   ['broken YAML', 'server:\n  address: [\n', /^\/x\/d\.yaml:\d+: \(yaml\): /],
   ['not a mapping', '- a\n', /\(top\): must be a mapping/],
   ['default profile missing', GOOD.replace('default_profile: default', 'default_profile: x'), /:31: default_profile: names no profile/],
@@ -87,3 +91,9 @@ const cases: Array<[string, string, RegExp]> = [
 for (const [name, text, re] of cases) {
   test(`config error: ${name}`, () => assert.match(errorOf(text).message, re));
 }
+
+test('server.max_tftp_transfers and server.max_nbd_connections set the servers\' caps', () => {
+  const c = parseConfig(GOOD.replace('state_dir: state', 'state_dir: state\n  max_tftp_transfers: 8\n  max_nbd_connections: 2'), '/x/d.yaml');
+  assert.equal(c.server.maxTftpTransfers, 8);
+  assert.equal(c.server.maxNbdConnections, 2);
+});

@@ -5,6 +5,7 @@ import { parseIpv4, sameSubnet, maskToPrefix } from '../net/ipv4.js';
 import { normalizeMac } from '../net/mac.js';
 import type { DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig } from './types.js';
 import { ConfigError, Fields } from './yaml-fields.js';
+import { mergeFileSpecs, readFileSpecs } from './node-files.js';
 
 const LOADERS = ['ipxe', 'pxelinux'] as const;
 // RFC 1123 host name: labels of letters, digits and inner hyphens.
@@ -37,15 +38,17 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
 
   const server = readServer(top.map('server'), path);
-  const dhcp = readDhcp(top.map('dhcp'), server);
+  const dhcpFields = top.map('dhcp');
+  const dhcp = readDhcp(dhcpFields, server);
   const profiles = new Map<string, ProfileConfig>();
   readProfiles(top.entries('profiles'), path, profiles);
-  const nodes = top.list('nodes').map((f) => readNode(f, profiles));
+  const nodes = top.list('nodes').map((f) => readNode(f, profiles, path));
   const defaultProfile = top.optString('default_profile');
   if (defaultProfile !== undefined && !profiles.has(defaultProfile)) {
     top.fail('default_profile', `names no profile (known: ${[...profiles.keys()].join(', ') || 'none'})`, top.raw('default_profile'));
   }
   top.rejectUnknown();
+  checkUnknownClients(dhcpFields, dhcp, defaultProfile);
   checkUnique(top, nodes);
   for (const n of nodes) {
     if (n.address && dhcp.mode === 'full' && !sameSubnet(n.address, server.address, dhcp.subnetMask)) {
@@ -70,6 +73,11 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     httpPort: f.int('http_port', 80, 1, 65535),
     tftpPort: f.int('tftp_port', 69, 1, 65535),
     nbdPort: f.int('nbd_port', 10809, 1, 65535),
+    // Defaults are TftpServer's and NbdServer's own. Each TFTP transfer holds an ephemeral UDP
+    // port, and Linux has about 28,000 of them.
+    maxTftpTransfers: f.int('max_tftp_transfers', 256, 1, 16384),
+    maxNbdConnections: f.int('max_nbd_connections', 512, 1, 65535),
+    tokenTtlSec: f.int('token_ttl', 300, 10, 3600),
     stateDir: path(f.string('state_dir', '/var/lib/diskless')),
     ipxeDir: path(f.string('ipxe_dir', '/usr/lib/ipxe')),
     syslinuxDirs: (syslinux.length ? syslinux : ['/usr/lib/PXELINUX', '/usr/lib/syslinux/modules/bios']).map(path),
@@ -111,7 +119,7 @@ function readDhcp(f: Fields, server: ServerConfig): DhcpConfig {
     routers,
     dns,
     leaseTimeSec: f.int('lease_time', 3600, 60, 365 * 86400),
-    unknownClients: f.oneOf('unknown_clients', ['allow', 'deny'] as const, 'allow'),
+    unknownClients: f.oneOf('unknown_clients', ['allow', 'deny', 'register'] as const, 'allow'),
     ...(pool ? { pool } : {}),
     ...(domain !== undefined ? { domain } : {}),
     ...(broadcast !== undefined ? { broadcast } : {}),
@@ -119,6 +127,22 @@ function readDhcp(f: Fields, server: ServerConfig): DhcpConfig {
   };
   f.rejectUnknown();
   return d;
+}
+
+/**
+ * What each unknown_clients choice needs to do anything. Only a value written in the file is
+ * checked: the implicit `allow` of older configs without default_profile keeps working.
+ */
+function checkUnknownClients(f: Fields, dhcp: DhcpConfig, defaultProfile: string | undefined): void {
+  if (!f.has('unknown_clients')) return;
+  const choice = dhcp.unknownClients;
+  const node = f.raw('unknown_clients');
+  if (choice === 'allow' && defaultProfile === undefined) {
+    f.fail('unknown_clients', 'allow boots default_profile, which is not set (set default_profile, or use register or deny)', node);
+  }
+  if ((choice === 'allow' || choice === 'register') && dhcp.mode === 'full' && dhcp.pool === undefined) {
+    f.fail('unknown_clients', `${choice} needs dhcp.pool in full mode: unknown machines get their address from it`, node);
+  }
 }
 
 /**
@@ -167,6 +191,7 @@ function readProfile(name: string, f: Fields, path: (p: string) => string, paren
     initrds: f.has('initrd') ? f.strings('initrd').map(path) : [...(parent?.initrds ?? [])],
     cmdline,
     loader: f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : parent?.loader ?? 'ipxe',
+    files: mergeFileSpecs(parent?.files ?? [], readFileSpecs(f, path)),
   };
   if (f.has('root')) {
     if (!f.isNull('root')) p.root = readRoot(f.map('root'), path, image !== undefined);
@@ -197,7 +222,7 @@ function readRoot(f: Fields, path: (p: string) => string, fromStore: boolean): R
   return r;
 }
 
-function readNode(f: Fields, profiles: Map<string, ProfileConfig>): NodeConfig {
+function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: string) => string): NodeConfig {
   const macText = f.string('mac');
   const mac = normalizeMac(macText);
   if (!mac) f.fail('mac', `"${macText}" is not a MAC address (use 52:54:00:12:34:56)`, f.raw('mac'));
@@ -209,6 +234,7 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>): NodeConfig {
   const cmdline = f.optString('cmdline');
   if (cmdline !== undefined && UNSAFE_CMDLINE.test(cmdline)) f.fail('cmdline', 'must be one line without control characters', f.raw('cmdline'));
   const loader = f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : undefined;
+  const files = readFileSpecs(f, path);
   f.rejectUnknown();
   return {
     mac: mac!,
@@ -217,6 +243,7 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>): NodeConfig {
     ...(address !== undefined ? { address } : {}),
     ...(cmdline !== undefined ? { cmdline } : {}),
     ...(loader !== undefined ? { loader } : {}),
+    ...(files.length ? { files } : {}),
   };
 }
 

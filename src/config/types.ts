@@ -17,6 +17,12 @@ export interface ServerConfig {
   /** Optional directory of extra files served read-only by TFTP and HTTP. */
   tftpRoot?: string;
   nbdPort: number;
+  /** TFTP transfers served at once; further requests get ERROR 0 "Server busy". */
+  maxTftpTransfers: number;
+  /** NBD connections open at once; further ones are closed on accept. */
+  maxNbdConnections: number;
+  /** Seconds a boot script's one-time secrets token stays valid. */
+  tokenTtlSec: number;
 }
 
 export interface DhcpConfig {
@@ -29,8 +35,14 @@ export interface DhcpConfig {
   broadcast?: string;
   leaseTimeSec: number;
   rootPath?: string;
-  unknownClients: 'allow' | 'deny';
+  unknownClients: UnknownClients;
 }
+
+/**
+ * Machines not listed under nodes: `deny` ignores them, `allow` boots default_profile, `register`
+ * gives them an address and a script that waits for `diskless node adopt`.
+ */
+export type UnknownClients = 'allow' | 'deny' | 'register';
 
 export type RootMode = 'live' | 'nbd' | 'nfs';
 
@@ -48,6 +60,19 @@ export interface RootConfig {
   retry: number;
 }
 
+/** A file placed on the node at boot, on top of the image (never baked into it). */
+export interface FileSpec {
+  /** Absolute path on the node. */
+  path: string;
+  mode: number;
+  /** Inline text, or… */
+  content?: string;
+  /** …a file on the server, read at each boot. */
+  source?: string;
+  /** `{{hostname}}`-style placeholders are filled in per node. */
+  template: boolean;
+}
+
 export interface ProfileConfig {
   name: string;
   /** An image in the store (diskless image build): its published version's kernel, initrd and root. */
@@ -58,6 +83,7 @@ export interface ProfileConfig {
   cmdline: string;
   loader: Loader;
   root?: RootConfig;
+  files: FileSpec[];
 }
 
 export interface NodeConfig {
@@ -68,6 +94,8 @@ export interface NodeConfig {
   /** Appended to the profile's command line. */
   cmdline?: string;
   loader?: Loader;
+  /** Replace the profile's files of the same path. */
+  files?: FileSpec[];
 }
 
 export interface DisklessConfig {

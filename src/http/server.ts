@@ -25,7 +25,7 @@ export interface HttpServerOptions {
   /** Consulted before files, for every method (API endpoints). */
   handlers?: HttpHandler[];
   /** Everything served; returns undefined for 404. */
-  resolve(path: string): Promise<BootFile | undefined>;
+  resolve(path: string, peer: string): Promise<BootFile | undefined>;
   logger?: Logger;
   onEvent?: (e: HttpEvent) => void;
   now?: () => number;
@@ -96,7 +96,7 @@ export class HttpServer {
       } else if (method !== 'GET' && method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('Method not allowed\n');
       } else {
-        const file = await this.#opts.resolve(path);
+        const file = await this.#opts.resolve(path, peer);
         if (!file) res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
         else bytes = await this.#sendFile(req, res, file, method === 'HEAD');
       }

@@ -7,6 +7,7 @@ import { resolveInRoot } from '../initramfs/root-path.js';
 import { buildDebianRoot } from './debian-root.js';
 import { runTool } from './run-tool.js';
 import { makeSquashfs } from './squashfs.js';
+import { sha256File } from './store/atomic.js';
 import { type ImageStore, type Manifest, validateName } from './store/image-store.js';
 
 /** A build refused for a reason the user can fix (no kernel, unreadable source). */
@@ -65,66 +66,112 @@ export async function findKernel(root: string): Promise<{ version: string; hostP
   return null;
 }
 
+export interface StoreRootOptions {
+  store: ImageStore;
+  name: string;
+  /** The finished root tree; only read. */
+  root: string;
+  /** Names the source in progress lines and errors: the --from argument, or NAME@VERSION. */
+  label: string;
+  /** Where root.sqfs, vmlinuz and initrd.img are written; the caller removes it. */
+  tmp: string;
+  parent: string | null;
+  /**
+   * sha256 of the root.sqfs the tree came from: when the new squashfs is identical, neither an
+   * initrd nor a version is made, since the version id would be that of the source.
+   */
+  unchangedSha256?: string;
+  buildInitrd?: InitrdBuilder;
+  progress?: (msg: string) => void;
+  /** Checked before each step, so an interrupted caller stops before storing anything. */
+  abort?: AbortSignal;
+}
+
+export type StoreRootResult = { unchanged: true } | { unchanged: false; manifest: Manifest };
+
 /**
  * Builds root.sqfs, kernel and initrd from `from` and stores them as a new, unpublished version
- * of `name`; its parent is what was published when the build started.
+ * of `name`; its parent is what is published when the root is ready.
  */
 export async function buildImage(o: BuildImageOptions): Promise<Manifest> {
   validateName(o.name);
-  const progress = o.progress ?? (() => {});
-  const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    progress(`${what}…`);
-    const r = await fn();
-    progress(`${what}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return r;
-  };
-
   await mkdir(o.workDir, { recursive: true });
   const tmp = await mkdtemp(join(resolve(o.workDir), `build-${o.name}-`));
   try {
-    const root = await prepareRoot(o, tmp, step);
-    const kernel = await findKernel(root);
-    if (!kernel) {
-      throw new ImageBuildError(
-        `Cannot build image ${o.name}: ${o.from} has no /boot/vmlinuz-*; a network-booted image needs a kernel: include a kernel package, e.g. --include linux-image-amd64`,
-      );
-    }
-    const squashfs = join(tmp, 'root.sqfs');
-    await step(`squashfs of ${o.from}`, () => makeSquashfs(root, squashfs));
-    const initrd = join(tmp, 'initrd.img');
-    const built = await step(`initrd for kernel ${kernel.version}`, () =>
-      (o.buildInitrd ?? defaultInitrdBuilder)({ root, kernelVersion: kernel.version, output: initrd }),
-    );
-    if (built.kernelVersion !== kernel.version) {
-      // A node must never boot a kernel with another kernel's modules.
-      throw new ImageBuildError(`Cannot build image ${o.name}: initrd is for kernel ${built.kernelVersion}, not ${kernel.version}`);
-    }
-    // Copied out of the root: a DIR source is the user's and may change or vanish after the build.
-    const vmlinuz = join(tmp, 'vmlinuz');
-    await copyFile(kernel.hostPath, vmlinuz);
-    const parent = (await o.store.list()).find((s) => s.name === o.name)?.published ?? undefined;
-    const manifest = await step(`storing ${o.name}`, () =>
-      o.store.addVersion(o.name, {
-        squashfs,
-        kernel: vmlinuz,
-        initrd,
-        kernelVersion: kernel.version,
-        // Nothing else holds these temp files, so linking them into the store is safe.
-        link: true,
-        ...(parent ? { parent } : {}),
-      }),
-    );
-    return manifest;
+    const root = await prepareRoot(o, tmp, timedStep(o.progress));
+    const parent = (await o.store.list()).find((s) => s.name === o.name)?.published ?? null;
+    const r = await storeRootVersion({
+      store: o.store,
+      name: o.name,
+      root,
+      label: o.from,
+      tmp,
+      parent,
+      ...(o.buildInitrd ? { buildInitrd: o.buildInitrd } : {}),
+      ...(o.progress ? { progress: o.progress } : {}),
+    });
+    if (r.unchanged) throw new Error('unreachable: no unchangedSha256 was given');
+    return r.manifest;
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
 }
 
+/** The second half of a build, shared with `image shell`: squashfs, kernel and initrd of a root tree, stored unpublished. */
+export async function storeRootVersion(o: StoreRootOptions): Promise<StoreRootResult> {
+  validateName(o.name);
+  const step = timedStep(o.progress, o.abort);
+  const kernel = await findKernel(o.root);
+  if (!kernel) {
+    throw new ImageBuildError(
+      `Cannot build image ${o.name}: ${o.label} has no /boot/vmlinuz-*; a network-booted image needs a kernel: include a kernel package, e.g. --include linux-image-amd64`,
+    );
+  }
+  const squashfs = join(o.tmp, 'root.sqfs');
+  await step(`squashfs of ${o.label}`, () => makeSquashfs(o.root, squashfs));
+  if (o.unchangedSha256 !== undefined && (await sha256File(squashfs)) === o.unchangedSha256) return { unchanged: true };
+  const initrd = join(o.tmp, 'initrd.img');
+  const built = await step(`initrd for kernel ${kernel.version}`, () =>
+    (o.buildInitrd ?? defaultInitrdBuilder)({ root: o.root, kernelVersion: kernel.version, output: initrd }),
+  );
+  if (built.kernelVersion !== kernel.version) {
+    // A node must never boot a kernel with another kernel's modules.
+    throw new ImageBuildError(`Cannot build image ${o.name}: initrd is for kernel ${built.kernelVersion}, not ${kernel.version}`);
+  }
+  // Copied out of the root: a DIR source is the user's and may change or vanish after the build.
+  const vmlinuz = join(o.tmp, 'vmlinuz');
+  await copyFile(kernel.hostPath, vmlinuz);
+  const manifest = await step(`storing ${o.name}`, () =>
+    o.store.addVersion(o.name, {
+      squashfs,
+      kernel: vmlinuz,
+      initrd,
+      kernelVersion: kernel.version,
+      // Nothing else holds these temp files, so linking them into the store is safe.
+      link: true,
+      ...(o.parent ? { parent: o.parent } : {}),
+    }),
+  );
+  return { unchanged: false, manifest };
+}
+
+type Step = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+function timedStep(progress: ((msg: string) => void) | undefined, abort?: AbortSignal): Step {
+  return async (what, fn) => {
+    abort?.throwIfAborted();
+    const started = Date.now();
+    progress?.(`${what}…`);
+    const r = await fn();
+    progress?.(`${what}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return r;
+  };
+}
+
 async function prepareRoot(
   o: BuildImageOptions,
   tmp: string,
-  step: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
+  step: Step,
 ): Promise<string> {
   if (o.from.startsWith(MMDEBSTRAP)) {
     const suite = o.from.slice(MMDEBSTRAP.length);

@@ -107,9 +107,11 @@ function findNode(inv: Inventory, macText: string): NodeEntry {
   return n;
 }
 
-function checkFree(inv: Inventory, self: NodeEntry | undefined, mac: string | undefined, address: string | undefined): void {
+function checkFree(inv: Inventory, self: NodeEntry | undefined, mac: string | undefined, address: string | undefined, hostname?: string): void {
   for (const other of inv.nodes) {
     if (other === self) continue;
+    // Host names are case-insensitive (RFC 4343); two nodes with one name would fight over DNS and logs.
+    if (hostname !== undefined && other.hostname?.toLowerCase() === hostname.toLowerCase()) throw new InventoryError(`host name ${hostname} is already used by ${describe(other)}`);
     if (mac !== undefined && other.mac === mac) throw new InventoryError(`a node with MAC ${mac} already exists (nodes[${other.index}]${other.hostname ? `, ${other.hostname}` : ''})`);
     if (address !== undefined && other.address === address) throw new InventoryError(`address ${address} is already reserved for ${describe(other)}`);
   }
@@ -143,7 +145,7 @@ function pick<K extends string>(keys: readonly K[], from: Partial<Record<K, unkn
 export function addNode(text: string, node: NodeSpec, file = DEFAULT_FILE): string {
   const inv = readInventory(text);
   const mac = mustMac(node.mac);
-  checkFree(inv, undefined, mac, node.address);
+  checkFree(inv, undefined, mac, node.address, node.hostname);
   return edit(text, [{ op: 'append', path: ['nodes'], value: pick(NODE_KEYS, { ...node, mac }) }], file);
 }
 
@@ -152,7 +154,7 @@ export function setNode(text: string, mac: string, changes: NodeChanges, file = 
   const node = findNode(inv, mac);
   if ('mac' in changes && (changes.mac === null || changes.mac === undefined)) throw new InventoryError('a node\'s mac cannot be removed (use removeNode)');
   const newMac = changes.mac ? mustMac(changes.mac) : undefined;
-  checkFree(inv, node, newMac, changes.address ?? undefined);
+  checkFree(inv, node, newMac, changes.address ?? undefined, changes.hostname ?? undefined);
   const ops: YamlOp[] = [];
   for (const k of NODE_KEYS) {
     if (!(k in changes)) continue;

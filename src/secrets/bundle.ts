@@ -33,7 +33,14 @@ export async function nodeSecretFiles(store: SecretStore, mac: string, hostname:
  * unlike a line-based format, carries modes and arbitrary bytes without any shell quoting.
  */
 export async function nodeSecretBundle(store: SecretStore, mac: string, hostname: string): Promise<Buffer> {
-  const files = await nodeSecretFiles(store, mac, hostname);
+  return bundleFiles(await nodeSecretFiles(store, mac, hostname));
+}
+
+/**
+ * Any node files as one cpio archive. Parents named in DIRS are listed with their modes; other
+ * parents are left to `cpio -d`, so an image's own directory modes are never changed.
+ */
+export async function bundleFiles(files: readonly NodeFile[]): Promise<Buffer> {
   const used = new Set(files.map((f) => f.path.split('/').slice(0, -1).join('/')));
   const entries: CpioEntry[] = [];
   for (const [path, mode] of DIRS) {

@@ -4,7 +4,7 @@
 parse_cmdline() {
     DL_ROOT="" DL_OVERLAY=tmpfs DL_COPY="" DL_SHA256="" DL_RETRY=180 DL_IP="" DL_BOOTIF=""
     DL_BREAK="" DL_SHELL="" DL_DEBUG="" DL_SERVER="" DL_INIT=/sbin/init DL_OVERLAY_SIZE=50%
-    DL_NFS_OPTS=""
+    DL_NFS_OPTS="" DL_TOKEN=""
     read -r _cmdline < "${DL_CMDLINE_FILE:-/proc/cmdline}"
     set -f  # split on blanks but never expand a word such as "*" against the filesystem
     for _arg in $_cmdline; do
@@ -14,6 +14,7 @@ parse_cmdline() {
             rd.diskless.overlay.size=*) DL_OVERLAY_SIZE=${_arg#*=} ;;
             rd.diskless.copy|rd.diskless.copy=1) DL_COPY=1 ;;
             rd.diskless.sha256=*) DL_SHA256=${_arg#*=} ;;
+            rd.diskless.token=*) DL_TOKEN=${_arg#*=} ;;
             rd.retry=*) DL_RETRY=${_arg#*=} ;;
             ip=*) DL_IP=${_arg#ip=} ;;
             BOOTIF=*) DL_BOOTIF=${_arg#BOOTIF=} ;;
@@ -43,5 +44,6 @@ check_cmdline() {
     case "$DL_SHA256" in ''|[0-9a-f]*) ;; *) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac
     if [ -n "$DL_SHA256" ] && [ ${#DL_SHA256} -ne 64 ]; then cause "rd.diskless.sha256 must be 64 hex digits"; return; fi
     case "$DL_SHA256" in *[!0-9a-f]*) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac
+    case "$DL_TOKEN" in *[!A-Za-z0-9_-]*) cause "rd.diskless.token has characters a token never has"; return ;; esac
     return 0
 }

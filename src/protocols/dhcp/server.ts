@@ -1,6 +1,6 @@
 import { createSocket as createDgramSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
 import { nullLogger, type Logger, type LogLevel } from '../../log/logger.js';
-import { decideDhcpReply } from '../../boot/dhcp-policy.js';
+import { decideDhcpReply, type DhcpDecision } from '../../boot/dhcp-policy.js';
 import type { DhcpNode, DhcpSettings } from '../../boot/dhcp-settings.js';
 import type { LeaseStore } from '../../boot/lease-store.js';
 import { macOf } from '../../boot/classify-client.js';
@@ -39,6 +39,8 @@ export interface DhcpServerOptions {
   reservedBy?: (ip: string) => string | undefined;
   /** Where "broadcast" replies go: 255.255.255.255 unless a loopback test says otherwise. */
   broadcastTarget?: string;
+  /** Every decided request from a MAC that lookupNode does not know, whatever the answer. */
+  onUnknownClient?: (request: DhcpPacket, decision: DhcpDecision) => void;
 }
 
 const EVENT_BY_REQUEST: ReadonlyMap<number, DhcpEventType> = new Map([
@@ -143,14 +145,16 @@ export class DhcpServer {
     const request = decoded.packet;
     const { settings, leaseStore } = this.#options;
     const mac = macOf(request);
+    const node = this.#options.lookupNode(mac);
     const decision = decideDhcpReply({
       packet: request,
       port,
       settings,
-      node: this.#options.lookupNode(mac),
+      node,
       leases: leaseStore,
       ...(this.#options.reservedBy ? { reservedBy: this.#options.reservedBy } : {}),
     });
+    if (node === undefined && decision.messageType !== undefined) this.#unknownClient(request, decision);
     const base = { mac, xid: request.xid };
     const requestType = decision.messageType === undefined ? undefined : EVENT_BY_REQUEST.get(decision.messageType);
     if (requestType) this.#emit({ ...base, type: requestType, ...requestedIp(request) }, decision.quiet ? 'debug' : 'info', peer);
@@ -197,6 +201,14 @@ export class DhcpServer {
       ...(file ? { file } : {}),
       reason,
     }, 'info', peer);
+  }
+
+  #unknownClient(request: DhcpPacket, decision: DhcpDecision): void {
+    try {
+      this.#options.onUnknownClient?.(request, decision);
+    } catch (err) {
+      this.#log.log('error', 'dhcp onUnknownClient hook failed', { error: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   #emit(event: Omit<DhcpEvent, 'at'>, level: LogLevel, peer: string): void {

@@ -1,0 +1,64 @@
+# This node's own files, applied over the overlay and never baked into the image: SSH host keys
+# kept on the server (seed 004: keys that change at every boot), root's authorized_keys and
+# password hash, and the profile's and node's files (seed 002's per-host tarballs).
+
+DL_FILES=${DL_FILES:-/run/initramfs/node-files.cpio}
+DL_NEWROOT=${DL_NEWROOT:-/newroot}
+
+# POST the one-time token from this boot's script; the archive lands in RAM, readable by root only.
+fetch_node_files() {
+    rm -f "$DL_FILES"
+    (umask 077; timeout 30 wget -q -O "$DL_FILES" --post-data "mac=$(urlencode "$DL_MAC")&token=$(urlencode "$1")" \
+        "$DL_SERVER/api/v1/node-files") 2>/dev/null && [ -s "$DL_FILES" ]
+}
+
+# Tokens live in the server's memory for token_ttl: after a server restart, or a boot slower
+# than that, the node's own boot script (asked for from this node's address) carries a new one.
+fresh_token() {
+    timeout 10 wget -q -O - "$DL_SERVER/boot/$DL_MAC.ipxe" 2>/dev/null \
+        | sed -n 's/.*rd\.diskless\.token=\([A-Za-z0-9_-]*\).*/\1/p' | head -n 1
+}
+
+apply_identity() {
+    if [ -z "$DL_TOKEN" ]; then
+        info "identity: no rd.diskless.token (pxelinux, or a node without secrets): keeping the image's own"
+        return 0
+    fi
+    if ! touch "$DL_NEWROOT/.diskless-write-test" 2>/dev/null; then
+        cause "the root is read-only (rd.diskless.overlay=none): this node's keys and files cannot be applied"; return
+    fi
+    rm -f "$DL_NEWROOT/.diskless-write-test"
+    _token=$DL_TOKEN
+    _until=$(( $(now_ms) / 1000 + DL_RETRY ))
+    until fetch_node_files "$_token"; do
+        if [ "$(( $(now_ms) / 1000 ))" -ge "$_until" ]; then
+            cause "no files for this node from $DL_SERVER within rd.retry=$DL_RETRY s (token refused or server down; see the server log)"; return
+        fi
+        info "identity: this node's files are not available yet; asking for a new token"
+        sleep 3
+        _token=$(fresh_token)
+    done
+    _count=$(cpio -t < "$DL_FILES" 2>/dev/null | wc -l)
+    if ! _err=$(cd "$DL_NEWROOT" && cpio -i -d -u < "$DL_FILES" 2>&1 >/dev/null); then
+        rm -f "$DL_FILES"
+        cause "cannot unpack this node's files: $_err"; return
+    fi
+    rm -f "$DL_FILES"
+    apply_root_password || return
+    info "identity: $_count entries applied (host keys, keys, files)"
+    return 0
+}
+
+# Only root's field of the image's /etc/shadow changes; other accounts keep the image's.
+apply_root_password() {
+    _f=$DL_NEWROOT/etc/diskless/root-password-hash
+    [ -f "$_f" ] || return 0
+    read -r _hash < "$_f"
+    rm -f "$_f"
+    # crypt(3) output is [./0-9A-Za-z$] plus yescrypt's params: nothing sed or the shell reads.
+    case "$_hash" in
+        ''|*[!A-Za-z0-9./\$]*) cause "the root password hash from the server has unexpected characters"; return ;;
+    esac
+    [ -f "$DL_NEWROOT/etc/shadow" ] || { info "identity: the image has no /etc/shadow; root password not set"; return 0; }
+    sed -i "s|^root:[^:]*:|root:$_hash:|" "$DL_NEWROOT/etc/shadow" || { cause "cannot set root's password in /etc/shadow"; return; }
+}

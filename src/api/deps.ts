@@ -1,0 +1,45 @@
+import type { DisklessConfig } from '../config/types.js';
+import type { ImageSummary } from '../images/store/image-store.js';
+import type { EventStore } from '../events/event-store.js';
+import type { NodeState } from '../events/node-state.js';
+
+/** Node fields the API may write; null removes a key (the shape of src/inventory/editor.ts). */
+export interface NodeFields {
+  mac: string;
+  hostname?: string | undefined;
+  address?: string | undefined;
+  profile?: string | undefined;
+  cmdline?: string | undefined;
+  loader?: string | undefined;
+}
+export type NodeFieldChanges = { [K in Exclude<keyof NodeFields, 'mac'>]?: string | null };
+
+/** Inventory writes (wired to editConfigFile + addNode/setNode); they throw InventoryError on a refused edit. */
+export interface InventoryWrites {
+  addNode(node: NodeFields): Promise<void>;
+  setNode(mac: string, changes: NodeFieldChanges): Promise<void>;
+}
+
+/** The image store's part the API uses (ImageStore satisfies it). */
+export interface ImageProvider {
+  list(): Promise<ImageSummary[]>;
+  publish(name: string, version: string): Promise<unknown>;
+  rollback(name: string): Promise<unknown>;
+}
+
+export interface ApiDeps {
+  /** The config as it is now (re-read after edits by whoever owns it). */
+  inventory: () => Pick<DisklessConfig, 'nodes' | 'profiles' | 'defaultProfile'>;
+  events: Pick<EventStore, 'query' | 'subscribe' | 'lastSeq'>;
+  states: { get(mac: string): NodeState | undefined; all(): NodeState[] };
+  images?: ImageProvider;
+  writes?: InventoryWrites;
+  /** Writes need `Authorization: Bearer <adminToken>`; without a token every write is refused. */
+  adminToken?: string;
+  /** Clients allowed to read, as CIDRs. */
+  readCidrs: readonly string[];
+  /** Default 15 s: keeps proxies from closing an idle event stream. */
+  heartbeatMs?: number;
+  /** Default 64 KiB. */
+  maxBodyBytes?: number;
+}

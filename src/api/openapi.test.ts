@@ -1,0 +1,19 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ROUTES } from './routes.js';
+import { call, startApi } from './testdata/api-fixture.js';
+
+test('the OpenAPI document lists exactly the routes the API handles', async (t) => {
+  const { port } = await startApi(t);
+  const r = await call(port, 'GET', '/api/v1/openapi.json');
+  assert.equal(r.status, 200);
+  assert.equal(r.json.openapi, '3.1.0');
+  assert.deepEqual(r.json.servers, [{ url: '/api/v1' }]);
+  const documented = Object.entries(r.json.paths as Record<string, Record<string, { security: unknown[] }>>)
+    .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => `${method.toUpperCase()} ${path} ${op.security.length ? 'write' : 'read'}`))
+    .sort();
+  const handled = ROUTES.map((route) => `${route.method} ${route.path} ${route.access}`).sort();
+  assert.deepEqual(documented, handled);
+  // Every $ref resolves.
+  for (const [, name] of JSON.stringify(r.json).matchAll(/"#\/components\/schemas\/(\w+)"/g)) assert.ok(r.json.components.schemas[name!], name);
+});

@@ -1,0 +1,288 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpHandler } from '../http/server.js';
+import { normalizeMac } from '../net/mac.js';
+import { MAX_QUERY_LIMIT, type EventQuery } from '../events/event-store.js';
+import { checkBearer, cidrAllowList } from './access.js';
+import type { ApiDeps, NodeFieldChanges, NodeFields } from './deps.js';
+import { streamEvents } from './event-stream.js';
+import { ApiError, readJsonObject, sendError, sendJson } from './http-json.js';
+import { openApiDocument } from './openapi.js';
+import { nodeDetail, nodeSummary, runningImage } from './views.js';
+
+export const API_PREFIX = '/api/v1';
+
+interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  deps: ApiDeps;
+  body(): Promise<Record<string, unknown>>;
+}
+
+export interface Route {
+  method: 'GET' | 'POST';
+  /** Below API_PREFIX, with {param} segments; the OpenAPI document lists exactly these. */
+  path: string;
+  /** Writes need the admin token; reads a client in the read networks. */
+  access: 'read' | 'write';
+  /** Answers with JSON (returned value, status 200) or writes the response itself (undefined). */
+  handle(ctx: RouteContext): Promise<unknown>;
+}
+
+const NODE_KEYS = ['hostname', 'address', 'profile', 'cmdline', 'loader'] as const;
+
+export const ROUTES: readonly Route[] = [
+  { method: 'GET', path: '/openapi.json', access: 'read', handle: async () => openApiDocument() },
+  {
+    method: 'GET', path: '/nodes', access: 'read',
+    handle: async ({ deps }) => ({ nodes: deps.inventory().nodes.map((n) => nodeSummary(n.mac, n, deps.states.get(n.mac))) }),
+  },
+  {
+    method: 'GET', path: '/nodes/{mac}', access: 'read',
+    handle: async ({ deps, params }) => {
+      const mac = macParam(params);
+      const node = deps.inventory().nodes.find((n) => n.mac === mac);
+      const state = deps.states.get(mac);
+      if (!node && !state) throw new ApiError(404, `No node ${mac}`, 'List nodes with GET /api/v1/nodes and machines not in the inventory with GET /api/v1/discovered');
+      return nodeDetail(mac, node, state);
+    },
+  },
+  {
+    method: 'GET', path: '/nodes/{mac}/events', access: 'read',
+    handle: async ({ deps, params, query }) => eventsPage(deps, { ...eventQuery(query), mac: macParam(params) }),
+  },
+  {
+    method: 'GET', path: '/profiles', access: 'read',
+    handle: async ({ deps }) => {
+      const inv = deps.inventory();
+      return {
+        defaultProfile: inv.defaultProfile ?? null,
+        profiles: [...inv.profiles.values()].map((p) => ({
+          name: p.name, image: p.image ?? null, kernel: p.kernel, initrds: p.initrds, cmdline: p.cmdline, loader: p.loader, root: p.root ?? null,
+          nodes: inv.nodes.filter((n) => n.profile === p.name).map((n) => n.mac),
+        })),
+      };
+    },
+  },
+  {
+    method: 'GET', path: '/images', access: 'read',
+    handle: async ({ deps }) => {
+      const images = await requireImages(deps).list();
+      const running = deps.states.all().map((s) => ({ mac: s.mac, image: runningImage(s) }));
+      return {
+        images: images.map((img) => ({
+          name: img.name, published: img.published, publishedAt: img.publishedAt, previous: img.previous,
+          versions: img.versions.map((v) => ({
+            version: v.version, created: v.created, kernelVersion: v.kernelVersion, size: v.size, sha256: v.sha256, parent: v.parent,
+            published: v.version === img.published,
+            nodes: running.filter((r) => r.image?.name === img.name && r.image.version === v.version).map((r) => r.mac),
+          })),
+        })),
+      };
+    },
+  },
+  {
+    method: 'GET', path: '/discovered', access: 'read',
+    handle: async ({ deps }) => {
+      const known = new Set(deps.inventory().nodes.map((n) => n.mac));
+      return { discovered: deps.states.all().filter((s) => !known.has(s.mac)).map((s) => nodeSummary(s.mac, undefined, s)) };
+    },
+  },
+  {
+    method: 'GET', path: '/events', access: 'read',
+    handle: async ({ deps, query }) => {
+      const node = query.get('node');
+      return eventsPage(deps, { ...eventQuery(query), ...(node === null ? {} : { mac: macValue(node) }) });
+    },
+  },
+  {
+    method: 'GET', path: '/events/stream', access: 'read',
+    handle: async ({ req, res, deps, query }) => {
+      const resume = req.headers['last-event-id'] ?? query.get('since') ?? undefined;
+      const node = query.get('node');
+      streamEvents(req, res, deps.events, {
+        afterSeq: resume === undefined ? undefined : seqValue(String(resume), 'Last-Event-ID'),
+        mac: node === null ? undefined : macValue(node),
+        heartbeatMs: deps.heartbeatMs ?? 15_000,
+      });
+      return undefined;
+    },
+  },
+  {
+    method: 'POST', path: '/nodes', access: 'write',
+    handle: async ({ deps, body, res }) => {
+      const b = await body();
+      const node: NodeFields = { mac: macValue(stringField(b, 'mac') ?? '') };
+      for (const k of NODE_KEYS) {
+        const v = stringField(b, k);
+        if (v !== undefined) node[k] = v;
+      }
+      await requireWrites(deps).addNode(node);
+      sendJson(res, 201, { mac: node.mac });
+      return undefined;
+    },
+  },
+  {
+    method: 'POST', path: '/nodes/{mac}', access: 'write',
+    handle: async ({ deps, params, body }) => {
+      const mac = macParam(params);
+      const b = await body();
+      const unknown = Object.keys(b).filter((k) => !(NODE_KEYS as readonly string[]).includes(k));
+      if (unknown.length) throw new ApiError(400, `Unknown field ${unknown.join(', ')}`, `Settable fields: ${NODE_KEYS.join(', ')} (null removes one)`);
+      const changes: NodeFieldChanges = {};
+      for (const k of NODE_KEYS) {
+        if (b[k] === null) changes[k] = null;
+        else if (b[k] !== undefined) changes[k] = stringField(b, k)!;
+      }
+      await requireWrites(deps).setNode(mac, changes);
+      return { mac };
+    },
+  },
+  {
+    method: 'POST', path: '/discovered/{mac}/adopt', access: 'write',
+    handle: async ({ deps, params, body, res }) => {
+      const mac = macParam(params);
+      if (deps.inventory().nodes.some((n) => n.mac === mac)) throw new ApiError(409, `${mac} is already in the inventory`, `Change it with POST /api/v1/nodes/${mac}`);
+      if (!deps.states.get(mac)) throw new ApiError(404, `No discovered machine ${mac}`, 'GET /api/v1/discovered lists machines seen but not in the inventory');
+      const b = await body();
+      const node: NodeFields = { mac };
+      for (const k of NODE_KEYS) {
+        const v = stringField(b, k);
+        if (v !== undefined) node[k] = v;
+      }
+      await requireWrites(deps).addNode(node);
+      sendJson(res, 201, { mac });
+      return undefined;
+    },
+  },
+  {
+    method: 'POST', path: '/images/{name}/publish', access: 'write',
+    handle: async ({ deps, params, body }) => {
+      const version = stringField(await body(), 'version');
+      if (!version) throw new ApiError(400, 'version is missing', 'Send {"version": "<16 hex digits>"}; GET /api/v1/images lists versions');
+      return { name: params.name, published: await requireImages(deps).publish(params.name!, version) };
+    },
+  },
+  {
+    method: 'POST', path: '/images/{name}/rollback', access: 'write',
+    handle: async ({ deps, params }) => ({ name: params.name, published: await requireImages(deps).rollback(params.name!) }),
+  },
+];
+
+/**
+ * The REST API under /api/v1 as one HttpHandler. Paths it does not know are left to the next
+ * handler (the node report endpoint shares the prefix); a known path with another method is 405.
+ */
+export function apiHandler(deps: ApiDeps): HttpHandler {
+  const mayRead = cidrAllowList(deps.readCidrs);
+  const limit = deps.maxBodyBytes ?? 64 * 1024;
+  return async (req, res, path) => {
+    if (!path.startsWith(API_PREFIX + '/')) return false;
+    const sub = path.slice(API_PREFIX.length);
+    const matches = ROUTES.map((r) => ({ r, params: matchPath(r.path, sub) })).filter((m) => m.params !== undefined);
+    if (!matches.length) return false;
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const hit = matches.find((m) => m.r.method === method);
+    try {
+      if (!hit) throw new ApiError(405, `Method ${req.method} not allowed here`, `Use ${matches.map((m) => m.r.method).join(' or ')}`, { allow: matches.map((m) => m.r.method).join(', ') });
+      authorize(hit.r, req, deps, mayRead);
+      const query = new URL(req.url ?? '/', 'http://x').searchParams;
+      const result = await hit.r.handle({ req, res, deps, query, params: hit.params!, body: () => readJsonObject(req, limit) });
+      if (result !== undefined) sendJson(res, 200, result);
+    } catch (e) {
+      if (res.headersSent) res.destroy();
+      else sendError(res, toApiError(e));
+    }
+    return true;
+  };
+}
+
+function authorize(route: Route, req: IncomingMessage, deps: ApiDeps, mayRead: (ip: string | undefined) => boolean): void {
+  if (route.access === 'read') {
+    if (!mayRead(req.socket.remoteAddress)) throw new ApiError(403, 'Reads are not allowed from this address', 'Add the client network to the API read networks in the config');
+    return;
+  }
+  const check = checkBearer(req.headers.authorization, deps.adminToken);
+  if (check === 'missing') throw new ApiError(401, 'Missing admin token', 'Send Authorization: Bearer <admin token>', { 'www-authenticate': 'Bearer realm="diskless"' });
+  if (check === 'wrong') throw new ApiError(403, 'Wrong admin token', deps.adminToken ? 'Use the admin token from the server state directory' : 'The server has no admin token configured; writes are disabled');
+}
+
+/** "/nodes/{mac}" against "/nodes/52:54:…": the parameters, or undefined when it does not match. */
+export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
+  const want = pattern.split('/');
+  const got = path.split('/');
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, w] of want.entries()) {
+    const g = got[i]!;
+    if (w.startsWith('{') && w.endsWith('}')) {
+      if (g === '') return undefined;
+      params[w.slice(1, -1)] = g;
+    } else if (w !== g) return undefined;
+  }
+  return params;
+}
+
+function eventsPage(deps: ApiDeps, q: EventQuery) {
+  return { events: deps.events.query(q), lastSeq: deps.events.lastSeq };
+}
+
+function eventQuery(query: URLSearchParams): EventQuery {
+  const q: EventQuery = {};
+  const since = query.get('since');
+  if (since !== null) {
+    if (/^\d+$/.test(since)) q.afterSeq = Number(since);
+    else if (!Number.isNaN(Date.parse(since))) q.sinceTime = Date.parse(since);
+    else throw new ApiError(400, `Bad since ${JSON.stringify(since)}`, 'Use an event seq (events after it) or an ISO time, e.g. 2025-01-15T08:00:00Z');
+  }
+  const limit = query.get('limit');
+  if (limit !== null) {
+    if (!/^\d+$/.test(limit) || Number(limit) < 1) throw new ApiError(400, `Bad limit ${JSON.stringify(limit)}`, `Use a whole number from 1 to ${MAX_QUERY_LIMIT}`);
+    q.limit = Number(limit);
+  }
+  return q;
+}
+
+function seqValue(s: string, what: string): number {
+  if (!/^\d+$/.test(s.trim())) throw new ApiError(400, `Bad ${what} ${JSON.stringify(s)}`, 'Use the id of the last event received');
+  return Number(s.trim());
+}
+
+function macParam(params: Record<string, string>): string {
+  return macValue(params.mac ?? '');
+}
+
+function macValue(s: string): string {
+  const mac = normalizeMac(s);
+  if (!mac) throw new ApiError(400, `Not a MAC address: ${JSON.stringify(s)}`, 'Write it as 52:54:00:12:34:56 or 52-54-00-12-34-56');
+  return mac;
+}
+
+function stringField(b: Record<string, unknown>, key: string): string | undefined {
+  const v = b[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new ApiError(400, `${key} must be a string`, `Send "${key}": "…"`);
+  return v;
+}
+
+function requireWrites(deps: ApiDeps) {
+  if (!deps.writes) throw new ApiError(503, 'Inventory edits are not available', 'This server was started without an editable config file');
+  return deps.writes;
+}
+
+function requireImages(deps: ApiDeps) {
+  if (!deps.images) throw new ApiError(503, 'The image store is not available', 'Start the server with a state directory holding images');
+  return deps.images;
+}
+
+/** Refused edits (InventoryError, StoreError) are the client's to fix; anything else is ours. */
+function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  if (err.name === 'InventoryError' || err.name === 'StoreError' || err.name === 'ConfigError') {
+    const missing = /\b(no such|not found|unknown|does not exist)\b/i.test(err.message);
+    return new ApiError(missing ? 404 : 400, err.message, missing ? 'Check the name with a GET first' : 'Fix the request and send it again');
+  }
+  return new ApiError(500, 'Internal error', 'See the server log');
+}

@@ -1,0 +1,33 @@
+import type { DisklessConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import type { DhcpPacket } from '../protocols/dhcp/packet.js';
+import type { DhcpDecision } from '../boot/dhcp-policy.js';
+import { dhcpSighting, isBootCandidate } from '../boot/unknown-client-sighting.js';
+import { DiscoveredStore, discoveredPath } from '../inventory/discovered.js';
+import { parseIpv4 } from '../net/ipv4.js';
+
+/** The server's side of `unknown_clients: register` and `diskless node discovered`. */
+export interface Discovery {
+  /** For DhcpServer's onUnknownClient. */
+  onDhcp(request: DhcpPacket, decision: DhcpDecision): void;
+  /** For BootTree's onUnknownMac. */
+  onScript(mac: string, peer: string | undefined): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Records every unknown machine whatever unknown_clients says, so an admin can see what tried
+ * to boot even under deny. The store's file lives in state_dir, which therefore must exist.
+ */
+export async function startDiscovery(config: DisklessConfig, logger: Logger): Promise<Discovery> {
+  const store = await DiscoveredStore.open({ path: discoveredPath(config.server.stateDir), logger });
+  const mode = config.dhcp.mode === 'proxy' ? 'proxy' : 'full';
+  return {
+    onDhcp: (request, decision) => {
+      if (isBootCandidate(decision, mode)) store.record(dhcpSighting(request, decision));
+    },
+    // The peer is the socket's remote address ("?" when the socket is already gone).
+    onScript: (mac, peer) => store.record({ mac, ...(peer && parseIpv4(peer) !== undefined ? { ip: peer } : {}) }),
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,151 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NodeStates, reduceNode, type NodeState } from './node-state.js';
+import { bootTimeline, type TimelineEntry } from './boot-timeline.js';
+import type { BootEvent } from './boot-event.js';
+import { BootScript, IP, MAC, T0, VERSION } from './testdata/boot-sequences.js';
+
+function replay(events: readonly BootEvent[]): NodeState {
+  let s: NodeState | undefined;
+  for (const e of events) s = reduceNode(s, e);
+  assert.ok(s);
+  return s;
+}
+
+/** Timeline rows with times relative to T0, so the goldens read like the script. */
+function relative(rows: TimelineEntry[]) {
+  return rows.map((r) => [r.name, r.status, r.start === undefined ? null : r.start - T0, r.end === undefined ? null : r.end - T0, r.durationMs ?? null]);
+}
+
+/** A BIOS node booting image debian over live HTTP, as initramfs/init reports it. */
+function successfulBoot(): BootScript {
+  return new BootScript()
+    .at(0)
+    .firmwareToKernel()
+    .at(4000).dhcp() // udhcpc in the network stage: no boot file, same boot
+    .at(4100).report('network', 'ok', 'duration_ms=1500', 2300)
+    .at(4200).http(`/store/debian/${VERSION}/root.sqfs`, 200_000_000, 3000)
+    .at(7250).report('fetched', 'ok', 'bytes=200000000 duration_ms=3050', 5450)
+    .at(7900).report('verified', 'ok', `sha256=${'ab'.repeat(32)}`, 6100)
+    .at(7950).report('root', 'ok', 'duration_ms=3800', 6150)
+    .at(8000).report('overlay', 'ok', 'duration_ms=20', 6200)
+    .at(8100).report('handoff', 'ok', 'duration_ms=80', 6290)
+    .at(8150).report('switch_root', 'ok', 'init=/sbin/init', 6320)
+    .at(9000).dhcp() // the real system's DHCP client: no boot file, same boot
+    .at(15000).report('booted', 'ok', '', 13_100);
+}
+
+test('golden: a live boot from firmware DHCP to the booted report', () => {
+  const s = replay(successfulBoot().events);
+  assert.equal(s.phase, 'booted');
+  assert.equal(s.bootCount, 1);
+  assert.equal(s.ip, IP);
+  assert.equal(s.stage, undefined);
+  assert.deepEqual(s.booted, { at: T0 + 15000, image: 'debian', version: VERSION });
+  assert.deepEqual(s.boot?.image, { name: 'debian', version: VERSION });
+  assert.equal(s.boot?.startedAt, T0);
+  assert.equal(s.boot?.kernelStartAt, T0 + 1800);
+  assert.deepEqual(relative(bootTimeline(s.boot!)), [
+    ['dhcp', 'ok', 0, 20, 20],
+    ['load', 'ok', 20, 1800, 1780],
+    ['network', 'ok', 2600, 4100, 1500],
+    ['fetched', 'ok', 4200, 7250, 3050],
+    ['verified', 'ok', 7250, 7900, 650],
+    ['root', 'ok', 4150, 7950, 3800],
+    ['overlay', 'ok', 7980, 8000, 20],
+    ['handoff', 'ok', 8010, 8090, 80],
+    ['switch_root', 'ok', 8090, 8120, 30],
+    ['booted', 'ok', 8120, 14900, 6780],
+  ]);
+});
+
+test('golden: a boot that fails in the root stage with a sha256 mismatch', () => {
+  const script = new BootScript()
+    .at(0)
+    .firmwareToKernel()
+    .at(4100).report('network', 'ok', 'duration_ms=1500', 2300)
+    .at(4200).http(`/store/debian/${VERSION}/root.sqfs`, 200_000_000, 3000)
+    .at(7250).report('fetched', 'ok', 'bytes=200000000 duration_ms=3050', 5450)
+    .at(7400).report('root', 'failed', 'sha256 mismatch', 5600);
+  const s = replay(script.events);
+  assert.equal(s.phase, 'failed');
+  assert.equal(s.stage, 'root');
+  assert.equal(s.cause, 'sha256 mismatch');
+  assert.deepEqual(s.boot?.failure, { stage: 'root', cause: 'sha256 mismatch' });
+  assert.equal(s.boot?.endedAt, T0 + 7400);
+  assert.equal(s.booted, undefined);
+  assert.deepEqual(relative(bootTimeline(s.boot!)), [
+    ['dhcp', 'ok', 0, 20, 20],
+    ['load', 'ok', 20, 1800, 1780],
+    ['network', 'ok', 2600, 4100, 1500],
+    ['fetched', 'ok', 4200, 7250, 3050],
+    ['root', 'failed', 7250, 7400, 150],
+  ]);
+
+  // The admin fixes the image and power-cycles: the firmware's DISCOVER begins boot 2.
+  script.at(60_000).dhcp('undionly.kpxe');
+  const again = replay(script.events);
+  assert.equal(again.bootCount, 2);
+  assert.equal(again.phase, 'dhcp');
+  assert.equal(again.stage, undefined);
+  assert.equal(again.cause, undefined);
+  assert.equal(again.boot?.startedAt, T0 + 60_000);
+  assert.deepEqual(relative(bootTimeline(again.boot!)), [['dhcp', 'running', 60_000, null, null]]);
+});
+
+test('a reset during the initramfs starts a new boot at the firmware DISCOVER, not at its reply', () => {
+  const script = new BootScript()
+    .at(0)
+    .firmwareToKernel()
+    .at(4100).report('network', 'ok', 'duration_ms=1500', 2300)
+    .at(5000).report('root', 'retry', 'NBD refused', 3200);
+  const stuck = replay(script.events);
+  assert.equal(stuck.phase, 'initramfs');
+  assert.equal(stuck.stage, 'root');
+  script.at(30_000).dhcp('undionly.kpxe');
+  const s = replay(script.events);
+  assert.equal(s.bootCount, 2);
+  assert.equal(s.boot?.startedAt, T0 + 30_000);
+  assert.equal(s.boot?.startSeq, script.events.length - 3);
+});
+
+test('lease renewals of a booted system start no boot; a DISCOVER after it does', () => {
+  const script = successfulBoot().at(3_600_000).renew();
+  assert.equal(replay(script.events).bootCount, 1);
+  assert.equal(replay(script.events).phase, 'booted');
+  script.at(7_200_000).dhcp();
+  assert.equal(replay(script.events).bootCount, 2);
+});
+
+test('without our DHCP a boot starts at the first report, at the node’s kernel start', () => {
+  const script = new BootScript()
+    .at(10_000).report('network', 'ok', 'duration_ms=900', 2000)
+    .at(12_000).report('root', 'ok', 'duration_ms=1500', 3900);
+  const s = replay(script.events);
+  assert.equal(s.bootCount, 1);
+  assert.equal(s.boot?.startedBy, 'report');
+  assert.equal(s.boot?.startedAt, T0 + 8000);
+  assert.equal(s.stage, 'overlay');
+  // The same stage again means the machine rebooted.
+  script.at(100_000).report('network', 'ok', 'duration_ms=900', 2100);
+  assert.equal(replay(script.events).bootCount, 2);
+});
+
+test('a machine that only asks and gets no boot file is discovered, not booting', () => {
+  const events: BootEvent[] = [
+    { seq: 1, time: T0, mac: MAC, kind: 'dhcp', name: 'drop', detail: 'unknown client', fields: { xid: '0x1', reason: 'unknown client' } },
+  ];
+  const s = replay(events);
+  assert.equal(s.phase, 'discovered');
+  assert.equal(s.bootCount, 0);
+});
+
+test('NodeStates reports boot transitions once each', () => {
+  const states = new NodeStates();
+  const transitions = successfulBoot().events.map((e) => states.apply(e));
+  assert.equal(transitions.filter((t) => t.started).length, 1);
+  assert.equal(transitions.filter((t) => t.booted).length, 1);
+  assert.equal(transitions.filter((t) => t.failedStage).length, 0);
+  assert.equal(states.get(MAC)?.phase, 'booted');
+  assert.equal(states.all().length, 1);
+});

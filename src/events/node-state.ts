@@ -1,0 +1,268 @@
+import type { BootEvent } from './boot-event.js';
+
+/**
+ * Where a machine is, from its events alone. `discovered`: seen, but no boot has started
+ * (e.g. a DHCP packet that got no boot file). `offline` and "unknown to the inventory" are not
+ * here: they need the inventory, see `nodeStatus`.
+ */
+export type NodePhase = 'discovered' | 'dhcp' | 'loading' | 'initramfs' | 'booted' | 'failed';
+
+export type StepStatus = 'running' | 'ok' | 'retry' | 'failed';
+
+/** One stage report's worth of a boot; times are the node's uptime, which queued reports keep right. */
+export interface StageStep {
+  readonly name: string;
+  readonly status: StepStatus;
+  readonly detail: string;
+  readonly startUptimeMs?: number;
+  readonly endUptimeMs?: number;
+  readonly durationMs?: number;
+  /** Server time of the last report about this step (when the node's uptime is unknown). */
+  readonly reportedAt: number;
+}
+
+export interface BootRecord {
+  /** Server time and seq of the event that started this boot. */
+  readonly startedAt: number;
+  readonly startSeq: number;
+  /** DHCP (firmware PXE) or, without our DHCP, the node's first stage report. */
+  readonly startedBy: 'dhcp' | 'report';
+  readonly phase: Exclude<NodePhase, 'discovered'>;
+  readonly firstTransferAt?: number;
+  readonly lastTransferAt?: number;
+  /** Server time at which the node's uptime was 0, estimated from its reports (see reduceNode). */
+  readonly kernelStartAt?: number;
+  readonly stages: readonly StageStep[];
+  /** The stored image version this boot loads, from pinned HTTP paths or NBD export names. */
+  readonly image?: { readonly name: string; readonly version: string };
+  readonly failure?: { readonly stage: string; readonly cause: string };
+  readonly endedAt?: number;
+}
+
+export interface EventRef {
+  readonly seq: number;
+  readonly time: number;
+  readonly kind: BootEvent['kind'];
+  readonly name: string;
+  readonly detail: string;
+}
+
+export interface NodeState {
+  readonly mac: string;
+  readonly phase: NodePhase;
+  /** initramfs: the stage running now; failed: the stage that failed. */
+  readonly stage?: string;
+  /** failed: what the node said went wrong. */
+  readonly cause?: string;
+  readonly ip?: string;
+  readonly lastEvent: EventRef;
+  /** The latest boot; absent while the machine is only discovered. */
+  readonly boot?: BootRecord;
+  readonly bootCount: number;
+  /** What the last successful boot runs: the report's `version` field, else the boot's image. */
+  readonly booted?: { readonly image?: string; readonly version?: string; readonly at: number };
+  /** The last DHCP DISCOVER/REQUEST, so a boot started by the reply begins at the request. */
+  readonly lastDhcpRequest?: { readonly xid: string; readonly time: number; readonly seq: number };
+}
+
+/** /init's stages in order (initramfs/init); a report of one means the next is running. */
+export const STAGE_ORDER = ['cmdline', 'modules', 'network', 'root', 'overlay', 'handoff', 'switch_root'] as const;
+/** Reports from inside a stage (root.sh) that name a step, not a stage. */
+const SUBSTEP_OF: Readonly<Record<string, string>> = { fetched: 'root', verified: 'root' };
+
+const TERMINAL: ReadonlySet<NodePhase> = new Set(['booted', 'failed']);
+const PAST_FIRMWARE: ReadonlySet<NodePhase> = new Set(['initramfs', 'booted', 'failed']);
+
+/**
+ * The next state of one machine after one event (pure). A new boot starts at:
+ * - a DHCP OFFER or ACK carrying a boot file (only firmware PXE and iPXE get one) once the
+ *   current boot is past loading: a reset during the initramfs or after booting;
+ * - a DHCP DISCOVER after a boot ended (booted or failed), or any DISCOVER/REQUEST when the
+ *   machine has no boot yet. Lease renewals of a booted system are REQUESTs and start nothing;
+ * - a stage report when there is no boot, the boot ended, or the stage already finished in
+ *   this boot (the machine rebooted without our DHCP, e.g. dhcp.mode off).
+ */
+export function reduceNode(prev: NodeState | undefined, e: BootEvent): NodeState | undefined {
+  if (!e.mac) return prev;
+  let s: NodeState = prev ?? { mac: e.mac, phase: 'discovered', lastEvent: ref(e), bootCount: 0 };
+  s = { ...s, lastEvent: ref(e), ...(e.ip && e.kind !== 'dhcp' ? { ip: e.ip } : {}) };
+  switch (e.kind) {
+    case 'dhcp':
+      return onDhcp(s, e);
+    case 'tftp':
+    case 'http':
+    case 'nbd':
+      return onTransfer(s, e);
+    case 'stage':
+    case 'failed':
+    case 'booted':
+      return onReport(s, e);
+    case 'alert':
+      return s;
+  }
+}
+
+function onDhcp(s: NodeState, e: BootEvent): NodeState {
+  const isRequest = e.name === 'discover' || e.name === 'request';
+  if (isRequest) s = { ...s, lastDhcpRequest: { xid: e.fields.xid ?? '', time: e.time, seq: e.seq } };
+  if (e.name === 'ack' && e.ip) s = { ...s, ip: e.ip };
+  const phase = s.boot?.phase;
+  const bootFileReply = (e.name === 'offer' || e.name === 'ack') && Boolean(e.fields.file);
+  const startsBoot =
+    (bootFileReply && (phase === undefined || PAST_FIRMWARE.has(phase))) ||
+    (e.name === 'discover' && phase !== undefined && TERMINAL.has(phase)) ||
+    (isRequest && phase === undefined);
+  if (!startsBoot) return s;
+  const req = s.lastDhcpRequest;
+  const sameExchange = req !== undefined && req.xid === (e.fields.xid ?? '') && !isRequest;
+  return startBoot(s, sameExchange ? req.time : e.time, sameExchange ? req.seq : e.seq, 'dhcp');
+}
+
+function onTransfer(s: NodeState, e: BootEvent): NodeState {
+  const boot = s.boot;
+  if (!boot || TERMINAL.has(boot.phase)) return s;
+  const image = e.fields.image && e.fields.version ? { image: { name: e.fields.image, version: e.fields.version } } : {};
+  const next: BootRecord = {
+    ...boot,
+    ...image,
+    phase: boot.phase === 'dhcp' ? 'loading' : boot.phase,
+    firstTransferAt: boot.firstTransferAt ?? e.time,
+    ...(boot.phase === 'initramfs' ? {} : { lastTransferAt: e.time }),
+  };
+  return { ...s, boot: next, phase: next.phase };
+}
+
+function onReport(s: NodeState, e: BootEvent): NodeState {
+  const status = stepStatus(e);
+  const uptimeMs = reportUptimeMs(e);
+  const current = s.boot;
+  const repeated = current?.stages.some((st) => st.name === e.name && (st.status === 'ok' || st.status === 'failed'));
+  if (!current || TERMINAL.has(current.phase) || repeated) {
+    // No DHCP told us where this boot began: the node's own clock does.
+    s = startBoot(s, uptimeMs === undefined ? e.time : e.time - uptimeMs, e.seq, 'initramfs');
+  }
+  const boot = s.boot!;
+  const kernelStartAt = uptimeMs === undefined ? boot.kernelStartAt : Math.min(boot.kernelStartAt ?? Infinity, e.time - uptimeMs);
+  const stages = upsertStep(boot.stages, e, status, uptimeMs);
+  if (e.kind === 'failed') {
+    const failure = { stage: e.name, cause: e.detail };
+    const ended: BootRecord = { ...boot, stages, phase: 'failed', failure, endedAt: e.time, ...(kernelStartAt === undefined ? {} : { kernelStartAt }) };
+    return { ...s, boot: ended, phase: 'failed', stage: e.name, cause: e.detail };
+  }
+  if (e.kind === 'booted') {
+    const ended: BootRecord = { ...boot, stages, phase: 'booted', endedAt: e.time, ...(kernelStartAt === undefined ? {} : { kernelStartAt }) };
+    const version = e.fields.version ?? boot.image?.version;
+    const image = e.fields.image ?? boot.image?.name;
+    const { stage: _stage, cause: _cause, ...rest } = s;
+    return { ...rest, boot: ended, phase: 'booted', booted: { at: e.time, ...(image ? { image } : {}), ...(version ? { version } : {}) } };
+  }
+  const next: BootRecord = { ...boot, stages, phase: 'initramfs', ...(kernelStartAt === undefined ? {} : { kernelStartAt }) };
+  const { cause: _cause, ...rest } = s;
+  return { ...rest, boot: next, phase: 'initramfs', stage: runningStage(e.name, status) };
+}
+
+function startBoot(s: NodeState, at: number, seq: number, phase: BootRecord['phase']): NodeState {
+  const { stage: _stage, cause: _cause, ...rest } = s;
+  return { ...rest, phase, bootCount: s.bootCount + 1, boot: { startedAt: at, startSeq: seq, startedBy: phase === 'dhcp' ? 'dhcp' : 'report', phase, stages: [] } };
+}
+
+function upsertStep(stages: readonly StageStep[], e: BootEvent, status: StepStatus, uptimeMs: number | undefined): StageStep[] {
+  const i = stages.findIndex((st) => st.name === e.name);
+  const old = i < 0 ? undefined : stages[i];
+  const previousEnd = [...stages].reverse().find((st) => st.endUptimeMs !== undefined && st.name !== e.name)?.endUptimeMs;
+  let step: StageStep;
+  if (status === 'running' || status === 'retry') {
+    const start = old?.startUptimeMs ?? (status === 'running' ? uptimeMs : previousEnd);
+    step = { name: e.name, status, detail: e.detail, reportedAt: e.time, ...(start === undefined ? {} : { startUptimeMs: start }) };
+  } else {
+    // Reports come at the end of a stage: its start is the end minus its duration, else where
+    // it was seen starting, else where the stage before it ended (stages run one after another).
+    const start = uptimeMs !== undefined && e.durationMs !== undefined ? uptimeMs - e.durationMs : (old?.startUptimeMs ?? previousEnd);
+    const duration = e.durationMs ?? (start !== undefined && uptimeMs !== undefined ? uptimeMs - start : undefined);
+    step = {
+      name: e.name,
+      status,
+      detail: e.detail,
+      reportedAt: e.time,
+      ...(start === undefined ? {} : { startUptimeMs: start }),
+      ...(uptimeMs === undefined ? {} : { endUptimeMs: uptimeMs }),
+      ...(duration === undefined ? {} : { durationMs: duration }),
+    };
+  }
+  const out = [...stages];
+  if (i < 0) out.push(step);
+  else out[i] = step;
+  return out;
+}
+
+function stepStatus(e: BootEvent): StepStatus {
+  if (e.kind === 'failed') return 'failed';
+  if (e.kind === 'booted') return 'ok';
+  const status = e.fields.status;
+  if (status === 'started') return 'running';
+  if (status === 'retry') return 'retry';
+  return 'ok';
+}
+
+/** /init sends uptime_ms; the booted system's unit sends uptime_s. */
+function reportUptimeMs(e: BootEvent): number | undefined {
+  const ms = e.fields.uptime_ms;
+  if (ms !== undefined && /^\d+$/.test(ms)) return Number(ms);
+  const s = e.fields.uptime_s;
+  if (s !== undefined && /^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  return undefined;
+}
+
+function runningStage(name: string, status: StepStatus): string {
+  const stage = SUBSTEP_OF[name] ?? name;
+  if (status !== 'ok' || SUBSTEP_OF[name]) return stage;
+  const i = (STAGE_ORDER as readonly string[]).indexOf(stage);
+  return i >= 0 && i < STAGE_ORDER.length - 1 ? STAGE_ORDER[i + 1]! : stage;
+}
+
+function ref(e: BootEvent): EventRef {
+  return { seq: e.seq, time: e.time, kind: e.kind, name: e.name, detail: e.detail };
+}
+
+/** What changed for the boot counters between two states of one machine. */
+export interface BootTransition {
+  started: boolean;
+  booted: boolean;
+  failedStage?: string;
+}
+
+export function bootTransition(prev: NodeState | undefined, next: NodeState | undefined): BootTransition {
+  const started = (next?.bootCount ?? 0) > (prev?.bootCount ?? 0);
+  // Within one boot a phase is entered once; a new boot may end in the same event that began it.
+  const booted = next?.phase === 'booted' && (started || prev?.phase !== 'booted');
+  const failed = next?.phase === 'failed' && (started || prev?.phase !== 'failed');
+  return { started, booted, ...(failed && next?.stage ? { failedStage: next.stage } : {}) };
+}
+
+/** Every machine's state, kept current by `apply`. */
+export class NodeStates {
+  readonly #states = new Map<string, NodeState>();
+
+  apply(e: BootEvent): BootTransition {
+    if (!e.mac) return { started: false, booted: false };
+    const prev = this.#states.get(e.mac);
+    const next = reduceNode(prev, e);
+    if (next) this.#states.set(e.mac, next);
+    return bootTransition(prev, next);
+  }
+
+  get(mac: string): NodeState | undefined {
+    return this.#states.get(mac);
+  }
+
+  all(): NodeState[] {
+    return [...this.#states.values()];
+  }
+}
+
+/** What the dashboard shows: inventory nodes never seen are offline; strangers are discovered until they boot. */
+export type NodeStatus = 'offline' | NodePhase;
+
+export function nodeStatus(state: NodeState | undefined): NodeStatus {
+  return state ? state.phase : 'offline';
+}

@@ -1,0 +1,91 @@
+import { join } from 'node:path';
+import type { HttpHandler } from '../http/server.js';
+import type { ServiceEvents } from '../app/services.js';
+import { apiHandler } from '../api/routes.js';
+import type { ApiDeps } from '../api/deps.js';
+import { cidrAllowList } from '../api/access.js';
+import { BootMetrics } from '../metrics/boot-metrics.js';
+import { metricsEndpoint } from '../metrics/metrics-endpoint.js';
+import type { BootEvent, NewBootEvent } from './boot-event.js';
+import { fromDhcp, fromHttp, fromNbd, fromReport, fromTftp, isBootTraffic } from './convert.js';
+import { EventStore } from './event-store.js';
+import { NodeStates } from './node-state.js';
+import { PeerDirectory, type MacLookup } from './peer-directory.js';
+import type { SegmentLogOptions } from './segment-log.js';
+
+export interface ObservabilityOptions {
+  /** Events go to STATE/events. */
+  stateDir: string;
+  /** Who holds an IP when no ACK or report said so yet: leases, config reservations. */
+  lookupMacByIp?: MacLookup;
+  now?: () => number;
+  log?: Omit<SegmentLogOptions, 'dir'>;
+  /** A failing recorder must not take a service down; this hears about it. */
+  onError?: (e: unknown) => void;
+}
+
+export interface Observability {
+  record(event: NewBootEvent): BootEvent | undefined;
+  /** Hooks for startServices' `events` option. */
+  readonly serviceEvents: Required<ServiceEvents>;
+  readonly store: EventStore;
+  readonly states: NodeStates;
+  readonly metrics: BootMetrics;
+  /** The API and /metrics, for HttpServer's `handlers`. */
+  handlers(deps: Omit<ApiDeps, 'events' | 'states'>): HttpHandler[];
+  close(): void;
+}
+
+/**
+ * Events, node states and metrics in one place. Opening replays the stored events into the
+ * node states (so the dashboard survives a restart); metrics count from this start on.
+ */
+export function createObservability(opts: ObservabilityOptions): Observability {
+  const now = opts.now ?? Date.now;
+  const onError = opts.onError ?? (() => {});
+  const store = EventStore.open({ dir: join(opts.stateDir, 'events'), ...opts.log, onListenerError: onError });
+  const states = new NodeStates();
+  const peers = new PeerDirectory(opts.lookupMacByIp);
+  for (const e of store.all()) {
+    peers.learn(e);
+    states.apply(e);
+  }
+  const metrics = new BootMetrics();
+  const ctx = { now, lookupMac: peers.lookup };
+
+  const record = (input: NewBootEvent): BootEvent | undefined => {
+    try {
+      peers.learn(input);
+      const event = store.append(input);
+      metrics.observe(event, states.apply(event));
+      return event;
+    } catch (e) {
+      onError(e);
+      return undefined;
+    }
+  };
+  const guard = <T>(convert: (e: T) => NewBootEvent) => (e: T) => {
+    try {
+      record(convert(e));
+    } catch (err) {
+      onError(err);
+    }
+  };
+  return {
+    record,
+    serviceEvents: {
+      dhcp: guard(fromDhcp),
+      tftp: guard((e) => fromTftp(e, ctx)),
+      // API calls, scrapes and node reports are not boot traffic: recording them would fill the
+      // log with the dashboard's own polling (a report is recorded as its stage event).
+      http: (e) => (isBootTraffic(e.path) ? guard((x: typeof e) => fromHttp(x, ctx))(e) : undefined),
+      nbd: guard((e) => fromNbd(e, ctx)),
+      node: guard((r) => fromReport(r, ctx)),
+    },
+    store,
+    states,
+    metrics,
+    handlers: (deps) => [apiHandler({ ...deps, events: store, states }), metricsEndpoint(() => metrics.expose(), cidrAllowList(deps.readCidrs))],
+    close: () => store.close(),
+  };
+}
