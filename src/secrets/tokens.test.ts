@@ -79,11 +79,21 @@ const cases: Case[] = [
   },
   { name: 'malformed', run: (k) => k.redeem('../../etc/passwd', { ip: IP }), want: { ok: false, reason: 'unknown', alert: false } },
   {
-    name: 'expired and pruned',
+    name: 'expired, and issuing others meanwhile: still reported as expired for one more TTL',
     run: (k, advance) => {
       const t = k.issue(MAC, IP);
       advance(60_000);
       k.issue(MAC, IP); // issuing prunes
+      return k.redeem(t, { ip: IP });
+    },
+    want: { ok: false, reason: 'expired', alert: false, mac: MAC },
+  },
+  {
+    name: 'expired and pruned after a second TTL',
+    run: (k, advance) => {
+      const t = k.issue(MAC, IP);
+      advance(120_000);
+      k.issue(MAC, IP);
       return k.redeem(t, { ip: IP });
     },
     want: { ok: false, reason: 'unknown', alert: false },

@@ -118,14 +118,13 @@ export class TokenIssuer {
   }
 
   /**
-   * Unused tokens go at expiry; used ones are kept one more TTL so that a replay soon after is
-   * reported as `reused` (an alert) rather than `unknown`.
+   * Records are kept one TTL past expiry, so that a replay soon after is reported as `reused`
+   * (an alert) and a late node as `expired` (its boot was slow), rather than both as `unknown`.
    */
   private prune(): void {
     const now = this.now();
     for (const [key, rec] of this.records) {
-      const until = rec.used ? rec.expiresAt + this.ttlMs : rec.expiresAt;
-      if (now >= until) this.records.delete(key);
+      if (now >= rec.expiresAt + this.ttlMs) this.records.delete(key);
     }
   }
 }
