@@ -8,6 +8,7 @@ import { imageShell, ImageShellError, type ImageShellResult, type SignalSource }
 import { ImageStore, StoreError, type InUse } from '../images/store/image-store.js';
 import { RunningVersions, runningVersionsPath } from '../images/store/running-versions.js';
 import type { DisklessConfig } from '../config/types.js';
+import { ProgressBar } from './progress.js';
 
 const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [--include pkg,pkg] --config FILE
        diskless image list --config FILE
@@ -15,6 +16,7 @@ const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [
        diskless image publish NAME VERSION --config FILE
        diskless image rollback NAME --config FILE
        diskless image rm NAME VERSION [--force] --config FILE
+       diskless image gc [--keep N] --config FILE
        diskless image shell NAME [--version V] --config FILE [-- COMMAND ARGS...]
 
 Images live in STATE_DIR/images (server.state_dir of the config). "build" makes a new version
@@ -43,6 +45,7 @@ const ARGS: Record<string, readonly [min: number, max: number, usage: string]> =
   publish: [2, 2, 'NAME VERSION'],
   rollback: [1, 1, 'NAME'],
   rm: [2, 2, 'NAME VERSION'],
+  gc: [0, 0, ''],
   shell: [1, 1, 'NAME'],
 };
 
@@ -78,6 +81,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
         from: { type: 'string' },
         include: { type: 'string' },
         force: { type: 'boolean' },
+        keep: { type: 'string' },
         version: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -102,6 +106,9 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
   if (!values.config) return usage('--config FILE is required');
   if (sub !== 'build' && (values.from !== undefined || values.include !== undefined)) return usage('--from and --include only apply to build');
   if (sub !== 'rm' && values.force) return usage('--force only applies to rm');
+  if (sub !== 'gc' && values.keep !== undefined) return usage('--keep only applies to gc');
+  const keep = values.keep === undefined ? 2 : Number(values.keep);
+  if (!Number.isInteger(keep) || keep < 0 || keep > 100) return usage(`--keep must be a whole number of rollback versions to keep, 0 to 100 (got "${values.keep}")`);
   if (sub !== 'shell' && values.version !== undefined) return usage('--version only applies to shell');
   if (sub === 'build' && !values.from) return usage('--from DIR|TAR|mmdebstrap:SUITE is required');
 
@@ -112,12 +119,18 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
     switch (sub) {
       case 'build': {
         const include = values.include?.split(',').map((p) => p.trim()).filter(Boolean);
+        // On stderr with the step lines; a terminal gets a redrawn bar, a log plain lines.
+        const initrdBar = new ProgressBar({ label: '  initrd archive', unit: 'bytes', output: io.stderr ? { write: err } : process.stderr });
         const m = await buildImage({
           store,
           name,
           from: values.from!,
           ...(include ? { include } : {}),
-          progress: (msg) => err(`${msg}\n`),
+          progress: (msg) => {
+            initrdBar.finish();
+            err(`${msg}\n`);
+          },
+          initrdProgress: (done, total) => initrdBar.update(done, total),
           // Beside the store so the results are hard-linked into it rather than copied.
           workDir: join(config.server.stateDir, 'tmp'),
           ...(io.buildInitrd ? { buildInitrd: io.buildInitrd } : {}),
@@ -141,6 +154,14 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
       case 'rollback': {
         const p = await store.rollback(name);
         out(`rolled ${name} back to ${p.version}\n`);
+        return 0;
+      }
+      case 'gc': {
+        // Published, the newest rollback targets, unpublished new builds and anything a node
+        // was last given all stay.
+        const removed = await store.collectGarbage(await nodesRunning(config), { keepPrevious: keep });
+        for (const r of removed) out(`removed ${r.name}@${r.version}\n`);
+        out(removed.length ? `${removed.length} version(s) removed\n` : 'nothing to remove\n');
         return 0;
       }
       case 'rm': {

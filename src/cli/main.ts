@@ -6,6 +6,8 @@ import { initrdCommand } from './initrd.js';
 import { nodeCommand, profileCommand } from './inventory.js';
 import { imageCommand } from './image.js';
 import { secretsCommand } from './secrets.js';
+import { statusCommand } from './status.js';
+import { eventsCommand } from './events.js';
 
 const HELP = `diskless — boot server for fleets of diskless Linux machines
 
@@ -13,7 +15,10 @@ Usage: diskless <command> [options]
 
 Commands:
   serve --config FILE     run DHCP (full or proxy), TFTP and HTTP for the machines in FILE
-  image build|list|show|publish|rollback|rm|shell
+  status --config FILE    every node's boot state, stage, image and last event (from serve)
+  events --config FILE [--follow] [--node N]
+                          boot events, one per line; --follow streams them as they happen
+  image build|list|show|publish|rollback|rm|gc|shell
                           versioned root images: a squashfs, its kernel and a network initrd
   node add|set|rm|list    edit the nodes of the config (comments kept, atomic, validated)
   node discovered|adopt   list machines not in the config that tried to boot; add one as a node
@@ -33,6 +38,10 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'serve':
       return serveCommand(rest);
+    case 'status':
+      return statusCommand(rest);
+    case 'events':
+      return eventsCommand(rest, { signal: interruptSignal() });
     case 'lab':
       return labCommand(rest);
     case 'initrd':
@@ -60,6 +69,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Ctrl-C ends `events --follow` cleanly rather than killing it mid-line. */
+function interruptSignal(): AbortSignal {
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  process.once('SIGTERM', () => ac.abort());
+  return ac.signal;
+}
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -24,17 +24,31 @@ type Line = Record<string, unknown>;
 
 const keyBody = (pub: string) => pub.trim().split(/\s+/).slice(0, 2).join(' ');
 
-/** The token in a boot script (or command line) a node fetched from its own address. */
+let tokenFiles = 0;
+
+/**
+ * A token its own boot script gave the node, kept in a file on the node: tokens never cross
+ * the serial console as typed input, where a character dropped under load would corrupt them.
+ */
 async function ownToken(node: LabNode): Promise<string> {
-  const script = await node.run(`${BB} wget -q -O - http://${LAB_SERVER}/boot/${node.mac}.ipxe`);
-  const t = /rd\.diskless\.token=([A-Za-z0-9_-]{43})/.exec(script)?.[1];
-  assert.ok(t, `its own boot script carries a token: ${script}`);
-  return t;
+  const file = `/tmp/token-${++tokenFiles}`;
+  const out = await node.run(`${BB} wget -q -O - http://${LAB_SERVER}/boot/${node.mac}.ipxe | sed -n 's/.*rd\\.diskless\\.token=\\([A-Za-z0-9_-]*\\).*/\\1/p' > ${file}; cat ${file}`);
+  // The last line: a long command's echo may wrap onto the lines before it.
+  assert.match(out.trim().split('\n').at(-1)!.trim(), /^[A-Za-z0-9_-]{43}$/, `its own boot script carries a token: ${out}`);
+  return file;
 }
 
-/** POSTs a token from `node`; true when the server handed over a non-empty archive. */
-async function redeem(node: LabNode, mac: string, token: string): Promise<boolean> {
-  const out = await node.run(`rm -f /tmp/nf; ${BB} wget -q -O /tmp/nf --post-data 'mac=${mac}&token=${token}' http://${LAB_SERVER}/api/v1/node-files 2>/dev/null; echo "rc=$? size=$(${BB} wc -c < /tmp/nf 2>/dev/null || echo 0)"`);
+/** Puts `value` into `file` on the node by typing it, checked by reading it back. */
+async function typeInto(node: LabNode, file: string, value: string): Promise<string> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if ((await node.run(`echo ${value} > ${file}; cat ${file}`)).trim().split('\n').at(-1)!.trim() === value) return file;
+  }
+  throw new Error(`could not type ${value.length} characters into ${node.hostname}'s console intact`);
+}
+
+/** POSTs the token in `tokenFile` from `node`; true when the server handed over a non-empty archive. */
+async function redeem(node: LabNode, mac: string, tokenFile: string): Promise<boolean> {
+  const out = await node.run(`rm -f /tmp/nf; ${BB} wget -q -O /tmp/nf --post-data "mac=${mac}&token=$(cat ${tokenFile})" http://${LAB_SERVER}/api/v1/node-files 2>/dev/null; echo "rc=$? size=$(${BB} wc -c < /tmp/nf 2>/dev/null || echo 0)"`);
   const m = /rc=(\d+) size=\s*(\d+)/.exec(out);
   assert.ok(m, out);
   return m[1] === '0' && Number(m[2]) > 0;
@@ -122,7 +136,7 @@ test('two nodes, one image: own names and keys kept across reboots; tokens bound
     // … B's boot token, already spent by B, is refused …
     const tokenB = /rd\.diskless\.token=([A-Za-z0-9_-]+)/.exec(await b.run('cat /proc/cmdline'))?.[1];
     assert.ok(tokenB);
-    assert.equal(await redeem(a, b.mac, tokenB), false, 'B\'s reused token from A');
+    assert.equal(await redeem(a, b.mac, await typeInto(a, '/tmp/token-b', tokenB)), false, 'B\'s reused token from A');
     // … and A's own fresh token does not buy B's secrets (and is burned by the attempt).
     const stolen = await ownToken(a);
     assert.equal(await redeem(a, b.mac, stolen), false, 'A\'s token for B\'s secrets');

@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir, fsyncFile, sha256File, writeFileAtomic } from './atomic.js';
+import { acquireLock } from '../../files/lock-file.js';
 
 export const ROOT_SQFS = 'root.sqfs';
 export const KERNEL = 'vmlinuz';
@@ -404,10 +405,23 @@ export class ImageStore {
     return writeFileAtomic(join(this.root, name, POINTER), `${JSON.stringify(p)}\n`);
   }
 
-  /** Serialises changes to one image within this process; the read-modify-write of the pointer needs it. */
+  /**
+   * Serialises changes to one image, within this process (a promise chain) and between
+   * processes (a lock file: two admins publishing at once, or a build beside a GC): the
+   * read-modify-write of the pointer needs it.
+   */
   #locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.#locks.get(name) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
+    const locked = async () => {
+      await mkdir(this.root, { recursive: true });
+      const release = await acquireLock(join(this.root, `.${name}.lock`), 60_000, `image ${name} is being changed`);
+      try {
+        return await fn();
+      } finally {
+        await release();
+      }
+    };
+    const run = prev.then(locked, locked);
     const tail = run.catch(() => {});
     this.#locks.set(name, tail);
     void tail.then(() => {
