@@ -5,7 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 // is it taken for the leftover of a crash in that gap.
 const EMPTY_LOCK_GRACE_MS = 2000;
 
-function alive(pid: number): boolean {
+/** Whether a process exists (EPERM: it does, but belongs to someone else). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

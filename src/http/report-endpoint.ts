@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { normalizeMac } from '../net/mac.js';
 import type { HttpHandler } from './server.js';
+import { readBody } from './read-body.js';
 
 /** What a node's /init (or its booted system) says about its boot. */
 export interface NodeReport {
@@ -15,17 +16,6 @@ export interface NodeReport {
 
 const MAX_BODY = 4096;
 const WORD = /^[a-z_]{1,32}$/;
-
-async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  let size = 0;
-  const parts: Buffer[] = [];
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    parts.push(chunk as Buffer);
-  }
-  return Buffer.concat(parts).toString('utf8');
-}
 
 function answer(res: ServerResponse, status: number, text: string): true {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(text + '\n');

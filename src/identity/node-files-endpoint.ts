@@ -1,13 +1,16 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { DisklessConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { normalizeMac } from '../net/mac.js';
 import type { HttpHandler } from '../http/server.js';
+import { readBody } from '../http/read-body.js';
 import type { TokenIssuer } from '../secrets/tokens.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { bundleFiles, nodeSecretFiles } from '../secrets/bundle.js';
 import { nodeByMac } from '../boot/boot-target.js';
 import { configuredNodeFiles, templateValues } from './node-files.js';
+import type { AlertHook } from './alerts.js';
+import { peerIp } from '../events/peer-address.js';
 
 export const NODE_FILES_PATH = '/api/v1/node-files';
 const MAX_BODY = 1024;
@@ -17,22 +20,13 @@ export interface NodeFilesDeps {
   tokens: TokenIssuer;
   secrets: SecretStore;
   logger: Logger;
+  /** Hears the refusals logged as alerts (a reused token, one tried from another address). */
+  onAlert?: AlertHook;
 }
 
 function answer(res: ServerResponse, status: number, text: string): true {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(text + '\n');
   return true;
-}
-
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  let size = 0;
-  const parts: Buffer[] = [];
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) return undefined;
-    parts.push(chunk as Buffer);
-  }
-  return new URLSearchParams(Buffer.concat(parts).toString('utf8'));
 }
 
 /**
@@ -48,8 +42,9 @@ export function nodeFilesEndpoint(deps: NodeFilesDeps): HttpHandler {
       res.setHeader('allow', 'POST');
       return answer(res, 405, 'Method not allowed: POST a form with mac and token');
     }
-    const form = await readForm(req);
-    if (form === undefined) return answer(res, 413, `Request too large (limit ${MAX_BODY} bytes)`);
+    const text = await readBody(req, MAX_BODY);
+    if (text === undefined) return answer(res, 413, `Request too large (limit ${MAX_BODY} bytes)`);
+    const form = new URLSearchParams(text);
     const peer = req.socket.remoteAddress ?? '';
     const claimed = normalizeMac(form.get('mac') ?? '');
     if (!claimed) return answer(res, 400, 'Bad request: mac is missing or not a MAC address');
@@ -58,6 +53,14 @@ export function nodeFilesEndpoint(deps: NodeFilesDeps): HttpHandler {
       deps.logger.log(r.alert ? 'warn' : 'info', r.alert ? 'secrets token refused: possible theft' : 'secrets token refused', {
         service: 'secrets', alert: r.alert, reason: r.reason, mac: claimed, tokenMac: r.mac, peer,
       });
+      if (r.alert) {
+        const ip = peerIp(peer);
+        deps.onAlert?.({
+          name: 'token-refused', mac: claimed, ...(ip ? { ip } : {}),
+          detail: `secrets token refused (${r.reason}): possible theft`,
+          fields: { reason: r.reason, ...(r.mac ? { tokenMac: r.mac } : {}) },
+        });
+      }
       return answer(res, 403, `Refused: token ${r.reason} (the node gets a new one from its boot script at the next boot)`);
     }
     const cfg = deps.config();

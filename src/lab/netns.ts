@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { type Logger, nullLogger } from '../log/logger.js';
 import { onExitCleanup } from './exit-cleanup.js';
 import { LabProcess, type RunOptions, type RunResult, type SpawnOptions, run } from './process.js';
+import { alive } from '../files/lock-file.js';
 
 export interface LabNetworkOptions {
   /** The lab host's address on the bridge, with prefix (default 10.77.0.1/24). */
@@ -176,15 +177,6 @@ function syncOutput(argv: string[]): string {
     return execFileSync(cmd ?? 'false', args, { stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' });
   } catch {
     return '';
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
