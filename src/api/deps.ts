@@ -2,6 +2,8 @@ import type { DisklessConfig } from '../config/types.js';
 import type { ImageSummary } from '../images/store/image-store.js';
 import type { EventStore } from '../events/event-store.js';
 import type { NodeState } from '../events/node-state.js';
+import type { DiscoveredMachine } from '../inventory/discovered.js';
+import type { RunningRecord } from '../images/store/running-versions.js';
 
 /** Node fields the API may write; null removes a key (the shape of src/inventory/editor.ts). */
 export interface NodeFields {
@@ -18,6 +20,8 @@ export type NodeFieldChanges = { [K in Exclude<keyof NodeFields, 'mac'>]?: strin
 export interface InventoryWrites {
   addNode(node: NodeFields): Promise<void>;
   setNode(mac: string, changes: NodeFieldChanges): Promise<void>;
+  /** `node adopt` for a discovered machine (default_profile, hostname required); addNode when absent. */
+  adoptNode?(node: NodeFields): Promise<void>;
 }
 
 /** The image store's part the API uses (ImageStore satisfies it). */
@@ -34,6 +38,13 @@ export interface ApiDeps {
   states: { get(mac: string): NodeState | undefined; all(): NodeState[] };
   images?: ImageProvider;
   writes?: InventoryWrites;
+  /** The discovery store (STATE/discovered.json); without it, machines seen in events only. */
+  discovered?: () => readonly DiscoveredMachine[];
+  /**
+   * The version each node was last given (STATE/running-versions.json), what `image rm`
+   * checks; without it, what node states say each machine runs.
+   */
+  running?: () => ReadonlyMap<string, RunningRecord>;
   /** Writes need `Authorization: Bearer <adminToken>`; without a token every write is refused. */
   adminToken?: string;
   /** Clients allowed to read, as CIDRs. */

@@ -100,6 +100,7 @@ export function openApiDocument(): object {
             mac: { type: 'string' }, known: { type: 'boolean' }, hostname: { type: ['string', 'null'] }, profile: { type: 'string' },
             status: { enum: ['offline', 'discovered', 'dhcp', 'loading', 'initramfs', 'booted', 'failed'] },
             stage: { type: ['string', 'null'] }, cause: { type: ['string', 'null'] }, bootStartedAt: { type: ['integer', 'null'] },
+            running: { type: ['object', 'null'], properties: { name: { type: 'string' }, version: { type: 'string' } } },
           },
         },
         NodeDetail: {

@@ -8,6 +8,7 @@ import { streamEvents } from './event-stream.js';
 import { ApiError, readJsonObject, sendError, sendJson } from './http-json.js';
 import { openApiDocument } from './openapi.js';
 import { nodeDetail, nodeSummary, runningImage } from './views.js';
+import type { DiscoveredMachine } from '../inventory/discovered.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -69,7 +70,7 @@ export const ROUTES: readonly Route[] = [
     method: 'GET', path: '/images', access: 'read',
     handle: async ({ deps }) => {
       const images = await requireImages(deps).list();
-      const running = deps.states.all().map((s) => ({ mac: s.mac, image: runningImage(s) }));
+      const running = runningNodes(deps);
       return {
         images: images.map((img) => ({
           name: img.name, published: img.published, publishedAt: img.publishedAt, previous: img.previous,
@@ -86,7 +87,11 @@ export const ROUTES: readonly Route[] = [
     method: 'GET', path: '/discovered', access: 'read',
     handle: async ({ deps }) => {
       const known = new Set(deps.inventory().nodes.map((n) => n.mac));
-      return { discovered: deps.states.all().filter((s) => !known.has(s.mac)).map((s) => nodeSummary(s.mac, undefined, s)) };
+      const recorded = (deps.discovered?.() ?? []).filter((m) => !known.has(m.mac));
+      const fromStore = recorded.map((m) => ({ ...nodeSummary(m.mac, undefined, deps.states.get(m.mac)), seen: sightingView(m) }));
+      const listed = new Set(recorded.map((m) => m.mac));
+      const fromEvents = deps.states.all().filter((s) => !known.has(s.mac) && !listed.has(s.mac)).map((s) => nodeSummary(s.mac, undefined, s));
+      return { discovered: [...fromStore, ...fromEvents] };
     },
   },
   {
@@ -144,14 +149,15 @@ export const ROUTES: readonly Route[] = [
     handle: async ({ deps, params, body, res }) => {
       const mac = macParam(params);
       if (deps.inventory().nodes.some((n) => n.mac === mac)) throw new ApiError(409, `${mac} is already in the inventory`, `Change it with POST /api/v1/nodes/${mac}`);
-      if (!deps.states.get(mac)) throw new ApiError(404, `No discovered machine ${mac}`, 'GET /api/v1/discovered lists machines seen but not in the inventory');
+      if (!deps.states.get(mac) && !deps.discovered?.().some((m) => m.mac === mac)) throw new ApiError(404, `No discovered machine ${mac}`, 'GET /api/v1/discovered lists machines seen but not in the inventory');
       const b = await body();
       const node: NodeFields = { mac };
       for (const k of NODE_KEYS) {
         const v = stringField(b, k);
         if (v !== undefined) node[k] = v;
       }
-      await requireWrites(deps).addNode(node);
+      const writes = requireWrites(deps);
+      await (writes.adoptNode ? writes.adoptNode(node) : writes.addNode(node));
       sendJson(res, 201, { mac });
       return undefined;
     },
@@ -222,6 +228,17 @@ export function matchPath(pattern: string, path: string): Record<string, string>
     } else if (w !== g) return undefined;
   }
   return params;
+}
+
+/** Who runs what: the server's record of versions handed out when it has one, else node states. */
+function runningNodes(deps: ApiDeps): Array<{ mac: string; image: { name?: string; version?: string } | undefined }> {
+  if (!deps.running) return deps.states.all().map((s) => ({ mac: s.mac, image: runningImage(s) }));
+  const known = new Set(deps.inventory().nodes.map((n) => n.mac));
+  return [...deps.running()].filter(([mac]) => known.has(mac)).map(([mac, r]) => ({ mac, image: { name: r.image, version: r.version } }));
+}
+
+function sightingView(m: DiscoveredMachine) {
+  return { firstSeen: m.firstSeen, lastSeen: m.lastSeen, count: m.count, vendorClass: m.vendorClass ?? null, arch: m.arch ?? null, userClass: m.userClass ?? null, lastIp: m.lastIp ?? null };
 }
 
 function eventsPage(deps: ApiDeps, q: EventQuery) {

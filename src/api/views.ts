@@ -15,6 +15,8 @@ export function nodeSummary(mac: string, node: NodeConfig | undefined, state: No
     bootCount: state?.bootCount ?? 0,
     bootStartedAt: state?.boot?.startedAt ?? null,
     booted: state?.booted ?? null,
+    /** What it runs or is loading now (image@version), for fleet tables. */
+    running: (state && runningImage(state)) ?? null,
     lastEvent: state?.lastEvent ?? null,
   };
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.js';
 import type { DhcpPacket } from '../protocols/dhcp/packet.js';
 import type { DhcpDecision } from '../boot/dhcp-policy.js';
 import { dhcpSighting, isBootCandidate } from '../boot/unknown-client-sighting.js';
-import { DiscoveredStore, discoveredPath } from '../inventory/discovered.js';
+import { DiscoveredStore, discoveredPath, type DiscoveredMachine } from '../inventory/discovered.js';
 import { parseIpv4 } from '../net/ipv4.js';
 
 /** The server's side of `unknown_clients: register` and `diskless node discovered`. */
@@ -12,6 +12,8 @@ export interface Discovery {
   onDhcp(request: DhcpPacket, decision: DhcpDecision): void;
   /** For BootTree's onUnknownMac. */
   onScript(mac: string, peer: string | undefined): void;
+  /** Every machine recorded, adopted ones included (the API filters by the live inventory). */
+  list(): DiscoveredMachine[];
   close(): Promise<void>;
 }
 
@@ -28,6 +30,7 @@ export async function startDiscovery(config: DisklessConfig, logger: Logger): Pr
     },
     // The peer is the socket's remote address ("?" when the socket is already gone).
     onScript: (mac, peer) => store.record({ mac, ...(peer && parseIpv4(peer) !== undefined ? { ip: peer } : {}) }),
+    list: () => store.list(),
     close: () => store.close(),
   };
 }

@@ -18,6 +18,12 @@ import { ImageStore } from '../images/store/image-store.js';
 import { startIdentity } from './identity-services.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { startDiscovery } from './discovery.js';
+import { createObservability, type Observability } from '../events/observability.js';
+import { neighbourTableSnapshot } from '../identity/address-owner.js';
+import { loadAdminToken } from './admin-token.js';
+import { fileInventoryWrites } from './inventory-writes.js';
+import { alertEvent, bothEvents } from './observed-events.js';
+import { dashboardHandler } from '../dashboard/handler.js';
 
 export interface ServiceEvents {
   dhcp?: (e: DhcpEvent) => void;
@@ -34,6 +40,8 @@ export interface StartOptions {
   dhcpPorts?: DhcpSettings['ports'];
   /** Reload nodes and profiles when the config file changes (default true). */
   watchConfig?: boolean;
+  /** Replaces api.read_from (tests shut loopback out to see a 403). */
+  readCidrs?: readonly string[];
 }
 
 export interface RunningServices {
@@ -42,6 +50,8 @@ export interface RunningServices {
   readonly dhcp: DhcpServer | undefined;
   readonly nbd: NbdServer | undefined;
   readonly nfs: GaneshaServer | undefined;
+  /** Boot events, node states and metrics (STATE/events), as the API serves them. */
+  readonly observability: Observability;
   stop(): Promise<void>;
 }
 
@@ -54,11 +64,22 @@ export interface RunningServices {
 export async function startServices(config: DisklessConfig, opts: StartOptions = {}): Promise<RunningServices> {
   const logger = opts.logger ?? nullLogger;
   // Every service reads nodes and profiles through getConfig, so a reload reaches them all.
-  const watcher = opts.watchConfig === false ? undefined : new ConfigWatcher({ initial: config, logger });
-  const getConfig = () => watcher?.current ?? config;
+  // Built even when not watching: API writes reload it so their result is served at once.
+  const watcher = new ConfigWatcher({ initial: config, logger });
+  const getConfig = () => watcher.current;
   const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
   await mkdir(config.server.stateDir, { recursive: true, mode: 0o750 });
-  const identity = await startIdentity(getConfig, logger);
+  const adminToken = await loadAdminToken(config.api.adminTokenFile, logger);
+  const leases = config.dhcp.mode === 'off' ? undefined : new LeaseStore({ path: join(config.server.stateDir, 'dhcp-leases.json') });
+  // TFTP, HTTP and NBD see only IPs: what we leased, what the config reserves, what the link saw.
+  const neighbours = neighbourTableSnapshot();
+  const observability = createObservability({
+    stateDir: config.server.stateDir,
+    lookupMacByIp: (ip) => leases?.leaseForIp(ip)?.mac ?? getConfig().nodes.find((n) => n.address === ip)?.mac ?? neighbours(ip),
+    onError: (e) => logger.log('error', 'cannot record boot event', { service: 'events', error: String(e) }),
+  });
+  const events = bothEvents(observability.serviceEvents, opts.events);
+  const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())));
   const tree = new BootTree(getConfig, httpBaseUrl(config), store, identity.hooks);
   const discovery = await startDiscovery(config, logger);
   tree.onUnknownMac = discovery.onScript;
@@ -69,15 +90,25 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
 
   const onReport = (r: NodeReport) => {
     logger.log(r.status === 'failed' ? 'warn' : 'info', 'node report', { service: 'node', mac: r.mac, stage: r.stage, status: r.status, detail: r.detail, peer: r.peer, ...r.fields });
-    opts.events?.node?.(r);
+    events.node(r);
   };
+  const api = observability.handlers({
+    inventory: getConfig,
+    images: store,
+    writes: fileInventoryWrites(config.file, (mac) => discovery.list().some((m) => m.mac === mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
+    discovered: () => discovery.list(),
+    running: () => identity.running.all(),
+    adminToken,
+    readCidrs: opts.readCidrs ?? config.api.readFrom,
+  });
   const http = new HttpServer({
     address: config.server.address,
     port: config.server.httpPort,
     resolve: (p, peer) => tree.resolve(p, peer),
-    handlers: [reportEndpoint(onReport), identity.handler],
+    // The API comes after the report and node-files endpoints, which share its /api/v1 prefix.
+    handlers: [reportEndpoint(onReport), identity.handler, ...api, dashboardHandler()],
     logger,
-    ...(opts.events?.http ? { onEvent: opts.events.http } : {}),
+    onEvent: events.http,
   });
   const tftp = new TftpServer({
     address: config.server.address,
@@ -86,25 +117,26 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     files: (p, peer) => tree.resolve(p, peer.address),
     maxTransfers: config.server.maxTftpTransfers,
     logger,
-    ...(opts.events?.tftp ? { onEvent: opts.events.tftp } : {}),
+    onEvent: events.tftp,
   });
+  // leases exists exactly when dhcp.mode is not off.
   const dhcp =
-    config.dhcp.mode === 'off'
+    leases === undefined
       ? undefined
       : new DhcpServer({
           settings: dhcpSettingsFromConfig(config, opts.dhcpPorts ?? DEFAULT_DHCP_PORTS),
           lookupNode: dhcpNodeLookup(getConfig),
           reservedBy: (ip) => getConfig().nodes.find((n) => n.address === ip)?.mac,
           onUnknownClient: discovery.onDhcp,
-          leaseStore: new LeaseStore({ path: join(config.server.stateDir, 'dhcp-leases.json') }),
+          leaseStore: leases,
           logger,
-          ...(opts.events?.dhcp ? { onEvent: opts.events.dhcp } : {}),
+          onEvent: events.dhcp,
         });
 
   const profiles = [...config.profiles.values()];
   const exports = new ImageExports(getConfig, store);
   const nbd = profiles.some((p) => p.root?.mode === 'nbd')
-    ? new NbdServer({ address: config.server.address, port: config.server.nbdPort, maxConnections: config.server.maxNbdConnections, exports, logger, ...(opts.events?.nbd ? { onEvent: opts.events.nbd } : {}) })
+    ? new NbdServer({ address: config.server.address, port: config.server.nbdPort, maxConnections: config.server.maxNbdConnections, exports, logger, onEvent: events.nbd })
     : undefined;
   const nfsProfiles = profiles.filter((p) => p.root?.mode === 'nfs' && p.root.dir);
   const nfs = nfsProfiles.length
@@ -131,16 +163,18 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   } catch (e) {
     await stopAll();
     await discovery.close();
+    observability.close();
     throw e;
   }
-  watcher?.start();
+  if (opts.watchConfig !== false) watcher.start();
   const stop = async () => {
-    watcher?.stop();
+    watcher.stop();
     await stopAll();
     await discovery.close();
     await exports.close();
+    observability.close();
   };
-  return { http, tftp, dhcp, nbd, nfs, stop };
+  return { http, tftp, dhcp, nbd, nfs, observability, stop };
 }
 
 /** What an admin should do about the usual reasons a socket cannot be opened. */

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { buildInitramfs } from '../initramfs/build.js';
 import { listInitramfs } from '../initramfs/list.js';
 import { HOST_TOOLS, INITRAMFS_DIR } from '../app/lab-debian.js';
+import { ProgressBar } from './progress.js';
 
 const HELP = `Usage: diskless initrd build --output FILE [--root DIR] [--kernel VERSION]
                             [--drivers a,b] [--modules x,y] [--compression zstd|gzip|none]
@@ -57,6 +58,7 @@ export async function initrdCommand(argv: string[]): Promise<number> {
   }
   const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
   const started = Date.now();
+  const bar = new ProgressBar({ label: 'writing the initrd', unit: 'bytes' });
   const s = await buildInitramfs({
     output: values.output,
     root: values.root,
@@ -66,7 +68,9 @@ export async function initrdCommand(argv: string[]): Promise<number> {
     drivers: list(values.drivers),
     compression,
     ...(values.kernel !== undefined ? { kernelVersion: values.kernel } : {}),
+    onProgress: (done, total) => bar.update(done, total),
   });
+  bar.finish();
   for (const w of s.warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(
     `${s.path}: kernel ${s.kernelVersion}, ${s.moduleCount} modules, ${s.files} entries\n` +

@@ -86,6 +86,10 @@ const cases: Array<[string, string, RegExp]> = [
   ['root mode needs its image', GOOD.replace('mode: live, image: img/root.sqfs, copy: true', 'mode: nbd'), /:23: profiles\.legacy\.root\.image: is required for mode nbd/],
   ['copy is a boolean', GOOD.replace('copy: true', 'copy: yes please'), /:23: profiles\.legacy\.root\.copy: must be true or false/],
   ['copy only for live', GOOD.replace('mode: live, image: img/root.sqfs, copy: true', 'mode: nfs, dir: /srv/x, copy: true'), /profiles\.legacy\.root\.copy: only applies to mode live/],
+  ['read_from entry not a network', GOOD.replace('default_profile: default', 'default_profile: default\napi:\n  read_from: [10.77.0.0/24, lab-net]'), /:33: api\.read_from: "lab-net" is not a network/],
+  ['read_from prefix too long', GOOD.replace('default_profile: default', 'default_profile: default\napi:\n  read_from: 10.0.0.0/33'), /:33: api\.read_from: "10\.0\.0\.0\/33": the prefix must be 0 to 32/],
+  ['typo in the api section', GOOD.replace('default_profile: default', 'default_profile: default\napi:\n  read_form: 10.0.0.0/8'), /:33: api\.read_form: unknown setting/],
+  ['admin_token_file not a string', GOOD.replace('default_profile: default', 'default_profile: default\napi:\n  admin_token_file: [a]'), /:33: api\.admin_token_file: must be a string/],
   ['reserved address outside subnet', GOOD.replace('address: 10.77.0.11', 'address: 10.9.0.11'), /nodes\[52:54:00:00:00:01\]\.address: 10\.9\.0\.11 is not in the subnet/],
 ];
 for (const [name, text, re] of cases) {
@@ -96,4 +100,18 @@ test('server.max_tftp_transfers and server.max_nbd_connections set the servers\'
   const c = parseConfig(GOOD.replace('state_dir: state', 'state_dir: state\n  max_tftp_transfers: 8\n  max_nbd_connections: 2'), '/x/d.yaml');
   assert.equal(c.server.maxTftpTransfers, 8);
   assert.equal(c.server.maxNbdConnections, 2);
+});
+
+test('api: the admin token beside the state, reads from loopback and the boot subnet by default', () => {
+  const c = parseConfig(GOOD, '/etc/diskless/diskless.yaml');
+  assert.equal(c.api.adminTokenFile, '/etc/diskless/state/admin-token');
+  assert.deepEqual(c.api.readFrom, ['127.0.0.0/8', '::1/128', '10.77.0.0/24']);
+  const wide = parseConfig(GOOD.replace('dns: 10.77.0.1', 'dns: 10.77.0.1\n  subnet_mask: 255.255.0.0'), '/x/d.yaml');
+  assert.deepEqual(wide.api.readFrom.at(-1), '10.77.0.0/16');
+});
+
+test('api: admin_token_file is resolved beside the config; read_from replaces the default', () => {
+  const c = parseConfig(`${GOOD}api:\n  admin_token_file: secrets/token\n  read_from: [192.168.5.0/24, 10.1.2.3, "fd00::/8"]\n`, '/etc/diskless/diskless.yaml');
+  assert.equal(c.api.adminTokenFile, '/etc/diskless/secrets/token');
+  assert.deepEqual(c.api.readFrom, ['192.168.5.0/24', '10.1.2.3', 'fd00::/8']);
 });

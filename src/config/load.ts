@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap } from 'yaml';
-import { parseIpv4, sameSubnet, maskToPrefix } from '../net/ipv4.js';
+import { isIPv4, isIPv6 } from 'node:net';
+import { formatIpv4, parseIpv4, sameSubnet, maskToPrefix } from '../net/ipv4.js';
 import { normalizeMac } from '../net/mac.js';
-import type { DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig } from './types.js';
+import type { ApiConfig, DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig } from './types.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
 
@@ -40,6 +41,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   const server = readServer(top.map('server'), path);
   const dhcpFields = top.map('dhcp');
   const dhcp = readDhcp(dhcpFields, server);
+  const api = readApi(top.map('api'), server, dhcp, path);
   const profiles = new Map<string, ProfileConfig>();
   readProfiles(top.entries('profiles'), path, profiles);
   const nodes = top.list('nodes').map((f) => readNode(f, profiles, path));
@@ -55,7 +57,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
       throw new ConfigError(file, undefined, `nodes[${n.mac}].address`, `${n.address} is not in the subnet of server.address ${server.address}/${maskToPrefix(dhcp.subnetMask)}`);
     }
   }
-  return { file, server, dhcp, profiles, nodes, ...(defaultProfile !== undefined ? { defaultProfile } : {}) };
+  return { file, server, dhcp, api, profiles, nodes, ...(defaultProfile !== undefined ? { defaultProfile } : {}) };
 }
 
 function ipv4(f: Fields, key: string, value: string | undefined): string | undefined {
@@ -127,6 +129,38 @@ function readDhcp(f: Fields, server: ServerConfig): DhcpConfig {
   };
   f.rejectUnknown();
   return d;
+}
+
+/**
+ * The API's access: reads by network, writes by the admin token in admin_token_file. Without
+ * read_from, loopback and the boot network (server.address in dhcp.subnet_mask) may read:
+ * the admin's own machine and the nodes' LAN, nothing routed from elsewhere.
+ */
+function readApi(f: Fields, server: ServerConfig, dhcp: DhcpConfig, path: (p: string) => string): ApiConfig {
+  const adminTokenFile = path(f.string('admin_token_file', `${server.stateDir}/admin-token`));
+  let readFrom: string[];
+  if (f.has('read_from') && !f.isNull('read_from')) {
+    readFrom = f.strings('read_from');
+    for (const cidr of readFrom) {
+      const problem = cidrProblem(cidr);
+      if (problem) f.fail('read_from', problem, f.raw('read_from'));
+    }
+  } else {
+    const prefix = maskToPrefix(dhcp.subnetMask) ?? 32;
+    const network = formatIpv4((parseIpv4(server.address)! & parseIpv4(dhcp.subnetMask)!) >>> 0);
+    readFrom = ['127.0.0.0/8', '::1/128', `${network}/${prefix}`];
+  }
+  f.rejectUnknown();
+  return { adminTokenFile, readFrom };
+}
+
+/** Why a read_from entry is not ADDRESS/PREFIX (or a bare address), or undefined if it is. */
+function cidrProblem(cidr: string): string | undefined {
+  const [addr = '', prefixText, extra] = cidr.trim().split('/');
+  const max = isIPv4(addr) ? 32 : isIPv6(addr) ? 128 : undefined;
+  if (max === undefined || extra !== undefined) return `"${cidr}" is not a network: use ADDRESS/PREFIX, e.g. 10.77.0.0/24 or ::1/128`;
+  if (prefixText !== undefined && (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max)) return `"${cidr}": the prefix must be 0 to ${max}`;
+  return undefined;
 }
 
 /**

@@ -98,11 +98,20 @@ export interface NodeConfig {
   files?: FileSpec[];
 }
 
+/** Who may use the API (/api/v1), the dashboard and /metrics. */
+export interface ApiConfig {
+  /** Holds the admin token that API writes need; made (random, 0600) at start when missing. */
+  adminTokenFile: string;
+  /** CIDRs allowed to read; default loopback plus server.address's own subnet. */
+  readFrom: string[];
+}
+
 export interface DisklessConfig {
   /** Absolute path of the file this came from, for messages. */
   file: string;
   server: ServerConfig;
   dhcp: DhcpConfig;
+  api: ApiConfig;
   profiles: Map<string, ProfileConfig>;
   nodes: NodeConfig[];
   /** Profile for machines not listed under nodes; none means unknown machines get no boot script. */

@@ -111,21 +111,23 @@ export class ConfigWatcher {
 }
 
 /**
- * The config to serve after an edit: nodes, profiles and default_profile from the file; server
- * and dhcp as the services were started with, since sockets, ports and DHCP settings are fixed
+ * The config to serve after an edit: nodes, profiles and default_profile from the file; server,
+ * dhcp and api as the services were started with, since sockets, ports and DHCP settings are fixed
  * at start. Lists what differs, in the file's key names, for the "needs a restart" line.
  */
 export function liveConfig(started: DisklessConfig, next: DisklessConfig): { config: DisklessConfig; needsRestart: string[] } {
   const needsRestart = [
     ...changedKeys('server', started.server, next.server),
     ...changedKeys('dhcp', started.dhcp, next.dhcp),
+    // The API's token and read networks are fixed when its handler is built.
+    ...changedKeys('api', started.api, next.api),
   ];
   // NBD and nfs-ganesha start only for the root modes profiles used at start.
   const uses = (c: DisklessConfig, mode: string) => [...c.profiles.values()].some((p) => p.root?.mode === mode);
   if (uses(next, 'nbd') && !uses(started, 'nbd')) needsRestart.push('profiles (a root of mode nbd: the NBD server is not running)');
   const nfsDirs = (c: DisklessConfig) => JSON.stringify([...c.profiles.values()].filter((p) => p.root?.mode === 'nfs').map((p) => [p.name, p.root?.dir]));
   if (nfsDirs(next) !== nfsDirs(started)) needsRestart.push('profiles (NFS exports)');
-  return { config: { ...next, server: started.server, dhcp: started.dhcp }, needsRestart };
+  return { config: { ...next, server: started.server, dhcp: started.dhcp, api: started.api }, needsRestart };
 }
 
 const YAML_NAMES: Record<string, string> = { leaseTimeSec: 'lease_time' };

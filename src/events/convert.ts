@@ -100,9 +100,9 @@ export function fromReport(r: NodeReport, ctx: Pick<ConvertContext, 'now'>): New
   };
 }
 
-/** HTTP paths that are part of a boot, as opposed to the API, /metrics and node reports. */
+/** HTTP paths that are part of a boot, as opposed to the API, /metrics, node reports and the dashboard page. */
 export function isBootTraffic(path: string): boolean {
-  return !path.startsWith('/api/') && path !== '/metrics';
+  return !path.startsWith('/api/') && path !== '/metrics' && path !== '/' && path !== '/index.html' && !path.startsWith('/ui/');
 }
 
 /** "boot/52-54-00-12-34-56.ipxe" and "pxelinux.cfg/01-52-54-…" name the machine asking. */

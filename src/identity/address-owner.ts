@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { normalizeMac } from '../net/mac.js';
 
@@ -39,5 +40,28 @@ export function firstOwner(...sources: AddressOwner[]): AddressOwner {
       if (mac !== undefined) return mac;
     }
     return undefined;
+  };
+}
+
+/**
+ * The neighbour table for callers that cannot wait (tying a transfer's IP to a MAC as the event
+ * is recorded): read synchronously, at most once per `maxAgeMs`, since /proc/net/arp is small
+ * but a boot makes many transfers.
+ */
+export function neighbourTableSnapshot(path = '/proc/net/arp', maxAgeMs = 1000, now: () => number = Date.now): (ip: string) => string | undefined {
+  let table = new Map<string, string>();
+  let readAt = -Infinity;
+  return (ip) => {
+    if (now() - readAt >= maxAgeMs) {
+      readAt = now();
+      let text = '';
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch {
+        // No /proc (a container without it): leases and reservations still answer.
+      }
+      table = parseProcNetArp(text);
+    }
+    return table.get(ip.replace(/^::ffff:/, ''));
   };
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '../log/logger.js';
 import { normalizeIp, type TokenIssuer } from '../secrets/tokens.js';
 import type { AddressOwner } from './address-owner.js';
+import type { AlertHook } from './alerts.js';
 
 /**
  * Hands a one-time secrets token to a node's own boot script, and to no one else: the script
@@ -12,6 +13,7 @@ export class BootTokens {
     private readonly issuer: TokenIssuer,
     private readonly owner: AddressOwner,
     private readonly logger: Logger,
+    private readonly onAlert: AlertHook = () => {},
   ) {}
 
   async forScript(mac: string, peer: string | undefined): Promise<string | undefined> {
@@ -21,6 +23,11 @@ export class BootTokens {
     if (owner !== mac) {
       this.logger.log('warn', 'boot script for another machine: no secrets token in it', {
         service: 'secrets', alert: true, mac, peer: ip, peerMac: owner ?? 'unknown',
+      });
+      this.onAlert({
+        name: 'script-for-other-machine', mac, ip,
+        detail: `boot script for ${mac} fetched by ${owner ?? 'an unknown machine'}: no secrets token in it`,
+        fields: { peerMac: owner ?? 'unknown' },
       });
       return undefined;
     }

@@ -19,6 +19,8 @@ export interface InitrdBuildRequest {
   root: string;
   kernelVersion: string;
   output: string;
+  /** Bytes of the archive written so far, of about `total`. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export type InitrdBuilder = (req: InitrdBuildRequest) => Promise<{ kernelVersion: string }>;
@@ -38,13 +40,15 @@ export interface BuildImageOptions {
   workDir: string;
   /** Replaces the real initramfs build; tests use it to avoid needing a full module tree. */
   buildInitrd?: InitrdBuilder;
+  /** The initrd step's byte count, for a progress bar. */
+  initrdProgress?: (done: number, total: number) => void;
 }
 
 const MMDEBSTRAP = 'mmdebstrap:';
 const SUITE_RE = /^[a-z][a-z0-9.-]{0,63}$/;
 
-export const defaultInitrdBuilder: InitrdBuilder = async ({ root, kernelVersion, output }) => {
-  const s = await buildInitramfs({ root, kernelVersion, output, initDir: INITRAMFS_DIR, hostBinaries: HOST_TOOLS, extraModules: ['autofs4'] });
+export const defaultInitrdBuilder: InitrdBuilder = async ({ root, kernelVersion, output, onProgress }) => {
+  const s = await buildInitramfs({ root, kernelVersion, output, initDir: INITRAMFS_DIR, hostBinaries: HOST_TOOLS, extraModules: ['autofs4'], ...(onProgress ? { onProgress } : {}) });
   return { kernelVersion: s.kernelVersion };
 };
 
@@ -83,6 +87,7 @@ export interface StoreRootOptions {
   unchangedSha256?: string;
   buildInitrd?: InitrdBuilder;
   progress?: (msg: string) => void;
+  initrdProgress?: (done: number, total: number) => void;
   /** Checked before each step, so an interrupted caller stops before storing anything. */
   abort?: AbortSignal;
 }
@@ -109,6 +114,7 @@ export async function buildImage(o: BuildImageOptions): Promise<Manifest> {
       parent,
       ...(o.buildInitrd ? { buildInitrd: o.buildInitrd } : {}),
       ...(o.progress ? { progress: o.progress } : {}),
+      ...(o.initrdProgress ? { initrdProgress: o.initrdProgress } : {}),
     });
     if (r.unchanged) throw new Error('unreachable: no unchangedSha256 was given');
     return r.manifest;
@@ -132,7 +138,7 @@ export async function storeRootVersion(o: StoreRootOptions): Promise<StoreRootRe
   if (o.unchangedSha256 !== undefined && (await sha256File(squashfs)) === o.unchangedSha256) return { unchanged: true };
   const initrd = join(o.tmp, 'initrd.img');
   const built = await step(`initrd for kernel ${kernel.version}`, () =>
-    (o.buildInitrd ?? defaultInitrdBuilder)({ root: o.root, kernelVersion: kernel.version, output: initrd }),
+    (o.buildInitrd ?? defaultInitrdBuilder)({ root: o.root, kernelVersion: kernel.version, output: initrd, ...(o.initrdProgress ? { onProgress: o.initrdProgress } : {}) }),
   );
   if (built.kernelVersion !== kernel.version) {
     // A node must never boot a kernel with another kernel's modules.

@@ -45,6 +45,8 @@ export interface BuildInitramfsOptions {
   /** Seconds written as every entry's mtime; default SOURCE_DATE_EPOCH, else 0. */
   mtime?: number;
   logger?: Logger;
+  /** Archive bytes written so far of about `total` (file contents; headers make it a little more). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface InitramfsSummary {
@@ -82,9 +84,10 @@ function defaultMtime(): number {
   return epoch !== undefined && /^\d+$/.test(epoch) ? Number(epoch) : 0;
 }
 
-async function* counted(source: AsyncIterable<Uint8Array>, count: { bytes: number }): AsyncGenerator<Uint8Array> {
+async function* counted(source: AsyncIterable<Uint8Array>, count: { bytes: number }, onChunk?: (bytes: number) => void): AsyncGenerator<Uint8Array> {
   for await (const chunk of source) {
     count.bytes += chunk.length;
+    onChunk?.(count.bytes);
     yield chunk;
   }
 }
@@ -193,7 +196,9 @@ export async function buildInitramfs(options: BuildInitramfsOptions): Promise<In
 
   const entries = layout.entries();
   const raw = { bytes: 0 };
-  const cpio = counted(writeCpio(entries, { mtime: options.mtime ?? defaultMtime() }), raw);
+  const total = entries.reduce((n, e) => n + (e.type === 'file' ? (e.data instanceof Uint8Array ? e.data.length : e.data.size) : 0), 0);
+  const onProgress = options.onProgress;
+  const cpio = counted(writeCpio(entries, { mtime: options.mtime ?? defaultMtime() }), raw, onProgress && ((done) => onProgress(Math.min(done, total), total)));
   const written = await writeFileAtomic(options.output, compressed(cpio, compression, options.compressionLevel));
   for (const w of warnings) log.log('warn', w, { kernelVersion });
   const summary: InitramfsSummary = {

@@ -115,3 +115,26 @@ test('reports the server missed are kept and sent in order once it answers again
   assert.deepEqual(lines.slice(0, 4).map((l) => new URLSearchParams(l).get('stage')), ['network', 'root', 'root', 'root']);
   assert.equal(lines[4], 'left=');
 });
+
+test('regression: cmdline and modules reports made before the network is up are queued and sent once it is', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-report-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // The network stage is what learns the MAC, so queued reports must get it when sent.
+  const r = sh(dir, `. "$DL_LIB/common.sh"
+    send_report() { printf '%s\\n' "$1" >> sent; }
+    DL_SERVER=http://s DL_NET_UP= DL_MAC=
+    report cmdline ok duration_ms=3; report modules ok duration_ms=900
+    [ -e sent ] && echo "sent too early"
+    DL_NET_UP=1 DL_MAC=52:54:00:00:00:07; report network ok duration_ms=1500
+    cat sent; printf 'left=%s\\n' "$(cat "$DL_UNSENT")"`, { DL_UNSENT: join(dir, 'unsent') });
+  assert.equal(r.status, 0, r.err);
+  const lines = r.out.trim().split('\n');
+  const sent = lines.slice(0, -1).map((l) => new URLSearchParams(l));
+  assert.deepEqual(sent.map((p) => [p.get('mac'), p.get('stage'), p.get('status'), p.get('detail')]), [
+    ['52:54:00:00:00:07', 'cmdline', 'ok', 'duration_ms=3'],
+    ['52:54:00:00:00:07', 'modules', 'ok', 'duration_ms=900'],
+    ['52:54:00:00:00:07', 'network', 'ok', 'duration_ms=1500'],
+  ]);
+  assert.ok(sent.every((p) => /^\d+$/.test(p.get('uptime_ms') ?? '')), 'each report keeps the uptime it was made at');
+  assert.equal(lines.at(-1), 'left=');
+});

@@ -17,6 +17,8 @@ export interface TokenIssuerOptions {
   random?: RandomBytes;
   /** Records kept at most; the oldest are dropped first. */
   cap?: number;
+  /** How long past expiry a token is still recognised (as expired or reused); default 15 min. */
+  rememberMs?: number;
 }
 
 interface TokenRecord {
@@ -53,6 +55,7 @@ export class TokenIssuer {
   private readonly now: () => number;
   private readonly random: RandomBytes;
   private readonly cap: number;
+  private readonly rememberMs: number;
   // Insertion order is issue order, which makes "drop the oldest" a walk from the front.
   private readonly records = new Map<string, TokenRecord>();
 
@@ -61,6 +64,7 @@ export class TokenIssuer {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? defaultRandomBytes;
     this.cap = options.cap ?? 10_000;
+    this.rememberMs = options.rememberMs ?? Math.max(this.ttlMs, 15 * 60_000);
     if (!(this.ttlMs > 0)) throw new RangeError(`TokenIssuer ttlMs must be positive, got ${this.ttlMs}`);
     if (!Number.isInteger(this.cap) || this.cap < 1) throw new RangeError(`TokenIssuer cap must be a positive integer, got ${this.cap}`);
   }
@@ -118,13 +122,13 @@ export class TokenIssuer {
   }
 
   /**
-   * Records are kept one TTL past expiry, so that a replay soon after is reported as `reused`
-   * (an alert) and a late node as `expired` (its boot was slow), rather than both as `unknown`.
+   * Records are kept a while past expiry, so that a replay is reported as `reused` (an alert)
+   * and a late node as `expired` (its boot was slow), rather than both as `unknown`.
    */
   private prune(): void {
     const now = this.now();
     for (const [key, rec] of this.records) {
-      if (now >= rec.expiresAt + this.ttlMs) this.records.delete(key);
+      if (now >= rec.expiresAt + this.rememberMs) this.records.delete(key);
     }
   }
 }

@@ -39,16 +39,17 @@ send_report() {
 }
 
 # Tell the server where this boot is. Best effort: a boot never waits long on a report, and
-# reports the server missed (it was down) are kept and sent, in order, with the next one.
+# reports the server missed (it was down, or the network was not up yet: cmdline, modules)
+# are kept and sent, in order, with the next one. The queue holds no MAC: before the network
+# stage picks the interface it is not known, so it is added when the report is sent.
 report() {
     _stage=$1 _status=$2 _detail=$3
     [ -n "$DL_SERVER" ] || return 0
+    printf '%s\n' "stage=$(urlencode "$_stage")&status=$(urlencode "$_status")&detail=$(urlencode "$_detail")&uptime_ms=$(now_ms)" >> "$DL_UNSENT"
     [ -n "$DL_NET_UP" ] || return 0
-    _body="mac=$(urlencode "$DL_MAC")&stage=$(urlencode "$_stage")&status=$(urlencode "$_status")&detail=$(urlencode "$_detail")&uptime_ms=$(now_ms)"
-    printf '%s\n' "$_body" >> "$DL_UNSENT"
     _left=""
     while read -r _queued; do
-        if [ -z "$_left" ] && send_report "$_queued"; then continue; fi
+        if [ -z "$_left" ] && send_report "mac=$(urlencode "$DL_MAC")&$_queued"; then continue; fi
         _left="$_left$_queued
 "
     done < "$DL_UNSENT"

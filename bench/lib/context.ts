@@ -1,0 +1,18 @@
+import type { BenchNet } from './net.js';
+import type { BenchResult } from './result.js';
+import type { Scale } from './scale.js';
+
+export interface BenchContext {
+  net: BenchNet;
+  /** A scratch directory for this benchmark (configs, logs, files). */
+  work: string;
+  scale: Scale;
+  log: (line: string) => void;
+}
+
+export interface Benchmark {
+  name: string;
+  /** Whether the two namespaces are needed (the initrd benchmark is local). */
+  network: boolean;
+  run(ctx: BenchContext): Promise<BenchResult[]>;
+}

@@ -1,0 +1,47 @@
+/**
+ * How big every benchmark runs. `quick` is for development on a loaded 2-CPU machine (seconds
+ * per case); `full` is the size the project issue asks for (minutes per case).
+ */
+export interface Scale {
+  name: 'quick' | 'full';
+  /** Repeats of each (server, case); the median is reported. */
+  repeats: number;
+  tftpFileMB: number;
+  tftpConcurrentClients: number;
+  tftpConcurrentFileMB: number;
+  httpClients: number;
+  httpFileMB: number;
+  nbdImageMB: number;
+  nbdRandomReads: number;
+  dhcpClients: number;
+  /** QEMU machines booted at once in the boot benchmark. */
+  bootNodes: number;
+}
+
+export const QUICK: Scale = {
+  name: 'quick',
+  repeats: 3,
+  tftpFileMB: 8,
+  tftpConcurrentClients: 5,
+  tftpConcurrentFileMB: 4,
+  httpClients: 5,
+  httpFileMB: 32,
+  nbdImageMB: 64,
+  nbdRandomReads: 2000,
+  dhcpClients: 500,
+  bootNodes: 1,
+};
+
+export const FULL: Scale = {
+  name: 'full',
+  repeats: 5,
+  tftpFileMB: 50,
+  tftpConcurrentClients: 50,
+  tftpConcurrentFileMB: 30,
+  httpClients: 50,
+  httpFileMB: 300,
+  nbdImageMB: 1024,
+  nbdRandomReads: 20000,
+  dhcpClients: 5000,
+  bootNodes: 4,
+};

@@ -1,0 +1,107 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { run } from '../src/lab/process.js';
+import { bootBenchmark } from './boot.js';
+import { dhcpBenchmark } from './dhcp.js';
+import { httpBenchmark } from './http.js';
+import { initrdBenchmark } from './initrd.js';
+import type { Benchmark } from './lib/context.js';
+import { BenchNet } from './lib/net.js';
+import { formatTable, ratio, type BenchResult } from './lib/result.js';
+import { FULL, QUICK } from './lib/scale.js';
+import { nbdBenchmark } from './nbd.js';
+import { tftpBenchmark } from './tftp.js';
+
+const BENCHMARKS: Benchmark[] = [tftpBenchmark, httpBenchmark, nbdBenchmark, dhcpBenchmark, initrdBenchmark, bootBenchmark];
+const RESULTS = fileURLToPath(new URL('../../bench/results', import.meta.url));
+
+const HELP = `Usage: sudo bench/run.sh [--quick] [--only NAME[,NAME]] [--skip NAME[,NAME]]
+
+Runs Diskless and its peers side by side on this host, in two network namespaces joined by a
+veth, and prints ours / peer for each case. --quick runs everything small (seconds per case);
+without it, the sizes of the project issue (minutes per case).
+Benchmarks: ${BENCHMARKS.map((b) => b.name).join(', ')}. "boot" runs only with --only boot.
+`;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean' }, only: { type: 'string' }, skip: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('bench: must run as root (network namespaces)\n');
+    return 2;
+  }
+  const scale = values.quick ? QUICK : FULL;
+  const only = values.only?.split(',').filter(Boolean);
+  const skip = new Set(values.skip?.split(',').filter(Boolean) ?? []);
+  for (const n of [...(only ?? []), ...skip]) {
+    if (!BENCHMARKS.some((b) => b.name === n)) {
+      process.stderr.write(`bench: no benchmark "${n}"\n\n${HELP}`);
+      return 2;
+    }
+  }
+  // The boot benchmark starts QEMU machines: only when asked for by name.
+  const selected = BENCHMARKS.filter((b) => (only ? only.includes(b.name) : b.name !== 'boot') && !skip.has(b.name));
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const startedAt = new Date();
+  const results: BenchResult[] = [];
+  const errors: Record<string, string> = {};
+  const top = await mkdtemp(join(tmpdir(), 'diskless-bench-'));
+  let net: BenchNet | undefined;
+  try {
+    for (const b of selected) {
+      log(`== ${b.name} (${scale.name} scale)`);
+      const work = join(top, b.name);
+      await mkdir(work, { recursive: true });
+      try {
+        if (b.network && net === undefined) net = await BenchNet.create();
+        results.push(...(await b.run({ net: net!, work, scale, log })));
+      } catch (e) {
+        errors[b.name] = (e as Error).message;
+        log(`  ${b.name} FAILED: ${(e as Error).message}`);
+      } finally {
+        await rm(work, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    await net?.destroy();
+    await rm(top, { recursive: true, force: true });
+  }
+  process.stdout.write(`\nDiskless vs peers, ${scale.name} scale, ${startedAt.toISOString()}\n`);
+  process.stdout.write(`ratio = ours / peer (median of ${scale.repeats} runs; initrd: ${scale.name === 'quick' ? 1 : 3})\n\n`);
+  process.stdout.write(`${formatTable(results)}\n`);
+  for (const [b, e] of Object.entries(errors)) process.stdout.write(`\n${b}: FAILED: ${e}\n`);
+  await mkdir(RESULTS, { recursive: true });
+  const file = join(RESULTS, `${startedAt.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z')}${scale.name === 'quick' ? '-quick' : ''}.json`);
+  const host = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: (await run(['uname', '-r'])).stdout.trim(),
+    node: process.version,
+    loadavg: (await run(['cat', '/proc/loadavg'])).stdout.trim(),
+  };
+  await writeFile(file, JSON.stringify({
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    scale,
+    host,
+    results: results.map((r) => ({ ...r, ratio: ratio(r) })),
+    errors,
+  }, null, 2) + '\n');
+  process.stdout.write(`\nwritten to ${file}\n`);
+  return Object.keys(errors).length === 0 ? 0 : 1;
+}
+
+main().then((code) => process.exit(code), (e: unknown) => {
+  process.stderr.write(`bench: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,195 @@
+// startServices with its boot events, API and /metrics wired in: the server an admin runs,
+// on 127.0.0.1 high ports with DHCP off, driven the way /init and the CLI drive it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer as createTcp, type AddressInfo } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '../config/load.js';
+import { startServices, type RunningServices } from './services.js';
+import { call } from '../api/testdata/api-fixture.js';
+import { parseSamples, sampleValue } from '../metrics/testdata/prometheus-text.js';
+import { statusCommand } from '../cli/status.js';
+import { eventsCommand } from '../cli/events.js';
+
+const N1 = '52:54:00:00:00:01';
+
+async function freeTcpPort(): Promise<number> {
+  const s = createTcp();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(r));
+  return port;
+}
+
+interface Served {
+  dir: string;
+  file: string;
+  port: number;
+  services: RunningServices;
+}
+
+async function serve(t: { after(fn: () => Promise<void>): void }, extra = ''): Promise<Served> {
+  const dir = await mkdtemp(join(tmpdir(), 'dl-wiring-'));
+  const port = await freeTcpPort();
+  const file = join(dir, 'diskless.yaml');
+  await writeFile(file, `# wiring test
+server:
+  address: 127.0.0.1
+  http_port: ${port}
+  tftp_port: ${await freeUdpPort()}
+  state_dir: ${join(dir, 'state')}
+dhcp:
+  mode: off
+profiles:
+  default:
+    kernel: /nonexistent/vmlinuz
+nodes:
+  - mac: ${N1}
+    hostname: n1
+${extra}`);
+  const services = await startServices(loadConfig(file), { watchConfig: false });
+  t.after(async () => {
+    await services.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { dir, file, port, services };
+}
+
+function report(port: number, stage: string, status: string, detail: string, uptimeMs: number) {
+  const body = new URLSearchParams({ mac: N1, stage, status, detail, uptime_ms: String(uptimeMs) }).toString();
+  return call(port, 'POST', '/api/v1/report', { body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+}
+
+test('stage reports become node state, an ordered timeline, a failure with stage and cause, and metrics', async (t) => {
+  const { port } = await serve(t);
+  for (const [stage, detail, uptime] of [['cmdline', 'duration_ms=3', 1003], ['modules', 'duration_ms=900', 1905], ['network', 'duration_ms=1500', 3410]] as const) {
+    assert.equal((await report(port, stage, 'ok', detail, uptime)).status, 200);
+  }
+  const running = await call(port, 'GET', `/api/v1/nodes/${N1}`);
+  assert.equal(running.status, 200);
+  assert.equal(running.json.hostname, 'n1');
+  assert.equal(running.json.status, 'initramfs');
+  assert.equal(running.json.stage, 'root', 'after network comes root');
+  assert.deepEqual(running.json.timeline.map((r: any) => [r.name, r.status, r.durationMs]), [['cmdline', 'ok', 3], ['modules', 'ok', 900], ['network', 'ok', 1500]]);
+  const starts = running.json.timeline.map((r: any) => r.start as number);
+  assert.deepEqual([...starts].sort((a, b) => a - b), starts, 'rows in the order they ran');
+
+  assert.equal((await report(port, 'root', 'failed', 'sha256 mismatch', 9000)).status, 200);
+  const failed = await call(port, 'GET', `/api/v1/nodes/${N1}`);
+  assert.deepEqual([failed.json.status, failed.json.stage, failed.json.cause], ['failed', 'root', 'sha256 mismatch']);
+  assert.deepEqual(failed.json.failure, { stage: 'root', cause: 'sha256 mismatch' });
+  assert.deepEqual(failed.json.timeline.at(-1).name, 'root');
+  const list = await call(port, 'GET', '/api/v1/nodes');
+  assert.deepEqual(list.json.nodes.map((n: any) => [n.mac, n.status]), [[N1, 'failed']]);
+
+  const metrics = await call(port, 'GET', '/metrics');
+  assert.equal(metrics.status, 200);
+  const samples = parseSamples(metrics.body);
+  assert.equal(sampleValue(samples, 'diskless_boots_started_total'), 1);
+  assert.equal(sampleValue(samples, 'diskless_boots_failed_total', { stage: 'root' }), 1);
+  assert.equal(sampleValue(samples, 'diskless_boots_finished_total'), 0);
+});
+
+test('writes need the admin token from admin_token_file (made 0600 at start) and edit the YAML file', async (t) => {
+  const { port, file, dir, services } = await serve(t);
+  const tokenFile = join(dir, 'state', 'admin-token');
+  assert.equal((await stat(tokenFile)).mode & 0o777, 0o600);
+  const token = (await readFile(tokenFile, 'utf8')).trim();
+  assert.ok(token.length >= 32);
+
+  const body = JSON.stringify({ mac: '52:54:00:00:00:02', hostname: 'n2' });
+  assert.equal((await call(port, 'POST', '/api/v1/nodes', { body })).status, 401);
+  assert.equal((await call(port, 'POST', '/api/v1/nodes', { body, headers: { authorization: 'Bearer wrong-token-0000' } })).status, 403);
+  const added = await call(port, 'POST', '/api/v1/nodes', { body, headers: { authorization: `Bearer ${token}` } });
+  assert.equal(added.status, 201, added.body);
+  const text = await readFile(file, 'utf8');
+  assert.match(text, /^# wiring test$/m, 'the comment survives the edit');
+  assert.match(text, /- mac: 52:54:00:00:00:02\n\s+hostname: n2/);
+  const nodes = await call(port, 'GET', '/api/v1/nodes');
+  assert.deepEqual(nodes.json.nodes.map((n: any) => n.hostname), ['n1', 'n2'], 'visible at once: the write reloads the config');
+  assert.equal(services.observability.store.lastSeq, 0, 'API calls are not boot events');
+
+  const dup = await call(port, 'POST', '/api/v1/nodes', { body, headers: { authorization: `Bearer ${token}` } });
+  assert.equal(dup.status, 400);
+  assert.match(dup.json.error, /already used by n2/);
+});
+
+test('a boot script fetched for another machine is recorded as an alert event', async (t) => {
+  const { port } = await serve(t);
+  // 127.0.0.1 is in no neighbour table and no reservation: not n1's own address.
+  assert.equal((await call(port, 'GET', '/boot/52-54-00-00-00-01.ipxe')).status, 200);
+  const events = await call(port, 'GET', '/api/v1/events?limit=10');
+  const alert = events.json.events.find((e: any) => e.kind === 'alert');
+  assert.ok(alert, JSON.stringify(events.json.events));
+  assert.deepEqual([alert.name, alert.mac, alert.ip], ['script-for-other-machine', N1, '127.0.0.1']);
+});
+
+test('reads from outside api.read_from are refused: API and /metrics', async (t) => {
+  const { port, file } = await serve(t, 'api:\n  read_from: [10.77.0.0/24]\n');
+  const nodes = await call(port, 'GET', '/api/v1/nodes');
+  assert.equal(nodes.status, 403);
+  assert.equal((await call(port, 'GET', '/metrics')).status, 403);
+  // Node reports are not API reads: a node outside read_from still reports.
+  assert.equal((await report(port, 'cmdline', 'ok', 'duration_ms=1', 10)).status, 200);
+  await assert.rejects(statusCommand(['--config', file]), /\/api\/v1\/nodes: Reads are not allowed from this address \(this machine is not in api\.read_from/);
+});
+
+test('diskless status and events against the running server', async (t) => {
+  const { port, file } = await serve(t);
+  await report(port, 'cmdline', 'ok', 'duration_ms=3', 1003);
+  await report(port, 'root', 'failed', 'sha256 mismatch', 5000);
+  let out = '';
+  assert.equal(await statusCommand(['--config', file], { stdout: (s) => (out += s), now: () => Date.now() }), 0);
+  const [head, row] = out.trim().split('\n');
+  assert.match(head!, /^HOSTNAME\s+MAC\s+ADDRESS\s+STATE\s+STAGE\s+SINCE\s+IMAGE\s+LAST EVENT$/);
+  assert.match(row!, /^n1\s+52:54:00:00:00:01\s+127\.0\.0\.1\s+failed\s+root\s+\d+s\s+-\s+failed root: sha256 mismatch$/);
+  out = '';
+  await statusCommand(['--config', file, '--json'], { stdout: (s) => (out += s) });
+  assert.equal(JSON.parse(out)[0].cause, 'sha256 mismatch');
+
+  out = '';
+  assert.equal(await eventsCommand(['--config', file, '--node', 'n1', '--limit', '5'], { stdout: (s) => (out += s) }), 0);
+  const lines = out.trim().split('\n');
+  assert.equal(lines.length, 2);
+  assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT[\d:.]+Z\s+n1\s+stage\s+cmdline\s+duration_ms=3\s+\(3 ms\)$/);
+  assert.match(lines[1]!, /\s+n1\s+failed\s+root\s+sha256 mismatch$/);
+
+  // --follow: the last one, then what happens next, until interrupted.
+  const ac = new AbortController();
+  let followed = '';
+  const following = eventsCommand(['--config', file, '--follow', '--limit', '1'], { stdout: (s) => (followed += s), signal: ac.signal, retryMs: 50 });
+  await waitFor(() => followed.includes('sha256 mismatch'));
+  await report(port, 'cmdline', 'ok', 'duration_ms=4', 800);
+  await waitFor(() => followed.includes('duration_ms=4'));
+  ac.abort();
+  assert.equal(await following, 0);
+  assert.equal(followed.trim().split('\n').length, 2);
+});
+
+test('diskless status says the server is not running when nothing listens', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dl-wiring-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'd.yaml');
+  await writeFile(file, `server: { address: 127.0.0.1, http_port: ${await freeTcpPort()}, state_dir: ${dir} }\ndhcp: { mode: off }\nprofiles: { default: { kernel: /k } }\n`);
+  await assert.rejects(statusCommand(['--config', file]), /Cannot reach the Diskless server at http:\/\/127\.0\.0\.1:\d+: connection refused\. Is "diskless serve --config FILE" running/);
+});
+
+async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(20);
+  }
+}

@@ -1,0 +1,61 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { normalizeMac } from '../net/mac.js';
+import type { BootEvent } from '../events/boot-event.js';
+import { eventLine, type NodeRow } from './fleet-format.js';
+import { apiBase, followEvents, getJson } from './server-api.js';
+import type { CliIo } from './status.js';
+
+const HELP = `Usage: diskless events --config FILE [--follow] [--node MAC|HOSTNAME] [--limit N]
+
+Prints boot events, oldest first, one per line: time, node, kind (dhcp, tftp, http, nbd,
+stage, booted, failed, alert), name, detail, and duration and size where known.
+Without --follow the last N (default 50); with --follow the last N and then each new event
+as it happens, until interrupted (a dropped connection is resumed without losing events).
+Asks the running "diskless serve" over its API, so this machine must be in api.read_from.
+`;
+
+export interface EventsIo extends CliIo {
+  /** Reconnect delay for --follow (tests). */
+  retryMs?: number;
+  stderr?: (s: string) => void;
+}
+
+export async function eventsCommand(argv: string[], io: EventsIo = {}): Promise<number> {
+  const out = io.stdout ?? ((s: string) => void process.stdout.write(s));
+  const err = io.stderr ?? ((s: string) => void process.stderr.write(s));
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, follow: { type: 'boolean', short: 'f' }, node: { type: 'string' }, limit: { type: 'string', short: 'n' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
+  if (values.help) {
+    out(HELP);
+    return 0;
+  }
+  if (!values.config) throw new Error(`events: --config FILE is required\n\n${HELP}`);
+  const limit = values.limit ?? '50';
+  if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) throw new Error(`events: --limit must be a whole number from 1 to 1000 (got "${limit}")`);
+  const base = apiBase(loadConfig(values.config));
+
+  // Host names come from the server's inventory, so --node takes either and lines show names.
+  const { nodes } = await getJson<{ nodes: NodeRow[] }>(`${base}/nodes`);
+  const names = new Map(nodes.filter((n) => n.hostname).map((n) => [n.mac, n.hostname!]));
+  let mac: string | undefined;
+  if (values.node !== undefined) {
+    mac = normalizeMac(values.node) ?? nodes.find((n) => n.hostname?.toLowerCase() === values.node!.toLowerCase())?.mac;
+    if (!mac) throw new Error(`events: --node ${values.node} is neither a MAC address nor a host name in the inventory`);
+  }
+  const node = mac ? `&node=${encodeURIComponent(mac)}` : '';
+  const page = await getJson<{ events: BootEvent[]; lastSeq: number }>(`${base}/events?limit=${limit}${node}`);
+  for (const e of page.events) out(eventLine(e, names));
+  if (!values.follow) return 0;
+
+  await followEvents(`${base}/events/stream${node ? `?${node.slice(1)}` : ''}`, (data) => out(eventLine(JSON.parse(data) as BootEvent, names)), {
+    afterSeq: page.lastSeq,
+    ...(io.signal ? { signal: io.signal } : {}),
+    ...(io.retryMs !== undefined ? { retryMs: io.retryMs } : {}),
+    onDrop: (why) => err(`diskless events: connection lost (${why}); reconnecting\n`),
+  });
+  return 0;
+}

@@ -1,0 +1,62 @@
+import type { BootEvent } from '../events/boot-event.js';
+
+/** A node as GET /api/v1/nodes lists it (src/api/views.ts nodeSummary); only what is shown. */
+export interface NodeRow {
+  mac: string;
+  hostname?: string | null;
+  address?: string | null;
+  status: string;
+  stage: string | null;
+  cause: string | null;
+  ip: string | null;
+  bootStartedAt: number | null;
+  booted: { at: number } | null;
+  running: { name?: string; version?: string } | null;
+  lastEvent: { time: number; kind: string; name: string; detail: string } | null;
+}
+
+/** "12s", "5m", "3h", "2d": how long ago, in the largest whole unit. */
+export function age(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  if (s < 172800) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+function clip(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
+}
+
+/** The fleet as `diskless status` prints it: one row per inventory node, columns aligned. */
+export function statusTable(nodes: readonly NodeRow[], now: number): string {
+  const rows = [['HOSTNAME', 'MAC', 'ADDRESS', 'STATE', 'STAGE', 'SINCE', 'IMAGE', 'LAST EVENT']];
+  for (const n of nodes) {
+    const since = n.status === 'booted' ? n.booted?.at : (n.bootStartedAt ?? n.lastEvent?.time);
+    const image = n.running?.name ? `${n.running.name}${n.running.version ? `@${n.running.version}` : ''}` : '-';
+    const last = n.lastEvent ? clip(`${n.lastEvent.kind} ${n.lastEvent.name}${n.lastEvent.detail ? `: ${n.lastEvent.detail}` : ''}`, 60) : '-';
+    rows.push([n.hostname ?? '-', n.mac, n.address ?? n.ip ?? '-', n.status, n.stage ?? '-', since === undefined ? '-' : age(now - since), image, last]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd() + '\n').join('');
+}
+
+function size(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1048576) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+/**
+ * One event as `diskless events` prints it: time, node (host name where the inventory has one),
+ * kind, name, detail, then duration and bytes when the event has them. Tab-free, one line.
+ */
+export function eventLine(e: BootEvent, names: ReadonlyMap<string, string>): string {
+  const who = e.mac ? (names.get(e.mac) ?? e.mac) : (e.ip ?? '-');
+  const extra = [
+    e.durationMs === undefined ? undefined : e.durationMs < 1000 ? `${e.durationMs} ms` : `${(e.durationMs / 1000).toFixed(1)} s`,
+    e.bytes ? size(e.bytes) : undefined,
+  ].filter(Boolean);
+  const detail = e.detail.replace(/[\r\n\t]+/g, ' ');
+  return `${new Date(e.time).toISOString()}  ${who.padEnd(17)}  ${e.kind.padEnd(6)}  ${e.name.padEnd(10)}  ${detail}${extra.length ? `  (${extra.join(', ')})` : ''}`.trimEnd() + '\n';
+}

@@ -1,0 +1,33 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { statusTable, type NodeRow } from './fleet-format.js';
+import { apiBase, getJson } from './server-api.js';
+
+const HELP = `Usage: diskless status --config FILE [--json]
+
+Shows every node of the config as the running server sees it: where it is in its boot
+(dhcp, loading, initramfs stage, booted, failed), since when, the image version it runs
+and its last event. Asks "diskless serve" over its API (GET /api/v1/nodes at server.address
+and http_port), so this machine must be in api.read_from. --json prints the API's answer.
+`;
+
+export interface CliIo {
+  stdout?: (s: string) => void;
+  now?: () => number;
+  signal?: AbortSignal;
+}
+
+export async function statusCommand(argv: string[], io: CliIo = {}): Promise<number> {
+  const out = io.stdout ?? ((s: string) => void process.stdout.write(s));
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) {
+    out(HELP);
+    return 0;
+  }
+  if (!values.config) throw new Error(`status: --config FILE is required\n\n${HELP}`);
+  const base = apiBase(loadConfig(values.config));
+  const { nodes } = await getJson<{ nodes: NodeRow[] }>(`${base}/nodes`);
+  if (values.json) out(`${JSON.stringify(nodes, null, 2)}\n`);
+  else out(nodes.length ? statusTable(nodes, (io.now ?? Date.now)()) : 'no nodes in the inventory\n');
+  return 0;
+}
