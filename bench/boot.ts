@@ -1,57 +1,178 @@
+import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { DebianLab } from '../src/app/lab-debian.js';
+import { defaultCacheDir } from '../src/app/lab-boot.js';
+import { ensureLabImage, type LabImage } from '../src/app/lab-image.js';
+import { QemuMachine } from '../src/lab/qemu.js';
 import type { Benchmark, BenchContext } from './lib/context.js';
+import { buildMkinitramfs } from './initrd.js';
+import { BenchNet, SERVER, waitUntil } from './lib/net.js';
 import { median, type BenchResult } from './lib/result.js';
-
-type Line = Record<string, unknown>;
+import { PORTS, startNginx } from './lib/servers.js';
 
 /**
- * Kernel start to switch_root, as the node's own /init reports it (uptime_ms of the
- * switch_root stage report, i.e. /proc/uptime on the node), for each node of one DebianLab run;
- * and QEMU start to that report, which adds firmware, iPXE, DHCP and the kernel+initrd fetch.
+ * The first line systemd (PID 1 of the real root) writes to the kernel log, with the kernel's
+ * timestamp: the moment switch_root has happened, whichever initramfs did it. Same marker for
+ * both stacks, so the comparison does not depend on what each /init reports.
  */
-async function bootOurs(mode: 'live' | 'nbd', nodes: number, log: (l: string) => void): Promise<{ kernelToSwitchRoot: number[]; powerOnToSwitchRoot: number[] }> {
-  const t0 = Date.now();
+const SYSTEMD_STARTED = /\[\s*(\d+\.\d+)\]\s+systemd\[1\]: systemd \d+/;
+const BOOT_TIMEOUT_MS = 15 * 60_000;
+
+interface BootTimes {
+  /** Kernel start → systemd's first line (the guest's own clock). */
+  kernel: number[];
+  /** Ours only: uptime at our /init's own switch_root stage report, just before it execs switch_root. */
+  reported?: number[];
+  /** QEMU start → that line seen on the console (host clock): firmware, DHCP, fetches included. */
+  powerOn: number[];
+}
+
+async function waitForSystemd(vm: QemuMachine, t0: number): Promise<{ kernel: number; powerOn: number }> {
+  const m = await vm.waitFor(SYSTEMD_STARTED, BOOT_TIMEOUT_MS);
+  return { kernel: Number(m[1]), powerOn: (Date.now() - t0) / 1000 };
+}
+
+/** Keeps the consoles of the last boot of each stack in the temp dir, to see where the time went. */
+async function keepConsoles(stack: string, vms: readonly QemuMachine[], log: (l: string) => void): Promise<void> {
+  for (const [i, vm] of vms.entries()) {
+    const path = join(tmpdir(), `diskless-bench-boot-${stack}-${i + 1}.console.txt`);
+    await writeFile(path, vm?.consoleText() ?? '').catch(() => undefined);
+    log(`  console kept: ${path}`);
+  }
+}
+
+/** Our stack: `diskless serve` + our initrd, root over `mode`, `nodes` machines at once. */
+async function bootOurs(mode: 'live' | 'nbd', nodes: number, log: (l: string) => void): Promise<BootTimes> {
   const lab = await DebianLab.start({ mode, nodes, progress: (m) => log(`  ${m}`) });
+  // Both stacks count from the moment their QEMU processes run (DebianLab.start ends with them).
+  const t0 = Date.now();
   try {
-    const deadline = Date.now() + 15 * 60_000;
-    const done = new Map<string, { uptime: number; at: number }>();
-    while (done.size < nodes && Date.now() < deadline) {
-      for (const l of (await lab.serverLog()) as Line[]) {
-        if (l['service'] !== 'node' || l['stage'] !== 'switch_root' || l['status'] !== 'ok') continue;
-        const mac = String(l['mac']);
-        if (!done.has(mac)) done.set(mac, { uptime: Number(l['uptime_ms']) / 1000, at: (Date.now() - t0) / 1000 });
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    if (done.size < nodes) throw new Error(`Cannot measure boot: ${done.size} of ${nodes} nodes reached switch_root in 15 minutes`);
-    return { kernelToSwitchRoot: [...done.values()].map((d) => d.uptime), powerOnToSwitchRoot: [...done.values()].map((d) => d.at) };
+    const times = await Promise.all(lab.nodes.map((n) => waitForSystemd(n.vm, t0)));
+    const reports = (await lab.serverLog()).filter((l) => l['service'] === 'node' && l['stage'] === 'switch_root' && l['status'] === 'ok');
+    return { kernel: times.map((t) => t.kernel), powerOn: times.map((t) => t.powerOn), reported: reports.map((r) => Number(r['uptime_ms']) / 1000) };
   } finally {
+    await keepConsoles('ours', lab.nodes.map((n) => n.vm), log);
     await lab.stop();
   }
 }
 
 /**
- * The boot benchmark (QEMU, TCG: slow and CPU-bound; run it alone). Quick: one node, root over
- * NBD. Full: scale.bootNodes nodes at once, live and NBD roots.
- *
- * Not yet implemented: the reference stack (dnsmasq DHCP + nginx + nfs-ganesha NFSv3 root with
- * Debian's own mkinitramfs initrd, BOOT=nfs) booting the same image; its column reads "fail"
- * with a note until it is.
+ * The LTSP-style reference: dnsmasq (DHCP; iPXE gets an HTTP script), nginx (kernel, initrd),
+ * nfs-ganesha NFSv3 exporting the same image tree read-only (Debian's klibc nfsmount speaks v3
+ * only, so rpcbind runs too), and Debian's own mkinitramfs initrd with BOOT=nfs MODULES=netboot.
+ * rpcbind and ganesha get a private mount namespace with their own /run, so their sockets never
+ * meet another rpcbind on this host.
+ */
+async function bootReference(image: LabImage, nodes: number, work: string, log: (l: string) => void): Promise<BootTimes> {
+  log('  building Debian\'s initrd (mkinitramfs BOOT=nfs MODULES=netboot) for the reference stack');
+  const initrd = await buildMkinitramfs(image.rootfs, image.kernelVersion, work, 'MODULES=netboot\nBOOT=nfs\n');
+  const files = join(work, 'files');
+  await mkdir(files, { recursive: true });
+  await chmod(work, 0o755);
+  await chmod(files, 0o755);
+  await copyFile(image.kernel, join(files, 'vmlinuz'));
+  await copyFile(initrd.path, join(files, 'initrd.img'));
+  const base = `http://${SERVER}:${PORTS.http}`;
+  await writeFile(join(files, 'boot.ipxe'), `#!ipxe
+kernel ${base}/vmlinuz root=/dev/nfs nfsroot=${SERVER}:${image.rootfs},tcp ip=dhcp ro console=ttyS0
+initrd ${base}/initrd.img
+boot
+`);
+  const ganeshaConf = join(work, 'ganesha.conf');
+  await writeFile(ganeshaConf, `NFS_CORE_PARAM { Protocols = 3, 4; Bind_addr = ${SERVER}; Enable_NLM = false; Enable_RQUOTA = false; }
+NFS_KRB5 { Active_krb5 = false; }
+NFSV4 { Graceless = true; }
+EXPORT {
+  Export_Id = 1; Path = "${image.rootfs}"; Pseudo = /lab;
+  Access_Type = RO; Squash = No_Root_Squash; SecType = sys;
+  Protocols = 3, 4; Transports = TCP, UDP;
+  FSAL { Name = VFS; }
+}
+`);
+  const net = await BenchNet.create();
+  try {
+    await net.spawnServer(['unshare', '-m', '--propagation', 'private', 'sh', '-c',
+      'mount -t tmpfs tmpfs /run && mkdir -p /run/ganesha && rpcbind -w && exec ganesha.nfsd -F -f "$1" -L "$2" -p /run/ganesha/pid',
+      'sh', ganeshaConf, join(work, 'ganesha.log')], { logFile: join(work, 'nfs.log') });
+    await waitUntil('nfs-ganesha on tcp/2049', async () => (await net.server(['ss', '-Hlnt', 'sport = :2049'], { check: false })).stdout.trim() !== '', 60_000);
+    await net.spawnServer(['dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--no-resolv', '--no-hosts', '--user=root',
+      '--interface=br0', '--bind-interfaces', '--dhcp-range=10.77.0.100,10.77.0.200,255.255.0.0,1h', '--dhcp-authoritative', '--no-ping',
+      '--dhcp-userclass=set:ipxe,iPXE', `--dhcp-boot=tag:ipxe,${base}/boot.ipxe`, `--dhcp-leasefile=${join(work, 'dnsmasq.leases')}`,
+      `--pid-file=${join(work, 'dnsmasq.pid')}`, '--log-facility=-'], { logFile: join(work, 'dnsmasq.log') });
+    await startNginx(net, work, files);
+    const vms: QemuMachine[] = [];
+    let t0 = Date.now();
+    try {
+      for (let i = 0; i < nodes; i++) {
+        vms.push(await QemuMachine.start({
+          boot: { kind: 'network' },
+          network: net.lab,
+          nicModel: 'virtio-net-pci',
+          mac: `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`,
+          memoryMiB: 1024,
+          name: `ref${i + 1}`,
+        }));
+      }
+      t0 = Date.now();
+      const times = await Promise.all(vms.map((vm) => waitForSystemd(vm, t0)));
+      return { kernel: times.map((t) => t.kernel), powerOn: times.map((t) => t.powerOn) };
+    } finally {
+      await keepConsoles('reference', vms, log);
+      for (const vm of vms) await vm.stop().catch(() => undefined);
+    }
+  } finally {
+    await net.destroy();
+  }
+}
+
+/**
+ * The boot benchmark (QEMU under TCG: slow and CPU-bound; run it alone, with --only boot).
+ * Quick: one node, our NBD root against the NFS reference. Full: scale.bootNodes nodes at once,
+ * our live and NBD roots against the reference.
  */
 export const bootBenchmark: Benchmark = {
   name: 'boot',
   network: false,
-  async run({ scale, log }: BenchContext) {
+  async run({ scale, work, log }: BenchContext) {
     const nodes = scale.bootNodes;
+    const rounds = scale.name === 'quick' ? 2 : 3;
+    const image = await ensureLabImage(defaultCacheDir(), log);
     const modes: Array<'live' | 'nbd'> = scale.name === 'quick' ? ['nbd'] : ['live', 'nbd'];
+    const reference: BootTimes = { kernel: [], powerOn: [] };
+    const ours = new Map<string, Required<BootTimes>>(modes.map((m) => [m, { kernel: [], powerOn: [], reported: [] }]));
+    let referenceError: string | undefined;
+    // Rounds alternate the stacks, so the load of other jobs on the machine falls on both.
+    for (let round = 1; round <= rounds; round++) {
+      try {
+        const r = await bootReference(image, nodes, work, log);
+        reference.kernel.push(...r.kernel);
+        reference.powerOn.push(...r.powerOn);
+        log(`  round ${round} reference: kernel→systemd ${r.kernel.join(' ')} s; QEMU start→systemd ${r.powerOn.join(' ')} s`);
+      } catch (e) {
+        referenceError = (e as Error).message.split('\n').slice(0, 3).join(' ');
+        log(`  round ${round} reference stack FAILED: ${(e as Error).message}`);
+      }
+      for (const mode of modes) {
+        const r = await bootOurs(mode, nodes, log);
+        const acc = ours.get(mode)!;
+        acc.kernel.push(...r.kernel);
+        acc.powerOn.push(...r.powerOn);
+        acc.reported.push(...(r.reported ?? []));
+        log(`  round ${round} ours (${mode}): kernel→systemd ${r.kernel.join(' ')} s; QEMU start→systemd ${r.powerOn.join(' ')} s; /init reported switch_root at ${(r.reported ?? []).join(' ')} s`);
+      }
+    }
     const results: BenchResult[] = [];
     for (const mode of modes) {
-      const r = await bootOurs(mode, nodes, log);
-      log(`  ${mode}: kernel→switch_root ${r.kernelToSwitchRoot.map((x) => x.toFixed(1)).join(' ')} s; power-on→switch_root ${r.powerOnToSwitchRoot.map((x) => x.toFixed(1)).join(' ')} s`);
-      const base = { bench: 'boot', link: 'bridge+tap', peer: 'dnsmasq+nginx+NFS, Debian initramfs', unit: 's', better: 'lower' as const, peerValue: null, peerRuns: [], note: 'reference stack not implemented yet; QEMU TCG, no KVM' };
+      const r = ours.get(mode)!;
+      const base = {
+        bench: 'boot', link: 'bridge+tap', peer: 'dnsmasq+nginx+NFSv3, Debian initramfs', unit: 's', better: 'lower' as const,
+        note: `QEMU TCG (no KVM), ${nodes} node(s) at once, ${rounds} rounds; ours /init reported switch_root at ${r.reported.map((x) => x.toFixed(1)).join(', ')} s${referenceError ? `; reference failed: ${referenceError}` : ''}`,
+      };
       results.push(
-        { ...base, case: `${nodes} node(s), root ${mode}, kernel start -> switch_root`, ours: median(r.kernelToSwitchRoot), oursRuns: r.kernelToSwitchRoot },
-        { ...base, case: `${nodes} node(s), root ${mode}, QEMU start -> switch_root`, ours: median(r.powerOnToSwitchRoot), oursRuns: r.powerOnToSwitchRoot },
+        { ...base, case: `${nodes} node(s), ours root ${mode} vs NFS: kernel start -> systemd (switch_root done)`, ours: median(r.kernel), peerValue: median(reference.kernel), oursRuns: r.kernel, peerRuns: reference.kernel },
+        { ...base, case: `${nodes} node(s), ours root ${mode} vs NFS: QEMU start -> systemd`, ours: median(r.powerOn), peerValue: median(reference.powerOn), oursRuns: r.powerOn, peerRuns: reference.powerOn },
       );
     }
     return results;

@@ -24,11 +24,11 @@ async function buildOurs(rootfs: string, out: string): Promise<{ seconds: number
  * on, so it runs chrooted into the image root, through an overlay in a private mount namespace:
  * the cached image is never written to, and every mount vanishes with the namespace.
  */
-async function buildMkinitramfs(rootfs: string, kernelVersion: string, work: string): Promise<{ seconds: number; bytes: number }> {
+export async function buildMkinitramfs(rootfs: string, kernelVersion: string, work: string, conf = 'MODULES=netboot\n'): Promise<{ seconds: number; bytes: number; path: string }> {
   const dir = join(work, 'mkinitramfs');
   await rm(dir, { recursive: true, force: true });
   for (const d of ['upper/etc/initramfs-tools/conf.d', 'work', 'merged']) await mkdir(join(dir, d), { recursive: true });
-  await writeFile(join(dir, 'upper/etc/initramfs-tools/conf.d/bench'), 'MODULES=netboot\n');
+  await writeFile(join(dir, 'upper/etc/initramfs-tools/conf.d/bench'), conf);
   const script = `set -e
 mount -t overlay overlay -o lowerdir="$1",upperdir="$2/upper",workdir="$2/work" "$2/merged"
 for m in proc sys dev; do mount --rbind /$m "$2/merged/$m"; done
@@ -36,7 +36,7 @@ mount -t tmpfs tmpfs "$2/merged/tmp"
 chroot "$2/merged" mkinitramfs -o /tmp/initrd.img "$3"
 cp "$2/merged/tmp/initrd.img" "$2/initrd.img"`;
   const { seconds } = await timed(() => run(['unshare', '-m', '--propagation', 'private', 'sh', '-c', script, 'sh', rootfs, dir, kernelVersion], { timeoutMs: 900_000 }));
-  return { seconds, bytes: (await stat(join(dir, 'initrd.img'))).size };
+  return { seconds, bytes: (await stat(join(dir, 'initrd.img'))).size, path: join(dir, 'initrd.img') };
 }
 
 export const initrdBenchmark: Benchmark = {

@@ -11,14 +11,14 @@ DEBS=(
   tftp-hpa atftp curl           # TFTP and HTTP clients
   nginx-light                   # HTTP peer (sendfile on)
   nbd-server nbdkit             # NBD peers
-  libnbd-bin                    # nbdcopy, nbdsh (python3-libnbd comes with it via nbdsh)
-  python3-libnbd
+  libnbd-bin python3-libnbd     # nbdcopy; python3 -m nbd (nbdsh) for the random reader
   kea-admin                     # perfdhcp
   initramfs-tools               # mkinitramfs, the initrd peer
   linux-image-amd64 busybox-static zstd cpio
   iproute2 procps
-  nfs-ganesha nfs-ganesha-vfs rpcbind   # reference NFS root (full-scale boot benchmark)
-  qemu-system-x86 ipxe-qemu     # boot benchmarks
+  nfs-ganesha nfs-ganesha-vfs rpcbind   # the reference stack's NFSv3 root (boot benchmark)
+  qemu-system-x86 ipxe-qemu ipxe        # boot benchmarks
+  mmdebstrap squashfs-tools nbd-client  # the lab image and our initrd, if not cached yet
 )
 
 # Debian's maintainer scripts start daemons through invoke-rc.d; a policy-rc.d that answers
@@ -46,14 +46,24 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Stop and disable any host daemon these packages may have started anyway (with or without
-# systemd). Only the packages' own services, by their own init scripts / pid files.
-for svc in tftpd-hpa nginx nbd-server dnsmasq rpcbind nfs-ganesha; do
+# Disable the host services these packages ship, and stop any that started anyway: only a
+# daemon named by its package's own pid file and running in the host's network namespace
+# (never by name: other jobs may run the same programs inside their own namespaces).
+for svc in tftpd-hpa nginx nbd-server rpcbind nfs-ganesha; do
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
-  elif [ -x "/etc/init.d/$svc" ]; then
-    "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+  elif [ -e "/etc/init.d/$svc" ]; then
     update-rc.d "$svc" disable >/dev/null 2>&1 || true
+  fi
+done
+# This script runs in the host namespace: its own is the host's.
+host_ns=$(readlink /proc/self/ns/net || true)
+for pidfile in /run/tftpd-hpa.pid /run/nginx.pid /run/nbd-server.pid; do
+  [ -n "$host_ns" ] && [ -s "$pidfile" ] || continue
+  pid=$(cat "$pidfile")
+  if [ -d "/proc/$pid" ] && [ "$(readlink "/proc/$pid/ns/net")" = "$host_ns" ]; then
+    echo "bench/install-deps: stopping host daemon $pid ($pidfile)"
+    kill "$pid" || true
   fi
 done
 exit 0

@@ -76,7 +76,7 @@ async function main(): Promise<number> {
     await rm(top, { recursive: true, force: true });
   }
   process.stdout.write(`\nDiskless vs peers, ${scale.name} scale, ${startedAt.toISOString()}\n`);
-  process.stdout.write(`ratio = ours / peer (median of ${scale.repeats} runs; initrd: ${scale.name === 'quick' ? 1 : 3})\n\n`);
+  process.stdout.write(`ratio = ours / peer, medians (rounds: ${scale.repeats} for tftp/http/nbd/dhcp, initrd ${scale.name === 'quick' ? 1 : 3}, boot ${scale.name === 'quick' ? 2 : 3}; every run is in the JSON)\n\n`);
   process.stdout.write(`${formatTable(results)}\n`);
   for (const [b, e] of Object.entries(errors)) process.stdout.write(`\n${b}: FAILED: ${e}\n`);
   await mkdir(RESULTS, { recursive: true });

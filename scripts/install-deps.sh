@@ -13,6 +13,7 @@ DEBS=(
   dnsmasq-base                            # a foreign DHCP server for the proxyDHCP test
   tftp-hpa atftp curl                     # real TFTP/HTTP clients for interop tests
   nbd-client                              # the NBD client put into node initramfs (netlink)
+  gcc libc6-dev                           # builds the static NBD reconnect helper (src/initramfs/helpers)
   mmdebstrap squashfs-tools               # building Debian images
   nfs-ganesha nfs-ganesha-vfs             # NFS roots (the host kernel may have no nfsd)
   libnbd-bin qemu-utils                   # nbdinfo/nbdcopy, qemu-img: real NBD clients for tests

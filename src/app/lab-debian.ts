@@ -11,6 +11,7 @@ import { QemuMachine, type NicModel } from '../lab/qemu.js';
 import { assertLabHost } from '../lab/lab-host.js';
 import type { LabProcess } from '../lab/process.js';
 import { buildInitramfs } from '../initramfs/build.js';
+import { NBD_KEEPER_SOURCE, nbdKeeperEntries } from '../initramfs/nbd-keeper.js';
 import { ensureLabImage, type LabImage } from './lab-image.js';
 import { ImageStore } from '../images/store/image-store.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
@@ -42,13 +43,14 @@ export async function ensureLabInitrd(image: LabImage, cacheDir: string, progres
     .update(image.dir)
     .update(await dirDigest(INITRAMFS_DIR))
     .update(await dirDigest(fileURLToPath(new URL('../initramfs', import.meta.url))))
+    .update(await readFile(NBD_KEEPER_SOURCE))
     .digest('hex')
     .slice(0, 16);
   const out = join(cacheDir, 'initrd', `lab-${key}.img`);
   if (existsSync(out)) return out;
   await mkdir(join(cacheDir, 'initrd'), { recursive: true });
   progress('building the network initrd from the image\'s own kernel modules');
-  const s = await buildInitramfs({ output: out, root: image.rootfs, initDir: INITRAMFS_DIR, hostBinaries: HOST_TOOLS, extraModules: ['autofs4'] });
+  const s = await buildInitramfs({ output: out, root: image.rootfs, initDir: INITRAMFS_DIR, hostBinaries: HOST_TOOLS, extraFiles: await nbdKeeperEntries(join(cacheDir, 'helpers')), extraModules: ['autofs4'] });
   progress(`initrd: ${s.moduleCount} modules, ${(s.size / 1048576).toFixed(1)} MiB (${s.kernelVersion})`);
   return out;
 }
@@ -73,6 +75,10 @@ export interface DebianLabOptions {
   tokenTtlSec?: number;
   /** YAML appended to the profile (indented four spaces), e.g. its files. */
   profileExtra?: string;
+  /** Appended to every node's own command line (e.g. a wrong rd.diskless.sha256). */
+  nodeCmdline?: string;
+  /** A second namespace on the bridge at 10.77.0.2 (LabNetwork.foreignName), for other clients. */
+  foreignHost?: boolean;
 }
 
 /** Console login for a lab node: the lab image lets root in without a password unless one is set. */
@@ -173,7 +179,7 @@ export class DebianLab {
     const image = await ensureLabImage(cacheDir, progress);
     const initrd = await ensureLabInitrd(image, cacheDir, progress);
     const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
-    const net = await LabNetwork.create({ logger: (o.logger ?? nullLogger).child({ service: 'lab' }) });
+    const net = await LabNetwork.create({ logger: (o.logger ?? nullLogger).child({ service: 'lab' }), ...(o.foreignHost ? { foreignAddress: '10.77.0.2/24' } : {}) });
     const count = o.nodes ?? 1;
     if (!Number.isInteger(count) || count < 1 || count > 9) throw new Error(`DebianLab nodes must be 1 to 9, got ${count}`);
     const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image, initrd, count, o.rootPassword?.password);
@@ -210,7 +216,7 @@ ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${i
     cmdline: console=ttyS0
     root: ${root}${o.profileExtra ?? ''}
 nodes:
-${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    address: ${n.address}\n    profile: debian\n`).join('')}`);
+${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    address: ${n.address}\n    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}`).join('')}`);
       await lab.startServer();
       for (const node of lab.nodes) {
         progress(`booting ${node.hostname} ${node.mac} (${o.nic ?? 'virtio-net-pci'}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);
@@ -238,11 +244,21 @@ ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    ad
     this.#server = await startLabServer(this.net, this.configPath, this.serverLogPath);
   }
 
-  /** The failure drill: every service down for `downMs`, then back with the same config. */
-  async restartServer(downMs: number): Promise<void> {
-    await this.#server?.stop();
+  /**
+   * The failure drill: every service down for `downMs`, then back with the same config.
+   * `signal: 'SIGKILL'` makes it a crash (no clean close of connections, nothing flushed by
+   * the server itself) instead of a clean stop.
+   */
+  async restartServer(downMs: number, o: { signal?: 'SIGTERM' | 'SIGKILL' } = {}): Promise<void> {
+    if (o.signal === 'SIGKILL') await this.killServer();
+    else await this.#server?.stop();
     await new Promise((r) => setTimeout(r, downMs));
     await this.startServer();
+  }
+
+  /** Kills `diskless serve` (and its children) with SIGKILL, as a crash or power cut would. */
+  async killServer(): Promise<void> {
+    await this.#server?.kill('SIGKILL');
   }
 
   serverLog(): Promise<Array<Record<string, unknown>>> {

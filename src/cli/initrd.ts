@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { buildInitramfs } from '../initramfs/build.js';
 import { listInitramfs } from '../initramfs/list.js';
 import { HOST_TOOLS, INITRAMFS_DIR } from '../app/lab-debian.js';
+import { nbdKeeperEntries } from '../initramfs/nbd-keeper.js';
 import { ProgressBar } from './progress.js';
 
 const HELP = `Usage: diskless initrd build --output FILE [--root DIR] [--kernel VERSION]
@@ -64,6 +65,7 @@ export async function initrdCommand(argv: string[]): Promise<number> {
     root: values.root,
     initDir: INITRAMFS_DIR,
     hostBinaries: HOST_TOOLS,
+    extraFiles: await nbdKeeperEntries(),
     extraModules: ['autofs4', ...(list(values.modules) ?? [])],
     drivers: list(values.drivers),
     compression,

@@ -66,7 +66,7 @@ export interface NodeState {
 }
 
 /** /init's stages in order (initramfs/init); a report of one means the next is running. */
-export const STAGE_ORDER = ['cmdline', 'modules', 'network', 'root', 'overlay', 'handoff', 'switch_root'] as const;
+export const STAGE_ORDER = ['cmdline', 'modules', 'network', 'root', 'overlay', 'identity', 'handoff', 'switch_root'] as const;
 /** Reports from inside a stage (root.sh) that name a step, not a stage. */
 const SUBSTEP_OF: Readonly<Record<string, string>> = { fetched: 'root', verified: 'root' };
 

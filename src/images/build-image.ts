@@ -1,6 +1,7 @@
 import { copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HOST_TOOLS, INITRAMFS_DIR } from '../app/lab-debian.js';
+import { nbdKeeperEntries } from '../initramfs/nbd-keeper.js';
 import { buildInitramfs } from '../initramfs/build.js';
 import { compareKernelVersions } from '../initramfs/kernel-version.js';
 import { resolveInRoot } from '../initramfs/root-path.js';
@@ -48,7 +49,7 @@ const MMDEBSTRAP = 'mmdebstrap:';
 const SUITE_RE = /^[a-z][a-z0-9.-]{0,63}$/;
 
 export const defaultInitrdBuilder: InitrdBuilder = async ({ root, kernelVersion, output, onProgress }) => {
-  const s = await buildInitramfs({ root, kernelVersion, output, initDir: INITRAMFS_DIR, hostBinaries: HOST_TOOLS, extraModules: ['autofs4'], ...(onProgress ? { onProgress } : {}) });
+  const s = await buildInitramfs({ root, kernelVersion, output, initDir: INITRAMFS_DIR, hostBinaries: HOST_TOOLS, extraFiles: await nbdKeeperEntries(), extraModules: ['autofs4'], ...(onProgress ? { onProgress } : {}) });
   return { kernelVersion: s.kernelVersion };
 };
 

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -27,6 +28,8 @@ export interface LaunchOptions {
   viewport?: { width: number; height: number };
   /** Browser console errors and uncaught page errors are collected here (a CSP violation is one). */
   onPageError?: (text: string) => void;
+  /** Run Chromium inside this network namespace (the lab's), where the server listens. */
+  netns?: string;
 }
 
 export interface BrowserSession {
@@ -48,9 +51,10 @@ export async function launchChromium(opts: LaunchOptions = {}): Promise<BrowserS
   if (!executablePath) {
     throw new Error(`Cannot start Chromium: none at ${process.env.CHROMIUM_PATH ?? CANDIDATES.join(' or ')}; run scripts/install-deps.sh (Debian package chromium)`);
   }
+  const wrapped = opts.netns === undefined ? executablePath : await netnsWrapper(opts.netns, executablePath);
   const args = ['--disable-dev-shm-usage', '--disable-gpu', '--no-first-run', '--disable-extensions'];
   if (process.getuid?.() === 0) args.push('--no-sandbox');
-  const browser = await chromium.launch({ executablePath, headless: true, args, timeout: 20_000 });
+  const browser = await chromium.launch({ executablePath: wrapped, headless: true, args, timeout: 20_000 });
   try {
     const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1366, height: 768 } });
     return {
@@ -77,4 +81,16 @@ export async function launchChromium(opts: LaunchOptions = {}): Promise<BrowserS
     await browser.close();
     throw e;
   }
+}
+
+/**
+ * playwright starts the browser itself and talks to it over inherited pipes, so a namespace is
+ * entered by a wrapper that `exec`s Chromium under `ip netns exec`: the pipes stay the same.
+ */
+async function netnsWrapper(netns: string, chromiumPath: string): Promise<string> {
+  if (!/^[A-Za-z0-9_.-]+$/.test(netns)) throw new Error(`Not a namespace name: ${netns}`);
+  const dir = await mkdtemp(join(tmpdir(), 'diskless-chromium-'));
+  const path = join(dir, 'chromium-in-netns');
+  await writeFile(path, `#!/bin/sh\nexec ip netns exec ${netns} ${chromiumPath} "$@"\n`, { mode: 0o755 });
+  return path;
 }

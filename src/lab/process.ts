@@ -161,6 +161,13 @@ export class LabProcess {
     return this.exited;
   }
 
+  /** Sends `signal` to the process group at once (no grace, no cleanup); resolves when it has exited. */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<ProcessExit> {
+    if (this.#status !== undefined) return Promise.resolve(this.#status);
+    this.#signalGroup(signal);
+    return this.exited;
+  }
+
   /** For exit hooks, where nothing asynchronous runs any more. */
   killSync(): void {
     if (this.#status === undefined) this.#signalGroup('SIGKILL');

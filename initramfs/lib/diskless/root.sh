@@ -99,6 +99,29 @@ attach_nbd() {
     nbd-client "$_server" "$_port" "$DL_NBD_DEV" -N "$_export" -b 4096 -readonly -systemd-mark >>"$DL_LOG" 2>&1 \
         || { cause "NBD attach of $_export from $_server:$_port failed: $(tail -n 1 "$DL_LOG")"; return; }
     mount -t squashfs -o ro "$DL_NBD_DEV" "$DL_LOWER" || { cause "cannot mount $DL_NBD_DEV (export $_export is not a squashfs?)"; return; }
+    keep_nbd_attached "$_server" "$_port" "$_export"
+    return 0
+}
+
+# How long requests wait for the server to come back (NBD_ATTR_DEAD_CONN_TIMEOUT) before the
+# kernel fails them with EIO; a later reconnect still revives the device.
+DL_NBD_DEAD_TIMEOUT=${DL_NBD_DEAD_TIMEOUT:-3600}
+
+# nbd-client (netlink mode) gives the socket to the kernel and exits: nothing reconnects when
+# the server restarts, and the kernel then fails every read of the root with EIO at once
+# (drivers/block/nbd.c: no dead-connection timeout, "failed to find a fallback"). Debian 12's
+# nbd-client 3.24 can neither set that timeout nor reconnect a netlink device (-persist is
+# ioctl-only, where reads made while the server is down still fail). diskless-nbd-keeper
+# (src/initramfs/helpers/nbd-keeper.c) sets the timeouts, waits for the kernel's
+# NBD_CMD_LINK_DEAD event and hands the kernel a new connection (NBD_CMD_RECONFIGURE); it
+# outlives switch_root as a storage daemon ("@" argv[0], spared by systemd at shutdown).
+keep_nbd_attached() {
+    if [ ! -x /usr/sbin/diskless-nbd-keeper ]; then
+        info "warning: no diskless-nbd-keeper in this initrd: the root will not survive a server restart"
+        return 0
+    fi
+    /usr/sbin/diskless-nbd-keeper "$DL_NBD_DEV" "$1" "$2" "$3" "$DL_NBD_DEAD_TIMEOUT" </dev/null >>"$DL_LOG" 2>&1 \
+        || info "warning: diskless-nbd-keeper failed: the root will not survive a server restart (see $DL_LOG)"
     return 0
 }
 

@@ -1,0 +1,116 @@
+// One real node watched through everything issue 5 promises: its first boot fails (a wrong
+// image hash) and the API, /metrics and the dashboard in real Chromium say where and why; the
+// admin fixes the node through the API; the reboot succeeds and the page follows it live; an
+// unknown machine's DHCP request (busybox udhcpc) shows under Discovered and is adopted
+// through the dashboard's form into the YAML inventory.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { DebianLab } from '../../src/app/lab-debian.js';
+import { LAB_SERVER } from '../../src/app/lab-boot.js';
+import { launchChromium } from '../../src/lab/browser.js';
+import { checkExposition, parseSamples, sampleValue } from '../../src/metrics/testdata/prometheus-text.js';
+
+const MINUTES = 60_000;
+const BAD_SHA = 'b'.repeat(64);
+const STRANGER = '52:54:00:77:00:99';
+type Json = Record<string, unknown> & { timeline?: Array<Record<string, unknown>> };
+
+const row = (mac: string) => `#fleet-table tr[data-mac="${mac}"]`;
+
+test('a failed boot and a good one, seen in the API, /metrics and the dashboard', { timeout: 20 * MINUTES }, async (t) => {
+  const lab = await DebianLab.start({ mode: 'live', fromStore: true, retry: 8, nodeCmdline: `rd.diskless.sha256=${BAD_SHA}`, foreignHost: true });
+  t.after(() => lab.stop());
+  const api = async (path: string, init: RequestInit = {}) => {
+    const r = await lab.net.exec(lab.net.name, ['curl', '-s', '-w', '\n%{http_code}', '-X', init.method ?? 'GET',
+      ...Object.entries((init.headers ?? {}) as Record<string, string>).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
+      ...(init.body ? ['-H', 'content-type: application/json', '--data-binary', String(init.body)] : []),
+      `http://${LAB_SERVER}${path}`], { check: false });
+    const cut = r.stdout.lastIndexOf('\n');
+    return { status: Number(r.stdout.slice(cut + 1)), text: r.stdout.slice(0, cut) };
+  };
+  const node = async () => JSON.parse((await api(`/api/v1/nodes/${lab.mac}`)).text) as Json;
+
+  const pageErrors: string[] = [];
+  const chrome = await launchChromium({ netns: lab.net.name, onPageError: (e) => pageErrors.push(e) });
+  t.after(() => chrome.close());
+  const page: Page = await chrome.newPage();
+  page.setDefaultTimeout(10_000);
+  await page.goto(`http://${LAB_SERVER}/`);
+  await page.waitForSelector('#live[data-state="live"]');
+  await page.waitForSelector(row(lab.mac));
+  await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
+
+  // Boot 1: the image hash on the node's command line is wrong; /init gives up in root.
+  await lab.vm.waitFor(/FAILED in stage 'root'/, 6 * MINUTES);
+  await page.waitForSelector(`${row(lab.mac)}[data-status="failed"]`, { timeout: 60_000 });
+  const failed = await node();
+  assert.equal(failed['status'], 'failed');
+  assert.equal(failed['stage'], 'root');
+  assert.match(String(failed['cause']), /image checksum mismatch: got sha256 [0-9a-f]{64}, want b{64}/);
+  await page.click(`${row(lab.mac)} td.hostname a`);
+  await page.waitForSelector('#timeline svg g.stage[data-stage="root"][data-status="failed"]');
+  assert.match(await page.locator('#failure').innerText(), /Failed in stage root: gave up after \d+ attempts.*image checksum mismatch/s);
+  await chrome.screenshot(page, 'lab-failed-timeline');
+
+  // The admin removes the bad argument through the API (refused without the token), then
+  // resets the node from its rescue shell.
+  const token = (await readFile(join(lab.stateDir, 'admin-token'), 'utf8')).trim();
+  const change = JSON.stringify({ cmdline: null });
+  assert.equal((await api(`/api/v1/nodes/${lab.mac}`, { method: 'POST', body: change })).status, 401);
+  const fixed = await api(`/api/v1/nodes/${lab.mac}`, { method: 'POST', body: change, headers: { authorization: `Bearer ${token}` } });
+  assert.equal(fixed.status, 200, fixed.text);
+  assert.doesNotMatch(await readFile(lab.configPath, 'utf8'), /rd\.diskless\.sha256/, 'the YAML inventory was edited');
+  const mark = lab.vm.consoleText().length;
+  await lab.vm.type('reboot -f\n');
+
+  // Boot 2 goes through; the open page follows it without a reload.
+  await lab.login(mark, 8 * MINUTES);
+  await page.click('nav a[data-view="fleet"]');
+  await page.waitForSelector(`${row(lab.mac)}[data-status="booted"]`, { timeout: 90_000 });
+  assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 7, 'never reloaded');
+  await chrome.screenshot(page, 'lab-fleet');
+  const booted = await node();
+  const rows = (booted.timeline ?? []).map((r) => [r['name'], r['status']]);
+  assert.deepEqual(rows.map((r) => r[0]), ['dhcp', 'load', 'cmdline', 'modules', 'network', 'fetched', 'verified', 'root', 'overlay', 'identity', 'handoff', 'switch_root', 'booted'].filter((n) => rows.some((r) => r[0] === n)));
+  for (const s of ['dhcp', 'load', 'network', 'root', 'overlay', 'identity', 'handoff', 'booted']) {
+    const r = booted.timeline!.find((x) => x['name'] === s);
+    assert.ok(r, `timeline has ${s}: ${JSON.stringify(booted.timeline)}`);
+    assert.equal(r['status'], 'ok', s);
+  }
+  for (const s of ['network', 'root', 'overlay', 'identity', 'handoff']) {
+    assert.ok(Number(booted.timeline!.find((x) => x['name'] === s)!['durationMs']) >= 0, `${s} has a duration`);
+  }
+  await page.click(`${row(lab.mac)} td.hostname a`);
+  await page.waitForSelector('#timeline svg g.stage[data-stage="identity"][data-status="ok"]');
+  await chrome.screenshot(page, 'lab-timeline');
+
+  // /metrics: valid exposition, and it counted both boots.
+  const metrics = await api('/metrics');
+  assert.equal(metrics.status, 200);
+  assert.deepEqual(checkExposition(metrics.text), []);
+  const samples = parseSamples(metrics.text);
+  assert.ok((sampleValue(samples, 'diskless_boots_failed_total', { stage: 'root' }) ?? 0) >= 1);
+  assert.ok((sampleValue(samples, 'diskless_boots_finished_total') ?? 0) >= 1);
+  assert.ok((sampleValue(samples, 'diskless_bytes_served_total', { protocol: 'http' }) ?? 0) > 100 * 1024 * 1024, 'two image downloads counted');
+
+  // A machine the inventory does not know asks for an address; the admin adopts it in the page.
+  const foreign = lab.net.foreignName!;
+  await lab.net.exec(foreign, ['ip', 'link', 'set', 'eth0', 'address', STRANGER]);
+  await lab.net.exec(foreign, ['busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-t', '2', '-T', '1', '-s', '/bin/true'], { check: false, timeoutMs: 20_000 });
+  await page.click('nav a[data-view="discovered"]');
+  await page.waitForSelector(`#discovered-table tr[data-mac="${STRANGER}"]`, { timeout: 30_000 });
+  await page.fill('#token-input', token);
+  await page.click('#token-form button');
+  await page.click(`#discovered-table tr[data-mac="${STRANGER}"] button.adopt`);
+  await page.fill('#adopt-hostname', 'lab9');
+  await page.click('#adopt-form button[type="submit"]');
+  await page.waitForSelector('#adopt-message.ok');
+  assert.match(await readFile(lab.configPath, 'utf8'), new RegExp(`mac: "?${STRANGER}"?[\\s\\S]*hostname: lab9|hostname: lab9[\\s\\S]*${STRANGER}`));
+  await page.click('nav a[data-view="fleet"]');
+  await page.waitForSelector(`${row(STRANGER)} td.hostname >> text=lab9`, { timeout: 30_000 });
+  assert.deepEqual(pageErrors, [], 'no console errors or CSP violations');
+  await chrome.close();
+});
