@@ -107,7 +107,9 @@ test('a failed boot and a good one, seen in the API, /metrics and the dashboard'
   await page.click(`#discovered-table tr[data-mac="${STRANGER}"] button.adopt`);
   await page.fill('#adopt-hostname', 'lab9');
   await page.click('#adopt-form button[type="submit"]');
-  await page.waitForSelector('#adopt-message.ok');
+  await page.waitForSelector('#adopt-message.ok, #adopt-message.error', { timeout: 30_000 });
+  await chrome.screenshot(page, 'lab-adopt');
+  assert.equal(await page.locator('#adopt-message').getAttribute('class'), 'message ok', await page.locator('#adopt-message').innerText());
   assert.match(await readFile(lab.configPath, 'utf8'), new RegExp(`mac: "?${STRANGER}"?[\\s\\S]*hostname: lab9|hostname: lab9[\\s\\S]*${STRANGER}`));
   await page.click('nav a[data-view="fleet"]');
   await page.waitForSelector(`${row(STRANGER)} td.hostname >> text=lab9`, { timeout: 30_000 });
