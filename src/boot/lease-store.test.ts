@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../files/atomic-write.js';
 import { LeaseStore } from './lease-store.js';
 
 const A = '52:54:00:00:00:0a';
@@ -80,12 +81,13 @@ describe('LeaseStore', () => {
     assert.equal(store.leaseForMac(A)?.state, 'bound');
   });
 
-  it('persists bound leases and declines, not offers, and reloads them', () => {
+  it('persists bound leases and declines, not offers, and reloads them', async () => {
     const path = join(dir, 'state', 'leases.json');
     const store = new LeaseStore({ path, now });
     store.apply({ kind: 'bind', mac: A, ip: '10.0.0.100', leaseSec: 3600, hostname: 'n1' });
     store.apply({ kind: 'decline', mac: B, ip: '10.0.0.101', holdSec: 600 });
     store.apply({ kind: 'offer', mac: B, ip: '10.0.0.102', holdSec: 60 });
+    await store.commit();
     const again = new LeaseStore({ path, now });
     assert.deepEqual(again.leaseForMac(A), { ip: '10.0.0.100', mac: A, state: 'bound', expiresAt: clock + 3_600_000, hostname: 'n1' });
     assert.equal(again.isAvailable('10.0.0.101', A), false);
@@ -99,5 +101,109 @@ describe('LeaseStore', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{"version": 1, "leases": [');
     assert.throws(() => new LeaseStore({ path: bad, now }), /Cannot load DHCP leases from .*bad\.json/);
+  });
+
+  describe('group commit', () => {
+    const macOf = (i: number): string => `52:54:00:00:01:${i.toString(16).padStart(2, '0')}`;
+    const ipOf = (i: number): string => `10.0.1.${i}`;
+    const onDisk = (path: string): Map<string, string> => {
+      const file = JSON.parse(readFileSync(path, 'utf8')) as { leases: Array<{ ip: string; mac: string }> };
+      return new Map(file.leases.map((l) => [l.mac, l.ip]));
+    };
+
+    it('100 concurrent binds share a few writes, and each commit resolves only once its lease is in the file', async () => {
+      const path = join(dir, 'leases.json');
+      let writes = 0;
+      // The real atomic write, slowed a little so later binds arrive while one is in flight.
+      const writeFile = async (p: string, data: string): Promise<void> => {
+        writes++;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await writeFileAtomic(p, data);
+      };
+      const store = new LeaseStore({ path, now, writeFile });
+      const committed: Array<Promise<void>> = [];
+      const missing: number[] = [];
+      for (let i = 1; i <= 100; i++) {
+        assert.equal(store.apply({ kind: 'bind', mac: macOf(i), ip: ipOf(i), leaseSec: 3600 }), true);
+        // What the DHCP server does before sending the ACK: wait, then (here) check the file.
+        committed.push(store.commit().then(() => {
+          if (onDisk(path).get(macOf(i)) !== ipOf(i)) missing.push(i);
+        }));
+        // Requests arrive over several turns of the event loop, some while a write runs.
+        if (i % 25 === 0) await new Promise((resolve) => setTimeout(resolve, 3));
+      }
+      await Promise.all(committed);
+      assert.deepEqual(missing, [], 'every commit resolved after its lease was on disk');
+      console.log(`group commit: ${writes} writes for 100 binds`);
+      assert.ok(writes <= 10, `${writes} writes for 100 binds`);
+      assert.equal(onDisk(path).size, 100);
+      assert.deepEqual(readdirSync(dir), ['leases.json'], 'no temp file left behind');
+    });
+
+    it('offers and no-op changes schedule no write; commit() with nothing dirty resolves at once', async () => {
+      let writes = 0;
+      const store = new LeaseStore({ path: join(dir, 'leases.json'), now, writeFile: async () => { writes++; } });
+      assert.equal(store.apply({ kind: 'offer', mac: A, ip: '10.0.0.100', holdSec: 60 }), false);
+      assert.equal(store.apply({ kind: 'release', mac: B, ip: '10.0.0.100' }), false);
+      assert.equal(store.apply({ kind: 'cancel-offer', mac: A }), false);
+      await store.commit();
+      await store.flush();
+      assert.equal(writes, 0);
+    });
+
+    it('a failed write rejects its commits, keeps the table in memory, and the next change writes it all', async () => {
+      const path = join(dir, 'leases.json');
+      let failNext = true;
+      let writes = 0;
+      const writeFile = async (p: string, data: string): Promise<void> => {
+        writes++;
+        if (failNext) {
+          failNext = false;
+          throw new Error('ENOSPC: no space left on device');
+        }
+        await writeFileAtomic(p, data);
+      };
+      const store = new LeaseStore({ path, now, writeFile });
+      store.apply({ kind: 'bind', mac: A, ip: '10.0.0.100', leaseSec: 3600 });
+      await assert.rejects(store.commit(), /ENOSPC/);
+      assert.equal(store.leaseForMac(A)?.state, 'bound', 'the lease stays in memory');
+      assert.equal(store.isAvailable('10.0.0.100', B), false);
+      assert.equal(writes, 1, 'no write without a new change');
+
+      store.apply({ kind: 'bind', mac: B, ip: '10.0.0.101', leaseSec: 3600 });
+      await store.commit();
+      assert.equal(writes, 2);
+      assert.deepEqual([...onDisk(path)].sort(), [[A, '10.0.0.100'], [B, '10.0.0.101']], 'the retry carries the earlier lease too');
+    });
+
+    it('a decline nobody waits for is still written, and a failure there is no unhandled rejection', async () => {
+      const path = join(dir, 'leases.json');
+      let fail = true;
+      const store = new LeaseStore({ path, now, writeFile: async (p, d) => { if (fail) throw new Error('EIO'); await writeFileAtomic(p, d); } });
+      store.apply({ kind: 'decline', mac: A, ip: '10.0.0.100', holdSec: 600 });
+      await store.flush();
+      fail = false;
+      store.apply({ kind: 'decline', mac: B, ip: '10.0.0.101', holdSec: 600 });
+      await store.flush();
+      const again = new LeaseStore({ path, now });
+      assert.equal(again.isAvailable('10.0.0.100', B), false);
+      assert.equal(again.isAvailable('10.0.0.101', A), false);
+    });
+
+    it('after a restart every acknowledged lease is read back', async () => {
+      const path = join(dir, 'state', 'leases.json');
+      const store = new LeaseStore({ path, now });
+      const acked: number[] = [];
+      await Promise.all(Array.from({ length: 100 }, (_, k) => {
+        const i = k + 1;
+        store.apply({ kind: 'bind', mac: macOf(i), ip: ipOf(i), leaseSec: 3600, hostname: `n${i}` });
+        return store.commit().then(() => { acked.push(i); });
+      }));
+      assert.equal(acked.length, 100);
+      const again = new LeaseStore({ path, now });
+      for (const i of acked) {
+        assert.deepEqual(again.leaseForMac(macOf(i)), { ip: ipOf(i), mac: macOf(i), state: 'bound', expiresAt: clock + 3_600_000, hostname: `n${i}` });
+      }
+    });
   });
 });

@@ -1,5 +1,7 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../files/atomic-write.js';
 
 export type LeaseState = 'offered' | 'bound' | 'declined';
 
@@ -35,6 +37,8 @@ export interface LeaseStoreOptions {
   path?: string;
   /** Milliseconds since the epoch. */
   now?: () => number;
+  /** Replaces the file atomically and durably; tests inject one that counts or fails. */
+  writeFile?: (path: string, data: string) => Promise<void>;
 }
 
 interface LeaseFile {
@@ -42,21 +46,79 @@ interface LeaseFile {
   leases: Array<{ ip: string; mac: string; state: 'bound' | 'declined'; expiresAt: string; hostname?: string }>;
 }
 
+/** One write of the table and everyone waiting for it. */
+interface Batch {
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A failure reaches every commit() caller; a change nobody waits for (a decline, a release)
+  // must not become an unhandled rejection.
+  done.catch(() => {});
+  return { done, resolve, reject };
+}
+
+async function defaultWriteFile(path: string, data: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFileAtomic(path, data);
+}
+
 /**
  * The lease table: one record per address, at most one address per MAC. Bound leases and
  * declines survive restarts through an atomically replaced JSON file; offers live only in
  * memory (losing one costs the client a retry, not an address conflict).
+ *
+ * Writes are group commits: `apply` changes the table in memory at once and marks it dirty;
+ * one asynchronous write (temp + fsync + rename + directory fsync) saves every change made
+ * before it starts, and changes made while it runs are saved together by the next one. So a
+ * burst of ACKs shares one fsync, the event loop never waits for the disk, and `commit()`
+ * still tells each caller when its own change is durable.
  */
 export class LeaseStore implements LeaseView {
   readonly #path: string | undefined;
   readonly #now: () => number;
+  readonly #writeFile: (path: string, data: string) => Promise<void>;
   readonly #byIp = new Map<string, Lease>();
   readonly #ipByMac = new Map<string, string>();
+  /** Counts persisted changes; `#saved` is its value in the last completed write. */
+  #changes = 0;
+  #saved = 0;
+  /** The write in progress and the `#changes` it contains. */
+  #writing: { batch: Batch; upTo: number } | undefined;
+  /** The next write: changes since the one in progress (or since a failed one) wait here. */
+  #next: Batch | undefined;
 
   constructor(options: LeaseStoreOptions = {}) {
     this.#path = options.path;
     this.#now = options.now ?? Date.now;
+    this.#writeFile = options.writeFile ?? defaultWriteFile;
     if (this.#path !== undefined) this.#load(this.#path);
+  }
+
+  /**
+   * Resolves once every change applied so far is on disk; rejects when the write that was to
+   * contain it failed (the change stays in memory and goes out with the next write). Memory-only
+   * stores resolve at once.
+   */
+  commit(): Promise<void> {
+    if (this.#path === undefined || this.#saved >= this.#changes) return Promise.resolve();
+    if (this.#writing !== undefined && this.#writing.upTo >= this.#changes) return this.#writing.batch.done;
+    return this.#schedule().done;
+  }
+
+  /** Waits for every write started or scheduled so far; never rejects (for shutdown). */
+  async flush(): Promise<void> {
+    while (this.#writing !== undefined || this.#next !== undefined) {
+      await (this.#next ?? this.#writing?.batch)?.done.catch(() => {});
+    }
   }
 
   leaseForMac(mac: string): Lease | undefined {
@@ -79,42 +141,44 @@ export class LeaseStore implements LeaseView {
     return [...this.#byIp.values()].map((l) => ({ ...l }));
   }
 
-  apply(action: LeaseAction): void {
+  /**
+   * Changes the table in memory. Returns true when the change is one that is persisted (a bind,
+   * a release or a decline that changed something); its write is then scheduled, and
+   * `commit()` says when it is durable.
+   */
+  apply(action: LeaseAction): boolean {
     const now = this.#now();
     switch (action.kind) {
       case 'offer': {
         const current = this.#byIp.get(action.ip);
         // A client rebooting with a still-valid lease DISCOVERs again; keep it bound.
-        if (current?.state === 'bound' && current.mac === action.mac && current.expiresAt > now) return;
+        if (current?.state === 'bound' && current.mac === action.mac && current.expiresAt > now) return false;
         this.#put({ ip: action.ip, mac: action.mac, state: 'offered', expiresAt: now + action.holdSec * 1000 });
-        return;
+        return false;
       }
       case 'bind': {
         const lease: Lease = { ip: action.ip, mac: action.mac, state: 'bound', expiresAt: now + action.leaseSec * 1000 };
         if (action.hostname !== undefined) lease.hostname = action.hostname;
         this.#put(lease);
-        this.#save();
-        return;
+        return this.#changed();
       }
       case 'release': {
         const current = this.#byIp.get(action.ip);
-        if (!current || current.mac !== action.mac || current.state === 'declined') return;
+        if (!current || current.mac !== action.mac || current.state === 'declined') return false;
         // Kept, expired, so the client gets the same address next time if nobody took it.
         current.state = 'bound';
         current.expiresAt = Math.min(current.expiresAt, now);
-        this.#save();
-        return;
+        return this.#changed();
       }
       case 'decline': {
         this.#delete(action.ip);
         this.#byIp.set(action.ip, { ip: action.ip, mac: action.mac, state: 'declined', expiresAt: now + action.holdSec * 1000 });
-        this.#save();
-        return;
+        return this.#changed();
       }
       case 'cancel-offer': {
         const current = this.leaseForMac(action.mac);
         if (current?.state === 'offered') this.#delete(current.ip);
-        return;
+        return false;
       }
     }
   }
@@ -162,10 +226,47 @@ export class LeaseStore implements LeaseView {
     }
   }
 
-  /** Temp file, fsync, rename, fsync the directory: a crash leaves the old or the new table, never half. */
-  #save(): void {
+  /** Marks the table dirty and makes sure a write will save it. */
+  #changed(): boolean {
+    if (this.#path === undefined) return true;
+    this.#changes++;
+    this.#schedule();
+    return true;
+  }
+
+  /** The batch the next write serves, starting that write unless one is in progress. */
+  #schedule(): Batch {
+    if (this.#next === undefined) {
+      this.#next = newBatch();
+      // setImmediate, not now: every datagram already read in this turn of the event loop gets
+      // its change into the same write. When a write is in progress, its end starts this one.
+      if (this.#writing === undefined) setImmediate(() => void this.#write());
+    }
+    return this.#next;
+  }
+
+  async #write(): Promise<void> {
+    const batch = this.#next;
     const path = this.#path;
-    if (path === undefined) return;
+    if (batch === undefined || path === undefined || this.#writing !== undefined) return;
+    this.#next = undefined;
+    const upTo = this.#changes;
+    this.#writing = { batch, upTo };
+    try {
+      await this.#writeFile(path, this.#serialize());
+      this.#saved = Math.max(this.#saved, upTo);
+      batch.resolve();
+    } catch (err) {
+      // The table in memory is unchanged and still dirty: the next change (or commit) writes it
+      // again, with everything since.
+      batch.reject(err);
+    } finally {
+      this.#writing = undefined;
+      if (this.#next !== undefined) setImmediate(() => void this.#write());
+    }
+  }
+
+  #serialize(): string {
     const file: LeaseFile = { version: 1, leases: [] };
     for (const l of this.#byIp.values()) {
       if (l.state === 'offered') continue;
@@ -173,21 +274,6 @@ export class LeaseStore implements LeaseView {
       if (l.hostname !== undefined) entry.hostname = l.hostname;
       file.leases.push(entry);
     }
-    mkdirSync(dirname(path), { recursive: true });
-    const temp = `${path}.${process.pid}.tmp`;
-    const fd = openSync(temp, 'w', 0o644);
-    try {
-      writeSync(fd, JSON.stringify(file, null, 2) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, path);
-    const dirFd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    return JSON.stringify(file, null, 2) + '\n';
   }
 }

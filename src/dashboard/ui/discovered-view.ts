@@ -58,10 +58,13 @@ export class DiscoveredView {
     this.#message.replaceChildren();
     const { profiles, defaultProfile } = this.ctx.profiles();
     const hostname = h('input', { name: 'hostname', id: 'adopt-hostname', required: true, autocomplete: 'off', pattern: '[A-Za-z0-9]([A-Za-z0-9\\-]{0,61}[A-Za-z0-9])?', title: 'Letters, digits and hyphens' });
+    // "Default" is offered only when the server has one (default_profile, or a profile named
+    // default); otherwise the first profile is preselected rather than a choice it would refuse.
+    const fallback = defaultProfile || (profiles.some((p) => p.name === 'default') ? 'default' : '');
     const profile = h(
       'select',
-      { name: 'profile', id: 'adopt-profile' },
-      h('option', { value: '' }, defaultProfile ? `default (${defaultProfile})` : 'default profile'),
+      { name: 'profile', id: 'adopt-profile', required: true },
+      ...(fallback ? [h('option', { value: '' }, `default (${fallback})`)] : []),
       ...profiles.map((p) => h('option', { value: p.name }, p.image ? `${p.name} (${p.image})` : p.name)),
     );
     const address = h('input', { name: 'address', id: 'adopt-address', autocomplete: 'off', placeholder: 'optional, e.g. 10.77.0.60', pattern: '\\d{1,3}(\\.\\d{1,3}){3}', title: 'An IPv4 address' });

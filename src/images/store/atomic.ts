@@ -1,40 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { open } from 'node:fs/promises';
 
-/**
- * Replaces `path` with `data` so that a concurrent reader sees wholly the old or wholly the new
- * content: the temp file lives in the same directory (rename is only atomic within one
- * filesystem) and is fsynced before the rename, so a crash cannot leave a renamed-but-empty file.
- */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await fsyncDir(dirname(path));
-}
-
-/** Makes a rename or unlink inside `dir` durable; without it the directory entry may be lost on power failure. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+// Moved to src/files/atomic-write.ts (the DHCP lease table uses it too); re-exported for this module's callers.
+export { fsyncDir, writeFileAtomic } from '../../files/atomic-write.js';
 
 /** fsync of a file written by someone else (copyFile, link), before it is published by a rename. */
 export async function fsyncFile(path: string): Promise<void> {

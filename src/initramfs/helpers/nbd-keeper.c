@@ -380,6 +380,8 @@ int main(int argc, char **argv) {
         if (!dead) continue;
         say(4, "connection to %s:%d lost; reconnecting", server, port);
         double t0 = now_s();
+        const char *last_why = NULL;
+        int last_error = 0;
         for (int attempt = 1;; attempt++) {
             const char *why = "";
             int s = connect_export(&addr, addrlen, export, size, &why);
@@ -393,7 +395,10 @@ int main(int argc, char **argv) {
                 why = "handing the socket to the kernel";
                 s = e;
             }
-            if (attempt == 1 || attempt % 15 == 0) say(4, "reconnect attempt %d failed: %s: %s", attempt, why, strerror(-s));
+            /* Each new reason once, then every 30 s while the server stays away. */
+            if (why != last_why || s != last_error || attempt % 15 == 0) say(4, "reconnect attempt %d failed: %s: %s", attempt, why, strerror(-s));
+            last_why = why;
+            last_error = s;
             sleep(2);
         }
     }

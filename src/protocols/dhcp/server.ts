@@ -99,6 +99,7 @@ export class DhcpServer {
     });
   }
 
+  /** Closes the sockets, then waits for lease writes already under way (declines, releases). */
   async stop(): Promise<void> {
     const sockets = [...this.#sockets.values()];
     this.#sockets.clear();
@@ -109,6 +110,7 @@ export class DhcpServer {
         resolve(); // already closed
       }
     })));
+    await this.#options.leaseStore.flush();
   }
 
   async #open(port: Port, number: number, ifindex: number | undefined): Promise<void> {
@@ -129,14 +131,14 @@ export class DhcpServer {
 
   #receive(port: Port, socket: Socket, msg: Buffer, rinfo: RemoteInfo): void {
     const peer = `${rinfo.address}:${rinfo.port}`;
-    try {
-      this.#handle(port, socket, msg, rinfo, peer);
-    } catch (err) {
+    // Everything up to the lease change runs synchronously, in arrival order; only a reply
+    // that waits for its lease to be on disk continues later.
+    this.#handle(port, socket, msg, rinfo, peer).catch((err: unknown) => {
       this.#log.log('error', 'dhcp handler failed', { peer, error: err instanceof Error ? err.message : String(err) });
-    }
+    });
   }
 
-  #handle(port: Port, socket: Socket, msg: Buffer, rinfo: RemoteInfo, peer: string): void {
+  async #handle(port: Port, socket: Socket, msg: Buffer, rinfo: RemoteInfo, peer: string): Promise<void> {
     const decoded = decodeDhcpPacket(msg);
     if (!decoded.ok) {
       this.#log.log('warn', 'dhcp packet dropped', { peer, error: decoded.error });
@@ -159,19 +161,29 @@ export class DhcpServer {
     const requestType = decision.messageType === undefined ? undefined : EVENT_BY_REQUEST.get(decision.messageType);
     if (requestType) this.#emit({ ...base, type: requestType, ...requestedIp(request) }, decision.quiet ? 'debug' : 'info', peer);
 
-    if (decision.lease) {
-      try {
-        leaseStore.apply(decision.lease);
-      } catch (err) {
-        // The binding must be on disk before the ACK promises it (RFC 2131 §4.3.2 relies on it
-        // surviving a restart); without it the client retries.
-        this.#emit({ ...base, type: 'drop', reason: `lease not saved: ${err instanceof Error ? err.message : String(err)}` }, 'error', peer);
-        return;
-      }
-    }
+    // The table changes in memory at once, so the next packet already sees this one's lease.
+    const persisted = decision.lease !== undefined && leaseStore.apply(decision.lease);
     if (!decision.reply) {
       this.#emit({ ...base, type: 'drop', reason: decision.reason }, decision.quiet ? 'debug' : 'info', peer);
       return;
+    }
+    if (persisted) {
+      // RFC 2131 §3.1 step 4: "The server selected in the DHCPREQUEST message commits the
+      // binding for the client to persistent storage and responds with a DHCPACK"; §1.6 asks
+      // to "retain DHCP client configuration across server reboots". So an ACK leaves only
+      // after the write holding its binding completed (a burst of ACKs shares that write). An
+      // OFFER waits for nothing: offers are not persisted, as §3.1 step 2 says "servers need
+      // not reserve the offered network address" (§4.3.1: the server "may choose to record the
+      // address as offered"); a lost offer costs the client a retry, not a conflict.
+      try {
+        await leaseStore.commit();
+      } catch (err) {
+        // Not durable, so not promised: no ACK, the client retransmits its REQUEST, and that
+        // change makes the store write again. The lease stays in memory meanwhile.
+        this.#emit({ ...base, type: 'drop', reason: `lease not saved: ${err instanceof Error ? err.message : String(err)}` }, 'error', peer);
+        return;
+      }
+      if (this.#sockets.get(port) !== socket) return; // stopped while the lease was being written
     }
     this.#send(port, socket, request, decision.reply, decision.reason, rinfo, peer);
   }
