@@ -17,7 +17,7 @@ function reports(log: Line[], mac: string): Line[] {
 /** Stages /init reports in this order on every boot (fetched/verified only for live roots). */
 function assertTimeline(log: Line[], mac: string, boots: number, live: boolean): void {
   const stages = reports(log, mac).filter((r) => r['status'] === 'ok').map((r) => String(r['stage']));
-  const one = ['network', ...(live ? ['fetched', 'verified'] : []), 'root', 'overlay', 'identity', 'handoff', 'switch_root', 'booted'];
+  const one = ['cmdline', 'modules', 'network', ...(live ? ['fetched', 'verified'] : []), 'root', 'overlay', 'identity', 'handoff', 'switch_root', 'booted'];
   assert.deepEqual(stages, Array.from({ length: boots }, () => one).flat(), 'stage reports, in order, for every boot');
 }
 
