@@ -4,16 +4,10 @@ import type { EventStore } from '../events/event-store.js';
 import type { NodeState } from '../events/node-state.js';
 import type { DiscoveredMachine } from '../inventory/discovered.js';
 import type { RunningRecord } from '../images/store/running-versions.js';
+import type { NodeSpec } from '../inventory/editor.js';
 
-/** Node fields the API may write; null removes a key (the shape of src/inventory/editor.ts). */
-export interface NodeFields {
-  mac: string;
-  hostname?: string | undefined;
-  address?: string | undefined;
-  profile?: string | undefined;
-  cmdline?: string | undefined;
-  loader?: string | undefined;
-}
+/** Node fields the API may write: the inventory editor's own shape. */
+export type NodeFields = NodeSpec;
 export type NodeFieldChanges = { [K in Exclude<keyof NodeFields, 'mac'>]?: string | null };
 
 /** Inventory writes (wired to editConfigFile + addNode/setNode); they throw InventoryError on a refused edit. */

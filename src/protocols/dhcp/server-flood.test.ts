@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { loopbackSettings } from './testdata/loopback-settings.js';
 import { DhcpServer, type DhcpEvent } from './server.js';
 import type { DhcpSettings } from '../../boot/dhcp-settings.js';
 import { LeaseStore } from '../../boot/lease-store.js';
@@ -21,22 +22,7 @@ const SEED = 0xf100d0d;
 const FLOOD = 100_000;
 const PXE = { vendorClass: 'PXEClient:Arch:00000:UNDI:002001', arch: 0 };
 
-function settings(clientPort: number): DhcpSettings {
-  return {
-    mode: 'full',
-    serverAddress: '127.0.0.1',
-    pool: { start: '127.0.0.100', end: '127.0.0.110' },
-    subnetMask: '255.0.0.0',
-    routers: ['127.0.0.254'],
-    dnsServers: ['127.0.0.53'],
-    leaseTimeSec: 3600,
-    unknownClients: 'allow',
-    bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
-    ipxeScriptUrl: (mac) => `http://127.0.0.1/boot/${mac}.ipxe`,
-    httpBootUrl: (arch) => `http://127.0.0.1/ipxe/${arch}.efi`,
-    ports: { server: 0, client: clientPort, proxy: 0 },
-  };
-}
+const settings = (clientPort: number): DhcpSettings => loopbackSettings(clientPort);
 
 /**
  * A datagram the decoder must refuse: random noise, a truncated header, an oversized packet,

@@ -1,5 +1,6 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { loopbackSettings } from './testdata/loopback-settings.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,22 +18,8 @@ import { TestDhcpClient } from './testdata/test-client.js';
 const SERVER = '127.0.0.1';
 const PXE = { vendorClass: 'PXEClient:Arch:00000:UNDI:002001', arch: 0 };
 
-function settings(clientPort: number): DhcpSettings {
-  return {
-    mode: 'full',
-    serverAddress: SERVER,
-    pool: { start: '127.0.0.100', end: '127.0.0.250' },
-    subnetMask: '255.0.0.0',
-    routers: [],
-    dnsServers: [],
-    leaseTimeSec: 3600,
-    unknownClients: 'allow',
-    bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
-    ipxeScriptUrl: (mac) => `http://127.0.0.1/boot/${mac}.ipxe`,
-    httpBootUrl: (arch) => `http://127.0.0.1/ipxe/${arch}.efi`,
-    ports: { server: 0, client: clientPort, proxy: 0 },
-  };
-}
+const settings = (clientPort: number): DhcpSettings =>
+  loopbackSettings(clientPort, { serverAddress: SERVER, pool: { start: '127.0.0.100', end: '127.0.0.250' }, routers: [], dnsServers: [] });
 
 const macOf = (i: number): string => `52:54:00:00:02:${i.toString(16).padStart(2, '0')}`;
 

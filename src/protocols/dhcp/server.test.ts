@@ -1,5 +1,6 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { loopbackSettings } from './testdata/loopback-settings.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,22 +21,7 @@ const SERVER = '127.0.0.1';
 const PXE = { vendorClass: 'PXEClient:Arch:00000:UNDI:002001', arch: 0 };
 
 function settings(clientPort: number, overrides: Partial<DhcpSettings> = {}): DhcpSettings {
-  return {
-    mode: 'full',
-    serverAddress: SERVER,
-    pool: { start: '127.0.0.100', end: '127.0.0.110' },
-    subnetMask: '255.0.0.0',
-    routers: ['127.0.0.254'],
-    dnsServers: ['127.0.0.53'],
-    leaseTimeSec: 3600,
-    unknownClients: 'allow',
-    bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
-    ipxeScriptUrl: (mac) => `http://127.0.0.1/boot/${mac}.ipxe`,
-    httpBootUrl: (arch) => `http://127.0.0.1/ipxe/${arch}.efi`,
-    // Port 0: the kernel picks free ports, so parallel test files never collide.
-    ports: { server: 0, client: clientPort, proxy: 0 },
-    ...overrides,
-  };
+  return loopbackSettings(clientPort, { serverAddress: SERVER, ...overrides });
 }
 
 interface Harness {

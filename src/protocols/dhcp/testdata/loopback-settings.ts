@@ -1,0 +1,23 @@
+import type { DhcpSettings } from '../../../boot/dhcp-settings.js';
+
+/**
+ * Full-mode settings for a DHCP server on 127.0.0.1 in tests. Port 0: the kernel picks free
+ * ports, so parallel test files never collide; replies go to the test client's port.
+ */
+export function loopbackSettings(clientPort: number, overrides: Partial<DhcpSettings> = {}): DhcpSettings {
+  return {
+    mode: 'full',
+    serverAddress: '127.0.0.1',
+    pool: { start: '127.0.0.100', end: '127.0.0.110' },
+    subnetMask: '255.0.0.0',
+    routers: ['127.0.0.254'],
+    dnsServers: ['127.0.0.53'],
+    leaseTimeSec: 3600,
+    unknownClients: 'allow',
+    bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
+    ipxeScriptUrl: (mac) => `http://127.0.0.1/boot/${mac}.ipxe`,
+    httpBootUrl: (arch) => `http://127.0.0.1/ipxe/${arch}.efi`,
+    ports: { server: 0, client: clientPort, proxy: 0 },
+    ...overrides,
+  };
+}
