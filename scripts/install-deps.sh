@@ -17,6 +17,7 @@ DEBS=(
   mmdebstrap squashfs-tools               # building Debian images
   nfs-ganesha nfs-ganesha-vfs             # NFS roots (the host kernel may have no nfsd)
   libnbd-bin qemu-utils                   # nbdinfo/nbdcopy, qemu-img: real NBD clients for tests
+  ndisc6                                  # rdisc6: a real IPv6 router-discovery client for the RA responder test
   openssh-client                          # ssh-keygen: per-node SSH host keys
   chromium fonts-dejavu-core              # headless browser for the dashboard test (src/lab/browser.ts)
 )

@@ -79,6 +79,8 @@ export interface DebianLabOptions {
   nodeCmdline?: string;
   /** A second namespace on the bridge at 10.77.0.2 (LabNetwork.foreignName), for other clients. */
   foreignHost?: boolean;
+  /** server.answer_router_solicitations (default true: iPXE then skips its ~13 s IPv6 wait). */
+  answerRouterSolicitations?: boolean;
 }
 
 /** Console login for a lab node: the lab image lets root in without a password unless one is set. */
@@ -201,6 +203,7 @@ export class DebianLab {
 server:
   address: ${LAB_SERVER}
   interface: br0
+  answer_router_solicitations: ${o.answerRouterSolicitations ?? true}
   http_port: 80
   state_dir: ${lab.stateDir}${o.tokenTtlSec !== undefined ? `\n  token_ttl: ${o.tokenTtlSec}` : ''}
 dhcp:

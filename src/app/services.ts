@@ -24,6 +24,7 @@ import { loadAdminToken } from './admin-token.js';
 import { fileInventoryWrites } from './inventory-writes.js';
 import { alertEvent, bothEvents } from './observed-events.js';
 import { dashboardHandler } from '../dashboard/handler.js';
+import { RaResponder } from '../native/ra-responder.js';
 
 export interface ServiceEvents {
   dhcp?: (e: DhcpEvent) => void;
@@ -148,12 +149,16 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
       })
     : undefined;
 
+  const ra = config.server.answerRouterSolicitations && config.server.interface
+    ? new RaResponder({ interface: config.server.interface, logger, cacheDir: join(config.server.stateDir, 'helpers') })
+    : undefined;
+
   const started: Array<{ stop(): Promise<void> }> = [];
   const stopAll = async () => {
     for (const s of started.reverse()) await s.stop().catch((e: unknown) => logger.log('error', 'stop failed', { error: String(e) }));
   };
   try {
-    for (const [name, s] of [['http', http], ['tftp', tftp], ['nbd', nbd], ['nfs', nfs], ['dhcp', dhcp]] as const) {
+    for (const [name, s] of [['http', http], ['tftp', tftp], ['nbd', nbd], ['nfs', nfs], ['dhcp', dhcp], ['ra', ra]] as const) {
       if (!s) continue;
       await s.start().catch((e: unknown) => {
         throw new Error(`Cannot start ${name}: ${e instanceof Error ? e.message : String(e)}${startHint(e, config)}`);

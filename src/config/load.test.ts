@@ -80,6 +80,7 @@ const cases: Array<[string, string, RegExp]> = [
   ['port out of range', GOOD.replace('8080', '80800'), /:5: server\.http_port: must be between 1 and 65535/],
   ['no TFTP transfers at all', GOOD.replace('state_dir: state', 'state_dir: state\n  max_tftp_transfers: 0'), /:7: server\.max_tftp_transfers: must be between 1 and 16384 \(got 0\)/],
   ['NBD connection cap not an integer', GOOD.replace('state_dir: state', 'state_dir: state\n  max_nbd_connections: lots'), /:7: server\.max_nbd_connections: must be an integer/],
+  ['router solicitations need the interface', GOOD.replace('  interface: br0\n', '').replace('state_dir: state', 'state_dir: state\n  answer_router_solicitations: true'), /:6: server\.answer_router_solicitations: needs server\.interface/],
   ['broken YAML', 'server:\n  address: [\n', /^\/x\/d\.yaml:\d+: \(yaml\): /],
   ['not a mapping', '- a\n', /\(top\): must be a mapping/],
   ['default profile missing', GOOD.replace('default_profile: default', 'default_profile: x'), /:31: default_profile: names no profile/],

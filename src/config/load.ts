@@ -80,6 +80,7 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     maxTftpTransfers: f.int('max_tftp_transfers', 256, 1, 16384),
     maxNbdConnections: f.int('max_nbd_connections', 512, 1, 65535),
     tokenTtlSec: f.int('token_ttl', 300, 10, 3600),
+    answerRouterSolicitations: f.bool('answer_router_solicitations', false),
     stateDir: path(f.string('state_dir', '/var/lib/diskless')),
     ipxeDir: path(f.string('ipxe_dir', '/usr/lib/ipxe')),
     syslinuxDirs: (syslinux.length ? syslinux : ['/usr/lib/PXELINUX', '/usr/lib/syslinux/modules/bios']).map(path),
@@ -87,6 +88,7 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     ...(tftpRoot !== undefined ? { tftpRoot: path(tftpRoot) } : {}),
   };
   if (iface !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(iface)) f.fail('interface', `"${iface}" is not a network interface name`, f.raw('interface'));
+  if (s.answerRouterSolicitations && iface === undefined) f.fail('answer_router_solicitations', 'needs server.interface: the link to answer on', f.raw('answer_router_solicitations'));
   f.rejectUnknown();
   return s;
 }

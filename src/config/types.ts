@@ -23,6 +23,8 @@ export interface ServerConfig {
   maxNbdConnections: number;
   /** Seconds a boot script's one-time secrets token stays valid. */
   tokenTtlSec: number;
+  /** Answer IPv6 Router Solicitations on `interface` with "no router" (iPXE stops waiting). */
+  answerRouterSolicitations: boolean;
 }
 
 export interface DhcpConfig {
