@@ -29,10 +29,19 @@ export function chooseAddress(ctx: AddressContext, requestedIp: string | undefin
   if (requestedIp !== undefined && isUsable(ctx, requestedIp)) return { ok: true, ip: requestedIp, source: 'requested' };
   const range = poolRange(ctx.settings);
   if (!range) return { ok: false, reason: 'no pool configured and no reservation for this client' };
+  // Addresses nobody else has an entry for come first. An expired offer is a client that was
+  // slow to REQUEST (a boot storm): handing its address to someone else would NAK it later
+  // (RFC 2131 §4.3.2); an expired lease is a machine that may come back for its address
+  // (§4.3.1 prefers giving it the same one). Those are reused only when nothing else is free.
+  let fallback: string | undefined;
   for (let n = range.start; n <= range.end; n++) {
     const ip = formatIpv4(n);
-    if (isUsable(ctx, ip)) return { ok: true, ip, source: 'pool' };
+    if (!isUsable(ctx, ip)) continue;
+    const entry = ctx.leases.leaseForIp(ip);
+    if (entry === undefined || entry.mac === ctx.mac) return { ok: true, ip, source: 'pool' };
+    fallback ??= ip;
   }
+  if (fallback !== undefined) return { ok: true, ip: fallback, source: 'pool' };
   return { ok: false, reason: `pool ${ctx.settings.pool?.start}-${ctx.settings.pool?.end} exhausted` };
 }
 

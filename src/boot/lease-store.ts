@@ -30,6 +30,8 @@ export interface LeaseView {
   leaseForMac(mac: string): Lease | undefined;
   /** No unexpired lease of another client and no unexpired decline holds `ip`. */
   isAvailable(ip: string, mac: string): boolean;
+  /** Whatever entry `ip` has, expired or not (an expired offer is a client that may still ask). */
+  leaseForIp(ip: string): Lease | undefined;
 }
 
 export interface LeaseStoreOptions {

@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chooseAddress, isAcceptable, type AddressContext } from './address-choice.js';
+import { LeaseStore } from './lease-store.js';
+import type { DhcpSettings } from './dhcp-settings.js';
+
+const settings = { serverAddress: '10.0.0.1', pool: { start: '10.0.0.10', end: '10.0.0.12' } } as DhcpSettings;
+const A = '52:54:00:00:00:0a';
+const B = '52:54:00:00:00:0b';
+const C = '52:54:00:00:00:0c';
+
+test('a storm: an expired offer is not handed to the next client while other addresses are free', () => {
+  let now = 0;
+  const leases = new LeaseStore({ now: () => now });
+  const ctx = (mac: string): AddressContext => ({ mac, node: undefined, settings, leases });
+  const first = chooseAddress(ctx(A), undefined);
+  assert.deepEqual(first, { ok: true, ip: '10.0.0.10', source: 'pool' });
+  leases.apply({ kind: 'offer', mac: A, ip: '10.0.0.10', holdSec: 60 });
+  now += 61_000; // A is slow to REQUEST: its offer has expired.
+
+  // B gets a fresh address, so A's late REQUEST for .10 is still acceptable (no NAK).
+  assert.deepEqual(chooseAddress(ctx(B), undefined), { ok: true, ip: '10.0.0.11', source: 'pool' });
+  leases.apply({ kind: 'bind', mac: B, ip: '10.0.0.11', leaseSec: 3600 });
+  assert.equal(isAcceptable(ctx(A), '10.0.0.10'), true);
+
+  // When nothing else is free, the expired offer's address is reused rather than refused.
+  leases.apply({ kind: 'bind', mac: '52:54:00:00:00:0d', ip: '10.0.0.12', leaseSec: 3600 });
+  assert.deepEqual(chooseAddress(ctx(C), undefined), { ok: true, ip: '10.0.0.10', source: 'pool' });
+});
+
+test('an expired lease keeps its address for its owner while the pool has others', () => {
+  let now = 0;
+  const leases = new LeaseStore({ now: () => now });
+  leases.apply({ kind: 'bind', mac: A, ip: '10.0.0.10', leaseSec: 60 });
+  now += 120_000;
+  const ctx = (mac: string): AddressContext => ({ mac, node: undefined, settings, leases });
+  assert.deepEqual(chooseAddress(ctx(B), undefined), { ok: true, ip: '10.0.0.11', source: 'pool' });
+  assert.deepEqual(chooseAddress(ctx(A), undefined), { ok: true, ip: '10.0.0.10', source: 'lease' });
+});
