@@ -1,8 +1,7 @@
-import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Benchmark, BenchContext } from './lib/context.js';
 import { compare } from './lib/compare.js';
-import { makeRandomFile } from './lib/files.js';
+import { makeRandomFile, servedFilesDir } from './lib/files.js';
 import { SERVER, timed, type BenchNet } from './lib/net.js';
 import { PORTS, startNginx, startOurs } from './lib/servers.js';
 
@@ -23,10 +22,7 @@ export const httpBenchmark: Benchmark = {
   name: 'http',
   network: true,
   async run({ net, work, scale, log }: BenchContext) {
-    const files = join(work, 'files');
-    await mkdir(files, { recursive: true });
-    await chmod(work, 0o755);
-    await chmod(files, 0o755);
+    const files = await servedFilesDir(work);
     const file = 'root.img';
     await makeRandomFile(join(files, file), scale.httpFileMB);
     const bytes = scale.httpFileMB * MB;

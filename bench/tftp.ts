@@ -1,9 +1,8 @@
-import { mkdir, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Benchmark, BenchContext } from './lib/context.js';
 import type { Case } from './lib/compare.js';
 import { compare } from './lib/compare.js';
-import { checkAndRemove, makeRandomFile } from './lib/files.js';
+import { checkAndRemove, makeRandomFile, servedFilesDir } from './lib/files.js';
 import { SERVER, timed, type BenchNet } from './lib/net.js';
 import { PORTS, startDnsmasqTftp, startOurs, startTftpdHpa } from './lib/servers.js';
 
@@ -39,10 +38,7 @@ export const tftpBenchmark: Benchmark = {
   name: 'tftp',
   network: true,
   async run({ net, work, scale, log }: BenchContext) {
-    const files = join(work, 'files');
-    await mkdir(files, { recursive: true });
-    await chmod(work, 0o755);
-    await chmod(files, 0o755);
+    const files = await servedFilesDir(work);
     const big = 'big.bin';
     const initrd = 'initrd.img';
     await makeRandomFile(join(files, big), scale.tftpFileMB);

@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
-import { stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 
@@ -22,4 +23,16 @@ export async function checkAndRemove(path: string, bytes: number): Promise<void>
   const st = await stat(path).catch(() => undefined);
   await unlink(path).catch(() => undefined);
   if (st?.size !== bytes) throw new Error(`Cannot accept transfer: ${path} has ${st?.size ?? 'no'} bytes, expected ${bytes}`);
+}
+
+/**
+ * WORK/files, world-readable down from WORK: peers such as nginx and tftpd-hpa drop privileges
+ * before they open what they serve.
+ */
+export async function servedFilesDir(work: string): Promise<string> {
+  const files = join(work, 'files');
+  await mkdir(files, { recursive: true });
+  await chmod(work, 0o755);
+  await chmod(files, 0o755);
+  return files;
 }

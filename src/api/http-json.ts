@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody } from '../http/read-body.js';
 
 /** An error the API answers with its own status: {error, hint} in JSON. */
 export class ApiError extends Error {
@@ -27,14 +28,8 @@ export function sendError(res: ServerResponse, e: ApiError): void {
 export async function readJsonObject(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) throw tooLarge(limit);
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge(limit);
-    parts.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(parts).toString('utf8');
+  const text = await readBody(req, limit);
+  if (text === undefined) throw tooLarge(limit);
   if (text.trim() === '') return {};
   let value: unknown;
   try {

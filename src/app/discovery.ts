@@ -10,7 +10,7 @@ import { parseIpv4 } from '../net/ipv4.js';
 export interface Discovery {
   /** For DhcpServer's onUnknownClient. */
   onDhcp(request: DhcpPacket, decision: DhcpDecision): void;
-  /** For BootTree's onUnknownMac. */
+  /** For the boot tree's onUnknownMac hook. */
   onScript(mac: string, peer: string | undefined): void;
   /** Every machine recorded, adopted ones included (the API filters by the live inventory). */
   list(): DiscoveredMachine[];

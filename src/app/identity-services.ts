@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { DisklessConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import type { BootIdentityHooks } from '../boot/boot-tree.js';
+import type { BootTreeHooks } from '../boot/boot-tree.js';
 import type { HttpHandler } from '../http/server.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import { TokenIssuer } from '../secrets/tokens.js';
@@ -12,7 +12,7 @@ import { RunningVersions, runningVersionsPath } from '../images/store/running-ve
 import type { AlertHook } from '../identity/alerts.js';
 
 export interface IdentityServices {
-  hooks: BootIdentityHooks;
+  hooks: BootTreeHooks;
   handler: HttpHandler;
   running: RunningVersions;
 }

@@ -105,15 +105,13 @@ export class LabNode {
 
   /** Waits for the login prompt after `since` and logs in as root; returns where that ended. */
   async login(since = 0, timeoutMs = 300_000): Promise<number> {
-    const prompt = await this.vm.waitFor(new RegExp(`${this.hostname} login:`), timeoutMs, since);
+    let from = (await this.vm.waitFor(new RegExp(`${this.hostname} login:`), timeoutMs, since)).index;
     await this.vm.type('root\n');
     if (this.password !== undefined) {
-      const ask = await this.vm.waitFor(/Password:/, 60_000, prompt.index);
+      from = (await this.vm.waitFor(/Password:/, 60_000, from)).index;
       await this.vm.type(`${this.password}\n`);
-      const shell = await this.vm.waitFor(new RegExp(`root@${this.hostname}:~# `), 60_000, ask.index);
-      return shell.index + shell[0].length;
     }
-    const shell = await this.vm.waitFor(new RegExp(`root@${this.hostname}:~# `), 60_000, prompt.index);
+    const shell = await this.vm.waitFor(new RegExp(`root@${this.hostname}:~# `), 60_000, from);
     return shell.index + shell[0].length;
   }
 

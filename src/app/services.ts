@@ -81,9 +81,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   });
   const events = bothEvents(observability.serviceEvents, opts.events);
   const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())));
-  const tree = new BootTree(getConfig, httpBaseUrl(config), store, identity.hooks);
   const discovery = await startDiscovery(config, logger);
-  tree.onUnknownMac = discovery.onScript;
+  const tree = new BootTree(getConfig, httpBaseUrl(config), store, { ...identity.hooks, onUnknownMac: discovery.onScript });
   // TFTP needs a root directory of its own; without tftp_root it is an empty one, as every
   // file then comes from the boot tree.
   const tftpRoot = config.server.tftpRoot ?? join(config.server.stateDir, 'tftp-root');

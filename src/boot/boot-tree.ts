@@ -22,9 +22,12 @@ export type TokenForScript = (mac: string, peer: string | undefined) => Promise<
 /** Told which stored version a machine was just given, for "who runs what". */
 export type OnPinned = (mac: string, image: string, version: string) => void;
 
-export interface BootIdentityHooks {
+/** What the boot tree tells, and asks, the rest of the server while rendering scripts. */
+export interface BootTreeHooks {
   tokenFor?: TokenForScript;
   onPinned?: OnPinned;
+  /** A MAC the inventory does not list fetched its script (discovered machines). */
+  onUnknownMac?: (mac: string, peer: string | undefined) => void;
 }
 
 /**
@@ -40,14 +43,12 @@ export interface BootIdentityHooks {
  */
 export class BootTree {
   readonly #digests = new DigestCache();
-  /** Called when a MAC the inventory does not list fetches its script (discovered machines). */
-  onUnknownMac: ((mac: string, peer: string | undefined) => void) | undefined;
 
   constructor(
     private readonly config: () => DisklessConfig,
     private readonly baseUrl: string,
     private readonly store?: ImageStore,
-    private readonly opts: BootIdentityHooks = {},
+    private readonly opts: BootTreeHooks = {},
   ) {}
 
   /**
@@ -102,7 +103,7 @@ export class BootTree {
       const mac = normalizeMac(scriptMac);
       if (!mac) return undefined;
       const known = nodeByMac(cfg, mac) !== undefined;
-      if (!known) this.onUnknownMac?.(mac, peer);
+      if (!known) this.opts.onUnknownMac?.(mac, peer);
       const target = bootTargetFor(cfg, mac);
       if (!target && !known && cfg.dhcp.unknownClients === 'register') return memoryFile(renderDiscoveredScript(mac, this.baseUrl));
       if (!target) return memoryFile(renderUnknownScript(mac));

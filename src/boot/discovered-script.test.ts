@@ -20,8 +20,7 @@ async function script(tree: BootTree, mac: string): Promise<string> {
 
 test('under register an unknown MAC waits to be adopted, re-chaining its own script', async () => {
   const seen: Array<[string, string | undefined]> = [];
-  const tree = new BootTree(() => parseConfig(yaml('register'), 'd.yaml'), 'http://10.0.0.1:8080');
-  tree.onUnknownMac = (mac, peer) => seen.push([mac, peer]);
+  const tree = new BootTree(() => parseConfig(yaml('register'), 'd.yaml'), 'http://10.0.0.1:8080', undefined, { onUnknownMac: (mac, peer) => seen.push([mac, peer]) });
   const s = await script(tree, '52-54-00-00-00-99');
   assert.match(s, /^#!ipxe\n/);
   assert.match(s, /registered as discovered, waiting for `diskless node adopt 52:54:00:00:00:99`/);
@@ -33,17 +32,16 @@ test('under register an unknown MAC waits to be adopted, re-chaining its own scr
 
 test('a known node boots as before and is not reported as unknown', async () => {
   const seen: string[] = [];
-  const tree = new BootTree(() => parseConfig(yaml('register'), 'd.yaml'), 'http://10.0.0.1:8080');
-  tree.onUnknownMac = (mac) => seen.push(mac);
+  const tree = new BootTree(() => parseConfig(yaml('register'), 'd.yaml'), 'http://10.0.0.1:8080', undefined, { onUnknownMac: (mac) => void seen.push(mac) });
   assert.match(await script(tree, '52-54-00-00-00-01'), /^kernel \$\{base\}\/profiles\/default\/kernel /m);
   assert.deepEqual(seen, []);
 });
 
 test('allow boots default_profile and deny explains; both still report the unknown MAC', async () => {
   const seen: string[] = [];
-  const allow = new BootTree(() => parseConfig(yaml('allow'), 'd.yaml'), 'http://10.0.0.1:8080');
-  const deny = new BootTree(() => parseConfig(yaml('deny'), 'd.yaml'), 'http://10.0.0.1:8080');
-  allow.onUnknownMac = deny.onUnknownMac = (mac) => seen.push(mac);
+  const hooks = { onUnknownMac: (mac: string) => void seen.push(mac) };
+  const allow = new BootTree(() => parseConfig(yaml('allow'), 'd.yaml'), 'http://10.0.0.1:8080', undefined, hooks);
+  const deny = new BootTree(() => parseConfig(yaml('deny'), 'd.yaml'), 'http://10.0.0.1:8080', undefined, hooks);
   assert.match(await script(allow, '52-54-00-00-00-99'), /^kernel /m);
   assert.match(await script(deny, '52-54-00-00-00-98'), /unknown machines are denied/);
   assert.deepEqual(seen, ['52:54:00:00:00:99', '52:54:00:00:00:98']);

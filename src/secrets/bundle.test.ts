@@ -4,8 +4,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT_PASSWORD_HASH_PATH, nodeSecretBundle } from './bundle.js';
+import { ROOT_PASSWORD_HASH_PATH, bundleFiles, nodeSecretFiles } from './bundle.js';
 import { SecretStore } from './secret-store.js';
+
+/** The node's secret files as the node-files endpoint bundles them. */
+const nodeSecretBundle = async (store: SecretStore, mac: string, hostname: string) => bundleFiles(await nodeSecretFiles(store, mac, hostname));
 
 const MAC = '52:54:00:12:34:56';
 const SHA512 = '$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1';

@@ -29,16 +29,10 @@ export async function nodeSecretFiles(store: SecretStore, mac: string, hostname:
 }
 
 /**
- * The node's secrets as a cpio newc archive: busybox in the initramfs has `cpio -i`, and cpio,
+ * A node's files as one cpio newc archive: busybox in the initramfs has `cpio -i`, and cpio,
  * unlike a line-based format, carries modes and arbitrary bytes without any shell quoting.
- */
-export async function nodeSecretBundle(store: SecretStore, mac: string, hostname: string): Promise<Buffer> {
-  return bundleFiles(await nodeSecretFiles(store, mac, hostname));
-}
-
-/**
- * Any node files as one cpio archive. Parents named in DIRS are listed with their modes; other
- * parents are left to `cpio -d`, so an image's own directory modes are never changed.
+ * Parents named in DIRS are listed with their modes; other parents are left to `cpio -d`, so
+ * an image's own directory modes are never changed.
  */
 export async function bundleFiles(files: readonly NodeFile[]): Promise<Buffer> {
   const used = new Set(files.map((f) => f.path.split('/').slice(0, -1).join('/')));
