@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { DebianLab } from '../src/app/lab-debian.js';
 import { defaultCacheDir } from '../src/app/lab-boot.js';
 import { ensureLabImage, type LabImage } from '../src/app/lab-image.js';
+import type { LabNetwork } from '../src/lab/netns.js';
 import { QemuMachine } from '../src/lab/qemu.js';
 import type { Benchmark, BenchContext } from './lib/context.js';
 import { buildMkinitramfs } from './initrd.js';
@@ -20,6 +21,9 @@ import { PORTS, startNginx } from './lib/servers.js';
 const SYSTEMD_STARTED = /\[\s*(\d+\.\d+)\]\s+systemd\[1\]: systemd \d+/;
 const BOOT_TIMEOUT_MS = 15 * 60_000;
 
+/** The serial getty's prompt: the node is booted (systemd reached its default target). */
+const LOGIN_PROMPT = /\S+ login: ?$/m;
+
 interface BootTimes {
   /** Kernel start → systemd's first line (the guest's own clock). */
   kernel: number[];
@@ -27,11 +31,47 @@ interface BootTimes {
   reported?: number[];
   /** QEMU start → that line seen on the console (host clock): firmware, DHCP, fetches included. */
   powerOn: number[];
+  /** QEMU start → the login prompt, per node (host clock). */
+  login: number[];
+  /** QEMU start → the last node's login prompt: one value per round. */
+  allBooted: number[];
+  /** Bytes each node had received on its NIC when its login prompt appeared, in MB. */
+  receivedMB: number[];
 }
 
-async function waitForSystemd(vm: QemuMachine, t0: number): Promise<{ kernel: number; powerOn: number }> {
+interface NodeBoot { kernel: number; powerOn: number; login: number; receivedMB: number }
+
+/** Follows one node from power-on to its login prompt; counts what reached its tap by then. */
+async function waitForBooted(vm: QemuMachine, network: LabNetwork, t0: number): Promise<NodeBoot> {
   const m = await vm.waitFor(SYSTEMD_STARTED, BOOT_TIMEOUT_MS);
-  return { kernel: Number(m[1]), powerOn: (Date.now() - t0) / 1000 };
+  const powerOn = (Date.now() - t0) / 1000;
+  await vm.waitFor(LOGIN_PROMPT, BOOT_TIMEOUT_MS, m.index);
+  const login = (Date.now() - t0) / 1000;
+  const received = vm.tap === undefined ? Number.NaN : await network.bytesToTap(vm.tap);
+  return { kernel: Number(m[1]), powerOn, login, receivedMB: received / 1e6 };
+}
+
+function bootTimes(nodes: readonly NodeBoot[]): BootTimes {
+  return {
+    kernel: nodes.map((n) => n.kernel),
+    powerOn: nodes.map((n) => n.powerOn),
+    login: nodes.map((n) => n.login),
+    allBooted: [Math.max(...nodes.map((n) => n.login))],
+    receivedMB: nodes.map((n) => n.receivedMB),
+  };
+}
+
+function emptyTimes(): Required<BootTimes> {
+  return { kernel: [], powerOn: [], login: [], allBooted: [], receivedMB: [], reported: [] };
+}
+
+function accumulate(into: BootTimes, r: BootTimes): void {
+  for (const k of ['kernel', 'powerOn', 'login', 'allBooted', 'receivedMB', 'reported'] as const) into[k]?.push(...(r[k] ?? []));
+}
+
+function describeRound(r: BootTimes): string {
+  const f = (xs: readonly number[]) => xs.map((x) => x.toFixed(1)).join(' ');
+  return `kernel→systemd ${f(r.kernel)} s; QEMU start→systemd ${f(r.powerOn)} s; →login ${f(r.login)} s; received ${f(r.receivedMB)} MB`;
 }
 
 /** Keeps the consoles of the last boot of each stack in the temp dir, to see where the time went. */
@@ -51,9 +91,9 @@ async function bootOurs(mode: 'live' | 'nbd', nodes: number, log: (l: string) =>
   // Both stacks count from the moment their QEMU processes run (DebianLab.start ends with them).
   const t0 = Date.now();
   try {
-    const times = await Promise.all(lab.nodes.map((n) => waitForSystemd(n.vm, t0)));
+    const times = await Promise.all(lab.nodes.map((n) => waitForBooted(n.vm, lab.net, t0)));
     const reports = (await lab.serverLog()).filter((l) => l['service'] === 'node' && l['stage'] === 'switch_root' && l['status'] === 'ok');
-    return { kernel: times.map((t) => t.kernel), powerOn: times.map((t) => t.powerOn), reported: reports.map((r) => Number(r['uptime_ms']) / 1000) };
+    return { ...bootTimes(times), reported: reports.map((r) => Number(r['uptime_ms']) / 1000) };
   } finally {
     await keepConsoles('ours', lab.nodes.map((n) => n.vm), log);
     await lab.stop();
@@ -118,8 +158,7 @@ EXPORT {
         }));
       }
       t0 = Date.now();
-      const times = await Promise.all(vms.map((vm) => waitForSystemd(vm, t0)));
-      return { kernel: times.map((t) => t.kernel), powerOn: times.map((t) => t.powerOn) };
+      return bootTimes(await Promise.all(vms.map((vm) => waitForBooted(vm, net.lab, t0))));
     } finally {
       await keepConsoles('reference', vms, log);
       for (const vm of vms) await vm.stop().catch(() => undefined);
@@ -142,39 +181,41 @@ export const bootBenchmark: Benchmark = {
     const rounds = scale.name === 'quick' ? 2 : 3;
     const image = await ensureLabImage(defaultCacheDir(), log);
     const modes: Array<'live' | 'nbd'> = scale.name === 'quick' ? ['nbd'] : ['live', 'nbd'];
-    const reference: BootTimes = { kernel: [], powerOn: [] };
-    const ours = new Map<string, Required<BootTimes>>(modes.map((m) => [m, { kernel: [], powerOn: [], reported: [] }]));
+    const reference = emptyTimes();
+    const ours = new Map(modes.map((m) => [m, emptyTimes()]));
     let referenceError: string | undefined;
     // Rounds alternate the stacks, so the load of other jobs on the machine falls on both.
     for (let round = 1; round <= rounds; round++) {
       try {
         const r = await bootReference(image, nodes, work, log);
-        reference.kernel.push(...r.kernel);
-        reference.powerOn.push(...r.powerOn);
-        log(`  round ${round} reference: kernel→systemd ${r.kernel.join(' ')} s; QEMU start→systemd ${r.powerOn.join(' ')} s`);
+        accumulate(reference, r);
+        log(`  round ${round} reference: ${describeRound(r)}`);
       } catch (e) {
         referenceError = (e as Error).message.split('\n').slice(0, 3).join(' ');
         log(`  round ${round} reference stack FAILED: ${(e as Error).message}`);
       }
       for (const mode of modes) {
         const r = await bootOurs(mode, nodes, log);
-        const acc = ours.get(mode)!;
-        acc.kernel.push(...r.kernel);
-        acc.powerOn.push(...r.powerOn);
-        acc.reported.push(...(r.reported ?? []));
-        log(`  round ${round} ours (${mode}): kernel→systemd ${r.kernel.join(' ')} s; QEMU start→systemd ${r.powerOn.join(' ')} s; /init reported switch_root at ${(r.reported ?? []).join(' ')} s`);
+        accumulate(ours.get(mode)!, r);
+        log(`  round ${round} ours (${mode}): ${describeRound(r)}; /init reported switch_root at ${(r.reported ?? []).join(' ')} s`);
       }
     }
     const results: BenchResult[] = [];
     for (const mode of modes) {
       const r = ours.get(mode)!;
       const base = {
-        bench: 'boot', link: 'bridge+tap', peer: 'dnsmasq+nginx+NFSv3, Debian initramfs', unit: 's', better: 'lower' as const,
+        bench: 'boot', link: 'bridge+tap', peer: 'dnsmasq+nginx+NFSv3, Debian initramfs', better: 'lower' as const,
         note: `QEMU TCG (no KVM), ${nodes} node(s) at once, ${rounds} rounds; ours /init reported switch_root at ${r.reported.map((x) => x.toFixed(1)).join(', ')} s${referenceError ? `; reference failed: ${referenceError}` : ''}`,
       };
+      const row = (what: string, key: keyof BootTimes, unit = 's'): BenchResult => ({
+        ...base, unit, case: `${nodes} node(s), ours root ${mode} vs NFS: ${what}`,
+        ours: median(r[key]), peerValue: median(reference[key]), oursRuns: r[key], peerRuns: reference[key],
+      });
       results.push(
-        { ...base, case: `${nodes} node(s), ours root ${mode} vs NFS: kernel start -> systemd (switch_root done)`, ours: median(r.kernel), peerValue: median(reference.kernel), oursRuns: r.kernel, peerRuns: reference.kernel },
-        { ...base, case: `${nodes} node(s), ours root ${mode} vs NFS: QEMU start -> systemd`, ours: median(r.powerOn), peerValue: median(reference.powerOn), oursRuns: r.powerOn, peerRuns: reference.powerOn },
+        row('kernel start -> systemd (switch_root done)', 'kernel'),
+        row('QEMU start -> systemd', 'powerOn'),
+        row('QEMU start -> all nodes at login prompt', 'allBooted'),
+        row('received per node by its login prompt', 'receivedMB', 'MB'),
       );
     }
     return results;

@@ -107,6 +107,16 @@ export class LabNetwork {
     return tap;
   }
 
+  /**
+   * Bytes the bridge has passed to the machine on `tap` (the tap's transmit counter): everything
+   * the node received, whichever server or protocol sent it.
+   */
+  async bytesToTap(tap: string): Promise<number> {
+    if (!this.#taps.includes(tap)) throw new Error(`Cannot count bytes on ${tap}: not a tap of lab network ${this.name}`);
+    const { stdout } = await this.exec(this.name, ['cat', `/sys/class/net/${tap}/statistics/tx_bytes`]);
+    return Number(stdout.trim());
+  }
+
   /** Runs a short command inside namespace `ns` (this.name or this.foreignName). */
   async exec(ns: string, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     this.#check(ns);

@@ -69,6 +69,8 @@ export class QemuMachine {
     readonly argv: readonly string[],
     readonly consolePath: string,
     readonly mac: string | undefined,
+    /** The lab network's tap port this machine's NIC is on (undefined: no NIC). */
+    readonly tap: string | undefined,
     private readonly ownDir: string | undefined,
     private readonly unregisterDir: () => void,
   ) {
@@ -128,7 +130,7 @@ export class QemuMachine {
       (options.logger ?? nullLogger).log('info', 'qemu started', {
         service: 'lab', vm: name, pid: proc.pid, firmware, boot: spec.boot.kind, mac: nic?.mac,
       });
-      const vm = new QemuMachine(name, proc, argv, consolePath, nic?.mac, ownDir, unregisterDir);
+      const vm = new QemuMachine(name, proc, argv, consolePath, nic?.mac, nic?.tap, ownDir, unregisterDir);
       vm.#consoleSocket = spec.consoleSocket;
       return vm;
     } catch (e) {
