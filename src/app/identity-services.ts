@@ -10,6 +10,7 @@ import { firstOwner, neighbourTableOwner } from '../identity/address-owner.js';
 import { nodeFilesEndpoint } from '../identity/node-files-endpoint.js';
 import { RunningVersions, runningVersionsPath } from '../images/store/running-versions.js';
 import type { AlertHook } from '../identity/alerts.js';
+import { nodeByAddress } from '../boot/boot-target.js';
 
 export interface IdentityServices {
   hooks: BootTreeHooks;
@@ -28,7 +29,7 @@ export async function startIdentity(config: () => DisklessConfig, logger: Logger
   const tokens = new TokenIssuer({ ttlMs: cfg.server.tokenTtlSec * 1000 });
   // The neighbour table is the witness; a reservation stands in only when the node is not on
   // our link (a DHCP relay in between), where the table cannot know it.
-  const reserved = async (ip: string) => config().nodes.find((n) => n.address === ip)?.mac;
+  const reserved = async (ip: string) => nodeByAddress(config(), ip)?.mac;
   const bootTokens = new BootTokens(tokens, firstOwner(neighbourTableOwner(), reserved), logger, onAlert);
   const running = await RunningVersions.read(runningVersionsPath(cfg.server.stateDir));
   return {

@@ -25,6 +25,7 @@ import { fileInventoryWrites } from './inventory-writes.js';
 import { alertEvent, bothEvents } from './observed-events.js';
 import { dashboardHandler } from '../dashboard/handler.js';
 import { RaResponder } from '../native/ra-responder.js';
+import { nodeByAddress } from '../boot/boot-target.js';
 
 export interface ServiceEvents {
   dhcp?: (e: DhcpEvent) => void;
@@ -76,7 +77,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const neighbours = neighbourTableSnapshot();
   const observability = createObservability({
     stateDir: config.server.stateDir,
-    lookupMacByIp: (ip) => leases?.leaseForIp(ip)?.mac ?? getConfig().nodes.find((n) => n.address === ip)?.mac ?? neighbours(ip),
+    lookupMacByIp: (ip) => leases?.leaseForIp(ip)?.mac ?? nodeByAddress(getConfig(), ip)?.mac ?? neighbours(ip),
     onError: (e) => logger.log('error', 'cannot record boot event', { service: 'events', error: String(e) }),
   });
   const events = bothEvents(observability.serviceEvents, opts.events);
@@ -126,7 +127,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
       : new DhcpServer({
           settings: dhcpSettingsFromConfig(config, opts.dhcpPorts ?? DEFAULT_DHCP_PORTS),
           lookupNode: dhcpNodeLookup(getConfig),
-          reservedBy: (ip) => getConfig().nodes.find((n) => n.address === ip)?.mac,
+          reservedBy: (ip) => nodeByAddress(getConfig(), ip)?.mac,
           onUnknownClient: discovery.onDhcp,
           leaseStore: leases,
           logger,

@@ -12,8 +12,36 @@ export interface BootTarget {
   initrds: string[];
 }
 
+interface NodeIndex {
+  byMac: Map<string, NodeConfig>;
+  byAddress: Map<string, NodeConfig>;
+}
+
+// A loaded config is never changed (a reload makes a new one), so its index is built once. DHCP
+// asks for every pool address it considers, HTTP for every script: a scan of the inventory each
+// time made a pool scan O(pool × nodes).
+const indexes = new WeakMap<DisklessConfig, NodeIndex>();
+
+function nodeIndex(config: DisklessConfig): NodeIndex {
+  let index = indexes.get(config);
+  if (index === undefined) {
+    index = { byMac: new Map(), byAddress: new Map() };
+    for (const n of config.nodes) {
+      if (!index.byMac.has(n.mac)) index.byMac.set(n.mac, n);
+      if (n.address !== undefined && !index.byAddress.has(n.address)) index.byAddress.set(n.address, n);
+    }
+    indexes.set(config, index);
+  }
+  return index;
+}
+
 export function nodeByMac(config: DisklessConfig, mac: string): NodeConfig | undefined {
-  return config.nodes.find((n) => n.mac === mac);
+  return nodeIndex(config).byMac.get(mac);
+}
+
+/** The node with `address` as its fixed reservation. */
+export function nodeByAddress(config: DisklessConfig, address: string): NodeConfig | undefined {
+  return nodeIndex(config).byAddress.get(address);
 }
 
 /**

@@ -2,6 +2,7 @@ import type { DhcpPacket } from '../protocols/dhcp/packet.js';
 import type { ClientClass } from './classify-client.js';
 import type { DhcpNode, DhcpSettings } from './dhcp-settings.js';
 import type { LeaseAction, LeaseView } from './lease-store.js';
+import type { PoolCursor } from './address-choice.js';
 
 export interface DhcpPolicyInput {
   packet: DhcpPacket;
@@ -13,6 +14,8 @@ export interface DhcpPolicyInput {
   leases: LeaseView;
   /** MAC of the node that has `ip` as its fixed reservation, so dynamic allocation skips it. */
   reservedBy?: (ip: string) => string | undefined;
+  /** The server's pool cursor: the next pool scan starts after the last address handed out. */
+  poolCursor?: PoolCursor;
 }
 
 export interface DhcpDecision {

@@ -19,7 +19,7 @@ export const DECLINE_HOLD_SEC = 600;
 export function decideFullDhcp(input: DhcpPolicyInput, client: ClientClass, messageType: number): PolicyOutcome {
   if (isDeniedUnknown(input)) return { reply: null, reason: 'unknown client denied' };
   const ctx: AddressContext = {
-    mac: client.mac, node: input.node, settings: input.settings, leases: input.leases, reservedBy: input.reservedBy,
+    mac: client.mac, node: input.node, settings: input.settings, leases: input.leases, reservedBy: input.reservedBy, cursor: input.poolCursor,
   };
   switch (messageType) {
     case DhcpMessageType.Discover: return discover(input, client, ctx);

@@ -1,7 +1,7 @@
 import { ipv4ToHex } from '../net/ipv4.js';
 import { macToHyphens, normalizeMac } from '../net/mac.js';
 import type { DisklessConfig } from '../config/types.js';
-import { bootTargetFor, profileFiles, type BootTarget } from './boot-target.js';
+import { bootTargetFor, nodeByMac, profileFiles, type BootTarget } from './boot-target.js';
 
 /**
  * pxelinux looks for pxelinux.cfg/<uuid>, then 01-<mac>, then the client address in hex with
@@ -53,7 +53,7 @@ export async function pxelinuxConfigFor(
   const macMatch = /^01-((?:[0-9a-f]{2}-){5}[0-9a-f]{2})$/i.exec(name);
   if (macMatch) {
     const mac = normalizeMac(macMatch[1]!);
-    const node = mac ? config.nodes.find((n) => n.mac === mac) : undefined;
+    const node = mac ? nodeByMac(config, mac) : undefined;
     const target = node ? bootTargetFor(config, node.mac) : undefined;
     return target ? renderPxelinuxConfig(await complete(target)) : undefined;
   }

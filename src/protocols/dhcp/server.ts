@@ -3,6 +3,7 @@ import { nullLogger, type Logger, type LogLevel } from '../../log/logger.js';
 import { decideDhcpReply, type DhcpDecision } from '../../boot/dhcp-policy.js';
 import type { DhcpNode, DhcpSettings } from '../../boot/dhcp-settings.js';
 import type { LeaseStore } from '../../boot/lease-store.js';
+import { PoolCursor } from '../../boot/address-choice.js';
 import { macOf } from '../../boot/classify-client.js';
 import { bindSocketToInterface, interfaceIndex } from './bind-to-interface.js';
 import { DhcpOption } from './dhcp-options.js';
@@ -69,6 +70,7 @@ export class DhcpServer {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #sockets = new Map<Port, Socket>();
+  readonly #poolCursor = new PoolCursor();
 
   constructor(options: DhcpServerOptions) {
     this.#options = options;
@@ -154,6 +156,7 @@ export class DhcpServer {
       settings,
       node,
       leases: leaseStore,
+      poolCursor: this.#poolCursor,
       ...(this.#options.reservedBy ? { reservedBy: this.#options.reservedBy } : {}),
     });
     if (node === undefined && decision.messageType !== undefined) this.#unknownClient(request, decision);
