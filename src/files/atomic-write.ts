@@ -1,29 +1,55 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+
+export interface AtomicWriteOptions {
+  /**
+   * The new file's permissions, set exactly (not through the umask) from its creation, so a
+   * secret is never readable by others, not even as the temp file. Default 0644.
+   */
+  mode?: number;
+}
 
 /**
- * Replaces `path` with `data` so that a concurrent reader sees wholly the old or wholly the new
- * content: the temp file lives in the same directory (rename is only atomic within one
- * filesystem) and is fsynced before the rename, so a crash cannot leave a renamed-but-empty file;
- * the directory is fsynced after it, so the new entry survives a power failure.
+ * Replaces `path` with `data` so that a concurrent reader (a TFTP transfer of the current initrd,
+ * `serve` reloading its config) sees wholly the old or wholly the new content, and a failure
+ * leaves the old file and no temp file behind: the temp file lives in the same directory (rename
+ * is only atomic within one filesystem; its name starts with a dot, so no listing or glob serves
+ * it) and is fsynced before the rename, so a crash cannot leave a renamed-but-empty file; the
+ * directory is fsynced after it, so the new entry survives a power failure. `data` may be a
+ * stream of chunks (an initrd being compressed). Returns the bytes written.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array | AsyncIterable<Uint8Array>,
+  options: AtomicWriteOptions = {},
+): Promise<number> {
+  const mode = options.mode ?? 0o644;
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx', mode);
+  let written = 0;
   try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
+    await fh.chmod(mode);
+    if (typeof data === 'string' || data instanceof Uint8Array) {
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      await fh.writeFile(bytes);
+      written = bytes.length;
+    } else {
+      for await (const chunk of data) {
+        await fh.write(chunk);
+        written += chunk.length;
+      }
     }
+    await fh.sync();
+    await fh.close();
     await rename(tmp, path);
   } catch (e) {
+    await fh.close().catch(() => {});
     await rm(tmp, { force: true });
     throw e;
   }
   await fsyncDir(dirname(path));
+  return written;
 }
 
 /** Makes a rename or unlink inside `dir` durable; without it the directory entry may be lost on power failure. */

@@ -15,7 +15,7 @@ import { selectBootModules } from './modules/select.js';
 import { loadModuleTree } from './modules/tree.js';
 import { moduleIndexFiles } from './modules/write-index.js';
 import { resolveInRoot } from './root-path.js';
-import { writeFileAtomic } from './write-atomic.js';
+import { writeFileAtomic } from '../files/atomic-write.js';
 
 export interface BuildInitramfsOptions {
   /** Where the archive goes; written atomically. */

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { open, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../files/atomic-write.js';
 import { acquireLock } from '../files/lock-file.js';
 
 export interface EditFileOptions {
@@ -29,28 +28,7 @@ export async function editConfigFile(path: string, edit: (text: string) => strin
 }
 
 async function replaceFile(file: string, text: string): Promise<void> {
+  // The config keeps exactly its old permissions.
   const { mode } = await stat(file);
-  const dir = dirname(file);
-  const tmp = join(dir, `.${basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', mode & 0o7777);
-  try {
-    await fh.writeFile(text, 'utf8');
-    // open()'s mode passes through the umask; the config must keep exactly its old permissions.
-    await fh.chmod(mode & 0o7777);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, file);
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  // The rename itself is only durable once the directory entry is.
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
+  await writeFileAtomic(file, text, { mode: mode & 0o7777 });
 }
-

@@ -1,6 +1,7 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../files/atomic-write.js';
 
 export type RandomBytes = (n: number) => Uint8Array;
 
@@ -70,29 +71,7 @@ export async function ensureSecretDir(dir: string): Promise<void> {
   await checkSecretPath(dir, 'dir');
 }
 
-/**
- * Writes a secret through a temporary file in the same directory and renames it into place:
- * readers see the old content or the new one, never a half-written key, and the temporary file
- * is 0600 from its creation (O_EXCL, explicit chmod) so no window exists where it is readable.
- */
-export async function writeSecretFile(
-  path: string,
-  data: Uint8Array | string,
-  random: RandomBytes = defaultRandomBytes,
-): Promise<void> {
-  const suffix = Buffer.from(random(6)).toString('hex');
-  const tmp = join(dirname(path), `.${basename(path)}.${suffix}.tmp`);
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.chmod(0o600);
-    await fh.writeFile(data);
-    // Durable before visible: a crash after the rename must not leave an empty host key.
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw e;
-  }
+/** A secret is 0600 from the moment its temp file exists, and replaced atomically. */
+export async function writeSecretFile(path: string, data: Uint8Array | string): Promise<void> {
+  await writeFileAtomic(path, data, { mode: 0o600 });
 }

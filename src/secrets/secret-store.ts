@@ -204,7 +204,7 @@ export class SecretStore {
     const dir = this.nodeDir(selector);
     await this.withLock(dir, async () => {
       await this.ensureNodeDir(dir);
-      await writeSecretFile(join(dir, name), content, this.random);
+      await writeSecretFile(join(dir, name), content);
     });
     this.logger.log('info', 'secret stored', { service: 'secrets', node: selector, file: name });
   }
@@ -234,8 +234,8 @@ export class SecretStore {
       const out = join(scratch, 'key');
       await execFileAsync(this.sshKeygen, ['-q', ...KEYGEN_ARGS[type], '-N', '', '-C', `root@${hostname}`, '-f', out]);
       const [privBytes, pubBytes] = await Promise.all([readFile(out), readFile(`${out}.pub`)]);
-      await writeSecretFile(pub, pubBytes, this.random);
-      await writeSecretFile(priv, privBytes, this.random);
+      await writeSecretFile(pub, pubBytes);
+      await writeSecretFile(priv, privBytes);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ENOENT' && err.syscall?.startsWith('spawn') === true) {
@@ -250,7 +250,7 @@ export class SecretStore {
 
   private async derivePublic(priv: string, pub: string): Promise<void> {
     const { stdout } = await execFileAsync(this.sshKeygen, ['-y', '-f', priv]);
-    await writeSecretFile(pub, stdout, this.random);
+    await writeSecretFile(pub, stdout);
   }
 
   private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {

@@ -401,8 +401,8 @@ export class ImageStore {
     return p;
   }
 
-  #writePointer(name: string, p: PublishedPointer): Promise<void> {
-    return writeFileAtomic(join(this.root, name, POINTER), `${JSON.stringify(p)}\n`);
+  async #writePointer(name: string, p: PublishedPointer): Promise<void> {
+    await writeFileAtomic(join(this.root, name, POINTER), `${JSON.stringify(p)}\n`);
   }
 
   /**

@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-write.js';
+
+test('writeFileAtomic: text, bytes or a stream; exact mode whatever the umask; a failure keeps the old file and leaves no temp file', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'initrd.img');
+
+  assert.equal(await writeFileAtomic(path, 'héllo'), 6);
+  assert.equal(await readFile(path, 'utf8'), 'héllo');
+  assert.equal((await stat(path)).mode & 0o777, 0o644);
+
+  const old = process.umask(0o077);
+  try {
+    assert.equal(await writeFileAtomic(path, new Uint8Array([1, 2, 3]), { mode: 0o640 }), 3);
+  } finally {
+    process.umask(old);
+  }
+  assert.equal((await stat(path)).mode & 0o777, 0o640, 'mode set exactly, not through the umask');
+
+  async function* chunks(fail: boolean): AsyncGenerator<Uint8Array> {
+    yield Buffer.from('abc');
+    if (fail) throw new Error('compressor died');
+    yield Buffer.from('def');
+  }
+  assert.equal(await writeFileAtomic(path, chunks(false)), 6);
+  assert.equal(await readFile(path, 'utf8'), 'abcdef');
+
+  await assert.rejects(writeFileAtomic(path, chunks(true)), /compressor died/);
+  assert.equal(await readFile(path, 'utf8'), 'abcdef', 'the old content survives a failed write');
+  assert.deepEqual(await readdir(dir), ['initrd.img'], 'no temp file left behind');
+
+  await assert.rejects(writeFileAtomic(join(dir, 'missing', 'f'), 'x'), { code: 'ENOENT' });
+});
