@@ -62,6 +62,20 @@ describe('buildImage', () => {
     assert.ok(lines.some((l) => /initrd.*done in \d+\.\d s/.test(l)), lines.join('\n'));
   });
 
+  it('keeps the image\'s SSH host keys out of the squashfs, and the source tree as it was', async () => {
+    const { store, workDir } = setup();
+    const from = await fixtureRoot();
+    await mkdir(join(from, 'etc/ssh'));
+    for (const f of ['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub', 'ssh_host_rsa_key', 'sshd_config']) await writeFile(join(from, 'etc/ssh', f), `${f}\n`);
+    const lines: string[] = [];
+    const m = await buildImage({ store, name: 'ssh', from, workDir, buildInitrd: stubInitrd(), progress: (l) => lines.push(l) });
+    const { stdout } = await runTool(['unsquashfs', '-l', '-d', '', store.paths('ssh', m.version).rootSqfs]);
+    const listed = stdout.split('\n').filter((l) => l.startsWith('/etc/ssh'));
+    assert.deepEqual(listed, ['/etc/ssh', '/etc/ssh/sshd_config']);
+    assert.deepEqual((await readdir(join(from, 'etc/ssh'))).sort(), ['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub', 'ssh_host_rsa_key', 'sshd_config']);
+    assert.ok(lines.some((l) => /leaving out \/etc\/ssh\/ssh_host_ed25519_key, .*ssh_host_rsa_key: every node would share them/.test(l)), lines.join('\n'));
+  });
+
   it('takes the newest kernel and builds the initrd for that one', async () => {
     const { store, workDir } = setup();
     const from = await fixtureRoot({ kernels: ['6.1.0-9-amd64', '6.1.0-10-amd64', '5.10.0-30-amd64'] });

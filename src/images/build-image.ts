@@ -135,7 +135,11 @@ export async function storeRootVersion(o: StoreRootOptions): Promise<StoreRootRe
     );
   }
   const squashfs = join(o.tmp, 'root.sqfs');
-  await step(`squashfs of ${o.label}`, () => makeSquashfs(o.root, squashfs));
+  const hostKeys = await imageHostKeys(o.root);
+  if (hostKeys.length > 0) {
+    o.progress?.(`leaving out ${hostKeys.map((k) => `/etc/ssh/${k}`).join(', ')}: every node would share them, and anyone who can fetch the image could read the private keys; each node gets its own from the server at boot (diskless secrets)`);
+  }
+  await step(`squashfs of ${o.label}`, () => makeSquashfs(o.root, squashfs, { exclude: HOST_KEY_EXCLUDES }));
   if (o.unchangedSha256 !== undefined && (await sha256File(squashfs)) === o.unchangedSha256) return { unchanged: true };
   const initrd = join(o.tmp, 'initrd.img');
   const built = await step(`initrd for kernel ${kernel.version}`, () =>
@@ -160,6 +164,19 @@ export async function storeRootVersion(o: StoreRootOptions): Promise<StoreRootRe
     }),
   );
   return { unchanged: false, manifest };
+}
+
+/**
+ * SSH host keys made when openssh-server was installed. The image is served to any machine on
+ * the boot LAN (HTTP, NBD), so its private keys are not secret and every node would share them;
+ * the source tree (possibly the admin's own directory) is left as it is, they are only kept out
+ * of the squashfs.
+ */
+const HOST_KEY_EXCLUDES = ['etc/ssh/ssh_host_*'];
+
+async function imageHostKeys(root: string): Promise<string[]> {
+  const names = await readdir(join(root, 'etc/ssh')).catch(() => [] as string[]);
+  return names.filter((n) => n.startsWith('ssh_host_')).sort();
 }
 
 type Step = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
