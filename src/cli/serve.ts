@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { jsonLogger } from '../log/logger.js';
 import { startServices } from '../app/services.js';
+import { batchPerTurn } from '../log/turn-batch.js';
 
 const HELP = `Usage: diskless serve --config FILE [--debug]
 
@@ -27,7 +28,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig(values.config);
-  const logger = jsonLogger((l) => process.stderr.write(l), values.debug ? 'debug' : 'info');
+  const lines = batchPerTurn((chunk) => process.stderr.write(chunk));
+  process.once('exit', () => lines.flush());
+  const logger = jsonLogger((l) => lines.write(l), values.debug ? 'debug' : 'info');
   const services = await startServices(config, { logger });
   logger.log('info', 'serving', { service: 'diskless', config: config.file, address: config.server.address, dhcp: config.dhcp.mode });
   await new Promise<void>((resolve) => {
