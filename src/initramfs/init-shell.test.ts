@@ -138,3 +138,31 @@ test('regression: cmdline and modules reports made before the network is up are 
   assert.ok(sent.every((p) => /^\d+$/.test(p.get('uptime_ms') ?? '')), 'each report keeps the uptime it was made at');
   assert.equal(lines.at(-1), 'left=');
 });
+
+test('node files are unpacked inside the node root: an absolute symlink in the image resolves there, ".." cannot climb out', { skip: process.getuid?.() !== 0 ? 'needs root for chroot' : false }, (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-unpack-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const outside = `/dl-unpack-escape-${process.pid}`;
+  t.after(() => rmSync(outside, { recursive: true, force: true }));
+  // The image keeps its SSH config at an absolute path its /etc/ssh links to.
+  const newroot = join(dir, 'newroot');
+  execFileSync(BUSYBOX, ['mkdir', '-p', join(newroot, 'etc'), join(newroot, outside)]);
+  execFileSync(BUSYBOX, ['ln', '-s', outside, join(newroot, 'etc/ssh')]);
+  const stage = join(dir, 'stage');
+  execFileSync(BUSYBOX, ['mkdir', '-p', join(stage, 'etc/ssh')]);
+  writeFileSync(join(stage, 'etc/ssh/ssh_host_ed25519_key'), 'KEY\n');
+  writeFileSync(join(stage, 'etc/hostname'), 'n1\n');
+  execFileSync(BUSYBOX, ['sh', '-c', 'find etc/ssh/ssh_host_ed25519_key etc/hostname | cpio -o -H newc > ../files.cpio'], { cwd: stage, stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/identity.sh"; unpack_node_files && echo OK`, { DL_FILES: join(dir, 'files.cpio'), DL_NEWROOT: newroot, DL_BUSYBOX: BUSYBOX });
+  assert.equal(r.out.trim(), 'OK', r.err + r.out);
+  assert.equal(readFileSync(join(newroot, outside, 'ssh_host_ed25519_key'), 'utf8'), 'KEY\n', 'through the image\'s own symlink');
+  assert.equal(readFileSync(join(newroot, 'etc/hostname'), 'utf8'), 'n1\n');
+  assert.throws(() => readFileSync(join(outside, 'ssh_host_ed25519_key')), /ENOENT/, 'nothing lands outside the node root');
+  assert.deepEqual(readdirSync(newroot).sort(), ['dl-unpack-escape-' + process.pid, 'etc'].sort(), 'the borrowed busybox is gone');
+
+  // An archive that names ../ cannot leave the root either.
+  writeFileSync(join(dir, 'files.cpio'), execFileSync(BUSYBOX, ['sh', '-c', 'mkdir -p a && echo X > a/x && find a/../a/x | cpio -o -H newc'], { cwd: stage }));
+  const climb = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/identity.sh"; unpack_node_files; echo "rc=$?"`, { DL_FILES: join(dir, 'files.cpio'), DL_NEWROOT: newroot, DL_BUSYBOX: BUSYBOX });
+  assert.match(climb.out, /rc=\d/);
+  assert.deepEqual(readdirSync(dir).sort(), ['files.cpio', 'newroot', 'stage'], 'nothing written beside the node root');
+});

@@ -4,6 +4,7 @@
 
 DL_FILES=${DL_FILES:-/run/initramfs/node-files.cpio}
 DL_NEWROOT=${DL_NEWROOT:-/newroot}
+DL_BUSYBOX=${DL_BUSYBOX:-/bin/busybox}
 
 # POST the one-time token from this boot's script; the archive lands in RAM, readable by root only.
 fetch_node_files() {
@@ -39,7 +40,7 @@ apply_identity() {
         _token=$(fresh_token)
     done
     _count=$(cpio -t < "$DL_FILES" 2>/dev/null | wc -l)
-    if ! _err=$(cd "$DL_NEWROOT" && cpio -i -d -u < "$DL_FILES" 2>&1 >/dev/null); then
+    if ! _err=$(unpack_node_files); then
         rm -f "$DL_FILES"
         cause "cannot unpack this node's files: $_err"; return
     fi
@@ -47,6 +48,19 @@ apply_identity() {
     apply_root_password || return
     info "identity: $_count entries applied (host keys, keys, files)"
     return 0
+}
+
+# Unpacked inside the node's root (chroot), not beside it: a directory of the image that is an
+# absolute symlink (/etc/ssh -> /srv/ssh) must resolve within the image, or the files would land
+# in the initramfs and vanish at switch_root; and no name can climb out with "..". The image may
+# have no cpio, so this busybox is put in for the moment. Prints cpio's complaint on failure.
+unpack_node_files() {
+    _tmp=/.diskless-unpack.$$
+    mkdir "$DL_NEWROOT$_tmp" && cp "$DL_BUSYBOX" "$DL_NEWROOT$_tmp/busybox" || { rm -rf "$DL_NEWROOT$_tmp"; return 1; }
+    _rc=0
+    _out=$(chroot "$DL_NEWROOT" "$_tmp/busybox" cpio -i -d -u < "$DL_FILES" 2>&1 >/dev/null) || _rc=1
+    rm -rf "$DL_NEWROOT$_tmp"
+    [ "$_rc" -eq 0 ] || { printf '%s\n' "$_out"; return 1; }
 }
 
 # Only root's field of the image's /etc/shadow changes; other accounts keep the image's.
