@@ -21,8 +21,11 @@ import { PORTS, startNginx } from './lib/servers.js';
 const SYSTEMD_STARTED = /\[\s*(\d+\.\d+)\]\s+systemd\[1\]: systemd \d+/;
 const BOOT_TIMEOUT_MS = 15 * 60_000;
 
-/** The serial getty's prompt: the node is booted (systemd reached its default target). */
-const LOGIN_PROMPT = /\S+ login: ?$/m;
+/**
+ * The serial getty's prompt: the node is booted (systemd reached its default target). Not
+ * anchored at the line's end: a late kernel message can land on the same console line.
+ */
+const LOGIN_PROMPT = /\S+ login: /;
 
 interface BootTimes {
   /** Kernel start → systemd's first line (the guest's own clock). */

@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { writeFileAtomic } from '../src/files/atomic-write.js';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +55,26 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const results: BenchResult[] = [];
   const errors: Record<string, string> = {};
+  await mkdir(RESULTS, { recursive: true });
+  const file = join(RESULTS, `${startedAt.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z')}${scale.name === 'quick' ? '-quick' : ''}.json`);
+  const host = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: (await run(['uname', '-r'])).stdout.trim(),
+    node: process.version,
+    loadavg: (await run(['cat', '/proc/loadavg'])).stdout.trim(),
+  };
+  const done: string[] = [];
+  // Saved after every benchmark: a run stopped in its last hour keeps what it measured before.
+  const save = (finished: boolean) => writeFileAtomic(file, JSON.stringify({
+    startedAt: startedAt.toISOString(),
+    ...(finished ? { finishedAt: new Date().toISOString() } : { unfinished: `stopped or still running after: ${done.join(', ')}` }),
+    scale,
+    host,
+    results: results.map((r) => ({ ...r, ratio: ratio(r) })),
+    errors,
+  }, null, 2) + '\n');
   const top = await mkdtemp(join(tmpdir(), 'diskless-bench-'));
   let net: BenchNet | undefined;
   try {
@@ -70,6 +91,8 @@ async function main(): Promise<number> {
       } finally {
         await rm(work, { recursive: true, force: true });
       }
+      done.push(b.name);
+      await save(false);
     }
   } finally {
     await net?.destroy();
@@ -79,24 +102,7 @@ async function main(): Promise<number> {
   process.stdout.write(`ratio = ours / peer, medians (rounds: ${scale.repeats} for tftp/http/nbd/dhcp, initrd ${scale.name === 'quick' ? 1 : 3}, boot ${scale.name === 'quick' ? 2 : 3}; every run is in the JSON)\n\n`);
   process.stdout.write(`${formatTable(results)}\n`);
   for (const [b, e] of Object.entries(errors)) process.stdout.write(`\n${b}: FAILED: ${e}\n`);
-  await mkdir(RESULTS, { recursive: true });
-  const file = join(RESULTS, `${startedAt.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z')}${scale.name === 'quick' ? '-quick' : ''}.json`);
-  const host = {
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    memGiB: Math.round(totalmem() / 2 ** 30),
-    kernel: (await run(['uname', '-r'])).stdout.trim(),
-    node: process.version,
-    loadavg: (await run(['cat', '/proc/loadavg'])).stdout.trim(),
-  };
-  await writeFile(file, JSON.stringify({
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    scale,
-    host,
-    results: results.map((r) => ({ ...r, ratio: ratio(r) })),
-    errors,
-  }, null, 2) + '\n');
+  await save(true);
   process.stdout.write(`\nwritten to ${file}\n`);
   return Object.keys(errors).length === 0 ? 0 : 1;
 }
