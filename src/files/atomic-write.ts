@@ -5,7 +5,8 @@ import { basename, dirname, join } from 'node:path';
 export interface AtomicWriteOptions {
   /**
    * The new file's permissions, set exactly (not through the umask) from its creation, so a
-   * secret is never readable by others, not even as the temp file. Default 0644.
+   * secret is never readable by others, not even as the temp file. Without it: 0644 less the
+   * process's umask, as for any new file.
    */
   mode?: number;
 }
@@ -24,12 +25,11 @@ export async function writeFileAtomic(
   data: string | Uint8Array | AsyncIterable<Uint8Array>,
   options: AtomicWriteOptions = {},
 ): Promise<number> {
-  const mode = options.mode ?? 0o644;
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', mode);
+  const fh = await open(tmp, 'wx', options.mode ?? 0o644);
   let written = 0;
   try {
-    await fh.chmod(mode);
+    if (options.mode !== undefined) await fh.chmod(options.mode);
     if (typeof data === 'string' || data instanceof Uint8Array) {
       const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
       await fh.writeFile(bytes);
