@@ -7,7 +7,10 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nullLogger, type Logger } from '../log/logger.js';
 import { LabNetwork, removeStaleLabNamespaces } from '../lab/netns.js';
-import { QemuMachine, type NicModel } from '../lab/qemu.js';
+import { QemuMachine, type BootMethod, type NicModel } from '../lab/qemu.js';
+import { loadConfig } from '../config/load.js';
+import { rootArgs } from '../boot/root-args.js';
+import { macToHyphens } from '../net/mac.js';
 import { assertLabHost } from '../lab/lab-host.js';
 import type { LabProcess } from '../lab/process.js';
 import { buildInitramfs } from '../initramfs/build.js';
@@ -219,12 +222,13 @@ ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${i
 nodes:
 ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    address: ${n.address}\n    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}`).join('')}`);
       await lab.startServer();
+      const nic = o.nic ?? 'virtio-net-pci';
       for (const node of lab.nodes) {
-        progress(`booting ${node.hostname} ${node.mac} (${o.nic ?? 'virtio-net-pci'}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);
+        progress(`booting ${node.hostname} ${node.mac} (${nic}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);
         node.vm = await QemuMachine.start({
-          boot: { kind: 'network' },
+          boot: nic === 'usb-net' ? await lab.#handedOver(node) : { kind: 'network' },
           network: net,
-          nicModel: o.nic ?? 'virtio-net-pci',
+          nicModel: nic,
           mac: node.mac,
           memoryMiB: o.memoryMiB ?? (o.mode === 'live' ? 1536 : 1024),
           interactive: true,
@@ -239,6 +243,20 @@ ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    ad
       await lab.stop();
       throw e;
     }
+  }
+
+  /**
+   * A USB NIC has no firmware boot driver in QEMU. A machine whose firmware netbooted through
+   * such a NIC hands the kernel its files and command line as iPXE would: the profile's
+   * arguments, its root, and BOOTIF naming the NIC it came through.
+   */
+  async #handedOver(node: LabNode): Promise<BootMethod> {
+    const config = loadConfig(this.configPath);
+    const profile = config.profiles.get('debian');
+    if (profile === undefined || profile.kernel === '') throw new Error('Cannot boot a USB-NIC node from the image store: it is handed kernel files directly');
+    const baseUrl = `http://${config.server.address}`;
+    const append = [rootArgs(profile, config.server, baseUrl, undefined), profile.cmdline, `BOOTIF=01-${macToHyphens(node.mac)}`].filter(Boolean).join(' ');
+    return { kind: 'kernel', kernel: profile.kernel, initrd: this.initrd, append };
   }
 
   async startServer(): Promise<void> {

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { QemuMachine } from '../lab/qemu.js';
 import { buildInitramfs } from './build.js';
 import { listKernelVersions } from './kernel-version.js';
@@ -15,18 +16,22 @@ const skip = !hasQemu || kernel === undefined || !existsSync(kernel) || !existsS
   ? 'needs qemu-system-x86, linux-image-amd64 and busybox-static'
   : false;
 
+const LIB = resolve(fileURLToPath(import.meta.url), '../../../../initramfs/lib');
+
 /**
- * Coldplug as the real /init does it: every bus's modaliases through busybox modprobe, repeated
- * because virtio_net's device only appears once virtio_pci has bound (LAB.md).
+ * The real /init's coldplug (initramfs/lib/diskless/coldplug.sh) with no BOOTIF, so it must wait
+ * for the devices to settle: virtio_net's device only appears once virtio_pci has bound, and the
+ * USB NIC only once xhci_pci has loaded and the hub has enumerated it.
  */
 const INIT = `#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-for round in 1 2 3; do
-  cat /sys/bus/*/devices/*/modalias 2>/dev/null | sort -u | xargs modprobe -q -a
-done
+mkdir -p /run && mount -t tmpfs tmpfs /run && mkdir -p /run/diskless /run/initramfs
+for f in common cmdline coldplug network; do . /lib/diskless/$f.sh; done
+parse_cmdline
+if coldplug; then echo "COLDPLUG: $DL_STAGE_DETAIL"; else echo "COLDPLUG-FAILED: $DL_CAUSE"; fi
 echo "NETIFS: $(ls /sys/class/net | tr '\\n' ' ')"
 for m in nfsv4 nfsv3 nbd squashfs fs-overlay loop; do modprobe $m || echo "MODPROBE-FAILED $m"; done
 echo "MODULES: $(cut -d' ' -f1 /proc/modules | sort | tr '\\n' ' ')"
@@ -39,6 +44,7 @@ test('the default archive boots Debian\'s kernel: e1000, virtio-net and a USB NI
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'init.d'));
   writeFileSync(join(dir, 'init.d', 'init'), INIT, { mode: 0o755 });
+  cpSync(LIB, join(dir, 'init.d', 'lib'), { recursive: true });
   const initrd = join(dir, 'initrd.img');
   await buildInitramfs({ output: initrd, initDir: join(dir, 'init.d'), compressionLevel: 3 });
 
@@ -54,6 +60,7 @@ test('the default archive boots Debian\'s kernel: e1000, virtio-net and a USB NI
   await vm.waitFor(/INITRAMFS-QEMU-DONE/, 200_000);
   t.diagnostic(`booted to the end of /init in ${Date.now() - started} ms`);
   const text = vm.consoleText();
+  assert.match(text, /COLDPLUG: waited_ms=\d+ settle_s=3 outcome=settled rounds=\d+/);
   const netifs = /NETIFS: (.*)/.exec(text)?.[1]?.trim().split(' ') ?? [];
   assert.deepEqual(netifs.filter((n) => n !== 'lo').sort(), ['eth0', 'eth1', 'usb0']);
   assert.doesNotMatch(text, /MODPROBE-FAILED/);

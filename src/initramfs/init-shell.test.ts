@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -165,4 +165,68 @@ test('node files are unpacked inside the node root: an absolute symlink in the i
   const climb = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/identity.sh"; unpack_node_files; echo "rc=$?"`, { DL_FILES: join(dir, 'files.cpio'), DL_NEWROOT: newroot, DL_BUSYBOX: BUSYBOX });
   assert.match(climb.out, /rc=\d/);
   assert.deepEqual(readdirSync(dir).sort(), ['files.cpio', 'newroot', 'stage'], 'nothing written beside the node root');
+});
+
+/**
+ * A fake sysfs whose devices appear as drivers load, in the order a real machine shows them: an
+ * e1000 NIC at once; an xHCI controller whose driver, once loaded, enumerates a USB NIC only
+ * after USB_DELAY seconds (a hub takes 1-3 s on real hardware); that NIC's driver then
+ * registers usb0. The fake modprobe plays the kernel's part; it is called through a shell
+ * function because busybox sh runs its own applets before anything on PATH.
+ */
+function fakeMachine(dir: string, usbDelay: string): Record<string, string> {
+  const sys = join(dir, 'sys');
+  const bin = join(dir, 'bin');
+  for (const d of ['bus/pci/devices/0000:00:02.0', 'bus/pci/devices/0000:00:03.0', 'class/net/lo']) mkdirSync(join(sys, d), { recursive: true });
+  writeFileSync(join(sys, 'bus/pci/devices/0000:00:02.0/modalias'), 'pci:e1000\n');
+  writeFileSync(join(sys, 'bus/pci/devices/0000:00:03.0/modalias'), 'pci:xhci\n');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'modprobe'), `#!/bin/busybox sh
+[ "$1" = -q ] && shift
+echo "$1" >> "${dir}/modprobed"
+case "$1" in
+  pci:e1000) mkdir -p "${sys}/class/net/eth0"; echo 52:54:00:00:00:01 > "${sys}/class/net/eth0/address" ;;
+  pci:xhci) (sleep "$USB_DELAY"; mkdir -p "${sys}/bus/usb/devices/1-1"; echo usb:cdc > "${sys}/bus/usb/devices/1-1/modalias") & ;;
+  usb:cdc) mkdir -p "${sys}/class/net/usb0"; echo 52:54:00:00:00:09 > "${sys}/class/net/usb0/address" ;;
+esac
+exit 0
+`, { mode: 0o755 });
+  return { DL_SYSFS: sys, DL_SEEN_ALIASES: join(dir, 'seen'), USB_DELAY: usbDelay, FAKE_MODPROBE: join(bin, 'modprobe') };
+}
+
+const COLDPLUG = `modprobe() { "$FAKE_MODPROBE" "$@"; }
+  . "$DL_LIB/common.sh"; . "$DL_LIB/cmdline.sh"; . "$DL_LIB/coldplug.sh"; . "$DL_LIB/network.sh"; parse_cmdline
+  if coldplug; then echo "OK $DL_STAGE_DETAIL"; else echo "ERR $DL_CAUSE"; fi; ls "$DL_SYSFS/class/net" | tr '\\n' ' '`;
+
+test('regression: coldplug waits for a USB NIC that enumerates after the buses fall quiet (no BOOTIF: settle period)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-coldplug-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'cmdline'), 'root=live:http://s/i\n');
+  // The USB NIC shows up 0.5 s after its controller's driver loads: well past the 0.2 s pause
+  // coldplug used to stop at, well inside the 3 s default settle period.
+  const r = sh(dir, COLDPLUG, { DL_CMDLINE_FILE: join(dir, 'cmdline'), ...fakeMachine(dir, '0.5') });
+  assert.match(r.out, /^OK waited_ms=\d+ settle_s=3 outcome=settled rounds=\d+\n/, r.out + r.err);
+  assert.equal(r.out.split('\n')[1]?.trim(), 'eth0 lo usb0');
+  assert.deepEqual(readFileSync(join(dir, 'modprobed'), 'utf8').split('\n').filter(Boolean).sort(), ['af_packet', 'pci:e1000', 'pci:xhci', 'usb:cdc'], 'each alias loaded once, then af_packet for udhcpc');
+});
+
+test('coldplug with BOOTIF waits until that interface exists, not for a quiet moment; the report says for what and how long', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-coldplug-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // rd.diskless.settle=0 would end a settle-based wait at the first quiet look: only the BOOTIF
+  // condition can keep coldplug going for the 2 s the USB NIC takes here.
+  writeFileSync(join(dir, 'cmdline'), 'root=live:http://s/i BOOTIF=01-52-54-00-00-00-09 rd.diskless.settle=0\n');
+  const r = sh(dir, COLDPLUG, { DL_CMDLINE_FILE: join(dir, 'cmdline'), ...fakeMachine(dir, '2') });
+  const m = /^OK waited_ms=(\d+) boot_mac=52:54:00:00:00:09 outcome=found rounds=\d+\n/.exec(r.out);
+  assert.ok(m, r.out + r.err);
+  assert.ok(Number(m[1]) >= 2000, `waited ${m[1]} ms: at least the 2 s the NIC took to appear`);
+  assert.match(r.out, /usb0/);
+});
+
+test('coldplug gives up after rd.diskless.netwait when the BOOTIF interface never appears, naming what it has', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-coldplug-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'cmdline'), 'root=live:http://s/i BOOTIF=01-52-54-00-aa-bb-cc rd.diskless.netwait=1\n');
+  const r = sh(dir, COLDPLUG, { DL_CMDLINE_FILE: join(dir, 'cmdline'), ...fakeMachine(dir, '0') });
+  assert.match(r.out, /^ERR the boot interface \(mac 52:54:00:aa:bb:cc\) did not appear within rd\.diskless\.netwait=1 s \(interfaces: eth0 usb0; MACs: 52:54:00:00:00:01 52:54:00:00:00:09\)/, r.out + r.err);
 });

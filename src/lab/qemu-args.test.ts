@@ -55,3 +55,12 @@ test('direct kernel boot adds console and panic unless given', () => {
 test('random MACs are locally administered QEMU addresses', () => {
   assert.match(randomMac(), /^52:54:00(:[0-9a-f]{2}){3}$/);
 });
+
+test('a USB NIC hangs off an xHCI controller and cannot be network-booted by the firmware', () => {
+  const kernelBoot: QemuSpec = { ...base, boot: { kind: 'kernel', kernel: '/k', initrd: '/i', append: 'quiet' }, nic: { tap: 'tap2', model: 'usb-net', mac: '52:54:00:00:00:02', optionRom: true } };
+  const args = qemuArgs(kernelBoot);
+  const xhci = args.indexOf('qemu-xhci,id=xhci');
+  assert.ok(xhci > 0, 'xHCI controller present');
+  assert.equal(args[xhci + 2], 'usb-net,bus=xhci.0,netdev=net0,mac=52:54:00:00:00:02');
+  assert.throws(() => qemuArgs({ ...kernelBoot, boot: { kind: 'network' } }), /Cannot network-boot through usb-net/);
+});

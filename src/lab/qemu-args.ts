@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 
 export type Firmware = 'bios' | 'uefi';
-export type NicModel = 'virtio-net-pci' | 'e1000';
+/** `usb-net` is a CDC Ethernet device behind a qemu-xhci controller: it appears only after USB enumeration. */
+export type NicModel = 'virtio-net-pci' | 'e1000' | 'usb-net';
 
 export type BootMethod =
   | { kind: 'network' }
@@ -83,10 +84,12 @@ export function qemuArgs(spec: QemuSpec): string[] {
       // Verified: OVMF has a virtio-net driver but none for e1000; it falls to the EFI shell.
       throw new Error('Cannot boot UEFI over e1000 without its option ROM: OVMF has no e1000 driver');
     }
-    args.push(
-      '-netdev', `tap,id=net0,ifname=${qemuOptionValue(n.tap)},script=no,downscript=no`,
-      '-device', `${n.model},netdev=net0,mac=${n.mac}${n.optionRom ? '' : ',romfile='}`,
-    );
+    if (n.model === 'usb-net' && spec.boot.kind === 'network') {
+      throw new Error('Cannot network-boot through usb-net: QEMU\'s firmware has no driver for it; give the kernel and initrd directly');
+    }
+    args.push('-netdev', `tap,id=net0,ifname=${qemuOptionValue(n.tap)},script=no,downscript=no`);
+    if (n.model === 'usb-net') args.push('-device', 'qemu-xhci,id=xhci', '-device', `usb-net,bus=xhci.0,netdev=net0,mac=${n.mac}`);
+    else args.push('-device', `${n.model},netdev=net0,mac=${n.mac}${n.optionRom ? '' : ',romfile='}`);
   }
   if (spec.boot.kind === 'network') {
     args.push('-boot', 'n');

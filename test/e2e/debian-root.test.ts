@@ -77,6 +77,20 @@ test('copy-to-RAM root: the whole tree in tmpfs, same initrd on e1000', { timeou
   }
 });
 
+test('USB NIC only: kernel handed over directly with BOOTIF, coldplug waits for the NIC to enumerate, live root to the login prompt', { timeout: 15 * MINUTES }, async () => {
+  const lab = await DebianLab.start({ mode: 'live', nic: 'usb-net' });
+  try {
+    await lab.login();
+    assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running');
+    assert.match(await lab.run('cat /sys/class/net/*/device/uevent | grep DRIVER='), /DRIVER=cdc_ether\b/, 'the root came over the USB NIC');
+    assert.equal((await lab.run('hostname')).trim(), 'lab1');
+    const modules = reports(await lab.serverLog(), lab.mac).find((r) => r['stage'] === 'modules');
+    assert.match(String(modules?.['detail']), new RegExp(`waited_ms=\\d+ boot_mac=${lab.mac} outcome=found rounds=\\d+`), 'the modules stage says what it waited for');
+  } finally {
+    await lab.stop();
+  }
+});
+
 test('NBD root: attached lazily, survives the server being down for 20 s during attach, reboots cleanly', { timeout: 20 * MINUTES }, async () => {
   const lab = await DebianLab.start({ mode: 'nbd', nic: 'virtio-net-pci' });
   try {

@@ -4,7 +4,7 @@
 parse_cmdline() {
     DL_ROOT="" DL_OVERLAY=tmpfs DL_COPY="" DL_SHA256="" DL_RETRY=180 DL_IP="" DL_BOOTIF=""
     DL_BREAK="" DL_SHELL="" DL_DEBUG="" DL_SERVER="" DL_INIT=/sbin/init DL_OVERLAY_SIZE=50%
-    DL_NFS_OPTS="" DL_TOKEN=""
+    DL_NFS_OPTS="" DL_TOKEN="" DL_NETWAIT=60 DL_SETTLE=3
     read -r _cmdline < "${DL_CMDLINE_FILE:-/proc/cmdline}"
     set -f  # split on blanks but never expand a word such as "*" against the filesystem
     for _arg in $_cmdline; do
@@ -16,6 +16,8 @@ parse_cmdline() {
             rd.diskless.sha256=*) DL_SHA256=${_arg#*=} ;;
             rd.diskless.token=*) DL_TOKEN=${_arg#*=} ;;
             rd.retry=*) DL_RETRY=${_arg#*=} ;;
+            rd.diskless.netwait=*) DL_NETWAIT=${_arg#*=} ;;
+            rd.diskless.settle=*) DL_SETTLE=${_arg#*=} ;;
             ip=*) DL_IP=${_arg#ip=} ;;
             BOOTIF=*) DL_BOOTIF=${_arg#BOOTIF=} ;;
             rd.break=*) DL_BREAK=${_arg#*=} ;;
@@ -41,6 +43,8 @@ check_cmdline() {
     esac
     case "$DL_OVERLAY" in tmpfs|none) ;; *) cause "rd.diskless.overlay=$DL_OVERLAY: expected tmpfs or none"; return ;; esac
     case "$DL_RETRY" in ''|*[!0-9]*) cause "rd.retry=$DL_RETRY: expected a number of seconds"; return ;; esac
+    case "$DL_NETWAIT" in ''|*[!0-9]*) cause "rd.diskless.netwait=$DL_NETWAIT: expected a number of seconds"; return ;; esac
+    case "$DL_SETTLE" in ''|*[!0-9]*) cause "rd.diskless.settle=$DL_SETTLE: expected a number of seconds"; return ;; esac
     case "$DL_SHA256" in ''|[0-9a-f]*) ;; *) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac
     if [ -n "$DL_SHA256" ] && [ ${#DL_SHA256} -ne 64 ]; then cause "rd.diskless.sha256 must be 64 hex digits"; return; fi
     case "$DL_SHA256" in *[!0-9a-f]*) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac

@@ -93,8 +93,9 @@ fail() {
     done
 }
 
-# run_stage NAME FUNCTION: honours rd.break=NAME, times the stage, reports it, and turns a
-# non-zero return into a failure that names the stage.
+# run_stage NAME FUNCTION: honours rd.break=NAME, times the stage, reports it (with the
+# key=value pairs the stage left in DL_STAGE_DETAIL), and turns a non-zero return into a
+# failure that names the stage.
 run_stage() {
     DL_STAGE=$1
     if [ "$DL_BREAK" = "$1" ]; then
@@ -103,13 +104,13 @@ run_stage() {
     fi
     _t=$(now_ms)
     debug "stage $1: start"
-    DL_CAUSE=""
+    DL_CAUSE="" DL_STAGE_DETAIL=""
     if ! "$2"; then
         fail "${DL_CAUSE:-$2 returned an error}"
     fi
     _d=$(( $(now_ms) - _t ))
     info "stage $1 done in ${_d} ms"
-    report "$1" ok "duration_ms=$_d"
+    report "$1" ok "duration_ms=$_d${DL_STAGE_DETAIL:+ $DL_STAGE_DETAIL}"
 }
 
 # Failure causes are set by the failing function for run_stage to print.

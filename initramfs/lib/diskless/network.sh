@@ -9,7 +9,7 @@ bootif_mac() {
 }
 
 iface_with_mac() {
-    for _n in /sys/class/net/*; do
+    for _n in "${DL_SYSFS:-/sys}"/class/net/*; do
         [ "$(cat "$_n/address" 2>/dev/null)" = "$1" ] && { echo "${_n##*/}"; return 0; }
     done
     return 1
@@ -19,13 +19,9 @@ pick_interface() {
     DL_IFACE=""
     if [ -n "$DL_BOOTIF" ]; then
         _mac=$(bootif_mac)
-        # The driver may still be registering the device: wait a little for it.
-        _i=0
-        while [ $_i -lt 50 ]; do
-            DL_IFACE=$(iface_with_mac "$_mac") && break
-            sleep 0.2; _i=$((_i + 1))
-        done
-        [ -n "$DL_IFACE" ] || { cause "BOOTIF names $_mac but no interface has that address (have: $(cat /sys/class/net/*/address | tr '\n' ' '))"; return; }
+        # coldplug waited for it; should it have gone (a driver re-probing), scan the buses again.
+        DL_IFACE=$(iface_with_mac "$_mac") || { wait_for_devices "mac $_mac"; DL_IFACE=$(iface_with_mac "$_mac"); }
+        [ -n "$DL_IFACE" ] || { cause "BOOTIF names $_mac but no interface has that address after ${DL_COLDPLUG_WAITED_MS} ms (have: $(cat /sys/class/net/*/address | tr '\n' ' '))"; return; }
         info "interface $DL_IFACE has the boot MAC $_mac (BOOTIF)"
         return 0
     fi
