@@ -6,31 +6,35 @@ import type { HttpHandler } from '../http/server.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import { TokenIssuer } from '../secrets/tokens.js';
 import { BootTokens } from '../identity/boot-tokens.js';
-import { firstOwner, neighbourTableOwner } from '../identity/address-owner.js';
+import { neighbourTableOwner } from '../identity/address-owner.js';
 import { nodeFilesEndpoint } from '../identity/node-files-endpoint.js';
+import { SecretsWindows } from '../identity/secrets-windows.js';
 import { RunningVersions, runningVersionsPath } from '../images/store/running-versions.js';
 import type { AlertHook } from '../identity/alerts.js';
-import { nodeByAddress } from '../boot/boot-target.js';
 
 export interface IdentityServices {
   hooks: BootTreeHooks;
+  /** POST /api/v1/node-files, for the HTTPS listener only: the answer holds private keys. */
   handler: HttpHandler;
+  /** Which boots may be handed their secrets now (opened by DHCP, closed by reports). */
+  windows: SecretsWindows;
   running: RunningVersions;
 }
 
 /**
  * Per-node identity for the boot services: secrets in STATE/secrets (refused at start if their
- * modes were widened), one-time tokens in boot scripts, the node-files endpoint, and the record
- * of which node was given which image version. `onAlert` hears the security alerts it logs.
+ * modes were widened), one-time tokens in boot scripts while a boot's secrets window is open,
+ * the node-files endpoint, and the record of which node was given which image version.
+ * `onAlert` hears the security alerts it logs.
  */
 export async function startIdentity(config: () => DisklessConfig, logger: Logger, onAlert: AlertHook = () => {}): Promise<IdentityServices> {
   const cfg = config();
   const secrets = await SecretStore.open({ stateDir: cfg.server.stateDir, logger });
   const tokens = new TokenIssuer({ ttlMs: cfg.server.tokenTtlSec * 1000 });
-  // The neighbour table is the witness; a reservation stands in only when the node is not on
-  // our link (a DHCP relay in between), where the table cannot know it.
-  const reserved = async (ip: string) => nodeByAddress(config(), ip)?.mac;
-  const bootTokens = new BootTokens(tokens, firstOwner(neighbourTableOwner(), reserved), logger, onAlert);
+  const windows = await SecretsWindows.open({ path: join(cfg.server.stateDir, 'secrets-windows.json'), windowMs: cfg.server.secretsWindowSec * 1000, logger });
+  // The neighbour table is the only witness of which machine holds an address on our link.
+  const witness = neighbourTableOwner();
+  const bootTokens = new BootTokens(tokens, windows, witness, logger, onAlert);
   const running = await RunningVersions.read(runningVersionsPath(cfg.server.stateDir));
   return {
     hooks: {
@@ -39,7 +43,8 @@ export async function startIdentity(config: () => DisklessConfig, logger: Logger
         running.record(mac, image, version).catch((e: unknown) => logger.log('error', 'cannot record running version', { service: 'images', mac, error: String(e) }));
       },
     },
-    handler: nodeFilesEndpoint({ config, tokens, secrets, logger, onAlert }),
+    handler: nodeFilesEndpoint({ config, tokens, windows, witness, secrets, logger, onAlert }),
+    windows,
     running,
   };
 }

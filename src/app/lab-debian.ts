@@ -13,18 +13,22 @@ import { rootArgs } from '../boot/root-args.js';
 import { macToHyphens } from '../net/mac.js';
 import { assertLabHost } from '../lab/lab-host.js';
 import type { LabProcess } from '../lab/process.js';
-import { buildInitramfs } from '../initramfs/build.js';
-import { NBD_KEEPER_SOURCE, nbdKeeperEntries } from '../initramfs/nbd-keeper.js';
+import { NBD_KEEPER_SOURCE } from '../initramfs/nbd-keeper.js';
+import { buildNetworkInitrd, INITRAMFS_DIR } from '../initramfs/network-initrd.js';
+import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
 import { ensureLabImage, type LabImage } from './lab-image.js';
 import { ImageStore } from '../images/store/image-store.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import { defaultCacheDir, LAB_NODE_ADDRESS, LAB_SERVER } from './lab-boot.js';
 
-export const INITRAMFS_DIR = fileURLToPath(new URL('../../../initramfs', import.meta.url));
-
-/** Tools /init needs that an image may not have; taken from this host with their libraries. */
-export const HOST_TOOLS = ['/usr/sbin/nbd-client'];
+/**
+ * The lab server's TLS identity, kept in the cache beside the initrd that carries its
+ * certificate: every lab run is the same server to its nodes, so the cached initrd stays valid.
+ */
+export function labCertificate(cacheDir: string): Promise<ServerCertificate> {
+  return loadServerCertificate({ address: LAB_SERVER, tlsCertFile: join(cacheDir, 'tls', 'server.crt'), tlsKeyFile: join(cacheDir, 'tls', 'server.key') });
+}
 
 async function dirDigest(dir: string): Promise<string> {
   const h = createHash('sha256');
@@ -42,8 +46,10 @@ async function dirDigest(dir: string): Promise<string> {
 
 /** Our network initrd for the lab image, from the image's own modules; cached by its inputs. */
 export async function ensureLabInitrd(image: LabImage, cacheDir: string, progress: (m: string) => void = () => {}): Promise<string> {
+  const cert = await labCertificate(cacheDir);
   const key = createHash('sha256')
     .update(image.dir)
+    .update(cert.certPem)
     .update(await dirDigest(INITRAMFS_DIR))
     .update(await dirDigest(fileURLToPath(new URL('../initramfs', import.meta.url))))
     .update(await readFile(NBD_KEEPER_SOURCE))
@@ -53,7 +59,7 @@ export async function ensureLabInitrd(image: LabImage, cacheDir: string, progres
   if (existsSync(out)) return out;
   await mkdir(join(cacheDir, 'initrd'), { recursive: true });
   progress('building the network initrd from the image\'s own kernel modules');
-  const s = await buildInitramfs({ output: out, root: image.rootfs, initDir: INITRAMFS_DIR, hostBinaries: HOST_TOOLS, extraFiles: await nbdKeeperEntries(join(cacheDir, 'helpers')), extraModules: ['autofs4'] });
+  const s = await buildNetworkInitrd({ output: out, root: image.rootfs, serverCerts: cert.certPem, helperCacheDir: join(cacheDir, 'helpers') });
   progress(`initrd: ${s.moduleCount} modules, ${(s.size / 1048576).toFixed(1)} MiB (${s.kernelVersion})`);
   return out;
 }
@@ -181,6 +187,7 @@ export class DebianLab {
     const cacheDir = o.cacheDir ?? defaultCacheDir();
     const image = await ensureLabImage(cacheDir, progress);
     const initrd = await ensureLabInitrd(image, cacheDir, progress);
+    const cert = await labCertificate(cacheDir);
     const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
     const net = await LabNetwork.create({ logger: (o.logger ?? nullLogger).child({ service: 'lab' }), ...(o.foreignHost ? { foreignAddress: '10.77.0.2/24' } : {}) });
     const count = o.nodes ?? 1;
@@ -206,6 +213,8 @@ server:
   interface: br0
   answer_router_solicitations: ${o.answerRouterSolicitations ?? true}
   http_port: 80
+  tls_cert: ${cert.certFile}
+  tls_key: ${cert.keyFile}
   state_dir: ${lab.stateDir}${o.tokenTtlSec !== undefined ? `\n  token_ttl: ${o.tokenTtlSec}` : ''}
 dhcp:
   mode: full

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../config/load.js';
 import { startServices, type RunningServices } from './services.js';
 import { call } from '../api/testdata/api-fixture.js';
+import { request as httpsRequest } from 'node:https';
 import { parseSamples, sampleValue } from '../metrics/testdata/prometheus-text.js';
 import { statusCommand } from '../cli/status.js';
 import { eventsCommand } from '../cli/events.js';
@@ -38,16 +39,20 @@ interface Served {
   file: string;
   port: number;
   services: RunningServices;
+  /** The admin listener (API, /metrics); `port` serves boot files and node reports. */
+  apiPort: number;
 }
 
 async function serve(t: { after(fn: () => Promise<void>): void }, extra = ''): Promise<Served> {
   const dir = await mkdtemp(join(tmpdir(), 'dl-wiring-'));
   const port = await freeTcpPort();
+  const apiPort = await freeTcpPort();
   const file = join(dir, 'diskless.yaml');
   await writeFile(file, `# wiring test
 server:
   address: 127.0.0.1
   http_port: ${port}
+  https_port: ${await freeTcpPort()}
   tftp_port: ${await freeUdpPort()}
   state_dir: ${join(dir, 'state')}
 dhcp:
@@ -58,13 +63,15 @@ profiles:
 nodes:
   - mac: ${N1}
     hostname: n1
+api:
+  port: ${apiPort}
 ${extra}`);
   const services = await startServices(loadConfig(file), { watchConfig: false });
   t.after(async () => {
     await services.stop();
     await rm(dir, { recursive: true, force: true });
   });
-  return { dir, file, port, services };
+  return { dir, file, port, apiPort, services };
 }
 
 function report(port: number, stage: string, status: string, detail: string, uptimeMs: number) {
@@ -73,11 +80,11 @@ function report(port: number, stage: string, status: string, detail: string, upt
 }
 
 test('stage reports become node state, an ordered timeline, a failure with stage and cause, and metrics', async (t) => {
-  const { port } = await serve(t);
+  const { port, apiPort } = await serve(t);
   for (const [stage, detail, uptime] of [['cmdline', 'duration_ms=3', 1003], ['modules', 'duration_ms=900', 1905], ['network', 'duration_ms=1500', 3410]] as const) {
     assert.equal((await report(port, stage, 'ok', detail, uptime)).status, 200);
   }
-  const running = await call(port, 'GET', `/api/v1/nodes/${N1}`);
+  const running = await call(apiPort, 'GET', `/api/v1/nodes/${N1}`);
   assert.equal(running.status, 200);
   assert.equal(running.json.hostname, 'n1');
   assert.equal(running.json.status, 'initramfs');
@@ -87,14 +94,14 @@ test('stage reports become node state, an ordered timeline, a failure with stage
   assert.deepEqual([...starts].sort((a, b) => a - b), starts, 'rows in the order they ran');
 
   assert.equal((await report(port, 'root', 'failed', 'sha256 mismatch', 9000)).status, 200);
-  const failed = await call(port, 'GET', `/api/v1/nodes/${N1}`);
+  const failed = await call(apiPort, 'GET', `/api/v1/nodes/${N1}`);
   assert.deepEqual([failed.json.status, failed.json.stage, failed.json.cause], ['failed', 'root', 'sha256 mismatch']);
   assert.deepEqual(failed.json.failure, { stage: 'root', cause: 'sha256 mismatch' });
   assert.deepEqual(failed.json.timeline.at(-1).name, 'root');
-  const list = await call(port, 'GET', '/api/v1/nodes');
+  const list = await call(apiPort, 'GET', '/api/v1/nodes');
   assert.deepEqual(list.json.nodes.map((n: any) => [n.mac, n.status]), [[N1, 'failed']]);
 
-  const metrics = await call(port, 'GET', '/metrics');
+  const metrics = await call(apiPort, 'GET', '/metrics');
   assert.equal(metrics.status, 200);
   const samples = parseSamples(metrics.body);
   assert.equal(sampleValue(samples, 'diskless_boots_started_total'), 1);
@@ -103,44 +110,45 @@ test('stage reports become node state, an ordered timeline, a failure with stage
 });
 
 test('writes need the admin token from admin_token_file (made 0600 at start) and edit the YAML file', async (t) => {
-  const { port, file, dir, services } = await serve(t);
+  const { apiPort, file, dir, services } = await serve(t);
   const tokenFile = join(dir, 'state', 'admin-token');
   assert.equal((await stat(tokenFile)).mode & 0o777, 0o600);
   const token = (await readFile(tokenFile, 'utf8')).trim();
   assert.ok(token.length >= 32);
 
   const body = JSON.stringify({ mac: '52:54:00:00:00:02', hostname: 'n2' });
-  assert.equal((await call(port, 'POST', '/api/v1/nodes', { body })).status, 401);
-  assert.equal((await call(port, 'POST', '/api/v1/nodes', { body, headers: { authorization: 'Bearer wrong-token-0000' } })).status, 403);
-  const added = await call(port, 'POST', '/api/v1/nodes', { body, headers: { authorization: `Bearer ${token}` } });
+  assert.equal((await call(apiPort, 'POST', '/api/v1/nodes', { body })).status, 401);
+  assert.equal((await call(apiPort, 'POST', '/api/v1/nodes', { body, headers: { authorization: 'Bearer wrong-token-0000' } })).status, 403);
+  const added = await call(apiPort, 'POST', '/api/v1/nodes', { body, headers: { authorization: `Bearer ${token}` } });
   assert.equal(added.status, 201, added.body);
   const text = await readFile(file, 'utf8');
   assert.match(text, /^# wiring test$/m, 'the comment survives the edit');
   assert.match(text, /- mac: 52:54:00:00:00:02\n\s+hostname: n2/);
-  const nodes = await call(port, 'GET', '/api/v1/nodes');
+  const nodes = await call(apiPort, 'GET', '/api/v1/nodes');
   assert.deepEqual(nodes.json.nodes.map((n: any) => n.hostname), ['n1', 'n2'], 'visible at once: the write reloads the config');
   assert.equal(services.observability.store.lastSeq, 0, 'API calls are not boot events');
 
-  const dup = await call(port, 'POST', '/api/v1/nodes', { body, headers: { authorization: `Bearer ${token}` } });
+  const dup = await call(apiPort, 'POST', '/api/v1/nodes', { body, headers: { authorization: `Bearer ${token}` } });
   assert.equal(dup.status, 400);
   assert.match(dup.json.error, /already used by n2/);
 });
 
 test('a boot script fetched for another machine is recorded as an alert event', async (t) => {
-  const { port } = await serve(t);
-  // 127.0.0.1 is in no neighbour table and no reservation: not n1's own address.
+  const { port, apiPort, services } = await serve(t);
+  // n1 is booting; 127.0.0.1 is in no neighbour table and not the address DHCP gave n1.
+  services.secretsWindows.openFor(N1, '10.0.0.5');
   assert.equal((await call(port, 'GET', '/boot/52-54-00-00-00-01.ipxe')).status, 200);
-  const events = await call(port, 'GET', '/api/v1/events?limit=10');
+  const events = await call(apiPort, 'GET', '/api/v1/events?limit=10');
   const alert = events.json.events.find((e: any) => e.kind === 'alert');
   assert.ok(alert, JSON.stringify(events.json.events));
   assert.deepEqual([alert.name, alert.mac, alert.ip], ['script-for-other-machine', N1, '127.0.0.1']);
 });
 
 test('reads from outside api.read_from are refused: API and /metrics', async (t) => {
-  const { port, file } = await serve(t, 'api:\n  read_from: [10.77.0.0/24]\n');
-  const nodes = await call(port, 'GET', '/api/v1/nodes');
+  const { port, apiPort, file } = await serve(t, '  read_from: [10.77.0.0/24]\n');
+  const nodes = await call(apiPort, 'GET', '/api/v1/nodes');
   assert.equal(nodes.status, 403);
-  assert.equal((await call(port, 'GET', '/metrics')).status, 403);
+  assert.equal((await call(apiPort, 'GET', '/metrics')).status, 403);
   // Node reports are not API reads: a node outside read_from still reports.
   assert.equal((await report(port, 'cmdline', 'ok', 'duration_ms=1', 10)).status, 200);
   await assert.rejects(statusCommand(['--config', file]), /\/api\/v1\/nodes: Reads are not allowed from this address \(this machine is not in api\.read_from/);
@@ -182,7 +190,7 @@ test('diskless status says the server is not running when nothing listens', asyn
   const dir = await mkdtemp(join(tmpdir(), 'dl-wiring-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'd.yaml');
-  await writeFile(file, `server: { address: 127.0.0.1, http_port: ${await freeTcpPort()}, state_dir: ${dir} }\ndhcp: { mode: off }\nprofiles: { default: { kernel: /k } }\n`);
+  await writeFile(file, `server: { address: 127.0.0.1, http_port: ${await freeTcpPort()}, state_dir: ${dir} }\ndhcp: { mode: off }\napi: { port: ${await freeTcpPort()} }\nprofiles: { default: { kernel: /k } }\n`);
   await assert.rejects(statusCommand(['--config', file]), /Cannot reach the Diskless server at http:\/\/127\.0\.0\.1:\d+: connection refused\. Is "diskless serve --config FILE" running/);
 });
 
@@ -193,3 +201,29 @@ async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
     await sleep(20);
   }
 }
+
+test('three listeners: boot files and reports in the clear, node files only over TLS, the API only on the admin listener', async (t) => {
+  const { port, apiPort, services } = await serve(t);
+  // The boot listener has no API, no dashboard and no node files.
+  assert.equal((await call(port, 'GET', '/api/v1/nodes')).status, 404);
+  assert.equal((await call(port, 'GET', '/metrics')).status, 404);
+  const clear = await call(port, 'POST', '/api/v1/node-files', { body: 'token=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.equal(clear.status, 403);
+  assert.match(clear.body, new RegExp(`over HTTPS only, at https://127\\.0\\.0\\.1:${services.https.port}/api/v1/node-files`));
+  // The HTTPS listener presents the server's certificate and answers node files.
+  const tls = await new Promise<{ fingerprint: string; status: number }>((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port: services.https.port, method: 'POST', path: '/api/v1/node-files', ca: services.certificate.certPem, checkServerIdentity: () => undefined, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      res.resume();
+      resolve({ fingerprint: (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256, status: res.statusCode ?? 0 });
+    });
+    req.on('error', reject);
+    req.end('token=x');
+  });
+  assert.deepEqual(tls, { fingerprint: services.certificate.fingerprint, status: 403 });
+  // The admin listener answers only to its own names: a rebound DNS name is refused.
+  assert.equal((await call(apiPort, 'GET', '/api/v1/nodes')).status, 200);
+  const rebound = await call(apiPort, 'GET', '/api/v1/nodes', { headers: { host: `evil.example:${apiPort}` } });
+  assert.equal(rebound.status, 421);
+  assert.match(rebound.json.error, /does not answer to the host name "evil\.example:\d+"/);
+  assert.equal((await call(apiPort, 'GET', '/', { headers: { host: `localhost:${apiPort}` } })).status, 200, 'the dashboard, by localhost');
+});

@@ -26,6 +26,11 @@ import { alertEvent, bothEvents } from './observed-events.js';
 import { dashboardHandler } from '../dashboard/handler.js';
 import { RaResponder } from '../native/ra-responder.js';
 import { nodeByAddress } from '../boot/boot-target.js';
+import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
+import { hostCheck } from '../api/host-check.js';
+import { nodeFilesOnlyOverTls } from '../identity/node-files-endpoint.js';
+import { hostname } from 'node:os';
+import type { SecretsWindows } from '../identity/secrets-windows.js';
 
 export interface ServiceEvents {
   dhcp?: (e: DhcpEvent) => void;
@@ -47,7 +52,15 @@ export interface StartOptions {
 }
 
 export interface RunningServices {
+  /** Boot files, boot scripts and node reports: plain HTTP, as firmware needs. */
   readonly http: HttpServer;
+  /** Node secrets over TLS, to initrds that carry this server's certificate. */
+  readonly https: HttpServer;
+  /** The REST API, /metrics and the dashboard: loopback plain HTTP, or HTTPS anywhere else. */
+  readonly admin: HttpServer;
+  readonly certificate: ServerCertificate;
+  /** Which boots may be handed their secrets now: opened by DHCP, closed by redemption or reports. */
+  readonly secretsWindows: SecretsWindows;
   readonly tftp: TftpServer;
   readonly dhcp: DhcpServer | undefined;
   readonly nbd: NbdServer | undefined;
@@ -72,6 +85,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
   await mkdir(config.server.stateDir, { recursive: true, mode: 0o750 });
   const adminToken = await loadAdminToken(config.api.adminTokenFile, logger);
+  const certificate = await loadServerCertificate(config.server);
   const leases = config.dhcp.mode === 'off' ? undefined : new LeaseStore({ path: join(config.server.stateDir, 'dhcp-leases.json') });
   // TFTP, HTTP and NBD see only IPs: what we leased, what the config reserves, what the link saw.
   const neighbours = neighbourTableSnapshot();
@@ -83,7 +97,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const events = bothEvents(observability.serviceEvents, opts.events);
   const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())));
   const discovery = await startDiscovery(config, logger);
-  const tree = new BootTree(getConfig, httpBaseUrl(config), store, { ...identity.hooks, onUnknownMac: discovery.onScript });
+  const secretsUrl = `https://${config.server.address}:${config.server.httpsPort}`;
+  const tree = new BootTree(getConfig, httpBaseUrl(config), store, { ...identity.hooks, secretsUrl, onUnknownMac: discovery.onScript });
   // TFTP needs a root directory of its own; without tftp_root it is an empty one, as every
   // file then comes from the boot tree.
   const tftpRoot = config.server.tftpRoot ?? join(config.server.stateDir, 'tftp-root');
@@ -91,7 +106,18 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
 
   const onReport = (r: NodeReport) => {
     logger.log(r.status === 'failed' ? 'warn' : 'info', 'node report', { service: 'node', mac: r.mac, stage: r.stage, status: r.status, detail: r.detail, peer: r.peer, ...r.fields });
+    // From switch_root on, the node's own users run: nothing more is handed out this boot.
+    if (r.stage === 'switch_root' || r.stage === 'booted') identity.windows.close(r.mac, r.stage);
     events.node(r);
+  };
+  const dhcpPorts = opts.dhcpPorts ?? DEFAULT_DHCP_PORTS;
+  const onDhcp = (e: DhcpEvent) => {
+    // The firmware got its boot file from us: a boot starts, and with it the secrets window.
+    // Only from the client port (or a relay's server port), which takes root on the sender.
+    if ((e.type === 'offer' || e.type === 'ack') && e.file !== undefined && (e.peerPort === dhcpPorts.client || e.peerPort === dhcpPorts.server)) {
+      identity.windows.openFor(e.mac, config.dhcp.mode === 'full' ? e.ip : undefined);
+    }
+    events.dhcp(e);
   };
   const api = observability.handlers({
     inventory: getConfig,
@@ -106,10 +132,19 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     address: config.server.address,
     port: config.server.httpPort,
     resolve: (p, peer) => tree.resolve(p, peer),
-    // The API comes after the report and node-files endpoints, which share its /api/v1 prefix.
-    handlers: [reportEndpoint(onReport), identity.handler, ...api, dashboardHandler()],
+    handlers: [reportEndpoint(onReport), nodeFilesOnlyOverTls(secretsUrl)],
     logger,
     onEvent: events.http,
+  });
+  const tls = { cert: certificate.certPem, key: certificate.keyPem };
+  const https = new HttpServer({ address: config.server.address, port: config.server.httpsPort, tls, handlers: [identity.handler], logger: logger.child({ listener: 'https' }) });
+  const adminOnLoopback = isLoopback(config.api.address);
+  const admin = new HttpServer({
+    address: config.api.address,
+    port: config.api.port,
+    ...(adminOnLoopback ? {} : { tls }),
+    handlers: [hostCheck(['localhost', '127.0.0.1', '::1', hostname(), config.api.address, ...config.api.hostnames]), ...api, dashboardHandler()],
+    logger: logger.child({ listener: 'admin' }),
   });
   const tftp = new TftpServer({
     address: config.server.address,
@@ -125,13 +160,13 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     leases === undefined
       ? undefined
       : new DhcpServer({
-          settings: dhcpSettingsFromConfig(config, opts.dhcpPorts ?? DEFAULT_DHCP_PORTS),
+          settings: dhcpSettingsFromConfig(config, dhcpPorts),
           lookupNode: dhcpNodeLookup(getConfig),
           reservedBy: (ip) => nodeByAddress(getConfig(), ip)?.mac,
           onUnknownClient: discovery.onDhcp,
           leaseStore: leases,
           logger,
-          onEvent: events.dhcp,
+          onEvent: onDhcp,
         });
 
   const profiles = [...config.profiles.values()];
@@ -158,7 +193,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     for (const s of started.reverse()) await s.stop().catch((e: unknown) => logger.log('error', 'stop failed', { error: String(e) }));
   };
   try {
-    for (const [name, s] of [['http', http], ['tftp', tftp], ['nbd', nbd], ['nfs', nfs], ['dhcp', dhcp], ['ra', ra]] as const) {
+    for (const [name, s] of [['http', http], ['https', https], ['admin API', admin], ['tftp', tftp], ['nbd', nbd], ['nfs', nfs], ['dhcp', dhcp], ['ra', ra]] as const) {
       if (!s) continue;
       await s.start().catch((e: unknown) => {
         throw new Error(`Cannot start ${name}: ${e instanceof Error ? e.message : String(e)}${startHint(e, config)}`);
@@ -177,9 +212,22 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     await stopAll();
     await discovery.close();
     await exports.close();
+    await identity.windows.flush();
     observability.close();
   };
-  return { http, tftp, dhcp, nbd, nfs, observability, stop };
+  logger.log('info', 'listening', {
+    boot: httpBaseUrl(config), secrets: secretsUrl, admin: `${adminOnLoopback ? 'http' : 'https'}://${hostPort(config.api.address, admin.port)}`,
+    tlsFingerprint: certificate.fingerprint,
+  });
+  return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, stop };
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.');
+}
+
+function hostPort(address: string, port: number): string {
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
 /** What an admin should do about the usual reasons a socket cannot be opened. */

@@ -25,6 +25,8 @@ export type OnPinned = (mac: string, image: string, version: string) => void;
 /** What the boot tree tells, and asks, the rest of the server while rendering scripts. */
 export interface BootTreeHooks {
   tokenFor?: TokenForScript;
+  /** Where /init redeems a token: the HTTPS listener (https://ADDRESS:PORT), given with every token. */
+  secretsUrl?: string;
   onPinned?: OnPinned;
   /** A MAC the inventory does not list fetched its script (discovered machines). */
   onUnknownMac?: (mac: string, peer: string | undefined) => void;
@@ -71,7 +73,7 @@ export class BootTree {
     // Only inventory nodes have secrets; the token rides on the command line, which /init
     // reads once and the node's users can see only after it has been spent.
     const token = target.node && this.opts.tokenFor ? await this.opts.tokenFor(target.mac, peer) : undefined;
-    const tokenArg = token === undefined ? '' : `rd.diskless.token=${token}`;
+    const tokenArg = token === undefined ? '' : [`rd.diskless.token=${token}`, this.opts.secretsUrl ? `diskless.secrets=${this.opts.secretsUrl}` : ''].filter(Boolean).join(' ');
     if (!root) return { ...t, cmdline: [t.cmdline, tokenArg].filter(Boolean).join(' ') };
     const sha = !pinned && root.mode === 'live' && root.image ? await this.#digests.sha256(root.image) : undefined;
     const args = rootArgs(t.profile, cfg.server, this.baseUrl, sha, pinned);

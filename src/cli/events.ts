@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { normalizeMac } from '../net/mac.js';
 import type { BootEvent } from '../events/boot-event.js';
 import { eventLine, type NodeRow } from './fleet-format.js';
-import { apiBase, followEvents, getJson } from './server-api.js';
+import { apiBase, apiTls, followEvents, getJson } from './server-api.js';
 import type { CliIo } from './status.js';
 
 const HELP = `Usage: diskless events --config FILE [--follow] [--node MAC|HOSTNAME] [--limit N]
@@ -36,10 +36,12 @@ export async function eventsCommand(argv: string[], io: EventsIo = {}): Promise<
   if (!values.config) throw new Error(`events: --config FILE is required\n\n${HELP}`);
   const limit = values.limit ?? '50';
   if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) throw new Error(`events: --limit must be a whole number from 1 to 1000 (got "${limit}")`);
-  const base = apiBase(loadConfig(values.config));
+  const config = loadConfig(values.config);
+  const base = apiBase(config);
+  const tls = apiTls(config);
 
   // Host names come from the server's inventory, so --node takes either and lines show names.
-  const { nodes } = await getJson<{ nodes: NodeRow[] }>(`${base}/nodes`);
+  const { nodes } = await getJson<{ nodes: NodeRow[] }>(`${base}/nodes`, tls);
   const names = new Map(nodes.filter((n) => n.hostname).map((n) => [n.mac, n.hostname!]));
   let mac: string | undefined;
   if (values.node !== undefined) {
@@ -47,7 +49,7 @@ export async function eventsCommand(argv: string[], io: EventsIo = {}): Promise<
     if (!mac) throw new Error(`events: --node ${values.node} is neither a MAC address nor a host name in the inventory`);
   }
   const node = mac ? `&node=${encodeURIComponent(mac)}` : '';
-  const page = await getJson<{ events: BootEvent[]; lastSeq: number }>(`${base}/events?limit=${limit}${node}`);
+  const page = await getJson<{ events: BootEvent[]; lastSeq: number }>(`${base}/events?limit=${limit}${node}`, tls);
   for (const e of page.events) out(eventLine(e, names));
   if (!values.follow) return 0;
 
@@ -56,6 +58,7 @@ export async function eventsCommand(argv: string[], io: EventsIo = {}): Promise<
     ...(io.signal ? { signal: io.signal } : {}),
     ...(io.retryMs !== undefined ? { retryMs: io.retryMs } : {}),
     onDrop: (why) => err(`diskless events: connection lost (${why}); reconnecting\n`),
+    ...(tls ? { tls } : {}),
   });
   return 0;
 }

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/yaml-fields.js';
-import { buildImage, ImageBuildError, type InitrdBuilder } from '../images/build-image.js';
+import { buildImage, ImageBuildError, networkInitrdBuilder, type InitrdBuilder } from '../images/build-image.js';
+import { CertificateError, loadServerCertificate } from '../tls/server-certificate.js';
 import { spawnChrootCommand } from '../images/chroot-command.js';
 import { imageShell, ImageShellError, type ImageShellResult, type SignalSource } from '../images/image-shell.js';
 import { ImageStore, StoreError, type InUse } from '../images/store/image-store.js';
@@ -116,6 +117,9 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
     const config = loadConfig(values.config);
     const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
     const [name = '', version] = positionals;
+    // The initrd carries this server's certificate (made now if the server has none yet), so
+    // its nodes hand their secrets token only to this server.
+    const initrdBuilder = async () => io.buildInitrd ?? networkInitrdBuilder((await loadServerCertificate(config.server)).certPem);
     switch (sub) {
       case 'build': {
         const include = values.include?.split(',').map((p) => p.trim()).filter(Boolean);
@@ -133,7 +137,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
           initrdProgress: (done, total) => initrdBar.update(done, total),
           // Beside the store so the results are hard-linked into it rather than copied.
           workDir: join(config.server.stateDir, 'tmp'),
-          ...(io.buildInitrd ? { buildInitrd: io.buildInitrd } : {}),
+          buildInitrd: await initrdBuilder(),
         });
         out(`built ${m.name}@${m.version} (kernel ${m.kernelVersion}, ${mib(m.size)}); publish it with: diskless image publish ${m.name} ${m.version}\n`);
         return 0;
@@ -181,7 +185,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
           progress: (msg) => err(`${msg}\n`),
           ...(process.env.SHELL ? { shell: process.env.SHELL } : {}),
           ...(process.env.TERM ? { term: process.env.TERM } : {}),
-          ...(io.buildInitrd ? { buildInitrd: io.buildInitrd } : {}),
+          buildInitrd: await initrdBuilder(),
           ...(io.shellOutput ? { runCommand: spawnChrootCommand(io.shellOutput) } : {}),
           ...(io.signals ? { signals: io.signals } : {}),
         });
@@ -190,7 +194,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
     }
     return 2;
   } catch (e) {
-    if (e instanceof StoreError || e instanceof ImageBuildError || e instanceof ImageShellError) err(`diskless image ${sub}: ${e.message}\n`);
+    if (e instanceof StoreError || e instanceof ImageBuildError || e instanceof ImageShellError || e instanceof CertificateError) err(`diskless image ${sub}: ${e.message}\n`);
     else if (e instanceof ConfigError) err(`diskless: config error: ${e.message}\n`);
     else throw e;
     return 1;

@@ -1,18 +1,23 @@
 import { parseArgs } from 'node:util';
-import { buildInitramfs } from '../initramfs/build.js';
+import { readFileSync } from 'node:fs';
 import { listInitramfs } from '../initramfs/list.js';
-import { HOST_TOOLS, INITRAMFS_DIR } from '../app/lab-debian.js';
-import { nbdKeeperEntries } from '../initramfs/nbd-keeper.js';
+import { buildNetworkInitrd } from '../initramfs/network-initrd.js';
+import { loadConfig } from '../config/load.js';
+import { loadServerCertificate, pemCertificates } from '../tls/server-certificate.js';
 import { ProgressBar } from './progress.js';
 
-const HELP = `Usage: diskless initrd build --output FILE [--root DIR] [--kernel VERSION]
-                            [--drivers a,b] [--modules x,y] [--compression zstd|gzip|none]
+const HELP = `Usage: diskless initrd build --output FILE (--config FILE | --server-cert PEM) [--root DIR]
+                            [--kernel VERSION] [--drivers a,b] [--modules x,y]
+                            [--compression zstd|gzip|none]
        diskless initrd build --list FILE
 
 Builds the network initramfs from an image's own kernel modules (ROOT/lib/modules/VERSION):
 by default every network driver of that kernel, so one initrd boots any NIC; --drivers
 e1000,virtio_net makes a small one for known hardware instead. Always carries nfs, nbd,
-squashfs, overlay and loop, a static busybox, nbd-client and the Diskless /init.
+squashfs, overlay and loop, a static busybox, nbd-client, openssl and the Diskless /init.
+It carries the boot server's certificate (server.tls_cert of --config, made if the server
+has none yet, or the certificates in --server-cert): nodes send their secrets token only
+to a server that presents one of them.
 --list shows what an existing initrd (ours or Debian's) contains.
 `;
 
@@ -26,6 +31,8 @@ export async function initrdCommand(argv: string[]): Promise<number> {
     args: rest,
     options: {
       output: { type: 'string', short: 'o' },
+      config: { type: 'string', short: 'c' },
+      'server-cert': { type: 'string' },
       root: { type: 'string', default: '/' },
       kernel: { type: 'string' },
       drivers: { type: 'string' },
@@ -57,16 +64,25 @@ export async function initrdCommand(argv: string[]): Promise<number> {
     process.stderr.write(`diskless initrd build: --compression must be zstd, gzip or none (got "${compression}")\n`);
     return 2;
   }
+  if ((values.config === undefined) === (values['server-cert'] === undefined)) {
+    process.stderr.write(`diskless initrd build: give --config FILE (this server's certificate) or --server-cert PEM, one of them\n\n${HELP}`);
+    return 2;
+  }
+  const serverCerts = values.config !== undefined
+    ? (await loadServerCertificate(loadConfig(values.config).server)).certPem
+    : readFileSync(values['server-cert']!, 'utf8');
+  if (pemCertificates(serverCerts).length === 0) {
+    process.stderr.write(`diskless initrd build: ${values['server-cert']} holds no PEM certificate\n`);
+    return 2;
+  }
   const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
   const started = Date.now();
   const bar = new ProgressBar({ label: 'writing the initrd', unit: 'bytes' });
-  const s = await buildInitramfs({
+  const s = await buildNetworkInitrd({
     output: values.output,
     root: values.root,
-    initDir: INITRAMFS_DIR,
-    hostBinaries: HOST_TOOLS,
-    extraFiles: await nbdKeeperEntries(),
-    extraModules: ['autofs4', ...(list(values.modules) ?? [])],
+    serverCerts,
+    extraModules: list(values.modules) ?? [],
     drivers: list(values.drivers),
     compression,
     ...(values.kernel !== undefined ? { kernelVersion: values.kernel } : {}),

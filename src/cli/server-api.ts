@@ -1,11 +1,35 @@
+import { readFileSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
+import { request as tlsRequest } from 'node:https';
+import { X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DisklessConfig } from '../config/types.js';
 import { SseParser } from './sse-parser.js';
 
-/** The running server's API, as the config says where it listens. */
-export function apiBase(config: Pick<DisklessConfig, 'server'>): string {
-  return `http://${config.server.address}:${config.server.httpPort}/api/v1`;
+/** How to reach the admin API over HTTPS: trust exactly the server's own certificate. */
+export interface ApiTls {
+  ca: string;
+  /** SHA-256 fingerprint the server must present (X509Certificate.fingerprint256). */
+  fingerprint: string;
+}
+
+/** The running server's admin API, as the config says where it listens. */
+export function apiBase(config: Pick<DisklessConfig, 'api'>): string {
+  const { address, port } = config.api;
+  const loopback = address === '::1' || address.startsWith('127.');
+  return `${loopback ? 'http' : 'https'}://${address.includes(':') ? `[${address}]` : address}:${port}/api/v1`;
+}
+
+/** For an HTTPS admin API: the certificate in server.tls_cert, which the CLI then pins. */
+export function apiTls(config: Pick<DisklessConfig, 'api' | 'server'>): ApiTls | undefined {
+  if (!apiBase(config).startsWith('https:')) return undefined;
+  let ca: string;
+  try {
+    ca = readFileSync(config.server.tlsCertFile, 'utf8');
+  } catch (e) {
+    throw new ServerApiError(`Cannot read the server's certificate ${config.server.tlsCertFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): the admin API at ${config.api.address} is HTTPS and is trusted by that certificate; copy it here or run this on the server`);
+  }
+  return { ca, fingerprint: new X509Certificate(ca).fingerprint256 };
 }
 
 /** The server did not answer, or answered with an error: the message says what to do. */
@@ -21,9 +45,17 @@ function unreachable(url: string, e: unknown): ServerApiError {
 
 // No AbortSignal on the request: an abort would destroy finished responses too, and their
 // 'error' would then have no listener. Callers stop what they read instead.
-function open(url: string, headers: Record<string, string>): Promise<IncomingMessage> {
+function open(url: string, headers: Record<string, string>, tls?: ApiTls): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { headers: { accept: 'application/json', ...headers } }, resolve);
+    const options = { headers: { accept: 'application/json', ...headers } };
+    const req = tls === undefined
+      ? request(url, options, resolve)
+      : tlsRequest(url, {
+          ...options,
+          ca: tls.ca,
+          // The certificate is pinned: its name need not match the address used to reach it.
+          checkServerIdentity: (_host, cert) => (cert.fingerprint256 === tls.fingerprint ? undefined : new Error(`the server presented certificate ${cert.fingerprint256}, not ${tls.fingerprint} from server.tls_cert`)),
+        }, resolve);
     req.on('error', (e) => reject(unreachable(url, e)));
     req.end();
   });
@@ -50,8 +82,8 @@ async function failure(url: string, res: IncomingMessage): Promise<ServerApiErro
   return new ServerApiError(`${new URL(url).pathname}: ${what}${hint ? ` (${hint})` : ''}`);
 }
 
-export async function getJson<T>(url: string): Promise<T> {
-  const res = await open(url, {});
+export async function getJson<T>(url: string, tls?: ApiTls): Promise<T> {
+  const res = await open(url, {}, tls);
   if (res.statusCode !== 200) throw await failure(url, res);
   return JSON.parse(await readText(res)) as T;
 }
@@ -64,6 +96,7 @@ export interface FollowOptions {
   retryMs?: number;
   /** Told when the connection dropped and a reconnect is about to be tried. */
   onDrop?: (error: string) => void;
+  tls?: ApiTls;
 }
 
 /**
@@ -79,7 +112,7 @@ export async function followEvents(url: string, onData: (data: string) => void, 
     const parser = new SseParser();
     parser.lastEventId = lastId;
     try {
-      const res = await open(url, { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) });
+      const res = await open(url, { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) }, opts.tls);
       if (res.statusCode !== 200) throw await failure(url, res);
       connected = true;
       res.setEncoding('utf8');

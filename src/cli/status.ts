@@ -1,14 +1,14 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { statusTable, type NodeRow } from './fleet-format.js';
-import { apiBase, getJson } from './server-api.js';
+import { apiBase, apiTls, getJson } from './server-api.js';
 
 const HELP = `Usage: diskless status --config FILE [--json]
 
 Shows every node of the config as the running server sees it: where it is in its boot
 (dhcp, loading, initramfs stage, booted, failed), since when, the image version it runs
-and its last event. Asks "diskless serve" over its API (GET /api/v1/nodes at server.address
-and http_port), so this machine must be in api.read_from. --json prints the API's answer.
+and its last event. Asks "diskless serve" over its admin API (GET /api/v1/nodes at api.address
+and api.port), so this machine must be in api.read_from. --json prints the API's answer.
 `;
 
 export interface CliIo {
@@ -25,8 +25,10 @@ export async function statusCommand(argv: string[], io: CliIo = {}): Promise<num
     return 0;
   }
   if (!values.config) throw new Error(`status: --config FILE is required\n\n${HELP}`);
-  const base = apiBase(loadConfig(values.config));
-  const { nodes } = await getJson<{ nodes: NodeRow[] }>(`${base}/nodes`);
+  const config = loadConfig(values.config);
+  const base = apiBase(config);
+  const tls = apiTls(config);
+  const { nodes } = await getJson<{ nodes: NodeRow[] }>(`${base}/nodes`, tls);
   if (values.json) out(`${JSON.stringify(nodes, null, 2)}\n`);
   else out(nodes.length ? statusTable(nodes, (io.now ?? Date.now)()) : 'no nodes in the inventory\n');
   return 0;

@@ -70,6 +70,7 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
   const iface = f.optString('interface');
   const tftpRoot = f.optString('tftp_root');
   const syslinux = f.strings('syslinux_dirs');
+  const stateDir = path(f.string('state_dir', '/var/lib/diskless'));
   const s: ServerConfig = {
     address,
     httpPort: f.int('http_port', 80, 1, 65535),
@@ -80,14 +81,20 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     maxTftpTransfers: f.int('max_tftp_transfers', 256, 1, 16384),
     maxNbdConnections: f.int('max_nbd_connections', 512, 1, 65535),
     tokenTtlSec: f.int('token_ttl', 300, 10, 3600),
+    secretsWindowSec: f.int('secrets_window', 900, 60, 86400),
+    httpsPort: f.int('https_port', 443, 1, 65535),
     answerRouterSolicitations: f.bool('answer_router_solicitations', false),
-    stateDir: path(f.string('state_dir', '/var/lib/diskless')),
+    stateDir,
+    tlsCertFile: path(f.string('tls_cert', `${stateDir}/tls/server.crt`)),
+    tlsKeyFile: path(f.string('tls_key', `${stateDir}/tls/server.key`)),
     ipxeDir: path(f.string('ipxe_dir', '/usr/lib/ipxe')),
     syslinuxDirs: (syslinux.length ? syslinux : ['/usr/lib/PXELINUX', '/usr/lib/syslinux/modules/bios']).map(path),
     ...(iface !== undefined ? { interface: iface } : {}),
     ...(tftpRoot !== undefined ? { tftpRoot: path(tftpRoot) } : {}),
   };
   if (iface !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(iface)) f.fail('interface', `"${iface}" is not a network interface name`, f.raw('interface'));
+  if (f.has('tls_cert') !== f.has('tls_key')) f.fail(f.has('tls_cert') ? 'tls_cert' : 'tls_key', 'give tls_cert and tls_key together (or neither: a certificate is then made at first start)', f.raw(f.has('tls_cert') ? 'tls_cert' : 'tls_key'));
+  if (s.httpsPort === s.httpPort) f.fail('https_port', `must differ from http_port (${s.httpPort})`, f.raw('https_port'));
   if (s.answerRouterSolicitations && iface === undefined) f.fail('answer_router_solicitations', 'needs server.interface: the link to answer on', f.raw('answer_router_solicitations'));
   f.rejectUnknown();
   return s;
@@ -140,6 +147,11 @@ function readDhcp(f: Fields, server: ServerConfig): DhcpConfig {
  */
 function readApi(f: Fields, server: ServerConfig, dhcp: DhcpConfig, path: (p: string) => string): ApiConfig {
   const adminTokenFile = path(f.string('admin_token_file', `${server.stateDir}/admin-token`));
+  const address = f.string('address', '127.0.0.1');
+  if (!isIPv4(address) && !isIPv6(address)) f.fail('address', `"${address}" is not an IP address (the admin listener; 127.0.0.1 keeps it on this host)`, f.raw('address'));
+  const port = f.int('port', 8780, 1, 65535);
+  const hostnames = f.strings('hostnames');
+  for (const h of hostnames) if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(h)) f.fail('hostnames', `"${h}" is not a host name`, f.raw('hostnames'));
   let readFrom: string[];
   if (f.has('read_from') && !f.isNull('read_from')) {
     readFrom = f.strings('read_from');
@@ -153,7 +165,7 @@ function readApi(f: Fields, server: ServerConfig, dhcp: DhcpConfig, path: (p: st
     readFrom = ['127.0.0.0/8', '::1/128', `${network}/${prefix}`];
   }
   f.rejectUnknown();
-  return { adminTokenFile, readFrom };
+  return { adminTokenFile, readFrom, address, port, hostnames };
 }
 
 /** Why a read_from entry is not ADDRESS/PREFIX (or a bare address), or undefined if it is. */

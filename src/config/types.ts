@@ -23,6 +23,13 @@ export interface ServerConfig {
   maxNbdConnections: number;
   /** Seconds a boot script's one-time secrets token stays valid. */
   tokenTtlSec: number;
+  /** Seconds after a machine's PXE DHCP exchange during which its boot may fetch its secrets. */
+  secretsWindowSec: number;
+  /** HTTPS on `address`: node secrets, to initrds that carry this server's certificate. */
+  httpsPort: number;
+  /** PEM certificate and key of this server's TLS; made at first start when both are missing. */
+  tlsCertFile: string;
+  tlsKeyFile: string;
   /** Answer IPv6 Router Solicitations on `interface` with "no router" (iPXE stops waiting). */
   answerRouterSolicitations: boolean;
 }
@@ -100,8 +107,13 @@ export interface NodeConfig {
   files?: FileSpec[];
 }
 
-/** Who may use the API (/api/v1), the dashboard and /metrics. */
+/** Who may use the API (/api/v1), the dashboard and /metrics, and where they listen. */
 export interface ApiConfig {
+  /** The admin listener: loopback by default (plain HTTP); any other address serves HTTPS. */
+  address: string;
+  port: number;
+  /** Host names (besides the address, localhost and this host's name) the API answers to. */
+  hostnames: string[];
   /** Holds the admin token that API writes need; made (random, 0600) at start when missing. */
   adminTokenFile: string;
   /** CIDRs allowed to read; default loopback plus server.address's own subnet. */

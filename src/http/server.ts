@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import type { BootFile } from '../files/boot-file.js';
@@ -24,8 +25,10 @@ export interface HttpServerOptions {
   port: number;
   /** Consulted before files, for every method (API endpoints). */
   handlers?: HttpHandler[];
-  /** Everything served; returns undefined for 404. */
-  resolve(path: string, peer: string): Promise<BootFile | undefined>;
+  /** Files served for GET and HEAD; returns undefined for 404. Without it only handlers answer. */
+  resolve?(path: string, peer: string): Promise<BootFile | undefined>;
+  /** Serve HTTPS with this PEM certificate and key instead of plain HTTP. */
+  tls?: { cert: string; key: string };
   logger?: Logger;
   onEvent?: (e: HttpEvent) => void;
   now?: () => number;
@@ -52,7 +55,8 @@ export class HttpServer {
   }
 
   async start(): Promise<void> {
-    const server = createServer((req, res) => void this.#handle(req, res));
+    const handle = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
+    const server: Server = this.#opts.tls ? createTlsServer({ ...this.#opts.tls, minVersion: 'TLSv1.2' }, handle) : createServer(handle);
     // Slow or idle clients must not hold sockets forever, but a 300 MB image over a slow link
     // must not be cut off: only the request headers have a deadline.
     server.headersTimeout = 20_000;
@@ -96,7 +100,7 @@ export class HttpServer {
       } else if (method !== 'GET' && method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('Method not allowed\n');
       } else {
-        const file = await this.#opts.resolve(path, peer);
+        const file = await this.#opts.resolve?.(path, peer);
         if (!file) res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
         else bytes = await this.#sendFile(req, res, file, method === 'HEAD');
       }

@@ -32,17 +32,6 @@ export function neighbourTableOwner(path = '/proc/net/arp'): AddressOwner {
   };
 }
 
-/** The first source that knows, e.g. the neighbour table and then DHCP reservations. */
-export function firstOwner(...sources: AddressOwner[]): AddressOwner {
-  return async (ip) => {
-    for (const s of sources) {
-      const mac = await s(ip);
-      if (mac !== undefined) return mac;
-    }
-    return undefined;
-  };
-}
-
 /**
  * The neighbour table for callers that cannot wait (tying a transfer's IP to a MAC as the event
  * is recorded): read synchronously, at most once per `maxAgeMs`, since /proc/net/arp is small

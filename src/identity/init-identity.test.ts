@@ -1,5 +1,6 @@
 // The node side of per-node files: initramfs/lib/diskless/identity.sh run under busybox (wget,
-// cpio, sed are its applets, as in the initrd) against the real node-files endpoint.
+// cpio, sed are its applets, as in the initrd) and openssl against the real node-files endpoint
+// on an HTTPS listener, with the boot script (fresh tokens) on a plain one, as in `serve`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,6 +16,8 @@ import { SecretStore } from '../secrets/secret-store.js';
 import { TokenIssuer } from '../secrets/tokens.js';
 import { BootTokens } from './boot-tokens.js';
 import { nodeFilesEndpoint } from './node-files-endpoint.js';
+import { SecretsWindows } from './secrets-windows.js';
+import { loadServerCertificate } from '../tls/server-certificate.js';
 
 const LIB = resolve(fileURLToPath(import.meta.url), '../../../../initramfs/lib/diskless');
 const MAC = '52:54:00:aa:bb:01';
@@ -58,22 +61,37 @@ nodes:
   const secrets = await SecretStore.open({ stateDir: config.server.stateDir });
   await secrets.setRootPassword(MAC, HASH);
   const tokens = new TokenIssuer({ ttlMs: 60_000 });
-  const bootTokens = new BootTokens(tokens, async () => MAC, logger);
+  // This machine is the node: the neighbour table witness says 127.0.0.1 is MAC.
+  const windows = await SecretsWindows.open({ windowMs: 600_000 });
+  windows.openFor(MAC);
+  const witness = async () => MAC;
+  const bootTokens = new BootTokens(tokens, windows, witness, logger);
+  const cert = await loadServerCertificate({ address: '127.0.0.1', tlsCertFile: join(dir, 'tls', 'server.crt'), tlsKeyFile: join(dir, 'tls', 'server.key') });
+  const https = new HttpServer({
+    address: '127.0.0.1',
+    port: 0,
+    tls: { cert: cert.certPem, key: cert.keyPem },
+    handlers: [nodeFilesEndpoint({ config: () => config, tokens, windows, witness, secrets, logger })],
+  });
   const http = new HttpServer({
     address: '127.0.0.1',
     port: 0,
-    handlers: [nodeFilesEndpoint({ config: () => config, tokens, secrets, logger })],
     // The node's own boot script, carrying a fresh token as BootTree would put it.
     resolve: async (p, peer) => (p === `/boot/${MAC}.ipxe` ? memoryFile(`kernel k rd.diskless.token=${await bootTokens.forScript(MAC, peer)} x\n`) : undefined),
   });
   await http.start();
+  await https.start();
   const env = {
     PATH: `${bin}:/usr/bin:/bin`, DL_LIB: LIB, DL_LOG: join(dir, 'log'), DL_CONSOLE: join(dir, 'console'),
     DL_FILES: join(dir, 'files.cpio'), DL_NEWROOT: newroot, DL_SERVER: `http://127.0.0.1:${http.port}`, DL_MAC: MAC, DL_RETRY: '20',
+    DL_SECRETS_URL: `https://127.0.0.1:${https.port}`, DL_SERVER_CERTS: cert.certFile,
   };
-  const run = (token: string) =>
-    busyboxSh(`. "$DL_LIB/common.sh"; . "$DL_LIB/identity.sh"; DL_TOKEN='${token}'; if apply_identity; then echo APPLIED; else echo "FAILED $DL_CAUSE"; fi`, env);
-  return { dir, newroot, secrets, tokens, logger, http, run, cleanup: async () => { await http.stop(); await rm(dir, { recursive: true, force: true }); } };
+  const run = (token: string, more: Record<string, string> = {}) =>
+    busyboxSh(`. "$DL_LIB/common.sh"; . "$DL_LIB/identity.sh"; DL_TOKEN='${token}'; if apply_identity; then echo APPLIED; else echo "FAILED $DL_CAUSE"; fi`, { ...env, ...more });
+  return {
+    dir, newroot, secrets, tokens, windows, logger, http, https, run,
+    cleanup: async () => { await http.stop(); await https.stop(); await rm(dir, { recursive: true, force: true }); },
+  };
 }
 
 test('apply_identity puts host keys, templates and root password into the new root; a spent token is replaced by a fresh one', async () => {
@@ -96,7 +114,9 @@ test('apply_identity puts host keys, templates and root password into the new ro
     await assert.rejects(stat(join(s.dir, 'files.cpio')), 'the archive does not stay in RAM');
 
     // The same token again (a replay): refused with an alert; the node then asks its boot
-    // script for a fresh token, which works.
+    // script for a fresh token, which works inside a boot (a new PXE exchange reopens the window).
+    assert.equal(s.windows.get(MAC), undefined, 'the redemption closed the secrets window');
+    s.windows.openFor(MAC);
     await rm(join(s.newroot, 'etc/motd'));
     const again = await s.run(token);
     assert.match(again.out, /APPLIED/, again.out);
@@ -110,13 +130,11 @@ test('apply_identity puts host keys, templates and root password into the new ro
 test('apply_identity fails the stage, naming the server, when no token is ever accepted', async () => {
   const s = await setup();
   try {
-    // Boot scripts fetched from here carry no token (the owner check fails), so nothing works.
+    // Neither listener answers, so no token ever works.
     await s.http.stop();
-    const r = await busyboxSh(`. "$DL_LIB/common.sh"; . "$DL_LIB/identity.sh"; DL_RETRY=4; DL_TOKEN=${'A'.repeat(43)}; if apply_identity; then echo APPLIED; else echo "FAILED $DL_CAUSE"; fi`, {
-      PATH: `${s.dir}/bin:/usr/bin:/bin`, DL_LIB: LIB, DL_LOG: join(s.dir, 'log'), DL_CONSOLE: join(s.dir, 'console'),
-      DL_FILES: join(s.dir, 'files.cpio'), DL_NEWROOT: s.newroot, DL_SERVER: 'http://127.0.0.1:9', DL_MAC: MAC,
-    });
-    assert.match(r.out, /FAILED no files for this node from http:\/\/127\.0\.0\.1:9 within rd\.retry=4 s/, r.out);
+    await s.https.stop();
+    const r = await s.run('A'.repeat(43), { DL_RETRY: '4', DL_SECRETS_URL: 'https://127.0.0.1:9' });
+    assert.match(r.out, /FAILED no files for this node from https:\/\/127\.0\.0\.1:9 within rd\.retry=4 s/, r.out);
     assert.equal(await readFile(join(s.newroot, 'etc/shadow'), 'utf8'), 'root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n');
   } finally {
     await s.cleanup();
@@ -129,6 +147,48 @@ test('without a token the image identity is kept and nothing is fetched', async 
     const r = await s.run('');
     assert.match(r.out, /APPLIED/);
     await assert.rejects(stat(join(s.newroot, 'etc/ssh')));
+  } finally {
+    await s.cleanup();
+  }
+});
+
+test('the token goes only to a server whose certificate the initrd carries: another certificate gets nothing, not even the token', async () => {
+  const s = await setup();
+  try {
+    const other = await loadServerCertificate({ address: '127.0.0.1', tlsCertFile: join(s.dir, 'other', 'c.pem'), tlsKeyFile: join(s.dir, 'other', 'k.pem') });
+    const token = s.tokens.issue(MAC, '127.0.0.1');
+    const r = await s.run(token, { DL_RETRY: '2', DL_SERVER_CERTS: other.certFile });
+    assert.match(r.out, /FAILED no files for this node/, r.out);
+    assert.equal(s.logger.lines.filter((l) => String(l.msg).startsWith('secrets token refused') || l.msg === 'node files sent').length, 0, 'the server never saw a token');
+    assert.match(await readFile(join(s.dir, 'log'), 'utf8'), /TLS to 127\.0\.0\.1:\d+ failed/);
+    // The right certificate: the same unspent token works.
+    assert.match((await s.run(token)).out, /APPLIED/);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+test('an initrd without server certificates refuses to send its token, saying how to fix it', async () => {
+  const s = await setup();
+  try {
+    const r = await s.run(s.tokens.issue(MAC, '127.0.0.1'), { DL_SERVER_CERTS: join(s.dir, 'none.pem') });
+    assert.match(r.out, /FAILED this initrd carries no server certificate .*rebuild it/, r.out);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+test('outside a boot (window closed) a token, valid or not, gets nothing and raises an alert; no fresh token is handed out', async () => {
+  const s = await setup();
+  try {
+    const token = s.tokens.issue(MAC, '127.0.0.1');
+    s.windows.close(MAC, 'switch_root');
+    const r = await s.run(token, { DL_RETRY: '4' });
+    assert.match(r.out, /FAILED no files for this node/, r.out);
+    await assert.rejects(stat(join(s.newroot, 'etc/motd')));
+    const alerts = s.logger.lines.filter((l) => l.alert === true);
+    assert.ok(alerts.some((l) => l.reason === 'outside-boot'), JSON.stringify(alerts));
+    assert.ok(s.logger.lines.some((l) => l.msg === 'boot script without a secrets token: no boot of this machine in progress'));
   } finally {
     await s.cleanup();
   }

@@ -11,6 +11,8 @@ import { nodeByMac } from '../boot/boot-target.js';
 import { configuredNodeFiles, templateValues } from './node-files.js';
 import type { AlertHook } from './alerts.js';
 import { peerIp } from '../events/peer-address.js';
+import type { AddressOwner } from './address-owner.js';
+import type { SecretsWindows } from './secrets-windows.js';
 
 export const NODE_FILES_PATH = '/api/v1/node-files';
 const MAX_BODY = 1024;
@@ -18,6 +20,10 @@ const MAX_BODY = 1024;
 export interface NodeFilesDeps {
   config: () => DisklessConfig;
   tokens: TokenIssuer;
+  /** Only a boot in progress may redeem; its window closes at the first redemption. */
+  windows: SecretsWindows;
+  /** Which MAC holds an address on our link (the neighbour table); undefined off-link. */
+  witness: AddressOwner;
   secrets: SecretStore;
   logger: Logger;
   /** Hears the refusals logged as alerts (a reused token, one tried from another address). */
@@ -30,39 +36,49 @@ function answer(res: ServerResponse, status: number, text: string): true {
 }
 
 /**
- * POST /api/v1/node-files (form: mac, token) → the node's files as a cpio archive: SSH host
- * keys, root's authorized_keys and password hash, and the profile's and node's `files:`.
- * The token comes from the node's own boot script; it works once, from that node's address,
- * within token_ttl. A reused token, or one tried from another address, is an alert.
+ * POST /api/v1/node-files (form: token; mac is informative) → the node's files as a cpio
+ * archive: SSH host keys, root's authorized_keys and password hash, and the profile's and
+ * node's `files:`. The token comes from the node's own boot script; it works once, from the
+ * address it was issued to, by the machine the neighbour table says holds that address (never
+ * the MAC the client claims), within token_ttl and inside the node's secrets window, which
+ * the redemption closes. Any refusal outside a boot in progress is an alert: nothing asks for
+ * secrets then but someone who should not.
  */
 export function nodeFilesEndpoint(deps: NodeFilesDeps): HttpHandler {
   return async (req, res, path) => {
     if (path !== NODE_FILES_PATH) return false;
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
-      return answer(res, 405, 'Method not allowed: POST a form with mac and token');
+      return answer(res, 405, 'Method not allowed: POST a form with the token');
     }
     const text = await readBody(req, MAX_BODY);
     if (text === undefined) return answer(res, 413, `Request too large (limit ${MAX_BODY} bytes)`);
     const form = new URLSearchParams(text);
     const peer = req.socket.remoteAddress ?? '';
+    const ip = peerIp(peer);
+    if (ip === undefined) return answer(res, 400, 'Bad request: no client address');
     const claimed = normalizeMac(form.get('mac') ?? '');
-    if (!claimed) return answer(res, 400, 'Bad request: mac is missing or not a MAC address');
-    const r = deps.tokens.redeem(form.get('token') ?? '', { mac: claimed, ip: peer });
-    if (!r.ok) {
-      deps.logger.log(r.alert ? 'warn' : 'info', r.alert ? 'secrets token refused: possible theft' : 'secrets token refused', {
-        service: 'secrets', alert: r.alert, reason: r.reason, mac: claimed, tokenMac: r.mac, peer,
+    const witnessed = await deps.witness(ip);
+    const r = deps.tokens.redeem(form.get('token') ?? '', { ip, ...(witnessed === undefined ? {} : { mac: witnessed }) });
+    const mac = r.mac ?? witnessed ?? claimed;
+    const inWindow = mac !== undefined && deps.windows.get(mac) !== undefined;
+    const refuse = (reason: string, alert: boolean): true => {
+      deps.logger.log(alert ? 'warn' : 'info', alert ? 'secrets token refused: possible theft' : 'secrets token refused', {
+        service: 'secrets', alert, reason, mac, claimedMac: claimed, peerMac: witnessed, peer,
       });
-      if (r.alert) {
-        const ip = peerIp(peer);
+      if (alert) {
         deps.onAlert?.({
-          name: 'token-refused', mac: claimed, ...(ip ? { ip } : {}),
-          detail: `secrets token refused (${r.reason}): possible theft`,
-          fields: { reason: r.reason, ...(r.mac ? { tokenMac: r.mac } : {}) },
+          name: 'token-refused', ...(mac ? { mac } : {}), ip,
+          detail: `secrets token refused (${reason}): possible theft`,
+          fields: { reason, ...(r.mac ? { tokenMac: r.mac } : {}), ...(witnessed ? { peerMac: witnessed } : {}) },
         });
       }
-      return answer(res, 403, `Refused: token ${r.reason} (the node gets a new one from its boot script at the next boot)`);
-    }
+      return answer(res, 403, `Refused: token ${reason} (a node gets a new one from its boot script while it boots)`);
+    };
+    // Unknown or expired inside a boot is a server restart or a slow boot: /init asks its
+    // boot script for a fresh token. Outside a boot nothing legitimate asks at all.
+    if (!r.ok) return refuse(r.reason, r.alert || !inWindow);
+    if (!inWindow) return refuse('outside-boot', true);
     const cfg = deps.config();
     const node = nodeByMac(cfg, r.mac);
     if (!node) return answer(res, 404, `No node ${r.mac} in the inventory`);
@@ -71,6 +87,8 @@ export function nodeFilesEndpoint(deps: NodeFilesDeps): HttpHandler {
       const hostname = templateValues(cfg, node, peer).hostname;
       const files = [...(await nodeSecretFiles(deps.secrets, node.mac, hostname)), ...(await configuredNodeFiles(cfg, node, peer))];
       body = await bundleFiles(files);
+      // Closed once the files are ready: a failure above leaves the boot able to try again.
+      deps.windows.close(r.mac, 'redeemed');
       deps.logger.log('info', 'node files sent', { service: 'secrets', mac: node.mac, peer, files: files.length, bytes: body.length });
     } catch (e) {
       deps.logger.log('error', 'node files failed', { service: 'secrets', mac: node.mac, error: (e as Error).message });
@@ -78,5 +96,16 @@ export function nodeFilesEndpoint(deps: NodeFilesDeps): HttpHandler {
     }
     res.writeHead(200, { 'content-type': 'application/x-cpio', 'content-length': String(body.length), 'cache-control': 'no-store' }).end(body);
     return true;
+  };
+}
+
+/**
+ * On the plain-HTTP listener: the node-files path answers only where to go instead. The
+ * archive holds private keys, so it is never sent in the clear, not even to a valid token.
+ */
+export function nodeFilesOnlyOverTls(httpsUrl: string): HttpHandler {
+  return async (_req, res, path) => {
+    if (path !== NODE_FILES_PATH) return false;
+    return answer(res, 403, `Refused: node files are served over HTTPS only, at ${httpsUrl}${NODE_FILES_PATH} (this initrd is too old: rebuild it)`);
   };
 }

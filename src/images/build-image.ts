@@ -1,8 +1,6 @@
 import { copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { HOST_TOOLS, INITRAMFS_DIR } from '../app/lab-debian.js';
-import { nbdKeeperEntries } from '../initramfs/nbd-keeper.js';
-import { buildInitramfs } from '../initramfs/build.js';
+import { buildNetworkInitrd } from '../initramfs/network-initrd.js';
 import { compareKernelVersions } from '../initramfs/kernel-version.js';
 import { resolveInRoot } from '../initramfs/root-path.js';
 import { buildDebianRoot } from './debian-root.js';
@@ -39,8 +37,8 @@ export interface BuildImageOptions {
    * filesystem the results are hard-linked into the store instead of copied.
    */
   workDir: string;
-  /** Replaces the real initramfs build; tests use it to avoid needing a full module tree. */
-  buildInitrd?: InitrdBuilder;
+  /** networkInitrdBuilder(the servers' certificates); tests give one that needs no module tree. */
+  buildInitrd: InitrdBuilder;
   /** The initrd step's byte count, for a progress bar. */
   initrdProgress?: (done: number, total: number) => void;
 }
@@ -48,10 +46,13 @@ export interface BuildImageOptions {
 const MMDEBSTRAP = 'mmdebstrap:';
 const SUITE_RE = /^[a-z][a-z0-9.-]{0,63}$/;
 
-export const defaultInitrdBuilder: InitrdBuilder = async ({ root, kernelVersion, output, onProgress }) => {
-  const s = await buildInitramfs({ root, kernelVersion, output, initDir: INITRAMFS_DIR, hostBinaries: HOST_TOOLS, extraFiles: await nbdKeeperEntries(), extraModules: ['autofs4'], ...(onProgress ? { onProgress } : {}) });
-  return { kernelVersion: s.kernelVersion };
-};
+/** The network initrd from the image's own modules, carrying the boot servers' certificates (PEM). */
+export function networkInitrdBuilder(serverCerts: string): InitrdBuilder {
+  return async ({ root, kernelVersion, output, onProgress }) => {
+    const s = await buildNetworkInitrd({ root, kernelVersion, output, serverCerts, ...(onProgress ? { onProgress } : {}) });
+    return { kernelVersion: s.kernelVersion };
+  };
+}
 
 /**
  * The kernel version of the newest ROOT/boot/vmlinuz-VERSION and its path on the host.
@@ -86,7 +87,7 @@ export interface StoreRootOptions {
    * initrd nor a version is made, since the version id would be that of the source.
    */
   unchangedSha256?: string;
-  buildInitrd?: InitrdBuilder;
+  buildInitrd: InitrdBuilder;
   progress?: (msg: string) => void;
   initrdProgress?: (done: number, total: number) => void;
   /** Checked before each step, so an interrupted caller stops before storing anything. */
@@ -113,7 +114,7 @@ export async function buildImage(o: BuildImageOptions): Promise<Manifest> {
       label: o.from,
       tmp,
       parent,
-      ...(o.buildInitrd ? { buildInitrd: o.buildInitrd } : {}),
+      buildInitrd: o.buildInitrd,
       ...(o.progress ? { progress: o.progress } : {}),
       ...(o.initrdProgress ? { initrdProgress: o.initrdProgress } : {}),
     });
@@ -143,7 +144,7 @@ export async function storeRootVersion(o: StoreRootOptions): Promise<StoreRootRe
   if (o.unchangedSha256 !== undefined && (await sha256File(squashfs)) === o.unchangedSha256) return { unchanged: true };
   const initrd = join(o.tmp, 'initrd.img');
   const built = await step(`initrd for kernel ${kernel.version}`, () =>
-    (o.buildInitrd ?? defaultInitrdBuilder)({ root: o.root, kernelVersion: kernel.version, output: initrd, ...(o.initrdProgress ? { onProgress: o.initrdProgress } : {}) }),
+    o.buildInitrd({ root: o.root, kernelVersion: kernel.version, output: initrd, ...(o.initrdProgress ? { onProgress: o.initrdProgress } : {}) }),
   );
   if (built.kernelVersion !== kernel.version) {
     // A node must never boot a kernel with another kernel's modules.

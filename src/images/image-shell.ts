@@ -30,7 +30,7 @@ export interface ImageShellOptions {
   command?: readonly string[];
   /** Scratch space on the store's filesystem, so the new version's files are hard-linked in. */
   workDir: string;
-  buildInitrd?: InitrdBuilder;
+  buildInitrd: InitrdBuilder;
   progress?: (msg: string) => void;
   /** unsquashfs, mount, umount. Default runTool. */
   runTool?: (argv: readonly string[]) => Promise<unknown>;
@@ -139,7 +139,7 @@ async function runSession(o: ImageShellOptions, from: ShownVersion, scratch: str
       tmp: scratch,
       parent: from.version,
       unchangedSha256: from.manifest.sha256,
-      ...(o.buildInitrd ? { buildInitrd: o.buildInitrd } : {}),
+      buildInitrd: o.buildInitrd,
       progress,
       abort: signals.interrupted,
     });

@@ -98,7 +98,7 @@ test('busybox modprobe inside the archive loads by name, alias and modalias, sof
 }, async (t) => {
   const dir = workDir(t);
   const output = join(dir, 'initrd.img');
-  await buildInitramfs({ output, drivers: ['e1000', 'virtio_net', 'r8169'], initDir: initDir(dir), compressionLevel: 1 });
+  await buildInitramfs({ output, drivers: ['e1000', 'virtio_net', 'r8169', 'cdc_ether', 'cdc_subset'], initDir: initDir(dir), compressionLevel: 1 });
   const tree = join(dir, 'tree');
   mkdirSync(tree);
   const unpack = spawnSync('sh', ['-c', 'zstd -dcq "$1" | cpio -id --quiet', 'sh', output], { cwd: tree });
@@ -122,6 +122,12 @@ test('busybox modprobe inside the archive loads by name, alias and modalias, sof
   const r8169 = show('r8169');
   assert.ok(r8169.indexOf('kernel/drivers/net/phy/realtek.ko') >= 0 && r8169.indexOf('kernel/drivers/net/phy/realtek.ko') < r8169.indexOf('kernel/drivers/net/ethernet/realtek/r8169.ko'), r8169.join(' '));
   assert.deepEqual(show('nfsv4'), modprobeFiles(hostVersion!, 'nfsv4'));
+  // regression: a modalias two drivers match loads them in kmod's order, or the wrong one binds
+  // first (QEMU's usb-net: cdc_subset took the data interface with a random MAC, so the NIC never
+  // had the MAC that BOOTIF names).
+  const usbNet = 'usb:v0525pA4A2d0000dc02dsc00dp00ic02isc06ip00in00';
+  assert.deepEqual(show(usbNet), modprobeFiles(hostVersion!, usbNet));
+  assert.ok(show(usbNet).indexOf('kernel/drivers/net/usb/cdc_ether.ko') < show(usbNet).indexOf('kernel/drivers/net/usb/cdc_subset.ko'));
 });
 
 test('the default carries every network driver; its size is measured', { skip: skipHost }, async (t) => {

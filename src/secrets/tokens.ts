@@ -97,8 +97,11 @@ export class TokenIssuer {
   }
 
   /**
-   * A second use, or a use from another address, means the token leaked: it is refused with
-   * `alert: true` for the caller to log, and burned so the rightful node cannot be raced either.
+   * `from.ip` is the address the redemption came from; `from.mac` the machine that the
+   * neighbour table says holds it (left out when it cannot know: a peer behind a router), never
+   * a MAC the client claims. A second use, or a use from another address or machine, means the
+   * token leaked: it is refused with `alert: true` for the caller to log, and burned so the
+   * rightful node cannot be raced either.
    */
   redeem(token: string, from: { mac?: string; ip: string }): RedeemResult {
     if (!TOKEN_SHAPE.test(token)) return { ok: false, reason: 'unknown', alert: false };

@@ -4,7 +4,7 @@
 parse_cmdline() {
     DL_ROOT="" DL_OVERLAY=tmpfs DL_COPY="" DL_SHA256="" DL_RETRY=180 DL_IP="" DL_BOOTIF=""
     DL_BREAK="" DL_SHELL="" DL_DEBUG="" DL_SERVER="" DL_INIT=/sbin/init DL_OVERLAY_SIZE=50%
-    DL_NFS_OPTS="" DL_TOKEN="" DL_NETWAIT=60 DL_SETTLE=3
+    DL_NFS_OPTS="" DL_TOKEN="" DL_SECRETS_URL="" DL_NETWAIT=60 DL_SETTLE=3
     read -r _cmdline < "${DL_CMDLINE_FILE:-/proc/cmdline}"
     set -f  # split on blanks but never expand a word such as "*" against the filesystem
     for _arg in $_cmdline; do
@@ -25,6 +25,7 @@ parse_cmdline() {
             rd.shell|rd.shell=1) DL_SHELL=1 ;;
             rd.debug) DL_DEBUG=1 ;;
             diskless.server=*) DL_SERVER=${_arg#*=} ;;
+            diskless.secrets=*) DL_SECRETS_URL=${_arg#*=} ;;
             init=*) DL_INIT=${_arg#init=} ;;
         esac
     done
@@ -49,5 +50,10 @@ check_cmdline() {
     if [ -n "$DL_SHA256" ] && [ ${#DL_SHA256} -ne 64 ]; then cause "rd.diskless.sha256 must be 64 hex digits"; return; fi
     case "$DL_SHA256" in *[!0-9a-f]*) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac
     case "$DL_TOKEN" in *[!A-Za-z0-9_-]*) cause "rd.diskless.token has characters a token never has"; return ;; esac
+    case "$DL_SECRETS_URL" in
+        ""|https://[0-9]*.[0-9]*.[0-9]*.[0-9]*:[0-9]*) ;;
+        *) cause "diskless.secrets=$DL_SECRETS_URL: expected https://ADDRESS:PORT"; return ;;
+    esac
+    case "${DL_SECRETS_URL#https://}" in *[!0-9.:]*) cause "diskless.secrets=$DL_SECRETS_URL: expected https://ADDRESS:PORT"; return ;; esac
     return 0
 }

@@ -5,12 +5,45 @@
 DL_FILES=${DL_FILES:-/run/initramfs/node-files.cpio}
 DL_NEWROOT=${DL_NEWROOT:-/newroot}
 DL_BUSYBOX=${DL_BUSYBOX:-/bin/busybox}
+DL_SERVER_CERTS=${DL_SERVER_CERTS:-/etc/diskless/server-certs.pem}
 
-# POST the one-time token from this boot's script; the archive lands in RAM, readable by root only.
+# POST the one-time token over TLS to diskless.secrets (https://ADDRESS:PORT), and only to a
+# server whose certificate this initrd carries: busybox wget checks no certificate, and the
+# answer holds this node's private keys. openssl s_client with -verify_return_error hangs up
+# before sending anything when the certificate is not one of ours; -partial_chain lets the
+# carried certificate itself be the trust anchor; -no_check_time because a node's clock at
+# boot may be anything. The archive lands in RAM, readable by root only.
 fetch_node_files() {
+    rm -f "$DL_FILES" "$DL_FILES.http"
+    _hostport=${DL_SECRETS_URL#https://}
+    _body="token=$(urlencode "$1")&mac=$(urlencode "$DL_MAC")"
+    (
+        umask 077
+        printf 'POST /api/v1/node-files HTTP/1.0\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %s\r\n\r\n%s' \
+            "$_hostport" "${#_body}" "$_body" \
+            | OPENSSL_CONF=/dev/null timeout 30 openssl s_client -quiet -connect "$_hostport" -CAfile "$DL_SERVER_CERTS" \
+                -partial_chain -no_check_time -verify_return_error > "$DL_FILES.http" 2>> "$DL_LOG"
+    ) || { info "identity: TLS to $_hostport failed (not reachable, or its certificate is not one this initrd carries)"; rm -f "$DL_FILES.http"; return 1; }
+    http_body "$DL_FILES.http" "$DL_FILES"
+    _status=$DL_HTTP_STATUS
+    rm -f "$DL_FILES.http"
+    [ "$_status" = 200 ] && [ -s "$DL_FILES" ] && return 0
+    info "identity: the server answered ${_status:-nothing}: $(sed -n 1p "$DL_FILES" 2>/dev/null | cut -c1-200)"
     rm -f "$DL_FILES"
-    (umask 077; timeout 30 wget -q -O "$DL_FILES" --post-data "mac=$(urlencode "$DL_MAC")&token=$(urlencode "$1")" \
-        "$DL_SERVER/api/v1/node-files") 2>/dev/null && [ -s "$DL_FILES" ]
+    return 1
+}
+
+# An HTTP response in file $1 → its body in file $2, its status code in DL_HTTP_STATUS. `read`
+# takes the header lines a byte at a time, so `cat` goes on exactly where they end.
+http_body() {
+    DL_HTTP_STATUS=""
+    {
+        IFS= read -r _line && DL_HTTP_STATUS=$(printf '%s' "$_line" | cut -d' ' -f2)
+        while IFS= read -r _line; do
+            case "$_line" in ""|"$(printf '\r')") break ;; esac
+        done
+        cat > "$2"
+    } < "$1"
 }
 
 # Tokens live in the server's memory for token_ttl: after a server restart, or a boot slower
@@ -25,6 +58,8 @@ apply_identity() {
         info "identity: no rd.diskless.token (pxelinux, or a node without secrets): keeping the image's own"
         return 0
     fi
+    [ -n "$DL_SECRETS_URL" ] || { cause "rd.diskless.token without diskless.secrets=https://…: the boot script is from an older server"; return; }
+    [ -s "$DL_SERVER_CERTS" ] || { cause "this initrd carries no server certificate ($DL_SERVER_CERTS), so it cannot fetch this node's secrets: rebuild it (diskless image build, or diskless initrd build --config FILE)"; return; }
     if ! touch "$DL_NEWROOT/.diskless-write-test" 2>/dev/null; then
         cause "the root is read-only (rd.diskless.overlay=none): this node's keys and files cannot be applied"; return
     fi
@@ -33,7 +68,7 @@ apply_identity() {
     _until=$(( $(now_ms) / 1000 + DL_RETRY ))
     until fetch_node_files "$_token"; do
         if [ "$(( $(now_ms) / 1000 ))" -ge "$_until" ]; then
-            cause "no files for this node from $DL_SERVER within rd.retry=$DL_RETRY s (token refused or server down; see the server log)"; return
+            cause "no files for this node from $DL_SECRETS_URL within rd.retry=$DL_RETRY s (token refused or server down; see the server log)"; return
         fi
         info "identity: this node's files are not available yet; asking for a new token"
         sleep 3

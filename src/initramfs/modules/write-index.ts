@@ -41,7 +41,11 @@ export function moduleIndexFiles(tree: ModuleTree, modules: readonly ModuleInfo[
     return deps.length === 0 ? `${m.path}:` : `${m.path}: ${deps.join(' ')}`;
   };
 
-  const aliasLines = tree.aliases.lines.filter((a) => included.has(a.module)).map((a) => `alias ${a.pattern} ${a.module}`);
+  // When one device's alias names several modules (QEMU's usb-net: cdc_ether and cdc_subset),
+  // the first loaded binds it, so order decides. kmod loads them in file order. busybox 1.35
+  // prepends each match to its list (llist_add_to), so it loads them in reverse file order:
+  // written reversed, busybox loads them as kmod (and udev) would.
+  const aliasLines = tree.aliases.lines.filter((a) => included.has(a.module)).map((a) => `alias ${a.pattern} ${a.module}`).reverse();
 
   const softdepLines: string[] = [];
   for (const m of ordered) {

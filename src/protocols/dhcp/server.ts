@@ -22,6 +22,8 @@ export interface DhcpEvent {
   ip?: string;
   file?: string;
   reason?: string;
+  /** UDP port the request came from: 68 from a client, 67 from a relay; any other took no privilege to send. */
+  peerPort?: number;
   /** Milliseconds since the epoch, from the server's clock. */
   at: number;
 }
@@ -160,7 +162,7 @@ export class DhcpServer {
       ...(this.#options.reservedBy ? { reservedBy: this.#options.reservedBy } : {}),
     });
     if (node === undefined && decision.messageType !== undefined) this.#unknownClient(request, decision);
-    const base = { mac, xid: request.xid };
+    const base = { mac, xid: request.xid, peerPort: rinfo.port };
     const requestType = decision.messageType === undefined ? undefined : EVENT_BY_REQUEST.get(decision.messageType);
     if (requestType) this.#emit({ ...base, type: requestType, ...requestedIp(request) }, decision.quiet ? 'debug' : 'info', peer);
 
@@ -211,6 +213,7 @@ export class DhcpServer {
     this.#emit({
       mac: macOf(request),
       xid: request.xid,
+      peerPort: rinfo.port,
       type: replyType,
       ...(ip ? { ip } : {}),
       ...(file ? { file } : {}),

@@ -1,0 +1,58 @@
+import { fileURLToPath } from 'node:url';
+import { buildInitramfs, type BuildInitramfsOptions, type InitramfsSummary } from './build.js';
+import type { CpioEntry } from './cpio.js';
+import { nbdKeeperEntries } from './nbd-keeper.js';
+
+/** Diskless' /init and its stages (busy box sh), copied to the archive's root. */
+export const INITRAMFS_DIR = fileURLToPath(new URL('../../../initramfs', import.meta.url));
+
+/**
+ * Tools /init needs that an image may not have; taken from this host with their libraries:
+ * nbd-client attaches NBD roots, openssl fetches the node's secrets over TLS from the server
+ * whose certificate the initrd carries (busybox's TLS client verifies no certificate).
+ */
+export const HOST_TOOLS = ['/usr/sbin/nbd-client', '/usr/bin/openssl'];
+
+/** Where /init looks for the certificates of the servers it may hand its token to (identity.sh). */
+export const SERVER_CERTS_PATH = '/etc/diskless/server-certs.pem';
+
+/** Modules every image's booted system wants early, beyond what boots it (systemd mounts autofs). */
+const EXTRA_MODULES = ['autofs4'];
+
+export interface NetworkInitrdOptions {
+  output: string;
+  /** The image root whose kernel modules are used; "/" by default. */
+  root?: string;
+  kernelVersion?: string;
+  /** PEM certificates of the boot servers (serverCertificatesPem); without them the node cannot fetch its secrets. */
+  serverCerts?: string;
+  drivers?: readonly string[] | undefined;
+  extraModules?: readonly string[];
+  compression?: BuildInitramfsOptions['compression'];
+  /** Where the static NBD helper is built and cached. */
+  helperCacheDir?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * The network initrd Diskless boots every node with, built from an image's own kernel modules:
+ * `/init`, nbd-client and the NBD reconnect helper, openssl, and the pinned server certificates.
+ * `diskless image build`, `diskless initrd build` and the lab all build it here.
+ */
+export async function buildNetworkInitrd(o: NetworkInitrdOptions): Promise<InitramfsSummary> {
+  const certs: CpioEntry[] = o.serverCerts === undefined
+    ? []
+    : [{ type: 'file', path: SERVER_CERTS_PATH.slice(1), mode: 0o644, data: new TextEncoder().encode(o.serverCerts) }];
+  return buildInitramfs({
+    output: o.output,
+    initDir: INITRAMFS_DIR,
+    hostBinaries: HOST_TOOLS,
+    extraFiles: [...(await nbdKeeperEntries(o.helperCacheDir)), ...certs],
+    extraModules: [...EXTRA_MODULES, ...(o.extraModules ?? [])],
+    ...(o.root !== undefined ? { root: o.root } : {}),
+    ...(o.kernelVersion !== undefined ? { kernelVersion: o.kernelVersion } : {}),
+    ...(o.drivers !== undefined ? { drivers: o.drivers } : {}),
+    ...(o.compression !== undefined ? { compression: o.compression } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  });
+}
