@@ -13,6 +13,8 @@ DEBS=(
   dnsmasq-base                            # a foreign DHCP server for the proxyDHCP test
   tftp-hpa atftp curl                     # real TFTP/HTTP clients for interop tests
   nbd-client                              # the NBD client put into node initramfs (netlink)
+  openssl                                 # the server's TLS certificate; the initramfs' pinned TLS client
+  tcpdump                                 # captures of the boot LAN in the security tests
   gcc libc6-dev                           # builds the static NBD reconnect helper (src/initramfs/helpers)
   mmdebstrap squashfs-tools               # building Debian images
   nfs-ganesha nfs-ganesha-vfs             # NFS roots (the host kernel may have no nfsd)

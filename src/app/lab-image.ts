@@ -9,7 +9,8 @@ import { DigestCache } from '../files/digest-cache.js';
 /** The lab's Debian: the smallest system that boots systemd to a login prompt from our server. */
 export const LAB_RECIPE = {
   suite: 'bookworm',
-  include: ['systemd-sysv', 'udev', 'iproute2', 'kmod', 'linux-image-amd64', 'openssh-server'],
+  // openssl: a TLS client an unprivileged user on a node can run, as the security tests' attacker does.
+  include: ['systemd-sysv', 'udev', 'iproute2', 'kmod', 'linux-image-amd64', 'openssh-server', 'openssl'],
   // Kernel module trees no diskless lab node uses (GPU, sound, wireless, …): a third of the
   // image and of every live download. Network drivers all stay: one initrd, any NIC.
   exclude: [

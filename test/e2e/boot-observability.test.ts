@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { DebianLab } from '../../src/app/lab-debian.js';
-import { LAB_SERVER } from '../../src/app/lab-boot.js';
+import { LAB_ADMIN_URL } from '../../src/app/lab-boot.js';
 import { launchChromium } from '../../src/lab/browser.js';
 import { checkExposition, parseSamples, sampleValue } from '../../src/metrics/testdata/prometheus-text.js';
 
@@ -27,7 +27,7 @@ test('a failed boot and a good one, seen in the API, /metrics and the dashboard'
     const r = await lab.net.exec(lab.net.name, ['curl', '-s', '-w', '\n%{http_code}', '-X', init.method ?? 'GET',
       ...Object.entries((init.headers ?? {}) as Record<string, string>).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
       ...(init.body ? ['-H', 'content-type: application/json', '--data-binary', String(init.body)] : []),
-      `http://${LAB_SERVER}${path}`], { check: false });
+      `${LAB_ADMIN_URL}${path}`], { check: false });
     const cut = r.stdout.lastIndexOf('\n');
     return { status: Number(r.stdout.slice(cut + 1)), text: r.stdout.slice(0, cut) };
   };
@@ -38,7 +38,7 @@ test('a failed boot and a good one, seen in the API, /metrics and the dashboard'
   t.after(() => chrome.close());
   const page: Page = await chrome.newPage();
   page.setDefaultTimeout(10_000);
-  await page.goto(`http://${LAB_SERVER}/`);
+  await page.goto(`${LAB_ADMIN_URL}/`);
   await page.waitForSelector('#live[data-state="live"]');
   await page.waitForSelector(row(lab.mac));
   await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));

@@ -1,8 +1,11 @@
 // Two nodes boot one stored image and come up as themselves: hostnames, SSH host keys kept on
 // the server (the same after a reboot), root's authorized_keys and password hash, a per-node
-// template. Secrets travel only with a one-time token from each node's own boot script, and
-// never appear in anything served without one. `image shell` then installs a package into a
-// new version; after the publish a rebooted node has it while the other keeps running the old.
+// template. Secrets travel only with a one-time token from each node's own boot script, during
+// that boot and over TLS: once booted, an unprivileged process on the node gets nothing; they
+// never appear in anything served without a token, nor in a capture of the boot LAN. A DHCP
+// DECLINE spoofed from another machine does not keep a node from its reserved address. `image
+// shell` then installs a package into a new version; after the publish a rebooted node has it
+// while the other keeps running the old.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -14,45 +17,48 @@ import { DebianLab, type LabNode } from '../../src/app/lab-debian.js';
 import { LAB_SERVER } from '../../src/app/lab-boot.js';
 import { SecretStore } from '../../src/secrets/secret-store.js';
 import { run } from '../../src/lab/process.js';
+import { clientPacket } from '../../src/protocols/dhcp/testdata/client-packets.js';
+import { encodeDhcpPacket } from '../../src/protocols/dhcp/packet.js';
+import { DhcpMessageType } from '../../src/protocols/dhcp/message-types.js';
 
 const MINUTES = 60_000;
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const BB = '/run/diskless/bin/busybox';
 const PASSWORD = 'lab-password-7';
-const TOKEN_TTL_S = 90;
 type Line = Record<string, unknown>;
 
 const keyBody = (pub: string) => pub.trim().split(/\s+/).slice(0, 2).join(' ');
 
-let tokenFiles = 0;
-
-/**
- * A token its own boot script gave the node, kept in a file on the node: tokens never cross
- * the serial console as typed input, where a character dropped under load would corrupt them.
- */
-async function ownToken(node: LabNode): Promise<{ file: string; value: string }> {
-  const file = `/tmp/token-${++tokenFiles}`;
-  const out = await node.run(`${BB} wget -q -O - http://${LAB_SERVER}/boot/${node.mac}.ipxe | sed -n 's/.*rd\\.diskless\\.token=\\([A-Za-z0-9_-]*\\).*/\\1/p' > ${file}; cat ${file}`);
-  // The last line: a long command's echo may wrap onto the lines before it.
-  const value = out.trim().split('\n').at(-1)!.trim();
-  assert.match(value, /^[A-Za-z0-9_-]{43}$/, `its own boot script carries a token: ${out}`);
-  return { file, value };
-}
-
 /** Puts `value` into `file` on the node by typing it, checked by reading it back. */
 async function typeInto(node: LabNode, file: string, value: string): Promise<string> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    if ((await node.run(`echo ${value} > ${file}; cat ${file}`)).trim().split('\n').at(-1)!.trim() === value) return file;
+    if ((await node.run(`echo ${value} > ${file}; chmod 644 ${file}; cat ${file}`)).trim().split('\n').at(-1)!.trim() === value) return file;
   }
   throw new Error(`could not type ${value.length} characters into ${node.hostname}'s console intact`);
 }
 
-/** POSTs the token in `tokenFile` from `node`; true when the server handed over a non-empty archive. */
-async function redeem(node: LabNode, mac: string, tokenFile: string): Promise<boolean> {
-  const out = await node.run(`rm -f /tmp/nf; ${BB} wget -q -O /tmp/nf --post-data "mac=${mac}&token=$(cat ${tokenFile})" http://${LAB_SERVER}/api/v1/node-files 2>/dev/null; echo "rc=$? size=$(${BB} wc -c < /tmp/nf 2>/dev/null || echo 0)"`);
-  const m = /rc=(\d+) size=\s*(\d+)/.exec(out);
-  assert.ok(m, out);
-  return m[1] === '0' && Number(m[2]) > 0;
+/**
+ * POSTs the token in `tokenFile` from `node` to the server's HTTPS node-files endpoint as
+ * `user`, with openssl as any TLS client would (no certificate check: an attacker needs none);
+ * returns the HTTP status line, or '' when nothing came back.
+ */
+async function redeem(node: LabNode, tokenFile: string, user: 'root' | 'nobody'): Promise<string> {
+  const request = `b="token=$(cat ${tokenFile})"; printf 'POST /api/v1/node-files HTTP/1.0\\r\\nContent-Type: application/x-www-form-urlencoded\\r\\nContent-Length: %s\\r\\n\\r\\n%s' "\${#b}" "$b" | openssl s_client -quiet -connect ${LAB_SERVER}:443 2>/dev/null | head -n 1`;
+  const out = await node.run(user === 'root' ? request : `runuser -u nobody -- sh -c ${shellQuote(request)}`);
+  return /HTTP\/1\.1 \d{3}[^\n]*/.exec(out)?.[0]?.trim() ?? '';
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+
+/** A DHCPDECLINE of `ip` from chaddr `mac`, sent from the client port of the foreign host (an attacker on the LAN). */
+async function spoofDecline(lab: DebianLab, work: string, mac: string, ip: string): Promise<void> {
+  const packet = encodeDhcpPacket(clientPacket({ type: DhcpMessageType.Decline, mac, xid: 0x5badd0c5, requestedIp: ip, serverId: LAB_SERVER }));
+  const script = join(work, 'decline.mjs');
+  await writeFile(script, `import { createSocket } from 'node:dgram';
+const s = createSocket('udp4');
+s.bind(68, () => s.send(Buffer.from('${packet.toString('base64')}', 'base64'), 67, '${LAB_SERVER}', () => s.close()));
+`);
+  await lab.net.exec(lab.net.foreignName!, [process.execPath, script]);
 }
 
 const refusals = (log: Line[]) => log.filter((l) => l['service'] === 'secrets' && String(l['msg']).startsWith('secrets token refused'));
@@ -90,10 +96,13 @@ test('two nodes, one image: own names and keys kept across reboots; tokens bound
   const adminPub = await readFile(join(work, 'admin.pub'), 'utf8');
   const hash = execFileSync('openssl', ['passwd', '-6', '-salt', 'dlsalt1234', PASSWORD], { encoding: 'utf8' }).trim();
   const lab = await DebianLab.start({
-    mode: 'live', fromStore: true, nodes: 2, memoryMiB: 1280, tokenTtlSec: TOKEN_TTL_S,
+    mode: 'live', fromStore: true, nodes: 2, memoryMiB: 1280, foreignHost: true,
     rootPassword: { password: PASSWORD, hash }, authorizedKeys: adminPub,
     profileExtra: '\n    files:\n      - { path: /etc/motd, content: "{{hostname}} ({{mac}}) boots from {{server}}\\n", template: true }',
   });
+  // Everything on the boot LAN from the first DHCP exchange on, for the key material search.
+  const capture = join(work, 'lan.pcap');
+  const tcpdump = await lab.net.spawn(lab.net.name, ['tcpdump', '-i', 'br0', '-U', '-s', '0', '-w', capture]);
   try {
     const [a, b] = lab.nodes as [LabNode, LabNode];
     const v1 = (await lab.store.resolve('lab')).version;
@@ -130,34 +139,40 @@ test('two nodes, one image: own names and keys kept across reboots; tokens bound
     for (const n of [a, b]) assert.equal(log.filter((l) => l['msg'] === 'node files sent' && l['mac'] === n.mac).length, 1, n.hostname);
     const before = refusals(log).length;
 
-    // From node A: B's boot script carries no token for A …
+    // On booted node A, an unprivileged process gets nothing: its own boot script carries no
+    // token now (its boot is over) …
+    const ownScript = await a.run(`runuser -u nobody -- ${BB} wget -q -O - http://${LAB_SERVER}/boot/${a.mac}.ipxe`);
+    assert.match(ownScript, /Diskless boot script for lab1/);
+    assert.doesNotMatch(ownScript, /rd\.diskless\.token=/);
+    // … the token on its command line (spent at boot) and any other buy nothing over TLS …
+    const tokenA = /rd\.diskless\.token=([A-Za-z0-9_-]+)/.exec(await a.run('cat /proc/cmdline'))?.[1];
+    assert.ok(tokenA);
+    assert.match(await redeem(a, await typeInto(a, '/tmp/token-a', tokenA), 'nobody'), /^HTTP\/1\.1 403/, 'A\'s spent boot token, as nobody');
+    assert.match(await redeem(a, await typeInto(a, '/tmp/token-x', 'x'.repeat(43)), 'nobody'), /^HTTP\/1\.1 403/, 'any token, as nobody');
+    // … nor in the clear, where the server only says where HTTPS is.
+    assert.match(await a.run(`runuser -u nobody -- ${BB} wget -q -O - --post-data "token=${'x'.repeat(43)}" http://${LAB_SERVER}/api/v1/node-files 2>&1; echo rc=$?`), /rc=1/);
+    // From node A, even as root: B's boot script carries no token for A, and B's spent token is refused.
     const scriptB = await a.run(`${BB} wget -q -O - http://${LAB_SERVER}/boot/${b.mac}.ipxe`);
     assert.match(scriptB, /Diskless boot script for lab2/);
     assert.doesNotMatch(scriptB, /rd\.diskless\.token=/);
-    // … B's boot token, already spent by B, is refused …
     const tokenB = /rd\.diskless\.token=([A-Za-z0-9_-]+)/.exec(await b.run('cat /proc/cmdline'))?.[1];
     assert.ok(tokenB);
-    assert.equal(await redeem(a, b.mac, await typeInto(a, '/tmp/token-b', tokenB)), false, 'B\'s reused token from A');
-    // … and A's own fresh token does not buy B's secrets (and is burned by the attempt).
-    const stolen = (await ownToken(a)).file;
-    assert.equal(await redeem(a, b.mac, stolen), false, 'A\'s token for B\'s secrets');
-    assert.equal(await redeem(a, a.mac, stolen), false, 'the token is burned after a theft attempt');
-    // The control: a fresh token of A's own works once, then is refused as reused.
-    const fresh = (await ownToken(a)).file;
-    assert.equal(await redeem(a, a.mac, fresh), true, 'A\'s own fresh token');
-    assert.equal(await redeem(a, a.mac, fresh), false, 'used twice');
-    const expiring = await ownToken(a);
-    const expiringAt = Date.now() + TOKEN_TTL_S * 1000;
+    assert.match(await redeem(a, await typeInto(a, '/tmp/token-b', tokenB), 'root'), /^HTTP\/1\.1 403/, 'B\'s reused token from A');
+    // As root the node still has its own keys.
+    assert.equal(keyBody(await a.run('cat /etc/ssh/ssh_host_ed25519_key.pub')), keyBody(pubA));
 
     log = await lab.serverLog();
-    const refused = refusals(log).slice(before).map((l) => [l['reason'], l['mac'], l['tokenMac'], l['peer'], l['alert']]);
+    const refused = refusals(log).slice(before).map((l) => [l['reason'], l['mac'], l['peer'], l['alert']]);
     assert.deepEqual(refused, [
-      ['reused', b.mac, b.mac, a.address, true],
-      ['wrong-address', b.mac, a.mac, a.address, true],
-      ['reused', a.mac, a.mac, a.address, true],
-      ['reused', a.mac, a.mac, a.address, true],
+      ['reused', a.mac, a.address, true],
+      ['unknown', a.mac, a.address, true],
+      ['reused', b.mac, a.address, true],
     ]);
     assert.ok(log.some((l) => l['msg'] === 'boot script for another machine: no secrets token in it' && l['mac'] === b.mac && l['peerMac'] === a.mac && l['alert'] === true));
+
+    // A DECLINE of A's reserved address, spoofed from another machine, is not honoured: A's
+    // next boot (below) gets its address, and nothing is marked declined.
+    await spoofDecline(lab, work, '52:54:00:de:c1:13', a.address);
 
     // Maintenance: install a package into a new version with image shell, then publish it.
     const deb = await makeMarkerDeb(work);
@@ -178,19 +193,15 @@ test('two nodes, one image: own names and keys kept across reboots; tokens bound
     assert.match(await a.run('cat /proc/cmdline'), new RegExp(`store/lab/${v2}/root\\.sqfs`));
     assert.match(await a.run('dpkg -s diskless-lab-marker | grep Status'), /install ok installed/);
     assert.equal(keyBody(await a.run('cat /etc/ssh/ssh_host_ed25519_key.pub')), keyBody(pubA), 'the same host key after a reboot');
+    assert.match(await a.run('ip -4 -o addr show'), new RegExp(`inet ${a.address.replace(/\./g, '\\.')}/`), 'its reserved address despite the spoofed DECLINE');
+    const leases = JSON.parse(await readFile(join(lab.stateDir, 'dhcp-leases.json'), 'utf8')) as { leases: Array<{ ip: string; state: string }> };
+    assert.deepEqual(leases.leases.filter((l) => l.state === 'declined'), [], 'no address marked declined');
     assert.equal((await ssh(a, 'cat /usr/share/diskless-lab-marker/marker')).stdout, 'installed by image shell\n', 'strict host key check passes again');
 
     // v1 is still run by B: removing it is refused and names B.
     const rm1 = await run([process.execPath, CLI, 'image', 'rm', 'lab', v1, '--config', lab.configPath], { check: false });
     assert.notEqual(rm1.code, 0);
     assert.match(rm1.stderr, /lab2/);
-
-    // The token fetched before the reboot has expired by now.
-    const wait = expiringAt - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait + 1000));
-    // /tmp did not survive the reboot (RAM overlay): the token is typed back in, checked.
-    assert.equal(await redeem(a, a.mac, await typeInto(a, '/tmp/token-expiring', expiring.value)), false, 'an expired token');
-    assert.equal(refusals(await lab.serverLog()).at(-1)?.['reason'], 'expired');
 
     // Nothing served without a token holds a private key or the password hash.
     const needles: string[] = [hash];
@@ -209,10 +220,15 @@ test('two nodes, one image: own names and keys kept across reboots; tokens bound
       execFileSync('sh', ['-c', `zstd -dc "${paths.initrd}" > "${join(served, `initrd-${v}.cpio`)}"`]);
     }
     await writeFile(join(served, 'server.log'), await readFile(lab.serverLogPath));
+    // The boot LAN: secrets crossed it during both boots of A and B's, encrypted.
+    await tcpdump.stop();
+    await writeFile(join(served, 'lan.pcap'), await readFile(capture));
+    assert.ok((await readFile(capture)).includes(Buffer.from('Diskless boot script for lab1')), 'the capture saw the boot traffic');
     const hits = [...(await filesContaining(served, needles)), ...(await filesContaining(join(lab.stateDir, 'images'), needles))];
     assert.deepEqual(hits, [], 'no private key or password hash outside the secret store');
     assert.ok(needles.length === 7 && needles.every((n) => n.length > 40), 'the needles are real key material');
   } finally {
+    await tcpdump.stop();
     await lab.stop();
     await rm(work, { recursive: true, force: true });
   }
