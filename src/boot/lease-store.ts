@@ -49,9 +49,10 @@ export interface LeaseStoreOptions {
 
 /**
  * How many declined addresses are held at once. A decline only replaces the decliner's own
- * offer or lease, so the table cannot grow past the pool; the cap also bounds how much of the
- * pool declines can take out of service (a client may decline every address it is offered),
- * and dropping the oldest first gives back first the address whose conflict is likeliest gone.
+ * offer or lease, so the table cannot grow past the pool and the reservations; the cap also
+ * bounds how much of the pool declines can take out of service (a client may decline every
+ * address it is offered), and dropping the oldest first gives back first the address whose
+ * conflict is likeliest gone.
  */
 export const MAX_DECLINED = 64;
 

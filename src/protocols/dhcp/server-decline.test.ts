@@ -137,6 +137,7 @@ describe('DhcpServer and DHCPDECLINE over UDP on loopback', () => {
     assert.equal(held, 0, 'no declined entry in memory');
     assert.deepEqual(bound(h.path), new Map([[RESERVED.mac, '127.0.0.50'], [POOL_CLIENT, '127.0.0.100']]), 'both bindings intact on disk');
     // A flood is summarised, not logged at warn once per packet.
+    assert.ok(h.logger.count('dhcp suspicious request dropped', 'warn') >= 1, 'the refused DECLINEs are reported');
     assert.ok(h.logger.total('warn') <= 1 + Math.floor(r.ms / 60_000), `${h.logger.total('warn')} warn lines for ${FLOOD} DECLINEs`);
     assert.equal(h.logger.total('error'), 0);
     const margin = canCollectGarbage ? 8 * MiB : 48 * MiB;
