@@ -69,24 +69,64 @@ function poolChoice(ctx: AddressContext, ip: string, n: number): AddressChoice {
 
 /** Whether this client may have `ip` (REQUEST checks, RFC 2131 §4.3.2). */
 export function isAcceptable(ctx: AddressContext, ip: string): boolean {
+  return mayHold(ctx, ip) && ctx.leases.isAvailable(ip, ctx.mac);
+}
+
+/**
+ * Whether a running client may renew `ip` although a decline holds it: only a decline sent in
+ * its own name, of an address it may have. A client that really found its address in use
+ * starts over with a DISCOVER (RFC 2131 §4.4.1) and never renews it; a client that renews is
+ * using it. So a decline in a running node's name (all a spoofer of its MAC can send) must
+ * not turn its renewal into a NAK.
+ */
+export function isRenewableOverOwnDecline(ctx: AddressContext, ip: string): boolean {
+  const entry = ctx.leases.leaseForIp(ip);
+  return entry?.state === 'declined' && entry.mac === ctx.mac && mayHold(ctx, ip);
+}
+
+/**
+ * Why a DECLINE of `ip` from this client is refused, or undefined when it is honoured. RFC
+ * 2131 §4.3.3: the client declines the address the server gave it. So only an address offered
+ * or bound to this very client right now, and only one it may have at all (its reservation,
+ * or a pool address nobody else has reserved). Anything else would let any host on the LAN
+ * take any address, another node's included, out of service.
+ */
+export function declineRefusal(ctx: AddressContext, ip: string): string | undefined {
+  if (!mayHold(ctx, ip)) {
+    const reserved = ctx.node?.address;
+    return reserved !== undefined ? `${ip} is not this client's reservation ${reserved}` : `${ip} is not a pool address this client may have`;
+  }
+  if (!ctx.leases.isHeldBy(ip, ctx.mac)) return `${ip} is not offered or bound to this client`;
+  return undefined;
+}
+
+/** The client's reservation or, for a client without one, a pool address it may be given. */
+function mayHold(ctx: AddressContext, ip: string): boolean {
   const reserved = ctx.node?.address;
-  if (reserved !== undefined) return ip === reserved && ctx.leases.isAvailable(ip, ctx.mac);
-  return isUsable(ctx, ip);
+  if (reserved !== undefined) return ip === reserved;
+  return inPool(ctx.settings, ip) && isPoolAddressFor(ctx, ip);
 }
 
 function isUsable(ctx: AddressContext, ip: string): boolean {
-  const range = poolRange(ctx.settings);
-  const n = parseIpv4(ip);
-  if (!range || n === undefined || n < range.start || n > range.end) return false;
-  return isUsableAt(ctx, ip);
+  return inPool(ctx.settings, ip) && isUsableAt(ctx, ip);
 }
 
 /** isUsable for an address already known to be in the pool. */
 function isUsableAt(ctx: AddressContext, ip: string): boolean {
+  return isPoolAddressFor(ctx, ip) && ctx.leases.isAvailable(ip, ctx.mac);
+}
+
+/** A pool address that is neither the server's own nor reserved for another node. */
+function isPoolAddressFor(ctx: AddressContext, ip: string): boolean {
   if (ip === ctx.settings.serverAddress) return false;
   const owner = ctx.reservedBy?.(ip);
-  if (owner !== undefined && owner !== ctx.mac) return false;
-  return ctx.leases.isAvailable(ip, ctx.mac);
+  return owner === undefined || owner === ctx.mac;
+}
+
+function inPool(settings: DhcpSettings, ip: string): boolean {
+  const range = poolRange(settings);
+  const n = parseIpv4(ip);
+  return range !== undefined && n !== undefined && n >= range.start && n <= range.end;
 }
 
 function poolRange(settings: DhcpSettings): { start: number; end: number } | undefined {

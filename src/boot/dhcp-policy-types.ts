@@ -27,6 +27,11 @@ export interface DhcpDecision {
   lease?: LeaseAction;
   /** Traffic meant for someone else (another server, a non-PXE client in proxy mode): log at debug. */
   quiet?: boolean;
+  /**
+   * A request only a confused or a spoofing client sends (a DECLINE of an address it was not
+   * given): dropped, and summarised in a rate-limited warning so a flood cannot flood the log.
+   */
+  suspicious?: boolean;
   client: ClientClass;
   /** Option 53 of the request, when valid. */
   messageType?: number;

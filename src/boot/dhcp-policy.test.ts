@@ -388,6 +388,127 @@ const CASES: Case[] = [
     },
   },
   {
+    name: "DECLINE of another client's lease: refused, logged as suspicious, the lease untouched",
+    packet: packet({ type: DhcpMessageType.Decline, mac: MAC.arm, serverId: SERVER, requestedIp: '10.0.0.100' }),
+    leases: (s) => s.apply({ kind: 'bind', mac: MAC.bios, ip: '10.0.0.100', leaseSec: 600 }),
+    check: (d, store) => {
+      assert.equal(d.reply, null);
+      assert.equal(d.lease, undefined);
+      assert.equal(d.quiet, true);
+      assert.equal(d.suspicious, true);
+      assert.match(d.reason, /DECLINE refused: 10\.0\.0\.100 is not offered or bound to this client/);
+      assert.equal(store.leaseForIp('10.0.0.100')?.state, 'bound');
+      const renew = decide({ packet: packet({ type: DhcpMessageType.Request, mac: MAC.bios, ciaddr: '10.0.0.100' }) }, store);
+      assert.equal(typeOf(replyOf(renew)), DhcpMessageType.Ack);
+    },
+  },
+  {
+    name: "DECLINE of a reserved node's address by a stranger: refused; the node still renews and reboots onto it",
+    packet: packet({ type: DhcpMessageType.Decline, mac: MAC.stranger, serverId: SERVER, requestedIp: '10.0.0.50' }),
+    leases: (s) => s.apply({ kind: 'bind', mac: MAC.reserved, ip: '10.0.0.50', leaseSec: 600 }),
+    reservations: true,
+    check: (d, store) => {
+      assert.equal(d.lease, undefined);
+      assert.match(d.reason, /DECLINE refused: 10\.0\.0\.50 is not a pool address this client may have/);
+      const renew = decide({ packet: packet({ type: DhcpMessageType.Request, mac: MAC.reserved, ciaddr: '10.0.0.50' }), reservations: true }, store);
+      assert.equal(typeOf(replyOf(renew)), DhcpMessageType.Ack);
+      const reboot = decide({ packet: packet({ type: DhcpMessageType.Discover, mac: MAC.reserved }), reservations: true }, store);
+      assert.equal(replyOf(reboot).yiaddr, '10.0.0.50');
+    },
+  },
+  {
+    name: 'DECLINE of a reserved address nobody was given yet: refused, the node still gets it',
+    packet: packet({ type: DhcpMessageType.Decline, mac: MAC.bios, serverId: SERVER, requestedIp: '10.0.0.50' }),
+    check: (d, store) => {
+      assert.equal(d.lease, undefined);
+      assert.equal(d.suspicious, true);
+      const offer = decide({ packet: packet({ type: DhcpMessageType.Discover, mac: MAC.reserved }) }, store);
+      assert.equal(replyOf(offer).yiaddr, '10.0.0.50');
+    },
+  },
+  {
+    name: 'DECLINE of a pool address: refused until it is offered to the decliner, then honoured',
+    packet: packet({ type: DhcpMessageType.Decline, mac: MAC.bios, serverId: SERVER, requestedIp: '10.0.0.101' }),
+    check: (d, store) => {
+      assert.equal(d.lease, undefined);
+      assert.equal(store.leaseForIp('10.0.0.101'), undefined);
+      store.apply({ kind: 'offer', mac: MAC.bios, ip: '10.0.0.101', holdSec: 60 });
+      const again = decide({ packet: packet({ type: DhcpMessageType.Decline, mac: MAC.bios, serverId: SERVER, requestedIp: '10.0.0.101' }) }, store);
+      assert.deepEqual(again.lease, { kind: 'decline', mac: MAC.bios, ip: '10.0.0.101', holdSec: 600 });
+      assert.equal(again.suspicious, undefined);
+      store.apply(again.lease!);
+      const next = decide({ packet: packet({ type: DhcpMessageType.Discover, mac: MAC.bios, requestedIp: '10.0.0.101' }) }, store);
+      assert.equal(replyOf(next).yiaddr, '10.0.0.100');
+    },
+  },
+  {
+    name: 'DECLINE of its own lease outside the pool and its reservation: refused',
+    packet: packet({ type: DhcpMessageType.Decline, mac: MAC.bios, serverId: SERVER, requestedIp: '10.0.0.7' }),
+    // A binding from a reservation since removed from the config, read back from the lease file.
+    leases: (s) => s.apply({ kind: 'bind', mac: MAC.bios, ip: '10.0.0.7', leaseSec: 600 }),
+    check: (d) => {
+      assert.equal(d.lease, undefined);
+      assert.match(d.reason, /10\.0\.0\.7 is not a pool address this client may have/);
+    },
+  },
+  {
+    name: 'DECLINE by a reserved node of anything but its reservation: refused',
+    packet: packet({ type: DhcpMessageType.Decline, mac: MAC.reserved, serverId: SERVER, requestedIp: '10.0.0.101' }),
+    leases: (s) => s.apply({ kind: 'offer', mac: MAC.reserved, ip: '10.0.0.101', holdSec: 60 }),
+    check: (d) => {
+      assert.equal(d.lease, undefined);
+      assert.match(d.reason, /10\.0\.0\.101 is not this client's reservation 10\.0\.0\.50/);
+    },
+  },
+  {
+    name: 'DECLINE of a pool address reserved for another node, even with a stale lease on it: refused',
+    packet: packet({ type: DhcpMessageType.Decline, mac: MAC.bios, serverId: SERVER, requestedIp: '10.0.0.100' }),
+    reservations: true,
+    leases: (s) => s.apply({ kind: 'bind', mac: MAC.bios, ip: '10.0.0.100', leaseSec: 600 }),
+    check: (d) => assert.equal(d.lease, undefined),
+  },
+  {
+    name: 'DECLINE of its own lease after it expired: refused',
+    packet: packet({ type: DhcpMessageType.Decline, mac: MAC.bios, serverId: SERVER, requestedIp: '10.0.0.100' }),
+    leases: (s) => s.apply({ kind: 'bind', mac: MAC.bios, ip: '10.0.0.100', leaseSec: 0 }),
+    check: (d, store) => {
+      assert.equal(d.lease, undefined);
+      assert.equal(store.isAvailable('10.0.0.100', MAC.arm), true);
+    },
+  },
+  {
+    name: 'a reserved node declining its own reservation is honoured: no offer while the decline holds',
+    packet: packet({ type: DhcpMessageType.Decline, mac: MAC.reserved, serverId: SERVER, requestedIp: '10.0.0.50' }),
+    leases: (s) => s.apply({ kind: 'bind', mac: MAC.reserved, ip: '10.0.0.50', leaseSec: 600 }),
+    check: (d, store) => {
+      assert.deepEqual(d.lease, { kind: 'decline', mac: MAC.reserved, ip: '10.0.0.50', holdSec: 600 });
+      const next = decide({ packet: packet({ type: DhcpMessageType.Discover, mac: MAC.reserved }) }, store);
+      assert.equal(next.reply, null);
+      assert.match(next.reason, /declined/);
+      // INIT-REBOOT is a client starting over, not one using the address: NAK, then DISCOVER.
+      const reboot = decide({ packet: packet({ type: DhcpMessageType.Request, mac: MAC.reserved, requestedIp: '10.0.0.50' }) }, store);
+      assert.equal(typeOf(replyOf(reboot)), DhcpMessageType.Nak);
+      // But a renewal means the node runs on it: a decline in its name (a spoofer of its MAC)
+      // must not cut it off, and the renewal binds the address again.
+      const renew = decide({ packet: packet({ type: DhcpMessageType.Request, mac: MAC.reserved, ciaddr: '10.0.0.50' }) }, store);
+      assert.equal(typeOf(replyOf(renew)), DhcpMessageType.Ack);
+      assert.deepEqual(renew.lease, { kind: 'bind', mac: MAC.reserved, ip: '10.0.0.50', leaseSec: 3600, hostname: 'fixed' });
+    },
+  },
+  {
+    name: 'RENEWING a pool lease over a decline in its own name: ACK',
+    packet: packet({ type: DhcpMessageType.Request, mac: MAC.bios, ciaddr: '10.0.0.101' }),
+    leases: (s) => {
+      s.apply({ kind: 'bind', mac: MAC.bios, ip: '10.0.0.101', leaseSec: 600 });
+      s.apply({ kind: 'decline', mac: MAC.bios, ip: '10.0.0.101', holdSec: 600 });
+    },
+    check: (d, store) => {
+      assert.equal(typeOf(replyOf(d)), DhcpMessageType.Ack);
+      assert.equal(store.leaseForMac(MAC.bios)?.state, 'bound');
+      assert.equal(store.isAvailable('10.0.0.101', MAC.arm), false);
+    },
+  },
+  {
     name: 'RELEASE frees the address for others',
     packet: packet({ type: DhcpMessageType.Release, mac: MAC.bios, serverId: SERVER, ciaddr: '10.0.0.100' }),
     leases: (s) => s.apply({ kind: 'bind', mac: MAC.bios, ip: '10.0.0.100', leaseSec: 600 }),

@@ -5,7 +5,7 @@ import { getOption, u32Option } from '../protocols/dhcp/option-spec.js';
 import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
 import { ipv4ToBytes, ZERO_IPV4 } from '../protocols/dhcp/ipv4-bytes.js';
 import { sameSubnet } from '../net/ipv4.js';
-import { chooseAddress, isAcceptable, type AddressContext } from './address-choice.js';
+import { chooseAddress, declineRefusal, isAcceptable, isRenewableOverOwnDecline, type AddressContext } from './address-choice.js';
 import { chooseDhcpBootFile } from './dhcp-boot-file.js';
 import type { ClientClass } from './classify-client.js';
 import { isDeniedUnknown, type DhcpPolicyInput, type PolicyOutcome } from './dhcp-policy-types.js';
@@ -24,7 +24,7 @@ export function decideFullDhcp(input: DhcpPolicyInput, client: ClientClass, mess
   switch (messageType) {
     case DhcpMessageType.Discover: return discover(input, client, ctx);
     case DhcpMessageType.Request: return request(input, client, ctx);
-    case DhcpMessageType.Decline: return decline(input, client);
+    case DhcpMessageType.Decline: return decline(input, client, ctx);
     case DhcpMessageType.Release: return release(input, client);
     case DhcpMessageType.Inform: return inform(input, client);
     default: return { reply: null, reason: `${messageTypeName(messageType)} is not handled` };
@@ -72,7 +72,8 @@ function request(input: DhcpPolicyInput, client: ClientClass, ctx: AddressContex
   } else {
     return { reply: null, reason: 'REQUEST with neither option 50 nor ciaddr' };
   }
-  if (!isAcceptable(ctx, ip)) return nak(input, `${state}: ${ip} is not available to this client`);
+  const acceptable = isAcceptable(ctx, ip) || (state === 'renewing' && isRenewableOverOwnDecline(ctx, ip));
+  if (!acceptable) return nak(input, `${state}: ${ip} is not available to this client`);
   const reply = replySkeleton(packet, DhcpMessageType.Ack, settings.serverAddress);
   reply.ciaddr = packet.ciaddr;
   reply.yiaddr = ip;
@@ -93,12 +94,16 @@ function nak(input: DhcpPolicyInput, reason: string): PolicyOutcome {
   return { reply, reason: `nak: ${reason}` };
 }
 
-function decline(input: DhcpPolicyInput, client: ClientClass): PolicyOutcome {
+function decline(input: DhcpPolicyInput, client: ClientClass, ctx: AddressContext): PolicyOutcome {
   if (getOption(input.packet, DhcpOption.serverIdentifier) !== input.settings.serverAddress) {
     return { reply: null, reason: 'DECLINE for another server', quiet: true };
   }
   const ip = getOption(input.packet, DhcpOption.requestedIpAddress);
   if (ip === undefined) return { reply: null, reason: 'DECLINE without option 50' };
+  const refusal = declineRefusal(ctx, ip);
+  // Only a confused client or a spoofer sends these, and a flood of them must not flood the
+  // log: one line each at debug, and a warning the server rate-limits.
+  if (refusal !== undefined) return { reply: null, reason: `DECLINE refused: ${refusal}`, quiet: true, suspicious: true };
   return {
     reply: null,
     reason: `client declined ${ip}: address in use on the network, marked unavailable`,

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write.js';
-import { LeaseStore } from './lease-store.js';
+import { LeaseStore, MAX_DECLINED } from './lease-store.js';
 
 const A = '52:54:00:00:00:0a';
 const B = '52:54:00:00:00:0b';
@@ -81,19 +81,90 @@ describe('LeaseStore', () => {
     assert.equal(store.leaseForMac(A)?.state, 'bound');
   });
 
-  it('persists bound leases and declines, not offers, and reloads them', async () => {
+  it('persists bound leases, not offers or declines, and reloads them', async () => {
     const path = join(dir, 'state', 'leases.json');
     const store = new LeaseStore({ path, now });
     store.apply({ kind: 'bind', mac: A, ip: '10.0.0.100', leaseSec: 3600, hostname: 'n1' });
+    store.apply({ kind: 'bind', mac: B, ip: '10.0.0.101', leaseSec: 3600 });
     store.apply({ kind: 'decline', mac: B, ip: '10.0.0.101', holdSec: 600 });
     store.apply({ kind: 'offer', mac: B, ip: '10.0.0.102', holdSec: 60 });
     await store.commit();
     const again = new LeaseStore({ path, now });
     assert.deepEqual(again.leaseForMac(A), { ip: '10.0.0.100', mac: A, state: 'bound', expiresAt: clock + 3_600_000, hostname: 'n1' });
-    assert.equal(again.isAvailable('10.0.0.101', A), false);
+    // The decline ended B's binding, and the decline itself lived in memory only.
+    assert.equal(again.leaseForIp('10.0.0.101'), undefined);
     assert.equal(again.leaseForIp('10.0.0.102'), undefined);
     assert.deepEqual(readdirSync(join(dir, 'state')), ['leases.json'], 'no temp file left behind');
     assert.equal(JSON.parse(readFileSync(path, 'utf8')).version, 1);
+  });
+
+  it("a declined entry in an older version's file is not honoured; its bound leases are", () => {
+    const path = join(dir, 'leases.json');
+    writeFileSync(path, JSON.stringify({
+      version: 1,
+      leases: [
+        { ip: '10.0.0.100', mac: A, state: 'bound', expiresAt: new Date(clock + 3_600_000).toISOString() },
+        { ip: '10.0.0.101', mac: B, state: 'declined', expiresAt: new Date(clock + 600_000).toISOString() },
+      ],
+    }));
+    const store = new LeaseStore({ path, now });
+    assert.equal(store.leaseForMac(A)?.ip, '10.0.0.100');
+    assert.equal(store.isAvailable('10.0.0.101', A), true);
+    assert.deepEqual(store.list().map((l) => l.state), ['bound']);
+  });
+
+  it("a decline takes only the decliner's own unexpired offer or lease", async () => {
+    let writes = 0;
+    const store = new LeaseStore({ path: join(dir, 'leases.json'), now, writeFile: async () => { writes++; } });
+    store.apply({ kind: 'bind', mac: A, ip: '10.0.0.100', leaseSec: 3600 });
+    await store.commit();
+    assert.equal(store.apply({ kind: 'decline', mac: B, ip: '10.0.0.100', holdSec: 600 }), false, "another client's lease");
+    assert.equal(store.leaseForMac(A)?.state, 'bound');
+    assert.equal(store.apply({ kind: 'decline', mac: B, ip: '10.0.0.105', holdSec: 600 }), false, "nobody's address");
+    assert.equal(store.leaseForIp('10.0.0.105'), undefined);
+    store.apply({ kind: 'offer', mac: B, ip: '10.0.0.101', holdSec: 60 });
+    clock += 61_000;
+    assert.equal(store.apply({ kind: 'decline', mac: B, ip: '10.0.0.101', holdSec: 600 }), false, 'an expired offer');
+    assert.equal(store.isAvailable('10.0.0.101', A), true);
+    await store.flush();
+    assert.equal(writes, 1, 'a refused decline writes nothing');
+  });
+
+  it('a decline of an offer writes nothing; one that ends a binding writes the binding away', async () => {
+    let writes = 0;
+    const store = new LeaseStore({ path: join(dir, 'leases.json'), now, writeFile: async () => { writes++; } });
+    store.apply({ kind: 'offer', mac: A, ip: '10.0.0.100', holdSec: 60 });
+    assert.equal(store.apply({ kind: 'decline', mac: A, ip: '10.0.0.100', holdSec: 600 }), false);
+    await store.flush();
+    assert.equal(writes, 0);
+    store.apply({ kind: 'bind', mac: B, ip: '10.0.0.101', leaseSec: 3600 });
+    await store.commit();
+    assert.equal(store.apply({ kind: 'decline', mac: B, ip: '10.0.0.101', holdSec: 600 }), true);
+    await store.commit();
+    assert.equal(writes, 2);
+  });
+
+  it(`holds at most ${MAX_DECLINED} declined addresses, dropping the oldest, each for its hold time`, () => {
+    const store = new LeaseStore({ now });
+    const ipOf = (i: number): string => `10.0.${i >> 8}.${i & 0xff}`;
+    const macOf = (i: number): string => `52:54:00:01:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+    const declines = MAX_DECLINED + 36;
+    for (let i = 0; i < declines; i++) {
+      store.apply({ kind: 'offer', mac: macOf(i), ip: ipOf(i), holdSec: 60 });
+      store.apply({ kind: 'decline', mac: macOf(i), ip: ipOf(i), holdSec: 600 });
+      clock += 1000;
+    }
+    const declined = store.list().filter((l) => l.state === 'declined').map((l) => l.ip);
+    assert.equal(declined.length, MAX_DECLINED);
+    assert.deepEqual(declined.sort(), Array.from({ length: MAX_DECLINED }, (_, k) => ipOf(declines - MAX_DECLINED + k)).sort(), 'the newest are kept');
+    assert.equal(store.isAvailable(ipOf(0), A), true, 'the oldest is free again');
+    assert.equal(store.isAvailable(ipOf(declines - 1), A), false);
+
+    clock += 600_000;
+    assert.equal(store.isAvailable(ipOf(declines - 1), A), true, 'the hold time ends every decline');
+    store.apply({ kind: 'offer', mac: A, ip: '10.1.0.1', holdSec: 60 });
+    store.apply({ kind: 'decline', mac: A, ip: '10.1.0.1', holdSec: 600 });
+    assert.deepEqual(store.list().filter((l) => l.state === 'declined').map((l) => l.ip), ['10.1.0.1'], 'expired declines are dropped from memory');
   });
 
   it('starts empty when the file does not exist and refuses a corrupt one', () => {
@@ -176,18 +247,21 @@ describe('LeaseStore', () => {
       assert.deepEqual([...onDisk(path)].sort(), [[A, '10.0.0.100'], [B, '10.0.0.101']], 'the retry carries the earlier lease too');
     });
 
-    it('a decline nobody waits for is still written, and a failure there is no unhandled rejection', async () => {
+    it('a decline nobody waits for still writes the binding it ended away, and a failure there is no unhandled rejection', async () => {
       const path = join(dir, 'leases.json');
-      let fail = true;
+      let fail = false;
       const store = new LeaseStore({ path, now, writeFile: async (p, d) => { if (fail) throw new Error('EIO'); await writeFileAtomic(p, d); } });
+      store.apply({ kind: 'bind', mac: A, ip: '10.0.0.100', leaseSec: 3600 });
+      store.apply({ kind: 'bind', mac: B, ip: '10.0.0.101', leaseSec: 3600 });
+      await store.commit();
+      fail = true;
       store.apply({ kind: 'decline', mac: A, ip: '10.0.0.100', holdSec: 600 });
       await store.flush();
       fail = false;
       store.apply({ kind: 'decline', mac: B, ip: '10.0.0.101', holdSec: 600 });
       await store.flush();
       const again = new LeaseStore({ path, now });
-      assert.equal(again.isAvailable('10.0.0.100', B), false);
-      assert.equal(again.isAvailable('10.0.0.101', A), false);
+      assert.deepEqual(again.list(), []);
     });
 
     it('after a restart every acknowledged lease is read back', async () => {

@@ -30,6 +30,8 @@ export interface LeaseView {
   leaseForMac(mac: string): Lease | undefined;
   /** No unexpired lease of another client and no unexpired decline holds `ip`. */
   isAvailable(ip: string, mac: string): boolean;
+  /** `ip` is offered or bound to `mac` right now (an unexpired offer or lease). */
+  isHeldBy(ip: string, mac: string): boolean;
   /** Whatever entry `ip` has, expired or not (an expired offer is a client that may still ask). */
   leaseForIp(ip: string): Lease | undefined;
 }
@@ -41,10 +43,22 @@ export interface LeaseStoreOptions {
   now?: () => number;
   /** Replaces the file atomically and durably; tests inject one that counts or fails. */
   writeFile?: (path: string, data: string) => Promise<void>;
+  /** Declined addresses held at once; more drop the oldest. Default MAX_DECLINED. */
+  maxDeclined?: number;
 }
+
+/**
+ * How many declined addresses are held at once. A decline only replaces the decliner's own
+ * offer or lease, so the table cannot grow past the pool and the reservations; the cap also
+ * bounds how much of the pool declines can take out of service (a client may decline every
+ * address it is offered), and dropping the oldest first gives back first the address whose
+ * conflict is likeliest gone.
+ */
+export const MAX_DECLINED = 64;
 
 interface LeaseFile {
   version: 1;
+  /** Only 'bound' is written; 'declined' entries of older files are skipped when read. */
   leases: Array<{ ip: string; mac: string; state: 'bound' | 'declined'; expiresAt: string; hostname?: string }>;
 }
 
@@ -74,9 +88,13 @@ async function defaultWriteFile(path: string, data: string): Promise<void> {
 }
 
 /**
- * The lease table: one record per address, at most one address per MAC. Bound leases and
- * declines survive restarts through an atomically replaced JSON file; offers live only in
- * memory (losing one costs the client a retry, not an address conflict).
+ * The lease table: one record per address, at most one address per MAC. Bound leases survive
+ * restarts through an atomically replaced JSON file. Offers live only in memory (losing one
+ * costs the client a retry, not an address conflict), and so do declines: a decline says some
+ * host answered ARP for the address a moment ago, which a restart neither confirms nor
+ * refutes; if the conflict is still there, the next client to get the address probes it and
+ * declines it again (RFC 2131 §4.4.1), at the cost of one more exchange. Kept in memory, a
+ * decline costs no disk write, cannot outlive the process, and cannot grow the file.
  *
  * Writes are group commits: `apply` changes the table in memory at once and marks it dirty;
  * one asynchronous write (temp + fsync + rename + directory fsync) saves every change made
@@ -88,8 +106,11 @@ export class LeaseStore implements LeaseView {
   readonly #path: string | undefined;
   readonly #now: () => number;
   readonly #writeFile: (path: string, data: string) => Promise<void>;
+  readonly #maxDeclined: number;
   readonly #byIp = new Map<string, Lease>();
   readonly #ipByMac = new Map<string, string>();
+  /** The addresses in `#byIp` whose entry is a decline, oldest decline first. */
+  readonly #declined = new Set<string>();
   /** Counts persisted changes; `#saved` is its value in the last completed write. */
   #changes = 0;
   #saved = 0;
@@ -102,6 +123,7 @@ export class LeaseStore implements LeaseView {
     this.#path = options.path;
     this.#now = options.now ?? Date.now;
     this.#writeFile = options.writeFile ?? defaultWriteFile;
+    this.#maxDeclined = options.maxDeclined ?? MAX_DECLINED;
     if (this.#path !== undefined) this.#load(this.#path);
   }
 
@@ -138,6 +160,11 @@ export class LeaseStore implements LeaseView {
     return lease.state !== 'declined' && lease.mac === mac;
   }
 
+  isHeldBy(ip: string, mac: string): boolean {
+    const lease = this.#byIp.get(ip);
+    return lease !== undefined && lease.state !== 'declined' && lease.mac === mac && lease.expiresAt > this.#now();
+  }
+
   /** Every record, expired ones included; for status views. */
   list(): Lease[] {
     return [...this.#byIp.values()].map((l) => ({ ...l }));
@@ -145,7 +172,7 @@ export class LeaseStore implements LeaseView {
 
   /**
    * Changes the table in memory. Returns true when the change is one that is persisted (a bind,
-   * a release or a decline that changed something); its write is then scheduled, and
+   * a release, or a decline that ended a bound lease); its write is then scheduled, and
    * `commit()` says when it is durable.
    */
   apply(action: LeaseAction): boolean {
@@ -173,9 +200,17 @@ export class LeaseStore implements LeaseView {
         return this.#changed();
       }
       case 'decline': {
+        // RFC 2131 §4.3.3: a client declines the address the server gave it. Anything else is
+        // someone else's lease or nobody's, and a decline must not take it (the policy refuses
+        // those first; this keeps the table safe whoever calls it).
+        if (!this.isHeldBy(action.ip, action.mac)) return false;
+        const wasBound = this.#byIp.get(action.ip)?.state === 'bound';
         this.#delete(action.ip);
         this.#byIp.set(action.ip, { ip: action.ip, mac: action.mac, state: 'declined', expiresAt: now + action.holdSec * 1000 });
-        return this.#changed();
+        this.#declined.add(action.ip);
+        this.#pruneDeclined(now);
+        // The decline itself is not saved, but the binding it ended must leave the file.
+        return wasBound ? this.#changed() : false;
       }
       case 'cancel-offer': {
         const current = this.leaseForMac(action.mac);
@@ -197,7 +232,16 @@ export class LeaseStore implements LeaseView {
     const current = this.#byIp.get(ip);
     if (!current) return;
     this.#byIp.delete(ip);
+    this.#declined.delete(ip);
     if (this.#ipByMac.get(current.mac) === ip) this.#ipByMac.delete(current.mac);
+  }
+
+  /** Drops expired declines, then the oldest ones beyond the cap. */
+  #pruneDeclined(now: number): void {
+    for (const ip of this.#declined) {
+      if (this.#declined.size > this.#maxDeclined || (this.#byIp.get(ip)?.expiresAt ?? 0) <= now) this.#delete(ip);
+      else break;
+    }
   }
 
   #load(path: string): void {
@@ -218,9 +262,8 @@ export class LeaseStore implements LeaseView {
     for (const entry of file.leases) {
       const expiresAt = Date.parse(entry.expiresAt);
       if (typeof entry.ip !== 'string' || typeof entry.mac !== 'string' || Number.isNaN(expiresAt)) continue;
-      if (entry.state === 'declined') {
-        this.#byIp.set(entry.ip, { ip: entry.ip, mac: entry.mac, state: 'declined', expiresAt });
-      } else if (entry.state === 'bound') {
+      // Declines are no longer written; one in a file from an older version is not honoured.
+      if (entry.state === 'bound') {
         const lease: Lease = { ip: entry.ip, mac: entry.mac, state: 'bound', expiresAt };
         if (typeof entry.hostname === 'string') lease.hostname = entry.hostname;
         this.#put(lease);
@@ -271,8 +314,8 @@ export class LeaseStore implements LeaseView {
   #serialize(): string {
     const file: LeaseFile = { version: 1, leases: [] };
     for (const l of this.#byIp.values()) {
-      if (l.state === 'offered') continue;
-      const entry: LeaseFile['leases'][number] = { ip: l.ip, mac: l.mac, state: l.state, expiresAt: new Date(l.expiresAt).toISOString() };
+      if (l.state !== 'bound') continue;
+      const entry: LeaseFile['leases'][number] = { ip: l.ip, mac: l.mac, state: 'bound', expiresAt: new Date(l.expiresAt).toISOString() };
       if (l.hostname !== undefined) entry.hostname = l.hostname;
       file.leases.push(entry);
     }

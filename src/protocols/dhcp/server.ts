@@ -1,5 +1,6 @@
 import { createSocket as createDgramSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
 import { nullLogger, type Logger, type LogLevel } from '../../log/logger.js';
+import { ThrottledWarning } from '../../log/throttled-warning.js';
 import { decideDhcpReply, type DhcpDecision } from '../../boot/dhcp-policy.js';
 import type { DhcpNode, DhcpSettings } from '../../boot/dhcp-settings.js';
 import type { LeaseStore } from '../../boot/lease-store.js';
@@ -62,6 +63,9 @@ const EVENT_BY_REPLY: ReadonlyMap<number, DhcpEventType> = new Map([
 
 type Port = 'server' | 'proxy';
 
+/** At most one warning a minute about suspicious requests (spoofed DECLINEs), however many arrive. */
+const SUSPICIOUS_WARNING_INTERVAL_MS = 60_000;
+
 /**
  * The DHCP socket loop: port 67 (and 4011 in proxy mode) in, `decideDhcpReply` for every
  * packet, replies routed per RFC 2131 §4.1. A bad packet or a failing hook is logged and
@@ -73,11 +77,13 @@ export class DhcpServer {
   readonly #now: () => number;
   readonly #sockets = new Map<Port, Socket>();
   readonly #poolCursor = new PoolCursor();
+  readonly #suspicious: ThrottledWarning;
 
   constructor(options: DhcpServerOptions) {
     this.#options = options;
     this.#log = (options.logger ?? nullLogger).child({ service: 'dhcp' });
     this.#now = options.now ?? Date.now;
+    this.#suspicious = new ThrottledWarning(this.#log, 'dhcp suspicious request dropped', SUSPICIOUS_WARNING_INTERVAL_MS, this.#now);
   }
 
   /** The ports actually bound (differs from settings when they say 0). */
@@ -165,6 +171,9 @@ export class DhcpServer {
     const base = { mac, xid: request.xid, peerPort: rinfo.port };
     const requestType = decision.messageType === undefined ? undefined : EVENT_BY_REQUEST.get(decision.messageType);
     if (requestType) this.#emit({ ...base, type: requestType, ...requestedIp(request) }, decision.quiet ? 'debug' : 'info', peer);
+    if (decision.suspicious) {
+      this.#suspicious.note({ mac, xid: `0x${request.xid.toString(16).padStart(8, '0')}`, ...requestedIp(request), reason: decision.reason, peer });
+    }
 
     // The table changes in memory at once, so the next packet already sees this one's lease.
     const persisted = decision.lease !== undefined && leaseStore.apply(decision.lease);

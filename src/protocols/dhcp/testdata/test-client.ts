@@ -17,9 +17,13 @@ export class TestDhcpClient {
     });
   }
 
-  static async open(): Promise<TestDhcpClient> {
+  /**
+   * `address` 0.0.0.0 also receives what the server unicasts to a client's own loopback
+   * address (an ACK to a RENEWING client goes to ciaddr, RFC 2131 §4.1), e.g. 127.0.0.50.
+   */
+  static async open(address = '127.0.0.1'): Promise<TestDhcpClient> {
     const socket = createSocket('udp4');
-    socket.bind(0, '127.0.0.1');
+    socket.bind(0, address);
     await once(socket, 'listening');
     return new TestDhcpClient(socket);
   }
