@@ -90,7 +90,7 @@ async function filesContaining(dir: string, needles: readonly string[]): Promise
   return hits;
 }
 
-test('two nodes, one image: own names and keys kept across reboots; tokens bound, once, expiring; image shell → publish → reboot', { timeout: 30 * MINUTES }, async () => {
+test('two nodes, one image: own names and keys kept across reboots; secrets once per boot, over TLS, never to a user on a booted node nor on the wire; a spoofed DECLINE changes nothing; image shell → publish → reboot', { timeout: 30 * MINUTES }, async () => {
   const work = await mkdtemp(join(tmpdir(), 'dl-identity-e2e-'));
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'admin@lab', '-f', join(work, 'admin')]);
   const adminPub = await readFile(join(work, 'admin.pub'), 'utf8');
