@@ -7,6 +7,7 @@ import type { ApiDeps, NodeFieldChanges, NodeFields } from './deps.js';
 import { streamEvents } from './event-stream.js';
 import { ApiError, readJsonObject, sendError, sendJson } from './http-json.js';
 import { openApiDocument } from './openapi.js';
+import { listPage, pageOfMacs } from './paging.js';
 import { nodeDetail, nodeSummary, runningImage } from './views.js';
 import type { DiscoveredMachine } from '../inventory/discovered.js';
 
@@ -27,6 +28,8 @@ export interface Route {
   path: string;
   /** Writes need the admin token; reads a client in the read networks. */
   access: 'read' | 'write';
+  /** The query parameters it reads; the OpenAPI document lists exactly these. */
+  query?: readonly string[];
   /** Answers with JSON (returned value, status 200) or writes the response itself (undefined). */
   handle(ctx: RouteContext): Promise<unknown>;
 }
@@ -36,8 +39,12 @@ const NODE_KEYS = ['hostname', 'address', 'profile', 'cmdline', 'loader'] as con
 export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/openapi.json', access: 'read', handle: async () => openApiDocument() },
   {
-    method: 'GET', path: '/nodes', access: 'read',
-    handle: async ({ deps }) => ({ nodes: deps.inventory().nodes.map((n) => nodeSummary(n.mac, n, deps.states.get(n.mac))) }),
+    method: 'GET', path: '/nodes', access: 'read', query: ['limit', 'after'],
+    handle: async ({ deps, query }) => {
+      const byMac = new Map(deps.inventory().nodes.map((n) => [n.mac, n]));
+      const { macs, next } = pageOfMacs(byMac.keys(), listPage(query));
+      return { nodes: macs.map((mac) => nodeSummary(mac, byMac.get(mac), deps.states.get(mac))), next };
+    },
   },
   {
     method: 'GET', path: '/nodes/{mac}', access: 'read',
@@ -50,7 +57,7 @@ export const ROUTES: readonly Route[] = [
     },
   },
   {
-    method: 'GET', path: '/nodes/{mac}/events', access: 'read',
+    method: 'GET', path: '/nodes/{mac}/events', access: 'read', query: ['since', 'limit'],
     handle: async ({ deps, params, query }) => eventsPage(deps, { ...eventQuery(query), mac: macParam(params) }),
   },
   {
@@ -84,25 +91,30 @@ export const ROUTES: readonly Route[] = [
     },
   },
   {
-    method: 'GET', path: '/discovered', access: 'read',
-    handle: async ({ deps }) => {
+    method: 'GET', path: '/discovered', access: 'read', query: ['limit', 'after'],
+    handle: async ({ deps, query }) => {
       const known = new Set(deps.inventory().nodes.map((n) => n.mac));
-      const recorded = (deps.discovered?.() ?? []).filter((m) => !known.has(m.mac));
-      const fromStore = recorded.map((m) => ({ ...nodeSummary(m.mac, undefined, deps.states.get(m.mac)), seen: sightingView(m) }));
-      const listed = new Set(recorded.map((m) => m.mac));
-      const fromEvents = deps.states.all().filter((s) => !known.has(s.mac) && !listed.has(s.mac)).map((s) => nodeSummary(s.mac, undefined, s));
-      return { discovered: [...fromStore, ...fromEvents] };
+      // Sightings (DHCP, boot script fetches) and machines seen only in events.
+      const recorded = new Map((deps.discovered?.() ?? []).filter((m) => !known.has(m.mac)).map((m) => [m.mac, m]));
+      const seen = deps.states.all().filter((s) => !known.has(s.mac)).map((s) => s.mac);
+      const { macs, next } = pageOfMacs([...recorded.keys(), ...seen], listPage(query));
+      const discovered = macs.map((mac) => {
+        const sighting = recorded.get(mac);
+        const summary = nodeSummary(mac, undefined, deps.states.get(mac));
+        return sighting ? { ...summary, seen: sightingView(sighting) } : summary;
+      });
+      return { discovered, next };
     },
   },
   {
-    method: 'GET', path: '/events', access: 'read',
+    method: 'GET', path: '/events', access: 'read', query: ['node', 'since', 'limit'],
     handle: async ({ deps, query }) => {
       const node = query.get('node');
       return eventsPage(deps, { ...eventQuery(query), ...(node === null ? {} : { mac: macValue(node) }) });
     },
   },
   {
-    method: 'GET', path: '/events/stream', access: 'read',
+    method: 'GET', path: '/events/stream', access: 'read', query: ['node', 'since'],
     handle: async ({ req, res, deps, query }) => {
       const resume = req.headers['last-event-id'] ?? query.get('since') ?? undefined;
       const node = query.get('node');

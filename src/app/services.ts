@@ -25,7 +25,9 @@ import { fileInventoryWrites } from './inventory-writes.js';
 import { alertEvent, bothEvents } from './observed-events.js';
 import { dashboardHandler } from '../dashboard/handler.js';
 import { RaResponder } from '../native/ra-responder.js';
-import { nodeByAddress } from '../boot/boot-target.js';
+import { nodeByAddress, nodeByMac } from '../boot/boot-target.js';
+import { throttledLog } from '../log/throttled-log.js';
+import { knownMac } from './known-macs.js';
 
 export interface ServiceEvents {
   dhcp?: (e: DhcpEvent) => void;
@@ -79,6 +81,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     stateDir: config.server.stateDir,
     lookupMacByIp: (ip) => leases?.leaseForIp(ip)?.mac ?? nodeByAddress(getConfig(), ip)?.mac ?? neighbours(ip),
     onError: (e) => logger.log('error', 'cannot record boot event', { service: 'events', error: String(e) }),
+    isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined,
   });
   const events = bothEvents(observability.serviceEvents, opts.events);
   const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())));
@@ -93,10 +96,24 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     logger.log(r.status === 'failed' ? 'warn' : 'info', 'node report', { service: 'node', mac: r.mac, stage: r.stage, status: r.status, detail: r.detail, peer: r.peer, ...r.fields });
     events.node(r);
   };
+  const logRefusedReport = throttledLog(logger.child({ service: 'node' }), 'warn', 'node report refused');
+  const report = reportEndpoint({
+    onReport,
+    isKnownMac: knownMac({
+      inventory: (mac) => nodeByMac(getConfig(), mac) !== undefined,
+      leases: leases && ((mac) => leases.leaseForMac(mac) !== undefined),
+      discovered: (mac) => discovery.has(mac),
+      states: (mac) => observability.states.get(mac) !== undefined,
+    }),
+    onRefused: (r) => {
+      observability.metrics.reportRefused(r.reason);
+      logRefusedReport({ reason: r.reason, peer: r.peer, mac: r.mac });
+    },
+  });
   const api = observability.handlers({
     inventory: getConfig,
     images: store,
-    writes: fileInventoryWrites(config.file, (mac) => discovery.list().some((m) => m.mac === mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
+    writes: fileInventoryWrites(config.file, (mac) => discovery.has(mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
     discovered: () => discovery.list(),
     running: () => identity.running.all(),
     adminToken,
@@ -107,7 +124,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     port: config.server.httpPort,
     resolve: (p, peer) => tree.resolve(p, peer),
     // The API comes after the report and node-files endpoints, which share its /api/v1 prefix.
-    handlers: [reportEndpoint(onReport), identity.handler, ...api, dashboardHandler()],
+    handlers: [report, identity.handler, ...api, dashboardHandler()],
     logger,
     onEvent: events.http,
   });

@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { normalizeMac } from '../net/mac.js';
 import type { BootEvent } from '../events/boot-event.js';
 import { eventLine, type NodeRow } from './fleet-format.js';
-import { apiBase, followEvents, getJson } from './server-api.js';
+import { apiBase, followEvents, getAll, getJson } from './server-api.js';
 import type { CliIo } from './status.js';
 
 const HELP = `Usage: diskless events --config FILE [--follow] [--node MAC|HOSTNAME] [--limit N]
@@ -39,7 +39,7 @@ export async function eventsCommand(argv: string[], io: EventsIo = {}): Promise<
   const base = apiBase(loadConfig(values.config));
 
   // Host names come from the server's inventory, so --node takes either and lines show names.
-  const { nodes } = await getJson<{ nodes: NodeRow[] }>(`${base}/nodes`);
+  const nodes = await getAll<NodeRow>(base, '/nodes', 'nodes');
   const names = new Map(nodes.filter((n) => n.hostname).map((n) => [n.mac, n.hostname!]));
   let mac: string | undefined;
   if (values.node !== undefined) {

@@ -2,6 +2,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DisklessConfig } from '../config/types.js';
 import { SseParser } from './sse-parser.js';
+import { allPages } from '../dashboard/ui/pages.js';
 
 /** The running server's API, as the config says where it listens. */
 export function apiBase(config: Pick<DisklessConfig, 'server'>): string {
@@ -54,6 +55,11 @@ export async function getJson<T>(url: string): Promise<T> {
   const res = await open(url, {});
   if (res.statusCode !== 200) throw await failure(url, res);
   return JSON.parse(await readText(res)) as T;
+}
+
+/** Every item of a paged list (`base` + /nodes, /discovered), following `next` to the end. */
+export async function getAll<T>(base: string, path: string, key: string): Promise<T[]> {
+  return allPages<T>((p) => getJson<unknown>(`${base}${p}`), path, key);
 }
 
 export interface FollowOptions {

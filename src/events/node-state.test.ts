@@ -149,3 +149,23 @@ test('NodeStates reports boot transitions once each', () => {
   assert.equal(states.get(MAC)?.phase, 'booted');
   assert.equal(states.all().length, 1);
 });
+
+test('states of machines outside the inventory are capped: the one seen longest ago goes, nodes never do', () => {
+  const node = '52:54:00:00:00:01';
+  const states = new NodeStates({ isListed: (mac) => mac === node, maxUnlisted: 100 });
+  const stranger = (i: number) => `02:00:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+  let seq = 0;
+  const seen = (mac: string) => states.apply({ seq: ++seq, time: seq, mac, kind: 'dhcp', name: 'discover', detail: '', fields: {} });
+  seen(node);
+  for (let i = 0; i < 50_000; i++) {
+    seen(stranger(i % 60_000));
+    // Stranger 0 keeps coming back: it is never the one seen longest ago.
+    if (i % 50 === 0) seen(stranger(0));
+  }
+  assert.equal(states.size, 101, 'the node and 100 strangers');
+  assert.ok(states.get(node), 'an inventory node outlives any flood');
+  assert.ok(states.get(stranger(0)), 'recently seen');
+  assert.ok(states.get(stranger(49_999)), 'the newest');
+  assert.equal(states.get(stranger(1)), undefined, 'seen longest ago');
+  assert.equal(states.evicted, 50_000 - 100);
+});
