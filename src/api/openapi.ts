@@ -9,7 +9,7 @@ const json = (schema: object) => ({ content: { 'application/json': { schema } } 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: ERROR_TEXT[c] ?? 'Error', ...json(ref('Error')) }]));
 const ERROR_TEXT: Record<number, string> = {
-  400: 'Bad request', 401: 'No admin token', 403: 'Not allowed (address or token)', 404: 'Not found', 409: 'Conflict', 413: 'Body too large', 503: 'Not available on this server',
+  400: 'Bad request', 401: 'No admin token', 403: 'Not allowed (address or token)', 404: 'Not found', 409: 'Conflict', 413: 'Body too large', 503: 'Not available on this server, or too many event streams open',
 };
 const macParam = { name: 'mac', in: 'path', required: true, schema: { type: 'string', examples: ['52:54:00:12:34:56'] } };
 const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
@@ -83,7 +83,7 @@ export function openApiDocument(): object {
         get: {
           ...read, operationId: 'streamEvents', summary: 'Live events as Server-Sent Events (id = seq; Last-Event-ID or ?since= resumes)',
           parameters: [nodeParam, { name: 'since', in: 'query', schema: { type: 'integer' } }, { name: 'Last-Event-ID', in: 'header', schema: { type: 'integer' } }],
-          responses: { 200: { description: 'An endless event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 403) },
+          responses: { 200: { description: 'An endless event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 403, 503) },
         },
       },
     },

@@ -4,7 +4,9 @@ import { normalizeMac } from '../net/mac.js';
 import { MAX_QUERY_LIMIT, type EventQuery } from '../events/event-store.js';
 import { checkBearer, cidrAllowList } from './access.js';
 import type { ApiDeps, NodeFieldChanges, NodeFields } from './deps.js';
-import { streamEvents } from './event-stream.js';
+import { EventStreamSlots, streamEvents } from './event-stream.js';
+import { nullLogger, type LogFields } from '../log/logger.js';
+import { throttledLog } from '../log/throttled-log.js';
 import { ApiError, readJsonObject, sendError, sendJson } from './http-json.js';
 import { openApiDocument } from './openapi.js';
 import { listPage, pageOfMacs } from './paging.js';
@@ -13,8 +15,16 @@ import type { DiscoveredMachine } from '../inventory/discovered.js';
 
 export const API_PREFIX = '/api/v1';
 
+/** The event stream cap and where its refusals and drops are logged. */
+interface StreamContext {
+  slots: EventStreamSlots;
+  refused(fields: LogFields): void;
+  dropped(fields: LogFields): void;
+}
+
 interface RouteContext {
   req: IncomingMessage;
+  streams: StreamContext;
   res: ServerResponse;
   params: Record<string, string>;
   query: URLSearchParams;
@@ -115,13 +125,23 @@ export const ROUTES: readonly Route[] = [
   },
   {
     method: 'GET', path: '/events/stream', access: 'read', query: ['node', 'since'],
-    handle: async ({ req, res, deps, query }) => {
+    handle: async ({ req, res, deps, query, streams }) => {
       const resume = req.headers['last-event-id'] ?? query.get('since') ?? undefined;
       const node = query.get('node');
-      streamEvents(req, res, deps.events, {
-        afterSeq: resume === undefined ? undefined : seqValue(String(resume), 'Last-Event-ID'),
-        mac: node === null ? undefined : macValue(node),
+      const afterSeq = resume === undefined ? undefined : seqValue(String(resume), 'Last-Event-ID');
+      const mac = node === null ? undefined : macValue(node);
+      const release = streams.slots.take();
+      if (!release) {
+        streams.refused({ peer: req.socket.remoteAddress, open: streams.slots.open });
+        throw new ApiError(503, `Too many event streams open (limit ${streams.slots.max})`, 'Close an idle dashboard tab or "diskless events --follow", or raise api.max_event_streams in the config', { 'retry-after': '10' });
+      }
+      res.once('close', release);
+      await streamEvents(res, deps.events, {
+        afterSeq,
+        mac,
         heartbeatMs: deps.heartbeatMs ?? 15_000,
+        ...deps.eventStreamLimits,
+        onDrop: (why) => streams.dropped({ peer: req.socket.remoteAddress, why }),
       });
       return undefined;
     },
@@ -195,6 +215,12 @@ export const ROUTES: readonly Route[] = [
 export function apiHandler(deps: ApiDeps): HttpHandler {
   const mayRead = cidrAllowList(deps.readCidrs);
   const limit = deps.maxBodyBytes ?? 64 * 1024;
+  const log = (deps.logger ?? nullLogger).child({ service: 'api' });
+  const streams: StreamContext = {
+    slots: deps.eventStreams ?? new EventStreamSlots(),
+    refused: throttledLog(log, 'warn', 'event stream refused: too many open'),
+    dropped: throttledLog(log, 'warn', 'event stream dropped: client not reading'),
+  };
   return async (req, res, path) => {
     if (!path.startsWith(API_PREFIX + '/')) return false;
     const sub = path.slice(API_PREFIX.length);
@@ -206,7 +232,7 @@ export function apiHandler(deps: ApiDeps): HttpHandler {
       if (!hit) throw new ApiError(405, `Method ${req.method} not allowed here`, `Use ${matches.map((m) => m.r.method).join(' or ')}`, { allow: matches.map((m) => m.r.method).join(', ') });
       authorize(hit.r, req, deps, mayRead);
       const query = new URL(req.url ?? '/', 'http://x').searchParams;
-      const result = await hit.r.handle({ req, res, deps, query, params: hit.params!, body: () => readJsonObject(req, limit) });
+      const result = await hit.r.handle({ req, res, deps, query, streams, params: hit.params!, body: () => readJsonObject(req, limit) });
       if (result !== undefined) sendJson(res, 200, result);
     } catch (e) {
       if (res.headersSent) res.destroy();
