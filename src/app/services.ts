@@ -28,6 +28,7 @@ import { RaResponder } from '../native/ra-responder.js';
 import { nodeByAddress, nodeByMac } from '../boot/boot-target.js';
 import { throttledLog } from '../log/throttled-log.js';
 import { knownMac } from './known-macs.js';
+import { EventStreamSlots } from '../api/event-stream.js';
 
 export interface ServiceEvents {
   dhcp?: (e: DhcpEvent) => void;
@@ -118,6 +119,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     running: () => identity.running.all(),
     adminToken,
     readCidrs: opts.readCidrs ?? config.api.readFrom,
+    eventStreams: new EventStreamSlots(config.api.maxEventStreams),
+    logger,
   });
   const http = new HttpServer({
     address: config.server.address,
@@ -127,6 +130,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     handlers: [report, identity.handler, ...api, dashboardHandler()],
     logger,
     onEvent: events.http,
+    maxConnections: config.server.maxHttpConnections,
+    maxConnectionsPerPeer: config.server.maxHttpConnectionsPerPeer,
   });
   const tftp = new TftpServer({
     address: config.server.address,

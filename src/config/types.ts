@@ -21,6 +21,10 @@ export interface ServerConfig {
   maxTftpTransfers: number;
   /** NBD connections open at once; further ones are closed on accept. */
   maxNbdConnections: number;
+  /** HTTP connections open at once; further ones are closed on accept. */
+  maxHttpConnections: number;
+  /** HTTP connections open at once from one address; further ones from it are closed on accept. */
+  maxHttpConnectionsPerPeer: number;
   /** Seconds a boot script's one-time secrets token stays valid. */
   tokenTtlSec: number;
   /** Answer IPv6 Router Solicitations on `interface` with "no router" (iPXE stops waiting). */
@@ -106,6 +110,8 @@ export interface ApiConfig {
   adminTokenFile: string;
   /** CIDRs allowed to read; default loopback plus server.address's own subnet. */
   readFrom: string[];
+  /** Event streams (/api/v1/events/stream) open at once; further ones get 503. */
+  maxEventStreams: number;
 }
 
 export interface DisklessConfig {
