@@ -166,8 +166,15 @@ function startBoot(s: NodeState, at: number, seq: number, phase: BootRecord['pha
   return { ...rest, phase, bootCount: s.bootCount + 1, boot: { startedAt: at, startSeq: seq, startedBy: phase === 'dhcp' ? 'dhcp' : 'report', phase, stages: [] } };
 }
 
-function upsertStep(stages: readonly StageStep[], e: BootEvent, status: StepStatus, uptimeMs: number | undefined): StageStep[] {
+/**
+ * Steps kept per boot. /init reports 11 names (STAGE_ORDER, its substeps, booted); stage names
+ * come from an unauthenticated POST, so a boot's list must not grow with every new word.
+ */
+export const MAX_STEPS_PER_BOOT = 32;
+
+function upsertStep(stages: readonly StageStep[], e: BootEvent, status: StepStatus, uptimeMs: number | undefined): readonly StageStep[] {
   const i = stages.findIndex((st) => st.name === e.name);
+  if (i < 0 && stages.length >= MAX_STEPS_PER_BOOT) return stages;
   const old = i < 0 ? undefined : stages[i];
   const previousEnd = [...stages].reverse().find((st) => st.endUptimeMs !== undefined && st.name !== e.name)?.endUptimeMs;
   let step: StageStep;
