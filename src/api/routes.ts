@@ -24,11 +24,11 @@ interface StreamContext {
 
 interface RouteContext {
   req: IncomingMessage;
-  streams: StreamContext;
   res: ServerResponse;
   params: Record<string, string>;
   query: URLSearchParams;
   deps: ApiDeps;
+  streams: StreamContext;
   body(): Promise<Record<string, unknown>>;
 }
 
