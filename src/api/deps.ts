@@ -5,6 +5,8 @@ import type { NodeState } from '../events/node-state.js';
 import type { DiscoveredMachine } from '../inventory/discovered.js';
 import type { RunningRecord } from '../images/store/running-versions.js';
 import type { NodeSpec } from '../inventory/editor.js';
+import type { Logger } from '../log/logger.js';
+import type { EventStreamSlots, StreamLimits } from './event-stream.js';
 
 /** Node fields the API may write: the inventory editor's own shape. */
 export type NodeFields = NodeSpec;
@@ -47,4 +49,10 @@ export interface ApiDeps {
   heartbeatMs?: number;
   /** Default 64 KiB. */
   maxBodyBytes?: number;
+  /** The cap on open event streams (default DEFAULT_MAX_EVENT_STREAMS); listeners that share one cap share the object. */
+  eventStreams?: EventStreamSlots;
+  /** When a client that does not read is dropped (defaults in event-stream.ts). */
+  eventStreamLimits?: StreamLimits;
+  /** Dropped and refused event streams are logged here, at most once a minute each. */
+  logger?: Logger;
 }

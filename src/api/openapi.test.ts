@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ROUTES } from './routes.js';
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './paging.js';
 import { call, startApi } from './testdata/api-fixture.js';
 
 test('the OpenAPI document lists exactly the routes the API handles', async (t) => {
@@ -14,6 +15,18 @@ test('the OpenAPI document lists exactly the routes the API handles', async (t) 
     .sort();
   const handled = ROUTES.map((route) => `${route.method} ${route.path} ${route.access}`).sort();
   assert.deepEqual(documented, handled);
+  // Each operation documents exactly the query parameters its route reads.
+  type Param = { name: string; in: string; schema: { minimum?: number; maximum?: number; default?: number } };
+  const ops = r.json.paths as Record<string, Record<string, { parameters?: Param[] }>>;
+  for (const route of ROUTES) {
+    const documented = (ops[route.path]?.[route.method.toLowerCase()]?.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name).sort();
+    assert.deepEqual(documented, [...(route.query ?? [])].sort(), `${route.method} ${route.path}`);
+  }
+  // Lists are paged, with the limits the API enforces.
+  for (const path of ['/nodes', '/discovered']) {
+    const limit = ops[path]!.get!.parameters!.find((p) => p.name === 'limit')!;
+    assert.deepEqual([limit.schema.minimum, limit.schema.maximum, limit.schema.default], [1, MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT], path);
+  }
   // Every $ref resolves.
   for (const [, name] of JSON.stringify(r.json).matchAll(/"#\/components\/schemas\/(\w+)"/g)) assert.ok(r.json.components.schemas[name!], name);
 });

@@ -2,17 +2,24 @@
  * The OpenAPI 3.1 description of /api/v1, written by hand next to the route table;
  * openapi.test.ts checks both list the same operations.
  */
+import { MAX_QUERY_LIMIT } from '../events/event-store.js';
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './paging.js';
+
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: ERROR_TEXT[c] ?? 'Error', ...json(ref('Error')) }]));
 const ERROR_TEXT: Record<number, string> = {
-  400: 'Bad request', 401: 'No admin token', 403: 'Not allowed (address or token)', 404: 'Not found', 409: 'Conflict', 413: 'Body too large', 503: 'Not available on this server',
+  400: 'Bad request', 401: 'No admin token', 403: 'Not allowed (address or token)', 404: 'Not found', 409: 'Conflict', 413: 'Body too large', 503: 'Not available on this server, or too many event streams open',
 };
 const macParam = { name: 'mac', in: 'path', required: true, schema: { type: 'string', examples: ['52:54:00:12:34:56'] } };
 const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
 const sinceParam = { name: 'since', in: 'query', schema: { type: 'string' }, description: 'An event seq (events after it, oldest first) or an ISO time; without it the newest events' };
-const limitParam = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } };
+const limitParam = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_QUERY_LIMIT, default: 100 } };
 const nodeParam = { name: 'node', in: 'query', schema: { type: 'string' }, description: 'Only this MAC' };
+const listLimitParam = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: DEFAULT_LIST_LIMIT }, description: 'Machines per page' };
+const afterParam = { name: 'after', in: 'query', schema: { type: 'string' }, description: 'The "next" of the previous page: machines whose MAC sorts after it' };
+/** A page of machines in MAC order; `next` is the `after` of the following page, null on the last. */
+const machinePage = (key: string) => json({ type: 'object', properties: { [key]: { type: 'array', items: ref('NodeSummary') }, next: { type: ['string', 'null'] } }, required: [key, 'next'] });
 const read = { security: [] as object[] };
 const write = { security: [{ adminToken: [] }] };
 const nodeBody = {
@@ -33,7 +40,7 @@ export function openApiDocument(): object {
     paths: {
       '/openapi.json': { get: { ...read, operationId: 'openapi', summary: 'This document', responses: { 200: json({ type: 'object' }), ...errors(403) } } },
       '/nodes': {
-        get: { ...read, operationId: 'listNodes', summary: 'Inventory nodes with their state', responses: { 200: json({ type: 'object', properties: { nodes: { type: 'array', items: ref('NodeSummary') } } }), ...errors(403) } },
+        get: { ...read, operationId: 'listNodes', summary: 'Inventory nodes with their state, a page at a time in MAC order', parameters: [listLimitParam, afterParam], responses: { 200: machinePage('nodes'), ...errors(400, 403) } },
         post: {
           ...write, operationId: 'addNode', summary: 'Add a node to the inventory',
           requestBody: { required: true, ...json({ ...nodeBody, properties: { mac: { type: 'string' }, ...nodeBody.properties }, required: ['mac'] }) },
@@ -63,7 +70,7 @@ export function openApiDocument(): object {
       '/images/{name}/rollback': {
         post: { ...write, operationId: 'rollbackImage', summary: 'Publish the previously published version again', parameters: [nameParam], responses: { 200: json({ type: 'object' }), ...errors(400, 401, 403, 404, 503) } },
       },
-      '/discovered': { get: { ...read, operationId: 'listDiscovered', summary: 'Machines seen but not in the inventory', responses: { 200: json({ type: 'object', properties: { discovered: { type: 'array', items: ref('NodeSummary') } } }), ...errors(403) } } },
+      '/discovered': { get: { ...read, operationId: 'listDiscovered', summary: 'Machines seen but not in the inventory, a page at a time in MAC order', parameters: [listLimitParam, afterParam], responses: { 200: machinePage('discovered'), ...errors(400, 403) } } },
       '/discovered/{mac}/adopt': {
         post: {
           ...write, operationId: 'adoptDiscovered', summary: 'Add a discovered machine to the inventory', parameters: [macParam],
@@ -76,7 +83,7 @@ export function openApiDocument(): object {
         get: {
           ...read, operationId: 'streamEvents', summary: 'Live events as Server-Sent Events (id = seq; Last-Event-ID or ?since= resumes)',
           parameters: [nodeParam, { name: 'since', in: 'query', schema: { type: 'integer' } }, { name: 'Last-Event-ID', in: 'header', schema: { type: 'integer' } }],
-          responses: { 200: { description: 'An endless event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 403) },
+          responses: { 200: { description: 'An endless event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 403, 503) },
         },
       },
     },

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { BootScript } from '../events/testdata/boot-sequences.js';
 import { auth, call, startApi, VERSION } from './testdata/api-fixture.js';
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './paging.js';
 
 const N1 = '52:54:00:00:00:01';
 const STRANGER = '52:54:00:00:00:99';
@@ -43,6 +44,42 @@ test('reads: nodes with state and timeline, events with cursors, profiles, image
   assert.deepEqual(images.json.images[0].versions.map((v: any) => [v.version, v.published, v.nodes]), [[VERSION, true, []]]);
   const discovered = await call(port, 'GET', '/api/v1/discovered');
   assert.deepEqual(discovered.json.discovered.map((n: any) => [n.mac, n.status, n.known]), [[STRANGER, 'dhcp', false]]);
+});
+
+test('lists are paged in MAC order: limit and after walk every machine once; bad values are 400', async (t) => {
+  const { port, obs, nodes } = await startApi(t);
+  nodes.push({ mac: '52:54:00:00:00:03', profile: 'lab' }, { mac: '52:54:00:00:00:02', profile: 'lab' });
+  const strangers = Array.from({ length: 2500 }, (_, i) => `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`);
+  for (const mac of [...strangers].reverse()) obs.record({ time: 1, mac, kind: 'dhcp', name: 'discover', detail: '', fields: {} });
+
+  const first = await call(port, 'GET', '/api/v1/discovered');
+  assert.equal(first.json.discovered.length, DEFAULT_LIST_LIMIT, 'without limit: the default page');
+  assert.equal(first.json.next, strangers[DEFAULT_LIST_LIMIT - 1]);
+  const walked: string[] = [];
+  let after = '';
+  let pages = 0;
+  for (;;) {
+    const page = await call(port, 'GET', `/api/v1/discovered?limit=${MAX_LIST_LIMIT}${after ? `&after=${after}` : ''}`);
+    assert.equal(page.status, 200);
+    assert.ok(page.json.discovered.length <= MAX_LIST_LIMIT);
+    walked.push(...page.json.discovered.map((n: any) => n.mac));
+    pages += 1;
+    if (page.json.next === null) break;
+    after = page.json.next;
+  }
+  assert.equal(pages, 3);
+  assert.deepEqual(walked, strangers, 'each once, in MAC order');
+
+  const n1 = await call(port, 'GET', '/api/v1/nodes?limit=2');
+  assert.deepEqual([n1.json.nodes.map((n: any) => n.mac), n1.json.next], [['52:54:00:00:00:01', '52:54:00:00:00:02'], '52:54:00:00:00:02']);
+  const n2 = await call(port, 'GET', '/api/v1/nodes?limit=2&after=52-54-00-00-00-02');
+  assert.deepEqual([n2.json.nodes.map((n: any) => n.mac), n2.json.next], [['52:54:00:00:00:03'], null]);
+
+  for (const q of ['limit=0', `limit=${MAX_LIST_LIMIT + 1}`, 'limit=ten', 'after=nope']) {
+    const bad = await call(port, 'GET', `/api/v1/nodes?${q}`);
+    assert.equal(bad.status, 400, q);
+    assert.ok(bad.json.hint, q);
+  }
 });
 
 test('writes need the admin token: 401 without, 403 wrong; then reach the injected writers', async (t) => {

@@ -4,13 +4,23 @@ import { normalizeMac } from '../net/mac.js';
 import { MAX_QUERY_LIMIT, type EventQuery } from '../events/event-store.js';
 import { checkBearer, cidrAllowList } from './access.js';
 import type { ApiDeps, NodeFieldChanges, NodeFields } from './deps.js';
-import { streamEvents } from './event-stream.js';
+import { EventStreamSlots, streamEvents } from './event-stream.js';
+import { nullLogger, type LogFields } from '../log/logger.js';
+import { throttledLog } from '../log/throttled-log.js';
 import { ApiError, readJsonObject, sendError, sendJson } from './http-json.js';
 import { openApiDocument } from './openapi.js';
+import { listPage, pageOfMacs } from './paging.js';
 import { nodeDetail, nodeSummary, runningImage } from './views.js';
 import type { DiscoveredMachine } from '../inventory/discovered.js';
 
 export const API_PREFIX = '/api/v1';
+
+/** The event stream cap and where its refusals and drops are logged. */
+interface StreamContext {
+  slots: EventStreamSlots;
+  refused(fields: LogFields): void;
+  dropped(fields: LogFields): void;
+}
 
 interface RouteContext {
   req: IncomingMessage;
@@ -18,6 +28,7 @@ interface RouteContext {
   params: Record<string, string>;
   query: URLSearchParams;
   deps: ApiDeps;
+  streams: StreamContext;
   body(): Promise<Record<string, unknown>>;
 }
 
@@ -27,6 +38,8 @@ export interface Route {
   path: string;
   /** Writes need the admin token; reads a client in the read networks. */
   access: 'read' | 'write';
+  /** The query parameters it reads; the OpenAPI document lists exactly these. */
+  query?: readonly string[];
   /** Answers with JSON (returned value, status 200) or writes the response itself (undefined). */
   handle(ctx: RouteContext): Promise<unknown>;
 }
@@ -36,8 +49,12 @@ const NODE_KEYS = ['hostname', 'address', 'profile', 'cmdline', 'loader'] as con
 export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/openapi.json', access: 'read', handle: async () => openApiDocument() },
   {
-    method: 'GET', path: '/nodes', access: 'read',
-    handle: async ({ deps }) => ({ nodes: deps.inventory().nodes.map((n) => nodeSummary(n.mac, n, deps.states.get(n.mac))) }),
+    method: 'GET', path: '/nodes', access: 'read', query: ['limit', 'after'],
+    handle: async ({ deps, query }) => {
+      const byMac = new Map(deps.inventory().nodes.map((n) => [n.mac, n]));
+      const { macs, next } = pageOfMacs(byMac.keys(), listPage(query));
+      return { nodes: macs.map((mac) => nodeSummary(mac, byMac.get(mac), deps.states.get(mac))), next };
+    },
   },
   {
     method: 'GET', path: '/nodes/{mac}', access: 'read',
@@ -50,7 +67,7 @@ export const ROUTES: readonly Route[] = [
     },
   },
   {
-    method: 'GET', path: '/nodes/{mac}/events', access: 'read',
+    method: 'GET', path: '/nodes/{mac}/events', access: 'read', query: ['since', 'limit'],
     handle: async ({ deps, params, query }) => eventsPage(deps, { ...eventQuery(query), mac: macParam(params) }),
   },
   {
@@ -84,32 +101,47 @@ export const ROUTES: readonly Route[] = [
     },
   },
   {
-    method: 'GET', path: '/discovered', access: 'read',
-    handle: async ({ deps }) => {
+    method: 'GET', path: '/discovered', access: 'read', query: ['limit', 'after'],
+    handle: async ({ deps, query }) => {
       const known = new Set(deps.inventory().nodes.map((n) => n.mac));
-      const recorded = (deps.discovered?.() ?? []).filter((m) => !known.has(m.mac));
-      const fromStore = recorded.map((m) => ({ ...nodeSummary(m.mac, undefined, deps.states.get(m.mac)), seen: sightingView(m) }));
-      const listed = new Set(recorded.map((m) => m.mac));
-      const fromEvents = deps.states.all().filter((s) => !known.has(s.mac) && !listed.has(s.mac)).map((s) => nodeSummary(s.mac, undefined, s));
-      return { discovered: [...fromStore, ...fromEvents] };
+      // Sightings (DHCP, boot script fetches) and machines seen only in events.
+      const recorded = new Map((deps.discovered?.() ?? []).filter((m) => !known.has(m.mac)).map((m) => [m.mac, m]));
+      const seen = deps.states.all().filter((s) => !known.has(s.mac)).map((s) => s.mac);
+      const { macs, next } = pageOfMacs([...recorded.keys(), ...seen], listPage(query));
+      const discovered = macs.map((mac) => {
+        const sighting = recorded.get(mac);
+        const summary = nodeSummary(mac, undefined, deps.states.get(mac));
+        return sighting ? { ...summary, seen: sightingView(sighting) } : summary;
+      });
+      return { discovered, next };
     },
   },
   {
-    method: 'GET', path: '/events', access: 'read',
+    method: 'GET', path: '/events', access: 'read', query: ['node', 'since', 'limit'],
     handle: async ({ deps, query }) => {
       const node = query.get('node');
       return eventsPage(deps, { ...eventQuery(query), ...(node === null ? {} : { mac: macValue(node) }) });
     },
   },
   {
-    method: 'GET', path: '/events/stream', access: 'read',
-    handle: async ({ req, res, deps, query }) => {
+    method: 'GET', path: '/events/stream', access: 'read', query: ['node', 'since'],
+    handle: async ({ req, res, deps, query, streams }) => {
       const resume = req.headers['last-event-id'] ?? query.get('since') ?? undefined;
       const node = query.get('node');
-      streamEvents(req, res, deps.events, {
-        afterSeq: resume === undefined ? undefined : seqValue(String(resume), 'Last-Event-ID'),
-        mac: node === null ? undefined : macValue(node),
+      const afterSeq = resume === undefined ? undefined : seqValue(String(resume), 'Last-Event-ID');
+      const mac = node === null ? undefined : macValue(node);
+      const release = streams.slots.take();
+      if (!release) {
+        streams.refused({ peer: req.socket.remoteAddress, open: streams.slots.open });
+        throw new ApiError(503, `Too many event streams open (limit ${streams.slots.max})`, 'Close an idle dashboard tab or "diskless events --follow", or raise api.max_event_streams in the config', { 'retry-after': '10' });
+      }
+      res.once('close', release);
+      await streamEvents(res, deps.events, {
+        afterSeq,
+        mac,
         heartbeatMs: deps.heartbeatMs ?? 15_000,
+        ...deps.eventStreamLimits,
+        onDrop: (why) => streams.dropped({ peer: req.socket.remoteAddress, why }),
       });
       return undefined;
     },
@@ -183,6 +215,12 @@ export const ROUTES: readonly Route[] = [
 export function apiHandler(deps: ApiDeps): HttpHandler {
   const mayRead = cidrAllowList(deps.readCidrs);
   const limit = deps.maxBodyBytes ?? 64 * 1024;
+  const log = (deps.logger ?? nullLogger).child({ service: 'api' });
+  const streams: StreamContext = {
+    slots: deps.eventStreams ?? new EventStreamSlots(),
+    refused: throttledLog(log, 'warn', 'event stream refused: too many open'),
+    dropped: throttledLog(log, 'warn', 'event stream dropped: client not reading'),
+  };
   return async (req, res, path) => {
     if (!path.startsWith(API_PREFIX + '/')) return false;
     const sub = path.slice(API_PREFIX.length);
@@ -194,7 +232,7 @@ export function apiHandler(deps: ApiDeps): HttpHandler {
       if (!hit) throw new ApiError(405, `Method ${req.method} not allowed here`, `Use ${matches.map((m) => m.r.method).join(' or ')}`, { allow: matches.map((m) => m.r.method).join(', ') });
       authorize(hit.r, req, deps, mayRead);
       const query = new URL(req.url ?? '/', 'http://x').searchParams;
-      const result = await hit.r.handle({ req, res, deps, query, params: hit.params!, body: () => readJsonObject(req, limit) });
+      const result = await hit.r.handle({ req, res, deps, query, streams, params: hit.params!, body: () => readJsonObject(req, limit) });
       if (result !== undefined) sendJson(res, 200, result);
     } catch (e) {
       if (res.headersSent) res.destroy();

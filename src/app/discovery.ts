@@ -14,6 +14,8 @@ export interface Discovery {
   onScript(mac: string, peer: string | undefined): void;
   /** Every machine recorded, adopted ones included (the API filters by the live inventory). */
   list(): DiscoveredMachine[];
+  /** Whether DHCP or a boot script fetch recorded this machine (and the cap has not dropped it). */
+  has(mac: string): boolean;
   close(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ export async function startDiscovery(config: DisklessConfig, logger: Logger): Pr
     // The peer is the socket's remote address ("?" when the socket is already gone).
     onScript: (mac, peer) => store.record({ mac, ...(peer && parseIpv4(peer) !== undefined ? { ip: peer } : {}) }),
     list: () => store.list(),
+    has: (mac) => store.has(mac),
     close: () => store.close(),
   };
 }

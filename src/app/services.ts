@@ -25,12 +25,15 @@ import { fileInventoryWrites } from './inventory-writes.js';
 import { alertEvent, bothEvents } from './observed-events.js';
 import { dashboardHandler } from '../dashboard/handler.js';
 import { RaResponder } from '../native/ra-responder.js';
-import { nodeByAddress } from '../boot/boot-target.js';
+import { nodeByAddress, nodeByMac } from '../boot/boot-target.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
 import { hostCheck } from '../api/host-check.js';
 import { nodeFilesOnlyOverTls } from '../identity/node-files-endpoint.js';
 import { hostname } from 'node:os';
 import type { SecretsWindows } from '../identity/secrets-windows.js';
+import { throttledLog } from '../log/throttled-log.js';
+import { knownMac } from './known-macs.js';
+import { EventStreamSlots } from '../api/event-stream.js';
 
 export interface ServiceEvents {
   dhcp?: (e: DhcpEvent) => void;
@@ -93,6 +96,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     stateDir: config.server.stateDir,
     lookupMacByIp: (ip) => leases?.leaseForIp(ip)?.mac ?? nodeByAddress(getConfig(), ip)?.mac ?? neighbours(ip),
     onError: (e) => logger.log('error', 'cannot record boot event', { service: 'events', error: String(e) }),
+    isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined,
   });
   const events = bothEvents(observability.serviceEvents, opts.events);
   const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())));
@@ -119,25 +123,43 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     }
     events.dhcp(e);
   };
+  const logRefusedReport = throttledLog(logger.child({ service: 'node' }), 'warn', 'node report refused');
+  const report = reportEndpoint({
+    onReport,
+    isKnownMac: knownMac({
+      inventory: (mac) => nodeByMac(getConfig(), mac) !== undefined,
+      leases: leases && ((mac) => leases.leaseForMac(mac) !== undefined),
+      discovered: (mac) => discovery.has(mac),
+      states: (mac) => observability.states.get(mac) !== undefined,
+    }),
+    onRefused: (r) => {
+      observability.metrics.reportRefused(r.reason);
+      logRefusedReport({ reason: r.reason, peer: r.peer, mac: r.mac });
+    },
+  });
   const api = observability.handlers({
     inventory: getConfig,
     images: store,
-    writes: fileInventoryWrites(config.file, (mac) => discovery.list().some((m) => m.mac === mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
+    writes: fileInventoryWrites(config.file, (mac) => discovery.has(mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
     discovered: () => discovery.list(),
     running: () => identity.running.all(),
     adminToken,
     readCidrs: opts.readCidrs ?? config.api.readFrom,
+    eventStreams: new EventStreamSlots(config.api.maxEventStreams),
+    logger,
   });
+  const caps = { maxConnections: config.server.maxHttpConnections, maxConnectionsPerPeer: config.server.maxHttpConnectionsPerPeer };
   const http = new HttpServer({
     address: config.server.address,
     port: config.server.httpPort,
     resolve: (p, peer) => tree.resolve(p, peer),
-    handlers: [reportEndpoint(onReport), nodeFilesOnlyOverTls(secretsUrl)],
+    handlers: [report, nodeFilesOnlyOverTls(secretsUrl)],
     logger,
     onEvent: events.http,
+    ...caps,
   });
   const tls = { cert: certificate.certPem, key: certificate.keyPem };
-  const https = new HttpServer({ address: config.server.address, port: config.server.httpsPort, tls, handlers: [identity.handler], logger: logger.child({ listener: 'https' }) });
+  const https = new HttpServer({ address: config.server.address, port: config.server.httpsPort, tls, handlers: [identity.handler], logger: logger.child({ listener: 'https' }), ...caps });
   const adminOnLoopback = isLoopback(config.api.address);
   const admin = new HttpServer({
     address: config.api.address,
@@ -145,6 +167,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     ...(adminOnLoopback ? {} : { tls }),
     handlers: [hostCheck(['localhost', '127.0.0.1', '::1', hostname(), config.api.address, ...config.api.hostnames]), ...api, dashboardHandler()],
     logger: logger.child({ listener: 'admin' }),
+    ...caps,
   });
   const tftp = new TftpServer({
     address: config.server.address,

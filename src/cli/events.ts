@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { normalizeMac } from '../net/mac.js';
 import type { BootEvent } from '../events/boot-event.js';
 import { eventLine, type NodeRow } from './fleet-format.js';
-import { apiBase, apiTls, followEvents, getJson } from './server-api.js';
+import { apiBase, apiTls, followEvents, getAll, getJson } from './server-api.js';
 import type { CliIo } from './status.js';
 
 const HELP = `Usage: diskless events --config FILE [--follow] [--node MAC|HOSTNAME] [--limit N]
@@ -41,7 +41,7 @@ export async function eventsCommand(argv: string[], io: EventsIo = {}): Promise<
   const tls = apiTls(config);
 
   // Host names come from the server's inventory, so --node takes either and lines show names.
-  const { nodes } = await getJson<{ nodes: NodeRow[] }>(`${base}/nodes`, tls);
+  const nodes = await getAll<NodeRow>(base, '/nodes', 'nodes', tls);
   const names = new Map(nodes.filter((n) => n.hostname).map((n) => [n.mac, n.hostname!]));
   let mac: string | undefined;
   if (values.node !== undefined) {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { followEvents } from './server-api.js';
+import { followEvents, getAll } from './server-api.js';
 
 test('followEvents reconnects a dropped stream with Last-Event-ID and loses nothing', async (t) => {
   const seen: IncomingHttpHeaders[] = [];
@@ -38,4 +38,19 @@ test('followEvents: a server that is not running is an error at once, not a retr
   const port = (server.address() as AddressInfo).port;
   await new Promise<void>((r) => server.close(() => r()));
   await assert.rejects(followEvents(`http://127.0.0.1:${port}/api/v1/events/stream`, () => {}, { retryMs: 10 }), /Cannot reach the Diskless server/);
+});
+
+test('getAll follows the pages of a list to the end', async (t) => {
+  const asked: string[] = [];
+  const server = createServer((req, res) => {
+    asked.push(req.url ?? '');
+    const after = new URL(req.url ?? '/', 'http://x').searchParams.get('after');
+    const body = after === null ? { nodes: [{ mac: 'a' }, { mac: 'b' }], next: 'b' } : { nodes: [{ mac: 'c' }], next: null };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
+  assert.deepEqual((await getAll<{ mac: string }>(base, '/nodes', 'nodes')).map((n) => n.mac), ['a', 'b', 'c']);
+  assert.deepEqual(asked, ['/api/v1/nodes?limit=1000', '/api/v1/nodes?limit=1000&after=b']);
 });

@@ -5,6 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DisklessConfig } from '../config/types.js';
 import { SseParser } from './sse-parser.js';
+import { allPages } from '../dashboard/ui/pages.js';
 
 /** How to reach the admin API over HTTPS: trust exactly the server's own certificate. */
 export interface ApiTls {
@@ -86,6 +87,11 @@ export async function getJson<T>(url: string, tls?: ApiTls): Promise<T> {
   const res = await open(url, {}, tls);
   if (res.statusCode !== 200) throw await failure(url, res);
   return JSON.parse(await readText(res)) as T;
+}
+
+/** Every item of a paged list (`base` + /nodes, /discovered), following `next` to the end. */
+export async function getAll<T>(base: string, path: string, key: string, tls?: ApiTls): Promise<T[]> {
+  return allPages<T>((p) => getJson<unknown>(`${base}${p}`, tls), path, key);
 }
 
 export interface FollowOptions {

@@ -43,6 +43,9 @@ test('a full config parses with defaults and resolved paths', () => {
   assert.equal(c.server.tftpPort, 69);
   assert.equal(c.server.maxTftpTransfers, 256);
   assert.equal(c.server.maxNbdConnections, 512);
+  assert.equal(c.server.maxHttpConnections, 1024);
+  assert.equal(c.server.maxHttpConnectionsPerPeer, 64);
+  assert.equal(c.api.maxEventStreams, 64);
   assert.equal(c.server.stateDir, '/etc/diskless/state');
   assert.deepEqual(c.dhcp.pool, { start: '10.77.0.100', end: '10.77.0.150' });
   assert.deepEqual(c.dhcp.dns, ['10.77.0.1']);
@@ -80,6 +83,9 @@ const cases: Array<[string, string, RegExp]> = [
   ['port out of range', GOOD.replace('8080', '80800'), /:5: server\.http_port: must be between 1 and 65535/],
   ['no TFTP transfers at all', GOOD.replace('state_dir: state', 'state_dir: state\n  max_tftp_transfers: 0'), /:7: server\.max_tftp_transfers: must be between 1 and 16384 \(got 0\)/],
   ['NBD connection cap not an integer', GOOD.replace('state_dir: state', 'state_dir: state\n  max_nbd_connections: lots'), /:7: server\.max_nbd_connections: must be an integer/],
+  ['HTTP connection cap zero', GOOD.replace('state_dir: state', 'state_dir: state\n  max_http_connections: 0'), /:7: server\.max_http_connections: must be between 1 and 65535 \(got 0\)/],
+  ['HTTP per-peer cap not an integer', GOOD.replace('state_dir: state', 'state_dir: state\n  max_http_connections_per_peer: many'), /:7: server\.max_http_connections_per_peer: must be an integer/],
+  ['event stream cap too large', GOOD.replace('default_profile: default', 'default_profile: default\napi:\n  max_event_streams: 100000'), /:33: api\.max_event_streams: must be between 1 and 4096 \(got 100000\)/],
   ['router solicitations need the interface', GOOD.replace('  interface: br0\n', '').replace('state_dir: state', 'state_dir: state\n  answer_router_solicitations: true'), /:6: server\.answer_router_solicitations: needs server\.interface/],
   ['broken YAML', 'server:\n  address: [\n', /^\/x\/d\.yaml:\d+: \(yaml\): /],
   ['not a mapping', '- a\n', /\(top\): must be a mapping/],
@@ -101,6 +107,11 @@ test('server.max_tftp_transfers and server.max_nbd_connections set the servers\'
   const c = parseConfig(GOOD.replace('state_dir: state', 'state_dir: state\n  max_tftp_transfers: 8\n  max_nbd_connections: 2'), '/x/d.yaml');
   assert.equal(c.server.maxTftpTransfers, 8);
   assert.equal(c.server.maxNbdConnections, 2);
+});
+
+test('server.max_http_connections(_per_peer) and api.max_event_streams set the HTTP and event stream caps', () => {
+  const c = parseConfig(GOOD.replace('state_dir: state', 'state_dir: state\n  max_http_connections: 300\n  max_http_connections_per_peer: 5').replace('default_profile: default', 'default_profile: default\napi:\n  max_event_streams: 3'), '/x/d.yaml');
+  assert.deepEqual([c.server.maxHttpConnections, c.server.maxHttpConnectionsPerPeer, c.api.maxEventStreams], [300, 5, 3]);
 });
 
 test('api: the admin token beside the state, reads from loopback and the boot subnet by default', () => {

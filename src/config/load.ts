@@ -7,6 +7,8 @@ import { normalizeMac } from '../net/mac.js';
 import type { ApiConfig, DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig } from './types.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
+import { DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from '../http/server.js';
+import { DEFAULT_MAX_EVENT_STREAMS } from '../api/event-stream.js';
 
 const LOADERS = ['ipxe', 'pxelinux'] as const;
 // RFC 1123 host name: labels of letters, digits and inner hyphens.
@@ -80,6 +82,10 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     // port, and Linux has about 28,000 of them.
     maxTftpTransfers: f.int('max_tftp_transfers', 256, 1, 16384),
     maxNbdConnections: f.int('max_nbd_connections', 512, 1, 65535),
+    // Defaults are HttpServer's own: far above what a fleet's boots need at once (a node
+    // holds one or two), far below the process's file descriptor limit.
+    maxHttpConnections: f.int('max_http_connections', DEFAULT_MAX_HTTP_CONNECTIONS, 1, 65535),
+    maxHttpConnectionsPerPeer: f.int('max_http_connections_per_peer', DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER, 1, 65535),
     tokenTtlSec: f.int('token_ttl', 300, 10, 3600),
     secretsWindowSec: f.int('secrets_window', 900, 60, 86400),
     httpsPort: f.int('https_port', 443, 1, 65535),
@@ -164,8 +170,9 @@ function readApi(f: Fields, server: ServerConfig, dhcp: DhcpConfig, path: (p: st
     const network = formatIpv4((parseIpv4(server.address)! & parseIpv4(dhcp.subnetMask)!) >>> 0);
     readFrom = ['127.0.0.0/8', '::1/128', `${network}/${prefix}`];
   }
+  const maxEventStreams = f.int('max_event_streams', DEFAULT_MAX_EVENT_STREAMS, 1, 4096);
   f.rejectUnknown();
-  return { adminTokenFile, readFrom, address, port, hostnames };
+  return { adminTokenFile, readFrom, address, port, hostnames, maxEventStreams };
 }
 
 /** Why a read_from entry is not ADDRESS/PREFIX (or a bare address), or undefined if it is. */

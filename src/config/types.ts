@@ -21,6 +21,10 @@ export interface ServerConfig {
   maxTftpTransfers: number;
   /** NBD connections open at once; further ones are closed on accept. */
   maxNbdConnections: number;
+  /** HTTP connections open at once; further ones are closed on accept. */
+  maxHttpConnections: number;
+  /** HTTP connections open at once from one address; further ones from it are closed on accept. */
+  maxHttpConnectionsPerPeer: number;
   /** Seconds a boot script's one-time secrets token stays valid. */
   tokenTtlSec: number;
   /** Seconds after a machine's PXE DHCP exchange during which its boot may fetch its secrets. */
@@ -118,6 +122,8 @@ export interface ApiConfig {
   adminTokenFile: string;
   /** CIDRs allowed to read; default loopback plus server.address's own subnet. */
   readFrom: string[];
+  /** Event streams (/api/v1/events/stream) open at once; further ones get 503. */
+  maxEventStreams: number;
 }
 
 export interface DisklessConfig {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NodeStates, reduceNode, type NodeState } from './node-state.js';
+import { MAX_STEPS_PER_BOOT, NodeStates, reduceNode, type NodeState } from './node-state.js';
 import { bootTimeline, type TimelineEntry } from './boot-timeline.js';
 import type { BootEvent } from './boot-event.js';
 import { BootScript, IP, MAC, T0, VERSION } from './testdata/boot-sequences.js';
@@ -148,4 +148,36 @@ test('NodeStates reports boot transitions once each', () => {
   assert.equal(transitions.filter((t) => t.failedStage).length, 0);
   assert.equal(states.get(MAC)?.phase, 'booted');
   assert.equal(states.all().length, 1);
+});
+
+test('states of machines outside the inventory are capped: the one seen longest ago goes, nodes never do', () => {
+  const node = '52:54:00:00:00:01';
+  const states = new NodeStates({ isListed: (mac) => mac === node, maxUnlisted: 100 });
+  const stranger = (i: number) => `02:00:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+  let seq = 0;
+  const seen = (mac: string) => states.apply({ seq: ++seq, time: seq, mac, kind: 'dhcp', name: 'discover', detail: '', fields: {} });
+  seen(node);
+  for (let i = 0; i < 50_000; i++) {
+    seen(stranger(i % 60_000));
+    // Stranger 0 keeps coming back: it is never the one seen longest ago.
+    if (i % 50 === 0) seen(stranger(0));
+  }
+  assert.equal(states.size, 101, 'the node and 100 strangers');
+  assert.ok(states.get(node), 'an inventory node outlives any flood');
+  assert.ok(states.get(stranger(0)), 'recently seen');
+  assert.ok(states.get(stranger(49_999)), 'the newest');
+  assert.equal(states.get(stranger(1)), undefined, 'seen longest ago');
+  assert.equal(states.evicted, 50_000 - 100);
+});
+
+test('a boot keeps a bounded number of steps however many stage names reports invent', () => {
+  const states = new NodeStates();
+  let seq = 0;
+  const words = (i: number) => i.toString(26).replace(/./g, (c) => String.fromCharCode(97 + parseInt(c, 26)));
+  for (let i = 0; i < 20_000; i++) states.apply({ seq: ++seq, time: seq, mac: MAC, kind: 'stage', name: `s_${words(i)}`, detail: '', fields: { status: 'started' } });
+  assert.equal(states.get(MAC)?.bootCount, 1);
+  assert.equal(states.get(MAC)?.boot?.stages.length, MAX_STEPS_PER_BOOT);
+  // A known stage that already has its row still updates it.
+  states.apply({ seq: ++seq, time: seq, mac: MAC, kind: 'failed', name: 's_a', detail: 'disk on fire', fields: { status: 'failed' } });
+  assert.deepEqual([states.get(MAC)?.phase, states.get(MAC)?.cause, states.get(MAC)?.boot?.stages[0]?.status], ['failed', 'disk on fire', 'failed']);
 });

@@ -166,8 +166,15 @@ function startBoot(s: NodeState, at: number, seq: number, phase: BootRecord['pha
   return { ...rest, phase, bootCount: s.bootCount + 1, boot: { startedAt: at, startSeq: seq, startedBy: phase === 'dhcp' ? 'dhcp' : 'report', phase, stages: [] } };
 }
 
-function upsertStep(stages: readonly StageStep[], e: BootEvent, status: StepStatus, uptimeMs: number | undefined): StageStep[] {
+/**
+ * Steps kept per boot. /init reports 11 names (STAGE_ORDER, its substeps, booted); stage names
+ * come from an unauthenticated POST, so a boot's list must not grow with every new word.
+ */
+export const MAX_STEPS_PER_BOOT = 32;
+
+function upsertStep(stages: readonly StageStep[], e: BootEvent, status: StepStatus, uptimeMs: number | undefined): readonly StageStep[] {
   const i = stages.findIndex((st) => st.name === e.name);
+  if (i < 0 && stages.length >= MAX_STEPS_PER_BOOT) return stages;
   const old = i < 0 ? undefined : stages[i];
   const previousEnd = [...stages].reverse().find((st) => st.endUptimeMs !== undefined && st.name !== e.name)?.endUptimeMs;
   let step: StageStep;
@@ -239,24 +246,78 @@ export function bootTransition(prev: NodeState | undefined, next: NodeState | un
   return { started, booted, ...(failed && next?.stage ? { failedStage: next.stage } : {}) };
 }
 
-/** Every machine's state, kept current by `apply`. */
+export interface NodeStatesOptions {
+  /**
+   * Machines whose state is always kept (the inventory's nodes, a set the admin bounds).
+   * Asked at each event, so a node added or removed later is treated accordingly from its next event.
+   */
+  isListed?: (mac: string) => boolean;
+  /**
+   * States kept for other machines (strangers on the LAN, spoofed MACs): past this many, the
+   * one seen longest ago is forgotten. Default DEFAULT_MAX_UNLISTED_STATES.
+   */
+  maxUnlisted?: number;
+}
+
+/** Far above any LAN's unknown machines, far below what would strain memory (a state is ~1-2 KB). */
+export const DEFAULT_MAX_UNLISTED_STATES = 10_000;
+
+/**
+ * Every machine's state, kept current by `apply`. Inventory nodes are never dropped; any
+ * other machine is, once more than `maxUnlisted` are known, starting with the one whose last
+ * event is oldest, so a flood of made-up MACs cannot grow memory without bound.
+ */
 export class NodeStates {
-  readonly #states = new Map<string, NodeState>();
+  readonly #listed = new Map<string, NodeState>();
+  /** Ordered by last event, oldest first: re-inserted on every event. */
+  readonly #unlisted = new Map<string, NodeState>();
+  readonly #isListed: (mac: string) => boolean;
+  readonly #maxUnlisted: number;
+  #evicted = 0;
+
+  constructor(opts: NodeStatesOptions = {}) {
+    this.#isListed = opts.isListed ?? (() => false);
+    this.#maxUnlisted = Math.max(1, opts.maxUnlisted ?? DEFAULT_MAX_UNLISTED_STATES);
+  }
 
   apply(e: BootEvent): BootTransition {
     if (!e.mac) return { started: false, booted: false };
-    const prev = this.#states.get(e.mac);
+    const prev = this.get(e.mac);
     const next = reduceNode(prev, e);
-    if (next) this.#states.set(e.mac, next);
+    if (next) this.#put(e.mac, next);
     return bootTransition(prev, next);
   }
 
   get(mac: string): NodeState | undefined {
-    return this.#states.get(mac);
+    return this.#listed.get(mac) ?? this.#unlisted.get(mac);
   }
 
   all(): NodeState[] {
-    return [...this.#states.values()];
+    return [...this.#listed.values(), ...this.#unlisted.values()];
+  }
+
+  get size(): number {
+    return this.#listed.size + this.#unlisted.size;
+  }
+
+  /** States of machines outside the inventory forgotten to stay within maxUnlisted. */
+  get evicted(): number {
+    return this.#evicted;
+  }
+
+  #put(mac: string, state: NodeState): void {
+    this.#listed.delete(mac);
+    this.#unlisted.delete(mac);
+    if (this.#isListed(mac)) {
+      this.#listed.set(mac, state);
+      return;
+    }
+    this.#unlisted.set(mac, state);
+    for (const oldest of this.#unlisted.keys()) {
+      if (this.#unlisted.size <= this.#maxUnlisted) break;
+      this.#unlisted.delete(oldest);
+      this.#evicted += 1;
+    }
   }
 }
 

@@ -22,6 +22,9 @@ export interface ObservabilityOptions {
   log?: Omit<SegmentLogOptions, 'dir'>;
   /** A failing recorder must not take a service down; this hears about it. */
   onError?: (e: unknown) => void;
+  /** Inventory nodes: their states are always kept; other machines' are capped (see NodeStates). */
+  isListed?: (mac: string) => boolean;
+  maxUnlistedStates?: number;
 }
 
 export interface Observability {
@@ -44,7 +47,10 @@ export function createObservability(opts: ObservabilityOptions): Observability {
   const now = opts.now ?? Date.now;
   const onError = opts.onError ?? (() => {});
   const store = EventStore.open({ dir: join(opts.stateDir, 'events'), ...opts.log, onListenerError: onError });
-  const states = new NodeStates();
+  const states = new NodeStates({
+    ...(opts.isListed ? { isListed: opts.isListed } : {}),
+    ...(opts.maxUnlistedStates === undefined ? {} : { maxUnlisted: opts.maxUnlistedStates }),
+  });
   const peers = new PeerDirectory(opts.lookupMacByIp);
   for (const e of store.all()) {
     peers.learn(e);

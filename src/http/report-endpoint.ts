@@ -14,36 +14,95 @@ export interface NodeReport {
   fields: Record<string, string>;
 }
 
+/**
+ * Why a report was turned away: `unknown-mac` names a machine the server never saw;
+ * `from-browser` carries headers only a web browser sends (a page forging reports from an
+ * admin's browser); `not-a-form` is not the form body busybox wget posts.
+ */
+export type ReportRefusal = 'unknown-mac' | 'from-browser' | 'not-a-form';
+
+export interface RefusedReport {
+  reason: ReportRefusal;
+  peer: string;
+  /** For unknown-mac: the MAC the report named. */
+  mac?: string;
+}
+
+export interface ReportEndpointOptions {
+  onReport(r: NodeReport): void;
+  /**
+   * Whether the server knows the machine (inventory, DHCP leases and offers, sightings by its
+   * own services). Only those may report: the endpoint has no authentication, and each report
+   * about a new MAC would otherwise create state for a machine that does not exist.
+   */
+  isKnownMac(mac: string): boolean;
+  /** Told of every refusal; the caller counts them and logs them in a bounded way. */
+  onRefused?(r: RefusedReport): void;
+}
+
 const MAX_BODY = 4096;
 const WORD = /^[a-z_]{1,32}$/;
+/** What busybox wget sends with --post-data, and all that a report may be. */
+const FORM_TYPE = 'application/x-www-form-urlencoded';
 
-function answer(res: ServerResponse, status: number, text: string): true {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(text + '\n');
+function answer(res: ServerResponse, status: number, text: string, close = false): true {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...(close ? { connection: 'close' } : {}) }).end(text + '\n');
   return true;
 }
 
 /**
- * POST /api/v1/report with a form body (mac, stage, status, detail, …): busybox wget in the
- * initramfs can send nothing fancier. Bodies are capped and fields validated before use.
+ * A browser adds Origin to every cross-site POST (forms included), and Sec-Fetch-* and
+ * Referer to most; busybox wget in the initramfs and the booted system's unit send none of
+ * them. So any of them means a web page is posting, never a node.
  */
-export function reportEndpoint(onReport: (r: NodeReport) => void): HttpHandler {
+function sentByBrowser(req: IncomingMessage): boolean {
+  return Object.keys(req.headers).some((h) => h === 'origin' || h === 'referer' || h.startsWith('sec-fetch-'));
+}
+
+function isForm(req: IncomingMessage): boolean {
+  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === FORM_TYPE;
+}
+
+/**
+ * POST /api/v1/report with a form body (mac, stage, status, detail, …): busybox wget in the
+ * initramfs can send nothing fancier. Requests a browser made and bodies of another type are
+ * refused before the body is read; bodies are capped and fields validated before use; a MAC
+ * the server does not know is refused.
+ */
+export function reportEndpoint(opts: ReportEndpointOptions): HttpHandler {
+  const refuse = (req: IncomingMessage, reason: ReportRefusal, mac?: string) =>
+    opts.onRefused?.({ reason, peer: req.socket.remoteAddress ?? '?', ...(mac === undefined ? {} : { mac }) });
   return async (req, res, path) => {
     if (path !== '/api/v1/report') return false;
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
       return answer(res, 405, 'Method not allowed: POST a form with mac, stage and status');
     }
+    // The body is left unread: the connection must not carry another request.
+    if (sentByBrowser(req)) {
+      refuse(req, 'from-browser');
+      return answer(res, 403, 'Report refused: sent by a web browser (Origin, Referer or Sec-Fetch-* header); only nodes report', true);
+    }
+    if (!isForm(req)) {
+      refuse(req, 'not-a-form');
+      return answer(res, 415, `Report refused: the body must be ${FORM_TYPE} (mac, stage, status, detail)`, true);
+    }
     const body = await readBody(req, MAX_BODY);
-    if (body === undefined) return answer(res, 413, `Report too large (limit ${MAX_BODY} bytes)`);
+    if (body === undefined) return answer(res, 413, `Report too large (limit ${MAX_BODY} bytes)`, true);
     const form = new URLSearchParams(body);
     const mac = normalizeMac(form.get('mac') ?? '');
     const stage = form.get('stage') ?? '';
     const status = form.get('status') ?? '';
     if (!mac) return answer(res, 400, 'Bad report: mac is missing or not a MAC address');
     if (!WORD.test(stage) || !WORD.test(status)) return answer(res, 400, 'Bad report: stage and status must be short lower-case words');
+    if (!opts.isKnownMac(mac)) {
+      refuse(req, 'unknown-mac', mac);
+      return answer(res, 403, `Report refused: ${mac} is not a machine this server knows (not in the inventory, no DHCP lease or offer, never seen asking for an address or a boot script)`);
+    }
     const fields: Record<string, string> = {};
     for (const [k, v] of form) if (!['mac', 'stage', 'status', 'detail'].includes(k) && WORD.test(k)) fields[k] = v.slice(0, 256);
-    onReport({ mac, stage, status, detail: (form.get('detail') ?? '').slice(0, 1024), peer: req.socket.remoteAddress ?? '?', fields });
+    opts.onReport({ mac, stage, status, detail: (form.get('detail') ?? '').slice(0, 1024), peer: req.socket.remoteAddress ?? '?', fields });
     return answer(res, 200, 'ok');
   };
 }
+

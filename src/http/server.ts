@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import type { BootFile } from '../files/boot-file.js';
-import { nullLogger, type Logger } from '../log/logger.js';
+import { nullLogger, type LogFields, type Logger } from '../log/logger.js';
+import { throttledLog } from '../log/throttled-log.js';
 import { planFileResponse } from './range.js';
 
 export interface HttpEvent {
@@ -32,7 +33,28 @@ export interface HttpServerOptions {
   logger?: Logger;
   onEvent?: (e: HttpEvent) => void;
   now?: () => number;
+  /**
+   * Receiving a request, headers and body, must be done within this many ms (else 408 and
+   * the connection is closed), so a client that sends half a body cannot hold a connection
+   * for ever. Sending the response is not covered: a download of any size and speed is never
+   * cut off by it. Default 30 s.
+   */
+  requestTimeoutMs?: number;
+  /** The headers alone; at most requestTimeoutMs. Default 20 s. */
+  headersTimeoutMs?: number;
+  /**
+   * A connection on which nothing moves either way for this long is closed: a client that
+   * stopped reading its download, or went away without a word. Default 120 s.
+   */
+  idleTimeoutMs?: number;
+  /** Connections open at once; further ones are closed on accept. Default 1024. */
+  maxConnections?: number;
+  /** Connections open at once from one address; further ones from it are closed on accept. Default 64. */
+  maxConnectionsPerPeer?: number;
 }
+
+export const DEFAULT_MAX_HTTP_CONNECTIONS = 1024;
+export const DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER = 64;
 
 /**
  * Serves boot scripts, kernels, initrds and images: GET and HEAD, single ranges, ETag and
@@ -42,26 +64,58 @@ export class HttpServer {
   readonly #opts: HttpServerOptions;
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #maxConnections: number;
+  readonly #maxPerPeer: number;
+  /** Open connections by remote address. */
+  readonly #perPeer = new Map<string, number>();
+  readonly #logRefused: (fields: LogFields) => void;
+  readonly #logBadRequest: (fields: LogFields) => void;
+  #open = 0;
+  #refused = 0;
   #server: Server | undefined;
 
   constructor(opts: HttpServerOptions) {
     this.#opts = opts;
     this.#log = (opts.logger ?? nullLogger).child({ service: 'http' });
     this.#now = opts.now ?? Date.now;
+    this.#maxConnections = opts.maxConnections ?? DEFAULT_MAX_HTTP_CONNECTIONS;
+    this.#maxPerPeer = opts.maxConnectionsPerPeer ?? DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER;
+    // Floods repeat these by the thousand: one line a minute says it happens and how often.
+    this.#logRefused = throttledLog(this.#log, 'warn', 'connection refused: too many open');
+    this.#logBadRequest = throttledLog(this.#log, 'warn', 'bad request');
   }
 
   get port(): number {
     return (this.#server?.address() as AddressInfo | null)?.port ?? this.#opts.port;
   }
 
+  /** Connections open now. */
+  get connections(): number {
+    return this.#open;
+  }
+
+  /** Connections closed on accept because a cap was reached, since start. */
+  get refusedConnections(): number {
+    return this.#refused;
+  }
+
   async start(): Promise<void> {
+    const requestTimeout = this.#opts.requestTimeoutMs ?? 30_000;
+    const headersTimeout = Math.min(this.#opts.headersTimeoutMs ?? 20_000, requestTimeout);
+    const options = {
+      requestTimeout,
+      headersTimeout,
+      // How often Node looks for requests past those deadlines (its default is 30 s, which
+      // would let a deadline of 1 s run to 31).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+      keepAliveTimeout: 5_000,
+    };
     const handle = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
-    const server: Server = this.#opts.tls ? createTlsServer({ ...this.#opts.tls, minVersion: 'TLSv1.2' }, handle) : createServer(handle);
-    // Slow or idle clients must not hold sockets forever, but a 300 MB image over a slow link
-    // must not be cut off: only the request headers have a deadline.
-    server.headersTimeout = 20_000;
-    server.requestTimeout = 0;
-    server.keepAliveTimeout = 5_000;
+    const server: Server = this.#opts.tls ? createTlsServer({ ...options, ...this.#opts.tls, minVersion: 'TLSv1.2' }, handle) : createServer(options, handle);
+    server.timeout = this.#opts.idleTimeoutMs ?? 120_000;
+    // Before Node's own listener: a refused socket is closed before anything is set up for it
+    // (for HTTPS, before the TLS handshake).
+    server.prependListener('connection', (socket: Socket) => this.#admit(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.#opts.port, this.#opts.address, () => {
@@ -69,9 +123,10 @@ export class HttpServer {
         resolve();
       });
     });
-    server.on('clientError', (err, socket) => {
-      this.#log.log('warn', 'bad request', { peer: (socket as { remoteAddress?: string }).remoteAddress, error: err.message });
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      this.#logBadRequest({ peer: (socket as { remoteAddress?: string }).remoteAddress, error: err.message });
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
     });
     this.#server = server;
@@ -83,6 +138,26 @@ export class HttpServer {
     if (!s) return;
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** Counts the connection in, or closes it at once when the server or its peer is at its cap. */
+  #admit(socket: Socket): void {
+    const peer = socket.remoteAddress ?? '?';
+    const fromPeer = this.#perPeer.get(peer) ?? 0;
+    if (this.#open >= this.#maxConnections || fromPeer >= this.#maxPerPeer) {
+      this.#refused += 1;
+      this.#logRefused({ peer, open: this.#open, fromPeer, maxConnections: this.#maxConnections, maxConnectionsPerPeer: this.#maxPerPeer });
+      socket.destroy();
+      return;
+    }
+    this.#open += 1;
+    this.#perPeer.set(peer, fromPeer + 1);
+    socket.once('close', () => {
+      this.#open -= 1;
+      const left = (this.#perPeer.get(peer) ?? 1) - 1;
+      if (left > 0) this.#perPeer.set(peer, left);
+      else this.#perPeer.delete(peer);
+    });
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -144,6 +144,15 @@ export class DiscoveredStore {
     this.#schedule();
   }
 
+  /** Whether this machine was seen (and not dropped since by the cap). */
+  has(mac: string): boolean {
+    return this.#machines.has(mac);
+  }
+
+  get size(): number {
+    return this.#machines.size;
+  }
+
   list(isNode: (mac: string) => boolean = () => false): DiscoveredMachine[] {
     return notInInventory([...this.#machines.values()].map((m) => ({ ...m })), isNode);
   }

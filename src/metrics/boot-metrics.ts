@@ -1,11 +1,13 @@
 import type { BootEvent } from '../events/boot-event.js';
 import { STAGE_ORDER, type BootTransition } from '../events/node-state.js';
 import { Registry } from './registry.js';
+import type { ReportRefusal } from '../http/report-endpoint.js';
 
 /** Stage names are chosen by whatever POSTs a report; only these become label values. */
 const STAGE_LABELS: ReadonlySet<string> = new Set([...STAGE_ORDER, 'fetched', 'verified', 'booted']);
 const DHCP_TYPES = ['discover', 'offer', 'request', 'ack', 'nak', 'release', 'decline', 'inform', 'drop'] as const;
 const PROTOCOLS = ['tftp', 'http', 'nbd'] as const;
+const REPORT_REFUSALS: readonly ReportRefusal[] = ['unknown-mac', 'from-browser', 'not-a-form'];
 /** Seconds: from a quick cmdline parse to a slow image fetch with rd.retry. */
 const STAGE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
@@ -22,6 +24,7 @@ export class BootMetrics {
   readonly #bytes = this.registry.counter({ name: 'diskless_bytes_served_total', help: 'Bytes sent to nodes, by protocol (counted when a transfer ends).', labelNames: ['protocol'] });
   readonly #active = this.registry.gauge({ name: 'diskless_active_transfers', help: 'Transfers in progress, by protocol (HTTP reports only finished requests, so it stays 0).', labelNames: ['protocol'] });
   readonly #dhcp = this.registry.counter({ name: 'diskless_dhcp_packets_total', help: 'DHCP messages received and sent, by message type; drop counts requests not answered.', labelNames: ['type'] });
+  readonly #refusedReports = this.registry.counter({ name: 'diskless_reports_refused_total', help: 'Node reports refused: unknown-mac (a MAC the server never saw), from-browser (a web page posting), not-a-form.', labelNames: ['reason'] });
   /** Open transfers by "protocol peer": a refused connection's error must not end someone else's. */
   readonly #open = new Set<string>();
 
@@ -34,6 +37,12 @@ export class BootMetrics {
       this.#active.set({ protocol }, 0);
     }
     for (const type of DHCP_TYPES) this.#dhcp.inc({ type }, 0);
+    for (const reason of REPORT_REFUSALS) this.#refusedReports.inc({ reason }, 0);
+  }
+
+  /** A report the endpoint refused (it never becomes an event). */
+  reportRefused(reason: ReportRefusal): void {
+    this.#refusedReports.inc({ reason });
   }
 
   observe(e: BootEvent, t: BootTransition): void {

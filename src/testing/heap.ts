@@ -36,3 +36,12 @@ export async function settledHeapUsed(): Promise<number> {
 }
 
 export const MiB = 1024 * 1024;
+
+/**
+ * `settledHeapUsed` plus memory outside the JS heap (Buffers): data queued on sockets can sit
+ * in either, depending on whether it was written as a string or as bytes.
+ */
+export async function settledMemoryUsed(): Promise<number> {
+  const heap = await settledHeapUsed();
+  return heap + process.memoryUsage().external;
+}

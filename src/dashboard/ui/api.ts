@@ -1,5 +1,7 @@
 /** The browser's side of /api/v1: JSON reads, token-bearing writes, {error, hint} as errors. */
 
+import { allPages } from './pages.js';
+
 export const API = '/api/v1';
 const TOKEN_KEY = 'diskless.adminToken';
 
@@ -23,6 +25,11 @@ export function serverNow(): number {
 
 export async function getJson<T>(path: string): Promise<T> {
   return request<T>('GET', path, undefined, {});
+}
+
+/** Every item of a paged list (/nodes, /discovered), page after page. */
+export async function getAll<T>(path: string, key: string): Promise<T[]> {
+  return allPages<T>((p) => getJson<unknown>(p), path, key);
 }
 
 /** A write with the admin token from this tab's session (asked for once, see tokenStore). */

@@ -4,7 +4,7 @@
  * #/ (fleet), #/node/MAC, #/discovered, #/images.
  */
 import type { BootEventView, ImageView, NodeDetailView, NodeSummaryView, ProfileView } from './api-types.js';
-import { ApiProblem, getJson, serverNow, tokenStore } from './api.js';
+import { ApiProblem, getAll, getJson, serverNow, tokenStore } from './api.js';
 import { DiscoveredView } from './discovered-view.js';
 import { byId, h } from './dom.js';
 import { runningImages } from './fleet-model.js';
@@ -59,17 +59,22 @@ function drawImages(): void {
 async function reloadAll(): Promise<void> {
   try {
     const [nodes, disc, profiles, images] = await Promise.all([
-      getJson<{ nodes: NodeSummaryView[] }>('/nodes'),
-      getJson<{ discovered: NodeSummaryView[] }>('/discovered'),
+      getAll<NodeSummaryView>('/nodes', 'nodes'),
+      getAll<NodeSummaryView>('/discovered', 'discovered').then(newestFirst),
       getJson<{ profiles: ProfileView[]; defaultProfile: string | null }>('/profiles'),
       loadImages(),
     ]);
-    Object.assign(model, { nodes: nodes.nodes, discovered: disc.discovered, profiles: profiles.profiles, defaultProfile: profiles.defaultProfile, images });
+    Object.assign(model, { nodes, discovered: disc, profiles: profiles.profiles, defaultProfile: profiles.defaultProfile, images });
     banner(undefined);
     drawLists();
   } catch (e) {
     banner(e instanceof ApiProblem ? e : new ApiProblem(0, String(e), ''));
   }
+}
+
+/** The API pages in MAC order; the page lists what was seen last first. */
+function newestFirst(machines: NodeSummaryView[]): NodeSummaryView[] {
+  return [...machines].sort((a, b) => (b.lastEvent?.time ?? 0) - (a.lastEvent?.time ?? 0));
 }
 
 /** The node view shows the latest boot and the events from its start on. */

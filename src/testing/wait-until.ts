@@ -1,0 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Polls `check` until it holds; fails naming `what` once `ms` passed. The deadline is a bound
+ * for a hung test, not a measurement: a loaded machine only makes the wait longer.
+ */
+export async function waitUntil(what: string, check: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
