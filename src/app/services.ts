@@ -117,6 +117,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     root: tftpRoot,
     files: (p, peer) => tree.resolve(p, peer.address),
     maxTransfers: config.server.maxTftpTransfers,
+    maxTransfersPerPeer: config.server.maxTftpTransfersPerPeer,
     logger,
     onEvent: events.tftp,
   });

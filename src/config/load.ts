@@ -78,6 +78,8 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     // Defaults are TftpServer's and NbdServer's own. Each TFTP transfer holds an ephemeral UDP
     // port, and Linux has about 28,000 of them.
     maxTftpTransfers: f.int('max_tftp_transfers', 256, 1, 16384),
+    // Firmware fetches one file at a time; 4 leaves room for a resent request and a tsize probe.
+    maxTftpTransfersPerPeer: f.int('max_tftp_transfers_per_peer', 4, 1, 16384),
     maxNbdConnections: f.int('max_nbd_connections', 512, 1, 65535),
     tokenTtlSec: f.int('token_ttl', 300, 10, 3600),
     answerRouterSolicitations: f.bool('answer_router_solicitations', false),

@@ -19,6 +19,8 @@ export interface ServerConfig {
   nbdPort: number;
   /** TFTP transfers served at once; further requests get ERROR 0 "Server busy". */
   maxTftpTransfers: number;
+  /** TFTP transfers served at once to one client address; its further requests get "Server busy". */
+  maxTftpTransfersPerPeer: number;
   /** NBD connections open at once; further ones are closed on accept. */
   maxNbdConnections: number;
   /** Seconds a boot script's one-time secrets token stays valid. */

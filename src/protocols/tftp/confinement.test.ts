@@ -74,8 +74,10 @@ test('refused requests get one ERROR with the right code from the request port, 
   await server.start();
   const port = server.address().port;
   try {
-    await Promise.all(cases.map(async ([name, bytes, code]) => {
-      const client = await TestClient.open();
+    // Each case from its own loopback address: a host at a time, as firmware asks, so the
+    // per-address cap (4) does not answer in place of the path rules.
+    await Promise.all(cases.map(async ([name, bytes, code], i) => {
+      const client = await TestClient.open(`127.0.1.${i + 1}`);
       try {
         client.send(bytes, port);
         const reply = await client.next(2000);
