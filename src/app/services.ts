@@ -115,7 +115,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     address: config.server.address,
     port: config.server.tftpPort,
     root: tftpRoot,
-    files: (p, peer) => tree.resolve(p, peer.address),
+    // Opened once per transfer: every block comes from that descriptor, never the name again.
+    files: (p, peer) => tree.open(p, peer.address),
     maxTransfers: config.server.maxTftpTransfers,
     maxTransfersPerPeer: config.server.maxTftpTransfersPerPeer,
     logger,

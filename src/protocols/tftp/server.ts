@@ -239,7 +239,7 @@ export class TftpServer {
         this.#refuse(peer, file, REFUSAL[real.reason].code, REFUSAL[real.reason].message, real.error);
         return false;
       }
-      const opened = await openDiskFile(real.path);
+      const opened = await openDiskFile(real.path, this.#realRoot);
       if (!opened.ok) {
         this.#refuse(peer, file, REFUSAL[opened.reason].code, REFUSAL[opened.reason].message, opened.error);
         return false;
