@@ -44,6 +44,7 @@ test('a full config parses with defaults and resolved paths', () => {
   assert.equal(c.server.maxTftpTransfers, 256);
   assert.equal(c.server.maxTftpTransfersPerPeer, 4);
   assert.equal(c.server.maxNbdConnections, 512);
+  assert.equal(c.server.maxNbdConnectionsPerPeer, 8);
   assert.equal(c.server.stateDir, '/etc/diskless/state');
   assert.deepEqual(c.dhcp.pool, { start: '10.77.0.100', end: '10.77.0.150' });
   assert.deepEqual(c.dhcp.dns, ['10.77.0.1']);
@@ -102,6 +103,12 @@ test('server.max_tftp_transfers and server.max_nbd_connections set the servers\'
   const c = parseConfig(GOOD.replace('state_dir: state', 'state_dir: state\n  max_tftp_transfers: 8\n  max_nbd_connections: 2'), '/x/d.yaml');
   assert.equal(c.server.maxTftpTransfers, 8);
   assert.equal(c.server.maxNbdConnections, 2);
+});
+
+test('server.max_nbd_connections_per_peer sets the per-address cap, and a bad value names file, line and key', () => {
+  const c = parseConfig(GOOD.replace('state_dir: state', 'state_dir: state\n  max_nbd_connections_per_peer: 3'), '/x/d.yaml');
+  assert.equal(c.server.maxNbdConnectionsPerPeer, 3);
+  assert.match(errorOf(GOOD.replace('state_dir: state', 'state_dir: state\n  max_nbd_connections_per_peer: many')).message, /^\/x\/d\.yaml:\d+: server\.max_nbd_connections_per_peer: must be an integer between 1 and 65535/);
 });
 
 test('server.max_tftp_transfers_per_peer sets the per-address cap, and a bad value names file, line and key', () => {

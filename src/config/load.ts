@@ -81,6 +81,8 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     // Firmware fetches one file at a time; 4 leaves room for a resent request and a tsize probe.
     maxTftpTransfersPerPeer: f.int('max_tftp_transfers_per_peer', 4, 1, 16384),
     maxNbdConnections: f.int('max_nbd_connections', 512, 1, 65535),
+    // A node's kernel holds one connection; nbdcopy opens four.
+    maxNbdConnectionsPerPeer: f.int('max_nbd_connections_per_peer', 8, 1, 65535),
     tokenTtlSec: f.int('token_ttl', 300, 10, 3600),
     answerRouterSolicitations: f.bool('answer_router_solicitations', false),
     stateDir: path(f.string('state_dir', '/var/lib/diskless')),

@@ -23,6 +23,8 @@ export interface ServerConfig {
   maxTftpTransfersPerPeer: number;
   /** NBD connections open at once; further ones are closed on accept. */
   maxNbdConnections: number;
+  /** NBD connections open at once from one client address; its further ones are closed on accept. */
+  maxNbdConnectionsPerPeer: number;
   /** Seconds a boot script's one-time secrets token stays valid. */
   tokenTtlSec: number;
   /** Answer IPv6 Router Solicitations on `interface` with "no router" (iPXE stops waiting). */
