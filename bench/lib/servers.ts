@@ -43,6 +43,7 @@ server:
   state_dir: ${join(work, 'state')}
   tftp_root: ${o.filesDir}
   max_tftp_transfers: 1024
+  max_tftp_transfers_per_peer: 1024
 ${dhcp}default_profile: ${NBD_EXPORT}
 profiles:
   ${NBD_EXPORT}:

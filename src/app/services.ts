@@ -173,8 +173,10 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     address: config.server.address,
     port: config.server.tftpPort,
     root: tftpRoot,
-    files: (p, peer) => tree.resolve(p, peer.address),
+    // Opened once per transfer: every block comes from that descriptor, never the name again.
+    files: (p, peer) => tree.open(p, peer.address),
     maxTransfers: config.server.maxTftpTransfers,
+    maxTransfersPerPeer: config.server.maxTftpTransfersPerPeer,
     logger,
     onEvent: events.tftp,
   });
@@ -195,7 +197,15 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const profiles = [...config.profiles.values()];
   const exports = new ImageExports(getConfig, store);
   const nbd = profiles.some((p) => p.root?.mode === 'nbd')
-    ? new NbdServer({ address: config.server.address, port: config.server.nbdPort, maxConnections: config.server.maxNbdConnections, exports, logger, onEvent: events.nbd })
+    ? new NbdServer({
+        address: config.server.address,
+        port: config.server.nbdPort,
+        maxConnections: config.server.maxNbdConnections,
+        maxConnectionsPerPeer: config.server.maxNbdConnectionsPerPeer,
+        exports,
+        logger,
+        onEvent: events.nbd,
+      })
     : undefined;
   const nfsProfiles = profiles.filter((p) => p.root?.mode === 'nfs' && p.root.dir);
   const nfs = nfsProfiles.length

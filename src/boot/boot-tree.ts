@@ -1,7 +1,8 @@
+import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DisklessConfig } from '../config/types.js';
 import { normalizeMac } from '../net/mac.js';
-import { diskFile, memoryFile, type BootFile } from '../files/boot-file.js';
+import { diskFile, memoryFile, type BootFile, type OpenedBootFile } from '../files/boot-file.js';
 import { confinedPath } from '../files/confine.js';
 import { bootTargetFor, nodeByMac, type BootTarget } from './boot-target.js';
 import { DigestCache } from '../files/digest-cache.js';
@@ -141,9 +142,21 @@ export class BootTree {
     return this.fromRoot(cfg, path);
   }
 
+  /**
+   * `resolve`, then the file opened once: for TFTP, which reads a file block by block over
+   * seconds, so every block comes from the descriptor opened here and not from the name.
+   * The caller closes it.
+   */
+  async open(requested: string, peer?: string): Promise<OpenedBootFile | undefined> {
+    const file = await this.resolve(requested, peer);
+    return file?.open();
+  }
+
   private async fromRoot(cfg: DisklessConfig, path: string): Promise<BootFile | undefined> {
     if (!cfg.server.tftpRoot) return undefined;
     const real = await confinedPath(cfg.server.tftpRoot, path);
-    return real ? diskFile(real) : undefined;
+    if (!real) return undefined;
+    const realRoot = await realpath(cfg.server.tftpRoot).catch(() => undefined);
+    return realRoot === undefined ? undefined : diskFile(real, undefined, { confinedTo: realRoot });
   }
 }

@@ -42,10 +42,12 @@ test('a full config parses with defaults and resolved paths', () => {
   assert.equal(c.server.httpPort, 8080);
   assert.equal(c.server.tftpPort, 69);
   assert.equal(c.server.maxTftpTransfers, 256);
+  assert.equal(c.server.maxTftpTransfersPerPeer, 4);
   assert.equal(c.server.maxNbdConnections, 512);
   assert.equal(c.server.maxHttpConnections, 1024);
   assert.equal(c.server.maxHttpConnectionsPerPeer, 64);
   assert.equal(c.api.maxEventStreams, 64);
+  assert.equal(c.server.maxNbdConnectionsPerPeer, 8);
   assert.equal(c.server.stateDir, '/etc/diskless/state');
   assert.deepEqual(c.dhcp.pool, { start: '10.77.0.100', end: '10.77.0.150' });
   assert.deepEqual(c.dhcp.dns, ['10.77.0.1']);
@@ -112,6 +114,18 @@ test('server.max_tftp_transfers and server.max_nbd_connections set the servers\'
 test('server.max_http_connections(_per_peer) and api.max_event_streams set the HTTP and event stream caps', () => {
   const c = parseConfig(GOOD.replace('state_dir: state', 'state_dir: state\n  max_http_connections: 300\n  max_http_connections_per_peer: 5').replace('default_profile: default', 'default_profile: default\napi:\n  max_event_streams: 3'), '/x/d.yaml');
   assert.deepEqual([c.server.maxHttpConnections, c.server.maxHttpConnectionsPerPeer, c.api.maxEventStreams], [300, 5, 3]);
+});
+
+test('server.max_nbd_connections_per_peer sets the per-address cap, and a bad value names file, line and key', () => {
+  const c = parseConfig(GOOD.replace('state_dir: state', 'state_dir: state\n  max_nbd_connections_per_peer: 3'), '/x/d.yaml');
+  assert.equal(c.server.maxNbdConnectionsPerPeer, 3);
+  assert.match(errorOf(GOOD.replace('state_dir: state', 'state_dir: state\n  max_nbd_connections_per_peer: many')).message, /^\/x\/d\.yaml:\d+: server\.max_nbd_connections_per_peer: must be an integer between 1 and 65535/);
+});
+
+test('server.max_tftp_transfers_per_peer sets the per-address cap, and a bad value names file, line and key', () => {
+  const c = parseConfig(GOOD.replace('state_dir: state', 'state_dir: state\n  max_tftp_transfers_per_peer: 2'), '/x/d.yaml');
+  assert.equal(c.server.maxTftpTransfersPerPeer, 2);
+  assert.match(errorOf(GOOD.replace('state_dir: state', 'state_dir: state\n  max_tftp_transfers_per_peer: 0')).message, /^\/x\/d\.yaml:\d+: server\.max_tftp_transfers_per_peer: must be between 1 and 16384 \(got 0\)/);
 });
 
 test('api: the admin token beside the state, reads from loopback and the boot subnet by default', () => {

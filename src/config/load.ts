@@ -81,11 +81,15 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     // Defaults are TftpServer's and NbdServer's own. Each TFTP transfer holds an ephemeral UDP
     // port, and Linux has about 28,000 of them.
     maxTftpTransfers: f.int('max_tftp_transfers', 256, 1, 16384),
+    // Firmware fetches one file at a time; 4 leaves room for a resent request and a tsize probe.
+    maxTftpTransfersPerPeer: f.int('max_tftp_transfers_per_peer', 4, 1, 16384),
     maxNbdConnections: f.int('max_nbd_connections', 512, 1, 65535),
     // Defaults are HttpServer's own: far above what a fleet's boots need at once (a node
     // holds one or two), far below the process's file descriptor limit.
     maxHttpConnections: f.int('max_http_connections', DEFAULT_MAX_HTTP_CONNECTIONS, 1, 65535),
     maxHttpConnectionsPerPeer: f.int('max_http_connections_per_peer', DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER, 1, 65535),
+    // A node's kernel holds one connection; nbdcopy opens four.
+    maxNbdConnectionsPerPeer: f.int('max_nbd_connections_per_peer', 8, 1, 65535),
     tokenTtlSec: f.int('token_ttl', 300, 10, 3600),
     secretsWindowSec: f.int('secrets_window', 900, 60, 86400),
     httpsPort: f.int('https_port', 443, 1, 65535),

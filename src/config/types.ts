@@ -19,12 +19,16 @@ export interface ServerConfig {
   nbdPort: number;
   /** TFTP transfers served at once; further requests get ERROR 0 "Server busy". */
   maxTftpTransfers: number;
+  /** TFTP transfers served at once to one client address; its further requests get "Server busy". */
+  maxTftpTransfersPerPeer: number;
   /** NBD connections open at once; further ones are closed on accept. */
   maxNbdConnections: number;
   /** HTTP connections open at once; further ones are closed on accept. */
   maxHttpConnections: number;
   /** HTTP connections open at once from one address; further ones from it are closed on accept. */
   maxHttpConnectionsPerPeer: number;
+  /** NBD connections open at once from one client address; its further ones are closed on accept. */
+  maxNbdConnectionsPerPeer: number;
   /** Seconds a boot script's one-time secrets token stays valid. */
   tokenTtlSec: number;
   /** Seconds after a machine's PXE DHCP exchange during which its boot may fetch its secrets. */

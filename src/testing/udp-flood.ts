@@ -13,6 +13,8 @@ export interface FloodOptions {
    * receive buffer from overflowing, so the test measures the server, not kernel drops.
    */
   readonly window?: number;
+  /** Source address, default 127.0.0.1; another loopback address (127.0.0.2) is another host. */
+  readonly from?: string;
 }
 
 export interface FloodResult {
@@ -25,13 +27,13 @@ export interface FloodResult {
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Sends `count` datagrams from one 127.0.0.1 socket, waiting whenever `window` are unseen. */
+/** Sends `count` datagrams from one loopback socket to 127.0.0.1, waiting whenever `window` are unseen. */
 export async function floodUdp(o: FloodOptions): Promise<FloodResult> {
   const window = o.window ?? 64;
   const socket = createSocket('udp4');
   let replies = 0;
   socket.on('message', () => { replies++; });
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => socket.bind(0, o.from ?? '127.0.0.1', () => resolve()));
   const started = Date.now();
   const base = o.seen();
   const seen = (): number => o.seen() - base;

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import type { Socket } from 'node:dgram';
+import { setSocketOption } from '../../net/sockopt.js';
 
 /** <asm-generic/socket.h>: SOL_SOCKET and SO_BINDTOIFINDEX (Linux 5.0+). */
 const SOL_SOCKET = 1;
@@ -23,23 +22,6 @@ export function interfaceIndex(name: string): number {
   return index;
 }
 
-type SockoptBinding = { setsockopt(fd: number, level: number, name: number, value: number): void };
-let binding: SockoptBinding | undefined;
-
-/**
- * The `sockopt` package's own index.js reads the deprecated `socket._handle`; its native
- * binding takes a raw fd, so it is loaded directly and given the fd from dgram's state.
- */
-function sockopt(): SockoptBinding {
-  if (binding) return binding;
-  const require = createRequire(import.meta.url);
-  const packageJson = require.resolve('sockopt/package.json');
-  const fromSockopt = createRequire(packageJson);
-  const nodeGypBuild = fromSockopt('node-gyp-build') as (dir: string) => SockoptBinding;
-  binding = nodeGypBuild(dirname(packageJson));
-  return binding;
-}
-
 function socketFd(socket: Socket): number {
   const stateSymbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
   const state = stateSymbol === undefined ? undefined : (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[stateSymbol];
@@ -53,5 +35,5 @@ function socketFd(socket: Socket): number {
  * sends its 255.255.255.255 replies out of it, instead of the default route's interface.
  */
 export function bindSocketToInterface(socket: Socket, ifindex: number): void {
-  sockopt().setsockopt(socketFd(socket), SOL_SOCKET, SO_BINDTOIFINDEX, ifindex);
+  setSocketOption(socketFd(socket), SOL_SOCKET, SO_BINDTOIFINDEX, ifindex);
 }

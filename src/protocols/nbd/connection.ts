@@ -1,5 +1,6 @@
 import { isIPv6, type Socket } from 'node:net';
 import type { Logger } from '../../log/logger.js';
+import { setTcpUserTimeout } from '../../net/sockopt.js';
 import { ClientFlag, Command, Errno, KNOWN_CLIENT_FLAGS, Option, Reply, commandName, optionName } from './constants.js';
 import type { NbdEvent } from './events.js';
 import type { NbdExport, NbdExportProvider } from './exports.js';
@@ -17,6 +18,10 @@ export interface ConnectionSettings {
   readonly log: Logger;
   /** From accept to the end of option haggling; idle or slow handshakes are dropped. */
   readonly handshakeTimeoutMs: number;
+  /** Silence before TCP keepalive probes start. */
+  readonly keepAliveIdleMs: number;
+  /** Unacknowledged data or unanswered probes for this long end the connection (TCP_USER_TIMEOUT). */
+  readonly deadPeerTimeoutMs: number;
   /** Never throws (the server wraps the user's hook). */
   readonly emit: (event: NbdEvent) => void;
 }
@@ -37,11 +42,20 @@ const MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 const MAX_OPTIONS = 256;
 /** Unparsed bytes buffered before the socket is paused. */
 const HIGH_WATER_BYTES = 256 * 1024;
-/**
- * A node keeps its root attached for days, mostly idle, so transmission has no idle timeout;
- * TCP keepalive is what notices a node that lost power and frees its connection slot.
+/*
+ * Transmission has no idle timeout, on purpose. A node's root stays attached for days and may
+ * send nothing for hours (its page cache holds what it uses). Cutting it would be transparent
+ * only if the node reconnected to the same bytes, and it does not always: nbd-client hands the
+ * socket to the kernel and exits; only diskless-nbd-keeper (src/initramfs/helpers/
+ * nbd-keeper.c, absent from initrds not built here, and inert without the kernel's nbd netlink
+ * interface) reconnects, by export name, checking only the size. An export named by profile
+ * whose image file was replaced since would hand the node a different image under its mounted
+ * squashfs, and a store version removed since would refuse it: either way the node loses its
+ * root. The open connection is what keeps a running node on the image it booted. And an idle
+ * timeout would not stop a hostile client, which can send a read now and then. What bounds
+ * connections instead: maxConnectionsPerPeer per address, and TCP keepalive plus
+ * TCP_USER_TIMEOUT (deadPeerTimeoutMs), which notice a peer that is gone, idle or mid-reply.
  */
-const KEEPALIVE_DELAY_MS = 60_000;
 /** After our FIN, how long the peer gets to close its side before the socket is destroyed. */
 const LINGER_MS = 5_000;
 
@@ -87,7 +101,14 @@ export class NbdConnection {
   start(): void {
     const s = this.#socket;
     s.setNoDelay(true);
-    s.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    // libuv then probes once a second, ten times (TCP_KEEPINTVL 1, TCP_KEEPCNT 10), unless
+    // TCP_USER_TIMEOUT below ends it first.
+    s.setKeepAlive(true, this.#s.keepAliveIdleMs);
+    try {
+      setTcpUserTimeout(s, this.#s.deadPeerTimeoutMs);
+    } catch (e) {
+      this.#s.log.log('debug', 'cannot set TCP_USER_TIMEOUT', { peer: this.#peer, error: message(e) });
+    }
     s.on('data', (chunk: Buffer) => this.#guard(() => this.#onData(chunk)));
     s.on('end', () => this.#guard(() => { this.#inputEnded = true; this.#pump(); }));
     s.on('drain', () => this.#guard(() => this.#pump()));

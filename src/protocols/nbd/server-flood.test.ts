@@ -61,8 +61,8 @@ function plan(random: () => number): Plan {
   }
 }
 
-async function badClient(port: number, p: Plan, i: number): Promise<void> {
-  const c = await RawClient.connect(port);
+async function badClient(port: number, p: Plan, i: number, from: string): Promise<void> {
+  const c = await RawClient.connect(port, '127.0.0.1', from);
   if (p.bytes.length > 0) c.write(p.bytes);
   if (p.leave === 'reset') {
     c.destroy();
@@ -87,14 +87,18 @@ test(`${HANDSHAKES} garbage, truncated and oversized NBD handshakes: all closed,
   await server.start();
   const port = server.address().port;
   const random = seededRandom(SEED);
-  /** BATCH clients at a time; plans are drawn up front so the seed alone decides them. */
+  /**
+   * BATCH clients at a time; plans are drawn up front so the seed alone decides them. Each
+   * worker is its own host (loopback address): this measures handshakes, not the per-address
+   * cap (peer-cap.test.ts).
+   */
   const flood = async (count: number): Promise<void> => {
     const plans = Array.from({ length: count }, () => plan(random));
     let next = 0;
-    const worker = async (): Promise<void> => {
-      for (let i = next++; i < count; i = next++) await badClient(port, plans[i]!, i);
+    const worker = async (w: number): Promise<void> => {
+      for (let i = next++; i < count; i = next++) await badClient(port, plans[i]!, i, `127.0.2.${w + 1}`);
     };
-    await Promise.all(Array.from({ length: BATCH }, worker));
+    await Promise.all(Array.from({ length: BATCH }, (_, w) => worker(w)));
   };
   const closedByServer = async (): Promise<void> => {
     const deadline = Date.now() + 5000;

@@ -292,8 +292,9 @@ test('1000 garbage handshakes are each closed with a warn line; a valid client i
 
 test('20 concurrent clients each read the whole image with pipelined requests', async () => {
   await withServer({}, async (port) => {
+    // Twenty clients, twenty loopback addresses (one address gets at most 8 connections).
     await Promise.all(Array.from({ length: 20 }, async (_, k) => {
-      const c = await RawClient.connect(port);
+      const c = await RawClient.connect(port, '127.0.0.1', `127.0.1.${k + 1}`);
       await c.attach('root');
       const chunk = 4096 * (1 + (k % 8));
       const out = Buffer.alloc(image.length);

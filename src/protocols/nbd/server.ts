@@ -14,8 +14,23 @@ export interface NbdServerOptions {
   readonly exports: NbdExportProvider;
   /** Connections served at once; beyond it new ones are closed on accept. Default 512. */
   readonly maxConnections?: number;
+  /**
+   * Connections served at once to one client address; beyond it that address's new ones are
+   * closed on accept while other addresses are still served. Default 8: a node's kernel uses
+   * one (its keeper replaces it after a server restart), nbdcopy opens four when the export
+   * allows multi-conn.
+   */
+  readonly maxConnectionsPerPeer?: number;
   /** Greeting to the end of option haggling. Default 10 000 ms. */
   readonly handshakeTimeoutMs?: number;
+  /** Silence after which TCP keepalive probes start (one a second). Default 60 000 ms. */
+  readonly keepAliveIdleMs?: number;
+  /**
+   * How long the peer may leave what we sent unacknowledged, or keepalive probes unanswered,
+   * before the connection is dropped (TCP_USER_TIMEOUT). Default 70 000 ms: the keepalive
+   * idle time plus ten probes, as before, now also when a reply was in flight.
+   */
+  readonly deadPeerTimeoutMs?: number;
   readonly logger?: Logger;
   readonly onEvent?: (event: NbdEvent) => void;
 }
@@ -28,6 +43,8 @@ export class NbdServer {
   readonly #o: NbdServerOptions;
   readonly #log: Logger;
   readonly #connections = new Set<NbdConnection>();
+  /** Open connections by client address; an address is deleted when its last one closes. */
+  readonly #byAddress = new Map<string, number>();
   #server: Server | undefined;
 
   constructor(options: NbdServerOptions) {
@@ -79,11 +96,16 @@ export class NbdServer {
     const peer = formatPeer(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     // Errors can arrive before the connection owns the socket (a reset during accept).
     socket.on('error', () => {});
+    const address = socket.remoteAddress ?? '?';
     const limit = this.#o.maxConnections ?? 512;
-    if (!this.#server || this.#connections.size >= limit) {
-      const error = this.#server ? `too many connections (limit ${limit})` : 'server stopping';
-      this.#log.log('warn', 'connection refused', { peer, error });
-      this.#emit({ type: 'error', peer, bytesRead: 0, durationMs: 0, error });
+    const perPeer = this.#o.maxConnectionsPerPeer ?? 8;
+    const refusal = !this.#server ? 'server stopping'
+      : this.#connections.size >= limit ? `too many connections (limit ${limit})`
+      : (this.#byAddress.get(address) ?? 0) >= perPeer ? `too many connections from ${address} (limit ${perPeer})`
+      : undefined;
+    if (refusal !== undefined) {
+      this.#log.log('warn', 'connection refused', { peer, error: refusal });
+      this.#emit({ type: 'error', peer, bytesRead: 0, durationMs: 0, error: refusal });
       socket.destroy();
       return;
     }
@@ -91,10 +113,18 @@ export class NbdServer {
       exports: this.#o.exports,
       log: this.#log,
       handshakeTimeoutMs: this.#o.handshakeTimeoutMs ?? 10_000,
+      keepAliveIdleMs: this.#o.keepAliveIdleMs ?? 60_000,
+      deadPeerTimeoutMs: this.#o.deadPeerTimeoutMs ?? 70_000,
       emit: (e) => this.#emit(e),
     });
     this.#connections.add(connection);
-    void connection.closed.then(() => this.#connections.delete(connection));
+    this.#byAddress.set(address, (this.#byAddress.get(address) ?? 0) + 1);
+    void connection.closed.then(() => {
+      this.#connections.delete(connection);
+      const left = (this.#byAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#byAddress.set(address, left);
+      else this.#byAddress.delete(address);
+    });
     connection.start();
   }
 

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openDiskFile } from './file-source.js';
 import { ErrorCode } from './packet.js';
 import { TftpServer, type TftpEvent } from './server.js';
 import { fetchFile, TestClient } from './testdata/udp-client.js';
@@ -74,8 +75,10 @@ test('refused requests get one ERROR with the right code from the request port, 
   await server.start();
   const port = server.address().port;
   try {
-    await Promise.all(cases.map(async ([name, bytes, code]) => {
-      const client = await TestClient.open();
+    // Each case from its own loopback address: a host at a time, as firmware asks, so the
+    // per-address cap (4) does not answer in place of the path rules.
+    await Promise.all(cases.map(async ([name, bytes, code], i) => {
+      const client = await TestClient.open(`127.0.1.${i + 1}`);
       try {
         client.send(bytes, port);
         const reply = await client.next(2000);
@@ -107,5 +110,20 @@ test('blksize=99999999999999999999 for a real file is lowered to maxBlksize (RFC
     assert.deepEqual(r.data, good);
   } finally {
     await server.stop();
+  }
+});
+
+test('a parent directory swapped for a symlink out of the root after the path check is refused on the opened descriptor', async () => {
+  // The server checks a path with realpath, then opens it: two steps. Here the second step is
+  // given a path whose directory has meanwhile become a link to the directory holding secret.
+  const swapped = join(root, 'swapped');
+  await symlink('..', swapped);
+  try {
+    const opened = await openDiskFile(join(swapped, 'secret'), root);
+    if (opened.ok) await opened.source.close?.();
+    assert.ok(!opened.ok, 'the file outside the root was opened');
+    assert.equal(opened.reason, 'denied');
+  } finally {
+    await rm(swapped);
   }
 });

@@ -1,4 +1,4 @@
-import { constants, promises as fs } from 'node:fs';
+import { openRegularFile, readAt } from '../../files/open-file.js';
 
 /**
  * What a transfer reads from: a size known up front (for tsize and the final-block rule) and
@@ -16,35 +16,18 @@ export type OpenResult =
   | { readonly ok: true; readonly source: FileSource }
   | { readonly ok: false; readonly reason: 'not-found' | 'not-a-file' | 'denied'; readonly error: string };
 
-/** Opens a file that is already known to lie inside the served root. */
-export async function openDiskFile(path: string): Promise<OpenResult> {
-  let handle: fs.FileHandle;
-  try {
-    // O_NONBLOCK: opening a FIFO planted in the root must not hang the server. O_NOFOLLOW: the
-    // caller resolved symlinks already, so a symlink appearing here was swapped in since.
-    handle = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: false, reason: 'not-found', error: `Cannot open ${path}: ${code}` };
-    return { ok: false, reason: 'denied', error: `Cannot open ${path}: ${code ?? String(e)}` };
-  }
-  const stat = await handle.stat().catch(() => undefined);
-  if (!stat?.isFile()) {
-    await handle.close().catch(() => {});
-    return { ok: false, reason: 'not-a-file', error: `Cannot serve ${path}: not a regular file` };
-  }
+/**
+ * Opens a file already resolved (realpath) inside `realRoot`, once; every block is read from
+ * that descriptor, so a name swapped after the check changes nothing that is served. The
+ * open itself re-checks confinement on the descriptor (see `openRegularFile`).
+ */
+export async function openDiskFile(path: string, realRoot: string): Promise<OpenResult> {
+  const opened = await openRegularFile(path, { confinedTo: realRoot });
+  if (!opened.ok) return opened;
+  const { handle, size } = opened.file;
   const source: FileSource = {
-    size: stat.size,
-    async read(offset, length) {
-      const out = Buffer.allocUnsafe(length);
-      let filled = 0;
-      while (filled < length) {
-        const { bytesRead } = await handle.read(out, filled, length - filled, offset + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      return out.subarray(0, filled);
-    },
+    size,
+    read: (offset, length) => readAt(handle, offset, length),
     close: () => handle.close(),
   };
   return { ok: true, source };

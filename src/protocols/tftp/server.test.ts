@@ -115,6 +115,11 @@ test('an unacknowledged block is retransmitted on timeout, then the transfer is 
     const client = await TestClient.open();
     try {
       client.sendPacket({ type: 'rrq', filename: 'small.bin', mode: 'octet', options: [] }, port);
+      // The client acknowledges block 1, so `retries` applies in full to block 2 (a client that
+      // never acknowledged anything gets one retransmission: peer-limits.test.ts).
+      const first = await client.next(1000);
+      assert.ok(first?.packet.type === 'data' && first.packet.block === 1);
+      client.send(encodeAck(1), first.from.port);
       const started = Date.now();
       const seen: string[] = [];
       for (let i = 0; i < 4; i++) {
@@ -122,7 +127,7 @@ test('an unacknowledged block is retransmitted on timeout, then the transfer is 
         assert.ok(n, `packet ${i}`);
         seen.push(n.packet.type === 'data' ? `D${n.packet.block}` : n.packet.type === 'error' ? `E${n.packet.code}` : n.packet.type);
       }
-      assert.deepEqual(seen, ['D1', 'D1', 'D1', 'E0']);
+      assert.deepEqual(seen, ['D2', 'D2', 'D2', 'E0']);
       assert.ok(Date.now() - started >= 250, 'three timeouts of 100 ms');
       await new Promise((r) => setTimeout(r, 20));
       assert.equal(server.activeTransfers, 0);
@@ -136,8 +141,9 @@ test('an unacknowledged block is retransmitted on timeout, then the transfer is 
 
 test('20 concurrent transfers all complete intact', async () => {
   await withServer({}, async (port, server) => {
+    // Twenty clients, twenty loopback addresses (one address gets at most 4 transfers).
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-      fetchFile(port, i % 2 ? 'sub/medium.bin' : 'small.bin', [opt('blksize', '1432'), opt('windowsize', String(1 + (i % 8)))])));
+      fetchFile(port, i % 2 ? 'sub/medium.bin' : 'small.bin', [opt('blksize', '1432'), opt('windowsize', String(1 + (i % 8)))], { from: `127.0.1.${i + 1}` })));
     results.forEach((r, i) => assert.deepEqual(r.data, i % 2 ? medium : small, `transfer ${i}`));
     assert.equal(server.activeTransfers, 0);
   });

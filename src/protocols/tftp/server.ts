@@ -52,8 +52,21 @@ export interface TftpServerOptions {
   readonly timeoutMs?: number;
   /** Retransmissions of one window before a transfer is abandoned. Default 5. */
   readonly retries?: number;
+  /**
+   * Retransmissions of the OACK or first window to a client that has acknowledged nothing yet,
+   * each after the server's own `timeoutMs` whatever timeout the client asked for. Default 1:
+   * a spoofed request then reflects two first blocks, not six, and frees its slot in 2 s.
+   */
+  readonly retriesBeforeFirstAck?: number;
   /** Concurrent transfers; beyond it requests get ERROR 0 "Server busy". Default 256. */
   readonly maxTransfers?: number;
+  /**
+   * Concurrent transfers per client address; beyond it that address's requests get ERROR 0
+   * "Server busy" while others are still served. Default 4: firmware fetches one file at a
+   * time, and a few repeated requests (an RRQ resent before our reply arrived, a tsize probe
+   * abandoned with ERROR 8) still fit.
+   */
+  readonly maxTransfersPerPeer?: number;
   readonly logger?: Logger;
   readonly onEvent?: (event: TftpEvent) => void;
   readonly createSocket?: UdpSocketFactory;
@@ -89,6 +102,8 @@ export class TftpServer {
   #realRoot = '';
   /** Transfers running plus requests being set up, so the cap holds while files are opened. */
   #reserved = 0;
+  /** The same, by client address (not port: a port is free for a client to change). */
+  readonly #reservedByAddress = new Map<string, number>();
   #stopped = false;
 
   constructor(options: TftpServerOptions) {
@@ -174,13 +189,31 @@ export class TftpServer {
       this.#refuse(peer, packet.filename, ErrorCode.NotDefined, 'Server busy', 'too many transfers');
       return;
     }
-    this.#reserved++;
+    const perPeer = this.#o.maxTransfersPerPeer ?? 4;
+    if ((this.#reservedByAddress.get(peer.address) ?? 0) >= perPeer) {
+      this.#refuse(peer, packet.filename, ErrorCode.NotDefined, 'Server busy', `too many transfers from ${peer.address} (limit ${perPeer})`);
+      return;
+    }
+    this.#reserve(peer.address);
     let started = false;
     try {
       started = await this.#begin(packet, peer);
     } finally {
-      if (!started) this.#reserved--;
+      if (!started) this.#release(peer.address);
     }
+  }
+
+  #reserve(address: string): void {
+    this.#reserved++;
+    this.#reservedByAddress.set(address, (this.#reservedByAddress.get(address) ?? 0) + 1);
+  }
+
+  #release(address: string): void {
+    this.#reserved--;
+    const left = (this.#reservedByAddress.get(address) ?? 1) - 1;
+    // Deleted at zero, so a flood from many addresses leaves no entries behind.
+    if (left > 0) this.#reservedByAddress.set(address, left);
+    else this.#reservedByAddress.delete(address);
   }
 
   /** Opens the file and starts its transfer; false when it was refused instead. */
@@ -206,7 +239,7 @@ export class TftpServer {
         this.#refuse(peer, file, REFUSAL[real.reason].code, REFUSAL[real.reason].message, real.error);
         return false;
       }
-      const opened = await openDiskFile(real.path);
+      const opened = await openDiskFile(real.path, this.#realRoot);
       if (!opened.ok) {
         this.#refuse(peer, file, REFUSAL[opened.reason].code, REFUSAL[opened.reason].message, opened.error);
         return false;
@@ -260,16 +293,19 @@ export class TftpServer {
     const onEnd = (end: TransferEnd): void => {
       ended = true;
       this.#transfers.delete(active);
-      this.#reserved--;
+      this.#release(peer.address);
       closeWhenFlushed();
       this.#reportEnd(log, peer, file, end, blksize, windowsize);
     };
+    const serverTimeoutMs = this.#o.timeoutMs ?? 1000;
     const transfer = new ReadTransfer({
       source,
       blksize,
       windowsize,
-      timeoutMs: negotiated.timeoutMs ?? this.#o.timeoutMs ?? 1000,
+      timeoutMs: negotiated.timeoutMs ?? serverTimeoutMs,
       retries: this.#o.retries ?? 5,
+      retriesBeforeFirstAck: this.#o.retriesBeforeFirstAck ?? 1,
+      timeoutBeforeFirstAckMs: serverTimeoutMs,
       oack: negotiated.oack,
       send,
       onEnd,

@@ -3,11 +3,13 @@
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeTftpPacket } from './encode.js';
 import { bufferSource } from './file-source.js';
 import { TftpServer } from './server.js';
 
@@ -123,4 +125,40 @@ test('clients report the server\'s refusals', { skip: noAtftp || noCurl }, async
   const upload = await run('atftp', ['-p', '-l', 'small.txt', '-r', 'uploaded.txt', '127.0.0.1', String(port)]);
   assert.notEqual(upload.code, 0);
   assert.match(upload.stderr + upload.stdout, /Access violation/);
+});
+
+test('tftp-hpa and atftp are served while another host floods RRQs it never acknowledges', { skip: noTftpHpa || noAtftp, timeout: 60_000 }, async (t) => {
+  // Its own server with the default caps: 256 transfers, 4 per client address.
+  const own = new TftpServer({ address: '127.0.0.1', port: 0, root: dir });
+  await own.start();
+  const ownPort = own.address().port;
+  const flooder = createSocket('udp4');
+  await new Promise<void>((resolve) => flooder.bind(0, '127.0.0.2', () => resolve()));
+  let busy = 0;
+  flooder.on('message', (m) => { if (m.readUInt16BE(0) === 5) busy++; });
+  const request = encodeTftpPacket({ type: 'rrq', filename: 'small.txt', mode: 'octet', options: [] });
+  let sent = 0;
+  // 64 RRQs every 10 ms for as long as the clients run: without a per-address cap that is all
+  // 256 slots within 40 ms, each held for its whole retransmission schedule.
+  const timer = setInterval(() => {
+    for (let i = 0; i < 64; i++) flooder.send(request, ownPort, '127.0.0.1');
+    sent += 64;
+  }, 10);
+  try {
+    const deadline = Date.now() + 10_000;
+    while (busy === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(busy > 0, 'the flood reached the cap');
+    const hpa = await run('tftp', ['-m', 'binary', '127.0.0.1', String(ownPort), '-c', 'get', 'small.txt', 'out-flood-hpa.txt'], 30_000);
+    assert.equal(hpa.code, 0, hpa.stderr + hpa.stdout);
+    const atftp = await run('atftp', ['-g', '-r', 'small.txt', '-l', 'out-flood-atftp.txt', '127.0.0.1', String(ownPort)], 30_000);
+    assert.equal(atftp.code, 0, atftp.stderr + atftp.stdout);
+    const want = createHash('sha256').update('hello from diskless\n').digest('hex');
+    assert.equal(await sha256(join(dir, 'out-flood-hpa.txt')), want);
+    assert.equal(await sha256(join(dir, 'out-flood-atftp.txt')), want);
+    t.diagnostic(`flood: ${sent} RRQs sent from 127.0.0.2, ${busy} ERRORs back, ${own.activeTransfers} transfers open at the end`);
+  } finally {
+    clearInterval(timer);
+    flooder.close();
+    await own.stop();
+  }
 });

@@ -199,6 +199,47 @@ test('an ACK resets the retry count', async () => {
   assert.deepEqual(h.drain(), ['D1:8', 'D1:8', 'D2:8', 'D2:8']);
 });
 
+test('a client that never acknowledges gets the first block once more, then one ERROR: a spoofed RRQ reflects little', async () => {
+  const h = harness({ size: 8 * 512, retries: 5 });
+  h.transfer.start();
+  await settle();
+  assert.deepEqual(h.drain(), ['D1:512']);
+  h.timers.advance(1000);
+  await settle();
+  assert.deepEqual(h.drain(), ['D1:512'], 'one retransmission');
+  h.timers.advance(1000);
+  await settle();
+  assert.deepEqual(h.drain(), ['E0'], 'then it gives up, long before its 5 retries');
+  const end = h.ends[0];
+  assert.ok(end && !end.ok && end.reason === 'timeout');
+  assert.match(end.error, /acknowledged nothing after 1 retransmission/);
+  assert.equal(end.retransmits, 1);
+  assert.equal(h.timers.pendingCount, 0);
+});
+
+test('an OACK nobody acknowledges is sent twice; after ACK 0 the client gets the full retry schedule', async () => {
+  const silent = harness({ size: 100, retries: 5, oack: [{ name: 'blksize', value: '512' }] });
+  silent.transfer.start();
+  silent.timers.advance(1000);
+  silent.timers.advance(1000);
+  await settle();
+  assert.deepEqual(silent.drain(), ['O', 'O', 'E0']);
+
+  const proven = harness({ size: 100, retries: 5, oack: [{ name: 'blksize', value: '512' }] });
+  proven.transfer.start();
+  await proven.ack(0);
+  assert.deepEqual(proven.drain(), ['O', 'D1:100']);
+  for (let i = 0; i < 5; i++) {
+    proven.timers.advance(1000);
+    await settle();
+  }
+  assert.deepEqual(proven.drain(), ['D1:100', 'D1:100', 'D1:100', 'D1:100', 'D1:100'], 'five retransmissions once ACK 0 came');
+  assert.equal(proven.ends.length, 0);
+  proven.timers.advance(1000);
+  await settle();
+  assert.deepEqual(proven.drain(), ['E0']);
+});
+
 test('block numbers roll over from 65535 to 0', async () => {
   const blocks = 70_000;
   const h = harness({ size: 8 * blocks + 3, blksize: 8, windowsize: 64 });

@@ -20,8 +20,21 @@ export interface ReadTransferOptions {
   readonly blksize: number;
   readonly windowsize: number;
   readonly timeoutMs: number;
-  /** Retransmissions of one window (or OACK) before giving up. */
+  /** Retransmissions of one window (or OACK) before giving up, once the client has acknowledged something. */
   readonly retries: number;
+  /**
+   * Retransmissions of the OACK or the first window while the client has acknowledged nothing;
+   * default 1, and never more than `retries`. Until its first ACK the client's address is only
+   * what a request claimed: a spoofed RRQ would turn every retransmission into traffic aimed at
+   * someone else, and an absent client holds a transfer slot for the whole schedule.
+   */
+  readonly retriesBeforeFirstAck?: number;
+  /**
+   * Wait before each of those retransmissions; default `timeoutMs`. The server passes its own
+   * timeout here, so a client's RFC 2349 timeout (up to 255 s) applies only once it has shown
+   * it is there and cannot make an unanswered request hold a slot for minutes.
+   */
+  readonly timeoutBeforeFirstAckMs?: number;
   /** Negotiated options; when non-empty an OACK goes first and data waits for ACK 0. */
   readonly oack: readonly TftpOption[];
   /** Sends one datagram to the peer's TID. */
@@ -57,6 +70,8 @@ export class ReadTransfer {
   #timeouts = 0;
   #retransmits = 0;
   #startedAt = 0;
+  /** The client has acknowledged the OACK or a block: it exists at the address it claimed. */
+  #heardFrom = false;
 
   constructor(options: ReadTransferOptions) {
     this.#o = options;
@@ -111,6 +126,7 @@ export class ReadTransfer {
       // RFC 2347: the client confirms the OACK with ACK 0; anything else is a stray.
       if (wireBlock !== 0) return;
       this.#state = 'data';
+      this.#heardFrom = true;
       this.#timeouts = 0;
       void this.#sendWindow();
       return;
@@ -123,6 +139,7 @@ export class ReadTransfer {
     // past): ignored too.
     if (ahead === 0 || ahead > outstanding) return;
     this.#acked += ahead;
+    this.#heardFrom = true;
     this.#timeouts = 0;
     if (this.#acked === this.#lastBlock) {
       this.#finish({ ok: true });
@@ -172,7 +189,13 @@ export class ReadTransfer {
 
   #armTimer(): void {
     this.#clearTimer();
-    this.#timer = this.#timers.setTimeout(() => this.#onTimeout(), this.#o.timeoutMs);
+    const ms = this.#heardFrom ? this.#o.timeoutMs : Math.min(this.#o.timeoutMs, this.#o.timeoutBeforeFirstAckMs ?? this.#o.timeoutMs);
+    this.#timer = this.#timers.setTimeout(() => this.#onTimeout(), ms);
+  }
+
+  /** Retransmissions allowed now: few until the client has acknowledged anything. */
+  #retryLimit(): number {
+    return this.#heardFrom ? this.#o.retries : Math.min(this.#o.retries, this.#o.retriesBeforeFirstAck ?? 1);
   }
 
   #clearTimer(): void {
@@ -183,12 +206,15 @@ export class ReadTransfer {
   #onTimeout(): void {
     this.#timer = undefined;
     if (this.#state !== 'oack' && this.#state !== 'data') return;
-    if (++this.#timeouts > this.#o.retries) {
+    const limit = this.#retryLimit();
+    if (++this.#timeouts > limit) {
       this.#o.send(encodeError(ErrorCode.NotDefined, 'Transfer timed out'));
       this.#finish({
         ok: false,
         reason: 'timeout',
-        error: `Cannot finish transfer: no ACK after ${this.#o.retries} retransmissions (acked block ${this.#acked})`,
+        error: this.#heardFrom
+          ? `Cannot finish transfer: no ACK after ${limit} retransmissions (acked block ${this.#acked})`
+          : `Cannot start transfer: the client acknowledged nothing after ${limit} retransmission${limit === 1 ? '' : 's'}`,
       });
       return;
     }

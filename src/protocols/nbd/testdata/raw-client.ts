@@ -47,9 +47,10 @@ export class RawClient {
     socket.on('close', end);
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  /** `localAddress`: another loopback address (127.0.0.2) stands for another host. */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host }, () => {
+      const socket = connect({ port, host, ...(localAddress === undefined ? {} : { localAddress }) }, () => {
         socket.off('error', reject);
         resolve(new RawClient(socket));
       });

@@ -21,9 +21,10 @@ export class TestClient {
     });
   }
 
-  static async open(): Promise<TestClient> {
+  /** Bound to `address` on a free port; another loopback address (127.0.0.2) stands for another host. */
+  static async open(address = '127.0.0.1'): Promise<TestClient> {
     const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => socket.bind(0, address, () => resolve()));
     return new TestClient(socket);
   }
 
@@ -77,15 +78,15 @@ export interface FetchResult {
 
 /**
  * A minimal RFC 1350/2347/7440 reader for tests: acknowledges the last block of each window,
- * optionally twice (to provoke the Sorcerer's Apprentice bug).
+ * optionally twice (to provoke the Sorcerer's Apprentice bug), from `from` (default 127.0.0.1).
  */
 export async function fetchFile(
   serverPort: number,
   filename: string,
   options: TftpOption[] = [],
-  behaviour: { duplicateAcks?: boolean } = {},
+  behaviour: { duplicateAcks?: boolean; from?: string } = {},
 ): Promise<FetchResult> {
-  const client = await TestClient.open();
+  const client = await TestClient.open(behaviour.from);
   try {
     client.sendPacket({ type: 'rrq', filename, mode: 'octet', options }, serverPort);
     let blksize = 512;
