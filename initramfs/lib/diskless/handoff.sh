@@ -6,6 +6,7 @@ DL_NEWROOT=${DL_NEWROOT:-/newroot}
 DL_RUN=${DL_RUN:-/run}
 
 handoff() {
+    check_lease_values
     [ -x "$DL_NEWROOT$DL_INIT" ] || [ -L "$DL_NEWROOT$DL_INIT" ] || { cause "the root has no $DL_INIT (wrong image, or init= points elsewhere)"; return; }
     _writable=1
     touch "$DL_NEWROOT/.diskless-write-test" 2>/dev/null && rm -f "$DL_NEWROOT/.diskless-write-test" || _writable=""
@@ -14,6 +15,35 @@ handoff() {
     [ -n "$_writable" ] && set_hostname
     hand_over_network
     [ -n "$_writable" ] && install_booted_unit
+    return 0
+}
+
+# The lease's values go into the real system's files (/etc/hosts, resolv.conf, networkd and
+# initramfs-tools' net-IFACE.conf, which Debian's scripts source and copy on). Names must be
+# DNS names and addresses IPv4 addresses; anything else (a line break adding a hosts entry or
+# a resolver option, a quote, "$(…)") is left out with a log line and the boot goes on without
+# it. lease.env keeps what DHCP said, quoted. The root path (option 17) goes nowhere else:
+# the root comes from root= on the command line.
+check_lease_values() {
+    if [ -n "$NET_HOSTNAME" ] && ! valid_dns_name "$NET_HOSTNAME"; then
+        info "ignoring the host name from DHCP: not a valid host name"; NET_HOSTNAME=""
+    fi
+    if [ -n "$NET_DOMAIN" ] && ! valid_dns_name "$NET_DOMAIN"; then
+        info "ignoring the domain name from DHCP: not a valid domain name"; NET_DOMAIN=""
+    fi
+    if [ -n "$NET_ROUTER" ] && ! valid_ipv4 "$NET_ROUTER"; then
+        info "ignoring the router from DHCP: not an IPv4 address"; NET_ROUTER=""
+    fi
+    if [ -n "$NET_SERVERID" ] && ! valid_ipv4 "$NET_SERVERID"; then
+        info "ignoring the server id from DHCP: not an IPv4 address"; NET_SERVERID=""
+    fi
+    _servers=""
+    set -f
+    for _d in $NET_DNS; do
+        if valid_ipv4 "$_d"; then _servers="${_servers:+$_servers }$_d"; else info "ignoring a DNS server from DHCP: not an IPv4 address"; fi
+    done
+    set +f
+    NET_DNS=$_servers
     return 0
 }
 
@@ -33,14 +63,14 @@ provide_modules() {
 
 set_hostname() {
     [ -n "$NET_HOSTNAME" ] || return 0
-    # DHCP gave it: a host name is letters, digits, "-" and dots; anything else is not used.
-    case "$NET_HOSTNAME" in *[!A-Za-z0-9.-]*|-*) info "ignoring host name from DHCP: not a valid host name"; return 0 ;; esac
+    # check_lease_values dropped a bad name already; this keeps set_hostname safe on its own.
+    valid_dns_name "$NET_HOSTNAME" || { info "ignoring the host name from DHCP: not a valid host name"; return 0; }
     printf '%s\n' "$NET_HOSTNAME" > "$DL_NEWROOT/etc/hostname"
     hostname "$NET_HOSTNAME"
     # Debian's convention: the node's own name resolves without DNS (sudo, mail, …).
     _short=${NET_HOSTNAME%%.*}
     _fqdn=$NET_HOSTNAME
-    [ "$_fqdn" = "$_short" ] && [ -n "$NET_DOMAIN" ] && _fqdn="$_short.$NET_DOMAIN"
+    [ "$_fqdn" = "$_short" ] && [ -n "$NET_DOMAIN" ] && valid_dns_name "$_short.$NET_DOMAIN" && _fqdn="$_short.$NET_DOMAIN"
     # The image's own 127.0.1.1 line names the machine it was built on: replace it.
     [ -f "$DL_NEWROOT/etc/hosts" ] && sed -i '/^127\.0\.1\.1[[:space:]]/d' "$DL_NEWROOT/etc/hosts"
     if [ "$_fqdn" = "$_short" ]; then
