@@ -91,9 +91,7 @@ test('regression: a spliced value stays one value whatever it holds; a line brea
       if (op.op === 'set' && name.startsWith('in place')) assert.equal(out.split('\n').length, TEXT.split('\n').length, `${name}: ${JSON.stringify(v)} stays on its line`);
     }
   }
-});
-
-test('values that need no escapes keep their quoting style and comment', () => {
+  // Values that need no escapes keep their quoting style and comment.
   const out = applyYamlOps(TEXT, [
     { op: 'set', path: ['profiles', 'rescue', 'cmdline'], value: 'single init=/bin/sh' },
     { op: 'set', path: ['nodes', 0, 'cmdline'], value: 'rd.shell' },
