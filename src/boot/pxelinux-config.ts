@@ -17,7 +17,8 @@ import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } fro
 export function renderPxelinuxConfig(target: BootTarget): string {
   const { profile, node, mac } = target;
   for (const [what, word] of [['kernel path', target.kernel], ...target.initrds.map((p) => ['initrd path', p])] as Array<[string, string]>) {
-    const problem = bootWordProblem(word);
+    // INITRD takes a comma-separated list: a comma in a path would name a second file.
+    const problem = bootWordProblem(word) ?? (word.includes(',') ? `may not contain "," (character ${word.indexOf(',') + 1}): pxelinux's INITRD separates files with it` : undefined);
     if (problem) throw new Error(`Cannot write the pxelinux config: the ${what} ${problem}`);
   }
   // What the kernel gets: BOOT_IMAGE=KERNEL, APPEND, then pxelinux's own initrd= and BOOTIF=.

@@ -50,6 +50,7 @@ test('unsafe paths and base URLs are refused: they are words on the kernel and i
     assert.throws(() => renderPxelinuxConfig({ ...benign, kernel }), /Cannot write the pxelinux config: the kernel path/, JSON.stringify(kernel));
   }
   assert.throws(() => renderIpxeScript({ ...benign, initrds: ['a || chain x'] }, BASE), /the initrd path may not contain a space/);
+  assert.throws(() => renderPxelinuxConfig({ ...benign, initrds: ['profiles/a,/etc/x'] }), /the initrd path may not contain "," \(character 11\): pxelinux's INITRD separates files with it/);
   assert.throws(() => renderIpxeScript(benign, `${BASE}\nchain http://e/x.ipxe`), /the base URL/);
 });
 
