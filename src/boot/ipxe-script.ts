@@ -43,7 +43,7 @@ function refuseUnsafe(words: Array<[string, string]>, cmdline: string, fullLengt
     const problem = bootWordProblem(word);
     if (problem) throw new Error(`Cannot write the boot script: the ${what} ${problem}`);
   }
-  // Positions count from the start of the profile's and node's arguments, as the admin wrote them.
+  // Positions count in the arguments the target carries, before initrd= and BOOTIF= are added.
   const problem = kernelArgsProblem(cmdline, KERNEL_CMDLINE_MAX - (fullLength - cmdline.length));
   if (problem) throw new Error(`Cannot write the boot script: the kernel command line ${problem}`);
 }
