@@ -11,6 +11,7 @@ import type { ImageStore } from '../images/store/image-store.js';
 import { renderProblemScript } from './ipxe-script.js';
 import { renderDiscoveredScript, renderIpxeScript, renderUnknownScript } from './ipxe-script.js';
 import { pxelinuxConfigFor } from './pxelinux-config.js';
+import { KERNEL_CMDLINE_MAX, kernelArgsProblem } from './kernel-args.js';
 
 // Boot loaders taken from Debian's ipxe and pxelinux/syslinux-common packages, by the names
 // DHCP hands out. Only these names are looked up in those directories.
@@ -60,6 +61,9 @@ export class BootTree {
    * root all name that version, so a publish during the boot cannot mix two.
    */
   async #withRoot(cfg: DisklessConfig, target: BootTarget, peer: string | undefined): Promise<BootTarget> {
+    // The renderers refuse it too; refusing here first spends no token on a script never sent.
+    const unsafe = kernelArgsProblem(target.cmdline, KERNEL_CMDLINE_MAX);
+    if (unsafe) throw new Error(`Cannot boot ${target.mac}: the profile and node cmdline ${unsafe}`);
     let t = target;
     let pinned;
     if (target.profile.image !== undefined) {

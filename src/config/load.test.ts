@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from './load.js';
 import { ConfigError } from './yaml-fields.js';
+import { HOSTILE_CMDLINES } from '../boot/testdata/hostile-cmdlines.js';
 
 const GOOD = `# a lab
 server:
@@ -104,6 +105,27 @@ const cases: Array<[string, string, RegExp]> = [
 for (const [name, text, re] of cases) {
   test(`config error: ${name}`, () => assert.match(errorOf(text).message, re));
 }
+
+test('cmdline with loader syntax is refused at load, naming file, line, key and the character', () => {
+  for (const [name, value, names] of HOSTILE_CMDLINES) {
+    // JSON strings are YAML double-quoted scalars: every control character survives into the value.
+    const quoted = JSON.stringify(value);
+    const profile = errorOf(GOOD.replace('cmdline: console=ttyS0 quiet', `cmdline: ${quoted}`)).message;
+    assert.ok(profile.startsWith('/x/d.yaml:18: profiles.default.cmdline: ') && profile.includes(names), `${name}: ${profile}`);
+    const node = errorOf(GOOD.replace('cmdline: rd.debug', `cmdline: ${quoted}`)).message;
+    assert.ok(node.startsWith('/x/d.yaml:30: nodes[1].cmdline: ') && node.includes(names), `${name}: ${node}`);
+  }
+  assert.match(errorOf(GOOD.replace('cmdline: rd.debug', `cmdline: ${'x'.repeat(1025)}`)).message, /:30: nodes\[1\]\.cmdline: is 1025 characters long; at most 1024 fit/);
+  const real = 'console=tty0 console=ttyS0,115200n8 ip=10.77.0.5::10.77.0.1:255.255.255.0:n1:eth0:off systemd.unit=multi-user.target';
+  assert.equal(parseConfig(GOOD.replace('cmdline: rd.debug', `cmdline: ${real}`), '/x/d.yaml').nodes[1]?.cmdline, real);
+});
+
+test('dhcp.domain, handed to every node for /etc/hosts and resolv.conf, must be a domain name', () => {
+  for (const bad of ['"lab.test\\n10.6.6.6 server"', '"a;reboot"', '"-lab.test"', '"lab..test"', `${'a'.repeat(64)}.test`]) {
+    assert.match(errorOf(GOOD.replace('domain: lab.test', `domain: ${bad}`)).message, /^\/x\/d\.yaml:12: dhcp\.domain: ".*" is not a domain name/s, bad);
+  }
+  assert.equal(parseConfig(GOOD.replace('domain: lab.test', 'domain: Cluster-1.example.org'), '/x/d.yaml').dhcp.domain, 'Cluster-1.example.org');
+});
 
 test('server.max_tftp_transfers and server.max_nbd_connections set the servers\' caps', () => {
   const c = parseConfig(GOOD.replace('state_dir: state', 'state_dir: state\n  max_tftp_transfers: 8\n  max_nbd_connections: 2'), '/x/d.yaml');

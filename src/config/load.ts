@@ -9,12 +9,11 @@ import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
 import { DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from '../http/server.js';
 import { DEFAULT_MAX_EVENT_STREAMS } from '../api/event-stream.js';
+import { kernelArgsProblem } from '../boot/kernel-args.js';
 
 const LOADERS = ['ipxe', 'pxelinux'] as const;
 // RFC 1123 host name: labels of letters, digits and inner hyphens.
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-// Command lines end up inside iPXE scripts and pxelinux configs: a newline would start a new command.
-const UNSAFE_CMDLINE = /[\x00-\x1f\x7f]/;
 
 export function loadConfig(file: string): DisklessConfig {
   const abs = resolve(file);
@@ -63,7 +62,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
 }
 
 function ipv4(f: Fields, key: string, value: string | undefined): string | undefined {
-  if (value !== undefined && parseIpv4(value) === undefined) f.fail(key, `"${value}" is not an IPv4 address`, f.raw(key));
+  if (value !== undefined && parseIpv4(value) === undefined) f.fail(key, `${JSON.stringify(value)} is not an IPv4 address`, f.raw(key));
   return value;
 }
 
@@ -132,6 +131,8 @@ function readDhcp(f: Fields, server: ServerConfig): DhcpConfig {
   routers.forEach((r) => ipv4(f, 'routers', r));
   dns.forEach((r) => ipv4(f, 'dns', r));
   const domain = f.optString('domain');
+  // Handed to every node (DHCP option 15), which writes it into /etc/hosts and resolv.conf.
+  if (domain !== undefined && !HOSTNAME.test(domain)) f.fail('domain', `${JSON.stringify(domain)} is not a domain name (letters, digits, "-", dots between labels)`, f.raw('domain'));
   const broadcast = ipv4(f, 'broadcast', f.optString('broadcast'));
   const rootPath = f.optString('root_path');
   const d: DhcpConfig = {
@@ -236,11 +237,10 @@ function readProfiles(entries: Array<[string, Fields]>, path: (p: string) => str
 }
 
 function readProfile(name: string, f: Fields, path: (p: string) => string, parent?: ProfileConfig): ProfileConfig {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) f.fail('', `profile name "${name}" may use letters, digits, ".", "_" and "-" only`);
-  const cmdline = f.has('cmdline') ? f.string('cmdline', '') : parent?.cmdline ?? '';
-  if (UNSAFE_CMDLINE.test(cmdline)) f.fail('cmdline', 'must be one line without control characters', f.raw('cmdline'));
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) f.fail('', `profile name ${JSON.stringify(name)} may use letters, digits, ".", "_" and "-" only`);
+  const cmdline = f.has('cmdline') ? readCmdline(f) ?? '' : parent?.cmdline ?? '';
   const image = f.has('image') ? f.optString('image') : parent?.image;
-  if (image !== undefined && !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(image)) f.fail('image', `"${image}" is not an image name (letters, digits, ".", "_", "-")`, f.raw('image'));
+  if (image !== undefined && !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(image)) f.fail('image', `${JSON.stringify(image)} is not an image name (letters, digits, ".", "_", "-")`, f.raw('image'));
   const kernel = f.optString('kernel');
   if (kernel === undefined && !parent && image === undefined) f.fail('kernel', 'is required (or use image: NAME, or inherit it with inherits: NAME)');
   const p: ProfileConfig = {
@@ -281,17 +281,27 @@ function readRoot(f: Fields, path: (p: string) => string, fromStore: boolean): R
   return r;
 }
 
+/**
+ * Kernel arguments are written into iPXE scripts and pxelinux (later GRUB) configs: only
+ * characters that none of them reads as syntax (src/boot/kernel-args.ts).
+ */
+function readCmdline(f: Fields): string | undefined {
+  const cmdline = f.optString('cmdline');
+  const problem = cmdline === undefined ? undefined : kernelArgsProblem(cmdline);
+  if (problem) f.fail('cmdline', problem, f.raw('cmdline'));
+  return cmdline;
+}
+
 function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: string) => string): NodeConfig {
   const macText = f.string('mac');
   const mac = normalizeMac(macText);
-  if (!mac) f.fail('mac', `"${macText}" is not a MAC address (use 52:54:00:12:34:56)`, f.raw('mac'));
+  if (!mac) f.fail('mac', `${JSON.stringify(macText)} is not a MAC address (use 52:54:00:12:34:56)`, f.raw('mac'));
   const hostname = f.optString('hostname');
-  if (hostname !== undefined && !HOSTNAME.test(hostname)) f.fail('hostname', `"${hostname}" is not a valid host name (letters, digits, "-", dots between labels)`, f.raw('hostname'));
+  if (hostname !== undefined && !HOSTNAME.test(hostname)) f.fail('hostname', `${JSON.stringify(hostname)} is not a valid host name (letters, digits, "-", dots between labels)`, f.raw('hostname'));
   const address = ipv4(f, 'address', f.optString('address'));
   const profile = f.string('profile', profiles.has('default') ? 'default' : '');
-  if (!profiles.has(profile)) f.fail('profile', profile ? `names no profile "${profile}" (known: ${[...profiles.keys()].join(', ') || 'none'})` : 'is required (no profile named "default" exists)', f.raw('profile'));
-  const cmdline = f.optString('cmdline');
-  if (cmdline !== undefined && UNSAFE_CMDLINE.test(cmdline)) f.fail('cmdline', 'must be one line without control characters', f.raw('cmdline'));
+  if (!profiles.has(profile)) f.fail('profile', profile ? `names no profile ${JSON.stringify(profile)} (known: ${[...profiles.keys()].join(', ') || 'none'})` : 'is required (no profile named "default" exists)', f.raw('profile'));
+  const cmdline = readCmdline(f);
   const loader = f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : undefined;
   const files = readFileSpecs(f, path);
   f.rejectUnknown();

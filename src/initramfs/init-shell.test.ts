@@ -100,6 +100,113 @@ test('udhcpc hook configures the interface and stores hostile DHCP values as dat
   assert.match(readFileSync(join(dir, 'lease.env'), 'utf8'), /^NET_SOURCE='dhcp'$/m);
 });
 
+interface Handoff {
+  status: string;
+  console: string;
+  hosts: string;
+  resolv: string;
+  networkd: string;
+  netConf: Record<string, string>;
+  hostnameSet: string;
+  pwned: string[];
+}
+
+/**
+ * The handoff stage against a test tree: a lease written and read back the way the network
+ * stage does, then `handoff`, whose files for the real system are returned. `hostname` is a
+ * shell function here (busybox sh runs functions before its applets): the test machine keeps
+ * its name.
+ */
+function runHandoff(lease: { host?: string; domain?: string; router?: string; dns?: string; serverid?: string; rootpath?: string }): Handoff {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-handoff-'));
+  try {
+    const newroot = join(dir, 'newroot');
+    const kernel = execFileSync(BUSYBOX, ['uname', '-r'], { encoding: 'utf8' }).trim();
+    for (const d of ['sbin', 'etc/network', `lib/modules/${kernel}`]) mkdirSync(join(newroot, d), { recursive: true });
+    writeFileSync(join(newroot, 'sbin/init'), '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(join(newroot, 'etc/hosts'), '127.0.0.1\tlocalhost\n127.0.1.1\tbuilder\n');
+    mkdirSync(join(dir, 'net'));
+    mkdirSync(join(dir, 'run')); // /init mounts it first thing
+    const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/network.sh"; . "$DL_LIB/handoff.sh"
+      hostname() { printf '%s' "$1" > hostname.set; }
+      DL_IFACE=dl0 DL_MAC=52:54:00:00:00:05
+      write_lease_env dhcp 10.9.0.5 24 255.255.255.0 "$L_ROUTER" "$L_DNS" "$L_HOST" "$L_DOMAIN" "$L_ROOTPATH" "$L_SERVERID" 3600
+      . "$DL_NET_DIR/lease.env"
+      if handoff; then echo HANDOFF-OK; else echo "HANDOFF-FAILED $DL_CAUSE"; fi`, {
+      DL_NET_DIR: join(dir, 'net'), DL_NEWROOT: newroot, DL_RUN: join(dir, 'run'), DL_INIT: '/sbin/init',
+      L_HOST: lease.host ?? 'n1', L_DOMAIN: lease.domain ?? 'lab.test', L_ROUTER: lease.router ?? '10.9.0.1',
+      L_DNS: lease.dns ?? '10.9.0.1 10.9.0.2', L_SERVERID: lease.serverid ?? '10.9.0.1', L_ROOTPATH: lease.rootpath ?? '',
+    });
+    const read = (f: string) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } };
+    const netConf = sh(dir, `. "$F"; printf '%s\\0' "IPV4GATEWAY=$IPV4GATEWAY" "IPV4DNS0=$IPV4DNS0" "HOSTNAME=$HOSTNAME" "DNSDOMAIN=$DNSDOMAIN" "ROOTSERVER=$ROOTSERVER"`, { F: join(dir, 'run/net-dl0.conf') }).out;
+    return {
+      status: (r.out.trim() || r.err).split('\n').at(-1)!,
+      console: read(join(dir, 'console')),
+      hosts: read(join(newroot, 'etc/hosts')),
+      resolv: read(join(newroot, 'etc/resolv.conf')),
+      networkd: read(join(dir, 'run/systemd/network/10-diskless-dl0.network')),
+      netConf: Object.fromEntries(netConf.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+      hostnameSet: read(join(dir, 'hostname.set')),
+      pwned: [...readdirSync(dir), ...readdirSync(join(newroot, 'etc'))].filter((f) => f.startsWith('PWNED')),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('regression: a bad domain from DHCP (option 15) is ignored with a log line; it never adds a hosts entry or a resolver setting, and the boot goes on', () => {
+  // A good lease, for comparison: everything lands where the real system reads it.
+  const h = runHandoff({});
+  assert.equal(h.status, 'HANDOFF-OK', h.console);
+  assert.equal(h.hosts, '127.0.0.1\tlocalhost\n127.0.1.1\tn1.lab.test n1\n');
+  assert.equal(h.resolv, 'search lab.test\nnameserver 10.9.0.1\nnameserver 10.9.0.2\n');
+  assert.match(h.networkd, /^Gateway=10\.9\.0\.1$/m);
+  assert.deepEqual(h.netConf, { IPV4GATEWAY: '10.9.0.1', IPV4DNS0: '10.9.0.1', HOSTNAME: 'n1', DNSDOMAIN: 'lab.test', ROOTSERVER: '10.9.0.1' });
+  assert.equal(h.hostnameSet, 'n1');
+  assert.doesNotMatch(h.console, /ignoring/);
+
+  const bad = ['lab.test\n10.6.6.6 server.lab.test server', 'lab.test\noptions ndots:15', '$(touch PWNED1)', 'a;touch PWNED2', '`touch PWNED3`', '-lab.test', 'lab-.test', 'lab..test', '.lab.test', 'lab.test.', 'lab test', 'lab_test', 'lab.test\r', `${'a'.repeat(64)}.test`, `${'a.'.repeat(127)}ab`];
+  for (const domain of bad) {
+    const h = runHandoff({ domain });
+    const what = JSON.stringify(domain);
+    assert.equal(h.status, 'HANDOFF-OK', what);
+    assert.match(h.console, /^diskless: ignoring the domain name from DHCP: not a valid domain name$/m, what);
+    assert.equal(h.hosts, '127.0.0.1\tlocalhost\n127.0.1.1\tn1\n', what);
+    assert.equal(h.resolv, 'nameserver 10.9.0.1\nnameserver 10.9.0.2\n', what);
+    assert.equal(h.netConf.DNSDOMAIN, '', what);
+    assert.equal(h.hostnameSet, 'n1', what);
+    assert.deepEqual(h.pwned, [], what);
+  }
+});
+
+test('regression: DNS servers, router and server id from DHCP reach files only as IPv4 addresses; the rest is left out with a log line', () => {
+  const dns = runHandoff({ dns: '10.9.0.1 999.1.1.1 x;y 1.2.3 10.9.0.2\noptions ndots:15 $(touch${IFS}PWNED4)' });
+  assert.equal(dns.status, 'HANDOFF-OK');
+  assert.equal(dns.resolv, 'search lab.test\nnameserver 10.9.0.1\nnameserver 10.9.0.2\n');
+  assert.equal(dns.netConf.IPV4DNS0, '10.9.0.1');
+  assert.match(dns.console, /^diskless: ignoring a DNS server from DHCP: not an IPv4 address$/m);
+  const none = runHandoff({ dns: 'x;1.2.3.4 999.0.0.1 1.2.3.4.5' });
+  assert.equal(none.resolv, '', 'no valid server: resolv.conf is not written');
+  assert.equal(none.netConf.IPV4DNS0, '');
+
+  const router = runHandoff({ router: '10.9.0.1\nDNS=6.6.6.6' });
+  assert.equal(router.status, 'HANDOFF-OK');
+  assert.doesNotMatch(router.networkd, /^(Gateway|DNS)=/m);
+  assert.equal(router.netConf.IPV4GATEWAY, '');
+  assert.match(router.console, /^diskless: ignoring the router from DHCP: not an IPv4 address$/m);
+  assert.equal(runHandoff({ router: '10.9.0.256' }).netConf.IPV4GATEWAY, '');
+
+  const server = runHandoff({ serverid: '10.9.0.1\nPROTO=none' });
+  assert.equal(server.netConf.ROOTSERVER, '');
+  assert.match(server.console, /^diskless: ignoring the server id from DHCP: not an IPv4 address$/m);
+
+  const host = runHandoff({ host: 'n1\n10.6.6.6 evil' });
+  assert.equal(host.hosts, '127.0.0.1\tlocalhost\n127.0.1.1\tbuilder\n', 'a bad name is not written: the image keeps its own line');
+  assert.equal(host.hostnameSet, '');
+  assert.equal(host.netConf.HOSTNAME, '');
+  assert.deepEqual([dns, none, router, server, host].flatMap((h) => h.pwned), []);
+});
+
 test('reports the server missed are kept and sent in order once it answers again', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dl-report-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

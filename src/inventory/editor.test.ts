@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../config/load.js';
 import { addNode, addProfile, InventoryError, removeNode, removeProfile, setNode, setProfile } from './editor.js';
+import { HOSTILE_CMDLINES } from '../boot/testdata/hostile-cmdlines.js';
 
 const CONFIG = `# lab inventory: keep the comments
 server:
@@ -171,3 +172,14 @@ test('flow-style entries are still edited (through the Document API)', () => {
   assert.equal(parseConfig(out, 'x.yaml').nodes[0]!.hostname, 'b');
   assert.ok(out.includes('# lab inventory: keep the comments'));
 });
+
+test('cmdline with loader syntax is refused on every edit, naming the key and the character', () => {
+  for (const [name, cmdline, names] of HOSTILE_CMDLINES) {
+    const says = (key: string) => (e: unknown) => e instanceof InventoryError && e.message.startsWith('edit refused: diskless.yaml:') && e.message.includes(`${key}.cmdline: `) && e.message.includes(names);
+    assert.throws(() => setNode(CONFIG, 'be:19:00:a0:d8:70', { cmdline }), says('nodes[0]'), name);
+    assert.throws(() => addNode(CONFIG, { mac: '52:54:00:00:00:09', cmdline }), says('nodes[2]'), name);
+    assert.throws(() => setProfile(CONFIG, 'default', { cmdline }), says('profiles.default'), name);
+    assert.throws(() => addProfile(CONFIG, 'debug', { inherits: 'default', cmdline }), says('profiles.debug'), name);
+  }
+});
+

@@ -16,6 +16,20 @@ export type YamlOp =
 /** Thrown for shapes the splicer does not handle (flow maps, odd layouts); the op then goes through the Document API. */
 class Unsupported extends Error {}
 
+/**
+ * Every value is written as a flow scalar (plain or quoted), never as a block scalar (`|-`,
+ * `>`). A block scalar's lines are indented relative to the document, not to the line it is
+ * spliced into, so a string such as "\n    profile: rescue" came out as lines the parser read as
+ * keys of the enclosing mapping: a value turned into config. Double-quoted strings are written
+ * the JSON way (every line break an escape, never a folded line), so a value stays on its own
+ * line whatever it holds.
+ */
+const STRINGIFY = { lineWidth: 0, blockQuote: false, doubleQuotedAsJSON: true } as const;
+
+// Line breaks in YAML 1.2 and 1.1 (NEL, LS, PS), other controls and DEL: a string holding any
+// of them is written double-quoted, where they are escapes, even if the old value was single-quoted.
+const NEEDS_ESCAPES = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
+
 export function applyYamlOps(text: string, ops: readonly YamlOp[]): string {
   for (const op of ops) {
     const doc = parseDocument(text, { keepSourceTokens: false });
@@ -113,7 +127,7 @@ class Splicer {
 
   /** A value rendered by yaml for a block at `col`: first line unindented, later lines indented. */
   render(value: unknown, col: number): string {
-    const s = stringify(value, { lineWidth: 0 }).replace(/\n$/, '');
+    const s = stringify(value, STRINGIFY).replace(/\n$/, '');
     return s.split('\n').join('\n' + ' '.repeat(col));
   }
 
@@ -131,7 +145,7 @@ class Splicer {
     if (isNullish(parent)) {
       if (parentPath.length === 0) {
         const sep = this.text === '' || this.text.endsWith('\n') ? '' : '\n';
-        return this.text + sep + stringify({ [key]: value }, { lineWidth: 0 });
+        return this.text + sep + stringify({ [key]: value }, STRINGIFY);
       }
       return this.set(parentPath, { [key]: value });
     }
@@ -151,7 +165,8 @@ class Splicer {
       // Only the value's characters change: its trailing comment and alignment stay.
       const s = new Scalar(value);
       if (old.type === 'QUOTE_SINGLE' || old.type === 'QUOTE_DOUBLE') s.type = old.type;
-      return this.splice(old.range[0], old.range[1], stringify(s, { lineWidth: 0 }).replace(/\n$/, ''));
+      if (typeof value === 'string' && NEEDS_ESCAPES.test(value)) s.type = 'QUOTE_DOUBLE';
+      return this.splice(old.range[0], old.range[1], stringify(s, STRINGIFY).replace(/\n$/, ''));
     }
     const keyNode = pair.key as Node;
     if (!keyNode.range) throw new Unsupported();

@@ -20,6 +20,34 @@ shquote() {
     printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
 }
 
+# A DNS name (RFC 1123): dot-separated labels of letters, digits and inner hyphens, 1-63
+# characters each, 253 in all, no empty label and no final dot. Used on names from DHCP.
+valid_dns_name() {
+    [ -n "$1" ] && [ ${#1} -le 253 ] || return 1
+    case "$1" in *[!A-Za-z0-9.-]*|.*|*.|*..*) return 1 ;; esac
+    _rest=$1.
+    while [ -n "$_rest" ]; do
+        _label=${_rest%%.*}
+        _rest=${_rest#*.}
+        [ ${#_label} -le 63 ] || return 1
+        case "$_label" in -*|*-) return 1 ;; esac
+    done
+    return 0
+}
+
+# A dotted-quad IPv4 address: four decimal parts, each 0-255.
+valid_ipv4() {
+    case "$1" in ""|*[!0-9.]*|.*|*.|*..*) return 1 ;; esac
+    _rest=$1. _parts=0
+    while [ -n "$_rest" ]; do
+        _part=${_rest%%.*}
+        _rest=${_rest#*.}
+        _parts=$((_parts + 1))
+        [ ${#_part} -le 3 ] && [ "$_part" -le 255 ] || return 1
+    done
+    [ "$_parts" -eq 4 ]
+}
+
 # Milliseconds since boot, for stage durations.
 now_ms() {
     awk '{ printf "%d", $1 * 1000 }' /proc/uptime

@@ -1,10 +1,15 @@
 # Prepare the real system: its kernel modules, its name, the network it must not tear down,
 # and a unit that reports "booted" to the server; then switch_root.
 
+DL_NEWROOT=${DL_NEWROOT:-/newroot}
+# Where this initramfs's /run is (moved into the new root at switch_root).
+DL_RUN=${DL_RUN:-/run}
+
 handoff() {
-    [ -x "/newroot$DL_INIT" ] || [ -L "/newroot$DL_INIT" ] || { cause "the root has no $DL_INIT (wrong image, or init= points elsewhere)"; return; }
+    check_lease_values
+    [ -x "$DL_NEWROOT$DL_INIT" ] || [ -L "$DL_NEWROOT$DL_INIT" ] || { cause "the root has no $DL_INIT (wrong image, or init= points elsewhere)"; return; }
     _writable=1
-    touch /newroot/.diskless-write-test 2>/dev/null && rm -f /newroot/.diskless-write-test || _writable=""
+    touch "$DL_NEWROOT/.diskless-write-test" 2>/dev/null && rm -f "$DL_NEWROOT/.diskless-write-test" || _writable=""
     [ -n "$_writable" ] || info "the root is read-only (rd.diskless.overlay=none): no per-boot files written"
     provide_modules
     [ -n "$_writable" ] && set_hostname
@@ -13,36 +18,65 @@ handoff() {
     return 0
 }
 
+# The lease's values go into the real system's files (/etc/hosts, resolv.conf, networkd and
+# initramfs-tools' net-IFACE.conf, which Debian's scripts source and copy on). Names must be
+# DNS names and addresses IPv4 addresses; anything else (a line break adding a hosts entry or
+# a resolver option, a quote, "$(…)") is left out with a log line and the boot goes on without
+# it. lease.env keeps what DHCP said, quoted. The root path (option 17) goes nowhere else:
+# the root comes from root= on the command line.
+check_lease_values() {
+    if [ -n "$NET_HOSTNAME" ] && ! valid_dns_name "$NET_HOSTNAME"; then
+        info "ignoring the host name from DHCP: not a valid host name"; NET_HOSTNAME=""
+    fi
+    if [ -n "$NET_DOMAIN" ] && ! valid_dns_name "$NET_DOMAIN"; then
+        info "ignoring the domain name from DHCP: not a valid domain name"; NET_DOMAIN=""
+    fi
+    if [ -n "$NET_ROUTER" ] && ! valid_ipv4 "$NET_ROUTER"; then
+        info "ignoring the router from DHCP: not an IPv4 address"; NET_ROUTER=""
+    fi
+    if [ -n "$NET_SERVERID" ] && ! valid_ipv4 "$NET_SERVERID"; then
+        info "ignoring the server id from DHCP: not an IPv4 address"; NET_SERVERID=""
+    fi
+    _servers=""
+    set -f
+    for _d in $NET_DNS; do
+        if valid_ipv4 "$_d"; then _servers="${_servers:+$_servers }$_d"; else info "ignoring a DNS server from DHCP: not an IPv4 address"; fi
+    done
+    set +f
+    NET_DNS=$_servers
+    return 0
+}
+
 # An image without a kernel package has no /lib/modules of its own; give it this initrd's.
 provide_modules() {
     _v=$(uname -r)
-    if [ -d "/newroot/lib/modules/$_v" ] || [ -d "/newroot/usr/lib/modules/$_v" ]; then
+    if [ -d "$DL_NEWROOT/lib/modules/$_v" ] || [ -d "$DL_NEWROOT/usr/lib/modules/$_v" ]; then
         return 0
     fi
     if [ -z "$_writable" ]; then
         info "warning: the image has no modules for kernel $_v and the root is read-only"
         return 0
     fi
-    mkdir -p /newroot/lib/modules
-    cp -a "/lib/modules/$_v" /newroot/lib/modules/ && info "the image has no modules for $_v: copied the initrd's"
+    mkdir -p "$DL_NEWROOT/lib/modules"
+    cp -a "/lib/modules/$_v" "$DL_NEWROOT/lib/modules/" && info "the image has no modules for $_v: copied the initrd's"
 }
 
 set_hostname() {
     [ -n "$NET_HOSTNAME" ] || return 0
-    # DHCP gave it: a host name is letters, digits, "-" and dots; anything else is not used.
-    case "$NET_HOSTNAME" in *[!A-Za-z0-9.-]*|-*) info "ignoring host name from DHCP: not a valid host name"; return 0 ;; esac
-    printf '%s\n' "$NET_HOSTNAME" > /newroot/etc/hostname
+    # check_lease_values dropped a bad name already; this keeps set_hostname safe on its own.
+    valid_dns_name "$NET_HOSTNAME" || { info "ignoring the host name from DHCP: not a valid host name"; return 0; }
+    printf '%s\n' "$NET_HOSTNAME" > "$DL_NEWROOT/etc/hostname"
     hostname "$NET_HOSTNAME"
     # Debian's convention: the node's own name resolves without DNS (sudo, mail, …).
     _short=${NET_HOSTNAME%%.*}
     _fqdn=$NET_HOSTNAME
-    [ "$_fqdn" = "$_short" ] && [ -n "$NET_DOMAIN" ] && _fqdn="$_short.$NET_DOMAIN"
+    [ "$_fqdn" = "$_short" ] && [ -n "$NET_DOMAIN" ] && valid_dns_name "$_short.$NET_DOMAIN" && _fqdn="$_short.$NET_DOMAIN"
     # The image's own 127.0.1.1 line names the machine it was built on: replace it.
-    [ -f /newroot/etc/hosts ] && sed -i '/^127\.0\.1\.1[[:space:]]/d' /newroot/etc/hosts
+    [ -f "$DL_NEWROOT/etc/hosts" ] && sed -i '/^127\.0\.1\.1[[:space:]]/d' "$DL_NEWROOT/etc/hosts"
     if [ "$_fqdn" = "$_short" ]; then
-        printf '127.0.1.1\t%s\n' "$_short" >> /newroot/etc/hosts
+        printf '127.0.1.1\t%s\n' "$_short" >> "$DL_NEWROOT/etc/hosts"
     else
-        printf '127.0.1.1\t%s %s\n' "$_fqdn" "$_short" >> /newroot/etc/hosts
+        printf '127.0.1.1\t%s %s\n' "$_fqdn" "$_short" >> "$DL_NEWROOT/etc/hosts"
     fi
 }
 
@@ -60,9 +94,9 @@ hand_over_network() {
         printf 'DNSDOMAIN=%s\n' "$(shquote "$NET_DOMAIN")"
         printf 'ROOTSERVER=%s\n' "$(shquote "$NET_SERVERID")"
         printf 'PROTO=%s\n' "$(shquote "$NET_SOURCE")"
-    } > "/run/net-$NET_IFACE.conf"
+    } > "$DL_RUN/net-$NET_IFACE.conf"
     # systemd-networkd, if the image enables it: keep what is configured, never release it.
-    mkdir -p /run/systemd/network
+    mkdir -p "$DL_RUN/systemd/network"
     {
         echo "# Written by the Diskless initramfs: this interface carries the root filesystem."
         echo "[Match]"
@@ -73,21 +107,21 @@ hand_over_network() {
         echo "KeepConfiguration=yes"
         echo "[DHCPv4]"
         echo "SendRelease=no"
-    } > "/run/systemd/network/10-diskless-$NET_IFACE.network"
+    } > "$DL_RUN/systemd/network/10-diskless-$NET_IFACE.network"
     [ -n "$_writable" ] || return 0
     # ifupdown: "manual" means configured elsewhere, so ifdown at shutdown leaves it alone.
-    if [ -d /newroot/etc/network ]; then
-        mkdir -p /newroot/etc/network/interfaces.d
+    if [ -d "$DL_NEWROOT/etc/network" ]; then
+        mkdir -p "$DL_NEWROOT/etc/network/interfaces.d"
         printf '# Written by the Diskless initramfs: %s carries the root filesystem.\nallow-hotplug %s\niface %s inet manual\n' \
-            "$NET_IFACE" "$NET_IFACE" "$NET_IFACE" > "/newroot/etc/network/interfaces.d/diskless-$NET_IFACE"
+            "$NET_IFACE" "$NET_IFACE" "$NET_IFACE" > "$DL_NEWROOT/etc/network/interfaces.d/diskless-$NET_IFACE"
     fi
-    if [ -n "$NET_DNS" ] && [ ! -L /newroot/etc/resolv.conf ]; then
+    if [ -n "$NET_DNS" ] && [ ! -L "$DL_NEWROOT/etc/resolv.conf" ]; then
         {
             [ -n "$NET_DOMAIN" ] && printf 'search %s\n' "$NET_DOMAIN"
             set -f
             for _d in $NET_DNS; do printf 'nameserver %s\n' "$_d"; done
             set +f
-        } > /newroot/etc/resolv.conf
+        } > "$DL_NEWROOT/etc/resolv.conf"
     fi
     return 0
 }
@@ -95,7 +129,7 @@ hand_over_network() {
 # A oneshot unit that tells the server the system is up, once the login prompt is there.
 # It runs busybox from /run (carried over from this initramfs), so the image needs no wget.
 install_booted_unit() {
-    [ -n "$DL_SERVER" ] && [ -d /newroot/etc/systemd/system ] || return 0
+    [ -n "$DL_SERVER" ] && [ -d "$DL_NEWROOT/etc/systemd/system" ] || return 0
     mkdir -p /run/diskless/bin
     cp /bin/busybox /run/diskless/bin/busybox
     {
@@ -106,8 +140,8 @@ install_booted_unit() {
         echo 'exec /run/diskless/bin/busybox timeout 10 /run/diskless/bin/busybox wget -q -O /dev/null --post-data "${body}${up}" "$server/api/v1/report"'
     } > /run/diskless/report-booted
     chmod 0755 /run/diskless/report-booted
-    mkdir -p /newroot/etc/systemd/system/multi-user.target.wants
-    cat > /newroot/etc/systemd/system/diskless-booted.service <<'UNIT'
+    mkdir -p "$DL_NEWROOT/etc/systemd/system/multi-user.target.wants"
+    cat > "$DL_NEWROOT/etc/systemd/system/diskless-booted.service" <<'UNIT'
 [Unit]
 Description=Tell the Diskless server this node has booted
 After=multi-user.target getty.target
@@ -120,7 +154,7 @@ ExecStart=/run/diskless/report-booted
 [Install]
 WantedBy=multi-user.target
 UNIT
-    ln -sf ../diskless-booted.service /newroot/etc/systemd/system/multi-user.target.wants/diskless-booted.service
+    ln -sf ../diskless-booted.service "$DL_NEWROOT/etc/systemd/system/multi-user.target.wants/diskless-booted.service"
 }
 
 do_switch_root() {
@@ -128,8 +162,8 @@ do_switch_root() {
     info "switching to the real system ($DL_INIT) after $(( $(now_ms) - DL_T0 )) ms in the initramfs"
     report switch_root ok "init=$DL_INIT"
     for _m in /dev /proc /sys /run; do
-        mkdir -p "/newroot$_m"
-        mount --move "$_m" "/newroot$_m" || { cause "cannot move $_m into the new root"; return; }
+        mkdir -p "$DL_NEWROOT$_m"
+        mount --move "$_m" "$DL_NEWROOT$_m" || { cause "cannot move $_m into the new root"; return; }
     done
-    exec switch_root /newroot "$DL_INIT"
+    exec switch_root "$DL_NEWROOT" "$DL_INIT"
 }
