@@ -1,9 +1,9 @@
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureLabImage } from '../src/app/lab-image.js';
-import { defaultCacheDir } from '../src/app/lab-boot.js';
-import { run } from '../src/lab/process.js';
+import { ensureLabImage } from '../src/lab/lab-image.js';
+import { defaultCacheDir } from '../src/lab/tiny-lab.js';
+import { run } from '../src/process/child.js';
 import type { Benchmark, BenchContext } from './lib/context.js';
 import { timed } from './lib/net.js';
 import { median, type BenchResult } from './lib/result.js';

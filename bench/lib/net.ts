@@ -1,5 +1,5 @@
 import { LabNetwork, removeStaleLabNamespaces } from '../../src/lab/netns.js';
-import type { LabProcess, RunOptions, RunResult, SpawnOptions } from '../../src/lab/process.js';
+import type { LabProcess, RunOptions, RunResult, SpawnOptions } from '../../src/process/child.js';
 
 /** The link conditions a case is measured under. */
 export type Link = 'veth' | 'tbf 1gbit';

@@ -1,8 +1,8 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startLabServer } from '../../src/app/lab-server.js';
+import { startLabServer } from '../../src/lab/lab-server.js';
 import { hostKernel } from '../../src/lab/lab-host.js';
-import type { LabProcess } from '../../src/lab/process.js';
+import type { LabProcess } from '../../src/process/child.js';
 import { type BenchNet, SERVER, waitUntil } from './net.js';
 
 export const PORTS = { tftp: 69, http: 8080, nbd: 10809 } as const;

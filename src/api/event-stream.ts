@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { BootEvent } from '../events/boot-event.js';
-import type { ApiDeps } from './deps.js';
+import type { EventStore } from '../events/event-store.js';
+import { DEFAULT_MAX_EVENT_STREAMS } from '../config/defaults.js';
 
 /** Event streams open at once unless api.max_event_streams says otherwise: dashboards and `events --follow` of a site. */
-export const DEFAULT_MAX_EVENT_STREAMS = 64;
 /** A live client this far behind is dropped; it resumes with Last-Event-ID when it reads again. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
 /** A client that has taken nothing for this long while data waits for it is dropped. */
@@ -69,7 +69,7 @@ const REPLAY_PAGE = 1000;
  *
  * Resolves when the replay is done (or the client gone); the stream goes on until the client closes it.
  */
-export async function streamEvents(res: ServerResponse, events: ApiDeps['events'], opts: StreamOptions): Promise<void> {
+export async function streamEvents(res: ServerResponse, events: Pick<EventStore, 'query' | 'subscribe' | 'lastSeq'>, opts: StreamOptions): Promise<void> {
   const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   const stallMs = opts.stallMs ?? DEFAULT_STALL_MS;
   const now = opts.now ?? Date.now;

@@ -4,14 +4,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../config/load.js';
-import { DhcpServer } from '../protocols/dhcp/server.js';
-import { LeaseStore } from '../boot/lease-store.js';
+import { bootDhcpServer } from '../dhcp/responder.js';
+import { LeaseStore } from '../dhcp/lease-store.js';
 import { DhcpMessageType } from '../protocols/dhcp/message-types.js';
 import { clientPacket } from '../protocols/dhcp/testdata/client-packets.js';
 import { loopbackOnlySockets } from '../protocols/dhcp/testdata/loopback-socket.js';
 import { TestDhcpClient } from '../protocols/dhcp/testdata/test-client.js';
 import { readDiscovered, discoveredPath } from '../inventory/discovered.js';
-import { dhcpNodeLookup, dhcpSettingsFromConfig } from './dhcp-settings-from-config.js';
+import { dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
 import { startDiscovery } from './discovery.js';
 import { nullLogger } from '../log/logger.js';
 
@@ -28,7 +28,7 @@ nodes: [{ mac: "${KNOWN}" }]
 `, join(dir, 'diskless.yaml'));
   const client = await TestDhcpClient.open();
   const discovery = await startDiscovery(config, nullLogger);
-  const server = new DhcpServer({
+  const server = bootDhcpServer({
     settings: dhcpSettingsFromConfig(config, { server: 0, client: client.port, proxy: 0 }),
     lookupNode: dhcpNodeLookup(() => config),
     leaseStore: new LeaseStore(),

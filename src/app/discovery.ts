@@ -1,8 +1,8 @@
 import type { DisklessConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { DhcpPacket } from '../protocols/dhcp/packet.js';
-import type { DhcpDecision } from '../boot/dhcp-policy.js';
-import { dhcpSighting, isBootCandidate } from '../boot/unknown-client-sighting.js';
+import type { DhcpDecision } from '../dhcp/policy.js';
+import { dhcpSighting, isBootCandidate } from '../dhcp/unknown-client-sighting.js';
 import { DiscoveredStore, discoveredPath, type DiscoveredMachine } from '../inventory/discovered.js';
 import { parseIpv4 } from '../net/ipv4.js';
 

@@ -7,7 +7,7 @@ import { SecretStore } from '../secrets/secret-store.js';
 import { TokenIssuer } from '../secrets/tokens.js';
 import { BootTokens } from '../identity/boot-tokens.js';
 import { neighbourTableOwner } from '../identity/address-owner.js';
-import { nodeFilesEndpoint } from '../identity/node-files-endpoint.js';
+import { nodeFilesEndpoint } from '../api/node-files-endpoint.js';
 import { SecretsWindows } from '../identity/secrets-windows.js';
 import { RunningVersions, runningVersionsPath } from '../images/store/running-versions.js';
 import type { AlertHook } from '../identity/alerts.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { auth, call, startApi } from '../api/testdata/api-fixture.js';
-import { HOSTILE_CMDLINES } from '../boot/testdata/hostile-cmdlines.js';
+import { HOSTILE_CMDLINES } from '../config/testdata/hostile-cmdlines.js';
 import { fileInventoryWrites } from './inventory-writes.js';
 
 const N1 = '52:54:00:00:00:01';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LeaseStore } from '../boot/lease-store.js';
+import { LeaseStore } from '../dhcp/lease-store.js';
 import { knownMac } from './known-macs.js';
 
 test('a report may name a machine of the inventory, of a lease or offer, of a sighting or with a state; nothing else', () => {

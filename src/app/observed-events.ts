@@ -1,6 +1,6 @@
 import type { NewBootEvent } from '../events/boot-event.js';
 import type { SecurityAlert } from '../identity/alerts.js';
-import type { ServiceEvents } from './services.js';
+import type { ServiceEvents } from '../events/service-events.js';
 
 /**
  * Each service hook calls the recorder and then the caller's own hook (tests, the lab), so

@@ -5,20 +5,22 @@ import { nullLogger, type Logger } from '../log/logger.js';
 import { BootTree } from '../boot/boot-tree.js';
 import { HttpServer, type HttpEvent } from '../http/server.js';
 import { TftpServer, type TftpEvent } from '../protocols/tftp/server.js';
-import { DhcpServer, type DhcpEvent } from '../protocols/dhcp/server.js';
-import { LeaseStore } from '../boot/lease-store.js';
-import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../boot/dhcp-settings.js';
-import { dhcpNodeLookup, dhcpSettingsFromConfig, httpBaseUrl } from './dhcp-settings-from-config.js';
+import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
+import { bootDhcpServer } from '../dhcp/responder.js';
+import { LeaseStore } from '../dhcp/lease-store.js';
+import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../dhcp/settings.js';
+import { dhcpNodeLookup, dhcpSettingsFromConfig, httpBaseUrl } from '../dhcp/settings-from-config.js';
 import { NbdServer } from '../protocols/nbd/server.js';
 import type { NbdEvent } from '../protocols/nbd/events.js';
 import { GaneshaServer } from '../nfs/ganesha.js';
-import { reportEndpoint, type NodeReport } from '../http/report-endpoint.js';
+import { reportEndpoint } from '../api/report-endpoint.js';
+import type { NodeReport, ServiceEvents } from '../events/service-events.js';
 import { ImageExports } from './image-exports.js';
 import { ImageStore } from '../images/store/image-store.js';
 import { startIdentity } from './identity-services.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { startDiscovery } from './discovery.js';
-import { createObservability, type Observability } from '../events/observability.js';
+import { createObservability, type Observability } from './observability.js';
 import { neighbourTableSnapshot } from '../identity/address-owner.js';
 import { loadAdminToken } from './admin-token.js';
 import { fileInventoryWrites } from './inventory-writes.js';
@@ -28,20 +30,13 @@ import { RaResponder } from '../native/ra-responder.js';
 import { nodeByAddress, nodeByMac } from '../boot/boot-target.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
 import { hostCheck } from '../api/host-check.js';
-import { nodeFilesOnlyOverTls } from '../identity/node-files-endpoint.js';
+import { nodeFilesOnlyOverTls } from '../api/node-files-endpoint.js';
 import { hostname } from 'node:os';
 import type { SecretsWindows } from '../identity/secrets-windows.js';
 import { throttledLog } from '../log/throttled-log.js';
 import { knownMac } from './known-macs.js';
 import { EventStreamSlots } from '../api/event-stream.js';
 
-export interface ServiceEvents {
-  dhcp?: (e: DhcpEvent) => void;
-  tftp?: (e: TftpEvent) => void;
-  http?: (e: HttpEvent) => void;
-  nbd?: (e: NbdEvent) => void;
-  node?: (r: NodeReport) => void;
-}
 
 export interface StartOptions {
   logger?: Logger;
@@ -184,7 +179,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const dhcp =
     leases === undefined
       ? undefined
-      : new DhcpServer({
+      : bootDhcpServer({
           settings: dhcpSettingsFromConfig(config, dhcpPorts),
           lookupNode: dhcpNodeLookup(getConfig),
           reservedBy: (ip) => nodeByAddress(getConfig(), ip)?.mac,

@@ -11,7 +11,7 @@ import type { ImageStore } from '../images/store/image-store.js';
 import { renderProblemScript } from './ipxe-script.js';
 import { renderDiscoveredScript, renderIpxeScript, renderUnknownScript } from './ipxe-script.js';
 import { pxelinuxConfigFor } from './pxelinux-config.js';
-import { KERNEL_CMDLINE_MAX, kernelArgsProblem } from './kernel-args.js';
+import { KERNEL_CMDLINE_MAX, kernelArgsProblem } from '../config/kernel-args.js';
 
 // Boot loaders taken from Debian's ipxe and pxelinux/syslinux-common packages, by the names
 // DHCP hands out. Only these names are looked up in those directories.

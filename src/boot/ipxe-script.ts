@@ -1,6 +1,6 @@
 import { macToHyphens, normalizeMac } from '../net/mac.js';
 import type { BootTarget } from './boot-target.js';
-import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } from './kernel-args.js';
+import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } from '../config/kernel-args.js';
 
 /**
  * The per-MAC iPXE script. `initrd=NAME` is on the command line because the EFI stub of

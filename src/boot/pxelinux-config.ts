@@ -2,7 +2,7 @@ import { ipv4ToHex } from '../net/ipv4.js';
 import { macToHyphens, normalizeMac } from '../net/mac.js';
 import type { DisklessConfig } from '../config/types.js';
 import { bootTargetFor, nodeByMac, profileFiles, type BootTarget } from './boot-target.js';
-import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } from './kernel-args.js';
+import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } from '../config/kernel-args.js';
 
 /**
  * pxelinux looks for pxelinux.cfg/<uuid>, then 01-<mac>, then the client address in hex with

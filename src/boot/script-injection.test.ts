@@ -8,7 +8,7 @@ import type { BootTarget } from './boot-target.js';
 import { BootTree } from './boot-tree.js';
 import { renderIpxeScript, renderProblemScript } from './ipxe-script.js';
 import { renderPxelinuxConfig } from './pxelinux-config.js';
-import { CHAIN_PAYLOAD, HOSTILE_CMDLINES } from './testdata/hostile-cmdlines.js';
+import { CHAIN_PAYLOAD, HOSTILE_CMDLINES } from '../config/testdata/hostile-cmdlines.js';
 import { ipxeLines, ipxeShape } from './testdata/ipxe-model.js';
 
 const BASE = 'http://10.77.0.1:8080';

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { jsonLogger } from '../log/logger.js';
-import { runLabBoot } from '../app/lab-boot.js';
-import { DebianLab } from '../app/lab-debian.js';
+import { runLabBoot } from '../lab/tiny-lab.js';
+import { DebianLab } from '../lab/debian-lab.js';
 import { cleanConsole } from '../lab/console-text.js';
 import type { QemuMachine } from '../lab/qemu.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from './load.js';
 import { ConfigError } from './yaml-fields.js';
-import { HOSTILE_CMDLINES } from '../boot/testdata/hostile-cmdlines.js';
+import { HOSTILE_CMDLINES } from './testdata/hostile-cmdlines.js';
 
 const GOOD = `# a lab
 server:

@@ -7,9 +7,8 @@ import { normalizeMac } from '../net/mac.js';
 import type { ApiConfig, DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig } from './types.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
-import { DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from '../http/server.js';
-import { DEFAULT_MAX_EVENT_STREAMS } from '../api/event-stream.js';
-import { kernelArgsProblem } from '../boot/kernel-args.js';
+import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
+import { kernelArgsProblem } from './kernel-args.js';
 
 const LOADERS = ['ipxe', 'pxelinux'] as const;
 // RFC 1123 host name: labels of letters, digits and inner hyphens.
@@ -83,8 +82,6 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     // Firmware fetches one file at a time; 4 leaves room for a resent request and a tsize probe.
     maxTftpTransfersPerPeer: f.int('max_tftp_transfers_per_peer', 4, 1, 16384),
     maxNbdConnections: f.int('max_nbd_connections', 512, 1, 65535),
-    // Defaults are HttpServer's own: far above what a fleet's boots need at once (a node
-    // holds one or two), far below the process's file descriptor limit.
     maxHttpConnections: f.int('max_http_connections', DEFAULT_MAX_HTTP_CONNECTIONS, 1, 65535),
     maxHttpConnectionsPerPeer: f.int('max_http_connections_per_peer', DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER, 1, 65535),
     // A node's kernel holds one connection; nbdcopy opens four.

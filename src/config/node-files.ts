@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Fields } from './yaml-fields.js';
 import type { FileSpec } from './types.js';
-import { TEMPLATE_VARIABLES, templateNames } from '../identity/template.js';
+import { TEMPLATE_VARIABLES, templateNames } from './template.js';
 
 // One file per entry, placed at boot on top of the image (DESIGN: never baked into it).
 const MAX_INLINE = 256 * 1024;

@@ -2,7 +2,7 @@ import type { DhcpEvent } from '../protocols/dhcp/server.js';
 import type { TftpEvent } from '../protocols/tftp/server.js';
 import type { HttpEvent } from '../http/server.js';
 import type { NbdEvent } from '../protocols/nbd/events.js';
-import type { NodeReport } from '../http/report-endpoint.js';
+import type { NodeReport } from './service-events.js';
 import { normalizeMac } from '../net/mac.js';
 import type { NewBootEvent } from './boot-event.js';
 import { peerIp } from './peer-address.js';

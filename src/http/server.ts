@@ -6,6 +6,7 @@ import type { BootFile } from '../files/boot-file.js';
 import { nullLogger, type LogFields, type Logger } from '../log/logger.js';
 import { throttledLog } from '../log/throttled-log.js';
 import { planFileResponse } from './range.js';
+import { DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from '../config/defaults.js';
 
 export interface HttpEvent {
   type: 'done' | 'error';
@@ -53,8 +54,6 @@ export interface HttpServerOptions {
   maxConnectionsPerPeer?: number;
 }
 
-export const DEFAULT_MAX_HTTP_CONNECTIONS = 1024;
-export const DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER = 64;
 
 /**
  * Serves boot scripts, kernels, initrds and images: GET and HEAD, single ranges, ETag and

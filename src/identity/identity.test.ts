@@ -13,8 +13,8 @@ import { TokenIssuer } from '../secrets/tokens.js';
 import { parseProcNetArp } from './address-owner.js';
 import { SecretsWindows } from './secrets-windows.js';
 import { BootTokens } from './boot-tokens.js';
-import { nodeFilesEndpoint, NODE_FILES_PATH } from './node-files-endpoint.js';
-import { renderTemplate } from './template.js';
+import { nodeFilesEndpoint, NODE_FILES_PATH } from '../api/node-files-endpoint.js';
+import { renderTemplate } from '../config/template.js';
 
 // /proc/net/arp as Linux 6.1 prints it: one complete entry, one incomplete (flags 0x0).
 const ARP = `IP address       HW type     Flags       HW address            Mask     Device

@@ -15,7 +15,7 @@ import { memoryLogger } from '../log/logger.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import { TokenIssuer } from '../secrets/tokens.js';
 import { BootTokens } from './boot-tokens.js';
-import { nodeFilesEndpoint } from './node-files-endpoint.js';
+import { nodeFilesEndpoint } from '../api/node-files-endpoint.js';
 import { SecretsWindows } from './secrets-windows.js';
 import { loadServerCertificate } from '../tls/server-certificate.js';
 

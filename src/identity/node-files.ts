@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { DisklessConfig, FileSpec, NodeConfig } from '../config/types.js';
 import type { NodeFile } from '../secrets/secret-store.js';
 import { mergeFileSpecs } from '../config/node-files.js';
-import { renderTemplate, type TemplateValues } from './template.js';
+import { renderTemplate, type TemplateValues } from '../config/template.js';
 
 const MAX_SOURCE = 16 * 1024 * 1024;
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildImage, findKernel, ImageBuildError, type InitrdBuilder } from './build-image.js';
-import { runTool } from './run-tool.js';
+import { runTool } from '../process/run-tool.js';
 import { ImageStore } from './store/image-store.js';
 
 let work: string;

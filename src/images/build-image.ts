@@ -4,7 +4,7 @@ import { buildNetworkInitrd } from '../initramfs/network-initrd.js';
 import { compareKernelVersions } from '../initramfs/kernel-version.js';
 import { resolveInRoot } from '../initramfs/root-path.js';
 import { buildDebianRoot } from './debian-root.js';
-import { runTool } from './run-tool.js';
+import { runTool } from '../process/run-tool.js';
 import { makeSquashfs } from './squashfs.js';
 import { sha256File } from './store/atomic.js';
 import { type ImageStore, type Manifest, validateName } from './store/image-store.js';

@@ -1,5 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
-import { runTool } from './run-tool.js';
+import { runTool } from '../process/run-tool.js';
 import { hostDebianMirror } from './apt-mirror.js';
 
 export interface DebianRootOptions {

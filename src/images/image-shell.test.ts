@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildImage } from './build-image.js';
 import { spawnChrootCommand } from './chroot-command.js';
 import { imageShell, type ImageShellOptions, type ImageShellResult } from './image-shell.js';
-import { runTool } from './run-tool.js';
+import { runTool } from '../process/run-tool.js';
 import { ImageStore } from './store/image-store.js';
 import { busyboxRoot, IMAGE_RESOLV_CONF, stubInitrd } from './testdata/busybox-image.js';
 

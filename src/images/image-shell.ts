@@ -7,7 +7,7 @@ import { type InitrdBuilder, storeRootVersion } from './build-image.js';
 import { type ChrootCommandRunner, spawnChrootCommand } from './chroot-command.js';
 import { type MountTable, mountPointsUnder, readMountTable } from './chroot-mounts.js';
 import { openChrootSession } from './chroot-session.js';
-import { runTool } from './run-tool.js';
+import { runTool } from '../process/run-tool.js';
 import type { ImageStore, Manifest, ShownVersion } from './store/image-store.js';
 import { validateName } from './store/image-store.js';
 

@@ -1,5 +1,5 @@
 import { rename, rm } from 'node:fs/promises';
-import { runTool } from './run-tool.js';
+import { runTool } from '../process/run-tool.js';
 
 /**
  * A zstd squashfs of `dir`, written to a temp name and renamed into place, so a reader never

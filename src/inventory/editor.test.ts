@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../config/load.js';
 import { addNode, addProfile, InventoryError, removeNode, removeProfile, setNode, setProfile } from './editor.js';
-import { HOSTILE_CMDLINES } from '../boot/testdata/hostile-cmdlines.js';
+import { HOSTILE_CMDLINES } from '../config/testdata/hostile-cmdlines.js';
 
 const CONFIG = `# lab inventory: keep the comments
 server:

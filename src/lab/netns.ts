@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type Logger, nullLogger } from '../log/logger.js';
-import { onExitCleanup } from './exit-cleanup.js';
-import { LabProcess, type RunOptions, type RunResult, type SpawnOptions, run } from './process.js';
+import { onExitCleanup } from '../process/exit-cleanup.js';
+import { LabProcess, type RunOptions, type RunResult, type SpawnOptions, run } from '../process/child.js';
 import { alive } from '../files/lock-file.js';
 
 export interface LabNetworkOptions {

@@ -5,10 +5,10 @@ import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { type Logger, nullLogger } from '../log/logger.js';
 import { cleanConsole, lastLines } from './console-text.js';
-import { onExitCleanup } from './exit-cleanup.js';
+import { onExitCleanup } from '../process/exit-cleanup.js';
 import type { LabNetwork } from './netns.js';
 import { type BootMethod, type Firmware, type NicModel, type NicSpec, OVMF_VARS, type QemuSpec, qemuArgs, qemuOptionValue, randomMac } from './qemu-args.js';
-import { LabProcess, type ProcessExit } from './process.js';
+import { LabProcess, type ProcessExit } from '../process/child.js';
 
 export type { BootMethod, Firmware, NicModel } from './qemu-args.js';
 

@@ -1,7 +1,7 @@
 import type { BootEvent } from '../events/boot-event.js';
 import { STAGE_ORDER, type BootTransition } from '../events/node-state.js';
 import { Registry } from './registry.js';
-import type { ReportRefusal } from '../http/report-endpoint.js';
+import type { ReportRefusal } from '../events/service-events.js';
 
 /** Stage names are chosen by whatever POSTs a report; only these become label values. */
 const STAGE_LABELS: ReadonlySet<string> = new Set([...STAGE_ORDER, 'fetched', 'verified', 'booted']);

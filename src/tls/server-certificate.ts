@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ServerConfig } from '../config/types.js';
 import { fsyncDir } from '../files/atomic-write.js';
-import { runTool } from '../images/run-tool.js';
+import { runTool } from '../process/run-tool.js';
 
 /** This server's TLS identity, as listeners and pinning clients need it. */
 export interface ServerCertificate {

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { DebianLab } from '../../src/app/lab-debian.js';
-import { LAB_ADMIN_URL } from '../../src/app/lab-boot.js';
+import { DebianLab } from '../../src/lab/debian-lab.js';
+import { LAB_ADMIN_URL } from '../../src/lab/tiny-lab.js';
 import { launchChromium } from '../../src/lab/browser.js';
 import { checkExposition, parseSamples, sampleValue } from '../../src/metrics/testdata/prometheus-text.js';
 

@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { DebianLab } from '../../src/app/lab-debian.js';
-import { LAB_NODE_ADDRESS } from '../../src/app/lab-boot.js';
+import { DebianLab } from '../../src/lab/debian-lab.js';
+import { LAB_NODE_ADDRESS } from '../../src/lab/tiny-lab.js';
 
 const MINUTES = 60_000;
 type Line = Record<string, unknown>;

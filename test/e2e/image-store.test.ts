@@ -3,8 +3,8 @@
 // version keeps working from it while the new one is published; its next boot takes the new one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DebianLab } from '../../src/app/lab-debian.js';
-import { ensureLabImageVariant } from '../../src/app/lab-image.js';
+import { DebianLab } from '../../src/lab/debian-lab.js';
+import { ensureLabImageVariant } from '../../src/lab/lab-image.js';
 
 const MINUTES = 60_000;
 

@@ -13,10 +13,10 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DebianLab, type LabNode } from '../../src/app/lab-debian.js';
-import { LAB_SERVER } from '../../src/app/lab-boot.js';
+import { DebianLab, type LabNode } from '../../src/lab/debian-lab.js';
+import { LAB_SERVER } from '../../src/lab/tiny-lab.js';
 import { SecretStore } from '../../src/secrets/secret-store.js';
-import { run } from '../../src/lab/process.js';
+import { run } from '../../src/process/child.js';
 import { clientPacket } from '../../src/protocols/dhcp/testdata/client-packets.js';
 import { encodeDhcpPacket } from '../../src/protocols/dhcp/packet.js';
 import { DhcpMessageType } from '../../src/protocols/dhcp/message-types.js';

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { runLabBoot, LAB_NODE_ADDRESS, LAB_SERVER, type LabBootResult } from '../../src/app/lab-boot.js';
+import { runLabBoot, LAB_NODE_ADDRESS, LAB_SERVER, type LabBootResult } from '../../src/lab/tiny-lab.js';
 import { hostKernel } from '../../src/lab/lab-host.js';
 import { macToHyphens } from '../../src/net/mac.js';
 

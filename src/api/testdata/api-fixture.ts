@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { HttpServer } from '../../http/server.js';
 import type { DisklessConfig, NodeConfig, ProfileConfig } from '../../config/types.js';
 import type { ImageSummary, Manifest } from '../../images/store/image-store.js';
-import { createObservability, type Observability } from '../../events/observability.js';
+import { createObservability, type Observability } from '../../app/observability.js';
 import type { ApiDeps, NodeFieldChanges, NodeFields } from '../deps.js';
 
 export const TOKEN = 'tok-3f9a';

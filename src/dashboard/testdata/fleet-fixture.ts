@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeConfig, ProfileConfig } from '../../config/types.js';
 import type { BootEvent } from '../../events/boot-event.js';
-import { createObservability, type Observability } from '../../events/observability.js';
+import { createObservability, type Observability } from '../../app/observability.js';
 import { T0 } from '../../events/testdata/boot-sequences.js';
 import { HttpServer } from '../../http/server.js';
 import type { ImageSummary, Manifest } from '../../images/store/image-store.js';

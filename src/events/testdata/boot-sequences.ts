@@ -1,4 +1,4 @@
-import type { NodeReport } from '../../http/report-endpoint.js';
+import type { NodeReport } from '../service-events.js';
 import type { BootEvent, NewBootEvent } from '../boot-event.js';
 import { fromDhcp, fromHttp, fromNbd, fromReport, fromTftp, type ConvertContext } from '../convert.js';
 import { PeerDirectory } from '../peer-directory.js';

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runTool } from '../run-tool.js';
+import { runTool } from '../../process/run-tool.js';
 import { sha256File } from './atomic.js';
 import { ImageStore, type InUse, type PublishedPointer } from './image-store.js';
 

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runTool } from '../run-tool.js';
+import { runTool } from '../../process/run-tool.js';
 import { ImageStore } from './image-store.js';
 
 test('another process holding an image lock makes a publish wait; its death frees the lock', async (t) => {

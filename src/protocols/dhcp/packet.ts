@@ -167,3 +167,9 @@ function writeOptions(w: ByteWriter, options: ReadonlyMap<number, Uint8Array>): 
   }
   writeOptionArea(w, options);
 }
+
+/** The client's hardware address from chaddr (hlen bytes), as "aa:bb:cc:dd:ee:ff". */
+export function macOf(packet: DhcpPacket): string {
+  const n = Math.min(packet.hlen, 16);
+  return [...packet.chaddr.subarray(0, n)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}

@@ -1,16 +1,11 @@
 import { createSocket as createDgramSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
 import { nullLogger, type Logger, type LogLevel } from '../../log/logger.js';
 import { ThrottledWarning } from '../../log/throttled-warning.js';
-import { decideDhcpReply, type DhcpDecision } from '../../boot/dhcp-policy.js';
-import type { DhcpNode, DhcpSettings } from '../../boot/dhcp-settings.js';
-import type { LeaseStore } from '../../boot/lease-store.js';
-import { PoolCursor } from '../../boot/address-choice.js';
-import { macOf } from '../../boot/classify-client.js';
 import { bindSocketToInterface, interfaceIndex } from './bind-to-interface.js';
 import { DhcpOption } from './dhcp-options.js';
 import { DhcpMessageType } from './message-types.js';
 import { getOption } from './option-spec.js';
-import { decodeDhcpPacket, encodeDhcpPacket, type DhcpPacket } from './packet.js';
+import { BootOp, decodeDhcpPacket, encodeDhcpPacket, macOf, type DhcpPacket } from './packet.js';
 import { replyDestination } from './reply-destination.js';
 import { ZERO_IPV4 } from './ipv4-bytes.js';
 
@@ -29,22 +24,53 @@ export interface DhcpEvent {
   at: number;
 }
 
+/** The socket it arrived on: the DHCP server port (67) or the PXE proxy port (4011). */
+export type DhcpPort = 'server' | 'proxy';
+
+/** What to do with one request, as the policy behind the socket decided it. */
+export interface DhcpAnswer {
+  /** The reply to send; none: stay silent. */
+  reply?: DhcpPacket;
+  /** Why, in a few words, for the log line and the events. */
+  reason: string;
+  /** Traffic meant for someone else (another server, a non-PXE client in proxy mode): logged at debug. */
+  quiet?: boolean;
+  /** Only a confused or spoofing client sends this: summarised in a rate-limited warning. */
+  suspicious?: boolean;
+  /**
+   * The reply leaves only once this resolves (the lease it promises is on disk); if it
+   * rejects, no reply, and the client retries.
+   */
+  durable?: Promise<void>;
+}
+
+/**
+ * The seam between the socket loop and what a boot server answers: the loop knows packets,
+ * ports and RFC 2131's reply routing, the responder knows clients, leases and boot files.
+ */
+export interface DhcpResponder {
+  /** Called in arrival order, synchronously: each answer already sees the previous one's lease. */
+  answer(request: DhcpPacket, via: DhcpPort): DhcpAnswer;
+  /** Waits for writes under way (stop). */
+  flush?(): Promise<void>;
+}
+
 export interface DhcpServerOptions {
-  settings: DhcpSettings;
-  lookupNode: (mac: string) => DhcpNode | undefined;
-  leaseStore: LeaseStore;
+  responder: DhcpResponder;
+  /** 67, 68 and 4011 by default; tests use high ports. */
+  ports: { server: number; client: number; proxy: number };
+  /** Also listen on the PXE proxy port (proxyDHCP mode). */
+  proxy: boolean;
+  /** Answer only on this interface. */
+  interfaceName?: string;
   logger?: Logger;
   /** Milliseconds since the epoch; stamps events. */
   now?: () => number;
   /** dgram factory; tests inject one that refuses to send off loopback. */
   createSocket?: (options: SocketOptions) => Socket;
   onEvent?: (event: DhcpEvent) => void;
-  /** MAC of the node holding a fixed reservation for `ip`, so the pool never hands it out. */
-  reservedBy?: (ip: string) => string | undefined;
   /** Where "broadcast" replies go: 255.255.255.255 unless a loopback test says otherwise. */
   broadcastTarget?: string;
-  /** Every decided request from a MAC that lookupNode does not know, whatever the answer. */
-  onUnknownClient?: (request: DhcpPacket, decision: DhcpDecision) => void;
 }
 
 const EVENT_BY_REQUEST: ReadonlyMap<number, DhcpEventType> = new Map([
@@ -61,13 +87,13 @@ const EVENT_BY_REPLY: ReadonlyMap<number, DhcpEventType> = new Map([
   [DhcpMessageType.Nak, 'nak'],
 ]);
 
-type Port = 'server' | 'proxy';
+type Port = DhcpPort;
 
 /** At most one warning a minute about suspicious requests (spoofed DECLINEs), however many arrive. */
 const SUSPICIOUS_WARNING_INTERVAL_MS = 60_000;
 
 /**
- * The DHCP socket loop: port 67 (and 4011 in proxy mode) in, `decideDhcpReply` for every
+ * The DHCP socket loop: port 67 (and 4011 in proxy mode) in, the responder's answer for every
  * packet, replies routed per RFC 2131 §4.1. A bad packet or a failing hook is logged and
  * dropped; nothing a client sends stops the service.
  */
@@ -76,7 +102,6 @@ export class DhcpServer {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #sockets = new Map<Port, Socket>();
-  readonly #poolCursor = new PoolCursor();
   readonly #suspicious: ThrottledWarning;
 
   constructor(options: DhcpServerOptions) {
@@ -95,17 +120,17 @@ export class DhcpServer {
 
   async start(): Promise<void> {
     if (this.#sockets.size > 0) throw new Error('Cannot start DHCP server: already running');
-    const { settings } = this.#options;
-    const ifindex = settings.interfaceName === undefined ? undefined : interfaceIndex(settings.interfaceName);
+    const { ports, interfaceName, proxy } = this.#options;
+    const ifindex = interfaceName === undefined ? undefined : interfaceIndex(interfaceName);
     try {
-      await this.#open('server', settings.ports.server, ifindex);
-      if (settings.mode === 'proxy') await this.#open('proxy', settings.ports.proxy, ifindex);
+      await this.#open('server', ports.server, ifindex);
+      if (proxy) await this.#open('proxy', ports.proxy, ifindex);
     } catch (err) {
       await this.stop();
       throw err;
     }
     this.#log.log('info', 'dhcp listening', {
-      mode: settings.mode, interface: settings.interfaceName, ...this.boundPorts,
+      mode: proxy ? 'proxy' : 'full', interface: interfaceName, ...this.boundPorts,
     });
   }
 
@@ -120,7 +145,7 @@ export class DhcpServer {
         resolve(); // already closed
       }
     })));
-    await this.#options.leaseStore.flush();
+    await this.#options.responder.flush?.();
   }
 
   async #open(port: Port, number: number, ifindex: number | undefined): Promise<void> {
@@ -155,61 +180,45 @@ export class DhcpServer {
       return;
     }
     const request = decoded.packet;
-    const { settings, leaseStore } = this.#options;
     const mac = macOf(request);
-    const node = this.#options.lookupNode(mac);
-    const decision = decideDhcpReply({
-      packet: request,
-      port,
-      settings,
-      node,
-      leases: leaseStore,
-      poolCursor: this.#poolCursor,
-      ...(this.#options.reservedBy ? { reservedBy: this.#options.reservedBy } : {}),
-    });
-    if (node === undefined && decision.messageType !== undefined) this.#unknownClient(request, decision);
-    const base = { mac, xid: request.xid, peerPort: rinfo.port };
-    const requestType = decision.messageType === undefined ? undefined : EVENT_BY_REQUEST.get(decision.messageType);
-    if (requestType) this.#emit({ ...base, type: requestType, ...requestedIp(request) }, decision.quiet ? 'debug' : 'info', peer);
-    if (decision.suspicious) {
-      this.#suspicious.note({ mac, xid: `0x${request.xid.toString(16).padStart(8, '0')}`, ...requestedIp(request), reason: decision.reason, peer });
-    }
-
-    // The table changes in memory at once, so the next packet already sees this one's lease.
-    const persisted = decision.lease !== undefined && leaseStore.apply(decision.lease);
-    if (!decision.reply) {
-      this.#emit({ ...base, type: 'drop', reason: decision.reason }, decision.quiet ? 'debug' : 'info', peer);
+    let answer: DhcpAnswer;
+    try {
+      answer = this.#options.responder.answer(request, port);
+    } catch (err) {
+      this.#log.log('error', 'dhcp responder failed', { peer, mac, error: err instanceof Error ? err.message : String(err) });
       return;
     }
-    if (persisted) {
-      // RFC 2131 §3.1 step 4: "The server selected in the DHCPREQUEST message commits the
-      // binding for the client to persistent storage and responds with a DHCPACK"; §1.6 asks
-      // to "retain DHCP client configuration across server reboots". So an ACK leaves only
-      // after the write holding its binding completed (a burst of ACKs shares that write). An
-      // OFFER waits for nothing: offers are not persisted, as §3.1 step 2 says "servers need
-      // not reserve the offered network address" (§4.3.1: the server "may choose to record the
-      // address as offered"); a lost offer costs the client a retry, not a conflict.
+    const base = { mac, xid: request.xid, peerPort: rinfo.port };
+    const messageType = request.op === BootOp.Request ? getOption(request, DhcpOption.messageType) : undefined;
+    const requestType = messageType === undefined ? undefined : EVENT_BY_REQUEST.get(messageType);
+    if (requestType) this.#emit({ ...base, type: requestType, ...requestedIp(request) }, answer.quiet ? 'debug' : 'info', peer);
+    if (answer.suspicious) {
+      this.#suspicious.note({ mac, xid: `0x${request.xid.toString(16).padStart(8, '0')}`, ...requestedIp(request), reason: answer.reason, peer });
+    }
+    if (!answer.reply) {
+      this.#emit({ ...base, type: 'drop', reason: answer.reason }, answer.quiet ? 'debug' : 'info', peer);
+      return;
+    }
+    if (answer.durable) {
       try {
-        await leaseStore.commit();
+        await answer.durable;
       } catch (err) {
-        // Not durable, so not promised: no ACK, the client retransmits its REQUEST, and that
-        // change makes the store write again. The lease stays in memory meanwhile.
+        // Not durable, so not promised: no reply, the client retransmits its request.
         this.#emit({ ...base, type: 'drop', reason: `lease not saved: ${err instanceof Error ? err.message : String(err)}` }, 'error', peer);
         return;
       }
       if (this.#sockets.get(port) !== socket) return; // stopped while the lease was being written
     }
-    this.#send(port, socket, request, decision.reply, decision.reason, rinfo, peer);
+    this.#send(port, socket, request, answer.reply, answer.reason, rinfo, peer);
   }
 
   #send(port: Port, socket: Socket, request: DhcpPacket, reply: DhcpPacket, reason: string, rinfo: RemoteInfo, peer: string): void {
-    const { settings } = this.#options;
     const to = replyDestination({
       request,
       reply,
       via: port,
       peer: { address: rinfo.address, port: rinfo.port },
-      ports: settings.ports,
+      ports: this.#options.ports,
       broadcastAddress: this.#options.broadcastTarget ?? '255.255.255.255',
     });
     const bytes = encodeDhcpPacket(reply);
@@ -228,14 +237,6 @@ export class DhcpServer {
       ...(file ? { file } : {}),
       reason,
     }, 'info', peer);
-  }
-
-  #unknownClient(request: DhcpPacket, decision: DhcpDecision): void {
-    try {
-      this.#options.onUnknownClient?.(request, decision);
-    } catch (err) {
-      this.#log.log('error', 'dhcp onUnknownClient hook failed', { error: err instanceof Error ? err.message : String(err) });
-    }
   }
 
   #emit(event: Omit<DhcpEvent, 'at'>, level: LogLevel, peer: string): void {

@@ -1,4 +1,4 @@
-import type { DhcpSettings } from '../../../boot/dhcp-settings.js';
+import type { DhcpSettings } from '../../../dhcp/settings.js';
 
 /**
  * Full-mode settings for a DHCP server on 127.0.0.1 in tests. Port 0: the kernel picks free

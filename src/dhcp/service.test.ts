@@ -1,21 +1,22 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { loopbackSettings } from './testdata/loopback-settings.js';
+import { loopbackSettings } from '../protocols/dhcp/testdata/loopback-settings.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DhcpServer, type DhcpEvent } from './server.js';
-import type { DhcpNode, DhcpSettings } from '../../boot/dhcp-settings.js';
-import { LeaseStore } from '../../boot/lease-store.js';
-import { memoryLogger } from '../../log/logger.js';
-import { DhcpMessageType } from './message-types.js';
-import { DhcpOption } from './dhcp-options.js';
-import { getOption } from './option-spec.js';
-import { clientPacket } from './testdata/client-packets.js';
-import { loopbackOnlySockets } from './testdata/loopback-socket.js';
-import { TestDhcpClient } from './testdata/test-client.js';
-import { ipxeBiosDiscover } from './testdata/ipxe-bios-discover.js';
-import { randomBytes, randomInt, seededRandom } from '../../testing/seeded-random.js';
+import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
+import { bootDhcpServer } from './responder.js';
+import type { DhcpNode, DhcpSettings } from './settings.js';
+import { LeaseStore } from './lease-store.js';
+import { memoryLogger } from '../log/logger.js';
+import { DhcpMessageType } from '../protocols/dhcp/message-types.js';
+import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
+import { getOption } from '../protocols/dhcp/option-spec.js';
+import { clientPacket } from '../protocols/dhcp/testdata/client-packets.js';
+import { loopbackOnlySockets } from '../protocols/dhcp/testdata/loopback-socket.js';
+import { TestDhcpClient } from '../protocols/dhcp/testdata/test-client.js';
+import { ipxeBiosDiscover } from '../protocols/dhcp/testdata/ipxe-bios-discover.js';
+import { randomBytes, randomInt, seededRandom } from '../testing/seeded-random.js';
 
 const SERVER = '127.0.0.1';
 const PXE = { vendorClass: 'PXEClient:Arch:00000:UNDI:002001', arch: 0 };
@@ -45,7 +46,7 @@ async function harness(opts: { leaseStore?: LeaseStore; nodes?: DhcpNode[]; sett
   const events: DhcpEvent[] = [];
   const logger = memoryLogger();
   const nodes = opts.nodes ?? [];
-  const server = new DhcpServer({
+  const server = bootDhcpServer({
     settings: settings(client.port, opts.settings),
     lookupNode: (mac) => nodes.find((n) => n.mac === mac),
     leaseStore: opts.leaseStore ?? new LeaseStore(),
@@ -162,7 +163,7 @@ describe('DhcpServer over UDP on loopback', () => {
     let calls = 0;
     const client = await TestDhcpClient.open();
     cleanups.push(() => client.close());
-    const server = new DhcpServer({
+    const server = bootDhcpServer({
       settings: settings(client.port),
       lookupNode: () => {
         if (calls++ === 0) throw new Error('inventory unavailable');
@@ -182,7 +183,7 @@ describe('DhcpServer over UDP on loopback', () => {
   });
 
   it('refuses to start on an interface that does not exist', async () => {
-    const server = new DhcpServer({
+    const server = bootDhcpServer({
       settings: settings(68, { interfaceName: 'nosuchif0' }),
       lookupNode: () => undefined,
       leaseStore: new LeaseStore(),

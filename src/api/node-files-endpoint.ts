@@ -8,11 +8,11 @@ import type { TokenIssuer } from '../secrets/tokens.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { bundleFiles, nodeSecretFiles } from '../secrets/bundle.js';
 import { nodeByMac } from '../boot/boot-target.js';
-import { configuredNodeFiles, templateValues } from './node-files.js';
-import type { AlertHook } from './alerts.js';
+import { configuredNodeFiles, templateValues } from '../identity/node-files.js';
+import type { AlertHook } from '../identity/alerts.js';
 import { peerIp } from '../events/peer-address.js';
-import type { AddressOwner } from './address-owner.js';
-import type { SecretsWindows } from './secrets-windows.js';
+import type { AddressOwner } from '../identity/address-owner.js';
+import type { SecretsWindows } from '../identity/secrets-windows.js';
 
 export const NODE_FILES_PATH = '/api/v1/node-files';
 const MAX_BODY = 1024;

@@ -1,9 +1,9 @@
 import { DhcpMessageType, messageTypeName } from '../protocols/dhcp/message-types.js';
 import { OptionCode, PxeDiscoveryControl, PxeSubOption } from '../protocols/dhcp/option-codes.js';
 import { encodePxeVendorOptions } from '../protocols/dhcp/pxe-vendor-options.js';
-import { chooseDhcpBootFile } from './dhcp-boot-file.js';
+import { chooseDhcpBootFile } from './boot-file.js';
 import type { ClientClass } from './classify-client.js';
-import { isDeniedUnknown, type DhcpPolicyInput, type PolicyOutcome } from './dhcp-policy-types.js';
+import { isDeniedUnknown, type DhcpPolicyInput, type PolicyOutcome } from './policy-types.js';
 import { addBootInfo, addEchoes, ReplyOptions, replySkeleton } from './reply-packet.js';
 
 /**

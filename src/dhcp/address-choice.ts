@@ -1,5 +1,5 @@
 import { formatIpv4, parseIpv4 } from '../net/ipv4.js';
-import type { DhcpNode, DhcpSettings } from './dhcp-settings.js';
+import type { DhcpNode, DhcpSettings } from './settings.js';
 import type { LeaseView } from './lease-store.js';
 
 export type AddressSource = 'reservation' | 'lease' | 'requested' | 'pool';

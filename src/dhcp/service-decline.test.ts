@@ -3,21 +3,22 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loopbackSettings } from './testdata/loopback-settings.js';
-import { DhcpServer, type DhcpEvent } from './server.js';
-import type { DhcpNode } from '../../boot/dhcp-settings.js';
-import { LeaseStore } from '../../boot/lease-store.js';
-import { DhcpMessageType, messageTypeName } from './message-types.js';
-import { DhcpOption } from './dhcp-options.js';
-import { getOption } from './option-spec.js';
-import { encodeDhcpPacket } from './packet.js';
-import { clientPacket, type ClientPacketFields } from './testdata/client-packets.js';
-import { loopbackOnlySockets } from './testdata/loopback-socket.js';
-import { TestDhcpClient } from './testdata/test-client.js';
-import { countingLogger } from '../../testing/counting-logger.js';
-import { floodUdp } from '../../testing/udp-flood.js';
-import { canCollectGarbage, MiB, settledHeapUsed } from '../../testing/heap.js';
-import { randomInt, seededRandom } from '../../testing/seeded-random.js';
+import { loopbackSettings } from '../protocols/dhcp/testdata/loopback-settings.js';
+import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
+import { bootDhcpServer } from './responder.js';
+import type { DhcpNode } from './settings.js';
+import { LeaseStore } from './lease-store.js';
+import { DhcpMessageType, messageTypeName } from '../protocols/dhcp/message-types.js';
+import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
+import { getOption } from '../protocols/dhcp/option-spec.js';
+import { encodeDhcpPacket } from '../protocols/dhcp/packet.js';
+import { clientPacket, type ClientPacketFields } from '../protocols/dhcp/testdata/client-packets.js';
+import { loopbackOnlySockets } from '../protocols/dhcp/testdata/loopback-socket.js';
+import { TestDhcpClient } from '../protocols/dhcp/testdata/test-client.js';
+import { countingLogger } from '../testing/counting-logger.js';
+import { floodUdp } from '../testing/udp-flood.js';
+import { canCollectGarbage, MiB, settledHeapUsed } from '../testing/heap.js';
+import { randomInt, seededRandom } from '../testing/seeded-random.js';
 
 const SERVER = '127.0.0.1';
 const PXE = { vendorClass: 'PXEClient:Arch:00000:UNDI:002001', arch: 0 };
@@ -58,7 +59,7 @@ async function harness(): Promise<Harness> {
   const events: DhcpEvent[] = [];
   const logger = countingLogger();
   const store = new LeaseStore({ path });
-  const server = new DhcpServer({
+  const server = bootDhcpServer({
     settings: loopbackSettings(client.port, { serverAddress: SERVER }),
     lookupNode: (mac) => (mac === RESERVED.mac ? RESERVED : undefined),
     reservedBy: (ip) => (ip === RESERVED.address ? RESERVED.mac : undefined),

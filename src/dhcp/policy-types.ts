@@ -1,6 +1,6 @@
 import type { DhcpPacket } from '../protocols/dhcp/packet.js';
 import type { ClientClass } from './classify-client.js';
-import type { DhcpNode, DhcpSettings } from './dhcp-settings.js';
+import type { DhcpNode, DhcpSettings } from './settings.js';
 import type { LeaseAction, LeaseView } from './lease-store.js';
 import type { PoolCursor } from './address-choice.js';
 

@@ -4,10 +4,11 @@ import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DhcpServer, type DhcpEvent } from './server.js';
-import { LeaseStore } from '../../boot/lease-store.js';
-import type { DhcpNode } from '../../boot/dhcp-settings.js';
-import { createVethLab } from './testdata/veth-namespace.js';
+import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
+import { bootDhcpServer } from './responder.js';
+import { LeaseStore } from './lease-store.js';
+import type { DhcpNode } from './settings.js';
+import { createVethLab } from '../protocols/dhcp/testdata/veth-namespace.js';
 
 function findBusybox(): string | undefined {
   for (const p of ['/bin/busybox', '/usr/bin/busybox']) if (existsSync(p)) return p;
@@ -50,7 +51,7 @@ it('busybox udhcpc gets its reserved address, hostname, router and DNS', { skip,
     const net = `10.213.${lab.subnet}`;
     const node: DhcpNode = { mac: lab.clientMac, hostname: 'interop-node', address: `${net}.42`, loader: 'ipxe' };
     const events: DhcpEvent[] = [];
-    server = new DhcpServer({
+    server = bootDhcpServer({
       settings: {
         mode: 'full',
         serverAddress: `${net}.1`,

@@ -3,8 +3,8 @@ import { OptionCode } from '../protocols/dhcp/option-codes.js';
 import { getOption } from '../protocols/dhcp/option-spec.js';
 import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
 import { ipv4ToBytes, ZERO_IPV4 } from '../protocols/dhcp/ipv4-bytes.js';
-import type { DhcpBootFile } from './dhcp-boot-file.js';
-import type { DhcpSettings } from './dhcp-settings.js';
+import type { DhcpBootFile } from './boot-file.js';
+import type { DhcpSettings } from './settings.js';
 
 /** RFC 2131 §4.3.1 table 3: the fields every server reply copies from the request. */
 export function replySkeleton(request: DhcpPacket, messageType: number, serverAddress: string): DhcpPacket {

@@ -1,5 +1,5 @@
 import type { DisklessConfig } from '../config/types.js';
-import { DEFAULT_DHCP_PORTS, type DhcpNode, type DhcpSettings } from '../boot/dhcp-settings.js';
+import { DEFAULT_DHCP_PORTS, type DhcpNode, type DhcpSettings } from './settings.js';
 import { macToHyphens } from '../net/mac.js';
 import { nodeByMac } from '../boot/boot-target.js';
 

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { HttpServer } from './server.js';
-import { reportEndpoint, type NodeReport, type RefusedReport } from './report-endpoint.js';
+import { HttpServer } from '../http/server.js';
+import { reportEndpoint, type RefusedReport } from './report-endpoint.js';
+import type { NodeReport } from '../events/service-events.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const KNOWN = '52:54:00:00:00:01';

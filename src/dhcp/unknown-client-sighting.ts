@@ -5,7 +5,7 @@ import { DhcpMessageType } from '../protocols/dhcp/message-types.js';
 import { archTypeName } from '../protocols/dhcp/arch-types.js';
 import { ZERO_IPV4 } from '../protocols/dhcp/ipv4-bytes.js';
 import type { Sighting } from '../inventory/discovered.js';
-import type { DhcpDecision } from './dhcp-policy-types.js';
+import type { DhcpDecision } from './policy-types.js';
 
 // Option values come from the network: keep them printable and short for the table and the file.
 const clean = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 128);

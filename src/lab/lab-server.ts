@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { LabNetwork } from '../lab/netns.js';
-import type { LabProcess } from '../lab/process.js';
+import type { LabNetwork } from './netns.js';
+import type { LabProcess } from '../process/child.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const readLog = (path: string) => readFile(path, 'utf8').catch(() => '');

@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nullLogger, type Logger } from '../log/logger.js';
-import { LabNetwork, removeStaleLabNamespaces } from '../lab/netns.js';
-import { QemuMachine, type Firmware, type NicModel } from '../lab/qemu.js';
-import { assertLabHost, hostKernel } from '../lab/lab-host.js';
-import { buildTinyInitramfs, markerPattern } from '../lab/tiny-initramfs.js';
-import type { LabProcess } from '../lab/process.js';
+import { LabNetwork, removeStaleLabNamespaces } from './netns.js';
+import { QemuMachine, type Firmware, type NicModel } from './qemu.js';
+import { assertLabHost, hostKernel } from './lab-host.js';
+import { buildTinyInitramfs, markerPattern } from './tiny-initramfs.js';
+import type { LabProcess } from '../process/child.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
 
 export interface LabBootOptions {

@@ -6,9 +6,9 @@ import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
 import { ipv4ToBytes, ZERO_IPV4 } from '../protocols/dhcp/ipv4-bytes.js';
 import { sameSubnet } from '../net/ipv4.js';
 import { chooseAddress, declineRefusal, isAcceptable, isRenewableOverOwnDecline, type AddressContext } from './address-choice.js';
-import { chooseDhcpBootFile } from './dhcp-boot-file.js';
+import { chooseDhcpBootFile } from './boot-file.js';
 import type { ClientClass } from './classify-client.js';
-import { isDeniedUnknown, type DhcpPolicyInput, type PolicyOutcome } from './dhcp-policy-types.js';
+import { isDeniedUnknown, type DhcpPolicyInput, type PolicyOutcome } from './policy-types.js';
 import { addBootInfo, addEchoes, ReplyOptions, replySkeleton } from './reply-packet.js';
 
 /** RFC 2131 §4.3.1: an offered address is held briefly so a parallel DISCOVER gets another one. */

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decideDhcpReply, type DhcpDecision } from './dhcp-policy.js';
-import type { DhcpNode, DhcpSettings } from './dhcp-settings.js';
+import { decideDhcpReply, type DhcpDecision } from './policy.js';
+import type { DhcpNode, DhcpSettings } from './settings.js';
 import { LeaseStore } from './lease-store.js';
 import { decodeDhcpPacket, type DhcpPacket } from '../protocols/dhcp/packet.js';
 import { DhcpMessageType } from '../protocols/dhcp/message-types.js';

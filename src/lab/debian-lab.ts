@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nullLogger, type Logger } from '../log/logger.js';
-import { LabNetwork, removeStaleLabNamespaces } from '../lab/netns.js';
-import { QemuMachine, type BootMethod, type NicModel } from '../lab/qemu.js';
+import { LabNetwork, removeStaleLabNamespaces } from './netns.js';
+import { QemuMachine, type BootMethod, type NicModel } from './qemu.js';
 import { loadConfig } from '../config/load.js';
 import { rootArgs } from '../boot/root-args.js';
 import { macToHyphens } from '../net/mac.js';
-import { assertLabHost } from '../lab/lab-host.js';
-import type { LabProcess } from '../lab/process.js';
+import { assertLabHost } from './lab-host.js';
+import type { LabProcess } from '../process/child.js';
 import { NBD_KEEPER_SOURCE } from '../initramfs/nbd-keeper.js';
 import { buildNetworkInitrd, INITRAMFS_DIR } from '../initramfs/network-initrd.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
@@ -20,7 +20,7 @@ import { ensureLabImage, type LabImage } from './lab-image.js';
 import { ImageStore } from '../images/store/image-store.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
 import { SecretStore } from '../secrets/secret-store.js';
-import { defaultCacheDir, LAB_NODE_ADDRESS, LAB_SERVER } from './lab-boot.js';
+import { defaultCacheDir, LAB_NODE_ADDRESS, LAB_SERVER } from './tiny-lab.js';
 
 /**
  * The lab server's TLS identity, kept in the cache beside the initrd that carries its

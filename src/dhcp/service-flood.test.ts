@@ -1,22 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loopbackSettings } from './testdata/loopback-settings.js';
-import { DhcpServer, type DhcpEvent } from './server.js';
-import type { DhcpSettings } from '../../boot/dhcp-settings.js';
-import { LeaseStore } from '../../boot/lease-store.js';
-import { DhcpMessageType } from './message-types.js';
-import { DhcpOption } from './dhcp-options.js';
-import { getOption } from './option-spec.js';
-import { decodeDhcpPacket, MAX_DHCP_PACKET_BYTES } from './packet.js';
-import { clientPacket } from './testdata/client-packets.js';
-import { loopbackOnlySockets } from './testdata/loopback-socket.js';
-import { TestDhcpClient } from './testdata/test-client.js';
-import { ipxeBiosDiscover } from './testdata/ipxe-bios-discover.js';
-import { ovmfPxeDiscover } from './testdata/ovmf-pxe-discover.js';
-import { countingLogger } from '../../testing/counting-logger.js';
-import { floodUdp } from '../../testing/udp-flood.js';
-import { canCollectGarbage, MiB, settledHeapUsed } from '../../testing/heap.js';
-import { randomBytes, randomInt, seededRandom } from '../../testing/seeded-random.js';
+import { loopbackSettings } from '../protocols/dhcp/testdata/loopback-settings.js';
+import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
+import { bootDhcpServer } from './responder.js';
+import type { DhcpSettings } from './settings.js';
+import { LeaseStore } from './lease-store.js';
+import { DhcpMessageType } from '../protocols/dhcp/message-types.js';
+import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
+import { getOption } from '../protocols/dhcp/option-spec.js';
+import { decodeDhcpPacket, MAX_DHCP_PACKET_BYTES } from '../protocols/dhcp/packet.js';
+import { clientPacket } from '../protocols/dhcp/testdata/client-packets.js';
+import { loopbackOnlySockets } from '../protocols/dhcp/testdata/loopback-socket.js';
+import { TestDhcpClient } from '../protocols/dhcp/testdata/test-client.js';
+import { ipxeBiosDiscover } from '../protocols/dhcp/testdata/ipxe-bios-discover.js';
+import { ovmfPxeDiscover } from '../protocols/dhcp/testdata/ovmf-pxe-discover.js';
+import { countingLogger } from '../testing/counting-logger.js';
+import { floodUdp } from '../testing/udp-flood.js';
+import { canCollectGarbage, MiB, settledHeapUsed } from '../testing/heap.js';
+import { randomBytes, randomInt, seededRandom } from '../testing/seeded-random.js';
 
 const SEED = 0xf100d0d;
 const FLOOD = 100_000;
@@ -54,7 +55,7 @@ test(`${FLOOD} malformed datagrams at the live DhcpServer: no crash, no leak, a 
   const sockets = loopbackOnlySockets();
   const logger = countingLogger();
   const events: DhcpEvent[] = [];
-  const server = new DhcpServer({
+  const server = bootDhcpServer({
     settings: settings(client.port),
     lookupNode: () => undefined,
     leaseStore: new LeaseStore(),

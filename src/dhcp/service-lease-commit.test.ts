@@ -1,19 +1,20 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { loopbackSettings } from './testdata/loopback-settings.js';
+import { loopbackSettings } from '../protocols/dhcp/testdata/loopback-settings.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DhcpServer, type DhcpEvent } from './server.js';
-import type { DhcpSettings } from '../../boot/dhcp-settings.js';
-import { LeaseStore } from '../../boot/lease-store.js';
-import { writeFileAtomic } from '../../files/atomic-write.js';
-import { DhcpMessageType } from './message-types.js';
-import { DhcpOption } from './dhcp-options.js';
-import { getOption } from './option-spec.js';
-import { clientPacket } from './testdata/client-packets.js';
-import { loopbackOnlySockets } from './testdata/loopback-socket.js';
-import { TestDhcpClient } from './testdata/test-client.js';
+import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
+import { bootDhcpServer } from './responder.js';
+import type { DhcpSettings } from './settings.js';
+import { LeaseStore } from './lease-store.js';
+import { writeFileAtomic } from '../files/atomic-write.js';
+import { DhcpMessageType } from '../protocols/dhcp/message-types.js';
+import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
+import { getOption } from '../protocols/dhcp/option-spec.js';
+import { clientPacket } from '../protocols/dhcp/testdata/client-packets.js';
+import { loopbackOnlySockets } from '../protocols/dhcp/testdata/loopback-socket.js';
+import { TestDhcpClient } from '../protocols/dhcp/testdata/test-client.js';
 
 const SERVER = '127.0.0.1';
 const PXE = { vendorClass: 'PXEClient:Arch:00000:UNDI:002001', arch: 0 };
@@ -50,7 +51,7 @@ async function start(writeFile: (path: string, data: string) => Promise<void>): 
   cleanups.push(() => client.close());
   const events: DhcpEvent[] = [];
   const ackedNotOnDisk: string[] = [];
-  const server = new DhcpServer({
+  const server = bootDhcpServer({
     settings: settings(client.port),
     lookupNode: () => undefined,
     leaseStore: new LeaseStore({ path, writeFile }),

@@ -1,5 +1,5 @@
 import type { ClientClass } from './classify-client.js';
-import type { DhcpNode, DhcpSettings } from './dhcp-settings.js';
+import type { DhcpNode, DhcpSettings } from './settings.js';
 
 export type DhcpBootFile =
   | { ok: true; file: string; kind: 'ipxe-script' | 'pxelinux' | 'bios' | 'efi64' | 'efi-arm64' | 'http'; httpClient: boolean }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseAddress, isAcceptable, PoolCursor, type AddressContext } from './address-choice.js';
 import { LeaseStore } from './lease-store.js';
-import type { DhcpSettings } from './dhcp-settings.js';
+import type { DhcpSettings } from './settings.js';
 
 const settings = { serverAddress: '10.0.0.1', pool: { start: '10.0.0.10', end: '10.0.0.12' } } as DhcpSettings;
 const A = '52:54:00:00:00:0a';

@@ -1,4 +1,4 @@
-import type { DhcpPacket } from '../protocols/dhcp/packet.js';
+import { macOf, type DhcpPacket } from '../protocols/dhcp/packet.js';
 import { getOption } from '../protocols/dhcp/option-spec.js';
 import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
 import { ClientArchType } from '../protocols/dhcp/arch-types.js';
@@ -58,7 +58,4 @@ function archFromVendorClass(vendorClass: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-export function macOf(packet: DhcpPacket): string {
-  const n = Math.min(packet.hlen, 16);
-  return [...packet.chaddr.subarray(0, n)].map((b) => b.toString(16).padStart(2, '0')).join(':');
-}
+export { macOf } from '../protocols/dhcp/packet.js';

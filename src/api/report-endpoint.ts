@@ -1,25 +1,16 @@
+import type { NodeReport, ReportRefusal } from '../events/service-events.js';
+export type { ReportRefusal } from '../events/service-events.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { normalizeMac } from '../net/mac.js';
-import type { HttpHandler } from './server.js';
-import { readBody } from './read-body.js';
+import type { HttpHandler } from '../http/server.js';
+import { readBody } from '../http/read-body.js';
 
-/** What a node's /init (or its booted system) says about its boot. */
-export interface NodeReport {
-  mac: string;
-  stage: string;
-  status: string;
-  detail: string;
-  peer: string;
-  /** Anything else the node sent, e.g. uptime_ms. */
-  fields: Record<string, string>;
-}
 
 /**
  * Why a report was turned away: `unknown-mac` names a machine the server never saw;
  * `from-browser` carries headers only a web browser sends (a page forging reports from an
  * admin's browser); `not-a-form` is not the form body busybox wget posts.
  */
-export type ReportRefusal = 'unknown-mac' | 'from-browser' | 'not-a-form';
 
 export interface RefusedReport {
   reason: ReportRefusal;

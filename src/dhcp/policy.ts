@@ -2,11 +2,11 @@ import { BootOp } from '../protocols/dhcp/packet.js';
 import { getOption } from '../protocols/dhcp/option-spec.js';
 import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
 import { classifyClient } from './classify-client.js';
-import type { DhcpDecision, DhcpPolicyInput } from './dhcp-policy-types.js';
-import { decideFullDhcp } from './full-dhcp-policy.js';
-import { decideProxyDhcp } from './proxy-dhcp-policy.js';
+import type { DhcpDecision, DhcpPolicyInput } from './policy-types.js';
+import { decideFullDhcp } from './full-policy.js';
+import { decideProxyDhcp } from './proxy-policy.js';
 
-export type { DhcpDecision, DhcpPolicyInput } from './dhcp-policy-types.js';
+export type { DhcpDecision, DhcpPolicyInput } from './policy-types.js';
 
 /** Request in, reply (or silence) out. No sockets, clocks or files. */
 export function decideDhcpReply(input: DhcpPolicyInput): DhcpDecision {

@@ -1,17 +1,17 @@
 import { join } from 'node:path';
 import type { HttpHandler } from '../http/server.js';
-import type { ServiceEvents } from '../app/services.js';
+import type { ServiceEvents } from '../events/service-events.js';
 import { apiHandler } from '../api/routes.js';
 import type { ApiDeps } from '../api/deps.js';
 import { cidrAllowList } from '../api/access.js';
 import { BootMetrics } from '../metrics/boot-metrics.js';
 import { metricsEndpoint } from '../metrics/metrics-endpoint.js';
-import type { BootEvent, NewBootEvent } from './boot-event.js';
-import { fromDhcp, fromHttp, fromNbd, fromReport, fromTftp, isBootTraffic } from './convert.js';
-import { EventStore } from './event-store.js';
-import { NodeStates } from './node-state.js';
-import { PeerDirectory, type MacLookup } from './peer-directory.js';
-import type { SegmentLogOptions } from './segment-log.js';
+import type { BootEvent, NewBootEvent } from '../events/boot-event.js';
+import { fromDhcp, fromHttp, fromNbd, fromReport, fromTftp, isBootTraffic } from '../events/convert.js';
+import { EventStore } from '../events/event-store.js';
+import { NodeStates } from '../events/node-state.js';
+import { PeerDirectory, type MacLookup } from '../events/peer-directory.js';
+import type { SegmentLogOptions } from '../events/segment-log.js';
 
 export interface ObservabilityOptions {
   /** Events go to STATE/events. */
