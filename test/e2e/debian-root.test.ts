@@ -81,7 +81,7 @@ test('USB NIC only: kernel handed over directly with BOOTIF, coldplug waits for 
   const lab = await DebianLab.start({ mode: 'live', nic: 'usb-net' });
   try {
     await lab.login();
-    assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running');
+    assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running', await lab.run('systemctl --failed --no-legend --plain; journalctl -b -p err --no-pager | tail -n 20'));
     assert.match(await lab.run('cat /sys/class/net/*/device/uevent | grep DRIVER='), /DRIVER=cdc_ether\b/, 'the root came over the USB NIC');
     assert.equal((await lab.run('hostname')).trim(), 'lab1');
     const modules = reports(await lab.serverLog(), lab.mac).find((r) => r['stage'] === 'modules');
