@@ -337,3 +337,48 @@ test('coldplug gives up after rd.diskless.netwait when the BOOTIF interface neve
   const r = sh(dir, COLDPLUG, { DL_CMDLINE_FILE: join(dir, 'cmdline'), ...fakeMachine(dir, '0') });
   assert.match(r.out, /^ERR the boot interface \(mac 52:54:00:aa:bb:cc\) did not appear within rd\.diskless\.netwait=1 s \(interfaces: eth0 usb0; MACs: 52:54:00:00:00:01 52:54:00:00:00:09\)/, r.out + r.err);
 });
+
+test('regression: the root stage reports a duration that includes its retries (attach_live times its download without touching run_stage\'s clock)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-stage-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // The real root stage for a live root, with the kernel's and the network's parts played by
+  // shell functions: the first download fails, so attach_root_with_retry pauses 2 s and tries
+  // again; the second download succeeds and attach_live times it with its own clock.
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/root.sh"
+    DL_MNT=$PWD/mnt DL_LOWER=$PWD/mnt/lower DL_IMAGE_DIR=$PWD/mnt/image
+    modprobe() { :; }; mount() { :; }; umount() { return 1; }
+    wget() { if [ ! -e tried ]; then : > tried; return 1; fi; printf 'image' > "$3"; }
+    send_report() { printf '%s\\n' "$1" >> sent; }
+    DL_SERVER=http://s DL_NET_UP=1 DL_MAC=52:54:00:00:00:01 DL_ROOT_KIND=live DL_ROOT_URL=http://s/i.sqfs DL_RETRY=60
+    run_stage root attach_root_with_retry
+    cat sent`, { DL_UNSENT: join(dir, 'unsent') });
+  assert.equal(r.status, 0, r.err);
+  const reports = r.out.trim().split('\n').map((l) => new URLSearchParams(l));
+  assert.deepEqual(reports.map((p) => [p.get('stage'), p.get('status')]), [['root', 'retry'], ['fetched', 'ok'], ['root', 'ok']]);
+  const stage = /^duration_ms=(\d+)$/.exec(reports[2]!.get('detail') ?? '');
+  assert.ok(stage, reports[2]!.get('detail') ?? '');
+  // /proc/uptime counts in 10 ms steps, so a 2 s pause reads as no less than 1990 ms.
+  assert.ok(Number(stage[1]) >= 1990, `the root stage reported ${stage[1]} ms: it must cover the 2 s pause before the second attempt`);
+});
+
+test('every function of the node-side shell declares the variables it sets local (busybox sh scopes names dynamically: a name a function sets without `local` is its caller\'s too)', () => {
+  // Working variables are named _x; the DL_* and NET_* globals are what stages hand on.
+  const leaks = new Set<string>();
+  for (const file of readdirSync(LIB).filter((f) => f.endsWith('.sh')).sort()) {
+    let fn: string | null = null;
+    let locals = new Set<string>();
+    for (const line of readFileSync(join(LIB, file), 'utf8').split('\n')) {
+      const start = /^([a-z_]+)\(\) \{/.exec(line);
+      if (start) { fn = start[1]!; locals = new Set(); continue; }
+      if (line === '}') { fn = null; continue; }
+      if (fn === null) continue;
+      const declared = /^\s*local (.*)$/.exec(line);
+      if (declared) { for (const name of declared[1]!.trim().split(/\s+/)) locals.add(name.split('=')[0]!); continue; }
+      for (const m of line.matchAll(/(?:^|[\s;(|&{])(_[a-z0-9_]+)=|\bfor (_[a-z0-9_]+) in\b|\bread (?:-r )?(_[a-z0-9_]+)/g)) {
+        const name = m[1] ?? m[2] ?? m[3]!;
+        if (!locals.has(name)) leaks.add(`${file}: ${fn}() sets ${name} without declaring it local`);
+      }
+    }
+  }
+  assert.deepEqual([...leaks], []);
+});

@@ -2,6 +2,7 @@
 # value is assigned as data: root=$(reboot) yields the string "$(reboot)", nothing runs.
 
 parse_cmdline() {
+    local _cmdline _arg
     DL_ROOT="" DL_OVERLAY=tmpfs DL_COPY="" DL_SHA256="" DL_RETRY=180 DL_IP="" DL_BOOTIF=""
     DL_BREAK="" DL_SHELL="" DL_DEBUG="" DL_SERVER="" DL_INIT=/sbin/init DL_OVERLAY_SIZE=50%
     DL_NFS_OPTS="" DL_TOKEN="" DL_SECRETS_URL="" DL_NETWAIT=60 DL_SETTLE=3

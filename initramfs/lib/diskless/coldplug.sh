@@ -20,6 +20,7 @@ device_set() {
 
 # modprobe the aliases of devices not seen before; returns 0 if there were any.
 load_new_drivers() {
+    local _new _a
     [ -f "$DL_SEEN_ALIASES" ] || : > "$DL_SEEN_ALIASES"
     _new=$(cat "$DL_SYSFS"/bus/*/devices/*/modalias 2>/dev/null | sort -u \
         | awk 'FILENAME == ARGV[1] { seen[$0] = 1; next } !seen[$0]' "$DL_SEEN_ALIASES" -)
@@ -33,6 +34,7 @@ load_new_drivers() {
 
 # The boot interface /init was told about, as "mac XX:…" or "dev NAME"; empty when none was.
 wanted_interface() {
+    local _d
     if [ -n "$DL_BOOTIF" ]; then echo "mac $(bootif_mac)"; return; fi
     case "$DL_IP" in
         *:*:*:*:*:*) _d=$(printf '%s' "$DL_IP" | cut -d: -f6); [ -n "$_d" ] && echo "dev $_d" ;;
@@ -57,6 +59,7 @@ interface_present() {
 # period). Sets DL_COLDPLUG_WAITED_MS, DL_COLDPLUG_ROUNDS and DL_COLDPLUG_OUTCOME (found,
 # settled or timeout).
 wait_for_devices() {
+    local _want _start _deadline _settle_ms _last _quiet_since _set _now
     _want=$1
     _start=$(now_ms)
     _deadline=$((_start + DL_NETWAIT * 1000))
@@ -83,6 +86,7 @@ wait_for_devices() {
 }
 
 coldplug() {
+    local _want _m _nics _for
     _want=$(wanted_interface)
     wait_for_devices "$_want"
     for _m in af_packet; do modprobe -q "$_m" 2>/dev/null; done

@@ -1,4 +1,8 @@
 # Logging, stages, failure handling and reports to the server.
+#
+# Every function declares its working variables `local`. busybox sh scopes variables
+# dynamically: without `local`, a name set in a function is its caller's too, so a stage that
+# set the same name as run_stage (its start time, say) would change what run_stage measures.
 
 DL_LIB=${DL_LIB:-/lib/diskless}
 DL_LOG=${DL_LOG:-/run/initramfs/diskless.log}
@@ -23,6 +27,7 @@ shquote() {
 # A DNS name (RFC 1123): dot-separated labels of letters, digits and inner hyphens, 1-63
 # characters each, 253 in all, no empty label and no final dot. Used on names from DHCP.
 valid_dns_name() {
+    local _rest _label
     [ -n "$1" ] && [ ${#1} -le 253 ] || return 1
     case "$1" in *[!A-Za-z0-9.-]*|.*|*.|*..*) return 1 ;; esac
     _rest=$1.
@@ -37,6 +42,7 @@ valid_dns_name() {
 
 # A dotted-quad IPv4 address: four decimal parts, each 0-255.
 valid_ipv4() {
+    local _rest _parts _part
     case "$1" in ""|*[!0-9.]*|.*|*.|*..*) return 1 ;; esac
     _rest=$1. _parts=0
     while [ -n "$_rest" ]; do
@@ -71,6 +77,7 @@ send_report() {
 # are kept and sent, in order, with the next one. The queue holds no MAC: before the network
 # stage picks the interface it is not known, so it is added when the report is sent.
 report() {
+    local _stage _status _detail _left _queued
     _stage=$1 _status=$2 _detail=$3
     [ -n "$DL_SERVER" ] || return 0
     printf '%s\n' "stage=$(urlencode "$_stage")&status=$(urlencode "$_status")&detail=$(urlencode "$_detail")&uptime_ms=$(now_ms)" >> "$DL_UNSENT"
@@ -93,6 +100,7 @@ shell_on_console() {
 
 # dracut's rdsosreport, smaller: what an admin needs to see why this node did not boot.
 save_report() {
+    local _f
     _f=/run/initramfs/rdsosreport.txt
     {
         echo "== diskless failure report =="
@@ -111,6 +119,7 @@ save_report() {
 }
 
 fail() {
+    local _stage _cause
     _stage=$DL_STAGE _cause=$*
     info "FAILED in stage '$_stage': $_cause"
     save_report "$_stage" "$_cause"
@@ -125,6 +134,7 @@ fail() {
 # key=value pairs the stage left in DL_STAGE_DETAIL), and turns a non-zero return into a
 # failure that names the stage.
 run_stage() {
+    local _t _d
     DL_STAGE=$1
     if [ "$DL_BREAK" = "$1" ]; then
         info "rd.break=$1: stopping before stage '$1'"

@@ -6,6 +6,9 @@ DL_NEWROOT=${DL_NEWROOT:-/newroot}
 DL_RUN=${DL_RUN:-/run}
 
 handoff() {
+    # _writable is read by provide_modules and hand_over_network, which handoff calls (a local
+    # is seen by the functions it calls).
+    local _writable
     check_lease_values
     [ -x "$DL_NEWROOT$DL_INIT" ] || [ -L "$DL_NEWROOT$DL_INIT" ] || { cause "the root has no $DL_INIT (wrong image, or init= points elsewhere)"; return; }
     _writable=1
@@ -25,6 +28,7 @@ handoff() {
 # it. lease.env keeps what DHCP said, quoted. The root path (option 17) goes nowhere else:
 # the root comes from root= on the command line.
 check_lease_values() {
+    local _servers _d
     if [ -n "$NET_HOSTNAME" ] && ! valid_dns_name "$NET_HOSTNAME"; then
         info "ignoring the host name from DHCP: not a valid host name"; NET_HOSTNAME=""
     fi
@@ -49,6 +53,7 @@ check_lease_values() {
 
 # An image without a kernel package has no /lib/modules of its own; give it this initrd's.
 provide_modules() {
+    local _v
     _v=$(uname -r)
     if [ -d "$DL_NEWROOT/lib/modules/$_v" ] || [ -d "$DL_NEWROOT/usr/lib/modules/$_v" ]; then
         return 0
@@ -62,6 +67,7 @@ provide_modules() {
 }
 
 set_hostname() {
+    local _short _fqdn
     [ -n "$NET_HOSTNAME" ] || return 0
     # check_lease_values dropped a bad name already; this keeps set_hostname safe on its own.
     valid_dns_name "$NET_HOSTNAME" || { info "ignoring the host name from DHCP: not a valid host name"; return 0; }
@@ -83,6 +89,7 @@ set_hostname() {
 # Seed 000 comment 8, seed 002: the real system must keep the interface that carries its
 # root. Leave the lease where its network tools look and mark the interface as taken.
 hand_over_network() {
+    local _d
     # initramfs-tools' format, read by Debian's scripts (values quoted: it gets sourced).
     {
         printf 'DEVICE=%s\n' "$(shquote "$NET_IFACE")"
@@ -158,6 +165,7 @@ UNIT
 }
 
 do_switch_root() {
+    local _m
     # Log and report first: /proc and /run are gone from here once moved.
     info "switching to the real system ($DL_INIT) after $(( $(now_ms) - DL_T0 )) ms in the initramfs"
     report switch_root ok "init=$DL_INIT"

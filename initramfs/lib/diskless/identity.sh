@@ -14,6 +14,7 @@ DL_SERVER_CERTS=${DL_SERVER_CERTS:-/etc/diskless/server-certs.pem}
 # carried certificate itself be the trust anchor; -no_check_time because a node's clock at
 # boot may be anything. The archive lands in RAM, readable by root only.
 fetch_node_files() {
+    local _hostport _body _status
     rm -f "$DL_FILES" "$DL_FILES.http"
     _hostport=${DL_SECRETS_URL#https://}
     _body="token=$(urlencode "$1")&mac=$(urlencode "$DL_MAC")"
@@ -36,6 +37,7 @@ fetch_node_files() {
 # An HTTP response in file $1 → its body in file $2, its status code in DL_HTTP_STATUS. `read`
 # takes the header lines a byte at a time, so `cat` goes on exactly where they end.
 http_body() {
+    local _line
     DL_HTTP_STATUS=""
     {
         IFS= read -r _line && DL_HTTP_STATUS=$(printf '%s' "$_line" | cut -d' ' -f2)
@@ -54,6 +56,7 @@ fresh_token() {
 }
 
 apply_identity() {
+    local _token _until _count _err
     if [ -z "$DL_TOKEN" ]; then
         info "identity: no rd.diskless.token (pxelinux, or a node without secrets): keeping the image's own"
         return 0
@@ -90,6 +93,7 @@ apply_identity() {
 # in the initramfs and vanish at switch_root; and no name can climb out with "..". The image may
 # have no cpio, so this busybox is put in for the moment. Prints cpio's complaint on failure.
 unpack_node_files() {
+    local _tmp _rc _out
     _tmp=/.diskless-unpack.$$
     mkdir "$DL_NEWROOT$_tmp" && cp "$DL_BUSYBOX" "$DL_NEWROOT$_tmp/busybox" || { rm -rf "$DL_NEWROOT$_tmp"; return 1; }
     _rc=0
@@ -100,6 +104,7 @@ unpack_node_files() {
 
 # Only root's field of the image's /etc/shadow changes; other accounts keep the image's.
 apply_root_password() {
+    local _f _hash
     _f=$DL_NEWROOT/etc/diskless/root-password-hash
     [ -f "$_f" ] || return 0
     read -r _hash < "$_f"

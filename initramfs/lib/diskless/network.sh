@@ -9,6 +9,7 @@ bootif_mac() {
 }
 
 iface_with_mac() {
+    local _n
     for _n in "${DL_SYSFS:-/sys}"/class/net/*; do
         [ "$(cat "$_n/address" 2>/dev/null)" = "$1" ] && { echo "${_n##*/}"; return 0; }
     done
@@ -16,6 +17,7 @@ iface_with_mac() {
 }
 
 pick_interface() {
+    local _mac _n _i
     DL_IFACE=""
     if [ -n "$DL_BOOTIF" ]; then
         _mac=$(bootif_mac)
@@ -39,6 +41,7 @@ pick_interface() {
 }
 
 network_up() {
+    local _ipdev
     mkdir -p "$DL_NET_DIR"
     _ipdev=""
     case "$DL_IP" in
@@ -60,6 +63,7 @@ network_up() {
 }
 
 dhcp_with_retry() {
+    local _start _try
     _start=$(now_ms)
     _try=1
     while :; do
@@ -79,6 +83,7 @@ dhcp_with_retry() {
 
 # ip=<client-ip>:<server-ip>:<gw-ip>:<netmask>:<hostname>:<device>:<autoconf>:<dns0>:<dns1>
 static_ip() {
+    local _old_ifs _ip _gw _mask _host _dns0 _dns1 _prefix
     _old_ifs=$IFS
     IFS=:
     set -- $DL_IP
@@ -94,6 +99,7 @@ static_ip() {
 
 # write_lease_env SOURCE IP PREFIX MASK ROUTER DNS HOSTNAME DOMAIN ROOTPATH SERVERID
 write_lease_env() {
+    local _f
     _f=$DL_NET_DIR/lease.env.tmp
     {
         printf 'NET_SOURCE=%s\n' "$(shquote "$1")"

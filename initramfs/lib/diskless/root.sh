@@ -8,6 +8,7 @@ DL_LOWER=$DL_MNT/lower
 DL_IMAGE_DIR=$DL_MNT/image
 
 attach_root_with_retry() {
+    local _start _try _why _elapsed
     _start=$(now_ms)
     _try=1
     while :; do
@@ -49,6 +50,7 @@ detach_root() {
 }
 
 attach_live() {
+    local _t _size _ms _sum
     modprobe -q squashfs; modprobe -q loop
     mkdir -p "$DL_IMAGE_DIR"
     info "fetching $DL_ROOT_URL into RAM"
@@ -84,6 +86,7 @@ attach_live() {
 
 # root=nbd:SERVER:PORT/EXPORT (PORT defaults to 10809)
 attach_nbd() {
+    local _rest _server _port _export
     _rest=${DL_ROOT#nbd:}
     _server=${_rest%%[:/]*}
     _rest=${_rest#"$_server"}
@@ -127,6 +130,7 @@ keep_nbd_attached() {
 
 # root=nfs:SERVER:/PATH[:OPTIONS] or root=nfs4:SERVER:/PATH[:OPTIONS]
 attach_nfs() {
+    local _rest _server _path _opts _o
     _rest=${DL_ROOT#*:}
     _server=${_rest%%:*}
     _rest=${_rest#*:}
