@@ -1,8 +1,16 @@
-// Runs the compiled tests with node:test. `unit` = tests beside the code (no root needed),
-// `e2e` = real QEMU boots in network namespaces (root), `all` = both.
+// Runs the compiled tests with node:test, from the repository root (the working directory).
+// `unit` = the tests beside the code (dist/src); most need no root, but those that create
+// network namespaces and veth pairs (udhcpc against the DHCP server, a dead NBD peer), chroot
+// (image shells, initrd builds, node files unpacked in a node root) or bind mounts skip
+// without it, and a skip fails the run (below). `e2e` = real QEMU boots in network namespaces
+// (root). `all` = both.
+//
+// tsc never deletes an output whose source is gone, so `npm run build` empties dist/ first;
+// should a dist/ built some other way hold a compiled test whose .ts no longer exists, the run
+// is refused rather than running a test nobody can read.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const which = process.argv[2] ?? 'all';
@@ -19,6 +27,14 @@ function find(dir, out = []) {
 const unit = find('dist/src');
 const e2e = find('dist/test/e2e');
 if (unit.length === 0 || e2e.length === 0) { console.error('no test files found under dist/: run npm run build'); process.exit(1); }
+// dist/src/a/b.test.js is compiled from src/a/b.test.ts.
+const stale = [...unit, ...e2e].filter((f) => !existsSync(relative('dist', f).replace(/\.js$/, '.ts')));
+if (stale.length > 0) {
+  console.error(`dist/ holds ${stale.length} compiled test(s) whose source .ts no longer exists:`);
+  for (const f of stale.sort()) console.error(`  ${f} (no ${relative('dist', f).replace(/\.js$/, '.ts')})`);
+  console.error('Build from a clean dist/ (npm run build empties it first), then run the tests again.');
+  process.exit(1);
+}
 // Units run in parallel; e2e files boot QEMU machines, so one at a time (2 cores).
 const batches = which === 'unit' ? [[unit, false]] : which === 'e2e' ? [[e2e, true]] : [[unit, false], [e2e, true]];
 // A second reporter writes TAP to a file so skips can be counted: a skipped test is not a
