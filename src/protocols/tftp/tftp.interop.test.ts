@@ -9,6 +9,8 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { memoryLogger } from '../../log/logger.js';
+import { waitUntil } from '../../testing/wait-until.js';
 import { encodeTftpPacket } from './encode.js';
 import { bufferSource } from './file-source.js';
 import { TftpServer } from './server.js';
@@ -27,6 +29,8 @@ let dir = '';
 let bigSha = '';
 let server: TftpServer;
 let port = 0;
+/** The shared server's log: its "transfer done" lines say what each transfer negotiated. */
+const serverLog = memoryLogger();
 const pxeConfig = Buffer.from('DEFAULT linux\nLABEL linux\n  KERNEL vmlinuz\n  APPEND initrd=initrd.img ip=dhcp\n');
 
 before(async () => {
@@ -48,6 +52,7 @@ before(async () => {
     address: '127.0.0.1',
     port: 0,
     root: dir,
+    logger: serverLog,
     files: async (path) => (path === 'pxelinux.cfg/01-52-54-00-12-34-56' ? bufferSource(pxeConfig) : undefined),
   });
   await server.start();
@@ -74,7 +79,13 @@ async function sha256(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function fetchBig(t: TestContext, label: string, out: string, cmd: string, args: string[]): Promise<void> {
+/**
+ * Fetches big.bin with a client and checks the bytes, and that the transfer ran with the block
+ * and window sizes it was meant to negotiate: a client that silently dropped an option (or a
+ * server that ignored it) would still deliver the right bytes, in lockstep at 512.
+ */
+async function fetchBig(t: TestContext, negotiated: { blksize: number; windowsize: number }, label: string, out: string, cmd: string, args: string[]): Promise<void> {
+  const logged = serverLog.lines.length;
   const started = performance.now();
   const r = await run(cmd, args);
   const ms = Math.round(performance.now() - started);
@@ -82,24 +93,31 @@ async function fetchBig(t: TestContext, label: string, out: string, cmd: string,
   assert.equal(r.code, 0, `${cmd} failed: ${r.stderr}`);
   assert.equal(await sha256(join(dir, out)), bigSha);
   await rm(join(dir, out));
+  // The server logs the end once the client's last ACK is in, which may be after the client exits.
+  const ends = () => serverLog.lines.slice(logged).filter((l) => l.file === 'big.bin' && (l.msg === 'transfer done' || l.msg === 'transfer failed'));
+  await waitUntil(`the server's end-of-transfer line for ${label}`, () => ends().length > 0);
+  assert.deepEqual(
+    ends().map((l) => ({ msg: l.msg, blksize: l.blksize, windowsize: l.windowsize, bytes: l.bytes })),
+    [{ msg: 'transfer done', ...negotiated, bytes: BIG_BYTES }],
+  );
 }
 
 // tftp-hpa 5.2's client sends no options at all (no blksize, no tsize: its man page lists none),
 // so this is plain RFC 1350 lockstep at 512 bytes: 102400 blocks, which also crosses the
 // 65535 → 0 block-number rollover.
 test('tftp-hpa fetches 50 MiB in lockstep with block-number rollover', { skip: noTftpHpa, timeout: 120_000 }, async (t) => {
-  await fetchBig(t, 'tftp-hpa, blksize 512, windowsize 1', 'out-hpa.bin', 'tftp', ['-m', 'binary', '127.0.0.1', String(port), '-c', 'get', 'big.bin', 'out-hpa.bin']);
+  await fetchBig(t, { blksize: 512, windowsize: 1 }, 'tftp-hpa, blksize 512, windowsize 1', 'out-hpa.bin', 'tftp', ['-m', 'binary', '127.0.0.1', String(port), '-c', 'get', 'big.bin', 'out-hpa.bin']);
 });
 
 test('atftp fetches 50 MiB with blksize 1468 and windowsize 16 (RFC 7440)', { skip: noAtftp, timeout: 120_000 }, async (t) => {
-  await fetchBig(t, 'atftp, blksize 1468, windowsize 16', 'out-atftp.bin', 'atftp', [
+  await fetchBig(t, { blksize: 1468, windowsize: 16 }, 'atftp, blksize 1468, windowsize 16', 'out-atftp.bin', 'atftp', [
     '--option', 'blksize 1468', '--option', 'windowsize 16', '--option', 'tsize enable',
     '-g', '-r', 'big.bin', '-l', 'out-atftp.bin', '127.0.0.1', String(port),
   ]);
 });
 
 test('curl fetches 50 MiB with blksize 1468 and tsize', { skip: noCurl, timeout: 120_000 }, async (t) => {
-  await fetchBig(t, 'curl, blksize 1468, windowsize 1', 'out-curl.bin', 'curl', [
+  await fetchBig(t, { blksize: 1468, windowsize: 1 }, 'curl, blksize 1468, windowsize 1', 'out-curl.bin', 'curl', [
     '--silent', '--show-error', '--tftp-blksize', '1468', '-o', 'out-curl.bin', `tftp://127.0.0.1:${port}/big.bin`,
   ]);
 });
