@@ -121,7 +121,7 @@ export async function buildInitramfs(options: BuildInitramfsOptions): Promise<In
   const tree = await loadModuleTree(root, kernelVersion);
   const vmlinuz = await resolveInRoot(root, `/boot/vmlinuz-${kernelVersion}`);
   if (!vmlinuz.ok) {
-    // Seed 000, comment 17: a node must never boot a kernel other than the one these modules are for.
+    // A kernel loads only the modules built for it: a node must boot the kernel these modules are for.
     warnings.push(`the image has no /boot/vmlinuz-${kernelVersion}: boot it only with kernel ${kernelVersion}, the one these modules are for`);
   }
   const selected = selectBootModules(tree, { drivers: options.drivers, extraModules: options.extraModules });

@@ -39,7 +39,8 @@ export function compareKernelVersions(a: string, b: string): number {
  * The kernel an initramfs for this image is for: the only one, the one the image's /vmlinuz
  * link names (Debian's kernel packages keep it on the newest), or else the newest. Two
  * flavours of one version ("-amd64" and "-cloud-amd64") are ambiguous: an initrd with the
- * wrong flavour's modules fails at the first modprobe (seed 000, comment 17), so the caller must choose.
+ * wrong flavour's modules fails at the first modprobe (a kernel loads only the modules built
+ * for it), so the caller must choose.
  */
 export async function chooseKernelVersion(root: string): Promise<string> {
   const versions = await listKernelVersions(root);

@@ -64,7 +64,7 @@ export async function ensureLabImage(cacheDir: string, progress: (msg: string) =
       await writeFile(shadow, (await readFile(shadow, 'utf8')).replace(/^root:[^:]*:/m, 'root::'));
       await writeFile(join(rootfs, 'etc/hostname'), 'diskless\n');
       // Host keys made at package install would be shared by every node booting the image;
-      // each node gets its own from the server at boot instead (seed 004).
+      // each node gets its own from the server at boot instead, the same at every boot.
       for (const n of await readdir(join(rootfs, 'etc/ssh'))) if (n.startsWith('ssh_host_')) await rm(join(rootfs, 'etc/ssh', n));
       // initramfs-tools made an initrd for a local disk boot; a diskless node never uses it.
       for (const n of await readdir(join(rootfs, 'boot'))) if (n.startsWith('initrd.img-')) await rm(join(rootfs, 'boot', n));

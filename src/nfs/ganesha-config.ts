@@ -13,7 +13,7 @@ function quoted(s: string): string {
 
 /**
  * An nfs-ganesha config serving NFSv4 only, read-only, without rpcbind, dbus or Kerberos
- * (the set that works on a host without the kernel's nfsd; LAB.md). Root is not squashed:
+ * (the set that works on a host without the kernel's nfsd). Root is not squashed:
  * image files owned by root must read as root's on the node.
  */
 export function ganeshaConfig(o: { bindAddress: string; port?: number; exports: readonly NfsExport[]; recoveryDir: string }): string {

@@ -153,7 +153,7 @@ export class SecretStore {
 
   /**
    * The node's SSH host keys, generated on first use and then kept, so the node presents the
-   * same identity at every boot (seed 004: keys regenerated per boot break known_hosts).
+   * same identity at every boot (keys made anew at each boot would break known_hosts).
    */
   async hostKeys(mac: string, hostname: string): Promise<{ files: NodeFile[] }> {
     if (!HOSTNAME.test(hostname)) throw new Error(`Invalid hostname "${hostname}"`);

@@ -1,8 +1,8 @@
-// One real node watched through everything issue 5 promises: its first boot fails (a wrong
-// image hash) and the API, /metrics and the dashboard in real Chromium say where and why; the
-// admin fixes the node through the API; the reboot succeeds and the page follows it live; an
-// unknown machine's DHCP request (busybox udhcpc) shows under Discovered and is adopted
-// through the dashboard's form into the YAML inventory.
+// One real node watched through every view of its boot the server offers: its first boot
+// fails (a wrong image hash) and the API, /metrics and the dashboard in real Chromium say
+// where and why; the admin fixes the node through the API; the reboot succeeds and the page
+// follows it live; an unknown machine's DHCP request (busybox udhcpc) shows under Discovered
+// and is adopted through the dashboard's form into the YAML inventory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';

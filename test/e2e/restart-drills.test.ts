@@ -1,4 +1,4 @@
-// Restart drills (issue 6): `diskless serve` is killed with SIGKILL, as a crash would, at the
+// Restart drills: `diskless serve` is killed with SIGKILL, as a crash would, at the
 // two moments a diskless node depends on it most, with one QEMU node doing both:
 //  1. while iPXE downloads the kernel: the script's retry loop fetches it again and the node
 //     boots to its login prompt;

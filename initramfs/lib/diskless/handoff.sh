@@ -86,8 +86,9 @@ set_hostname() {
     fi
 }
 
-# Seed 000 comment 8, seed 002: the real system must keep the interface that carries its
-# root. Leave the lease where its network tools look and mark the interface as taken.
+# The real system must keep the interface that carries its root: a network tool that released
+# the lease or took the interface down would cut the node off from its root. Leave the lease
+# where its network tools look and mark the interface as taken.
 hand_over_network() {
     local _d
     # initramfs-tools' format, read by Debian's scripts (values quoted: it gets sourced).

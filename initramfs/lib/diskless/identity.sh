@@ -1,6 +1,6 @@
 # This node's own files, applied over the overlay and never baked into the image: SSH host keys
-# kept on the server (seed 004: keys that change at every boot), root's authorized_keys and
-# password hash, and the profile's and node's files (seed 002's per-host tarballs).
+# kept on the server (so they stay the same from boot to boot), root's authorized_keys and
+# password hash, and the files its profile and the node itself add to the image.
 
 DL_FILES=${DL_FILES:-/run/initramfs/node-files.cpio}
 DL_NEWROOT=${DL_NEWROOT:-/newroot}

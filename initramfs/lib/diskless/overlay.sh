@@ -1,4 +1,4 @@
-# The node's root: a tmpfs upper layer over the read-only image (seeds 001, 004), so every
+# The node's root: a tmpfs upper layer over the read-only image, so every
 # write stays in this node's RAM and is gone after a reboot; or the image alone (ro).
 
 make_overlay() {

@@ -1,5 +1,6 @@
 # Attach the read-only root image at $DL_MNT/lower, retrying the whole attach for
-# rd.retry seconds (seed 001's ROOTDELAY loop) so a server that is briefly down is waited for.
+# rd.retry seconds (as initramfs-tools retries an NFS root for ROOTDELAY seconds, 180 by
+# default) so a server that is briefly down is waited for.
 
 # Under /run/initramfs, systemd treats these mounts as the root's own and never tries to
 # unmount them at shutdown (they are busy under the overlay until the very end).
@@ -69,7 +70,7 @@ attach_live() {
         report verified ok "sha256=$_sum"
     fi
     if [ -n "$DL_COPY" ]; then
-        # Seed 001's first variant: the whole tree in tmpfs, the image file freed afterwards.
+        # rd.diskless.copy: the whole tree in tmpfs, the image file freed afterwards.
         mkdir -p $DL_MNT/sqfs
         mount -t squashfs -o ro,loop "$DL_IMAGE_DIR/root.sqfs" $DL_MNT/sqfs || { cause "cannot mount the downloaded image (not a squashfs?)"; return; }
         mount -t tmpfs -o mode=0755,size=90% tmpfs "$DL_LOWER" || { cause "cannot mount tmpfs for the copy"; return; }

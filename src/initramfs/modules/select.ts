@@ -2,8 +2,8 @@ import { type ResolvedModules, resolveModules } from './resolve.js';
 import type { ModuleTree } from './tree.js';
 
 /**
- * Which modules a network-boot initramfs carries. One archive for every machine (seed 000: "one
- * size fits all"): by default every driver that can bring up a wired link the firmware could
+ * Which modules a network-boot initramfs carries. One archive for every machine, one size fits
+ * all: by default every driver that can bring up a wired link the firmware could
  * have netbooted from, and /init coldplugs whatever hardware it finds.
  */
 
@@ -15,7 +15,7 @@ export const OPTIONAL_BOOT_MODULES = ['nfsv3', 'af_packet'] as const;
 
 /**
  * virtio devices appear only once a transport has probed the PCI (or MMIO) device, so
- * virtio_net alone sees no interface (LAB.md).
+ * virtio_net alone sees no interface.
  */
 export const VIRTIO_TRANSPORTS = ['virtio', 'virtio_ring', 'virtio_pci', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_mmio'] as const;
 
