@@ -1,6 +1,7 @@
 /**
  * How big every benchmark runs. `quick` is for development on a loaded 2-CPU machine (seconds
- * per case); `full` is the size the project issue asks for (minutes per case).
+ * per case); `full` is sized like a site's boot traffic: tens of clients at once, 5,000 DHCP
+ * clients, a 1 GiB NBD image (minutes per case).
  */
 export interface Scale {
   name: 'quick' | 'full';
