@@ -62,6 +62,8 @@ export class QemuMachine {
 
   /** The QEMU process (its pid, output(), status). */
   readonly process: LabProcess;
+  /** When QEMU was started (Date.now()): the machine's power-on, where its own boot time begins. */
+  readonly startedAt: number;
 
   private constructor(
     readonly name: string,
@@ -75,6 +77,7 @@ export class QemuMachine {
     private readonly unregisterDir: () => void,
   ) {
     this.process = qemu;
+    this.startedAt = Date.now();
     this.#poll = setInterval(() => this.#check(), POLL_MS);
     this.exited = qemu.exited.then((status) => {
       clearInterval(this.#poll);
