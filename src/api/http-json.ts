@@ -38,7 +38,7 @@ export interface ErrorBody {
  * failure of this server is 5xx. Codes only the CLI raises still get a status, so that a new
  * code must be given one here.
  */
-export const ANSWER_BY_CODE: Readonly<Record<DisklessErrorCode, { status: number; hint: string }>> = {
+const ANSWER_BY_CODE: Readonly<Record<DisklessErrorCode, { status: number; hint: string }>> = {
   DL_USAGE: { status: 400, hint: 'Fix the request and send it again' },
   DL_INVALID: { status: 400, hint: 'Fix the request and send it again' },
   DL_CONFIG: { status: 400, hint: 'Fix the request and send it again' },
