@@ -1,7 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../http/read-body.js';
+import { DisklessError, type DisklessErrorCode } from '../errors/diskless-error.js';
 
-/** An error the API answers with its own status: {error, hint} in JSON. */
+/**
+ * A refusal by the API itself (access, method, body, query), answered with its own status as
+ * {error, hint}. It is not a DisklessError: it is already an HTTP answer, and its status says
+ * what kind it is. Errors from the rooms behind the API are DisklessErrors, answered by code.
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -20,8 +25,60 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, e: ApiError): void {
-  sendJson(res, e.status, { error: e.message, hint: e.hint }, e.headers);
+/** The JSON body of every API error; `code` when a DisklessError caused it. */
+export interface ErrorBody {
+  error: string;
+  code?: DisklessErrorCode;
+  hint: string;
+}
+
+/**
+ * The HTTP status and hint for each Diskless error code: the one table the API answers the
+ * refusals of the rooms behind it with. A client's mistake is 4xx and says what was wrong; a
+ * failure of this server is 5xx. Codes only the CLI raises still get a status, so that a new
+ * code must be given one here.
+ */
+const ANSWER_BY_CODE: Readonly<Record<DisklessErrorCode, { status: number; hint: string }>> = {
+  DL_USAGE: { status: 400, hint: 'Fix the request and send it again' },
+  DL_INVALID: { status: 400, hint: 'Fix the request and send it again' },
+  DL_CONFIG: { status: 400, hint: 'Fix the request and send it again' },
+  DL_INVENTORY: { status: 400, hint: 'Fix the request and send it again' },
+  DL_INVENTORY_NOT_FOUND: { status: 404, hint: 'GET /api/v1/nodes lists the nodes, /api/v1/profiles the profiles, /api/v1/discovered the machines not in the inventory' },
+  DL_STORE: { status: 400, hint: 'Fix the request and send it again; GET /api/v1/images lists images and versions' },
+  DL_STORE_NOT_FOUND: { status: 404, hint: 'GET /api/v1/images lists images and versions' },
+  DL_STORE_IN_USE: { status: 409, hint: 'Publish another version, or wait until no node runs it' },
+  DL_IMAGE_BUILD: { status: 400, hint: 'Fix the request and send it again' },
+  DL_IMAGE_SHELL: { status: 400, hint: 'Fix the request and send it again' },
+  DL_TOOL: { status: 500, hint: 'See the server log' },
+  DL_SERVICE_START: { status: 500, hint: 'See the server log' },
+  DL_CERTIFICATE: { status: 500, hint: 'See the server log' },
+  DL_SECRET_PERMISSION: { status: 500, hint: 'See the server log' },
+  DL_SERVER_UNREACHABLE: { status: 502, hint: 'See the server log' },
+  DL_SERVER_REFUSED: { status: 502, hint: 'See the server log' },
+};
+
+const INTERNAL: ErrorBody = { error: 'Internal error', hint: 'See the server log' };
+
+/**
+ * What the API answers for a thrown error: an ApiError as it says; a DisklessError by its code
+ * (ANSWER_BY_CODE); anything else is a 500. A 5xx body never carries the message (it may name
+ * the server's files); the caller logs it.
+ */
+export function errorAnswer(e: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
+  if (e instanceof ApiError) return { status: e.status, body: { error: e.message, hint: e.hint }, headers: e.headers };
+  if (e instanceof DisklessError) {
+    const { status, hint } = ANSWER_BY_CODE[e.code];
+    const body = status < 500 ? { error: e.message, code: e.code, hint } : { error: INTERNAL.error, code: e.code, hint };
+    return { status, body, headers: {} };
+  }
+  return { status: 500, body: INTERNAL, headers: {} };
+}
+
+/** Answers a thrown error (see errorAnswer) and returns the status sent. */
+export function sendError(res: ServerResponse, e: unknown): number {
+  const { status, body, headers } = errorAnswer(e);
+  sendJson(res, status, body, headers);
+  return status;
 }
 
 /** Reads a JSON object body of at most `limit` bytes; anything else is a 4xx ApiError. */

@@ -4,6 +4,7 @@
  */
 import { MAX_QUERY_LIMIT } from '../events/event-store.js';
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './paging.js';
+import { DISKLESS_ERROR_CODES } from '../errors/diskless-error.js';
 
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -90,7 +91,18 @@ export function openApiDocument(): object {
     components: {
       securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } },
       schemas: {
-        Error: { type: 'object', properties: { error: { type: 'string' }, hint: { type: 'string' } }, required: ['error', 'hint'] },
+        Error: {
+          type: 'object',
+          properties: {
+            error: { type: 'string' },
+            code: {
+              enum: Object.keys(DISKLESS_ERROR_CODES),
+              description: `Stable. Present when the inventory, the image store or another part behind the API refused; refusals of the API itself (access, method, body, query) have none. ${Object.entries(DISKLESS_ERROR_CODES).map(([c, meaning]) => `${c}: ${meaning}`).join('; ')}`,
+            },
+            hint: { type: 'string' },
+          },
+          required: ['error', 'hint'],
+        },
         Event: {
           type: 'object',
           properties: {

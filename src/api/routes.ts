@@ -236,7 +236,7 @@ export function apiHandler(deps: ApiDeps): HttpHandler {
       if (result !== undefined) sendJson(res, 200, result);
     } catch (e) {
       if (res.headersSent) res.destroy();
-      else sendError(res, toApiError(e));
+      else if (sendError(res, e) >= 500) log.log('error', 'request failed', { method: req.method, path, error: e instanceof Error ? e.message : String(e) });
     }
     return true;
   };
@@ -329,15 +329,4 @@ function requireWrites(deps: ApiDeps) {
 function requireImages(deps: ApiDeps) {
   if (!deps.images) throw new ApiError(503, 'The image store is not available', 'Start the server with a state directory holding images');
   return deps.images;
-}
-
-/** Refused edits (InventoryError, StoreError) are the client's to fix; anything else is ours. */
-function toApiError(e: unknown): ApiError {
-  if (e instanceof ApiError) return e;
-  const err = e instanceof Error ? e : new Error(String(e));
-  if (err.name === 'InventoryError' || err.name === 'StoreError' || err.name === 'ConfigError') {
-    const missing = /\b(no such|not found|unknown|does not exist)\b/i.test(err.message);
-    return new ApiError(missing ? 404 : 400, err.message, missing ? 'Check the name with a GET first' : 'Fix the request and send it again');
-  }
-  return new ApiError(500, 'Internal error', 'See the server log');
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../log/logger.js';
+import { DisklessError } from '../errors/diskless-error.js';
 
 /**
  * The API's admin token from api.admin_token_file. A missing file gets a fresh random token
@@ -15,7 +16,7 @@ export async function loadAdminToken(file: string, logger: Logger): Promise<stri
   try {
     const st = await stat(file);
     if ((st.mode & 0o077) !== 0) {
-      throw new Error(`Cannot use admin token file ${file}: mode ${(st.mode & 0o777).toString(8)} lets others read it (chmod 600 ${file})`);
+      throw new DisklessError('DL_SECRET_PERMISSION', `Cannot use admin token file ${file}: mode ${(st.mode & 0o777).toString(8)} lets others read it (chmod 600 ${file})`);
     }
     text = await readFile(file, 'utf8');
   } catch (e) {
@@ -33,7 +34,7 @@ export async function loadAdminToken(file: string, logger: Logger): Promise<stri
     return token;
   }
   const token = text.trim();
-  if (!/^\S{16,}$/.test(token)) throw new Error(`Cannot use admin token file ${file}: expected one token of at least 16 characters without spaces`);
+  if (!/^\S{16,}$/.test(token)) throw new DisklessError('DL_INVALID', `Cannot use admin token file ${file}: expected one token of at least 16 characters without spaces`);
   log.log('info', 'admin token loaded', { file });
   return token;
 }

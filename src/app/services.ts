@@ -36,6 +36,7 @@ import type { SecretsWindows } from '../identity/secrets-windows.js';
 import { throttledLog } from '../log/throttled-log.js';
 import { knownMac } from './known-macs.js';
 import { EventStreamSlots } from '../api/event-stream.js';
+import { DisklessError } from '../errors/diskless-error.js';
 
 
 export interface StartOptions {
@@ -224,7 +225,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     for (const [name, s] of [['http', http], ['https', https], ['admin API', admin], ['tftp', tftp], ['nbd', nbd], ['nfs', nfs], ['dhcp', dhcp], ['ra', ra]] as const) {
       if (!s) continue;
       await s.start().catch((e: unknown) => {
-        throw new Error(`Cannot start ${name}: ${e instanceof Error ? e.message : String(e)}${startHint(e, config)}`);
+        throw new DisklessError('DL_SERVICE_START', `Cannot start ${name}: ${e instanceof Error ? e.message : String(e)}${startHint(e, config)}`, { cause: e });
       });
       started.push(s);
     }

@@ -5,6 +5,7 @@ import type { BootEvent } from '../events/boot-event.js';
 import { eventLine, type NodeRow } from './fleet-format.js';
 import { apiBase, apiTls, followEvents, getAll, getJson } from './server-api.js';
 import type { CliIo } from './status.js';
+import { DisklessError } from '../errors/diskless-error.js';
 
 const HELP = `Usage: diskless events --config FILE [--follow] [--node MAC|HOSTNAME] [--limit N]
 
@@ -33,9 +34,9 @@ export async function eventsCommand(argv: string[], io: EventsIo = {}): Promise<
     out(HELP);
     return 0;
   }
-  if (!values.config) throw new Error(`events: --config FILE is required\n\n${HELP}`);
+  if (!values.config) throw new DisklessError('DL_INVALID', `events: --config FILE is required\n\n${HELP}`);
   const limit = values.limit ?? '50';
-  if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) throw new Error(`events: --limit must be a whole number from 1 to 1000 (got "${limit}")`);
+  if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) throw new DisklessError('DL_INVALID', `events: --limit must be a whole number from 1 to 1000 (got "${limit}")`);
   const config = loadConfig(values.config);
   const base = apiBase(config);
   const tls = apiTls(config);
@@ -46,7 +47,7 @@ export async function eventsCommand(argv: string[], io: EventsIo = {}): Promise<
   let mac: string | undefined;
   if (values.node !== undefined) {
     mac = normalizeMac(values.node) ?? nodes.find((n) => n.hostname?.toLowerCase() === values.node!.toLowerCase())?.mac;
-    if (!mac) throw new Error(`events: --node ${values.node} is neither a MAC address nor a host name in the inventory`);
+    if (!mac) throw new DisklessError('DL_INVALID', `events: --node ${values.node} is neither a MAC address nor a host name in the inventory`);
   }
   const node = mac ? `&node=${encodeURIComponent(mac)}` : '';
   const page = await getJson<{ events: BootEvent[]; lastSeq: number }>(`${base}/events?limit=${limit}${node}`, tls);

@@ -1,15 +1,15 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
-import { ConfigError } from '../config/yaml-fields.js';
-import { buildImage, ImageBuildError, networkInitrdBuilder, type InitrdBuilder } from '../images/build-image.js';
-import { CertificateError, loadServerCertificate } from '../tls/server-certificate.js';
+import { buildImage, networkInitrdBuilder, type InitrdBuilder } from '../images/build-image.js';
+import { loadServerCertificate } from '../tls/server-certificate.js';
 import { spawnChrootCommand } from '../images/chroot-command.js';
-import { imageShell, ImageShellError, type ImageShellResult, type SignalSource } from '../images/image-shell.js';
-import { ImageStore, StoreError, type InUse } from '../images/store/image-store.js';
+import { imageShell, type ImageShellResult, type SignalSource } from '../images/image-shell.js';
+import { ImageStore, type InUse } from '../images/store/image-store.js';
 import { RunningVersions, runningVersionsPath } from '../images/store/running-versions.js';
 import type { DisklessConfig } from '../config/types.js';
 import { ProgressBar } from './progress.js';
+import { reportError } from './error-report.js';
 
 const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [--include pkg,pkg] --config FILE
        diskless image list --config FILE
@@ -194,10 +194,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
     }
     return 2;
   } catch (e) {
-    if (e instanceof StoreError || e instanceof ImageBuildError || e instanceof ImageShellError || e instanceof CertificateError) err(`diskless image ${sub}: ${e.message}\n`);
-    else if (e instanceof ConfigError) err(`diskless: config error: ${e.message}\n`);
-    else throw e;
-    return 1;
+    return reportError(e, err, `diskless image ${sub}`);
   }
 }
 

@@ -5,6 +5,7 @@ import { editConfigFile } from '../inventory/config-file.js';
 import { adoptNode } from '../inventory/adopt.js';
 import { discoveredPath, notInInventory, readDiscovered } from '../inventory/discovered.js';
 import { addNode, addProfile, removeNode, removeProfile, setNode, setProfile, type NodeChanges, type ProfileChanges } from '../inventory/editor.js';
+import { DisklessError } from '../errors/diskless-error.js';
 
 const NODE_HELP = `Usage: diskless node add --mac MAC [--hostname H] [--address IP] [--profile P]
                        [--cmdline ARGS] [--loader ipxe|pxelinux] --config FILE
@@ -48,7 +49,7 @@ function changesFrom(values: Record<string, string | boolean | undefined>, keys:
   }
   const unset = typeof values['unset'] === 'string' ? values['unset'].split(',').map((s) => s.trim()).filter(Boolean) : [];
   for (const k of unset) {
-    if (!keys.includes(k)) throw new Error(`--unset: "${k}" is not one of ${keys.join(', ')}`);
+    if (!keys.includes(k)) throw new DisklessError('DL_INVALID', `--unset: "${k}" is not one of ${keys.join(', ')}`);
     changes[k] = null;
   }
   return changes;
@@ -57,7 +58,7 @@ function changesFrom(values: Record<string, string | boolean | undefined>, keys:
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
 function requireConfig(values: Record<string, unknown>, help: string): string {
-  if (typeof values['config'] !== 'string') throw new Error(`--config FILE is required\n\n${help}`);
+  if (typeof values['config'] !== 'string') throw new DisklessError('DL_INVALID', `--config FILE is required\n\n${help}`);
   return resolve(values['config']);
 }
 
@@ -91,9 +92,9 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'adopt': {
-      if (!mac) throw new Error('node adopt: the MAC of a discovered machine is required');
+      if (!mac) throw new DisklessError('DL_INVALID', 'node adopt: the MAC of a discovered machine is required');
       const hostname = values['hostname'];
-      if (typeof hostname !== 'string') throw new Error('node adopt: --hostname H is required');
+      if (typeof hostname !== 'string') throw new DisklessError('DL_INVALID', 'node adopt: --hostname H is required');
       const stateDir = loadConfig(file).server.stateDir;
       const seen = new Set((await readDiscovered(discoveredPath(stateDir))).map((m) => m.mac));
       const spec = { mac, hostname, profile: str(values['profile']), address: str(values['address']) };
@@ -102,22 +103,22 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'add': {
-      if (!mac) throw new Error('node add: --mac MAC is required');
+      if (!mac) throw new DisklessError('DL_INVALID', 'node add: --mac MAC is required');
       const spec = { mac, ...(changesFrom(values, NODE_KEYS) as Record<string, string>) };
       await editConfigFile(file, (text) => addNode(text, spec, file));
       process.stdout.write(`added node ${mac} to ${file}\n`);
       return 0;
     }
     case 'set': {
-      if (!mac) throw new Error('node set: the MAC of the node is required');
+      if (!mac) throw new DisklessError('DL_INVALID', 'node set: the MAC of the node is required');
       const changes = changesFrom(values, NODE_KEYS) as NodeChanges;
-      if (Object.keys(changes).length === 0) throw new Error('node set: nothing to change (give --hostname, --address, --profile, --cmdline, --loader or --unset)');
+      if (Object.keys(changes).length === 0) throw new DisklessError('DL_INVALID', 'node set: nothing to change (give --hostname, --address, --profile, --cmdline, --loader or --unset)');
       await editConfigFile(file, (text) => setNode(text, mac, changes, file));
       process.stdout.write(`updated node ${mac} in ${file}\n`);
       return 0;
     }
     case 'rm': {
-      if (!mac) throw new Error('node rm: the MAC of the node is required');
+      if (!mac) throw new DisklessError('DL_INVALID', 'node rm: the MAC of the node is required');
       await editConfigFile(file, (text) => removeNode(text, mac, file));
       process.stdout.write(`removed node ${mac} from ${file}\n`);
       return 0;
@@ -147,14 +148,14 @@ export async function profileCommand(argv: string[]): Promise<number> {
     }
     case 'add':
     case 'set': {
-      if (!name) throw new Error(`profile ${sub}: the profile NAME is required`);
+      if (!name) throw new DisklessError('DL_INVALID', `profile ${sub}: the profile NAME is required`);
       const changes = changesFrom(values, PROFILE_KEYS) as ProfileChanges;
       await editConfigFile(file, (text) => (sub === 'add' ? addProfile(text, name, changes as Parameters<typeof addProfile>[2], file) : setProfile(text, name, changes, file)));
       process.stdout.write(`${sub === 'add' ? 'added' : 'updated'} profile ${name} in ${file}\n`);
       return 0;
     }
     case 'rm': {
-      if (!name) throw new Error('profile rm: the profile NAME is required');
+      if (!name) throw new DisklessError('DL_INVALID', 'profile rm: the profile NAME is required');
       await editConfigFile(file, (text) => removeProfile(text, name, file));
       process.stdout.write(`removed profile ${name} from ${file}\n`);
       return 0;

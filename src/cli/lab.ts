@@ -4,6 +4,7 @@ import { runLabBoot } from '../lab/tiny-lab.js';
 import { DebianLab } from '../lab/debian-lab.js';
 import { cleanConsole } from '../lab/console-text.js';
 import type { QemuMachine } from '../lab/qemu.js';
+import { DisklessError } from '../errors/diskless-error.js';
 
 const HELP = `Usage: diskless lab [--root live|nbd|nfs] [--copy] [--nic virtio|e1000] [--interactive]
        diskless lab --root tiny [--firmware bios|uefi] [--nic virtio|e1000]
@@ -62,13 +63,13 @@ export async function labCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const choice = <T extends string>(name: string, v: string, allowed: readonly T[]): T => {
-    if (!(allowed as readonly string[]).includes(v)) throw new Error(`lab: --${name} must be one of ${allowed.join(', ')} (got "${v}")`);
+    if (!(allowed as readonly string[]).includes(v)) throw new DisklessError('DL_INVALID', `lab: --${name} must be one of ${allowed.join(', ')} (got "${v}")`);
     return v as T;
   };
   const root = choice('root', values.root, ['live', 'nbd', 'nfs', 'tiny'] as const);
   const nic = choice('nic', values.nic, ['virtio', 'e1000'] as const) === 'virtio' ? 'virtio-net-pci' : 'e1000';
   const timeoutMs = Number(values.timeout) * 1000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error(`lab: --timeout must be a number of seconds (got "${values.timeout}")`);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new DisklessError('DL_INVALID', `lab: --timeout must be a number of seconds (got "${values.timeout}")`);
   const logger = jsonLogger((l) => process.stderr.write(l), 'warn');
   if (root === 'tiny') return tinyLab(values, nic, timeoutMs, choice);
 

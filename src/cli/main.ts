@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { ConfigError } from '../config/yaml-fields.js';
+import { DisklessError } from '../errors/diskless-error.js';
+import { reportError } from './error-report.js';
 import { serveCommand } from './serve.js';
 import { labCommand } from './lab.js';
 import { initrdCommand } from './initrd.js';
@@ -31,6 +32,8 @@ Commands:
   help                    show this text
 
 Run "diskless <command> --help" for the options of a command.
+
+Exit status: 0 done, 1 failed, 2 the command line is wrong.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -64,8 +67,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write('diskless 0.1.0\n');
       return 0;
     default:
-      process.stderr.write(`diskless: unknown command "${cmd}"\n\n${HELP}`);
-      return 2;
+      throw new DisklessError('DL_USAGE', `unknown command "${cmd}"\n\n${HELP}`);
   }
 }
 
@@ -82,8 +84,6 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    if (e instanceof ConfigError) process.stderr.write(`diskless: config error: ${e.message}\n`);
-    else process.stderr.write(`diskless: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
+    process.exitCode = reportError(e, (s) => void process.stderr.write(s));
   },
 );

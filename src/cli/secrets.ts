@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
-import { ConfigError } from '../config/yaml-fields.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import { nodeByMac } from '../boot/boot-target.js';
 import { normalizeMac } from '../net/mac.js';
+import { reportError } from './error-report.js';
 
 const HELP = `Usage: diskless secrets root-password MAC|all --hash HASH|--hash-file FILE --config FILE
        diskless secrets authorized-keys MAC|all FILE --config FILE
@@ -75,8 +75,6 @@ export async function secretsCommand(argv: string[], out = (s: string) => void p
         return usage('unknown subcommand');
     }
   } catch (e) {
-    if (e instanceof ConfigError) err(`diskless: config error: ${e.message}\n`);
-    else err(`diskless secrets ${sub}: ${(e as Error).message}\n`);
-    return 1;
+    return reportError(e, err, `diskless secrets ${sub}`);
   }
 }

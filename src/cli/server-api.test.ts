@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { followEvents, getAll } from './server-api.js';
+import { followEvents, getAll, ServerApiError } from './server-api.js';
 
 test('followEvents reconnects a dropped stream with Last-Event-ID and loses nothing', async (t) => {
   const seen: IncomingHttpHeaders[] = [];
@@ -38,6 +38,38 @@ test('followEvents: a server that is not running is an error at once, not a retr
   const port = (server.address() as AddressInfo).port;
   await new Promise<void>((r) => server.close(() => r()));
   await assert.rejects(followEvents(`http://127.0.0.1:${port}/api/v1/events/stream`, () => {}, { retryMs: 10 }), /Cannot reach the Diskless server/);
+});
+
+test('followEvents: after a drop, a server that refuses is an error, not a retry loop', async (t) => {
+  let connections = 0;
+  const server = createServer((_req, res) => {
+    connections++;
+    if (connections === 1) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('id: 6\ndata: six\n\n');
+      setTimeout(() => res.socket?.destroy(), 20);
+    } else {
+      res.writeHead(403, { 'content-type': 'application/json' }).end('{"error":"Reads are not allowed from this address","hint":"x"}');
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/events/stream`;
+  const drops: string[] = [];
+  await assert.rejects(
+    followEvents(url, () => {}, { retryMs: 10, onDrop: (w) => drops.push(w) }),
+    (e) => e instanceof ServerApiError && e.code === 'DL_SERVER_REFUSED' && /Reads are not allowed/.test(e.message),
+  );
+  assert.equal(connections, 2);
+  assert.equal(drops.length, 1);
+});
+
+test('followEvents: a server that is not running is DL_SERVER_UNREACHABLE', async () => {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  await assert.rejects(followEvents(`http://127.0.0.1:${port}/api/v1/events/stream`, () => {}), (e) => e instanceof ServerApiError && e.code === 'DL_SERVER_UNREACHABLE');
 });
 
 test('getAll follows the pages of a list to the end', async (t) => {

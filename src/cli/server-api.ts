@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DisklessConfig } from '../config/types.js';
 import { SseParser } from './sse-parser.js';
 import { allPages } from '../dashboard/ui/pages.js';
+import { DisklessError } from '../errors/diskless-error.js';
+import { CertificateError } from '../tls/server-certificate.js';
 
 /** How to reach the admin API over HTTPS: trust exactly the server's own certificate. */
 export interface ApiTls {
@@ -28,20 +30,24 @@ export function apiTls(config: Pick<DisklessConfig, 'api' | 'server'>): ApiTls |
   try {
     ca = readFileSync(config.server.tlsCertFile, 'utf8');
   } catch (e) {
-    throw new ServerApiError(`Cannot read the server's certificate ${config.server.tlsCertFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): the admin API at ${config.api.address} is HTTPS and is trusted by that certificate; copy it here or run this on the server`);
+    throw new CertificateError(`Cannot read the server's certificate ${config.server.tlsCertFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): the admin API at ${config.api.address} is HTTPS and is trusted by that certificate; copy it here or run this on the server`);
   }
   return { ca, fingerprint: new X509Certificate(ca).fingerprint256 };
 }
 
-/** The server did not answer, or answered with an error: the message says what to do. */
-export class ServerApiError extends Error {
+/** The server did not answer (DL_SERVER_UNREACHABLE), or answered with an error (DL_SERVER_REFUSED): the message says what to do. */
+export class ServerApiError extends DisklessError {
   override name = 'ServerApiError';
+
+  constructor(code: 'DL_SERVER_UNREACHABLE' | 'DL_SERVER_REFUSED', message: string) {
+    super(code, message);
+  }
 }
 
 function unreachable(url: string, e: unknown): ServerApiError {
   const code = (e as NodeJS.ErrnoException).code;
   const why = code === 'ECONNREFUSED' ? 'connection refused' : code === 'EHOSTUNREACH' ? 'host unreachable' : (e as Error).message;
-  return new ServerApiError(`Cannot reach the Diskless server at ${new URL(url).origin}: ${why}. Is "diskless serve --config FILE" running with this config?`);
+  return new ServerApiError('DL_SERVER_UNREACHABLE', `Cannot reach the Diskless server at ${new URL(url).origin}: ${why}. Is "diskless serve --config FILE" running with this config?`);
 }
 
 // No AbortSignal on the request: an abort would destroy finished responses too, and their
@@ -80,7 +86,7 @@ async function failure(url: string, res: IncomingMessage): Promise<ServerApiErro
   }
   const what = typeof body.error === 'string' ? body.error : text.trim().slice(0, 200) || `HTTP ${res.statusCode}`;
   const hint = res.statusCode === 403 ? 'this machine is not in api.read_from of the server\'s config' : typeof body.hint === 'string' ? body.hint : '';
-  return new ServerApiError(`${new URL(url).pathname}: ${what}${hint ? ` (${hint})` : ''}`);
+  return new ServerApiError('DL_SERVER_REFUSED', `${new URL(url).pathname}: ${what}${hint ? ` (${hint})` : ''}`);
 }
 
 export async function getJson<T>(url: string, tls?: ApiTls): Promise<T> {
@@ -138,7 +144,7 @@ export async function followEvents(url: string, onData: (data: string) => void, 
     } catch (e) {
       lastId = parser.lastEventId;
       if (opts.signal?.aborted) return;
-      if (!connected || (e instanceof ServerApiError && !(e.message.startsWith('Cannot reach')))) throw e;
+      if (!connected || (e instanceof ServerApiError && e.code === 'DL_SERVER_REFUSED')) throw e;
       opts.onDrop?.((e as Error).message);
       await sleep(retryMs, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => {});
     }

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { statusTable, type NodeRow } from './fleet-format.js';
 import { apiBase, apiTls, getAll } from './server-api.js';
+import { DisklessError } from '../errors/diskless-error.js';
 
 const HELP = `Usage: diskless status --config FILE [--json]
 
@@ -24,7 +25,7 @@ export async function statusCommand(argv: string[], io: CliIo = {}): Promise<num
     out(HELP);
     return 0;
   }
-  if (!values.config) throw new Error(`status: --config FILE is required\n\n${HELP}`);
+  if (!values.config) throw new DisklessError('DL_INVALID', `status: --config FILE is required\n\n${HELP}`);
   const config = loadConfig(values.config);
   const nodes = inConfigOrder(await getAll<NodeRow>(apiBase(config), '/nodes', 'nodes', apiTls(config)), config.nodes);
   if (values.json) out(`${JSON.stringify(nodes, null, 2)}\n`);

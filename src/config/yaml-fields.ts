@@ -1,10 +1,12 @@
 import { isMap, isScalar, isSeq, type LineCounter, type Node, type YAMLMap } from 'yaml';
+import { DisklessError } from '../errors/diskless-error.js';
 
 /** A config problem, located: "FILE:LINE: KEY: what is wrong (how to fix)". */
-export class ConfigError extends Error {
+export class ConfigError extends DisklessError {
+  override name = 'ConfigError';
+
   constructor(readonly file: string, readonly line: number | undefined, readonly key: string, problem: string) {
-    super(`${file}${line ? `:${line}` : ''}: ${key}: ${problem}`);
-    this.name = 'ConfigError';
+    super('DL_CONFIG', `${file}${line ? `:${line}` : ''}: ${key}: ${problem}`);
   }
 }
 

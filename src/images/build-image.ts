@@ -8,10 +8,15 @@ import { runTool } from '../process/run-tool.js';
 import { makeSquashfs } from './squashfs.js';
 import { sha256File } from './store/atomic.js';
 import { type ImageStore, type Manifest, validateName } from './store/image-store.js';
+import { DisklessError } from '../errors/diskless-error.js';
 
 /** A build refused for a reason the user can fix (no kernel, unreadable source). */
-export class ImageBuildError extends Error {
+export class ImageBuildError extends DisklessError {
   override name = 'ImageBuildError';
+
+  constructor(message: string) {
+    super('DL_IMAGE_BUILD', message);
+  }
 }
 
 export interface InitrdBuildRequest {

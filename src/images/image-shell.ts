@@ -10,10 +10,15 @@ import { openChrootSession } from './chroot-session.js';
 import { runTool } from '../process/run-tool.js';
 import type { ImageStore, Manifest, ShownVersion } from './store/image-store.js';
 import { validateName } from './store/image-store.js';
+import { DisklessError } from '../errors/diskless-error.js';
 
 /** A shell refused before anything was unpacked: unknown image, not root, a tool missing. */
-export class ImageShellError extends Error {
+export class ImageShellError extends DisklessError {
   override name = 'ImageShellError';
+
+  constructor(message: string) {
+    super('DL_IMAGE_SHELL', message);
+  }
 }
 
 export interface SignalSource {

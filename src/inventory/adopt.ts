@@ -17,9 +17,9 @@ export interface AdoptSpec {
  */
 export function adoptNode(text: string, spec: AdoptSpec, wasDiscovered: (mac: string) => boolean, file?: string): string {
   const mac = normalizeMac(spec.mac);
-  if (!mac) throw new InventoryError(`"${spec.mac}" is not a MAC address (use 52:54:00:12:34:56)`);
+  if (!mac) throw new InventoryError('DL_INVENTORY', `"${spec.mac}" is not a MAC address (use 52:54:00:12:34:56)`);
   if (!wasDiscovered(mac)) {
-    throw new InventoryError(`${mac} has not been discovered (see "diskless node discovered"); to add a machine that has not asked this server yet: diskless node add --mac ${mac} --hostname ${spec.hostname}`);
+    throw new InventoryError('DL_INVENTORY_NOT_FOUND', `${mac} has not been discovered (see "diskless node discovered"); to add a machine that has not asked this server yet: diskless node add --mac ${mac} --hostname ${spec.hostname}`);
   }
   const defaultProfile = parseDocument(text).get('default_profile');
   const profile = spec.profile ?? (typeof defaultProfile === 'string' ? defaultProfile : undefined);

@@ -113,6 +113,23 @@ test('setNode can drop the first key of an item and rename the MAC', () => {
   refused(() => setNode(CONFIG, '52:54:00:00:00:02', { loader: 'grub' }), /edit refused: .*loader: must be one of ipxe, pxelinux/);
 });
 
+test('a missing node or profile is told apart by code from a refused edit', () => {
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return e instanceof InventoryError ? e.code : e;
+    }
+    return 'no error';
+  };
+  assert.equal(code(() => setNode(CONFIG, '52:54:00:00:00:07', { hostname: 'x' })), 'DL_INVENTORY_NOT_FOUND');
+  assert.equal(code(() => removeNode(CONFIG, '52:54:00:00:00:99')), 'DL_INVENTORY_NOT_FOUND');
+  assert.equal(code(() => removeProfile(CONFIG, 'ghost')), 'DL_INVENTORY_NOT_FOUND');
+  assert.equal(code(() => setProfile(CONFIG, 'ghost', { cmdline: 'quiet' })), 'DL_INVENTORY_NOT_FOUND');
+  assert.equal(code(() => addNode(CONFIG, { mac: '52:54:00:00:00:09', profile: 'ghost' }, '/etc/diskless.yaml')), 'DL_INVENTORY');
+  assert.equal(code(() => setNode(CONFIG, 'not-a-mac', { hostname: 'x' })), 'DL_INVENTORY');
+});
+
 test('quoted values stay quoted; values that need quotes get them', () => {
   const out = setProfile(CONFIG, 'rescue', { cmdline: 'single init=/bin/sh' });
   assert.deepEqual(lineDiff(CONFIG, out), { removed: ["    cmdline: 'single'"], added: ["    cmdline: 'single init=/bin/sh'"] });

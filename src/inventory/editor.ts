@@ -1,6 +1,7 @@
 import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { parseConfig } from '../config/load.js';
 import { ConfigError } from '../config/yaml-fields.js';
+import { DisklessError } from '../errors/diskless-error.js';
 import { normalizeMac } from '../net/mac.js';
 import { applyYamlOps, type YamlOp } from './yaml-splice.js';
 
@@ -9,12 +10,15 @@ import { applyYamlOps, type YamlOp } from './yaml-splice.js';
  * the same parser `serve` uses, so an edit that would stop the server from starting is refused
  * before anything reaches the disk. Untouched lines keep their bytes (see yaml-splice.ts).
  */
-export class InventoryError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'InventoryError';
+export class InventoryError extends DisklessError {
+  override name = 'InventoryError';
+
+  constructor(code: InventoryErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
+
+export type InventoryErrorCode = 'DL_INVENTORY' | 'DL_INVENTORY_NOT_FOUND';
 
 export interface NodeSpec {
   mac: string;
@@ -62,7 +66,7 @@ interface Inventory {
 /** A tolerant read of what the edit checks need; full validation is parseConfig's job. */
 function readInventory(text: string): Inventory {
   const doc = parseDocument(text);
-  if (doc.errors.length) throw new InventoryError(`cannot edit: invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+  if (doc.errors.length) throw new InventoryError('DL_INVENTORY', `cannot edit: invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
   const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
   const nodes: NodeEntry[] = [];
   const seq = doc.get('nodes', true);
@@ -96,14 +100,14 @@ const describe = (n: NodeEntry) => (n.hostname ? `${n.hostname} (${n.mac})` : `$
 
 function mustMac(text: string): string {
   const mac = normalizeMac(text);
-  if (!mac) throw new InventoryError(`"${text}" is not a MAC address (use 52:54:00:12:34:56)`);
+  if (!mac) throw new InventoryError('DL_INVENTORY', `"${text}" is not a MAC address (use 52:54:00:12:34:56)`);
   return mac;
 }
 
 function findNode(inv: Inventory, macText: string): NodeEntry {
   const mac = mustMac(macText);
   const n = inv.nodes.find((e) => e.mac === mac);
-  if (!n) throw new InventoryError(`no node with MAC ${mac}`);
+  if (!n) throw new InventoryError('DL_INVENTORY_NOT_FOUND', `no node with MAC ${mac}`);
   return n;
 }
 
@@ -111,9 +115,9 @@ function checkFree(inv: Inventory, self: NodeEntry | undefined, mac: string | un
   for (const other of inv.nodes) {
     if (other === self) continue;
     // Host names are case-insensitive (RFC 4343); two nodes with one name would fight over DNS and logs.
-    if (hostname !== undefined && other.hostname?.toLowerCase() === hostname.toLowerCase()) throw new InventoryError(`host name ${hostname} is already used by ${describe(other)}`);
-    if (mac !== undefined && other.mac === mac) throw new InventoryError(`a node with MAC ${mac} already exists (nodes[${other.index}]${other.hostname ? `, ${other.hostname}` : ''})`);
-    if (address !== undefined && other.address === address) throw new InventoryError(`address ${address} is already reserved for ${describe(other)}`);
+    if (hostname !== undefined && other.hostname?.toLowerCase() === hostname.toLowerCase()) throw new InventoryError('DL_INVENTORY', `host name ${hostname} is already used by ${describe(other)}`);
+    if (mac !== undefined && other.mac === mac) throw new InventoryError('DL_INVENTORY', `a node with MAC ${mac} already exists (nodes[${other.index}]${other.hostname ? `, ${other.hostname}` : ''})`);
+    if (address !== undefined && other.address === address) throw new InventoryError('DL_INVENTORY', `address ${address} is already reserved for ${describe(other)}`);
   }
 }
 
@@ -130,8 +134,8 @@ function edit(text: string, ops: YamlOp[], file: string): string {
     } catch (b) {
       before = b instanceof ConfigError ? b.message : undefined;
     }
-    if (before === e.message) throw new InventoryError(`the config is already invalid (not by this edit): ${e.message}`, { cause: e });
-    throw new InventoryError(`edit refused: ${e.message}`, { cause: e });
+    if (before === e.message) throw new InventoryError('DL_INVENTORY', `the config is already invalid (not by this edit): ${e.message}`, { cause: e });
+    throw new InventoryError('DL_INVENTORY', `edit refused: ${e.message}`, { cause: e });
   }
   return result;
 }
@@ -152,7 +156,7 @@ export function addNode(text: string, node: NodeSpec, file = DEFAULT_FILE): stri
 export function setNode(text: string, mac: string, changes: NodeChanges, file = DEFAULT_FILE): string {
   const inv = readInventory(text);
   const node = findNode(inv, mac);
-  if ('mac' in changes && (changes.mac === null || changes.mac === undefined)) throw new InventoryError('a node\'s mac cannot be removed (use removeNode)');
+  if ('mac' in changes && (changes.mac === null || changes.mac === undefined)) throw new InventoryError('DL_INVENTORY', 'a node\'s mac cannot be removed (use removeNode)');
   const newMac = changes.mac ? mustMac(changes.mac) : undefined;
   checkFree(inv, node, newMac, changes.address ?? undefined, changes.hostname ?? undefined);
   const ops: YamlOp[] = [];
@@ -171,12 +175,12 @@ export function removeNode(text: string, mac: string, file = DEFAULT_FILE): stri
 }
 
 export function addProfile(text: string, name: string, profile: ProfileSpec, file = DEFAULT_FILE): string {
-  if (readInventory(text).profiles.has(name)) throw new InventoryError(`profile "${name}" already exists`);
+  if (readInventory(text).profiles.has(name)) throw new InventoryError('DL_INVENTORY', `profile "${name}" already exists`);
   return edit(text, [{ op: 'set', path: ['profiles', name], value: pick(PROFILE_KEYS, profile) }], file);
 }
 
 export function setProfile(text: string, name: string, changes: ProfileChanges, file = DEFAULT_FILE): string {
-  if (!readInventory(text).profiles.has(name)) throw new InventoryError(`no profile "${name}"`);
+  if (!readInventory(text).profiles.has(name)) throw new InventoryError('DL_INVENTORY_NOT_FOUND', `no profile "${name}"`);
   const ops: YamlOp[] = [];
   for (const k of PROFILE_KEYS) {
     if (!(k in changes)) continue;
@@ -189,12 +193,12 @@ export function setProfile(text: string, name: string, changes: ProfileChanges, 
 
 export function removeProfile(text: string, name: string, file = DEFAULT_FILE): string {
   const inv = readInventory(text);
-  if (!inv.profiles.has(name)) throw new InventoryError(`no profile "${name}"`);
+  if (!inv.profiles.has(name)) throw new InventoryError('DL_INVENTORY_NOT_FOUND', `no profile "${name}"`);
   // A node without `profile:` boots "default", so it uses that profile just as much.
   const users = inv.nodes.filter((n) => (n.profile ?? 'default') === name);
-  if (users.length) throw new InventoryError(`profile "${name}" is used by ${users.length === 1 ? 'node' : 'nodes'} ${users.map(describe).join(', ')}; move them to another profile first`);
-  if (inv.defaultProfile === name) throw new InventoryError(`profile "${name}" is default_profile; change default_profile first`);
+  if (users.length) throw new InventoryError('DL_INVENTORY', `profile "${name}" is used by ${users.length === 1 ? 'node' : 'nodes'} ${users.map(describe).join(', ')}; move them to another profile first`);
+  if (inv.defaultProfile === name) throw new InventoryError('DL_INVENTORY', `profile "${name}" is default_profile; change default_profile first`);
   const heirs = [...inv.profiles].filter(([, p]) => p.inherits === name).map(([n]) => n);
-  if (heirs.length) throw new InventoryError(`profile "${name}" is inherited by ${heirs.map((h) => `"${h}"`).join(', ')}`);
+  if (heirs.length) throw new InventoryError('DL_INVENTORY', `profile "${name}" is inherited by ${heirs.map((h) => `"${h}"`).join(', ')}`);
   return edit(text, [{ op: 'delete', path: ['profiles', name] }], file);
 }

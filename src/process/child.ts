@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { onExitCleanup } from './exit-cleanup.js';
+import { DisklessError } from '../errors/diskless-error.js';
 
 export interface ProcessExit {
   code: number | null;
@@ -38,14 +39,14 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
       : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     child.on('error', (e) => {
       clearTimeout(timer);
-      reject(new Error(`Cannot run ${describe(argv)}: ${e.message}`));
+      reject(new DisklessError('DL_TOOL', `Cannot run ${describe(argv)}: ${e.message}`));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const result = { code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
       if (options.check !== false && code !== 0) {
         const why = signal !== null ? `killed by ${signal}` : `exit ${code}`;
-        reject(new Error(`Cannot run ${describe(argv)}: ${why}: ${result.stderr.trim()}`));
+        reject(new DisklessError('DL_TOOL', `Cannot run ${describe(argv)}: ${why}: ${result.stderr.trim()}`));
       } else {
         resolve(result);
       }
@@ -110,7 +111,7 @@ export class LabProcess {
       detached: true,
     });
     return new Promise((resolve, reject) => {
-      child.once('error', (e) => reject(new Error(`Cannot start ${describe(argv)}: ${e.message}`)));
+      child.once('error', (e) => reject(new DisklessError('DL_TOOL', `Cannot start ${describe(argv)}: ${e.message}`)));
       child.once('spawn', () => resolve(new LabProcess(argv, child, options)));
     });
   }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { DisklessError } from '../errors/diskless-error.js';
 
 export interface ToolResult {
   stdout: string;
@@ -30,12 +31,12 @@ export function runTool(argv: readonly string[], opts: { onLine?: (line: string)
     };
     child.stdout.on('data', feed('out'));
     child.stderr.on('data', feed('err'));
-    child.on('error', (e) => reject(new Error(`Cannot run ${cmd}: ${e.message} (is it installed? scripts/install-deps.sh installs it)`)));
+    child.on('error', (e) => reject(new DisklessError('DL_TOOL', `Cannot run ${cmd}: ${e.message} (is it installed? scripts/install-deps.sh installs it)`)));
     child.on('close', (code, signal) => {
       if (code === 0) resolve({ stdout: out, stderr: err });
       else {
         const tail = (err || out).trim().split('\n').slice(-15).join('\n');
-        reject(new Error(`${cmd} failed (${signal ?? `exit ${code}`}):\n${tail}`));
+        reject(new DisklessError('DL_TOOL', `${cmd} failed (${signal ?? `exit ${code}`}):\n${tail}`));
       }
     });
   });

@@ -2,20 +2,22 @@ import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import { DisklessError } from '../errors/diskless-error.js';
 
 export type RandomBytes = (n: number) => Uint8Array;
 
 export const defaultRandomBytes: RandomBytes = (n) => cryptoRandomBytes(n);
 
 /** Thrown when a secret on disk is readable or writable by someone other than its owner. */
-export class SecretPermissionError extends Error {
+export class SecretPermissionError extends DisklessError {
+  override name = 'SecretPermissionError';
+
   constructor(
     readonly path: string,
     readonly mode: number,
     message: string,
   ) {
-    super(message);
-    this.name = 'SecretPermissionError';
+    super('DL_SECRET_PERMISSION', message);
   }
 }
 

@@ -3,6 +3,7 @@ import { lstat, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Logger, nullLogger } from '../log/logger.js';
+import { DisklessError } from '../errors/diskless-error.js';
 import { macToHyphens, normalizeMac } from '../net/mac.js';
 import {
   type RandomBytes,
@@ -69,9 +70,9 @@ export function validateCryptHash(hash: string): string {
   if (CRYPT_HASHES.some(([, re]) => re.test(h))) return h;
   const hint = 'generate one with `mkpasswd -m yescrypt` (Debian: whois) or `openssl passwd -6`';
   if (/^\$1\$/.test(h) || /^[./0-9A-Za-z]{13}$/.test(h)) {
-    throw new Error(`Refusing root password hash: MD5/DES crypt is too weak; ${hint}`);
+    throw new DisklessError('DL_INVALID', `Refusing root password hash: MD5/DES crypt is too weak; ${hint}`);
   }
-  throw new Error(`Refusing root password: not a crypt(3) hash ($y$, $gy$, $7$, $6$, $5$, $2b$); ${hint}`);
+  throw new DisklessError('DL_INVALID', `Refusing root password: not a crypt(3) hash ($y$, $gy$, $7$, $6$, $5$, $2b$); ${hint}`);
 }
 
 const KEY_TYPE = /^(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)(?:-cert-v01@openssh\.com)?$/;
@@ -83,13 +84,13 @@ export function validateAuthorizedKeys(keys: string | readonly string[]): string
   lines.forEach((line, i) => {
     if (line === '' || line.startsWith('#')) return;
     if (line.includes('PRIVATE KEY')) {
-      throw new Error(`Refusing authorized_keys line ${i + 1}: it is a private key; give the .pub file`);
+      throw new DisklessError('DL_INVALID', `Refusing authorized_keys line ${i + 1}: it is a private key; give the .pub file`);
     }
     const words = line.split(/\s+/);
     const at = words.findIndex((w) => KEY_TYPE.test(w));
     const blob = at >= 0 ? words[at + 1] : undefined;
     if (blob === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) {
-      throw new Error(`Refusing authorized_keys line ${i + 1}: no "TYPE BASE64" public key found`);
+      throw new DisklessError('DL_INVALID', `Refusing authorized_keys line ${i + 1}: no "TYPE BASE64" public key found`);
     }
     kept.push(line);
   });
@@ -239,7 +240,7 @@ export class SecretStore {
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ENOENT' && err.syscall?.startsWith('spawn') === true) {
-        throw new Error(`Cannot generate SSH host keys: ${this.sshKeygen} not found (Debian: apt-get install openssh-client)`);
+        throw new DisklessError('DL_TOOL', `Cannot generate SSH host keys: ${this.sshKeygen} not found (Debian: apt-get install openssh-client)`);
       }
       throw e;
     } finally {

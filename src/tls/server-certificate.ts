@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { ServerConfig } from '../config/types.js';
 import { fsyncDir } from '../files/atomic-write.js';
 import { runTool } from '../process/run-tool.js';
+import { DisklessError } from '../errors/diskless-error.js';
 
 /** This server's TLS identity, as listeners and pinning clients need it. */
 export interface ServerCertificate {
@@ -28,8 +29,12 @@ export function pemCertificates(text: string): string[] {
   return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
-export class CertificateError extends Error {
+export class CertificateError extends DisklessError {
   override name = 'CertificateError';
+
+  constructor(message: string) {
+    super('DL_CERTIFICATE', message);
+  }
 }
 
 /**

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpServer } from '../../http/server.js';
 import type { DisklessConfig, NodeConfig, ProfileConfig } from '../../config/types.js';
-import type { ImageSummary, Manifest } from '../../images/store/image-store.js';
+import { StoreError, type ImageSummary, type Manifest } from '../../images/store/image-store.js';
+import { InventoryError } from '../../inventory/editor.js';
 import { createObservability, type Observability } from '../../app/observability.js';
 import type { ApiDeps, NodeFieldChanges, NodeFields } from '../deps.js';
 
@@ -44,7 +45,7 @@ export async function startApi(t: { after(fn: () => unknown): void }, overrides:
       maxBodyBytes: 1024,
       writes: {
         addNode: async (n) => {
-          if (nodes.some((x) => x.mac === n.mac)) throw Object.assign(new Error(`Node ${n.mac} already exists`), { name: 'InventoryError' });
+          if (nodes.some((x) => x.mac === n.mac)) throw new InventoryError('DL_INVENTORY', `Node ${n.mac} already exists`);
           writes.push(['add', n]);
           nodes.push({ mac: n.mac, profile: n.profile ?? 'lab', ...(n.hostname ? { hostname: n.hostname } : {}) });
         },
@@ -58,7 +59,7 @@ export async function startApi(t: { after(fn: () => unknown): void }, overrides:
         },
         rollback: async (name) => {
           writes.push(['rollback', name]);
-          throw Object.assign(new Error(`Cannot roll back ${name}: nothing to roll back to`), { name: 'StoreError' });
+          throw new StoreError('DL_STORE', `Cannot roll back ${name}: nothing to roll back to`);
         },
       },
       ...overrides,

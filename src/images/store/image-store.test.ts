@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runTool } from '../../process/run-tool.js';
 import { sha256File } from './atomic.js';
-import { ImageStore, type InUse, type PublishedPointer } from './image-store.js';
+import { ImageStore, StoreError, type InUse, type PublishedPointer } from './image-store.js';
 
 let work: string;
 let seq = 0;
@@ -168,6 +168,24 @@ describe('ImageStore', () => {
     assert.deepEqual(img?.previous, [], 'removed versions leave the rollback stack');
     assert.deepEqual((await readdir(join(store.root, 'lab'))).sort(), ['published', 'versions']);
     await assert.rejects(store.remove('lab', a.version, { inUse: nobody }), /no version/);
+  });
+
+  it('tells its refusals apart by code: not found, in use, and the rest', async () => {
+    const store = await newStore();
+    const code = (e: unknown) => e instanceof StoreError && e.code;
+    const a = await store.addVersion('lab', await input('a'));
+    await assert.rejects(store.show('lab'), (e) => code(e) === 'DL_STORE_NOT_FOUND');
+    await assert.rejects(store.show('lab', '0123456789abcdef'), (e) => code(e) === 'DL_STORE_NOT_FOUND');
+    await assert.rejects(store.publish('lab', '0123456789abcdef'), (e) => code(e) === 'DL_STORE_NOT_FOUND');
+    await assert.rejects(store.rollback('lab'), (e) => code(e) === 'DL_STORE');
+    await assert.rejects(store.show('lab', 'nothex'), (e) => code(e) === 'DL_STORE');
+    await store.publish('lab', a.version);
+    await assert.rejects(store.remove('lab', a.version, { inUse: nobody }), (e) => code(e) === 'DL_STORE_IN_USE');
+    const b = await store.addVersion('lab', await input('b'));
+    await assert.rejects(store.remove('lab', b.version, { inUse: () => ['pc-01'] }), (e) => code(e) === 'DL_STORE_IN_USE');
+    // A version whose manifest vanished is not listed: list() skips "not found" only.
+    await rm(join(store.root, 'lab', 'versions', b.version, 'manifest.json'));
+    assert.deepEqual((await store.list())[0]?.versions.map((m) => m.version), [a.version]);
   });
 
   it('collects garbage but keeps published, the top two rollback targets, versions in use and unpublished new builds', async () => {

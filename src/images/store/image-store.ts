@@ -4,6 +4,7 @@ import { chmod, copyFile, link, mkdir, open, readdir, readFile, rename, rm, rmdi
 import { join } from 'node:path';
 import { fsyncDir, fsyncFile, sha256File, writeFileAtomic } from './atomic.js';
 import { acquireLock } from '../../files/lock-file.js';
+import { DisklessError } from '../../errors/diskless-error.js';
 
 export const ROOT_SQFS = 'root.sqfs';
 export const KERNEL = 'vmlinuz';
@@ -110,20 +111,26 @@ const MAX_PREVIOUS = 32;
 // A temp dir younger than this may belong to an addVersion still running in another process.
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
-export class StoreError extends Error {
+export type StoreErrorCode = 'DL_STORE' | 'DL_STORE_NOT_FOUND' | 'DL_STORE_IN_USE';
+
+export class StoreError extends DisklessError {
   override name = 'StoreError';
+
+  constructor(code: StoreErrorCode, message: string) {
+    super(code, message);
+  }
 }
 
 export function validateName(name: string): string {
   // A leading dot is refused too: "." would be ROOT itself, and hidden names are the store's own temp entries.
   if (!NAME_RE.test(name) || name.includes('..') || name.startsWith('.')) {
-    throw new StoreError(`Invalid image name ${JSON.stringify(name)}: use 1 to 64 letters, digits, ".", "_" or "-", not starting with "." and without ".."`);
+    throw new StoreError('DL_STORE', `Invalid image name ${JSON.stringify(name)}: use 1 to 64 letters, digits, ".", "_" or "-", not starting with "." and without ".."`);
   }
   return name;
 }
 
 export function validateVersion(version: string): string {
-  if (!VERSION_RE.test(version)) throw new StoreError(`Invalid image version ${JSON.stringify(version)}: expected 16 lowercase hex digits`);
+  if (!VERSION_RE.test(version)) throw new StoreError('DL_STORE', `Invalid image version ${JSON.stringify(version)}: expected 16 lowercase hex digits`);
   return version;
 }
 
@@ -155,7 +162,7 @@ export class ImageStore {
 
   async addVersion(name: string, input: AddVersionInput): Promise<Manifest> {
     validateName(name);
-    if (!KERNEL_VERSION_RE.test(input.kernelVersion)) throw new StoreError(`Invalid kernel version ${JSON.stringify(input.kernelVersion)}`);
+    if (!KERNEL_VERSION_RE.test(input.kernelVersion)) throw new StoreError('DL_STORE', `Invalid kernel version ${JSON.stringify(input.kernelVersion)}`);
     if (input.parent !== undefined) validateVersion(input.parent);
     await checkSquashfsMagic(input.squashfs);
     return this.#locked(name, async () => {
@@ -232,7 +239,7 @@ export class ImageStore {
     const pointer = await this.#readPointer(name);
     let v: string;
     if (version === undefined) {
-      if (!pointer) throw new StoreError(`Image ${name} has no published version`);
+      if (!pointer) throw new StoreError('DL_STORE_NOT_FOUND', `Image ${name} has no published version`);
       v = pointer.version;
     } else v = validateVersion(version);
     const manifest = await this.#readManifest(name, v);
@@ -257,10 +264,10 @@ export class ImageStore {
     validateName(name);
     return this.#locked(name, async () => {
       const cur = await this.#readPointer(name);
-      if (!cur) throw new StoreError(`Image ${name} has no published version to roll back from`);
+      if (!cur) throw new StoreError('DL_STORE', `Image ${name} has no published version to roll back from`);
       const [back, ...rest] = cur.previous;
-      if (back === undefined) throw new StoreError(`Image ${name}: no previous version to roll back to (published is ${cur.version})`);
-      if (!(await exists(this.paths(name, back).manifest))) throw new StoreError(`Image ${name}: previous version ${back} is no longer in the store`);
+      if (back === undefined) throw new StoreError('DL_STORE', `Image ${name}: no previous version to roll back to (published is ${cur.version})`);
+      if (!(await exists(this.paths(name, back).manifest))) throw new StoreError('DL_STORE', `Image ${name}: previous version ${back} is no longer in the store`);
       const next: PublishedPointer = { version: back, previous: rest, publishedAt: this.#clock().toISOString() };
       await this.#writePointer(name, next);
       return next;
@@ -271,7 +278,7 @@ export class ImageStore {
   async resolve(name: string): Promise<ResolvedImage> {
     validateName(name);
     const pointer = await this.#readPointer(name);
-    if (!pointer) throw new StoreError(`Image ${name} has no published version`);
+    if (!pointer) throw new StoreError('DL_STORE_NOT_FOUND', `Image ${name} has no published version`);
     const manifest = await this.#readManifest(name, pointer.version);
     return { name, version: pointer.version, paths: this.paths(name, pointer.version), manifest };
   }
@@ -282,9 +289,9 @@ export class ImageStore {
     return this.#locked(name, async () => {
       await this.#readManifest(name, version);
       const pointer = await this.#readPointer(name);
-      if (pointer?.version === version) throw new StoreError(`Cannot remove ${name}@${version}: it is the published version; publish another one first`);
+      if (pointer?.version === version) throw new StoreError('DL_STORE_IN_USE', `Cannot remove ${name}@${version}: it is the published version; publish another one first`);
       const nodes = [...(await opts.inUse(name, version))];
-      if (nodes.length && !opts.force) throw new StoreError(`Cannot remove ${name}@${version}: running on ${nodes.join(', ')} (use force to remove anyway)`);
+      if (nodes.length && !opts.force) throw new StoreError('DL_STORE_IN_USE', `Cannot remove ${name}@${version}: running on ${nodes.join(', ')} (use force to remove anyway)`);
       await this.#delete(name, version, pointer);
       return nodes.length ? { warning: `Removed ${name}@${version} while it runs on ${nodes.join(', ')}; they keep their copy in RAM but cannot fetch it again` } : {};
     });
@@ -347,7 +354,7 @@ export class ImageStore {
     const differs: string[] = ([KERNEL, INITRD] as const).filter((f) => existing.files[f].sha256 !== files[f].sha256);
     if (existing.kernelVersion !== kernelVersion) differs.push(`kernelVersion ${existing.kernelVersion}`);
     if (differs.length) {
-      throw new StoreError(`Image ${name}@${version} already holds this squashfs with a different ${differs.join(', ')}; a version is identified by its root alone`);
+      throw new StoreError('DL_STORE', `Image ${name}@${version} already holds this squashfs with a different ${differs.join(', ')}; a version is identified by its root alone`);
     }
     return existing;
   }
@@ -369,7 +376,7 @@ export class ImageStore {
     const out: Manifest[] = [];
     for (const v of ids) {
       // A version removed between readdir and here is simply no longer listed.
-      const m = await this.#readManifest(name, v).catch((e: unknown) => (isCode(e, 'ENOENT') ? undefined : Promise.reject(e)));
+      const m = await this.#readManifest(name, v).catch((e: unknown) => (e instanceof StoreError && e.code === 'DL_STORE_NOT_FOUND' ? undefined : Promise.reject(e)));
       if (m) out.push(m);
     }
     return out.sort((a, b) => a.created.localeCompare(b.created) || a.version.localeCompare(b.version));
@@ -380,11 +387,11 @@ export class ImageStore {
     try {
       text = await readFile(this.paths(name, version).manifest, 'utf8');
     } catch (e) {
-      if (isCode(e, 'ENOENT')) throw Object.assign(new StoreError(`Image ${name} has no version ${version}`), { code: 'ENOENT' });
+      if (isCode(e, 'ENOENT')) throw new StoreError('DL_STORE_NOT_FOUND', `Image ${name} has no version ${version}`);
       throw e;
     }
     const m = JSON.parse(text) as Manifest;
-    if (m.version !== version || m.name !== name || !m.files?.[ROOT_SQFS]) throw new StoreError(`Corrupt manifest for ${name}@${version}`);
+    if (m.version !== version || m.name !== name || !m.files?.[ROOT_SQFS]) throw new StoreError('DL_STORE', `Corrupt manifest for ${name}@${version}`);
     return m;
   }
 
@@ -397,7 +404,7 @@ export class ImageStore {
       throw e;
     }
     const p = JSON.parse(text) as PublishedPointer;
-    if (typeof p.version !== 'string' || !VERSION_RE.test(p.version) || !Array.isArray(p.previous)) throw new StoreError(`Corrupt published pointer for image ${name}`);
+    if (typeof p.version !== 'string' || !VERSION_RE.test(p.version) || !Array.isArray(p.previous)) throw new StoreError('DL_STORE', `Corrupt published pointer for image ${name}`);
     return p;
   }
 
@@ -460,7 +467,7 @@ async function checkSquashfsMagic(path: string): Promise<void> {
     const buf = Buffer.alloc(4);
     const { bytesRead } = await fh.read(buf, 0, 4, 0);
     // Catches a swapped argument (kernel given as root) before anything is copied.
-    if (bytesRead < 4 || !buf.equals(SQUASHFS_MAGIC)) throw new StoreError(`${path} is not a squashfs image`);
+    if (bytesRead < 4 || !buf.equals(SQUASHFS_MAGIC)) throw new StoreError('DL_STORE', `${path} is not a squashfs image`);
   } finally {
     await fh.close();
   }
