@@ -9,6 +9,8 @@ export interface RaResponderOptions {
   logger?: Logger;
   /** Where the compiled helper is cached. */
   cacheDir?: string;
+  /** A responder binary to run instead of the one built from ra-responder.c. */
+  binary?: string;
 }
 
 /**
@@ -26,7 +28,7 @@ export class RaResponder {
   }
 
   async start(): Promise<void> {
-    const bin = await buildStaticHelper(RA_RESPONDER_SOURCE, 'ra-responder', this.opts.cacheDir);
+    const bin = this.opts.binary ?? (await buildStaticHelper(RA_RESPONDER_SOURCE, 'ra-responder', this.opts.cacheDir));
     let tail = '';
     let ready!: () => void;
     const answering = new Promise<void>((resolve) => (ready = resolve));
