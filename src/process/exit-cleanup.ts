@@ -5,9 +5,9 @@
  *
  * Handlers run newest first, so processes started inside a namespace die before the namespace
  * is deleted. The signal listeners exist only while something is registered: a library must
- * not change how the host program reacts to Ctrl-C once the lab is gone. A signal the program
- * listens for itself does not end it (`diskless serve` stops its services in order on SIGTERM),
- * so then the handlers wait for 'exit' and whatever the program has not stopped by then.
+ * not change how the host program reacts to Ctrl-C once nothing is left to clean up. A signal
+ * the program listens for itself does not end it (`diskless serve` stops its services in order
+ * on SIGTERM), so the handlers then wait for 'exit' and clean up whatever is still running.
  */
 const handlers = new Map<number, () => void>();
 let nextId = 1;
