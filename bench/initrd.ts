@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureLabImage } from '../src/lab/lab-image.js';
 import { defaultCacheDir } from '../src/lab/tiny-lab.js';
-import { run } from '../src/process/child.js';
+import { run } from '../src/process/run.js';
 import type { Benchmark, BenchContext } from './lib/context.js';
 import { timed } from './lib/net.js';
 import { median, type BenchResult } from './lib/result.js';

@@ -4,7 +4,7 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { run } from '../src/process/child.js';
+import { run } from '../src/process/run.js';
 import { bootBenchmark } from './boot.js';
 import { dhcpBenchmark } from './dhcp.js';
 import { httpBenchmark } from './http.js';

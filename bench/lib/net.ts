@@ -1,5 +1,6 @@
 import { LabNetwork, removeStaleLabNamespaces } from '../../src/lab/netns.js';
-import type { LabProcess, RunOptions, RunResult, SpawnOptions } from '../../src/process/child.js';
+import type { Daemon, DaemonOptions } from '../../src/process/daemon.js';
+import type { RunOptions, RunResult } from '../../src/process/run.js';
 
 /** The link conditions a case is measured under. */
 export type Link = 'veth' | 'tbf 1gbit';
@@ -63,11 +64,11 @@ export class BenchNet {
     return this.lab.exec(this.serverNs, argv, options);
   }
 
-  spawnServer(argv: readonly string[], options: SpawnOptions = {}): Promise<LabProcess> {
+  spawnServer(argv: readonly string[], options: DaemonOptions = {}): Promise<Daemon> {
     return this.lab.spawn(this.serverNs, argv, options);
   }
 
-  spawnClient(argv: readonly string[], options: SpawnOptions = {}): Promise<LabProcess> {
+  spawnClient(argv: readonly string[], options: DaemonOptions = {}): Promise<Daemon> {
     return this.lab.spawn(this.clientNs, argv, options);
   }
 

@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLabServer } from '../../src/lab/lab-server.js';
 import { hostKernel } from '../../src/lab/lab-host.js';
-import type { LabProcess } from '../../src/process/child.js';
+import type { Daemon } from '../../src/process/daemon.js';
 import { type BenchNet, SERVER, waitUntil } from './net.js';
 
 export const PORTS = { tftp: 69, http: 8080, nbd: 10809 } as const;
@@ -53,7 +53,7 @@ ${root}`);
   return processServer('diskless', p);
 }
 
-function processServer(name: string, p: LabProcess): Server {
+function processServer(name: string, p: Daemon): Server {
   return {
     name,
     stop: async () => {
@@ -67,7 +67,7 @@ async function listening(net: BenchNet, proto: 'tcp' | 'udp', port: number): Pro
   return r.stdout.trim() !== '';
 }
 
-async function started(net: BenchNet, name: string, p: LabProcess, proto: 'tcp' | 'udp', port: number): Promise<Server> {
+async function started(net: BenchNet, name: string, p: Daemon, proto: 'tcp' | 'udp', port: number): Promise<Server> {
   await waitUntil(`${name} on ${proto}/${port}`, async () => {
     if (p.status !== undefined) throw new Error(`${name} exited: ${p.output().slice(-1000)}`);
     return listening(net, proto, port);

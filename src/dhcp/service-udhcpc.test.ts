@@ -1,6 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { bootDhcpServer } from './responder.js';
 import { LeaseStore } from './lease-store.js';
 import type { DhcpNode } from './settings.js';
 import { createVethLab } from '../protocols/dhcp/testdata/veth-namespace.js';
+import { run as runCommand } from '../process/run.js';
 
 function findBusybox(): string | undefined {
   for (const p of ['/bin/busybox', '/usr/bin/busybox']) if (existsSync(p)) return p;
@@ -20,19 +21,7 @@ function findBusybox(): string | undefined {
 }
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCommand([cmd, ...args], { timeoutMs, check: false });
 }
 
 const notRoot = process.getuid?.() !== 0;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildImage, findKernel, ImageBuildError, type InitrdBuilder } from './build-image.js';
-import { runTool } from '../process/run-tool.js';
+import { run } from '../process/run.js';
 import { ImageStore } from './store/image-store.js';
 
 let work: string;
@@ -69,7 +69,7 @@ describe('buildImage', () => {
     for (const f of ['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub', 'ssh_host_rsa_key', 'sshd_config']) await writeFile(join(from, 'etc/ssh', f), `${f}\n`);
     const lines: string[] = [];
     const m = await buildImage({ store, name: 'ssh', from, workDir, buildInitrd: stubInitrd(), progress: (l) => lines.push(l) });
-    const { stdout } = await runTool(['unsquashfs', '-l', '-d', '', store.paths('ssh', m.version).rootSqfs]);
+    const { stdout } = await run(['unsquashfs', '-l', '-d', '', store.paths('ssh', m.version).rootSqfs]);
     const listed = stdout.split('\n').filter((l) => l.startsWith('/etc/ssh'));
     assert.deepEqual(listed, ['/etc/ssh', '/etc/ssh/sshd_config']);
     assert.deepEqual((await readdir(join(from, 'etc/ssh'))).sort(), ['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub', 'ssh_host_rsa_key', 'sshd_config']);
@@ -100,7 +100,7 @@ describe('buildImage', () => {
     const { store, workDir } = setup();
     const from = await fixtureRoot({ tag: 'tarred' });
     const tar = join(work, `root-${seq++}.tar`);
-    await runTool(['tar', '-cf', tar, '--numeric-owner', '-C', from, '.']);
+    await run(['tar', '-cf', tar, '--numeric-owner', '-C', from, '.']);
     const fromDir = await buildImage({ store, name: 'a', from, workDir, buildInitrd: stubInitrd() });
     const fromTar = await buildImage({ store, name: 'b', from: tar, workDir, buildInitrd: stubInitrd() });
     assert.equal(fromTar.version, fromDir.version);

@@ -4,7 +4,7 @@ import { buildNetworkInitrd } from '../initramfs/network-initrd.js';
 import { compareKernelVersions } from '../initramfs/kernel-version.js';
 import { resolveInRoot } from '../initramfs/root-path.js';
 import { buildDebianRoot } from './debian-root.js';
-import { runTool } from '../process/run-tool.js';
+import { run } from '../process/run.js';
 import { makeSquashfs } from './squashfs.js';
 import { sha256File } from './store/atomic.js';
 import { type ImageStore, type Manifest, validateName } from './store/image-store.js';
@@ -219,6 +219,6 @@ async function prepareRoot(
   const root = join(tmp, 'root');
   await mkdir(root);
   // Numeric owners: the image's uids must survive even where this host's names map differently.
-  await step(`extracting ${o.from}`, () => runTool(['tar', '-xpf', src, '--numeric-owner', '-C', root]));
+  await step(`extracting ${o.from}`, () => run(['tar', '-xpf', src, '--numeric-owner', '-C', root]));
   return root;
 }

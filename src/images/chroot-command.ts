@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { run } from '../process/run.js';
 
 export interface ChrootCommandOptions {
   env: NodeJS.ProcessEnv;
@@ -11,24 +11,17 @@ export interface ChrootCommandOptions {
 export type ChrootCommandRunner = (argv: readonly string[], o: ChrootCommandOptions) => Promise<number>;
 
 /**
- * The real runner. Without `output`, stdio is inherited: the admin's terminal becomes the shell's.
- * With it, output is captured (tests) and stdin is empty.
+ * The real runner. Without `output`, the command shares our terminal: the admin's terminal
+ * becomes the shell's. With it, output is captured line by line (tests) and stdin is empty.
  */
 export function spawnChrootCommand(output?: (chunk: string) => void): ChrootCommandRunner {
-  return (argv, o) =>
-    new Promise((resolve, reject) => {
-      const [cmd, ...args] = argv;
-      if (!cmd) return reject(new Error('Cannot run a command: empty command'));
-      const child = spawn(cmd, args, { env: o.env, stdio: output ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
-      child.stdout?.on('data', (c: Buffer) => output?.(c.toString()));
-      child.stderr?.on('data', (c: Buffer) => output?.(c.toString()));
-      const forward = () => child.kill(o.forward.reason as NodeJS.Signals);
-      if (o.forward.aborted) forward();
-      o.forward.addEventListener('abort', forward, { once: true });
-      child.on('error', (e) => reject(new Error(`Cannot run ${cmd}: ${e.message}`)));
-      child.on('close', (code, signal) => {
-        o.forward.removeEventListener('abort', forward);
-        resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
-      });
+  return async (argv, o) => {
+    const r = await run(argv, {
+      env: o.env,
+      check: false,
+      killOn: o.forward,
+      ...(output ? { onLine: (line: string) => output(`${line}\n`) } : { terminal: true }),
     });
+    return r.code ?? 128 + (r.signal ? constants.signals[r.signal] : 0);
+  };
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 
-/** Runs mount/umount; rejects when the tool exits non-zero (runTool does). */
+/** Runs mount/umount; rejects when the tool exits non-zero (`run` does). */
 export type MountRunner = (argv: readonly string[]) => Promise<unknown>;
 
 /** The text of /proc/self/mounts; injected so the unmount order can be tested without root. */

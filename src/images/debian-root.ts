@@ -1,5 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
-import { runTool } from '../process/run-tool.js';
+import { run } from '../process/run.js';
 import { hostDebianMirror } from './apt-mirror.js';
 
 export interface DebianRootOptions {
@@ -25,7 +25,7 @@ export async function buildDebianRoot(dir: string, o: DebianRootOptions): Promis
   await mkdir(dir, { recursive: true });
   const dpkgopts = (o.exclude ?? SLIM_EXCLUDES).map((g) => `--dpkgopt=path-exclude=${g}`);
   try {
-    await runTool(
+    await run(
       [
         'mmdebstrap', '--variant=minbase', '--mode=root', '--format=directory',
         ...(o.include.length ? [`--include=${o.include.join(',')}`] : []),

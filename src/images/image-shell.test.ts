@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildImage } from './build-image.js';
 import { spawnChrootCommand } from './chroot-command.js';
 import { imageShell, type ImageShellOptions, type ImageShellResult } from './image-shell.js';
-import { runTool } from '../process/run-tool.js';
+import { run } from '../process/run.js';
 import { ImageStore } from './store/image-store.js';
 import { busyboxRoot, IMAGE_RESOLV_CONF, stubInitrd } from './testdata/busybox-image.js';
 
@@ -63,11 +63,11 @@ async function setup() {
 }
 
 async function sqfsCat(sqfs: string, path: string): Promise<string> {
-  return (await runTool(['unsquashfs', '-cat', sqfs, path])).stdout;
+  return (await run(['unsquashfs', '-cat', sqfs, path])).stdout;
 }
 
 async function sqfsList(sqfs: string): Promise<string[]> {
-  return (await runTool(['unsquashfs', '-lc', sqfs])).stdout.split('\n').filter((l) => l.startsWith('squashfs-root'));
+  return (await run(['unsquashfs', '-lc', sqfs])).stdout.split('\n').filter((l) => l.startsWith('squashfs-root'));
 }
 
 describe('imageShell', { skip }, () => {
@@ -166,7 +166,7 @@ describe('imageShell', { skip }, () => {
       signals,
       runTool: (argv) => {
         if (argv[0] === 'unsquashfs') signals.emit('SIGINT');
-        return runTool(argv);
+        return run(argv);
       },
     });
     assert.equal(interrupted.outcome, 'discarded');

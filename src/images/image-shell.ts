@@ -7,7 +7,7 @@ import { type InitrdBuilder, storeRootVersion } from './build-image.js';
 import { type ChrootCommandRunner, spawnChrootCommand } from './chroot-command.js';
 import { type MountTable, mountPointsUnder, readMountTable } from './chroot-mounts.js';
 import { openChrootSession } from './chroot-session.js';
-import { runTool } from '../process/run-tool.js';
+import { run } from '../process/run.js';
 import type { ImageStore, Manifest, ShownVersion } from './store/image-store.js';
 import { validateName } from './store/image-store.js';
 import { DisklessError } from '../errors/diskless-error.js';
@@ -37,7 +37,7 @@ export interface ImageShellOptions {
   workDir: string;
   buildInitrd: InitrdBuilder;
   progress?: (msg: string) => void;
-  /** unsquashfs, mount, umount. Default runTool. */
+  /** unsquashfs, mount, umount. Default: `run` (src/process/run.ts). */
   runTool?: (argv: readonly string[]) => Promise<unknown>;
   /** `chroot ROOT COMMAND…`. Default: spawned with the terminal inherited. */
   runCommand?: ChrootCommandRunner;
@@ -112,17 +112,17 @@ async function pickVersion(store: ImageStore, name: string, version: string | un
 async function runSession(o: ImageShellOptions, from: ShownVersion, scratch: string, signals: SignalWatch): Promise<ImageShellResult> {
   const base = { name: o.name, from: from.version, warnings: [] as string[] };
   const progress = o.progress ?? (() => {});
-  const run = o.runTool ?? ((argv: readonly string[]) => runTool(argv));
+  const runTool = o.runTool ?? ((argv: readonly string[]) => run(argv));
   const root = join(scratch, 'root');
   let status: number | undefined;
   try {
     progress(`unpacking ${o.name}@${from.version}…`);
-    await run(['unsquashfs', '-no-progress', '-dest', root, from.paths.rootSqfs]);
+    await runTool(['unsquashfs', '-no-progress', '-dest', root, from.paths.rootSqfs]);
     signals.interrupted.throwIfAborted();
     const argv = o.command?.length ? [...o.command] : await loginShell(root, o.shell);
     const session = await openChrootSession(root, {
       saveDir: join(scratch, 'saved'),
-      run,
+      run: runTool,
       ...(o.readMounts ? { readMounts: o.readMounts } : {}),
       ...(o.hostResolvConf ? { hostResolvConf: o.hostResolvConf } : {}),
     });

@@ -1,5 +1,5 @@
 import { rename, rm } from 'node:fs/promises';
-import { runTool } from '../process/run-tool.js';
+import { run } from '../process/run.js';
 
 /**
  * A zstd squashfs of `dir`, written to a temp name and renamed into place, so a reader never
@@ -15,7 +15,7 @@ export async function makeSquashfs(
   const tmp = `${out}.tmp-${process.pid}`;
   await rm(tmp, { force: true });
   try {
-    await runTool(
+    await run(
       [
         'mksquashfs', dir, tmp, '-noappend', '-comp', 'zstd', '-Xcompression-level', '15', 
         '-mkfs-time', '0', '-all-time', '0', '-no-progress', '-quiet',

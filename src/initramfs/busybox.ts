@@ -1,7 +1,4 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { run } from '../process/run.js';
 
 /**
  * Where busybox wants its applets ("usr/bin/wget", "sbin/modprobe"), from the binary itself so
@@ -9,12 +6,7 @@ const run = promisify(execFile);
  * busybox (static from busybox-static), not one from an image.
  */
 export async function busyboxApplets(busybox: string): Promise<string[]> {
-  let stdout: string;
-  try {
-    ({ stdout } = await run(busybox, ['--list-full'], { maxBuffer: 1024 * 1024 }));
-  } catch (e) {
-    throw new Error(`Cannot list the applets of ${busybox}: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const { stdout } = await run([busybox, '--list-full']);
   return stdout
     .split('\n')
     .map((l) => l.trim())

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { pipeThrough } from '../process/pipe-through.js';
 import { CpioStreamParser, type ListedEntry } from './cpio-reader.js';
 
 export type { ListedEntry, ListedType } from './cpio-reader.js';
@@ -33,31 +33,11 @@ async function* decompress(source: Readable, format: Format): AsyncGenerator<Uin
     yield* pipeline(source, createGunzip(), () => {}) as AsyncIterable<Uint8Array>;
     return;
   }
-  const [cmd, ...args] = TOOLS[format];
-  const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const stderr: Buffer[] = [];
-  child.stderr.on('data', (b: Buffer) => stderr.push(b));
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  exited.catch(() => {});
-  // zstd stops reading at the end of its frame; EPIPE on the rest is expected, not a failure.
-  child.stdin.on('error', () => {});
-  source.on('error', () => child.kill('SIGKILL'));
-  source.pipe(child.stdin);
   try {
-    for await (const chunk of child.stdout) yield chunk as Uint8Array;
-    let code: number | null;
-    try {
-      code = await exited;
-    } catch (e) {
-      throw new Error(`Cannot decompress with ${cmd}: ${(e as Error).message}`);
-    }
-    if (code !== 0) throw new Error(`Cannot decompress with ${cmd}: exit ${code}: ${Buffer.concat(stderr).toString().trim()}`);
+    yield* pipeThrough(TOOLS[format], source);
   } finally {
+    // zstd stops reading at the end of its frame: the rest of the file is never read.
     source.destroy();
-    if (child.exitCode === null) child.kill('SIGKILL');
   }
 }
 

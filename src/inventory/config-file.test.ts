@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../config/load.js';
 import { editConfigFile } from './config-file.js';
 import { addNode } from './editor.js';
+import { run as runCommand } from '../process/run.js';
 
 const CONFIG = `# shared lab inventory
 server:
@@ -32,13 +33,7 @@ async function withDir(fn: (dir: string, file: string) => Promise<void>): Promis
 }
 
 function run(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
+  return runCommand([process.execPath, ...args], { check: false });
 }
 
 test('20 processes adding a node each at once: no update is lost', async () => {

@@ -12,7 +12,7 @@ import { loadConfig } from '../config/load.js';
 import { rootArgs } from '../boot/root-args.js';
 import { macToHyphens } from '../net/mac.js';
 import { assertLabHost } from './lab-host.js';
-import type { LabProcess } from '../process/child.js';
+import type { Daemon } from '../process/daemon.js';
 import { NBD_KEEPER_SOURCE } from '../initramfs/nbd-keeper.js';
 import { buildNetworkInitrd, INITRAMFS_DIR } from '../initramfs/network-initrd.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
@@ -146,7 +146,7 @@ const randomMac = () => `52:54:00:${randomBytes(3).toString('hex').match(/../g)!
  */
 export class DebianLab {
   readonly nodes: LabNode[];
-  #server: LabProcess | undefined;
+  #server: Daemon | undefined;
 
   /** The server's image store (state_dir/images), shared with the running diskless serve. */
   readonly store: ImageStore;

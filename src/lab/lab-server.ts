@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { LabNetwork } from './netns.js';
-import type { LabProcess } from '../process/child.js';
+import type { Daemon } from '../process/daemon.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const readLog = (path: string) => readFile(path, 'utf8').catch(() => '');
@@ -11,7 +11,7 @@ const readLog = (path: string) => readFile(path, 'utf8').catch(() => '');
  * waits for its "serving" line. The log may already hold an earlier run's lines (a restart):
  * only what is written after this start counts, measured before the process exists.
  */
-export async function startLabServer(net: LabNetwork, configPath: string, logPath: string, timeoutMs = 30_000): Promise<LabProcess> {
+export async function startLabServer(net: LabNetwork, configPath: string, logPath: string, timeoutMs = 30_000): Promise<Daemon> {
   const start = (await readLog(logPath)).length;
   const server = await net.spawnNode(net.name, [CLI, 'serve', '--config', configPath], { logFile: logPath });
   const deadline = Date.now() + timeoutMs;

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { assertLabHost } from './lab-host.js';
 import { LabNetwork } from './netns.js';
-import { run } from '../process/child.js';
+import { run } from '../process/run.js';
 
 assertLabHost();
 

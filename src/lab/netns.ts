@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type Logger, nullLogger } from '../log/logger.js';
 import { onExitCleanup } from '../process/exit-cleanup.js';
-import { LabProcess, type RunOptions, type RunResult, type SpawnOptions, run } from '../process/child.js';
+import { Daemon, type DaemonOptions } from '../process/daemon.js';
+import { type RunOptions, type RunResult, run, runSyncForExitHook } from '../process/run.js';
 import { alive } from '../files/lock-file.js';
 
 export interface LabNetworkOptions {
@@ -36,7 +36,7 @@ export class LabNetwork {
   readonly address: string;
   readonly foreignAddress: string | undefined;
   #taps: string[] = [];
-  #processes = new Set<LabProcess>();
+  #processes = new Set<Daemon>();
   #destroyed = false;
   readonly #unregister: () => void;
 
@@ -124,10 +124,10 @@ export class LabNetwork {
   }
 
   /** Starts a long-running command inside `ns`; destroy() stops it. */
-  async spawn(ns: string, argv: readonly string[], options: SpawnOptions = {}): Promise<LabProcess> {
+  async spawn(ns: string, argv: readonly string[], options: DaemonOptions = {}): Promise<Daemon> {
     this.#check(ns);
     // `ip netns exec` execs the command after setns, so the pid and group are the command's own.
-    const p = await LabProcess.start(['ip', 'netns', 'exec', ns, ...argv], options);
+    const p = await Daemon.start(['ip', 'netns', 'exec', ns, ...argv], options);
     this.#processes.add(p);
     void p.exited.then(() => this.#processes.delete(p));
     this.log.log('debug', 'process started', { pid: p.pid, cmd: argv.join(' ') });
@@ -135,7 +135,7 @@ export class LabNetwork {
   }
 
   /** Runs a Node script (e.g. the boot server) inside `ns` with this Node binary. */
-  spawnNode(ns: string, args: readonly string[], options: SpawnOptions = {}): Promise<LabProcess> {
+  spawnNode(ns: string, args: readonly string[], options: DaemonOptions = {}): Promise<Daemon> {
     return this.spawn(ns, [process.execPath, ...args], options);
   }
 
@@ -166,10 +166,10 @@ export class LabNetwork {
     this.#destroyed = true;
     for (const p of this.#processes) p.killSync();
     for (const ns of this.#namespaces()) {
-      for (const pid of syncOutput(['ip', 'netns', 'pids', ns]).split(/\s+/).filter(Boolean)) killQuietly(Number(pid));
+      for (const pid of runSyncForExitHook(['ip', 'netns', 'pids', ns]).split(/\s+/).filter(Boolean)) killQuietly(Number(pid));
     }
-    for (const tap of this.#taps) syncOutput(['ip', '-n', this.name, 'link', 'del', tap]);
-    for (const ns of this.#namespaces()) syncOutput(['ip', 'netns', 'del', ns]);
+    for (const tap of this.#taps) runSyncForExitHook(['ip', '-n', this.name, 'link', 'del', tap]);
+    for (const ns of this.#namespaces()) runSyncForExitHook(['ip', 'netns', 'del', ns]);
   }
 }
 
@@ -178,15 +178,6 @@ function killQuietly(pid: number): void {
     process.kill(pid, 'SIGKILL');
   } catch {
     // Already gone.
-  }
-}
-
-function syncOutput(argv: string[]): string {
-  const [cmd, ...args] = argv;
-  try {
-    return execFileSync(cmd ?? 'false', args, { stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' });
-  } catch {
-    return '';
   }
 }
 

@@ -8,7 +8,8 @@ import { cleanConsole, lastLines } from './console-text.js';
 import { onExitCleanup } from '../process/exit-cleanup.js';
 import type { LabNetwork } from './netns.js';
 import { type BootMethod, type Firmware, type NicModel, type NicSpec, OVMF_VARS, type QemuSpec, qemuArgs, qemuOptionValue, randomMac } from './qemu-args.js';
-import { LabProcess, type ProcessExit } from '../process/child.js';
+import type { ProcessExit } from '../process/command.js';
+import { Daemon } from '../process/daemon.js';
 
 export type { BootMethod, Firmware, NicModel } from './qemu-args.js';
 
@@ -61,13 +62,13 @@ export class QemuMachine {
   #input: Socket | undefined;
 
   /** The QEMU process (its pid, output(), status). */
-  readonly process: LabProcess;
+  readonly process: Daemon;
   /** When QEMU was started (Date.now()): the machine's power-on, where its own boot time begins. */
   readonly startedAt: number;
 
   private constructor(
     readonly name: string,
-    qemu: LabProcess,
+    qemu: Daemon,
     readonly argv: readonly string[],
     readonly consolePath: string,
     readonly mac: string | undefined,
@@ -128,7 +129,7 @@ export class QemuMachine {
       };
       const argv = ['qemu-system-x86_64', '-name', qemuOptionValue(name), ...qemuArgs(spec)];
       const proc = options.network === undefined
-        ? await LabProcess.start(argv)
+        ? await Daemon.start(argv)
         : await options.network.spawn(options.network.name, argv);
       (options.logger ?? nullLogger).log('info', 'qemu started', {
         service: 'lab', vm: name, pid: proc.pid, firmware, boot: spec.boot.kind, mac: nic?.mac,

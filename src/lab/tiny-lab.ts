@@ -7,7 +7,7 @@ import { LabNetwork, removeStaleLabNamespaces } from './netns.js';
 import { QemuMachine, type Firmware, type NicModel } from './qemu.js';
 import { assertLabHost, hostKernel } from './lab-host.js';
 import { buildTinyInitramfs, markerPattern } from './tiny-initramfs.js';
-import type { LabProcess } from '../process/child.js';
+import type { Daemon } from '../process/daemon.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
 
 export interface LabBootOptions {
@@ -125,7 +125,7 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
 }
 
 /** A DHCP server that is not ours: addresses only, no boot information (the proxyDHCP case). */
-async function startForeignDhcp(net: LabNetwork, dir: string): Promise<LabProcess> {
+async function startForeignDhcp(net: LabNetwork, dir: string): Promise<Daemon> {
   return net.spawn(net.foreignName!, [
     'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--no-resolv', '--no-hosts',
     '--interface=eth0', '--bind-interfaces', '--dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0,1h',

@@ -2,6 +2,9 @@
 // second namespace on the lab bridge and must hear "router lifetime 0", nothing more.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LabNetwork } from '../lab/netns.js';
 import { memoryLogger } from '../log/logger.js';
 import { buildStaticHelper } from './static-helper.js';
@@ -34,4 +37,14 @@ test('a missing interface is a clear start error, not a hang', async () => {
   const r = new RaResponder({ interface: 'nosuchif0', logger });
   await assert.rejects(r.start(), /ra-responder exited \(1\): no interface nosuchif0/);
   await r.stop();
+});
+
+test('stop() kills a responder that ignores SIGTERM', { timeout: 60_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dl-ra-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const binary = join(dir, 'stubborn-ra-responder');
+  await writeFile(binary, `#!/bin/sh\ntrap '' TERM\necho 'ra-responder: answering router solicitations on $1' >&2\nwhile :; do sleep 1; done\n`, { mode: 0o755 });
+  const r = new RaResponder({ interface: 'br0', binary });
+  await r.start();
+  await r.stop(); // without a SIGKILL after the grace period this never returns
 });

@@ -4,7 +4,7 @@ import { mkdir, readFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from '../process/child.js';
+import { run } from '../process/run.js';
 
 /** A C source of ours beside the TypeScript (dist/ holds only compiled .js), by repo path. */
 export function nativeSource(repoPath: string): string {

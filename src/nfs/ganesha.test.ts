@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ganeshaConfig } from './ganesha-config.js';
@@ -40,4 +40,23 @@ test('nfs-ganesha starts on loopback with an export and stops with us', async (t
     s.on('error', () => resolve(true));
   });
   assert.ok(closed, 'stopped with us');
+});
+
+test('stop() kills an NFS server that ignores SIGTERM', { timeout: 60_000 }, async (t) => {
+  const { GaneshaServer } = await import('./ganesha.js');
+  const dir = await mkdtemp(join(tmpdir(), 'dl-nfs-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Stands in for ganesha.nfsd: listens on the NFS port and ignores SIGTERM.
+  const binary = join(dir, 'stubborn-ganesha');
+  const listen = `process.on('SIGTERM', () => {}); require('node:net').createServer().listen(2049, '127.0.0.1')`;
+  await writeFile(binary, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} -e ${JSON.stringify(listen)}\n`, { mode: 0o755 });
+  const server = new GaneshaServer({ bindAddress: '127.0.0.1', exports: [{ id: 7, path: dir, pseudo: '/t' }], stateDir: dir, binary });
+  await server.start();
+  await server.stop(); // without a SIGKILL after the grace period this never returns
+  const { connect } = await import('node:net');
+  const closed = await new Promise<boolean>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port: 2049 }, () => { s.destroy(); resolve(false); });
+    s.on('error', () => resolve(true));
+  });
+  assert.ok(closed, 'killed');
 });

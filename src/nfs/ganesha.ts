@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { nullLogger, type Logger } from '../log/logger.js';
+import { lastLines } from '../process/command.js';
+import { Daemon } from '../process/daemon.js';
 import { ganeshaConfig, type NfsExport } from './ganesha-config.js';
 
 export interface GaneshaOptions {
@@ -16,6 +17,8 @@ export interface GaneshaOptions {
 }
 
 const NFS_PORT = 2049;
+/** How long ganesha gets to shut down cleanly after SIGTERM before it is killed. */
+const STOP_GRACE_MS = 5000;
 
 function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -32,7 +35,7 @@ function canConnect(host: string, port: number): Promise<boolean> {
  * Used because it runs anywhere (no kernel nfsd needed, no rpcbind for NFSv4).
  */
 export class GaneshaServer {
-  #child: ChildProcess | undefined;
+  #daemon: Daemon | undefined;
   readonly #log: Logger;
 
   constructor(private readonly o: GaneshaOptions) {
@@ -54,36 +57,37 @@ export class GaneshaServer {
       throw new Error(`Cannot start the NFS server: something already listens on ${this.o.bindAddress}:${NFS_PORT} (another NFS server? stop it or use mode live/nbd)`);
     }
     const bin = this.o.binary ?? 'ganesha.nfsd';
-    const child = spawn(bin, ['-F', '-f', conf, '-L', logFile, '-p', join(dir, 'ganesha.pid'), '-N', 'NIV_EVENT'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.#child = child;
-    let exited: string | undefined;
-    child.once('exit', (code, signal) => {
-      exited = signal ?? `exit ${code}`;
-      if (this.#child === child) this.#log.log('warn', 'nfs-ganesha exited', { status: exited });
+    // In our process group: whatever signals `diskless serve` with everything it started (a
+    // terminal's Ctrl-C, the lab's crash drill) reaches ganesha too.
+    const daemon = await Daemon.start([bin, '-F', '-f', conf, '-L', logFile, '-p', join(dir, 'ganesha.pid'), '-N', 'NIV_EVENT'], { ownProcessGroup: false })
+      .catch((e: unknown) => {
+        throw new Error(`Cannot start the NFS server: ${e instanceof Error ? e.message : String(e)}`);
+      });
+    this.#daemon = daemon;
+    const exitStatus = (): string | undefined => daemon.status && (daemon.status.signal ?? `exit ${daemon.status.code}`);
+    void daemon.exited.then(() => {
+      if (this.#daemon === daemon) this.#log.log('warn', 'nfs-ganesha exited', { status: exitStatus() });
     });
-    child.once('error', (e) => (exited = e.message));
     const deadline = Date.now() + (this.o.startTimeoutMs ?? 20_000);
     while (Date.now() < deadline) {
-      if (exited !== undefined) break;
+      if (daemon.status !== undefined) break;
       if (await canConnect(this.o.bindAddress, NFS_PORT)) {
         this.#log.log('info', 'nfs-ganesha serving', { address: this.o.bindAddress, exports: this.o.exports.map((e) => e.pseudo).join(',') });
         return;
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-10).join('\n');
+    const exited = exitStatus();
+    // It logs to its log file; what it wrote before opening that (a bad option) is on its stderr.
+    const tail = lastLines((await readFile(logFile, 'utf8').catch(() => '')) || daemon.output(), 10);
     await this.stop();
     throw new Error(`Cannot start the NFS server (${bin}${exited ? `: ${exited}` : ': no answer on port 2049'}); its log ends with:\n${tail}`);
   }
 
+  /** SIGTERM, and SIGKILL if it is still running after a grace period. */
   async stop(): Promise<void> {
-    const child = this.#child;
-    this.#child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await done;
-    clearTimeout(timer);
+    const daemon = this.#daemon;
+    this.#daemon = undefined;
+    await daemon?.stop(STOP_GRACE_MS);
   }
 }

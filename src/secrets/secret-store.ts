@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
 import { lstat, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { type Logger, nullLogger } from '../log/logger.js';
 import { DisklessError } from '../errors/diskless-error.js';
 import { macToHyphens, normalizeMac } from '../net/mac.js';
+import { CommandError } from '../process/command.js';
+import { run } from '../process/run.js';
 import {
   type RandomBytes,
   checkSecretDir,
@@ -13,8 +13,6 @@ import {
   ensureSecretDir,
   writeSecretFile,
 } from './secret-files.js';
-
-const execFileAsync = promisify(execFile);
 
 export type HostKeyType = 'ed25519' | 'rsa' | 'ecdsa';
 export const HOST_KEY_TYPES: readonly HostKeyType[] = ['ed25519', 'rsa', 'ecdsa'];
@@ -233,13 +231,12 @@ export class SecretStore {
     const scratch = await mkdtemp(join(dir, '.keygen-'));
     try {
       const out = join(scratch, 'key');
-      await execFileAsync(this.sshKeygen, ['-q', ...KEYGEN_ARGS[type], '-N', '', '-C', `root@${hostname}`, '-f', out]);
+      await run([this.sshKeygen, '-q', ...KEYGEN_ARGS[type], '-N', '', '-C', `root@${hostname}`, '-f', out]);
       const [privBytes, pubBytes] = await Promise.all([readFile(out), readFile(`${out}.pub`)]);
       await writeSecretFile(pub, pubBytes);
       await writeSecretFile(priv, privBytes);
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOENT' && err.syscall?.startsWith('spawn') === true) {
+      if (e instanceof CommandError && e.failure === 'not-found') {
         throw new DisklessError('DL_TOOL', `Cannot generate SSH host keys: ${this.sshKeygen} not found (Debian: apt-get install openssh-client)`);
       }
       throw e;
@@ -250,17 +247,17 @@ export class SecretStore {
   }
 
   private async derivePublic(priv: string, pub: string): Promise<void> {
-    const { stdout } = await execFileAsync(this.sshKeygen, ['-y', '-f', priv]);
+    const { stdout } = await run([this.sshKeygen, '-y', '-f', priv]);
     await writeSecretFile(pub, stdout);
   }
 
   private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(key) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => {});
+    const mine = prev.then(fn, fn);
+    const tail = mine.catch(() => {});
     this.locks.set(key, tail);
     try {
-      return await run;
+      return await mine;
     } finally {
       if (this.locks.get(key) === tail) this.locks.delete(key);
     }

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ServerConfig } from '../config/types.js';
 import { fsyncDir } from '../files/atomic-write.js';
-import { runTool } from '../process/run-tool.js';
+import { run } from '../process/run.js';
 import { DisklessError } from '../errors/diskless-error.js';
 
 /** This server's TLS identity, as listeners and pinning clients need it. */
@@ -81,7 +81,7 @@ async function makeSelfSigned(certFile: string, keyFile: string, address: string
   const tmp = await mkdtemp(join(dirname(keyFile), '.tls-'));
   try {
     const [key, cert] = [join(tmp, 'key.pem'), join(tmp, 'cert.pem')];
-    await runTool([
+    await run([
       'openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
       '-keyout', key, '-out', cert, '-days', '7300', '-subj', `/CN=Diskless boot server ${address}`,
       '-addext', `subjectAltName=IP:${address}`,

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { DebianLab, type LabNode } from '../../src/lab/debian-lab.js';
 import { LAB_SERVER } from '../../src/lab/tiny-lab.js';
 import { SecretStore } from '../../src/secrets/secret-store.js';
-import { run } from '../../src/process/child.js';
+import { run } from '../../src/process/run.js';
 import { clientPacket } from '../../src/protocols/dhcp/testdata/client-packets.js';
 import { encodeDhcpPacket } from '../../src/protocols/dhcp/packet.js';
 import { DhcpMessageType } from '../../src/protocols/dhcp/message-types.js';

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { DebianLab } from '../../src/lab/debian-lab.js';
-import { run } from '../../src/process/child.js';
+import { run } from '../../src/process/run.js';
 
 const MINUTES = 60_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runTool } from '../../process/run-tool.js';
+import { run } from '../../process/run.js';
 import { sha256File } from './atomic.js';
 import { ImageStore, StoreError, type InUse, type PublishedPointer } from './image-store.js';
 
@@ -23,7 +23,7 @@ async function squashfs(tag: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'hello.txt'), `root ${tag}\n`);
   const out = `${dir}.sqfs`;
-  await runTool(['mksquashfs', dir, out, '-noappend', '-comp', 'gzip', '-no-progress', '-quiet', '-mkfs-time', '0', '-all-time', '0']);
+  await run(['mksquashfs', dir, out, '-noappend', '-comp', 'gzip', '-no-progress', '-quiet', '-mkfs-time', '0', '-all-time', '0']);
   return out;
 }
 

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runTool } from '../../process/run-tool.js';
+import { run } from '../../process/run.js';
 import { ImageStore } from './image-store.js';
 
 test('another process holding an image lock makes a publish wait; its death frees the lock', async (t) => {
@@ -13,7 +13,7 @@ test('another process holding an image lock makes a publish wait; its death free
   const tree = join(dir, 'tree');
   await mkdir(join(tree, 'etc'), { recursive: true });
   await writeFile(join(tree, 'etc', 'v'), 'one');
-  await runTool(['mksquashfs', tree, join(dir, 'a.sqfs'), '-quiet', '-no-progress']);
+  await run(['mksquashfs', tree, join(dir, 'a.sqfs'), '-quiet', '-no-progress']);
   await writeFile(join(dir, 'k'), 'kernel');
   await writeFile(join(dir, 'i'), 'initrd');
   const store = new ImageStore({ root: join(dir, 'store') });

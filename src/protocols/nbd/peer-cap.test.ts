@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -13,6 +12,7 @@ import { NbdServer } from './server.js';
 import { RawClient } from './testdata/raw-client.js';
 import { countingLogger } from '../../testing/counting-logger.js';
 import { canCollectGarbage, MiB, settledHeapUsed } from '../../testing/heap.js';
+import { run as runCommand } from '../../process/run.js';
 
 /**
  * maxConnectionsPerPeer: one address cannot take every connection slot with connections that
@@ -24,12 +24,9 @@ const OTHER_HOST = '127.0.0.2';
 const image = randomBytes(3 * 1024 * 1024 + 11);
 const libnbd = ['nbdinfo', 'nbdcopy'].every((t) => existsSync(`/usr/bin/${t}`)) ? false : 'nbdinfo/nbdcopy not installed (Debian package libnbd-bin)';
 
-function run(cmd: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
+async function run(cmd: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await runCommand([cmd, ...args], { timeoutMs: 60_000, check: false });
+  return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {

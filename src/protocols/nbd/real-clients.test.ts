@@ -4,7 +4,6 @@
 // skipped, saying which package is missing, when its tool is not installed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -13,6 +12,7 @@ import { join } from 'node:path';
 import { staticExports } from './exports.js';
 import { fileExport, type FileExport } from './file-export.js';
 import { NbdServer } from './server.js';
+import { run as runCommand } from '../../process/run.js';
 
 const MiB = 1024 * 1024;
 let dir = '';
@@ -33,13 +33,9 @@ const qemuIo = tool('qemu-io', 'qemu-utils');
 const nbdClient = { skip: ['/usr/sbin/nbd-client', '/sbin/nbd-client'].some((p) => existsSync(p)) ? false : 'nbd-client not installed (Debian package nbd-client)' };
 
 /** Runs a client while this process keeps serving (never a synchronous spawn here). */
-function run(cmd: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 120_000, maxBuffer: 16 * MiB }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+async function run(cmd: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await runCommand([cmd, ...args], { timeoutMs: 120_000, check: false });
+  return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

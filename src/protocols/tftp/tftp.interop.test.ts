@@ -2,7 +2,7 @@
 // Debian packages: tftp-hpa, atftp, curl. A test whose client is missing is skipped, saying so.
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -14,6 +14,7 @@ import { waitUntil } from '../../testing/wait-until.js';
 import { encodeTftpPacket } from './encode.js';
 import { bufferSource } from './file-source.js';
 import { TftpServer } from './server.js';
+import { run as runCommand } from '../../process/run.js';
 
 const BIG_BYTES = 50 * 1024 * 1024;
 
@@ -64,13 +65,9 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, cwd: dir }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+async function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await runCommand([cmd, ...args], { timeoutMs, cwd: dir, check: false });
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 async function sha256(path: string): Promise<string> {
