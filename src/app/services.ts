@@ -9,7 +9,8 @@ import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from '../dhcp/responder.js';
 import { LeaseStore } from '../dhcp/lease-store.js';
 import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../dhcp/settings.js';
-import { dhcpNodeLookup, dhcpSettingsFromConfig, httpBaseUrl } from '../dhcp/settings-from-config.js';
+import { dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
+import { httpBaseUrl, nfsExportPath, secretsBaseUrl } from '../boot/urls.js';
 import { NbdServer } from '../protocols/nbd/server.js';
 import type { NbdEvent } from '../protocols/nbd/events.js';
 import { GaneshaServer } from '../nfs/ganesha.js';
@@ -96,8 +97,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const events = bothEvents(observability.serviceEvents, opts.events);
   const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())));
   const discovery = await startDiscovery(config, logger);
-  const secretsUrl = `https://${config.server.address}:${config.server.httpsPort}`;
-  const tree = new BootTree(getConfig, httpBaseUrl(config), store, { ...identity.hooks, secretsUrl, onUnknownMac: discovery.onScript });
+  const secretsUrl = secretsBaseUrl(config.server);
+  const tree = new BootTree(getConfig, httpBaseUrl(config.server), store, { ...identity.hooks, secretsUrl, onUnknownMac: discovery.onScript });
   // TFTP needs a root directory of its own; without tftp_root it is an empty one, as every
   // file then comes from the boot tree.
   const tftpRoot = config.server.tftpRoot ?? join(config.server.stateDir, 'tftp-root');
@@ -207,7 +208,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     ? new GaneshaServer({
         bindAddress: config.server.address,
         stateDir: config.server.stateDir,
-        exports: nfsProfiles.map((p, i) => ({ id: i + 1, path: p.root!.dir!, pseudo: `/${p.name}` })),
+        exports: nfsProfiles.map((p, i) => ({ id: i + 1, path: p.root!.dir!, pseudo: nfsExportPath(p.name) })),
         logger,
       })
     : undefined;
@@ -244,7 +245,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     observability.close();
   };
   logger.log('info', 'listening', {
-    boot: httpBaseUrl(config), secrets: secretsUrl, admin: `${adminOnLoopback ? 'http' : 'https'}://${hostPort(config.api.address, admin.port)}`,
+    boot: httpBaseUrl(config.server), secrets: secretsUrl, admin: `${adminOnLoopback ? 'http' : 'https'}://${hostPort(config.api.address, admin.port)}`,
     tlsFingerprint: certificate.fingerprint,
   });
   return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, stop };
