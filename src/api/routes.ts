@@ -10,8 +10,8 @@ import { throttledLog } from '../log/throttled-log.js';
 import { ApiError, readJsonObject, sendError, sendJson } from './http-json.js';
 import { openApiDocument } from './openapi.js';
 import { listPage, pageOfMacs } from './paging.js';
-import { nodeDetail, nodeSummary, runningImage } from './views.js';
-import type { DiscoveredMachine } from '../inventory/discovered.js';
+import { imageView, nodeDetail, nodeSummary, profileView, runningImage, sightingView } from './views.js';
+import type { DiscoveredMachine, DiscoveredPage, EventPage, ImageList, NodePage, NodeWritten, ProfileList, Published, RunningImage } from './wire.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -53,7 +53,8 @@ export const ROUTES: readonly Route[] = [
     handle: async ({ deps, query }) => {
       const byMac = new Map(deps.inventory().nodes.map((n) => [n.mac, n]));
       const { macs, next } = pageOfMacs(byMac.keys(), listPage(query));
-      return { nodes: macs.map((mac) => nodeSummary(mac, byMac.get(mac), deps.states.get(mac))), next };
+      const page: NodePage = { nodes: macs.map((mac) => nodeSummary(mac, byMac.get(mac), deps.states.get(mac))), next };
+      return page;
     },
   },
   {
@@ -74,13 +75,11 @@ export const ROUTES: readonly Route[] = [
     method: 'GET', path: '/profiles', access: 'read',
     handle: async ({ deps }) => {
       const inv = deps.inventory();
-      return {
+      const answer: ProfileList = {
         defaultProfile: inv.defaultProfile ?? null,
-        profiles: [...inv.profiles.values()].map((p) => ({
-          name: p.name, image: p.image ?? null, kernel: p.kernel, initrds: p.initrds, cmdline: p.cmdline, loader: p.loader, root: p.root ?? null,
-          nodes: inv.nodes.filter((n) => n.profile === p.name).map((n) => n.mac),
-        })),
+        profiles: [...inv.profiles.values()].map((p) => profileView(p, inv.nodes.filter((n) => n.profile === p.name).map((n) => n.mac))),
       };
+      return answer;
     },
   },
   {
@@ -88,16 +87,10 @@ export const ROUTES: readonly Route[] = [
     handle: async ({ deps }) => {
       const images = await requireImages(deps).list();
       const running = runningNodes(deps);
-      return {
-        images: images.map((img) => ({
-          name: img.name, published: img.published, publishedAt: img.publishedAt, previous: img.previous,
-          versions: img.versions.map((v) => ({
-            version: v.version, created: v.created, kernelVersion: v.kernelVersion, size: v.size, sha256: v.sha256, parent: v.parent,
-            published: v.version === img.published,
-            nodes: running.filter((r) => r.image?.name === img.name && r.image.version === v.version).map((r) => r.mac),
-          })),
-        })),
+      const answer: ImageList = {
+        images: images.map((img) => imageView(img, (version) => running.filter((r) => r.image?.name === img.name && r.image.version === version).map((r) => r.mac))),
       };
+      return answer;
     },
   },
   {
@@ -108,12 +101,13 @@ export const ROUTES: readonly Route[] = [
       const recorded = new Map((deps.discovered?.() ?? []).filter((m) => !known.has(m.mac)).map((m) => [m.mac, m]));
       const seen = deps.states.all().filter((s) => !known.has(s.mac)).map((s) => s.mac);
       const { macs, next } = pageOfMacs([...recorded.keys(), ...seen], listPage(query));
-      const discovered = macs.map((mac) => {
+      const discovered = macs.map((mac): DiscoveredMachine => {
         const sighting = recorded.get(mac);
         const summary = nodeSummary(mac, undefined, deps.states.get(mac));
         return sighting ? { ...summary, seen: sightingView(sighting) } : summary;
       });
-      return { discovered, next };
+      const page: DiscoveredPage = { discovered, next };
+      return page;
     },
   },
   {
@@ -156,7 +150,7 @@ export const ROUTES: readonly Route[] = [
         if (v !== undefined) node[k] = v;
       }
       await requireWrites(deps).addNode(node);
-      sendJson(res, 201, { mac: node.mac });
+      sendJson(res, 201, { mac: node.mac } satisfies NodeWritten);
       return undefined;
     },
   },
@@ -173,7 +167,7 @@ export const ROUTES: readonly Route[] = [
         else if (b[k] !== undefined) changes[k] = stringField(b, k)!;
       }
       await requireWrites(deps).setNode(mac, changes);
-      return { mac };
+      return { mac } satisfies NodeWritten;
     },
   },
   {
@@ -190,7 +184,7 @@ export const ROUTES: readonly Route[] = [
       }
       const writes = requireWrites(deps);
       await (writes.adoptNode ? writes.adoptNode(node) : writes.addNode(node));
-      sendJson(res, 201, { mac });
+      sendJson(res, 201, { mac } satisfies NodeWritten);
       return undefined;
     },
   },
@@ -199,12 +193,12 @@ export const ROUTES: readonly Route[] = [
     handle: async ({ deps, params, body }) => {
       const version = stringField(await body(), 'version');
       if (!version) throw new ApiError(400, 'version is missing', 'Send {"version": "<16 hex digits>"}; GET /api/v1/images lists versions');
-      return { name: params.name, published: await requireImages(deps).publish(params.name!, version) };
+      return { name: params.name!, published: await requireImages(deps).publish(params.name!, version) } satisfies Published;
     },
   },
   {
     method: 'POST', path: '/images/{name}/rollback', access: 'write',
-    handle: async ({ deps, params }) => ({ name: params.name, published: await requireImages(deps).rollback(params.name!) }),
+    handle: async ({ deps, params }) => ({ name: params.name!, published: await requireImages(deps).rollback(params.name!) }) satisfies Published,
   },
 ];
 
@@ -269,17 +263,13 @@ export function matchPath(pattern: string, path: string): Record<string, string>
 }
 
 /** Who runs what: the server's record of versions handed out when it has one, else node states. */
-function runningNodes(deps: ApiDeps): Array<{ mac: string; image: { name?: string; version?: string } | undefined }> {
+function runningNodes(deps: ApiDeps): Array<{ mac: string; image: RunningImage | undefined }> {
   if (!deps.running) return deps.states.all().map((s) => ({ mac: s.mac, image: runningImage(s) }));
   const known = new Set(deps.inventory().nodes.map((n) => n.mac));
   return [...deps.running()].filter(([mac]) => known.has(mac)).map(([mac, r]) => ({ mac, image: { name: r.image, version: r.version } }));
 }
 
-function sightingView(m: DiscoveredMachine) {
-  return { firstSeen: m.firstSeen, lastSeen: m.lastSeen, count: m.count, vendorClass: m.vendorClass ?? null, arch: m.arch ?? null, userClass: m.userClass ?? null, lastIp: m.lastIp ?? null };
-}
-
-function eventsPage(deps: ApiDeps, q: EventQuery) {
+function eventsPage(deps: ApiDeps, q: EventQuery): EventPage {
   return { events: deps.events.query(q), lastSeq: deps.events.lastSeq };
 }
 
