@@ -32,6 +32,7 @@ import { nodeByAddress, nodeByMac } from '../boot/boot-target.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
 import { hostCheck } from '../api/host-check.js';
 import { nodeFilesOnlyOverTls } from '../api/node-files-endpoint.js';
+import { adminBaseUrl, adminListenerIsPlainHttp } from '../api/endpoints.js';
 import { hostname } from 'node:os';
 import type { SecretsWindows } from '../identity/secrets-windows.js';
 import { throttledLog } from '../log/throttled-log.js';
@@ -145,6 +146,9 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     logger,
   });
   const caps = { maxConnections: config.server.maxHttpConnections, maxConnectionsPerPeer: config.server.maxHttpConnectionsPerPeer };
+  // The three listeners: which /api/v1 endpoint each one answers is declared in
+  // api/endpoints.ts (boot: report; secrets: node files; admin: the rest), and
+  // observability-wiring.test.ts holds these handler lists to that declaration.
   const http = new HttpServer({
     address: config.server.address,
     port: config.server.httpPort,
@@ -156,11 +160,11 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   });
   const tls = { cert: certificate.certPem, key: certificate.keyPem };
   const https = new HttpServer({ address: config.server.address, port: config.server.httpsPort, tls, handlers: [identity.handler], logger: logger.child({ listener: 'https' }), ...caps });
-  const adminOnLoopback = isLoopback(config.api.address);
+  const adminPlainHttp = adminListenerIsPlainHttp(config.api.address);
   const admin = new HttpServer({
     address: config.api.address,
     port: config.api.port,
-    ...(adminOnLoopback ? {} : { tls }),
+    ...(adminPlainHttp ? {} : { tls }),
     handlers: [hostCheck(['localhost', '127.0.0.1', '::1', hostname(), config.api.address, ...config.api.hostnames]), ...api, dashboardHandler()],
     logger: logger.child({ listener: 'admin' }),
     ...caps,
@@ -245,18 +249,10 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     observability.close();
   };
   logger.log('info', 'listening', {
-    boot: httpBaseUrl(config.server), secrets: secretsUrl, admin: `${adminOnLoopback ? 'http' : 'https'}://${hostPort(config.api.address, admin.port)}`,
+    boot: httpBaseUrl(config.server), secrets: secretsUrl, admin: adminBaseUrl(config.api.address, admin.port),
     tlsFingerprint: certificate.fingerprint,
   });
   return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, stop };
-}
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.');
-}
-
-function hostPort(address: string, port: number): string {
-  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
 /** What an admin should do about the usual reasons a socket cannot be opened. */

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DisklessConfig } from '../config/types.js';
 import { SseParser } from './sse-parser.js';
 import { allPages } from '../dashboard/ui/pages.js';
+import { adminBaseUrl, API_PREFIX } from '../api/endpoints.js';
 
 /** How to reach the admin API over HTTPS: trust exactly the server's own certificate. */
 export interface ApiTls {
@@ -16,9 +17,7 @@ export interface ApiTls {
 
 /** The running server's admin API, as the config says where it listens. */
 export function apiBase(config: Pick<DisklessConfig, 'api'>): string {
-  const { address, port } = config.api;
-  const loopback = address === '::1' || address.startsWith('127.');
-  return `${loopback ? 'http' : 'https'}://${address.includes(':') ? `[${address}]` : address}:${port}/api/v1`;
+  return adminBaseUrl(config.api.address, config.api.port) + API_PREFIX;
 }
 
 /** For an HTTPS admin API: the certificate in server.tls_cert, which the CLI then pins. */

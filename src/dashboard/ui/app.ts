@@ -4,7 +4,7 @@
  * #/ (fleet), #/node/MAC, #/discovered, #/images.
  */
 import type { BootEvent, DiscoveredMachine, EventPage, ImageList, NodeDetail, NodeSummary, Profile, ProfileList, StoredImage } from '../../api/wire.js';
-import { ApiProblem, getAll, getJson, serverNow, tokenStore } from './api.js';
+import { API, ApiProblem, getAll, getJson, serverNow, tokenStore } from './api.js';
 import { DiscoveredView } from './discovered-view.js';
 import { byId, h } from './dom.js';
 import { runningImages } from './fleet-model.js';
@@ -141,7 +141,7 @@ function loadImages(): Promise<StoredImage[] | ApiProblem> {
  */
 function follow(afterSeq: number): void {
   const live = byId('live');
-  const source = new EventSource(`/api/v1/events/stream?since=${afterSeq}`);
+  const source = new EventSource(`${API}/events/stream?since=${afterSeq}`);
   let dropped = false;
   source.onopen = () => {
     live.dataset.state = 'live';
