@@ -110,7 +110,7 @@ const OPERATIONS: { readonly [K in OperationId]: OperationDoc<K> } = {
   },
 };
 
-/** Where the node endpoints are, relative to nothing the admin listener knows: the config names them. */
+/** The node endpoints answer on other listeners, at the address and ports the config sets. */
 const SERVERS: Readonly<Record<Exclude<Listener, 'admin'>, object[]>> = {
   boot: [{ url: `http://{address}:{port}${API_PREFIX}`, description: 'The boot listener (plain HTTP)', variables: { address: { default: 'server.address', description: 'server.address in the config' }, port: { default: '80', description: 'server.http_port' } } }],
   secrets: [{ url: `https://{address}:{port}${API_PREFIX}`, description: 'The secrets listener (HTTPS with the server certificate)', variables: { address: { default: 'server.address', description: 'server.address in the config' }, port: { default: '443', description: 'server.https_port' } } }],
