@@ -12,6 +12,7 @@ import { buildMkinitramfs } from './initrd.js';
 import { BenchNet, SERVER, waitUntil } from './lib/net.js';
 import { median, type BenchResult } from './lib/result.js';
 import { PORTS, startNginx } from './lib/servers.js';
+import { httpBaseUrl } from '../src/boot/urls.js';
 
 /**
  * The first line systemd (PID 1 of the real root) writes to the kernel log, with the kernel's
@@ -117,7 +118,7 @@ async function bootReference(image: LabImage, initrdPath: string, nodes: number,
   await chmod(files, 0o755);
   await copyFile(image.kernel, join(files, 'vmlinuz'));
   await copyFile(initrdPath, join(files, 'initrd.img'));
-  const base = `http://${SERVER}:${PORTS.http}`;
+  const base = httpBaseUrl({ address: SERVER, httpPort: PORTS.http });
   await writeFile(join(files, 'boot.ipxe'), `#!ipxe
 kernel ${base}/vmlinuz root=/dev/nfs nfsroot=${SERVER}:${image.rootfs},tcp ip=dhcp ro console=ttyS0
 initrd ${base}/initrd.img

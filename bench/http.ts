@@ -4,12 +4,15 @@ import { compare } from './lib/compare.js';
 import { makeRandomFile, servedFilesDir } from './lib/files.js';
 import { SERVER, timed, type BenchNet } from './lib/net.js';
 import { PORTS, startNginx, startOurs } from './lib/servers.js';
+import { bootUrl, httpBaseUrl } from '../src/boot/urls.js';
 
 const MB = 1048576;
+/** The benchmarked file on the HTTP listener under test (ours or nginx, on the same address and port). */
+const fileUrl = (file: string) => bootUrl(httpBaseUrl({ address: SERVER, httpPort: PORTS.http }), file);
 
 /** n concurrent curl downloads of the same file; returns aggregate MB/s. Each checks its size. */
 async function downloads(net: BenchNet, n: number, file: string, bytes: number): Promise<number> {
-  const url = `http://${SERVER}:${PORTS.http}/${file}`;
+  const url = fileUrl(file);
   const one = async (): Promise<void> => {
     const r = await net.client(['curl', '-sS', '--fail', '-o', '/dev/null', '-w', '%{size_download}', url], { timeoutMs: 900_000 });
     if (Number(r.stdout.trim()) !== bytes) throw new Error(`Cannot accept download: ${r.stdout.trim()} bytes, expected ${bytes}`);
@@ -38,7 +41,7 @@ export const httpBenchmark: Benchmark = {
         { name, link: 'veth', unit: 'MB/s total', better: 'higher', measure: () => downloads(net, n, file, bytes) },
         { name, link: 'tbf 1gbit', unit: 'MB/s total', better: 'higher', measure: () => downloads(net, n, file, bytes) },
       ],
-      warmup: () => net.client(['curl', '-sS', '--fail', '-o', '/dev/null', `http://${SERVER}:${PORTS.http}/${file}`]),
+      warmup: () => net.client(['curl', '-sS', '--fail', '-o', '/dev/null', fileUrl(file)]),
       repeats: scale.repeats,
       log,
     });

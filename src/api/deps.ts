@@ -1,5 +1,5 @@
 import type { DisklessConfig } from '../config/types.js';
-import type { ImageSummary } from '../images/store/image-store.js';
+import type { ImageSummary, PublishedPointer } from '../images/store/image-store.js';
 import type { EventStore } from '../events/event-store.js';
 import type { NodeState } from '../events/node-state.js';
 import type { DiscoveredMachine } from '../inventory/discovered.js';
@@ -23,8 +23,8 @@ export interface InventoryWrites {
 /** The image store's part the API uses (ImageStore satisfies it). */
 export interface ImageProvider {
   list(): Promise<ImageSummary[]>;
-  publish(name: string, version: string): Promise<unknown>;
-  rollback(name: string): Promise<unknown>;
+  publish(name: string, version: string): Promise<PublishedPointer>;
+  rollback(name: string): Promise<PublishedPointer>;
 }
 
 export interface ApiDeps {

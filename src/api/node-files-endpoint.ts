@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { normalizeMac } from '../net/mac.js';
 import type { HttpHandler } from '../http/server.js';
 import { readBody } from '../http/read-body.js';
+import { ENDPOINTS, endpointPath } from './endpoints.js';
 import type { TokenIssuer } from '../secrets/tokens.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { bundleFiles, nodeSecretFiles } from '../secrets/bundle.js';
@@ -14,7 +15,7 @@ import { peerIp } from '../events/peer-address.js';
 import type { AddressOwner } from '../identity/address-owner.js';
 import type { SecretsWindows } from '../identity/secrets-windows.js';
 
-export const NODE_FILES_PATH = '/api/v1/node-files';
+export const NODE_FILES_PATH = endpointPath('nodeFiles');
 const MAX_BODY = 1024;
 
 export interface NodeFilesDeps {
@@ -47,8 +48,8 @@ function answer(res: ServerResponse, status: number, text: string): true {
 export function nodeFilesEndpoint(deps: NodeFilesDeps): HttpHandler {
   return async (req, res, path) => {
     if (path !== NODE_FILES_PATH) return false;
-    if (req.method !== 'POST') {
-      res.setHeader('allow', 'POST');
+    if (req.method !== ENDPOINTS.nodeFiles.method) {
+      res.setHeader('allow', ENDPOINTS.nodeFiles.method);
       return answer(res, 405, 'Method not allowed: POST a form with the token');
     }
     const text = await readBody(req, MAX_BODY);

@@ -1,134 +1,273 @@
 /**
- * The OpenAPI 3.1 description of /api/v1, written by hand next to the route table;
- * openapi.test.ts checks both list the same operations.
+ * The OpenAPI 3.1 description of /api/v1, generated from the endpoint declaration
+ * (endpoints.ts): every path, method, query parameter, listener and access rule comes from
+ * there; this file adds what only people and client generators read: bodies, answers and the
+ * schemas of the JSON in wire.ts. openapi.test.ts holds the document to both.
  */
 import { MAX_QUERY_LIMIT } from '../events/event-store.js';
+import { BOOT_EVENT_KINDS } from '../events/boot-event.js';
+import { API_PREFIX, ENDPOINTS, OPERATION_IDS, type Listener, type OperationId, type QueryOf } from './endpoints.js';
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './paging.js';
 import { DISKLESS_ERROR_CODES } from '../errors/diskless-error.js';
 
+type Schema = Record<string, unknown>;
+type Parameter = { name: string; in: 'path' | 'query' | 'header'; required?: boolean; schema: Schema; description?: string };
+type ParameterDoc = Omit<Parameter, 'name' | 'in'>;
+
+/** What the declaration does not say about an operation; `query` documents exactly the declared names. */
+type OperationDoc<K extends OperationId> = {
+  description?: string;
+  headers?: Parameter[];
+  requestBody?: object;
+  responses: Record<string, object>;
+} & ([QueryOf<K>] extends [never] ? { query?: never } : { query: { readonly [N in QueryOf<K>]: ParameterDoc } });
+
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: ERROR_TEXT[c] ?? 'Error', ...json(ref('Error')) }]));
+const ref = (name: keyof typeof SCHEMAS) => ({ $ref: `#/components/schemas/${name}` });
+const jsonAnswer = (description: string, schema: object) => ({ description, ...json(schema) });
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), jsonAnswer(ERROR_TEXT[c] ?? 'Error', ref('Error'))]));
 const ERROR_TEXT: Record<number, string> = {
   400: 'Bad request', 401: 'No admin token', 403: 'Not allowed (address or token)', 404: 'Not found', 409: 'Conflict', 413: 'Body too large', 503: 'Not available on this server, or too many event streams open',
 };
-const macParam = { name: 'mac', in: 'path', required: true, schema: { type: 'string', examples: ['52:54:00:12:34:56'] } };
-const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
-const sinceParam = { name: 'since', in: 'query', schema: { type: 'string' }, description: 'An event seq (events after it, oldest first) or an ISO time; without it the newest events' };
-const limitParam = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_QUERY_LIMIT, default: 100 } };
-const nodeParam = { name: 'node', in: 'query', schema: { type: 'string' }, description: 'Only this MAC' };
-const listLimitParam = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: DEFAULT_LIST_LIMIT }, description: 'Machines per page' };
-const afterParam = { name: 'after', in: 'query', schema: { type: 'string' }, description: 'The "next" of the previous page: machines whose MAC sorts after it' };
-/** A page of machines in MAC order; `next` is the `after` of the following page, null on the last. */
-const machinePage = (key: string) => json({ type: 'object', properties: { [key]: { type: 'array', items: ref('NodeSummary') }, next: { type: ['string', 'null'] } }, required: [key, 'next'] });
-const read = { security: [] as object[] };
-const write = { security: [{ adminToken: [] }] };
-const nodeBody = {
-  type: 'object',
-  properties: Object.fromEntries(['hostname', 'address', 'profile', 'cmdline', 'loader'].map((k) => [k, { type: ['string', 'null'] }])),
-  additionalProperties: false,
+/** The node endpoints answer busybox wget: one line of plain text, also for refusals. */
+const text = (description: string) => ({ description, content: { 'text/plain': { schema: { type: 'string' } } } });
+const form = (schema: object) => ({ required: true, content: { 'application/x-www-form-urlencoded': { schema } } });
+
+const PATH_PARAMETERS: Readonly<Record<string, ParameterDoc>> = {
+  mac: { required: true, schema: { type: 'string', examples: ['52:54:00:12:34:56'] } },
+  name: { required: true, schema: { type: 'string' } },
+};
+const since: ParameterDoc = { schema: { type: 'string' }, description: 'An event seq (events after it, oldest first) or an ISO time; without it the newest events' };
+const limit: ParameterDoc = { schema: { type: 'integer', minimum: 1, maximum: MAX_QUERY_LIMIT, default: 100 } };
+const node: ParameterDoc = { schema: { type: 'string' }, description: 'Only this MAC' };
+const listLimit: ParameterDoc = { schema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: DEFAULT_LIST_LIMIT }, description: 'Machines per page' };
+const after: ParameterDoc = { schema: { type: 'string' }, description: 'The "next" of the previous page: machines whose MAC sorts after it' };
+const nodeFields = Object.fromEntries(['hostname', 'address', 'profile', 'cmdline', 'loader'].map((k) => [k, { type: ['string', 'null'] }]));
+const nodeBody = { type: 'object', properties: nodeFields, additionalProperties: false };
+const nullable = (schema: Schema) => ({ oneOf: [schema, { type: 'null' }] });
+
+const OPERATIONS: { readonly [K in OperationId]: OperationDoc<K> } = {
+  openapi: { responses: { 200: jsonAnswer('This document', { type: 'object' }), ...errors(403) } },
+  listNodes: { query: { limit: listLimit, after }, responses: { 200: jsonAnswer('A page of nodes', ref('NodePage')), ...errors(400, 403) } },
+  addNode: {
+    requestBody: { required: true, ...json({ ...nodeBody, properties: { mac: { type: 'string' }, ...nodeFields }, required: ['mac'] }) },
+    responses: { 201: jsonAnswer('Added', ref('NodeWritten')), ...errors(400, 401, 403, 413, 503) },
+  },
+  getNode: { responses: { 200: jsonAnswer('The node', ref('NodeDetail')), ...errors(400, 403, 404) } },
+  setNode: { requestBody: { required: true, ...json(nodeBody) }, responses: { 200: jsonAnswer('Changed', ref('NodeWritten')), ...errors(400, 401, 403, 404, 413, 503) } },
+  nodeEvents: { query: { since, limit }, responses: { 200: jsonAnswer('Events', ref('EventPage')), ...errors(400, 403) } },
+  listProfiles: { responses: { 200: jsonAnswer('Profiles', ref('ProfileList')), ...errors(403) } },
+  listImages: { responses: { 200: jsonAnswer('Images', ref('ImageList')), ...errors(403, 503) } },
+  publishImage: {
+    requestBody: { required: true, ...json({ type: 'object', properties: { version: { type: 'string', pattern: '^[0-9a-f]{16}$' } }, required: ['version'] }) },
+    responses: { 200: jsonAnswer('Published', ref('Published')), ...errors(400, 401, 403, 404, 413, 503) },
+  },
+  rollbackImage: { responses: { 200: jsonAnswer('Rolled back', ref('Published')), ...errors(400, 401, 403, 404, 503) } },
+  listDiscovered: { query: { limit: listLimit, after }, responses: { 200: jsonAnswer('A page of machines', ref('DiscoveredPage')), ...errors(400, 403) } },
+  adoptDiscovered: {
+    requestBody: { required: false, ...json(nodeBody) },
+    responses: { 201: jsonAnswer('Adopted', ref('NodeWritten')), ...errors(400, 401, 403, 404, 409, 413, 503) },
+  },
+  listEvents: { query: { node, since, limit }, responses: { 200: jsonAnswer('Events', ref('EventPage')), ...errors(400, 403) } },
+  streamEvents: {
+    query: { node, since: { schema: { type: 'integer' } } },
+    headers: [{ name: 'Last-Event-ID', in: 'header', schema: { type: 'integer' } }],
+    responses: { 200: { description: 'An endless event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 403, 503) },
+  },
+  report: {
+    description: 'Sent with busybox wget --post-data. Fields other than these four that are short lower-case words are kept with the event (e.g. uptime_ms, version); detail may be key=value pairs such as duration_ms=812. Refused: a MAC the server does not know, a request with browser headers (Origin, Referer, Sec-Fetch-*), a body that is not a form.',
+    requestBody: form({
+      type: 'object',
+      properties: {
+        mac: { type: 'string' },
+        stage: { type: 'string', pattern: '^[a-z_]{1,32}$' },
+        status: { type: 'string', pattern: '^[a-z_]{1,32}$' },
+        detail: { type: 'string', maxLength: 1024 },
+      },
+      required: ['mac', 'stage', 'status'],
+      additionalProperties: { type: 'string', maxLength: 256 },
+    }),
+    responses: {
+      200: text('Recorded ("ok")'),
+      400: text('Not a MAC, or stage or status not a short lower-case word'),
+      403: text('An unknown MAC, or sent by a web browser'),
+      405: text('Not a POST'),
+      413: text('Body over 4096 bytes'),
+      415: text('Not application/x-www-form-urlencoded'),
+    },
+  },
+  nodeFiles: {
+    description: "The token works once, from the address it was issued to, by the machine the server's neighbour table says holds that address, within token_ttl and while the node boots. Any refusal outside a boot is logged as an alert. The boot listener answers this path with 403 and this listener's URL.",
+    requestBody: form({ type: 'object', properties: { token: { type: 'string' }, mac: { type: 'string', description: 'Informative only: the neighbour table names the machine' } }, required: ['token'] }),
+    responses: {
+      200: { description: "The node's files", content: { 'application/x-cpio': { schema: { type: 'string', contentMediaType: 'application/x-cpio' } } } },
+      400: text('No client address'),
+      403: text('Token refused (unknown, expired, used, from another address or machine, or outside a boot)'),
+      404: text('The token names a node no longer in the inventory'),
+      405: text('Not a POST'),
+      413: text('Body over 1024 bytes'),
+      500: text('The files could not be assembled'),
+    },
+  },
 };
 
+/** The node endpoints answer on other listeners, at the address and ports the config sets. */
+const SERVERS: Readonly<Record<Exclude<Listener, 'admin'>, object[]>> = {
+  boot: [{ url: `http://{address}:{port}${API_PREFIX}`, description: 'The boot listener (plain HTTP)', variables: { address: { default: 'server.address', description: 'server.address in the config' }, port: { default: '80', description: 'server.http_port' } } }],
+  secrets: [{ url: `https://{address}:{port}${API_PREFIX}`, description: 'The secrets listener (HTTPS with the server certificate)', variables: { address: { default: 'server.address', description: 'server.address in the config' }, port: { default: '443', description: 'server.https_port' } } }],
+};
+
+const SECURITY: Readonly<Record<string, object[]>> = { write: [{ adminToken: [] }] };
+
+function operation<K extends OperationId>(id: K): object {
+  const e = ENDPOINTS[id];
+  const doc: OperationDoc<K> = OPERATIONS[id];
+  const queryDocs = (doc.query ?? {}) as Readonly<Record<string, ParameterDoc>>;
+  const parameters: Parameter[] = [
+    ...[...e.path.matchAll(/\{(\w+)\}/g)].map(([, name]): Parameter => ({ name: name!, in: 'path', ...PATH_PARAMETERS[name!]! })),
+    ...e.query.map((name): Parameter => ({ name, in: 'query', ...queryDocs[name]! })),
+    ...(doc.headers ?? []),
+  ];
+  return {
+    operationId: id,
+    summary: e.summary,
+    ...(doc.description === undefined ? {} : { description: doc.description }),
+    'x-listener': e.listener,
+    'x-caller': e.caller,
+    'x-access': e.access,
+    security: SECURITY[e.access] ?? [],
+    ...(parameters.length ? { parameters } : {}),
+    ...(doc.requestBody === undefined ? {} : { requestBody: doc.requestBody }),
+    responses: doc.responses,
+  };
+}
+
 export function openApiDocument(): object {
+  const paths: Record<string, Record<string, object>> = {};
+  for (const id of OPERATION_IDS) {
+    const { path, method, listener } = ENDPOINTS[id];
+    const item = (paths[path] ??= listener === 'admin' ? {} : { servers: SERVERS[listener] });
+    item[method.toLowerCase()] = operation(id);
+  }
   return {
     openapi: '3.1.0',
     info: {
       title: 'Diskless API',
       version: '1',
-      description: 'Nodes, their boots and images. Reads are allowed from the configured networks; writes need Authorization: Bearer <admin token>.',
+      description:
+        'Nodes, their boots and images. Reads are allowed from the configured networks; writes need Authorization: Bearer <admin token>. ' +
+        'Two endpoints are for the booting nodes and answer on other listeners (each operation names its own in x-listener, who may call it in x-access): ' +
+        'POST /report on the boot listener and POST /node-files on the secrets listener.',
     },
-    servers: [{ url: '/api/v1' }],
-    paths: {
-      '/openapi.json': { get: { ...read, operationId: 'openapi', summary: 'This document', responses: { 200: json({ type: 'object' }), ...errors(403) } } },
-      '/nodes': {
-        get: { ...read, operationId: 'listNodes', summary: 'Inventory nodes with their state, a page at a time in MAC order', parameters: [listLimitParam, afterParam], responses: { 200: machinePage('nodes'), ...errors(400, 403) } },
-        post: {
-          ...write, operationId: 'addNode', summary: 'Add a node to the inventory',
-          requestBody: { required: true, ...json({ ...nodeBody, properties: { mac: { type: 'string' }, ...nodeBody.properties }, required: ['mac'] }) },
-          responses: { 201: json({ type: 'object', properties: { mac: { type: 'string' } } }), ...errors(400, 401, 403, 413, 503) },
-        },
-      },
-      '/nodes/{mac}': {
-        get: { ...read, operationId: 'getNode', summary: 'A node, its state and the timeline of its latest boot', parameters: [macParam], responses: { 200: json(ref('NodeDetail')), ...errors(400, 403, 404) } },
-        post: {
-          ...write, operationId: 'setNode', summary: 'Change inventory fields of a node (null removes one)', parameters: [macParam],
-          requestBody: { required: true, ...json(nodeBody) },
-          responses: { 200: json({ type: 'object', properties: { mac: { type: 'string' } } }), ...errors(400, 401, 403, 404, 413, 503) },
-        },
-      },
-      '/nodes/{mac}/events': {
-        get: { ...read, operationId: 'nodeEvents', summary: 'Events of one machine', parameters: [macParam, sinceParam, limitParam], responses: { 200: json(ref('EventPage')), ...errors(400, 403) } },
-      },
-      '/profiles': { get: { ...read, operationId: 'listProfiles', summary: 'Profiles and the nodes using each', responses: { 200: json({ type: 'object' }), ...errors(403) } } },
-      '/images': { get: { ...read, operationId: 'listImages', summary: 'Images, their versions and the machines running each', responses: { 200: json({ type: 'object' }), ...errors(403, 503) } } },
-      '/images/{name}/publish': {
-        post: {
-          ...write, operationId: 'publishImage', summary: 'Make a version the one new boots get', parameters: [nameParam],
-          requestBody: { required: true, ...json({ type: 'object', properties: { version: { type: 'string', pattern: '^[0-9a-f]{16}$' } }, required: ['version'] }) },
-          responses: { 200: json({ type: 'object' }), ...errors(400, 401, 403, 404, 413, 503) },
-        },
-      },
-      '/images/{name}/rollback': {
-        post: { ...write, operationId: 'rollbackImage', summary: 'Publish the previously published version again', parameters: [nameParam], responses: { 200: json({ type: 'object' }), ...errors(400, 401, 403, 404, 503) } },
-      },
-      '/discovered': { get: { ...read, operationId: 'listDiscovered', summary: 'Machines seen but not in the inventory, a page at a time in MAC order', parameters: [listLimitParam, afterParam], responses: { 200: machinePage('discovered'), ...errors(400, 403) } } },
-      '/discovered/{mac}/adopt': {
-        post: {
-          ...write, operationId: 'adoptDiscovered', summary: 'Add a discovered machine to the inventory', parameters: [macParam],
-          requestBody: { required: false, ...json(nodeBody) },
-          responses: { 201: json({ type: 'object', properties: { mac: { type: 'string' } } }), ...errors(400, 401, 403, 404, 409, 413, 503) },
-        },
-      },
-      '/events': { get: { ...read, operationId: 'listEvents', summary: 'Boot events, newest last', parameters: [nodeParam, sinceParam, limitParam], responses: { 200: json(ref('EventPage')), ...errors(400, 403) } } },
-      '/events/stream': {
-        get: {
-          ...read, operationId: 'streamEvents', summary: 'Live events as Server-Sent Events (id = seq; Last-Event-ID or ?since= resumes)',
-          parameters: [nodeParam, { name: 'since', in: 'query', schema: { type: 'integer' } }, { name: 'Last-Event-ID', in: 'header', schema: { type: 'integer' } }],
-          responses: { 200: { description: 'An endless event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 403, 503) },
-        },
-      },
-    },
-    components: {
-      securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } },
-      schemas: {
-        Error: {
-          type: 'object',
-          properties: {
-            error: { type: 'string' },
-            code: {
-              enum: Object.keys(DISKLESS_ERROR_CODES),
-              description: `Stable. Present when the inventory, the image store or another part behind the API refused; refusals of the API itself (access, method, body, query) have none. ${Object.entries(DISKLESS_ERROR_CODES).map(([c, meaning]) => `${c}: ${meaning}`).join('; ')}`,
-            },
-            hint: { type: 'string' },
-          },
-          required: ['error', 'hint'],
-        },
-        Event: {
-          type: 'object',
-          properties: {
-            seq: { type: 'integer' }, time: { type: 'integer', description: 'ms since the epoch' }, mac: { type: 'string' }, ip: { type: 'string' },
-            kind: { enum: ['dhcp', 'tftp', 'http', 'nbd', 'stage', 'booted', 'failed', 'alert'] }, name: { type: 'string' }, detail: { type: 'string' },
-            durationMs: { type: 'number' }, bytes: { type: 'number' }, fields: { type: 'object', additionalProperties: { type: 'string' } },
-          },
-          required: ['seq', 'time', 'kind', 'name', 'detail', 'fields'],
-        },
-        EventPage: { type: 'object', properties: { events: { type: 'array', items: ref('Event') }, lastSeq: { type: 'integer' } } },
-        NodeSummary: {
-          type: 'object',
-          properties: {
-            mac: { type: 'string' }, known: { type: 'boolean' }, hostname: { type: ['string', 'null'] }, profile: { type: 'string' },
-            status: { enum: ['offline', 'discovered', 'dhcp', 'loading', 'initramfs', 'booted', 'failed'] },
-            stage: { type: ['string', 'null'] }, cause: { type: ['string', 'null'] }, bootStartedAt: { type: ['integer', 'null'] },
-            running: { type: ['object', 'null'], properties: { name: { type: 'string' }, version: { type: 'string' } } },
-          },
-        },
-        NodeDetail: {
-          allOf: [ref('NodeSummary'), {
-            type: 'object',
-            properties: { timeline: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, status: { enum: ['running', 'ok', 'retry', 'failed'] }, start: { type: 'integer' }, end: { type: 'integer' }, durationMs: { type: 'number' }, detail: { type: 'string' } } } } },
-          }],
-        },
-      },
-    },
+    servers: [{ url: API_PREFIX }],
+    paths,
+    components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } }, schemas: SCHEMAS },
   };
 }
+
+const string = { type: 'string' };
+const integer = { type: 'integer' };
+const strings = { type: 'array', items: string };
+const nullableString = { type: ['string', 'null'] };
+const imageVersionRef = { type: 'object', properties: { name: string, version: string }, required: ['name', 'version'] };
+
+/** The schemas of wire.ts, one per type of the same name (Event is wire.ts's BootEvent). */
+export const SCHEMAS = {
+  Error: {
+    type: 'object',
+    properties: {
+      error: string,
+      code: {
+        enum: Object.keys(DISKLESS_ERROR_CODES),
+        description: `Stable. Present when the inventory, the image store or another part behind the API refused; refusals of the API itself (access, method, body, query) have none. ${Object.entries(DISKLESS_ERROR_CODES).map(([c, meaning]) => `${c}: ${meaning}`).join('; ')}`,
+      },
+      hint: string,
+    },
+    required: ['error', 'hint'],
+  },
+  Event: {
+    type: 'object',
+    properties: {
+      seq: integer, time: { type: 'integer', description: 'ms since the epoch' }, mac: string, ip: string,
+      kind: { enum: BOOT_EVENT_KINDS }, name: string, detail: string,
+      durationMs: { type: 'number' }, bytes: { type: 'number' }, fields: { type: 'object', additionalProperties: string },
+    },
+    required: ['seq', 'time', 'kind', 'name', 'detail', 'fields'],
+  },
+  EventPage: { type: 'object', properties: { events: { type: 'array', items: { $ref: '#/components/schemas/Event' } }, lastSeq: integer }, required: ['events', 'lastSeq'] },
+  EventRef: {
+    type: 'object',
+    properties: { seq: integer, time: integer, kind: { enum: BOOT_EVENT_KINDS }, name: string, detail: string },
+    required: ['seq', 'time', 'kind', 'name', 'detail'],
+  },
+  RunningImage: { type: 'object', properties: { name: string, version: string } },
+  NodeSummary: {
+    type: 'object',
+    properties: {
+      mac: string, known: { type: 'boolean' },
+      hostname: { ...nullableString, description: 'Inventory nodes only, like address and profile' }, address: nullableString, profile: string,
+      status: { enum: ['offline', 'discovered', 'dhcp', 'loading', 'initramfs', 'booted', 'failed'] },
+      stage: nullableString, cause: nullableString, ip: nullableString, bootCount: integer, bootStartedAt: { type: ['integer', 'null'] },
+      booted: nullable({ type: 'object', properties: { image: string, version: string, at: integer }, required: ['at'] }),
+      running: nullable({ $ref: '#/components/schemas/RunningImage' }),
+      lastEvent: nullable({ $ref: '#/components/schemas/EventRef' }),
+    },
+    required: ['mac', 'known', 'status', 'stage', 'cause', 'ip', 'bootCount', 'bootStartedAt', 'booted', 'running', 'lastEvent'],
+  },
+  TimelineEntry: {
+    type: 'object',
+    properties: { name: string, status: { enum: ['running', 'ok', 'retry', 'failed'] }, start: integer, end: integer, durationMs: { type: 'number' }, detail: string },
+    required: ['name', 'status', 'detail'],
+  },
+  NodeDetail: {
+    allOf: [{ $ref: '#/components/schemas/NodeSummary' }, {
+      type: 'object',
+      properties: {
+        cmdline: nullableString, loader: { enum: ['ipxe', 'pxelinux', null] },
+        image: nullable(imageVersionRef),
+        failure: nullable({ type: 'object', properties: { stage: string, cause: string }, required: ['stage', 'cause'] }),
+        timeline: { type: 'array', items: { $ref: '#/components/schemas/TimelineEntry' } },
+      },
+      required: ['image', 'failure', 'timeline'],
+    }],
+  },
+  Sighting: {
+    type: 'object',
+    properties: { firstSeen: string, lastSeen: string, count: integer, vendorClass: nullableString, arch: nullableString, userClass: nullableString, lastIp: nullableString },
+    required: ['firstSeen', 'lastSeen', 'count', 'vendorClass', 'arch', 'userClass', 'lastIp'],
+  },
+  DiscoveredMachine: { allOf: [{ $ref: '#/components/schemas/NodeSummary' }, { type: 'object', properties: { seen: { $ref: '#/components/schemas/Sighting' } } }] },
+  NodePage: { type: 'object', properties: { nodes: { type: 'array', items: { $ref: '#/components/schemas/NodeSummary' } }, next: nullableString }, required: ['nodes', 'next'] },
+  DiscoveredPage: { type: 'object', properties: { discovered: { type: 'array', items: { $ref: '#/components/schemas/DiscoveredMachine' } }, next: nullableString }, required: ['discovered', 'next'] },
+  ProfileRoot: {
+    type: 'object',
+    properties: { mode: { enum: ['live', 'nbd', 'nfs'] }, image: string, dir: string, copy: { type: 'boolean' }, overlay: { enum: ['tmpfs', 'none'] }, retry: integer },
+    required: ['mode', 'copy', 'overlay', 'retry'],
+  },
+  Profile: {
+    type: 'object',
+    properties: {
+      name: string, image: nullableString, kernel: string, initrds: strings, cmdline: string, loader: { enum: ['ipxe', 'pxelinux'] },
+      root: nullable({ $ref: '#/components/schemas/ProfileRoot' }), nodes: strings,
+    },
+    required: ['name', 'image', 'kernel', 'initrds', 'cmdline', 'loader', 'root', 'nodes'],
+  },
+  ProfileList: { type: 'object', properties: { defaultProfile: nullableString, profiles: { type: 'array', items: { $ref: '#/components/schemas/Profile' } } }, required: ['defaultProfile', 'profiles'] },
+  StoredImageVersion: {
+    type: 'object',
+    properties: { version: string, created: string, kernelVersion: string, size: integer, sha256: string, parent: nullableString, published: { type: 'boolean' }, nodes: strings },
+    required: ['version', 'created', 'kernelVersion', 'size', 'sha256', 'parent', 'published', 'nodes'],
+  },
+  StoredImage: {
+    type: 'object',
+    properties: { name: string, published: nullableString, publishedAt: nullableString, previous: strings, versions: { type: 'array', items: { $ref: '#/components/schemas/StoredImageVersion' } } },
+    required: ['name', 'published', 'publishedAt', 'previous', 'versions'],
+  },
+  ImageList: { type: 'object', properties: { images: { type: 'array', items: { $ref: '#/components/schemas/StoredImage' } } }, required: ['images'] },
+  NodeWritten: { type: 'object', properties: { mac: string }, required: ['mac'] },
+  Published: {
+    type: 'object',
+    properties: { name: string, published: { type: 'object', properties: { version: string, previous: strings, publishedAt: string }, required: ['version', 'previous', 'publishedAt'] } },
+    required: ['name', 'published'],
+  },
+} as const satisfies Record<string, Schema>;

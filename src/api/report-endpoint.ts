@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { normalizeMac } from '../net/mac.js';
 import type { HttpHandler } from '../http/server.js';
 import { readBody } from '../http/read-body.js';
-
+import { ENDPOINTS, endpointPath } from './endpoints.js';
 
 /**
  * Why a report was turned away: `unknown-mac` names a machine the server never saw;
@@ -63,10 +63,12 @@ function isForm(req: IncomingMessage): boolean {
 export function reportEndpoint(opts: ReportEndpointOptions): HttpHandler {
   const refuse = (req: IncomingMessage, reason: ReportRefusal, mac?: string) =>
     opts.onRefused?.({ reason, peer: req.socket.remoteAddress ?? '?', ...(mac === undefined ? {} : { mac }) });
+  const { method } = ENDPOINTS.report;
+  const reportPath = endpointPath('report');
   return async (req, res, path) => {
-    if (path !== '/api/v1/report') return false;
-    if (req.method !== 'POST') {
-      res.setHeader('allow', 'POST');
+    if (path !== reportPath) return false;
+    if (req.method !== method) {
+      res.setHeader('allow', method);
       return answer(res, 405, 'Method not allowed: POST a form with mac, stage and status');
     }
     // The body is left unread: the connection must not carry another request.

@@ -7,13 +7,12 @@ import type { ApiDeps, NodeFieldChanges, NodeFields } from './deps.js';
 import { EventStreamSlots, streamEvents } from './event-stream.js';
 import { nullLogger, type LogFields } from '../log/logger.js';
 import { throttledLog } from '../log/throttled-log.js';
+import { API_PREFIX, ENDPOINTS, matchPath, operationsOn, type Endpoint, type OperationOn } from './endpoints.js';
 import { ApiError, readJsonObject, sendError, sendJson } from './http-json.js';
 import { openApiDocument } from './openapi.js';
 import { listPage, pageOfMacs } from './paging.js';
-import { nodeDetail, nodeSummary, runningImage } from './views.js';
-import type { DiscoveredMachine } from '../inventory/discovered.js';
-
-export const API_PREFIX = '/api/v1';
+import { imageView, nodeDetail, nodeSummary, profileView, runningImage, sightingView } from './views.js';
+import type { DiscoveredMachine, DiscoveredPage, EventPage, ImageList, NodePage, NodeWritten, ProfileList, Published, RunningImage } from './wire.js';
 
 /** The event stream cap and where its refusals and drops are logged. */
 interface StreamContext {
@@ -32,185 +31,140 @@ interface RouteContext {
   body(): Promise<Record<string, unknown>>;
 }
 
-export interface Route {
-  method: 'GET' | 'POST';
-  /** Below API_PREFIX, with {param} segments; the OpenAPI document lists exactly these. */
-  path: string;
-  /** Writes need the admin token; reads a client in the read networks. */
-  access: 'read' | 'write';
-  /** The query parameters it reads; the OpenAPI document lists exactly these. */
-  query?: readonly string[];
-  /** Answers with JSON (returned value, status 200) or writes the response itself (undefined). */
-  handle(ctx: RouteContext): Promise<unknown>;
+/** Answers with JSON (returned value, status 200) or writes the response itself (undefined). */
+type Handle = (ctx: RouteContext) => Promise<unknown>;
+
+/** An endpoint of the admin listener (endpoints.ts) with its handler. */
+export interface Route extends Endpoint {
+  readonly id: OperationOn<'admin'>;
+  readonly handle: Handle;
 }
 
 const NODE_KEYS = ['hostname', 'address', 'profile', 'cmdline', 'loader'] as const;
 
-export const ROUTES: readonly Route[] = [
-  { method: 'GET', path: '/openapi.json', access: 'read', handle: async () => openApiDocument() },
-  {
-    method: 'GET', path: '/nodes', access: 'read', query: ['limit', 'after'],
-    handle: async ({ deps, query }) => {
-      const byMac = new Map(deps.inventory().nodes.map((n) => [n.mac, n]));
-      const { macs, next } = pageOfMacs(byMac.keys(), listPage(query));
-      return { nodes: macs.map((mac) => nodeSummary(mac, byMac.get(mac), deps.states.get(mac))), next };
-    },
+const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
+  openapi: async () => openApiDocument(),
+  listNodes: async ({ deps, query }) => {
+    const byMac = new Map(deps.inventory().nodes.map((n) => [n.mac, n]));
+    const { macs, next } = pageOfMacs(byMac.keys(), listPage(query));
+    const page: NodePage = { nodes: macs.map((mac) => nodeSummary(mac, byMac.get(mac), deps.states.get(mac))), next };
+    return page;
   },
-  {
-    method: 'GET', path: '/nodes/{mac}', access: 'read',
-    handle: async ({ deps, params }) => {
-      const mac = macParam(params);
-      const node = deps.inventory().nodes.find((n) => n.mac === mac);
-      const state = deps.states.get(mac);
-      if (!node && !state) throw new ApiError(404, `No node ${mac}`, 'List nodes with GET /api/v1/nodes and machines not in the inventory with GET /api/v1/discovered');
-      return nodeDetail(mac, node, state);
-    },
+  getNode: async ({ deps, params }) => {
+    const mac = macParam(params);
+    const node = deps.inventory().nodes.find((n) => n.mac === mac);
+    const state = deps.states.get(mac);
+    if (!node && !state) throw new ApiError(404, `No node ${mac}`, 'List nodes with GET /api/v1/nodes and machines not in the inventory with GET /api/v1/discovered');
+    return nodeDetail(mac, node, state);
   },
-  {
-    method: 'GET', path: '/nodes/{mac}/events', access: 'read', query: ['since', 'limit'],
-    handle: async ({ deps, params, query }) => eventsPage(deps, { ...eventQuery(query), mac: macParam(params) }),
+  nodeEvents: async ({ deps, params, query }) => eventsPage(deps, { ...eventQuery(query), mac: macParam(params) }),
+  listProfiles: async ({ deps }) => {
+    const inv = deps.inventory();
+    const answer: ProfileList = {
+      defaultProfile: inv.defaultProfile ?? null,
+      profiles: [...inv.profiles.values()].map((p) => profileView(p, inv.nodes.filter((n) => n.profile === p.name).map((n) => n.mac))),
+    };
+    return answer;
   },
-  {
-    method: 'GET', path: '/profiles', access: 'read',
-    handle: async ({ deps }) => {
-      const inv = deps.inventory();
-      return {
-        defaultProfile: inv.defaultProfile ?? null,
-        profiles: [...inv.profiles.values()].map((p) => ({
-          name: p.name, image: p.image ?? null, kernel: p.kernel, initrds: p.initrds, cmdline: p.cmdline, loader: p.loader, root: p.root ?? null,
-          nodes: inv.nodes.filter((n) => n.profile === p.name).map((n) => n.mac),
-        })),
-      };
-    },
+  listImages: async ({ deps }) => {
+    const images = await requireImages(deps).list();
+    const running = runningNodes(deps);
+    const answer: ImageList = {
+      images: images.map((img) => imageView(img, (version) => running.filter((r) => r.image?.name === img.name && r.image.version === version).map((r) => r.mac))),
+    };
+    return answer;
   },
-  {
-    method: 'GET', path: '/images', access: 'read',
-    handle: async ({ deps }) => {
-      const images = await requireImages(deps).list();
-      const running = runningNodes(deps);
-      return {
-        images: images.map((img) => ({
-          name: img.name, published: img.published, publishedAt: img.publishedAt, previous: img.previous,
-          versions: img.versions.map((v) => ({
-            version: v.version, created: v.created, kernelVersion: v.kernelVersion, size: v.size, sha256: v.sha256, parent: v.parent,
-            published: v.version === img.published,
-            nodes: running.filter((r) => r.image?.name === img.name && r.image.version === v.version).map((r) => r.mac),
-          })),
-        })),
-      };
-    },
+  listDiscovered: async ({ deps, query }) => {
+    const known = new Set(deps.inventory().nodes.map((n) => n.mac));
+    // Sightings (DHCP, boot script fetches) and machines seen only in events.
+    const recorded = new Map((deps.discovered?.() ?? []).filter((m) => !known.has(m.mac)).map((m) => [m.mac, m]));
+    const seen = deps.states.all().filter((s) => !known.has(s.mac)).map((s) => s.mac);
+    const { macs, next } = pageOfMacs([...recorded.keys(), ...seen], listPage(query));
+    const discovered = macs.map((mac): DiscoveredMachine => {
+      const sighting = recorded.get(mac);
+      const summary = nodeSummary(mac, undefined, deps.states.get(mac));
+      return sighting ? { ...summary, seen: sightingView(sighting) } : summary;
+    });
+    const page: DiscoveredPage = { discovered, next };
+    return page;
   },
-  {
-    method: 'GET', path: '/discovered', access: 'read', query: ['limit', 'after'],
-    handle: async ({ deps, query }) => {
-      const known = new Set(deps.inventory().nodes.map((n) => n.mac));
-      // Sightings (DHCP, boot script fetches) and machines seen only in events.
-      const recorded = new Map((deps.discovered?.() ?? []).filter((m) => !known.has(m.mac)).map((m) => [m.mac, m]));
-      const seen = deps.states.all().filter((s) => !known.has(s.mac)).map((s) => s.mac);
-      const { macs, next } = pageOfMacs([...recorded.keys(), ...seen], listPage(query));
-      const discovered = macs.map((mac) => {
-        const sighting = recorded.get(mac);
-        const summary = nodeSummary(mac, undefined, deps.states.get(mac));
-        return sighting ? { ...summary, seen: sightingView(sighting) } : summary;
-      });
-      return { discovered, next };
-    },
+  listEvents: async ({ deps, query }) => {
+    const node = query.get('node');
+    return eventsPage(deps, { ...eventQuery(query), ...(node === null ? {} : { mac: macValue(node) }) });
   },
-  {
-    method: 'GET', path: '/events', access: 'read', query: ['node', 'since', 'limit'],
-    handle: async ({ deps, query }) => {
-      const node = query.get('node');
-      return eventsPage(deps, { ...eventQuery(query), ...(node === null ? {} : { mac: macValue(node) }) });
-    },
+  streamEvents: async ({ req, res, deps, query, streams }) => {
+    const resume = req.headers['last-event-id'] ?? query.get('since') ?? undefined;
+    const node = query.get('node');
+    const afterSeq = resume === undefined ? undefined : seqValue(String(resume), 'Last-Event-ID');
+    const mac = node === null ? undefined : macValue(node);
+    const release = streams.slots.take();
+    if (!release) {
+      streams.refused({ peer: req.socket.remoteAddress, open: streams.slots.open });
+      throw new ApiError(503, `Too many event streams open (limit ${streams.slots.max})`, 'Close an idle dashboard tab or "diskless events --follow", or raise api.max_event_streams in the config', { 'retry-after': '10' });
+    }
+    res.once('close', release);
+    await streamEvents(res, deps.events, {
+      afterSeq,
+      mac,
+      heartbeatMs: deps.heartbeatMs ?? 15_000,
+      ...deps.eventStreamLimits,
+      onDrop: (why) => streams.dropped({ peer: req.socket.remoteAddress, why }),
+    });
+    return undefined;
   },
-  {
-    method: 'GET', path: '/events/stream', access: 'read', query: ['node', 'since'],
-    handle: async ({ req, res, deps, query, streams }) => {
-      const resume = req.headers['last-event-id'] ?? query.get('since') ?? undefined;
-      const node = query.get('node');
-      const afterSeq = resume === undefined ? undefined : seqValue(String(resume), 'Last-Event-ID');
-      const mac = node === null ? undefined : macValue(node);
-      const release = streams.slots.take();
-      if (!release) {
-        streams.refused({ peer: req.socket.remoteAddress, open: streams.slots.open });
-        throw new ApiError(503, `Too many event streams open (limit ${streams.slots.max})`, 'Close an idle dashboard tab or "diskless events --follow", or raise api.max_event_streams in the config', { 'retry-after': '10' });
-      }
-      res.once('close', release);
-      await streamEvents(res, deps.events, {
-        afterSeq,
-        mac,
-        heartbeatMs: deps.heartbeatMs ?? 15_000,
-        ...deps.eventStreamLimits,
-        onDrop: (why) => streams.dropped({ peer: req.socket.remoteAddress, why }),
-      });
-      return undefined;
-    },
+  addNode: async ({ deps, body, res }) => {
+    const b = await body();
+    const node: NodeFields = { mac: macValue(stringField(b, 'mac') ?? '') };
+    for (const k of NODE_KEYS) {
+      const v = stringField(b, k);
+      if (v !== undefined) node[k] = v;
+    }
+    await requireWrites(deps).addNode(node);
+    sendJson(res, 201, { mac: node.mac } satisfies NodeWritten);
+    return undefined;
   },
-  {
-    method: 'POST', path: '/nodes', access: 'write',
-    handle: async ({ deps, body, res }) => {
-      const b = await body();
-      const node: NodeFields = { mac: macValue(stringField(b, 'mac') ?? '') };
-      for (const k of NODE_KEYS) {
-        const v = stringField(b, k);
-        if (v !== undefined) node[k] = v;
-      }
-      await requireWrites(deps).addNode(node);
-      sendJson(res, 201, { mac: node.mac });
-      return undefined;
-    },
+  setNode: async ({ deps, params, body }) => {
+    const mac = macParam(params);
+    const b = await body();
+    const unknown = Object.keys(b).filter((k) => !(NODE_KEYS as readonly string[]).includes(k));
+    if (unknown.length) throw new ApiError(400, `Unknown field ${unknown.join(', ')}`, `Settable fields: ${NODE_KEYS.join(', ')} (null removes one)`);
+    const changes: NodeFieldChanges = {};
+    for (const k of NODE_KEYS) {
+      if (b[k] === null) changes[k] = null;
+      else if (b[k] !== undefined) changes[k] = stringField(b, k)!;
+    }
+    await requireWrites(deps).setNode(mac, changes);
+    return { mac } satisfies NodeWritten;
   },
-  {
-    method: 'POST', path: '/nodes/{mac}', access: 'write',
-    handle: async ({ deps, params, body }) => {
-      const mac = macParam(params);
-      const b = await body();
-      const unknown = Object.keys(b).filter((k) => !(NODE_KEYS as readonly string[]).includes(k));
-      if (unknown.length) throw new ApiError(400, `Unknown field ${unknown.join(', ')}`, `Settable fields: ${NODE_KEYS.join(', ')} (null removes one)`);
-      const changes: NodeFieldChanges = {};
-      for (const k of NODE_KEYS) {
-        if (b[k] === null) changes[k] = null;
-        else if (b[k] !== undefined) changes[k] = stringField(b, k)!;
-      }
-      await requireWrites(deps).setNode(mac, changes);
-      return { mac };
-    },
+  adoptDiscovered: async ({ deps, params, body, res }) => {
+    const mac = macParam(params);
+    if (deps.inventory().nodes.some((n) => n.mac === mac)) throw new ApiError(409, `${mac} is already in the inventory`, `Change it with POST /api/v1/nodes/${mac}`);
+    if (!deps.states.get(mac) && !deps.discovered?.().some((m) => m.mac === mac)) throw new ApiError(404, `No discovered machine ${mac}`, 'GET /api/v1/discovered lists machines seen but not in the inventory');
+    const b = await body();
+    const node: NodeFields = { mac };
+    for (const k of NODE_KEYS) {
+      const v = stringField(b, k);
+      if (v !== undefined) node[k] = v;
+    }
+    const writes = requireWrites(deps);
+    await (writes.adoptNode ? writes.adoptNode(node) : writes.addNode(node));
+    sendJson(res, 201, { mac } satisfies NodeWritten);
+    return undefined;
   },
-  {
-    method: 'POST', path: '/discovered/{mac}/adopt', access: 'write',
-    handle: async ({ deps, params, body, res }) => {
-      const mac = macParam(params);
-      if (deps.inventory().nodes.some((n) => n.mac === mac)) throw new ApiError(409, `${mac} is already in the inventory`, `Change it with POST /api/v1/nodes/${mac}`);
-      if (!deps.states.get(mac) && !deps.discovered?.().some((m) => m.mac === mac)) throw new ApiError(404, `No discovered machine ${mac}`, 'GET /api/v1/discovered lists machines seen but not in the inventory');
-      const b = await body();
-      const node: NodeFields = { mac };
-      for (const k of NODE_KEYS) {
-        const v = stringField(b, k);
-        if (v !== undefined) node[k] = v;
-      }
-      const writes = requireWrites(deps);
-      await (writes.adoptNode ? writes.adoptNode(node) : writes.addNode(node));
-      sendJson(res, 201, { mac });
-      return undefined;
-    },
+  publishImage: async ({ deps, params, body }) => {
+    const version = stringField(await body(), 'version');
+    if (!version) throw new ApiError(400, 'version is missing', 'Send {"version": "<16 hex digits>"}; GET /api/v1/images lists versions');
+    return { name: params.name!, published: await requireImages(deps).publish(params.name!, version) } satisfies Published;
   },
-  {
-    method: 'POST', path: '/images/{name}/publish', access: 'write',
-    handle: async ({ deps, params, body }) => {
-      const version = stringField(await body(), 'version');
-      if (!version) throw new ApiError(400, 'version is missing', 'Send {"version": "<16 hex digits>"}; GET /api/v1/images lists versions');
-      return { name: params.name, published: await requireImages(deps).publish(params.name!, version) };
-    },
-  },
-  {
-    method: 'POST', path: '/images/{name}/rollback', access: 'write',
-    handle: async ({ deps, params }) => ({ name: params.name, published: await requireImages(deps).rollback(params.name!) }),
-  },
-];
+  rollbackImage: async ({ deps, params }) => ({ name: params.name!, published: await requireImages(deps).rollback(params.name!) }) satisfies Published,
+};
+
+/** Every endpoint declared on the admin listener, each with its handler. */
+export const ROUTES: readonly Route[] = operationsOn('admin').map((id) => ({ id, ...ENDPOINTS[id], handle: HANDLERS[id] }));
 
 /**
- * The REST API under /api/v1 as one HttpHandler. Paths it does not know are left to the next
- * handler (the node report endpoint shares the prefix); a known path with another method is 405.
+ * The admin listener's endpoints under /api/v1 as one HttpHandler. Paths it does not know are
+ * left to the next handler; a known path with another method is 405.
  */
 export function apiHandler(deps: ApiDeps): HttpHandler {
   const mayRead = cidrAllowList(deps.readCidrs);
@@ -252,34 +206,14 @@ function authorize(route: Route, req: IncomingMessage, deps: ApiDeps, mayRead: (
   if (check === 'wrong') throw new ApiError(403, 'Wrong admin token', deps.adminToken ? 'Use the admin token from the server state directory' : 'The server has no admin token configured; writes are disabled');
 }
 
-/** "/nodes/{mac}" against "/nodes/52:54:…": the parameters, or undefined when it does not match. */
-export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
-  const want = pattern.split('/');
-  const got = path.split('/');
-  if (want.length !== got.length) return undefined;
-  const params: Record<string, string> = {};
-  for (const [i, w] of want.entries()) {
-    const g = got[i]!;
-    if (w.startsWith('{') && w.endsWith('}')) {
-      if (g === '') return undefined;
-      params[w.slice(1, -1)] = g;
-    } else if (w !== g) return undefined;
-  }
-  return params;
-}
-
 /** Who runs what: the server's record of versions handed out when it has one, else node states. */
-function runningNodes(deps: ApiDeps): Array<{ mac: string; image: { name?: string; version?: string } | undefined }> {
+function runningNodes(deps: ApiDeps): Array<{ mac: string; image: RunningImage | undefined }> {
   if (!deps.running) return deps.states.all().map((s) => ({ mac: s.mac, image: runningImage(s) }));
   const known = new Set(deps.inventory().nodes.map((n) => n.mac));
   return [...deps.running()].filter(([mac]) => known.has(mac)).map(([mac, r]) => ({ mac, image: { name: r.image, version: r.version } }));
 }
 
-function sightingView(m: DiscoveredMachine) {
-  return { firstSeen: m.firstSeen, lastSeen: m.lastSeen, count: m.count, vendorClass: m.vendorClass ?? null, arch: m.arch ?? null, userClass: m.userClass ?? null, lastIp: m.lastIp ?? null };
-}
-
-function eventsPage(deps: ApiDeps, q: EventQuery) {
+function eventsPage(deps: ApiDeps, q: EventQuery): EventPage {
   return { events: deps.events.query(q), lastSeq: deps.events.lastSeq };
 }
 

@@ -1,9 +1,12 @@
-import type { NodeConfig } from '../config/types.js';
+import type { NodeConfig, ProfileConfig } from '../config/types.js';
 import { bootTimeline } from '../events/boot-timeline.js';
 import { nodeStatus, type NodeState } from '../events/node-state.js';
+import type { DiscoveredMachine } from '../inventory/discovered.js';
+import type { ImageSummary } from '../images/store/image-store.js';
+import type { NodeDetail, NodeSummary, Profile, RunningImage, Sighting, StoredImage } from './wire.js';
 
 /** A node as the API shows it: the inventory's fields and where it is now. */
-export function nodeSummary(mac: string, node: NodeConfig | undefined, state: NodeState | undefined) {
+export function nodeSummary(mac: string, node: NodeConfig | undefined, state: NodeState | undefined): NodeSummary {
   return {
     mac,
     known: node !== undefined,
@@ -15,13 +18,12 @@ export function nodeSummary(mac: string, node: NodeConfig | undefined, state: No
     bootCount: state?.bootCount ?? 0,
     bootStartedAt: state?.boot?.startedAt ?? null,
     booted: state?.booted ?? null,
-    /** What it runs or is loading now (image@version), for fleet tables. */
     running: (state && runningImage(state)) ?? null,
     lastEvent: state?.lastEvent ?? null,
   };
 }
 
-export function nodeDetail(mac: string, node: NodeConfig | undefined, state: NodeState | undefined) {
+export function nodeDetail(mac: string, node: NodeConfig | undefined, state: NodeState | undefined): NodeDetail {
   return {
     ...nodeSummary(mac, node, state),
     ...(node ? { cmdline: node.cmdline ?? null, loader: node.loader ?? null } : {}),
@@ -32,8 +34,29 @@ export function nodeDetail(mac: string, node: NodeConfig | undefined, state: Nod
 }
 
 /** The image version a machine runs now: what it booted, or what its boot in progress loads. */
-export function runningImage(state: NodeState): { name?: string; version?: string } | undefined {
+export function runningImage(state: NodeState): RunningImage | undefined {
   if (state.phase === 'booted') return state.booted ? { ...(state.booted.image ? { name: state.booted.image } : {}), ...(state.booted.version ? { version: state.booted.version } : {}) } : undefined;
   if (state.phase === 'loading' || state.phase === 'initramfs') return state.boot?.image;
   return undefined;
+}
+
+/** A profile and the MACs of the inventory nodes using it. */
+export function profileView(p: ProfileConfig, nodes: readonly string[]): Profile {
+  return { name: p.name, image: p.image ?? null, kernel: p.kernel, initrds: p.initrds, cmdline: p.cmdline, loader: p.loader, root: p.root ?? null, nodes: [...nodes] };
+}
+
+/** An image with its versions; `runningOn` gives the MACs running one version. */
+export function imageView(img: ImageSummary, runningOn: (version: string) => string[]): StoredImage {
+  return {
+    name: img.name, published: img.published, publishedAt: img.publishedAt, previous: img.previous,
+    versions: img.versions.map((v) => ({
+      version: v.version, created: v.created, kernelVersion: v.kernelVersion, size: v.size, sha256: v.sha256, parent: v.parent,
+      published: v.version === img.published,
+      nodes: runningOn(v.version),
+    })),
+  };
+}
+
+export function sightingView(m: DiscoveredMachine): Sighting {
+  return { firstSeen: m.firstSeen, lastSeen: m.lastSeen, count: m.count, vendorClass: m.vendorClass ?? null, arch: m.arch ?? null, userClass: m.userClass ?? null, lastIp: m.lastIp ?? null };
 }

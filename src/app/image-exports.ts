@@ -3,6 +3,7 @@ import type { DisklessConfig } from '../config/types.js';
 import type { NbdExport, NbdExportProvider } from '../protocols/nbd/exports.js';
 import { fileExport, type FileExport } from '../protocols/nbd/file-export.js';
 import type { ImageStore } from '../images/store/image-store.js';
+import { parseVersionExport } from '../boot/urls.js';
 
 /**
  * NBD exports named by profile, for profiles whose root is `nbd` and a file image; and
@@ -17,9 +18,9 @@ export class ImageExports implements NbdExportProvider {
   constructor(private readonly config: () => DisklessConfig, private readonly store?: ImageStore) {}
 
   #image(name: string): string | undefined {
-    const at = name.indexOf('@');
-    if (at > 0 && this.store) {
-      const [image, version] = [name.slice(0, at), name.slice(at + 1)];
+    const pinned = parseVersionExport(name);
+    if (pinned && this.store) {
+      const { image, version } = pinned;
       const used = [...this.config().profiles.values()].some((p) => p.image === image && p.root?.mode === 'nbd');
       if (!used) return undefined;
       try {

@@ -15,6 +15,7 @@ import { request as httpsRequest } from 'node:https';
 import { parseSamples, sampleValue } from '../metrics/testdata/prometheus-text.js';
 import { statusCommand } from '../cli/status.js';
 import { eventsCommand } from '../cli/events.js';
+import { API_PREFIX, ENDPOINTS, OPERATION_IDS, type Listener } from '../api/endpoints.js';
 
 const N1 = '52:54:00:00:00:01';
 
@@ -227,3 +228,33 @@ test('three listeners: boot files and reports in the clear, node files only over
   assert.match(rebound.json.error, /does not answer to the host name "evil\.example:\d+"/);
   assert.equal((await call(apiPort, 'GET', '/', { headers: { host: `localhost:${apiPort}` } })).status, 200, 'the dashboard, by localhost');
 });
+
+test('each listener answers exactly the /api/v1 endpoints declared on it', async (t) => {
+  const { port, apiPort, services } = await serve(t);
+  const ports: Record<Listener, number> = { admin: apiPort, boot: port, secrets: services.https.port };
+  const send = (listener: Listener, method: string, path: string) => listener === 'secrets' ? httpsCall(services, method, path) : call(ports[listener], method, path);
+  for (const id of OPERATION_IDS) {
+    const { path, listener } = ENDPOINTS[id];
+    const url = API_PREFIX + path.replace('{mac}', N1).replace('{name}', 'debian');
+    // No endpoint takes DELETE: its own listener names the methods it does take.
+    const own = await send(listener, 'DELETE', url);
+    const methods = OPERATION_IDS.filter((other) => ENDPOINTS[other].path === path && ENDPOINTS[other].listener === listener).map((other) => ENDPOINTS[other].method);
+    assert.deepEqual([own.status, own.headers.allow], [405, methods.join(', ')], `${id} on ${listener}`);
+    for (const elsewhere of (['admin', 'boot', 'secrets'] as const).filter((l) => l !== listener)) {
+      // The boot listener sends node files' callers to the HTTPS listener instead (nodeFilesOnlyOverTls).
+      const expected = id === 'nodeFiles' && elsewhere === 'boot' ? 403 : 404;
+      assert.equal((await send(elsewhere, 'GET', url)).status, expected, `${id} on ${elsewhere}`);
+    }
+  }
+});
+
+function httpsCall(services: RunningServices, method: string, path: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port: services.https.port, method, path, ca: services.certificate.certPem, checkServerIdentity: () => undefined }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -9,7 +9,8 @@ import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from '../dhcp/responder.js';
 import { LeaseStore } from '../dhcp/lease-store.js';
 import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../dhcp/settings.js';
-import { dhcpNodeLookup, dhcpSettingsFromConfig, httpBaseUrl } from '../dhcp/settings-from-config.js';
+import { dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
+import { httpBaseUrl, nfsExportPath, secretsBaseUrl } from '../boot/urls.js';
 import { NbdServer } from '../protocols/nbd/server.js';
 import type { NbdEvent } from '../protocols/nbd/events.js';
 import { GaneshaServer } from '../nfs/ganesha.js';
@@ -31,6 +32,7 @@ import { nodeByAddress, nodeByMac } from '../boot/boot-target.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
 import { hostCheck } from '../api/host-check.js';
 import { nodeFilesOnlyOverTls } from '../api/node-files-endpoint.js';
+import { adminBaseUrl, adminListenerIsPlainHttp } from '../api/endpoints.js';
 import { hostname } from 'node:os';
 import type { SecretsWindows } from '../identity/secrets-windows.js';
 import { throttledLog } from '../log/throttled-log.js';
@@ -97,8 +99,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const events = bothEvents(observability.serviceEvents, opts.events);
   const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())));
   const discovery = await startDiscovery(config, logger);
-  const secretsUrl = `https://${config.server.address}:${config.server.httpsPort}`;
-  const tree = new BootTree(getConfig, httpBaseUrl(config), store, { ...identity.hooks, secretsUrl, onUnknownMac: discovery.onScript });
+  const secretsUrl = secretsBaseUrl(config.server);
+  const tree = new BootTree(getConfig, httpBaseUrl(config.server), store, { ...identity.hooks, secretsUrl, onUnknownMac: discovery.onScript });
   // TFTP needs a root directory of its own; without tftp_root it is an empty one, as every
   // file then comes from the boot tree.
   const tftpRoot = config.server.tftpRoot ?? join(config.server.stateDir, 'tftp-root');
@@ -145,6 +147,9 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     logger,
   });
   const caps = { maxConnections: config.server.maxHttpConnections, maxConnectionsPerPeer: config.server.maxHttpConnectionsPerPeer };
+  // The three listeners: which /api/v1 endpoint each one answers is declared in
+  // api/endpoints.ts (boot: report; secrets: node files; admin: the rest), and
+  // observability-wiring.test.ts holds these handler lists to that declaration.
   const http = new HttpServer({
     address: config.server.address,
     port: config.server.httpPort,
@@ -156,11 +161,11 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   });
   const tls = { cert: certificate.certPem, key: certificate.keyPem };
   const https = new HttpServer({ address: config.server.address, port: config.server.httpsPort, tls, handlers: [identity.handler], logger: logger.child({ listener: 'https' }), ...caps });
-  const adminOnLoopback = isLoopback(config.api.address);
+  const adminPlainHttp = adminListenerIsPlainHttp(config.api.address);
   const admin = new HttpServer({
     address: config.api.address,
     port: config.api.port,
-    ...(adminOnLoopback ? {} : { tls }),
+    ...(adminPlainHttp ? {} : { tls }),
     handlers: [hostCheck(['localhost', '127.0.0.1', '::1', hostname(), config.api.address, ...config.api.hostnames]), ...api, dashboardHandler()],
     logger: logger.child({ listener: 'admin' }),
     ...caps,
@@ -208,7 +213,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     ? new GaneshaServer({
         bindAddress: config.server.address,
         stateDir: config.server.stateDir,
-        exports: nfsProfiles.map((p, i) => ({ id: i + 1, path: p.root!.dir!, pseudo: `/${p.name}` })),
+        exports: nfsProfiles.map((p, i) => ({ id: i + 1, path: p.root!.dir!, pseudo: nfsExportPath(p.name) })),
         logger,
       })
     : undefined;
@@ -245,18 +250,10 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     observability.close();
   };
   logger.log('info', 'listening', {
-    boot: httpBaseUrl(config), secrets: secretsUrl, admin: `${adminOnLoopback ? 'http' : 'https'}://${hostPort(config.api.address, admin.port)}`,
+    boot: httpBaseUrl(config.server), secrets: secretsUrl, admin: adminBaseUrl(config.api.address, admin.port),
     tlsFingerprint: certificate.fingerprint,
   });
   return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, stop };
-}
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.');
-}
-
-function hostPort(address: string, port: number): string {
-  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
 /** What an admin should do about the usual reasons a socket cannot be opened. */

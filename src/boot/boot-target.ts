@@ -1,4 +1,5 @@
 import type { DisklessConfig, Loader, NodeConfig, ProfileConfig } from '../config/types.js';
+import { profileInitrdPath, profileKernelPath } from './urls.js';
 
 /** What one machine boots: its node entry (if known), profile, full kernel command line and loader. */
 export interface BootTarget {
@@ -60,14 +61,5 @@ export function bootTargetFor(config: DisklessConfig, mac: string): BootTarget |
 
 /** The served paths of a profile's own kernel and initrds (store images pin theirs later). */
 export function profileFiles(profile: ProfileConfig): { kernel: string; initrds: string[] } {
-  return { kernel: kernelPath(profile), initrds: profile.initrds.map((_, i) => initrdPath(profile, i)) };
-}
-
-/** Names under which a profile's files are served, the same over TFTP and HTTP. */
-export function kernelPath(profile: ProfileConfig): string {
-  return `profiles/${profile.name}/kernel`;
-}
-
-export function initrdPath(profile: ProfileConfig, index: number): string {
-  return `profiles/${profile.name}/initrd-${index}`;
+  return { kernel: profileKernelPath(profile.name), initrds: profile.initrds.map((_, i) => profileInitrdPath(profile.name, i)) };
 }

@@ -1,12 +1,12 @@
 import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DisklessConfig } from '../config/types.js';
-import { normalizeMac } from '../net/mac.js';
 import { diskFile, memoryFile, type BootFile, type OpenedBootFile } from '../files/boot-file.js';
 import { confinedPath } from '../files/confine.js';
 import { bootTargetFor, nodeByMac, type BootTarget } from './boot-target.js';
 import { DigestCache } from '../files/digest-cache.js';
-import { imagePath, rootArgs, versionExport } from './root-args.js';
+import { rootArgs } from './root-args.js';
+import { parseBootPath, storedFilePath, treePath, versionExport } from './urls.js';
 import type { ImageStore } from '../images/store/image-store.js';
 import { renderProblemScript } from './ipxe-script.js';
 import { renderDiscoveredScript, renderIpxeScript, renderUnknownScript } from './ipxe-script.js';
@@ -38,11 +38,7 @@ export interface BootTreeHooks {
  * Everything served to booting machines, under one namespace shared by TFTP and HTTP:
  *   undionly.kpxe, ipxe.efi, …           iPXE binaries
  *   pxelinux.0, ldlinux.c32, *.c32       syslinux
- *   pxelinux.cfg/{01-MAC,HEXIP,default}  generated per node
- *   boot/MAC.ipxe                        generated per node
- *   profiles/NAME/{kernel,initrd-N}      the profile's files
- *   images/NAME/root.sqfs                the profile's root image (live roots fetch it)
- *   store/NAME/VERSION/FILE              a stored image version (root.sqfs, vmlinuz, initrd.img)
+ *   the generated and profile paths      named in urls.ts (boot/MAC.ipxe, pxelinux.cfg/…, profiles/…, images/…, store/…)
  *   anything else                        server.tftp_root, confined to it
  */
 export class BootTree {
@@ -69,9 +65,8 @@ export class BootTree {
     if (target.profile.image !== undefined) {
       if (!this.store) throw new Error(`Cannot boot profile ${target.profile.name}: no image store`);
       const img = await this.store.resolve(target.profile.image);
-      const dir = `store/${img.name}/${img.version}`;
-      t = { ...t, kernel: `${dir}/vmlinuz`, initrds: [`${dir}/initrd.img`] };
-      pinned = { path: `${dir}/root.sqfs`, sha256: img.manifest.files['root.sqfs'].sha256, exportName: versionExport(img.name, img.version) };
+      t = { ...t, kernel: storedFilePath(img.name, img.version, 'vmlinuz'), initrds: [storedFilePath(img.name, img.version, 'initrd.img')] };
+      pinned = { path: storedFilePath(img.name, img.version, 'root.sqfs'), sha256: img.manifest.files['root.sqfs'].sha256, exportName: versionExport(img.name, img.version) };
       if (target.node) this.opts.onPinned?.(target.mac, img.name, img.version);
     }
     const root = t.profile.root;
@@ -88,7 +83,7 @@ export class BootTree {
   /** `peer` is the asking machine's address: only its own boot script gets it a token. */
   async resolve(requested: string, peer?: string): Promise<BootFile | undefined> {
     const cfg = this.config();
-    const path = requested.replace(/^\/+/, '');
+    const path = treePath(requested);
     if (path.includes('\0') || path.split('/').includes('..')) return undefined;
 
     if (IPXE_FILES.has(path)) return diskFile(join(cfg.server.ipxeDir, path));
@@ -99,49 +94,50 @@ export class BootTree {
       }
       return this.fromRoot(cfg, path);
     }
-    const cfgName = /^pxelinux\.cfg\/([^/]+)$/.exec(path)?.[1];
-    if (cfgName !== undefined) {
-      // A config that cannot be completed (image not published) is a miss: pxelinux moves on.
-      const text = await pxelinuxConfigFor(cfg, cfgName, (t) => this.#withRoot(cfg, t, peer)).catch(() => undefined);
-      return text === undefined ? undefined : memoryFile(text);
-    }
-    const scriptMac = /^boot\/([^/]+)\.ipxe$/.exec(path)?.[1];
-    if (scriptMac !== undefined) {
-      const mac = normalizeMac(scriptMac);
-      if (!mac) return undefined;
-      const known = nodeByMac(cfg, mac) !== undefined;
-      if (!known) this.opts.onUnknownMac?.(mac, peer);
-      const target = bootTargetFor(cfg, mac);
-      if (!target && !known && cfg.dhcp.unknownClients === 'register') return memoryFile(renderDiscoveredScript(mac, this.baseUrl));
-      if (!target) return memoryFile(renderUnknownScript(mac));
-      try {
-        return memoryFile(renderIpxeScript(await this.#withRoot(cfg, target, peer), this.baseUrl));
-      } catch (e) {
-        // e.g. the profile's image has no published version yet: say so on the node's screen.
-        return memoryFile(renderProblemScript(mac, e instanceof Error ? e.message : String(e)));
+    const named = parseBootPath(path);
+    switch (named?.kind) {
+      case 'pxelinux-config': {
+        // A config that cannot be completed (image not published) is a miss: pxelinux moves on.
+        const text = await pxelinuxConfigFor(cfg, named.name, (t) => this.#withRoot(cfg, t, peer)).catch(() => undefined);
+        return text === undefined ? undefined : memoryFile(text);
       }
-    }
-    const prof = /^profiles\/([^/]+)\/(kernel|initrd-(\d+))$/.exec(path);
-    if (prof) {
-      const profile = cfg.profiles.get(prof[1]!);
-      if (!profile) return undefined;
-      const file = prof[2] === 'kernel' ? profile.kernel : profile.initrds[Number(prof[3])];
-      return file === undefined ? undefined : diskFile(file);
-    }
-    const stored = /^store\/([^/]+)\/([0-9a-f]{16})\/(root\.sqfs|vmlinuz|initrd\.img)$/.exec(path);
-    if (stored && this.store) {
-      let paths;
-      try {
-        paths = this.store.paths(stored[1]!, stored[2]!);
-      } catch {
-        return undefined; // not a valid image name
+      case 'script': {
+        const { mac } = named;
+        if (!mac) return undefined;
+        const known = nodeByMac(cfg, mac) !== undefined;
+        if (!known) this.opts.onUnknownMac?.(mac, peer);
+        const target = bootTargetFor(cfg, mac);
+        if (!target && !known && cfg.dhcp.unknownClients === 'register') return memoryFile(renderDiscoveredScript(mac, this.baseUrl));
+        if (!target) return memoryFile(renderUnknownScript(mac));
+        try {
+          return memoryFile(renderIpxeScript(await this.#withRoot(cfg, target, peer), this.baseUrl));
+        } catch (e) {
+          // e.g. the profile's image has no published version yet: say so on the node's screen.
+          return memoryFile(renderProblemScript(mac, e instanceof Error ? e.message : String(e)));
+        }
       }
-      return diskFile(stored[3] === 'root.sqfs' ? paths.rootSqfs : stored[3] === 'vmlinuz' ? paths.kernel : paths.initrd);
-    }
-    const img = /^images\/([^/]+)\/root\.sqfs$/.exec(path);
-    if (img) {
-      const profile = cfg.profiles.get(img[1]!);
-      return profile?.root?.image && imagePath(profile) === path ? diskFile(profile.root.image) : undefined;
+      case 'profile-kernel':
+      case 'profile-initrd': {
+        const profile = cfg.profiles.get(named.profile);
+        if (!profile) return undefined;
+        const file = named.kind === 'profile-kernel' ? profile.kernel : profile.initrds[named.index];
+        return file === undefined ? undefined : diskFile(file);
+      }
+      case 'stored': {
+        // Without an image store these names are tftp_root's, like any other.
+        if (!this.store) break;
+        let paths;
+        try {
+          paths = this.store.paths(named.image, named.version);
+        } catch {
+          return undefined; // not a valid image name
+        }
+        return diskFile(named.file === 'root.sqfs' ? paths.rootSqfs : named.file === 'vmlinuz' ? paths.kernel : paths.initrd);
+      }
+      case 'profile-image': {
+        const profile = cfg.profiles.get(named.profile);
+        return profile?.root?.image ? diskFile(profile.root.image) : undefined;
+      }
     }
     return this.fromRoot(cfg, path);
   }

@@ -1,4 +1,5 @@
-import { macToHyphens, normalizeMac } from '../net/mac.js';
+import { normalizeMac } from '../net/mac.js';
+import { bootIfArg, bootScriptPath } from './urls.js';
 import type { BootTarget } from './boot-target.js';
 import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } from '../config/kernel-args.js';
 
@@ -15,7 +16,7 @@ import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } fro
 export function renderIpxeScript(target: BootTarget, baseUrl: string): string {
   const { profile, mac, node } = target;
   const initrds = target.initrds.map((_, i) => `initrd-${i}`);
-  const args = [...initrds.map((n) => `initrd=${n}`), target.cmdline, `BOOTIF=01-${macToHyphens(mac)}`].filter(Boolean).join(' ');
+  const args = [...initrds.map((n) => `initrd=${n}`), target.cmdline, bootIfArg(mac)].filter(Boolean).join(' ');
   refuseUnsafe([['base URL', baseUrl], ['kernel path', target.kernel], ...target.initrds.map((p): [string, string] => ['initrd path', p])], target.cmdline, args.length);
   const who = inertText(node ? (node.hostname ? `${node.hostname} (${mac})` : mac) : `unknown machine ${mac}`);
   const profileName = inertText(profile.name);
@@ -91,7 +92,7 @@ export function renderDiscoveredScript(macText: string, baseUrl: string): string
     `echo Diskless: registered as discovered, waiting for \`diskless node adopt ${mac}\``,
     'echo Checking again in 30 seconds.',
     'sleep 30',
-    `chain --replace --autofree \${base}/boot/${macToHyphens(mac)}.ipxe || goto wait`,
+    `chain --replace --autofree \${base}/${bootScriptPath(mac)} || goto wait`,
     '',
   ].join('\n');
 }

@@ -1,5 +1,5 @@
 import { ipv4ToHex } from '../net/ipv4.js';
-import { macToHyphens, normalizeMac } from '../net/mac.js';
+import { bootIfArg, macFromPxelinuxName } from './urls.js';
 import type { DisklessConfig } from '../config/types.js';
 import { bootTargetFor, nodeByMac, profileFiles, type BootTarget } from './boot-target.js';
 import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } from '../config/kernel-args.js';
@@ -22,7 +22,7 @@ export function renderPxelinuxConfig(target: BootTarget): string {
     if (problem) throw new Error(`Cannot write the pxelinux config: the ${what} ${problem}`);
   }
   // What the kernel gets: BOOT_IMAGE=KERNEL, APPEND, then pxelinux's own initrd= and BOOTIF=.
-  const added = ` BOOT_IMAGE=${target.kernel} initrd=${target.initrds.join(',')} BOOTIF=01-${macToHyphens(mac)}`;
+  const added = ` BOOT_IMAGE=${target.kernel} initrd=${target.initrds.join(',')} ${bootIfArg(mac)}`;
   const problem = kernelArgsProblem(target.cmdline, KERNEL_CMDLINE_MAX - added.length);
   if (problem) throw new Error(`Cannot write the pxelinux config: the kernel command line ${problem}`);
   const who = inertText(node?.hostname ? `${node.hostname} (${mac})` : mac);
@@ -64,10 +64,9 @@ export async function pxelinuxConfigFor(
     const profile = config.profiles.get(config.defaultProfile);
     return profile ? renderPxelinuxConfig(await complete({ mac: 'unknown', profile, cmdline: profile.cmdline, loader: 'pxelinux', ...profileFiles(profile) })) : NO_BOOT;
   }
-  const macMatch = /^01-((?:[0-9a-f]{2}-){5}[0-9a-f]{2})$/i.exec(name);
-  if (macMatch) {
-    const mac = normalizeMac(macMatch[1]!);
-    const node = mac ? nodeByMac(config, mac) : undefined;
+  const mac = macFromPxelinuxName(name);
+  if (mac) {
+    const node = nodeByMac(config, mac);
     const target = node ? bootTargetFor(config, node.mac) : undefined;
     return target ? renderPxelinuxConfig(await complete(target)) : undefined;
   }
@@ -77,8 +76,4 @@ export async function pxelinuxConfigFor(
     return target ? renderPxelinuxConfig(await complete(target)) : undefined;
   }
   return undefined;
-}
-
-export function pxelinuxMacName(mac: string): string {
-  return `01-${macToHyphens(mac)}`;
 }

@@ -1,22 +1,13 @@
 import type { ProfileConfig, ServerConfig } from '../config/types.js';
-
-/** The URL path under which a profile's squashfs is served (live roots fetch it). */
-export function imagePath(profile: ProfileConfig): string {
-  return `images/${profile.name}/root.sqfs`;
-}
+import { bootUrl, nfsExportPath, profileImagePath } from './urls.js';
 
 /** A root pinned to one stored image version: one boot never mixes two versions. */
 export interface PinnedRoot {
   /** Boot tree path of the version's squashfs. */
   path: string;
   sha256: string;
-  /** NBD export name of that version. */
+  /** NBD export name of that version (versionExport). */
   exportName: string;
-}
-
-/** NBD export of one stored image version: NAME@VERSION. */
-export function versionExport(name: string, version: string): string {
-  return `${name}@${version}`;
 }
 
 /**
@@ -29,7 +20,7 @@ export function rootArgs(profile: ProfileConfig, server: ServerConfig, baseUrl: 
   const args: string[] = [];
   switch (root.mode) {
     case 'live':
-      args.push(`root=live:${baseUrl}/${pinned?.path ?? imagePath(profile)}`);
+      args.push(`root=live:${bootUrl(baseUrl, pinned?.path ?? profileImagePath(profile.name))}`);
       if (pinned ?? sha256) args.push(`rd.diskless.sha256=${pinned?.sha256 ?? sha256}`);
       if (root.copy) args.push('rd.diskless.copy');
       break;
@@ -37,7 +28,7 @@ export function rootArgs(profile: ProfileConfig, server: ServerConfig, baseUrl: 
       args.push(`root=nbd:${server.address}:${server.nbdPort}/${pinned?.exportName ?? profile.name}`);
       break;
     case 'nfs':
-      args.push(`root=nfs4:${server.address}:/${profile.name}`);
+      args.push(`root=nfs4:${server.address}:${nfsExportPath(profile.name)}`);
       break;
   }
   if (root.overlay === 'none') args.push('rd.diskless.overlay=none');

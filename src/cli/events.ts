@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { normalizeMac } from '../net/mac.js';
-import type { BootEvent } from '../events/boot-event.js';
-import { eventLine, type NodeRow } from './fleet-format.js';
+import type { BootEvent, EventPage, NodeSummary } from '../api/wire.js';
+import { eventLine } from './fleet-format.js';
 import { apiBase, apiTls, followEvents, getAll, getJson } from './server-api.js';
 import type { CliIo } from './status.js';
 import { DisklessError } from '../errors/diskless-error.js';
@@ -42,7 +42,7 @@ export async function eventsCommand(argv: string[], io: EventsIo = {}): Promise<
   const tls = apiTls(config);
 
   // Host names come from the server's inventory, so --node takes either and lines show names.
-  const nodes = await getAll<NodeRow>(base, '/nodes', 'nodes', tls);
+  const nodes = await getAll<NodeSummary>(base, '/nodes', 'nodes', tls);
   const names = new Map(nodes.filter((n) => n.hostname).map((n) => [n.mac, n.hostname!]));
   let mac: string | undefined;
   if (values.node !== undefined) {
@@ -50,7 +50,7 @@ export async function eventsCommand(argv: string[], io: EventsIo = {}): Promise<
     if (!mac) throw new DisklessError('DL_INVALID', `events: --node ${values.node} is neither a MAC address nor a host name in the inventory`);
   }
   const node = mac ? `&node=${encodeURIComponent(mac)}` : '';
-  const page = await getJson<{ events: BootEvent[]; lastSeq: number }>(`${base}/events?limit=${limit}${node}`, tls);
+  const page = await getJson<EventPage>(`${base}/events?limit=${limit}${node}`, tls);
   for (const e of page.events) out(eventLine(e, names));
   if (!values.follow) return 0;
 

@@ -1,19 +1,4 @@
-import type { BootEvent } from '../events/boot-event.js';
-
-/** A node as GET /api/v1/nodes lists it (src/api/views.ts nodeSummary); only what is shown. */
-export interface NodeRow {
-  mac: string;
-  hostname?: string | null;
-  address?: string | null;
-  status: string;
-  stage: string | null;
-  cause: string | null;
-  ip: string | null;
-  bootStartedAt: number | null;
-  booted: { at: number } | null;
-  running: { name?: string; version?: string } | null;
-  lastEvent: { time: number; kind: string; name: string; detail: string } | null;
-}
+import type { BootEvent, NodeSummary } from '../api/wire.js';
 
 /** "12s", "5m", "3h", "2d": how long ago, in the largest whole unit. */
 export function age(ms: number): string {
@@ -29,7 +14,7 @@ function clip(s: string, n: number): string {
 }
 
 /** The fleet as `diskless status` prints it: one row per inventory node, columns aligned. */
-export function statusTable(nodes: readonly NodeRow[], now: number): string {
+export function statusTable(nodes: readonly NodeSummary[], now: number): string {
   const rows = [['HOSTNAME', 'MAC', 'ADDRESS', 'STATE', 'STAGE', 'SINCE', 'IMAGE', 'LAST EVENT']];
   for (const n of nodes) {
     const since = n.status === 'booted' ? n.booted?.at : (n.bootStartedAt ?? n.lastEvent?.time);

@@ -8,6 +8,7 @@ import { SseParser } from './sse-parser.js';
 import { allPages } from '../dashboard/ui/pages.js';
 import { DisklessError } from '../errors/diskless-error.js';
 import { CertificateError } from '../tls/server-certificate.js';
+import { adminBaseUrl, API_PREFIX } from '../api/endpoints.js';
 
 /** How to reach the admin API over HTTPS: trust exactly the server's own certificate. */
 export interface ApiTls {
@@ -18,9 +19,7 @@ export interface ApiTls {
 
 /** The running server's admin API, as the config says where it listens. */
 export function apiBase(config: Pick<DisklessConfig, 'api'>): string {
-  const { address, port } = config.api;
-  const loopback = address === '::1' || address.startsWith('127.');
-  return `${loopback ? 'http' : 'https'}://${address.includes(':') ? `[${address}]` : address}:${port}/api/v1`;
+  return adminBaseUrl(config.api.address, config.api.port) + API_PREFIX;
 }
 
 /** For an HTTPS admin API: the certificate in server.tls_cert, which the CLI then pins. */

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
-import { statusTable, type NodeRow } from './fleet-format.js';
+import { statusTable } from './fleet-format.js';
+import type { NodeSummary } from '../api/wire.js';
 import { apiBase, apiTls, getAll } from './server-api.js';
 import { DisklessError } from '../errors/diskless-error.js';
 
@@ -27,14 +28,14 @@ export async function statusCommand(argv: string[], io: CliIo = {}): Promise<num
   }
   if (!values.config) throw new DisklessError('DL_INVALID', `status: --config FILE is required\n\n${HELP}`);
   const config = loadConfig(values.config);
-  const nodes = inConfigOrder(await getAll<NodeRow>(apiBase(config), '/nodes', 'nodes', apiTls(config)), config.nodes);
+  const nodes = inConfigOrder(await getAll<NodeSummary>(apiBase(config), '/nodes', 'nodes', apiTls(config)), config.nodes);
   if (values.json) out(`${JSON.stringify(nodes, null, 2)}\n`);
   else out(nodes.length ? statusTable(nodes, (io.now ?? Date.now)()) : 'no nodes in the inventory\n');
   return 0;
 }
 
 /** The API pages in MAC order; rows follow the config file, as the admin wrote it (others after). */
-function inConfigOrder(rows: NodeRow[], nodes: readonly { mac: string }[]): NodeRow[] {
+function inConfigOrder(rows: NodeSummary[], nodes: readonly { mac: string }[]): NodeSummary[] {
   const rank = new Map(nodes.map((n, i) => [n.mac, i]));
   return [...rows].sort((a, b) => (rank.get(a.mac) ?? Infinity) - (rank.get(b.mac) ?? Infinity) || a.mac.localeCompare(b.mac));
 }

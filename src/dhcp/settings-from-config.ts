@@ -1,18 +1,13 @@
 import type { DisklessConfig } from '../config/types.js';
 import { DEFAULT_DHCP_PORTS, type DhcpNode, type DhcpSettings } from './settings.js';
-import { macToHyphens } from '../net/mac.js';
 import { nodeByMac } from '../boot/boot-target.js';
-
-export function httpBaseUrl(config: DisklessConfig): string {
-  const { address, httpPort } = config.server;
-  return httpPort === 80 ? `http://${address}` : `http://${address}:${httpPort}`;
-}
+import { bootScriptPath, bootUrl, httpBaseUrl } from '../boot/urls.js';
 
 /** The DHCP service's view of the inventory. */
 export function dhcpSettingsFromConfig(config: DisklessConfig, ports: DhcpSettings['ports'] = DEFAULT_DHCP_PORTS): DhcpSettings {
   const { dhcp, server } = config;
   if (dhcp.mode === 'off') throw new Error('Cannot build DHCP settings: dhcp.mode is off');
-  const base = httpBaseUrl(config);
+  const base = httpBaseUrl(server);
   return {
     mode: dhcp.mode,
     serverAddress: server.address,
@@ -22,8 +17,8 @@ export function dhcpSettingsFromConfig(config: DisklessConfig, ports: DhcpSettin
     leaseTimeSec: dhcp.leaseTimeSec,
     unknownClients: dhcp.unknownClients,
     bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
-    ipxeScriptUrl: (mac) => `${base}/boot/${macToHyphens(mac)}.ipxe`,
-    httpBootUrl: (arch) => `${base}/${arch === 'efi-x64' ? 'ipxe.efi' : 'ipxe-arm64.efi'}`,
+    ipxeScriptUrl: (mac) => bootUrl(base, bootScriptPath(mac)),
+    httpBootUrl: (arch) => bootUrl(base, arch === 'efi-x64' ? 'ipxe.efi' : 'ipxe-arm64.efi'),
     ports,
     ...(server.interface !== undefined ? { interfaceName: server.interface } : {}),
     ...(dhcp.pool ? { pool: dhcp.pool } : {}),

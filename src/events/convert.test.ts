@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fromDhcp, fromHttp, fromNbd, fromReport, fromTftp, macFromBootPath } from './convert.js';
+import { fromDhcp, fromHttp, fromNbd, fromReport, fromTftp } from './convert.js';
+import { macFromBootPath } from '../boot/urls.js';
 import { peerIp } from './peer-address.js';
 import { PeerDirectory } from './peer-directory.js';
 

@@ -3,7 +3,7 @@ import type { TftpEvent } from '../protocols/tftp/server.js';
 import type { HttpEvent } from '../http/server.js';
 import type { NbdEvent } from '../protocols/nbd/events.js';
 import type { NodeReport } from './service-events.js';
-import { normalizeMac } from '../net/mac.js';
+import { macFromBootPath, parseBootPath, parseVersionExport } from '../boot/urls.js';
 import type { NewBootEvent } from './boot-event.js';
 import { peerIp } from './peer-address.js';
 import type { MacLookup } from './peer-directory.js';
@@ -40,9 +40,9 @@ export function fromTftp(e: TftpEvent, ctx: ConvertContext): NewBootEvent {
 export function fromHttp(e: HttpEvent, ctx: ConvertContext): NewBootEvent {
   const fields: Record<string, string> = { method: e.method, path: e.path, status: String(e.status) };
   if (e.error) fields.error = e.error;
-  // A pinned image file names the version this node boots (src/boot/boot-tree.ts).
-  const stored = /^\/?store\/([^/]+)\/([0-9a-f]{16})\/[^/]+$/.exec(e.path);
-  if (stored && e.status < 300) Object.assign(fields, { image: stored[1]!, version: stored[2]! });
+  // A pinned image file names the version this node boots.
+  const stored = parseBootPath(e.path);
+  if (stored?.kind === 'stored' && e.status < 300) Object.assign(fields, { image: stored.image, version: stored.version });
   return {
     time: ctx.now(),
     ...who(e.peer, ctx, macFromBootPath(e.path)),
@@ -59,9 +59,9 @@ export function fromNbd(e: NbdEvent, ctx: ConvertContext): NewBootEvent {
   const fields: Record<string, string> = { peer: e.peer };
   if (e.export !== undefined) fields.export = e.export;
   if (e.error) fields.error = e.error;
-  // Exports of stored versions are NAME@VERSION (src/boot/root-args.ts).
-  const pinned = e.export === undefined ? null : /^([^@]+)@([0-9a-f]{16})$/.exec(e.export);
-  if (pinned) Object.assign(fields, { image: pinned[1]!, version: pinned[2]! });
+  // The export of a stored version names the version this node boots.
+  const pinned = e.export === undefined ? undefined : parseVersionExport(e.export);
+  if (pinned) Object.assign(fields, { image: pinned.image, version: pinned.version });
   const ended = e.type === 'disconnect' || e.type === 'error';
   return {
     time: ctx.now(),
@@ -103,12 +103,6 @@ export function fromReport(r: NodeReport, ctx: Pick<ConvertContext, 'now'>): New
 /** HTTP paths that are part of a boot, as opposed to the API, /metrics, node reports and the dashboard page. */
 export function isBootTraffic(path: string): boolean {
   return !path.startsWith('/api/') && path !== '/metrics' && path !== '/' && path !== '/index.html' && !path.startsWith('/ui/');
-}
-
-/** "boot/52-54-00-12-34-56.ipxe" and "pxelinux.cfg/01-52-54-…" name the machine asking. */
-export function macFromBootPath(path: string): string | undefined {
-  const m = /(?:^|\/)boot\/([0-9a-f:-]{17})\.ipxe$/i.exec(path) ?? /(?:^|\/)pxelinux\.cfg\/01-([0-9a-f-]{17})$/i.exec(path);
-  return m ? normalizeMac(m[1]!) : undefined;
 }
 
 function who(peer: string, ctx: ConvertContext, macHint?: string): { ip?: string; mac?: string } {

@@ -10,7 +10,7 @@ import { LabNetwork, removeStaleLabNamespaces } from './netns.js';
 import { QemuMachine, type BootMethod, type NicModel } from './qemu.js';
 import { loadConfig } from '../config/load.js';
 import { rootArgs } from '../boot/root-args.js';
-import { macToHyphens } from '../net/mac.js';
+import { bootIfArg, httpBaseUrl } from '../boot/urls.js';
 import { assertLabHost } from './lab-host.js';
 import type { Daemon } from '../process/daemon.js';
 import { NBD_KEEPER_SOURCE } from '../initramfs/nbd-keeper.js';
@@ -263,8 +263,7 @@ ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    ad
     const config = loadConfig(this.configPath);
     const profile = config.profiles.get('debian');
     if (profile === undefined || profile.kernel === '') throw new Error('Cannot boot a USB-NIC node from the image store: it is handed kernel files directly');
-    const baseUrl = `http://${config.server.address}`;
-    const append = [rootArgs(profile, config.server, baseUrl, undefined), profile.cmdline, `BOOTIF=01-${macToHyphens(node.mac)}`].filter(Boolean).join(' ');
+    const append = [rootArgs(profile, config.server, httpBaseUrl(config.server), undefined), profile.cmdline, bootIfArg(node.mac)].filter(Boolean).join(' ');
     return { kind: 'kernel', kernel: profile.kernel, initrd: this.initrd, append };
   }
 

@@ -9,6 +9,7 @@ import { assertLabHost, hostKernel } from './lab-host.js';
 import { buildTinyInitramfs, markerPattern } from './tiny-initramfs.js';
 import type { Daemon } from '../process/daemon.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
+import { adminBaseUrl } from '../api/endpoints.js';
 
 export interface LabBootOptions {
   firmware?: Firmware;
@@ -37,7 +38,7 @@ export interface LabBootResult {
 
 export const LAB_SERVER = '10.77.0.1';
 /** The lab server's admin listener (the api.address and api.port defaults), inside the lab's namespace. */
-export const LAB_ADMIN_URL = 'http://127.0.0.1:8780';
+export const LAB_ADMIN_URL = adminBaseUrl('127.0.0.1', 8780);
 export const LAB_NODE_ADDRESS = '10.77.0.11';
 const FOREIGN_DHCP = '10.77.0.2';
 

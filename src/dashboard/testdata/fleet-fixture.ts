@@ -61,7 +61,11 @@ export async function startDashboard(t: { after(fn: () => unknown): void }, init
           },
           setNode: async () => {},
         },
-        images: { list: async () => images, publish: async () => ({}), rollback: async () => ({}) },
+        images: {
+          list: async () => images,
+          publish: async (_name, version) => ({ version, previous: [], publishedAt: '2025-01-01T00:00:00Z' }),
+          rollback: async () => ({ version: '', previous: [], publishedAt: '2025-01-01T00:00:00Z' }),
+        },
       }),
       dashboardHandler(),
     ],

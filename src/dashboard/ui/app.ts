@@ -3,8 +3,8 @@
  * what an event touched, without reloading. Views are chosen by the URL fragment:
  * #/ (fleet), #/node/MAC, #/discovered, #/images.
  */
-import type { BootEventView, ImageView, NodeDetailView, NodeSummaryView, ProfileView } from './api-types.js';
-import { ApiProblem, getAll, getJson, serverNow, tokenStore } from './api.js';
+import type { BootEvent, DiscoveredMachine, EventPage, ImageList, NodeDetail, NodeSummary, Profile, ProfileList, StoredImage } from '../../api/wire.js';
+import { API, ApiProblem, getAll, getJson, serverNow, tokenStore } from './api.js';
 import { DiscoveredView } from './discovered-view.js';
 import { byId, h } from './dom.js';
 import { runningImages } from './fleet-model.js';
@@ -15,10 +15,10 @@ import { renderNode } from './node-view.js';
 type ViewName = 'fleet' | 'node' | 'discovered' | 'images';
 
 const model = {
-  nodes: [] as NodeSummaryView[],
-  discovered: [] as NodeSummaryView[],
-  images: [] as ImageView[] | ApiProblem,
-  profiles: [] as ProfileView[],
+  nodes: [] as NodeSummary[],
+  discovered: [] as DiscoveredMachine[],
+  images: [] as StoredImage[] | ApiProblem,
+  profiles: [] as Profile[],
   defaultProfile: null as string | null,
 };
 
@@ -59,9 +59,9 @@ function drawImages(): void {
 async function reloadAll(): Promise<void> {
   try {
     const [nodes, disc, profiles, images] = await Promise.all([
-      getAll<NodeSummaryView>('/nodes', 'nodes'),
-      getAll<NodeSummaryView>('/discovered', 'discovered').then(newestFirst),
-      getJson<{ profiles: ProfileView[]; defaultProfile: string | null }>('/profiles'),
+      getAll<NodeSummary>('/nodes', 'nodes'),
+      getAll<DiscoveredMachine>('/discovered', 'discovered').then(newestFirst),
+      getJson<ProfileList>('/profiles'),
       loadImages(),
     ]);
     Object.assign(model, { nodes, discovered: disc, profiles: profiles.profiles, defaultProfile: profiles.defaultProfile, images });
@@ -73,7 +73,7 @@ async function reloadAll(): Promise<void> {
 }
 
 /** The API pages in MAC order; the page lists what was seen last first. */
-function newestFirst(machines: NodeSummaryView[]): NodeSummaryView[] {
+function newestFirst(machines: NodeSummary[]): NodeSummary[] {
   return [...machines].sort((a, b) => (b.lastEvent?.time ?? 0) - (a.lastEvent?.time ?? 0));
 }
 
@@ -81,9 +81,9 @@ function newestFirst(machines: NodeSummaryView[]): NodeSummaryView[] {
 async function loadNode(mac: string): Promise<void> {
   const root = byId('view-node');
   try {
-    const detail = await getJson<NodeDetailView>(`/nodes/${mac}`);
+    const detail = await getJson<NodeDetail>(`/nodes/${mac}`);
     const since = detail.bootStartedAt === null ? 'limit=100' : `since=${encodeURIComponent(new Date(detail.bootStartedAt).toISOString())}&limit=1000`;
-    const { events } = await getJson<{ events: BootEventView[] }>(`/nodes/${mac}/events?${since}`);
+    const { events } = await getJson<EventPage>(`/nodes/${mac}/events?${since}`);
     if (route().mac !== mac) return;
     renderNode(root, detail, events, serverNow());
   } catch (e) {
@@ -101,7 +101,7 @@ const FLUSH_MS = 200;
 /** Beyond this many machines in one flush, one list request is cheaper than one per machine. */
 const PER_NODE_LIMIT = 10;
 
-function onEvent(e: BootEventView): void {
+function onEvent(e: BootEvent): void {
   if (e.mac) dirty.add(e.mac);
   if (e.kind !== 'dhcp' && e.kind !== 'alert') imagesDirty = true;
   flushTimer ??= setTimeout(() => void flush(), FLUSH_MS);
@@ -121,7 +121,7 @@ async function flush(): Promise<void> {
     return;
   }
   try {
-    const [fresh, images] = await Promise.all([Promise.all(macs.map((m) => getJson<NodeSummaryView>(`/nodes/${m}`))), refreshImages ? loadImages() : model.images]);
+    const [fresh, images] = await Promise.all([Promise.all(macs.map((m) => getJson<NodeSummary>(`/nodes/${m}`))), refreshImages ? loadImages() : model.images]);
     model.nodes = model.nodes.map((n) => fresh.find((f) => f.mac === n.mac) ?? n);
     model.images = images;
     drawLists();
@@ -131,8 +131,8 @@ async function flush(): Promise<void> {
 }
 
 /** A server without an image store answers 503: the rest of the page still works. */
-function loadImages(): Promise<ImageView[] | ApiProblem> {
-  return getJson<{ images: ImageView[] }>('/images').then((r) => r.images, (e: unknown) => (e instanceof ApiProblem ? e : new ApiProblem(0, String(e), '')));
+function loadImages(): Promise<StoredImage[] | ApiProblem> {
+  return getJson<ImageList>('/images').then((r) => r.images, (e: unknown) => (e instanceof ApiProblem ? e : new ApiProblem(0, String(e), '')));
 }
 
 /**
@@ -141,7 +141,7 @@ function loadImages(): Promise<ImageView[] | ApiProblem> {
  */
 function follow(afterSeq: number): void {
   const live = byId('live');
-  const source = new EventSource(`/api/v1/events/stream?since=${afterSeq}`);
+  const source = new EventSource(`${API}/events/stream?since=${afterSeq}`);
   let dropped = false;
   source.onopen = () => {
     live.dataset.state = 'live';
@@ -157,7 +157,7 @@ function follow(afterSeq: number): void {
   };
   source.onmessage = (m: MessageEvent<string>) => {
     try {
-      onEvent(JSON.parse(m.data) as BootEventView);
+      onEvent(JSON.parse(m.data) as BootEvent);
     } catch {
       // A line we cannot read is not worth breaking the page for.
     }
@@ -200,7 +200,7 @@ async function start(): Promise<void> {
   setInterval(() => void reloadAll(), 30_000);
   let lastSeq = 0;
   try {
-    lastSeq = (await getJson<{ lastSeq: number }>('/events?limit=1')).lastSeq;
+    lastSeq = (await getJson<EventPage>('/events?limit=1')).lastSeq;
   } catch (e) {
     banner(e instanceof ApiProblem ? e : undefined);
   }

@@ -1,5 +1,5 @@
 /** Machines seen but not in the inventory, and the form that adopts one. */
-import type { NodeSummaryView, ProfileView } from './api-types.js';
+import type { NodeSummary, Profile } from '../../api/wire.js';
 import { ApiProblem, postJson } from './api.js';
 import { h } from './dom.js';
 import { badge } from './fleet-view.js';
@@ -7,7 +7,7 @@ import { formatAgo } from './format.js';
 
 export interface DiscoveredContext {
   now(): number;
-  profiles(): { profiles: readonly ProfileView[]; defaultProfile: string | null };
+  profiles(): { profiles: readonly Profile[]; defaultProfile: string | null };
   /** After an adoption: reload the lists. */
   adopted(mac: string): void;
 }
@@ -16,7 +16,7 @@ export class DiscoveredView {
   readonly #table = h('table', { class: 'grid', id: 'discovered-table' });
   readonly #formBox = h('div', { id: 'adopt-box' });
   readonly #message = h('div', { id: 'adopt-message', role: 'status' });
-  #machines: NodeSummaryView[] = [];
+  #machines: NodeSummary[] = [];
   #adopting: string | undefined;
 
   constructor(
@@ -31,7 +31,7 @@ export class DiscoveredView {
     );
   }
 
-  update(machines: readonly NodeSummaryView[]): void {
+  update(machines: readonly NodeSummary[]): void {
     this.#machines = [...machines];
     const rows = this.#machines.map((m) =>
       h(

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ImageView, NodeSummaryView } from './api-types.js';
+import type { NodeSummary, StoredImage } from '../../api/wire.js';
 import { filterRows, fleetRow, runningImages, sortRows } from './fleet-model.js';
 import { formatAgo, formatBytes, formatDuration } from './format.js';
 
 const V = '0123456789abcdef';
-function node(mac: string, over: Partial<NodeSummaryView>): NodeSummaryView {
-  return { mac, known: true, hostname: null, address: null, status: 'offline', stage: null, cause: null, ip: null, bootCount: 0, bootStartedAt: null, booted: null, lastEvent: null, ...over };
+function node(mac: string, over: Partial<NodeSummary>): NodeSummary {
+  return { mac, known: true, hostname: null, address: null, status: 'offline', stage: null, cause: null, ip: null, bootCount: 0, bootStartedAt: null, booted: null, running: null, lastEvent: null, ...over };
 }
-const images: ImageView[] = [{ name: 'debian', published: V, publishedAt: null, versions: [{ version: V, created: '', kernelVersion: null, size: 1, published: true, nodes: ['52:54:00:00:00:02'] }] }];
+const images: StoredImage[] = [{ name: 'debian', published: V, publishedAt: null, previous: [], versions: [{ version: V, created: '', kernelVersion: '', size: 1, sha256: '', parent: null, published: true, nodes: ['52:54:00:00:00:02'] }] }];
 const nodes = [
   node('52:54:00:00:00:01', { hostname: 'web1', address: '10.0.0.10', status: 'booted', booted: { image: 'old', version: 'fedcba9876543210', at: 5 }, lastEvent: { seq: 1, time: 1000, kind: 'booted', name: 'booted', detail: '' } }),
   node('52:54:00:00:00:02', { hostname: 'db1', ip: '10.0.0.9', status: 'initramfs', stage: 'root', lastEvent: { seq: 2, time: 5000, kind: 'stage', name: 'network', detail: 'duration_ms=5' } }),

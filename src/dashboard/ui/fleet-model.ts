@@ -2,7 +2,7 @@
  * The fleet table as data: one row per node, sorted and filtered. Pure, so the page and the
  * tests agree on what a row says.
  */
-import type { ImageView, NodeStatus, NodeSummaryView } from './api-types.js';
+import type { NodeStatus, NodeSummary, StoredImage } from '../../api/wire.js';
 
 export interface FleetRow {
   mac: string;
@@ -27,13 +27,13 @@ const STATUS_RANK: Readonly<Record<NodeStatus, number>> = { failed: 0, initramfs
 export type RunningImages = ReadonlyMap<string, { name: string; version: string }>;
 
 /** Which version each MAC runs, from GET /images (the server's running-versions view). */
-export function runningImages(images: readonly ImageView[]): RunningImages {
+export function runningImages(images: readonly StoredImage[]): RunningImages {
   const out = new Map<string, { name: string; version: string }>();
   for (const img of images) for (const v of img.versions) for (const mac of v.nodes) out.set(mac, { name: img.name, version: v.version });
   return out;
 }
 
-export function fleetRow(n: NodeSummaryView, running: RunningImages): FleetRow {
+export function fleetRow(n: NodeSummary, running: RunningImages): FleetRow {
   const img = running.get(n.mac) ?? (n.booted?.image ? { name: n.booted.image, version: n.booted.version ?? '' } : undefined);
   const ev = n.lastEvent;
   return {

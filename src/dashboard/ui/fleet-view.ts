@@ -1,5 +1,5 @@
 /** The fleet table: sortable by any column, filtered by text and state, "ago" kept current. */
-import type { NodeStatus, NodeSummaryView } from './api-types.js';
+import type { NodeStatus, NodeSummary } from '../../api/wire.js';
 import { h } from './dom.js';
 import { fleetRow, filterRows, sortRows, type FleetRow, type RunningImages, type SortKey } from './fleet-model.js';
 import { formatAgo } from './format.js';
@@ -40,7 +40,7 @@ export class FleetView {
     this.#drawHead();
   }
 
-  update(nodes: readonly NodeSummaryView[], running: RunningImages): void {
+  update(nodes: readonly NodeSummary[], running: RunningImages): void {
     this.#rows = nodes.map((n) => fleetRow(n, running));
     this.#draw();
   }

@@ -1,10 +1,10 @@
 /** Images, their versions, which one is published and which nodes run each. */
-import type { ImageView, NodeSummaryView } from './api-types.js';
+import type { NodeSummary, StoredImage } from '../../api/wire.js';
 import { ApiProblem } from './api.js';
 import { h } from './dom.js';
 import { formatBytes } from './format.js';
 
-export function renderImages(root: HTMLElement, images: readonly ImageView[] | ApiProblem, nodes: readonly NodeSummaryView[]): void {
+export function renderImages(root: HTMLElement, images: readonly StoredImage[] | ApiProblem, nodes: readonly NodeSummary[]): void {
   if (images instanceof ApiProblem) {
     root.replaceChildren(h('div', { class: 'message error', role: 'alert' }, h('strong', {}, images.message), images.hint ? ` ${images.hint}` : ''));
     return;

@@ -1,11 +1,11 @@
 /** One node: what it is, its latest boot as an SVG timeline, and that boot's events. */
-import type { BootEventView, NodeDetailView } from './api-types.js';
+import type { BootEvent, NodeDetail } from '../../api/wire.js';
 import { h } from './dom.js';
 import { badge } from './fleet-view.js';
 import { formatDuration, shortVersion } from './format.js';
 import { STATUS_FILL, timelineGeometry, timelineSvg } from './timeline-svg.js';
 
-export function renderNode(root: HTMLElement, n: NodeDetailView, events: readonly BootEventView[], now: number): void {
+export function renderNode(root: HTMLElement, n: NodeDetail, events: readonly BootEvent[], now: number): void {
   const title = n.hostname || n.mac;
   const image = n.image ?? (n.booted?.image ? { name: n.booted.image, version: n.booted.version ?? '' } : null);
   const svgBox = h('div', { class: 'timeline-box', id: 'timeline' });
@@ -51,7 +51,7 @@ function legend(): HTMLElement {
   );
 }
 
-function eventsTable(events: readonly BootEventView[], n: NodeDetailView): HTMLElement {
+function eventsTable(events: readonly BootEvent[], n: NodeDetail): HTMLElement {
   if (!events.length) return h('p', { class: 'empty' }, 'No events.');
   const t0 = n.bootStartedAt ?? events[0]!.time;
   const failedStage = n.failure?.stage;

@@ -3,7 +3,7 @@
  * written beside the bars, the failed stage red with its cause. Geometry and rendering are
  * pure (no DOM), so tests pin them and the page only inserts the string.
  */
-import type { TimelineEntry } from '../../events/boot-timeline.js';
+import type { TimelineEntry } from '../../api/wire.js';
 import { formatDuration } from './format.js';
 
 export interface TimelineLayout {

@@ -2,6 +2,7 @@ import type { NodeReport } from '../service-events.js';
 import type { BootEvent, NewBootEvent } from '../boot-event.js';
 import { fromDhcp, fromHttp, fromNbd, fromReport, fromTftp, type ConvertContext } from '../convert.js';
 import { PeerDirectory } from '../peer-directory.js';
+import { bootScriptPath, bootUrl, storedFilePath } from '../../boot/urls.js';
 
 export const MAC = '52:54:00:12:34:56';
 export const IP = '10.77.0.50';
@@ -77,10 +78,10 @@ export class BootScript {
   firmwareToKernel(): this {
     return this.dhcp('undionly.kpxe')
       .tftp('undionly.kpxe', 70_000, 120)
-      .dhcp(`http://10.77.0.1:8080/boot/${this.mac.replaceAll(':', '-')}.ipxe`)
-      .http(`/boot/${this.mac.replaceAll(':', '-')}.ipxe`, 420, 3)
-      .http(`/store/debian/${VERSION}/vmlinuz`, 8_000_000, 400)
-      .http(`/store/debian/${VERSION}/initrd.img`, 30_000_000, 1_200);
+      .dhcp(bootUrl('http://10.77.0.1:8080', bootScriptPath(this.mac)))
+      .http(`/${bootScriptPath(this.mac)}`, 420, 3)
+      .http(`/${storedFilePath('debian', VERSION, 'vmlinuz')}`, 8_000_000, 400)
+      .http(`/${storedFilePath('debian', VERSION, 'initrd.img')}`, 30_000_000, 1_200);
   }
 
   #push(e: NewBootEvent): this {

@@ -1,0 +1,170 @@
+/**
+ * The JSON bodies of /api/v1, declared once. The API builds them (views.ts, typed with these),
+ * the dashboard (src/dashboard/ui) and the CLI read them, and the OpenAPI document's schemas
+ * are held to them by openapi.test.ts.
+ *
+ * Types only, and every import here is `import type`: the compiler erases them, so the browser
+ * modules can `import type` this file without the page ever loading it (the dashboard serves
+ * only the modules in src/dashboard/ui). Events, their timeline rows and a node's status go on
+ * the wire exactly as src/events keeps them, so they are re-exported rather than restated.
+ */
+import type { BootEvent } from '../events/boot-event.js';
+import type { TimelineEntry } from '../events/boot-timeline.js';
+import type { EventRef, NodeStatus } from '../events/node-state.js';
+
+export type { BootEvent, BootEventKind } from '../events/boot-event.js';
+export type { TimelineEntry } from '../events/boot-timeline.js';
+export type { EventRef, NodeStatus } from '../events/node-state.js';
+
+/** An image version by name: what a node runs or loads; either part may be unknown. */
+export interface RunningImage {
+  name?: string;
+  version?: string;
+}
+
+/** A machine as the lists show it: the inventory's fields (inventory nodes only) and where it is now. */
+export interface NodeSummary {
+  mac: string;
+  /** In the inventory. */
+  known: boolean;
+  /** Inventory nodes only, like address and profile. */
+  hostname?: string | null;
+  address?: string | null;
+  profile?: string;
+  status: NodeStatus;
+  /** initramfs: the stage running; failed: the stage that failed. */
+  stage: string | null;
+  /** failed: what the node said went wrong. */
+  cause: string | null;
+  /** The address it was last seen at. */
+  ip: string | null;
+  bootCount: number;
+  /** Server time (ms since the epoch) the latest boot started. */
+  bootStartedAt: number | null;
+  /** What the last successful boot runs, and when it said so. */
+  booted: { image?: string; version?: string; at: number } | null;
+  /** What it runs or is loading now (image@version), for fleet tables. */
+  running: RunningImage | null;
+  lastEvent: EventRef | null;
+}
+
+/** One machine with its latest boot. */
+export interface NodeDetail extends NodeSummary {
+  /** Inventory nodes only. */
+  cmdline?: string | null;
+  loader?: Loader | null;
+  /** The stored image version the latest boot loads. */
+  image: { name: string; version: string } | null;
+  failure: { stage: string; cause: string } | null;
+  timeline: TimelineEntry[];
+}
+
+/** What the server's own services saw of a machine outside the inventory. */
+export interface Sighting {
+  firstSeen: string;
+  lastSeen: string;
+  /** DHCP requests and boot script fetches seen from it. */
+  count: number;
+  vendorClass: string | null;
+  arch: string | null;
+  userClass: string | null;
+  lastIp: string | null;
+}
+
+/** A machine seen but not in the inventory; `seen` when the server's services recorded it. */
+export interface DiscoveredMachine extends NodeSummary {
+  seen?: Sighting;
+}
+
+/** GET /nodes: a page in MAC order; `next` is the `after` of the following page, null on the last. */
+export interface NodePage {
+  nodes: NodeSummary[];
+  next: string | null;
+}
+
+export interface DiscoveredPage {
+  discovered: DiscoveredMachine[];
+  next: string | null;
+}
+
+export interface EventPage {
+  events: BootEvent[];
+  /** The newest event's seq: where a stream resumes. */
+  lastSeq: number;
+}
+
+export type Loader = 'ipxe' | 'pxelinux';
+
+/** Where a profile's root comes from (the config's `root:`). */
+export interface ProfileRoot {
+  mode: 'live' | 'nbd' | 'nfs';
+  image?: string;
+  dir?: string;
+  copy: boolean;
+  overlay: 'tmpfs' | 'none';
+  /** Seconds /init keeps retrying to attach the root. */
+  retry: number;
+}
+
+export interface Profile {
+  name: string;
+  /** A stored image; then kernel is empty and the published version's files are served. */
+  image: string | null;
+  kernel: string;
+  initrds: string[];
+  cmdline: string;
+  loader: Loader;
+  root: ProfileRoot | null;
+  /** The MACs of the inventory nodes using it. */
+  nodes: string[];
+}
+
+export interface ProfileList {
+  defaultProfile: string | null;
+  profiles: Profile[];
+}
+
+export interface StoredImageVersion {
+  version: string;
+  created: string;
+  kernelVersion: string;
+  size: number;
+  sha256: string;
+  parent: string | null;
+  published: boolean;
+  /** The MACs of the machines running it. */
+  nodes: string[];
+}
+
+export interface StoredImage {
+  name: string;
+  published: string | null;
+  publishedAt: string | null;
+  /** Earlier published versions, newest first: where a rollback goes. */
+  previous: string[];
+  /** Oldest first. */
+  versions: StoredImageVersion[];
+}
+
+export interface ImageList {
+  images: StoredImage[];
+}
+
+/** The answer to a node write or an adoption. */
+export interface NodeWritten {
+  mac: string;
+}
+
+/** The answer to a publish or a rollback: the image's published pointer as it is now. */
+export interface Published {
+  name: string;
+  published: { version: string; previous: string[]; publishedAt: string };
+}
+
+/** Every refusal: what went wrong, and what to do about it. */
+export interface ApiErrorBody {
+  error: string;
+  /** A stable DisklessError code, when a part behind the API refused (not the API's own refusals). */
+  code?: string;
+  hint: string;
+}

@@ -1,0 +1,135 @@
+/**
+ * The names of everything the boot listeners serve, built and parsed here only: the URLs DHCP
+ * hands out, the paths boot scripts, pxelinux configs and kernel command lines name, the paths
+ * the boot tree answers and the ones the event converters read a machine or an image version
+ * from. The same names work over TFTP and HTTP.
+ *
+ *   boot/MAC.ipxe                        a machine's iPXE script (MAC as 52-54-00-12-34-56)
+ *   pxelinux.cfg/NAME                    a pxelinux config (01-MAC, the address in hex, default)
+ *   profiles/NAME/{kernel,initrd-N}      a profile's own kernel and initrds
+ *   images/NAME/root.sqfs                a profile's root image (live roots fetch it)
+ *   store/NAME/VERSION/FILE              a stored image version's root.sqfs, vmlinuz, initrd.img
+ *
+ * Pure, and importing nothing above src/net: events, dhcp, the lab and the benchmarks use it.
+ */
+import { macToHyphens, normalizeMac } from '../net/mac.js';
+
+/** The boot listener (plain HTTP, as firmware needs): http://ADDRESS, with :PORT unless it is 80. */
+export function httpBaseUrl(server: { readonly address: string; readonly httpPort: number }): string {
+  const { address, httpPort } = server;
+  return httpPort === 80 ? `http://${address}` : `http://${address}:${httpPort}`;
+}
+
+/** The HTTPS listener, where /init redeems its secrets token: https://ADDRESS:PORT. */
+export function secretsBaseUrl(server: { readonly address: string; readonly httpsPort: number }): string {
+  return `https://${server.address}:${server.httpsPort}`;
+}
+
+/** A boot path under a base URL. */
+export function bootUrl(baseUrl: string, path: string): string {
+  return `${baseUrl}/${path}`;
+}
+
+/** A requested path as the boot tree names it: HTTP sends a leading "/", TFTP clients may. */
+export function treePath(requested: string): string {
+  return requested.replace(/^\/+/, '');
+}
+
+/** The files of a stored image version that are served, by their names in the URL. */
+export const STORED_FILES = ['root.sqfs', 'vmlinuz', 'initrd.img'] as const;
+export type StoredFile = (typeof STORED_FILES)[number];
+
+/** What a boot path names; `parseBootPath` reads it, the builders below write it. */
+export type BootPath =
+  /** boot/X.ipxe: `mac` is undefined when X is not a MAC (no script then). */
+  | { readonly kind: 'script'; readonly mac: string | undefined }
+  | { readonly kind: 'pxelinux-config'; readonly name: string }
+  | { readonly kind: 'profile-kernel'; readonly profile: string }
+  | { readonly kind: 'profile-initrd'; readonly profile: string; readonly index: number }
+  | { readonly kind: 'profile-image'; readonly profile: string }
+  | { readonly kind: 'stored'; readonly image: string; readonly version: string; readonly file: StoredFile };
+
+export function bootScriptPath(mac: string): string {
+  return `boot/${macToHyphens(mac)}.ipxe`;
+}
+
+export function pxelinuxConfigPath(name: string): string {
+  return `pxelinux.cfg/${name}`;
+}
+
+/** "01-52-54-00-12-34-56": the pxelinux.cfg name pxelinux tries for a MAC (01 is Ethernet). */
+export function pxelinuxMacName(mac: string): string {
+  return `01-${macToHyphens(mac)}`;
+}
+
+/**
+ * BOOTIF=01-MAC, the kernel argument pxelinux's "IPAPPEND 2" adds and the iPXE script and a
+ * handed-over kernel add too: /init brings up the interface the machine booted from.
+ */
+export function bootIfArg(mac: string): string {
+  return `BOOTIF=${pxelinuxMacName(mac)}`;
+}
+
+/** The MAC of a pxelinux.cfg name of the 01-MAC form; undefined for any other name. */
+export function macFromPxelinuxName(name: string): string | undefined {
+  return /^01-((?:[0-9a-f]{2}-){5}[0-9a-f]{2})$/i.test(name) ? normalizeMac(name.slice(3)) : undefined;
+}
+
+export function profileKernelPath(profile: string): string {
+  return `profiles/${profile}/kernel`;
+}
+
+export function profileInitrdPath(profile: string, index: number): string {
+  return `profiles/${profile}/initrd-${index}`;
+}
+
+/** The profile's squashfs (live roots fetch it). */
+export function profileImagePath(profile: string): string {
+  return `images/${profile}/root.sqfs`;
+}
+
+export function storedFilePath(image: string, version: string, file: StoredFile): string {
+  return `store/${image}/${version}/${file}`;
+}
+
+/** Which of the forms above `path` has (a leading "/" is allowed); undefined for any other path. */
+export function parseBootPath(path: string): BootPath | undefined {
+  const p = treePath(path);
+  const script = /^boot\/([^/]+)\.ipxe$/.exec(p);
+  if (script) return { kind: 'script', mac: normalizeMac(script[1]!) };
+  const pxelinux = /^pxelinux\.cfg\/([^/]+)$/.exec(p);
+  if (pxelinux) return { kind: 'pxelinux-config', name: pxelinux[1]! };
+  const profile = /^profiles\/([^/]+)\/(?:kernel|initrd-(\d+))$/.exec(p);
+  if (profile) {
+    return profile[2] === undefined ? { kind: 'profile-kernel', profile: profile[1]! } : { kind: 'profile-initrd', profile: profile[1]!, index: Number(profile[2]) };
+  }
+  const stored = /^store\/([^/]+)\/([0-9a-f]{16})\/(root\.sqfs|vmlinuz|initrd\.img)$/.exec(p);
+  if (stored) return { kind: 'stored', image: stored[1]!, version: stored[2]!, file: stored[3] as StoredFile };
+  const image = /^images\/([^/]+)\/root\.sqfs$/.exec(p);
+  if (image) return { kind: 'profile-image', profile: image[1]! };
+  return undefined;
+}
+
+/** The machine a boot path is for: boot/MAC.ipxe and pxelinux.cfg/01-MAC name the machine asking. */
+export function macFromBootPath(path: string): string | undefined {
+  const parsed = parseBootPath(path);
+  if (parsed?.kind === 'script') return parsed.mac;
+  if (parsed?.kind === 'pxelinux-config') return macFromPxelinuxName(parsed.name);
+  return undefined;
+}
+
+/** The NBD export of one stored image version: NAME@VERSION. */
+export function versionExport(image: string, version: string): string {
+  return `${image}@${version}`;
+}
+
+/** The image and version a NAME@VERSION export names; undefined for a profile's own export. */
+export function parseVersionExport(exportName: string): { image: string; version: string } | undefined {
+  const m = /^([^@]+)@([0-9a-f]{16})$/.exec(exportName);
+  return m ? { image: m[1]!, version: m[2]! } : undefined;
+}
+
+/** The NFSv4 pseudo path a profile's root directory is exported at (root=nfs4:ADDRESS:PATH). */
+export function nfsExportPath(profile: string): string {
+  return `/${profile}`;
+}
