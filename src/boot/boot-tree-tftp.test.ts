@@ -36,7 +36,7 @@ profiles:
     kernel: boot/vmlinuz
 `, join(dir, 'diskless.yaml'));
   const tree = new BootTree(() => cfg, 'http://127.0.0.1');
-  const server = new TftpServer({ address: '127.0.0.1', port: 0, root: join(dir, 'root'), files: (p, peer) => tree.open(p, peer.address) });
+  const server = new TftpServer({ address: '127.0.0.1', port: 0, files: (p, peer) => tree.open(p, peer.address) });
   await server.start();
   t.after(() => server.stop());
   return { dir, original, port: server.address().port, server };

@@ -2,8 +2,9 @@ import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DisklessConfig } from '../config/types.js';
 import { normalizeMac } from '../net/mac.js';
-import { diskFile, memoryFile, type BootFile, type OpenedBootFile } from '../files/boot-file.js';
-import { confinedPath } from '../files/confine.js';
+import { diskFile, memoryFile, type BootFile } from '../files/boot-file.js';
+import { normalizeRequestedPath, resolveInsideRoot, type PathRefusal } from '../files/confine.js';
+import type { SizedReader } from '../files/sized-reader.js';
 import { bootTargetFor, nodeByMac, type BootTarget } from './boot-target.js';
 import { DigestCache } from '../files/digest-cache.js';
 import { imagePath, rootArgs, versionExport } from './root-args.js';
@@ -44,6 +45,11 @@ export interface BootTreeHooks {
  *   images/NAME/root.sqfs                the profile's root image (live roots fetch it)
  *   store/NAME/VERSION/FILE              a stored image version (root.sqfs, vmlinuz, initrd.img)
  *   anything else                        server.tftp_root, confined to it
+ * A name of the first kinds that the tree does not have (a pxelinux.cfg of a machine it does
+ * not know, say) is looked up in server.tftp_root too, over HTTP as over TFTP.
+ * Every name is first normalized by the confinement rule (src/files/confine.ts), so both
+ * protocols see the same namespace: "/boot/x.ipxe", "boot//x.ipxe" and "boot\\x.ipxe" are one
+ * name, and a ".." or NUL anywhere is refused.
  */
 export class BootTree {
   readonly #digests = new DigestCache();
@@ -87,17 +93,39 @@ export class BootTree {
 
   /** `peer` is the asking machine's address: only its own boot script gets it a token. */
   async resolve(requested: string, peer?: string): Promise<BootFile | undefined> {
-    const cfg = this.config();
-    const path = requested.replace(/^\/+/, '');
-    if (path.includes('\0') || path.split('/').includes('..')) return undefined;
+    const found = await this.#find(requested, peer);
+    return 'ok' in found ? undefined : found;
+  }
 
+  /**
+   * `resolve`, then the file opened once: for TFTP, which reads a file block by block over
+   * seconds, so every block comes from the descriptor opened here and not from the name.
+   * A name refused by the confinement rule comes back as that refusal (TFTP answers it with
+   * "Access violation"). The caller closes what it gets.
+   */
+  async open(requested: string, peer?: string): Promise<SizedReader | PathRefusal> {
+    const found = await this.#find(requested, peer);
+    if ('ok' in found) return found;
+    return (await found.open()) ?? { ok: false, reason: 'not-found', error: `Cannot open ${requested}: gone, not a regular file, or moved out of its root since it was looked up` };
+  }
+
+  async #find(requested: string, peer: string | undefined): Promise<BootFile | PathRefusal> {
+    const normalized = normalizeRequestedPath(requested);
+    if (!normalized.ok) return normalized;
+    const cfg = this.config();
+    const found = (await this.#lookup(cfg, normalized.path, peer)) ?? (await this.#fromRoot(cfg, normalized.path));
+    return found ?? { ok: false, reason: 'not-found', error: `Cannot find ${normalized.path}` };
+  }
+
+  /** The generated and configured names; undefined when the name is none of them. */
+  async #lookup(cfg: DisklessConfig, path: string, peer: string | undefined): Promise<BootFile | undefined> {
     if (IPXE_FILES.has(path)) return diskFile(join(cfg.server.ipxeDir, path));
     if (SYSLINUX_FILE.test(path)) {
       for (const dir of cfg.server.syslinuxDirs) {
         const f = await diskFile(join(dir, path));
         if (f) return f;
       }
-      return this.fromRoot(cfg, path);
+      return undefined;
     }
     const cfgName = /^pxelinux\.cfg\/([^/]+)$/.exec(path)?.[1];
     if (cfgName !== undefined) {
@@ -143,24 +171,20 @@ export class BootTree {
       const profile = cfg.profiles.get(img[1]!);
       return profile?.root?.image && imagePath(profile) === path ? diskFile(profile.root.image) : undefined;
     }
-    return this.fromRoot(cfg, path);
+    return undefined;
   }
 
-  /**
-   * `resolve`, then the file opened once: for TFTP, which reads a file block by block over
-   * seconds, so every block comes from the descriptor opened here and not from the name.
-   * The caller closes it.
-   */
-  async open(requested: string, peer?: string): Promise<OpenedBootFile | undefined> {
-    const file = await this.resolve(requested, peer);
-    return file?.open();
-  }
-
-  private async fromRoot(cfg: DisklessConfig, path: string): Promise<BootFile | undefined> {
+  /** `path` (normalized) inside server.tftp_root, by the confinement rule. */
+  async #fromRoot(cfg: DisklessConfig, path: string): Promise<BootFile | PathRefusal | undefined> {
     if (!cfg.server.tftpRoot) return undefined;
-    const real = await confinedPath(cfg.server.tftpRoot, path);
-    if (!real) return undefined;
-    const realRoot = await realpath(cfg.server.tftpRoot).catch(() => undefined);
-    return realRoot === undefined ? undefined : diskFile(real, undefined, { confinedTo: realRoot });
+    let realRoot: string;
+    try {
+      realRoot = await realpath(cfg.server.tftpRoot);
+    } catch {
+      return undefined;
+    }
+    const real = await resolveInsideRoot(realRoot, path);
+    if (!real.ok) return real;
+    return diskFile(real.path, undefined, { confinedTo: realRoot });
   }
 }

@@ -10,7 +10,7 @@ import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeTftpPacket } from './encode.js';
-import { bufferSource } from './file-source.js';
+import { bufferReader } from '../../files/sized-reader.js';
 import { TftpServer } from './server.js';
 
 const BIG_BYTES = 50 * 1024 * 1024;
@@ -48,7 +48,7 @@ before(async () => {
     address: '127.0.0.1',
     port: 0,
     root: dir,
-    files: async (path) => (path === 'pxelinux.cfg/01-52-54-00-12-34-56' ? bufferSource(pxeConfig) : undefined),
+    files: async (path) => (path === 'pxelinux.cfg/01-52-54-00-12-34-56' ? bufferReader(pxeConfig) : undefined),
   });
   await server.start();
   port = server.address().port;
