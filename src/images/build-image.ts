@@ -6,7 +6,7 @@ import { resolveInRoot } from '../initramfs/root-path.js';
 import { buildDebianRoot } from './debian-root.js';
 import { runTool } from '../process/run-tool.js';
 import { makeSquashfs } from './squashfs.js';
-import { sha256File } from './store/atomic.js';
+import { sha256File } from '../files/digest-cache.js';
 import { type ImageStore, type Manifest, validateName } from './store/image-store.js';
 
 /** A build refused for a reason the user can fix (no kernel, unreadable source). */

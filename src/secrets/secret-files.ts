@@ -2,6 +2,7 @@ import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import { isCode } from '../files/error-code.js';
 
 export type RandomBytes = (n: number) => Uint8Array;
 
@@ -66,7 +67,7 @@ export async function ensureSecretDir(dir: string): Promise<void> {
     // mkdir's mode passes through the umask; an unusual umask must not leave it 0500 or wider.
     await chmod(dir, 0o700);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    if (!isCode(e, 'EEXIST')) throw e;
   }
   await checkSecretPath(dir, 'dir');
 }

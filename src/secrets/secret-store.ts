@@ -12,6 +12,7 @@ import {
   ensureSecretDir,
   writeSecretFile,
 } from './secret-files.js';
+import { isCode } from '../files/error-code.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -101,7 +102,7 @@ const exists = async (p: string): Promise<boolean> => {
     await lstat(p);
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if (isCode(e, 'ENOENT')) return false;
     throw e;
   }
 };
