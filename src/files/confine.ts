@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join, sep } from 'node:path';
 import { isCode } from './error-code.js';
+import type { OpenFileRefusal } from './open-file.js';
 import { openFileReader, type OpenReaderResult } from './sized-reader.js';
 
 /**
@@ -15,11 +16,9 @@ import { openFileReader, type OpenReaderResult } from './sized-reader.js';
 /** Longest requested name, in UTF-8 bytes: TFTP's filename limit, and longer than any served path. */
 export const MAX_REQUESTED_PATH_BYTES = 255;
 
-export interface PathRefusal {
-  readonly ok: false;
+export interface PathRefusal extends OpenFileRefusal {
   /** 'denied' for a name that tries to leave the root or cannot be checked; 'not-found' otherwise. */
   readonly reason: 'denied' | 'not-found';
-  readonly error: string;
 }
 
 export type PathCheck = { readonly ok: true; readonly path: string } | PathRefusal;
