@@ -3,6 +3,7 @@ import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { DisklessError } from '../errors/diskless-error.js';
+import { isCode } from '../files/error-code.js';
 
 /**
  * The API's admin token from api.admin_token_file. A missing file gets a fresh random token
@@ -20,7 +21,7 @@ export async function loadAdminToken(file: string, logger: Logger): Promise<stri
     }
     text = await readFile(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (!isCode(e, 'ENOENT')) throw e;
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     const token = randomBytes(32).toString('base64url');
     const fh = await open(file, 'wx', 0o600);

@@ -101,10 +101,6 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const discovery = await startDiscovery(config, logger);
   const secretsUrl = secretsBaseUrl(config.server);
   const tree = new BootTree(getConfig, httpBaseUrl(config.server), store, { ...identity.hooks, secretsUrl, onUnknownMac: discovery.onScript });
-  // TFTP needs a root directory of its own; without tftp_root it is an empty one, as every
-  // file then comes from the boot tree.
-  const tftpRoot = config.server.tftpRoot ?? join(config.server.stateDir, 'tftp-root');
-  if (!config.server.tftpRoot) await mkdir(tftpRoot, { recursive: true });
 
   const onReport = (r: NodeReport) => {
     logger.log(r.status === 'failed' ? 'warn' : 'info', 'node report', { service: 'node', mac: r.mac, stage: r.stage, status: r.status, detail: r.detail, peer: r.peer, ...r.fields });
@@ -173,8 +169,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const tftp = new TftpServer({
     address: config.server.address,
     port: config.server.tftpPort,
-    root: tftpRoot,
-    // Opened once per transfer: every block comes from that descriptor, never the name again.
+    // The boot tree is the whole namespace, server.tftp_root included (confined there); each
+    // file is opened once per transfer and every block comes from that descriptor.
     files: (p, peer) => tree.open(p, peer.address),
     maxTransfers: config.server.maxTftpTransfers,
     maxTransfersPerPeer: config.server.maxTftpTransfersPerPeer,

@@ -36,7 +36,7 @@ profiles:
     kernel: boot/vmlinuz
 `, join(dir, 'diskless.yaml'));
   const tree = new BootTree(() => cfg, 'http://127.0.0.1');
-  const server = new TftpServer({ address: '127.0.0.1', port: 0, root: join(dir, 'root'), files: (p, peer) => tree.open(p, peer.address) });
+  const server = new TftpServer({ address: '127.0.0.1', port: 0, files: (p, peer) => tree.open(p, peer.address) });
   await server.start();
   t.after(() => server.stop());
   return { dir, original, port: server.address().port, server };
@@ -100,4 +100,40 @@ profiles: {}
   await unlink(join(dir, 'root', 'file.bin'));
   await symlink(join(dir, 'secret'), join(dir, 'root', 'file.bin'));
   assert.equal(await file.open(), undefined, 'opened through the swapped-in symlink');
+});
+
+test('over HTTP too: a tftp_root file swapped for a symlink after the lookup fails the stream, and the target is never sent', async (t) => {
+  const { dir } = await fixture(t);
+  const cfg = parseConfig(`server:
+  address: 127.0.0.1
+  tftp_root: root
+dhcp: { mode: off }
+profiles: {}
+`, join(dir, 'diskless.yaml'));
+  const tree = new BootTree(() => cfg, 'http://127.0.0.1');
+  const file = await tree.resolve('file.bin');
+  assert.ok(file, 'looked up while still a regular file');
+  await unlink(join(dir, 'root', 'file.bin'));
+  await symlink(join(dir, 'secret'), join(dir, 'root', 'file.bin'));
+  const sent: Buffer[] = [];
+  await assert.rejects(async () => {
+    for await (const chunk of file.stream(0, file.size - 1)) sent.push(chunk as Buffer);
+  }, /ELOOP/);
+  assert.deepEqual(sent, []);
+});
+
+test('a name tftp_root refuses is answered "Access violation" through the boot tree, which TFTP asks alone', async (t) => {
+  const { dir, port } = await fixture(t);
+  await symlink(join(dir, 'secret'), join(dir, 'root', 'escape'));
+  const client = await TestClient.open();
+  try {
+    for (const [name, code] of [['escape', 2], ['../secret', 2], ['missing.bin', 1]] as const) {
+      client.sendPacket({ type: 'rrq', filename: name, mode: 'octet', options: [] }, port);
+      const reply = await client.next(5000);
+      assert.ok(reply?.packet.type === 'error', `${name}: ${reply?.packet.type ?? 'silence'}`);
+      assert.equal(reply.packet.code, code, name);
+    }
+  } finally {
+    client.close();
+  }
 });

@@ -1,12 +1,13 @@
 import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DisklessConfig } from '../config/types.js';
-import { diskFile, memoryFile, type BootFile, type OpenedBootFile } from '../files/boot-file.js';
-import { confinedPath } from '../files/confine.js';
+import { diskFile, memoryFile, type BootFile } from '../files/boot-file.js';
+import { normalizeRequestedPath, resolveInsideRoot, type PathRefusal } from '../files/confine.js';
+import type { SizedReader } from '../files/sized-reader.js';
 import { bootTargetFor, nodeByMac, type BootTarget } from './boot-target.js';
 import { DigestCache } from '../files/digest-cache.js';
 import { rootArgs } from './root-args.js';
-import { parseBootPath, storedFilePath, treePath, versionExport } from './urls.js';
+import { parseBootPath, storedFilePath, versionExport } from './urls.js';
 import type { ImageStore } from '../images/store/image-store.js';
 import { renderProblemScript } from './ipxe-script.js';
 import { renderDiscoveredScript, renderIpxeScript, renderUnknownScript } from './ipxe-script.js';
@@ -82,17 +83,39 @@ export class BootTree {
 
   /** `peer` is the asking machine's address: only its own boot script gets it a token. */
   async resolve(requested: string, peer?: string): Promise<BootFile | undefined> {
-    const cfg = this.config();
-    const path = treePath(requested);
-    if (path.includes('\0') || path.split('/').includes('..')) return undefined;
+    const found = await this.#find(requested, peer);
+    return 'ok' in found ? undefined : found;
+  }
 
+  /**
+   * `resolve`, then the file opened once: for TFTP, which reads a file block by block over
+   * seconds, so every block comes from the descriptor opened here and not from the name.
+   * A name refused by the confinement rule comes back as that refusal (TFTP answers it with
+   * "Access violation"). The caller closes what it gets.
+   */
+  async open(requested: string, peer?: string): Promise<SizedReader | PathRefusal> {
+    const found = await this.#find(requested, peer);
+    if ('ok' in found) return found;
+    return (await found.open()) ?? { ok: false, reason: 'not-found', error: `Cannot open ${requested}: gone, not a regular file, or moved out of its root since it was looked up` };
+  }
+
+  async #find(requested: string, peer: string | undefined): Promise<BootFile | PathRefusal> {
+    const normalized = normalizeRequestedPath(requested);
+    if (!normalized.ok) return normalized;
+    const cfg = this.config();
+    const found = (await this.#lookup(cfg, normalized.path, peer)) ?? (await this.#fromRoot(cfg, normalized.path));
+    return found ?? { ok: false, reason: 'not-found', error: `Cannot find ${normalized.path}` };
+  }
+
+  /** The generated and configured names; undefined when the name is none of them (then tftp_root's). */
+  async #lookup(cfg: DisklessConfig, path: string, peer: string | undefined): Promise<BootFile | undefined> {
     if (IPXE_FILES.has(path)) return diskFile(join(cfg.server.ipxeDir, path));
     if (SYSLINUX_FILE.test(path)) {
       for (const dir of cfg.server.syslinuxDirs) {
         const f = await diskFile(join(dir, path));
         if (f) return f;
       }
-      return this.fromRoot(cfg, path);
+      return undefined;
     }
     const named = parseBootPath(path);
     switch (named?.kind) {
@@ -125,7 +148,7 @@ export class BootTree {
       }
       case 'stored': {
         // Without an image store these names are tftp_root's, like any other.
-        if (!this.store) break;
+        if (!this.store) return undefined;
         let paths;
         try {
           paths = this.store.paths(named.image, named.version);
@@ -139,24 +162,20 @@ export class BootTree {
         return profile?.root?.image ? diskFile(profile.root.image) : undefined;
       }
     }
-    return this.fromRoot(cfg, path);
+    return undefined;
   }
 
-  /**
-   * `resolve`, then the file opened once: for TFTP, which reads a file block by block over
-   * seconds, so every block comes from the descriptor opened here and not from the name.
-   * The caller closes it.
-   */
-  async open(requested: string, peer?: string): Promise<OpenedBootFile | undefined> {
-    const file = await this.resolve(requested, peer);
-    return file?.open();
-  }
-
-  private async fromRoot(cfg: DisklessConfig, path: string): Promise<BootFile | undefined> {
+  /** `path` (normalized) inside server.tftp_root, by the confinement rule. */
+  async #fromRoot(cfg: DisklessConfig, path: string): Promise<BootFile | PathRefusal | undefined> {
     if (!cfg.server.tftpRoot) return undefined;
-    const real = await confinedPath(cfg.server.tftpRoot, path);
-    if (!real) return undefined;
-    const realRoot = await realpath(cfg.server.tftpRoot).catch(() => undefined);
-    return realRoot === undefined ? undefined : diskFile(real, undefined, { confinedTo: realRoot });
+    let realRoot: string;
+    try {
+      realRoot = await realpath(cfg.server.tftpRoot);
+    } catch {
+      return undefined;
+    }
+    const real = await resolveInsideRoot(realRoot, path);
+    if (!real.ok) return real;
+    return diskFile(real.path, undefined, { confinedTo: realRoot });
   }
 }

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { HttpHandler } from '../http/server.js';
+import { isCode } from '../files/error-code.js';
 
 export interface DashboardOptions {
   /** HTML, CSS and icons; default `dashboard/` at the package root. */
@@ -101,7 +102,7 @@ async function readAsset(file: string, ext: string): Promise<Asset | undefined> 
   try {
     body = await readFile(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (isCode(e, 'ENOENT')) return undefined;
     throw e;
   }
   // tsc's source-map comment would make browser tools ask for .map files that are not served.

@@ -1,7 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { writeFileAtomic } from '../files/atomic-write.js';
+import { readStateFileSync, StateFileWriter, type StateFileFormat } from '../files/state-file.js';
 
 export type LeaseState = 'offered' | 'bound' | 'declined';
 
@@ -56,36 +53,49 @@ export interface LeaseStoreOptions {
  */
 export const MAX_DECLINED = 64;
 
-interface LeaseFile {
-  version: 1;
-  /** Only 'bound' is written; 'declined' entries of older files are skipped when read. */
-  leases: Array<{ ip: string; mac: string; state: 'bound' | 'declined'; expiresAt: string; hostname?: string }>;
+/** A bound lease as dhcp-leases.json holds it. */
+interface LeaseEntry {
+  ip: string;
+  mac: string;
+  state: 'bound';
+  /** ISO 8601. */
+  expiresAt: string;
+  hostname?: string;
 }
 
-/** One write of the table and everyone waiting for it. */
-interface Batch {
-  done: Promise<void>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-function newBatch(): Batch {
-  let resolve!: () => void;
-  let reject!: (err: unknown) => void;
-  const done = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // A failure reaches every commit() caller; a change nobody waits for (a decline, a release)
-  // must not become an unhandled rejection.
-  done.catch(() => {});
-  return { done, resolve, reject };
-}
-
-async function defaultWriteFile(path: string, data: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeFileAtomic(path, data);
-}
+/**
+ * dhcp-leases.json: `{ "version": 1, "leases": [...] }`. Only bound leases are written;
+ * 'declined' entries of older files are skipped when read, as are entries that make no sense.
+ */
+const LEASE_FILE: StateFileFormat<Lease[]> = {
+  what: 'DHCP leases',
+  version: 1,
+  versionField: 'version',
+  decode(doc) {
+    if (!Array.isArray(doc.leases)) throw new Error('no "leases" list');
+    const leases: Lease[] = [];
+    for (const entry of doc.leases as Array<Partial<Record<keyof LeaseEntry, unknown>> | null>) {
+      const expiresAt = typeof entry?.expiresAt === 'string' ? Date.parse(entry.expiresAt) : NaN;
+      if (typeof entry?.ip !== 'string' || typeof entry.mac !== 'string' || Number.isNaN(expiresAt)) continue;
+      // Declines are no longer written; one in a file from an older version is not honoured.
+      if (entry.state !== 'bound') continue;
+      const lease: Lease = { ip: entry.ip, mac: entry.mac, state: 'bound', expiresAt };
+      if (typeof entry.hostname === 'string') lease.hostname = entry.hostname;
+      leases.push(lease);
+    }
+    return leases;
+  },
+  encode(leases) {
+    const entries: LeaseEntry[] = [];
+    for (const l of leases) {
+      if (l.state !== 'bound') continue;
+      const entry: LeaseEntry = { ip: l.ip, mac: l.mac, state: 'bound', expiresAt: new Date(l.expiresAt).toISOString() };
+      if (l.hostname !== undefined) entry.hostname = l.hostname;
+      entries.push(entry);
+    }
+    return { leases: entries };
+  },
+};
 
 /**
  * The lease table: one record per address, at most one address per MAC. Bound leases survive
@@ -96,35 +106,33 @@ async function defaultWriteFile(path: string, data: string): Promise<void> {
  * declines it again (RFC 2131 §4.4.1), at the cost of one more exchange. Kept in memory, a
  * decline costs no disk write, cannot outlive the process, and cannot grow the file.
  *
- * Writes are group commits: `apply` changes the table in memory at once and marks it dirty;
- * one asynchronous write (temp + fsync + rename + directory fsync) saves every change made
- * before it starts, and changes made while it runs are saved together by the next one. So a
- * burst of ACKs shares one fsync, the event loop never waits for the disk, and `commit()`
- * still tells each caller when its own change is durable.
+ * Writes are group commits (see StateFileWriter): `apply` changes the table in memory at once
+ * and marks it dirty; one asynchronous write saves every change made before it starts, and
+ * changes made while it runs are saved together by the next one. So a burst of ACKs shares one
+ * fsync, the event loop never waits for the disk, and `commit()` still tells each caller when
+ * its own change is durable.
  */
 export class LeaseStore implements LeaseView {
-  readonly #path: string | undefined;
   readonly #now: () => number;
-  readonly #writeFile: (path: string, data: string) => Promise<void>;
+  /** Undefined for a memory-only table. */
+  readonly #file: StateFileWriter<Lease[]> | undefined;
   readonly #maxDeclined: number;
   readonly #byIp = new Map<string, Lease>();
   readonly #ipByMac = new Map<string, string>();
   /** The addresses in `#byIp` whose entry is a decline, oldest decline first. */
   readonly #declined = new Set<string>();
-  /** Counts persisted changes; `#saved` is its value in the last completed write. */
-  #changes = 0;
-  #saved = 0;
-  /** The write in progress and the `#changes` it contains. */
-  #writing: { batch: Batch; upTo: number } | undefined;
-  /** The next write: changes since the one in progress (or since a failed one) wait here. */
-  #next: Batch | undefined;
 
   constructor(options: LeaseStoreOptions = {}) {
-    this.#path = options.path;
     this.#now = options.now ?? Date.now;
-    this.#writeFile = options.writeFile ?? defaultWriteFile;
     this.#maxDeclined = options.maxDeclined ?? MAX_DECLINED;
-    if (this.#path !== undefined) this.#load(this.#path);
+    const path = options.path;
+    this.#file = path === undefined ? undefined : new StateFileWriter({
+      path,
+      format: LEASE_FILE,
+      snapshot: () => [...this.#byIp.values()],
+      ...(options.writeFile ? { writeFile: options.writeFile } : {}),
+    });
+    if (path !== undefined) for (const lease of readStateFileSync(path, LEASE_FILE) ?? []) this.#put(lease);
   }
 
   /**
@@ -133,16 +141,12 @@ export class LeaseStore implements LeaseView {
    * stores resolve at once.
    */
   commit(): Promise<void> {
-    if (this.#path === undefined || this.#saved >= this.#changes) return Promise.resolve();
-    if (this.#writing !== undefined && this.#writing.upTo >= this.#changes) return this.#writing.batch.done;
-    return this.#schedule().done;
+    return this.#file?.commit() ?? Promise.resolve();
   }
 
-  /** Waits for every write started or scheduled so far; never rejects (for shutdown). */
+  /** Writes whatever is not yet saved and waits for it; never rejects (for shutdown). */
   async flush(): Promise<void> {
-    while (this.#writing !== undefined || this.#next !== undefined) {
-      await (this.#next ?? this.#writing?.batch)?.done.catch(() => {});
-    }
+    await this.#file?.flush();
   }
 
   leaseForMac(mac: string): Lease | undefined {
@@ -244,81 +248,9 @@ export class LeaseStore implements LeaseView {
     }
   }
 
-  #load(path: string): void {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new Error(`Cannot load DHCP leases from ${path}: ${(err as Error).message}`);
-    }
-    let file: LeaseFile;
-    try {
-      file = JSON.parse(text) as LeaseFile;
-      if (file.version !== 1 || !Array.isArray(file.leases)) throw new Error('not a version 1 lease file');
-    } catch (err) {
-      throw new Error(`Cannot load DHCP leases from ${path}: ${(err as Error).message}`);
-    }
-    for (const entry of file.leases) {
-      const expiresAt = Date.parse(entry.expiresAt);
-      if (typeof entry.ip !== 'string' || typeof entry.mac !== 'string' || Number.isNaN(expiresAt)) continue;
-      // Declines are no longer written; one in a file from an older version is not honoured.
-      if (entry.state === 'bound') {
-        const lease: Lease = { ip: entry.ip, mac: entry.mac, state: 'bound', expiresAt };
-        if (typeof entry.hostname === 'string') lease.hostname = entry.hostname;
-        this.#put(lease);
-      }
-    }
-  }
-
   /** Marks the table dirty and makes sure a write will save it. */
   #changed(): boolean {
-    if (this.#path === undefined) return true;
-    this.#changes++;
-    this.#schedule();
+    this.#file?.changed();
     return true;
-  }
-
-  /** The batch the next write serves, starting that write unless one is in progress. */
-  #schedule(): Batch {
-    if (this.#next === undefined) {
-      this.#next = newBatch();
-      // setImmediate, not now: every datagram already read in this turn of the event loop gets
-      // its change into the same write. When a write is in progress, its end starts this one.
-      if (this.#writing === undefined) setImmediate(() => void this.#write());
-    }
-    return this.#next;
-  }
-
-  async #write(): Promise<void> {
-    const batch = this.#next;
-    const path = this.#path;
-    if (batch === undefined || path === undefined || this.#writing !== undefined) return;
-    this.#next = undefined;
-    const upTo = this.#changes;
-    this.#writing = { batch, upTo };
-    try {
-      await this.#writeFile(path, this.#serialize());
-      this.#saved = Math.max(this.#saved, upTo);
-      batch.resolve();
-    } catch (err) {
-      // The table in memory is unchanged and still dirty: the next change (or commit) writes it
-      // again, with everything since.
-      batch.reject(err);
-    } finally {
-      this.#writing = undefined;
-      if (this.#next !== undefined) setImmediate(() => void this.#write());
-    }
-  }
-
-  #serialize(): string {
-    const file: LeaseFile = { version: 1, leases: [] };
-    for (const l of this.#byIp.values()) {
-      if (l.state !== 'bound') continue;
-      const entry: LeaseFile['leases'][number] = { ip: l.ip, mac: l.mac, state: 'bound', expiresAt: new Date(l.expiresAt).toISOString() };
-      if (l.hostname !== undefined) entry.hostname = l.hostname;
-      file.leases.push(entry);
-    }
-    return JSON.stringify(file, null, 2) + '\n';
   }
 }

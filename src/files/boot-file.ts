@@ -1,8 +1,7 @@
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { openRegularFile, readAt } from './open-file.js';
+import { bufferReader, openFileReader, readerStream, type OpenReaderResult, type SizedReader } from './sized-reader.js';
 
 /**
  * A file the server can send over TFTP or HTTP: on disk or generated in memory.
@@ -23,41 +22,37 @@ export interface BootFile {
    * lookup cannot change what is served. Undefined when the file cannot be opened (gone, not
    * a regular file, or no longer inside its confinement root). The caller must close it.
    */
-  open(): Promise<OpenedBootFile | undefined>;
-}
-
-/** A BootFile held open: its size and bytes come from one descriptor. */
-export interface OpenedBootFile {
-  readonly size: number;
-  /** Exactly `length` bytes inside `size`; fewer only if the file shrank. */
-  read(offset: number, length: number): Promise<Buffer>;
-  close(): Promise<void>;
+  open(): Promise<SizedReader | undefined>;
 }
 
 export function memoryFile(data: string | Buffer, contentType = 'text/plain; charset=utf-8', mtime = new Date()): BootFile {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const etag = `"${createHash('sha256').update(buf).digest('base64url').slice(0, 22)}"`;
-  const read = async (offset: number, length: number): Promise<Buffer> => buf.subarray(offset, Math.min(buf.length, offset + length));
+  const reader = bufferReader(buf);
   return {
     size: buf.length,
     mtime,
     etag,
     contentType,
-    read,
+    read: (offset, length) => reader.read(offset, length),
     stream: (start, end) => Readable.from([buf.subarray(start, end + 1)]),
-    open: async () => ({ size: buf.length, read, close: async () => {} }),
+    open: async () => reader,
   };
 }
 
 export interface DiskFileOptions {
   /**
-   * The realpath of the directory `path` was confined to (by `confinedPath`); `open()` then
-   * refuses a file that is no longer inside it (see `openRegularFile`).
+   * The realpath of the directory `path` was confined to (by `resolveInsideRoot`); every open
+   * then refuses a file that is no longer inside it (see `openRegularFile`).
    */
   readonly confinedTo?: string;
 }
 
-/** A regular file on disk, or undefined when it is missing or not a regular file. */
+/**
+ * A regular file on disk, or undefined when it is missing or not a regular file. Size and
+ * validator come from a look at the path now; every read, stream and `open()` opens the file
+ * anew (with `confinedTo`, by the confinement rule) and reads from that descriptor.
+ */
 export async function diskFile(path: string, contentType = 'application/octet-stream', options: DiskFileOptions = {}): Promise<BootFile | undefined> {
   let st;
   try {
@@ -66,34 +61,25 @@ export async function diskFile(path: string, contentType = 'application/octet-st
     return undefined;
   }
   if (!st.isFile()) return undefined;
-  const size = st.size;
+  const open = (): Promise<OpenReaderResult> => openFileReader(path, options.confinedTo === undefined ? {} : { confinedTo: options.confinedTo });
   return {
-    size,
+    size: st.size,
     mtime: st.mtime,
-    etag: `"${size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}-${st.ino.toString(16)}"`,
+    etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}-${st.ino.toString(16)}"`,
     contentType,
     async read(offset, length) {
-      const fh = await open(path, 'r');
+      const opened = await open();
+      if (!opened.ok) throw new Error(opened.error);
       try {
-        const n = Math.max(0, Math.min(length, size - offset));
-        const buf = Buffer.allocUnsafe(n);
-        let got = 0;
-        while (got < n) {
-          const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-        return buf.subarray(0, got);
+        return await opened.reader.read(offset, length);
       } finally {
-        await fh.close();
+        await opened.reader.close();
       }
     },
-    stream: (start, end) => createReadStream(path, { start, end, highWaterMark: 256 * 1024 }),
+    stream: (start, end) => readerStream(open, start, end),
     async open() {
-      const opened = await openRegularFile(path, options.confinedTo === undefined ? {} : { confinedTo: options.confinedTo });
-      if (!opened.ok) return undefined;
-      const { handle, size } = opened.file;
-      return { size, read: (offset, length) => readAt(handle, offset, Math.max(0, Math.min(length, size - offset))), close: () => handle.close() };
+      const opened = await open();
+      return opened.ok ? opened.reader : undefined;
     },
   };
 }

@@ -14,15 +14,20 @@ export class DigestCache {
     if (key === undefined) return undefined;
     const hit = this.#cache.get(path);
     if (hit && hit.key === key) return hit.digest;
-    const digest = new Promise<string>((resolve, reject) => {
-      const h = createHash('sha256');
-      createReadStream(path)
-        .on('data', (c) => h.update(c))
-        .on('error', reject)
-        .on('end', () => resolve(h.digest('hex')));
-    });
+    const digest = sha256File(path);
     this.#cache.set(path, { key, digest });
     digest.catch(() => this.#cache.delete(path));
     return digest;
   }
+}
+
+/** The sha256 of a file's content, hex, read as a stream (images are hundreds of MB). */
+export function sha256File(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(path)
+      .on('data', (c) => h.update(c))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest('hex')));
+  });
 }

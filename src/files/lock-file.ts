@@ -1,5 +1,6 @@
 import { open, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isCode } from './error-code.js';
 
 // A lock file with no pid yet belongs to a writer between open and write; only after this long
 // is it taken for the leftover of a crash in that gap.
@@ -11,7 +12,7 @@ export function alive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    return isCode(e, 'EPERM');
   }
 }
 
@@ -21,7 +22,7 @@ async function readLock(lock: string): Promise<{ pid: number | undefined; ageMs:
     const pid = /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
     return { pid, ageMs: Date.now() - st.mtimeMs };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (isCode(e, 'ENOENT')) return undefined;
     throw e;
   }
 }
@@ -46,7 +47,7 @@ export async function acquireLock(lock: string, timeoutMs: number, busy: string)
       }
       return () => unlink(lock).catch(() => {});
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (!isCode(e, 'EEXIST')) throw e;
     }
     const holder = await readLock(lock);
     if (holder && isStale(holder)) {
@@ -71,7 +72,7 @@ async function breakStaleLock(lock: string): Promise<void> {
   try {
     fh = await open(breaker, 'wx');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    if (!isCode(e, 'EEXIST')) throw e;
     // A breaker killed mid-way must not block everyone forever.
     const st = await stat(breaker).catch(() => undefined);
     if (st && Date.now() - st.mtimeMs > 10_000) await rm(breaker, { force: true });

@@ -9,9 +9,14 @@ export interface OpenedFile {
   readonly mtime: Date;
 }
 
-export type OpenFileResult =
-  | { readonly ok: true; readonly file: OpenedFile }
-  | { readonly ok: false; readonly reason: 'not-found' | 'not-a-file' | 'denied'; readonly error: string };
+/** Why a file was not opened; servers map the reason onto their own refusals. */
+export interface OpenFileRefusal {
+  readonly ok: false;
+  readonly reason: 'not-found' | 'not-a-file' | 'denied';
+  readonly error: string;
+}
+
+export type OpenFileResult = { readonly ok: true; readonly file: OpenedFile } | OpenFileRefusal;
 
 export interface OpenFileOptions {
   /**

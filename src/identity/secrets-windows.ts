@@ -1,6 +1,6 @@
 import { nullLogger, type Logger } from '../log/logger.js';
 import { normalizeMac } from '../net/mac.js';
-import { CoalescedJsonFile, readJsonFile } from '../files/coalesced-json-file.js';
+import { readStateFile, StateFileWriter, type SetTimer, type StateFileFormat } from '../files/state-file.js';
 
 /**
  * The part of a boot during which a node may be handed its secrets. It opens when the node's
@@ -34,11 +34,30 @@ export interface SecretsWindowsOptions {
   /** Windows kept at most (a boot storm of this many machines at once); the oldest go first. */
   cap?: number;
   writeIntervalMs?: number;
-  setTimer?: (fn: () => void, ms: number) => { cancel(): void };
+  setTimer?: SetTimer;
   logger?: Logger;
 }
 
-const FORMAT = 1;
+/**
+ * secrets-windows.json: `{ "format": 1, "windows": [...] }`, readable by the server's user
+ * only. Entries that make no sense are skipped.
+ */
+const WINDOWS_FILE: StateFileFormat<SecretsWindow[]> = {
+  what: 'secrets windows',
+  version: 1,
+  mode: 0o600,
+  decode(doc) {
+    if (!Array.isArray(doc.windows)) throw new Error('no "windows" list');
+    const windows: SecretsWindow[] = [];
+    for (const x of doc.windows as Array<Partial<SecretsWindow> | null>) {
+      const mac = normalizeMac(String(x?.mac ?? ''));
+      if (mac === undefined || typeof x?.openedAt !== 'number') continue;
+      windows.push({ mac, openedAt: x.openedAt, ...(typeof x.ip === 'string' ? { ip: x.ip } : {}) });
+    }
+    return windows;
+  },
+  encode: (windows) => ({ windows }),
+};
 
 /**
  * Open secrets windows by MAC. Kept in a state file (written at most once a second, and at
@@ -52,7 +71,7 @@ export class SecretsWindows {
   readonly #log: Logger;
   // Insertion order is opening order: trimming walks from the front.
   readonly #open = new Map<string, SecretsWindow>();
-  readonly #file: CoalescedJsonFile | undefined;
+  readonly #file: StateFileWriter<SecretsWindow[]> | undefined;
 
   private constructor(o: SecretsWindowsOptions) {
     if (!(o.windowMs > 0)) throw new RangeError(`SecretsWindows windowMs must be positive, got ${o.windowMs}`);
@@ -60,14 +79,13 @@ export class SecretsWindows {
     this.#now = o.now ?? Date.now;
     this.#cap = o.cap ?? 10_000;
     this.#log = (o.logger ?? nullLogger).child({ service: 'secrets' });
-    this.#file = o.path === undefined ? undefined : new CoalescedJsonFile({
+    this.#file = o.path === undefined ? undefined : new StateFileWriter({
       path: o.path,
-      what: 'secrets windows',
-      snapshot: () => ({ format: FORMAT, windows: this.#live() }),
-      mode: 0o600,
+      format: WINDOWS_FILE,
+      snapshot: () => this.#live(),
+      minIntervalMs: o.writeIntervalMs ?? 1000,
+      now: this.#now,
       logger: this.#log,
-      ...(o.now ? { now: o.now } : {}),
-      ...(o.writeIntervalMs !== undefined ? { writeIntervalMs: o.writeIntervalMs } : {}),
       ...(o.setTimer ? { setTimer: o.setTimer } : {}),
     });
   }
@@ -77,13 +95,7 @@ export class SecretsWindows {
     const w = new SecretsWindows(o);
     if (o.path === undefined) return w;
     try {
-      const doc = (await readJsonFile(o.path)) as { windows?: unknown } | undefined;
-      const list = Array.isArray(doc?.windows) ? doc.windows : [];
-      for (const x of list as Array<Partial<SecretsWindow>>) {
-        const mac = normalizeMac(String(x?.mac ?? ''));
-        if (mac === undefined || typeof x.openedAt !== 'number') continue;
-        w.#open.set(mac, { mac, openedAt: x.openedAt, ...(typeof x.ip === 'string' ? { ip: x.ip } : {}) });
-      }
+      for (const window of (await readStateFile(o.path, WINDOWS_FILE)) ?? []) w.#open.set(window.mac, window);
     } catch (e) {
       w.#log.log('warn', 'secrets windows not loaded: nodes booting now get their secrets only after a new PXE boot', { file: o.path, error: (e as Error).message });
     }

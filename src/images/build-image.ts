@@ -6,7 +6,7 @@ import { resolveInRoot } from '../initramfs/root-path.js';
 import { buildDebianRoot } from './debian-root.js';
 import { run } from '../process/run.js';
 import { makeSquashfs } from './squashfs.js';
-import { sha256File } from './store/atomic.js';
+import { sha256File } from '../files/digest-cache.js';
 import { type ImageStore, type Manifest, validateName } from './store/image-store.js';
 import { DisklessError } from '../errors/diskless-error.js';
 

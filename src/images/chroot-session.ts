@@ -1,5 +1,6 @@
 import { lstat, mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isCode } from '../files/error-code.js';
 import { resolveInRoot, splitPath } from '../initramfs/root-path.js';
 import { bindMounts, type MountRunner, type MountTable, readMountTable, unmountAllUnder } from './chroot-mounts.js';
 
@@ -92,8 +93,4 @@ async function replaceFile(path: string, content: string | Buffer, mode: number,
   });
   // "wx": never through a symlink someone put there in the meantime.
   await writeFile(path, content, { mode, flag: 'wx' });
-}
-
-function isCode(e: unknown, code: string): boolean {
-  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
 }

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../images/store/atomic.js';
+import { readStateFile, StateFileWriter, type SetTimer, type StateFileFormat } from '../files/state-file.js';
 import { nullLogger, type Logger } from '../log/logger.js';
 
 /** A machine the inventory does not list that asked us for an address or a boot script. */
@@ -39,18 +38,21 @@ export interface DiscoveredStoreOptions {
   /** At most one write per this many milliseconds; sightings in between share it. */
   writeIntervalMs?: number;
   /** Timer factory, so tests drive the coalescing without waiting. */
-  setTimer?: (fn: () => void, ms: number) => { cancel(): void };
+  setTimer?: SetTimer;
   logger?: Logger;
 }
 
-const FORMAT = 1;
 export const DEFAULT_MAX_DISCOVERED = 1000;
 
-const realTimer = (fn: () => void, ms: number) => {
-  const t = setTimeout(fn, ms);
-  // A pending write must not keep a finishing process alive; close() flushes it.
-  t.unref();
-  return { cancel: () => clearTimeout(t) };
+/** discovered.json: `{ "format": 1, "machines": [...] }`, oldest sighting first. */
+const DISCOVERED_FILE: StateFileFormat<DiscoveredMachine[]> = {
+  what: 'discovered machines',
+  version: 1,
+  decode(doc) {
+    if (!Array.isArray(doc.machines)) throw new Error('no "machines" list');
+    return (doc.machines as Array<Partial<DiscoveredMachine> | null>).filter((m): m is DiscoveredMachine => typeof m?.mac === 'string' && typeof m.lastSeen === 'string');
+  },
+  encode: (machines) => ({ machines }),
 };
 
 export function discoveredPath(stateDir: string): string {
@@ -59,22 +61,7 @@ export function discoveredPath(stateDir: string): string {
 
 /** Reads the file; a missing file is an empty list. */
 export async function readDiscovered(path: string): Promise<DiscoveredMachine[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`Cannot read ${path}: not JSON (${(e as Error).message})`);
-  }
-  const machines = (doc as { machines?: unknown } | null)?.machines;
-  if (!Array.isArray(machines)) throw new Error(`Cannot read ${path}: no "machines" list`);
-  return machines.filter((m): m is DiscoveredMachine => typeof m?.mac === 'string' && typeof m.lastSeen === 'string');
+  return (await readStateFile(path, DISCOVERED_FILE)) ?? [];
 }
 
 /** What `diskless node discovered` shows: newest first, without machines adopted since. */
@@ -88,25 +75,25 @@ export function notInInventory(machines: DiscoveredMachine[], isNode: (mac: stri
  * sends several requests a second and PXE retries are bursty.
  */
 export class DiscoveredStore {
-  readonly #path: string;
   readonly #now: () => number;
   readonly #max: number;
-  readonly #interval: number;
-  readonly #setTimer: NonNullable<DiscoveredStoreOptions['setTimer']>;
   readonly #log: Logger;
   readonly #machines = new Map<string, DiscoveredMachine>();
-  #timer: { cancel(): void } | undefined;
-  #dirty = false;
-  #lastWrite = -Infinity;
-  #writing: Promise<void> = Promise.resolve();
+  readonly #file: StateFileWriter<DiscoveredMachine[]>;
 
   private constructor(options: DiscoveredStoreOptions) {
-    this.#path = options.path;
     this.#now = options.now ?? Date.now;
     this.#max = options.maxEntries ?? DEFAULT_MAX_DISCOVERED;
-    this.#interval = options.writeIntervalMs ?? 1000;
-    this.#setTimer = options.setTimer ?? realTimer;
     this.#log = (options.logger ?? nullLogger).child({ service: 'discovered' });
+    this.#file = new StateFileWriter({
+      path: options.path,
+      format: DISCOVERED_FILE,
+      snapshot: () => [...this.#machines.values()],
+      minIntervalMs: options.writeIntervalMs ?? 1000,
+      now: this.#now,
+      ...(options.setTimer ? { setTimer: options.setTimer } : {}),
+      logger: this.#log,
+    });
   }
 
   /** Loads what an earlier run recorded; an unreadable file is logged and started over. */
@@ -140,8 +127,7 @@ export class DiscoveredStore {
     this.#machines.delete(s.mac);
     this.#machines.set(s.mac, m);
     this.#trim();
-    this.#dirty = true;
-    this.#schedule();
+    this.#file.changed();
   }
 
   /** Whether this machine was seen (and not dropped since by the cap). */
@@ -158,10 +144,8 @@ export class DiscoveredStore {
   }
 
   /** Writes pending sightings now. */
-  async flush(): Promise<void> {
-    this.#timer?.cancel();
-    this.#timer = undefined;
-    await this.#write();
+  flush(): Promise<void> {
+    return this.#file.flush();
   }
 
   async close(): Promise<void> {
@@ -173,31 +157,5 @@ export class DiscoveredStore {
       if (this.#machines.size <= this.#max) break;
       this.#machines.delete(mac);
     }
-  }
-
-  #schedule(): void {
-    if (this.#timer) return;
-    const wait = Math.max(0, this.#lastWrite + this.#interval - this.#now());
-    this.#timer = this.#setTimer(() => {
-      this.#timer = undefined;
-      void this.#write();
-    }, wait);
-  }
-
-  #write(): Promise<void> {
-    // Chained so two writes never race on the rename and the later state always lands last.
-    this.#writing = this.#writing.then(async () => {
-      if (!this.#dirty) return;
-      this.#dirty = false;
-      this.#lastWrite = this.#now();
-      const doc = { format: FORMAT, machines: [...this.#machines.values()] };
-      try {
-        await writeFileAtomic(this.#path, `${JSON.stringify(doc, null, 1)}\n`);
-      } catch (e) {
-        this.#dirty = true;
-        this.#log.log('warn', 'discovered machines not saved', { file: this.#path, error: (e as Error).message });
-      }
-    });
-    return this.#writing;
   }
 }

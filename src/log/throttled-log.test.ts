@@ -17,3 +17,29 @@ test('a repeated warning is logged at once, then at most once per interval with 
     ['warn', 'report refused', 'c', 10_002, 10_000],
   ]);
 });
+
+test('the first occurrence is logged, the rest of the interval counted, and the count reported with the next line', () => {
+  const log = memoryLogger();
+  let clock = 1_000_000;
+  const warn = throttledLog(log, 'warn', 'dhcp suspicious request dropped', { intervalMs: 60_000, now: () => clock });
+  for (let i = 0; i < 1000; i++) {
+    warn({ mac: `02:00:00:00:00:${(i % 256).toString(16).padStart(2, '0')}` });
+    clock += 10;
+  }
+  assert.deepEqual(log.lines, [{ level: 'warn', msg: 'dhcp suspicious request dropped', mac: '02:00:00:00:00:00', count: 1, notLogged: 0 }]);
+  clock += 60_000;
+  warn({ mac: '02:00:00:00:00:ff' });
+  assert.deepEqual(log.lines[1], { level: 'warn', msg: 'dhcp suspicious request dropped', mac: '02:00:00:00:00:ff', count: 1001, notLogged: 999 });
+  warn({ mac: '02:00:00:00:00:ff' });
+  assert.equal(log.lines.length, 2);
+});
+
+test('a clock set back opens a new interval instead of silencing the line', () => {
+  const log = memoryLogger();
+  let clock = 5_000_000;
+  const warn = throttledLog(log, 'warn', 'w', { intervalMs: 60_000, now: () => clock });
+  warn({});
+  clock -= 3_600_000;
+  warn({});
+  assert.equal(log.lines.length, 2);
+});

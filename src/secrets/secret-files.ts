@@ -3,6 +3,7 @@ import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write.js';
 import { DisklessError } from '../errors/diskless-error.js';
+import { isCode } from '../files/error-code.js';
 
 export type RandomBytes = (n: number) => Uint8Array;
 
@@ -68,7 +69,7 @@ export async function ensureSecretDir(dir: string): Promise<void> {
     // mkdir's mode passes through the umask; an unusual umask must not leave it 0500 or wider.
     await chmod(dir, 0o700);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    if (!isCode(e, 'EEXIST')) throw e;
   }
   await checkSecretPath(dir, 'dir');
 }

@@ -13,6 +13,7 @@ import {
   ensureSecretDir,
   writeSecretFile,
 } from './secret-files.js';
+import { isCode } from '../files/error-code.js';
 
 export type HostKeyType = 'ed25519' | 'rsa' | 'ecdsa';
 export const HOST_KEY_TYPES: readonly HostKeyType[] = ['ed25519', 'rsa', 'ecdsa'];
@@ -100,7 +101,7 @@ const exists = async (p: string): Promise<boolean> => {
     await lstat(p);
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if (isCode(e, 'ENOENT')) return false;
     throw e;
   }
 };

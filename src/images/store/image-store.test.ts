@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run } from '../../process/run.js';
-import { sha256File } from './atomic.js';
+import { sha256File } from '../../files/digest-cache.js';
 import { ImageStore, StoreError, type InUse, type PublishedPointer } from './image-store.js';
 
 let work: string;

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, copyFile, link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDir, fsyncFile, sha256File, writeFileAtomic } from './atomic.js';
+import { fsyncDir, fsyncFile } from '../../files/atomic-write.js';
+import { sha256File } from '../../files/digest-cache.js';
+import { isCode } from '../../files/error-code.js';
 import { acquireLock } from '../../files/lock-file.js';
 import { DisklessError } from '../../errors/diskless-error.js';
+import { readStateFile, StateFileError, writeStateFile, type StateFileFormat } from '../../files/state-file.js';
 
 export const ROOT_SQFS = 'root.sqfs';
 export const KERNEL = 'vmlinuz';
@@ -121,6 +124,44 @@ export class StoreError extends DisklessError {
   }
 }
 
+// Neither file carries a format number: the store hands both out as they are on disk (`image
+// show`, the API), and a version directory never changes once stored.
+
+/** ROOT/NAME/versions/ID/manifest.json. */
+const MANIFEST_FILE: StateFileFormat<Manifest> = {
+  what: 'image manifest',
+  decode(doc) {
+    const files = doc.files as Partial<Record<StoredFile, unknown>> | undefined;
+    if (typeof doc.name !== 'string' || typeof doc.version !== 'string' || typeof files !== 'object' || files === null || !files[ROOT_SQFS]) {
+      throw new Error(`not a manifest (name, version and files.${ROOT_SQFS} are required)`);
+    }
+    return doc as unknown as Manifest;
+  },
+  encode: (manifest) => ({ ...manifest }),
+};
+
+/** ROOT/NAME/published. */
+const POINTER_FILE: StateFileFormat<PublishedPointer> = {
+  what: 'published pointer',
+  decode(doc) {
+    if (typeof doc.version !== 'string' || !VERSION_RE.test(doc.version) || !Array.isArray(doc.previous)) {
+      throw new Error('not a pointer (a 16-hex-digit version and a previous list are required)');
+    }
+    return doc as unknown as PublishedPointer;
+  },
+  encode: (pointer) => ({ ...pointer }),
+};
+
+/** A store file read as its format; one that cannot be is the store's error, shown as such. */
+async function readStoreFile<T>(path: string, format: StateFileFormat<T>): Promise<T | undefined> {
+  try {
+    return await readStateFile(path, format);
+  } catch (e) {
+    if (e instanceof StateFileError) throw new StoreError('DL_STORE', e.message);
+    throw e;
+  }
+}
+
 export function validateName(name: string): string {
   // A leading dot is refused too: "." would be ROOT itself, and hidden names are the store's own temp entries.
   if (!NAME_RE.test(name) || name.includes('..') || name.startsWith('.')) {
@@ -194,7 +235,7 @@ export class ImageStore {
           parent: input.parent ?? null,
           files,
         };
-        await writeFileAtomic(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+        await writeStateFile(join(tmp, MANIFEST), MANIFEST_FILE, manifest);
         await fsyncDir(tmp);
         try {
           await rename(tmp, target);
@@ -383,33 +424,18 @@ export class ImageStore {
   }
 
   async #readManifest(name: string, version: string): Promise<Manifest> {
-    let text: string;
-    try {
-      text = await readFile(this.paths(name, version).manifest, 'utf8');
-    } catch (e) {
-      if (isCode(e, 'ENOENT')) throw new StoreError('DL_STORE_NOT_FOUND', `Image ${name} has no version ${version}`);
-      throw e;
-    }
-    const m = JSON.parse(text) as Manifest;
-    if (m.version !== version || m.name !== name || !m.files?.[ROOT_SQFS]) throw new StoreError('DL_STORE', `Corrupt manifest for ${name}@${version}`);
+    const m = await readStoreFile(this.paths(name, version).manifest, MANIFEST_FILE);
+    if (m === undefined) throw new StoreError('DL_STORE_NOT_FOUND', `Image ${name} has no version ${version}`);
+    if (m.version !== version || m.name !== name) throw new StoreError('DL_STORE', `Corrupt manifest for ${name}@${version}: it names ${m.name}@${m.version}`);
     return m;
   }
 
   async #readPointer(name: string): Promise<PublishedPointer | null> {
-    let text: string;
-    try {
-      text = await readFile(join(this.root, name, POINTER), 'utf8');
-    } catch (e) {
-      if (isCode(e, 'ENOENT')) return null;
-      throw e;
-    }
-    const p = JSON.parse(text) as PublishedPointer;
-    if (typeof p.version !== 'string' || !VERSION_RE.test(p.version) || !Array.isArray(p.previous)) throw new StoreError('DL_STORE', `Corrupt published pointer for image ${name}`);
-    return p;
+    return (await readStoreFile(join(this.root, name, POINTER), POINTER_FILE)) ?? null;
   }
 
   async #writePointer(name: string, p: PublishedPointer): Promise<void> {
-    await writeFileAtomic(join(this.root, name, POINTER), `${JSON.stringify(p)}\n`);
+    await writeStateFile(join(this.root, name, POINTER), POINTER_FILE, p);
   }
 
   /**
@@ -445,10 +471,6 @@ function isValidName(name: string): boolean {
   } catch {
     return false;
   }
-}
-
-function isCode(e: unknown, code: string): boolean {
-  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
 }
 
 async function exists(p: string): Promise<boolean> {

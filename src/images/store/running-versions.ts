@@ -1,6 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { writeFileAtomic } from './atomic.js';
+import { readStateFile, StateFileWriter, type StateFileFormat } from '../../files/state-file.js';
 
 export interface RunningRecord {
   image: string;
@@ -10,20 +8,43 @@ export interface RunningRecord {
 }
 
 /**
+ * running-versions.json: `{ "format": 1, "nodes": { MAC: record } }`; files from before the
+ * format field are the same layout. Records that make no sense are skipped.
+ */
+const RUNNING_FILE: StateFileFormat<Map<string, RunningRecord>> = {
+  what: 'running versions',
+  version: 1,
+  unversionedIsCurrent: true,
+  remedy: 'remove it and reboot the nodes to rebuild it',
+  decode(doc) {
+    const nodes = doc.nodes ?? {};
+    if (typeof nodes !== 'object' || nodes === null || Array.isArray(nodes)) throw new Error('"nodes" is not a map');
+    const records = new Map<string, RunningRecord>();
+    for (const [mac, rec] of Object.entries(nodes as Record<string, Partial<RunningRecord> | null>)) {
+      if (typeof rec?.image === 'string' && typeof rec.version === 'string') records.set(mac, rec as RunningRecord);
+    }
+    return records;
+  },
+  encode: (records) => ({ nodes: Object.fromEntries(records) }),
+};
+
+/**
  * Which stored version each node was last given, kept in STATE/running-versions.json by the boot
  * server and read by `image rm` and GC. A node runs the version of its last boot script until
  * it asks for the next one, so one record per node is the whole truth the server can know;
  * a machine switched off for good still holds its version until it leaves the inventory.
  */
 export class RunningVersions {
-  #records = new Map<string, RunningRecord>();
+  readonly #records = new Map<string, RunningRecord>();
   #loaded = false;
-  #writing: Promise<void> = Promise.resolve();
+  readonly #file: StateFileWriter<Map<string, RunningRecord>>;
 
   constructor(
     readonly path: string,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.#file = new StateFileWriter({ path, format: RUNNING_FILE, snapshot: () => this.#records });
+  }
 
   static async read(path: string): Promise<RunningVersions> {
     const r = new RunningVersions(path);
@@ -34,36 +55,17 @@ export class RunningVersions {
   async #load(): Promise<void> {
     if (this.#loaded) return;
     this.#loaded = true;
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`${this.path} is not valid JSON (${(e as Error).message}); remove it and reboot the nodes to rebuild it`);
-    }
-    for (const [mac, rec] of Object.entries((data as { nodes?: Record<string, RunningRecord> }).nodes ?? {})) {
-      if (typeof rec?.image === 'string' && typeof rec.version === 'string') this.#records.set(mac, rec);
-    }
+    for (const [mac, rec] of (await readStateFile(this.path, RUNNING_FILE)) ?? []) this.#records.set(mac, rec);
   }
 
-  /** Records and persists; writes are chained so the file always holds the latest state. */
+  /** Records and persists: resolves once the record is on disk (records made together share a write). */
   async record(mac: string, image: string, version: string): Promise<void> {
     await this.#load();
     const prev = this.#records.get(mac);
     if (prev?.image === image && prev.version === version) return;
     this.#records.set(mac, { image, version, since: this.now().toISOString() });
-    const snapshot = JSON.stringify({ nodes: Object.fromEntries(this.#records) }, null, 2) + '\n';
-    this.#writing = this.#writing.then(async () => {
-      await mkdir(dirname(this.path), { recursive: true });
-      await writeFileAtomic(this.path, snapshot);
-    });
-    await this.#writing;
+    this.#file.changed();
+    await this.#file.commit();
   }
 
   /** MACs running NAME@VERSION, restricted to `known` (nodes still in the inventory) when given. */

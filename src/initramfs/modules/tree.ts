@@ -11,6 +11,7 @@ import {
   parseModulesSoftdep,
 } from './index-files.js';
 import { moduleNameFromPath, normalizeModuleName } from './names.js';
+import { isCode } from '../../files/error-code.js';
 
 export interface ModuleInfo {
   /** Normalized name: "xen_netfront". */
@@ -49,7 +50,7 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
   try {
     return await readFile(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (isCode(e, 'ENOENT')) return undefined;
     throw e;
   }
 }

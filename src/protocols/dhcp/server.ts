@@ -1,6 +1,6 @@
 import { createSocket as createDgramSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
-import { nullLogger, type Logger, type LogLevel } from '../../log/logger.js';
-import { ThrottledWarning } from '../../log/throttled-warning.js';
+import { nullLogger, type LogFields, type Logger, type LogLevel } from '../../log/logger.js';
+import { throttledLog } from '../../log/throttled-log.js';
 import { bindSocketToInterface, interfaceIndex } from './bind-to-interface.js';
 import { DhcpOption } from './dhcp-options.js';
 import { DhcpMessageType } from './message-types.js';
@@ -102,13 +102,13 @@ export class DhcpServer {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #sockets = new Map<Port, Socket>();
-  readonly #suspicious: ThrottledWarning;
+  readonly #logSuspicious: (fields: LogFields) => void;
 
   constructor(options: DhcpServerOptions) {
     this.#options = options;
     this.#log = (options.logger ?? nullLogger).child({ service: 'dhcp' });
     this.#now = options.now ?? Date.now;
-    this.#suspicious = new ThrottledWarning(this.#log, 'dhcp suspicious request dropped', SUSPICIOUS_WARNING_INTERVAL_MS, this.#now);
+    this.#logSuspicious = throttledLog(this.#log, 'warn', 'dhcp suspicious request dropped', { intervalMs: SUSPICIOUS_WARNING_INTERVAL_MS, now: this.#now });
   }
 
   /** The ports actually bound (differs from settings when they say 0). */
@@ -193,7 +193,7 @@ export class DhcpServer {
     const requestType = messageType === undefined ? undefined : EVENT_BY_REQUEST.get(messageType);
     if (requestType) this.#emit({ ...base, type: requestType, ...requestedIp(request) }, answer.quiet ? 'debug' : 'info', peer);
     if (answer.suspicious) {
-      this.#suspicious.note({ mac, xid: `0x${request.xid.toString(16).padStart(8, '0')}`, ...requestedIp(request), reason: answer.reason, peer });
+      this.#logSuspicious({ mac, xid: `0x${request.xid.toString(16).padStart(8, '0')}`, ...requestedIp(request), reason: answer.reason, peer });
     }
     if (!answer.reply) {
       this.#emit({ ...base, type: 'drop', reason: answer.reason }, answer.quiet ? 'debug' : 'info', peer);

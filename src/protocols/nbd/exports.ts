@@ -1,3 +1,5 @@
+import { bufferReader } from '../../files/sized-reader.js';
+
 /** One disk image as the NBD server sees it: a size and random-access reads. */
 export interface NbdExport {
   /** Bytes; fixed for the life of a connection (clients size the block device once). */
@@ -27,10 +29,10 @@ export function staticExports(table: Readonly<Record<string, NbdExport>> | Reado
 
 /** An export over bytes already in memory. */
 export function bufferExport(bytes: Uint8Array, description?: string): NbdExport {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const reader = bufferReader(bytes);
   return {
-    size: buf.length,
-    read: async (offset, length) => buf.subarray(offset, offset + length),
+    size: reader.size,
+    read: (offset, length) => reader.read(offset, length),
     ...(description === undefined ? {} : { description }),
   };
 }

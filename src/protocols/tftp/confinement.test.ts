@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDiskFile } from './file-source.js';
+import { openFileReader } from '../../files/sized-reader.js';
 import { ErrorCode } from './packet.js';
 import { TftpServer, type TftpEvent } from './server.js';
 import { fetchFile, TestClient } from './testdata/udp-client.js';
@@ -12,7 +12,7 @@ import { fetchFile, TestClient } from './testdata/udp-client.js';
 /**
  * Requests that must never yield a file, sent to the live server over UDP: each must get an
  * ERROR packet (silence would leave a client waiting out its retries) and nothing after it.
- * The path rules themselves are unit-tested in request-path.test.ts; this is the wire view.
+ * The path rules themselves are unit-tested in src/files/confine.test.ts; this is the wire view.
  */
 
 let dir = '';
@@ -119,8 +119,8 @@ test('a parent directory swapped for a symlink out of the root after the path ch
   const swapped = join(root, 'swapped');
   await symlink('..', swapped);
   try {
-    const opened = await openDiskFile(join(swapped, 'secret'), root);
-    if (opened.ok) await opened.source.close?.();
+    const opened = await openFileReader(join(swapped, 'secret'), { confinedTo: root });
+    if (opened.ok) await opened.reader.close();
     assert.ok(!opened.ok, 'the file outside the root was opened');
     assert.equal(opened.reason, 'denied');
   } finally {

@@ -1,8 +1,6 @@
 // The TFTP service's public surface; everything else in this folder is internal.
 export { TftpServer } from './server.js';
 export type { Peer, TftpEvent, TftpServerOptions, UdpSocketFactory, VirtualFile, VirtualFileProvider } from './server.js';
-export type { FileSource } from './file-source.js';
-export { bufferSource } from './file-source.js';
 export { decodeTftpPacket, type DecodeResult } from './decode.js';
 export { encodeTftpPacket } from './encode.js';
 export { ErrorCode, Opcode, type TftpOption, type TftpPacket } from './packet.js';

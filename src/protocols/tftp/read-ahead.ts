@@ -1,16 +1,16 @@
-import type { FileSource } from './file-source.js';
+import type { SizedReader } from '../../files/sized-reader.js';
 
 /**
  * Serves block reads from one larger chunk, so a 512-byte lockstep transfer costs one disk
  * read per chunk instead of one per block, and a window's retransmission costs none.
  */
 export class ReadAhead {
-  readonly #source: FileSource;
+  readonly #source: SizedReader;
   readonly #chunkBytes: number;
   #offset = 0;
   #chunk: Buffer = Buffer.alloc(0);
 
-  constructor(source: FileSource, chunkBytes: number) {
+  constructor(source: SizedReader, chunkBytes: number) {
     this.#source = source;
     this.#chunkBytes = chunkBytes;
   }

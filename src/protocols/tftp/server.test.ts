@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memoryLogger } from '../../log/logger.js';
 import { encodeAck } from './encode.js';
-import { bufferSource } from './file-source.js';
+import { bufferReader } from '../../files/sized-reader.js';
 import { TftpServer, type TftpEvent, type TftpServerOptions } from './server.js';
 import { fetchFile, TestClient } from './testdata/udp-client.js';
 
@@ -209,8 +209,8 @@ test('virtual files are served before the disk, with the normalized path and the
   const config = Buffer.from('DEFAULT linux\nLABEL linux\n  KERNEL vmlinuz\n');
   const files = async (path: string, peer: { address: string; port: number }) => {
     calls.push(`${path} from ${peer.address}`);
-    if (path === 'pxelinux.cfg/01-52-54-00-12-34-56') return bufferSource(config);
-    if (path === 'small.bin') return bufferSource(Buffer.from('shadowed'));
+    if (path === 'pxelinux.cfg/01-52-54-00-12-34-56') return bufferReader(config);
+    if (path === 'small.bin') return bufferReader(Buffer.from('shadowed'));
     if (path === 'boom') throw new Error('template failed');
     return undefined;
   };

@@ -4,10 +4,11 @@ import { isIPv6 } from 'node:net';
 import { nullLogger, type Logger } from '../../log/logger.js';
 import { decodeTftpPacket } from './decode.js';
 import { encodeError } from './encode.js';
-import { openDiskFile, type FileSource } from './file-source.js';
+import { normalizeRequestedPath, openInsideRoot } from '../../files/confine.js';
+import type { OpenFileRefusal } from '../../files/open-file.js';
+import type { SizedReader } from '../../files/sized-reader.js';
 import { DEFAULT_MAX_WINDOW_BYTES, negotiateOptions } from './negotiate.js';
 import { ErrorCode, Opcode, type RequestPacket } from './packet.js';
-import { normalizeRequestPath, resolveInsideRoot } from './request-path.js';
 import { ReadTransfer, type TransferEnd } from './transfer.js';
 
 export interface Peer {
@@ -15,14 +16,16 @@ export interface Peer {
   readonly port: number;
 }
 
-/** A file served without existing on disk (a generated pxelinux.cfg/01-aa-bb-…, for instance). */
-export type VirtualFile = FileSource;
+/** A file served from elsewhere than `root`: generated (a pxelinux.cfg/01-aa-bb-…), or the boot tree's. */
+export type VirtualFile = SizedReader;
 
 /**
- * Consulted before the disk with the normalized root-relative path ("pxelinux.cfg/default",
- * never a leading slash or ".."); `undefined` falls through to the root directory.
+ * Consulted first with the normalized root-relative path ("pxelinux.cfg/default", never a
+ * leading slash or ".."). `undefined` falls through to `root` (or is "File not found" without
+ * one); a refusal is answered as such, so a provider that confines names itself (the boot
+ * tree's tftp_root) answers an escape with "Access violation".
  */
-export type VirtualFileProvider = (path: string, peer: Peer) => Promise<VirtualFile | undefined>;
+export type VirtualFileProvider = (path: string, peer: Peer) => Promise<VirtualFile | OpenFileRefusal | undefined>;
 
 export interface TftpEvent {
   readonly type: 'start' | 'done' | 'error';
@@ -39,8 +42,11 @@ export interface TftpServerOptions {
   readonly address: string;
   /** Default 69; 0 picks a free port (see `address()` after start). */
   readonly port?: number;
-  /** Directory served read-only. */
-  readonly root: string;
+  /**
+   * Directory served read-only, by the confinement rule (src/files/confine.ts). Optional when
+   * `files` is given: a provider that owns the whole namespace needs no root of its own.
+   */
+  readonly root?: string;
   readonly files?: VirtualFileProvider;
   /** Default 8192: bigger blksize requests are lowered to this. */
   readonly maxBlksize?: number;
@@ -99,7 +105,8 @@ export class TftpServer {
   /** Transfer sockets not yet closed; outlives #transfers while a final ERROR is flushed. */
   readonly #sockets = new Set<Socket>();
   #socket: Socket | undefined;
-  #realRoot = '';
+  /** The realpath of `root`, taken at start; undefined without a root. */
+  #realRoot: string | undefined;
   /** Transfers running plus requests being set up, so the cap holds while files are opened. */
   #reserved = 0;
   /** The same, by client address (not port: a port is free for a client to change). */
@@ -107,6 +114,7 @@ export class TftpServer {
   #stopped = false;
 
   constructor(options: TftpServerOptions) {
+    if (options.root === undefined && options.files === undefined) throw new Error('Cannot create a TFTP server without a root or a file provider');
     this.#o = options;
     this.#log = (options.logger ?? nullLogger).child({ service: 'tftp' });
     this.#createSocket = options.createSocket ?? ((type) => createDgramSocket({ type }));
@@ -126,7 +134,7 @@ export class TftpServer {
   async start(): Promise<void> {
     if (this.#socket) throw new Error('Cannot start: server is already started');
     this.#stopped = false;
-    this.#realRoot = await fs.realpath(this.#o.root);
+    this.#realRoot = this.#o.root === undefined ? undefined : await fs.realpath(this.#o.root);
     const socket = this.#createSocket(this.#family);
     await bind(socket, this.#o.address, this.#o.port ?? 69);
     socket.on('message', (msg, rinfo) => this.#onRequest(msg, rinfo));
@@ -218,34 +226,31 @@ export class TftpServer {
 
   /** Opens the file and starts its transfer; false when it was refused instead. */
   async #begin(request: RequestPacket, peer: Peer): Promise<boolean> {
-    const path = normalizeRequestPath(request.filename);
+    const path = normalizeRequestedPath(request.filename);
     if (!path.ok) {
       this.#refuse(peer, request.filename, REFUSAL[path.reason].code, REFUSAL[path.reason].message, path.error);
       return false;
     }
     const file = path.path;
-    let source: FileSource | undefined;
+    let found: SizedReader | OpenFileRefusal | undefined;
     if (this.#o.files) {
       try {
-        source = await this.#o.files(file, peer);
+        found = await this.#o.files(file, peer);
       } catch (e) {
         this.#refuse(peer, file, ErrorCode.NotDefined, 'Cannot generate file', `virtual file provider failed: ${e instanceof Error ? e.message : String(e)}`);
         return false;
       }
     }
-    if (!source) {
-      const real = await resolveInsideRoot(this.#realRoot, file);
-      if (!real.ok) {
-        this.#refuse(peer, file, REFUSAL[real.reason].code, REFUSAL[real.reason].message, real.error);
-        return false;
-      }
-      const opened = await openDiskFile(real.path, this.#realRoot);
-      if (!opened.ok) {
-        this.#refuse(peer, file, REFUSAL[opened.reason].code, REFUSAL[opened.reason].message, opened.error);
-        return false;
-      }
-      source = opened.source;
+    if (found === undefined && this.#realRoot !== undefined) {
+      const opened = await openInsideRoot(this.#realRoot, file);
+      found = opened.ok ? opened.reader : opened;
     }
+    if (found === undefined) found = { ok: false, reason: 'not-found', error: `Cannot find ${file}` };
+    if ('ok' in found) {
+      this.#refuse(peer, file, REFUSAL[found.reason].code, REFUSAL[found.reason].message, found.error);
+      return false;
+    }
+    const source = found;
 
     const negotiated = negotiateOptions(
       request.options,
@@ -389,9 +394,9 @@ function bind(socket: Socket, address: string, port: number): Promise<void> {
   });
 }
 
-async function closeQuietly(source: FileSource): Promise<void> {
+async function closeQuietly(source: SizedReader): Promise<void> {
   try {
-    await source.close?.();
+    await source.close();
   } catch {
     // Nothing was sent from it; a failing close leaves nothing to undo.
   }

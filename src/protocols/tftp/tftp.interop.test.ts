@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { memoryLogger } from '../../log/logger.js';
 import { waitUntil } from '../../testing/wait-until.js';
 import { encodeTftpPacket } from './encode.js';
-import { bufferSource } from './file-source.js';
+import { bufferReader } from '../../files/sized-reader.js';
 import { TftpServer } from './server.js';
 import { run as runCommand } from '../../process/run.js';
 
@@ -54,7 +54,7 @@ before(async () => {
     port: 0,
     root: dir,
     logger: serverLog,
-    files: async (path) => (path === 'pxelinux.cfg/01-52-54-00-12-34-56' ? bufferSource(pxeConfig) : undefined),
+    files: async (path) => (path === 'pxelinux.cfg/01-52-54-00-12-34-56' ? bufferReader(pxeConfig) : undefined),
   });
   await server.start();
   port = server.address().port;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeTftpPacket } from './decode.js';
-import { bufferSource, type FileSource } from './file-source.js';
+import { bufferReader, type SizedReader } from '../../files/sized-reader.js';
 import type { TftpOption, TftpPacket } from './packet.js';
 import { FakeTimers } from './testdata/fake-timers.js';
 import { ReadTransfer, type TransferEnd } from './transfer.js';
@@ -11,7 +11,7 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function harness(opts: {
   size?: number;
-  source?: FileSource;
+  source?: SizedReader;
   blksize?: number;
   windowsize?: number;
   retries?: number;
@@ -23,7 +23,7 @@ function harness(opts: {
   const sent: TftpPacket[] = [];
   const ends: TransferEnd[] = [];
   const transfer = new ReadTransfer({
-    source: opts.source ?? bufferSource(content),
+    source: opts.source ?? bufferReader(content),
     blksize: opts.blksize ?? 512,
     windowsize: opts.windowsize ?? 1,
     timeoutMs: 1000,
@@ -281,13 +281,13 @@ test('a DATA or request from the client gets ERROR 4 and ends the transfer', asy
 });
 
 test('a failing or short read ends with ERROR 0 rather than a truncated file', async () => {
-  const failing = harness({ source: { size: 100, read: async () => { throw new Error('EIO'); } } });
+  const failing = harness({ source: { size: 100, read: async () => { throw new Error('EIO'); }, close: async () => {} } });
   failing.transfer.start();
   await settle();
   assert.deepEqual(failing.drain(), ['E0']);
   assert.ok(failing.ends[0] && !failing.ends[0].ok && failing.ends[0].reason === 'read-error');
 
-  const shrunk = harness({ source: { size: 2000, read: async () => Buffer.alloc(10) } });
+  const shrunk = harness({ source: { size: 2000, read: async () => Buffer.alloc(10), close: async () => {} } });
   shrunk.transfer.start();
   await settle();
   assert.deepEqual(shrunk.drain(), ['E0']);
@@ -299,14 +299,14 @@ test('a large source streams in bounded reads and the source is closed at the en
   let largestRead = 0;
   let totalRead = 0;
   let closed = 0;
-  const source: FileSource = {
+  const source: SizedReader = {
     size,
     read: async (offset, length) => {
       largestRead = Math.max(largestRead, length);
       totalRead += length;
       return Buffer.alloc(Math.min(length, size - offset));
     },
-    close: () => { closed++; },
+    close: async () => { closed++; },
   };
   const h = harness({ source, blksize: 8192, windowsize: 16 });
   h.transfer.start();
@@ -339,9 +339,10 @@ test('an ACK for the previous copy of a window counts even while the next read i
   const blksize = 32 * 1024;
   const content = Buffer.alloc(blksize * 10, 1);
   const pending: Array<() => void> = [];
-  const source: FileSource = {
+  const source: SizedReader = {
     size: content.length,
     read: (offset, length) => new Promise((resolve) => pending.push(() => resolve(content.subarray(offset, offset + length)))),
+    close: async () => {},
   };
   const h = harness({ source, blksize, windowsize: 4 });
   h.transfer.start();

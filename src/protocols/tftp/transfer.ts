@@ -1,5 +1,5 @@
 import { encodeData, encodeError, encodeOack } from './encode.js';
-import type { FileSource } from './file-source.js';
+import type { SizedReader } from '../../files/sized-reader.js';
 import { ErrorCode, type TftpOption, type TftpPacket } from './packet.js';
 import { ReadAhead } from './read-ahead.js';
 import { realTimers, type Timers } from './timers.js';
@@ -16,7 +16,7 @@ export type TransferEnd = {
 );
 
 export interface ReadTransferOptions {
-  readonly source: FileSource;
+  readonly source: SizedReader;
   readonly blksize: number;
   readonly windowsize: number;
   readonly timeoutMs: number;
@@ -234,8 +234,7 @@ export class ReadTransfer {
     this.#generation++;
     this.#clearTimer();
     try {
-      const closing = this.#o.source.close?.();
-      if (closing) closing.catch(() => {});
+      this.#o.source.close().catch(() => {});
     } catch {
       // A source that fails to close has nothing left for this transfer to do.
     }

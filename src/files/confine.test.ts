@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { normalizeRequestPath, resolveInsideRoot } from './request-path.js';
+import { normalizeRequestedPath, resolveInsideRoot } from './confine.js';
 
 const cases: Array<[string, string, string | 'denied' | 'not-found']> = [
   ['plain name', 'pxelinux.0', 'pxelinux.0'],
@@ -25,8 +25,8 @@ const cases: Array<[string, string, string | 'denied' | 'not-found']> = [
 ];
 
 for (const [name, input, want] of cases) {
-  test(`normalizeRequestPath: ${name}`, () => {
-    const r = normalizeRequestPath(input);
+  test(`normalizeRequestedPath: ${name}`, () => {
+    const r = normalizeRequestedPath(input);
     if (want === 'denied' || want === 'not-found') {
       assert.equal(r.ok, false);
       assert.equal(!r.ok && r.reason, want);
