@@ -109,6 +109,8 @@ interface Handoff {
   netConf: Record<string, string>;
   hostnameSet: string;
   pwned: string[];
+  /** Units the handoff left in the new root's /etc/systemd/system, and what they want. */
+  units: string[];
 }
 
 /**
@@ -117,7 +119,7 @@ interface Handoff {
  * shell function here (busybox sh runs functions before its applets): the test machine keeps
  * its name.
  */
-function runHandoff(lease: { host?: string; domain?: string; router?: string; dns?: string; serverid?: string; rootpath?: string }): Handoff {
+function runHandoff(lease: { host?: string; domain?: string; router?: string; dns?: string; serverid?: string; rootpath?: string }, prepare: (newroot: string) => void = () => {}): Handoff {
   const dir = mkdtempSync(join(tmpdir(), 'dl-handoff-'));
   try {
     const newroot = join(dir, 'newroot');
@@ -127,6 +129,7 @@ function runHandoff(lease: { host?: string; domain?: string; router?: string; dn
     writeFileSync(join(newroot, 'etc/hosts'), '127.0.0.1\tlocalhost\n127.0.1.1\tbuilder\n');
     mkdirSync(join(dir, 'net'));
     mkdirSync(join(dir, 'run')); // /init mounts it first thing
+    prepare(newroot);
     const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/network.sh"; . "$DL_LIB/handoff.sh"
       hostname() { printf '%s' "$1" > hostname.set; }
       DL_IFACE=dl0 DL_MAC=52:54:00:00:00:05
@@ -148,6 +151,7 @@ function runHandoff(lease: { host?: string; domain?: string; router?: string; dn
       netConf: Object.fromEntries(netConf.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
       hostnameSet: read(join(dir, 'hostname.set')),
       pwned: [...readdirSync(dir), ...readdirSync(join(newroot, 'etc'))].filter((f) => f.startsWith('PWNED')),
+      units: (() => { try { return readdirSync(join(newroot, 'etc/systemd/system'), { recursive: true }).map(String).sort(); } catch { return []; } })(),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -381,4 +385,24 @@ test('every function of the node-side shell declares the variables it sets local
     }
   }
   assert.deepEqual([...leaks], []);
+});
+
+test('a node the server gave no SSH host keys gets a unit that makes its own before sshd starts; one with keys does not', () => {
+  const withSystemd = (newroot: string) => {
+    mkdirSync(join(newroot, 'etc/systemd/system'), { recursive: true });
+    mkdirSync(join(newroot, 'usr/bin'), { recursive: true });
+    mkdirSync(join(newroot, 'etc/ssh'), { recursive: true });
+    writeFileSync(join(newroot, 'usr/bin/ssh-keygen'), '#!/bin/sh\n', { mode: 0o755 });
+  };
+  const none = runHandoff({}, withSystemd);
+  assert.equal(none.status, 'HANDOFF-OK', none.console);
+  assert.deepEqual(none.units.filter((u) => u.includes('ssh')), ['diskless-ssh-host-keys.service', 'multi-user.target.wants/diskless-ssh-host-keys.service']);
+  assert.match(none.console, /no SSH host keys from the server/);
+  const kept = runHandoff({}, (newroot) => {
+    withSystemd(newroot);
+    writeFileSync(join(newroot, 'etc/ssh/ssh_host_ed25519_key'), 'from the server\n', { mode: 0o600 });
+  });
+  assert.deepEqual(kept.units.filter((u) => u.includes('ssh')), [], 'the server\'s keys are kept');
+  const noSsh = runHandoff({}, (newroot) => mkdirSync(join(newroot, 'etc/systemd/system'), { recursive: true }));
+  assert.deepEqual(noSsh.units.filter((u) => u.includes('ssh')), [], 'an image without openssh needs none');
 });

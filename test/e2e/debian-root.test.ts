@@ -35,6 +35,19 @@ async function assertBootedSystem(lab: DebianLab, rootType: RegExp): Promise<voi
   assert.match(await lab.run('cat /run/net-*.conf'), new RegExp(`IPV4ADDR='${LAB_NODE_ADDRESS.replace(/\./g, '\\.')}'`));
 }
 
+/**
+ * Waits until the server has `count` "booted" reports from the node: the login prompt can come
+ * before the unit that sends it has run, so a test that stops the server right after logging in
+ * must wait for the report, not race it.
+ */
+async function waitForBooted(lab: DebianLab, count: number, timeoutMs = 2 * MINUTES): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 500))) {
+    const booted = reports(await lab.serverLog(), lab.mac).filter((r) => r['stage'] === 'booted').length;
+    if (booted >= count) return;
+    if (Date.now() > deadline) throw new Error(`the server heard ${booted} "booted" reports from ${lab.mac} within ${timeoutMs} ms, not ${count}`);
+  }
+}
+
 /** A write lands in the RAM overlay, then a clean reboot; the write is gone afterwards. */
 async function assertOverlayAndReboot(lab: DebianLab, cleanShutdown: boolean): Promise<void> {
   assert.match(await lab.run('echo probe > /root/diskless-probe && test -e /run/initramfs/diskless/rw/upper/root/diskless-probe && echo in-upper'), /in-upper/);
@@ -45,6 +58,7 @@ async function assertOverlayAndReboot(lab: DebianLab, cleanShutdown: boolean): P
   const shutdown = lab.vm.consoleText().slice(before);
   assert.match(shutdown, /Reached target .*(reboot|Reboot)|reboot: Restarting system/);
   if (cleanShutdown) assert.deepEqual(shutdown.split('\n').filter((l) => l.includes('[FAILED]')), [], 'no failed step at shutdown');
+  await waitForBooted(lab, 2);
 }
 
 test('live root: image fetched into RAM, checksum verified, overlay, reboot forgets writes (virtio-net)', { timeout: 20 * MINUTES }, async () => {
@@ -83,6 +97,7 @@ test('USB NIC only: kernel handed over directly with BOOTIF, coldplug waits for 
     await lab.login();
     assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running', await lab.run('systemctl --failed --no-legend --plain; journalctl -b -p err --no-pager | tail -n 20'));
     assert.match(await lab.run('cat /sys/class/net/*/device/uevent | grep DRIVER='), /DRIVER=cdc_ether\b/, 'the root came over the USB NIC');
+    assert.equal((await lab.run('systemctl is-active ssh')).trim(), 'active', 'sshd runs with host keys the node made itself (the server gave it none)');
     assert.equal((await lab.run('hostname')).trim(), 'lab1');
     const modules = reports(await lab.serverLog(), lab.mac).find((r) => r['stage'] === 'modules');
     assert.match(String(modules?.['detail']), new RegExp(`waited_ms=\\d+ boot_mac=${lab.mac} outcome=found rounds=\\d+`), 'the modules stage says what it waited for');

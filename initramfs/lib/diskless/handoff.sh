@@ -18,6 +18,7 @@ handoff() {
     [ -n "$_writable" ] && set_hostname
     hand_over_network
     [ -n "$_writable" ] && install_booted_unit
+    [ -n "$_writable" ] && install_ssh_host_keys_unit
     return 0
 }
 
@@ -175,4 +176,33 @@ do_switch_root() {
         mount --move "$_m" "$DL_NEWROOT$_m" || { cause "cannot move $_m into the new root"; return; }
     done
     exec switch_root "$DL_NEWROOT" "$DL_INIT"
+}
+
+# A node that got no host keys from the server (no token: pxelinux, a machine the inventory
+# does not list, a kernel handed over directly) would start sshd without any, since images
+# carry none, and ssh.service would fail. Such a node makes its own before sshd starts; they
+# live in the RAM overlay, so they are new at every boot. Nodes with stored identity keep the
+# server's keys, which the identity stage has put in place by now.
+install_ssh_host_keys_unit() {
+    local _k
+    [ -x "$DL_NEWROOT/usr/bin/ssh-keygen" ] && [ -d "$DL_NEWROOT/etc/systemd/system" ] || return 0
+    for _k in "$DL_NEWROOT"/etc/ssh/ssh_host_*_key; do [ -e "$_k" ] && return 0; done
+    cat > "$DL_NEWROOT/etc/systemd/system/diskless-ssh-host-keys.service" <<'UNIT'
+[Unit]
+Description=Make SSH host keys for this boot (the Diskless server holds none for this node)
+DefaultDependencies=no
+After=local-fs.target
+Before=ssh.service sshd.service
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+    mkdir -p "$DL_NEWROOT/etc/systemd/system/multi-user.target.wants"
+    ln -sf ../diskless-ssh-host-keys.service "$DL_NEWROOT/etc/systemd/system/multi-user.target.wants/diskless-ssh-host-keys.service"
+    info "no SSH host keys from the server: the system makes its own for this boot"
 }
