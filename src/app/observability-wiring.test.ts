@@ -2,8 +2,6 @@
 // on 127.0.0.1 high ports with DHCP off, driven the way /init and the CLI drive it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createTcp, type AddressInfo } from 'node:net';
-import { createSocket } from 'node:dgram';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,24 +14,9 @@ import { parseSamples, sampleValue } from '../metrics/testdata/prometheus-text.j
 import { statusCommand } from '../cli/status.js';
 import { eventsCommand } from '../cli/events.js';
 import { API_PREFIX, ENDPOINTS, OPERATION_IDS, type Listener } from '../api/endpoints.js';
+import { freeTcpPort, freeUdpPort } from '../testing/free-ports.js';
 
 const N1 = '52:54:00:00:00:01';
-
-async function freeTcpPort(): Promise<number> {
-  const s = createTcp();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(r));
-  return port;
-}
 
 interface Served {
   dir: string;

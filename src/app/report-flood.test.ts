@@ -4,8 +4,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { createServer as createTcp, type AddressInfo } from 'node:net';
-import { createSocket } from 'node:dgram';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,27 +14,12 @@ import { MiB, settledHeapUsed } from '../testing/heap.js';
 import { seededRandom } from '../testing/seeded-random.js';
 import { call } from '../api/testdata/api-fixture.js';
 import { parseSamples, sampleValue } from '../metrics/testdata/prometheus-text.js';
+import { freeTcpPort, freeUdpPort } from '../testing/free-ports.js';
 
 const N1 = '52:54:00:00:00:01';
 const STRANGER = '02:00:00:00:00:aa';
 const SEED = 0x5e7;
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
-
-async function freeTcpPort(): Promise<number> {
-  const s = createTcp();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(r));
-  return port;
-}
 
 function post(agent: Agent, port: number, body: string): Promise<number> {
   return new Promise((resolve, reject) => {

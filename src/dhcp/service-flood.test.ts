@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loopbackSettings } from '../protocols/dhcp/testdata/loopback-settings.js';
-import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
+import type { DhcpEvent } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from './responder.js';
 import type { DhcpSettings } from './settings.js';
 import { LeaseStore } from './lease-store.js';

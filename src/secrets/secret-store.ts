@@ -5,14 +5,7 @@ import { DisklessError } from '../errors/diskless-error.js';
 import { macToHyphens, normalizeMac } from '../net/mac.js';
 import { CommandError } from '../process/command.js';
 import { run } from '../process/run.js';
-import {
-  type RandomBytes,
-  checkSecretDir,
-  checkSecretPath,
-  defaultRandomBytes,
-  ensureSecretDir,
-  writeSecretFile,
-} from './secret-files.js';
+import { checkSecretDir, checkSecretPath, ensureSecretDir, writeSecretFile } from './secret-files.js';
 import { isCode } from '../files/error-code.js';
 
 export type HostKeyType = 'ed25519' | 'rsa' | 'ecdsa';
@@ -27,8 +20,6 @@ export interface NodeFile {
 
 export interface SecretStoreOptions {
   stateDir: string;
-  /** Names temporary files; injected so tests can be deterministic. */
-  random?: RandomBytes;
   /** Path or name of ssh-keygen (Debian: openssh-client). */
   sshKeygen?: string;
   logger?: Logger;
@@ -112,7 +103,6 @@ const exists = async (p: string): Promise<boolean> => {
  */
 export class SecretStore {
   readonly root: string;
-  private readonly random: RandomBytes;
   private readonly sshKeygen: string;
   private readonly logger: Logger;
   // Serialises work per node: two boots racing must not generate two different host keys.
@@ -120,7 +110,6 @@ export class SecretStore {
 
   constructor(options: SecretStoreOptions) {
     this.root = join(options.stateDir, 'secrets');
-    this.random = options.random ?? defaultRandomBytes;
     this.sshKeygen = options.sshKeygen ?? 'ssh-keygen';
     this.logger = options.logger ?? nullLogger;
   }
