@@ -115,3 +115,60 @@ nodes:
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+// The machine's serial port as QEMU offers it (-serial telnet::PORT,server): a TCP server that
+// prints a line every 100 ms to whoever is connected. ipmi_sim connects to it for SOL.
+const SERIAL_MACHINE = `
+import { createServer } from 'node:net';
+let n = 0;
+createServer((c) => {
+  c.on('error', () => {});
+  const t = setInterval(() => c.write('serial line ' + n++ + ' from the machine\\r\\n'), 100);
+  c.on('close', () => clearInterval(t));
+}).listen(Number(process.argv[2]), '127.0.0.1');
+`;
+
+test('diskless console shows the node\'s serial output through its BMC (IPMI Serial-over-LAN), and ~. leaves', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'diskless-console-'));
+  let sim: BmcSim | undefined;
+  try {
+    const serialPort = await freeTcpPort();
+    await writeFile(join(dir, 'serial.mjs'), SERIAL_MACHINE);
+    sim = await BmcSim.start({
+      dir: join(dir, 'bmc'), address: '127.0.0.1', port: await freeUdpPort(), vmPort: await freeTcpPort(), user: 'admin', password: 'pw',
+      startArgv: [process.execPath, join(dir, 'serial.mjs'), String(serialPort)], solTelnetPort: serialPort,
+    });
+    await writeFile(join(dir, 'vmlinuz'), 'k');
+    const config = join(dir, 'diskless.yaml');
+    await writeFile(config, `server: { address: 127.0.0.1, state_dir: ${join(dir, 'state')} }
+profiles: { p: { kernel: ${join(dir, 'vmlinuz')} } }
+nodes:
+  - { mac: "52:54:00:00:00:01", hostname: n1, profile: p, power: { ipmi: 127.0.0.1, port: ${sim.options.port}, user: admin, password_file: ${sim.passwordFile} } }
+`);
+    assert.equal((await diskless('power', 'on', 'n1', '--config', config)).code, 0);
+    const missing = await diskless('console', '--config', config);
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /console: name exactly one node/);
+
+    // ipmitool's SOL wants a terminal: script(1) gives the console a pseudo-terminal.
+    const { spawn } = await import('node:child_process');
+    const cmd = [process.execPath, CLI, 'console', 'n1', '--config', config].map((w) => `'${w}'`).join(' ');
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const deadline = Date.now() + 30_000;
+    while (!/serial line \d+ from the machine/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, /console of n1 through its BMC 127\.0\.0\.1; ~\. leaves/);
+    assert.match(out, /serial line \d+ from the machine/, `no serial output within 30 s:\n${out}`);
+    child.stdin.write('\r~.');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await exited;
+    clearTimeout(timer);
+    assert.equal(code, 0, `console did not leave on ~.:\n${out.slice(-2000)}`);
+  } finally {
+    await sim?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
