@@ -1,6 +1,6 @@
 // Diskless installed as an admin installs it: the Debian package built from this checkout by
 // scripts/build-deb.sh, installed with apt into a fresh Debian (mmdebstrap, cached), run from
-// its installed path; the server started exactly as its systemd unit says (ExecStart, its
+// its installed path (--help, init, doctor on the lab LAN); the server started exactly as its systemd unit says (ExecStart, its
 // environment, its capability bounding set) boots a lab machine. An upgrade keeps the config,
 // the state and the admin's edits. And the npm tarball installs with `npm install -g`.
 import { test } from 'node:test';
@@ -44,11 +44,27 @@ async function serveAsTheUnit(root: PackageRoot, lab: LabServerSetup) {
     });
     for (const [k, v] of parseEnvironmentFile(text)) env[k] = v;
   }
+  // On the lab LAN, before the server runs: init writes a full-mode config (no other DHCP
+  // server answers), and doctor, with the package's default config path, finds nothing wrong.
+  const cli = async (args: string[]) => {
+    const r = await lab.net.exec(lab.net.name, root.chrootArgvInNamespace(['diskless', ...args]), { check: false, timeoutMs: 120_000, env: { PATH: env['PATH']!, LANG: 'C.UTF-8' } });
+    return { code: r.code, out: r.stdout, err: r.stderr };
+  };
+  const init = await cli(['init', '--interface', 'br0', '--config', '/root/init.yaml', '--wait', '1']);
+  assert.equal(init.code, 0, init.out + init.err);
+  assert.match(init.out, /^wrote \/root\/init\.yaml \(dhcp\.mode full: no other DHCP server answered on br0\)/);
+  assert.match(await readFile(inside('root/init.yaml'), 'utf8'), /^  address: 10\.77\.0\.1 /m);
+  const doctor = await cli(['doctor', '--wait', '1']);
+  assert.equal(doctor.code, 0, doctor.out + doctor.err);
+  assert.deepEqual(doctor.out.split('\n').filter((l) => l !== '' && !/^OK /.test(l)), ['all checks passed'], doctor.out);
+  assert.match(doctor.out, /^OK +config +\/etc\/diskless\/diskless\.yaml is valid/m);
+  assert.match(doctor.out, /^OK +loaders +iPXE for BIOS and UEFI in /m);
+
   const argv = root.chrootArgvInNamespace(['setpriv', ...setprivArgs(unit), '--', ...expandExecStart(unit.execStart, env)]);
   return startServerIn(lab.net, argv, lab.logPath, { env });
 }
 
-test('the Debian package: apt install into a fresh Debian, run from its path, serve a boot as the unit says, upgrade keeps config and state', async () => {
+test('the Debian package: apt install into a fresh Debian, run from its path (help, init, doctor), serve a boot as the unit says, upgrade keeps config and state', async () => {
   assertLabHost();
   const cache = defaultCacheDir();
   const out = await mkdtemp(join(tmpdir(), 'diskless-deb-'));
