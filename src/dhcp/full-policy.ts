@@ -60,7 +60,7 @@ function request(input: DhcpPolicyInput, client: ClientClass, ctx: AddressContex
     state = 'selecting';
   } else if (requested !== undefined) {
     // INIT-REBOOT: "the server SHOULD send a DHCPNAK … if the client is on the wrong network".
-    if (!sameSubnet(requested, settings.serverAddress, settings.subnetMask) && requested !== input.node?.address) {
+    if (!sameSubnet(requested, settings.network, settings.subnetMask) && requested !== input.node?.address) {
       return nak(input, `init-reboot: ${requested} is not on this network`);
     }
     ip = requested;

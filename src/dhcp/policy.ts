@@ -17,5 +17,5 @@ export function decideDhcpReply(input: DhcpPolicyInput): DhcpDecision {
   const decision = input.settings.mode === 'proxy'
     ? decideProxyDhcp(input, client, messageType)
     : decideFullDhcp(input, client, messageType);
-  return { ...decision, client, messageType };
+  return { ...decision, client, messageType, mode: input.settings.mode };
 }

@@ -1,14 +1,16 @@
 import type { DhcpPacket } from '../protocols/dhcp/packet.js';
-import { DhcpServer, type DhcpAnswer, type DhcpPort, type DhcpResponder, type DhcpServerOptions } from '../protocols/dhcp/server.js';
+import { DhcpServer, type DhcpAnswer, type DhcpArrival, type DhcpResponder, type DhcpServerOptions } from '../protocols/dhcp/server.js';
 import { nullLogger, type Logger } from '../log/logger.js';
 import { PoolCursor } from './address-choice.js';
 import { macOf } from './classify-client.js';
 import type { LeaseStore } from './lease-store.js';
 import { decideDhcpReply, type DhcpDecision } from './policy.js';
-import type { DhcpNode, DhcpSettings } from './settings.js';
+import type { DhcpNode, DhcpServiceSettings, DhcpSettings } from './settings.js';
+import { selectSubnet } from './subnet-selection.js';
+import { sameSubnet } from '../net/ipv4.js';
 
 export interface BootResponderOptions {
-  settings: DhcpSettings;
+  settings: DhcpServiceSettings;
   lookupNode: (mac: string) => DhcpNode | undefined;
   leaseStore: LeaseStore;
   /** MAC of the node holding a fixed reservation for `ip`, so the pool never hands it out. */
@@ -19,36 +21,47 @@ export interface BootResponderOptions {
 }
 
 /**
- * What a boot server answers over DHCP: the pure policy decides (decideDhcpReply), the lease
- * table changes in memory at once, so the next packet already sees it, and an ACK waits for
- * the write that holds its binding.
+ * What a boot server answers over DHCP: the request is placed in a subnet (selectSubnet: giaddr,
+ * ciaddr, the arriving interface; none, no answer), the pure policy decides with that subnet's
+ * settings (decideDhcpReply), the lease table changes in memory at once, so the next packet
+ * already sees it, and an ACK waits for the write that holds its binding. One lease table and
+ * one pool cursor per subnet serve every subnet: an address belongs to one subnet only.
  */
 export class BootDhcpResponder implements DhcpResponder {
   readonly #o: BootResponderOptions;
   readonly #log: Logger;
-  readonly #poolCursor = new PoolCursor();
+  readonly #poolCursors = new Map<DhcpSettings, PoolCursor>();
 
   constructor(options: BootResponderOptions) {
     this.#o = options;
     this.#log = (options.logger ?? nullLogger).child({ service: 'dhcp' });
   }
 
-  answer(request: DhcpPacket, via: DhcpPort): DhcpAnswer {
+  answer(request: DhcpPacket, arrival: DhcpArrival): DhcpAnswer {
     const { settings, leaseStore } = this.#o;
-    const node = this.#o.lookupNode(macOf(request));
+    const choice = selectSubnet(request, arrival, settings.subnets);
+    if (!choice.ok) return { reason: choice.reason };
+    const subnet = choice.subnet;
+    const found = this.#o.lookupNode(macOf(request));
+    // A reservation holds on its own subnet only: elsewhere the machine is served like any
+    // other there (a pool address), and its reserved address stays free for it.
+    const node = found?.address !== undefined && !sameSubnet(found.address, subnet.network, subnet.subnetMask)
+      ? (({ address: _elsewhere, ...rest }) => rest)(found)
+      : found;
     const decision = decideDhcpReply({
       packet: request,
-      port: via,
-      settings,
+      port: arrival.port,
+      settings: subnet,
       node,
       leases: leaseStore,
-      poolCursor: this.#poolCursor,
+      poolCursor: this.#cursor(subnet),
       ...(this.#o.reservedBy ? { reservedBy: this.#o.reservedBy } : {}),
     });
     if (node === undefined && decision.messageType !== undefined) this.#unknownClient(request, decision);
     const persisted = decision.lease !== undefined && leaseStore.apply(decision.lease);
     const answer: DhcpAnswer = {
       reason: decision.reason,
+      ...(subnet.name !== undefined ? { subnet: subnet.name } : {}),
       ...(decision.quiet ? { quiet: true } : {}),
       ...(decision.suspicious ? { suspicious: true } : {}),
     };
@@ -62,6 +75,12 @@ export class BootDhcpResponder implements DhcpResponder {
     // address as offered"); a lost offer costs the client a retry, not a conflict. A failed
     // write withholds the ACK; the client's retransmitted REQUEST makes the store write again.
     return { ...answer, reply: decision.reply, ...(persisted ? { durable: leaseStore.commit() } : {}) };
+  }
+
+  #cursor(subnet: DhcpSettings): PoolCursor {
+    let cursor = this.#poolCursors.get(subnet);
+    if (cursor === undefined) this.#poolCursors.set(subnet, cursor = new PoolCursor());
+    return cursor;
   }
 
   flush(): Promise<void> {
@@ -78,12 +97,12 @@ export class BootDhcpResponder implements DhcpResponder {
 }
 
 /** The DHCP service of a boot server: the socket loop with the boot policy behind it. */
-export function bootDhcpServer(o: BootResponderOptions & Omit<DhcpServerOptions, 'responder' | 'ports' | 'proxy' | 'interfaceName'>): DhcpServer {
+export function bootDhcpServer(o: BootResponderOptions & Omit<DhcpServerOptions, 'responder' | 'ports' | 'proxy' | 'interfaces'>): DhcpServer {
   return new DhcpServer({
     responder: new BootDhcpResponder(o),
     ports: o.settings.ports,
-    proxy: o.settings.mode === 'proxy',
-    ...(o.settings.interfaceName !== undefined ? { interfaceName: o.settings.interfaceName } : {}),
+    proxy: o.settings.subnets.some((s) => s.mode === 'proxy'),
+    interfaces: o.settings.interfaces,
     ...(o.logger ? { logger: o.logger } : {}),
     ...(o.now ? { now: o.now } : {}),
     ...(o.createSocket ? { createSocket: o.createSocket } : {}),

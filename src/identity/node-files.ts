@@ -3,21 +3,24 @@ import type { DisklessConfig, FileSpec, NodeConfig } from '../config/types.js';
 import type { NodeFile } from '../secrets/secret-store.js';
 import { mergeFileSpecs } from '../config/node-files.js';
 import { renderTemplate, type TemplateValues } from '../config/template.js';
+import { bootServerAddress, domainFor } from '../config/subnets.js';
 
 const MAX_SOURCE = 16 * 1024 * 1024;
 
 /** The template facts for one node; `address` is where it asked from if it has no reservation. */
 export function templateValues(config: DisklessConfig, node: NodeConfig, peerIp: string): TemplateValues {
   const hostname = node.hostname ?? `node-${node.mac.replace(/:/g, '')}`;
-  const domain = config.dhcp.domain ?? '';
+  const address = node.address ?? peerIp.replace(/^::ffff:/i, '');
+  // The node's subnet decides, as it did for its DHCP answer and boot script.
+  const domain = domainFor(config, address) ?? '';
   return {
     hostname,
     fqdn: domain && !hostname.includes('.') ? `${hostname}.${domain}` : hostname,
     mac: node.mac,
-    address: node.address ?? peerIp,
+    address,
     profile: node.profile,
     domain,
-    server: config.server.address,
+    server: bootServerAddress(config, address),
   };
 }
 
