@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DisklessConfig } from '../config/types.js';
+import type { DisklessConfig, NodeConfig } from '../config/types.js';
 import { nullLogger, type Logger } from '../log/logger.js';
 import { BootTree, subnetBaseUrl, subnetSecretsUrl } from '../boot/boot-tree.js';
 import { HttpServer } from '../http/server.js';
@@ -28,7 +28,8 @@ import { fileInventoryWrites } from './inventory-writes.js';
 import { alertEvent, bothEvents } from './observed-events.js';
 import { dashboardHandler } from '../dashboard/handler.js';
 import { RaResponder } from '../native/ra-responder.js';
-import { nodeByAddress, nodeByMac } from '../boot/boot-target.js';
+import { nodeByAddress, nodeByMac, nodeByPort, nodeKey } from '../boot/boot-target.js';
+import type { SwitchPort } from '../net/switch-port.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
 import { hostCheck } from '../api/host-check.js';
 import { nodeFilesOnlyOverTls } from '../api/node-files-endpoint.js';
@@ -94,16 +95,32 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     stateDir: config.server.stateDir,
     lookupMacByIp: (ip) => leases?.leaseForIp(ip)?.mac ?? nodeByAddress(getConfig(), ip)?.mac ?? neighbours(ip),
     onError: (e) => logger.log('error', 'cannot record boot event', { service: 'events', error: String(e) }),
-    isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined,
+    // A machine that booted as a node known by its switch port is one its lease names.
+    isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined || leases?.leaseForMac(mac)?.node !== undefined,
   });
+  // The switch port a trusted relay last reported a machine on (replayed from the events, so a
+  // restart keeps it), and the inventory node a machine is: by its MAC, else the node on that
+  // port, while its latest DHCP request was taken for that node (a request from anywhere else
+  // since, e.g. a link of the server's own, ends that).
+  const trustedPort = (mac: string): SwitchPort | undefined => {
+    const agent = observability.states.get(mac)?.relayAgent;
+    return agent?.trusted && agent.circuitId !== undefined ? { circuitId: agent.circuitId, ...(agent.remoteId !== undefined ? { remoteId: agent.remoteId } : {}) } : undefined;
+  };
+  const nodeOf = (cfg: DisklessConfig, mac: string): NodeConfig | undefined => {
+    const byMac = nodeByMac(cfg, mac);
+    if (byMac) return byMac;
+    const port = trustedPort(mac);
+    const byPort = port === undefined ? undefined : nodeByPort(cfg, port);
+    return byPort !== undefined && observability.states.get(mac)?.node === nodeKey(byPort) ? byPort : undefined;
+  };
   const events = bothEvents(observability.serviceEvents, opts.events);
-  const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())));
+  const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())), nodeOf);
   const discovery = await startDiscovery(config, logger);
   // Each DHCP subnet may name its own server address: a machine is sent to its subnet's, by the
   // address it asks from, in scripts, configs and kernel command lines alike.
   const addresses = bootServerAddresses(config);
   const tree = new BootTree(getConfig, subnetBaseUrl(getConfig), store, {
-    ...identity.hooks, secretsUrl: subnetSecretsUrl(getConfig), onUnknownMac: discovery.onScript,
+    ...identity.hooks, secretsUrl: subnetSecretsUrl(getConfig), onUnknownMac: discovery.onScript, nodeOf,
   });
 
   const onReport = (r: NodeReport) => {
@@ -125,7 +142,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const report = reportEndpoint({
     onReport,
     isKnownMac: knownMac({
-      inventory: (mac) => nodeByMac(getConfig(), mac) !== undefined,
+      inventory: (mac) => nodeOf(getConfig(), mac) !== undefined,
       leases: leases && ((mac) => leases.leaseForMac(mac) !== undefined),
       discovered: (mac) => discovery.has(mac),
       states: (mac) => observability.states.get(mac) !== undefined,
@@ -192,8 +209,12 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
       ? undefined
       : bootDhcpServer({
           settings: dhcpSettingsFromConfig(config, dhcpPorts),
-          lookupNode: dhcpNodeLookup(getConfig),
-          reservedBy: (ip) => nodeByAddress(getConfig(), ip)?.mac,
+          lookupNode: dhcpNodeLookup(getConfig, trustedPort),
+          // The reserving node's key: its MAC, or "host:NAME" for a node known by its port.
+          reservedBy: (ip) => {
+            const n = nodeByAddress(getConfig(), ip);
+            return n === undefined ? undefined : nodeKey(n);
+          },
           onUnknownClient: discovery.onDhcp,
           leaseStore: leases,
           logger,

@@ -1,6 +1,6 @@
 import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DisklessConfig } from '../config/types.js';
+import type { DisklessConfig, NodeConfig } from '../config/types.js';
 import { diskFile, memoryFile, type BootFile } from '../files/boot-file.js';
 import { normalizeRequestedPath, resolveInsideRoot, type PathRefusal } from '../files/confine.js';
 import type { SizedReader } from '../files/sized-reader.js';
@@ -37,7 +37,15 @@ export interface BootTreeHooks {
   onPinned?: OnPinned;
   /** A MAC the inventory does not list fetched its script (discovered machines). */
   onUnknownMac?: (mac: string, peer: string | undefined) => void;
+  /**
+   * The inventory node the machine `mac` is: by default the node listing that MAC; in service
+   * also the node listing the switch port a trusted relay last reported the machine on.
+   */
+  nodeOf?: NodeOfMachine;
 }
+
+/** Which inventory node a machine (by its MAC) is, in a given config. */
+export type NodeOfMachine = (config: DisklessConfig, mac: string) => NodeConfig | undefined;
 
 /**
  * The boot listener's URL for a machine asking from `peer`: one for all, or (with DHCP subnets
@@ -112,6 +120,10 @@ export class BootTree {
     return { ...t, cmdline: [args, t.cmdline, tokenArg].filter(Boolean).join(' ') };
   }
 
+  #nodeOf(cfg: DisklessConfig, mac: string): NodeConfig | undefined {
+    return (this.opts.nodeOf ?? nodeByMac)(cfg, mac);
+  }
+
   #base(peer: string | undefined): string {
     return typeof this.baseUrl === 'function' ? this.baseUrl(peer) : this.baseUrl;
   }
@@ -156,15 +168,16 @@ export class BootTree {
     switch (named?.kind) {
       case 'pxelinux-config': {
         // A config that cannot be completed (image not published) is a miss: pxelinux moves on.
-        const text = await pxelinuxConfigFor(cfg, named.name, (t) => this.#withRoot(cfg, t, peer)).catch(() => undefined);
+        const text = await pxelinuxConfigFor(cfg, named.name, (t) => this.#withRoot(cfg, t, peer), (c, mac) => this.#nodeOf(c, mac)).catch(() => undefined);
         return text === undefined ? undefined : memoryFile(text);
       }
       case 'script': {
         const { mac } = named;
         if (!mac) return undefined;
-        const known = nodeByMac(cfg, mac) !== undefined;
+        const node = this.#nodeOf(cfg, mac);
+        const known = node !== undefined;
         if (!known) this.opts.onUnknownMac?.(mac, peer);
-        const target = bootTargetFor(cfg, mac);
+        const target = bootTargetFor(cfg, mac, node);
         if (!target && !known && cfg.dhcp.unknownClients === 'register') return memoryFile(renderDiscoveredScript(mac, this.#base(peer)));
         if (!target) return memoryFile(renderUnknownScript(mac));
         try {

@@ -75,9 +75,9 @@ test('NBD and NFS roots and pxelinux configs use the subnet\'s server too', asyn
 test('a node\'s {{server}} and {{domain}} are its subnet\'s', async (t) => {
   const { cfg } = await fixture(t);
   const [n1, , n3] = cfg.nodes;
-  assert.deepEqual(templateValues(cfg, n3!, '10.3.0.33'), {
+  assert.deepEqual(templateValues(cfg, n3!, n3!.mac!, '10.3.0.33'), {
     hostname: 'n3', fqdn: 'n3.fleet.test', mac: '52:54:00:00:00:03', address: '10.3.0.33', profile: 'tree', domain: 'fleet.test', server: '10.3.0.1',
   });
-  const rack = templateValues(cfg, n1!, '::ffff:10.2.0.120');
+  const rack = templateValues(cfg, n1!, n1!.mac!, '::ffff:10.2.0.120');
   assert.deepEqual([rack.server, rack.domain, rack.fqdn, rack.address], ['10.1.0.1', 'rack2.test', 'n1.rack2.test', '10.2.0.120']);
 });

@@ -5,7 +5,8 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { formatIpv4, parseIpv4, maskToPrefix, prefixToMask } from '../net/ipv4.js';
 import { inNetwork, parseCidr } from './subnets.js';
 import { normalizeMac } from '../net/mac.js';
-import type { ApiConfig, DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig, SubnetConfig } from './types.js';
+import type { ApiConfig, DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig, SubnetConfig, SwitchPort } from './types.js';
+import { canonicalAgentId, switchPortText } from '../net/switch-port.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
 import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
@@ -68,7 +69,7 @@ function checkReservations(file: string, dhcp: DhcpConfig, server: ServerConfig,
     if (n.address === undefined || dhcp.subnets.some((s) => inNetwork(n.address!, s.network, s.prefix))) continue;
     const only = dhcp.subnets.length === 1 && dhcp.subnets[0]!.serverAddress === server.address && dhcp.subnets[0]!.attached;
     const where = only ? `the subnet of server.address ${server.address}/${full[0]!.prefix}` : `any of dhcp.subnets (${dhcp.subnets.map((s) => s.name).join(', ')})`;
-    throw new ConfigError(file, undefined, `nodes[${n.mac}].address`, `${n.address} is not in ${where}`);
+    throw new ConfigError(file, undefined, `nodes[${n.mac ?? n.hostname}].address`, `${n.address} is not in ${where}`);
   }
 }
 
@@ -413,11 +414,15 @@ function readCmdline(f: Fields): string | undefined {
 }
 
 function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: string) => string): NodeConfig {
-  const macText = f.string('mac');
-  const mac = normalizeMac(macText);
-  if (!mac) f.fail('mac', `${JSON.stringify(macText)} is not a MAC address (use 52:54:00:12:34:56)`, f.raw('mac'));
+  const macText = f.optString('mac');
+  const mac = macText === undefined ? undefined : normalizeMac(macText);
+  if (macText !== undefined && !mac) f.fail('mac', `${JSON.stringify(macText)} is not a MAC address (use 52:54:00:12:34:56)`, f.raw('mac'));
+  const switchPort = f.has('switch_port') && !f.isNull('switch_port') ? readSwitchPort(f.map('switch_port')) : undefined;
+  if (mac === undefined && switchPort === undefined) f.fail('mac', 'is required (or switch_port: the node is then whichever machine its relay reports on that port)');
   const hostname = f.optString('hostname');
   if (hostname !== undefined && !HOSTNAME.test(hostname)) f.fail('hostname', `${JSON.stringify(hostname)} is not a valid host name (letters, digits, "-", dots between labels)`, f.raw('hostname'));
+  // A node without a MAC is known by its host name: its secrets and SSH host keys are kept under it.
+  if (mac === undefined && hostname === undefined) f.fail('hostname', 'is required for a node without a mac: it names the node and its identity (secrets, SSH host keys)');
   const address = ipv4(f, 'address', f.optString('address'));
   const profile = f.string('profile', profiles.has('default') ? 'default' : '');
   if (!profiles.has(profile)) f.fail('profile', profile ? `names no profile ${JSON.stringify(profile)} (known: ${[...profiles.keys()].join(', ') || 'none'})` : 'is required (no profile named "default" exists)', f.raw('profile'));
@@ -426,7 +431,8 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: str
   const files = readFileSpecs(f, path);
   f.rejectUnknown();
   return {
-    mac: mac!,
+    ...(mac !== undefined ? { mac } : {}),
+    ...(switchPort !== undefined ? { switchPort } : {}),
     profile,
     ...(hostname !== undefined ? { hostname } : {}),
     ...(address !== undefined ? { address } : {}),
@@ -436,17 +442,50 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: str
   };
 }
 
+/** `switch_port: { circuit_id, remote_id }`, as the relay sends them (text, or 0x and hex). */
+function readSwitchPort(f: Fields): SwitchPort {
+  const id = (key: string): string | undefined => {
+    const text = f.optString(key);
+    if (text === undefined) return undefined;
+    const canonical = canonicalAgentId(text);
+    if (canonical === undefined) f.fail(key, `${JSON.stringify(text)} is not a relay agent id: printable text, or 0x and hex bytes (at most 255)`, f.raw(key));
+    return canonical;
+  };
+  const circuitId = id('circuit_id');
+  if (circuitId === undefined) f.fail('circuit_id', 'is required: the port as the relay names it (ISC dhcrelay -a: the interface name)');
+  const remoteId = id('remote_id');
+  f.rejectUnknown();
+  return { circuitId, ...(remoteId !== undefined ? { remoteId } : {}) };
+}
+
 function checkUnique(top: Fields, nodes: NodeConfig[]): void {
   const macs = new Map<string, number>();
   const addrs = new Map<string, string>();
+  const ports = new Map<string, number>();
+  const names = new Map<string, number>();
   nodes.forEach((n, i) => {
-    const prev = macs.get(n.mac);
-    if (prev !== undefined) top.fail(`nodes[${i}].mac`, `${n.mac} is listed twice (also nodes[${prev}])`);
-    macs.set(n.mac, i);
+    if (n.mac !== undefined) {
+      const prev = macs.get(n.mac);
+      if (prev !== undefined) top.fail(`nodes[${i}].mac`, `${n.mac} is listed twice (also nodes[${prev}])`);
+      macs.set(n.mac, i);
+    }
     if (n.address) {
       const other = addrs.get(n.address);
       if (other) top.fail(`nodes[${i}].address`, `${n.address} is already reserved for ${other}`);
-      addrs.set(n.address, n.mac);
+      addrs.set(n.address, n.mac ?? n.hostname ?? `nodes[${i}]`);
+    }
+    if (n.switchPort) {
+      const key = switchPortText(n.switchPort);
+      const prev = ports.get(key);
+      if (prev !== undefined) top.fail(`nodes[${i}].switch_port`, `${key} is already nodes[${prev}]'s: one node per port`);
+      ports.set(key, i);
+    }
+    // A node without a MAC is known by its host name, so that name may not be another node's.
+    if (n.hostname !== undefined) {
+      const prev = names.get(n.hostname);
+      const keyed = n.mac === undefined || (prev !== undefined && nodes[prev]?.mac === undefined);
+      if (prev !== undefined && keyed) top.fail(`nodes[${i}].hostname`, `${n.hostname} is already nodes[${prev}]'s, and a node without a mac is known by its host name`);
+      names.set(n.hostname, i);
     }
   });
 }

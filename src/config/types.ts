@@ -1,4 +1,7 @@
 /** The declarative inventory: one YAML file describes the server, DHCP, profiles and nodes. */
+import type { SwitchPort } from '../net/switch-port.js';
+
+export type { SwitchPort } from '../net/switch-port.js';
 export type DhcpMode = 'full' | 'proxy' | 'off';
 export type Loader = 'ipxe' | 'pxelinux';
 
@@ -141,7 +144,14 @@ export interface ProfileConfig {
 }
 
 export interface NodeConfig {
-  mac: string;
+  /**
+   * The machine's MAC. A node with a `switchPort` may have none: any machine on that port is
+   * the node (a replaced mainboard boots as the same node). Present or not, it names the
+   * node's identity (nodeKey).
+   */
+  mac?: string;
+  /** Where the node is plugged in, as its DHCP relay reports it in option 82. */
+  switchPort?: SwitchPort;
   hostname?: string;
   address?: string;
   profile: string;

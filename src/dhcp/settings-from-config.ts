@@ -1,6 +1,7 @@
 import type { DisklessConfig } from '../config/types.js';
 import { DEFAULT_DHCP_PORTS, type DhcpNode, type DhcpServiceSettings, type DhcpSettings } from './settings.js';
-import { nodeByMac } from '../boot/boot-target.js';
+import { nodeForMachine, nodeKey } from '../boot/boot-target.js';
+import type { SwitchPort } from '../net/switch-port.js';
 import { bootScriptPath, bootUrl, httpBaseUrl } from '../boot/urls.js';
 
 /**
@@ -39,17 +40,24 @@ export function dhcpSettingsFromConfig(config: DisklessConfig, ports: DhcpSettin
   return { subnets, interfaces, ports };
 }
 
-export function dhcpNodeLookup(config: () => DisklessConfig): (mac: string) => DhcpNode | undefined {
-  return (mac) => {
+/**
+ * The DHCP service's view of the inventory: the node a machine is, by its MAC or by the switch
+ * port it is on: the one a trusted relay reports in this very request, else, for a request in
+ * a subnet behind relays (a renewal straight to the server carries no option 82), the one
+ * last recorded for the machine.
+ */
+export function dhcpNodeLookup(config: () => DisklessConfig, portOf: (mac: string) => SwitchPort | undefined = () => undefined): (mac: string, port?: SwitchPort, recalled?: boolean) => DhcpNode | undefined {
+  return (mac, port, recalled) => {
     const cfg = config();
-    const node = nodeByMac(cfg, mac);
+    const node = nodeForMachine(cfg, mac, port ?? (recalled ? portOf(mac) : undefined));
     if (!node) return undefined;
     const loader = node.loader ?? cfg.profiles.get(node.profile)?.loader ?? 'ipxe';
     return {
-      mac: node.mac,
+      mac,
       loader,
       ...(node.hostname !== undefined ? { hostname: node.hostname } : {}),
       ...(node.address !== undefined ? { address: node.address } : {}),
+      key: nodeKey(node),
     };
   };
 }

@@ -58,7 +58,14 @@ export function singleSubnet(settings: DhcpSettings): DhcpServiceSettings {
 
 /** The inventory's view of one machine, as far as DHCP cares. */
 export interface DhcpNode {
+  /** The machine's MAC (chaddr). */
   mac: string;
+  /**
+   * The node's identity (nodeKey: its inventory MAC, or "host:NAME"), which may differ from
+   * the machine's MAC when the node is found by its switch port. Leases carry it, so a node's
+   * reservation follows it onto a new mainboard while the old one's lease still runs.
+   */
+  key?: string;
   hostname?: string;
   /** A fixed reservation; honoured even outside the pool. */
   address?: string;

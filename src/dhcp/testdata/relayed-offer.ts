@@ -4,7 +4,7 @@ import { IPXE_BIOS_UUID } from '../../protocols/dhcp/testdata/ipxe-bios-discover
 const SCRIPT_URL = 'http://10.1.0.1/boot/52-54-00-12-34-56.ipxe';
 
 /**
- * The OFFER for relayed-discover.ts when 10.2.0.0/24 is a subnet behind that relay (pool from
+ * The OFFER for relayed-discover.ts (option 82 echoed) when 10.2.0.0/24 is a subnet behind that relay (pool from
  * 10.2.0.100, router 10.2.0.1, domain rack2.test) and the server is 10.1.0.1: every field
  * written out, so a change in what goes back to a relay shows here byte by byte.
  */
@@ -35,5 +35,6 @@ export const relayedIpxeOffer = Uint8Array.from([
   ...opt(51, [0x00, 0x00, 0x0e, 0x10]),           // lease time: 3600 s
   ...opt(61, [0x01, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56]), // client id, echoed (RFC 6842)
   ...opt(97, [0x00, ...IPXE_BIOS_UUID]),          // client machine id, echoed (PXE)
+  ...opt(82, [...opt(1, ascii('rack1'))]),        // relay agent information, echoed last and verbatim (RFC 3046 §2.2)
   0xff,                                           // end
 ]);

@@ -26,6 +26,10 @@ export interface DhcpEvent {
   interface?: string;
   /** The subnet the responder placed the client in ("10.2.0.0/24"). */
   subnet?: string;
+  /** What the relay said of the client's port (option 82), and whether the responder trusts it. */
+  agent?: RelayAgentSeen;
+  /** The inventory node the responder took the client for (its key), when it is one. */
+  node?: string;
   /** Milliseconds since the epoch, from the server's clock. */
   at: number;
 }
@@ -38,6 +42,18 @@ export interface DhcpArrival {
   port: DhcpPort;
   /** The interface whose socket heard it; undefined when one socket listens on every interface. */
   interface?: string;
+  /** The sender (a relay's or the client's address and UDP port). */
+  peer?: { address: string; port: number };
+}
+
+/**
+ * Option 82 of a relayed request as text (circuit and remote id), and whether the responder
+ * took it as the client's true switch port (a relay it trusts to say so).
+ */
+export interface RelayAgentSeen {
+  circuitId?: string;
+  remoteId?: string;
+  trusted: boolean;
 }
 
 /** What to do with one request, as the policy behind the socket decided it. */
@@ -52,6 +68,10 @@ export interface DhcpAnswer {
   suspicious?: boolean;
   /** The subnet the client was placed in, for the log line and the events. */
   subnet?: string;
+  /** The relay's option 82 as read, for the log line and the events. */
+  agent?: RelayAgentSeen;
+  /** The inventory node the client was taken for (its key), for the events. */
+  node?: string;
   /**
    * The reply leaves only once this resolves (the lease it promises is on disk); if it
    * rejects, no reply, and the client retries.
@@ -219,7 +239,11 @@ export class DhcpServer {
     }
     const request = decoded.packet;
     const mac = macOf(request);
-    const arrival: DhcpArrival = { port: listener.port, ...(listener.interface !== undefined ? { interface: listener.interface } : {}) };
+    const arrival: DhcpArrival = {
+      port: listener.port,
+      peer: { address: rinfo.address, port: rinfo.port },
+      ...(listener.interface !== undefined ? { interface: listener.interface } : {}),
+    };
     let answer: DhcpAnswer;
     try {
       answer = this.#options.responder.answer(request, arrival);
@@ -232,6 +256,8 @@ export class DhcpServer {
       ...(request.giaddr !== ZERO_IPV4 ? { giaddr: request.giaddr } : {}),
       ...(listener.interface !== undefined ? { interface: listener.interface } : {}),
       ...(answer.subnet !== undefined ? { subnet: answer.subnet } : {}),
+      ...(answer.agent !== undefined ? { agent: answer.agent } : {}),
+      ...(answer.node !== undefined ? { node: answer.node } : {}),
     };
     const messageType = request.op === BootOp.Request ? getOption(request, DhcpOption.messageType) : undefined;
     const requestType = messageType === undefined ? undefined : EVENT_BY_REQUEST.get(messageType);
@@ -292,6 +318,9 @@ export class DhcpServer {
       reason: event.reason,
       subnet: event.subnet,
       giaddr: event.giaddr,
+      circuitId: event.agent?.circuitId,
+      remoteId: event.agent?.remoteId,
+      node: event.node,
       interface: event.interface,
       peer,
     });
