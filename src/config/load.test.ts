@@ -228,3 +228,33 @@ const routedCases: Array<[string, string, RegExp]> = [
 for (const [name, text, re] of routedCases) {
   test(`config error in dhcp.subnets: ${name}`, () => assert.match(errorOf(text).message, re));
 }
+
+const PORTS = `${ROUTED}  - hostname: r2n7
+    switch_port: { circuit_id: "Gi1/0/7", remote_id: "0x525400aabbcc" }
+    address: 10.2.0.57
+  - mac: 52:54:00:00:00:02
+    hostname: both
+    switch_port: { circuit_id: rack1 }
+`;
+
+test('nodes may be known by switch_port (circuit id, remote id as text or 0x-hex) instead of, or as well as, a MAC', () => {
+  const c = parseConfig(PORTS, '/x/d.yaml');
+  const [, byPort, both] = c.nodes;
+  assert.deepEqual([byPort?.mac, byPort?.hostname, byPort?.switchPort, byPort?.address], [undefined, 'r2n7', { circuitId: 'Gi1/0/7', remoteId: '0x525400aabbcc' }, '10.2.0.57']);
+  assert.deepEqual([both?.mac, both?.switchPort], ['52:54:00:00:00:02', { circuitId: 'rack1' }]);
+  // Hex of printable bytes is the text itself, so a relay's "rack1" matches either spelling.
+  assert.deepEqual(parseConfig(PORTS.replace('circuit_id: rack1', 'circuit_id: "0x7261636b31"'), '/x/d.yaml').nodes[2]?.switchPort, { circuitId: 'rack1' });
+});
+
+const portCases: Array<[string, string, RegExp]> = [
+  ['neither mac nor switch_port', PORTS.replace('    switch_port: { circuit_id: "Gi1/0/7", remote_id: "0x525400aabbcc" }\n', ''), /^\/x\/d\.yaml:\d+: nodes\[1\]\.mac: is required \(or switch_port/],
+  ['no hostname without a mac', PORTS.replace('  - hostname: r2n7\n    switch_port', '  - switch_port'), /nodes\[1\]\.hostname: is required for a node without a mac/],
+  ['a port without circuit_id', PORTS.replace('circuit_id: "Gi1/0/7", ', ''), /nodes\[1\]\.switch_port\.circuit_id: is required/],
+  ['an id that is not text or hex', PORTS.replace('remote_id: "0x525400aabbcc"', 'remote_id: "0x5254g"'), /nodes\[1\]\.switch_port\.remote_id: "0x5254g" is not a relay agent id/],
+  ['a typo in switch_port', PORTS.replace('circuit_id: rack1', 'circuit: rack1'), /nodes\[2\]\.switch_port\.circuit: unknown setting/],
+  ['one port, two nodes', PORTS.replace('circuit_id: rack1', 'circuit_id: "Gi1/0/7", remote_id: "0x525400AABBCC"'), /nodes\[2\]\.switch_port: circuit Gi1\/0\/7 on remote 0x525400aabbcc is already nodes\[1\]'s: one node per port/],
+  ['a port node\'s host name taken', PORTS.replace('hostname: both', 'hostname: r2n7'), /nodes\[2\]\.hostname: r2n7 is already nodes\[1\]'s/],
+];
+for (const [name, text, re] of portCases) {
+  test(`config error in switch_port: ${name}`, () => assert.match(errorOf(text).message, re));
+}

@@ -452,9 +452,10 @@ function readSwitchPort(f: Fields): SwitchPort {
     return canonical;
   };
   const circuitId = id('circuit_id');
-  if (circuitId === undefined) f.fail('circuit_id', 'is required: the port as the relay names it (ISC dhcrelay -a: the interface name)');
   const remoteId = id('remote_id');
+  // A misspelt key first: "circuit: x" is better told as a typo than as a missing circuit_id.
   f.rejectUnknown();
+  if (circuitId === undefined) f.fail('circuit_id', 'is required: the port as the relay names it (ISC dhcrelay -a: the interface name)');
   return { circuitId, ...(remoteId !== undefined ? { remoteId } : {}) };
 }
 
