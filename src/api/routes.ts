@@ -101,7 +101,7 @@ const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
     return answer;
   },
   listDiscovered: async ({ deps, query }) => {
-    const known = new Set(deps.inventory().nodes.map((n) => n.mac));
+    const known = new Set(nodesByMachine(deps).keys());
     // Sightings (DHCP, boot script fetches) and machines seen only in events.
     const recorded = new Map((deps.discovered?.() ?? []).filter((m) => !known.has(m.mac)).map((m) => [m.mac, m]));
     const seen = deps.states.all().filter((s) => !known.has(s.mac)).map((s) => s.mac);
@@ -235,7 +235,7 @@ function authorize(route: Route, req: IncomingMessage, deps: ApiDeps, mayRead: (
 /** Who runs what: the server's record of versions handed out when it has one, else node states. */
 function runningNodes(deps: ApiDeps): Array<{ mac: string; image: RunningImage | undefined }> {
   if (!deps.running) return deps.states.all().map((s) => ({ mac: s.mac, image: runningImage(s) }));
-  const known = new Set(deps.inventory().nodes.map((n) => n.mac));
+  const known = new Set(nodesByMachine(deps).keys());
   return [...deps.running()].filter(([mac]) => known.has(mac)).map(([mac, r]) => ({ mac, image: { name: r.image, version: r.version } }));
 }
 
