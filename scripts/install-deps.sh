@@ -11,6 +11,7 @@ DEBS=(
   linux-image-amd64 busybox-static        # a kernel; static busybox (initramfs, udhcpc client)
   iproute2 procps cpio kmod zstd          # namespaces, process tools, archive checks
   dnsmasq-base                            # a foreign DHCP server for the proxyDHCP test
+  isc-dhcp-relay                          # a real DHCP relay (dhcrelay) for the routed-subnet and switch-port tests
   tftp-hpa atftp curl                     # real TFTP/HTTP clients for interop tests
   nbd-client                              # the NBD client put into node initramfs (netlink)
   openssl                                 # the server's TLS certificate; the initramfs' pinned TLS client

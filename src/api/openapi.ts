@@ -211,8 +211,14 @@ export const SCHEMAS = {
       booted: nullable({ type: 'object', properties: { image: string, version: string, at: integer }, required: ['at'] }),
       running: nullable({ $ref: '#/components/schemas/RunningImage' }),
       lastEvent: nullable({ $ref: '#/components/schemas/EventRef' }),
+      relayAgent: nullable({
+        type: 'object',
+        description: 'Option 82 of its last relayed DHCP request: the switch port (circuit id, remote id) and whether the server trusted the relay to name it',
+        properties: { circuitId: string, remoteId: string, trusted: { type: 'boolean' } },
+        required: ['trusted'],
+      }),
     },
-    required: ['mac', 'known', 'status', 'stage', 'cause', 'ip', 'bootCount', 'bootStartedAt', 'booted', 'running', 'lastEvent'],
+    required: ['mac', 'known', 'status', 'stage', 'cause', 'ip', 'bootCount', 'bootStartedAt', 'booted', 'running', 'lastEvent', 'relayAgent'],
   },
   TimelineEntry: {
     type: 'object',

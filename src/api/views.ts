@@ -20,6 +20,7 @@ export function nodeSummary(mac: string, node: NodeConfig | undefined, state: No
     booted: state?.booted ?? null,
     running: (state && runningImage(state)) ?? null,
     lastEvent: state?.lastEvent ?? null,
+    relayAgent: state?.relayAgent ? { ...state.relayAgent } : null,
   };
 }
 

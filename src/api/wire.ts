@@ -46,6 +46,11 @@ export interface NodeSummary {
   /** What it runs or is loading now (image@version), for fleet tables. */
   running: RunningImage | null;
   lastEvent: EventRef | null;
+  /**
+   * The switch port its DHCP relay last reported it on (option 82: circuit id, remote id), and
+   * whether the server trusted that relay to name the port (a subnet reached only via relays).
+   */
+  relayAgent: { circuitId?: string; remoteId?: string; trusted: boolean } | null;
 }
 
 /** One machine with its latest boot. */

@@ -1,18 +1,19 @@
 import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DisklessConfig } from '../config/types.js';
+import type { DisklessConfig, NodeConfig } from '../config/types.js';
 import { diskFile, memoryFile, type BootFile } from '../files/boot-file.js';
 import { normalizeRequestedPath, resolveInsideRoot, type PathRefusal } from '../files/confine.js';
 import type { SizedReader } from '../files/sized-reader.js';
 import { bootTargetFor, nodeByMac, type BootTarget } from './boot-target.js';
 import { DigestCache } from '../files/digest-cache.js';
 import { rootArgs } from './root-args.js';
-import { parseBootPath, storedFilePath, versionExport } from './urls.js';
+import { httpBaseUrl, parseBootPath, secretsBaseUrl, storedFilePath, versionExport } from './urls.js';
 import type { ImageStore } from '../images/store/image-store.js';
 import { renderProblemScript } from './ipxe-script.js';
 import { renderDiscoveredScript, renderIpxeScript, renderUnknownScript } from './ipxe-script.js';
 import { pxelinuxConfigFor } from './pxelinux-config.js';
 import { KERNEL_CMDLINE_MAX, kernelArgsProblem } from '../config/kernel-args.js';
+import { bootServerAddress } from '../config/subnets.js';
 
 // Boot loaders taken from Debian's ipxe and pxelinux/syslinux-common packages, by the names
 // DHCP hands out. Only these names are looked up in those directories.
@@ -28,11 +29,47 @@ export type OnPinned = (mac: string, image: string, version: string) => void;
 /** What the boot tree tells, and asks, the rest of the server while rendering scripts. */
 export interface BootTreeHooks {
   tokenFor?: TokenForScript;
-  /** Where /init redeems a token: the HTTPS listener (https://ADDRESS:PORT), given with every token. */
-  secretsUrl?: string;
+  /**
+   * Where /init redeems a token: the HTTPS listener (https://ADDRESS:PORT), given with every
+   * token; a function gives each asking address its own (its subnet's server address).
+   */
+  secretsUrl?: string | ((peer: string | undefined) => string);
   onPinned?: OnPinned;
   /** A MAC the inventory does not list fetched its script (discovered machines). */
   onUnknownMac?: (mac: string, peer: string | undefined) => void;
+  /**
+   * The inventory node the machine `mac` is: by default the node listing that MAC; in service
+   * also the node listing the switch port a trusted relay last reported the machine on.
+   */
+  nodeOf?: NodeOfMachine;
+}
+
+/** Which inventory node a machine (by its MAC) is, in a given config. */
+export type NodeOfMachine = (config: DisklessConfig, mac: string) => NodeConfig | undefined;
+
+/**
+ * The boot listener's URL for a machine asking from `peer`: one for all, or (with DHCP subnets
+ * that name their own server address) the one of the asking machine's subnet.
+ */
+export type BaseUrlFor = string | ((peer: string | undefined) => string);
+
+/**
+ * The boot listener's base URL for a machine at `peer`: its DHCP subnet's server address
+ * (server.address outside every subnet). What BootTree is given in service.
+ */
+export function subnetBaseUrl(config: () => DisklessConfig): (peer: string | undefined) => string {
+  return (peer) => {
+    const cfg = config();
+    return httpBaseUrl({ address: bootServerAddress(cfg, peer), httpPort: cfg.server.httpPort });
+  };
+}
+
+/** Where a machine at `peer` redeems its secrets token: HTTPS on its subnet's server address. */
+export function subnetSecretsUrl(config: () => DisklessConfig): (peer: string | undefined) => string {
+  return (peer) => {
+    const cfg = config();
+    return secretsBaseUrl({ address: bootServerAddress(cfg, peer), httpsPort: cfg.server.httpsPort });
+  };
 }
 
 /**
@@ -47,7 +84,7 @@ export class BootTree {
 
   constructor(
     private readonly config: () => DisklessConfig,
-    private readonly baseUrl: string,
+    private readonly baseUrl: BaseUrlFor,
     private readonly store?: ImageStore,
     private readonly opts: BootTreeHooks = {},
   ) {}
@@ -74,11 +111,21 @@ export class BootTree {
     // Only inventory nodes have secrets; the token rides on the command line, which /init
     // reads once and the node's users can see only after it has been spent.
     const token = target.node && this.opts.tokenFor ? await this.opts.tokenFor(target.mac, peer) : undefined;
-    const tokenArg = token === undefined ? '' : [`rd.diskless.token=${token}`, this.opts.secretsUrl ? `diskless.secrets=${this.opts.secretsUrl}` : ''].filter(Boolean).join(' ');
+    const secretsUrl = typeof this.opts.secretsUrl === 'function' ? this.opts.secretsUrl(peer) : this.opts.secretsUrl;
+    const tokenArg = token === undefined ? '' : [`rd.diskless.token=${token}`, secretsUrl ? `diskless.secrets=${secretsUrl}` : ''].filter(Boolean).join(' ');
     if (!root) return { ...t, cmdline: [t.cmdline, tokenArg].filter(Boolean).join(' ') };
     const sha = !pinned && root.mode === 'live' && root.image ? await this.#digests.sha256(root.image) : undefined;
-    const args = rootArgs(t.profile, cfg.server, this.baseUrl, sha, pinned);
+    const server = { address: bootServerAddress(cfg, peer), nbdPort: cfg.server.nbdPort };
+    const args = rootArgs(t.profile, server, this.#base(peer), sha, pinned);
     return { ...t, cmdline: [args, t.cmdline, tokenArg].filter(Boolean).join(' ') };
+  }
+
+  #nodeOf(cfg: DisklessConfig, mac: string): NodeConfig | undefined {
+    return (this.opts.nodeOf ?? nodeByMac)(cfg, mac);
+  }
+
+  #base(peer: string | undefined): string {
+    return typeof this.baseUrl === 'function' ? this.baseUrl(peer) : this.baseUrl;
   }
 
   /** `peer` is the asking machine's address: only its own boot script gets it a token. */
@@ -121,19 +168,20 @@ export class BootTree {
     switch (named?.kind) {
       case 'pxelinux-config': {
         // A config that cannot be completed (image not published) is a miss: pxelinux moves on.
-        const text = await pxelinuxConfigFor(cfg, named.name, (t) => this.#withRoot(cfg, t, peer)).catch(() => undefined);
+        const text = await pxelinuxConfigFor(cfg, named.name, (t) => this.#withRoot(cfg, t, peer), (c, mac) => this.#nodeOf(c, mac)).catch(() => undefined);
         return text === undefined ? undefined : memoryFile(text);
       }
       case 'script': {
         const { mac } = named;
         if (!mac) return undefined;
-        const known = nodeByMac(cfg, mac) !== undefined;
+        const node = this.#nodeOf(cfg, mac);
+        const known = node !== undefined;
         if (!known) this.opts.onUnknownMac?.(mac, peer);
-        const target = bootTargetFor(cfg, mac);
-        if (!target && !known && cfg.dhcp.unknownClients === 'register') return memoryFile(renderDiscoveredScript(mac, this.baseUrl));
+        const target = bootTargetFor(cfg, mac, node);
+        if (!target && !known && cfg.dhcp.unknownClients === 'register') return memoryFile(renderDiscoveredScript(mac, this.#base(peer)));
         if (!target) return memoryFile(renderUnknownScript(mac));
         try {
-          return memoryFile(renderIpxeScript(await this.#withRoot(cfg, target, peer), this.baseUrl));
+          return memoryFile(renderIpxeScript(await this.#withRoot(cfg, target, peer), this.#base(peer)));
         } catch (e) {
           // e.g. the profile's image has no published version yet: say so on the node's screen.
           return memoryFile(renderProblemScript(mac, e instanceof Error ? e.message : String(e)));

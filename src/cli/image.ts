@@ -53,7 +53,7 @@ const ARGS: Record<string, readonly [min: number, max: number, usage: string]> =
 /** Who runs a version, by hostname where the inventory has one, from the server's record. */
 async function nodesRunning(config: DisklessConfig): Promise<InUse> {
   const running = await RunningVersions.read(runningVersionsPath(config.server.stateDir));
-  const names = new Map(config.nodes.map((n) => [n.mac, n.hostname ? `${n.hostname} (${n.mac})` : n.mac]));
+  const names = new Map(config.nodes.flatMap((n) => (n.mac === undefined ? [] : [[n.mac, n.hostname ? `${n.hostname} (${n.mac})` : n.mac] as const])));
   return (image, version) => running.runners(image, version, new Set(names.keys())).map((m) => names.get(m) ?? m);
 }
 

@@ -33,7 +33,8 @@ export async function statusCommand(argv: string[], io: CliIo = {}): Promise<num
 }
 
 /** The API pages in MAC order; rows follow the config file, as the admin wrote it (others after). */
-function inConfigOrder(rows: NodeSummary[], nodes: readonly { mac: string }[]): NodeSummary[] {
-  const rank = new Map(nodes.map((n, i) => [n.mac, i]));
-  return [...rows].sort((a, b) => (rank.get(a.mac) ?? Infinity) - (rank.get(b.mac) ?? Infinity) || a.mac.localeCompare(b.mac));
+function inConfigOrder(rows: NodeSummary[], nodes: readonly { mac?: string; hostname?: string }[]): NodeSummary[] {
+  // A node without a MAC (known by its switch port) is ranked by its host name.
+  const rank = new Map(nodes.map((n, i) => [n.mac ?? n.hostname, i]));
+  return [...rows].sort((a, b) => (rank.get(a.mac) ?? rank.get(a.hostname ?? '') ?? Infinity) - (rank.get(b.mac) ?? rank.get(b.hostname ?? '') ?? Infinity) || a.mac.localeCompare(b.mac));
 }

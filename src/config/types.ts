@@ -1,13 +1,19 @@
 import type { PowerConfig, PowerSettings } from './power.js';
 
 /** The declarative inventory: one YAML file describes the server, DHCP, profiles and nodes. */
+import type { SwitchPort } from '../net/switch-port.js';
+
+export type { SwitchPort } from '../net/switch-port.js';
 export type DhcpMode = 'full' | 'proxy' | 'off';
 export type Loader = 'ipxe' | 'pxelinux';
 
 export interface ServerConfig {
   /** The address nodes reach this server at (DHCP option 54, siaddr, URLs). */
   address: string;
-  /** DHCP answers only on this interface. */
+  /**
+   * DHCP listens on this interface (besides those of dhcp.subnets): the server's own link, and
+   * where relays reach it. None anywhere: DHCP listens on every interface.
+   */
   interface?: string;
   httpPort: number;
   tftpPort: number;
@@ -45,16 +51,50 @@ export interface ServerConfig {
 }
 
 export interface DhcpConfig {
+  /** off: no DHCP at all; otherwise the default mode of every subnet. */
   mode: DhcpMode;
+  /**
+   * The networks DHCP serves: `dhcp.subnets`, or the single-pool form (`pool`, `subnet_mask`,
+   * … directly under `dhcp`) read as one subnet, the server's own. Kept when mode is off
+   * (nothing serves them then; they still say which networks are the boot networks).
+   */
+  subnets: SubnetConfig[];
+  /** The domain given where a subnet names none (nodes' `{{domain}}` and option 15). */
+  domain?: string;
+  rootPath?: string;
+  unknownClients: UnknownClients;
+}
+
+/** One IPv4 network DHCP serves, on a link of the server's own or behind a DHCP relay. */
+export interface SubnetConfig {
+  /** Its network address and prefix, e.g. 10.2.0.0 and 24 (host bits zero). */
+  network: string;
+  prefix: number;
+  /** The prefix as a netmask (option 1). */
+  mask: string;
+  /** "10.2.0.0/24", for messages and logs. */
+  name: string;
+  /**
+   * The server's interface on this subnet's link: requests that arrive on it unrelayed belong
+   * here. Without one the subnet is reached only through relays (giaddr in it), except in the
+   * single-pool form, which serves the server's own link (server.interface, or every interface).
+   */
+  interface?: string;
+  /** True when unrelayed requests may belong here: it has an interface, or is the single-pool form's. */
+  attached: boolean;
+  mode: 'full' | 'proxy';
   pool?: { start: string; end: string };
-  subnetMask: string;
   routers: string[];
   dns: string[];
   domain?: string;
   broadcast?: string;
   leaseTimeSec: number;
-  rootPath?: string;
-  unknownClients: UnknownClients;
+  /**
+   * The boot server's address for nodes of this subnet (option 54, siaddr, every URL and root
+   * argument they are given): server.address unless the subnet names another of the host's
+   * addresses.
+   */
+  serverAddress: string;
 }
 
 /**
@@ -108,7 +148,14 @@ export interface ProfileConfig {
 }
 
 export interface NodeConfig {
-  mac: string;
+  /**
+   * The machine's MAC. A node with a `switchPort` may have none: any machine on that port is
+   * the node (a replaced mainboard boots as the same node). Present or not, it names the
+   * node's identity (nodeKey).
+   */
+  mac?: string;
+  /** Where the node is plugged in, as its DHCP relay reports it in option 82. */
+  switchPort?: SwitchPort;
   hostname?: string;
   address?: string;
   profile: string;

@@ -40,7 +40,7 @@ function discover(input: DhcpPolicyInput, client: ClientClass, ctx: AddressConte
   return {
     reply,
     reason: `offer ${choice.ip} (${choice.source})${boot}`,
-    lease: { kind: 'offer', mac: client.mac, ip: choice.ip, holdSec: OFFER_HOLD_SEC },
+    lease: { kind: 'offer', mac: client.mac, ip: choice.ip, holdSec: OFFER_HOLD_SEC, ...(input.node?.key !== undefined ? { node: input.node.key } : {}) },
   };
 }
 
@@ -60,7 +60,7 @@ function request(input: DhcpPolicyInput, client: ClientClass, ctx: AddressContex
     state = 'selecting';
   } else if (requested !== undefined) {
     // INIT-REBOOT: "the server SHOULD send a DHCPNAK … if the client is on the wrong network".
-    if (!sameSubnet(requested, settings.serverAddress, settings.subnetMask) && requested !== input.node?.address) {
+    if (!sameSubnet(requested, settings.network, settings.subnetMask) && requested !== input.node?.address) {
       return nak(input, `init-reboot: ${requested} is not on this network`);
     }
     ip = requested;
@@ -78,7 +78,7 @@ function request(input: DhcpPolicyInput, client: ClientClass, ctx: AddressContex
   reply.ciaddr = packet.ciaddr;
   reply.yiaddr = ip;
   const boot = configure(reply, input, client, true);
-  const lease = { kind: 'bind', mac: client.mac, ip, leaseSec: settings.leaseTimeSec } as const;
+  const lease = { kind: 'bind', mac: client.mac, ip, leaseSec: settings.leaseTimeSec, ...(input.node?.key !== undefined ? { node: input.node.key } : {}) } as const;
   return {
     reply,
     reason: `ack ${ip} (${state})${boot}`,

@@ -33,6 +33,8 @@ export interface DhcpDecision {
    */
   suspicious?: boolean;
   client: ClientClass;
+  /** The mode of the subnet that decided (full or proxy). */
+  mode?: 'full' | 'proxy';
   /** Option 53 of the request, when valid. */
   messageType?: number;
 }

@@ -42,6 +42,7 @@ function settings(overrides: Partial<DhcpSettings> = {}): DhcpSettings {
   return {
     mode: 'full',
     serverAddress: SERVER,
+    network: '10.0.0.0',
     pool: { start: '10.0.0.100', end: '10.0.0.102' },
     subnetMask: '255.255.255.0',
     routers: ['10.0.0.254'],

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { loopbackSettings } from '../protocols/dhcp/testdata/loopback-settings.js';
 import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from './responder.js';
-import type { DhcpNode } from './settings.js';
+import { type DhcpNode, singleSubnet } from './settings.js';
 import { LeaseStore } from './lease-store.js';
 import { DhcpMessageType, messageTypeName } from '../protocols/dhcp/message-types.js';
 import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
@@ -60,7 +60,7 @@ async function harness(): Promise<Harness> {
   const logger = countingLogger();
   const store = new LeaseStore({ path });
   const server = bootDhcpServer({
-    settings: loopbackSettings(client.port, { serverAddress: SERVER }),
+    settings: singleSubnet(loopbackSettings(client.port, { serverAddress: SERVER })),
     lookupNode: (mac) => (mac === RESERVED.mac ? RESERVED : undefined),
     reservedBy: (ip) => (ip === RESERVED.address ? RESERVED.mac : undefined),
     leaseStore: store,

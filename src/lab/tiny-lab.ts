@@ -22,6 +22,11 @@ export interface LabBootOptions {
   timeoutMs?: number;
   cacheDir?: string;
   logger?: Logger;
+  /**
+   * The machine sits on a rack behind a router running ISC dhcrelay (circuit id "rack1"), on
+   * RACK_NETWORK; the inventory knows it only by that switch port, not by its MAC. Full DHCP only.
+   */
+  routed?: boolean;
   /** Called with the machine once it runs, e.g. to show its console live. */
   onMachine?: (vm: QemuMachine) => void;
   /**
@@ -58,12 +63,17 @@ export const LAB_SERVER = '10.77.0.1';
 export const LAB_ADMIN_URL = adminBaseUrl('127.0.0.1', 8780);
 export const LAB_NODE_ADDRESS = '10.77.0.11';
 const FOREIGN_DHCP = '10.77.0.2';
+/** The routed lab's rack: its router (and relay) at .1, the node's reservation at .11. */
+export const RACK_NETWORK = '10.78.0';
+export const RACK_NODE_ADDRESS = `${RACK_NETWORK}.11`;
+export const RACK_PORT = 'rack1';
 
 export function defaultCacheDir(): string {
   return process.env['DISKLESS_CACHE'] ?? '/var/cache/diskless';
 }
 
-function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; token: string }): string {
+function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; token: string; routed: boolean }): string {
+  if (o.routed) return routedLabConfig(o);
   return `# Written by "diskless lab" for one boot; removed afterwards.
 server:
   address: ${LAB_SERVER}
@@ -87,6 +97,42 @@ nodes:
 ${o.mode === 'full' ? `    address: ${LAB_NODE_ADDRESS}\n` : ''}`;
 }
 
+/** Two subnets: the lab host's link and a rack behind a relay; the node is known by its port only. */
+function routedLabConfig(o: { stateDir: string; kernel: string; initrd: string; loader: string; token: string }): string {
+  return `# Written by "diskless lab" for one boot; removed afterwards.
+server:
+  address: ${LAB_SERVER}
+  interface: br0
+  http_port: 80
+  state_dir: ${o.stateDir}
+dhcp:
+  mode: full
+  unknown_clients: deny
+  dns: [10.77.0.1]
+  domain: lab.test
+  subnets:
+    - network: 10.77.0.0/24
+      interface: br0
+      pool: 10.77.0.100-10.77.0.150
+      routers: [10.77.0.1]
+    - network: ${RACK_NETWORK}.0/24
+      pool: ${RACK_NETWORK}.100-${RACK_NETWORK}.150
+      routers: [${RACK_NETWORK}.1]
+      domain: rack1.lab.test
+profiles:
+  lab:
+    kernel: ${o.kernel}
+    initrd: ${o.initrd}
+    cmdline: console=ttyS0 diskless.lab=${o.token}
+    loader: ${o.loader}
+nodes:
+  - hostname: lab1
+    switch_port: { circuit_id: ${RACK_PORT} }
+    address: ${RACK_NODE_ADDRESS}
+    profile: lab
+`;
+}
+
 /**
  * Boots one virtual machine from a real `diskless serve` inside a private network namespace:
  * firmware PXE → DHCP → (TFTP loader) → iPXE script or pxelinux config → kernel + tiny initrd,
@@ -105,18 +151,26 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
   const initrd = await buildTinyInitramfs({ markerId: token, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs') });
   const configPath = join(dir, 'diskless.yaml');
-  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, token });
+  const routed = opts.routed === true;
+  if (routed && mode !== 'full') throw new Error('Cannot run a routed lab with proxyDHCP: the relayed subnet needs our addresses');
+  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, token, routed });
   await writeFile(configPath, config({ stateDir: join(dir, 'state'), kernel: hostKernel(), initrd: initrd.path }));
 
   let net: LabNetwork | undefined;
   let vm: QemuMachine | undefined;
   const serverLogPath = join(dir, 'server.log');
   try {
-    net = await LabNetwork.create({ ...(mode === 'proxy' ? { foreignAddress: `${FOREIGN_DHCP}/24` } : {}), logger: log });
+    net = await LabNetwork.create({
+      ...(mode === 'proxy' || routed ? { foreignAddress: `${FOREIGN_DHCP}/24` } : {}),
+      ...(routed ? { rack: { port: RACK_PORT, rackAddress: `${RACK_NETWORK}.1/24` } } : {}),
+      logger: log,
+    });
     if (mode === 'proxy') await startForeignDhcp(net, dir);
     if (opts.serveWith) await opts.serveWith({ net, kernel: hostKernel(), initrd: initrd.path, config, logPath: serverLogPath });
     else await startLabServer(net, configPath, serverLogPath);
+    if (routed) await startRelay(net, dir);
     vm = await QemuMachine.start({
+      ...(routed ? { tap: await net.addTap('rack') } : {}),
       boot: { kind: 'network' },
       firmware,
       network: net,
@@ -142,6 +196,18 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
     await net?.destroy();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** ISC dhcrelay on the router: rack1 (circuit id "rack1", option 82) up to the lab server. */
+async function startRelay(net: LabNetwork, dir: string): Promise<Daemon> {
+  const relay = await net.spawn(net.foreignName!, ['dhcrelay', '-d', '-4', '-a', '-id', RACK_PORT, '-iu', 'eth0', LAB_SERVER], { logFile: join(dir, 'dhcrelay.log') });
+  // It names each interface it listens on once it relays; the firmware's first DISCOVER must not be lost.
+  const deadline = Date.now() + 15_000;
+  while (!/Sending on +Socket\/fallback/.test(relay.output())) {
+    if (relay.status || Date.now() > deadline) throw new Error(`dhcrelay did not start: ${relay.output().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return relay;
 }
 
 /** A DHCP server that is not ours: addresses only, no boot information (the proxyDHCP case). */

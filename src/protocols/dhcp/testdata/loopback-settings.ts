@@ -8,6 +8,7 @@ export function loopbackSettings(clientPort: number, overrides: Partial<DhcpSett
   return {
     mode: 'full',
     serverAddress: '127.0.0.1',
+    network: '127.0.0.0',
     pool: { start: '127.0.0.100', end: '127.0.0.110' },
     subnetMask: '255.0.0.0',
     routers: ['127.0.0.254'],
