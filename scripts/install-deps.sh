@@ -10,6 +10,7 @@ DEBS=(
   qemu-system-x86 ipxe-qemu ovmf          # the lab's virtual machines (BIOS and UEFI)
   linux-image-amd64 busybox-static        # a kernel; static busybox (initramfs, udhcpc client)
   iproute2 procps cpio kmod zstd          # namespaces, process tools, archive checks
+  xz-utils                                # .ko.xz modules (Fedora, RHEL 9, Debian 13) decompressed into initrds
   dnsmasq-base                            # a foreign DHCP server for the proxyDHCP test
   tftp-hpa atftp curl                     # real TFTP/HTTP clients for interop tests
   nbd-client                              # the NBD client put into node initramfs (netlink)

@@ -11,7 +11,7 @@ import type { DisklessConfig } from '../config/types.js';
 import { ProgressBar } from './progress.js';
 import { reportError } from './error-report.js';
 
-const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [--include pkg,pkg] --config FILE
+const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [--include pkg,pkg] [--kernel VERSION] --config FILE
        diskless image list --config FILE
        diskless image show NAME [VERSION] --config FILE
        diskless image publish NAME VERSION --config FILE
@@ -21,8 +21,10 @@ const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [
        diskless image shell NAME [--version V] --config FILE [-- COMMAND ARGS...]
 
 Images live in STATE_DIR/images (server.state_dir of the config). "build" makes a new version
-(root.sqfs, the newest /boot/vmlinuz-* of the root, and an initrd from its modules) without
-publishing it; nodes boot the published version. --include names the packages mmdebstrap adds
+(root.sqfs, the root's kernel, and an initrd from that kernel's modules) without publishing it;
+nodes boot the published version. The kernel is found where distributions keep it
+(/boot/vmlinuz-VERSION, /usr/lib/modules/VERSION/vmlinuz, Arch's /boot/vmlinuz-linux); of
+several, the newest, or the one --kernel names. --include names the packages mmdebstrap adds
 to minbase: include a kernel, e.g. --include linux-image-amd64, or the build is refused.
 "shell" (root) unpacks a version (default: the published one, else the newest), runs COMMAND
 or a login shell chrooted in it with /proc, /sys and /dev bound and services kept from starting,
@@ -81,6 +83,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
         config: { type: 'string', short: 'c' },
         from: { type: 'string' },
         include: { type: 'string' },
+        kernel: { type: 'string' },
         force: { type: 'boolean' },
         keep: { type: 'string' },
         version: { type: 'string' },
@@ -107,6 +110,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
   if (!values.config) return usage('--config FILE is required');
   if (sub !== 'build' && (values.from !== undefined || values.include !== undefined)) return usage('--from and --include only apply to build');
   if (sub !== 'rm' && values.force) return usage('--force only applies to rm');
+  if (sub !== 'build' && values.kernel !== undefined) return usage('--kernel only applies to build');
   if (sub !== 'gc' && values.keep !== undefined) return usage('--keep only applies to gc');
   const keep = values.keep === undefined ? 2 : Number(values.keep);
   if (!Number.isInteger(keep) || keep < 0 || keep > 100) return usage(`--keep must be a whole number of rollback versions to keep, 0 to 100 (got "${values.keep}")`);
@@ -130,6 +134,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
           name,
           from: values.from!,
           ...(include ? { include } : {}),
+          ...(values.kernel !== undefined ? { kernel: values.kernel } : {}),
           progress: (msg) => {
             initrdBar.finish();
             err(`${msg}\n`);
