@@ -18,6 +18,8 @@ DEBS=(
   tcpdump                                 # captures of the boot LAN in the security tests
   gcc libc6-dev                           # builds the static NBD reconnect helper (src/initramfs/helpers)
   mmdebstrap squashfs-tools               # building Debian images
+  skopeo umoci                            # image import: registry/archive reader, OCI layer unpacker
+  docker-registry attr                    # a real registry for the import tests; setfattr/getfattr (xattrs in layers)
   nfs-ganesha nfs-ganesha-vfs             # NFS roots (the host kernel may have no nfsd)
   libnbd-bin qemu-utils                   # nbdinfo/nbdcopy, qemu-img: real NBD clients for tests
   ndisc6                                  # rdisc6: a real IPv6 router-discovery client for the RA responder test

@@ -124,7 +124,7 @@ export async function buildImage(o: BuildImageOptions): Promise<Manifest> {
 export async function storeRootVersion(o: StoreRootOptions): Promise<StoreRootResult> {
   validateName(o.name);
   const step = timedStep(o.progress, o.abort);
-  const kernel = await imageKernel(o.root, o.name, o.label, o.kernel);
+  const kernel = await imageKernel(o.root, o.name, o.label, o.kernel, o.source !== undefined);
   const squashfs = join(o.tmp, 'root.sqfs');
   const hostKeys = await imageHostKeys(o.root);
   if (hostKeys.length > 0) {
@@ -164,7 +164,7 @@ export async function storeRootVersion(o: StoreRootOptions): Promise<StoreRootRe
 }
 
 /** The tree's kernel, or a refusal that says what was looked for and how to get one. */
-export async function imageKernel(root: string, name: string, label: string, wanted?: string): Promise<ImageKernel> {
+export async function imageKernel(root: string, name: string, label: string, wanted?: string, imported = false): Promise<ImageKernel> {
   try {
     return await findKernel(root, wanted);
   } catch (e) {
@@ -173,7 +173,9 @@ export async function imageKernel(root: string, name: string, label: string, wan
     const none = wanted === undefined && message.startsWith('Cannot find a kernel');
     throw new ImageBuildError(
       `Cannot build image ${name}: ${message}` +
-        (none ? '; a network-booted image needs a kernel: include a kernel package (e.g. --include linux-image-amd64), or take one from elsewhere with --kernel-from' : ''),
+        (!none ? '' : imported
+          ? '; a network-booted image needs a kernel: take one with its modules from a stored image, a tree or a .deb with --kernel-from'
+          : '; a network-booted image needs a kernel: include a kernel package (e.g. --include linux-image-amd64), or import a userland with --kernel-from (diskless image import)'),
     );
   }
 }
