@@ -8,11 +8,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, chownSync, chmodSync, linkSync, symlinkSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { Daemon } from '../process/daemon.js';
+import { freeTcpPort } from '../testing/free-ports.js';
+import { writeOciLayout } from '../testing/oci-layout.js';
 import { ImageStore } from './store/image-store.js';
 import { ImageBuildError, type InitrdBuilder } from './build-image.js';
 import { importImage, parseImageSource, pinnedReference } from './import-oci.js';
@@ -33,33 +34,6 @@ function sh(argv: string[], cwd?: string): string {
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** An OCI layout at `dir` whose image "v1" has one gzip layer per directory of `layers`, applied in order. */
-function ociLayout(dir: string, layers: string[]): void {
-  mkdirSync(join(dir, 'blobs/sha256'), { recursive: true });
-  const blob = (b: Buffer) => {
-    const d = sha(b);
-    writeFileSync(join(dir, 'blobs/sha256', d), b);
-    return { digest: `sha256:${d}`, size: b.length };
-  };
-  const diffIds: string[] = [];
-  const layerDescs = layers.map((l) => {
-    const tar = spawnSync('tar', ['--xattrs', '--xattrs-include=user.*', '--numeric-owner', '--sort=name', '-C', l, '-cf', '-', '.']);
-    assert.equal(tar.status, 0, tar.stderr.toString());
-    diffIds.push(`sha256:${sha(tar.stdout)}`);
-    return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...blob(gzipSync(tar.stdout)) };
-  });
-  const config = blob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: diffIds } })));
-  const manifest = blob(Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: layerDescs,
-  })));
-  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }],
-  }));
-}
-
 function file(root: string, path: string, content: string, o: { mode?: number; uid?: number; gid?: number } = {}): string {
   const p = join(root, path);
   mkdirSync(join(p, '..'), { recursive: true });
@@ -74,7 +48,7 @@ function file(root: string, path: string, content: string, o: { mode?: number; u
  * directory (opaque) and replaces a file, adds hard links and an xattr, then one that deletes
  * one name of the hard-linked pair.
  */
-function sampleLayout(kernel = true): string {
+async function sampleLayout(kernel = true): Promise<string> {
   const base = join(work, `layers-${seq++}`);
   const [l1, l2, l3] = ['l1', 'l2', 'l3'].map((n) => join(base, n)) as [string, string, string];
   if (kernel) {
@@ -105,7 +79,7 @@ function sampleLayout(kernel = true): string {
 
   file(l3, 'data/.wh.a', '');
   const layout = join(base, 'layout');
-  ociLayout(layout, [l1, l2, l3]);
+  await writeOciLayout(layout, [l1, l2, l3]);
   return layout;
 }
 
@@ -178,7 +152,7 @@ function setup() {
 
 describe('image import', { skip }, () => {
   it('applies layers as umoci does: whiteouts, opaque dirs, hard links, owners, modes, xattrs; from a layout and an archive', async () => {
-    const layout = sampleLayout();
+    const layout = await sampleLayout();
     const reference = listing(umociReference(layout));
     assertLayersApplied(reference);
     const { store, workDir } = setup();
@@ -212,7 +186,7 @@ describe('image import', { skip }, () => {
     const { store, workDir } = setup();
     await assert.rejects(importImage({ store, name: 'x', source: 'oci-archive:/nonexistent.tar', workDir, buildInitrd: stubInitrd() }), /\/nonexistent\.tar is not a file/);
 
-    const userland = sampleLayout(false);
+    const userland = await sampleLayout(false);
     await assert.rejects(
       importImage({ store, name: 'bare', source: `oci:${userland}:v1`, workDir, buildInitrd: stubInitrd() }),
       (e: unknown) => e instanceof ImageBuildError && /Cannot find a kernel in oci:.*looked for \/boot\/vmlinuz-VERSION.*--kernel-from/.test(e.message),
@@ -220,7 +194,7 @@ describe('image import', { skip }, () => {
     assert.deepEqual(await store.list(), []);
 
     // The kernel and its modules from a tree (here an unpacked image with one), then from a stored image.
-    const kernelTree = umociReference(sampleLayout());
+    const kernelTree = umociReference(await sampleLayout());
     file(kernelTree, 'lib/modules/6.1.0-9-amd64/kernel/drivers/net/e1000.ko', 'module');
     const m = await importImage({ store, name: 'bare', source: `oci:${userland}:v1`, workDir, buildInitrd: stubInitrd(), kernelFrom: kernelTree });
     assert.equal(m.kernelVersion, '6.1.0-9-amd64');
@@ -233,7 +207,7 @@ describe('image import', { skip }, () => {
     assert.equal(again.kernelVersion, '6.1.0-9-amd64');
     assert.equal(readFileSync(join(storedTree(store, 'bare2', again.version), 'lib/modules/6.1.0-9-amd64/kernel/drivers/net/e1000.ko'), 'utf8'), 'module');
     await assert.rejects(
-      importImage({ store, name: 'twice', source: `oci:${sampleLayout()}:v1`, workDir, buildInitrd: stubInitrd(), kernelFrom: kernelTree }),
+      importImage({ store, name: 'twice', source: `oci:${await sampleLayout()}:v1`, workDir, buildInitrd: stubInitrd(), kernelFrom: kernelTree }),
       /already has kernel 6\.1\.0-9-amd64 of its own/,
     );
   });
@@ -253,12 +227,7 @@ describe('image import', { skip }, () => {
       sh(['openssl', 'x509', '-req', '-in', join(dir, 'reg.csr'), '-CA', ca, '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-days', '2', '-extfile', join(dir, 'ext'), '-out', join(dir, 'reg.crt')]);
       // htpasswd -nbB diskless s3cret-pass
       writeFileSync(join(dir, 'htpasswd'), 'diskless:$2y$05$Ok7VtmFE3F/vBHKoU2ucOeCbXFjLG4.cMHg94bXeS5zPJVrGFHrPu\n');
-      port = await new Promise<number>((res) => {
-        const s = createServer().listen(0, '127.0.0.1', () => {
-          const p = (s.address() as { port: number }).port;
-          s.close(() => res(p));
-        });
-      });
+      port = await freeTcpPort();
       writeFileSync(join(dir, 'config.yml'), [
         'version: 0.1',
         'log: { level: warn }',
@@ -282,7 +251,7 @@ describe('image import', { skip }, () => {
     after(async () => { await registry?.stop(); });
 
     it('pulls over TLS from a private CA with credentials, pinned to the digest, and records it', async () => {
-      const layout = sampleLayout();
+      const layout = await sampleLayout();
       const ref = `docker://127.0.0.1:${port}/diskless/app:v1`;
       mkdirSync(join(dir, 'certs'), { recursive: true });
       writeFileSync(join(dir, 'certs/ca.crt'), readFileSync(ca));
