@@ -75,6 +75,11 @@ export interface DebianLabOptions {
   retry?: number;
   /** Boot the image from the server's image store (profile image: lab) instead of file paths. */
   fromStore?: boolean;
+  /**
+   * With fromStore: stores and publishes image "lab" itself (an import, another tree) instead of
+   * the lab image; called once the server runs, before any node starts.
+   */
+  storeImage?: (lab: DebianLab) => Promise<void>;
   /** How many nodes (lab1, lab2, …) boot at once; default 1. */
   nodes?: number;
   /** Set for every node through the secret store; the console login then asks for it. */
@@ -194,7 +199,7 @@ export class DebianLab {
     if (!Number.isInteger(count) || count < 1 || count > 9) throw new Error(`DebianLab nodes must be 1 to 9, got ${count}`);
     const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image, initrd, count, o.rootPassword?.password);
     try {
-      if (o.fromStore) {
+      if (o.fromStore && o.storeImage === undefined) {
         if (o.mode === 'nfs') throw new Error('Cannot boot a stored image over NFS: store images are squashfs files');
         const v = await lab.store.addVersion('lab', { squashfs: image.squashfs, kernel: image.kernel, initrd, kernelVersion: image.kernelVersion, link: true });
         await lab.store.publish('lab', v.version);
@@ -231,6 +236,10 @@ ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${i
 nodes:
 ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    address: ${n.address}\n    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}`).join('')}`);
       await lab.startServer();
+      if (o.storeImage !== undefined) {
+        if (!o.fromStore) throw new Error('DebianLab storeImage needs fromStore');
+        await o.storeImage(lab);
+      }
       const nic = o.nic ?? 'virtio-net-pci';
       for (const node of lab.nodes) {
         progress(`booting ${node.hostname} ${node.mac} (${nic}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);
