@@ -212,6 +212,24 @@ describe('image import', { skip }, () => {
     );
   });
 
+  it('takes the kernel from a kernel .deb, running depmod for its modules as its postinst would', async () => {
+    const hostModule = spawnSync('sh', ['-c', 'ls /lib/modules/*/kernel/drivers/net/dummy.ko | head -1'], { encoding: 'utf8' }).stdout.trim();
+    assert.ok(hostModule, 'the host kernel\'s dummy.ko (linux-image-amd64)');
+    const pkg = join(work, `pkg-${seq++}`);
+    file(pkg, 'DEBIAN/control', 'Package: linux-image-test\nVersion: 1\nArchitecture: amd64\nMaintainer: test <test@example.org>\nDescription: test kernel\n');
+    file(pkg, 'boot/vmlinuz-6.1.0-9-amd64', 'kernel from a package\n');
+    mkdirSync(join(pkg, 'lib/modules/6.1.0-9-amd64/kernel/drivers/net'), { recursive: true });
+    writeFileSync(join(pkg, 'lib/modules/6.1.0-9-amd64/kernel/drivers/net/dummy.ko'), readFileSync(hostModule));
+    const deb = `${pkg}.deb`;
+    sh(['dpkg-deb', '--root-owner-group', '-b', pkg, deb]);
+    const { store, workDir } = setup();
+    const m = await importImage({ store, name: 'deb', source: `oci:${await sampleLayout(false)}:v1`, workDir, buildInitrd: stubInitrd(), kernelFrom: deb });
+    assert.equal(m.kernelVersion, '6.1.0-9-amd64');
+    assert.equal(readFileSync(store.paths('deb', m.version).kernel, 'utf8'), 'kernel from a package\n');
+    const tree = storedTree(store, 'deb', m.version);
+    assert.match(readFileSync(join(tree, 'lib/modules/6.1.0-9-amd64/modules.dep'), 'utf8'), /^kernel\/drivers\/net\/dummy\.ko:$/m);
+  });
+
   describe('from a registry', () => {
     const dir = join(work, 'registry');
     let port = 0;
