@@ -16,7 +16,7 @@ import type { Daemon } from '../process/daemon.js';
 import { NBD_KEEPER_SOURCE } from '../initramfs/nbd-keeper.js';
 import { buildNetworkInitrd, INITRAMFS_DIR } from '../initramfs/network-initrd.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
-import { ensureLabImage, type LabImage } from './lab-image.js';
+import { ensureLabImage, type LabImage, type LabRecipe } from './lab-image.js';
 import { ImageStore } from '../images/store/image-store.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
 import { SecretStore } from '../secrets/secret-store.js';
@@ -73,6 +73,8 @@ export interface DebianLabOptions {
   progress?: (m: string) => void;
   memoryMiB?: number;
   retry?: number;
+  /** The Debian the nodes boot (default: the lab's bookworm, LAB_RECIPE). */
+  recipe?: LabRecipe;
   /** Boot the image from the server's image store (profile image: lab) instead of file paths. */
   fromStore?: boolean;
   /**
@@ -190,7 +192,7 @@ export class DebianLab {
     await removeStaleLabNamespaces(); // left by runs that were killed with SIGKILL
     const progress = o.progress ?? (() => {});
     const cacheDir = o.cacheDir ?? defaultCacheDir();
-    const image = await ensureLabImage(cacheDir, progress);
+    const image = await ensureLabImage(cacheDir, progress, o.recipe);
     const initrd = await ensureLabInitrd(image, cacheDir, progress);
     const cert = await labCertificate(cacheDir);
     const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));

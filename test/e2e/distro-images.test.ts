@@ -2,14 +2,15 @@
 // at /usr/lib/modules/V/vmlinuz, no /boot, every module recompressed as .ko.zst, no nbd.ko),
 // built into an OCI image whose second layer deletes and replaces files, pushed to a real
 // registry (Debian's docker-registry, TLS) inside the lab namespace, imported with `diskless
-// image import docker://…` and booted live to systemd's login prompt.
+// image import docker://…` and booted live to systemd's login prompt. And Debian trixie (kernel
+// 6.12, .ko.xz modules under /usr/lib/modules) booted live and over NBD.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DebianLab, labCertificate } from '../../src/lab/debian-lab.js';
-import { ensureLabImage } from '../../src/lab/lab-image.js';
+import { ensureLabImage, TRIXIE_RECIPE } from '../../src/lab/lab-image.js';
 import { defaultCacheDir, LAB_SERVER } from '../../src/lab/tiny-lab.js';
 import { redHatLayout } from '../../src/lab/redhat-layout.js';
 import { run } from '../../src/process/run.js';
@@ -76,14 +77,7 @@ test('a Red Hat layout (.ko.zst, no /boot, no nbd.ko) from a real registry: impo
     assert.equal((await lab.run('ls /opt/layered')).trim(), 'new', 'an opaque directory hides the lower one');
     assert.match(await lab.run('findmnt -n -o FSTYPE /run/initramfs/diskless/lower'), /^squashfs/);
 
-    // Wait for the "booted" report: the login prompt can come before the unit that sends it.
-    const stagesOk = async () => (await readJsonLog(lab.serverLogPath))
-      .filter((l) => l['service'] === 'node' && l['mac'] === lab.mac && l['status'] === 'ok').map((l) => String(l['stage']));
-    for (const deadline = Date.now() + 2 * MINUTES; !(await stagesOk()).includes('booted');) {
-      if (Date.now() > deadline) throw new Error(`no "booted" report: ${(await stagesOk()).join(' ')}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    assert.deepEqual(await stagesOk(), ['cmdline', 'modules', 'network', 'fetched', 'verified', 'root', 'overlay', 'identity', 'handoff', 'switch_root', 'booted'], 'the whole timeline');
+    assert.deepEqual(await timeline(lab), ['cmdline', 'modules', 'network', 'fetched', 'verified', 'root', 'overlay', 'identity', 'handoff', 'switch_root', 'booted'], 'the whole timeline');
     const initrd = await run(['sh', '-c', 'zstd -dc "$1" | cpio -i --quiet --to-stdout etc/diskless-initrd.json', 'sh', lab.store.paths('lab', m.version).initrd]);
     const im = JSON.parse(initrd.stdout) as { modules: Array<{ path: string }> };
     assert.ok(im.modules.length > 0 && im.modules.every((x) => x.path.endsWith('.ko')), 'the initrd carries plain .ko files');
@@ -91,3 +85,32 @@ test('a Red Hat layout (.ko.zst, no /boot, no nbd.ko) from a real registry: impo
     await lab.stop();
   }
 });
+
+/** The node's "ok" stage reports, in order, once its "booted" report came (it can follow the login prompt). */
+async function timeline(lab: DebianLab): Promise<string[]> {
+  const stagesOk = async () => (await readJsonLog(lab.serverLogPath))
+    .filter((l) => l['service'] === 'node' && l['mac'] === lab.mac && l['status'] === 'ok').map((l) => String(l['stage']));
+  for (const deadline = Date.now() + 2 * MINUTES; !(await stagesOk()).includes('booted');) {
+    if (Date.now() > deadline) throw new Error(`no "booted" report: ${(await stagesOk()).join(' ')}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return stagesOk();
+}
+
+for (const mode of ['live', 'nbd'] as const) {
+  test(`Debian trixie (kernel 6.12, .ko.xz modules): ${mode} root to the login prompt`, { timeout: 30 * MINUTES }, async () => {
+    const lab = await DebianLab.start({ mode, recipe: TRIXIE_RECIPE });
+    try {
+      await lab.login();
+      assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running', 'no failed units');
+      assert.match(lab.image.kernelVersion, /^6\.12\./);
+      assert.equal((await lab.run('uname -r')).trim(), lab.image.kernelVersion, 'the image\'s own kernel');
+      assert.match(await lab.run('lsmod | grep -c "^virtio_net "'), /^1/m, 'the NIC driver, a .ko.xz in the image, loaded in the initramfs');
+      assert.match(await lab.run('ls /lib/modules/$(uname -r)/kernel/drivers/net/virtio_net.ko.xz && echo xz-in-image'), /xz-in-image/);
+      assert.match(await lab.run('findmnt -n -o FSTYPE,SOURCE /run/initramfs/diskless/lower'), mode === 'live' ? /^squashfs\s+\/dev\/loop\d+/ : /^squashfs\s+\/dev\/nbd0/);
+      assert.deepEqual(await timeline(lab), ['cmdline', 'modules', 'network', ...(mode === 'live' ? ['fetched', 'verified'] : []), 'root', 'overlay', 'identity', 'handoff', 'switch_root', 'booted'], 'the whole timeline');
+    } finally {
+      await lab.stop();
+    }
+  });
+}
