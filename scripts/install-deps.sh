@@ -10,6 +10,7 @@ DEBS=(
   qemu-system-x86 ipxe-qemu ovmf          # the lab's virtual machines (BIOS and UEFI)
   linux-image-amd64 busybox-static        # a kernel; static busybox (initramfs, udhcpc client)
   iproute2 procps cpio kmod zstd          # namespaces, process tools, archive checks
+  xz-utils                                # .ko.xz modules (Fedora, RHEL 9, Debian 13) decompressed into initrds
   dnsmasq-base                            # a foreign DHCP server for the proxyDHCP test
   isc-dhcp-relay                          # a real DHCP relay (dhcrelay) for the routed-subnet and switch-port tests
   tftp-hpa atftp curl                     # real TFTP/HTTP clients for interop tests
@@ -18,6 +19,8 @@ DEBS=(
   tcpdump                                 # captures of the boot LAN in the security tests
   gcc libc6-dev                           # builds the static NBD reconnect helper (src/initramfs/helpers)
   mmdebstrap squashfs-tools               # building Debian images
+  skopeo umoci                            # image import: registry/archive reader, OCI layer unpacker
+  docker-registry attr                    # a real registry for the import tests; setfattr/getfattr (xattrs in layers)
   nfs-ganesha nfs-ganesha-vfs             # NFS roots (the host kernel may have no nfsd)
   libnbd-bin qemu-utils                   # nbdinfo/nbdcopy, qemu-img: real NBD clients for tests
   ndisc6                                  # rdisc6: a real IPv6 router-discovery client for the RA responder test

@@ -14,6 +14,18 @@ import { renderDiscoveredScript, renderIpxeScript, renderUnknownScript } from '.
 import { pxelinuxConfigFor } from './pxelinux-config.js';
 import { KERNEL_CMDLINE_MAX, kernelArgsProblem } from '../config/kernel-args.js';
 import { bootServerAddress } from '../config/subnets.js';
+import type { RootMode } from '../config/types.js';
+import { ROOT_MODE_MODULES } from '../initramfs/modules/select.js';
+
+/**
+ * A profile whose root mode its image's initrd cannot attach (a Red Hat kernel has no nbd.ko):
+ * said on the node's screen, instead of a boot that fails in the initramfs.
+ */
+export function rootModeRefusal(profile: string, mode: RootMode, image: string, version: string, kernelVersion: string, modes: readonly RootMode[]): string {
+  const modules = mode === 'live' ? [] : ROOT_MODE_MODULES[mode];
+  return `Cannot boot profile ${profile} with root mode ${mode}: image ${image}@${version} has kernel ${kernelVersion}, which has no ${modules.join('/')} module (` +
+    `use root mode ${modes.join(' or ')}, or an image whose kernel has it)`;
+}
 
 // Boot loaders taken from Debian's ipxe and pxelinux/syslinux-common packages, by the names
 // DHCP hands out. Only these names are looked up in those directories.
@@ -103,6 +115,10 @@ export class BootTree {
     if (target.profile.image !== undefined) {
       if (!this.store) throw new Error(`Cannot boot profile ${target.profile.name}: no image store`);
       const img = await this.store.resolve(target.profile.image);
+      const mode = target.profile.root?.mode;
+      if (mode !== undefined && img.manifest.rootModes !== undefined && !img.manifest.rootModes.includes(mode)) {
+        throw new Error(rootModeRefusal(target.profile.name, mode, img.name, img.version, img.manifest.kernelVersion, img.manifest.rootModes));
+      }
       t = { ...t, kernel: storedFilePath(img.name, img.version, 'vmlinuz'), initrds: [storedFilePath(img.name, img.version, 'initrd.img')] };
       pinned = { path: storedFilePath(img.name, img.version, 'root.sqfs'), sha256: img.manifest.files['root.sqfs'].sha256, exportName: versionExport(img.name, img.version) };
       if (target.node) this.opts.onPinned?.(target.mac, img.name, img.version);
