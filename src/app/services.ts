@@ -9,7 +9,7 @@ import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from '../dhcp/responder.js';
 import { LeaseStore } from '../dhcp/lease-store.js';
 import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../dhcp/settings.js';
-import { dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
+import { dhcpDefaultLoader, dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
 import { httpBaseUrl, nfsExportPath, secretsBaseUrl } from '../boot/urls.js';
 import { NbdServer } from '../protocols/nbd/server.js';
 import { GaneshaServer } from '../nfs/ganesha.js';
@@ -94,6 +94,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     lookupMacByIp: (ip) => leases?.leaseForIp(ip)?.mac ?? nodeByAddress(getConfig(), ip)?.mac ?? neighbours(ip),
     onError: (e) => logger.log('error', 'cannot record boot event', { service: 'events', error: String(e) }),
     isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined,
+    onLoaderRefused: (e) => logger.log('warn', 'secure boot refused the loader (inferred)', { service: 'events', mac: e.mac, ip: e.ip, loader: e.fields.loader, detail: e.detail }),
   });
   const events = bothEvents(observability.serviceEvents, opts.events);
   const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())));
@@ -183,6 +184,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
       : bootDhcpServer({
           settings: dhcpSettingsFromConfig(config, dhcpPorts),
           lookupNode: dhcpNodeLookup(getConfig),
+          defaultLoader: dhcpDefaultLoader(getConfig),
           reservedBy: (ip) => nodeByAddress(getConfig(), ip)?.mac,
           onUnknownClient: discovery.onDhcp,
           leaseStore: leases,

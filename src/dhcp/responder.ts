@@ -5,11 +5,13 @@ import { PoolCursor } from './address-choice.js';
 import { macOf } from './classify-client.js';
 import type { LeaseStore } from './lease-store.js';
 import { decideDhcpReply, type DhcpDecision } from './policy.js';
-import type { DhcpNode, DhcpSettings } from './settings.js';
+import type { DhcpNode, DhcpSettings, LoaderChoice } from './settings.js';
 
 export interface BootResponderOptions {
   settings: DhcpSettings;
   lookupNode: (mac: string) => DhcpNode | undefined;
+  /** The default profile's loader, which machines outside the inventory boot with. */
+  defaultLoader?: () => LoaderChoice | undefined;
   leaseStore: LeaseStore;
   /** MAC of the node holding a fixed reservation for `ip`, so the pool never hands it out. */
   reservedBy?: (ip: string) => string | undefined;
@@ -41,6 +43,7 @@ export class BootDhcpResponder implements DhcpResponder {
       port: via,
       settings,
       node,
+      unknownLoader: node === undefined ? this.#o.defaultLoader?.() : undefined,
       leases: leaseStore,
       poolCursor: this.#poolCursor,
       ...(this.#o.reservedBy ? { reservedBy: this.#o.reservedBy } : {}),

@@ -38,7 +38,7 @@ it('busybox udhcpc gets its reserved address, hostname, router and DNS', { skip,
   let server: DhcpServer | undefined;
   try {
     const net = `10.213.${lab.subnet}`;
-    const node: DhcpNode = { mac: lab.clientMac, hostname: 'interop-node', address: `${net}.42`, loader: 'ipxe' };
+    const node: DhcpNode = { mac: lab.clientMac, hostname: 'interop-node', address: `${net}.42`, loader: 'ipxe', secureBoot: false };
     const events: DhcpEvent[] = [];
     server = bootDhcpServer({
       settings: {
@@ -52,7 +52,7 @@ it('busybox udhcpc gets its reserved address, hostname, router and DNS', { skip,
         domainName: 'lab.test',
         leaseTimeSec: 600,
         unknownClients: 'deny',
-        bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
+        bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', pxelinux: 'pxelinux.0', shimX64: 'shimx64.efi', shimArm64: 'shimaa64.efi' },
         ipxeScriptUrl: (mac) => `http://${net}.1/boot/${mac}.ipxe`,
         httpBootUrl: (arch) => `http://${net}.1/${arch}.efi`,
         ports: { server: 67, client: 68, proxy: 4011 },

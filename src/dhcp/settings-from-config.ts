@@ -1,7 +1,7 @@
 import type { DisklessConfig } from '../config/types.js';
-import { DEFAULT_DHCP_PORTS, type DhcpNode, type DhcpSettings } from './settings.js';
+import { DEFAULT_DHCP_PORTS, type DhcpNode, type DhcpSettings, type LoaderChoice } from './settings.js';
 import { nodeByMac } from '../boot/boot-target.js';
-import { bootScriptPath, bootUrl, httpBaseUrl } from '../boot/urls.js';
+import { bootScriptPath, bootUrl, httpBaseUrl, IPXE_EFI_X64, SHIM_ARM64, SHIM_X64 } from '../boot/urls.js';
 
 /** The DHCP service's view of the inventory. */
 export function dhcpSettingsFromConfig(config: DisklessConfig, ports: DhcpSettings['ports'] = DEFAULT_DHCP_PORTS): DhcpSettings {
@@ -16,9 +16,9 @@ export function dhcpSettingsFromConfig(config: DisklessConfig, ports: DhcpSettin
     dnsServers: dhcp.dns,
     leaseTimeSec: dhcp.leaseTimeSec,
     unknownClients: dhcp.unknownClients,
-    bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
+    bootFiles: { bios: 'undionly.kpxe', efi64: IPXE_EFI_X64, pxelinux: 'pxelinux.0', shimX64: SHIM_X64, shimArm64: SHIM_ARM64 },
     ipxeScriptUrl: (mac) => bootUrl(base, bootScriptPath(mac)),
-    httpBootUrl: (arch) => bootUrl(base, arch === 'efi-x64' ? 'ipxe.efi' : 'ipxe-arm64.efi'),
+    httpBootUrl: (arch, loader) => bootUrl(base, loader === 'grub' ? (arch === 'efi-x64' ? SHIM_X64 : SHIM_ARM64) : IPXE_EFI_X64),
     ports,
     ...(server.interface !== undefined ? { interfaceName: server.interface } : {}),
     ...(dhcp.pool ? { pool: dhcp.pool } : {}),
@@ -33,12 +33,22 @@ export function dhcpNodeLookup(config: () => DisklessConfig): (mac: string) => D
     const cfg = config();
     const node = nodeByMac(cfg, mac);
     if (!node) return undefined;
-    const loader = node.loader ?? cfg.profiles.get(node.profile)?.loader ?? 'ipxe';
+    const profile = cfg.profiles.get(node.profile);
     return {
       mac: node.mac,
-      loader,
+      loader: node.loader ?? profile?.loader ?? 'ipxe',
+      secureBoot: profile?.secureBoot ?? false,
       ...(node.hostname !== undefined ? { hostname: node.hostname } : {}),
       ...(node.address !== undefined ? { address: node.address } : {}),
     };
+  };
+}
+
+/** The default profile's loader: what a machine outside the inventory boots with under `allow`. */
+export function dhcpDefaultLoader(config: () => DisklessConfig): () => LoaderChoice | undefined {
+  return () => {
+    const cfg = config();
+    const profile = cfg.defaultProfile === undefined ? undefined : cfg.profiles.get(cfg.defaultProfile);
+    return profile === undefined ? undefined : { loader: profile.loader, secureBoot: profile.secureBoot };
   };
 }
