@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 DEBS=(
   ipxe pxelinux syslinux-common           # boot loaders handed to machines
   qemu-system-x86 ipxe-qemu ovmf          # the lab's virtual machines (BIOS and UEFI)
+  shim-signed grub-efi-amd64-signed       # the signed chain (Microsoft-signed shim, Debian-signed GRUB network image)
   linux-image-amd64 busybox-static        # a kernel; static busybox (initramfs, udhcpc client)
   iproute2 procps cpio kmod zstd          # namespaces, process tools, archive checks
   dnsmasq-base                            # a foreign DHCP server for the proxyDHCP test

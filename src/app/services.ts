@@ -9,6 +9,7 @@ import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from '../dhcp/responder.js';
 import { LeaseStore } from '../dhcp/lease-store.js';
 import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../dhcp/settings.js';
+import { LOADER_REFUSED_MSG } from '../events/loader-watch.js';
 import { dhcpDefaultLoader, dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
 import { httpBaseUrl, nfsExportPath, secretsBaseUrl } from '../boot/urls.js';
 import { NbdServer } from '../protocols/nbd/server.js';
@@ -94,7 +95,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     lookupMacByIp: (ip) => leases?.leaseForIp(ip)?.mac ?? nodeByAddress(getConfig(), ip)?.mac ?? neighbours(ip),
     onError: (e) => logger.log('error', 'cannot record boot event', { service: 'events', error: String(e) }),
     isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined,
-    onLoaderRefused: (e) => logger.log('warn', 'secure boot refused the loader (inferred)', { service: 'events', mac: e.mac, ip: e.ip, loader: e.fields.loader, detail: e.detail }),
+    onLoaderRefused: (e) => logger.log('warn', LOADER_REFUSED_MSG, { service: 'events', mac: e.mac, ip: e.ip, loader: e.fields.loader, detail: e.detail }),
   });
   const events = bothEvents(observability.serviceEvents, opts.events);
   const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())));

@@ -72,8 +72,8 @@ test("a machine's GRUB config by MAC and by address carries its token and BOOTIF
   const boot = await text(tree, 'grub/grub.cfg', '10.77.0.11');
   assert.match(boot!, /source "\$prefix\/grub\.cfg-01-\$diskless_a-/);
   const own = await text(tree, 'grub/grub.cfg-01-52-54-00-00-00-01', '10.77.0.11');
-  assert.match(own!, /linux '\(http,10\.77\.0\.1\)\/profiles\/sb\/kernel' 'console=ttyS0' 'rd\.diskless\.token=tok_1' 'diskless\.secrets=https:\/\/10\.77\.0\.1:443' 'BOOTIF=01-52-54-00-00-00-01'; then/);
-  assert.match(own!, /initrd '\(http,10\.77\.0\.1\)\/profiles\/sb\/initrd-0'; then/);
+  assert.match(own!, /linux '\(tftp,10\.77\.0\.1\)\/profiles\/sb\/kernel' 'console=ttyS0' 'rd\.diskless\.token=tok_1' 'diskless\.secrets=https:\/\/10\.77\.0\.1:443' 'BOOTIF=01-52-54-00-00-00-01'; then/);
+  assert.match(own!, /initrd '\(tftp,10\.77\.0\.1\)\/profiles\/sb\/initrd-0'; then/);
   assert.deepEqual(tokens, ['52:54:00:00:00:01']);
   // Upper-case hex as GRUB writes it; the same node by its fixed address.
   const byAddress = await text(tree, 'grub/grub.cfg-0A4D000B', '10.77.0.11');
@@ -85,9 +85,9 @@ test("a machine's GRUB config by MAC and by address carries its token and BOOTIF
   assert.doesNotMatch((await text(tree, 'grub/grub.cfg-01-52-54-00-00-00-01', '10.77.0.99'))!, /token/);
 });
 
-test('GRUB reaches only port 80 (HTTP) or 69 (TFTP): kernels come over TFTP when HTTP is elsewhere, and neither is a problem config', async (t) => {
-  const tftp = await fixture(t, { httpPort: 8080 });
-  assert.match((await text(tftp.tree, 'grub/grub.cfg-01-52-54-00-00-00-01'))!, /linux '\(tftp,10\.77\.0\.1\)\/profiles\/sb\/kernel'/);
+test('GRUB reaches only port 69 (TFTP) or 80 (HTTP): kernels come over HTTP when TFTP is elsewhere, and neither is a problem config', async (t) => {
+  const http = await fixture(t, { tftpPort: 6969 });
+  assert.match((await text(http.tree, 'grub/grub.cfg-01-52-54-00-00-00-01'))!, /linux '\(http,10\.77\.0\.1\)\/profiles\/sb\/kernel'/);
   const neither = await fixture(t, { httpPort: 8080, tftpPort: 6969 });
   const problem = (await text(neither.tree, 'grub/grub.cfg-01-52-54-00-00-00-01'))!;
   assert.match(problem, /cannot boot yet: GRUB fetches files only from HTTP port 80 or TFTP port 69, and server\.http_port is 8080, server\.tftp_port 6969/);
@@ -101,7 +101,7 @@ test('machines outside the inventory: denied, registered or booted with default_
   assert.match((await text(registered.tree, 'grub/grub.cfg-01-52-54-00-00-00-99'))!, /waiting for: diskless node adopt 52:54:00:00:00:99/);
   const allowed = await fixture(t, { unknown: 'allow' });
   const config = (await text(allowed.tree, 'grub/grub.cfg-01-52-54-00-00-00-99'))!;
-  assert.match(config, /linux '\(http,10\.77\.0\.1\)\/profiles\/sb\/kernel' 'console=ttyS0' 'BOOTIF=01-52-54-00-00-00-99'/);
+  assert.match(config, /linux '\(tftp,10\.77\.0\.1\)\/profiles\/sb\/kernel' 'console=ttyS0' 'BOOTIF=01-52-54-00-00-00-99'/);
 });
 
 test('Secure Boot: a stored image whose kernel is not signed gets a problem config saying so, a signed one boots', async (t) => {
@@ -123,5 +123,5 @@ test('Secure Boot: a stored image whose kernel is not signed gets a problem conf
   assert.match(refused, /cannot boot yet: profile arm asks for Secure Boot but its kernel \S+ is not signed: its PE certificate table is empty: it is not signed/);
   assert.doesNotMatch(refused, /linux /);
   const signed = await add(peImage({ machine: 0xaa64, certificate: {} }));
-  assert.match((await text(tree, 'grub/grub.cfg-01-52-54-00-00-00-02'))!, new RegExp(`linux '\\(http,10\\.77\\.0\\.1\\)/store/debarm/${signed}/vmlinuz'`));
+  assert.match((await text(tree, 'grub/grub.cfg-01-52-54-00-00-00-02'))!, new RegExp(`linux '\\(tftp,10\\.77\\.0\\.1\\)/store/debarm/${signed}/vmlinuz'`));
 });

@@ -60,13 +60,16 @@ export const GRUB_ARM64 = 'grubaa64.efi';
 export const GRUB_CONFIG_DIR = 'grub';
 
 /**
- * The GRUB device a machine's GRUB loads kernels and initrds from: HTTP when the boot listener
- * is on port 80, else TFTP. GRUB 2.06 (Debian 12) can name no port in `(http,SERVER)` or
- * `(tftp,SERVER)`: it always uses 80 and 69. Undefined when neither is on its usual port.
+ * The GRUB device a machine's GRUB loads kernels and initrds from: TFTP when the TFTP listener
+ * is on port 69, else HTTP on port 80. TFTP first because Debian's signed network image
+ * (grubnetx64.efi.signed, 2.06-13) is built without GRUB's http module: seen in the lab, it
+ * answers `(http,SERVER)` with "disk `http,SERVER' not found", and under Secure Boot no module
+ * can be added to it. GRUB 2.06 can name no port in `(tftp,SERVER)` or `(http,SERVER)`: it
+ * always uses 69 and 80. Undefined when neither is on its usual port.
  */
 export function grubServerDevice(server: { readonly address: string; readonly httpPort: number; readonly tftpPort: number }): string | undefined {
-  if (server.httpPort === 80) return `(http,${server.address})`;
   if (server.tftpPort === 69) return `(tftp,${server.address})`;
+  if (server.httpPort === 80) return `(http,${server.address})`;
   return undefined;
 }
 

@@ -18,6 +18,9 @@ const EFI_LOADERS: ReadonlyMap<string, { what: string; signed: boolean }> = new 
   [GRUB_ARM64, { what: 'GRUB', signed: true }],
 ]);
 
+/** The server's log line for an inferred refusal. */
+export const LOADER_REFUSED_MSG = 'secure boot refused the loader (inferred)';
+
 /** How long a loader may stay silent after its download before the refusal is inferred. */
 export const LOADER_SILENCE_MS = 30_000;
 

@@ -4,19 +4,31 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nullLogger, type Logger } from '../log/logger.js';
 import { LabNetwork, removeStaleLabNamespaces } from './netns.js';
-import { QemuMachine, type Firmware, type NicModel } from './qemu.js';
+import { QemuMachine, type Firmware, type NicModel, type UefiNetBoot } from './qemu.js';
 import { assertLabHost, hostKernel } from './lab-host.js';
 import { buildTinyInitramfs, markerPattern } from './tiny-initramfs.js';
 import type { Daemon } from '../process/daemon.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
 import { adminBaseUrl } from '../api/endpoints.js';
+import { LOADER_REFUSED_MSG } from '../events/loader-watch.js';
 
 export interface LabBootOptions {
   firmware?: Firmware;
   nic?: NicModel;
   /** full: we hand out the address; proxy: a foreign dnsmasq does, we only say what to boot. */
   dhcpMode?: 'full' | 'proxy';
-  loader?: 'ipxe' | 'pxelinux';
+  loader?: 'ipxe' | 'pxelinux' | 'grub';
+  /** The profile's secure_boot: UEFI machines get shim → GRUB, and the kernel must be signed. */
+  secureBoot?: boolean;
+  /** UEFI only: the firmware's PXE (default) or only its HTTP boot (no TFTP at all). */
+  uefiNetBoot?: UefiNetBoot;
+  /** Shell the tiny /init runs before its marker (its output lands on the console). */
+  probe?: string;
+  /**
+   * marker (default): wait for the tiny /init's marker. loader-refused: wait for the server to
+   * log that the machine's firmware refused its loader (nothing asked for more after it).
+   */
+  until?: 'marker' | 'loader-refused';
   /** Default: the NIC's iPXE ROM on BIOS, the firmware's own PXE (which loads ipxe.efi) on UEFI. */
   optionRom?: boolean;
   timeoutMs?: number;
@@ -28,7 +40,7 @@ export interface LabBootOptions {
 
 export interface LabBootResult {
   mac: string;
-  /** The kernel command line the tiny /init saw. */
+  /** The kernel command line the tiny /init saw ('' when waiting for a refusal). */
   cmdline: string;
   console: string;
   /** The server's JSON log lines, parsed. */
@@ -46,7 +58,7 @@ export function defaultCacheDir(): string {
   return process.env['DISKLESS_CACHE'] ?? '/var/cache/diskless';
 }
 
-function labConfig(o: { dir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; token: string }): string {
+function labConfig(o: { dir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string }): string {
   return `# Written by "diskless lab" for one boot; removed afterwards.
 server:
   address: ${LAB_SERVER}
@@ -63,6 +75,7 @@ profiles:
     initrd: ${o.initrd}
     cmdline: console=ttyS0 diskless.lab=${o.token}
     loader: ${o.loader}
+    secure_boot: ${o.secureBoot}
 nodes:
   - mac: "${o.mac}"
     hostname: lab1
@@ -86,9 +99,9 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   const mac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
-  const initrd = await buildTinyInitramfs({ markerId: token, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs') });
+  const initrd = await buildTinyInitramfs({ markerId: token, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs'), ...(opts.probe === undefined ? {} : { extraInit: opts.probe }) });
   const configPath = join(dir, 'diskless.yaml');
-  await writeFile(configPath, labConfig({ dir, mode, mac, kernel: hostKernel(), initrd: initrd.path, loader, token }));
+  await writeFile(configPath, labConfig({ dir, mode, mac, kernel: hostKernel(), initrd: initrd.path, loader, secureBoot: opts.secureBoot ?? false, token }));
 
   let net: LabNetwork | undefined;
   let vm: QemuMachine | undefined;
@@ -100,6 +113,7 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
     vm = await QemuMachine.start({
       boot: { kind: 'network' },
       firmware,
+      ...(opts.uefiNetBoot === undefined ? {} : { uefiNetBoot: opts.uefiNetBoot }),
       network: net,
       nicModel: opts.nic ?? 'virtio-net-pci',
       mac,
@@ -107,10 +121,21 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
       logger: log,
     });
     opts.onMachine?.(vm);
-    const m = await vm.waitFor(markerPattern(token), opts.timeoutMs ?? 240_000);
+    const timeoutMs = opts.timeoutMs ?? 240_000;
+    let cmdline = '';
+    if (opts.until === 'loader-refused') {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await readJsonLog(serverLogPath)).some((l) => l['msg'] === LOADER_REFUSED_MSG && l['mac'] === mac)) {
+        if (Date.now() > deadline) throw new Error(`the server did not log "${LOADER_REFUSED_MSG}" for ${mac} within ${timeoutMs / 1000} s`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    } else {
+      const m = await vm.waitFor(markerPattern(token), timeoutMs);
+      cmdline = (m[1] ?? '').trim();
+    }
     return {
       mac,
-      cmdline: (m[1] ?? '').trim(),
+      cmdline,
       console: vm.consoleText(),
       serverLog: await readJsonLog(serverLogPath),
       durationMs: Date.now() - started,
