@@ -11,6 +11,7 @@ import type { Daemon } from '../process/daemon.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
 import { adminBaseUrl } from '../api/endpoints.js';
 import { LOADER_REFUSED_MSG } from '../events/loader-watch.js';
+import { arm64Parts, type Arm64Parts } from './arm64-parts.js';
 
 export interface LabBootOptions {
   firmware?: Firmware;
@@ -29,6 +30,12 @@ export interface LabBootOptions {
    * log that the machine's firmware refused its loader (nothing asked for more after it).
    */
   until?: 'marker' | 'loader-refused';
+  /**
+   * Also boot an arm64 machine (AAVMF on QEMU's virt machine, TCG) at the same time, from the
+   * same server and inventory: its own profile with Debian's signed arm64 kernel and a tiny
+   * initramfs around an arm64 busybox, through the arm64 signed chain (arm64-parts.ts).
+   */
+  arm64Companion?: boolean;
   /** Default: the NIC's iPXE ROM on BIOS, the firmware's own PXE (which loads ipxe.efi) on UEFI. */
   optionRom?: boolean;
   timeoutMs?: number;
@@ -46,19 +53,31 @@ export interface LabBootResult {
   /** The server's JSON log lines, parsed. */
   serverLog: Array<Record<string, unknown>>;
   durationMs: number;
+  /** The arm64 companion's boot, when one was asked for. */
+  arm64?: { mac: string; cmdline: string; console: string };
 }
 
 export const LAB_SERVER = '10.77.0.1';
 /** The lab server's admin listener (the api.address and api.port defaults), inside the lab's namespace. */
 export const LAB_ADMIN_URL = adminBaseUrl('127.0.0.1', 8780);
 export const LAB_NODE_ADDRESS = '10.77.0.11';
+export const LAB_ARM64_ADDRESS = '10.77.0.12';
 const FOREIGN_DHCP = '10.77.0.2';
 
 export function defaultCacheDir(): string {
   return process.env['DISKLESS_CACHE'] ?? '/var/cache/diskless';
 }
 
-function labConfig(o: { dir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string }): string {
+interface Arm64Node {
+  mac: string;
+  kernel: string;
+  initrd: string;
+  token: string;
+  parts: Arm64Parts;
+}
+
+function labConfig(o: { dir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string; arm64?: Arm64Node }): string {
+  const a = o.arm64;
   return `# Written by "diskless lab" for one boot; removed afterwards.
 server:
   address: ${LAB_SERVER}
@@ -66,7 +85,7 @@ server:
   answer_router_solicitations: true
   http_port: 80
   state_dir: ${join(o.dir, 'state')}
-dhcp:
+${a ? `  signed_boot:\n    arm64: { shim: ${a.parts.shim}, grub: ${a.parts.grub} }\n` : ''}dhcp:
   mode: ${o.mode}
 ${o.mode === 'full' ? '  pool: 10.77.0.100-10.77.0.150\n  routers: [10.77.0.1]\n  dns: [10.77.0.1]\n  domain: lab.test\n' : ''}  unknown_clients: deny
 profiles:
@@ -76,11 +95,11 @@ profiles:
     cmdline: console=ttyS0 diskless.lab=${o.token}
     loader: ${o.loader}
     secure_boot: ${o.secureBoot}
-nodes:
+${a ? `  lab-arm64:\n    kernel: ${a.kernel}\n    initrd: ${a.initrd}\n    cmdline: console=ttyAMA0 diskless.lab=${a.token}\n    loader: grub\n    secure_boot: true\n` : ''}nodes:
   - mac: "${o.mac}"
     hostname: lab1
     profile: lab
-${o.mode === 'full' ? `    address: ${LAB_NODE_ADDRESS}\n` : ''}`;
+${o.mode === 'full' ? `    address: ${LAB_NODE_ADDRESS}\n` : ''}${a ? `  - mac: "${a.mac}"\n    hostname: lab-arm64\n    profile: lab-arm64\n${o.mode === 'full' ? `    address: ${LAB_ARM64_ADDRESS}\n` : ''}` : ''}`;
 }
 
 /**
@@ -100,11 +119,19 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
   const initrd = await buildTinyInitramfs({ markerId: token, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs'), ...(opts.probe === undefined ? {} : { extraInit: opts.probe }) });
+  let arm64: Arm64Node | undefined;
+  if (opts.arm64Companion) {
+    const parts = await arm64Parts(opts.cacheDir ?? defaultCacheDir());
+    const armToken = randomBytes(4).toString('hex');
+    const armInitrd = await buildTinyInitramfs({ markerId: armToken, busyboxPath: parts.busybox, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs'), ...(opts.probe === undefined ? {} : { extraInit: opts.probe }) });
+    arm64 = { mac: `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`, kernel: parts.kernel, initrd: armInitrd.path, token: armToken, parts };
+  }
   const configPath = join(dir, 'diskless.yaml');
-  await writeFile(configPath, labConfig({ dir, mode, mac, kernel: hostKernel(), initrd: initrd.path, loader, secureBoot: opts.secureBoot ?? false, token }));
+  await writeFile(configPath, labConfig({ dir, mode, mac, kernel: hostKernel(), initrd: initrd.path, loader, secureBoot: opts.secureBoot ?? false, token, ...(arm64 ? { arm64 } : {}) }));
 
   let net: LabNetwork | undefined;
   let vm: QemuMachine | undefined;
+  let armVm: QemuMachine | undefined;
   const serverLogPath = join(dir, 'server.log');
   try {
     net = await LabNetwork.create({ ...(mode === 'proxy' ? { foreignAddress: `${FOREIGN_DHCP}/24` } : {}), logger: log });
@@ -121,6 +148,18 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
       logger: log,
     });
     opts.onMachine?.(vm);
+    if (arm64) {
+      armVm = await QemuMachine.start({
+        boot: { kind: 'network' },
+        firmware: 'aavmf',
+        network: net,
+        nicModel: 'virtio-net-pci',
+        mac: arm64.mac,
+        optionRom: false,
+        memoryMiB: 1024,
+        logger: log,
+      });
+    }
     const timeoutMs = opts.timeoutMs ?? 240_000;
     let cmdline = '';
     if (opts.until === 'loader-refused') {
@@ -133,7 +172,13 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
       const m = await vm.waitFor(markerPattern(token), timeoutMs);
       cmdline = (m[1] ?? '').trim();
     }
+    let armResult: LabBootResult['arm64'];
+    if (arm64 && armVm) {
+      const am = await armVm.waitFor(markerPattern(arm64.token), timeoutMs);
+      armResult = { mac: arm64.mac, cmdline: (am[1] ?? '').trim(), console: armVm.consoleText() };
+    }
     return {
+      ...(armResult ? { arm64: armResult } : {}),
       mac,
       cmdline,
       console: vm.consoleText(),
@@ -145,6 +190,7 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
     throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- server log (last lines) ---\n${serverTail}`);
   } finally {
     await vm?.stop().catch(() => undefined);
+    await armVm?.stop().catch(() => undefined);
     await net?.destroy();
     await rm(dir, { recursive: true, force: true });
   }
