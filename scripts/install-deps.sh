@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 DEBS=(
   ipxe pxelinux syslinux-common           # boot loaders handed to machines
   qemu-system-x86 ipxe-qemu ovmf          # the lab's virtual machines (BIOS and UEFI)
+  shim-signed grub-efi-amd64-signed       # the signed chain (Microsoft-signed shim, Debian-signed GRUB network image)
+  qemu-system-arm qemu-efi-aarch64        # the lab's arm64 machines (AAVMF); their packages: src/lab/arm64-parts.ts
   linux-image-amd64 busybox-static        # a kernel; static busybox (initramfs, udhcpc client)
   iproute2 procps cpio kmod zstd          # namespaces, process tools, archive checks
   xz-utils                                # .ko.xz modules (Fedora, RHEL 9, Debian 13) decompressed into initrds
@@ -29,6 +31,13 @@ DEBS=(
   nftables                                # a host firewall for diskless doctor's firewall check test
   openipmi ipmitool                       # ipmi_sim (a BMC simulator) and the IPMI client diskless power drives
 )
+
+# The arm64 lab machine's kernel, busybox, shim and GRUB are arm64 packages, fetched with
+# apt-get download (never installed) by src/lab/arm64-parts.ts: apt must know the architecture.
+if [ "$(id -u)" -eq 0 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  apt-get update -qq
+fi
 
 missing=()
 for p in "${DEBS[@]}"; do

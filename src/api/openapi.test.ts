@@ -74,7 +74,7 @@ const WIRE_TYPES: { readonly [Name in keyof typeof SCHEMAS]: Record<string, 'req
   NodePage: { nodes: R, next: R } satisfies Presence<Wire.NodePage>,
   DiscoveredPage: { discovered: R, next: R } satisfies Presence<Wire.DiscoveredPage>,
   ProfileRoot: { mode: R, image: O, dir: O, copy: R, overlay: R, retry: R } satisfies Presence<Wire.ProfileRoot>,
-  Profile: { name: R, image: R, kernel: R, initrds: R, cmdline: R, loader: R, root: R, nodes: R } satisfies Presence<Wire.Profile>,
+  Profile: { name: R, image: R, kernel: R, initrds: R, cmdline: R, loader: R, secureBoot: R, root: R, nodes: R } satisfies Presence<Wire.Profile>,
   ProfileList: { defaultProfile: R, profiles: R } satisfies Presence<Wire.ProfileList>,
   StoredImageVersion: { version: R, created: R, kernelVersion: R, size: R, sha256: R, parent: R, published: R, nodes: R } satisfies Presence<Wire.StoredImageVersion>,
   StoredImage: { name: R, published: R, publishedAt: R, previous: R, versions: R } satisfies Presence<Wire.StoredImage>,

@@ -229,7 +229,7 @@ export const SCHEMAS = {
     allOf: [{ $ref: '#/components/schemas/NodeSummary' }, {
       type: 'object',
       properties: {
-        cmdline: nullableString, loader: { enum: ['ipxe', 'pxelinux', null] },
+        cmdline: nullableString, loader: { enum: ['ipxe', 'pxelinux', 'grub', null] },
         image: nullable(imageVersionRef),
         failure: nullable({ type: 'object', properties: { stage: string, cause: string }, required: ['stage', 'cause'] }),
         timeline: { type: 'array', items: { $ref: '#/components/schemas/TimelineEntry' } },
@@ -253,10 +253,10 @@ export const SCHEMAS = {
   Profile: {
     type: 'object',
     properties: {
-      name: string, image: nullableString, kernel: string, initrds: strings, cmdline: string, loader: { enum: ['ipxe', 'pxelinux'] },
-      root: nullable({ $ref: '#/components/schemas/ProfileRoot' }), nodes: strings,
+      name: string, image: nullableString, kernel: string, initrds: strings, cmdline: string, loader: { enum: ['ipxe', 'pxelinux', 'grub'] },
+      secureBoot: { type: 'boolean' }, root: nullable({ $ref: '#/components/schemas/ProfileRoot' }), nodes: strings,
     },
-    required: ['name', 'image', 'kernel', 'initrds', 'cmdline', 'loader', 'root', 'nodes'],
+    required: ['name', 'image', 'kernel', 'initrds', 'cmdline', 'loader', 'secureBoot', 'root', 'nodes'],
   },
   ProfileList: { type: 'object', properties: { defaultProfile: nullableString, profiles: { type: 'array', items: { $ref: '#/components/schemas/Profile' } } }, required: ['defaultProfile', 'profiles'] },
   StoredImageVersion: {

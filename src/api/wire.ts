@@ -98,7 +98,7 @@ export interface EventPage {
   lastSeq: number;
 }
 
-export type Loader = 'ipxe' | 'pxelinux';
+export type Loader = 'ipxe' | 'pxelinux' | 'grub';
 
 /** Where a profile's root comes from (the config's `root:`). */
 export interface ProfileRoot {
@@ -119,6 +119,8 @@ export interface Profile {
   initrds: string[];
   cmdline: string;
   loader: Loader;
+  /** UEFI machines get shim → GRUB and the kernel must be signed. */
+  secureBoot: boolean;
   root: ProfileRoot | null;
   /** The MACs of the inventory nodes using it. */
   nodes: string[];

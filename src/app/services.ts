@@ -9,7 +9,8 @@ import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from '../dhcp/responder.js';
 import { LeaseStore } from '../dhcp/lease-store.js';
 import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../dhcp/settings.js';
-import { dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
+import { LOADER_REFUSED_MSG } from '../events/loader-watch.js';
+import { dhcpDefaultLoader, dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
 import { httpBaseUrl, nfsExportPath, secretsBaseUrl } from '../boot/urls.js';
 import { bootServerAddresses } from '../config/subnets.js';
 import { NbdServer } from '../protocols/nbd/server.js';
@@ -97,6 +98,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     onError: (e) => logger.log('error', 'cannot record boot event', { service: 'events', error: String(e) }),
     // A machine that booted as a node known by its switch port is one its lease names.
     isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined || leases?.leaseForMac(mac)?.node !== undefined,
+    onLoaderRefused: (e) => logger.log('warn', LOADER_REFUSED_MSG, { service: 'events', mac: e.mac, ip: e.ip, loader: e.fields.loader, detail: e.detail }),
   });
   // The switch port a trusted relay last reported a machine on (replayed from the events, so a
   // restart keeps it), and the inventory node a machine is: by its MAC, else the node on that
@@ -210,6 +212,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
       : bootDhcpServer({
           settings: dhcpSettingsFromConfig(config, dhcpPorts),
           lookupNode: dhcpNodeLookup(getConfig, trustedPort),
+          defaultLoader: dhcpDefaultLoader(getConfig),
           // The reserving node's key: its MAC, or "host:NAME" for a node known by its port.
           reservedBy: (ip) => {
             const n = nodeByAddress(getConfig(), ip);

@@ -12,6 +12,8 @@ export interface BootTarget {
   /** Where the kernel and initrds are served (boot tree paths, the same over TFTP and HTTP). */
   kernel: string;
   initrds: string[];
+  /** The kernel's file on this server (the profile's, or the pinned store version's). */
+  kernelFile?: string;
 }
 
 interface NodeIndex {
@@ -82,7 +84,7 @@ export function bootTargetFor(config: DisklessConfig, mac: string, node: NodeCon
   const profile = profileName === undefined ? undefined : config.profiles.get(profileName);
   if (!profile) return undefined;
   const cmdline = [profile.cmdline, node?.cmdline].filter((s) => s && s.trim()).join(' ');
-  return { mac, profile, cmdline, loader: node?.loader ?? profile.loader, ...profileFiles(profile), ...(node ? { node } : {}) };
+  return { mac, profile, cmdline, loader: node?.loader ?? profile.loader, ...profileFiles(profile), ...(node ? { node } : {}), ...(profile.kernel !== '' ? { kernelFile: profile.kernel } : {}) };
 }
 
 /** The served paths of a profile's own kernel and initrds (store images pin theirs later). */

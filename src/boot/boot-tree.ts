@@ -26,11 +26,23 @@ export function rootModeRefusal(profile: string, mode: RootMode, image: string, 
   return `Cannot boot profile ${profile} with root mode ${mode}: image ${image}@${version} has kernel ${kernelVersion}, which has no ${modules.join('/')} module (` +
     `use root mode ${modes.join(' or ')}, or an image whose kernel has it)`;
 }
+import { GRUB_ARM64, GRUB_X64, grubServerDevice, macFromPxelinuxName, SHIM_ARM64, SHIM_X64 } from './urls.js';
+import { renderGrubBootstrapConfig, renderGrubConfig, renderGrubDiscoveredConfig, renderGrubProblemConfig, renderGrubUnknownConfig } from './grub-config.js';
+import { kernelFileSignature, type KernelSignature } from '../config/kernel-signature.js';
+import { fileIdentity } from '../files/file-identity.js';
+import { ipv4ToHex } from '../net/ipv4.js';
 
 // Boot loaders taken from Debian's ipxe and pxelinux/syslinux-common packages, by the names
 // DHCP hands out. Only these names are looked up in those directories.
 const IPXE_FILES = new Set(['undionly.kpxe', 'undionly.kkpxe', 'ipxe.pxe', 'ipxe.efi', 'snponly.efi', 'ipxe-arm64.efi', 'snponly-arm64.efi']);
 const SYSLINUX_FILE = /^(pxelinux\.0|lpxelinux\.0|[a-z0-9_-]+\.c32)$/;
+// The signed chain, by the names DHCP and shim use, from server.signed_boot.
+const SIGNED_CHAIN: ReadonlyMap<string, (c: DisklessConfig) => string> = new Map([
+  [SHIM_X64, (c) => c.server.signedBoot.x64.shim],
+  [GRUB_X64, (c) => c.server.signedBoot.x64.grub],
+  [SHIM_ARM64, (c) => c.server.signedBoot.arm64.shim],
+  [GRUB_ARM64, (c) => c.server.signedBoot.arm64.grub],
+]);
 
 /** Gives a boot script its node's one-time secrets token, when the machine asking is that node. */
 export type TokenForScript = (mac: string, peer: string | undefined) => Promise<string | undefined>;
@@ -88,11 +100,13 @@ export function subnetSecretsUrl(config: () => DisklessConfig): (peer: string | 
  * Everything served to booting machines, under one namespace shared by TFTP and HTTP:
  *   undionly.kpxe, ipxe.efi, …           iPXE binaries
  *   pxelinux.0, ldlinux.c32, *.c32       syslinux
+ *   shimx64.efi, grubx64.efi, …          the signed chain (server.signed_boot)
  *   the generated and profile paths      named in urls.ts (boot/MAC.ipxe, pxelinux.cfg/…, profiles/…, images/…, store/…)
  *   anything else                        server.tftp_root, confined to it
  */
 export class BootTree {
   readonly #digests = new DigestCache();
+  readonly #signatures = new Map<string, { key: string; signature: KernelSignature }>();
 
   constructor(
     private readonly config: () => DisklessConfig,
@@ -119,7 +133,7 @@ export class BootTree {
       if (mode !== undefined && img.manifest.rootModes !== undefined && !img.manifest.rootModes.includes(mode)) {
         throw new Error(rootModeRefusal(target.profile.name, mode, img.name, img.version, img.manifest.kernelVersion, img.manifest.rootModes));
       }
-      t = { ...t, kernel: storedFilePath(img.name, img.version, 'vmlinuz'), initrds: [storedFilePath(img.name, img.version, 'initrd.img')] };
+      t = { ...t, kernel: storedFilePath(img.name, img.version, 'vmlinuz'), initrds: [storedFilePath(img.name, img.version, 'initrd.img')], kernelFile: this.store.paths(img.name, img.version).kernel };
       pinned = { path: storedFilePath(img.name, img.version, 'root.sqfs'), sha256: img.manifest.files['root.sqfs'].sha256, exportName: versionExport(img.name, img.version) };
       if (target.node) this.opts.onPinned?.(target.mac, img.name, img.version);
     }
@@ -142,6 +156,55 @@ export class BootTree {
 
   #base(peer: string | undefined): string {
     return typeof this.baseUrl === 'function' ? this.baseUrl(peer) : this.baseUrl;
+  }
+
+  /** Refuses a Secure Boot profile's kernel that carries no signature (cached per file version). */
+  async #checkSigned(target: BootTarget): Promise<void> {
+    if (!target.profile.secureBoot) return;
+    const file = target.kernelFile;
+    if (file === undefined) throw new Error(`Cannot boot profile ${target.profile.name} with Secure Boot: it has no kernel`);
+    const key = (await fileIdentity(file)) ?? 'missing';
+    let hit = this.#signatures.get(file);
+    if (hit?.key !== key) {
+      hit = { key, signature: kernelFileSignature(file) };
+      this.#signatures.set(file, hit);
+    }
+    const sig = hit.signature;
+    if (!sig.signed) throw new Error(`profile ${target.profile.name} asks for Secure Boot but its kernel ${file} is not signed: ${sig.why}`);
+  }
+
+  /** GRUB's configs: the bootstrap every machine reads, then its own by MAC or address. */
+  async #grubConfig(cfg: DisklessConfig, name: string | undefined, peer: string | undefined): Promise<BootFile | undefined> {
+    if (name === undefined) return memoryFile(renderGrubBootstrapConfig());
+    const byMac = macFromPxelinuxName(name);
+    let mac: string;
+    let node: NodeConfig | undefined;
+    if (byMac !== undefined) {
+      mac = byMac;
+      node = this.#nodeOf(cfg, mac);
+      if (!node) this.opts.onUnknownMac?.(mac, peer);
+      if (!node && cfg.dhcp.unknownClients === 'register') return memoryFile(renderGrubDiscoveredConfig(mac));
+    } else if (/^[0-9A-Fa-f]{8}$/.test(name)) {
+      // Only nodes with a fixed address (and a MAC) have one; any other address is a miss (GRUB goes on).
+      node = cfg.nodes.find((n) => n.address && ipv4ToHex(n.address) === name.toUpperCase());
+      if (node?.mac === undefined) return undefined;
+      mac = node.mac;
+    } else {
+      return undefined;
+    }
+    const target = bootTargetFor(cfg, mac, node);
+    if (!target) return memoryFile(renderGrubUnknownConfig(mac));
+    try {
+      const device = grubServerDevice(cfg.server);
+      if (device === undefined) {
+        throw new Error(`GRUB fetches files only from HTTP port 80 or TFTP port 69, and server.http_port is ${cfg.server.httpPort}, server.tftp_port ${cfg.server.tftpPort}`);
+      }
+      const complete = await this.#withRoot(cfg, target, peer);
+      await this.#checkSigned(complete);
+      return memoryFile(renderGrubConfig(complete, device));
+    } catch (e) {
+      return memoryFile(renderGrubProblemConfig(mac, e instanceof Error ? e.message : String(e)));
+    }
   }
 
   /** `peer` is the asking machine's address: only its own boot script gets it a token. */
@@ -173,6 +236,8 @@ export class BootTree {
   /** The generated and configured names; undefined when the name is none of them (then tftp_root's). */
   async #lookup(cfg: DisklessConfig, path: string, peer: string | undefined): Promise<BootFile | undefined> {
     if (IPXE_FILES.has(path)) return diskFile(join(cfg.server.ipxeDir, path));
+    const signed = SIGNED_CHAIN.get(path);
+    if (signed) return diskFile(signed(cfg));
     if (SYSLINUX_FILE.test(path)) {
       for (const dir of cfg.server.syslinuxDirs) {
         const f = await diskFile(join(dir, path));
@@ -187,6 +252,8 @@ export class BootTree {
         const text = await pxelinuxConfigFor(cfg, named.name, (t) => this.#withRoot(cfg, t, peer), (c, mac) => this.#nodeOf(c, mac)).catch(() => undefined);
         return text === undefined ? undefined : memoryFile(text);
       }
+      case 'grub-config':
+        return this.#grubConfig(cfg, named.name, peer);
       case 'script': {
         const { mac } = named;
         if (!mac) return undefined;

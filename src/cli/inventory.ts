@@ -8,7 +8,7 @@ import { addNode, addProfile, removeNode, removeProfile, setNode, setProfile, ty
 import { DisklessError } from '../errors/diskless-error.js';
 
 const NODE_HELP = `Usage: diskless node add --mac MAC [--hostname H] [--address IP] [--profile P]
-                       [--cmdline ARGS] [--loader ipxe|pxelinux] [--config FILE]
+                       [--cmdline ARGS] [--loader ipxe|pxelinux|grub] [--config FILE]
        diskless node set MAC [--hostname H] [--address IP] [--profile P] [--cmdline ARGS]
                        [--loader L] [--unset KEY,KEY] [--config FILE]
        diskless node rm MAC [--config FILE]

@@ -5,15 +5,26 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { formatIpv4, parseIpv4, maskToPrefix, prefixToMask } from '../net/ipv4.js';
 import { inNetwork, parseCidr } from './subnets.js';
 import { normalizeMac } from '../net/mac.js';
-import type { ApiConfig, DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig, SubnetConfig, SwitchPort } from './types.js';
+import type { ApiConfig, DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig, SignedChain, SubnetConfig, SwitchPort } from './types.js';
 import { canonicalAgentId, switchPortText } from '../net/switch-port.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
 import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
 import { kernelArgsProblem } from './kernel-args.js';
 import { readPowerSettings, resolvePower } from './power.js';
+import { kernelFileSignature } from './kernel-signature.js';
 
-const LOADERS = ['ipxe', 'pxelinux'] as const;
+const LOADERS = ['ipxe', 'pxelinux', 'grub'] as const;
+
+/**
+ * Where Debian's packages put the signed chain: shim-signed (Microsoft-signed shim) and
+ * grub-efi-*-signed (Debian-signed GRUB; "grubnet" is its network image, which reads its
+ * config from the server it was loaded from). The arm64 files come from the :arm64 packages.
+ */
+export const DEFAULT_SIGNED_BOOT = {
+  x64: { shim: '/usr/lib/shim/shimx64.efi.signed', grub: '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed' },
+  arm64: { shim: '/usr/lib/shim/shimaa64.efi.signed', grub: '/usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed' },
+} as const;
 // RFC 1123 host name: labels of letters, digits and inner hyphens.
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
@@ -109,6 +120,7 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     tlsKeyFile: path(f.string('tls_key', `${stateDir}/tls/server.key`)),
     ipxeDir: path(f.string('ipxe_dir', '/usr/lib/ipxe')),
     syslinuxDirs: (syslinux.length ? syslinux : ['/usr/lib/PXELINUX', '/usr/lib/syslinux/modules/bios']).map(path),
+    signedBoot: readSignedBoot(f.map('signed_boot'), path),
     ...(iface !== undefined ? { interface: iface } : {}),
     ...(tftpRoot !== undefined ? { tftpRoot: path(tftpRoot) } : {}),
   };
@@ -118,6 +130,22 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
   if (s.answerRouterSolicitations && iface === undefined) f.fail('answer_router_solicitations', 'needs server.interface: the link to answer on', f.raw('answer_router_solicitations'));
   f.rejectUnknown();
   return s;
+}
+
+/**
+ * server.signed_boot: { x64: { shim, grub }, arm64: { shim, grub } }, each file defaulting to
+ * Debian's. A site with its own keys (enrolled in db or as a MOK) names its own signed files.
+ */
+function readSignedBoot(f: Fields, path: (p: string) => string): ServerConfig['signedBoot'] {
+  const chain = (arch: 'x64' | 'arm64'): SignedChain => {
+    const c = f.map(arch);
+    const out = { shim: path(c.string('shim', DEFAULT_SIGNED_BOOT[arch].shim)), grub: path(c.string('grub', DEFAULT_SIGNED_BOOT[arch].grub)) };
+    c.rejectUnknown();
+    return out;
+  };
+  const out = { x64: chain('x64'), arm64: chain('arm64') };
+  f.rejectUnknown();
+  return out;
 }
 
 const SINGLE_SUBNET_KEYS = ['pool', 'subnet_mask', 'routers', 'broadcast'] as const;
@@ -372,11 +400,21 @@ function readProfile(name: string, f: Fields, path: (p: string) => string, paren
     initrds: f.has('initrd') ? f.strings('initrd').map(path) : [...(parent?.initrds ?? [])],
     cmdline,
     loader: f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : parent?.loader ?? 'ipxe',
+    secureBoot: f.has('secure_boot') ? f.bool('secure_boot', false) : parent?.secureBoot ?? false,
     files: mergeFileSpecs(parent?.files ?? [], readFileSpecs(f, path)),
   };
   if (f.has('power') || parent?.power) {
     const own = f.has('power') ? readPowerSettings(f.map('power'), path) : {};
     p.power = { ...parent?.power, ...own };
+  }
+  // A stored image's kernel is checked when a node is given it (the boot tree): the store, not
+  // the config, knows which version is published.
+  if (p.secureBoot && p.image === undefined && p.kernel !== '') {
+    const sig = kernelFileSignature(p.kernel);
+    if (!sig.signed) {
+      const key = f.has('kernel') ? 'kernel' : 'secure_boot';
+      f.fail(key, `${p.kernel} cannot boot with Secure Boot: ${sig.why}. Use a signed kernel (Debian's linux-image-* are signed) or one signed with the site's own key, or set secure_boot: false`, f.raw(key));
+    }
   }
   if (f.has('root')) {
     if (!f.isNull('root')) p.root = readRoot(f.map('root'), path, image !== undefined);

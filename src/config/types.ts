@@ -5,7 +5,11 @@ import type { SwitchPort } from '../net/switch-port.js';
 
 export type { SwitchPort } from '../net/switch-port.js';
 export type DhcpMode = 'full' | 'proxy' | 'off';
-export type Loader = 'ipxe' | 'pxelinux';
+/**
+ * What a machine's firmware is handed: iPXE (BIOS and UEFI), pxelinux (BIOS), or the signed
+ * chain shim → GRUB (UEFI x64 and arm64; the only one Secure Boot accepts).
+ */
+export type Loader = 'ipxe' | 'pxelinux' | 'grub';
 
 export interface ServerConfig {
   /** The address nodes reach this server at (DHCP option 54, siaddr, URLs). */
@@ -48,6 +52,14 @@ export interface ServerConfig {
   tlsKeyFile: string;
   /** Answer IPv6 Router Solicitations on `interface` with "no router" (iPXE stops waiting). */
   answerRouterSolicitations: boolean;
+  /** The signed chain handed to UEFI machines with the grub loader, per architecture. */
+  signedBoot: { x64: SignedChain; arm64: SignedChain };
+}
+
+/** A shim and the GRUB network image it loads (served as shimx64.efi/grubx64.efi, shimaa64.efi/grubaa64.efi). */
+export interface SignedChain {
+  shim: string;
+  grub: string;
 }
 
 export interface DhcpConfig {
@@ -141,6 +153,11 @@ export interface ProfileConfig {
   initrds: string[];
   cmdline: string;
   loader: Loader;
+  /**
+   * UEFI machines of this profile get shim → GRUB (whatever `loader` says, which then applies
+   * to BIOS machines), and the kernel must carry a signature.
+   */
+  secureBoot: boolean;
   root?: RootConfig;
   files: FileSpec[];
   /** BMC settings its nodes share (user, password_file, port…); a node adds its own ipmi address. */

@@ -140,7 +140,7 @@ function configure(reply: DhcpPacket, input: DhcpPolicyInput, client: ClientClas
   if (settings.rootPath !== undefined) options.ifRequested.set(OptionCode.RootPath, Buffer.from(settings.rootPath));
   if (settings.broadcastAddress !== undefined) options.ifRequested.set(OptionCode.BroadcastAddress, ipv4ToBytes(settings.broadcastAddress));
   addEchoes(options, packet);
-  const target = chooseDhcpBootFile(client, node, settings);
+  const target = chooseDhcpBootFile(client, node ?? input.unknownLoader, settings);
   if (target.ok) addBootInfo(reply, options, target, settings);
   options.applyTo(reply, packet);
   return target.ok ? `, boot ${target.file}` : `, no boot info: ${target.reason}`;

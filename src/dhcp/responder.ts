@@ -10,7 +10,7 @@ import { PoolCursor } from './address-choice.js';
 import { macOf } from './classify-client.js';
 import type { LeaseStore } from './lease-store.js';
 import { decideDhcpReply, type DhcpDecision } from './policy.js';
-import type { DhcpNode, DhcpServiceSettings, DhcpSettings } from './settings.js';
+import type { DhcpNode, DhcpServiceSettings, DhcpSettings, LoaderChoice } from './settings.js';
 import { selectSubnet } from './subnet-selection.js';
 import { sameSubnet } from '../net/ipv4.js';
 
@@ -23,6 +23,8 @@ export interface BootResponderOptions {
    * machine may stand in. Never from a request on one of the server's own links.
    */
   lookupNode: (mac: string, port?: SwitchPort, recalled?: boolean) => DhcpNode | undefined;
+  /** The default profile's loader, which machines outside the inventory boot with. */
+  defaultLoader?: () => LoaderChoice | undefined;
   leaseStore: LeaseStore;
   /** The key (MAC, or "host:NAME") of the node holding a fixed reservation for `ip`, so the pool never hands it out. */
   reservedBy?: (ip: string) => string | undefined;
@@ -68,6 +70,7 @@ export class BootDhcpResponder implements DhcpResponder {
       port: arrival.port,
       settings: subnet,
       node,
+      unknownLoader: node === undefined ? this.#o.defaultLoader?.() : undefined,
       leases: leaseStore,
       poolCursor: this.#cursor(subnet),
       ...(this.#o.reservedBy ? { reservedBy: this.#o.reservedBy } : {}),

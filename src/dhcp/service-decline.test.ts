@@ -26,7 +26,7 @@ const SEED = 0xdec11e;
 const FLOOD = 5000;
 
 /** A node with a fixed reservation outside the pool (127.0.0.100-110). */
-const RESERVED: DhcpNode = { mac: '52:54:00:00:05:50', hostname: 'fixed', address: '127.0.0.50', loader: 'ipxe' };
+const RESERVED: DhcpNode = { mac: '52:54:00:00:05:50', hostname: 'fixed', address: '127.0.0.50', loader: 'ipxe', secureBoot: false };
 const POOL_CLIENT = '52:54:00:00:05:01';
 const OTHER_CLIENT = '52:54:00:00:05:02';
 const ATTACKER = '02:00:00:00:66:66';

@@ -38,7 +38,7 @@ it('busybox udhcpc gets its reserved address, hostname, router and DNS', { skip,
   let server: DhcpServer | undefined;
   try {
     const net = `10.213.${lab.subnet}`;
-    const node: DhcpNode = { mac: lab.clientMac, hostname: 'interop-node', address: `${net}.42`, loader: 'ipxe' };
+    const node: DhcpNode = { mac: lab.clientMac, hostname: 'interop-node', address: `${net}.42`, loader: 'ipxe', secureBoot: false };
     const events: DhcpEvent[] = [];
     server = bootDhcpServer({
       settings: singleSubnet({
@@ -53,7 +53,7 @@ it('busybox udhcpc gets its reserved address, hostname, router and DNS', { skip,
         domainName: 'lab.test',
         leaseTimeSec: 600,
         unknownClients: 'deny',
-        bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
+        bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', pxelinux: 'pxelinux.0', shimX64: 'shimx64.efi', shimArm64: 'shimaa64.efi' },
         ipxeScriptUrl: (mac) => `http://${net}.1/boot/${mac}.ipxe`,
         httpBootUrl: (arch) => `http://${net}.1/${arch}.efi`,
         ports: { server: 67, client: 68, proxy: 4011 },
@@ -103,7 +103,7 @@ it('two interfaces, two subnets: each udhcpc gets an address from its own link\'
         mode: 'full' as const, serverAddress: `${net}.1`, network: `${net}.0`, name: `${net}.0/24`, interfaceName: lab.hostIf, attached: true,
         pool: { start: `${net}.100`, end: `${net}.110` }, subnetMask: '255.255.255.0', routers: [`${net}.1`], dnsServers: [], leaseTimeSec: 600,
         unknownClients: 'allow' as const,
-        bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
+        bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', pxelinux: 'pxelinux.0', shimX64: 'shimx64.efi', shimArm64: 'shimaa64.efi' },
         ipxeScriptUrl: (mac: string) => `http://${net}.1/boot/${mac}.ipxe`,
         httpBootUrl: () => `http://${net}.1/ipxe.efi`,
         ports: { server: 67, client: 68, proxy: 4011 },

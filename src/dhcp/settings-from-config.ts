@@ -1,8 +1,8 @@
 import type { DisklessConfig } from '../config/types.js';
-import { DEFAULT_DHCP_PORTS, type DhcpNode, type DhcpServiceSettings, type DhcpSettings } from './settings.js';
-import { nodeForMachine, nodeKey } from '../boot/boot-target.js';
+import { DEFAULT_DHCP_PORTS, type DhcpNode, type DhcpServiceSettings, type DhcpSettings, type LoaderChoice } from './settings.js';
+import { nodeByMac, nodeForMachine, nodeKey } from '../boot/boot-target.js';
 import type { SwitchPort } from '../net/switch-port.js';
-import { bootScriptPath, bootUrl, httpBaseUrl } from '../boot/urls.js';
+import { bootScriptPath, bootUrl, httpBaseUrl, IPXE_EFI_X64, SHIM_ARM64, SHIM_X64 } from '../boot/urls.js';
 
 /**
  * The DHCP service's view of the config: one DhcpSettings per subnet, each with its own boot
@@ -25,9 +25,9 @@ export function dhcpSettingsFromConfig(config: DisklessConfig, ports: DhcpSettin
       dnsServers: s.dns,
       leaseTimeSec: s.leaseTimeSec,
       unknownClients: dhcp.unknownClients,
-      bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
+      bootFiles: { bios: 'undionly.kpxe', efi64: IPXE_EFI_X64, pxelinux: 'pxelinux.0', shimX64: SHIM_X64, shimArm64: SHIM_ARM64 },
       ipxeScriptUrl: (mac) => bootUrl(base, bootScriptPath(mac)),
-      httpBootUrl: (arch) => bootUrl(base, arch === 'efi-x64' ? 'ipxe.efi' : 'ipxe-arm64.efi'),
+      httpBootUrl: (arch, loader) => bootUrl(base, loader === 'grub' ? (arch === 'efi-x64' ? SHIM_X64 : SHIM_ARM64) : IPXE_EFI_X64),
       ports,
       ...(s.interface !== undefined ? { interfaceName: s.interface } : {}),
       ...(s.pool ? { pool: s.pool } : {}),
@@ -51,13 +51,23 @@ export function dhcpNodeLookup(config: () => DisklessConfig, portOf: (mac: strin
     const cfg = config();
     const node = nodeForMachine(cfg, mac, port ?? (recalled ? portOf(mac) : undefined));
     if (!node) return undefined;
-    const loader = node.loader ?? cfg.profiles.get(node.profile)?.loader ?? 'ipxe';
+    const profile = cfg.profiles.get(node.profile);
     return {
       mac,
-      loader,
+      loader: node.loader ?? profile?.loader ?? 'ipxe',
+      secureBoot: profile?.secureBoot ?? false,
       ...(node.hostname !== undefined ? { hostname: node.hostname } : {}),
       ...(node.address !== undefined ? { address: node.address } : {}),
       key: nodeKey(node),
     };
+  };
+}
+
+/** The default profile's loader: what a machine outside the inventory boots with under `allow`. */
+export function dhcpDefaultLoader(config: () => DisklessConfig): () => LoaderChoice | undefined {
+  return () => {
+    const cfg = config();
+    const profile = cfg.defaultProfile === undefined ? undefined : cfg.profiles.get(cfg.defaultProfile);
+    return profile === undefined ? undefined : { loader: profile.loader, secureBoot: profile.secureBoot };
   };
 }

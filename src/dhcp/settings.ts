@@ -1,3 +1,5 @@
+import type { Loader } from '../config/types.js';
+
 /**
  * What DHCP answers on one subnet (the policy's whole view of it); built from the declarative
  * config by the app layer.
@@ -28,9 +30,14 @@ export interface DhcpSettings {
   rootPath?: string;
   /** register answers unknown clients like allow; only their boot script differs. */
   unknownClients: 'allow' | 'deny' | 'register';
-  bootFiles: { bios: string; efi64: string; efiArm64: string; pxelinux: string };
+  /**
+   * TFTP names: iPXE for BIOS and x64 UEFI, pxelinux, and the shims that start the signed
+   * chain (shim then loads grubx64.efi or grubaa64.efi from the same directory).
+   */
+  bootFiles: { bios: string; efi64: string; pxelinux: string; shimX64: string; shimArm64: string };
   ipxeScriptUrl: (mac: string) => string;
-  httpBootUrl: (arch: 'efi-x64' | 'efi-arm64') => string;
+  /** The URL UEFI HTTP boot firmware is handed: the iPXE binary, or the shim of the signed chain. */
+  httpBootUrl: (arch: 'efi-x64' | 'efi-arm64', loader: 'ipxe' | 'grub') => string;
   /** 67, 68, 4011 by default; tests use high ports. */
   ports: { server: number; client: number; proxy: number };
 }
@@ -56,8 +63,15 @@ export function singleSubnet(settings: DhcpSettings): DhcpServiceSettings {
   };
 }
 
+/** Which loader a machine's profile (and node entry) asks for. */
+export interface LoaderChoice {
+  loader: Loader;
+  /** UEFI machines get the signed chain whatever `loader` says. */
+  secureBoot: boolean;
+}
+
 /** The inventory's view of one machine, as far as DHCP cares. */
-export interface DhcpNode {
+export interface DhcpNode extends LoaderChoice {
   /** The machine's MAC (chaddr). */
   mac: string;
   /**
@@ -69,7 +83,6 @@ export interface DhcpNode {
   hostname?: string;
   /** A fixed reservation; honoured even outside the pool. */
   address?: string;
-  loader: 'ipxe' | 'pxelinux';
 }
 
 export const DEFAULT_DHCP_PORTS = { server: 67, client: 68, proxy: 4011 } as const;

@@ -23,7 +23,7 @@ const common = {
   unknownClients: 'allow' as const,
   leaseTimeSec: 3600,
   dnsServers: ['10.1.0.53'],
-  bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
+  bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', pxelinux: 'pxelinux.0', shimX64: 'shimx64.efi', shimArm64: 'shimaa64.efi' },
   ports: PORTS,
 };
 const urls = (server: string) => ({
@@ -136,7 +136,7 @@ describe('addresses, reservations and leases per subnet', () => {
   });
 
   it('a reservation holds on its own subnet; elsewhere the node gets that subnet\'s pool, and nobody gets its address', () => {
-    const node: DhcpNode = { mac: '52:54:00:00:00:50', hostname: 'r2n1', address: '10.2.0.50', loader: 'ipxe' };
+    const node: DhcpNode = { mac: '52:54:00:00:00:50', hostname: 'r2n1', address: '10.2.0.50', loader: 'ipxe', secureBoot: false };
     const { r } = responder([node]);
     assert.equal(offered(r.answer(discover(node.mac, { giaddr: '10.2.0.1' }), onUp0)), '10.2.0.50');
     const moved = r.answer(discover(node.mac, {}, 2), onUp0);

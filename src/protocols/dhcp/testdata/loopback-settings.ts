@@ -15,7 +15,7 @@ export function loopbackSettings(clientPort: number, overrides: Partial<DhcpSett
     dnsServers: ['127.0.0.53'],
     leaseTimeSec: 3600,
     unknownClients: 'allow',
-    bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
+    bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', pxelinux: 'pxelinux.0', shimX64: 'shimx64.efi', shimArm64: 'shimaa64.efi' },
     ipxeScriptUrl: (mac) => `http://127.0.0.1/boot/${mac}.ipxe`,
     httpBootUrl: (arch) => `http://127.0.0.1/ipxe/${arch}.efi`,
     ports: { server: 0, client: clientPort, proxy: 0 },
