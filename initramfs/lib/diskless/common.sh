@@ -9,7 +9,7 @@ DL_LOG=${DL_LOG:-/run/initramfs/diskless.log}
 DL_CONSOLE=${DL_CONSOLE:-/dev/console}
 
 info() {
-    printf 'diskless: %s\n' "$*" > "$DL_CONSOLE"
+    printf 'diskless: %s\n' "$*" >> "$DL_CONSOLE"
     printf '%s %s\n' "$(cut -d' ' -f1 /proc/uptime)" "$*" >> "$DL_LOG"
 }
 
