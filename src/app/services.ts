@@ -13,7 +13,7 @@ import { dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-co
 import { httpBaseUrl, nfsExportPath, secretsBaseUrl } from '../boot/urls.js';
 import { NbdServer } from '../protocols/nbd/server.js';
 import { GaneshaServer } from '../nfs/ganesha.js';
-import { reportEndpoint } from '../api/report-endpoint.js';
+import { failureReportEndpoint, reportEndpoint } from '../api/report-endpoint.js';
 import type { NodeReport, ServiceEvents } from '../events/service-events.js';
 import { ImageExports } from './image-exports.js';
 import { ImageStore } from '../images/store/image-store.js';
@@ -94,6 +94,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     lookupMacByIp: (ip) => leases?.leaseForIp(ip)?.mac ?? nodeByAddress(getConfig(), ip)?.mac ?? neighbours(ip),
     onError: (e) => logger.log('error', 'cannot record boot event', { service: 'events', error: String(e) }),
     isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined,
+    logger,
   });
   const events = bothEvents(observability.serviceEvents, opts.events);
   const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())));
@@ -117,17 +118,29 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     events.dhcp(e);
   };
   const logRefusedReport = throttledLog(logger.child({ service: 'node' }), 'warn', 'node report refused');
+  const isKnownMac = knownMac({
+    inventory: (mac) => nodeByMac(getConfig(), mac) !== undefined,
+    leases: leases && ((mac) => leases.leaseForMac(mac) !== undefined),
+    discovered: (mac) => discovery.has(mac),
+    states: (mac) => observability.states.get(mac) !== undefined,
+  });
   const report = reportEndpoint({
     onReport,
-    isKnownMac: knownMac({
-      inventory: (mac) => nodeByMac(getConfig(), mac) !== undefined,
-      leases: leases && ((mac) => leases.leaseForMac(mac) !== undefined),
-      discovered: (mac) => discovery.has(mac),
-      states: (mac) => observability.states.get(mac) !== undefined,
-    }),
+    isKnownMac,
     onRefused: (r) => {
       observability.metrics.reportRefused(r.reason);
       logRefusedReport({ reason: r.reason, peer: r.peer, mac: r.mac });
+    },
+  });
+  const failureReport = failureReportEndpoint({
+    isKnownMac,
+    onFailureReport: (r) => {
+      const kept = observability.failureReports.put(r);
+      logger.log('warn', 'node failure report', { service: 'node', mac: r.mac, stage: kept.stage, cause: kept.cause, bytes: Buffer.byteLength(kept.text), truncated: kept.truncated, peer: r.peer });
+    },
+    onRefused: (r) => {
+      observability.metrics.reportRefused(r.reason);
+      logRefusedReport({ reason: r.reason, peer: r.peer, mac: r.mac, endpoint: 'failure-report' });
     },
   });
   const api = observability.handlers({
@@ -149,7 +162,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     address: config.server.address,
     port: config.server.httpPort,
     resolve: (p, peer) => tree.resolve(p, peer),
-    handlers: [report, nodeFilesOnlyOverTls(secretsUrl)],
+    handlers: [report, failureReport, nodeFilesOnlyOverTls(secretsUrl)],
     logger,
     onEvent: events.http,
     ...caps,
@@ -232,7 +245,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   } catch (e) {
     await stopAll();
     await discovery.close();
-    observability.close();
+    await observability.close();
     throw e;
   }
   if (opts.watchConfig !== false) watcher.start();
@@ -242,7 +255,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     await discovery.close();
     await exports.close();
     await identity.windows.flush();
-    observability.close();
+    await observability.close();
   };
   logger.log('info', 'listening', {
     boot: httpBaseUrl(config.server), secrets: secretsUrl, admin: adminBaseUrl(config.api.address, admin.port),

@@ -7,8 +7,9 @@ import { normalizeMac } from '../net/mac.js';
 import type { ApiConfig, DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig } from './types.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
-import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
+import { DEFAULT_FAILURE_DELAY_SEC, DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
 import { kernelArgsProblem } from './kernel-args.js';
+import { menuTargetProblem, readMenu } from './menu.js';
 
 const LOADERS = ['ipxe', 'pxelinux'] as const;
 // RFC 1123 host name: labels of letters, digits and inner hyphens.
@@ -52,6 +53,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   top.rejectUnknown();
   checkUnknownClients(dhcpFields, dhcp, defaultProfile);
   checkUnique(top, nodes);
+  checkMenus(file, profiles, nodes);
   for (const n of nodes) {
     if (n.address && dhcp.mode === 'full' && !sameSubnet(n.address, server.address, dhcp.subnetMask)) {
       throw new ConfigError(file, undefined, `nodes[${n.mac}].address`, `${n.address} is not in the subnet of server.address ${server.address}/${maskToPrefix(dhcp.subnetMask)}`);
@@ -249,6 +251,12 @@ function readProfile(name: string, f: Fields, path: (p: string) => string, paren
     loader: f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : parent?.loader ?? 'ipxe',
     files: mergeFileSpecs(parent?.files ?? [], readFileSpecs(f, path)),
   };
+  const onFailure = f.has('on_failure') ? f.oneOf('on_failure', ['shell', 'reboot', 'poweroff'] as const, 'shell') : parent?.onFailure;
+  if (onFailure !== undefined) p.onFailure = onFailure;
+  const failureDelaySec = f.has('failure_delay') ? f.int('failure_delay', DEFAULT_FAILURE_DELAY_SEC, 0, 3600) : parent?.failureDelaySec;
+  if (failureDelaySec !== undefined) p.failureDelaySec = failureDelaySec;
+  const menu = f.has('menu') ? readMenu(f) : parent?.menu;
+  if (menu) p.menu = menu;
   if (f.has('root')) {
     if (!f.isNull('root')) p.root = readRoot(f.map('root'), path, image !== undefined);
   } else if (parent?.root) p.root = { ...parent.root };
@@ -301,8 +309,10 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: str
   const cmdline = readCmdline(f);
   const loader = f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : undefined;
   const files = readFileSpecs(f, path);
+  const menu = readMenu(f);
   f.rejectUnknown();
   return {
+    ...(menu ? { menu } : {}),
     mac: mac!,
     profile,
     ...(hostname !== undefined ? { hostname } : {}),
@@ -311,6 +321,18 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: str
     ...(loader !== undefined ? { loader } : {}),
     ...(files.length ? { files } : {}),
   };
+}
+
+/** Menus name profiles, which are all known only now. */
+function checkMenus(file: string, profiles: ReadonlyMap<string, ProfileConfig>, nodes: readonly NodeConfig[]): void {
+  for (const p of profiles.values()) {
+    const problem = p.menu && menuTargetProblem(p.menu, p, profiles);
+    if (problem) throw new ConfigError(file, undefined, `profiles.${p.name}.menu`, problem);
+  }
+  for (const n of nodes) {
+    const problem = n.menu && menuTargetProblem(n.menu, profiles.get(n.profile)!, profiles);
+    if (problem) throw new ConfigError(file, undefined, `nodes[${n.mac}].menu`, problem);
+  }
 }
 
 function checkUnique(top: Fields, nodes: NodeConfig[]): void {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildDebianRoot, SLIM_EXCLUDES } from '../images/debian-root.js';
 import { makeSquashfs } from '../images/squashfs.js';
@@ -19,7 +19,10 @@ export const LAB_RECIPE = {
       // dpkg matches the paths packages ship (/lib/modules), not the merged-/usr target.
       'drivers/comedi', 'drivers/bluetooth', 'net/bluetooth', 'drivers/isdn', 'drivers/mtd'].map((d) => `/lib/modules/*/kernel/${d}/*`),
   ],
-  version: 3,
+  // systemd-networkd runs, as on images whose network it configures: the initramfs hands it
+  // the boot interface, and it renews the lease for as long as the node runs.
+  enable: [['systemd-networkd.service', 'multi-user.target'], ['systemd-networkd.socket', 'sockets.target']],
+  version: 4,
 } as const;
 
 export interface LabImage {
@@ -59,6 +62,11 @@ export async function ensureLabImage(cacheDir: string, progress: (msg: string) =
         exclude: LAB_RECIPE.exclude,
         onLine: (l) => { if (/^I: /.test(l)) progress(`  mmdebstrap: ${l.slice(3)}`); },
       });
+      for (const [unit, target] of LAB_RECIPE.enable) {
+        // What `systemctl enable` does, without running systemctl in the tree.
+        await mkdir(join(rootfs, 'etc/systemd/system', `${target}.wants`), { recursive: true });
+        await symlink(`/lib/systemd/system/${unit}`, join(rootfs, 'etc/systemd/system', `${target}.wants`, unit));
+      }
       // A lab node logs in as root without a password on its console: test images only.
       const shadow = join(rootfs, 'etc/shadow');
       await writeFile(shadow, (await readFile(shadow, 'utf8')).replace(/^root:[^:]*:/m, 'root::'));
