@@ -16,7 +16,8 @@ Usage: diskless <command> [options]
 
 Commands:
   serve --config FILE     run DHCP (full or proxy), TFTP and HTTP for the machines in FILE
-  status --config FILE    every node's boot state, stage, image and last event (from serve)
+  status --config FILE [NODE]  every node's boot state, stage, image and last event (from serve);
+                          with NODE its latest boot and last failure report
   events --config FILE [--follow] [--node N]
                           boot events, one per line; --follow streams them as they happen
   image build|list|show|publish|rollback|rm|gc|shell
