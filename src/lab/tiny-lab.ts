@@ -24,6 +24,8 @@ export interface LabBootOptions {
   logger?: Logger;
   /** Called with the machine once it runs, e.g. to show its console live. */
   onMachine?: (vm: QemuMachine) => void;
+  /** YAML lines added to the lab profile (indented four spaces), e.g. a menu. */
+  profileExtra?: string;
 }
 
 export interface LabBootResult {
@@ -46,7 +48,7 @@ export function defaultCacheDir(): string {
   return process.env['DISKLESS_CACHE'] ?? '/var/cache/diskless';
 }
 
-function labConfig(o: { dir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; token: string }): string {
+function labConfig(o: { dir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; token: string; profileExtra?: string }): string {
   return `# Written by "diskless lab" for one boot; removed afterwards.
 server:
   address: ${LAB_SERVER}
@@ -62,7 +64,7 @@ profiles:
     kernel: ${o.kernel}
     initrd: ${o.initrd}
     cmdline: console=ttyS0 diskless.lab=${o.token}
-    loader: ${o.loader}
+    loader: ${o.loader}${o.profileExtra ?? ''}
 nodes:
   - mac: "${o.mac}"
     hostname: lab1
@@ -88,7 +90,7 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
   const initrd = await buildTinyInitramfs({ markerId: token, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs') });
   const configPath = join(dir, 'diskless.yaml');
-  await writeFile(configPath, labConfig({ dir, mode, mac, kernel: hostKernel(), initrd: initrd.path, loader, token }));
+  await writeFile(configPath, labConfig({ dir, mode, mac, kernel: hostKernel(), initrd: initrd.path, loader, token, ...(opts.profileExtra !== undefined ? { profileExtra: opts.profileExtra } : {}) }));
 
   let net: LabNetwork | undefined;
   let vm: QemuMachine | undefined;
