@@ -23,7 +23,7 @@ export function renderPxelinuxConfig(target: BootTarget, menu?: BootMenu): strin
     '# Generated from the Diskless inventory: edit the config, not this file.',
   ];
   if (!menu) return [...head, 'DEFAULT diskless', 'PROMPT 0', 'TIMEOUT 1', ...labelBlock('diskless', target), ''].join('\n');
-  // syslinux's menu.c32 (with libutil.c32 and libcom32.c32, served from syslinux_dirs): the
+  // syslinux's menu.c32 (and libutil.c32, which it loads; both served from syslinux_dirs): the
   // entries for TIMEOUT (tenths of a second), then DEFAULT; "^" before a letter of MENU LABEL
   // makes it the entry's key.
   if (!menu.choices.some((c) => c.name === menu.default)) throw new Error(`Cannot write the pxelinux config: the menu's default ${inertText(menu.default)} is none of its entries`);

@@ -80,7 +80,7 @@ test('legacy pxelinux: pxelinux.0 over TFTP reads its per-MAC config, a boot men
   fetched(r, 'tftp', 'pxelinux.0');
   fetched(r, 'tftp', 'ldlinux.c32');
   fetched(r, 'tftp', `pxelinux.cfg/01-${macToHyphens(r.mac)}`);
-  for (const module of ['menu.c32', 'libutil.c32', 'libcom32.c32']) fetched(r, 'tftp', module);
+  for (const module of ['menu.c32', 'libutil.c32']) fetched(r, 'tftp', module);
   assert.match(r.cmdline, /(^| )rd\.break=root rd\.shell( |$)/, 'the default entry, the rescue one, booted');
   assert.equal(fetched(r, 'tftp', 'profiles/lab/kernel')['bytes'], KERNEL_SIZE);
   fetched(r, 'tftp', 'profiles/lab/initrd-0');
