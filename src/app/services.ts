@@ -15,7 +15,7 @@ import { httpBaseUrl, nfsExportPath, secretsBaseUrl } from '../boot/urls.js';
 import { bootServerAddresses } from '../config/subnets.js';
 import { NbdServer } from '../protocols/nbd/server.js';
 import { GaneshaServer } from '../nfs/ganesha.js';
-import { reportEndpoint } from '../api/report-endpoint.js';
+import { failureReportEndpoint, reportEndpoint } from '../api/report-endpoint.js';
 import type { NodeReport, ServiceEvents } from '../events/service-events.js';
 import { ImageExports } from './image-exports.js';
 import { ImageStore } from '../images/store/image-store.js';
@@ -99,6 +99,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     // A machine that booted as a node known by its switch port is one its lease names.
     isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined || leases?.leaseForMac(mac)?.node !== undefined,
     onLoaderRefused: (e) => logger.log('warn', LOADER_REFUSED_MSG, { service: 'events', mac: e.mac, ip: e.ip, loader: e.fields.loader, detail: e.detail }),
+    logger,
   });
   // The switch port a trusted relay last reported a machine on (replayed from the events, so a
   // restart keeps it), and the inventory node a machine is: by its MAC, else the node on that
@@ -141,17 +142,29 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     events.dhcp(e);
   };
   const logRefusedReport = throttledLog(logger.child({ service: 'node' }), 'warn', 'node report refused');
+  const isKnownMac = knownMac({
+    inventory: (mac) => nodeOf(getConfig(), mac) !== undefined,
+    leases: leases && ((mac) => leases.leaseForMac(mac) !== undefined),
+    discovered: (mac) => discovery.has(mac),
+    states: (mac) => observability.states.get(mac) !== undefined,
+  });
   const report = reportEndpoint({
     onReport,
-    isKnownMac: knownMac({
-      inventory: (mac) => nodeOf(getConfig(), mac) !== undefined,
-      leases: leases && ((mac) => leases.leaseForMac(mac) !== undefined),
-      discovered: (mac) => discovery.has(mac),
-      states: (mac) => observability.states.get(mac) !== undefined,
-    }),
+    isKnownMac,
     onRefused: (r) => {
       observability.metrics.reportRefused(r.reason);
       logRefusedReport({ reason: r.reason, peer: r.peer, mac: r.mac });
+    },
+  });
+  const failureReport = failureReportEndpoint({
+    isKnownMac,
+    onFailureReport: (r) => {
+      const kept = observability.failureReports.put(r);
+      logger.log('warn', 'node failure report', { service: 'node', mac: r.mac, stage: kept.stage, cause: kept.cause, bytes: Buffer.byteLength(kept.text), truncated: kept.truncated, peer: r.peer });
+    },
+    onRefused: (r) => {
+      observability.metrics.reportRefused(r.reason);
+      logRefusedReport({ reason: r.reason, peer: r.peer, mac: r.mac, endpoint: 'failure-report' });
     },
   });
   const api = observability.handlers({
@@ -175,7 +188,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     address,
     port: config.server.httpPort,
     resolve: (p, peer) => tree.resolve(p, peer),
-    handlers: [report, nodeFilesOnlyOverTls(secretsBaseUrl({ address, httpsPort: config.server.httpsPort }))],
+    handlers: [report, failureReport, nodeFilesOnlyOverTls(secretsBaseUrl({ address, httpsPort: config.server.httpsPort }))],
     logger,
     onEvent: events.http,
     ...caps,
@@ -274,7 +287,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   } catch (e) {
     await stopAll();
     await discovery.close();
-    observability.close();
+    await observability.close();
     throw e;
   }
   if (opts.watchConfig !== false) watcher.start();
@@ -284,7 +297,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     await discovery.close();
     await exports.close();
     await identity.windows.flush();
-    observability.close();
+    await observability.close();
   };
   logger.log('info', 'listening', {
     boot: addresses.map((address) => httpBaseUrl({ ...config.server, address })).join(' '),

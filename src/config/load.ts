@@ -9,10 +9,11 @@ import type { ApiConfig, DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, 
 import { canonicalAgentId, switchPortText } from '../net/switch-port.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
-import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
+import { DEFAULT_FAILURE_DELAY_SEC, DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
 import { kernelArgsProblem } from './kernel-args.js';
 import { readPowerSettings, resolvePower } from './power.js';
 import { kernelFileSignature } from './kernel-signature.js';
+import { menuTargetProblem, readMenu } from './menu.js';
 
 const LOADERS = ['ipxe', 'pxelinux', 'grub'] as const;
 
@@ -67,6 +68,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   checkUnknownClients(dhcpFields, dhcp, defaultProfile);
   checkUnique(top, nodes);
   checkReservations(file, dhcp, server, nodes);
+  checkMenus(file, profiles, nodes);
   return { file, server, dhcp, api, profiles, nodes, ...(defaultProfile !== undefined ? { defaultProfile } : {}) };
 }
 
@@ -416,6 +418,12 @@ function readProfile(name: string, f: Fields, path: (p: string) => string, paren
       f.fail(key, `${p.kernel} cannot boot with Secure Boot: ${sig.why}. Use a signed kernel (Debian's linux-image-* are signed) or one signed with the site's own key, or set secure_boot: false`, f.raw(key));
     }
   }
+  const onFailure = f.has('on_failure') ? f.oneOf('on_failure', ['shell', 'reboot', 'poweroff'] as const, 'shell') : parent?.onFailure;
+  if (onFailure !== undefined) p.onFailure = onFailure;
+  const failureDelaySec = f.has('failure_delay') ? f.int('failure_delay', DEFAULT_FAILURE_DELAY_SEC, 0, 3600) : parent?.failureDelaySec;
+  if (failureDelaySec !== undefined) p.failureDelaySec = failureDelaySec;
+  const menu = f.has('menu') ? readMenu(f) : parent?.menu;
+  if (menu) p.menu = menu;
   if (f.has('root')) {
     if (!f.isNull('root')) p.root = readRoot(f.map('root'), path, image !== undefined);
   } else if (parent?.root) p.root = { ...parent.root };
@@ -473,8 +481,10 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: str
   const loader = f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : undefined;
   const files = readFileSpecs(f, path);
   const power = resolvePower(f.has('power') ? readPowerSettings(f.map('power'), path) : undefined, profiles.get(profile)?.power, (key, problem) => f.fail(key, problem, f.raw('power')), profile);
+  const menu = readMenu(f);
   f.rejectUnknown();
   return {
+    ...(menu ? { menu } : {}),
     ...(mac !== undefined ? { mac } : {}),
     ...(switchPort !== undefined ? { switchPort } : {}),
     profile,
@@ -502,6 +512,18 @@ function readSwitchPort(f: Fields): SwitchPort {
   f.rejectUnknown();
   if (circuitId === undefined) f.fail('circuit_id', 'is required: the port as the relay names it (ISC dhcrelay -a: the interface name)');
   return { circuitId, ...(remoteId !== undefined ? { remoteId } : {}) };
+}
+
+/** Menus name profiles, which are all known only now. */
+function checkMenus(file: string, profiles: ReadonlyMap<string, ProfileConfig>, nodes: readonly NodeConfig[]): void {
+  for (const p of profiles.values()) {
+    const problem = p.menu && menuTargetProblem(p.menu, p, profiles);
+    if (problem) throw new ConfigError(file, undefined, `profiles.${p.name}.menu`, problem);
+  }
+  for (const n of nodes) {
+    const problem = n.menu && menuTargetProblem(n.menu, profiles.get(n.profile)!, profiles);
+    if (problem) throw new ConfigError(file, undefined, `nodes[${n.mac ?? n.hostname}].menu`, problem);
+  }
 }
 
 function checkUnique(top: Fields, nodes: NodeConfig[]): void {

@@ -88,12 +88,19 @@ test('proxyDHCP beside a foreign dnsmasq: address from dnsmasq, boot from us', a
   assertBootedKernel(r);
 });
 
-test('legacy pxelinux: pxelinux.0 over TFTP reads its per-MAC config and boots', async () => {
-  const r = await runLabBoot({ firmware: 'bios', nic: 'virtio-net-pci', dhcpMode: 'full', loader: 'pxelinux' });
+// The profile lists a boot menu: pxelinux shows it with menu.c32 and, untouched, boots the
+// default entry (the rescue one here, not the first) when the timeout runs out.
+test('legacy pxelinux: pxelinux.0 over TFTP reads its per-MAC config, a boot menu (menu.c32) whose timeout boots the default entry', async () => {
+  const r = await runLabBoot({
+    firmware: 'bios', nic: 'virtio-net-pci', dhcpMode: 'full', loader: 'pxelinux',
+    profileExtra: '\n    menu:\n      timeout: 1\n      default: rescue\n      entries:\n        - { name: lab, profile: lab }\n        - { name: rescue, rescue: true }\n        - { name: again, profile: lab, label: "The lab profile again" }',
+  });
   assertFullDhcp(r, /^pxelinux\.0$/);
   fetched(r, 'tftp', 'pxelinux.0');
   fetched(r, 'tftp', 'ldlinux.c32');
   fetched(r, 'tftp', `pxelinux.cfg/01-${macToHyphens(r.mac)}`);
+  for (const module of ['menu.c32', 'libutil.c32']) fetched(r, 'tftp', module);
+  assert.match(r.cmdline, /(^| )rd\.break=root rd\.shell( |$)/, 'the default entry, the rescue one, booted');
   assert.equal(fetched(r, 'tftp', 'profiles/lab/kernel')['bytes'], KERNEL_SIZE);
   fetched(r, 'tftp', 'profiles/lab/initrd-0');
   assert.equal(lines(r, 'http').length, 0, 'pxelinux uses TFTP only');
