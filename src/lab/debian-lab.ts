@@ -88,7 +88,7 @@ export interface DebianLabOptions {
   nodeCmdline?: string;
   /** A second namespace on the bridge at 10.77.0.2 (LabNetwork.foreignName), for other clients. */
   foreignHost?: boolean;
-  /** server.answer_router_solicitations (default true: iPXE then skips its ~13 s IPv6 wait). */
+  /** server.answer_router_solicitations; left out, the shipped default (auto: answered on the lab's IPv4-only bridge). */
   answerRouterSolicitations?: boolean;
 }
 
@@ -211,8 +211,7 @@ export class DebianLab {
 server:
   address: ${LAB_SERVER}
   interface: br0
-  answer_router_solicitations: ${o.answerRouterSolicitations ?? true}
-  http_port: 80
+${o.answerRouterSolicitations === undefined ? '' : `  answer_router_solicitations: ${o.answerRouterSolicitations}\n`}  http_port: 80
   tls_cert: ${cert.certFile}
   tls_key: ${cert.keyFile}
   state_dir: ${lab.stateDir}${o.tokenTtlSec !== undefined ? `\n  token_ttl: ${o.tokenTtlSec}` : ''}

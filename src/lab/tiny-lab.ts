@@ -51,7 +51,6 @@ function labConfig(o: { dir: string; mode: 'full' | 'proxy'; mac: string; kernel
 server:
   address: ${LAB_SERVER}
   interface: br0
-  answer_router_solicitations: true
   http_port: 80
   state_dir: ${join(o.dir, 'state')}
 dhcp:
