@@ -17,6 +17,15 @@ export interface Scale {
   dhcpClients: number;
   /** QEMU machines booted at once in the boot benchmark. */
   bootNodes: number;
+  /** Replayed nodes per storm, smallest first (bench/storm.ts). */
+  stormNodes: number[];
+  /** Rounds of each storm (the median is reported). */
+  stormRepeats: number;
+  /**
+   * Recorded think time (the node's own work between requests, timed under QEMU TCG) is waited
+   * out times this: 1 replays the recorded boot; 0 leaves only the server's and link's cost.
+   */
+  stormThinkScale: number;
 }
 
 export const QUICK: Scale = {
@@ -31,6 +40,9 @@ export const QUICK: Scale = {
   nbdRandomReads: 2000,
   dhcpClients: 500,
   bootNodes: 1,
+  stormNodes: [10, 50],
+  stormRepeats: 1,
+  stormThinkScale: 0,
 };
 
 export const FULL: Scale = {
@@ -45,4 +57,7 @@ export const FULL: Scale = {
   nbdRandomReads: 20000,
   dhcpClients: 5000,
   bootNodes: 4,
+  stormNodes: [10, 100, 1000],
+  stormRepeats: 3,
+  stormThinkScale: 1,
 };

@@ -90,6 +90,8 @@ export interface DebianLabOptions {
   foreignHost?: boolean;
   /** server.answer_router_solicitations; left out, the shipped default (auto: answered on the lab's IPv4-only bridge). */
   answerRouterSolicitations?: boolean;
+  /** Runs after the server is up and before any machine starts (e.g. a packet capture on br0). */
+  beforeBoot?: (net: LabNetwork) => Promise<void>;
 }
 
 /** Console login for a lab node: the lab image lets root in without a password unless one is set. */
@@ -230,6 +232,7 @@ ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${i
 nodes:
 ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    address: ${n.address}\n    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}`).join('')}`);
       await lab.startServer();
+      await o.beforeBoot?.(net);
       const nic = o.nic ?? 'virtio-net-pci';
       for (const node of lab.nodes) {
         progress(`booting ${node.hostname} ${node.mac} (${nic}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);
