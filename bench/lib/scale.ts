@@ -15,6 +15,8 @@ export interface Scale {
   nbdImageMB: number;
   nbdRandomReads: number;
   dhcpClients: number;
+  /** A second, larger DHCP avalanche, reported beside the first (leases persisted alike). */
+  dhcpLargeClients: number;
   /** QEMU machines booted at once in the boot benchmark. */
   bootNodes: number;
   /** Replayed nodes per storm, smallest first (bench/storm.ts). */
@@ -39,6 +41,7 @@ export const QUICK: Scale = {
   nbdImageMB: 64,
   nbdRandomReads: 2000,
   dhcpClients: 500,
+  dhcpLargeClients: 2000,
   bootNodes: 1,
   stormNodes: [10, 50],
   stormRepeats: 1,
@@ -56,6 +59,7 @@ export const FULL: Scale = {
   nbdImageMB: 1024,
   nbdRandomReads: 20000,
   dhcpClients: 5000,
+  dhcpLargeClients: 20000,
   bootNodes: 4,
   stormNodes: [10, 100, 1000],
   stormRepeats: 3,
