@@ -195,9 +195,11 @@ export const stormBenchmark: Benchmark = {
     const base = resultsFile.replace(/\.json$/, '');
     await writeFile(`${base}-storm.json`, JSON.stringify({ thinkScale: scale.stormThinkScale, traces: traces.map((t) => ({ mode: t.mode, recordedMs: t.recordedMs, steps: t.steps.length, notes: t.notes })), runs }, null, 1) + '\n');
     const series: PlotSeries[] = [];
-    for (const t of traces) for (const link of LINKS) for (const stack of [...new Set(runs.filter((r) => r.mode === t.mode).map((r) => r.stack))]) {
+    let group = 0;
+    for (const t of traces) for (const link of LINKS) for (const [k, stack] of [...new Set(runs.filter((r) => r.mode === t.mode).map((r) => r.stack))].entries()) {
+      if (k === 0) group++;
       const points = scale.stormNodes.map((n) => ({ nodes: n, seconds: median(runs.filter((r) => r.mode === t.mode && r.link === link && r.stack === stack && r.nodes === n && r.seconds !== null).map((r) => r.seconds!)) ?? 0 }));
-      series.push({ label: `${stack}, ${t.mode}, ${link.replace('tbf ', '')}`, points, dashed: stack !== 'diskless' });
+      series.push({ label: `${stack}, ${t.mode}, ${link.replace('tbf ', '')}`, points, dashed: stack !== 'diskless', group });
     }
     await writeFile(`${base}-storm.svg`, stormSvg(`Boot storm (${scale.name} scale, think time x${scale.stormThinkScale}): seconds until the last node is booted`, series));
     log(`  storm runs and plot: ${base}-storm.json, ${base}-storm.svg`);

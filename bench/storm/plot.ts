@@ -3,6 +3,8 @@ export interface PlotSeries {
   label: string;
   points: Array<{ nodes: number; seconds: number }>;
   dashed?: boolean;
+  /** Series of one group share a colour (e.g. both stacks on one link); default: their index. */
+  group?: number;
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
@@ -26,7 +28,7 @@ export function stormSvg(title: string, series: readonly PlotSeries[]): string {
   out.push(`<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">nodes booting at once</text>`);
   out.push(`<text transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">seconds until the last node is booted</text>`);
   series.forEach((s, i) => {
-    const c = COLORS[i % COLORS.length]!;
+    const c = COLORS[(s.group ?? i) % COLORS.length]!;
     const ps = s.points.filter((p) => p.seconds > 0).sort((a, b) => a.nodes - b.nodes);
     if (ps.length > 1) out.push(`<polyline fill="none" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${ps.map((p) => `${X(p.nodes).toFixed(1)},${Y(p.seconds).toFixed(1)}`).join(' ')}"/>`);
     for (const p of ps) out.push(`<circle cx="${X(p.nodes).toFixed(1)}" cy="${Y(p.seconds).toFixed(1)}" r="3" fill="${c}"><title>${esc(`${s.label}: ${p.nodes} nodes, ${p.seconds.toFixed(1)} s`)}</title></circle>`);

@@ -177,10 +177,7 @@ export function traceFromPcap(pcap: Buffer, o: { mode: 'live' | 'nbd'; server: s
       if (p.payload.length < p.len) c.truncated++;
       c.stream = Buffer.concat([c.stream, p.payload]);
       const step = c.open.step as Extract<TraceStep, { kind: 'nbd' }>;
-      if (!step.export) {
-        const name = /IHAVEOPT[\s\S]{4}[\s\S]{4}([\x20-\x7e]+)/.exec(c.stream.toString('latin1'));
-        if (name) step.export = name[1]!.replace(/[^\x20-\x7e]/g, '');
-      }
+      if (!step.export) step.export = exportNameOf(c.stream);
       // Requests are 28 bytes: magic, flags, type, cookie, offset, length. Find the first one,
       // then read them in step (a read-only root sends no write payloads between them).
       if (!c.synced) {
@@ -222,6 +219,16 @@ export function traceFromPcap(pcap: Buffer, o: { mode: 'live' | 'nbd'; server: s
     steps: steps.map((s) => s.step),
     notes: [...new Set(notes)],
   };
+}
+
+/** The export an option asks for: NBD_OPT_EXPORT_NAME (1) carries the name, INFO (6) and GO (7) a length first. */
+function exportNameOf(stream: Buffer): string {
+  const at = stream.indexOf('IHAVEOPT', 0, 'latin1');
+  if (at < 0 || stream.length < at + 16) return '';
+  const option = stream.readUInt32BE(at + 8);
+  const data = stream.subarray(at + 16, at + 16 + stream.readUInt32BE(at + 12));
+  const name = option === 1 ? data : (option === 6 || option === 7) && data.length >= 4 ? data.subarray(4, 4 + data.readUInt32BE(0)) : Buffer.alloc(0);
+  return name.toString('latin1').replace(/[^\x20-\x7e]/g, '');
 }
 
 function dhcpMessageType(p: Buffer): number | undefined {
