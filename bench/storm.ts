@@ -140,12 +140,20 @@ export const stormBenchmark: Benchmark = {
     if (traces.length === 0) throw new Error(`Cannot run the storm: no traces in ${TRACES} (record one: node dist/bench/storm-record.js live)`);
     // A limited broadcast needs a route in the client namespace, which has no default route.
     await net.client(['ip', 'route', 'replace', '255.255.255.255/32', 'dev', 'eth0']);
+    // One source address per node, outside the DHCP pool (which ends at 10.77.250.250), so every
+    // per-address cap and record sees N machines, as in a real storm, not one client.
+    const most = Math.max(...scale.stormNodes);
+    if (most > 4 * 250) throw new Error(`Cannot run a storm of ${most} nodes: at most 1,000 source addresses`);
+    const sourceAddresses = Array.from({ length: most }, (_, i) => `10.77.${251 + Math.floor(i / 250)}.${1 + (i % 250)}`);
+    const batch = join(work, 'addresses.ip');
+    await writeFile(batch, sourceAddresses.map((a) => `addr add ${a}/16 dev eth0`).join('\n') + '\n');
+    await net.client(['ip', '-batch', batch]);
     const results: BenchResult[] = [];
     const runs: StormRun[] = [];
     for (const trace of traces) {
       const files = await servedFilesDir(join(work, trace.mode));
       const prepared = await prepare(trace, files);
-      const job = { server: SERVER, httpPort: PORTS.http, tftpPort: PORTS.tftp, nbdPort: PORTS.nbd, nbdExport: NBD_EXPORT, thinkScale: scale.stormThinkScale, trace, httpPaths: prepared.httpPaths, tftpFiles: prepared.tftpFiles };
+      const job = { sourceAddresses, server: SERVER, httpPort: PORTS.http, tftpPort: PORTS.tftp, nbdPort: PORTS.nbd, nbdExport: NBD_EXPORT, thinkScale: scale.stormThinkScale, trace, httpPaths: prepared.httpPaths, tftpFiles: prepared.tftpFiles };
       const fresh = async (dir: string) => { await rm(dir, { recursive: true, force: true }); await mkdir(dir, { recursive: true }); return dir; };
       const peerName = prepared.nbdImage ? 'dnsmasq+nginx+nbd-server' : 'dnsmasq+nginx';
       const ours = async () => startOurs(net, await fresh(join(work, 'ours')), { filesDir: files, dhcp: true, ...(prepared.nbdImage ? { nbdImage: prepared.nbdImage } : {}) });

@@ -24,6 +24,8 @@ export interface ReplayJob {
   httpPaths: Record<string, string>;
   /** Recorded TFTP file → the file it is replayed as. */
   tftpFiles: Record<string, string>;
+  /** Node i sends its TFTP, HTTP and NBD traffic from sourceAddresses[i] (an address of its own, as real nodes have). */
+  sourceAddresses: string[];
 }
 
 export interface ReplayResult {
@@ -95,7 +97,7 @@ class DhcpClients {
   }
 }
 
-function tftpRead(server: string, port: number, file: string, blksize: number, stopAfter: number | undefined): Promise<number> {
+function tftpRead(from: string, server: string, port: number, file: string, blksize: number, stopAfter: number | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
     const sock = createSocket('udp4');
     let got = 0;
@@ -138,13 +140,13 @@ function tftpRead(server: string, port: number, file: string, blksize: number, s
       }
       send(ack(block), peerPort);
     });
-    sock.bind(0, () => send(last, port));
+    sock.bind(0, from, () => send(last, port));
   });
 }
 
-function httpGet(agent: Agent, server: string, port: number, path: string): Promise<number> {
+function httpGet(agent: Agent, from: string, server: string, port: number, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = get({ host: server, port, path, agent }, (res) => {
+    const req = get({ host: server, port, path, agent, localAddress: from }, (res) => {
       let n = 0;
       res.on('data', (c: Buffer) => { n += c.length; });
       res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`HTTP ${path}: ${res.statusCode}`))));
@@ -166,8 +168,8 @@ class NbdReader {
     sock.on('error', (e) => { this.#err = e; this.#wake?.(); });
     sock.on('close', () => { this.#err ??= new Error('NBD: connection closed'); this.#wake?.(); });
   }
-  static async open(server: string, port: number, name: string): Promise<NbdReader> {
-    const sock = connect({ host: server, port });
+  static async open(from: string, server: string, port: number, name: string): Promise<NbdReader> {
+    const sock = connect({ host: server, port, localAddress: from });
     sock.setNoDelay(true);
     const r = new NbdReader(sock);
     const greeting = await r.#take(18);
@@ -217,7 +219,7 @@ async function runNode(job: ReplayJob, i: number, dhcp: DhcpClients, t0: number,
   try {
     for (const step of job.trace.steps) {
       await sleep(step.gapMs * job.thinkScale);
-      await playStep(job, step, mac, agent, dhcp, count);
+      await playStep(job, step, job.sourceAddresses[i]!, mac, agent, dhcp, count);
     }
   } finally {
     agent.destroy();
@@ -225,24 +227,24 @@ async function runNode(job: ReplayJob, i: number, dhcp: DhcpClients, t0: number,
   return Date.now() - t0;
 }
 
-async function playStep(job: ReplayJob, step: TraceStep, mac: Buffer, agent: Agent, dhcp: DhcpClients, count: (n: number) => void): Promise<void> {
+async function playStep(job: ReplayJob, step: TraceStep, from: string, mac: Buffer, agent: Agent, dhcp: DhcpClients, count: (n: number) => void): Promise<void> {
   switch (step.kind) {
     case 'dhcp':
       return dhcp.dora(mac);
     case 'tftp': {
       const file = job.tftpFiles[step.file] ?? step.file;
-      count(await tftpRead(job.server, job.tftpPort, file, step.blksize, step.complete ? undefined : Math.max(1, step.bytes)));
+      count(await tftpRead(from, job.server, job.tftpPort, file, step.blksize, step.complete ? undefined : Math.max(1, step.bytes)));
       return;
     }
     case 'http': {
       if (step.tls || step.method !== 'GET') return; // reports and the TLS secrets fetch: not replayed
       const path = job.httpPaths[step.path.split('?')[0]!];
       if (path === undefined) return;
-      count(await httpGet(agent, job.server, job.httpPort, path));
+      count(await httpGet(agent, from, job.server, job.httpPort, path));
       return;
     }
     case 'nbd': {
-      const nbd = await NbdReader.open(job.server, job.nbdPort, job.nbdExport);
+      const nbd = await NbdReader.open(from, job.server, job.nbdPort, job.nbdExport);
       try {
         for (const [think, offset, length] of step.reads) {
           await sleep(think * job.thinkScale);
