@@ -152,7 +152,7 @@ function httpGet(agent: Agent, from: string, server: string, port: number, path:
       res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`HTTP ${path}: ${res.statusCode}`))));
       res.on('error', reject);
     });
-    req.setTimeout(600_000, () => req.destroy(new Error(`HTTP ${path}: no answer in 600 s`)));
+    req.setTimeout(60_000, () => req.destroy(new Error(`HTTP ${path}: no data for 60 s`)));
     req.on('error', reject);
   });
 }
@@ -171,6 +171,8 @@ class NbdReader {
   static async open(from: string, server: string, port: number, name: string): Promise<NbdReader> {
     const sock = connect({ host: server, port, localAddress: from });
     sock.setNoDelay(true);
+    // A deadline, so a connection that stops answering fails its node instead of hanging the storm.
+    sock.setTimeout(60_000, () => sock.destroy(new Error('NBD: no data for 60 s')));
     const r = new NbdReader(sock);
     const greeting = await r.#take(18);
     if (greeting.toString('latin1', 0, 8) !== 'NBDMAGIC' || greeting.toString('latin1', 8, 16) !== 'IHAVEOPT') throw new Error('NBD: not a newstyle server');
