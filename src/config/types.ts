@@ -1,3 +1,5 @@
+import type { PowerConfig, PowerSettings } from './power.js';
+
 /** The declarative inventory: one YAML file describes the server, DHCP, profiles and nodes. */
 export type DhcpMode = 'full' | 'proxy' | 'off';
 export type Loader = 'ipxe' | 'pxelinux';
@@ -104,6 +106,8 @@ export interface ProfileConfig {
   loader: Loader;
   root?: RootConfig;
   files: FileSpec[];
+  /** BMC settings its nodes share (user, password_file, port…); a node adds its own ipmi address. */
+  power?: PowerSettings;
 }
 
 export interface NodeConfig {
@@ -116,6 +120,8 @@ export interface NodeConfig {
   loader?: Loader;
   /** Replace the profile's files of the same path. */
   files?: FileSpec[];
+  /** Its BMC, resolved from its own `power:` over its profile's; none without an ipmi address. */
+  power?: PowerConfig;
 }
 
 /** Who may use the API (/api/v1), the dashboard and /metrics, and where they listen. */
