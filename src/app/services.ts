@@ -29,6 +29,7 @@ import { fileInventoryWrites } from './inventory-writes.js';
 import { alertEvent, bothEvents } from './observed-events.js';
 import { dashboardHandler } from '../dashboard/handler.js';
 import { RaResponder } from '../native/ra-responder.js';
+import { decideRouterSolicitations } from '../native/ra-policy.js';
 import { nodeByAddress, nodeByMac, nodeByPort, nodeKey } from '../boot/boot-target.js';
 import type { SwitchPort } from '../net/switch-port.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
@@ -260,9 +261,24 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
       })
     : undefined;
 
-  const ra = config.server.answerRouterSolicitations && config.server.interface
-    ? new RaResponder({ interface: config.server.interface, logger, cacheDir: join(config.server.stateDir, 'helpers') })
+  const raSetting = config.server.answerRouterSolicitations;
+  const raDecision = await decideRouterSolicitations(raSetting, config.server);
+  logger.log('info', raDecision.answer ? 'answering IPv6 router solicitations' : 'not answering IPv6 router solicitations', {
+    setting: String(raSetting), why: raDecision.why, ...(raDecision.answer ? { interface: raDecision.interface } : {}),
+  });
+  const raResponder = raDecision.answer
+    ? new RaResponder({ interface: raDecision.interface, logger, cacheDir: join(config.server.stateDir, 'helpers') })
     : undefined;
+  // `auto` is a convenience: when the responder cannot run (no gcc to build it, no CAP_NET_RAW)
+  // boots only take longer, so the server starts without it and says why. `true` fails the start.
+  const ra = raResponder && raSetting === 'auto'
+    ? {
+        start: () => raResponder.start().catch((e: unknown) => {
+          logger.log('warn', 'not answering IPv6 router solicitations: the responder did not start (iPXE will wait ~13 s per boot stage; set server.answer_router_solicitations: false to silence this)', { error: e instanceof Error ? e.message : String(e) });
+        }),
+        stop: () => raResponder.stop(),
+      }
+    : raResponder;
 
   const started: Array<{ stop(): Promise<void> }> = [];
   const stopAll = async () => {

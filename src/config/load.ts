@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar } from 'yaml';
 import { isIPv4, isIPv6 } from 'node:net';
 import { formatIpv4, parseIpv4, maskToPrefix, prefixToMask } from '../net/ipv4.js';
 import { inNetwork, parseCidr } from './subnets.js';
@@ -116,7 +116,7 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     tokenTtlSec: f.int('token_ttl', 300, 10, 3600),
     secretsWindowSec: f.int('secrets_window', 900, 60, 86400),
     httpsPort: f.int('https_port', 443, 1, 65535),
-    answerRouterSolicitations: f.bool('answer_router_solicitations', false),
+    answerRouterSolicitations: routerSolicitations(f),
     stateDir,
     tlsCertFile: path(f.string('tls_cert', `${stateDir}/tls/server.crt`)),
     tlsKeyFile: path(f.string('tls_key', `${stateDir}/tls/server.key`)),
@@ -129,9 +129,19 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
   if (iface !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(iface)) f.fail('interface', `"${iface}" is not a network interface name`, f.raw('interface'));
   if (f.has('tls_cert') !== f.has('tls_key')) f.fail(f.has('tls_cert') ? 'tls_cert' : 'tls_key', 'give tls_cert and tls_key together (or neither: a certificate is then made at first start)', f.raw(f.has('tls_cert') ? 'tls_cert' : 'tls_key'));
   if (s.httpsPort === s.httpPort) f.fail('https_port', `must differ from http_port (${s.httpPort})`, f.raw('https_port'));
-  if (s.answerRouterSolicitations && iface === undefined) f.fail('answer_router_solicitations', 'needs server.interface: the link to answer on', f.raw('answer_router_solicitations'));
+  if (s.answerRouterSolicitations === true && iface === undefined) f.fail('answer_router_solicitations', 'needs server.interface: the link to answer on', f.raw('answer_router_solicitations'));
   f.rejectUnknown();
   return s;
+}
+
+// `auto` (the default) answers only on an IPv4-only link: see src/native/ra-policy.ts.
+function routerSolicitations(f: Fields): 'auto' | boolean {
+  const n = f.raw('answer_router_solicitations');
+  if (isScalar(n) && n.value === 'auto') return 'auto';
+  if (n !== undefined && !(isScalar(n) && (typeof n.value === 'boolean' || n.value === null))) {
+    f.fail('answer_router_solicitations', 'must be auto, true or false', n);
+  }
+  return n === undefined || (isScalar(n) && n.value === null) ? 'auto' : f.bool('answer_router_solicitations', false);
 }
 
 /**

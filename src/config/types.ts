@@ -50,8 +50,11 @@ export interface ServerConfig {
   /** PEM certificate and key of this server's TLS; made at first start when both are missing. */
   tlsCertFile: string;
   tlsKeyFile: string;
-  /** Answer IPv6 Router Solicitations on `interface` with "no router" (iPXE stops waiting). */
-  answerRouterSolicitations: boolean;
+  /**
+   * Answer IPv6 Router Solicitations with "no router" (iPXE stops waiting): `true` on `interface`,
+   * `auto` on the boot link only when it is IPv4-only (decided at start by src/native/ra-policy.ts).
+   */
+  answerRouterSolicitations: 'auto' | boolean;
   /** The signed chain handed to UEFI machines with the grub loader, per architecture. */
   signedBoot: { x64: SignedChain; arm64: SignedChain };
 }

@@ -95,7 +95,7 @@ export interface DebianLabOptions {
   nodeCmdline?: string;
   /** A second namespace on the bridge at 10.77.0.2 (LabNetwork.foreignName), for other clients. */
   foreignHost?: boolean;
-  /** server.answer_router_solicitations (default true: iPXE then skips its ~13 s IPv6 wait). */
+  /** server.answer_router_solicitations; left out, the shipped default (auto: answered on the lab's IPv4-only bridge). */
   answerRouterSolicitations?: boolean;
   /** dhcp.lease_time in seconds (default: the server's). */
   leaseTimeSec?: number;
@@ -111,6 +111,8 @@ export interface DebianLabOptions {
    * keep the image's own host name.
    */
   unlisted?: boolean;
+  /** Runs after the server is up and before any machine starts (e.g. a packet capture on br0). */
+  beforeBoot?: (net: LabNetwork) => Promise<void>;
 }
 
 /** The host name the lab image itself carries (/etc/hostname): what an unlisted machine keeps. */
@@ -248,8 +250,7 @@ export class DebianLab {
 server:
   address: ${LAB_SERVER}
   interface: br0
-  answer_router_solicitations: ${o.answerRouterSolicitations ?? true}
-  http_port: 80
+${o.answerRouterSolicitations === undefined ? '' : `  answer_router_solicitations: ${o.answerRouterSolicitations}\n`}  http_port: 80
   tls_cert: ${cert.certFile}
   tls_key: ${cert.keyFile}
   state_dir: ${lab.stateDir}${o.tokenTtlSec !== undefined ? `\n  token_ttl: ${o.tokenTtlSec}` : ''}
@@ -272,6 +273,7 @@ ${o.unlisted ? '' : lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n
         if (!o.fromStore) throw new Error('DebianLab storeImage needs fromStore');
         await o.storeImage(lab);
       }
+      await o.beforeBoot?.(net);
       const nic = o.nic ?? 'virtio-net-pci';
       for (const node of lab.nodes) {
         progress(`booting ${node.hostname} ${node.mac} (${nic}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);

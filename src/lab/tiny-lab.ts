@@ -111,7 +111,6 @@ function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; k
 server:
   address: ${LAB_SERVER}
   interface: br0
-  answer_router_solicitations: true
   http_port: 80
   state_dir: ${o.stateDir}
 ${a ? `  signed_boot:\n    arm64: { shim: ${a.parts.shim}, grub: ${a.parts.grub} }\n` : ''}dhcp:

@@ -48,6 +48,13 @@ test('BIOS, iPXE ROM, virtio-net, full DHCP: DHCP → HTTP script → kernel + i
   assertFullDhcp(r, new RegExp(`^http://${LAB_SERVER}/boot/${macToHyphens(r.mac)}\\.ipxe$`));
   assertIpxeHttpChain(r);
   assertBootedKernel(r);
+  // The shipped default (answer_router_solicitations: auto, not set in the lab's config) found
+  // the lab bridge IPv4-only and told iPXE "no IPv6 router here".
+  const decided = r.serverLog.filter((l) => l['msg'] === 'answering IPv6 router solicitations');
+  assert.equal(decided.length, 1, 'the server decided to answer router solicitations');
+  assert.equal(decided[0]!['setting'], 'auto');
+  assert.equal(decided[0]!['interface'], 'br0');
+  assert.ok(lines(r, 'ra', (l) => l['msg'] === 'router solicitation answered').length > 0, 'no router solicitation of the node was answered');
 });
 
 test('BIOS, iPXE ROM, e1000, full DHCP: the same chain on another NIC', async () => {
