@@ -5,6 +5,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { formatIpv4, parseIpv4, sameSubnet, maskToPrefix } from '../net/ipv4.js';
 import { normalizeMac } from '../net/mac.js';
 import type { ApiConfig, DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig } from './types.js';
+import { readState } from './state-config.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
 import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
@@ -45,6 +46,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   const profiles = new Map<string, ProfileConfig>();
   readProfiles(top.entries('profiles'), path, profiles);
   const nodes = top.list('nodes').map((f) => readNode(f, profiles, path));
+  const state = readState(top, path);
   const defaultProfile = top.optString('default_profile');
   if (defaultProfile !== undefined && !profiles.has(defaultProfile)) {
     top.fail('default_profile', `names no profile (known: ${[...profiles.keys()].join(', ') || 'none'})`, top.raw('default_profile'));
@@ -57,7 +59,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
       throw new ConfigError(file, undefined, `nodes[${n.mac}].address`, `${n.address} is not in the subnet of server.address ${server.address}/${maskToPrefix(dhcp.subnetMask)}`);
     }
   }
-  return { file, server, dhcp, api, profiles, nodes, ...(defaultProfile !== undefined ? { defaultProfile } : {}) };
+  return { file, server, dhcp, api, profiles, nodes, state, ...(defaultProfile !== undefined ? { defaultProfile } : {}) };
 }
 
 function ipv4(f: Fields, key: string, value: string | undefined): string | undefined {

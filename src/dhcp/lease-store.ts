@@ -1,4 +1,5 @@
 import { readStateFileSync, StateFileWriter, type StateFileFormat } from '../files/state-file.js';
+import type { LeaseChange, LeaseTable } from './lease-table.js';
 
 export type LeaseState = 'offered' | 'bound' | 'declined';
 
@@ -112,7 +113,7 @@ const LEASE_FILE: StateFileFormat<Lease[]> = {
  * fsync, the event loop never waits for the disk, and `commit()` still tells each caller when
  * its own change is durable.
  */
-export class LeaseStore implements LeaseView {
+export class LeaseStore implements LeaseTable {
   readonly #now: () => number;
   /** Undefined for a memory-only table. */
   readonly #file: StateFileWriter<Lease[]> | undefined;
@@ -172,6 +173,11 @@ export class LeaseStore implements LeaseView {
   /** Every record, expired ones included; for status views. */
   list(): Lease[] {
     return [...this.#byIp.values()].map((l) => ({ ...l }));
+  }
+
+  /** LeaseTable's change: in memory at once; durable when the change is one the file keeps. */
+  change(action: LeaseAction): LeaseChange {
+    return this.apply(action) ? { durable: this.commit() } : {};
   }
 
   /**

@@ -23,6 +23,7 @@ export const DISKLESS_ERROR_CODES = {
   DL_CERTIFICATE: 'The server\'s TLS certificate or key cannot be used',
   DL_SECRET_PERMISSION: 'A secret file is refused: a symlink, or others may read it',
   DL_STATE: 'A state file under state_dir cannot be read: not JSON, invalid, or of a newer format',
+  DL_DATABASE: 'The state database cannot be reached, refuses our credentials, or holds a schema newer than this server',
   DL_SERVER_UNREACHABLE: 'The CLI cannot reach the running server',
   DL_SERVER_REFUSED: 'The running server answered with an error',
 } as const;

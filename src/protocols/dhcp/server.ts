@@ -49,8 +49,13 @@ export interface DhcpAnswer {
  * ports and RFC 2131's reply routing, the responder knows clients, leases and boot files.
  */
 export interface DhcpResponder {
-  /** Called in arrival order, synchronously: each answer already sees the previous one's lease. */
-  answer(request: DhcpPacket, via: DhcpPort): DhcpAnswer;
+  /**
+   * Called in arrival order, synchronously: each answer already sees the previous one's lease.
+   * A responder whose answer depends on a shared store (an address claimed in a database
+   * before it is offered) returns a promise; the loop sends nothing for that packet until it
+   * settles, and a rejection is a dropped packet (the client retries).
+   */
+  answer(request: DhcpPacket, via: DhcpPort): DhcpAnswer | Promise<DhcpAnswer>;
   /** Waits for writes under way (stop). */
   flush?(): Promise<void>;
 }
@@ -183,11 +188,13 @@ export class DhcpServer {
     const mac = macOf(request);
     let answer: DhcpAnswer;
     try {
-      answer = this.#options.responder.answer(request, port);
+      const given = this.#options.responder.answer(request, port);
+      answer = given instanceof Promise ? await given : given;
     } catch (err) {
       this.#log.log('error', 'dhcp responder failed', { peer, mac, error: err instanceof Error ? err.message : String(err) });
       return;
     }
+    if (this.#sockets.get(port) !== socket) return; // stopped meanwhile
     const base = { mac, xid: request.xid, peerPort: rinfo.port };
     const messageType = request.op === BootOp.Request ? getOption(request, DhcpOption.messageType) : undefined;
     const requestType = messageType === undefined ? undefined : EVENT_BY_REQUEST.get(messageType);
