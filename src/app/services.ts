@@ -7,7 +7,7 @@ import { HttpServer } from '../http/server.js';
 import { TftpServer } from '../protocols/tftp/server.js';
 import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from '../dhcp/responder.js';
-import { LeaseStore } from '../dhcp/lease-store.js';
+import { openStateBackend, type StateBackend } from './state-backend.js';
 import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../dhcp/settings.js';
 import { dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
 import { httpBaseUrl, nfsExportPath, secretsBaseUrl } from '../boot/urls.js';
@@ -67,6 +67,8 @@ export interface RunningServices {
   readonly nfs: GaneshaServer | undefined;
   /** Boot events, node states and metrics (STATE/events), as the API serves them. */
   readonly observability: Observability;
+  /** Where the state lives (files, or the database shared with other servers). */
+  readonly state: StateBackend;
   stop(): Promise<void>;
 }
 
@@ -86,7 +88,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   await mkdir(config.server.stateDir, { recursive: true, mode: 0o750 });
   const adminToken = await loadAdminToken(config.api.adminTokenFile, logger);
   const certificate = await loadServerCertificate(config.server);
-  const leases = config.dhcp.mode === 'off' ? undefined : new LeaseStore({ path: join(config.server.stateDir, 'dhcp-leases.json') });
+  const backend = await openStateBackend(config, logger);
+  const leases = backend.leases;
   // TFTP, HTTP and NBD see only IPs: what we leased, what the config reserves, what the link saw.
   const neighbours = neighbourTableSnapshot();
   const observability = createObservability({
@@ -186,6 +189,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
           reservedBy: (ip) => nodeByAddress(getConfig(), ip)?.mac,
           onUnknownClient: discovery.onDhcp,
           leaseStore: leases,
+          poolCursor: backend.poolCursor,
+          ...(backend.peerIsGone ? { peerIsGone: backend.peerIsGone } : {}),
           logger,
           onEvent: onDhcp,
         });
@@ -233,6 +238,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     await stopAll();
     await discovery.close();
     observability.close();
+    await backend.close();
     throw e;
   }
   if (opts.watchConfig !== false) watcher.start();
@@ -243,12 +249,13 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     await exports.close();
     await identity.windows.flush();
     observability.close();
+    await backend.close();
   };
   logger.log('info', 'listening', {
     boot: httpBaseUrl(config.server), secrets: secretsUrl, admin: adminBaseUrl(config.api.address, admin.port),
     tlsFingerprint: certificate.fingerprint,
   });
-  return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, stop };
+  return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, state: backend, stop };
 }
 
 /** What an admin should do about the usual reasons a socket cannot be opened. */

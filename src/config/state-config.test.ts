@@ -24,6 +24,8 @@ test('state: a postgres URL, TLS verified by default off-host, none over a socke
   const socket = parse('state: postgres://diskless@/fleet?host=/run/postgresql\n').state;
   assert.equal(socket.backend === 'postgres' && socket.host, '/run/postgresql');
   assert.equal(socket.backend === 'postgres' && socket.tls, 'off');
+  const socketPort = parse('state: postgres://diskless@:5433/fleet?host=/run/postgresql\n').state;
+  assert.deepEqual(socketPort.backend === 'postgres' && [socketPort.host, socketPort.port, socketPort.database], ['/run/postgresql', 5433, 'fleet']);
   const loop = parse('state: postgresql://diskless@127.0.0.1/fleet\n').state;
   assert.equal(loop.backend === 'postgres' && loop.tls, 'off');
 });

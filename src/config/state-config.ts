@@ -20,7 +20,7 @@ function isLoopback(host: string): boolean {
  *       ca_file: /etc/diskless/db-ca.pem
  *       offline_grace: 600
  *
- * A unix socket: `postgres://diskless@/diskless?host=/run/postgresql`. A password inside the
+ * A unix socket: `postgres://diskless@/diskless?host=/run/postgresql` (`@:5433/` for another port). A password inside the
  * URL is refused: the config is read by every admin tool and often by more people than the
  * database password should be.
  */
@@ -39,8 +39,9 @@ export function readState(top: Fields, path: (p: string) => string): StateConfig
 function postgres(at: Fields, key: string, text: string, f: Fields | undefined, path: (p: string) => string): PostgresStateConfig {
   const fail = (problem: string): never => at.fail(key, problem, at.raw(key));
   let u: URL;
-  // A socket URL names no host (postgres://USER@/DB?host=/DIR), which WHATWG URLs refuse.
-  const socketForm = /^(postgres(?:ql)?:\/\/(?:[^@/?#]*@)?)(\/.*)$/.exec(text);
+  // A socket URL names no host (postgres://USER@[:PORT]/DB?host=/DIR; the port names the
+  // socket file), which WHATWG URLs refuse.
+  const socketForm = /^(postgres(?:ql)?:\/\/(?:[^@/?#]*@)?)((?::\d+)?\/.*)$/.exec(text);
   try {
     u = new URL(socketForm ? `${socketForm[1]}unix-socket${socketForm[2]}` : text);
     if (socketForm) u.hostname = '';

@@ -56,7 +56,8 @@ function request(input: DhcpPolicyInput, client: ClientClass, ctx: AddressContex
     // OFFER and this REQUEST) is answered here, from the same table, so the client goes on
     // rather than starting over after its timeouts.
     if (serverId !== settings.serverAddress && !isForGonePeer(input, serverId)) {
-      return { reply: null, reason: `client selected server ${serverId}`, quiet: true, lease: { kind: 'cancel-offer', mac: client.mac } };
+      const cancel = { kind: 'cancel-offer', mac: client.mac, ...(requested === undefined ? {} : { ip: requested }) } as const;
+      return { reply: null, reason: `client selected server ${serverId}`, quiet: true, lease: cancel };
     }
     if (requested === undefined) return { reply: null, reason: 'SELECTING request without option 50' };
     ip = requested;

@@ -19,8 +19,11 @@ export type LeaseAction =
   | { kind: 'bind'; mac: string; ip: string; leaseSec: number; hostname?: string }
   | { kind: 'release'; mac: string; ip: string }
   | { kind: 'decline'; mac: string; ip: string; holdSec: number }
-  /** The client took another server's offer (RFC 2131 §4.3.2, SELECTING). */
-  | { kind: 'cancel-offer'; mac: string };
+  /**
+   * The client took another server's offer (RFC 2131 §4.3.2, SELECTING) of `ip` (its option
+   * 50): where servers share the table, an offer of that same address is the chosen server's.
+   */
+  | { kind: 'cancel-offer'; mac: string; ip?: string };
 
 /** The read side the policy sees. */
 export interface LeaseView {

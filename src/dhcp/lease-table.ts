@@ -34,3 +34,15 @@ export class LeaseConflictError extends Error {
     super(`${ip} is held by another client`);
   }
 }
+
+/**
+ * A change the table does not attempt now: the client's previous one is still being stored, or
+ * too many are waiting. The request is dropped quietly; the client's retransmission retries.
+ */
+export class LeaseBusyError extends Error {
+  override name = 'LeaseBusyError';
+
+  constructor(readonly mac: string, why: string) {
+    super(`lease change for ${mac} not attempted: ${why}`);
+  }
+}

@@ -3,7 +3,7 @@ import { DhcpServer, type DhcpAnswer, type DhcpPort, type DhcpResponder, type Dh
 import { nullLogger, type Logger } from '../log/logger.js';
 import { PoolCursor } from './address-choice.js';
 import { macOf } from './classify-client.js';
-import { LeaseConflictError, type LeaseTable } from './lease-table.js';
+import { LeaseBusyError, LeaseConflictError, type LeaseTable } from './lease-table.js';
 import { decideDhcpReply, type DhcpDecision } from './policy.js';
 import type { DhcpNode, DhcpSettings } from './settings.js';
 
@@ -103,6 +103,7 @@ export class BootDhcpResponder implements DhcpResponder {
         await current.durable;
         return current.answer;
       } catch (err) {
+        if (err instanceof LeaseBusyError) return { reason: `dropped: ${err.message}`, quiet: true };
         if (!(err instanceof LeaseConflictError)) {
           // Not stored, so not promised: the loop drops the reply and logs why.
           return current.answer.reply ? { ...current.answer, durable: current.durable! } : current.answer;

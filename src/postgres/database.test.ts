@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { postgresFixture } from '../testing/postgres-cluster.js';
+import { postgresFixture } from '../testing/postgres-fixture.js';
 import { Database } from './database.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { DisklessError } from '../errors/diskless-error.js';

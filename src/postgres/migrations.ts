@@ -73,8 +73,18 @@ DECLARE
   r dhcp_leases;
   rev bigint;
 BEGIN
+  -- An offer is visible to every server at commit, which is what keeps two servers from
+  -- offering one address to two clients; on disk it need not be: an offer a crash loses costs
+  -- the client a retry, as RFC 2131 §3.1 allows ("servers need not reserve the offered network
+  -- address"). Bindings, releases and declines wait for the WAL flush before the reply.
+  IF kind IN ('offer', 'cancel-offer') THEN
+    PERFORM set_config('synchronous_commit', 'off', true);
+  END IF;
   IF kind = 'cancel-offer' THEN
-    FOR r IN DELETE FROM dhcp_leases WHERE mac = p_mac AND state = 'offered' AND server = p_server RETURNING * LOOP
+    -- Only this server's own offer of another address: the one the client selected (from
+    -- another server; the same row if both offered it) is that server's to bind.
+    FOR r IN DELETE FROM dhcp_leases WHERE mac = p_mac AND state = 'offered' AND server = p_server
+        AND ip IS DISTINCT FROM p_ip RETURNING * LOOP
       changed := changed || jsonb_build_object('ip', r.ip, 'deleted', true, 'revision', nextval('dhcp_lease_revision'));
     END LOOP;
   ELSE
@@ -87,6 +97,16 @@ BEGIN
       -- A client rebooting with a still-valid lease DISCOVERs again: it stays bound.
       IF kind = 'offer' AND FOUND AND cur.state = 'bound' AND cur.expires_at > p_now THEN
         RETURN jsonb_build_object('ok', true, 'rows', jsonb_build_array(diskless_lease_row(cur)));
+      END IF;
+      -- An offer never moves a client away from its valid binding, nor from another server's
+      -- offer still standing (the client may be REQUESTing it right now, and the address would
+      -- be free for a third client meanwhile): the server learns that address and offers it too.
+      IF kind = 'offer' THEN
+        SELECT * INTO other FROM dhcp_leases WHERE mac = p_mac AND expires_at > p_now AND ip <> p_ip
+          AND (state = 'bound' OR (state = 'offered' AND server <> p_server));
+        IF FOUND THEN
+          RETURN jsonb_build_object('ok', false, 'rows', jsonb_build_array(diskless_lease_row(other)));
+        END IF;
       END IF;
       BEGIN
         FOR r IN DELETE FROM dhcp_leases WHERE mac = p_mac AND state <> 'declined' AND ip <> p_ip RETURNING * LOOP

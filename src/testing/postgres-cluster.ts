@@ -1,4 +1,3 @@
-import { after } from 'node:test';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -50,28 +49,11 @@ async function postgresUser(): Promise<{ uid: number; gid: number }> {
   return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
 }
 
-let shared: Promise<TestCluster> | undefined;
-let stopShared: (() => Promise<void>) | undefined;
-let counter = 0;
-
 /**
- * The cluster of this process, started at the first call. Call at the top level of a test file:
- * it registers the hook that stops the server once the file's tests are done. Not `durable`
- * (the default): fsync off, as nothing here survives a power cut anyway.
+ * Starts a cluster; `durable` keeps fsync on (benchmarks), else it is off, as nothing here must
+ * survive a power cut. `stop()` ends the server and removes its directory.
  */
-export function postgresFixture(options: { durable?: boolean } = {}): { cluster(): Promise<TestCluster> } {
-  after(async () => {
-    await stopShared?.();
-  });
-  return {
-    cluster: () => {
-      shared ??= startCluster(options.durable ?? false);
-      return shared;
-    },
-  };
-}
-
-async function startCluster(durable: boolean): Promise<TestCluster> {
+export async function startTestCluster(durable: boolean): Promise<TestCluster & { stop(): Promise<void> }> {
   const bin = postgresBinDir();
   const user = userInfo().uid === 0 ? await postgresUser() : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'diskless-pg-'));
@@ -146,18 +128,18 @@ async function startCluster(durable: boolean): Promise<TestCluster> {
     }
   };
   await sql('postgres', `CREATE ROLE diskless LOGIN PASSWORD 'not-a-real-secret-0'`);
-  stopShared = async () => {
+  const stop = async () => {
     await stopServer();
     rmSync(dir, { recursive: true, force: true });
     unregisterDir();
-    shared = undefined;
-    stopShared = undefined;
   };
   const socketConfig = (database: string): PostgresStateConfig => ({
     backend: 'postgres', url: `postgres://postgres@/${database}?host=${dir}`, host: dir, port, database, user: 'postgres',
     passwordEnv: 'DISKLESS_TEST_NO_PASSWORD', tls: 'off', offlineGraceSec: 600,
   });
+  let counter = 0;
   return {
+    stop,
     dir,
     socketDir: dir,
     port,

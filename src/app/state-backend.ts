@@ -1,0 +1,76 @@
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { DisklessConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import { LeaseStore } from '../dhcp/lease-store.js';
+import type { LeaseTable } from '../dhcp/lease-table.js';
+import { PoolCursor } from '../dhcp/address-choice.js';
+import { parseIpv4 } from '../net/ipv4.js';
+import { httpBaseUrl } from '../boot/urls.js';
+import { Database } from '../postgres/database.js';
+import { PgLeaseTable } from '../postgres/lease-table.js';
+import { ServerRegistry, type ServerRecord } from '../postgres/servers.js';
+
+/**
+ * Where this server keeps its state, chosen by the config's `state:`: JSON files under
+ * state_dir (one server), or the PostgreSQL database every boot server of the site shares.
+ */
+export interface StateBackend {
+  readonly kind: 'files' | 'postgres';
+  /** The DHCP lease table; undefined when dhcp.mode is off. */
+  readonly leases: LeaseTable | undefined;
+  /** Whether a server identifier names a peer of ours that is gone (postgres only). */
+  readonly peerIsGone?: (serverId: string) => boolean;
+  /** Where this server's pool scans start: apart from its peers', so they rarely race for one address. */
+  readonly poolCursor: PoolCursor;
+  /** Every server sharing the state, with its health; just this one for files. */
+  servers(): ServerRecord[];
+  close(): Promise<void>;
+}
+
+export async function openStateBackend(config: DisklessConfig, logger: Logger): Promise<StateBackend> {
+  const state = config.state;
+  if (state.backend === 'files') {
+    const leases = config.dhcp.mode === 'off' ? undefined : new LeaseStore({ path: join(config.server.stateDir, 'dhcp-leases.json') });
+    return { kind: 'files', leases, poolCursor: new PoolCursor(), servers: () => [], close: async () => {} };
+  }
+  const address = config.server.address;
+  const db = await Database.open(state, { applicationName: `diskless ${address}`, logger });
+  try {
+    const leases = config.dhcp.mode === 'off' ? undefined : await PgLeaseTable.open(db, { server: address, logger });
+    const registry = await ServerRegistry.start(db, { address, bootUrl: httpBaseUrl(config.server), logger });
+    logger.log('info', 'state in the database', { service: 'database', url: state.url, servers: registry.list().map((s) => `${s.address} ${s.health}`).join(', ') });
+    return {
+      kind: 'postgres',
+      leases,
+      peerIsGone: (id) => registry.isGone(id),
+      poolCursor: spreadCursor(config, address),
+      servers: () => registry.list(),
+      close: async () => {
+        await leases?.flush();
+        leases?.close();
+        await registry.stop();
+        await db.close();
+      },
+    };
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}
+
+/**
+ * A pool cursor starting at a point of the pool that depends on the server's address: servers
+ * sharing one pool then scan from different places and seldom choose the same address at the
+ * same moment (the database still decides when they do).
+ */
+function spreadCursor(config: DisklessConfig, address: string): PoolCursor {
+  const cursor = new PoolCursor();
+  const start = config.dhcp.pool === undefined ? undefined : parseIpv4(config.dhcp.pool.start);
+  const end = config.dhcp.pool === undefined ? undefined : parseIpv4(config.dhcp.pool.end);
+  if (start === undefined || end === undefined) return cursor;
+  const size = end - start + 1;
+  const h = createHash('sha256').update(address).digest().readUInt32BE(0);
+  cursor.next = start + (h % size);
+  return cursor;
+}
