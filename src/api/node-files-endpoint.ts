@@ -13,7 +13,7 @@ import { configuredNodeFiles, templateValues } from '../identity/node-files.js';
 import type { AlertHook } from '../identity/alerts.js';
 import { peerIp } from '../events/peer-address.js';
 import type { AddressOwner } from '../identity/address-owner.js';
-import type { SecretsWindows } from '../identity/secrets-windows.js';
+import type { SecretsWindowStore } from '../identity/secrets-windows.js';
 
 export const NODE_FILES_PATH = endpointPath('nodeFiles');
 const MAX_BODY = 1024;
@@ -22,7 +22,7 @@ export interface NodeFilesDeps {
   config: () => DisklessConfig;
   tokens: TokenIssuer;
   /** Only a boot in progress may redeem; its window closes at the first redemption. */
-  windows: SecretsWindows;
+  windows: SecretsWindowStore;
   /** Which MAC holds an address on our link (the neighbour table); undefined off-link. */
   witness: AddressOwner;
   secrets: SecretStore;

@@ -8,7 +8,7 @@ import { TokenIssuer } from '../secrets/tokens.js';
 import { BootTokens } from '../identity/boot-tokens.js';
 import { neighbourTableOwner } from '../identity/address-owner.js';
 import { nodeFilesEndpoint } from '../api/node-files-endpoint.js';
-import { SecretsWindows } from '../identity/secrets-windows.js';
+import { SecretsWindows, type SecretsWindowStore } from '../identity/secrets-windows.js';
 import { RunningVersions, runningVersionsPath } from '../images/store/running-versions.js';
 import type { AlertHook } from '../identity/alerts.js';
 
@@ -17,7 +17,7 @@ export interface IdentityServices {
   /** POST /api/v1/node-files, for the HTTPS listener only: the answer holds private keys. */
   handler: HttpHandler;
   /** Which boots may be handed their secrets now (opened by DHCP, closed by reports). */
-  windows: SecretsWindows;
+  windows: SecretsWindowStore;
   running: RunningVersions;
 }
 
@@ -27,11 +27,17 @@ export interface IdentityServices {
  * the node-files endpoint, and the record of which node was given which image version.
  * `onAlert` hears the security alerts it logs.
  */
-export async function startIdentity(config: () => DisklessConfig, logger: Logger, onAlert: AlertHook = () => {}): Promise<IdentityServices> {
+export async function startIdentity(
+  config: () => DisklessConfig,
+  logger: Logger,
+  onAlert: AlertHook = () => {},
+  /** Shared windows (the state database); default STATE/secrets-windows.json. */
+  sharedWindows?: SecretsWindowStore,
+): Promise<IdentityServices> {
   const cfg = config();
   const secrets = await SecretStore.open({ stateDir: cfg.server.stateDir, logger });
   const tokens = new TokenIssuer({ ttlMs: cfg.server.tokenTtlSec * 1000 });
-  const windows = await SecretsWindows.open({ path: join(cfg.server.stateDir, 'secrets-windows.json'), windowMs: cfg.server.secretsWindowSec * 1000, logger });
+  const windows = sharedWindows ?? await SecretsWindows.open({ path: join(cfg.server.stateDir, 'secrets-windows.json'), windowMs: cfg.server.secretsWindowSec * 1000, logger });
   // The neighbour table is the only witness of which machine holds an address on our link.
   const witness = neighbourTableOwner();
   const bootTokens = new BootTokens(tokens, windows, witness, logger, onAlert);

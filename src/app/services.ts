@@ -33,7 +33,7 @@ import { hostCheck } from '../api/host-check.js';
 import { nodeFilesOnlyOverTls } from '../api/node-files-endpoint.js';
 import { adminBaseUrl, adminListenerIsPlainHttp } from '../api/endpoints.js';
 import { hostname } from 'node:os';
-import type { SecretsWindows } from '../identity/secrets-windows.js';
+import type { SecretsWindowStore } from '../identity/secrets-windows.js';
 import { throttledLog } from '../log/throttled-log.js';
 import { knownMac } from './known-macs.js';
 import { EventStreamSlots } from '../api/event-stream.js';
@@ -60,7 +60,7 @@ export interface RunningServices {
   readonly admin: HttpServer;
   readonly certificate: ServerCertificate;
   /** Which boots may be handed their secrets now: opened by DHCP, closed by redemption or reports. */
-  readonly secretsWindows: SecretsWindows;
+  readonly secretsWindows: SecretsWindowStore;
   readonly tftp: TftpServer;
   readonly dhcp: DhcpServer | undefined;
   readonly nbd: NbdServer | undefined;
@@ -99,7 +99,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined,
   });
   const events = bothEvents(observability.serviceEvents, opts.events);
-  const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())));
+  const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())), backend.secretsWindows);
   const discovery = await startDiscovery(config, logger);
   const secretsUrl = secretsBaseUrl(config.server);
   const tree = new BootTree(getConfig, httpBaseUrl(config.server), store, { ...identity.hooks, secretsUrl, onUnknownMac: discovery.onScript });

@@ -10,6 +10,8 @@ import { httpBaseUrl } from '../boot/urls.js';
 import { Database } from '../postgres/database.js';
 import { PgLeaseTable } from '../postgres/lease-table.js';
 import { ServerRegistry, type ServerRecord } from '../postgres/servers.js';
+import { PgSecretsWindows } from '../postgres/secrets-windows.js';
+import type { SecretsWindowStore } from '../identity/secrets-windows.js';
 
 /**
  * Where this server keeps its state, chosen by the config's `state:`: JSON files under
@@ -23,7 +25,9 @@ export interface StateBackend {
   readonly peerIsGone?: (serverId: string) => boolean;
   /** Where this server's pool scans start: apart from its peers', so they rarely race for one address. */
   readonly poolCursor: PoolCursor;
-  /** Every server sharing the state, with its health; just this one for files. */
+  /** Secrets windows shared with the other servers; undefined: STATE/secrets-windows.json. */
+  readonly secretsWindows?: SecretsWindowStore;
+  /** Every server sharing the state, with its health; none for files. */
   servers(): ServerRecord[];
   close(): Promise<void>;
 }
@@ -38,17 +42,21 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger): 
   const db = await Database.open(state, { applicationName: `diskless ${address}`, logger });
   try {
     const leases = config.dhcp.mode === 'off' ? undefined : await PgLeaseTable.open(db, { server: address, logger });
+    const windows = await PgSecretsWindows.open(db, { windowMs: config.server.secretsWindowSec * 1000, logger });
     const registry = await ServerRegistry.start(db, { address, bootUrl: httpBaseUrl(config.server), logger });
     logger.log('info', 'state in the database', { service: 'database', url: state.url, servers: registry.list().map((s) => `${s.address} ${s.health}`).join(', ') });
     return {
       kind: 'postgres',
       leases,
       peerIsGone: (id) => registry.isGone(id),
+      secretsWindows: windows,
       poolCursor: spreadCursor(config, address),
       servers: () => registry.list(),
       close: async () => {
         await leases?.flush();
         leases?.close();
+        await windows.flush();
+        windows.detach();
         await registry.stop();
         await db.close();
       },

@@ -2,7 +2,7 @@ import type { Logger } from '../log/logger.js';
 import { normalizeIp, type TokenIssuer } from '../secrets/tokens.js';
 import type { AddressOwner } from './address-owner.js';
 import type { AlertHook } from './alerts.js';
-import type { SecretsWindows } from './secrets-windows.js';
+import type { SecretsWindowStore } from './secrets-windows.js';
 
 /**
  * Hands a one-time secrets token to a node's own boot script, and to no one else: only while
@@ -15,7 +15,7 @@ import type { SecretsWindows } from './secrets-windows.js';
 export class BootTokens {
   constructor(
     private readonly issuer: TokenIssuer,
-    private readonly windows: SecretsWindows,
+    private readonly windows: SecretsWindowStore,
     private readonly witness: AddressOwner,
     private readonly logger: Logger,
     private readonly onAlert: AlertHook = () => {},

@@ -17,6 +17,17 @@ export interface PgLeaseTableOptions {
   logger?: Logger;
 }
 
+/** diskless_lease_apply's answer for one change. */
+interface ApplyResult {
+  ok: boolean;
+  rows: RowChange[];
+}
+
+/** Transactions of lease changes under way at once (the pool has 8 connections). */
+const MAX_BATCHES_IN_FLIGHT = 3;
+/** Changes in one transaction at most. */
+const MAX_BATCH = 128;
+
 /** About two seconds of claims at the rate one database sustains on a small machine. */
 export const DEFAULT_MAX_PENDING = 256;
 
@@ -58,6 +69,8 @@ export class PgLeaseTable implements LeaseTable {
   /** The newest revision seen per address, deletions included, so older news is ignored. */
   readonly #revision = new Map<string, number>();
   readonly #pending = new Set<Promise<unknown>>();
+  readonly #queue: Array<{ arg: Record<string, unknown>; resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }> = [];
+  #batchesInFlight = 0;
   /** Clients with a change on its way to the database. */
   readonly #inFlight = new Set<string>();
   readonly #maxPending: number;
@@ -136,8 +149,7 @@ export class PgLeaseTable implements LeaseTable {
       arg.expiresAt = now + action.leaseSec * 1000;
       if (action.hostname !== undefined) arg.hostname = action.hostname;
     }
-    const durable = this.#db.query<{ r: { ok: boolean; rows: RowChange[] } }>('SELECT diskless_lease_apply($1::jsonb) AS r', [JSON.stringify(arg)]).then((rows) => {
-      const result = rows[0]!.r;
+    const durable = this.#enqueue(arg).then((result) => {
       for (const row of result.rows) this.#apply(row);
       // Only a claim can lose to another client; a release or decline the row no longer
       // matches simply changes nothing (as with the file).
@@ -146,6 +158,53 @@ export class PgLeaseTable implements LeaseTable {
     this.#inFlight.add(action.mac);
     this.#track(durable, action.mac);
     return { durable };
+  }
+
+  /**
+   * Sends `arg` with the changes queued beside it: at most MAX_BATCHES_IN_FLIGHT transactions
+   * at once, each taking every change queued when it starts (up to MAX_BATCH), so a burst
+   * costs a few round trips and commits, not one per packet.
+   */
+  #enqueue(arg: Record<string, unknown>): Promise<ApplyResult> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ arg, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (this.#batchesInFlight < MAX_BATCHES_IN_FLIGHT && this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, MAX_BATCH);
+      this.#batchesInFlight++;
+      this.#send(batch.map((b) => b.arg)).then(
+        (rows) => {
+          const results = rows[0]!.r;
+          batch.forEach((b, i) => b.resolve(results[i]!));
+        },
+        (err: unknown) => {
+          for (const b of batch) b.reject(err);
+        },
+      ).finally(() => {
+        this.#batchesInFlight--;
+        this.#pump();
+      });
+    }
+  }
+
+  /**
+   * One transaction of changes. Two servers' batches may lock the same addresses in another
+   * order; PostgreSQL then aborts one of them (deadlock detected), which changed nothing, and
+   * it is sent again.
+   */
+  async #send(args: Array<Record<string, unknown>>): Promise<Array<{ r: ApplyResult[] }>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#db.query<{ r: ApplyResult[] }>('SELECT diskless_lease_apply_all($1::jsonb) AS r', [JSON.stringify(args)]);
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if ((code !== '40P01' && code !== '40001') || attempt >= 3) throw e;
+      }
+    }
   }
 
   #hasOwnOffer(mac: string, except: string | undefined): boolean {

@@ -73,13 +73,6 @@ DECLARE
   r dhcp_leases;
   rev bigint;
 BEGIN
-  -- An offer is visible to every server at commit, which is what keeps two servers from
-  -- offering one address to two clients; on disk it need not be: an offer a crash loses costs
-  -- the client a retry, as RFC 2131 §3.1 allows ("servers need not reserve the offered network
-  -- address"). Bindings, releases and declines wait for the WAL flush before the reply.
-  IF kind IN ('offer', 'cancel-offer') THEN
-    PERFORM set_config('synchronous_commit', 'off', true);
-  END IF;
   IF kind = 'cancel-offer' THEN
     -- Only this server's own offer of another address: the one the client selected (from
     -- another server; the same row if both offered it) is that server's to bind.
@@ -155,6 +148,41 @@ BEGIN
   RETURN jsonb_build_object('ok', true, 'rows', changed);
 END
 $$;
+
+-- Several changes in one transaction, in order (one round trip and one commit for a burst, as
+-- the lease file's group commit): returns the list of diskless_lease_apply's answers. An offer
+-- is visible to every server at commit, which is what keeps two servers from offering one
+-- address to two clients; on disk it need not be: an offer a crash loses costs the client a
+-- retry, as RFC 2131 §3.1 allows ("servers need not reserve the offered network address"). So
+-- a batch of offers and cancels only does not wait for the WAL flush; one holding a binding,
+-- release or decline does, before any of its replies leaves.
+CREATE FUNCTION diskless_lease_apply_all(actions jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  out jsonb := '[]'::jsonb;
+  a jsonb;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(actions) x WHERE x->>'kind' NOT IN ('offer', 'cancel-offer')) THEN
+    PERFORM set_config('synchronous_commit', 'off', true);
+  END IF;
+  FOR a IN SELECT value FROM jsonb_array_elements(actions) LOOP
+    out := out || jsonb_build_array(diskless_lease_apply(a));
+  END LOOP;
+  RETURN out;
+END
+$$;
+`,
+  },
+  {
+    version: 2,
+    description: 'secrets windows shared by every boot server',
+    sql: `
+CREATE TABLE secrets_windows (
+  mac text PRIMARY KEY,
+  -- Milliseconds since the epoch, from the clock of the server whose DHCP opened it.
+  opened_at bigint NOT NULL,
+  -- The address our DHCP gave the machine in that exchange (full mode).
+  ip text
+);
 `,
   },
 ];
