@@ -5,7 +5,7 @@ import { normalizeMac } from '../net/mac.js';
 import type { HttpHandler } from '../http/server.js';
 import { readBody } from '../http/read-body.js';
 import { ENDPOINTS, endpointPath } from './endpoints.js';
-import type { TokenIssuer } from '../secrets/tokens.js';
+import type { TokenStore } from '../secrets/tokens.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { bundleFiles, nodeSecretFiles } from '../secrets/bundle.js';
 import { nodeByMac } from '../boot/boot-target.js';
@@ -20,7 +20,7 @@ const MAX_BODY = 1024;
 
 export interface NodeFilesDeps {
   config: () => DisklessConfig;
-  tokens: TokenIssuer;
+  tokens: TokenStore;
   /** Only a boot in progress may redeem; its window closes at the first redemption. */
   windows: SecretsWindowStore;
   /** Which MAC holds an address on our link (the neighbour table); undefined off-link. */
@@ -60,7 +60,7 @@ export function nodeFilesEndpoint(deps: NodeFilesDeps): HttpHandler {
     if (ip === undefined) return answer(res, 400, 'Bad request: no client address');
     const claimed = normalizeMac(form.get('mac') ?? '');
     const witnessed = await deps.witness(ip);
-    const r = deps.tokens.redeem(form.get('token') ?? '', { ip, ...(witnessed === undefined ? {} : { mac: witnessed }) });
+    const r = await deps.tokens.redeem(form.get('token') ?? '', { ip, ...(witnessed === undefined ? {} : { mac: witnessed }) });
     const mac = r.mac ?? witnessed ?? claimed;
     const inWindow = mac !== undefined && deps.windows.get(mac) !== undefined;
     const refuse = (reason: string, alert: boolean): true => {

@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import type { BootTreeHooks } from '../boot/boot-tree.js';
 import type { HttpHandler } from '../http/server.js';
 import { SecretStore } from '../secrets/secret-store.js';
-import { TokenIssuer } from '../secrets/tokens.js';
+import { TokenIssuer, type TokenStore } from '../secrets/tokens.js';
 import { BootTokens } from '../identity/boot-tokens.js';
 import { neighbourTableOwner } from '../identity/address-owner.js';
 import { nodeFilesEndpoint } from '../api/node-files-endpoint.js';
@@ -31,13 +31,16 @@ export async function startIdentity(
   config: () => DisklessConfig,
   logger: Logger,
   onAlert: AlertHook = () => {},
-  /** Shared windows (the state database); default STATE/secrets-windows.json. */
-  sharedWindows?: SecretsWindowStore,
+  /**
+   * Kept in the state database several servers share; default: windows in
+   * STATE/secrets-windows.json, tokens in memory.
+   */
+  shared: { windows?: SecretsWindowStore; tokens?: TokenStore } = {},
 ): Promise<IdentityServices> {
   const cfg = config();
   const secrets = await SecretStore.open({ stateDir: cfg.server.stateDir, logger });
-  const tokens = new TokenIssuer({ ttlMs: cfg.server.tokenTtlSec * 1000 });
-  const windows = sharedWindows ?? await SecretsWindows.open({ path: join(cfg.server.stateDir, 'secrets-windows.json'), windowMs: cfg.server.secretsWindowSec * 1000, logger });
+  const tokens = shared.tokens ?? new TokenIssuer({ ttlMs: cfg.server.tokenTtlSec * 1000 });
+  const windows = shared.windows ?? await SecretsWindows.open({ path: join(cfg.server.stateDir, 'secrets-windows.json'), windowMs: cfg.server.secretsWindowSec * 1000, logger });
   // The neighbour table is the only witness of which machine holds an address on our link.
   const witness = neighbourTableOwner();
   const bootTokens = new BootTokens(tokens, windows, witness, logger, onAlert);

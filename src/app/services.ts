@@ -99,7 +99,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined,
   });
   const events = bothEvents(observability.serviceEvents, opts.events);
-  const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())), backend.secretsWindows);
+  const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())), backend.shared);
   const discovery = await startDiscovery(config, logger);
   const secretsUrl = secretsBaseUrl(config.server);
   const tree = new BootTree(getConfig, httpBaseUrl(config.server), store, { ...identity.hooks, secretsUrl, onUnknownMac: discovery.onScript });

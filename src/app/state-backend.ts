@@ -12,6 +12,8 @@ import { PgLeaseTable } from '../postgres/lease-table.js';
 import { ServerRegistry, type ServerRecord } from '../postgres/servers.js';
 import { PgSecretsWindows } from '../postgres/secrets-windows.js';
 import type { SecretsWindowStore } from '../identity/secrets-windows.js';
+import type { TokenStore } from '../secrets/tokens.js';
+import { PgBootTokens } from '../postgres/boot-tokens.js';
 
 /**
  * Where this server keeps its state, chosen by the config's `state:`: JSON files under
@@ -25,8 +27,8 @@ export interface StateBackend {
   readonly peerIsGone?: (serverId: string) => boolean;
   /** Where this server's pool scans start: apart from its peers', so they rarely race for one address. */
   readonly poolCursor: PoolCursor;
-  /** Secrets windows shared with the other servers; undefined: STATE/secrets-windows.json. */
-  readonly secretsWindows?: SecretsWindowStore;
+  /** Secrets windows and boot tokens shared with the other servers; none: this server's own. */
+  readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore };
   /** Every server sharing the state, with its health; none for files. */
   servers(): ServerRecord[];
   close(): Promise<void>;
@@ -36,7 +38,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger): 
   const state = config.state;
   if (state.backend === 'files') {
     const leases = config.dhcp.mode === 'off' ? undefined : new LeaseStore({ path: join(config.server.stateDir, 'dhcp-leases.json') });
-    return { kind: 'files', leases, poolCursor: new PoolCursor(), servers: () => [], close: async () => {} };
+    return { kind: 'files', leases, poolCursor: new PoolCursor(), shared: {}, servers: () => [], close: async () => {} };
   }
   const address = config.server.address;
   const db = await Database.open(state, { applicationName: `diskless ${address}`, logger });
@@ -49,7 +51,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger): 
       kind: 'postgres',
       leases,
       peerIsGone: (id) => registry.isGone(id),
-      secretsWindows: windows,
+      shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }) },
       poolCursor: spreadCursor(config, address),
       servers: () => registry.list(),
       close: async () => {

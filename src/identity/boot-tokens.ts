@@ -1,5 +1,5 @@
 import type { Logger } from '../log/logger.js';
-import { normalizeIp, type TokenIssuer } from '../secrets/tokens.js';
+import { normalizeIp, type TokenStore } from '../secrets/tokens.js';
 import type { AddressOwner } from './address-owner.js';
 import type { AlertHook } from './alerts.js';
 import type { SecretsWindowStore } from './secrets-windows.js';
@@ -14,7 +14,7 @@ import type { SecretsWindowStore } from './secrets-windows.js';
  */
 export class BootTokens {
   constructor(
-    private readonly issuer: TokenIssuer,
+    private readonly issuer: TokenStore,
     private readonly windows: SecretsWindowStore,
     private readonly witness: AddressOwner,
     private readonly logger: Logger,
@@ -47,6 +47,6 @@ export class BootTokens {
       });
       return undefined;
     }
-    return this.issuer.issue(mac, ip);
+    return await this.issuer.issue(mac, ip);
   }
 }

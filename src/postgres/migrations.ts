@@ -185,6 +185,22 @@ CREATE TABLE secrets_windows (
 );
 `,
   },
+  {
+    version: 3,
+    description: 'boot tokens redeemable at every boot server',
+    sql: `
+-- Only the SHA-256 of each token: a reader of the database cannot redeem one.
+CREATE TABLE boot_tokens (
+  digest bytea PRIMARY KEY,
+  mac text NOT NULL,
+  ip text NOT NULL,
+  -- Milliseconds since the epoch, from the clock of the server that issued it.
+  expires_at bigint NOT NULL,
+  used boolean NOT NULL DEFAULT false
+);
+CREATE INDEX boot_tokens_expiry ON boot_tokens (expires_at);
+`,
+  },
 ];
 
 /** The newest schema this server knows. */
