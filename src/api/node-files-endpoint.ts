@@ -6,7 +6,7 @@ import type { HttpHandler } from '../http/server.js';
 import { readBody } from '../http/read-body.js';
 import { ENDPOINTS, endpointPath } from './endpoints.js';
 import type { TokenStore } from '../secrets/tokens.js';
-import type { SecretStore } from '../secrets/secret-store.js';
+import type { SecretSource } from '../secrets/secret-store.js';
 import { bundleFiles, nodeSecretFiles } from '../secrets/bundle.js';
 import { nodeByMac } from '../boot/boot-target.js';
 import { configuredNodeFiles, templateValues } from '../identity/node-files.js';
@@ -25,7 +25,7 @@ export interface NodeFilesDeps {
   windows: SecretsWindowStore;
   /** Which MAC holds an address on our link (the neighbour table); undefined off-link. */
   witness: AddressOwner;
-  secrets: SecretStore;
+  secrets: SecretSource;
   logger: Logger;
   /** Hears the refusals logged as alerts (a reused token, one tried from another address). */
   onAlert?: AlertHook;

@@ -3,7 +3,7 @@ import type { DisklessConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { BootTreeHooks } from '../boot/boot-tree.js';
 import type { HttpHandler } from '../http/server.js';
-import { SecretStore } from '../secrets/secret-store.js';
+import { SecretStore, type SecretSource } from '../secrets/secret-store.js';
 import { TokenIssuer, type TokenStore } from '../secrets/tokens.js';
 import { BootTokens } from '../identity/boot-tokens.js';
 import { neighbourTableOwner } from '../identity/address-owner.js';
@@ -35,10 +35,10 @@ export async function startIdentity(
    * Kept in the state database several servers share; default: windows in
    * STATE/secrets-windows.json, tokens in memory.
    */
-  shared: { windows?: SecretsWindowStore; tokens?: TokenStore } = {},
+  shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource } = {},
 ): Promise<IdentityServices> {
   const cfg = config();
-  const secrets = await SecretStore.open({ stateDir: cfg.server.stateDir, logger });
+  const secrets = shared.secrets ?? await SecretStore.open({ stateDir: cfg.server.stateDir, logger });
   const tokens = shared.tokens ?? new TokenIssuer({ ttlMs: cfg.server.tokenTtlSec * 1000 });
   const windows = shared.windows ?? await SecretsWindows.open({ path: join(cfg.server.stateDir, 'secrets-windows.json'), windowMs: cfg.server.secretsWindowSec * 1000, logger });
   // The neighbour table is the only witness of which machine holds an address on our link.

@@ -13,7 +13,11 @@ import { ServerRegistry, type ServerRecord } from '../postgres/servers.js';
 import { PgSecretsWindows } from '../postgres/secrets-windows.js';
 import type { SecretsWindowStore } from '../identity/secrets-windows.js';
 import type { TokenStore } from '../secrets/tokens.js';
+import type { SecretSource } from '../secrets/secret-store.js';
+import { PgSecretStore } from '../postgres/secret-store.js';
 import { PgBootTokens } from '../postgres/boot-tokens.js';
+import { SecretStore } from '../secrets/secret-store.js';
+import { secretsKeyFile } from '../config/state-config.js';
 
 /**
  * Where this server keeps its state, chosen by the config's `state:`: JSON files under
@@ -28,7 +32,7 @@ export interface StateBackend {
   /** Where this server's pool scans start: apart from its peers', so they rarely race for one address. */
   readonly poolCursor: PoolCursor;
   /** Secrets windows and boot tokens shared with the other servers; none: this server's own. */
-  readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore };
+  readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource };
   /** Every server sharing the state, with its health; none for files. */
   servers(): ServerRecord[];
   close(): Promise<void>;
@@ -44,6 +48,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger): 
   const db = await Database.open(state, { applicationName: `diskless ${address}`, logger });
   try {
     const leases = config.dhcp.mode === 'off' ? undefined : await PgLeaseTable.open(db, { server: address, logger });
+    const secrets = await PgSecretStore.open(db, { keyFile: secretsKeyFile(config), logger });
     const windows = await PgSecretsWindows.open(db, { windowMs: config.server.secretsWindowSec * 1000, logger });
     const registry = await ServerRegistry.start(db, { address, bootUrl: httpBaseUrl(config.server), logger });
     logger.log('info', 'state in the database', { service: 'database', url: state.url, servers: registry.list().map((s) => `${s.address} ${s.health}`).join(', ') });
@@ -51,7 +56,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger): 
       kind: 'postgres',
       leases,
       peerIsGone: (id) => registry.isGone(id),
-      shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }) },
+      shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets },
       poolCursor: spreadCursor(config, address),
       servers: () => registry.list(),
       close: async () => {
@@ -83,4 +88,20 @@ function spreadCursor(config: DisklessConfig, address: string): PoolCursor {
   const h = createHash('sha256').update(address).digest().readUInt32BE(0);
   cursor.next = start + (h % size);
   return cursor;
+}
+
+/**
+ * The per-node secrets for the command line: STATE/secrets, or the state database's (sealed
+ * with the secrets key) when `state:` names one. `close` ends the database connection.
+ */
+export async function openSecrets(config: DisklessConfig, logger?: Logger): Promise<{ source: SecretSource; close(): Promise<void> }> {
+  const state = config.state;
+  if (state.backend === 'files') return { source: await SecretStore.open({ stateDir: config.server.stateDir, ...(logger ? { logger } : {}) }), close: async () => {} };
+  const db = await Database.open(state, { applicationName: 'diskless secrets', ...(logger ? { logger } : {}) });
+  try {
+    return { source: await PgSecretStore.open(db, { keyFile: secretsKeyFile(config), ...(logger ? { logger } : {}) }), close: () => db.close() };
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
 }

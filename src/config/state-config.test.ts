@@ -43,6 +43,13 @@ test('state: as a mapping, with a password file and CA relative to the config', 
   });
 });
 
+test('state.secrets_key_file: relative to the config; absent means the default under state_dir', () => {
+  const s = parse('state:\n  url: postgres://diskless@db1.example/fleet\n  secrets_key_file: keys/secrets.key\n').state;
+  assert.equal(s.backend === 'postgres' && s.secretsKeyFile, '/etc/diskless/keys/secrets.key');
+  const d = parse('state: postgres://diskless@db1.example/fleet\n').state;
+  assert.equal(d.backend === 'postgres' && d.secretsKeyFile, undefined);
+});
+
 test('state: refusals name the line and say what to do', () => {
   assert.throws(() => parse('state: postgres://diskless:hunter2@db1/fleet\n'), /config\.yaml:6: state: holds a password: put it in a file named by state\.password_file/);
   assert.throws(() => parse('state: mysql://x@y/z\n'), /state: "mysql:\/\/x@y\/z" is neither "files" nor a postgres:\/\/USER@HOST\/DATABASE URL/);

@@ -1,5 +1,6 @@
 import { isScalar } from 'yaml';
-import type { PostgresStateConfig, StateConfig } from './types.js';
+import { join } from 'node:path';
+import type { DisklessConfig, PostgresStateConfig, StateConfig } from './types.js';
 import type { Fields } from './yaml-fields.js';
 
 const TLS_MODES = ['verify-full', 'require', 'off'] as const;
@@ -19,6 +20,7 @@ function isLoopback(host: string): boolean {
  *       tls: verify-full                            # require, off; default verify-full off-host
  *       ca_file: /etc/diskless/db-ca.pem
  *       offline_grace: 600
+ *       secrets_key_file: /etc/diskless/secrets.key # default STATE_DIR/secrets.key
  *
  * A unix socket: `postgres://diskless@/diskless?host=/run/postgresql` (`@:5433/` for another port). A password inside the
  * URL is refused: the config is read by every admin tool and often by more people than the
@@ -72,6 +74,7 @@ function postgres(at: Fields, key: string, text: string, f: Fields | undefined, 
   const caFile = f?.optString('ca_file');
   if (caFile !== undefined && tls !== 'verify-full') f?.fail('ca_file', 'only verify-full checks the certificate against it; set tls: verify-full', f.raw('ca_file'));
   const offlineGraceSec = f?.int('offline_grace', 600, 0, 7 * 86400) ?? 600;
+  const secretsKeyFile = f?.optString('secrets_key_file');
   f?.rejectUnknown();
   return {
     backend: 'postgres',
@@ -85,5 +88,11 @@ function postgres(at: Fields, key: string, text: string, f: Fields | undefined, 
     offlineGraceSec,
     ...(passwordFile !== undefined ? { passwordFile: path(passwordFile) } : {}),
     ...(caFile !== undefined ? { caFile: path(caFile) } : {}),
+    ...(secretsKeyFile !== undefined ? { secretsKeyFile: path(secretsKeyFile) } : {}),
   };
+}
+
+/** The file holding the key that seals the secrets kept in the state database. */
+export function secretsKeyFile(config: DisklessConfig): string {
+  return (config.state.backend === 'postgres' ? config.state.secretsKeyFile : undefined) ?? join(config.server.stateDir, 'secrets.key');
 }

@@ -161,6 +161,11 @@ export interface PostgresStateConfig {
    * (it hands out no new address meanwhile).
    */
   offlineGraceSec: number;
+  /**
+   * The key that seals the secrets kept in the database (AES-256-GCM), the same file on every
+   * server and never in the database; default STATE_DIR/secrets.key.
+   */
+  secretsKeyFile?: string;
 }
 
 export interface DisklessConfig {

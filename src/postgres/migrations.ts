@@ -201,6 +201,25 @@ CREATE TABLE boot_tokens (
 CREATE INDEX boot_tokens_expiry ON boot_tokens (expires_at);
 `,
   },
+  {
+    version: 4,
+    description: 'per-node secrets, sealed with a key kept outside the database',
+    sql: `
+CREATE TABLE node_secrets (
+  -- A MAC (aa:bb:…), or '*' for the default of every node without its own.
+  node text NOT NULL,
+  name text NOT NULL,
+  -- AES-256-GCM: nonce (12 bytes), tag (16), ciphertext; node and name are the additional data.
+  sealed bytea NOT NULL,
+  PRIMARY KEY (node, name)
+);
+-- HMAC-SHA256 of a fixed label under the secrets key: servers check they hold the same key.
+CREATE TABLE secrets_key_check (
+  id int PRIMARY KEY CHECK (id = 1),
+  mac bytea NOT NULL
+);
+`,
+  },
 ];
 
 /** The newest schema this server knows. */
