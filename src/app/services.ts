@@ -139,6 +139,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     writes: fileInventoryWrites(config.file, (mac) => discovery.has(mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
     discovered: () => discovery.list(),
     running: () => identity.running.all(),
+    servers: () => backend.servers(),
     adminToken,
     readCidrs: opts.readCidrs ?? config.api.readFrom,
     eventStreams: new EventStreamSlots(config.api.maxEventStreams),

@@ -11,7 +11,9 @@ import { loadConfig } from '../config/load.js';
 import { startServices, type RunningServices } from './services.js';
 import { freeTcpPort, freeUdpPort } from '../testing/free-ports.js';
 import { postgresFixture } from '../testing/postgres-fixture.js';
-import { waitUntil } from '../testing/wait-until.js';
+import { waitUntil, waitUntilAsync } from '../testing/wait-until.js';
+import { statusCommand } from '../cli/status.js';
+import type { ServerList } from '../api/wire.js';
 
 const pg = postgresFixture();
 const N1 = '52:54:00:15:00:11';
@@ -23,12 +25,18 @@ interface Served {
   port: number;
   /** https://ADDRESS:HTTPS_PORT, where node files are redeemed. */
   secretsUrl: string;
+  /** Its config file. */
+  file: string;
+  apiPort: number;
   services: RunningServices;
+  /** Stops it once (the test's end stops it too). */
+  stop(): Promise<void>;
 }
 
 async function serve(t: { after(fn: () => Promise<void>): void }, dir: string, address: string, state: string): Promise<Served> {
   const port = await freeTcpPort();
   const httpsPort = await freeTcpPort();
+  const apiPort = await freeTcpPort();
   const file = join(dir, `${address}.yaml`);
   await writeFile(file, `server:
   address: ${address}
@@ -45,14 +53,16 @@ nodes:
   - mac: ${N1}
     hostname: n1
 api:
-  port: ${await freeTcpPort()}
+  port: ${apiPort}
 state:
   url: ${state}
   secrets_key_file: ${join(dir, 'secrets.key')}
 `);
   const services = await startServices(loadConfig(file), { watchConfig: false });
-  t.after(() => services.stop());
-  return { address, port, secretsUrl: `https://${address}:${httpsPort}`, services };
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= services.stop());
+  t.after(stop);
+  return { address, port, secretsUrl: `https://${address}:${httpsPort}`, file, apiPort, services, stop };
 }
 
 async function bootScript(s: Served): Promise<string> {
@@ -121,4 +131,29 @@ test('a boot opened on server A gets its script from B, its files from A, and th
   const viaB = await redeem(b.secretsUrl, second.token);
   assert.equal(viaB.status, 200, viaB.body.toString());
   assert.equal(ed25519Key(viaB.body), ed25519Key(viaA.body));
+});
+
+test('diskless status lists every server sharing the database, and a stopped one as gone', async (t) => {
+  const cluster = await pg.cluster();
+  const db = await cluster.database();
+  const dir = await mkdtemp(join(tmpdir(), 'dl-shared-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const url = `postgres://postgres@:${db.port}/${db.database}?host=${db.host}`;
+  const a = await serve(t, dir, '127.0.0.2', url);
+  const b = await serve(t, dir, '127.0.0.3', url);
+  const servers = async (): Promise<ServerList> => (await fetch(`http://127.0.0.1:${a.apiPort}/api/v1/servers`)).json() as Promise<ServerList>;
+  const health = (l: ServerList) => l.servers.map((s) => `${s.address} ${s.health}${s.self ? ' self' : ''}`).sort();
+  // A reads the list at its heartbeat (every 2 s): B, started after A, appears at the next.
+  await waitUntilAsync('A to list B', async () => (await servers()).servers.length === 2, 10_000);
+  assert.deepEqual(health(await servers()), ['127.0.0.2 live self', '127.0.0.3 live']);
+  let out = '';
+  assert.equal(await statusCommand(['--config', a.file], { stdout: (s) => (out += s), now: () => Date.now() }), 0);
+  const table = out.slice(out.indexOf('SERVER')).trim().split('\n');
+  assert.match(table[0]!, /^SERVER\s+NAME\s+HEALTH\s+HEARTBEAT\s+NODES$/);
+  assert.deepEqual(table.slice(1).map((l) => l.split(/\s{2,}/)[0] + ' ' + l.split(/\s{2,}/)[2]).sort(), ['127.0.0.2 live (this)', '127.0.0.3 live']);
+  await b.stop();
+  await waitUntilAsync('A to list B as gone', async () => health(await servers()).includes('127.0.0.3 gone'), 10_000);
+  out = '';
+  await statusCommand(['--config', a.file], { stdout: (s) => (out += s), now: () => Date.now() });
+  assert.match(out, /^127\.0\.0\.3\s+\S+\s+gone\s/m);
 });

@@ -10,6 +10,8 @@ import { httpBaseUrl } from '../boot/urls.js';
 import { Database } from '../postgres/database.js';
 import { PgLeaseTable } from '../postgres/lease-table.js';
 import { ServerRegistry, type ServerRecord } from '../postgres/servers.js';
+import type { ServerList } from '../api/wire.js';
+import { hostname } from 'node:os';
 import { PgSecretsWindows } from '../postgres/secrets-windows.js';
 import type { SecretsWindowStore } from '../identity/secrets-windows.js';
 import type { TokenStore } from '../secrets/tokens.js';
@@ -33,8 +35,8 @@ export interface StateBackend {
   readonly poolCursor: PoolCursor;
   /** Secrets windows and boot tokens shared with the other servers; none: this server's own. */
   readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource };
-  /** Every server sharing the state, with its health; none for files. */
-  servers(): ServerRecord[];
+  /** Every server sharing the state, with its health and the nodes it bound; just this one for files. */
+  servers(): ServerList;
   close(): Promise<void>;
 }
 
@@ -42,7 +44,12 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger): 
   const state = config.state;
   if (state.backend === 'files') {
     const leases = config.dhcp.mode === 'off' ? undefined : new LeaseStore({ path: join(config.server.stateDir, 'dhcp-leases.json') });
-    return { kind: 'files', leases, poolCursor: new PoolCursor(), shared: {}, servers: () => [], close: async () => {} };
+    const self = { address: config.server.address, name: hostname(), bootUrl: httpBaseUrl(config.server), health: 'live' as const, self: true, startedAt: new Date().toISOString(), heartbeatAt: null };
+    const servers = (): ServerList => {
+      const now = Date.now();
+      return { state: 'files', servers: [{ ...self, nodes: (leases?.list() ?? []).filter((l) => l.state === 'bound' && l.expiresAt > now).map((l) => l.mac) }] };
+    };
+    return { kind: 'files', leases, poolCursor: new PoolCursor(), shared: {}, servers, close: async () => {} };
   }
   const address = config.server.address;
   const db = await Database.open(state, { applicationName: `diskless ${address}`, logger });
@@ -58,7 +65,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger): 
       peerIsGone: (id) => registry.isGone(id),
       shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets },
       poolCursor: spreadCursor(config, address),
-      servers: () => registry.list(),
+      servers: () => serverList(registry.list(), address, leases?.boundBy() ?? new Map()),
       close: async () => {
         await leases?.flush();
         leases?.close();
@@ -104,4 +111,14 @@ export async function openSecrets(config: DisklessConfig, logger?: Logger): Prom
     await db.close();
     throw e;
   }
+}
+
+function serverList(records: ServerRecord[], self: string, bound: Map<string, string[]>): ServerList {
+  return {
+    state: 'postgres',
+    servers: records.map((r) => ({
+      address: r.address, name: r.name, bootUrl: r.bootUrl, health: r.health, self: r.address === self,
+      startedAt: r.startedAt, heartbeatAt: r.heartbeatAt, nodes: [...(bound.get(r.address) ?? [])].sort(),
+    })),
+  };
 }

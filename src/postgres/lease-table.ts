@@ -127,6 +127,17 @@ export class PgLeaseTable implements LeaseTable {
     return lease !== undefined && lease.state !== 'declined' && lease.mac === mac && lease.expiresAt > this.#now();
   }
 
+  /** The MACs holding an unexpired binding, by the server that made it. */
+  boundBy(): Map<string, string[]> {
+    const now = this.#now();
+    const out = new Map<string, string[]>();
+    for (const l of this.#byIp.values()) {
+      if (l.state !== 'bound' || l.expiresAt <= now) continue;
+      out.set(l.server, [...(out.get(l.server) ?? []), l.mac]);
+    }
+    return out;
+  }
+
   list(): Lease[] {
     return [...this.#byIp.values()].map(({ server: _server, ...l }) => ({ ...l }));
   }
