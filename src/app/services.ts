@@ -88,7 +88,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   await mkdir(config.server.stateDir, { recursive: true, mode: 0o750 });
   const adminToken = await loadAdminToken(config.api.adminTokenFile, logger);
   const certificate = await loadServerCertificate(config.server);
-  const backend = await openStateBackend(config, logger);
+  const backend = await openStateBackend(config, logger, { tlsCert: certificate.certPem });
   const leases = backend.leases;
   // TFTP, HTTP and NBD see only IPs: what we leased, what the config reserves, what the link saw.
   const neighbours = neighbourTableSnapshot();

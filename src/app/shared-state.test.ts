@@ -14,6 +14,8 @@ import { postgresFixture } from '../testing/postgres-fixture.js';
 import { waitUntil, waitUntilAsync } from '../testing/wait-until.js';
 import { statusCommand } from '../cli/status.js';
 import type { ServerList } from '../api/wire.js';
+import { initrdServerCerts } from './state-backend.js';
+import { pemCertificates } from '../tls/server-certificate.js';
 
 const pg = postgresFixture();
 const N1 = '52:54:00:15:00:11';
@@ -145,6 +147,9 @@ test('diskless status lists every server sharing the database, and a stopped one
   const health = (l: ServerList) => l.servers.map((s) => `${s.address} ${s.health}${s.self ? ' self' : ''}`).sort();
   // A reads the list at its heartbeat (every 2 s): B, started after A, appears at the next.
   await waitUntilAsync('A to list B', async () => (await servers()).servers.length === 2, 10_000);
+  // An initrd built with A's config trusts both servers' certificates, and nothing else.
+  const certs = pemCertificates(await initrdServerCerts(loadConfig(a.file)));
+  assert.deepEqual(certs.sort(), [a.services.certificate.certPem, b.services.certificate.certPem].map((p) => p.trim()).sort());
   assert.deepEqual(health(await servers()), ['127.0.0.2 live self', '127.0.0.3 live']);
   let out = '';
   assert.equal(await statusCommand(['--config', a.file], { stdout: (s) => (out += s), now: () => Date.now() }), 0);

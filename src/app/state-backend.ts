@@ -9,7 +9,8 @@ import { parseIpv4 } from '../net/ipv4.js';
 import { httpBaseUrl } from '../boot/urls.js';
 import { Database } from '../postgres/database.js';
 import { PgLeaseTable } from '../postgres/lease-table.js';
-import { ServerRegistry, type ServerRecord } from '../postgres/servers.js';
+import { ServerRegistry, serverCertificates, type ServerRecord } from '../postgres/servers.js';
+import { loadServerCertificate, pemCertificates } from '../tls/server-certificate.js';
 import type { ServerList } from '../api/wire.js';
 import { hostname } from 'node:os';
 import { PgSecretsWindows } from '../postgres/secrets-windows.js';
@@ -40,7 +41,7 @@ export interface StateBackend {
   close(): Promise<void>;
 }
 
-export async function openStateBackend(config: DisklessConfig, logger: Logger): Promise<StateBackend> {
+export async function openStateBackend(config: DisklessConfig, logger: Logger, o: { tlsCert?: string } = {}): Promise<StateBackend> {
   const state = config.state;
   if (state.backend === 'files') {
     const leases = config.dhcp.mode === 'off' ? undefined : new LeaseStore({ path: join(config.server.stateDir, 'dhcp-leases.json') });
@@ -57,7 +58,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger): 
     const leases = config.dhcp.mode === 'off' ? undefined : await PgLeaseTable.open(db, { server: address, logger });
     const secrets = await PgSecretStore.open(db, { keyFile: secretsKeyFile(config), logger });
     const windows = await PgSecretsWindows.open(db, { windowMs: config.server.secretsWindowSec * 1000, logger });
-    const registry = await ServerRegistry.start(db, { address, bootUrl: httpBaseUrl(config.server), logger });
+    const registry = await ServerRegistry.start(db, { address, bootUrl: httpBaseUrl(config.server), logger, ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }) });
     logger.log('info', 'state in the database', { service: 'database', url: state.url, servers: registry.list().map((s) => `${s.address} ${s.health}`).join(', ') });
     return {
       kind: 'postgres',
@@ -121,4 +122,21 @@ function serverList(records: ServerRecord[], self: string, bound: Map<string, st
       startedAt: r.startedAt, heartbeatAt: r.heartbeatAt, nodes: [...(bound.get(r.address) ?? [])].sort(),
     })),
   };
+}
+
+/**
+ * The certificates a node's initrd carries (PEM, concatenated): this server's (made now if it
+ * has none yet), and with `state: postgres://…` every boot server's that started on the
+ * database, so the node hands its secrets token to any of them, and to nothing else.
+ */
+export async function initrdServerCerts(config: DisklessConfig, logger?: Logger): Promise<string> {
+  const own = (await loadServerCertificate(config.server)).certPem;
+  if (config.state.backend === 'files') return own;
+  const db = await Database.open(config.state, { applicationName: 'diskless initrd', ...(logger ? { logger } : {}) });
+  try {
+    const all = [own, ...(await serverCertificates(db))].flatMap((pem) => pemCertificates(pem));
+    return [...new Set(all.map((c) => c.trim() + '\n'))].join('');
+  } finally {
+    await db.close();
+  }
 }

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
+import { initrdServerCerts } from '../app/state-backend.js';
 import { buildImage, networkInitrdBuilder, type InitrdBuilder } from '../images/build-image.js';
-import { loadServerCertificate } from '../tls/server-certificate.js';
 import { spawnChrootCommand } from '../images/chroot-command.js';
 import { imageShell, type ImageShellResult, type SignalSource } from '../images/image-shell.js';
 import { ImageStore, type InUse } from '../images/store/image-store.js';
@@ -117,9 +117,10 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
     const config = loadConfig(values.config);
     const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
     const [name = '', version] = positionals;
-    // The initrd carries this server's certificate (made now if the server has none yet), so
-    // its nodes hand their secrets token only to this server.
-    const initrdBuilder = async () => io.buildInitrd ?? networkInitrdBuilder((await loadServerCertificate(config.server)).certPem);
+    // The initrd carries this server's certificate (made now if the server has none yet), and
+    // with a shared state database every boot server's, so its nodes hand their secrets token
+    // only to these servers.
+    const initrdBuilder = async () => io.buildInitrd ?? networkInitrdBuilder(await initrdServerCerts(config));
     switch (sub) {
       case 'build': {
         const include = values.include?.split(',').map((p) => p.trim()).filter(Boolean);

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { listInitramfs } from '../initramfs/list.js';
 import { buildNetworkInitrd } from '../initramfs/network-initrd.js';
 import { loadConfig } from '../config/load.js';
-import { loadServerCertificate, pemCertificates } from '../tls/server-certificate.js';
+import { initrdServerCerts } from '../app/state-backend.js';
+import { pemCertificates } from '../tls/server-certificate.js';
 import { ProgressBar } from './progress.js';
 
 const HELP = `Usage: diskless initrd build --output FILE (--config FILE | --server-cert PEM) [--root DIR]
@@ -16,8 +17,9 @@ by default every network driver of that kernel, so one initrd boots any NIC; --d
 e1000,virtio_net makes a small one for known hardware instead. Always carries nfs, nbd,
 squashfs, overlay and loop, a static busybox, nbd-client, openssl and the Diskless /init.
 It carries the boot server's certificate (server.tls_cert of --config, made if the server
-has none yet, or the certificates in --server-cert): nodes send their secrets token only
-to a server that presents one of them.
+has none yet, and with state: postgres://… every boot server's that started on the database;
+or the certificates in --server-cert): nodes send their secrets token only to a server that
+presents one of them.
 --list shows what an existing initrd (ours or Debian's) contains.
 `;
 
@@ -69,7 +71,7 @@ export async function initrdCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const serverCerts = values.config !== undefined
-    ? (await loadServerCertificate(loadConfig(values.config).server)).certPem
+    ? await initrdServerCerts(loadConfig(values.config))
     : readFileSync(values['server-cert']!, 'utf8');
   if (pemCertificates(serverCerts).length === 0) {
     process.stderr.write(`diskless initrd build: ${values['server-cert']} holds no PEM certificate\n`);

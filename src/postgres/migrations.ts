@@ -220,6 +220,14 @@ CREATE TABLE secrets_key_check (
 );
 `,
   },
+  {
+    version: 5,
+    description: "each boot server's TLS certificate, for the initrds every server builds",
+    sql: `
+-- PEM; a node's initrd carries every server's, so its secrets may come from any of them.
+ALTER TABLE diskless_servers ADD COLUMN tls_cert text;
+`,
+  },
 ];
 
 /** The newest schema this server knows. */

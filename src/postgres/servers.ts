@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { nullLogger, type Logger } from '../log/logger.js';
-import type { Database } from './database.js';
+import type { Database, Queryable } from './database.js';
 
 /** One boot server as the database knows it. */
 export interface ServerRecord {
@@ -19,6 +19,8 @@ export interface ServerRegistryOptions {
   address: string;
   bootUrl: string;
   name?: string;
+  /** Its TLS certificate (PEM), which the initrds built by any server carry. */
+  tlsCert?: string;
   /** How often this server says it is alive (and reads the others). Default 2 s. */
   heartbeatMs?: number;
   /** A server silent this long is gone. Default 10 s: a few missed heartbeats, not one slow one. */
@@ -35,7 +37,8 @@ export interface ServerRegistryOptions {
  */
 export class ServerRegistry {
   readonly #db: Database;
-  readonly #o: Required<Omit<ServerRegistryOptions, 'logger'>>;
+  readonly #o: Required<Omit<ServerRegistryOptions, 'logger' | 'tlsCert'>>;
+  readonly #tlsCert: string | null;
   readonly #log: Logger;
   #servers = new Map<string, ServerRecord>();
   #timer: NodeJS.Timeout | undefined;
@@ -46,16 +49,18 @@ export class ServerRegistry {
     this.#db = db;
     this.#o = { name: o.name ?? hostname(), heartbeatMs: o.heartbeatMs ?? 2000, goneAfterMs: o.goneAfterMs ?? 10_000, address: o.address, bootUrl: o.bootUrl };
     this.#log = (o.logger ?? nullLogger).child({ service: 'servers' });
+    this.#tlsCert = o.tlsCert ?? null;
   }
 
   /** Registers this server (live from now) and starts its heartbeat. */
   static async start(db: Database, o: ServerRegistryOptions): Promise<ServerRegistry> {
     const r = new ServerRegistry(db, o);
     await db.query(
-      `INSERT INTO diskless_servers (address, name, boot_url) VALUES ($1, $2, $3)
+      `INSERT INTO diskless_servers (address, name, boot_url, tls_cert) VALUES ($1, $2, $3, $4)
        ON CONFLICT (address) DO UPDATE SET name = EXCLUDED.name, boot_url = EXCLUDED.boot_url,
+         tls_cert = COALESCE(EXCLUDED.tls_cert, diskless_servers.tls_cert),
          started_at = now(), heartbeat_at = now(), stopped_at = NULL`,
-      [r.#o.address, r.#o.name, r.#o.bootUrl]);
+      [r.#o.address, r.#o.name, r.#o.bootUrl, r.#tlsCert]);
     await r.#read();
     r.#schedule();
     return r;
@@ -131,4 +136,14 @@ export class ServerRegistry {
     }
     this.#servers = next;
   }
+}
+
+/**
+ * The TLS certificates (PEM) of every boot server that ever started on this database, in
+ * address order: what a node's initrd carries so that it hands its secrets token to any of
+ * them and to nothing else. A server added later is trusted by initrds built after it started.
+ */
+export async function serverCertificates(db: Queryable): Promise<string[]> {
+  const rows = await db.query<{ tls_cert: string }>('SELECT tls_cert FROM diskless_servers WHERE tls_cert IS NOT NULL ORDER BY address');
+  return rows.map((r) => r.tls_cert);
 }
