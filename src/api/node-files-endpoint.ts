@@ -60,7 +60,16 @@ export function nodeFilesEndpoint(deps: NodeFilesDeps): HttpHandler {
     if (ip === undefined) return answer(res, 400, 'Bad request: no client address');
     const claimed = normalizeMac(form.get('mac') ?? '');
     const witnessed = await deps.witness(ip);
-    const r = await deps.tokens.redeem(form.get('token') ?? '', { ip, ...(witnessed === undefined ? {} : { mac: witnessed }) });
+    let r;
+    try {
+      r = await deps.tokens.redeem(form.get('token') ?? '', { ip, ...(witnessed === undefined ? {} : { mac: witnessed }) });
+    } catch (e) {
+      // The shared token store (the state database) is out of reach: nothing was decided, the
+      // token is still good; /init tries again.
+      deps.logger.log('error', 'secrets token not checked: the token store is unreachable', { service: 'secrets', peer, error: e instanceof Error ? e.message : String(e) });
+      res.setHeader('retry-after', '5');
+      return answer(res, 503, 'Unavailable: the token cannot be checked now; try again');
+    }
     const mac = r.mac ?? witnessed ?? claimed;
     const inWindow = mac !== undefined && deps.windows.get(mac) !== undefined;
     const refuse = (reason: string, alert: boolean): true => {

@@ -47,6 +47,15 @@ export class BootTokens {
       });
       return undefined;
     }
-    return await this.issuer.issue(mac, ip);
+    try {
+      return await this.issuer.issue(mac, ip);
+    } catch (e) {
+      // A shared token store out of reach (the state database) must not fail the boot
+      // script: it goes without a token, as outside a window, and /init asks for it again.
+      this.logger.log('error', 'boot script without a secrets token: the token could not be stored', {
+        service: 'secrets', mac, peer: ip, error: e instanceof Error ? e.message : String(e),
+      });
+      return undefined;
+    }
   }
 }
