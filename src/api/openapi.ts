@@ -212,8 +212,14 @@ export const SCHEMAS = {
       booted: nullable({ type: 'object', properties: { image: string, version: string, at: integer }, required: ['at'] }),
       running: nullable({ $ref: '#/components/schemas/RunningImage' }),
       lastEvent: nullable({ $ref: '#/components/schemas/EventRef' }),
+      relayAgent: nullable({
+        type: 'object',
+        description: 'Option 82 of its last relayed DHCP request: the switch port (circuit id, remote id) and whether the server trusted the relay to name it',
+        properties: { circuitId: string, remoteId: string, trusted: { type: 'boolean' } },
+        required: ['trusted'],
+      }),
     },
-    required: ['mac', 'known', 'status', 'stage', 'cause', 'ip', 'bootCount', 'bootStartedAt', 'booted', 'running', 'lastEvent'],
+    required: ['mac', 'known', 'status', 'stage', 'cause', 'ip', 'bootCount', 'bootStartedAt', 'booted', 'running', 'lastEvent', 'relayAgent'],
   },
   TimelineEntry: {
     type: 'object',
@@ -224,7 +230,7 @@ export const SCHEMAS = {
     allOf: [{ $ref: '#/components/schemas/NodeSummary' }, {
       type: 'object',
       properties: {
-        cmdline: nullableString, loader: { enum: ['ipxe', 'pxelinux', null] },
+        cmdline: nullableString, loader: { enum: ['ipxe', 'pxelinux', 'grub', null] },
         image: nullable(imageVersionRef),
         failure: nullable({ type: 'object', properties: { stage: string, cause: string }, required: ['stage', 'cause'] }),
         timeline: { type: 'array', items: { $ref: '#/components/schemas/TimelineEntry' } },
@@ -248,10 +254,10 @@ export const SCHEMAS = {
   Profile: {
     type: 'object',
     properties: {
-      name: string, image: nullableString, kernel: string, initrds: strings, cmdline: string, loader: { enum: ['ipxe', 'pxelinux'] },
-      root: nullable({ $ref: '#/components/schemas/ProfileRoot' }), nodes: strings,
+      name: string, image: nullableString, kernel: string, initrds: strings, cmdline: string, loader: { enum: ['ipxe', 'pxelinux', 'grub'] },
+      secureBoot: { type: 'boolean' }, root: nullable({ $ref: '#/components/schemas/ProfileRoot' }), nodes: strings,
     },
-    required: ['name', 'image', 'kernel', 'initrds', 'cmdline', 'loader', 'root', 'nodes'],
+    required: ['name', 'image', 'kernel', 'initrds', 'cmdline', 'loader', 'secureBoot', 'root', 'nodes'],
   },
   BootServer: {
     type: 'object',

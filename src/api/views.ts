@@ -20,6 +20,7 @@ export function nodeSummary(mac: string, node: NodeConfig | undefined, state: No
     booted: state?.booted ?? null,
     running: (state && runningImage(state)) ?? null,
     lastEvent: state?.lastEvent ?? null,
+    relayAgent: state?.relayAgent ? { ...state.relayAgent } : null,
   };
 }
 
@@ -42,7 +43,7 @@ export function runningImage(state: NodeState): RunningImage | undefined {
 
 /** A profile and the MACs of the inventory nodes using it. */
 export function profileView(p: ProfileConfig, nodes: readonly string[]): Profile {
-  return { name: p.name, image: p.image ?? null, kernel: p.kernel, initrds: p.initrds, cmdline: p.cmdline, loader: p.loader, root: p.root ?? null, nodes: [...nodes] };
+  return { name: p.name, image: p.image ?? null, kernel: p.kernel, initrds: p.initrds, cmdline: p.cmdline, loader: p.loader, secureBoot: p.secureBoot, root: p.root ?? null, nodes: [...nodes] };
 }
 
 /** An image with its versions; `runningOn` gives the MACs running one version. */

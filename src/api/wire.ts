@@ -46,6 +46,11 @@ export interface NodeSummary {
   /** What it runs or is loading now (image@version), for fleet tables. */
   running: RunningImage | null;
   lastEvent: EventRef | null;
+  /**
+   * The switch port its DHCP relay last reported it on (option 82: circuit id, remote id), and
+   * whether the server trusted that relay to name the port (a subnet reached only via relays).
+   */
+  relayAgent: { circuitId?: string; remoteId?: string; trusted: boolean } | null;
 }
 
 /** One machine with its latest boot. */
@@ -93,7 +98,7 @@ export interface EventPage {
   lastSeq: number;
 }
 
-export type Loader = 'ipxe' | 'pxelinux';
+export type Loader = 'ipxe' | 'pxelinux' | 'grub';
 
 /** Where a profile's root comes from (the config's `root:`). */
 export interface ProfileRoot {
@@ -114,6 +119,8 @@ export interface Profile {
   initrds: string[];
   cmdline: string;
   loader: Loader;
+  /** UEFI machines get shim → GRUB and the kernel must be signed. */
+  secureBoot: boolean;
   root: ProfileRoot | null;
   /** The MACs of the inventory nodes using it. */
   nodes: string[];

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { DisklessConfig } from '../config/types.js';
+import type { DisklessConfig, NodeConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { BootTreeHooks } from '../boot/boot-tree.js';
 import type { HttpHandler } from '../http/server.js';
@@ -31,6 +31,7 @@ export async function startIdentity(
   config: () => DisklessConfig,
   logger: Logger,
   onAlert: AlertHook = () => {},
+  nodeOf?: (config: DisklessConfig, mac: string) => NodeConfig | undefined,
   /**
    * Kept in the state database several servers share; default: windows in
    * STATE/secrets-windows.json, tokens in memory.
@@ -52,7 +53,7 @@ export async function startIdentity(
         running.record(mac, image, version).catch((e: unknown) => logger.log('error', 'cannot record running version', { service: 'images', mac, error: String(e) }));
       },
     },
-    handler: nodeFilesEndpoint({ config, tokens, windows, witness, secrets, logger, onAlert }),
+    handler: nodeFilesEndpoint({ config, tokens, windows, witness, secrets, logger, onAlert, ...(nodeOf ? { nodeOf } : {}) }),
     windows,
     running,
   };

@@ -12,6 +12,7 @@ import { EventStore } from '../events/event-store.js';
 import { NodeStates } from '../events/node-state.js';
 import { PeerDirectory, type MacLookup } from '../events/peer-directory.js';
 import type { SegmentLogOptions } from '../events/segment-log.js';
+import { LoaderWatch } from '../events/loader-watch.js';
 
 export interface ObservabilityOptions {
   /** Events go to STATE/events. */
@@ -25,6 +26,10 @@ export interface ObservabilityOptions {
   /** Inventory nodes: their states are always kept; other machines' are capped (see NodeStates). */
   isListed?: (mac: string) => boolean;
   maxUnlistedStates?: number;
+  /** How long a downloaded EFI loader may stay silent before its refusal is inferred (LoaderWatch). */
+  loaderSilenceMs?: number;
+  /** Hears each inferred loader refusal once it is recorded (the server logs it). */
+  onLoaderRefused?: (e: BootEvent) => void;
 }
 
 export interface Observability {
@@ -64,12 +69,21 @@ export function createObservability(opts: ObservabilityOptions): Observability {
       peers.learn(input);
       const event = store.append(input);
       metrics.observe(event, states.apply(event));
+      loaders.observe(event);
       return event;
     } catch (e) {
       onError(e);
       return undefined;
     }
   };
+  const loaders = new LoaderWatch({
+    now,
+    ...(opts.loaderSilenceMs === undefined ? {} : { silenceMs: opts.loaderSilenceMs }),
+    record: (e) => {
+      const event = record(e);
+      if (event) opts.onLoaderRefused?.(event);
+    },
+  });
   const guard = <T>(convert: (e: T) => NewBootEvent) => (e: T) => {
     try {
       record(convert(e));
@@ -92,6 +106,9 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     states,
     metrics,
     handlers: (deps) => [apiHandler({ ...deps, events: store, states }), metricsEndpoint(() => metrics.expose(), cidrAllowList(deps.readCidrs))],
-    close: () => store.close(),
+    close: () => {
+      loaders.close();
+      store.close();
+    },
   };
 }

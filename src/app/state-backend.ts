@@ -32,8 +32,11 @@ export interface StateBackend {
   readonly leases: LeaseTable | undefined;
   /** Whether a server identifier names a peer of ours that is gone (postgres only). */
   readonly peerIsGone?: (serverId: string) => boolean;
-  /** Where this server's pool scans start: apart from its peers', so they rarely race for one address. */
-  readonly poolCursor: PoolCursor;
+  /**
+   * A new cursor for scans of `pool` (one per DHCP subnet): where this server's scans of it
+   * start, apart from its peers', so they rarely race for one address.
+   */
+  poolCursor(pool: { start: string; end: string } | undefined): PoolCursor;
   /** Secrets windows and boot tokens shared with the other servers; none: this server's own. */
   readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource };
   /** Every server sharing the state, with its health and the nodes it bound; just this one for files. */
@@ -50,7 +53,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
       const now = Date.now();
       return { state: 'files', servers: [{ ...self, nodes: (leases?.list() ?? []).filter((l) => l.state === 'bound' && l.expiresAt > now).map((l) => l.mac) }] };
     };
-    return { kind: 'files', leases, poolCursor: new PoolCursor(), shared: {}, servers, close: async () => {} };
+    return { kind: 'files', leases, poolCursor: () => new PoolCursor(), shared: {}, servers, close: async () => {} };
   }
   const address = config.server.address;
   const db = await Database.open(state, { applicationName: `diskless ${address}`, logger });
@@ -65,7 +68,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
       leases,
       peerIsGone: (id) => registry.isGone(id),
       shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets },
-      poolCursor: spreadCursor(config, address),
+      poolCursor: (pool) => spreadCursor(pool, address),
       servers: () => serverList(registry.list(), address, leases?.boundBy() ?? new Map()),
       close: async () => {
         await leases?.flush();
@@ -83,14 +86,14 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
 }
 
 /**
- * A pool cursor starting at a point of the pool that depends on the server's address: servers
- * sharing one pool then scan from different places and seldom choose the same address at the
- * same moment (the database still decides when they do).
+ * A cursor starting at a point of `pool` that depends on the server's address: servers sharing
+ * one pool then scan from different places and seldom choose the same address at the same
+ * moment (the database still decides when they do).
  */
-function spreadCursor(config: DisklessConfig, address: string): PoolCursor {
+export function spreadCursor(pool: { start: string; end: string } | undefined, address: string): PoolCursor {
   const cursor = new PoolCursor();
-  const start = config.dhcp.pool === undefined ? undefined : parseIpv4(config.dhcp.pool.start);
-  const end = config.dhcp.pool === undefined ? undefined : parseIpv4(config.dhcp.pool.end);
+  const start = pool === undefined ? undefined : parseIpv4(pool.start);
+  const end = pool === undefined ? undefined : parseIpv4(pool.end);
   if (start === undefined || end === undefined) return cursor;
   const size = end - start + 1;
   const h = createHash('sha256').update(address).digest().readUInt32BE(0);

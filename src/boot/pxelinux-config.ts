@@ -1,6 +1,6 @@
 import { ipv4ToHex } from '../net/ipv4.js';
 import { bootIfArg, macFromPxelinuxName } from './urls.js';
-import type { DisklessConfig } from '../config/types.js';
+import type { DisklessConfig, NodeConfig } from '../config/types.js';
 import { bootTargetFor, nodeByMac, profileFiles, type BootTarget } from './boot-target.js';
 import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } from '../config/kernel-args.js';
 
@@ -58,6 +58,7 @@ export async function pxelinuxConfigFor(
   config: DisklessConfig,
   name: string,
   complete: (t: BootTarget) => Promise<BootTarget> = async (t) => t,
+  nodeOf: (config: DisklessConfig, mac: string) => NodeConfig | undefined = nodeByMac,
 ): Promise<string | undefined> {
   if (name === 'default') {
     if (!config.defaultProfile || config.dhcp.unknownClients === 'deny') return NO_BOOT;
@@ -66,13 +67,14 @@ export async function pxelinuxConfigFor(
   }
   const mac = macFromPxelinuxName(name);
   if (mac) {
-    const node = nodeByMac(config, mac);
-    const target = node ? bootTargetFor(config, node.mac) : undefined;
+    const node = nodeOf(config, mac);
+    const target = node ? bootTargetFor(config, mac, node) : undefined;
     return target ? renderPxelinuxConfig(await complete(target)) : undefined;
   }
+  // By address only nodes with a MAC: a node known by its port has no machine to name here.
   if (/^[0-9A-F]{8}$/.test(name)) {
-    const node = config.nodes.find((n) => n.address && ipv4ToHex(n.address) === name);
-    const target = node ? bootTargetFor(config, node.mac) : undefined;
+    const node = config.nodes.find((n) => n.mac !== undefined && n.address && ipv4ToHex(n.address) === name);
+    const target = node?.mac ? bootTargetFor(config, node.mac, node) : undefined;
     return target ? renderPxelinuxConfig(await complete(target)) : undefined;
   }
   return undefined;

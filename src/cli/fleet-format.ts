@@ -15,12 +15,14 @@ function clip(s: string, n: number): string {
 
 /** The fleet as `diskless status` prints it: one row per inventory node, columns aligned. */
 export function statusTable(nodes: readonly NodeSummary[], now: number): string {
-  const rows = [['HOSTNAME', 'MAC', 'ADDRESS', 'STATE', 'STAGE', 'SINCE', 'IMAGE', 'LAST EVENT']];
+  // The switch port column appears once any node came through a relay that names ports.
+  const ports = nodes.some((n) => n.relayAgent);
+  const rows = [['HOSTNAME', 'MAC', 'ADDRESS', ...(ports ? ['PORT'] : []), 'STATE', 'STAGE', 'SINCE', 'IMAGE', 'LAST EVENT']];
   for (const n of nodes) {
     const since = n.status === 'booted' ? n.booted?.at : (n.bootStartedAt ?? n.lastEvent?.time);
     const image = n.running?.name ? `${n.running.name}${n.running.version ? `@${n.running.version}` : ''}` : '-';
     const last = n.lastEvent ? clip(`${n.lastEvent.kind} ${n.lastEvent.name}${n.lastEvent.detail ? `: ${n.lastEvent.detail}` : ''}`, 60) : '-';
-    rows.push([n.hostname ?? '-', n.mac, n.address ?? n.ip ?? '-', n.status, n.stage ?? '-', since === undefined ? '-' : age(now - since), image, last]);
+    rows.push([n.hostname ?? '-', n.mac, n.address ?? n.ip ?? '-', ...(ports ? [portText(n.relayAgent)] : []), n.status, n.stage ?? '-', since === undefined ? '-' : age(now - since), image, last]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd() + '\n').join('');
@@ -39,6 +41,13 @@ export function serverTable(list: ServerList, names: ReadonlyMap<string, string>
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd() + '\n').join('');
+}
+
+/** "Gi1/0/7@sw3" (circuit id at remote id); "?" marks a relay the server does not trust to name ports. */
+function portText(agent: NodeSummary['relayAgent']): string {
+  if (!agent) return '-';
+  const port = `${agent.circuitId ?? '-'}${agent.remoteId !== undefined ? `@${agent.remoteId}` : ''}`;
+  return agent.trusted ? port : `${port}?`;
 }
 
 function size(bytes: number): string {

@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfigFrom } from '../config/config-path.js';
 import { serverTable, statusTable } from './fleet-format.js';
 import type { NodeSummary, ServerList } from '../api/wire.js';
 import { apiBase, apiTls, getAll, getJson } from './server-api.js';
 import { DisklessError } from '../errors/diskless-error.js';
 
-const HELP = `Usage: diskless status --config FILE [--json]
+const HELP = `Usage: diskless status [--config FILE] [--json]
 
 Shows every node of the config as the running server sees it: where it is in its boot
 (dhcp, loading, initramfs stage, booted, failed), since when, the image version it runs
@@ -28,21 +28,21 @@ export async function statusCommand(argv: string[], io: CliIo = {}): Promise<num
     out(HELP);
     return 0;
   }
-  if (!values.config) throw new DisklessError('DL_INVALID', `status: --config FILE is required\n\n${HELP}`);
-  const config = loadConfig(values.config);
+  const config = loadConfigFrom(values.config);
   const nodes = inConfigOrder(await getAll<NodeSummary>(apiBase(config), '/nodes', 'nodes', apiTls(config)), config.nodes);
   if (values.json) out(`${JSON.stringify(nodes, null, 2)}\n`);
   else out(nodes.length ? statusTable(nodes, (io.now ?? Date.now)()) : 'no nodes in the inventory\n');
   // Several servers share the state: which are up, and which nodes each one's DHCP bound.
   if (!values.json && config.state.backend === 'postgres') {
     const servers = await getJson<ServerList>(`${apiBase(config)}/servers`, apiTls(config));
-    out(`\n${serverTable(servers, new Map(config.nodes.flatMap((n) => (n.hostname === undefined ? [] : [[n.mac, n.hostname] as const]))), (io.now ?? Date.now)())}`);
+    out(`\n${serverTable(servers, new Map(config.nodes.flatMap((n) => (n.mac === undefined || n.hostname === undefined ? [] : [[n.mac, n.hostname] as const]))), (io.now ?? Date.now)())}`);
   }
   return 0;
 }
 
 /** The API pages in MAC order; rows follow the config file, as the admin wrote it (others after). */
-function inConfigOrder(rows: NodeSummary[], nodes: readonly { mac: string }[]): NodeSummary[] {
-  const rank = new Map(nodes.map((n, i) => [n.mac, i]));
-  return [...rows].sort((a, b) => (rank.get(a.mac) ?? Infinity) - (rank.get(b.mac) ?? Infinity) || a.mac.localeCompare(b.mac));
+function inConfigOrder(rows: NodeSummary[], nodes: readonly { mac?: string; hostname?: string }[]): NodeSummary[] {
+  // A node without a MAC (known by its switch port) is ranked by its host name.
+  const rank = new Map(nodes.map((n, i) => [n.mac ?? n.hostname, i]));
+  return [...rows].sort((a, b) => (rank.get(a.mac) ?? rank.get(a.hostname ?? '') ?? Infinity) - (rank.get(b.mac) ?? rank.get(b.hostname ?? '') ?? Infinity) || a.mac.localeCompare(b.mac));
 }

@@ -406,3 +406,22 @@ test('a node the server gave no SSH host keys gets a unit that makes its own bef
   const noSsh = runHandoff({}, (newroot) => mkdirSync(join(newroot, 'etc/systemd/system'), { recursive: true }));
   assert.deepEqual(noSsh.units.filter((u) => u.includes('ssh')), [], 'an image without openssh needs none');
 });
+
+test('an NBD root on an initrd without nbd (a Red Hat kernel) fails at once with the cause and the way out, without retrying', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-nonbd-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // modprobe finds no nbd, /sys/module has none, modules.builtin does not list it; a stand-in
+  // nbd-client (first on PATH) only notes that it ran.
+  mkdirSync(join(dir, 'bin'));
+  writeFileSync(join(dir, 'bin', 'nbd-client'), '#!/bin/sh\n: > attached\nexit 1\n', { mode: 0o755 });
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/root.sh"
+    PATH=$PWD/bin:$PATH
+    modprobe() { return 1; }; uname() { echo 5.14.0-503.el9.x86_64; }; mount() { return 1; }; umount() { return 1; }
+    DL_MNT=$PWD/mnt DL_LOWER=$PWD/mnt/lower DL_IMAGE_DIR=$PWD/mnt/image
+    DL_ROOT_KIND=nbd DL_ROOT=nbd:10.0.0.1:10809/x DL_RETRY=0
+    if attach_root_with_retry; then echo attached; else echo "cause: $DL_CAUSE"; fi
+    test -e attached && echo nbd-client-ran; true`);
+  assert.equal(r.status, 0, r.err);
+  assert.match(r.out, /^cause: this initrd has no nbd module \(its kernel 5\.14\.0-503\.el9\.x86_64 has none\): boot this image with root mode live or nfs/m);
+  assert.doesNotMatch(r.out, /nbd-client-ran/);
+});

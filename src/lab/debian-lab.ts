@@ -16,7 +16,7 @@ import type { Daemon } from '../process/daemon.js';
 import { NBD_KEEPER_SOURCE } from '../initramfs/nbd-keeper.js';
 import { buildNetworkInitrd, INITRAMFS_DIR } from '../initramfs/network-initrd.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
-import { ensureLabImage, type LabImage } from './lab-image.js';
+import { ensureLabImage, type LabImage, type LabRecipe } from './lab-image.js';
 import { ImageStore } from '../images/store/image-store.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
 import { SecretStore } from '../secrets/secret-store.js';
@@ -73,8 +73,15 @@ export interface DebianLabOptions {
   progress?: (m: string) => void;
   memoryMiB?: number;
   retry?: number;
+  /** The Debian the nodes boot (default: the lab's bookworm, LAB_RECIPE). */
+  recipe?: LabRecipe;
   /** Boot the image from the server's image store (profile image: lab) instead of file paths. */
   fromStore?: boolean;
+  /**
+   * With fromStore: stores and publishes image "lab" itself (an import, another tree) instead of
+   * the lab image; called once the server runs, before any node starts.
+   */
+  storeImage?: (lab: DebianLab) => Promise<void>;
   /** How many nodes (lab1, lab2, …) boot at once; default 1. */
   nodes?: number;
   /** Set for every node through the secret store; the console login then asks for it. */
@@ -185,7 +192,7 @@ export class DebianLab {
     await removeStaleLabNamespaces(); // left by runs that were killed with SIGKILL
     const progress = o.progress ?? (() => {});
     const cacheDir = o.cacheDir ?? defaultCacheDir();
-    const image = await ensureLabImage(cacheDir, progress);
+    const image = await ensureLabImage(cacheDir, progress, o.recipe);
     const initrd = await ensureLabInitrd(image, cacheDir, progress);
     const cert = await labCertificate(cacheDir);
     const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
@@ -194,7 +201,7 @@ export class DebianLab {
     if (!Number.isInteger(count) || count < 1 || count > 9) throw new Error(`DebianLab nodes must be 1 to 9, got ${count}`);
     const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image, initrd, count, o.rootPassword?.password);
     try {
-      if (o.fromStore) {
+      if (o.fromStore && o.storeImage === undefined) {
         if (o.mode === 'nfs') throw new Error('Cannot boot a stored image over NFS: store images are squashfs files');
         const v = await lab.store.addVersion('lab', { squashfs: image.squashfs, kernel: image.kernel, initrd, kernelVersion: image.kernelVersion, link: true });
         await lab.store.publish('lab', v.version);
@@ -231,6 +238,10 @@ ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${i
 nodes:
 ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    address: ${n.address}\n    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}`).join('')}`);
       await lab.startServer();
+      if (o.storeImage !== undefined) {
+        if (!o.fromStore) throw new Error('DebianLab storeImage needs fromStore');
+        await o.storeImage(lab);
+      }
       const nic = o.nic ?? 'virtio-net-pci';
       for (const node of lab.nodes) {
         progress(`booting ${node.hostname} ${node.mac} (${nic}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);

@@ -7,6 +7,7 @@ import { PgLeaseTable } from './lease-table.js';
 import { ServerRegistry } from './servers.js';
 import { bootDhcpServer } from '../dhcp/responder.js';
 import { PoolCursor } from '../dhcp/address-choice.js';
+import { singleSubnet } from '../dhcp/settings.js';
 import type { DhcpServer } from '../protocols/dhcp/server.js';
 import { loopbackSettings } from '../protocols/dhcp/testdata/loopback-settings.js';
 import { loopbackOnlySockets } from '../protocols/dhcp/testdata/loopback-socket.js';
@@ -46,11 +47,11 @@ async function server(cfg: PostgresStateConfig, client: TestDhcpClient, address:
   const cursor = new PoolCursor();
   if (cursorAt !== undefined) cursor.next = parseIpv4(cursorAt);
   const dhcp = bootDhcpServer({
-    settings: loopbackSettings(client.port, { serverAddress: address, pool: POOL }),
+    settings: singleSubnet(loopbackSettings(client.port, { serverAddress: address, pool: POOL })),
     lookupNode: () => undefined,
     leaseStore: leases,
     peerIsGone: (id) => registry.isGone(id),
-    poolCursor: cursor,
+    poolCursor: () => cursor,
     createSocket: loopbackOnlySockets().create,
     broadcastTarget: '127.0.0.1',
   });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { runLabBoot, LAB_NODE_ADDRESS, LAB_SERVER, type LabBootResult } from '../../src/lab/tiny-lab.js';
+import { runLabBoot, LAB_NODE_ADDRESS, LAB_SERVER, RACK_NETWORK, RACK_NODE_ADDRESS, RACK_PORT, type LabBootResult } from '../../src/lab/tiny-lab.js';
 import { hostKernel } from '../../src/lab/lab-host.js';
 import { macToHyphens } from '../../src/net/mac.js';
 
@@ -53,6 +53,25 @@ test('BIOS, iPXE ROM, virtio-net, full DHCP: DHCP → HTTP script → kernel + i
 test('BIOS, iPXE ROM, e1000, full DHCP: the same chain on another NIC', async () => {
   const r = await runLabBoot({ firmware: 'bios', nic: 'e1000', dhcpMode: 'full' });
   assertFullDhcp(r, /\.ipxe$/);
+  assertIpxeHttpChain(r);
+  assertBootedKernel(r);
+});
+
+// A rack behind a router: ISC dhcrelay (option 82, circuit id "rack1") forwards to the server,
+// and every byte of the boot crosses the router. The inventory lists the node by its switch
+// port only (unknown_clients: deny), so the profile's command line reaching the kernel shows
+// the machine was taken for that node.
+test('routed: through a real dhcrelay, a node known only by its switch port gets its rack address and boots', async () => {
+  const r = await runLabBoot({ firmware: 'bios', nic: 'virtio-net-pci', dhcpMode: 'full', routed: true });
+  const acks = lines(r, 'dhcp', (l) => l['type'] === 'ack' && l['mac'] === r.mac);
+  assert.ok(acks.length > 0, 'no DHCP ack logged for the machine');
+  for (const a of acks) {
+    assert.deepEqual([a['ip'], a['giaddr'], a['subnet'], a['circuitId'], a['node']], [RACK_NODE_ADDRESS, `${RACK_NETWORK}.1`, `${RACK_NETWORK}.0/24`, RACK_PORT, 'host:lab1']);
+  }
+  assert.ok(acks.some((a) => /\.ipxe$/.test(String(a['file']))), 'iPXE was handed its script');
+  // The script and kernel were fetched from the rack address, through the router.
+  const script = fetched(r, 'http', `boot/${macToHyphens(r.mac)}.ipxe`);
+  assert.match(String(script['peer']), new RegExp(`^(::ffff:)?${RACK_NODE_ADDRESS.replaceAll('.', '\\.')}$`));
   assertIpxeHttpChain(r);
   assertBootedKernel(r);
 });

@@ -8,8 +8,26 @@ DL_MNT=/run/initramfs/diskless
 DL_LOWER=$DL_MNT/lower
 DL_IMAGE_DIR=$DL_MNT/image
 
+# A kernel module this initrd must have for the root, modular or built in.
+have_module() {
+    modprobe -q "$1" 2>/dev/null && return 0
+    [ -d "/sys/module/$1" ] && return 0
+    grep -q "/$1\.ko" "/lib/modules/$(uname -r)/modules.builtin" 2>/dev/null
+}
+
+# The modules a root kind needs beyond squashfs: nbd and nfs are carried only when the image's
+# kernel has them (Red Hat's kernels ship no nbd.ko). Missing, they stay missing: no retry.
+root_support() {
+    case "$DL_ROOT_KIND" in
+        nbd) have_module nbd || { cause "this initrd has no nbd module (its kernel $(uname -r) has none): boot this image with root mode live or nfs, or use an image whose kernel has nbd"; return; } ;;
+        nfs) have_module nfsv4 || { cause "this initrd has no nfsv4 module (its kernel $(uname -r) has none): boot this image with root mode live or nbd, or use an image whose kernel has NFS"; return; } ;;
+    esac
+    return 0
+}
+
 attach_root_with_retry() {
     local _start _try _why _elapsed
+    root_support || return
     _start=$(now_ms)
     _try=1
     while :; do
