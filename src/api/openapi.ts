@@ -55,6 +55,10 @@ const OPERATIONS: { readonly [K in OperationId]: OperationDoc<K> } = {
   },
   getNode: { responses: { 200: jsonAnswer('The node', ref('NodeDetail')), ...errors(400, 403, 404) } },
   setNode: { requestBody: { required: true, ...json(nodeBody) }, responses: { 200: jsonAnswer('Changed', ref('NodeWritten')), ...errors(400, 401, 403, 404, 413, 503) } },
+  getFailureReport: {
+    description: 'The report /init uploads before it reboots when a stage of its boot failed under rd.shell=0 (on_failure: reboot or poweroff): the stage, the cause, its log, network, modules, mounts and kernel messages. One per machine, the last one; any one-time token on its command line is removed.',
+    responses: { 200: jsonAnswer('The report', ref('FailureReport')), ...errors(400, 403, 404) },
+  },
   nodeEvents: { query: { since, limit }, responses: { 200: jsonAnswer('Events', ref('EventPage')), ...errors(400, 403) } },
   listProfiles: { responses: { 200: jsonAnswer('Profiles', ref('ProfileList')), ...errors(403) } },
   listServers: { responses: { 200: jsonAnswer('Boot servers', ref('ServerList')), ...errors(403, 503) } },
@@ -94,6 +98,27 @@ const OPERATIONS: { readonly [K in OperationId]: OperationDoc<K> } = {
       403: text('An unknown MAC, or sent by a web browser'),
       405: text('Not a POST'),
       413: text('Body over 4096 bytes'),
+      415: text('Not application/x-www-form-urlencoded'),
+    },
+  },
+  failureReport: {
+    description: 'Sent with busybox wget --post-file by /init when a stage failed and rd.shell=0 says nobody is at the console, before it reboots. The same refusals as /report. The text is kept as the machine\'s last failure report (at most 64 KiB, control characters replaced, one-time tokens removed).',
+    requestBody: form({
+      type: 'object',
+      properties: {
+        mac: { type: 'string' },
+        stage: { type: 'string', pattern: '^[a-z_]{1,32}$' },
+        cause: { type: 'string' },
+        report: { type: 'string', description: 'The text of /run/initramfs/rdsosreport.txt' },
+      },
+      required: ['mac', 'stage'],
+    }),
+    responses: {
+      200: text('Kept ("ok")'),
+      400: text('Not a MAC, or stage not a short lower-case word'),
+      403: text('An unknown MAC, or sent by a web browser'),
+      405: text('Not a POST'),
+      413: text('Body over 160 KiB'),
       415: text('Not application/x-www-form-urlencoded'),
     },
   },
@@ -158,7 +183,7 @@ export function openApiDocument(): object {
       description:
         'Nodes, their boots and images. Reads are allowed from the configured networks; writes need Authorization: Bearer <admin token>. ' +
         'Two endpoints are for the booting nodes and answer on other listeners (each operation names its own in x-listener, who may call it in x-access): ' +
-        'POST /report on the boot listener and POST /node-files on the secrets listener.',
+        'POST /report and POST /failure-report on the boot listener and POST /node-files on the secrets listener.',
     },
     servers: [{ url: API_PREFIX }],
     paths,
@@ -234,9 +259,18 @@ export const SCHEMAS = {
         image: nullable(imageVersionRef),
         failure: nullable({ type: 'object', properties: { stage: string, cause: string }, required: ['stage', 'cause'] }),
         timeline: { type: 'array', items: { $ref: '#/components/schemas/TimelineEntry' } },
+        failureReport: nullable({ $ref: '#/components/schemas/FailureReportSummary' }),
       },
-      required: ['image', 'failure', 'timeline'],
+      required: ['image', 'failure', 'timeline', 'failureReport'],
     }],
+  },
+  FailureReportSummary: {
+    type: 'object',
+    properties: { at: string, stage: string, cause: string, bytes: integer, truncated: { type: 'boolean' } },
+    required: ['at', 'stage', 'cause', 'bytes', 'truncated'],
+  },
+  FailureReport: {
+    allOf: [{ $ref: '#/components/schemas/FailureReportSummary' }, { type: 'object', properties: { mac: string, text: string }, required: ['mac', 'text'] }],
   },
   Sighting: {
     type: 'object',

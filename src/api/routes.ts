@@ -14,7 +14,7 @@ import { API_PREFIX, ENDPOINTS, matchPath, operationsOn, type Endpoint, type Ope
 import { ApiError, readJsonObject, sendError, sendJson } from './http-json.js';
 import { openApiDocument } from './openapi.js';
 import { listPage, pageOfMacs } from './paging.js';
-import { imageView, nodeDetail, nodeSummary, profileView, runningImage, sightingView } from './views.js';
+import { failureReportView, imageView, nodeDetail, nodeSummary, profileView, runningImage, sightingView } from './views.js';
 import type { DiscoveredMachine, DiscoveredPage, EventPage, ImageList, NodePage, NodeWritten, ProfileList, Published, RunningImage } from './wire.js';
 
 /** The event stream cap and where its refusals and drops are logged. */
@@ -80,8 +80,15 @@ const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
     const mac = macParam(params);
     const state = deps.states.get(mac);
     const node = deps.inventory().nodes.find((n) => n.mac === mac) ?? portNodeOf(deps, state);
-    if (!node && !state) throw new ApiError(404, `No node ${mac}`, 'List nodes with GET /api/v1/nodes and machines not in the inventory with GET /api/v1/discovered');
-    return nodeDetail(mac, node, state);
+    const report = deps.failureReports?.get(mac);
+    if (!node && !state && !report) throw new ApiError(404, `No node ${mac}`, 'List nodes with GET /api/v1/nodes and machines not in the inventory with GET /api/v1/discovered');
+    return nodeDetail(mac, node, state, report);
+  },
+  getFailureReport: async ({ deps, params }) => {
+    const mac = macParam(params);
+    const report = deps.failureReports?.get(mac);
+    if (!report) throw new ApiError(404, `No failure report from ${mac}`, 'A node sends one when a stage of its boot fails under rd.shell=0 (on_failure: reboot or poweroff in its profile); the report of a boot that opened a shell stays on the node in /run/initramfs/rdsosreport.txt');
+    return failureReportView(report);
   },
   nodeEvents: async ({ deps, params, query }) => eventsPage(deps, { ...eventQuery(query), mac: macParam(params) }),
   listProfiles: async ({ deps }) => {

@@ -3,7 +3,8 @@ import { bootTimeline } from '../events/boot-timeline.js';
 import { nodeStatus, type NodeState } from '../events/node-state.js';
 import type { DiscoveredMachine } from '../inventory/discovered.js';
 import type { ImageSummary } from '../images/store/image-store.js';
-import type { NodeDetail, NodeSummary, Profile, RunningImage, Sighting, StoredImage } from './wire.js';
+import type { FailureReport as KeptFailureReport } from '../events/failure-reports.js';
+import type { FailureReport, FailureReportSummary, NodeDetail, NodeSummary, Profile, RunningImage, Sighting, StoredImage } from './wire.js';
 
 /** A node as the API shows it: the inventory's fields and where it is now. */
 export function nodeSummary(mac: string, node: NodeConfig | undefined, state: NodeState | undefined): NodeSummary {
@@ -24,14 +25,23 @@ export function nodeSummary(mac: string, node: NodeConfig | undefined, state: No
   };
 }
 
-export function nodeDetail(mac: string, node: NodeConfig | undefined, state: NodeState | undefined): NodeDetail {
+export function nodeDetail(mac: string, node: NodeConfig | undefined, state: NodeState | undefined, report?: KeptFailureReport): NodeDetail {
   return {
     ...nodeSummary(mac, node, state),
     ...(node ? { cmdline: node.cmdline ?? null, loader: node.loader ?? null } : {}),
     image: state?.boot?.image ?? null,
     failure: state?.boot?.failure ?? null,
     timeline: state?.boot ? bootTimeline(state.boot) : [],
+    failureReport: report ? failureReportSummary(report) : null,
   };
+}
+
+export function failureReportSummary(r: KeptFailureReport): FailureReportSummary {
+  return { at: r.at, stage: r.stage, cause: r.cause, bytes: Buffer.byteLength(r.text), truncated: r.truncated };
+}
+
+export function failureReportView(r: KeptFailureReport): FailureReport {
+  return { mac: r.mac, ...failureReportSummary(r), text: r.text };
 }
 
 /** The image version a machine runs now: what it booted, or what its boot in progress loads. */

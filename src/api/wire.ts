@@ -62,6 +62,25 @@ export interface NodeDetail extends NodeSummary {
   image: { name: string; version: string } | null;
   failure: { stage: string; cause: string } | null;
   timeline: TimelineEntry[];
+  /** Its last failure report (GET /nodes/{mac}/failure-report has the text), from this boot or an earlier one. */
+  failureReport: FailureReportSummary | null;
+}
+
+/** A failure report without its text. */
+export interface FailureReportSummary {
+  /** When the server received it (ISO 8601). */
+  at: string;
+  stage: string;
+  cause: string;
+  /** Length of the text in bytes. */
+  bytes: number;
+  truncated: boolean;
+}
+
+/** GET /nodes/{mac}/failure-report: what /init saved when a stage failed, as the node sent it (cleaned). */
+export interface FailureReport extends FailureReportSummary {
+  mac: string;
+  text: string;
 }
 
 /** What the server's own services saw of a machine outside the inventory. */

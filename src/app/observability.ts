@@ -13,6 +13,8 @@ import { NodeStates } from '../events/node-state.js';
 import { PeerDirectory, type MacLookup } from '../events/peer-directory.js';
 import type { SegmentLogOptions } from '../events/segment-log.js';
 import { LoaderWatch } from '../events/loader-watch.js';
+import { FailureReportStore, failureReportsPath } from '../events/failure-reports.js';
+import type { Logger } from '../log/logger.js';
 
 export interface ObservabilityOptions {
   /** Events go to STATE/events. */
@@ -30,6 +32,8 @@ export interface ObservabilityOptions {
   loaderSilenceMs?: number;
   /** Hears each inferred loader refusal once it is recorded (the server logs it). */
   onLoaderRefused?: (e: BootEvent) => void;
+  /** Where a failure report file that cannot be read or written is logged. */
+  logger?: Logger;
 }
 
 export interface Observability {
@@ -39,9 +43,12 @@ export interface Observability {
   readonly store: EventStore;
   readonly states: NodeStates;
   readonly metrics: BootMetrics;
+  /** Each machine's last failure report (STATE/failure-reports.json), as the API serves them. */
+  readonly failureReports: FailureReportStore;
   /** The API and /metrics, for HttpServer's `handlers`. */
-  handlers(deps: Omit<ApiDeps, 'events' | 'states'>): HttpHandler[];
-  close(): void;
+  handlers(deps: Omit<ApiDeps, 'events' | 'states' | 'failureReports'>): HttpHandler[];
+  /** Writes what is not saved yet, then closes the event store. */
+  close(): Promise<void>;
 }
 
 /**
@@ -62,6 +69,7 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     states.apply(e);
   }
   const metrics = new BootMetrics();
+  const failureReports = new FailureReportStore({ path: failureReportsPath(opts.stateDir), now, ...(opts.logger ? { logger: opts.logger } : {}) });
   const ctx = { now, lookupMac: peers.lookup };
 
   const record = (input: NewBootEvent): BootEvent | undefined => {
@@ -105,8 +113,10 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     store,
     states,
     metrics,
-    handlers: (deps) => [apiHandler({ ...deps, events: store, states }), metricsEndpoint(() => metrics.expose(), cidrAllowList(deps.readCidrs))],
-    close: () => {
+    failureReports,
+    handlers: (deps) => [apiHandler({ ...deps, events: store, states, failureReports }), metricsEndpoint(() => metrics.expose(), cidrAllowList(deps.readCidrs))],
+    close: async () => {
+      await failureReports.flush();
       loaders.close();
       store.close();
     },

@@ -15,7 +15,7 @@ import { httpBaseUrl, nfsExportPath, secretsBaseUrl } from '../boot/urls.js';
 import { bootServerAddresses } from '../config/subnets.js';
 import { NbdServer } from '../protocols/nbd/server.js';
 import { GaneshaServer } from '../nfs/ganesha.js';
-import { reportEndpoint } from '../api/report-endpoint.js';
+import { failureReportEndpoint, reportEndpoint } from '../api/report-endpoint.js';
 import type { NodeReport, ServiceEvents } from '../events/service-events.js';
 import { ImageExports } from './image-exports.js';
 import { ImageStore } from '../images/store/image-store.js';
@@ -29,6 +29,7 @@ import { fileInventoryWrites } from './inventory-writes.js';
 import { alertEvent, bothEvents } from './observed-events.js';
 import { dashboardHandler } from '../dashboard/handler.js';
 import { RaResponder } from '../native/ra-responder.js';
+import { decideRouterSolicitations } from '../native/ra-policy.js';
 import { nodeByAddress, nodeByMac, nodeByPort, nodeKey } from '../boot/boot-target.js';
 import type { SwitchPort } from '../net/switch-port.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
@@ -102,6 +103,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     // A machine that booted as a node known by its switch port is one its lease names.
     isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined || leases?.leaseForMac(mac)?.node !== undefined,
     onLoaderRefused: (e) => logger.log('warn', LOADER_REFUSED_MSG, { service: 'events', mac: e.mac, ip: e.ip, loader: e.fields.loader, detail: e.detail }),
+    logger,
   });
   // The switch port a trusted relay last reported a machine on (replayed from the events, so a
   // restart keeps it), and the inventory node a machine is: by its MAC, else the node on that
@@ -144,17 +146,29 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     events.dhcp(e);
   };
   const logRefusedReport = throttledLog(logger.child({ service: 'node' }), 'warn', 'node report refused');
+  const isKnownMac = knownMac({
+    inventory: (mac) => nodeOf(getConfig(), mac) !== undefined,
+    leases: leases && ((mac) => leases.leaseForMac(mac) !== undefined),
+    discovered: (mac) => discovery.has(mac),
+    states: (mac) => observability.states.get(mac) !== undefined,
+  });
   const report = reportEndpoint({
     onReport,
-    isKnownMac: knownMac({
-      inventory: (mac) => nodeOf(getConfig(), mac) !== undefined,
-      leases: leases && ((mac) => leases.leaseForMac(mac) !== undefined),
-      discovered: (mac) => discovery.has(mac),
-      states: (mac) => observability.states.get(mac) !== undefined,
-    }),
+    isKnownMac,
     onRefused: (r) => {
       observability.metrics.reportRefused(r.reason);
       logRefusedReport({ reason: r.reason, peer: r.peer, mac: r.mac });
+    },
+  });
+  const failureReport = failureReportEndpoint({
+    isKnownMac,
+    onFailureReport: (r) => {
+      const kept = observability.failureReports.put(r);
+      logger.log('warn', 'node failure report', { service: 'node', mac: r.mac, stage: kept.stage, cause: kept.cause, bytes: Buffer.byteLength(kept.text), truncated: kept.truncated, peer: r.peer });
+    },
+    onRefused: (r) => {
+      observability.metrics.reportRefused(r.reason);
+      logRefusedReport({ reason: r.reason, peer: r.peer, mac: r.mac, endpoint: 'failure-report' });
     },
   });
   const api = observability.handlers({
@@ -179,7 +193,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     address,
     port: config.server.httpPort,
     resolve: (p, peer) => tree.resolve(p, peer),
-    handlers: [report, nodeFilesOnlyOverTls(secretsBaseUrl({ address, httpsPort: config.server.httpsPort }))],
+    handlers: [report, failureReport, nodeFilesOnlyOverTls(secretsBaseUrl({ address, httpsPort: config.server.httpsPort }))],
     logger,
     onEvent: events.http,
     ...caps,
@@ -253,9 +267,24 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
       })
     : undefined;
 
-  const ra = config.server.answerRouterSolicitations && config.server.interface
-    ? new RaResponder({ interface: config.server.interface, logger, cacheDir: join(config.server.stateDir, 'helpers') })
+  const raSetting = config.server.answerRouterSolicitations;
+  const raDecision = await decideRouterSolicitations(raSetting, config.server);
+  logger.log('info', raDecision.answer ? 'answering IPv6 router solicitations' : 'not answering IPv6 router solicitations', {
+    setting: String(raSetting), why: raDecision.why, ...(raDecision.answer ? { interface: raDecision.interface } : {}),
+  });
+  const raResponder = raDecision.answer
+    ? new RaResponder({ interface: raDecision.interface, logger, cacheDir: join(config.server.stateDir, 'helpers') })
     : undefined;
+  // `auto` is a convenience: when the responder cannot run (no gcc to build it, no CAP_NET_RAW)
+  // boots only take longer, so the server starts without it and says why. `true` fails the start.
+  const ra = raResponder && raSetting === 'auto'
+    ? {
+        start: () => raResponder.start().catch((e: unknown) => {
+          logger.log('warn', 'not answering IPv6 router solicitations: the responder did not start (iPXE will wait ~13 s per boot stage; set server.answer_router_solicitations: false to silence this)', { error: e instanceof Error ? e.message : String(e) });
+        }),
+        stop: () => raResponder.stop(),
+      }
+    : raResponder;
 
   const started: Array<{ stop(): Promise<void> }> = [];
   const stopAll = async () => {
@@ -280,7 +309,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   } catch (e) {
     await stopAll();
     await discovery.close();
-    observability.close();
+    await observability.close();
     await backend.close();
     throw e;
   }
@@ -291,7 +320,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     await discovery.close();
     await exports.close();
     await identity.windows.flush();
-    observability.close();
+    await observability.close();
     await backend.close();
   };
   logger.log('info', 'listening', {

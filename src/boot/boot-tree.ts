@@ -4,7 +4,9 @@ import type { DisklessConfig, NodeConfig } from '../config/types.js';
 import { diskFile, memoryFile, type BootFile } from '../files/boot-file.js';
 import { normalizeRequestedPath, resolveInsideRoot, type PathRefusal } from '../files/confine.js';
 import type { SizedReader } from '../files/sized-reader.js';
-import { bootTargetFor, nodeByMac, type BootTarget } from './boot-target.js';
+import { bootTargetFor, nodeByMac, profileFiles, type BootTarget } from './boot-target.js';
+import { defaultLabel, menuOf, RESCUE_ARGS, type BootMenu, type MenuChoice } from './boot-menu.js';
+import { failureArgs } from './failure-args.js';
 import { DigestCache } from '../files/digest-cache.js';
 import { rootArgs } from './root-args.js';
 import { httpBaseUrl, parseBootPath, secretsBaseUrl, storedFilePath, versionExport } from './urls.js';
@@ -116,38 +118,71 @@ export class BootTree {
   ) {}
 
   /**
-   * The target with its root= arguments in front of the profile's own command line. A profile
-   * on a stored image is pinned here to the version published right now: kernel, initrd and
-   * root all name that version, so a publish during the boot cannot mix two.
+   * What a machine's script or config boots: its target completed (#withRoot), and, when its
+   * node or profile lists a menu, every entry completed the same way. The one-time token is
+   * asked for once and goes on every entry but the rescue one (which stops before the identity
+   * stage); only the default entry counts as the version the machine was given (onPinned).
    */
-  async #withRoot(cfg: DisklessConfig, target: BootTarget, peer: string | undefined): Promise<BootTarget> {
+  async #prepare(cfg: DisklessConfig, target: BootTarget, peer: string | undefined): Promise<{ target: BootTarget; menu?: BootMenu }> {
     // The renderers refuse it too; refusing here first spends no token on a script never sent.
     const unsafe = kernelArgsProblem(target.cmdline, KERNEL_CMDLINE_MAX);
     if (unsafe) throw new Error(`Cannot boot ${target.mac}: the profile and node cmdline ${unsafe}`);
+    const menu = menuOf(target);
+    // Only inventory nodes have secrets; the token rides on the command line, which /init
+    // reads once and the node's users can see only after it has been spent.
+    const token = target.node && this.opts.tokenFor ? await this.opts.tokenFor(target.mac, peer) : undefined;
+    if (!menu) return { target: await this.#withRoot(cfg, target, peer, { token, pin: true }) };
+    const choices: MenuChoice[] = [];
+    for (const e of menu.entries) {
+      const pin = e.name === menu.default;
+      let t: BootTarget;
+      if (e.kind === 'profile') {
+        const profile = cfg.profiles.get(e.profile);
+        if (!profile) continue; // the config check names it; a reload may have removed it since
+        t = await this.#withRoot(cfg, { ...target, profile, cmdline: [profile.cmdline, target.node?.cmdline].filter((x) => x && x.trim()).join(' '), ...profileFiles(profile) }, peer, { token, pin });
+      } else if (e.kind === 'version') {
+        // A version removed from the store since is left out of the menu.
+        const v = await this.#withRoot(cfg, target, peer, { token, pin, version: e.version }).catch(() => undefined);
+        if (v === undefined) continue;
+        t = v;
+      } else {
+        t = await this.#withRoot(cfg, target, peer, { token: undefined, pin: false, extra: RESCUE_ARGS });
+      }
+      choices.push({ name: e.name, label: e.label ?? defaultLabel(e, target.profile), ...(e.key !== undefined ? { key: e.key } : {}), target: t });
+    }
+    if (choices.length === 0) return { target: await this.#withRoot(cfg, target, peer, { token, pin: true }) };
+    const def = choices.some((c) => c.name === menu.default) ? menu.default : choices[0]!.name;
+    return { target, menu: { timeoutSec: menu.timeoutSec, default: def, choices } };
+  }
+
+  /**
+   * The target with its root= arguments in front of the profile's own command line. A profile
+   * on a stored image is pinned here to the version published right now: kernel, initrd and
+   * root all name that version (or `version`), so a publish during the boot cannot mix two.
+   */
+  async #withRoot(cfg: DisklessConfig, target: BootTarget, peer: string | undefined, o: { token: string | undefined; pin: boolean; version?: string; extra?: string }): Promise<BootTarget> {
     let t = target;
     let pinned;
     if (target.profile.image !== undefined) {
       if (!this.store) throw new Error(`Cannot boot profile ${target.profile.name}: no image store`);
-      const img = await this.store.resolve(target.profile.image);
+      const img = o.version === undefined ? await this.store.resolve(target.profile.image) : await this.store.show(target.profile.image, o.version);
       const mode = target.profile.root?.mode;
       if (mode !== undefined && img.manifest.rootModes !== undefined && !img.manifest.rootModes.includes(mode)) {
         throw new Error(rootModeRefusal(target.profile.name, mode, img.name, img.version, img.manifest.kernelVersion, img.manifest.rootModes));
       }
       t = { ...t, kernel: storedFilePath(img.name, img.version, 'vmlinuz'), initrds: [storedFilePath(img.name, img.version, 'initrd.img')], kernelFile: this.store.paths(img.name, img.version).kernel };
       pinned = { path: storedFilePath(img.name, img.version, 'root.sqfs'), sha256: img.manifest.files['root.sqfs'].sha256, exportName: versionExport(img.name, img.version) };
-      if (target.node) this.opts.onPinned?.(target.mac, img.name, img.version);
+      if (target.node && o.pin) this.opts.onPinned?.(target.mac, img.name, img.version);
     }
     const root = t.profile.root;
-    // Only inventory nodes have secrets; the token rides on the command line, which /init
-    // reads once and the node's users can see only after it has been spent.
-    const token = target.node && this.opts.tokenFor ? await this.opts.tokenFor(target.mac, peer) : undefined;
     const secretsUrl = typeof this.opts.secretsUrl === 'function' ? this.opts.secretsUrl(peer) : this.opts.secretsUrl;
-    const tokenArg = token === undefined ? '' : [`rd.diskless.token=${token}`, secretsUrl ? `diskless.secrets=${secretsUrl}` : ''].filter(Boolean).join(' ');
-    if (!root) return { ...t, cmdline: [t.cmdline, tokenArg].filter(Boolean).join(' ') };
+    const tokenArg = o.token === undefined ? '' : [`rd.diskless.token=${o.token}`, secretsUrl ? `diskless.secrets=${secretsUrl}` : ''].filter(Boolean).join(' ');
+    const failure = failureArgs(t.profile);
+    if (!root) return { ...t, cmdline: [failure, t.cmdline, o.extra, tokenArg].filter(Boolean).join(' ') };
     const sha = !pinned && root.mode === 'live' && root.image ? await this.#digests.sha256(root.image) : undefined;
     const server = { address: bootServerAddress(cfg, peer), nbdPort: cfg.server.nbdPort };
     const args = rootArgs(t.profile, server, this.#base(peer), sha, pinned);
-    return { ...t, cmdline: [args, t.cmdline, tokenArg].filter(Boolean).join(' ') };
+    return { ...t, cmdline: [args, failure, t.cmdline, o.extra, tokenArg].filter(Boolean).join(' ') };
   }
 
   #nodeOf(cfg: DisklessConfig, mac: string): NodeConfig | undefined {
@@ -199,7 +234,9 @@ export class BootTree {
       if (device === undefined) {
         throw new Error(`GRUB fetches files only from HTTP port 80 or TFTP port 69, and server.http_port is ${cfg.server.httpPort}, server.tftp_port ${cfg.server.tftpPort}`);
       }
-      const complete = await this.#withRoot(cfg, target, peer);
+      // GRUB shows no menu: it boots what the menu's default (or the only entry) would.
+      const prepared = await this.#prepare(cfg, target, peer);
+      const complete = prepared.menu?.choices.find((c) => c.name === prepared.menu?.default)?.target ?? prepared.target;
       await this.#checkSigned(complete);
       return memoryFile(renderGrubConfig(complete, device));
     } catch (e) {
@@ -249,7 +286,7 @@ export class BootTree {
     switch (named?.kind) {
       case 'pxelinux-config': {
         // A config that cannot be completed (image not published) is a miss: pxelinux moves on.
-        const text = await pxelinuxConfigFor(cfg, named.name, (t) => this.#withRoot(cfg, t, peer), (c, mac) => this.#nodeOf(c, mac)).catch(() => undefined);
+        const text = await pxelinuxConfigFor(cfg, named.name, (t) => this.#prepare(cfg, t, peer), (c, mac) => this.#nodeOf(c, mac)).catch(() => undefined);
         return text === undefined ? undefined : memoryFile(text);
       }
       case 'grub-config':
@@ -264,7 +301,8 @@ export class BootTree {
         if (!target && !known && cfg.dhcp.unknownClients === 'register') return memoryFile(renderDiscoveredScript(mac, this.#base(peer)));
         if (!target) return memoryFile(renderUnknownScript(mac));
         try {
-          return memoryFile(renderIpxeScript(await this.#withRoot(cfg, target, peer), this.#base(peer)));
+          const prepared = await this.#prepare(cfg, target, peer);
+          return memoryFile(renderIpxeScript(prepared.target, this.#base(peer), prepared.menu));
         } catch (e) {
           // e.g. the profile's image has no published version yet: say so on the node's screen.
           return memoryFile(renderProblemScript(mac, e instanceof Error ? e.message : String(e)));

@@ -1,4 +1,4 @@
-import type { BootEvent, NodeSummary, ServerList } from '../api/wire.js';
+import type { BootEvent, FailureReport, NodeDetail, NodeSummary, ServerList } from '../api/wire.js';
 
 /** "12s", "5m", "3h", "2d": how long ago, in the largest whole unit. */
 export function age(ms: number): string {
@@ -48,6 +48,33 @@ function portText(agent: NodeSummary['relayAgent']): string {
   if (!agent) return '-';
   const port = `${agent.circuitId ?? '-'}${agent.remoteId !== undefined ? `@${agent.remoteId}` : ''}`;
   return agent.trusted ? port : `${port}?`;
+}
+
+/**
+ * One machine as `diskless status NODE` prints it: where it is, the timeline of its latest
+ * boot, and its last failure report in full (the server stripped its control characters).
+ */
+export function nodeDetailText(d: NodeDetail, report: FailureReport | undefined, now: number): string {
+  const since = d.status === 'booted' ? d.booted?.at : (d.bootStartedAt ?? d.lastEvent?.time);
+  const image = d.running?.name ? `${d.running.name}${d.running.version ? `@${d.running.version}` : ''}` : '-';
+  const lines = [
+    `${d.hostname ?? (d.known ? '-' : 'not in the inventory')} (${d.mac})`,
+    `  state    ${d.status}${d.stage ? ` (${d.stage})` : ''}${since === undefined ? '' : `, ${age(now - since)} ago`}`,
+    `  address  ${d.address ?? d.ip ?? '-'}`,
+    `  profile  ${d.profile ?? '-'}`,
+    `  image    ${image}`,
+    `  boots    ${d.bootCount}`,
+  ];
+  if (d.failure) lines.push(`  failure  ${d.failure.stage}: ${d.failure.cause}`);
+  if (d.timeline.length) {
+    lines.push('', 'Latest boot:');
+    for (const r of d.timeline) lines.push(`  ${r.name.padEnd(12)} ${r.status.padEnd(8)} ${r.durationMs === undefined ? '' : `${r.durationMs} ms`}${r.detail ? `  ${r.detail}` : ''}`.trimEnd());
+  }
+  if (report) {
+    lines.push('', `Last failure report, received ${report.at} (${size(report.bytes)}${report.truncated ? ', cut short' : ''}): stage ${report.stage}: ${report.cause}`);
+    lines.push(...report.text.replace(/\n$/, '').split('\n').map((l) => `  ${l}`));
+  } else lines.push('', 'No failure report.');
+  return `${lines.join('\n')}\n`;
 }
 
 function size(bytes: number): string {

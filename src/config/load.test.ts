@@ -94,6 +94,7 @@ const cases: Array<[string, string, RegExp]> = [
   ['HTTP per-peer cap not an integer', GOOD.replace('state_dir: state', 'state_dir: state\n  max_http_connections_per_peer: many'), /:7: server\.max_http_connections_per_peer: must be an integer/],
   ['event stream cap too large', GOOD.replace('default_profile: default', 'default_profile: default\napi:\n  max_event_streams: 100000'), /:33: api\.max_event_streams: must be between 1 and 4096 \(got 100000\)/],
   ['router solicitations need the interface', GOOD.replace('  interface: br0\n', '').replace('state_dir: state', 'state_dir: state\n  answer_router_solicitations: true'), /:6: server\.answer_router_solicitations: needs server\.interface/],
+  ['router solicitations neither auto nor a boolean', GOOD.replace('state_dir: state', 'state_dir: state\n  answer_router_solicitations: sometimes'), /:7: server\.answer_router_solicitations: must be auto, true or false/],
   ['broken YAML', 'server:\n  address: [\n', /^\/x\/d\.yaml:\d+: \(yaml\): /],
   ['not a mapping', '- a\n', /\(top\): must be a mapping/],
   ['default profile missing', GOOD.replace('default_profile: default', 'default_profile: x'), /:31: default_profile: names no profile/],
@@ -258,3 +259,13 @@ const portCases: Array<[string, string, RegExp]> = [
 for (const [name, text, re] of portCases) {
   test(`config error in switch_port: ${name}`, () => assert.match(errorOf(text).message, re));
 }
+
+test('server.answer_router_solicitations is auto unless set: answered on an IPv4-only boot link, decided at start', () => {
+  assert.equal(parseConfig(GOOD, '/x/d.yaml').server.answerRouterSolicitations, 'auto');
+  const set = (v: string) => parseConfig(GOOD.replace('state_dir: state', `state_dir: state\n  answer_router_solicitations: ${v}`), '/x/d.yaml').server.answerRouterSolicitations;
+  assert.equal(set('auto'), 'auto');
+  assert.equal(set('false'), false);
+  assert.equal(set('true'), true);
+  // auto needs no interface: the one holding server.address is used
+  assert.equal(parseConfig(GOOD.replace('  interface: br0\n', ''), '/x/d.yaml').server.answerRouterSolicitations, 'auto');
+});

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar } from 'yaml';
 import { isIPv4, isIPv6 } from 'node:net';
 import { formatIpv4, parseIpv4, maskToPrefix, prefixToMask } from '../net/ipv4.js';
 import { inNetwork, parseCidr } from './subnets.js';
@@ -10,10 +10,11 @@ import { canonicalAgentId, switchPortText } from '../net/switch-port.js';
 import { readState } from './state-config.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
-import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
+import { DEFAULT_FAILURE_DELAY_SEC, DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
 import { kernelArgsProblem } from './kernel-args.js';
 import { readPowerSettings, resolvePower } from './power.js';
 import { kernelFileSignature } from './kernel-signature.js';
+import { menuTargetProblem, readMenu } from './menu.js';
 
 const LOADERS = ['ipxe', 'pxelinux', 'grub'] as const;
 
@@ -69,6 +70,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   checkUnknownClients(dhcpFields, dhcp, defaultProfile);
   checkUnique(top, nodes);
   checkReservations(file, dhcp, server, nodes);
+  checkMenus(file, profiles, nodes);
   return { file, server, dhcp, api, profiles, nodes, state, ...(defaultProfile !== undefined ? { defaultProfile } : {}) };
 }
 
@@ -116,7 +118,7 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     tokenTtlSec: f.int('token_ttl', 300, 10, 3600),
     secretsWindowSec: f.int('secrets_window', 900, 60, 86400),
     httpsPort: f.int('https_port', 443, 1, 65535),
-    answerRouterSolicitations: f.bool('answer_router_solicitations', false),
+    answerRouterSolicitations: routerSolicitations(f),
     stateDir,
     tlsCertFile: path(f.string('tls_cert', `${stateDir}/tls/server.crt`)),
     tlsKeyFile: path(f.string('tls_key', `${stateDir}/tls/server.key`)),
@@ -129,9 +131,19 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
   if (iface !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(iface)) f.fail('interface', `"${iface}" is not a network interface name`, f.raw('interface'));
   if (f.has('tls_cert') !== f.has('tls_key')) f.fail(f.has('tls_cert') ? 'tls_cert' : 'tls_key', 'give tls_cert and tls_key together (or neither: a certificate is then made at first start)', f.raw(f.has('tls_cert') ? 'tls_cert' : 'tls_key'));
   if (s.httpsPort === s.httpPort) f.fail('https_port', `must differ from http_port (${s.httpPort})`, f.raw('https_port'));
-  if (s.answerRouterSolicitations && iface === undefined) f.fail('answer_router_solicitations', 'needs server.interface: the link to answer on', f.raw('answer_router_solicitations'));
+  if (s.answerRouterSolicitations === true && iface === undefined) f.fail('answer_router_solicitations', 'needs server.interface: the link to answer on', f.raw('answer_router_solicitations'));
   f.rejectUnknown();
   return s;
+}
+
+// `auto` (the default) answers only on an IPv4-only link: see src/native/ra-policy.ts.
+function routerSolicitations(f: Fields): 'auto' | boolean {
+  const n = f.raw('answer_router_solicitations');
+  if (isScalar(n) && n.value === 'auto') return 'auto';
+  if (n !== undefined && !(isScalar(n) && (typeof n.value === 'boolean' || n.value === null))) {
+    f.fail('answer_router_solicitations', 'must be auto, true or false', n);
+  }
+  return n === undefined || (isScalar(n) && n.value === null) ? 'auto' : f.bool('answer_router_solicitations', false);
 }
 
 /**
@@ -418,6 +430,12 @@ function readProfile(name: string, f: Fields, path: (p: string) => string, paren
       f.fail(key, `${p.kernel} cannot boot with Secure Boot: ${sig.why}. Use a signed kernel (Debian's linux-image-* are signed) or one signed with the site's own key, or set secure_boot: false`, f.raw(key));
     }
   }
+  const onFailure = f.has('on_failure') ? f.oneOf('on_failure', ['shell', 'reboot', 'poweroff'] as const, 'shell') : parent?.onFailure;
+  if (onFailure !== undefined) p.onFailure = onFailure;
+  const failureDelaySec = f.has('failure_delay') ? f.int('failure_delay', DEFAULT_FAILURE_DELAY_SEC, 0, 3600) : parent?.failureDelaySec;
+  if (failureDelaySec !== undefined) p.failureDelaySec = failureDelaySec;
+  const menu = f.has('menu') ? readMenu(f) : parent?.menu;
+  if (menu) p.menu = menu;
   if (f.has('root')) {
     if (!f.isNull('root')) p.root = readRoot(f.map('root'), path, image !== undefined);
   } else if (parent?.root) p.root = { ...parent.root };
@@ -475,8 +493,10 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: str
   const loader = f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : undefined;
   const files = readFileSpecs(f, path);
   const power = resolvePower(f.has('power') ? readPowerSettings(f.map('power'), path) : undefined, profiles.get(profile)?.power, (key, problem) => f.fail(key, problem, f.raw('power')), profile);
+  const menu = readMenu(f);
   f.rejectUnknown();
   return {
+    ...(menu ? { menu } : {}),
     ...(mac !== undefined ? { mac } : {}),
     ...(switchPort !== undefined ? { switchPort } : {}),
     profile,
@@ -504,6 +524,18 @@ function readSwitchPort(f: Fields): SwitchPort {
   f.rejectUnknown();
   if (circuitId === undefined) f.fail('circuit_id', 'is required: the port as the relay names it (ISC dhcrelay -a: the interface name)');
   return { circuitId, ...(remoteId !== undefined ? { remoteId } : {}) };
+}
+
+/** Menus name profiles, which are all known only now. */
+function checkMenus(file: string, profiles: ReadonlyMap<string, ProfileConfig>, nodes: readonly NodeConfig[]): void {
+  for (const p of profiles.values()) {
+    const problem = p.menu && menuTargetProblem(p.menu, p, profiles);
+    if (problem) throw new ConfigError(file, undefined, `profiles.${p.name}.menu`, problem);
+  }
+  for (const n of nodes) {
+    const problem = n.menu && menuTargetProblem(n.menu, profiles.get(n.profile)!, profiles);
+    if (problem) throw new ConfigError(file, undefined, `nodes[${n.mac ?? n.hostname}].menu`, problem);
+  }
 }
 
 function checkUnique(top: Fields, nodes: NodeConfig[]): void {

@@ -50,8 +50,11 @@ export interface ServerConfig {
   /** PEM certificate and key of this server's TLS; made at first start when both are missing. */
   tlsCertFile: string;
   tlsKeyFile: string;
-  /** Answer IPv6 Router Solicitations on `interface` with "no router" (iPXE stops waiting). */
-  answerRouterSolicitations: boolean;
+  /**
+   * Answer IPv6 Router Solicitations with "no router" (iPXE stops waiting): `true` on `interface`,
+   * `auto` on the boot link only when it is IPv4-only (decided at start by src/native/ra-policy.ts).
+   */
+  answerRouterSolicitations: 'auto' | boolean;
   /** The signed chain handed to UEFI machines with the grub loader, per architecture. */
   signedBoot: { x64: SignedChain; arm64: SignedChain };
 }
@@ -144,6 +147,34 @@ export interface FileSpec {
   template: boolean;
 }
 
+/**
+ * One entry of a boot menu: the profile's own boot under another profile, its image at an
+ * earlier stored version, or a rescue boot that stops in the initramfs shell.
+ */
+export type MenuEntry = {
+  /** Letters, digits, "-" and "_": the label the loader's script uses for it. */
+  name: string;
+  /** What the menu shows; made from the entry when not given. */
+  label?: string;
+  /** One letter or digit that picks the entry at once; by default its position, 1 to 9. */
+  key?: string;
+} & ({ kind: 'profile'; profile: string } | { kind: 'version'; version: string } | { kind: 'rescue' });
+
+/** A boot menu: shown by iPXE (and pxelinux's menu.c32) for `timeoutSec`, then `default` boots. */
+export interface MenuConfig {
+  timeoutSec: number;
+  /** The name of the entry booted when the time runs out. */
+  default: string;
+  entries: MenuEntry[];
+}
+
+/**
+ * What /init does when a stage fails: `shell` opens a root shell on the console (for people at
+ * it); `reboot` and `poweroff` (rd.shell=0, for unattended fleets) upload the failure report to
+ * the server, wait `failureDelaySec` and do that.
+ */
+export type FailureAction = 'shell' | 'reboot' | 'poweroff';
+
 export interface ProfileConfig {
   name: string;
   /** An image in the store (diskless image build): its published version's kernel, initrd and root. */
@@ -162,6 +193,11 @@ export interface ProfileConfig {
   files: FileSpec[];
   /** BMC settings its nodes share (user, password_file, port…); a node adds its own ipmi address. */
   power?: PowerSettings;
+  menu?: MenuConfig;
+  /** Default shell. */
+  onFailure?: FailureAction;
+  /** Default 30 (DEFAULT_FAILURE_DELAY_SEC). */
+  failureDelaySec?: number;
 }
 
 export interface NodeConfig {
@@ -183,6 +219,8 @@ export interface NodeConfig {
   files?: FileSpec[];
   /** Its BMC, resolved from its own `power:` over its profile's; none without an ipmi address. */
   power?: PowerConfig;
+  /** Replaces the profile's menu. */
+  menu?: MenuConfig;
 }
 
 /** Who may use the API (/api/v1), the dashboard and /metrics, and where they listen. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildDebianRoot, SLIM_EXCLUDES } from '../images/debian-root.js';
 import { makeSquashfs } from '../images/squashfs.js';
@@ -12,6 +12,8 @@ export interface LabRecipe {
   readonly suite: string;
   readonly include: readonly string[];
   readonly exclude: readonly string[];
+  /** systemd units enabled in the tree, each with the target that wants it. */
+  readonly enable?: readonly (readonly [unit: string, target: string])[];
   /** Bumped when the recipe's meaning changes without its words changing, to rebuild caches. */
   readonly version: number;
 }
@@ -30,7 +32,10 @@ export const LAB_RECIPE: LabRecipe = {
   // image and of every live download. Network drivers all stay: one initrd, any NIC.
   // dpkg matches the paths packages ship (/lib/modules), not the merged-/usr target.
   exclude: [...SLIM_EXCLUDES, ...LAB_MODULE_EXCLUDES.map((d) => `/lib/modules/*/kernel/${d}/*`)],
-  version: 3,
+  // systemd-networkd runs, as on images whose network it configures: the initramfs hands it
+  // the boot interface, and it renews the lease for as long as the node runs.
+  enable: [['systemd-networkd.service', 'multi-user.target'], ['systemd-networkd.socket', 'sockets.target']],
+  version: 4,
 };
 
 /**
@@ -81,6 +86,11 @@ export async function ensureLabImage(cacheDir: string, progress: (msg: string) =
         exclude: recipe.exclude,
         onLine: (l) => { if (/^I: /.test(l)) progress(`  mmdebstrap: ${l.slice(3)}`); },
       });
+      for (const [unit, target] of recipe.enable ?? []) {
+        // What `systemctl enable` does, without running systemctl in the tree.
+        await mkdir(join(rootfs, 'etc/systemd/system', `${target}.wants`), { recursive: true });
+        await symlink(`/lib/systemd/system/${unit}`, join(rootfs, 'etc/systemd/system', `${target}.wants`, unit));
+      }
       // A lab node logs in as root without a password on its console: test images only.
       const shadow = join(rootfs, 'etc/shadow');
       await writeFile(shadow, (await readFile(shadow, 'utf8')).replace(/^root:[^:]*:/m, 'root::'));

@@ -54,6 +54,8 @@ export interface LabBootOptions {
    * config, starts it in the lab namespace and resolves once it serves.
    */
   serveWith?: (lab: LabServerSetup) => Promise<Daemon>;
+  /** YAML lines added to the lab profile (indented four spaces), e.g. a menu. */
+  profileExtra?: string;
 }
 
 /** What a `serveWith` hook gets: the network, the boot files, the lab's config and the log file. */
@@ -102,14 +104,13 @@ interface Arm64Node {
   parts: Arm64Parts;
 }
 
-function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string; routed: boolean; arm64?: Arm64Node }): string {
+function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string; routed: boolean; arm64?: Arm64Node; profileExtra?: string }): string {
   if (o.routed) return routedLabConfig(o);
   const a = o.arm64;
   return `# Written by "diskless lab" for one boot; removed afterwards.
 server:
   address: ${LAB_SERVER}
   interface: br0
-  answer_router_solicitations: true
   http_port: 80
   state_dir: ${o.stateDir}
 ${a ? `  signed_boot:\n    arm64: { shim: ${a.parts.shim}, grub: ${a.parts.grub} }\n` : ''}dhcp:
@@ -121,7 +122,7 @@ profiles:
     initrd: ${o.initrd}
     cmdline: console=ttyS0 diskless.lab=${o.token}
     loader: ${o.loader}
-    secure_boot: ${o.secureBoot}
+    secure_boot: ${o.secureBoot}${o.profileExtra ?? ''}
 ${a ? `  lab-arm64:\n    kernel: ${a.kernel}\n    initrd: ${a.initrd}\n    cmdline: console=ttyAMA0 diskless.lab=${a.token}\n    loader: grub\n    secure_boot: true\n` : ''}nodes:
   - mac: "${o.mac}"
     hostname: lab1
@@ -192,7 +193,7 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   const configPath = join(dir, 'diskless.yaml');
   const routed = opts.routed === true;
   if (routed && mode !== 'full') throw new Error('Cannot run a routed lab with proxyDHCP: the relayed subnet needs our addresses');
-  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, secureBoot: opts.secureBoot ?? false, token, routed, ...(arm64 ? { arm64 } : {}) });
+  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, secureBoot: opts.secureBoot ?? false, token, routed, ...(arm64 ? { arm64 } : {}), ...(opts.profileExtra !== undefined ? { profileExtra: opts.profileExtra } : {}) });
   await writeFile(configPath, config({ stateDir: join(dir, 'state'), kernel: hostKernel(), initrd: initrd.path }));
 
   let net: LabNetwork | undefined;

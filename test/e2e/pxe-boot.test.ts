@@ -48,6 +48,13 @@ test('BIOS, iPXE ROM, virtio-net, full DHCP: DHCP → HTTP script → kernel + i
   assertFullDhcp(r, new RegExp(`^http://${LAB_SERVER}/boot/${macToHyphens(r.mac)}\\.ipxe$`));
   assertIpxeHttpChain(r);
   assertBootedKernel(r);
+  // The shipped default (answer_router_solicitations: auto, not set in the lab's config) found
+  // the lab bridge IPv4-only and told iPXE "no IPv6 router here".
+  const decided = r.serverLog.filter((l) => l['msg'] === 'answering IPv6 router solicitations');
+  assert.equal(decided.length, 1, 'the server decided to answer router solicitations');
+  assert.equal(decided[0]!['setting'], 'auto');
+  assert.equal(decided[0]!['interface'], 'br0');
+  assert.ok(lines(r, 'ra', (l) => l['msg'] === 'router solicitation answered').length > 0, 'no router solicitation of the node was answered');
 });
 
 test('BIOS, iPXE ROM, e1000, full DHCP: the same chain on another NIC', async () => {
@@ -88,12 +95,19 @@ test('proxyDHCP beside a foreign dnsmasq: address from dnsmasq, boot from us', a
   assertBootedKernel(r);
 });
 
-test('legacy pxelinux: pxelinux.0 over TFTP reads its per-MAC config and boots', async () => {
-  const r = await runLabBoot({ firmware: 'bios', nic: 'virtio-net-pci', dhcpMode: 'full', loader: 'pxelinux' });
+// The profile lists a boot menu: pxelinux shows it with menu.c32 and, untouched, boots the
+// default entry (the rescue one here, not the first) when the timeout runs out.
+test('legacy pxelinux: pxelinux.0 over TFTP reads its per-MAC config, a boot menu (menu.c32) whose timeout boots the default entry', async () => {
+  const r = await runLabBoot({
+    firmware: 'bios', nic: 'virtio-net-pci', dhcpMode: 'full', loader: 'pxelinux',
+    profileExtra: '\n    menu:\n      timeout: 1\n      default: rescue\n      entries:\n        - { name: lab, profile: lab }\n        - { name: rescue, rescue: true }\n        - { name: again, profile: lab, label: "The lab profile again" }',
+  });
   assertFullDhcp(r, /^pxelinux\.0$/);
   fetched(r, 'tftp', 'pxelinux.0');
   fetched(r, 'tftp', 'ldlinux.c32');
   fetched(r, 'tftp', `pxelinux.cfg/01-${macToHyphens(r.mac)}`);
+  for (const module of ['menu.c32', 'libutil.c32']) fetched(r, 'tftp', module);
+  assert.match(r.cmdline, /(^| )rd\.break=root rd\.shell( |$)/, 'the default entry, the rescue one, booted');
   assert.equal(fetched(r, 'tftp', 'profiles/lab/kernel')['bytes'], KERNEL_SIZE);
   fetched(r, 'tftp', 'profiles/lab/initrd-0');
   assert.equal(lines(r, 'http').length, 0, 'pxelinux uses TFTP only');

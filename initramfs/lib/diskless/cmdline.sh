@@ -6,6 +6,7 @@ parse_cmdline() {
     DL_ROOT="" DL_OVERLAY=tmpfs DL_COPY="" DL_SHA256="" DL_RETRY=180 DL_IP="" DL_BOOTIF=""
     DL_BREAK="" DL_SHELL="" DL_DEBUG="" DL_SERVER="" DL_INIT=/sbin/init DL_OVERLAY_SIZE=50%
     DL_NFS_OPTS="" DL_TOKEN="" DL_SECRETS_URL="" DL_NETWAIT=60 DL_SETTLE=3
+    DL_EMERGENCY=reboot DL_FAILURE_DELAY=30
     read -r _cmdline < "${DL_CMDLINE_FILE:-/proc/cmdline}"
     set -f  # split on blanks but never expand a word such as "*" against the filesystem
     for _arg in $_cmdline; do
@@ -24,6 +25,9 @@ parse_cmdline() {
             rd.break=*) DL_BREAK=${_arg#*=} ;;
             rd.break) DL_BREAK=switch_root ;;
             rd.shell|rd.shell=1) DL_SHELL=1 ;;
+            rd.shell=0) DL_SHELL=0 ;;
+            rd.emergency=*) DL_EMERGENCY=${_arg#*=} ;;
+            rd.diskless.failure_delay=*) DL_FAILURE_DELAY=${_arg#*=} ;;
             rd.debug) DL_DEBUG=1 ;;
             diskless.server=*) DL_SERVER=${_arg#*=} ;;
             diskless.secrets=*) DL_SECRETS_URL=${_arg#*=} ;;
@@ -47,6 +51,8 @@ check_cmdline() {
     case "$DL_RETRY" in ''|*[!0-9]*) cause "rd.retry=$DL_RETRY: expected a number of seconds"; return ;; esac
     case "$DL_NETWAIT" in ''|*[!0-9]*) cause "rd.diskless.netwait=$DL_NETWAIT: expected a number of seconds"; return ;; esac
     case "$DL_SETTLE" in ''|*[!0-9]*) cause "rd.diskless.settle=$DL_SETTLE: expected a number of seconds"; return ;; esac
+    case "$DL_EMERGENCY" in reboot|poweroff|halt) ;; *) cause "rd.emergency=$DL_EMERGENCY: expected reboot, poweroff or halt"; return ;; esac
+    case "$DL_FAILURE_DELAY" in ''|*[!0-9]*) cause "rd.diskless.failure_delay=$DL_FAILURE_DELAY: expected a number of seconds"; return ;; esac
     case "$DL_SHA256" in ''|[0-9a-f]*) ;; *) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac
     if [ -n "$DL_SHA256" ] && [ ${#DL_SHA256} -ne 64 ]; then cause "rd.diskless.sha256 must be 64 hex digits"; return; fi
     case "$DL_SHA256" in *[!0-9a-f]*) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac
