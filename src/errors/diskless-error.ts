@@ -26,6 +26,8 @@ export const DISKLESS_ERROR_CODES = {
   DL_STATE: 'A state file under state_dir cannot be read: not JSON, invalid, or of a newer format',
   DL_SERVER_UNREACHABLE: 'The CLI cannot reach the running server',
   DL_SERVER_REFUSED: 'The running server answered with an error',
+  DL_ROLLOUT: 'A rollout is refused: another one is under way, its nodes do not boot the image, or it cannot take that step now',
+  DL_ROLLOUT_NOT_FOUND: 'No rollout by that id',
 } as const;
 
 export type DisklessErrorCode = keyof typeof DISKLESS_ERROR_CODES;
