@@ -122,24 +122,32 @@ export class RolloutRunner {
     this.#file = new StateFileWriter({ path: o.path, format: ROLLOUT_FILE, snapshot: () => this.#state, logger: this.#log });
   }
 
-  /** Reads STATE/rollouts.json and resumes a rollout under way. */
+  /** Reads STATE/rollouts.json (a file that cannot be read is refused: the server does not start). */
   static async open(o: RolloutRunnerOptions): Promise<RolloutRunner> {
     const runner = new RolloutRunner(o);
     runner.#state = (await readStateFile(o.path, ROLLOUT_FILE)) ?? { current: null, history: [] };
-    runner.#unsubscribe = o.events.subscribe((e) => {
-      // The store tells listeners before the node states have applied the event.
-      if (e.mac !== undefined && e.kind !== 'rollout') setImmediate(() => runner.#observe(e.mac!));
-    });
-    runner.#timer = setInterval(() => runner.#input({ kind: 'tick' }), o.tickMs ?? 1000);
-    runner.#timer.unref();
-    const r = runner.#state.current;
-    if (r && active(r)) {
-      runner.#log.log('info', 'rollout resumed after a restart', { rollout: r.id, status: r.status });
-      // Boots that ended while the server was down were replayed into the node states.
-      for (const n of r.nodes) runner.#observe(n.mac);
-      runner.#input({ kind: 'tick' });
-    }
     return runner;
+  }
+
+  /**
+   * Follows the boot timeline and the clock, and resumes a rollout under way; called once the
+   * boot services listen, so a node rebooted now finds them.
+   */
+  run(): void {
+    if (this.#timer || this.#closed) return;
+    this.#unsubscribe = this.#o.events.subscribe((e) => {
+      // The store tells listeners before the node states have applied the event.
+      if (e.mac !== undefined && e.kind !== 'rollout') setImmediate(() => this.#observe(e.mac!));
+    });
+    this.#timer = setInterval(() => this.#input({ kind: 'tick' }), this.#o.tickMs ?? 1000);
+    this.#timer.unref();
+    const r = this.#state.current;
+    if (r && active(r)) {
+      this.#log.log('info', 'rollout resumed', { rollout: r.id, status: r.status });
+      // Boots that ended while the server was down were replayed into the node states.
+      for (const n of r.nodes) this.#observe(n.mac);
+      this.#input({ kind: 'tick' });
+    }
   }
 
   /** The rollout under way or the last one, and the ones before it (newest first). */
