@@ -18,6 +18,8 @@ import { ImageStore } from '../images/store/image-store.js';
 import { BmcSim } from '../lab/bmc-sim.js';
 import { freeTcpPort, freeUdpPort } from '../testing/free-ports.js';
 import type { Rollout } from '../rollout/plan.js';
+import { rolloutCommand } from '../cli/rollout.js';
+import { run } from '../process/run.js';
 
 const TOKEN = 'rollout-test-admin-token-0123456789';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -103,7 +105,9 @@ echo "$v" >> ${l.dir}/boots-${i + 1}
 report cmdline ok duration_ms=1
 got=$(c "$base/store/deb/$v/root.sqfs" | sha256sum | cut -d' ' -f1)
 if [ -n "$want" ] && [ "$got" = "$want" ]; then report booted ok ''; else report root failed "sha256 mismatch for root.sqfs: got $got, want $want"; fi
-exec sleep 1000
+# Behind a BMC the machine stays on until powered off; without one the test plays each boot.
+[ "$1" = stay ] && exec sleep 1000
+exit 0
 `);
   await chmod(path, 0o755);
   return path;
@@ -149,7 +153,7 @@ test('rollouts through real BMCs: a broken version fails on the canary and goes 
   let yaml = await readFile(l.file, 'utf8');
   for (let i = 0; i < 3; i++) {
     const d = join(l.dir, `bmc-${i + 1}`);
-    const sim = await BmcSim.start({ dir: d, address: '127.0.0.1', port: await freeUdpPort(), vmPort: await freeTcpPort(), user: 'admin', password: `pw-${i}`, startArgv: ['sh', await machineScript(l, i)] });
+    const sim = await BmcSim.start({ dir: d, address: '127.0.0.1', port: await freeUdpPort(), vmPort: await freeTcpPort(), user: 'admin', password: `pw-${i}`, startArgv: ['sh', await machineScript(l, i), 'stay'] });
     sims.push(sim);
     yaml = yaml.replace(`PORT${i}`, String(sim.options.port)).replace(`PW${i}`, sim.passwordFile);
   }
@@ -183,10 +187,18 @@ test('rollouts through real BMCs: a broken version fails on the canary and goes 
   assert.equal(n1.status, 'booted');
   assert.equal(n1.booted.version, l.v1);
 
-  const good = await call(l.apiPort, 'POST', '/api/v1/rollouts', { body: JSON.stringify({ image: 'deb', version: l.good, canary: 1, batch: '50%', timeoutSec: 120 }), headers: auth });
-  assert.equal(good.status, 201, good.body);
+  // The CLI starts the good one and shows its progress live until it has ended.
+  let shown = '';
+  const code = await rolloutCommand(['deb', l.good, '--config', l.file, '--canary', '1', '--batch', '50%', '--timeout', '120'], { stdout: (s) => void (shown += s) });
+  assert.equal(code, 0, shown);
+  const good = { json: await rollout(l) };
   assert.equal(good.json.waves, 2, 'the canary, then one batch of two');
-  const done = await until(l, 'the good version on every node', (r) => r.id === good.json.id && r.status === 'completed');
+  assert.match(shown, new RegExp(`^rollout ${good.json.id}: deb@${l.good} to 3 node\\(s\\) in 2 wave\\(s\\)\n`));
+  assert.match(shown, /\d\d:\d\d:\d\d  wave +canaries: n1\n(.*\n)*.*node-done +n1 booted deb@/);
+  assert.match(shown, /completed +3 node\(s\) run deb@[0-9a-f]{16}\n(.*\n)*.*published +deb@/);
+  assert.match(shown, /rollout \S+ +deb@\S+ +completed\n/);
+  const done = await rollout(l);
+  assert.equal(done.status, 'completed');
   assert.equal(statusOf(done), 'n1:done n2:done n3:done');
   assert.deepEqual((await Promise.all([0, 1, 2].map((i) => boots(l, i)))).map((b) => b.at(-1)), [l.good, l.good, l.good]);
   // A rollout over the whole image with no failure publishes the version (just after "completed").
@@ -204,4 +216,77 @@ test('rollouts through real BMCs: a broken version fails on the canary and goes 
   assert.deepEqual(names.slice(13, 17).sort(), ['node-done@2', 'node-done@3', 'power-cycled@2', 'power-cycled@3']);
   const list = (await call(l.apiPort, 'GET', '/api/v1/rollouts')).json;
   assert.deepEqual([list.current.id, list.history.map((r: Rollout) => r.id)], [good.json.id, [started.json.id]]);
+});
+
+test('a rollout survives a restart mid-batch; pause, resume and abort from the CLI; nodes without a BMC are waited for', async (t) => {
+  const l = await lab(t, (i, mac) => `  - { mac: "${mac}", hostname: n${i + 1}, profile: deb }`);
+  const scripts = await Promise.all([0, 1, 2].map((i) => machineScript(l, i)));
+  /** One boot of node i, as its /init would do it (no BMC: the test is the reboot). */
+  const bootNode = async (i: number) => void (await run(['sh', scripts[i]!], { timeoutMs: 60_000 }));
+  const cli = async (...args: string[]) => {
+    let text = '';
+    const code = await rolloutCommand([...args, '--config', l.file], { stdout: (s) => void (text += s) });
+    return { code, text };
+  };
+  let services = await serve(t, l);
+
+  const start = await cli('deb', l.good, '--canary', '1', '--batch', '1', '--max-failed', '1', '--timeout', '300', '--no-wait');
+  assert.equal(start.code, 0, start.text);
+  let r = await until(l, 'the canary waiting', (x) => x.nodes[0]!.status === 'waiting');
+  assert.equal(statusOf(r), 'n1:waiting n2:pending n3:pending');
+  const waitingEvent = (await call(l.apiPort, 'GET', `/api/v1/nodes/${MACS[0]}/events`)).json.events.find((e: { kind: string; name: string }) => e.kind === 'rollout' && e.name === 'waiting');
+  assert.match(waitingEvent?.detail ?? '', /n1 has no BMC \(power:\): waiting for it to reboot/);
+
+  // The server restarts while the canary is in flight: the rollout and its pin are read back.
+  await services.stop();
+  services = await serve(t, l);
+  r = await rollout(l);
+  assert.equal(statusOf(r), 'n1:waiting n2:pending n3:pending');
+  await bootNode(0);
+  r = await until(l, 'the first batch after the canary', (x) => x.nodes[1]!.status === 'waiting');
+  assert.equal(statusOf(r), 'n1:done n2:waiting n3:pending');
+  assert.deepEqual(await boots(l, 0), [l.good], 'the pin survived the restart');
+
+  const paused = await cli('pause');
+  assert.equal(paused.code, 0, paused.text);
+  assert.match(paused.text, /deb@[0-9a-f]{16} +paused \(wave 2 of 3\)/);
+  await bootNode(1);
+  r = await until(l, 'n2 done', (x) => x.nodes[1]!.status === 'done');
+  assert.equal(statusOf(r), 'n1:done n2:done n3:pending', 'paused: no new batch');
+  assert.equal(r.status, 'paused');
+  assert.equal((await cli('resume')).code, 0);
+  r = await until(l, 'n3 moving', (x) => x.nodes[2]!.status === 'waiting');
+  assert.equal(r.status, 'running');
+
+  const aborted = await cli('abort');
+  assert.equal(aborted.code, 0, aborted.text);
+  assert.match(aborted.text, /aborted\n {2}canary 1, batch 1, max failed 1, timeout 300 s\n {2}aborted by the admin\n/);
+  await assert.rejects(cli('resume'), /Cannot resume rollout \S+: it is aborted/, 'an aborted rollout does not resume');
+  // n3, in flight, is still watched: its failure sends it back to the version it ran.
+  const report = (stage: string, status: string, detail: string) =>
+    new Promise<number>((resolve, reject) => {
+      const body = new URLSearchParams({ mac: MACS[2]!, stage, status, detail }).toString();
+      const req = request({ host: '127.0.0.1', port: l.httpPort, method: 'POST', path: '/api/v1/report', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  assert.equal(await report('cmdline', 'ok', 'duration_ms=1'), 200);
+  assert.equal(await report('network', 'failed', 'no DHCP lease on ens3'), 200);
+  r = await until(l, 'n3 sent back', (x) => x.nodes[2]!.status === 'rolling-back');
+  assert.deepEqual(r.nodes[2]!.failure, { stage: 'network', cause: 'no DHCP lease on ens3' });
+  await bootNode(2);
+  r = await until(l, 'n3 back on the old version', (x) => x.nodes[2]!.status === 'rolled-back');
+  assert.deepEqual(await boots(l, 2), [l.v1]);
+
+  const status = await cli('status');
+  assert.equal(status.code, 1, 'aborted, with a failed node');
+  assert.match(status.text, /^ {2}n1 +canary +done *$/m);
+  assert.match(status.text, /^ {2}n3 +batch 2 +rolled-back +failed in network: no DHCP lease on ens3; runs [0-9a-f]{16} again$/m);
+  // The moved nodes stay pinned (the rollout did not cover every node without a failure); n3 follows the published version.
+  const pins = JSON.parse(await readFile(join(l.dir, 'state', 'version-pins.json'), 'utf8')).nodes;
+  assert.deepEqual(Object.keys(pins).sort(), [MACS[0], MACS[1]]);
+  assert.equal((await call(l.apiPort, 'GET', '/api/v1/images')).json.images[0].published, l.v1);
 });
