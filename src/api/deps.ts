@@ -10,6 +10,7 @@ import type { Logger } from '../log/logger.js';
 import type { Rollout } from '../rollout/plan.js';
 import type { RolloutRequest } from '../rollout/runner.js';
 import type { EventStreamSlots, StreamLimits } from './event-stream.js';
+import type { ServerList } from './wire.js';
 
 /** Node fields the API may write: the inventory editor's own shape. */
 export type NodeFields = NodeSpec;
@@ -54,6 +55,8 @@ export interface ApiDeps {
   running?: () => ReadonlyMap<string, RunningRecord>;
   /** Rollouts; without them the rollout endpoints answer 503. */
   rollouts?: RolloutControl;
+  /** The boot servers sharing the state; without it, 503. */
+  servers?: () => ServerList;
   /** Each machine's last failure report (STATE/failure-reports.json). */
   failureReports?: { get(mac: string): FailureReport | undefined };
   /** Writes need `Authorization: Bearer <adminToken>`; without a token every write is refused. */
