@@ -174,3 +174,35 @@ it('golden: an option 82 too malformed to read is not believed, and still goes b
   const tail = Buffer.from([82, broken.length, ...broken, 0xff]);
   assert.deepEqual(bytes.subarray(bytes.length - tail.length).toString('hex'), tail.toString('hex'));
 });
+
+for (const reserved of ['10.2.0.41', '10.2.0.120']) {
+  it(`after the node booted on its port, the same MAC on another port of the same subnet is a stranger: no name, not its address ${reserved} (${reserved === '10.2.0.41' ? 'outside' : 'inside'} the pool), a NAK for it`, () => {
+    const cfg = parseConfig(CONFIG.replace('unknown_clients: deny', 'unknown_clients: allow').replace('nodes:', 'default_profile: default\nnodes:').replace('address: 10.2.0.41', `address: ${reserved}`), '/x/d.yaml');
+    const leaseStore = new LeaseStore();
+    const r = new BootDhcpResponder({
+      settings: dhcpSettingsFromConfig(cfg, PORTS),
+      lookupNode: dhcpNodeLookup(() => cfg, () => ({ circuitId: 'rack1' })),
+      reservedBy: (ip) => {
+        const n = nodeByAddress(cfg, ip);
+        return n && nodeKey(n);
+      },
+      leaseStore,
+    });
+    const request = (port: string, ip: string) => golden((p) => {
+      p.options.set(OptionCode.RelayAgentInformation, circuit(port));
+      p.options.set(OptionCode.MessageType, Buffer.from([DhcpMessageType.Request]));
+      p.options.set(OptionCode.RequestedIpAddress, Buffer.from(ip.split('.').map(Number)));
+    });
+    const booted = r.answer(request('rack1', reserved), FROM_RELAY);
+    assert.ok(booted.reply, booted.reason);
+    assert.deepEqual([getOption(booted.reply, DhcpOption.messageType), booted.reply.yiaddr, booted.node], [DhcpMessageType.Ack, reserved, 'host:r2n1']);
+    // The same MAC behind port rack7 of the same relay (same giaddr, same subnet).
+    const offer = r.answer(golden((p) => p.options.set(OptionCode.RelayAgentInformation, circuit('rack7'))), FROM_RELAY);
+    assert.ok(offer.reply, offer.reason);
+    assert.deepEqual([offer.reply.yiaddr, offer.node, getOption(offer.reply, DhcpOption.hostName)], ['10.2.0.100', undefined, undefined], offer.reason);
+    const claim = r.answer(request('rack7', reserved), FROM_RELAY);
+    assert.ok(claim.reply, claim.reason);
+    assert.equal(getOption(claim.reply, DhcpOption.messageType), DhcpMessageType.Nak, claim.reason);
+    assert.equal(claim.node, undefined);
+  });
+}
