@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFrom } from '../config/config-path.js';
+import { initrdServerCerts } from '../app/state-backend.js';
 import { buildImage, networkInitrdBuilder, type InitrdBuilder } from '../images/build-image.js';
-import { loadServerCertificate } from '../tls/server-certificate.js';
 import { spawnChrootCommand } from '../images/chroot-command.js';
 import { importImage } from '../images/import-oci.js';
 import { imageShell, type ImageShellResult, type SignalSource } from '../images/image-shell.js';
@@ -137,9 +137,10 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
     const config = loadConfigFrom(values.config);
     const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
     const [name = '', version] = positionals;
-    // The initrd carries this server's certificate (made now if the server has none yet), so
-    // its nodes hand their secrets token only to this server.
-    const initrdBuilder = async () => io.buildInitrd ?? networkInitrdBuilder((await loadServerCertificate(config.server)).certPem);
+    // The initrd carries this server's certificate (made now if the server has none yet), and
+    // with a shared state database every boot server's, so its nodes hand their secrets token
+    // only to these servers.
+    const initrdBuilder = async () => io.buildInitrd ?? networkInitrdBuilder(await initrdServerCerts(config));
     // What build and import share: step lines on stderr, where a terminal also gets a redrawn
     // initrd bar (a log plain lines), a work directory beside the store so the results are
     // hard-linked into it rather than copied, and the initrd builder.
