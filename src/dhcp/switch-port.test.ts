@@ -135,7 +135,7 @@ const SWITCH_AGENT_INFO = Buffer.from([
   ...opt(151, ascii('x')),                        // unregistered: kept all the same
 ]);
 
-it('golden: every reply to a relayed request (OFFER, ACK, NAK) has hops 0, giaddr copied, and the relay\'s option 82 last and verbatim, every sub-option kept', () => {
+it('golden: every reply to a relayed request (OFFER, ACK, NAK) has hops 0, giaddr copied, and the relay\'s option 82 last and verbatim, every sub-option kept', async () => {
   const { r } = setup();
   const fromSwitch = (edit: (p: DhcpPacket) => void) => golden((p) => {
     p.hops = 3;
@@ -143,7 +143,7 @@ it('golden: every reply to a relayed request (OFFER, ACK, NAK) has hops 0, giadd
     edit(p);
   });
   const tail = Buffer.from([82, SWITCH_AGENT_INFO.length, ...SWITCH_AGENT_INFO, 0xff]);
-  const offer = r.answer(fromSwitch(() => {}), FROM_RELAY);
+  const offer = await r.answer(fromSwitch(() => {}), FROM_RELAY);
   assert.ok(offer.reply, offer.reason);
   assert.deepEqual([offer.reply.yiaddr, offer.node, offer.agent], ['10.2.0.42', 'host:r2n2', { circuitId: 'Gi1/0/7', remoteId: '0x525400aabbcc', trusted: true }]);
   const request = (ip: string) => fromSwitch((p) => {
@@ -151,8 +151,8 @@ it('golden: every reply to a relayed request (OFFER, ACK, NAK) has hops 0, giadd
     p.options.set(OptionCode.RequestedIpAddress, Buffer.from(ip.split('.').map(Number)));
     p.options.set(OptionCode.ServerIdentifier, Buffer.from([10, 1, 0, 1]));
   });
-  const ack = r.answer(request('10.2.0.42'), FROM_RELAY);
-  const nak = r.answer(request('10.2.0.77'), FROM_RELAY);
+  const ack = await r.answer(request('10.2.0.42'), FROM_RELAY);
+  const nak = await r.answer(request('10.2.0.77'), FROM_RELAY);
   for (const [name, a, type] of [['offer', offer, DhcpMessageType.Offer], ['ack', ack, DhcpMessageType.Ack], ['nak', nak, DhcpMessageType.Nak]] as const) {
     assert.ok(a.reply, `${name}: ${a.reason}`);
     assert.equal(getOption(a.reply, DhcpOption.messageType), type, name);
@@ -163,11 +163,11 @@ it('golden: every reply to a relayed request (OFFER, ACK, NAK) has hops 0, giadd
   }
 });
 
-it('golden: an option 82 too malformed to read is not believed, and still goes back to its relay byte for byte', () => {
+it('golden: an option 82 too malformed to read is not believed, and still goes back to its relay byte for byte', async () => {
   const cfg = parseConfig(CONFIG.replace('unknown_clients: deny', 'unknown_clients: allow').replace('nodes:', 'default_profile: default\nnodes:'), '/x/d.yaml');
   const r = new BootDhcpResponder({ settings: dhcpSettingsFromConfig(cfg, PORTS), lookupNode: dhcpNodeLookup(() => cfg), leaseStore: new LeaseStore() });
   const broken = Buffer.from([1, 5, ...ascii('rack1'), 2, 9, 0x61]); // remote id overruns the option
-  const a = r.answer(golden((p) => p.options.set(OptionCode.RelayAgentInformation, broken)), FROM_RELAY);
+  const a = await r.answer(golden((p) => p.options.set(OptionCode.RelayAgentInformation, broken)), FROM_RELAY);
   assert.ok(a.reply, a.reason);
   assert.deepEqual([a.reply.yiaddr, a.node, a.agent], ['10.2.0.100', undefined, undefined], 'a pool address: no port is believed from it');
   const bytes = encodeDhcpPacket(a.reply);
@@ -176,7 +176,7 @@ it('golden: an option 82 too malformed to read is not believed, and still goes b
 });
 
 for (const reserved of ['10.2.0.41', '10.2.0.120']) {
-  it(`after the node booted on its port, the same MAC on another port of the same subnet is a stranger: no name, not its address ${reserved} (${reserved === '10.2.0.41' ? 'outside' : 'inside'} the pool), a NAK for it`, () => {
+  it(`after the node booted on its port, the same MAC on another port of the same subnet is a stranger: no name, not its address ${reserved} (${reserved === '10.2.0.41' ? 'outside' : 'inside'} the pool), a NAK for it`, async () => {
     const cfg = parseConfig(CONFIG.replace('unknown_clients: deny', 'unknown_clients: allow').replace('nodes:', 'default_profile: default\nnodes:').replace('address: 10.2.0.41', `address: ${reserved}`), '/x/d.yaml');
     const leaseStore = new LeaseStore();
     const r = new BootDhcpResponder({
@@ -193,14 +193,14 @@ for (const reserved of ['10.2.0.41', '10.2.0.120']) {
       p.options.set(OptionCode.MessageType, Buffer.from([DhcpMessageType.Request]));
       p.options.set(OptionCode.RequestedIpAddress, Buffer.from(ip.split('.').map(Number)));
     });
-    const booted = r.answer(request('rack1', reserved), FROM_RELAY);
+    const booted = await r.answer(request('rack1', reserved), FROM_RELAY);
     assert.ok(booted.reply, booted.reason);
     assert.deepEqual([getOption(booted.reply, DhcpOption.messageType), booted.reply.yiaddr, booted.node], [DhcpMessageType.Ack, reserved, 'host:r2n1']);
     // The same MAC behind port rack7 of the same relay (same giaddr, same subnet).
-    const offer = r.answer(golden((p) => p.options.set(OptionCode.RelayAgentInformation, circuit('rack7'))), FROM_RELAY);
+    const offer = await r.answer(golden((p) => p.options.set(OptionCode.RelayAgentInformation, circuit('rack7'))), FROM_RELAY);
     assert.ok(offer.reply, offer.reason);
     assert.deepEqual([offer.reply.yiaddr, offer.node, getOption(offer.reply, DhcpOption.hostName)], ['10.2.0.100', undefined, undefined], offer.reason);
-    const claim = r.answer(request('rack7', reserved), FROM_RELAY);
+    const claim = await r.answer(request('rack7', reserved), FROM_RELAY);
     assert.ok(claim.reply, claim.reason);
     assert.equal(getOption(claim.reply, DhcpOption.messageType), DhcpMessageType.Nak, claim.reason);
     assert.equal(claim.node, undefined);
