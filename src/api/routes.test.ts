@@ -216,6 +216,7 @@ test('a node known by its switch port is listed, read and edited by host:NAME be
   assert.deepEqual([one.status, one.json.mac, one.json.hostname, one.json.profile], [200, 'host:r2n7', 'r2n7', 'lab']);
   assert.equal((await call(port, 'GET', '/api/v1/nodes/host%3Ar2n7')).json.hostname, 'r2n7', 'the colon percent-encoded, as diskless status sends it');
   assert.deepEqual((await call(port, 'GET', '/api/v1/nodes/host:r2n7/events')).json.events, [], 'no machine yet: no events');
+  assert.deepEqual((await call(port, 'GET', '/api/v1/events?node=host:r2n7')).json.events, [], 'diskless events --node r2n7 asks so');
   assert.equal((await call(port, 'GET', '/api/v1/nodes/host:nobody')).status, 404);
 
   const set = await call(port, 'POST', '/api/v1/nodes/host:r2n7', { headers: auth, body: JSON.stringify({ switch_port: { circuit_id: 'rack2', remote_id: '0x0A0B' }, profile: 'lab' }) });

@@ -151,13 +151,13 @@ const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
   },
   listEvents: async ({ deps, query }) => {
     const node = query.get('node');
-    return eventsPage(deps, { ...eventQuery(query), ...(node === null ? {} : { mac: macValue(node) }) });
+    return eventsPage(deps, { ...eventQuery(query), ...(node === null ? {} : { mac: eventsMac(deps, node) }) });
   },
   streamEvents: async ({ req, res, deps, query, streams }) => {
     const resume = req.headers['last-event-id'] ?? query.get('since') ?? undefined;
     const node = query.get('node');
     const afterSeq = resume === undefined ? undefined : seqValue(String(resume), 'Last-Event-ID');
-    const mac = node === null ? undefined : macValue(node);
+    const mac = node === null ? undefined : eventsMac(deps, node);
     const release = streams.slots.take();
     if (!release) {
       streams.refused({ peer: req.socket.remoteAddress, open: streams.slots.open });
@@ -318,6 +318,15 @@ function nodeRef(params: Record<string, string>): string {
   } catch {
     return raw;
   }
+}
+
+/**
+ * The MAC whose events ?node= asks for: a MAC, or for host:NAME the machine last taken for that
+ * node; none yet: the key itself, which no event carries (an empty list, a quiet stream).
+ */
+function eventsMac(deps: ApiDeps, node: string): string {
+  if (!node.startsWith('host:')) return macValue(node);
+  return machineOf(deps, portNode(deps, node))?.mac ?? node.toLowerCase();
 }
 
 /** The machine whose last DHCP request was taken for a node without a MAC, if any. */
