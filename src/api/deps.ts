@@ -5,7 +5,7 @@ import type { NodeState } from '../events/node-state.js';
 import type { DiscoveredMachine } from '../inventory/discovered.js';
 import type { FailureReport } from '../events/failure-reports.js';
 import type { RunningRecord } from '../images/store/running-versions.js';
-import type { NodeSpec } from '../inventory/editor.js';
+import type { NodeChanges, NodeSpec } from '../inventory/editor.js';
 import type { Logger } from '../log/logger.js';
 import type { Rollout } from '../rollout/plan.js';
 import type { RolloutRequest } from '../rollout/runner.js';
@@ -14,7 +14,7 @@ import type { ServerList } from './wire.js';
 
 /** Node fields the API may write: the inventory editor's own shape. */
 export type NodeFields = NodeSpec;
-export type NodeFieldChanges = { [K in Exclude<keyof NodeFields, 'mac'>]?: string | null };
+export type NodeFieldChanges = Omit<NodeChanges, 'mac'>;
 
 /** Inventory writes (wired to editConfigFile + addNode/setNode); they throw InventoryError on a refused edit. */
 export interface InventoryWrites {

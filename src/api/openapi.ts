@@ -34,7 +34,7 @@ const text = (description: string) => ({ description, content: { 'text/plain': {
 const form = (schema: object) => ({ required: true, content: { 'application/x-www-form-urlencoded': { schema } } });
 
 const PATH_PARAMETERS: Readonly<Record<string, ParameterDoc>> = {
-  mac: { required: true, schema: { type: 'string', examples: ['52:54:00:12:34:56'] } },
+  mac: { required: true, schema: { type: 'string', examples: ['52:54:00:12:34:56', 'host:r2n7'] }, description: 'The machine\'s MAC or, for a node known by its switch port only, host:HOSTNAME' },
   name: { required: true, schema: { type: 'string' } },
   id: { required: true, schema: { type: 'string', examples: ['20260101-120000-ab12'] } },
 };
@@ -44,14 +44,21 @@ const node: ParameterDoc = { schema: { type: 'string' }, description: 'Only this
 const listLimit: ParameterDoc = { schema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: DEFAULT_LIST_LIMIT }, description: 'Machines per page' };
 const after: ParameterDoc = { schema: { type: 'string' }, description: 'The "next" of the previous page: machines whose MAC sorts after it' };
 const nodeFields = Object.fromEntries(['hostname', 'address', 'profile', 'cmdline', 'loader'].map((k) => [k, { type: ['string', 'null'] }]));
-const nodeBody = { type: 'object', properties: nodeFields, additionalProperties: false };
+const switchPort = {
+  type: ['object', 'null'],
+  properties: { circuit_id: { type: 'string' }, remote_id: { type: 'string' } },
+  required: ['circuit_id'],
+  additionalProperties: false,
+  description: 'The port the node\'s DHCP relay reports (option 82): text, or 0x and hex',
+};
+const nodeBody = { type: 'object', properties: { ...nodeFields, mac: { type: ['string', 'null'] }, switch_port: switchPort }, additionalProperties: false };
 const nullable = (schema: Schema) => ({ oneOf: [schema, { type: 'null' }] });
 
 const OPERATIONS: { readonly [K in OperationId]: OperationDoc<K> } = {
   openapi: { responses: { 200: jsonAnswer('This document', { type: 'object' }), ...errors(403) } },
   listNodes: { query: { limit: listLimit, after }, responses: { 200: jsonAnswer('A page of nodes', ref('NodePage')), ...errors(400, 403) } },
   addNode: {
-    requestBody: { required: true, ...json({ ...nodeBody, properties: { mac: { type: 'string' }, ...nodeFields }, required: ['mac'] }) },
+    requestBody: { required: true, ...json({ ...nodeBody, properties: { ...nodeBody.properties, mac: { type: 'string' } }, description: 'mac, or switch_port and hostname' }) },
     responses: { 201: jsonAnswer('Added', ref('NodeWritten')), ...errors(400, 401, 403, 413, 503) },
   },
   getNode: { responses: { 200: jsonAnswer('The node', ref('NodeDetail')), ...errors(400, 403, 404) } },

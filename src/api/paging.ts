@@ -24,9 +24,10 @@ export function listPage(query: URLSearchParams): ListPage {
   }
   const after = query.get('after');
   if (after !== null) {
-    const mac = normalizeMac(after);
-    if (!mac) throw new ApiError(400, `Bad after ${JSON.stringify(after)}`, 'Send the "next" value of the previous page (a MAC address)');
-    page.after = mac;
+    // A node known by its switch port that no machine was taken for yet is listed by its key, host:NAME.
+    const key = after.startsWith('host:') ? after : normalizeMac(after);
+    if (!key) throw new ApiError(400, `Bad after ${JSON.stringify(after)}`, 'Send the "next" value of the previous page (a MAC address, or host:NAME)');
+    page.after = key;
   }
   return page;
 }

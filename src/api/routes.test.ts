@@ -198,5 +198,47 @@ test('a node known by its switch port is listed under the machine its relay repo
   assert.deepEqual(discovered.json.discovered.map((n: any) => [n.mac, n.relayAgent]), [[STRANGER, { circuitId: 'rack1', remoteId: 'sw9', trusted: false }]]);
   // A later request not taken for the node (e.g. from another port) ends it.
   obs.record({ time: 3, mac: board, kind: 'dhcp', name: 'discover', detail: '', fields: { xid: '0x3', circuitId: 'rack9', agentTrusted: 'yes' } });
-  assert.deepEqual((await call(port, 'GET', '/api/v1/nodes')).json.nodes.map((n: any) => n.mac), [N1]);
+  // The machine is no longer the node; the node itself is still listed, by its key.
+  assert.deepEqual((await call(port, 'GET', '/api/v1/nodes')).json.nodes.map((n: any) => n.mac), [N1, 'host:r2n7']);
+});
+
+test('a node known by its switch port is listed, read and edited by host:NAME before any machine was taken for it', async (t) => {
+  const { port, nodes, writes } = await startApi(t);
+  nodes.push({ hostname: 'r2n7', switchPort: { circuitId: 'rack1' }, profile: 'lab', address: '10.2.0.7' });
+  const list = await call(port, 'GET', '/api/v1/nodes');
+  assert.deepEqual(list.json.nodes.map((n: any) => [n.mac, n.known, n.hostname, n.address, n.status]), [
+    [N1, true, 'n1', null, 'offline'],
+    ['host:r2n7', true, 'r2n7', '10.2.0.7', 'offline'],
+  ]);
+  assert.deepEqual((await call(port, 'GET', '/api/v1/nodes?limit=1')).json.next, N1);
+  assert.deepEqual((await call(port, 'GET', `/api/v1/nodes?after=${N1}`)).json.nodes.map((n: any) => n.mac), ['host:r2n7']);
+  const one = await call(port, 'GET', '/api/v1/nodes/host:R2N7');
+  assert.deepEqual([one.status, one.json.mac, one.json.hostname, one.json.profile], [200, 'host:r2n7', 'r2n7', 'lab']);
+  assert.equal((await call(port, 'GET', '/api/v1/nodes/host%3Ar2n7')).json.hostname, 'r2n7', 'the colon percent-encoded, as diskless status sends it');
+  assert.deepEqual((await call(port, 'GET', '/api/v1/nodes/host:r2n7/events')).json.events, [], 'no machine yet: no events');
+  assert.deepEqual((await call(port, 'GET', '/api/v1/events?node=host:r2n7')).json.events, [], 'diskless events --node r2n7 asks so');
+  assert.equal((await call(port, 'GET', '/api/v1/nodes/host:nobody')).status, 404);
+
+  const set = await call(port, 'POST', '/api/v1/nodes/host:r2n7', { headers: auth, body: JSON.stringify({ switch_port: { circuit_id: 'rack2', remote_id: '0x0A0B' }, profile: 'lab' }) });
+  assert.deepEqual([set.status, set.json], [200, { mac: 'host:r2n7' }]);
+  const withMac = await call(port, 'POST', '/api/v1/nodes/host:r2n7', { headers: auth, body: JSON.stringify({ mac: '52-54-00-00-00-07' }) });
+  assert.deepEqual([withMac.status, withMac.json], [200, { mac: '52:54:00:00:00:07' }]);
+  const added = await call(port, 'POST', '/api/v1/nodes', { headers: auth, body: JSON.stringify({ switch_port: { circuit_id: 'rack3' }, hostname: 'r2n8' }) });
+  assert.deepEqual([added.status, added.json], [201, { mac: 'host:r2n8' }]);
+  assert.deepEqual(writes, [
+    ['set', 'host:r2n7', { profile: 'lab', switchPort: { circuitId: 'rack2', remoteId: '0x0a0b' } }],
+    ['set', 'host:r2n7', { mac: '52:54:00:00:00:07' }],
+    ['add', { switchPort: { circuitId: 'rack3' }, hostname: 'r2n8' }],
+  ]);
+  for (const [body, why] of [
+    [{ switch_port: 'rack1' }, /switch_port must be an object/],
+    [{ switch_port: { circuit_id: 'a\tb' } }, /Bad switch_port\.circuit_id/],
+    [{ switch_port: { circuit_id: 'a', vlan: 3 } }, /Unknown switch_port field vlan/],
+  ] as const) {
+    const r = await call(port, 'POST', '/api/v1/nodes/host:r2n7', { headers: auth, body: JSON.stringify(body) });
+    assert.equal(r.status, 400);
+    assert.match(r.json.error, why);
+  }
+  const neither = await call(port, 'POST', '/api/v1/nodes', { headers: auth, body: JSON.stringify({ hostname: 'x' }) });
+  assert.deepEqual([neither.status, neither.json.error], [400, 'mac or switch_port is required']);
 });

@@ -4,6 +4,7 @@ import type { NodeConfig } from '../config/types.js';
 import type { NodeState } from '../events/node-state.js';
 import { nodeKey } from '../boot/boot-target.js';
 import { normalizeMac } from '../net/mac.js';
+import { canonicalAgentId } from '../net/switch-port.js';
 import { MAX_QUERY_LIMIT, type EventQuery } from '../events/event-store.js';
 import { checkBearer, cidrAllowList } from './access.js';
 import type { ApiDeps, NodeFieldChanges, NodeFields } from './deps.js';
@@ -46,10 +47,13 @@ export interface Route extends Endpoint {
 }
 
 const NODE_KEYS = ['hostname', 'address', 'profile', 'cmdline', 'loader'] as const;
+/** Fields of POST /nodes/{mac} beyond NODE_KEYS: a node's MAC and switch port (one of them must stay). */
+const IDENTITY_KEYS = ['mac', 'switch_port'] as const;
 
 /**
  * The inventory's nodes by the machine that is each: its MAC, or for a node known only by its
- * switch port, the machine whose last DHCP request was taken for it (none yet: not listed).
+ * switch port, the machine whose last DHCP request was taken for it (none yet: not here, see
+ * unboundPortNodes).
  */
 function nodesByMachine(deps: ApiDeps): Map<string, NodeConfig> {
   const nodes = deps.inventory().nodes;
@@ -64,6 +68,12 @@ function nodesByMachine(deps: ApiDeps): Map<string, NodeConfig> {
   return byMac;
 }
 
+/** Nodes known by their switch port only that no machine has been taken for yet, by their key (host:NAME). */
+function unboundPortNodes(deps: ApiDeps, bound: Map<string, NodeConfig>): Map<string, NodeConfig> {
+  const taken = new Set(bound.values());
+  return new Map(deps.inventory().nodes.filter((n) => n.mac === undefined && !taken.has(n)).map((n) => [nodeKey(n), n]));
+}
+
 /** The node without a MAC a machine's last DHCP request was taken for. */
 function portNodeOf(deps: ApiDeps, state: NodeState | undefined): NodeConfig | undefined {
   const key = state?.node;
@@ -74,11 +84,19 @@ const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
   openapi: async () => openApiDocument(),
   listNodes: async ({ deps, query }) => {
     const byMac = nodesByMachine(deps);
+    for (const [key, n] of unboundPortNodes(deps, byMac)) byMac.set(key, n);
     const { macs, next } = pageOfMacs(byMac.keys(), listPage(query));
     const page: NodePage = { nodes: macs.map((mac) => nodeSummary(mac, byMac.get(mac), deps.states.get(mac))), next };
     return page;
   },
   getNode: async ({ deps, params }) => {
+    const ref = nodeRef(params);
+    if (ref.startsWith('host:')) {
+      const node = portNode(deps, ref);
+      // The machine last taken for it, if any; otherwise the node is shown by its key.
+      const state = machineOf(deps, node);
+      return nodeDetail(state?.mac ?? nodeKey(node), node, state, state ? deps.failureReports?.get(state.mac) : undefined);
+    }
     const mac = macParam(params);
     const state = deps.states.get(mac);
     const node = deps.inventory().nodes.find((n) => n.mac === mac) ?? portNodeOf(deps, state);
@@ -92,7 +110,13 @@ const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
     if (!report) throw new ApiError(404, `No failure report from ${mac}`, 'A node sends one when a stage of its boot fails under rd.shell=0 (on_failure: reboot or poweroff in its profile); the report of a boot that opened a shell stays on the node in /run/initramfs/rdsosreport.txt');
     return failureReportView(report);
   },
-  nodeEvents: async ({ deps, params, query }) => eventsPage(deps, { ...eventQuery(query), mac: macParam(params) }),
+  nodeEvents: async ({ deps, params, query }) => {
+    const ref = nodeRef(params);
+    if (!ref.startsWith('host:')) return eventsPage(deps, { ...eventQuery(query), mac: macParam(params) });
+    // A node known by its port: the events of the machine last taken for it (none yet: none).
+    const state = machineOf(deps, portNode(deps, ref));
+    return state ? eventsPage(deps, { ...eventQuery(query), mac: state.mac }) : { events: [], lastSeq: deps.events.lastSeq } satisfies EventPage;
+  },
   listProfiles: async ({ deps }) => {
     const inv = deps.inventory();
     const answer: ProfileList = {
@@ -129,13 +153,13 @@ const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
   },
   listEvents: async ({ deps, query }) => {
     const node = query.get('node');
-    return eventsPage(deps, { ...eventQuery(query), ...(node === null ? {} : { mac: macValue(node) }) });
+    return eventsPage(deps, { ...eventQuery(query), ...(node === null ? {} : { mac: eventsMac(deps, node) }) });
   },
   streamEvents: async ({ req, res, deps, query, streams }) => {
     const resume = req.headers['last-event-id'] ?? query.get('since') ?? undefined;
     const node = query.get('node');
     const afterSeq = resume === undefined ? undefined : seqValue(String(resume), 'Last-Event-ID');
-    const mac = node === null ? undefined : macValue(node);
+    const mac = node === null ? undefined : eventsMac(deps, node);
     const release = streams.slots.take();
     if (!release) {
       streams.refused({ peer: req.socket.remoteAddress, open: streams.slots.open });
@@ -153,27 +177,38 @@ const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
   },
   addNode: async ({ deps, body, res }) => {
     const b = await body();
-    const node: NodeFields = { mac: macValue(stringField(b, 'mac') ?? '') };
+    const port = switchPortField(b);
+    if (b['mac'] === undefined && !port) throw new ApiError(400, 'mac or switch_port is required', 'Send "mac": "52:54:00:12:34:56", or "switch_port": {"circuit_id": "…"} and a "hostname" for a node known by the port its DHCP relay reports');
+    const node: NodeFields = { ...(b['mac'] !== undefined ? { mac: macValue(stringField(b, 'mac') ?? '') } : {}), ...(port ? { switchPort: port } : {}) };
     for (const k of NODE_KEYS) {
       const v = stringField(b, k);
       if (v !== undefined) node[k] = v;
     }
     await requireWrites(deps).addNode(node);
-    sendJson(res, 201, { mac: node.mac } satisfies NodeWritten);
+    sendJson(res, 201, { mac: node.mac ?? `host:${node.hostname ?? ''}` } satisfies NodeWritten);
     return undefined;
   },
   setNode: async ({ deps, params, body }) => {
-    const mac = macParam(params);
+    const ref = nodeRef(params);
+    const key = ref.startsWith('host:') ? nodeKey(portNode(deps, ref)) : macParam(params);
     const b = await body();
-    const unknown = Object.keys(b).filter((k) => !(NODE_KEYS as readonly string[]).includes(k));
-    if (unknown.length) throw new ApiError(400, `Unknown field ${unknown.join(', ')}`, `Settable fields: ${NODE_KEYS.join(', ')} (null removes one)`);
-    const changes: NodeFieldChanges = {};
+    const settable: readonly string[] = [...NODE_KEYS, ...IDENTITY_KEYS];
+    const unknown = Object.keys(b).filter((k) => !settable.includes(k));
+    if (unknown.length) throw new ApiError(400, `Unknown field ${unknown.join(', ')}`, `Settable fields: ${settable.join(', ')} (null removes one)`);
+    const changes: NodeFieldChanges & { mac?: string | null } = {};
     for (const k of NODE_KEYS) {
       if (b[k] === null) changes[k] = null;
       else if (b[k] !== undefined) changes[k] = stringField(b, k)!;
     }
-    await requireWrites(deps).setNode(mac, changes);
-    return { mac } satisfies NodeWritten;
+    if (b['mac'] === null) changes.mac = null;
+    else if (b['mac'] !== undefined) changes.mac = macValue(stringField(b, 'mac')!);
+    if (b['switch_port'] === null) changes.switchPort = null;
+    else if (b['switch_port'] !== undefined) changes.switchPort = switchPortField(b)!;
+    await requireWrites(deps).setNode(key, changes);
+    // The node's key after the change: a new MAC, or host:NAME once it has none.
+    const hostname = typeof changes.hostname === 'string' ? changes.hostname : deps.inventory().nodes.find((n) => (n.mac ?? nodeKey(n)) === key)?.hostname;
+    const after = typeof changes.mac === 'string' ? changes.mac : changes.mac === null || key.startsWith('host:') ? `host:${hostname ?? ''}` : key;
+    return { mac: after } satisfies NodeWritten;
   },
   adoptDiscovered: async ({ deps, params, body, res }) => {
     const mac = macParam(params);
@@ -294,8 +329,57 @@ function seqValue(s: string, what: string): number {
   return Number(s.trim());
 }
 
+/** The {mac} of a node path: a MAC, or host:NAME (a client may have percent-encoded the colon). */
+function nodeRef(params: Record<string, string>): string {
+  const raw = params.mac ?? '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * The MAC whose events ?node= asks for: a MAC, or for host:NAME the machine last taken for that
+ * node; none yet: the key itself, which no event carries (an empty list, a quiet stream).
+ */
+function eventsMac(deps: ApiDeps, node: string): string {
+  if (!node.startsWith('host:')) return macValue(node);
+  return machineOf(deps, portNode(deps, node))?.mac ?? node.toLowerCase();
+}
+
+/** The machine whose last DHCP request was taken for a node without a MAC, if any. */
+function machineOf(deps: ApiDeps, node: NodeConfig): NodeState | undefined {
+  return deps.states.all().filter((s) => s.node === nodeKey(node)).sort((a, b) => b.lastEvent.seq - a.lastEvent.seq)[0];
+}
+
+/** The inventory's node without a MAC whose key is `ref` (host:NAME), or a 404 naming the list. */
+function portNode(deps: ApiDeps, ref: string): NodeConfig {
+  const name = ref.slice('host:'.length).toLowerCase();
+  const node = deps.inventory().nodes.find((n) => n.mac === undefined && n.hostname?.toLowerCase() === name);
+  if (!node) throw new ApiError(404, `No node ${ref}`, 'host:NAME names a node known by its switch port only; GET /api/v1/nodes lists every node');
+  return node;
+}
+
+/** `switch_port: {"circuit_id": "…", "remote_id": "…"}` of a request body (the config's form and rule). */
+function switchPortField(b: Record<string, unknown>): { circuitId: string; remoteId?: string } | undefined {
+  const v = b['switch_port'];
+  if (v === undefined || v === null) return undefined;
+  const hint = 'Send "switch_port": {"circuit_id": "Gi1/0/7"} (and "remote_id" when the relay sends one): text, or 0x and hex';
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ApiError(400, 'switch_port must be an object', hint);
+  const o = v as Record<string, unknown>;
+  const extra = Object.keys(o).filter((k) => k !== 'circuit_id' && k !== 'remote_id');
+  if (extra.length) throw new ApiError(400, `Unknown switch_port field ${extra.join(', ')}`, hint);
+  const circuit = typeof o['circuit_id'] === 'string' ? canonicalAgentId(o['circuit_id']) : undefined;
+  if (circuit === undefined) throw new ApiError(400, `Bad switch_port.circuit_id ${JSON.stringify(o['circuit_id'])}`, hint);
+  if (o['remote_id'] === undefined) return { circuitId: circuit };
+  const remote = typeof o['remote_id'] === 'string' ? canonicalAgentId(o['remote_id']) : undefined;
+  if (remote === undefined) throw new ApiError(400, `Bad switch_port.remote_id ${JSON.stringify(o['remote_id'])}`, hint);
+  return { circuitId: circuit, remoteId: remote };
+}
+
 function macParam(params: Record<string, string>): string {
-  return macValue(params.mac ?? '');
+  return macValue(nodeRef(params));
 }
 
 function macValue(s: string): string {

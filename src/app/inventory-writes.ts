@@ -18,11 +18,13 @@ export function fileInventoryWrites(file: string, wasDiscovered: (mac: string) =
     setNode: (mac, changes) => write((text) => setNode(text, mac, changes, file)),
     adoptNode: (node: NodeFields) =>
       write((text) => {
+        if (node.mac === undefined) throw new InventoryError('DL_INVENTORY', 'a MAC is required to adopt a discovered machine');
+        const mac = node.mac;
         if (!node.hostname) throw new InventoryError('DL_INVENTORY', `hostname is required to adopt ${node.mac}`);
-        const adopted = adoptNode(text, { mac: node.mac, hostname: node.hostname, profile: node.profile, address: node.address }, wasDiscovered, file);
+        const adopted = adoptNode(text, { mac, hostname: node.hostname, profile: node.profile, address: node.address }, wasDiscovered, file);
         // adopt takes what `node adopt` takes; the rest goes in as `node set` would put it.
         const extra = { ...(node.cmdline !== undefined ? { cmdline: node.cmdline } : {}), ...(node.loader !== undefined ? { loader: node.loader } : {}) };
-        return Object.keys(extra).length ? setNode(adopted, node.mac, extra, file) : adopted;
+        return Object.keys(extra).length ? setNode(adopted, mac, extra, file) : adopted;
       }),
   };
 }

@@ -28,7 +28,7 @@ interface Served {
   apiPort: number;
 }
 
-async function serve(t: { after(fn: () => Promise<void>): void }, extra = ''): Promise<Served> {
+async function serve(t: { after(fn: () => Promise<void>): void }, extra = '', moreNodes = ''): Promise<Served> {
   const dir = await mkdtemp(join(tmpdir(), 'dl-wiring-'));
   const port = await freeTcpPort();
   const apiPort = await freeTcpPort();
@@ -48,7 +48,7 @@ profiles:
 nodes:
   - mac: ${N1}
     hostname: n1
-api:
+${moreNodes}api:
   port: ${apiPort}
 ${extra}`);
   const services = await startServices(loadConfig(file), { watchConfig: false });
@@ -137,6 +137,18 @@ test('reads from outside api.read_from are refused: API and /metrics', async (t)
   // Node reports are not API reads: a node outside read_from still reports.
   assert.equal((await report(port, 'cmdline', 'ok', 'duration_ms=1', 10)).status, 200);
   await assert.rejects(statusCommand(['--config', file]), /\/api\/v1\/nodes: Reads are not allowed from this address \(this machine is not in api\.read_from/);
+});
+
+test('diskless status lists a node known by its switch port before it booted, and shows it by host name or host:NAME', async (t) => {
+  const { file } = await serve(t, '', '  - hostname: r2n7\n    switch_port: { circuit_id: rack1 }\n');
+  let out = '';
+  assert.equal(await statusCommand(['--config', file], { stdout: (s) => (out += s), now: () => Date.now() }), 0);
+  assert.match(out.trim().split('\n')[2]!, /^r2n7\s+host:r2n7\s+-\s+offline\s/);
+  for (const name of ['r2n7', 'host:r2n7']) {
+    out = '';
+    assert.equal(await statusCommand(['--config', file, '--json', name], { stdout: (s) => (out += s) }), 0, name);
+    assert.deepEqual([JSON.parse(out).mac, JSON.parse(out).hostname], ['host:r2n7', 'r2n7'], name);
+  }
 });
 
 test('diskless status and events against the running server', async (t) => {

@@ -27,6 +27,7 @@ import { neighbourTableSnapshot } from '../identity/address-owner.js';
 import { loadAdminToken } from './admin-token.js';
 import { fileInventoryWrites } from './inventory-writes.js';
 import { alertEvent, bothEvents } from './observed-events.js';
+import { PortWatch } from '../events/port-watch.js';
 import { dashboardHandler } from '../dashboard/handler.js';
 import { RaResponder } from '../native/ra-responder.js';
 import { decideRouterSolicitations } from '../native/ra-policy.js';
@@ -148,6 +149,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     events.node(r);
   };
   const dhcpPorts = opts.dhcpPorts ?? DEFAULT_DHCP_PORTS;
+  const portWatch = new PortWatch();
   const onDhcp = (e: DhcpEvent) => {
     // The firmware got its boot file from us: a boot starts, and with it the secrets window.
     // Only from the client port (or a relay's server port), which takes root on the sender.
@@ -155,6 +157,11 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
       identity.windows.openFor(e.mac, e.ip);
     }
     events.dhcp(e);
+    const moved = portWatch.check(e, nodeByMac(getConfig(), e.mac));
+    if (moved) {
+      logger.log('warn', 'node seen on another switch port', { service: 'dhcp', alert: true, mac: e.mac, ...moved.fields, detail: moved.detail });
+      void observability.record(moved);
+    }
   };
   const logRefusedReport = throttledLog(logger.child({ service: 'node' }), 'warn', 'node report refused');
   const isKnownMac = knownMac({

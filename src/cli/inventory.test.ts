@@ -79,3 +79,24 @@ test('cmdline with iPXE syntax is refused by node and profile add/set, naming th
   assert.equal(readFileSync(file, 'utf8'), CONFIG);
 });
 
+
+test('node add/set/rm of a node known by its switch port: --circuit-id, host:NAME, --mac and --unset', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'diskless.yaml');
+  writeFileSync(file, CONFIG);
+  const add = cli('node', 'add', '--circuit-id', 'Gi1/0/7', '--remote-id', 'sw3', '--hostname', 'r1n7', '--config', file);
+  assert.deepEqual([add.code, add.out, add.err], [0, `added node host:r1n7 to ${file}\n`, '']);
+  assert.match(cli('node', 'list', '--config', file).out, /circuit Gi1\/0\/7 on remote sw3\s+r1n7\s+pool\s+default/);
+  assert.equal(cli('node', 'set', 'host:r1n7', '--circuit-id', 'Gi1/0/8', '--address', '10.0.0.17', '--config', file).code, 0);
+  assert.match(cli('node', 'list', '--config', file).out, /circuit Gi1\/0\/8\s+r1n7\s+10\.0\.0\.17/);
+  const noMac = cli('node', 'set', '52:54:00:00:00:01', '--unset', 'mac', '--config', file);
+  assert.equal(noMac.code, 1);
+  assert.match(noMac.err, /mac cannot be removed while it has no switch_port/);
+  const noPort = cli('node', 'add', '--remote-id', 'sw3', '--hostname', 'x', '--config', file);
+  assert.match(noPort.err, /--remote-id needs --circuit-id/);
+  assert.equal(cli('node', 'set', 'host:r1n7', '--mac', '52:54:00:00:00:17', '--unset', 'switch_port', '--config', file).code, 0);
+  assert.match(cli('node', 'list', '--config', file).out, /52:54:00:00:00:17\s+r1n7/);
+  assert.equal(cli('node', 'rm', '52:54:00:00:00:17', '--config', file).code, 0);
+  assert.doesNotMatch(readFileSync(file, 'utf8'), /r1n7/);
+});

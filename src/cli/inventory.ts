@@ -4,14 +4,16 @@ import { configPath, loadConfigFrom } from '../config/config-path.js';
 import { editConfigFile } from '../inventory/config-file.js';
 import { adoptNode } from '../inventory/adopt.js';
 import { discoveredPath, notInInventory, readDiscovered } from '../inventory/discovered.js';
-import { addNode, addProfile, removeNode, removeProfile, setNode, setProfile, type NodeChanges, type ProfileChanges } from '../inventory/editor.js';
+import { addNode, addProfile, removeNode, removeProfile, setNode, setProfile, type NodeChanges, type NodeSpec, type ProfileChanges, type SwitchPortSpec } from '../inventory/editor.js';
 import { DisklessError } from '../errors/diskless-error.js';
 
 const NODE_HELP = `Usage: diskless node add --mac MAC [--hostname H] [--address IP] [--profile P]
                        [--cmdline ARGS] [--loader ipxe|pxelinux|grub] [--config FILE]
-       diskless node set MAC [--hostname H] [--address IP] [--profile P] [--cmdline ARGS]
-                       [--loader L] [--unset KEY,KEY] [--config FILE]
-       diskless node rm MAC [--config FILE]
+       diskless node add --circuit-id ID [--remote-id ID] --hostname H [same options]
+       diskless node set NODE [--hostname H] [--address IP] [--profile P] [--cmdline ARGS]
+                       [--loader L] [--mac MAC] [--circuit-id ID [--remote-id ID]]
+                       [--unset KEY,KEY] [--config FILE]
+       diskless node rm NODE [--config FILE]
        diskless node list [--config FILE]
        diskless node discovered [--config FILE]
        diskless node adopt MAC --hostname H [--profile P] [--address IP] [--config FILE]
@@ -23,6 +25,11 @@ A running "diskless serve" picks changes up within a second (no restart).
 "discovered" lists machines not in the config that asked this server for an address or a
 boot script; "adopt" adds one of them as a node (profile: default_profile unless given).
 With dhcp.unknown_clients: register such a machine waits and boots once adopted.
+
+NODE is the node's MAC or, for a node known by its switch port only, host:HOSTNAME.
+--circuit-id and --remote-id give the switch port its DHCP relay reports (option 82; text,
+or 0x and hex); such a node is whichever machine is on that port. --unset switch_port or
+--unset mac removes one, as long as the node keeps the other.
 `;
 
 const PROFILE_HELP = `Usage: diskless profile add NAME [--inherits P] [--kernel K] [--initrd I,I] [--cmdline ARGS]
@@ -36,7 +43,7 @@ const NODE_KEYS = ['hostname', 'address', 'profile', 'cmdline', 'loader'] as con
 const PROFILE_KEYS = ['inherits', 'kernel', 'initrd', 'cmdline', 'loader'] as const;
 
 function options(keys: readonly string[]) {
-  const o: Record<string, { type: 'string' | 'boolean'; short?: string }> = { config: { type: 'string', short: 'c' }, unset: { type: 'string' }, mac: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+  const o: Record<string, { type: 'string' | 'boolean'; short?: string }> = { config: { type: 'string', short: 'c' }, unset: { type: 'string' }, mac: { type: 'string' }, 'circuit-id': { type: 'string' }, 'remote-id': { type: 'string' }, help: { type: 'boolean', short: 'h' } };
   for (const k of keys) o[k] = { type: 'string' };
   return o;
 }
@@ -57,6 +64,15 @@ function changesFrom(values: Record<string, string | boolean | undefined>, keys:
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
+/** --circuit-id and --remote-id as a switch port; undefined when neither is given. */
+function switchPortOption(values: Record<string, unknown>, sub: string): SwitchPortSpec | undefined {
+  const circuitId = str(values['circuit-id']);
+  const remoteId = str(values['remote-id']);
+  if (circuitId === undefined && remoteId === undefined) return undefined;
+  if (circuitId === undefined) throw new DisklessError('DL_INVALID', `node ${sub}: --remote-id needs --circuit-id (the port on that switch)`);
+  return { circuitId, ...(remoteId !== undefined ? { remoteId } : {}) };
+}
+
 function configFile(values: Record<string, unknown>): string {
   return configPath(typeof values['config'] === 'string' ? values['config'] : undefined).path;
 }
@@ -69,7 +85,8 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     return sub === undefined ? 2 : 0;
   }
   const file = configFile(values);
-  const mac = positionals[0] ?? (typeof values['mac'] === 'string' ? values['mac'] : undefined);
+  // add takes the MAC from --mac; set and rm name the node first (its MAC or host:NAME).
+  const mac = positionals[0] ?? (sub !== 'set' && typeof values['mac'] === 'string' ? values['mac'] : undefined);
   switch (sub) {
     case 'list': {
       const c = loadConfigFrom(file);
@@ -104,22 +121,31 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'add': {
-      if (!mac) throw new DisklessError('DL_INVALID', 'node add: --mac MAC is required');
-      const spec = { mac, ...(changesFrom(values, NODE_KEYS) as Record<string, string>) };
+      const port = switchPortOption(values, 'add');
+      if (!mac && !port) throw new DisklessError('DL_INVALID', 'node add: --mac MAC (or --circuit-id ID for a node known by its switch port) is required');
+      const spec: NodeSpec = { ...(mac ? { mac } : {}), ...(port ? { switchPort: port } : {}), ...(changesFrom(values, NODE_KEYS) as Record<string, string>) };
       await editConfigFile(file, (text) => addNode(text, spec, file));
-      process.stdout.write(`added node ${mac} to ${file}\n`);
+      const name = mac ?? `host:${spec.hostname ?? ''}`;
+      process.stdout.write(`added node ${name} to ${file}\n`);
       return 0;
     }
     case 'set': {
-      if (!mac) throw new DisklessError('DL_INVALID', 'node set: the MAC of the node is required');
-      const changes = changesFrom(values, NODE_KEYS) as NodeChanges;
-      if (Object.keys(changes).length === 0) throw new DisklessError('DL_INVALID', 'node set: nothing to change (give --hostname, --address, --profile, --cmdline, --loader or --unset)');
+      if (!mac) throw new DisklessError('DL_INVALID', 'node set: the node is required (its MAC, or host:NAME for a node known by its switch port)');
+      const changes = changesFrom(values, [...NODE_KEYS, 'mac', 'switch_port']) as NodeChanges & { switch_port?: null };
+      const port = switchPortOption(values, 'set');
+      if (port) changes.switchPort = port;
+      if ('switch_port' in changes) {
+        delete changes.switch_port;
+        if (port) throw new DisklessError('DL_INVALID', 'node set: --circuit-id and --unset switch_port contradict each other');
+        changes.switchPort = null;
+      }
+      if (Object.keys(changes).length === 0) throw new DisklessError('DL_INVALID', 'node set: nothing to change (give --hostname, --address, --profile, --cmdline, --loader, --mac, --circuit-id or --unset)');
       await editConfigFile(file, (text) => setNode(text, mac, changes, file));
       process.stdout.write(`updated node ${mac} in ${file}\n`);
       return 0;
     }
     case 'rm': {
-      if (!mac) throw new DisklessError('DL_INVALID', 'node rm: the MAC of the node is required');
+      if (!mac) throw new DisklessError('DL_INVALID', 'node rm: the node is required (its MAC, or host:NAME for a node known by its switch port)');
       await editConfigFile(file, (text) => removeNode(text, mac, file));
       process.stdout.write(`removed node ${mac} from ${file}\n`);
       return 0;

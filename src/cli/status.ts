@@ -5,6 +5,7 @@ import type { FailureReport, NodeDetail, NodeSummary, ServerList } from '../api/
 import { apiBase, apiTls, getAll, getJson } from './server-api.js';
 import { DisklessError } from '../errors/diskless-error.js';
 import { normalizeMac } from '../net/mac.js';
+import { nodeKey } from '../boot/boot-target.js';
 
 const HELP = `Usage: diskless status [--config FILE] [--json] [NODE]
 
@@ -37,8 +38,10 @@ export async function statusCommand(argv: string[], io: CliIo = {}): Promise<num
   const config = loadConfigFrom(values.config);
   if (positionals.length === 1) {
     const name = positionals[0]!;
-    const mac = config.nodes.find((n) => n.hostname === name)?.mac ?? normalizeMac(name);
-    if (!mac) throw new DisklessError('DL_INVALID', `status: ${JSON.stringify(name)} is neither a host name in ${config.file} nor a MAC address`);
+    // A node known by its switch port has no MAC: the API names it host:NAME (its key).
+    const node = config.nodes.find((n) => n.hostname === name);
+    const mac = node ? node.mac ?? nodeKey(node) : name.startsWith('host:') ? name : normalizeMac(name);
+    if (!mac) throw new DisklessError('DL_INVALID', `status: ${JSON.stringify(name)} is neither a host name in ${config.file} nor a MAC address (nor host:NAME)`);
     const tls = apiTls(config);
     const path = `/nodes/${encodeURIComponent(mac)}`;
     const detail = await getJson<NodeDetail>(`${apiBase(config)}${path}`, tls);

@@ -1,9 +1,10 @@
 // Through a relay nobody here wrote: ISC dhcrelay in a router namespace between the server's
 // link and two rack links, busybox udhcpc on each rack with the same MAC. The rack with the
 // node's switch port (dhcrelay -a: circuit id = the interface name) gets the node's address and
-// name; the other rack gets a pool address of its own subnet and no name. (dhcrelay 4.4 hands
-// replies on by giaddr even without the option 82 echo: the golden bytes in subnets.test.ts and
-// switch-port.test.ts hold the echo.)
+// name; the other rack gets a pool address of its own subnet and no name. dhcrelay runs with
+// -D: it drops every reply whose option 82 does not name one of its own circuits, so the replies
+// reaching the racks show the server echoed option 82 (RFC 3046 §2.2); the relay then sends each
+// reply out of the interface that circuit id names and strips the option.
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -122,7 +123,7 @@ nodes:
     });
     await server.start();
 
-    relay = await Daemon.start(['ip', 'netns', 'exec', router, DHCRELAY, '-d', '-4', '-a', '-id', 'rack1', '-id', 'rack9', '-iu', 'up', `${lan}.1`]);
+    relay = await Daemon.start(['ip', 'netns', 'exec', router, DHCRELAY, '-d', '-4', '-a', '-D', '-id', 'rack1', '-id', 'rack9', '-iu', 'up', `${lan}.1`]);
     // dhcrelay names each interface it listens on once it is ready to relay.
     await until('dhcrelay to listen', () => /Sending on +Socket\/fallback/.test(relay!.output()), 15_000, () => relay!.output());
 

@@ -200,3 +200,33 @@ test('cmdline with loader syntax is refused on every edit, naming the key and th
   }
 });
 
+
+test('nodes known by their switch port: added without a MAC, named host:NAME, edited, given or freed of a MAC', () => {
+  let text = addNode(CONFIG, { switchPort: { circuitId: 'Gi1/0/7', remoteId: '0x525400aabbcc' }, hostname: 'r1n7', address: '10.0.0.17' });
+  let node = parseConfig(text, 'd.yaml').nodes.find((n) => n.hostname === 'r1n7');
+  assert.deepEqual([node?.mac, node?.switchPort], [undefined, { circuitId: 'Gi1/0/7', remoteId: '0x525400aabbcc' }]);
+  assert.match(text, /switch_port: \{ circuit_id: Gi1\/0\/7, remote_id: "?0x525400aabbcc"? \}|switch_port:\n\s+circuit_id: Gi1\/0\/7/);
+  text = setNode(text, 'host:R1N7', { profile: 'rescue', switchPort: { circuitId: 'Gi1/0/8' } });
+  node = parseConfig(text, 'd.yaml').nodes.find((n) => n.hostname === 'r1n7');
+  assert.deepEqual([node?.profile, node?.switchPort], ['rescue', { circuitId: 'Gi1/0/8' }], 'found by host:NAME whatever the case');
+  // A MAC is added, then the port removed: an ordinary MAC node; and back.
+  text = setNode(text, 'host:r1n7', { mac: '52:54:00:00:00:17' });
+  text = setNode(text, '52:54:00:00:00:17', { switchPort: null });
+  node = parseConfig(text, 'd.yaml').nodes.find((n) => n.hostname === 'r1n7');
+  assert.deepEqual([node?.mac, node?.switchPort], ['52:54:00:00:00:17', undefined]);
+  assert.throws(() => setNode(text, '52:54:00:00:00:17', { mac: null }), /mac cannot be removed while it has no switch_port/);
+  text = setNode(text, '52:54:00:00:00:17', { mac: null, switchPort: { circuitId: 'Gi1/0/9' } });
+  assert.equal(parseConfig(text, 'd.yaml').nodes.find((n) => n.hostname === 'r1n7')?.mac, undefined);
+  assert.throws(() => setNode(text, 'host:r1n7', { switchPort: null }), /switch_port cannot be removed while it has no mac/);
+  text = removeNode(text, 'host:r1n7');
+  assert.equal(parseConfig(text, 'd.yaml').nodes.some((n) => n.hostname === 'r1n7'), false);
+  assert.throws(() => setNode(CONFIG, 'host:dc1', { profile: 'rescue' }), (e: unknown) => e instanceof InventoryError && e.code === 'DL_INVENTORY_NOT_FOUND' && /a node with a MAC is named by its MAC/.test(e.message));
+});
+
+test('a node without a MAC needs a port and a host name; two nodes on one port, or a bad port id, are refused', () => {
+  assert.throws(() => addNode(CONFIG, { hostname: 'x' }), /needs a MAC or a switch port/);
+  assert.throws(() => addNode(CONFIG, { switchPort: { circuitId: 'rack1' } }), /needs a host name: it is known as host:NAME/);
+  const one = addNode(CONFIG, { switchPort: { circuitId: 'rack1' }, hostname: 'a' });
+  assert.throws(() => addNode(one, { switchPort: { circuitId: 'rack1' }, hostname: 'b' }), /edit refused: .*switch_port.*one node per port/);
+  assert.throws(() => addNode(CONFIG, { switchPort: { circuitId: 'tab\there' }, hostname: 'c' }), /edit refused: .*circuit_id/);
+});

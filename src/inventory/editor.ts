@@ -20,8 +20,16 @@ export class InventoryError extends DisklessError {
 
 export type InventoryErrorCode = 'DL_INVENTORY' | 'DL_INVENTORY_NOT_FOUND';
 
+/** `switch_port:` of a node: the port its DHCP relay reports (option 82), circuit and remote id. */
+export interface SwitchPortSpec {
+  circuitId: string;
+  remoteId?: string | undefined;
+}
+
 export interface NodeSpec {
-  mac: string;
+  /** Absent for a node known by its switch port only. */
+  mac?: string | undefined;
+  switchPort?: SwitchPortSpec | undefined;
   hostname?: string | undefined;
   address?: string | undefined;
   profile?: string | undefined;
@@ -30,7 +38,7 @@ export interface NodeSpec {
 }
 
 /** null or undefined removes the key. */
-export type NodeChanges = { [K in keyof NodeSpec]?: string | null | undefined };
+export type NodeChanges = { [K in Exclude<keyof NodeSpec, 'switchPort'>]?: string | null | undefined } & { switchPort?: SwitchPortSpec | null | undefined };
 
 export interface ProfileSpec {
   inherits?: string | undefined;
@@ -46,12 +54,13 @@ export type ProfileChanges = { [K in keyof ProfileSpec]?: ProfileSpec[K] | null 
 
 const DEFAULT_FILE = 'diskless.yaml';
 // Written in this order so new entries read like the README example.
-const NODE_KEYS = ['mac', 'hostname', 'address', 'profile', 'cmdline', 'loader'] as const;
+const NODE_KEYS = ['mac', 'switch_port', 'hostname', 'address', 'profile', 'cmdline', 'loader'] as const;
 const PROFILE_KEYS = ['inherits', 'kernel', 'initrd', 'cmdline', 'loader', 'root'] as const;
 
 interface NodeEntry {
   index: number;
   mac: string | undefined;
+  hasSwitchPort: boolean;
   hostname?: string;
   address?: string;
   profile?: string;
@@ -75,7 +84,8 @@ function readInventory(text: string): Inventory {
       if (!isMap(item)) return;
       const get = (k: string) => str(item.get(k));
       const mac = get('mac');
-      const e: NodeEntry = { index, mac: mac === undefined ? undefined : normalizeMac(mac) };
+      const port = item.get('switch_port');
+      const e: NodeEntry = { index, mac: mac === undefined ? undefined : normalizeMac(mac), hasSwitchPort: port !== undefined && port !== null && !(isScalar(port) && port.value === null) };
       for (const k of ['hostname', 'address', 'profile'] as const) {
         const v = get(k);
         if (v !== undefined) e[k] = v;
@@ -104,11 +114,27 @@ function mustMac(text: string): string {
   return mac;
 }
 
-function findNode(inv: Inventory, macText: string): NodeEntry {
-  const mac = mustMac(macText);
+/**
+ * A node by its identity key: its MAC, or for a node without one "host:NAME" (nodeKey in
+ * src/boot/boot-target.ts), since such a node is whichever machine is on its switch port.
+ */
+function findNode(inv: Inventory, ref: string): NodeEntry {
+  if (ref.startsWith('host:')) {
+    const name = ref.slice('host:'.length).toLowerCase();
+    const n = inv.nodes.find((e) => e.mac === undefined && e.hostname?.toLowerCase() === name);
+    if (!n) throw new InventoryError('DL_INVENTORY_NOT_FOUND', `no node without a MAC named ${ref.slice('host:'.length)} (a node with a MAC is named by its MAC)`);
+    return n;
+  }
+  const mac = mustMac(ref);
   const n = inv.nodes.find((e) => e.mac === mac);
   if (!n) throw new InventoryError('DL_INVENTORY_NOT_FOUND', `no node with MAC ${mac}`);
   return n;
+}
+
+/** The YAML of a switch port, or undefined (null) to remove one. */
+function switchPortYaml(port: SwitchPortSpec | null | undefined): Record<string, string> | undefined {
+  if (port === null || port === undefined) return undefined;
+  return { circuit_id: port.circuitId, ...(port.remoteId !== undefined ? { remote_id: port.remoteId } : {}) };
 }
 
 function checkFree(inv: Inventory, self: NodeEntry | undefined, mac: string | undefined, address: string | undefined, hostname?: string): void {
@@ -146,31 +172,46 @@ function pick<K extends string>(keys: readonly K[], from: Partial<Record<K, unkn
   return out;
 }
 
+/** Adds a node: by MAC, or by switch port (then a host name is required: it names the node's identity). */
 export function addNode(text: string, node: NodeSpec, file = DEFAULT_FILE): string {
   const inv = readInventory(text);
-  const mac = mustMac(node.mac);
+  if (node.mac === undefined && node.switchPort === undefined) throw new InventoryError('DL_INVENTORY', 'a node needs a MAC or a switch port (circuit id, and remote id if the relay sends one)');
+  if (node.mac === undefined && node.hostname === undefined) throw new InventoryError('DL_INVENTORY', 'a node without a MAC needs a host name: it is known as host:NAME');
+  const mac = node.mac === undefined ? undefined : mustMac(node.mac);
   checkFree(inv, undefined, mac, node.address, node.hostname);
-  return edit(text, [{ op: 'append', path: ['nodes'], value: pick(NODE_KEYS, { ...node, mac }) }], file);
+  const { switchPort, ...rest } = node;
+  return edit(text, [{ op: 'append', path: ['nodes'], value: pick(NODE_KEYS, { ...rest, mac, switch_port: switchPortYaml(switchPort) }) }], file);
 }
 
-export function setNode(text: string, mac: string, changes: NodeChanges, file = DEFAULT_FILE): string {
+/**
+ * Changes a node named by `ref` (its MAC, or host:NAME for a node without one). A MAC may be
+ * removed only while the node keeps a switch port, and a switch port only while it keeps a MAC.
+ */
+export function setNode(text: string, ref: string, changes: NodeChanges, file = DEFAULT_FILE): string {
   const inv = readInventory(text);
-  const node = findNode(inv, mac);
-  if ('mac' in changes && (changes.mac === null || changes.mac === undefined)) throw new InventoryError('DL_INVENTORY', 'a node\'s mac cannot be removed (use removeNode)');
+  const node = findNode(inv, ref);
+  const keepsPort = 'switchPort' in changes ? changes.switchPort !== null && changes.switchPort !== undefined : node.hasSwitchPort;
+  const keepsMac = 'mac' in changes ? changes.mac !== null && changes.mac !== undefined : node.mac !== undefined;
+  if (!keepsMac && !keepsPort) {
+    throw new InventoryError('DL_INVENTORY', 'mac' in changes
+      ? 'a node\'s mac cannot be removed while it has no switch_port (use removeNode, or give it a switch port)'
+      : 'a node\'s switch_port cannot be removed while it has no mac (give it a MAC first)');
+  }
   const newMac = changes.mac ? mustMac(changes.mac) : undefined;
   checkFree(inv, node, newMac, changes.address ?? undefined, changes.hostname ?? undefined);
   const ops: YamlOp[] = [];
   for (const k of NODE_KEYS) {
-    if (!(k in changes)) continue;
-    const v = k === 'mac' ? newMac : changes[k];
+    const key = k === 'switch_port' ? 'switchPort' : k;
+    if (!(key in changes)) continue;
+    const v = k === 'mac' ? newMac : k === 'switch_port' ? switchPortYaml(changes.switchPort) : changes[k];
     const path = ['nodes', node.index, k];
     ops.push(v === null || v === undefined ? { op: 'delete', path } : { op: 'set', path, value: v });
   }
   return edit(text, ops, file);
 }
 
-export function removeNode(text: string, mac: string, file = DEFAULT_FILE): string {
-  const node = findNode(readInventory(text), mac);
+export function removeNode(text: string, ref: string, file = DEFAULT_FILE): string {
+  const node = findNode(readInventory(text), ref);
   return edit(text, [{ op: 'removeItem', path: ['nodes'], index: node.index }], file);
 }
 

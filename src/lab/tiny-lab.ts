@@ -42,8 +42,11 @@ export interface LabBootOptions {
   cacheDir?: string;
   logger?: Logger;
   /**
-   * The machine sits on a rack behind a router running ISC dhcrelay (circuit id "rack1"), on
-   * RACK_NETWORK; the inventory knows it only by that switch port, not by its MAC. Full DHCP only.
+   * The machine sits on a rack behind a router running ISC dhcrelay (circuit id "rack1", and
+   * -D: replies whose option 82 names none of its circuits are dropped), on RACK_NETWORK; the
+   * inventory knows it only by that switch port, not by its MAC. A second machine, listed by
+   * its MAC without a reservation, boots at the same time on the server's own link (from that
+   * subnet's pool). Full DHCP only.
    */
   routed?: boolean;
   /** Called with the machine once it runs, e.g. to show its console live. */
@@ -79,6 +82,10 @@ export interface LabBootResult {
   durationMs: number;
   /** The arm64 companion's boot, when one was asked for. */
   arm64?: { mac: string; cmdline: string; console: string };
+  /** Routed: the machine on the server's own link that booted beside the routed one. */
+  direct?: { mac: string; cmdline: string; console: string };
+  /** Routed: what dhcrelay logged (-d). */
+  relayLog?: string;
 }
 
 export const LAB_SERVER = '10.77.0.1';
@@ -91,6 +98,9 @@ const FOREIGN_DHCP = '10.77.0.2';
 export const RACK_NETWORK = '10.78.0';
 export const RACK_NODE_ADDRESS = `${RACK_NETWORK}.11`;
 export const RACK_PORT = 'rack1';
+/** The routed lab's node on the server's own link: a MAC node without a reservation. */
+export const DIRECT_NODE = 'lab2';
+export const LAB_POOL = { start: '10.77.0.100', end: '10.77.0.150' };
 
 export function defaultCacheDir(): string {
   return process.env['DISKLESS_CACHE'] ?? '/var/cache/diskless';
@@ -104,7 +114,7 @@ interface Arm64Node {
   parts: Arm64Parts;
 }
 
-function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string; routed: boolean; arm64?: Arm64Node; profileExtra?: string }): string {
+function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string; routed: boolean; directMac: string; arm64?: Arm64Node; profileExtra?: string }): string {
   if (o.routed) return routedLabConfig(o);
   const a = o.arm64;
   return `# Written by "diskless lab" for one boot; removed afterwards.
@@ -130,8 +140,11 @@ ${a ? `  lab-arm64:\n    kernel: ${a.kernel}\n    initrd: ${a.initrd}\n    cmdli
 ${o.mode === 'full' ? `    address: ${LAB_NODE_ADDRESS}\n` : ''}${a ? `  - mac: "${a.mac}"\n    hostname: lab-arm64\n    profile: lab-arm64\n${o.mode === 'full' ? `    address: ${LAB_ARM64_ADDRESS}\n` : ''}` : ''}`;
 }
 
-/** Two subnets: the lab host's link and a rack behind a relay; the node is known by its port only. */
-function routedLabConfig(o: { stateDir: string; kernel: string; initrd: string; loader: string; token: string }): string {
+/**
+ * Two subnets: the lab host's link and a rack behind a relay. The rack's node is known by its
+ * port only; the node on the server's link by its MAC, with no reservation.
+ */
+function routedLabConfig(o: { stateDir: string; kernel: string; initrd: string; loader: string; token: string; directMac: string }): string {
   return `# Written by "diskless lab" for one boot; removed afterwards.
 server:
   address: ${LAB_SERVER}
@@ -146,7 +159,7 @@ dhcp:
   subnets:
     - network: 10.77.0.0/24
       interface: br0
-      pool: 10.77.0.100-10.77.0.150
+      pool: ${LAB_POOL.start}-${LAB_POOL.end}
       routers: [10.77.0.1]
     - network: ${RACK_NETWORK}.0/24
       pool: ${RACK_NETWORK}.100-${RACK_NETWORK}.150
@@ -162,6 +175,9 @@ nodes:
   - hostname: lab1
     switch_port: { circuit_id: ${RACK_PORT} }
     address: ${RACK_NODE_ADDRESS}
+    profile: lab
+  - mac: "${o.directMac}"
+    hostname: ${DIRECT_NODE}
     profile: lab
 `;
 }
@@ -180,6 +196,7 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   const loader = opts.loader ?? 'ipxe';
   const token = randomBytes(4).toString('hex');
   const mac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
+  const directMac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
   const initrd = await buildTinyInitramfs({ markerId: token, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs'), ...(opts.probe === undefined ? {} : { extraInit: opts.probe }) });
@@ -193,12 +210,14 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   const configPath = join(dir, 'diskless.yaml');
   const routed = opts.routed === true;
   if (routed && mode !== 'full') throw new Error('Cannot run a routed lab with proxyDHCP: the relayed subnet needs our addresses');
-  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, secureBoot: opts.secureBoot ?? false, token, routed, ...(arm64 ? { arm64 } : {}), ...(opts.profileExtra !== undefined ? { profileExtra: opts.profileExtra } : {}) });
+  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, secureBoot: opts.secureBoot ?? false, token, routed, directMac, ...(arm64 ? { arm64 } : {}), ...(opts.profileExtra !== undefined ? { profileExtra: opts.profileExtra } : {}) });
   await writeFile(configPath, config({ stateDir: join(dir, 'state'), kernel: hostKernel(), initrd: initrd.path }));
 
   let net: LabNetwork | undefined;
   let vm: QemuMachine | undefined;
   let armVm: QemuMachine | undefined;
+  let directVm: QemuMachine | undefined;
+  let relay: Daemon | undefined;
   const serverLogPath = join(dir, 'server.log');
   try {
     net = await LabNetwork.create({
@@ -209,7 +228,7 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
     if (mode === 'proxy') await startForeignDhcp(net, dir);
     if (opts.serveWith) await opts.serveWith({ net, kernel: hostKernel(), initrd: initrd.path, config, logPath: serverLogPath });
     else await startLabServer(net, configPath, serverLogPath);
-    if (routed) await startRelay(net, dir);
+    if (routed) relay = await startRelay(net, dir);
     vm = await QemuMachine.start({
       ...(routed ? { tap: await net.addTap('rack') } : {}),
       boot: { kind: 'network' },
@@ -222,6 +241,17 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
       logger: log,
     });
     opts.onMachine?.(vm);
+    if (routed) {
+      directVm = await QemuMachine.start({
+        boot: { kind: 'network' },
+        firmware,
+        network: net,
+        nicModel: opts.nic ?? 'virtio-net-pci',
+        mac: directMac,
+        optionRom: opts.optionRom ?? firmware === 'bios',
+        logger: log,
+      });
+    }
     if (arm64) {
       armVm = await QemuMachine.start({
         boot: { kind: 'network' },
@@ -251,8 +281,15 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
       const am = await armVm.waitFor(markerPattern(arm64.token), timeoutMs);
       armResult = { mac: arm64.mac, cmdline: (am[1] ?? '').trim(), console: armVm.consoleText() };
     }
+    let directResult: LabBootResult['direct'];
+    if (directVm) {
+      const dm = await directVm.waitFor(markerPattern(token), timeoutMs);
+      directResult = { mac: directMac, cmdline: (dm[1] ?? '').trim(), console: directVm.consoleText() };
+    }
     return {
       ...(armResult ? { arm64: armResult } : {}),
+      ...(directResult ? { direct: directResult } : {}),
+      ...(relay ? { relayLog: relay.output() } : {}),
       mac,
       cmdline,
       console: vm.consoleText(),
@@ -265,14 +302,20 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   } finally {
     await vm?.stop().catch(() => undefined);
     await armVm?.stop().catch(() => undefined);
+    await directVm?.stop().catch(() => undefined);
+    await relay?.stop().catch(() => undefined);
     await net?.destroy();
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-/** ISC dhcrelay on the router: rack1 (circuit id "rack1", option 82) up to the lab server. */
+/**
+ * ISC dhcrelay on the router: rack1 (circuit id "rack1", option 82) up to the lab server. With
+ * -D it drops a reply whose option 82 does not name one of its circuits (RFC 3046 §2.2: the
+ * server echoes the option), so a reply reaching the rack shows the echo as the relay read it.
+ */
 async function startRelay(net: LabNetwork, dir: string): Promise<Daemon> {
-  const relay = await net.spawn(net.foreignName!, ['dhcrelay', '-d', '-4', '-a', '-id', RACK_PORT, '-iu', 'eth0', LAB_SERVER], { logFile: join(dir, 'dhcrelay.log') });
+  const relay = await net.spawn(net.foreignName!, ['dhcrelay', '-d', '-4', '-a', '-D', '-id', RACK_PORT, '-iu', 'eth0', LAB_SERVER], { logFile: join(dir, 'dhcrelay.log') });
   // It names each interface it listens on once it relays; the firmware's first DISCOVER must not be lost.
   const deadline = Date.now() + 15_000;
   while (!/Sending on +Socket\/fallback/.test(relay.output())) {

@@ -45,9 +45,9 @@ export async function startApi(t: { after(fn: () => unknown): void }, overrides:
       maxBodyBytes: 1024,
       writes: {
         addNode: async (n) => {
-          if (nodes.some((x) => x.mac === n.mac)) throw new InventoryError('DL_INVENTORY', `Node ${n.mac} already exists`);
+          if (n.mac !== undefined && nodes.some((x) => x.mac === n.mac)) throw new InventoryError('DL_INVENTORY', `Node ${n.mac} already exists`);
           writes.push(['add', n]);
-          nodes.push({ mac: n.mac, profile: n.profile ?? 'lab', ...(n.hostname ? { hostname: n.hostname } : {}) });
+          nodes.push({ ...(n.mac !== undefined ? { mac: n.mac } : {}), profile: n.profile ?? 'lab', ...(n.hostname ? { hostname: n.hostname } : {}) });
         },
         setNode: async (mac, changes) => void writes.push(['set', mac, changes]),
       },

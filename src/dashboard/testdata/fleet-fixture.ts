@@ -81,7 +81,7 @@ export async function startDashboard(t: { after(fn: () => unknown): void }, init
         writes: {
           addNode: async (n) => {
             added.push(n);
-            nodes.push({ mac: n.mac, profile: n.profile ?? 'lab', ...(n.hostname ? { hostname: n.hostname } : {}), ...(n.address ? { address: n.address } : {}) });
+            nodes.push({ ...(n.mac !== undefined ? { mac: n.mac } : {}), profile: n.profile ?? 'lab', ...(n.hostname ? { hostname: n.hostname } : {}), ...(n.address ? { address: n.address } : {}) });
           },
           setNode: async () => {},
         },
