@@ -10,6 +10,7 @@ import { buildTinyInitramfs, markerPattern } from './tiny-initramfs.js';
 import type { Daemon } from '../process/daemon.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
 import { adminBaseUrl } from '../api/endpoints.js';
+import type { NodeDetail } from '../api/wire.js';
 import { LOADER_REFUSED_MSG } from '../events/loader-watch.js';
 import { arm64Parts, type Arm64Parts } from './arm64-parts.js';
 
@@ -79,6 +80,8 @@ export interface LabBootResult {
   durationMs: number;
   /** The arm64 companion's boot, when one was asked for. */
   arm64?: { mac: string; cmdline: string; console: string };
+  /** The machine as the admin API showed it once the boot was seen (absent when the API did not answer). */
+  node?: NodeDetail;
 }
 
 export const LAB_SERVER = '10.77.0.1';
@@ -251,8 +254,10 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
       const am = await armVm.waitFor(markerPattern(arm64.token), timeoutMs);
       armResult = { mac: arm64.mac, cmdline: (am[1] ?? '').trim(), console: armVm.consoleText() };
     }
+    const node = await nodeFromApi(net, mac);
     return {
       ...(armResult ? { arm64: armResult } : {}),
+      ...(node ? { node } : {}),
       mac,
       cmdline,
       console: vm.consoleText(),
@@ -268,6 +273,13 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
     await net?.destroy();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** GET /api/v1/nodes/MAC on the lab server's admin listener, from inside the lab namespace. */
+async function nodeFromApi(net: LabNetwork, mac: string): Promise<NodeDetail | undefined> {
+  const r = await net.exec(net.name, ['curl', '-sf', '--max-time', '10', `${LAB_ADMIN_URL}/api/v1/nodes/${mac}`], { check: false });
+  if (r.code !== 0) return undefined;
+  return JSON.parse(r.stdout) as NodeDetail;
 }
 
 /** ISC dhcrelay on the router: rack1 (circuit id "rack1", option 82) up to the lab server. */
