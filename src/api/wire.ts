@@ -11,10 +11,18 @@
 import type { BootEvent } from '../events/boot-event.js';
 import type { TimelineEntry } from '../events/boot-timeline.js';
 import type { EventRef, NodeStatus } from '../events/node-state.js';
+import type { Rollout } from '../rollout/plan.js';
 
 export type { BootEvent, BootEventKind } from '../events/boot-event.js';
 export type { TimelineEntry } from '../events/boot-timeline.js';
 export type { EventRef, NodeStatus } from '../events/node-state.js';
+export type { Rollout, RolloutNode, RolloutSpec, RolloutStatus, RolloutNodeStatus, BatchSize } from '../rollout/plan.js';
+
+/** GET /rollouts: the rollout under way or the last one, and the ones before it, newest first. */
+export interface RolloutList {
+  current: Rollout | null;
+  history: Rollout[];
+}
 
 /** An image version by name: what a node runs or loads; either part may be unknown. */
 export interface RunningImage {
@@ -143,6 +151,28 @@ export interface Profile {
   root: ProfileRoot | null;
   /** The MACs of the inventory nodes using it. */
   nodes: string[];
+}
+
+/** One boot server of the site, as the state it shares says. */
+export interface BootServer {
+  /** Its server.address: the DHCP server identifier and boot address. */
+  address: string;
+  name: string;
+  bootUrl: string;
+  /** live: heartbeats arrive; gone: stopped, or silent for 10 s. */
+  health: 'live' | 'gone';
+  /** The server that answered this request. */
+  self: boolean;
+  startedAt: string | null;
+  heartbeatAt: string | null;
+  /** The MACs holding an unexpired address its DHCP bound. */
+  nodes: string[];
+}
+
+export interface ServerList {
+  /** Where the state is kept: files (one server) or postgres (shared). */
+  state: 'files' | 'postgres';
+  servers: BootServer[];
 }
 
 export interface ProfileList {

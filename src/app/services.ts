@@ -7,7 +7,7 @@ import { HttpServer } from '../http/server.js';
 import { TftpServer } from '../protocols/tftp/server.js';
 import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from '../dhcp/responder.js';
-import { LeaseStore } from '../dhcp/lease-store.js';
+import { openStateBackend, type StateBackend } from './state-backend.js';
 import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../dhcp/settings.js';
 import { LOADER_REFUSED_MSG } from '../events/loader-watch.js';
 import { dhcpDefaultLoader, dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
@@ -37,11 +37,14 @@ import { hostCheck } from '../api/host-check.js';
 import { nodeFilesOnlyOverTls } from '../api/node-files-endpoint.js';
 import { adminBaseUrl, adminListenerIsPlainHttp } from '../api/endpoints.js';
 import { hostname } from 'node:os';
-import type { SecretsWindows } from '../identity/secrets-windows.js';
+import type { SecretsWindowStore } from '../identity/secrets-windows.js';
 import { throttledLog } from '../log/throttled-log.js';
 import { knownMac } from './known-macs.js';
 import { EventStreamSlots } from '../api/event-stream.js';
 import { DisklessError } from '../errors/diskless-error.js';
+import { VersionPins, versionPinsPath } from '../images/store/version-pins.js';
+import { RolloutRunner, rolloutsPath } from '../rollout/runner.js';
+import type { IpmiRunner } from '../power/ipmi.js';
 
 
 export interface StartOptions {
@@ -55,6 +58,10 @@ export interface StartOptions {
   readCidrs?: readonly string[];
   /** How long a downloaded EFI loader may stay silent before its refusal is inferred (default 30 s; tests shorten it). */
   loaderSilenceMs?: number;
+  /** How often a rollout checks its deadlines (default 1 s). */
+  rolloutTickMs?: number;
+  /** Runs ipmitool for rollouts' power cycles (tests log the calls). */
+  ipmi?: IpmiRunner;
 }
 
 export interface RunningServices {
@@ -66,13 +73,17 @@ export interface RunningServices {
   readonly admin: HttpServer;
   readonly certificate: ServerCertificate;
   /** Which boots may be handed their secrets now: opened by DHCP, closed by redemption or reports. */
-  readonly secretsWindows: SecretsWindows;
+  readonly secretsWindows: SecretsWindowStore;
   readonly tftp: TftpServer;
   readonly dhcp: DhcpServer | undefined;
   readonly nbd: NbdServer | undefined;
   readonly nfs: GaneshaServer | undefined;
   /** Boot events, node states and metrics (STATE/events), as the API serves them. */
   readonly observability: Observability;
+  /** Rollouts (STATE/rollouts.json) and the version pins they set (STATE/version-pins.json). */
+  readonly rollouts: RolloutRunner;
+  /** Where the state lives (files, or the database shared with other servers). */
+  readonly state: StateBackend;
   stop(): Promise<void>;
 }
 
@@ -92,7 +103,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   await mkdir(config.server.stateDir, { recursive: true, mode: 0o750 });
   const adminToken = await loadAdminToken(config.api.adminTokenFile, logger);
   const certificate = await loadServerCertificate(config.server);
-  const leases = config.dhcp.mode === 'off' ? undefined : new LeaseStore({ path: join(config.server.stateDir, 'dhcp-leases.json') });
+  const backend = await openStateBackend(config, logger, { tlsCert: certificate.certPem });
+  const leases = backend.leases;
   // TFTP, HTTP and NBD see only IPs: what we leased, what the config reserves, what the link saw.
   const neighbours = neighbourTableSnapshot();
   const observability = createObservability({
@@ -121,13 +133,15 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     return byPort !== undefined && observability.states.get(mac)?.node === nodeKey(byPort) ? byPort : undefined;
   };
   const events = bothEvents(observability.serviceEvents, opts.events);
-  const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())), nodeOf);
+  const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())), nodeOf, backend.shared);
   const discovery = await startDiscovery(config, logger);
   // Each DHCP subnet may name its own server address: a machine is sent to its subnet's, by the
   // address it asks from, in scripts, configs and kernel command lines alike.
   const addresses = bootServerAddresses(config);
+  const pins = await VersionPins.read(versionPinsPath(config.server.stateDir));
   const tree = new BootTree(getConfig, subnetBaseUrl(getConfig), store, {
     ...identity.hooks, secretsUrl: subnetSecretsUrl(getConfig), onUnknownMac: discovery.onScript, nodeOf,
+    versionPin: (mac, image) => pins.get(mac, image),
   });
 
   const onReport = (r: NodeReport) => {
@@ -171,12 +185,26 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
       logRefusedReport({ reason: r.reason, peer: r.peer, mac: r.mac, endpoint: 'failure-report' });
     },
   });
+  const rollouts = await RolloutRunner.open({
+    path: rolloutsPath(config.server.stateDir),
+    config: getConfig,
+    images: store,
+    pins,
+    states: observability.states,
+    events: observability.store,
+    record: (e) => void observability.record(e),
+    logger,
+    ...(opts.rolloutTickMs !== undefined ? { tickMs: opts.rolloutTickMs } : {}),
+    ...(opts.ipmi ? { ipmi: opts.ipmi } : {}),
+  });
   const api = observability.handlers({
     inventory: getConfig,
+    rollouts,
     images: store,
     writes: fileInventoryWrites(config.file, (mac) => discovery.has(mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
     discovered: () => discovery.list(),
     running: () => identity.running.all(),
+    servers: () => backend.servers(),
     adminToken,
     readCidrs: opts.readCidrs ?? config.api.readFrom,
     eventStreams: new EventStreamSlots(config.api.maxEventStreams),
@@ -237,6 +265,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
           },
           onUnknownClient: discovery.onDhcp,
           leaseStore: leases,
+          poolCursor: (subnet) => backend.poolCursor(subnet.pool),
+          ...(backend.peerIsGone ? { peerIsGone: backend.peerIsGone } : {}),
           logger,
           onEvent: onDhcp,
         });
@@ -305,18 +335,24 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     }
   } catch (e) {
     await stopAll();
+    await rollouts.close();
     await discovery.close();
     await observability.close();
+    await backend.close();
     throw e;
   }
   if (opts.watchConfig !== false) watcher.start();
+  rollouts.run();
   const stop = async () => {
     watcher.stop();
     await stopAll();
+    await rollouts.close();
+    await pins.flush();
     await discovery.close();
     await exports.close();
     await identity.windows.flush();
     await observability.close();
+    await backend.close();
   };
   logger.log('info', 'listening', {
     boot: addresses.map((address) => httpBaseUrl({ ...config.server, address })).join(' '),
@@ -324,7 +360,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     admin: adminBaseUrl(config.api.address, admin.port),
     tlsFingerprint: certificate.fingerprint,
   });
-  return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, stop };
+  return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, rollouts, state: backend, stop };
 }
 
 /** What an admin should do about the usual reasons a socket cannot be opened. */

@@ -1,13 +1,14 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFrom } from '../config/config-path.js';
+import { initrdServerCerts } from '../app/state-backend.js';
 import { buildImage, networkInitrdBuilder, type InitrdBuilder } from '../images/build-image.js';
-import { loadServerCertificate } from '../tls/server-certificate.js';
 import { spawnChrootCommand } from '../images/chroot-command.js';
 import { importImage } from '../images/import-oci.js';
 import { imageShell, type ImageShellResult, type SignalSource } from '../images/image-shell.js';
 import { ImageStore, type InUse } from '../images/store/image-store.js';
 import { RunningVersions, runningVersionsPath } from '../images/store/running-versions.js';
+import { VersionPins, versionPinsPath } from '../images/store/version-pins.js';
 import type { DisklessConfig } from '../config/types.js';
 import { ProgressBar } from './progress.js';
 import { reportError } from './error-report.js';
@@ -61,11 +62,19 @@ const ARGS: Record<string, readonly [min: number, max: number, usage: string]> =
   shell: [1, 1, 'NAME'],
 };
 
-/** Who runs a version, by hostname where the inventory has one, from the server's record. */
+/**
+ * Who runs a version, by hostname where the inventory has one, from the server's record, and
+ * who is pinned to it (a rollout's pin: the node's next boot loads it).
+ */
 async function nodesRunning(config: DisklessConfig): Promise<InUse> {
   const running = await RunningVersions.read(runningVersionsPath(config.server.stateDir));
+  const pins = await VersionPins.read(versionPinsPath(config.server.stateDir));
   const names = new Map(config.nodes.flatMap((n) => (n.mac === undefined ? [] : [[n.mac, n.hostname ? `${n.hostname} (${n.mac})` : n.mac] as const])));
-  return (image, version) => running.runners(image, version, new Set(names.keys())).map((m) => names.get(m) ?? m);
+  return (image, version) => {
+    const runners = running.runners(image, version, new Set(names.keys()));
+    const pinned = pins.pinnedTo(image, version).filter((m) => names.has(m) && !runners.includes(m));
+    return [...runners.map((m) => names.get(m) ?? m), ...pinned.map((m) => `${names.get(m) ?? m} (pinned)`)];
+  };
 }
 
 export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Promise<number> {
@@ -137,9 +146,10 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
     const config = loadConfigFrom(values.config);
     const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
     const [name = '', version] = positionals;
-    // The initrd carries this server's certificate (made now if the server has none yet), so
-    // its nodes hand their secrets token only to this server.
-    const initrdBuilder = async () => io.buildInitrd ?? networkInitrdBuilder((await loadServerCertificate(config.server)).certPem);
+    // The initrd carries this server's certificate (made now if the server has none yet), and
+    // with a shared state database every boot server's, so its nodes hand their secrets token
+    // only to these servers.
+    const initrdBuilder = async () => io.buildInitrd ?? networkInitrdBuilder(await initrdServerCerts(config));
     // What build and import share: step lines on stderr, where a terminal also gets a redrawn
     // initrd bar (a log plain lines), a work directory beside the store so the results are
     // hard-linked into it rather than copied, and the initrd builder.
