@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../config/load.js';
-import { startServices, type RunningServices } from './services.js';
+import { startServices, type RunningServices, type StartOptions } from './services.js';
 import { call } from '../api/testdata/api-fixture.js';
 import { request as httpsRequest } from 'node:https';
 import { parseSamples, sampleValue } from '../metrics/testdata/prometheus-text.js';
@@ -28,7 +28,7 @@ interface Served {
   apiPort: number;
 }
 
-async function serve(t: { after(fn: () => Promise<void>): void }, extra = '', moreNodes = ''): Promise<Served> {
+async function serve(t: { after(fn: () => Promise<void>): void }, extra = '', o: { nodeExtra?: string; start?: StartOptions } = {}): Promise<Served> {
   const dir = await mkdtemp(join(tmpdir(), 'dl-wiring-'));
   const port = await freeTcpPort();
   const apiPort = await freeTcpPort();
@@ -48,10 +48,10 @@ profiles:
 nodes:
   - mac: ${N1}
     hostname: n1
-${moreNodes}api:
+${o.nodeExtra ?? ''}api:
   port: ${apiPort}
 ${extra}`);
-  const services = await startServices(loadConfig(file), { watchConfig: false });
+  const services = await startServices(loadConfig(file), { watchConfig: false, ...o.start });
   t.after(async () => {
     await services.stop();
     await rm(dir, { recursive: true, force: true });
@@ -129,6 +129,30 @@ test('a boot script fetched for another machine is recorded as an alert event', 
   assert.deepEqual([alert.name, alert.mac, alert.ip], ['script-for-other-machine', N1, '127.0.0.1']);
 });
 
+test('iPXE downloaded whole by a machine that then falls silent (Secure Boot refused it): the API, its timeline and diskless status give the reason', async (t) => {
+  // n1 is known at 127.0.0.1, so the server can tell which machine fetched the loader.
+  const { port, apiPort, file } = await serve(t, '', { nodeExtra: '    address: 127.0.0.1\n', start: { loaderSilenceMs: 1000 } });
+  const loader = await call(port, 'GET', '/ipxe.efi');
+  assert.equal(loader.status, 200);
+  let node: any;
+  const deadline = Date.now() + 20_000;
+  while ((node = (await call(apiPort, 'GET', `/api/v1/nodes/${N1}`)).json).status !== 'failed') {
+    assert.ok(Date.now() < deadline, `no inferred refusal: ${JSON.stringify(node)}`);
+    await sleep(50);
+  }
+  assert.equal(node.stage, 'loader');
+  assert.match(node.cause, /^Secure Boot refused the loader \(inferred\): ipxe\.efi was downloaded whole and nothing asked for anything next within 1 s; iPXE is not signed: give the node loader: grub or its profile secure_boot: true$/);
+  assert.deepEqual(node.failure, { stage: 'loader', cause: node.cause });
+  const row = node.timeline.at(-1);
+  assert.deepEqual([row.name, row.status, row.detail], ['loader', 'failed', node.cause]);
+  const events = await call(apiPort, 'GET', '/api/v1/events?limit=10');
+  const failed = events.json.events.find((e: any) => e.kind === 'failed');
+  assert.deepEqual([failed?.name, failed?.mac, failed?.fields?.loader, failed?.fields?.inferred], ['loader', N1, 'ipxe.efi', 'true']);
+  let out = '';
+  assert.equal(await statusCommand(['--config', file], { stdout: (s) => (out += s), now: () => Date.now() }), 0);
+  assert.match(out.trim().split('\n')[1]!, /^n1\s+52:54:00:00:00:01\s+127\.0\.0\.1\s+failed\s+loader\s+\d+s\s+-\s+failed loader: Secure Boot refused the loader \(inferred\)/);
+});
+
 test('reads from outside api.read_from are refused: API and /metrics', async (t) => {
   const { port, apiPort, file } = await serve(t, '  read_from: [10.77.0.0/24]\n');
   const nodes = await call(apiPort, 'GET', '/api/v1/nodes');
@@ -140,7 +164,7 @@ test('reads from outside api.read_from are refused: API and /metrics', async (t)
 });
 
 test('diskless status lists a node known by its switch port before it booted, and shows it by host name or host:NAME', async (t) => {
-  const { file } = await serve(t, '', '  - hostname: r2n7\n    switch_port: { circuit_id: rack1 }\n');
+  const { file } = await serve(t, '', { nodeExtra: '  - hostname: r2n7\n    switch_port: { circuit_id: rack1 }\n' });
   let out = '';
   assert.equal(await statusCommand(['--config', file], { stdout: (s) => (out += s), now: () => Date.now() }), 0);
   assert.match(out.trim().split('\n')[2]!, /^r2n7\s+host:r2n7\s+-\s+offline\s/);

@@ -57,6 +57,8 @@ export interface StartOptions {
   watchConfig?: boolean;
   /** Replaces api.read_from (tests shut loopback out to see a 403). */
   readCidrs?: readonly string[];
+  /** How long a downloaded EFI loader may stay silent before its refusal is inferred (default 30 s; tests shorten it). */
+  loaderSilenceMs?: number;
   /** How often a rollout checks its deadlines (default 1 s). */
   rolloutTickMs?: number;
   /** Runs ipmitool for rollouts' power cycles (tests log the calls). */
@@ -112,6 +114,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     onError: (e) => logger.log('error', 'cannot record boot event', { service: 'events', error: String(e) }),
     // A machine that booted as a node known by its switch port is one its lease names.
     isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined || leases?.leaseForMac(mac)?.node !== undefined,
+    ...(opts.loaderSilenceMs === undefined ? {} : { loaderSilenceMs: opts.loaderSilenceMs }),
     onLoaderRefused: (e) => logger.log('warn', LOADER_REFUSED_MSG, { service: 'events', mac: e.mac, ip: e.ip, loader: e.fields.loader, detail: e.detail }),
     logger,
   });

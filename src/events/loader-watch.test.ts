@@ -101,6 +101,21 @@ test('only a whole download starts the clock: HEAD, a size probe, a 404 do not; 
   assert.match(h.recorded[0]!.detail, /grubx64\.efi is signed: check that this machine's firmware trusts its signer/);
 });
 
+test('GRUB over TFTP then silence: the signer is named; GRUB over HTTP (firmware HTTP boot) then silence: also the HTTP dead end and PXE as the way out', () => {
+  const pxe = harness(10_000);
+  pxe.feed(tftp('shimx64.efi'));
+  pxe.feed(tftp('grubx64.efi'));
+  pxe.tick(10_000);
+  assert.equal(pxe.recorded.length, 1);
+  assert.doesNotMatch(pxe.recorded[0]!.detail, /HTTP/);
+  const h = harness(10_000);
+  h.feed(http('/shimx64.efi'));
+  h.feed(http('//grubx64.efi'));
+  h.tick(10_000);
+  assert.equal(h.recorded.length, 1);
+  assert.match(h.recorded[0]!.detail, /^Secure Boot refused the loader \(inferred\): grubx64\.efi was downloaded whole .*trusts its signer \(db, or a MOK enrolled in shim\); or, as it came by the firmware's HTTP boot, GRUB started but could not go on: .* boot this machine by PXE \(TFTP\), or give server\.signed_boot a GRUB with HTTP$/);
+});
+
 test('events without a machine are ignored; close() stops every clock', () => {
   const h = harness();
   h.watch.observe({ seq: 1, time: 0, kind: 'tftp', name: 'done', detail: '', bytes: 5, fields: { file: 'ipxe.efi' } });

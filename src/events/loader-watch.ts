@@ -18,6 +18,13 @@ const EFI_LOADERS: ReadonlyMap<string, { what: string; signed: boolean }> = new 
   [GRUB_ARM64, { what: 'GRUB', signed: true }],
 ]);
 
+/**
+ * GRUB fetched over HTTP was loaded by shim under the firmware's own HTTP boot. Debian's signed
+ * GRUB network image (2.06) has no http module, and under HTTP boot the firmware leaves it only
+ * the boot URL (no PXE DHCP answer): seen in the lab, it starts and asks for nothing, not even DHCP.
+ */
+const GRUB_OVER_HTTP = "; or, as it came by the firmware's HTTP boot, GRUB started but could not go on: Debian's signed GRUB network image reads from the boot URL's server over HTTP and has no HTTP support, so boot this machine by PXE (TFTP), or give server.signed_boot a GRUB with HTTP";
+
 /** The server's log line for an inferred refusal. */
 export const LOADER_REFUSED_MSG = 'secure boot refused the loader (inferred)';
 
@@ -35,6 +42,8 @@ export interface LoaderWatchOptions {
 
 interface Armed {
   file: string;
+  /** How it was fetched: GRUB fetched over HTTP came by the firmware's own HTTP boot. */
+  via: 'tftp' | 'http';
   ip: string | undefined;
   timer: unknown;
 }
@@ -70,7 +79,7 @@ export class LoaderWatch {
       if (loader !== undefined) {
         // The firmware fetching the loader again (a retry, a HEAD, a size probe) is not the
         // loader running; only a whole download starts the clock.
-        if (whole) this.#arm(mac, path, e.ip);
+        if (whole) this.#arm(mac, path, e.kind, e.ip);
         return;
       }
       this.#cancel(mac);
@@ -95,10 +104,10 @@ export class LoaderWatch {
     this.#armed.clear();
   }
 
-  #arm(mac: string, file: string, ip: string | undefined): void {
+  #arm(mac: string, file: string, via: 'tftp' | 'http', ip: string | undefined): void {
     this.#cancel(mac);
     const timer = this.#o.setTimer(() => this.#expire(mac), this.#o.silenceMs);
-    this.#armed.set(mac, { file, ip, timer });
+    this.#armed.set(mac, { file, via, ip, timer });
   }
 
   #cancel(mac: string): void {
@@ -115,7 +124,7 @@ export class LoaderWatch {
     const loader = EFI_LOADERS.get(a.file)!;
     const seconds = Math.round(this.#o.silenceMs / 1000);
     const advice = loader.signed
-      ? `${a.file} is signed: check that this machine's firmware trusts its signer (db, or a MOK enrolled in shim)`
+      ? `${a.file} is signed: check that this machine's firmware trusts its signer (db, or a MOK enrolled in shim)` + (loader.what === 'GRUB' && a.via === 'http' ? GRUB_OVER_HTTP : '')
       : `${loader.what} is not signed: give the node loader: grub or its profile secure_boot: true`;
     this.#o.record({
       time: this.#o.now(),

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diskFile, memoryFile } from '../files/boot-file.js';
 import { memoryLogger } from '../log/logger.js';
-import { HttpServer, type HttpEvent } from './server.js';
+import { HttpServer, requestPath, type HttpEvent } from './server.js';
 
 function get(port: number, path: string, headers: Record<string, string> = {}, method = 'GET') {
   return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
@@ -71,4 +71,45 @@ test('serves files with ranges, validators and HEAD; logs one line per request',
   assert.equal(typeof first?.durationMs, 'number');
   assert.equal(events.length, 10);
   assert.equal(events.find((e) => e.path === '/boom')?.type, 'error');
+});
+
+test('request targets: origin-form with a doubled slash (shim under UEFI HTTP boot), absolute-form, queries; anything else is refused', () => {
+  assert.equal(requestPath('//grubx64.efi'), '/grubx64.efi');
+  assert.equal(requestPath('/efi//boot///grubaa64.efi?x=//y'), '/efi/boot/grubaa64.efi');
+  assert.equal(requestPath('http://10.77.0.1//grubx64.efi'), '/grubx64.efi');
+  assert.equal(requestPath('HTTP://10.77.0.1/boot/a%20b.ipxe#frag'), '/boot/a b.ipxe');
+  assert.equal(requestPath('/'), '/');
+  assert.throws(() => requestPath('*'), URIError);
+  assert.throws(() => requestPath('grubx64.efi'), URIError);
+  assert.throws(() => requestPath('http://[bad/x'), URIError);
+  assert.throws(() => requestPath('/%E0%A4%A'), URIError);
+});
+
+test('GET //grubx64.efi, as shim asks for its next loader, serves /grubx64.efi and logs what was asked', async (t) => {
+  const log = memoryLogger();
+  const asked: string[] = [];
+  const server = new HttpServer({
+    address: '127.0.0.1',
+    port: 0,
+    logger: log,
+    resolve: async (p) => {
+      asked.push(p);
+      return p === '/grubx64.efi' ? memoryFile('GRUB') : undefined;
+    },
+  });
+  await server.start();
+  t.after(() => server.stop());
+  const r = await get(server.port, '//grubx64.efi', { 'user-agent': 'UefiHttpBoot/1.0' });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.toString(), 'GRUB');
+  assert.deepEqual(asked, ['/grubx64.efi']);
+  const line = log.lines.find((l) => l.msg === 'request');
+  assert.equal(line?.path, '/grubx64.efi');
+  assert.equal(line?.target, '//grubx64.efi');
+  assert.equal(line?.status, 200);
+  // A plain request logs no target; the query is never logged.
+  await get(server.port, '/grubx64.efi?secret=1');
+  const plain = log.lines.filter((l) => l.msg === 'request').at(-1);
+  assert.equal(plain?.target, undefined);
+  assert.equal(JSON.stringify(log.lines).includes('secret'), false);
 });

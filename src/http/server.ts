@@ -13,10 +13,36 @@ export interface HttpEvent {
   peer: string;
   method: string;
   path: string;
+  /** The request target as sent, without its query, when it differs from the path (`//grubx64.efi`, a full URL). */
+  target?: string;
   status: number;
   bytes: number;
   durationMs: number;
   error?: string;
+}
+
+/**
+ * The path a request target names (RFC 9110 §7.1): origin-form `/a/b?q` or absolute-form
+ * `http://host/a/b`, percent-decoded, its query dropped and runs of slashes merged into one (as
+ * nginx's merge_slashes). shim loaded by UEFI HTTP boot fetches its next loader from the URL it
+ * came from, last segment replaced by its built-in `\grubx64.efi` with the backslash turned,
+ * so it asks for `//grubx64.efi`; the WHATWG URL parser would read that as a host named
+ * grubx64.efi and the path `/`. Any other form, or a bad escape, is a URIError (400).
+ */
+export function requestPath(target: string): string {
+  let raw: string;
+  if (target.startsWith('/')) {
+    raw = target.split(/[?#]/, 1)[0]!;
+  } else if (/^https?:\/\//i.test(target)) {
+    try {
+      raw = new URL(target).pathname;
+    } catch {
+      throw new URIError(`Cannot read the request target ${JSON.stringify(target.slice(0, 200))}: not a valid URL`);
+    }
+  } else {
+    throw new URIError(`Cannot read the request target ${JSON.stringify(target.slice(0, 200))}: neither a path nor an http URL`);
+  }
+  return decodeURIComponent(raw).replace(/\/{2,}/g, '/');
 }
 
 /** A dynamic route: returns false when the request is not its own. */
@@ -165,8 +191,14 @@ export class HttpServer {
     const method = req.method ?? 'GET';
     let path = '/';
     let bytes = 0;
+    const raw = req.url ?? '/';
+    // Logged when it differs from the path: what a firmware really asked for (never the
+    // query, which is not a file's name and may one day carry something private).
+    const asked = raw.split(/[?#]/, 1)[0]!;
+    let target: string | undefined = asked.slice(0, 200);
     try {
-      path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+      path = requestPath(raw);
+      if (path === asked) target = undefined;
       let handled = false;
       for (const h of this.#opts.handlers ?? []) if ((handled = await h(req, res, path))) break;
       if (handled) {
@@ -178,12 +210,12 @@ export class HttpServer {
         if (!file) res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
         else bytes = await this.#sendFile(req, res, file, method === 'HEAD');
       }
-      this.#finish({ type: 'done', peer, method, path, status: res.statusCode, bytes, durationMs: this.#now() - started });
+      this.#finish({ type: 'done', peer, method, path, ...(target !== undefined ? { target } : {}), status: res.statusCode, bytes, durationMs: this.#now() - started });
     } catch (e) {
       const error = (e as Error).message;
       if (!res.headersSent) res.writeHead(e instanceof URIError ? 400 : 500, { 'content-type': 'text/plain' }).end(`${e instanceof URIError ? 'Bad request' : 'Internal error'}\n`);
       else res.destroy();
-      this.#finish({ type: 'error', peer, method, path, status: res.statusCode, bytes, durationMs: this.#now() - started, error });
+      this.#finish({ type: 'error', peer, method, path, ...(target !== undefined ? { target } : {}), status: res.statusCode, bytes, durationMs: this.#now() - started, error });
     }
   }
 
@@ -221,7 +253,7 @@ export class HttpServer {
 
   #finish(e: HttpEvent): void {
     this.#log.log(e.type === 'error' || e.status >= 500 ? 'warn' : 'info', e.type === 'error' ? 'request failed' : 'request', {
-      peer: e.peer, method: e.method, path: e.path, status: e.status, bytes: e.bytes, durationMs: e.durationMs, error: e.error,
+      peer: e.peer, method: e.method, path: e.path, target: e.target, status: e.status, bytes: e.bytes, durationMs: e.durationMs, error: e.error,
     });
     this.#opts.onEvent?.(e);
   }

@@ -10,6 +10,7 @@ import { buildTinyInitramfs, markerPattern } from './tiny-initramfs.js';
 import type { Daemon } from '../process/daemon.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
 import { adminBaseUrl } from '../api/endpoints.js';
+import type { NodeDetail } from '../api/wire.js';
 import { LOADER_REFUSED_MSG } from '../events/loader-watch.js';
 import { arm64Parts, type Arm64Parts } from './arm64-parts.js';
 
@@ -86,6 +87,8 @@ export interface LabBootResult {
   direct?: { mac: string; cmdline: string; console: string };
   /** Routed: what dhcrelay logged (-d). */
   relayLog?: string;
+  /** The machine as the admin API showed it once the boot was seen (absent when the API did not answer). */
+  node?: NodeDetail;
 }
 
 export const LAB_SERVER = '10.77.0.1';
@@ -286,10 +289,12 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
       const dm = await directVm.waitFor(markerPattern(token), timeoutMs);
       directResult = { mac: directMac, cmdline: (dm[1] ?? '').trim(), console: directVm.consoleText() };
     }
+    const node = await nodeFromApi(net, mac);
     return {
       ...(armResult ? { arm64: armResult } : {}),
       ...(directResult ? { direct: directResult } : {}),
       ...(relay ? { relayLog: relay.output() } : {}),
+      ...(node ? { node } : {}),
       mac,
       cmdline,
       console: vm.consoleText(),
@@ -307,6 +312,13 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
     await net?.destroy();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** GET /api/v1/nodes/MAC on the lab server's admin listener, from inside the lab namespace. */
+async function nodeFromApi(net: LabNetwork, mac: string): Promise<NodeDetail | undefined> {
+  const r = await net.exec(net.name, ['curl', '-sf', '--max-time', '10', `${LAB_ADMIN_URL}/api/v1/nodes/${mac}`], { check: false });
+  if (r.code !== 0) return undefined;
+  return JSON.parse(r.stdout) as NodeDetail;
 }
 
 /**

@@ -68,6 +68,32 @@ test('Secure Boot enforced: shim → GRUB → Debian-signed kernel → our initr
   assert.equal(warn[0]!['loader'], 'ipxe.efi');
   assert.match(String(warn[0]!['detail']), /Secure Boot refused the loader .*iPXE is not signed/);
   assert.equal(lines(refused, 'http', (l) => String(l['path']).includes('profiles/')).length, 0, 'no kernel was fetched');
+  // The admin API (what the dashboard and `diskless status` read) gives the node's boot the
+  // failed loader step with the reason, after the firmware's DHCP and the download.
+  const node = refused.node;
+  assert.ok(node, 'the admin API answered for the node');
+  assert.deepEqual([node.status, node.stage], ['failed', 'loader']);
+  assert.match(node.cause ?? '', /^Secure Boot refused the loader \(inferred\): ipxe\.efi was downloaded whole .*iPXE is not signed/);
+  assert.deepEqual(node.timeline.map((row) => `${row.name}:${row.status}`), ['dhcp:ok', 'load:ok', 'loader:failed']);
+  assert.equal(node.timeline.at(-1)!.detail, node.cause);
+});
+
+test('UEFI HTTP boot only, Secure Boot enforced: shim by its URL fetches GRUB over HTTP; Debian\'s signed GRUB cannot go on from HTTP boot, and the server says so', async () => {
+  const r = await runLabBoot({ firmware: 'uefi-secure-boot', uefiNetBoot: 'http', loader: 'grub', until: 'loader-refused', timeoutMs: 480_000 });
+  acked(r, new RegExp(`^http://${LAB_SERVER.replace(/\./g, '\\.')}/shimx64\\.efi$`));
+  fetched(r, 'http', 'shimx64.efi');
+  // shim asks for GRUB at the URL it was loaded from with its last segment replaced by its
+  // built-in "\grubx64.efi", backslash turned into a slash: //grubx64.efi.
+  const grub = fetched(r, 'http', 'grubx64.efi');
+  assert.equal(grub['target'], '//grubx64.efi', 'what shim asked for');
+  assert.equal(grub['status'], 200);
+  assert.match(r.console, /Welcome to GRUB!/, 'shim verified and started GRUB');
+  assert.deepEqual(lines(r, 'tftp', (l) => Number(l['bytes']) > 0), [], 'the firmware and shim used HTTP only');
+  // GRUB then asks for nothing: the server names the dead end and the way out.
+  const node = r.node;
+  assert.ok(node, 'the admin API answered for the node');
+  assert.deepEqual([node.status, node.stage], ['failed', 'loader']);
+  assert.match(node.cause ?? '', /grubx64\.efi was downloaded whole .*came by the firmware's HTTP boot, GRUB started but could not go on: .*boot this machine by PXE \(TFTP\)/);
 });
 
 test('UEFI HTTP boot only (no TFTP at all), loader ipxe: the ipxe.efi URL, then its script and the kernel over HTTP', async () => {
