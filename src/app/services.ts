@@ -10,7 +10,8 @@ import { bootDhcpServer } from '../dhcp/responder.js';
 import { LeaseStore } from '../dhcp/lease-store.js';
 import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../dhcp/settings.js';
 import { dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
-import { httpBaseUrl, nfsExportPath, secretsBaseUrl } from '../boot/urls.js';
+import { httpBaseUrl, secretsBaseUrl } from '../boot/urls.js';
+import { nfsClients, nfsPlan } from './nfs-exports.js';
 import { NbdServer } from '../protocols/nbd/server.js';
 import { GaneshaServer } from '../nfs/ganesha.js';
 import { reportEndpoint } from '../api/report-endpoint.js';
@@ -80,7 +81,9 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const logger = opts.logger ?? nullLogger;
   // Every service reads nodes and profiles through getConfig, so a reload reaches them all.
   // Built even when not watching: API writes reload it so their result is served at once.
-  const watcher = new ConfigWatcher({ initial: config, logger });
+  // The NFS exports' client list follows the inventory (nfs_clients: inventory).
+  let onConfig: (c: DisklessConfig) => void = () => {};
+  const watcher = new ConfigWatcher({ initial: config, logger, onChange: (c) => onConfig(c) });
   const getConfig = () => watcher.current;
   const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
   await mkdir(config.server.stateDir, { recursive: true, mode: 0o750 });
@@ -203,15 +206,18 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
         onEvent: events.nbd,
       })
     : undefined;
-  const nfsProfiles = profiles.filter((p) => p.root?.mode === 'nfs' && p.root.dir);
-  const nfs = nfsProfiles.length
+  const plan = nfsPlan(config, store);
+  const nfs = plan
     ? new GaneshaServer({
         bindAddress: config.server.address,
         stateDir: config.server.stateDir,
-        exports: nfsProfiles.map((p, i) => ({ id: i + 1, path: p.root!.dir!, pseudo: nfsExportPath(p.name) })),
+        exports: plan.exports,
+        versions: plan.versions,
+        clients: nfsClients(config),
         logger,
       })
     : undefined;
+  if (nfs) onConfig = (c) => void nfs.updateClients(nfsClients(c)).catch((e: unknown) => logger.log('error', 'cannot update the NFS clients', { service: 'nfs', error: String(e) }));
 
   const ra = config.server.answerRouterSolicitations && config.server.interface
     ? new RaResponder({ interface: config.server.interface, logger, cacheDir: join(config.server.stateDir, 'helpers') })
@@ -222,6 +228,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     for (const s of started.reverse()) await s.stop().catch((e: unknown) => logger.log('error', 'stop failed', { error: String(e) }));
   };
   try {
+    // ganesha exports each image's trees directory, which must exist before it starts.
+    for (const image of plan?.images ?? []) await mkdir(store.treesDir(image), { recursive: true });
     for (const [name, s] of [['http', http], ['https', https], ['admin API', admin], ['tftp', tftp], ['nbd', nbd], ['nfs', nfs], ['dhcp', dhcp], ['ra', ra]] as const) {
       if (!s) continue;
       await s.start().catch((e: unknown) => {
@@ -235,6 +243,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     observability.close();
     throw e;
   }
+  if (plan) void prepareNfsTrees(plan.images, store, logger);
   if (opts.watchConfig !== false) watcher.start();
   const stop = async () => {
     watcher.stop();
@@ -249,6 +258,25 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     tlsFingerprint: certificate.fingerprint,
   });
   return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, stop };
+}
+
+/**
+ * Unpacks the published version of each stored image served over NFS in the background, so
+ * the first boots need not wait for it (a boot that comes first waits for the same unpacking).
+ * An image not published yet is skipped: its tree is made when a boot script first pins one.
+ */
+async function prepareNfsTrees(images: readonly string[], store: ImageStore, logger: Logger): Promise<void> {
+  for (const image of images) {
+    const published = await store.resolve(image).catch(() => undefined);
+    if (!published) continue;
+    const t0 = Date.now();
+    try {
+      await store.ensureTree(image, published.version);
+      logger.log('info', 'NFS tree ready', { service: 'nfs', image, version: published.version, ms: Date.now() - t0 });
+    } catch (e) {
+      logger.log('error', 'cannot unpack the NFS tree', { service: 'nfs', image, version: published.version, error: String(e) });
+    }
+  }
 }
 
 /** What an admin should do about the usual reasons a socket cannot be opened. */

@@ -18,6 +18,8 @@ import { KERNEL_CMDLINE_MAX, kernelArgsProblem } from '../config/kernel-args.js'
 // DHCP hands out. Only these names are looked up in those directories.
 const IPXE_FILES = new Set(['undionly.kpxe', 'undionly.kkpxe', 'ipxe.pxe', 'ipxe.efi', 'snponly.efi', 'ipxe-arm64.efi', 'snponly-arm64.efi']);
 const SYSLINUX_FILE = /^(pxelinux\.0|lpxelinux\.0|[a-z0-9_-]+\.c32)$/;
+/** How long a boot script waits for a version's NFS tree to be unpacked before it says "later". */
+const TREE_WAIT_MS = 20_000;
 
 /** Gives a boot script its node's one-time secrets token, when the machine asking is that node. */
 export type TokenForScript = (mac: string, peer: string | undefined) => Promise<string | undefined>;
@@ -67,8 +69,9 @@ export class BootTree {
       if (!this.store) throw new Error(`Cannot boot profile ${target.profile.name}: no image store`);
       const img = await this.store.resolve(target.profile.image);
       t = { ...t, kernel: storedFilePath(img.name, img.version, 'vmlinuz'), initrds: [storedFilePath(img.name, img.version, 'initrd.img')] };
-      pinned = { path: storedFilePath(img.name, img.version, 'root.sqfs'), sha256: img.manifest.files['root.sqfs'].sha256, exportName: versionExport(img.name, img.version) };
+      pinned = { path: storedFilePath(img.name, img.version, 'root.sqfs'), sha256: img.manifest.files['root.sqfs'].sha256, exportName: versionExport(img.name, img.version), image: img.name, version: img.version };
       if (target.node) this.opts.onPinned?.(target.mac, img.name, img.version);
+      if (t.profile.root?.mode === 'nfs' && t.profile.root.nfsServer === undefined) await this.#treeReady(img.name, img.version);
     }
     const root = t.profile.root;
     // Only inventory nodes have secrets; the token rides on the command line, which /init
@@ -79,6 +82,25 @@ export class BootTree {
     const sha = !pinned && root.mode === 'live' && root.image ? await this.#digests.sha256(root.image) : undefined;
     const args = rootArgs(t.profile, cfg.server, this.baseUrl, sha, pinned);
     return { ...t, cmdline: [args, t.cmdline, tokenArg].filter(Boolean).join(' ') };
+  }
+
+  /**
+   * An NFS root of a stored version mounts that version's unpacked tree: made on the first boot
+   * that pins it (a publish made elsewhere), shared by every boot waiting for it. A boot waits
+   * TREE_WAIT_MS at most; after that its script says so and asks again later.
+   */
+  async #treeReady(image: string, version: string): Promise<void> {
+    const unpacking = this.store!.ensureTree(image, version);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), TREE_WAIT_MS); });
+    try {
+      if ((await Promise.race([unpacking, late])) === 'late') {
+        unpacking.catch(() => {});
+        throw new Error(`the NFS tree of ${image}@${version} is still being unpacked`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** `peer` is the asking machine's address: only its own boot script gets it a token. */

@@ -1,5 +1,5 @@
 import type { ProfileConfig, ServerConfig } from '../config/types.js';
-import { bootUrl, nfsExportPath, profileImagePath } from './urls.js';
+import { bootUrl, nfsExportPath, nfsVersionPath, profileImagePath } from './urls.js';
 
 /** A root pinned to one stored image version: one boot never mixes two versions. */
 export interface PinnedRoot {
@@ -8,6 +8,9 @@ export interface PinnedRoot {
   sha256: string;
   /** NBD export name of that version (versionExport). */
   exportName: string;
+  /** Image name and version: NFS roots mount that version's unpacked tree (nfsVersionPath). */
+  image: string;
+  version: string;
 }
 
 /**
@@ -27,9 +30,14 @@ export function rootArgs(profile: ProfileConfig, server: ServerConfig, baseUrl: 
     case 'nbd':
       args.push(`root=nbd:${server.address}:${server.nbdPort}/${pinned?.exportName ?? profile.name}`);
       break;
-    case 'nfs':
-      args.push(`root=nfs4:${server.address}:${nfsExportPath(profile.name)}`);
+    case 'nfs': {
+      // An existing filer, or this server: a stored version's own tree, or the profile's dir.
+      const host = root.nfsServer ?? server.address;
+      const path = root.nfsPath ?? (pinned ? nfsVersionPath(pinned.image, pinned.version) : nfsExportPath(profile.name));
+      // nfs4: is the dracut form for v4; nfs: with vers=3 is v3, as the kernel's nfsroot mounts it.
+      args.push((root.nfsVersion ?? 4) === 4 ? `root=nfs4:${host}:${path}` : `root=nfs:${host}:${path}:vers=3`);
       break;
+    }
   }
   if (root.overlay === 'none') args.push('rd.diskless.overlay=none');
   args.push(`rd.retry=${root.retry}`, `diskless.server=${baseUrl}`);

@@ -163,3 +163,28 @@ test('api: admin_token_file is resolved beside the config; read_from replaces th
   assert.equal(c.api.adminTokenFile, '/etc/diskless/secrets/token');
   assert.deepEqual(c.api.readFrom, ['192.168.5.0/24', '10.1.2.3', 'fd00::/8']);
 });
+
+test('NFS roots: version, an existing filer (server, path), and who may mount (server.nfs_clients)', () => {
+  const base = (server: string, root: string, nodes = '') => `server: { address: 10.77.0.1${server} }
+dhcp: { mode: full, pool: 10.77.0.100-10.77.0.150, subnet_mask: 255.255.0.0 }
+profiles:
+  p: { kernel: /k, root: ${root} }
+nodes:${nodes || ' []'}
+`;
+  const c = parseConfig(base('', '{ mode: nfs, server: 10.9.0.5, path: /export/debian, version: 3 }'), '/etc/d.yaml');
+  assert.deepEqual(c.profiles.get('p')?.root, { mode: 'nfs', copy: false, overlay: 'tmpfs', retry: 180, nfsVersion: 3, nfsServer: '10.9.0.5', nfsPath: '/export/debian' });
+  assert.deepEqual(c.server.nfsClients, ['10.77.0.0/16'], 'the boot subnet by default');
+  assert.deepEqual(parseConfig(base(', nfs_clients: [10.77.0.0/24, 10.78.0.5]', '{ mode: nfs, dir: /t }'), '/etc/d.yaml').server.nfsClients, ['10.77.0.0/24', '10.78.0.5']);
+  assert.equal(parseConfig(base(', nfs_clients: inventory', '{ mode: nfs, dir: /t }', '\n  - { mac: "52:54:00:00:00:01", address: 10.77.0.11, profile: p }'), '/etc/d.yaml').server.nfsClients, 'inventory');
+  const bad: Array<[string, string, string, RegExp]> = [
+    ['', '{ mode: nfs, server: 10.9.0.5 }', '', /root\.path: an existing NFS server is named by server .* and path/],
+    ['', '{ mode: nfs, server: filer.example, path: /x }', '', /root\.server: "filer\.example" is not an IPv4 address/],
+    ['', '{ mode: nfs, server: 10.9.0.5, path: "/x:vers=4" }', '', /root\.path: .* is not an absolute export path/],
+    ['', '{ mode: nfs, server: 10.9.0.5, path: /x, dir: /t }', '', /root\.dir: a root on another NFS server/],
+    ['', '{ mode: nfs, dir: /t, version: 2 }', '', /root\.version: must be between 3 and 4/],
+    ['', '{ mode: live, image: /i.sqfs, version: 3 }', '', /root\.version: only applies to mode nfs/],
+    [', nfs_clients: [everyone]', '{ mode: nfs, dir: /t }', '', /server\.nfs_clients: "everyone" is not an IPv4 network/],
+    [', nfs_clients: inventory', '{ mode: nfs, dir: /t }', '\n  - { mac: "52:54:00:00:00:01", profile: p }', /server\.nfs_clients: is inventory, but nodes\[0\] .* without an address/],
+  ];
+  for (const [server, root, nodes, want] of bad) assert.throws(() => parseConfig(base(server, root, nodes), '/etc/d.yaml'), (e: unknown) => e instanceof ConfigError && want.test(e.message), `${server} ${root}`);
+});

@@ -38,9 +38,11 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   const base = dirname(file);
   const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
 
-  const server = readServer(top.map('server'), path);
+  const serverFields = top.map('server');
+  const server = readServer(serverFields, path);
   const dhcpFields = top.map('dhcp');
   const dhcp = readDhcp(dhcpFields, server);
+  if (server.nfsClients !== 'inventory' && server.nfsClients.length === 0) server.nfsClients = [bootSubnet(server, dhcp)];
   const api = readApi(top.map('api'), server, dhcp, path);
   const profiles = new Map<string, ProfileConfig>();
   readProfiles(top.entries('profiles'), path, profiles);
@@ -52,6 +54,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   top.rejectUnknown();
   checkUnknownClients(dhcpFields, dhcp, defaultProfile);
   checkUnique(top, nodes);
+  checkNfsClients(serverFields, server, profiles, nodes);
   for (const n of nodes) {
     if (n.address && dhcp.mode === 'full' && !sameSubnet(n.address, server.address, dhcp.subnetMask)) {
       throw new ConfigError(file, undefined, `nodes[${n.mac}].address`, `${n.address} is not in the subnet of server.address ${server.address}/${maskToPrefix(dhcp.subnetMask)}`);
@@ -90,6 +93,7 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     secretsWindowSec: f.int('secrets_window', 900, 60, 86400),
     httpsPort: f.int('https_port', 443, 1, 65535),
     answerRouterSolicitations: f.bool('answer_router_solicitations', false),
+    nfsClients: readNfsClients(f),
     stateDir,
     tlsCertFile: path(f.string('tls_cert', `${stateDir}/tls/server.crt`)),
     tlsKeyFile: path(f.string('tls_key', `${stateDir}/tls/server.key`)),
@@ -168,13 +172,45 @@ function readApi(f: Fields, server: ServerConfig, dhcp: DhcpConfig, path: (p: st
       if (problem) f.fail('read_from', problem, f.raw('read_from'));
     }
   } else {
-    const prefix = maskToPrefix(dhcp.subnetMask) ?? 32;
-    const network = formatIpv4((parseIpv4(server.address)! & parseIpv4(dhcp.subnetMask)!) >>> 0);
-    readFrom = ['127.0.0.0/8', '::1/128', `${network}/${prefix}`];
+    readFrom = ['127.0.0.0/8', '::1/128', bootSubnet(server, dhcp)];
   }
   const maxEventStreams = f.int('max_event_streams', DEFAULT_MAX_EVENT_STREAMS, 1, 4096);
   f.rejectUnknown();
   return { adminTokenFile, readFrom, address, port, hostnames, maxEventStreams };
+}
+
+/** server.address's own subnet (dhcp.subnet_mask) as NETWORK/PREFIX: the nodes' LAN. */
+function bootSubnet(server: ServerConfig, dhcp: DhcpConfig): string {
+  const prefix = maskToPrefix(dhcp.subnetMask) ?? 32;
+  return `${formatIpv4((parseIpv4(server.address)! & parseIpv4(dhcp.subnetMask)!) >>> 0)}/${prefix}`;
+}
+
+/**
+ * server.nfs_clients: IPv4 networks and addresses that may mount the NFS roots, or
+ * `inventory`; empty here means "not set" (the boot subnet, filled in once dhcp is read).
+ * ganesha reads them as words of its CLIENT block, so only addresses and prefixes pass.
+ */
+function readNfsClients(f: Fields): string[] | 'inventory' {
+  const list = f.strings('nfs_clients');
+  if (list.length === 1 && list[0] === 'inventory') return 'inventory';
+  for (const c of list) {
+    const [addr = '', prefix, extra] = c.split('/');
+    if (parseIpv4(addr) === undefined || extra !== undefined || (prefix !== undefined && !(/^\d{1,2}$/.test(prefix) && Number(prefix) <= 32))) {
+      f.fail('nfs_clients', `"${c}" is not an IPv4 network or address (use e.g. 10.0.0.0/24, 10.0.0.11, or the word inventory)`, f.raw('nfs_clients'));
+    }
+  }
+  return list;
+}
+
+/** With nfs_clients: inventory, a node on a root this server exports over NFS needs a reserved address to be let in. */
+function checkNfsClients(f: Fields, server: ServerConfig, profiles: Map<string, ProfileConfig>, nodes: NodeConfig[]): void {
+  if (server.nfsClients !== 'inventory') return;
+  nodes.forEach((n, i) => {
+    const root = profiles.get(n.profile)?.root;
+    if (root?.mode === 'nfs' && root.nfsServer === undefined && n.address === undefined) {
+      f.fail('nfs_clients', `is inventory, but nodes[${i}] (${n.mac}) boots an NFS root of this server without an address: give it one, or list its network in nfs_clients`, f.raw('nfs_clients'));
+    }
+  });
 }
 
 /** Why a read_from entry is not ADDRESS/PREFIX (or a bare address), or undefined if it is. */
@@ -250,20 +286,41 @@ function readProfile(name: string, f: Fields, path: (p: string) => string, paren
     files: mergeFileSpecs(parent?.files ?? [], readFileSpecs(f, path)),
   };
   if (f.has('root')) {
-    if (!f.isNull('root')) p.root = readRoot(f.map('root'), path, image !== undefined);
+    if (!f.isNull('root')) p.root = readRoot(f.map('root'), path, image !== undefined, name);
   } else if (parent?.root) p.root = { ...parent.root };
   else if (image !== undefined) p.root = { mode: 'live', copy: false, overlay: 'tmpfs', retry: 180 };
   f.rejectUnknown();
   return p;
 }
 
-function readRoot(f: Fields, path: (p: string) => string, fromStore: boolean): RootConfig {
+function readRoot(f: Fields, path: (p: string) => string, fromStore: boolean, profile: string): RootConfig {
   const mode = f.oneOf('mode', ['live', 'nbd', 'nfs'] as const, 'live');
   const image = f.optString('image');
   const dir = f.optString('dir');
+  const nfsServer = ipv4(f, 'server', f.optString('server'));
+  const nfsPath = f.optString('path');
+  const nfsVersion = f.has('version') ? f.int('version', 4, 3, 4) as 3 | 4 : undefined;
   if (fromStore && image !== undefined) f.fail('image', 'the profile takes its root from image: NAME already; remove root.image', f.raw('image'));
   if ((mode === 'live' || mode === 'nbd') && image === undefined && !fromStore) f.fail('image', `is required for mode ${mode} (a squashfs file)`);
-  if (mode === 'nfs' && dir === undefined) f.fail('dir', 'is required for mode nfs (the image tree to export)');
+  for (const key of ['server', 'path', 'version'] as const) {
+    if (mode !== 'nfs' && f.has(key)) f.fail(key, 'only applies to mode nfs', f.raw(key));
+  }
+  if (mode === 'nfs') {
+    if ((nfsServer === undefined) !== (nfsPath === undefined)) {
+      f.fail(nfsServer === undefined ? 'server' : 'path', 'an existing NFS server is named by server (its IPv4 address) and path (its export) together', f.raw(nfsServer === undefined ? 'path' : 'server'));
+    }
+    if (nfsServer !== undefined && dir !== undefined) f.fail('dir', 'a root on another NFS server (server, path) exports nothing from here: remove dir', f.raw('dir'));
+    if (nfsServer === undefined && dir === undefined && !fromStore) {
+      f.fail('dir', 'is required for mode nfs (the image tree to export), unless the profile has image: NAME (its published version is exported) or the root is on another NFS server (server, path)');
+    }
+    if (fromStore && dir !== undefined) f.fail('dir', 'the profile exports its image\'s published version (image: NAME); remove root.dir', f.raw('dir'));
+    // The path goes into root=nfs:SERVER:PATH:OPTIONS, where ":" ends it and "," would start a mount option.
+    if (nfsPath !== undefined && !/^\/[A-Za-z0-9._+@=\/-]*$/.test(nfsPath)) {
+      f.fail('path', `${JSON.stringify(nfsPath)} is not an absolute export path of letters, digits and . _ + @ = - /`, f.raw('path'));
+    }
+    // A profile named "images" exporting a dir would sit where stored versions are exported.
+    if (dir !== undefined && profile === 'images') f.fail('dir', 'a profile named "images" cannot export a dir over NFS: /images is where stored image versions are exported; rename the profile');
+  }
   const copy = f.bool('copy', false);
   if (copy && mode !== 'live') f.fail('copy', 'only applies to mode live');
   const r: RootConfig = {
@@ -273,6 +330,9 @@ function readRoot(f: Fields, path: (p: string) => string, fromStore: boolean): R
     retry: f.int('retry', 180, 0, 86400),
     ...(image !== undefined ? { image: path(image) } : {}),
     ...(dir !== undefined ? { dir: path(dir) } : {}),
+    ...(nfsVersion !== undefined ? { nfsVersion } : {}),
+    ...(nfsServer !== undefined ? { nfsServer } : {}),
+    ...(nfsPath !== undefined ? { nfsPath } : {}),
   };
   f.rejectUnknown();
   return r;

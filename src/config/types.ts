@@ -40,6 +40,11 @@ export interface ServerConfig {
   tlsKeyFile: string;
   /** Answer IPv6 Router Solicitations on `interface` with "no router" (iPXE stops waiting). */
   answerRouterSolicitations: boolean;
+  /**
+   * Who may mount the NFS roots this server exports: networks and addresses (CIDR), by default
+   * the boot subnet; or `inventory`, the reserved addresses of the inventory's nodes.
+   */
+  nfsClients: string[] | 'inventory';
 }
 
 export interface DhcpConfig {
@@ -70,6 +75,11 @@ export interface RootConfig {
   image?: string;
   /** image tree: exported read-only over NFS (nfs). */
   dir?: string;
+  /** nfs: the NFS version the node mounts with (4 by default; 3 needs rpcbind beside ganesha). */
+  nfsVersion?: 3 | 4;
+  /** nfs on an existing filer this server does not run: its IPv4 address and exported path. */
+  nfsServer?: string;
+  nfsPath?: string;
   /** live only: copy the whole tree into RAM instead of loop-mounting the image. */
   copy: boolean;
   overlay: 'tmpfs' | 'none';

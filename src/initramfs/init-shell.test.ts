@@ -41,7 +41,9 @@ test('check_cmdline names what is wrong', (t) => {
     ['root=live:http://s/i.sqfs', null],
     ['root=nbd:10.0.0.1:10809/img', null],
     ['root=nfs4:10.0.0.1:/srv/img', null],
-    ['', /no root= on the kernel command line/],
+    // No root named: it comes from the lease's root path (DHCP option 17) once the network is up.
+    ['', null],
+    ['root=dhcp', null],
     ['root=/dev/sda1', /root=\/dev\/sda1 is not a Diskless root/],
     ['root=live:http://s/i rd.retry=1m', /rd\.retry=1m: expected a number of seconds/],
     ['root=live:http://s/i rd.diskless.overlay=disk', /rd\.diskless\.overlay=disk: expected tmpfs or none/],
@@ -53,6 +55,51 @@ test('check_cmdline names what is wrong', (t) => {
     const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/cmdline.sh"; parse_cmdline; if check_cmdline; then echo OK; else echo "ERR $DL_CAUSE"; fi`, { DL_CMDLINE_FILE: join(dir, 'cmdline') });
     if (want) assert.match(r.out, new RegExp(`^ERR .*${want.source}`), line);
     else assert.equal(r.out.trim(), 'OK', line);
+  }
+});
+
+test('no root= on the command line: the root path of the lease (DHCP option 17) in nfsroot or root= form, values kept as data', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-rootpath-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cases: Array<[string, string | RegExp]> = [
+    ['10.0.0.5:/srv/root', 'nfs nfs:10.0.0.5:/srv/root'],
+    ['/srv/root', 'nfs nfs:10.0.0.1:/srv/root'],
+    ['10.0.0.5:/srv/root,vers=4,proto=tcp', 'nfs nfs:10.0.0.5:/srv/root:vers=4,proto=tcp'],
+    ['nfs4:10.0.0.5:/exports/debian', 'nfs nfs4:10.0.0.5:/exports/debian'],
+    ['live:http://10.0.0.1/images/a.sqfs', 'live live:http://10.0.0.1/images/a.sqfs'],
+    ['', /no root= on the kernel command line and no root path \(DHCP option 17\)/],
+    ['srv-root', /expected \[SERVER:\]\/PATH\[,OPTIONS\]/],
+    ['$(touch PWNED1):/x', 'nfs nfs:$(touch PWNED1):/x'],
+    ['`touch PWNED2`', /expected \[SERVER:\]\/PATH/],
+  ];
+  for (const [rootpath, want] of cases) {
+    const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/cmdline.sh"; . "$DL_LIB/root.sh"
+      NET_ROOTPATH=$RP NET_SERVERID=10.0.0.1
+      if root_from_dhcp; then printf '%s %s\\n' "$DL_ROOT_KIND" "$DL_ROOT"; else echo "ERR $DL_CAUSE"; fi`, { RP: rootpath });
+    if (typeof want === 'string') assert.equal(r.out.trim(), want, rootpath);
+    else assert.match(r.out, new RegExp(`^ERR .*${want.source}`), rootpath);
+  }
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('PWNED')), []);
+});
+
+test('NFS roots: nfs4: mounts v4, nfs: v3 unless its options name a version; the server must be an address', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-nfs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cases: Array<[string, string | RegExp]> = [
+    ['nfs:10.0.0.5:/srv/root', '-t nfs -o ro,nolock,vers=3,addr=10.0.0.5 10.0.0.5:/srv/root'],
+    ['nfs4:10.0.0.5:/images/lab/0123456789abcdef', '-t nfs4 -o ro,nolock,vers=4,addr=10.0.0.5,clientaddr=10.0.0.42 10.0.0.5:/images/lab/0123456789abcdef'],
+    ['nfs:10.0.0.5:/srv/root:vers=3', '-t nfs -o ro,nolock,addr=10.0.0.5,vers=3 10.0.0.5:/srv/root'],
+    ['nfs:10.0.0.5:/srv/root:nfsvers=4.1,proto=tcp', '-t nfs4 -o ro,nolock,addr=10.0.0.5,clientaddr=10.0.0.42,nfsvers=4.1,proto=tcp 10.0.0.5:/srv/root'],
+    ['nfs:filer.example:/srv/root', /the NFS server must be an IPv4 address/],
+  ];
+  for (const [root, want] of cases) {
+    const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/cmdline.sh"; . "$DL_LIB/root.sh"
+      modprobe() { :; }
+      mount() { printf '%s ' "$@" > "$PWD/mount-args"; }
+      DL_ROOT=$ROOT NET_IP=10.0.0.42 DL_LOWER=$PWD/lower
+      if attach_nfs; then sed 's/ [^ ]*lower $//' mount-args; else echo "ERR $DL_CAUSE"; fi`, { ROOT: root });
+    if (typeof want === 'string') assert.equal(r.out.trim(), want, root);
+    else assert.match(r.out, new RegExp(`^ERR .*${want.source}`), root);
   }
 });
 

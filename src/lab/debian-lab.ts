@@ -18,7 +18,7 @@ import { buildNetworkInitrd, INITRAMFS_DIR } from '../initramfs/network-initrd.j
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
 import { ensureLabImage, type LabImage } from './lab-image.js';
 import { ImageStore } from '../images/store/image-store.js';
-import { readJsonLog, startLabServer } from './lab-server.js';
+import { readJsonLog, startLabRpcbind, startLabServer } from './lab-server.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import { defaultCacheDir, LAB_NODE_ADDRESS, LAB_SERVER } from './tiny-lab.js';
 
@@ -90,6 +90,12 @@ export interface DebianLabOptions {
   foreignHost?: boolean;
   /** server.answer_router_solicitations (default true: iPXE then skips its ~13 s IPv6 wait). */
   answerRouterSolicitations?: boolean;
+  /** Runs rpcbind in the lab namespace (NFSv3 roots need it) and the server beside it. */
+  rpcbind?: boolean;
+  /** YAML appended to the server section (indented two spaces), e.g. nfs_clients. */
+  serverExtra?: string;
+  /** More profiles (YAML indented two spaces, under profiles:), e.g. one inheriting debian. */
+  extraProfiles?: string;
 }
 
 /** Console login for a lab node: the lab image lets root in without a password unless one is set. */
@@ -147,6 +153,7 @@ const randomMac = () => `52:54:00:${randomBytes(3).toString('hex').match(/../g)!
 export class DebianLab {
   readonly nodes: LabNode[];
   #server: Daemon | undefined;
+  #privateRun = false;
 
   /** The server's image store (state_dir/images), shared with the running diskless serve. */
   readonly store: ImageStore;
@@ -195,7 +202,6 @@ export class DebianLab {
     const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image, initrd, count, o.rootPassword?.password);
     try {
       if (o.fromStore) {
-        if (o.mode === 'nfs') throw new Error('Cannot boot a stored image over NFS: store images are squashfs files');
         const v = await lab.store.addVersion('lab', { squashfs: image.squashfs, kernel: image.kernel, initrd, kernelVersion: image.kernelVersion, link: true });
         await lab.store.publish('lab', v.version);
       }
@@ -215,7 +221,7 @@ server:
   http_port: 80
   tls_cert: ${cert.certFile}
   tls_key: ${cert.keyFile}
-  state_dir: ${lab.stateDir}${o.tokenTtlSec !== undefined ? `\n  token_ttl: ${o.tokenTtlSec}` : ''}
+  state_dir: ${lab.stateDir}${o.tokenTtlSec !== undefined ? `\n  token_ttl: ${o.tokenTtlSec}` : ''}${o.serverExtra ? `\n  ${o.serverExtra}` : ''}
 dhcp:
   mode: full
   pool: 10.77.0.100-10.77.0.150
@@ -228,8 +234,12 @@ profiles:
 ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${initrd}`}
     cmdline: console=ttyS0
     root: ${root}${o.profileExtra ?? ''}
-nodes:
+${o.extraProfiles ?? ''}nodes:
 ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    address: ${n.address}\n    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}`).join('')}`);
+      if (o.rpcbind) {
+        await startLabRpcbind(net);
+        lab.#privateRun = true;
+      }
       await lab.startServer();
       const nic = o.nic ?? 'virtio-net-pci';
       for (const node of lab.nodes) {
@@ -268,7 +278,7 @@ ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    ad
   }
 
   async startServer(): Promise<void> {
-    this.#server = await startLabServer(this.net, this.configPath, this.serverLogPath);
+    this.#server = await startLabServer(this.net, this.configPath, this.serverLogPath, undefined, { privateRun: this.#privateRun });
   }
 
   /**

@@ -35,13 +35,22 @@ parse_cmdline() {
     return 0
 }
 
-check_cmdline() {
+# Sets DL_ROOT_KIND (and DL_ROOT_URL for live) from DL_ROOT.
+classify_root() {
     case "$DL_ROOT" in
         live:http://*|live:https://*) DL_ROOT_KIND=live DL_ROOT_URL=${DL_ROOT#live:} ;;
         nbd:*) DL_ROOT_KIND=nbd ;;
         nfs:*|nfs4:*) DL_ROOT_KIND=nfs ;;
-        "") cause "no root= on the kernel command line (expected live:http://…, nbd:SERVER:PORT/EXPORT or nfs:SERVER:/PATH)"; return ;;
         *) cause "root=$DL_ROOT is not a Diskless root (expected live:http://…, nbd:SERVER:PORT/EXPORT or nfs:SERVER:/PATH)"; return ;;
+    esac
+    return 0
+}
+
+check_cmdline() {
+    case "$DL_ROOT" in
+        # No root named (or root=dhcp): the lease's root path (DHCP option 17), once the network is up.
+        ""|dhcp) DL_ROOT_KIND=dhcp ;;
+        *) classify_root || return ;;
     esac
     case "$DL_OVERLAY" in tmpfs|none) ;; *) cause "rd.diskless.overlay=$DL_OVERLAY: expected tmpfs or none"; return ;; esac
     case "$DL_RETRY" in ''|*[!0-9]*) cause "rd.retry=$DL_RETRY: expected a number of seconds"; return ;; esac
