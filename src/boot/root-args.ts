@@ -1,4 +1,4 @@
-import type { ProfileConfig, ServerConfig } from '../config/types.js';
+import type { DiskConfig, ProfileConfig, ServerConfig } from '../config/types.js';
 import { bootUrl, nfsExportPath, nfsVersionPath, profileImagePath } from './urls.js';
 
 /** A root pinned to one stored image version: one boot never mixes two versions. */
@@ -42,4 +42,24 @@ export function rootArgs(profile: ProfileConfig, server: ServerConfig, baseUrl: 
   if (root.overlay === 'none') args.push('rd.diskless.overlay=none');
   args.push(`rd.retry=${root.retry}`, `diskless.server=${baseUrl}`);
   return args.join(' ');
+}
+
+/**
+ * Kernel arguments for a profile's local disk (/init's disk.sh): how to find it, then what to
+ * put there. A glob's spaces become "?" (a kernel argument has none; "?" matches the space).
+ */
+export function diskArgs(disk: DiskConfig | undefined): string {
+  if (!disk) return '';
+  const { match } = disk;
+  const glob = (g: string) => g.replace(/ /g, '?');
+  return [
+    match.path !== undefined ? `rd.diskless.disk.path=${match.path}` : '',
+    match.model !== undefined ? `rd.diskless.disk.model=${glob(match.model)}` : '',
+    match.byId !== undefined ? `rd.diskless.disk.id=${glob(match.byId)}` : '',
+    match.minBytes !== undefined || match.maxBytes !== undefined ? `rd.diskless.disk.size=${match.minBytes ?? ''}-${match.maxBytes ?? ''}` : '',
+    `rd.diskless.disk.upper=${disk.upper ? 1 : 0}`,
+    disk.swapMiB ? `rd.diskless.disk.swap=${disk.swapMiB}` : '',
+    disk.scratch !== undefined ? `rd.diskless.disk.scratch=${disk.scratch}` : '',
+    disk.persist.length ? `rd.diskless.disk.persist=${disk.persist.join(',')}` : '',
+  ].filter(Boolean).join(' ');
 }

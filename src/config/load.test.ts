@@ -188,3 +188,28 @@ nodes:${nodes || ' []'}
   ];
   for (const [server, root, nodes, want] of bad) assert.throws(() => parseConfig(base(server, root, nodes), '/etc/d.yaml'), (e: unknown) => e instanceof ConfigError && want.test(e.message), `${server} ${root}`);
 });
+
+test('profile disk: match keys, sizes, swap, scratch and kept paths; rendered as rd.diskless.disk.* words; bad values named', async () => {
+  const { diskArgs } = await import('../boot/root-args.js');
+  const base = (disk: string) => `server: { address: 10.77.0.1 }
+profiles:
+  p:
+    kernel: /k
+    disk: ${disk}
+`;
+  const p = parseConfig(base('{ match: { model: "QEMU HARDDISK", by_id: "virtio-dl*", size: 8G-2T }, swap: 2G, scratch: /scratch, persist: [/var/lib/docker, /etc/ssh] }'), '/etc/d.yaml').profiles.get('p')!;
+  assert.deepEqual(p.disk, { match: { model: 'QEMU HARDDISK', byId: 'virtio-dl*', minBytes: 8 * 2 ** 30, maxBytes: 2 * 2 ** 40 }, upper: true, swapMiB: 2048, scratch: '/scratch', persist: ['/var/lib/docker', '/etc/ssh'] });
+  assert.equal(diskArgs(p.disk), `rd.diskless.disk.model=QEMU?HARDDISK rd.diskless.disk.id=virtio-dl* rd.diskless.disk.size=${8 * 2 ** 30}-${2 * 2 ** 40} rd.diskless.disk.upper=1 rd.diskless.disk.swap=2048 rd.diskless.disk.scratch=/scratch rd.diskless.disk.persist=/var/lib/docker,/etc/ssh`);
+  assert.equal(diskArgs(parseConfig(base('{ match: { path: /dev/sdb }, upper: false }'), '/etc/d.yaml').profiles.get('p')!.disk), 'rd.diskless.disk.path=/dev/sdb rd.diskless.disk.upper=0');
+  const bad: Array<[string, RegExp]> = [
+    ['{ swap: 1G }', /disk\.match: name the disk by path, model, by_id or size/],
+    ['{ match: { size: 2T-8G } }', /disk\.match\.size: "2T-8G": expected MIN-MAX/],
+    ['{ match: { path: /dev/../sda } }', /disk\.match\.path: .* is not a whole disk's \/dev\/NAME/],
+    ['{ match: { model: "a;b" } }', /disk\.match\.model: .*a model glob/],
+    ['{ match: { path: /dev/sda }, swap: 1.5K }', /disk\.swap: .* whole MiB/],
+    ['{ match: { path: /dev/sda }, persist: [/var/../etc] }', /disk\.persist: .*\(no \. or \.\. segments\)/],
+    ['{ match: { path: /dev/sda }, scratch: /run/scratch }', /disk\.scratch: \/run\/scratch is under \/proc, \/sys, \/dev or \/run/],
+    ['{ match: { path: /dev/sda }, wipe: true }', /disk\.wipe: unknown setting/],
+  ];
+  for (const [disk, want] of bad) assert.throws(() => parseConfig(base(disk), '/etc/d.yaml'), (e: unknown) => e instanceof ConfigError && want.test(e.message), disk);
+});

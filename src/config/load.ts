@@ -4,7 +4,7 @@ import { LineCounter, parseDocument, isMap } from 'yaml';
 import { isIPv4, isIPv6 } from 'node:net';
 import { formatIpv4, parseIpv4, sameSubnet, maskToPrefix } from '../net/ipv4.js';
 import { normalizeMac } from '../net/mac.js';
-import type { ApiConfig, DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig } from './types.js';
+import type { ApiConfig, DhcpConfig, DiskConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig } from './types.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
 import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
@@ -289,8 +289,84 @@ function readProfile(name: string, f: Fields, path: (p: string) => string, paren
     if (!f.isNull('root')) p.root = readRoot(f.map('root'), path, image !== undefined, name);
   } else if (parent?.root) p.root = { ...parent.root };
   else if (image !== undefined) p.root = { mode: 'live', copy: false, overlay: 'tmpfs', retry: 180 };
+  if (f.has('disk')) {
+    if (!f.isNull('disk')) p.disk = readDisk(f.map('disk'));
+  } else if (parent?.disk) p.disk = { ...parent.disk, match: { ...parent.disk.match }, persist: [...parent.disk.persist] };
+  if (p.disk && p.root?.overlay === 'none' && p.disk.upper) f.fail('disk', 'upper: true needs an overlay, and root.overlay is none (set upper: false)', f.raw('disk'));
   f.rejectUnknown();
   return p;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+/** "64G", "512M", "2T" (binary units) → bytes; undefined when it is not a size. */
+function parseSize(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const bytes = Math.round(Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+// Paths the node mounts over: absolute, plain characters, no "." or ".." segment, not a
+// filesystem the initramfs moves into the root (/proc, /sys, /dev, /run) nor the root itself.
+function mountPathProblem(p: string): string | undefined {
+  if (!/^(\/[A-Za-z0-9_+@=-][A-Za-z0-9._+@=-]*)+$/.test(p) || p.split('/').some((s) => s === '.' || s === '..')) {
+    return `${JSON.stringify(p)} is not an absolute path of letters, digits and . _ + @ = - (no . or .. segments)`;
+  }
+  if (/^\/(proc|sys|dev|run)(\/|$)/.test(p)) return `${p} is under /proc, /sys, /dev or /run, which the system mounts itself`;
+  return undefined;
+}
+
+// Globs go onto the kernel command line: no blanks there, so a space in a model is written "?".
+const DISK_GLOB = /^[A-Za-z0-9 ._*?:+\[\]-]{1,128}$/;
+
+function readDisk(f: Fields): DiskConfig {
+  const m = f.map('match');
+  const path = m.optString('path');
+  const model = m.optString('model');
+  const byId = m.optString('by_id');
+  const sizeText = m.optString('size');
+  if (path !== undefined && !/^\/dev\/[A-Za-z0-9_-]{1,32}$/.test(path)) m.fail('path', `${JSON.stringify(path)} is not a whole disk's /dev/NAME (e.g. /dev/sda, /dev/nvme0n1); use by_id for a stable name`, m.raw('path'));
+  if (model !== undefined && !DISK_GLOB.test(model)) m.fail('model', `${JSON.stringify(model)}: a model glob of letters, digits, spaces and . _ * ? : + - [ ]`, m.raw('model'));
+  if (byId !== undefined && !DISK_GLOB.test(byId)) m.fail('by_id', `${JSON.stringify(byId)}: a by-id glob of letters, digits and . _ * ? : + - [ ]`, m.raw('by_id'));
+  let minBytes: number | undefined;
+  let maxBytes: number | undefined;
+  if (sizeText !== undefined) {
+    const [lo = '', hi, extra] = sizeText.split('-');
+    minBytes = lo.trim() === '' ? undefined : parseSize(lo);
+    maxBytes = hi === undefined ? minBytes : hi.trim() === '' ? undefined : parseSize(hi);
+    if (extra !== undefined || (lo.trim() !== '' && minBytes === undefined) || (hi !== undefined && hi.trim() !== '' && maxBytes === undefined) || (minBytes === undefined && maxBytes === undefined) || (minBytes !== undefined && maxBytes !== undefined && minBytes > maxBytes)) {
+      m.fail('size', `${JSON.stringify(sizeText)}: expected MIN-MAX with K, M, G or T (e.g. 100G-2T, 100G- or -2T)`, m.raw('size'));
+    }
+  }
+  m.rejectUnknown();
+  if (path === undefined && model === undefined && byId === undefined && sizeText === undefined) f.fail('match', 'name the disk by path, model, by_id or size (every one given must match)');
+  const swapText = f.optString('swap');
+  const swapBytes = swapText === undefined ? 0 : parseSize(swapText);
+  if (swapBytes === undefined || swapBytes % 2 ** 20 !== 0) f.fail('swap', `${JSON.stringify(swapText)}: a size in whole MiB, e.g. 4G or 512M`, f.raw('swap'));
+  const scratch = f.optString('scratch');
+  const scratchProblem = scratch === undefined ? undefined : mountPathProblem(scratch);
+  if (scratchProblem) f.fail('scratch', scratchProblem, f.raw('scratch'));
+  const persist = f.strings('persist');
+  for (const p of persist) {
+    const problem = mountPathProblem(p);
+    if (problem) f.fail('persist', problem, f.raw('persist'));
+  }
+  const d: DiskConfig = {
+    match: {
+      ...(path !== undefined ? { path } : {}),
+      ...(model !== undefined ? { model } : {}),
+      ...(byId !== undefined ? { byId } : {}),
+      ...(minBytes !== undefined ? { minBytes } : {}),
+      ...(maxBytes !== undefined ? { maxBytes } : {}),
+    },
+    upper: f.bool('upper', true),
+    swapMiB: swapBytes! / 2 ** 20,
+    ...(scratch !== undefined ? { scratch } : {}),
+    persist,
+  };
+  f.rejectUnknown();
+  return d;
 }
 
 function readRoot(f: Fields, path: (p: string) => string, fromStore: boolean, profile: string): RootConfig {

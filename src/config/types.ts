@@ -100,6 +100,35 @@ export interface FileSpec {
   template: boolean;
 }
 
+/** Which local disk a node uses: every given key must match (the first disk that does wins). */
+export interface DiskMatch {
+  /** /dev/NAME of the whole disk. */
+  path?: string;
+  /** Shell glob on the disk's model (/sys/block/X/device/model). */
+  model?: string;
+  /** Shell glob on its /dev/disk/by-id name (virtio-SERIAL, nvme-MODEL_SERIAL, ata-MODEL_SERIAL). */
+  byId?: string;
+  /** Size bounds in bytes (either may be absent). */
+  minBytes?: number;
+  maxBytes?: number;
+}
+
+/**
+ * A node's local disk: one ext4 filesystem labelled "diskless" on the whole disk, made only on
+ * a disk that carries nothing blkid knows (or is already ours); never on anything else.
+ */
+export interface DiskConfig {
+  match: DiskMatch;
+  /** The overlay's upper layer on the disk instead of RAM (emptied at every boot). */
+  upper: boolean;
+  /** A swap file of this many MiB on the disk; 0 for none. */
+  swapMiB: number;
+  /** Emptied at every boot and mounted here. */
+  scratch?: string;
+  /** Directories of the root kept on the disk across reboots. */
+  persist: string[];
+}
+
 export interface ProfileConfig {
   name: string;
   /** An image in the store (diskless image build): its published version's kernel, initrd and root. */
@@ -110,6 +139,8 @@ export interface ProfileConfig {
   cmdline: string;
   loader: Loader;
   root?: RootConfig;
+  /** Local disk use; none: the node runs from RAM alone. */
+  disk?: DiskConfig;
   files: FileSpec[];
 }
 

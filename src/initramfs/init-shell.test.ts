@@ -103,6 +103,53 @@ test('NFS roots: nfs4: mounts v4, nfs: v3 unless its options name a version; the
   }
 });
 
+test('local disk: matched by path, model glob, size range and by-id glob (virtio, NVMe, ATA), globs kept as patterns', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-disk-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sys = join(dir, 'sys');
+  const disk = (name: string, sectors: number, attrs: Record<string, string | Buffer>) => {
+    mkdirSync(join(sys, 'block', name, 'device'), { recursive: true });
+    writeFileSync(join(sys, 'block', name, 'size'), `${sectors}\n`);
+    for (const [k, v] of Object.entries(attrs)) writeFileSync(join(sys, 'block', name, k), v);
+  };
+  disk('vda', 2 * 1024 * 1024 * 10, { serial: 'dlscratch' }); // 10 GiB
+  disk('nvme0n1', 2 * 1024 * 1024 * 512, { 'device/model': 'Samsung SSD 980 PRO 1TB                 \n', 'device/serial': '  S5GXNF0R123456  \n' });
+  disk('sda', 2 * 1024 * 1024 * 100, { 'device/model': 'QEMU HARDDISK   \n', 'device/vendor': 'ATA     \n', 'device/vpd_pg80': Buffer.concat([Buffer.from([0, 0x80, 0, 8]), Buffer.from('QM00001 ')]) });
+  mkdirSync(join(sys, 'block', 'loop0'), { recursive: true });
+  mkdirSync(join(sys, 'block', 'nbd0', 'device'), { recursive: true });
+  const GiB = 2 ** 30;
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ DL_DISK_PATH: '/dev/sda' }, 'sda'],
+    [{ DL_DISK_MODEL: 'Samsung?SSD*' }, 'nvme0n1'],
+    [{ DL_DISK_ID: 'virtio-dlscr*' }, 'vda'],
+    [{ DL_DISK_ID: 'nvme-Samsung_SSD_980_PRO_1TB_S5GXNF0R123456' }, 'nvme0n1'],
+    [{ DL_DISK_ID: 'ata-QEMU_HARDDISK_QM00001' }, 'sda'],
+    [{ DL_DISK_SIZE: `${50 * GiB}-${200 * GiB}` }, 'sda'],
+    [{ DL_DISK_SIZE: `${200 * GiB}-` }, 'nvme0n1'],
+    [{ DL_DISK_SIZE: `-${20 * GiB}`, DL_DISK_ID: 'virtio-*' }, 'vda'],
+    [{ DL_DISK_SIZE: `-${20 * GiB}`, DL_DISK_ID: 'ata-*' }, ''],
+    [{ DL_DISK_MODEL: '$(touch PWNED1)' }, ''],
+    [{ DL_DISK_ID: '*' }, 'nvme0n1 sda vda'],
+  ];
+  for (const [env, want] of cases) {
+    const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/disk.sh"
+      for n in $(disk_candidates); do disk_matches "$n" && printf '%s ' "$n"; done`, { DL_SYSFS: sys, DL_MNT: join(dir, 'mnt'), ...env });
+    assert.equal(r.out.trim(), want, JSON.stringify(env));
+  }
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('PWNED')), []);
+});
+
+test('local disk: persist and scratch targets must stay inside the new root (no .., no symlink on the way)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-disk-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'newroot', 'etc', 'ssh'), { recursive: true });
+  execFileSync('ln', ['-s', '/run/initramfs', join(dir, 'newroot', 'var')]);
+  for (const [p, ok] of [['/etc/ssh', true], ['/srv/new/dir', true], ['/var/lib/docker', false], ['/etc/../run', false], ['etc/ssh', false], ['/etc/./ssh', false]] as const) {
+    const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/disk.sh"; disk_safe_target "$P" && echo yes || echo no`, { DL_NEWROOT: join(dir, 'newroot'), DL_MNT: join(dir, 'mnt'), P: p });
+    assert.equal(r.out.trim(), ok ? 'yes' : 'no', p);
+  }
+});
+
 test('shquote and urlencode round-trip hostile strings', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dl-quote-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

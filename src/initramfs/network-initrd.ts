@@ -9,9 +9,11 @@ export const INITRAMFS_DIR = fileURLToPath(new URL('../../../initramfs', import.
 /**
  * Tools /init needs that an image may not have; taken from this host with their libraries:
  * nbd-client attaches NBD roots, openssl fetches the node's secrets over TLS from the server
- * whose certificate the initrd carries (busybox's TLS client verifies no certificate).
+ * whose certificate the initrd carries (busybox's TLS client verifies no certificate); blkid
+ * tells what a local disk carries (busybox has none) and mke2fs makes ext4 on it (busybox's
+ * makes ext2 only).
  */
-export const HOST_TOOLS = ['/usr/sbin/nbd-client', '/usr/bin/openssl'];
+export const HOST_TOOLS = ['/usr/sbin/nbd-client', '/usr/bin/openssl', '/sbin/blkid', '/sbin/mke2fs'];
 
 /** Where /init looks for the certificates of the servers it may hand its token to (identity.sh). */
 export const SERVER_CERTS_PATH = '/etc/diskless/server-certs.pem';

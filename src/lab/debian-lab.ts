@@ -9,7 +9,7 @@ import { nullLogger, type Logger } from '../log/logger.js';
 import { LabNetwork, removeStaleLabNamespaces } from './netns.js';
 import { QemuMachine, type BootMethod, type NicModel } from './qemu.js';
 import { loadConfig } from '../config/load.js';
-import { rootArgs } from '../boot/root-args.js';
+import { diskArgs, rootArgs } from '../boot/root-args.js';
 import { bootIfArg, httpBaseUrl } from '../boot/urls.js';
 import { assertLabHost } from './lab-host.js';
 import type { Daemon } from '../process/daemon.js';
@@ -96,6 +96,8 @@ export interface DebianLabOptions {
   serverExtra?: string;
   /** More profiles (YAML indented two spaces, under profiles:), e.g. one inheriting debian. */
   extraProfiles?: string;
+  /** QEMU arguments for every node (disks, say); powerCycle() can change them. */
+  qemuArgs?: readonly string[];
 }
 
 /** Console login for a lab node: the lab image lets root in without a password unless one is set. */
@@ -154,6 +156,7 @@ export class DebianLab {
   readonly nodes: LabNode[];
   #server: Daemon | undefined;
   #privateRun = false;
+  #options!: DebianLabOptions;
 
   /** The server's image store (state_dir/images), shared with the running diskless serve. */
   readonly store: ImageStore;
@@ -200,6 +203,7 @@ export class DebianLab {
     const count = o.nodes ?? 1;
     if (!Number.isInteger(count) || count < 1 || count > 9) throw new Error(`DebianLab nodes must be 1 to 9, got ${count}`);
     const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image, initrd, count, o.rootPassword?.password);
+    lab.#options = o;
     try {
       if (o.fromStore) {
         const v = await lab.store.addVersion('lab', { squashfs: image.squashfs, kernel: image.kernel, initrd, kernelVersion: image.kernelVersion, link: true });
@@ -244,18 +248,7 @@ ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    ad
       const nic = o.nic ?? 'virtio-net-pci';
       for (const node of lab.nodes) {
         progress(`booting ${node.hostname} ${node.mac} (${nic}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);
-        node.vm = await QemuMachine.start({
-          boot: nic === 'usb-net' ? await lab.#handedOver(node) : { kind: 'network' },
-          network: net,
-          nicModel: nic,
-          mac: node.mac,
-          memoryMiB: o.memoryMiB ?? (o.mode === 'live' ? 1536 : 1024),
-          interactive: true,
-          allowReboot: true,
-          dir,
-          name: node.hostname,
-          logger: o.logger ?? nullLogger,
-        });
+        await lab.#startVm(node, o.qemuArgs ?? []);
       }
       return lab;
     } catch (e) {
@@ -273,8 +266,36 @@ ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    ad
     const config = loadConfig(this.configPath);
     const profile = config.profiles.get('debian');
     if (profile === undefined || profile.kernel === '') throw new Error('Cannot boot a USB-NIC node from the image store: it is handed kernel files directly');
-    const append = [rootArgs(profile, config.server, httpBaseUrl(config.server), undefined), profile.cmdline, bootIfArg(node.mac)].filter(Boolean).join(' ');
+    const append = [rootArgs(profile, config.server, httpBaseUrl(config.server), undefined), diskArgs(profile.disk), profile.cmdline, bootIfArg(node.mac)].filter(Boolean).join(' ');
     return { kind: 'kernel', kernel: profile.kernel, initrd: this.initrd, append };
+  }
+
+  async #startVm(node: LabNode, extraArgs: readonly string[]): Promise<void> {
+    const o = this.#options;
+    const nic = o.nic ?? 'virtio-net-pci';
+    node.vm = await QemuMachine.start({
+      boot: nic === 'usb-net' ? await this.#handedOver(node) : { kind: 'network' },
+      network: this.net,
+      nicModel: nic,
+      mac: node.mac,
+      memoryMiB: o.memoryMiB ?? (o.mode === 'live' ? 1536 : 1024),
+      interactive: true,
+      allowReboot: true,
+      dir: this.dir,
+      name: node.hostname,
+      logger: o.logger ?? nullLogger,
+      ...(extraArgs.length ? { extraArgs } : {}),
+    });
+  }
+
+  /**
+   * Switches the first node off and on again with other QEMU arguments (other disks, say): a
+   * cold boot of the same machine, its MAC and inventory entry unchanged.
+   */
+  async powerCycle(extraArgs: readonly string[] = []): Promise<void> {
+    const node = this.nodes[0]!;
+    await node.vm.stop();
+    await this.#startVm(node, extraArgs);
   }
 
   async startServer(): Promise<void> {

@@ -6,6 +6,8 @@ parse_cmdline() {
     DL_ROOT="" DL_OVERLAY=tmpfs DL_COPY="" DL_SHA256="" DL_RETRY=180 DL_IP="" DL_BOOTIF=""
     DL_BREAK="" DL_SHELL="" DL_DEBUG="" DL_SERVER="" DL_INIT=/sbin/init DL_OVERLAY_SIZE=50%
     DL_NFS_OPTS="" DL_TOKEN="" DL_SECRETS_URL="" DL_NETWAIT=60 DL_SETTLE=3
+    DL_DISK_PATH="" DL_DISK_MODEL="" DL_DISK_ID="" DL_DISK_SIZE="" DL_DISK_UPPER=1 DL_DISK_SWAP=0
+    DL_DISK_SCRATCH="" DL_DISK_PERSIST=""
     read -r _cmdline < "${DL_CMDLINE_FILE:-/proc/cmdline}"
     set -f  # split on blanks but never expand a word such as "*" against the filesystem
     for _arg in $_cmdline; do
@@ -28,6 +30,14 @@ parse_cmdline() {
             diskless.server=*) DL_SERVER=${_arg#*=} ;;
             diskless.secrets=*) DL_SECRETS_URL=${_arg#*=} ;;
             init=*) DL_INIT=${_arg#init=} ;;
+            rd.diskless.disk.path=*) DL_DISK_PATH=${_arg#*=} ;;
+            rd.diskless.disk.model=*) DL_DISK_MODEL=${_arg#*=} ;;
+            rd.diskless.disk.id=*) DL_DISK_ID=${_arg#*=} ;;
+            rd.diskless.disk.size=*) DL_DISK_SIZE=${_arg#*=} ;;
+            rd.diskless.disk.upper=*) DL_DISK_UPPER=${_arg#*=} ;;
+            rd.diskless.disk.swap=*) DL_DISK_SWAP=${_arg#*=} ;;
+            rd.diskless.disk.scratch=*) DL_DISK_SCRATCH=${_arg#*=} ;;
+            rd.diskless.disk.persist=*) DL_DISK_PERSIST=${_arg#*=} ;;
         esac
     done
     set +f
@@ -56,6 +66,9 @@ check_cmdline() {
     case "$DL_RETRY" in ''|*[!0-9]*) cause "rd.retry=$DL_RETRY: expected a number of seconds"; return ;; esac
     case "$DL_NETWAIT" in ''|*[!0-9]*) cause "rd.diskless.netwait=$DL_NETWAIT: expected a number of seconds"; return ;; esac
     case "$DL_SETTLE" in ''|*[!0-9]*) cause "rd.diskless.settle=$DL_SETTLE: expected a number of seconds"; return ;; esac
+    case "$DL_DISK_SWAP" in ''|*[!0-9]*) cause "rd.diskless.disk.swap=$DL_DISK_SWAP: expected MiB"; return ;; esac
+    case "$DL_DISK_SIZE" in ""|*-*) ;; *) cause "rd.diskless.disk.size=$DL_DISK_SIZE: expected MIN-MAX in bytes"; return ;; esac
+    case "$DL_DISK_SIZE" in *[!0-9-]*|*-*-*) cause "rd.diskless.disk.size=$DL_DISK_SIZE: expected MIN-MAX in bytes"; return ;; esac
     case "$DL_SHA256" in ''|[0-9a-f]*) ;; *) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac
     if [ -n "$DL_SHA256" ] && [ ${#DL_SHA256} -ne 64 ]; then cause "rd.diskless.sha256 must be 64 hex digits"; return; fi
     case "$DL_SHA256" in *[!0-9a-f]*) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac

@@ -10,8 +10,12 @@ import type { ModuleTree } from './tree.js';
 /** What every root type needs (root=live / nbd / nfs: squashfs on loop, NBD, NFS, and the overlay). */
 export const BOOT_MODULES = ['squashfs', 'loop', 'overlay', 'nbd', 'nfs', 'nfsv4'] as const;
 
-/** Wanted when the kernel has them, modular or built in. */
-export const OPTIONAL_BOOT_MODULES = ['nfsv3', 'af_packet'] as const;
+/**
+ * Wanted when the kernel has them, modular or built in: NFSv3; a local disk (ext4 on virtio,
+ * SATA/AHCI, SCSI/SAS or NVMe disks; the swap and scratch a profile's disk: puts there); and
+ * the boot link's VLAN and bonding drivers (a profile's network:).
+ */
+export const OPTIONAL_BOOT_MODULES = ['nfsv3', 'af_packet', 'ext4', 'virtio_blk', 'ahci', 'sd_mod', 'nvme', '8021q', 'bonding'] as const;
 
 /**
  * virtio devices appear only once a transport has probed the PCI (or MMIO) device, so
