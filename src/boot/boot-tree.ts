@@ -6,7 +6,7 @@ import { normalizeRequestedPath, resolveInsideRoot, type PathRefusal } from '../
 import type { SizedReader } from '../files/sized-reader.js';
 import { bootTargetFor, nodeByMac, type BootTarget } from './boot-target.js';
 import { DigestCache } from '../files/digest-cache.js';
-import { diskArgs, rootArgs } from './root-args.js';
+import { diskArgs, networkArgs, rootArgs } from './root-args.js';
 import { parseBootPath, storedFilePath, versionExport } from './urls.js';
 import type { ImageStore } from '../images/store/image-store.js';
 import { renderProblemScript } from './ipxe-script.js';
@@ -78,7 +78,8 @@ export class BootTree {
     // reads once and the node's users can see only after it has been spent.
     const token = target.node && this.opts.tokenFor ? await this.opts.tokenFor(target.mac, peer) : undefined;
     const tokenArg = token === undefined ? '' : [`rd.diskless.token=${token}`, this.opts.secretsUrl ? `diskless.secrets=${this.opts.secretsUrl}` : ''].filter(Boolean).join(' ');
-    const disk = diskArgs(t.profile.disk);
+    // A node's own network: replaces its profile's (which NICs a bond takes is per machine).
+    const disk = [networkArgs(target.node?.network ?? t.profile.network), diskArgs(t.profile.disk)].filter(Boolean).join(' ');
     if (!root) return { ...t, cmdline: [disk, t.cmdline, tokenArg].filter(Boolean).join(' ') };
     const sha = !pinned && root.mode === 'live' && root.image ? await this.#digests.sha256(root.image) : undefined;
     const args = rootArgs(t.profile, cfg.server, this.baseUrl, sha, pinned);

@@ -1,4 +1,4 @@
-import type { DiskConfig, ProfileConfig, ServerConfig } from '../config/types.js';
+import type { DiskConfig, NetworkConfig, ProfileConfig, ServerConfig } from '../config/types.js';
 import { bootUrl, nfsExportPath, nfsVersionPath, profileImagePath } from './urls.js';
 
 /** A root pinned to one stored image version: one boot never mixes two versions. */
@@ -61,5 +61,14 @@ export function diskArgs(disk: DiskConfig | undefined): string {
     disk.swapMiB ? `rd.diskless.disk.swap=${disk.swapMiB}` : '',
     disk.scratch !== undefined ? `rd.diskless.disk.scratch=${disk.scratch}` : '',
     disk.persist.length ? `rd.diskless.disk.persist=${disk.persist.join(',')}` : '',
+  ].filter(Boolean).join(' ');
+}
+
+/** Kernel arguments for a bonded or VLAN boot link (/init's network.sh); MACs written with "-". */
+export function networkArgs(network: NetworkConfig | undefined): string {
+  if (!network) return '';
+  return [
+    network.bond ? `rd.diskless.bond=${network.bond.mode} rd.diskless.bond.slaves=${network.bond.interfaces.map((i) => i.replace(/:/g, '-')).join(',')}` : '',
+    network.vlan !== undefined ? `rd.diskless.vlan=${network.vlan}` : '',
   ].filter(Boolean).join(' ');
 }

@@ -213,3 +213,28 @@ profiles:
   ];
   for (const [disk, want] of bad) assert.throws(() => parseConfig(base(disk), '/etc/d.yaml'), (e: unknown) => e instanceof ConfigError && want.test(e.message), disk);
 });
+
+test('network: a bond (active-backup or 802.3ad) of MACs or name globs and a VLAN, per profile or node; rendered as rd.diskless.bond/vlan words', async () => {
+  const { networkArgs } = await import('../boot/root-args.js');
+  const c = parseConfig(`server: { address: 10.77.0.1 }
+profiles:
+  p: { kernel: /k, network: { vlan: 20 } }
+nodes:
+  - mac: "52:54:00:00:00:01"
+    profile: p
+    network: { bond: { mode: 802.3ad, interfaces: [52-54-00-00-00-01, "eth*"] }, vlan: 30 }
+`, '/etc/d.yaml');
+  assert.deepEqual(c.profiles.get('p')?.network, { vlan: 20 });
+  assert.deepEqual(c.nodes[0]?.network, { bond: { mode: '802.3ad', interfaces: ['52:54:00:00:00:01', 'eth*'] }, vlan: 30 });
+  assert.equal(networkArgs(c.nodes[0]?.network), 'rd.diskless.bond=802.3ad rd.diskless.bond.slaves=52-54-00-00-00-01,eth* rd.diskless.vlan=30');
+  const bad: Array<[string, RegExp]> = [
+    ['{ vlan: 4095 }', /network\.vlan: must be between 1 and 4094/],
+    ['{ bond: { interfaces: [eth0] } }', /network\.bond\.interfaces: list at least two NICs/],
+    ['{ bond: { mode: round-robin, interfaces: [eth0, eth1] } }', /network\.bond\.mode: must be one of active-backup, 802\.3ad/],
+    ['{ bond: { interfaces: [eth0, "eth1;reboot"] } }', /neither a MAC address nor an interface name glob/],
+    ['{ mtu: 9000 }', /network\.mtu: unknown setting/],
+  ];
+  for (const [network, want] of bad) {
+    assert.throws(() => parseConfig(`server: { address: 10.77.0.1 }\nprofiles:\n  p: { kernel: /k, network: ${network} }\n`, '/etc/d.yaml'), (e: unknown) => e instanceof ConfigError && want.test(e.message), network);
+  }
+});

@@ -4,7 +4,7 @@ import { LineCounter, parseDocument, isMap } from 'yaml';
 import { isIPv4, isIPv6 } from 'node:net';
 import { formatIpv4, parseIpv4, sameSubnet, maskToPrefix } from '../net/ipv4.js';
 import { normalizeMac } from '../net/mac.js';
-import type { ApiConfig, DhcpConfig, DiskConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig } from './types.js';
+import type { ApiConfig, DhcpConfig, DiskConfig, DisklessConfig, NetworkConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig } from './types.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
 import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
@@ -292,9 +292,32 @@ function readProfile(name: string, f: Fields, path: (p: string) => string, paren
   if (f.has('disk')) {
     if (!f.isNull('disk')) p.disk = readDisk(f.map('disk'));
   } else if (parent?.disk) p.disk = { ...parent.disk, match: { ...parent.disk.match }, persist: [...parent.disk.persist] };
+  if (f.has('network')) {
+    if (!f.isNull('network')) p.network = readNetwork(f.map('network'));
+  } else if (parent?.network) p.network = structuredClone(parent.network);
   if (p.disk && p.root?.overlay === 'none' && p.disk.upper) f.fail('disk', 'upper: true needs an overlay, and root.overlay is none (set upper: false)', f.raw('disk'));
   f.rejectUnknown();
   return p;
+}
+
+/** network: a bond of named or matched NICs and/or a VLAN; bond members are MACs or name globs. */
+function readNetwork(f: Fields): NetworkConfig {
+  const vlan = f.has('vlan') ? f.int('vlan', 1, 1, 4094) : undefined;
+  let bond: NetworkConfig['bond'];
+  if (f.has('bond') && !f.isNull('bond')) {
+    const b = f.map('bond');
+    const mode = b.oneOf('mode', ['active-backup', '802.3ad'] as const, 'active-backup');
+    const interfaces = b.strings('interfaces').map((i) => normalizeMac(i) ?? i);
+    if (interfaces.length < 2) b.fail('interfaces', 'list at least two NICs to bond: MAC addresses, or interface name globs such as eth*', b.raw('interfaces'));
+    for (const i of interfaces) {
+      if (normalizeMac(i) === undefined && !/^[A-Za-z0-9_.*?-]{1,15}$/.test(i)) b.fail('interfaces', `${JSON.stringify(i)} is neither a MAC address nor an interface name glob (letters, digits, _ . - * ?)`, b.raw('interfaces'));
+    }
+    b.rejectUnknown();
+    bond = { mode, interfaces };
+  }
+  f.rejectUnknown();
+  if (!bond && vlan === undefined) f.fail('bond', 'network: needs a bond, a vlan, or both');
+  return { ...(bond ? { bond } : {}), ...(vlan !== undefined ? { vlan } : {}) };
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
@@ -437,8 +460,10 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: str
   const cmdline = readCmdline(f);
   const loader = f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : undefined;
   const files = readFileSpecs(f, path);
+  const network = f.has('network') && !f.isNull('network') ? readNetwork(f.map('network')) : undefined;
   f.rejectUnknown();
   return {
+    ...(network ? { network } : {}),
     mac: mac!,
     profile,
     ...(hostname !== undefined ? { hostname } : {}),

@@ -129,6 +129,20 @@ export interface DiskConfig {
   persist: string[];
 }
 
+/**
+ * The boot link as the initramfs builds it and hands it to the image's network manager: a bond
+ * of several NICs and/or a VLAN on top (of the bond, or of the boot NIC).
+ */
+export interface NetworkConfig {
+  bond?: {
+    mode: 'active-backup' | '802.3ad';
+    /** MAC addresses, or kernel interface name globs (eth*); the boot NIC goes first. */
+    interfaces: string[];
+  };
+  /** 802.1Q VLAN id the node's address lives on. */
+  vlan?: number;
+}
+
 export interface ProfileConfig {
   name: string;
   /** An image in the store (diskless image build): its published version's kernel, initrd and root. */
@@ -141,6 +155,8 @@ export interface ProfileConfig {
   root?: RootConfig;
   /** Local disk use; none: the node runs from RAM alone. */
   disk?: DiskConfig;
+  /** A bonded or VLAN boot link; none: the boot NIC alone. */
+  network?: NetworkConfig;
   files: FileSpec[];
 }
 
@@ -154,6 +170,8 @@ export interface NodeConfig {
   loader?: Loader;
   /** Replace the profile's files of the same path. */
   files?: FileSpec[];
+  /** Replaces the profile's network: (bond members are per machine). */
+  network?: NetworkConfig;
 }
 
 /** Who may use the API (/api/v1), the dashboard and /metrics, and where they listen. */

@@ -150,6 +150,32 @@ test('local disk: persist and scratch targets must stay inside the new root (no 
   }
 });
 
+test('bond members named by MAC or name glob, the boot NIC first, each once; networkd gets the bond, its members and the VLAN as /init made them', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-bond-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sys = join(dir, 'sys');
+  for (const [n, mac] of [['eth0', '52:54:00:00:00:0a'], ['eth1', '52:54:00:00:00:0b'], ['eth2', '52:54:00:00:00:0c'], ['lo', '00:00:00:00:00:00']]) {
+    mkdirSync(join(sys, 'class', 'net', n!), { recursive: true });
+    writeFileSync(join(sys, 'class', 'net', n!, 'address'), `${mac}\n`);
+  }
+  const slaves = (list: string, boot: string) => sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/network.sh"; DL_IFACE=$BOOT; bond_slaves | tr '\\n' ' '`, { DL_SYSFS: sys, DL_BOND_SLAVES: list, BOOT: boot }).out.trim();
+  assert.equal(slaves('52-54-00-00-00-0b,52-54-00-00-00-0a', 'eth0'), 'eth0 eth1');
+  assert.equal(slaves('eth*', 'eth1'), 'eth1 eth0 eth2');
+  assert.equal(slaves('eth[02],52-54-00-00-00-0c', 'eth2'), 'eth2 eth0');
+  assert.equal(slaves('$(touch PWNED1),52-54-00-00-00-ff', 'eth0'), '');
+
+  const run = join(dir, 'run');
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/network.sh"
+    DL_RUN=$PWD/run DL_BOND=active-backup DL_BOND_MEMBERS="eth0 eth1" DL_BOND_ARP_TARGET=10.77.0.1 DL_VLAN=20 DL_VLAN_PARENT=bond0 NET_IFACE=bond0.20
+    hand_over_stack; cd run/systemd/network && for f in *; do echo "== $f"; cat "$f"; done`, { DL_SYSFS: sys });
+  void run;
+  assert.match(r.out, /== 10-diskless-bond0\.netdev\n[^=]*\[NetDev\]\nName=bond0\nKind=bond\n\[Bond\]\nMode=active-backup\nARPIntervalSec=1s\nARPIPTargets=10\.77\.0\.1\n/);
+  assert.match(r.out, /== 10-diskless-eth1\.network\n[^=]*\[Match\]\nPermanentMACAddress=52:54:00:00:00:0b\n\[Network\]\nBond=bond0\n/);
+  assert.match(r.out, /== 10-diskless-bond0\.20\.netdev\n[^=]*\[NetDev\]\nName=bond0\.20\nKind=vlan\n\[VLAN\]\nId=20\n/);
+  assert.match(r.out, /== 10-diskless-bond0\.network\n\[Match\]\nName=bond0\n\[Network\]\nVLAN=bond0\.20\n/);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('PWNED')), []);
+});
+
 test('shquote and urlencode round-trip hostile strings', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dl-quote-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ parse_cmdline() {
     DL_BREAK="" DL_SHELL="" DL_DEBUG="" DL_SERVER="" DL_INIT=/sbin/init DL_OVERLAY_SIZE=50%
     DL_NFS_OPTS="" DL_TOKEN="" DL_SECRETS_URL="" DL_NETWAIT=60 DL_SETTLE=3
     DL_DISK_PATH="" DL_DISK_MODEL="" DL_DISK_ID="" DL_DISK_SIZE="" DL_DISK_UPPER=1 DL_DISK_SWAP=0
-    DL_DISK_SCRATCH="" DL_DISK_PERSIST=""
+    DL_DISK_SCRATCH="" DL_DISK_PERSIST="" DL_BOND="" DL_BOND_SLAVES="" DL_VLAN=""
     read -r _cmdline < "${DL_CMDLINE_FILE:-/proc/cmdline}"
     set -f  # split on blanks but never expand a word such as "*" against the filesystem
     for _arg in $_cmdline; do
@@ -30,6 +30,9 @@ parse_cmdline() {
             diskless.server=*) DL_SERVER=${_arg#*=} ;;
             diskless.secrets=*) DL_SECRETS_URL=${_arg#*=} ;;
             init=*) DL_INIT=${_arg#init=} ;;
+            rd.diskless.bond=*) DL_BOND=${_arg#*=} ;;
+            rd.diskless.bond.slaves=*) DL_BOND_SLAVES=${_arg#*=} ;;
+            rd.diskless.vlan=*) DL_VLAN=${_arg#*=} ;;
             rd.diskless.disk.path=*) DL_DISK_PATH=${_arg#*=} ;;
             rd.diskless.disk.model=*) DL_DISK_MODEL=${_arg#*=} ;;
             rd.diskless.disk.id=*) DL_DISK_ID=${_arg#*=} ;;

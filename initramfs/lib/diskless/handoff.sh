@@ -109,7 +109,8 @@ hand_over_network() {
     {
         echo "# Written by the Diskless initramfs: this interface carries the root filesystem."
         echo "[Match]"
-        echo "MACAddress=$DL_MAC"
+        # A bond or VLAN shares its MAC with its NICs: match it by name.
+        if [ -n "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ]; then echo "Name=$NET_IFACE"; else echo "MACAddress=$DL_MAC"; fi
         echo "[Network]"
         echo "Address=$NET_IP/$NET_PREFIX"
         [ -n "$NET_ROUTER" ] && echo "Gateway=$NET_ROUTER"
@@ -117,6 +118,7 @@ hand_over_network() {
         echo "[DHCPv4]"
         echo "SendRelease=no"
     } > "$DL_RUN/systemd/network/10-diskless-$NET_IFACE.network"
+    [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ] || hand_over_stack
     [ -n "$_writable" ] || return 0
     # ifupdown: "manual" means configured elsewhere, so ifdown at shutdown leaves it alone.
     if [ -d "$DL_NEWROOT/etc/network" ]; then
