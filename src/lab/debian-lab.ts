@@ -9,7 +9,7 @@ import { nullLogger, type Logger } from '../log/logger.js';
 import { LabNetwork, removeStaleLabNamespaces } from './netns.js';
 import { QemuMachine, type BootMethod, type NicModel } from './qemu.js';
 import { loadConfig } from '../config/load.js';
-import { diskArgs, rootArgs } from '../boot/root-args.js';
+import { diskArgs, networkArgs, rootArgs } from '../boot/root-args.js';
 import { bootIfArg, httpBaseUrl } from '../boot/urls.js';
 import { assertLabHost } from './lab-host.js';
 import type { Daemon } from '../process/daemon.js';
@@ -98,6 +98,16 @@ export interface DebianLabOptions {
   extraProfiles?: string;
   /** QEMU arguments for every node (disks, say); powerCycle() can change them. */
   qemuArgs?: readonly string[];
+  /** YAML lines added to each node's entry (indented four spaces), e.g. its network:. */
+  nodeExtra?: (node: LabNode) => string;
+  /** A second virtio NIC on its own tap for every node (LabNode.mac2, LabNode.tap2). */
+  secondNic?: boolean;
+  /**
+   * The bridge filters VLANs: the server's own port is untagged on this VLAN, every node's tap
+   * carries it tagged only, so a node reaches the server only by tagging (its kernel is handed
+   * over: the firmware boots untagged).
+   */
+  vlan?: number;
 }
 
 /** Console login for a lab node: the lab image lets root in without a password unless one is set. */
@@ -108,9 +118,14 @@ export interface LabRootPassword {
   hash: string;
 }
 
+const randomMac = () => `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
+
 /** One virtual machine of the lab: its identity in the inventory and its serial console. */
 export class LabNode {
   vm!: QemuMachine;
+  /** The second NIC's MAC and tap (DebianLabOptions.secondNic). */
+  readonly mac2 = randomMac();
+  tap2: string | undefined;
   #seq = 0;
 
   constructor(
@@ -145,7 +160,6 @@ export class LabNode {
   }
 }
 
-const randomMac = () => `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
 
 /**
  * Real Debian nodes booting from `diskless serve` in a private namespace, each with a serial
@@ -239,7 +253,12 @@ ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${i
     cmdline: console=ttyS0
     root: ${root}${o.profileExtra ?? ''}
 ${o.extraProfiles ?? ''}nodes:
-${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    address: ${n.address}\n    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}`).join('')}`);
+${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    address: ${n.address}\n    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}${o.nodeExtra ? o.nodeExtra(n) : ''}`).join('')}`);
+      if (o.vlan !== undefined) {
+        await net.exec(net.name, ['ip', 'link', 'set', net.bridge, 'type', 'bridge', 'vlan_filtering', '1']);
+        await net.exec(net.name, ['bridge', 'vlan', 'add', 'dev', net.bridge, 'vid', String(o.vlan), 'pvid', 'untagged', 'self']);
+        await net.exec(net.name, ['bridge', 'vlan', 'del', 'dev', net.bridge, 'vid', '1', 'self']);
+      }
       if (o.rpcbind) {
         await startLabRpcbind(net);
         lab.#privateRun = true;
@@ -266,15 +285,30 @@ ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    ad
     const config = loadConfig(this.configPath);
     const profile = config.profiles.get('debian');
     if (profile === undefined || profile.kernel === '') throw new Error('Cannot boot a USB-NIC node from the image store: it is handed kernel files directly');
-    const append = [rootArgs(profile, config.server, httpBaseUrl(config.server), undefined), diskArgs(profile.disk), profile.cmdline, bootIfArg(node.mac)].filter(Boolean).join(' ');
+    const network = config.nodes.find((n) => n.mac === node.mac)?.network ?? profile.network;
+    const append = [rootArgs(profile, config.server, httpBaseUrl(config.server), undefined), networkArgs(network), diskArgs(profile.disk), profile.cmdline, bootIfArg(node.mac)].filter(Boolean).join(' ');
     return { kind: 'kernel', kernel: profile.kernel, initrd: this.initrd, append };
   }
 
   async #startVm(node: LabNode, extraArgs: readonly string[]): Promise<void> {
     const o = this.#options;
     const nic = o.nic ?? 'virtio-net-pci';
+    const more = [...extraArgs];
+    if (o.secondNic) {
+      node.tap2 ??= await this.net.addTap();
+      more.push('-netdev', `tap,id=net1,ifname=${node.tap2},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=net1,mac=${node.mac2},romfile=`);
+    }
+    const tap = await this.net.addTap();
+    if (o.vlan !== undefined) {
+      for (const t of [tap, ...(node.tap2 ? [node.tap2] : [])]) {
+        await this.net.exec(this.net.name, ['bridge', 'vlan', 'del', 'dev', t, 'vid', '1']);
+        await this.net.exec(this.net.name, ['bridge', 'vlan', 'add', 'dev', t, 'vid', String(o.vlan)]);
+      }
+    }
+    extraArgs = more;
     node.vm = await QemuMachine.start({
-      boot: nic === 'usb-net' ? await this.#handedOver(node) : { kind: 'network' },
+      tap,
+      boot: nic === 'usb-net' || o.vlan !== undefined ? await this.#handedOver(node) : { kind: 'network' },
       network: this.net,
       nicModel: nic,
       mac: node.mac,
