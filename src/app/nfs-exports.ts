@@ -28,7 +28,9 @@ export function nfsPlan(config: DisklessConfig, store: ImageStore): NfsPlan | un
   const images = [...new Set(profiles.flatMap((p) => (p.image !== undefined ? [p.image] : [])))];
   for (const p of profiles) if (p.image === undefined && p.root?.dir) exports.push({ id: exports.length + 1, path: p.root.dir, pseudo: nfsExportPath(p.name) });
   for (const image of images) exports.push({ id: exports.length + 1, path: store.treesDir(image), pseudo: nfsImageExportPath(image) });
-  const versions = [...new Set(profiles.map((p) => p.root?.nfsVersion ?? 4))].sort();
+  // NFSv4 is always served (it needs nothing else on the host); v3 is added beside it when a
+  // profile asks, so one profile on v3 does not take v4 away from the others or from clients.
+  const versions: NfsVersion[] = profiles.some((p) => p.root?.nfsVersion === 3) ? [3, 4] : [4];
   return { exports, versions, images };
 }
 
