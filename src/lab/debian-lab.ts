@@ -19,6 +19,7 @@ import { loadServerCertificate, type ServerCertificate } from '../tls/server-cer
 import { ensureLabImage, type LabImage } from './lab-image.js';
 import { ImageStore } from '../images/store/image-store.js';
 import { readJsonLog, startLabRpcbind, startLabServer } from './lab-server.js';
+import { addVlanPort } from './vlan-port.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import { defaultCacheDir, LAB_NODE_ADDRESS, LAB_SERVER } from './tiny-lab.js';
 
@@ -103,9 +104,9 @@ export interface DebianLabOptions {
   /** A second virtio NIC on its own tap for every node (LabNode.mac2, LabNode.tap2). */
   secondNic?: boolean;
   /**
-   * The bridge filters VLANs: the server's own port is untagged on this VLAN, every node's tap
-   * carries it tagged only, so a node reaches the server only by tagging (its kernel is handed
-   * over: the firmware boots untagged).
+   * Every node's NIC is on a bridge port that carries this VLAN tagged only (vlan-port.ts), the
+   * server untagged, so a node reaches the server only by tagging (its kernel is handed over:
+   * the firmware boots untagged).
    */
   vlan?: number;
 }
@@ -254,11 +255,6 @@ ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${i
     root: ${root}${o.profileExtra ?? ''}
 ${o.extraProfiles ?? ''}nodes:
 ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    address: ${n.address}\n    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}${o.nodeExtra ? o.nodeExtra(n) : ''}`).join('')}`);
-      if (o.vlan !== undefined) {
-        await net.exec(net.name, ['ip', 'link', 'set', net.bridge, 'type', 'bridge', 'vlan_filtering', '1']);
-        await net.exec(net.name, ['bridge', 'vlan', 'add', 'dev', net.bridge, 'vid', String(o.vlan), 'pvid', 'untagged', 'self']);
-        await net.exec(net.name, ['bridge', 'vlan', 'del', 'dev', net.bridge, 'vid', '1', 'self']);
-      }
       if (o.rpcbind) {
         await startLabRpcbind(net);
         lab.#privateRun = true;
@@ -294,20 +290,24 @@ ${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    ad
     const o = this.#options;
     const nic = o.nic ?? 'virtio-net-pci';
     const more = [...extraArgs];
+    // With a VLAN, each NIC is on a port of the bridge that carries that VLAN tagged only.
+    const vlanPort = o.vlan === undefined ? undefined : await addVlanPort(this.net, o.vlan);
     if (o.secondNic) {
-      node.tap2 ??= await this.net.addTap();
-      more.push('-netdev', `tap,id=net1,ifname=${node.tap2},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=net1,mac=${node.mac2},romfile=`);
-    }
-    const tap = await this.net.addTap();
-    if (o.vlan !== undefined) {
-      for (const t of [tap, ...(node.tap2 ? [node.tap2] : [])]) {
-        await this.net.exec(this.net.name, ['bridge', 'vlan', 'del', 'dev', t, 'vid', '1']);
-        await this.net.exec(this.net.name, ['bridge', 'vlan', 'add', 'dev', t, 'vid', String(o.vlan)]);
+      if (o.vlan !== undefined) {
+        const port = await addVlanPort(this.net, o.vlan);
+        node.tap2 = port.tap;
+        more.push('-netdev', port.netdev.replace(/^socket,/, 'socket,id=net1,'));
+      } else {
+        node.tap2 ??= await this.net.addTap();
+        more.push('-netdev', `tap,id=net1,ifname=${node.tap2},script=no,downscript=no`);
       }
+      more.push('-device', `virtio-net-pci,netdev=net1,mac=${node.mac2},romfile=`);
     }
+    const tap = vlanPort?.tap ?? (await this.net.addTap());
     extraArgs = more;
     node.vm = await QemuMachine.start({
       tap,
+      ...(vlanPort ? { netdev: vlanPort.netdev } : {}),
       boot: nic === 'usb-net' || o.vlan !== undefined ? await this.#handedOver(node) : { kind: 'network' },
       network: this.net,
       nicModel: nic,

@@ -64,3 +64,10 @@ test('a USB NIC hangs off an xHCI controller and cannot be network-booted by the
   assert.equal(args[xhci + 2], 'usb-net,bus=xhci.0,netdev=net0,mac=52:54:00:00:00:02');
   assert.throws(() => qemuArgs({ ...kernelBoot, boot: { kind: 'network' } }), /Cannot network-boot through usb-net/);
 });
+
+test('a NIC on another netdev backend (the lab VLAN port\'s UDP socket) gets id net0 and no tap', () => {
+  const args = qemuArgs({ ...base, boot: { kind: 'kernel', kernel: '/k' }, nic: { ...base.nic!, netdev: 'socket,udp=127.0.0.1:47000,localaddr=127.0.0.1:47001' } });
+  const i = args.indexOf('-netdev');
+  assert.equal(args[i + 1], 'socket,id=net0,udp=127.0.0.1:47000,localaddr=127.0.0.1:47001');
+  assert.ok(!args.some((a) => a.includes('ifname=')));
+});

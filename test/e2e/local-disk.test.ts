@@ -34,7 +34,7 @@ test('local disk: RAM only without it; with it, upper, swap, scratch and kept di
     // 1. No disk at all: RAM only, and the boot says so.
     await lab.login();
     assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running');
-    assert.match((await overlayDetails(lab))[0] ?? '', /^disk=none ram_only=1/);
+    assert.match((await overlayDetails(lab))[0] ?? '', /(^| )disk=none ram_only=1$/);
     assert.match(lab.vm.consoleText(), /no local disk \(no disk matches\): running from RAM only/);
     assert.match(await lab.run('findmnt -n -o FSTYPE /run/initramfs/diskless/rw'), /^tmpfs/, 'the upper layer is in RAM');
     assert.equal((await lab.run('tail -n +2 /proc/swaps')).trim(), '', 'no swap');
@@ -52,7 +52,7 @@ test('local disk: RAM only without it; with it, upper, swap, scratch and kept di
     ]);
     await lab.login();
     assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running', await lab.run('systemctl --failed --no-legend --plain'));
-    assert.match((await overlayDetails(lab))[1] ?? '', /^disk=vdb upper=disk swap_mib=64 persist=2$/);
+    assert.match((await overlayDetails(lab))[1] ?? '', /(^| )disk=vdb upper=disk swap_mib=64 persist=2$/);
     assert.match(lab.vm.consoleText(), /disk \/dev\/vda matches but carries ext4 labelled sitedata, not ours: left alone/);
     assert.match(await lab.run('findmnt -n -o SOURCE,FSTYPE /run/initramfs/diskless/disk'), /^\/dev\/vdb\s+ext4/);
     assert.match(await lab.run('cat /proc/swaps'), /\/run\/initramfs\/diskless\/disk\/swap\s+file\s+65532/);
@@ -68,7 +68,7 @@ test('local disk: RAM only without it; with it, upper, swap, scratch and kept di
     assert.equal((await lab.run('cat /var/lib/dlprobe/f /etc/dlkept/g')).trim(), 'kept\nkept-too');
     assert.match(await lab.run('test -e /scratch/f || echo scratch-empty; test -e /root/f || echo overlay-fresh'), /scratch-empty\s+overlay-fresh/);
     assert.doesNotMatch(lab.vm.consoleText().slice(before), /formatting \/dev\/vdb/, 'our own filesystem is used again, not made again');
-    assert.match((await overlayDetails(lab))[2] ?? '', /^disk=vdb upper=disk swap_mib=64 persist=2$/);
+    assert.match((await overlayDetails(lab))[2] ?? '', /(^| )disk=vdb upper=disk swap_mib=64 persist=2$/);
 
     // Never formatted: the site's filesystem has the same UUID and label as before, twice booted.
     assert.equal(await blkid(foreign), foreignBefore);
