@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
+import { isAtomicTempOf, writeFileAtomic } from './atomic-write.js';
 
 test('writeFileAtomic: text, bytes or a stream; exact mode whatever the umask; a failure keeps the old file and leaves no temp file', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
@@ -35,4 +35,21 @@ test('writeFileAtomic: text, bytes or a stream; exact mode whatever the umask; a
   assert.deepEqual(await readdir(dir), ['initrd.img'], 'no temp file left behind');
 
   await assert.rejects(writeFileAtomic(join(dir, 'missing', 'f'), 'x'), { code: 'ENOENT' });
+});
+
+test('isAtomicTempOf knows the temp file of a write in progress, and nothing else', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  let during: string[] = [];
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    yield Buffer.from('abc');
+    during = await readdir(dir);
+  }
+  await writeFileAtomic(join(dir, 'published'), chunks());
+  assert.equal(during.length, 1);
+  assert.ok(isAtomicTempOf(during[0]!, 'published'), `${during[0]} is the temp file of 'published'`);
+  assert.ok(!isAtomicTempOf(during[0]!, 'publishe'));
+  for (const other of ['published', '.published', '.published.tmp', '.published.1-abc.tmp', '.other.1-0badcafe.tmp', '.published.x1-0badcafe.tmp']) {
+    assert.ok(!isAtomicTempOf(other, 'published'), other);
+  }
 });

@@ -25,7 +25,7 @@ export async function writeFileAtomic(
   data: string | Uint8Array | AsyncIterable<Uint8Array>,
   options: AtomicWriteOptions = {},
 ): Promise<number> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(dirname(path), atomicTempName(basename(path)));
   const fh = await open(tmp, 'wx', options.mode ?? 0o644);
   let written = 0;
   try {
@@ -50,6 +50,19 @@ export async function writeFileAtomic(
   }
   await fsyncDir(dirname(path));
   return written;
+}
+
+/** The name of a temp file writeFileAtomic makes for `name`: hidden, unique per process and call. */
+function atomicTempName(name: string): string {
+  return `.${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+}
+
+/**
+ * Whether `entry` (a directory entry's name) is a temp file writeFileAtomic made for `name` and
+ * left behind by a crash; a directory's owner uses it to clean up without knowing the naming.
+ */
+export function isAtomicTempOf(entry: string, name: string): boolean {
+  return entry.startsWith(`.${name}.`) && /^\d+-[0-9a-f]{8}\.tmp$/.test(entry.slice(name.length + 2));
 }
 
 /** Makes a rename or unlink inside `dir` durable; without it the directory entry may be lost on power failure. */

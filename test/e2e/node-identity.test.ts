@@ -29,6 +29,19 @@ type Line = Record<string, unknown>;
 
 const keyBody = (pub: string) => pub.trim().split(/\s+/).slice(0, 2).join(' ');
 
+/**
+ * The token on a node's kernel command line, read over its console. A kernel message printed in
+ * the middle of the output would corrupt it, so it is read until the node confirms the value
+ * is on its command line.
+ */
+async function cmdlineToken(node: LabNode): Promise<string> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const value = (await node.run(`sed -n 's/.*rd\\.diskless\\.token=\\([A-Za-z0-9_-]*\\).*/\\1/p' /proc/cmdline`)).trim().split('\n').at(-1)!.trim();
+    if (/^[A-Za-z0-9_-]{43}$/.test(value) && /^1$/m.test(await node.run(`grep -c -- 'rd.diskless.token=${value} ' /proc/cmdline`))) return value;
+  }
+  throw new Error(`could not read ${node.hostname}'s boot token intact from its console`);
+}
+
 /** Puts `value` into `file` on the node by typing it, checked by reading it back. */
 async function typeInto(node: LabNode, file: string, value: string): Promise<string> {
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -145,9 +158,10 @@ test('two nodes, one image: own names and keys kept across reboots; secrets once
     assert.match(ownScript, /Diskless boot script for lab1/);
     assert.doesNotMatch(ownScript, /rd\.diskless\.token=/);
     // … the token on its command line (spent at boot) and any other buy nothing over TLS …
-    const tokenA = /rd\.diskless\.token=([A-Za-z0-9_-]+)/.exec(await a.run('cat /proc/cmdline'))?.[1];
-    assert.ok(tokenA);
-    assert.match(await redeem(a, await typeInto(a, '/tmp/token-a', tokenA), 'nobody'), /^HTTP\/1\.1 403/, 'A\'s spent boot token, as nobody');
+    // Taken from /proc/cmdline on the node itself: it never crosses the console.
+    await a.run(`sed -n 's/.*rd\\.diskless\\.token=\\([A-Za-z0-9_-]*\\).*/\\1/p' /proc/cmdline > /tmp/token-a; chmod 644 /tmp/token-a`);
+    assert.match(await a.run('wc -c < /tmp/token-a'), /^\s*44\s*$/m, 'A\'s boot token: 43 characters and a newline');
+    assert.match(await redeem(a, '/tmp/token-a', 'nobody'), /^HTTP\/1\.1 403/, 'A\'s spent boot token, as nobody');
     assert.match(await redeem(a, await typeInto(a, '/tmp/token-x', 'x'.repeat(43)), 'nobody'), /^HTTP\/1\.1 403/, 'any token, as nobody');
     // … nor in the clear, where the server only says where HTTPS is.
     assert.match(await a.run(`runuser -u nobody -- ${BB} wget -q -O - --post-data "token=${'x'.repeat(43)}" http://${LAB_SERVER}/api/v1/node-files 2>&1; echo rc=$?`), /rc=1/);
@@ -155,9 +169,7 @@ test('two nodes, one image: own names and keys kept across reboots; secrets once
     const scriptB = await a.run(`${BB} wget -q -O - http://${LAB_SERVER}/boot/${b.mac}.ipxe`);
     assert.match(scriptB, /Diskless boot script for lab2/);
     assert.doesNotMatch(scriptB, /rd\.diskless\.token=/);
-    const tokenB = /rd\.diskless\.token=([A-Za-z0-9_-]+)/.exec(await b.run('cat /proc/cmdline'))?.[1];
-    assert.ok(tokenB);
-    assert.match(await redeem(a, await typeInto(a, '/tmp/token-b', tokenB), 'root'), /^HTTP\/1\.1 403/, 'B\'s reused token from A');
+    assert.match(await redeem(a, await typeInto(a, '/tmp/token-b', await cmdlineToken(b)), 'root'), /^HTTP\/1\.1 403/, 'B\'s reused token from A');
     // As root the node still has its own keys.
     assert.equal(keyBody(await a.run('cat /etc/ssh/ssh_host_ed25519_key.pub')), keyBody(pubA));
 

@@ -202,6 +202,8 @@ describe('ImageStore', () => {
     // Leftovers of an addVersion killed long ago.
     await mkdir(join(store.root, 'lab', '.add-deadbeef'));
     await writeFile(join(store.root, 'lab', '.add-deadbeef', 'root.sqfs'), 'x');
+    // The temp file of a pointer write a crash interrupted (named as writeFileAtomic names it).
+    await writeFile(join(store.root, 'lab', '.published.4242-0badcafe.tmp'), '{');
     const late = new ImageStore({ root: store.root, clock: fakeClock(Date.now() + 2 * 3600_000) });
 
     const removed = await late.collectGarbage((name, v) => (name === 'lab' && v === A ? ['pc-03'] : []));

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDir, fsyncFile } from '../../files/atomic-write.js';
+import { fsyncDir, fsyncFile, isAtomicTempOf } from '../../files/atomic-write.js';
 import { sha256File } from '../../files/digest-cache.js';
 import { isCode } from '../../files/error-code.js';
 import { acquireLock } from '../../files/lock-file.js';
@@ -439,7 +439,7 @@ export class ImageStore {
     for (const e of await readdir(dir)) {
       const p = join(dir, e);
       if (e.startsWith('.del-')) await rm(p, { recursive: true, force: true });
-      else if (e.startsWith('.add-') || e.startsWith(`${POINTER}.tmp-`)) {
+      else if (e.startsWith('.add-') || isAtomicTempOf(e, POINTER)) {
         const st = await stat(p).catch(() => undefined);
         if (st && now - st.mtimeMs > STALE_TEMP_MS) await rm(p, { recursive: true, force: true });
       }
