@@ -52,8 +52,12 @@ test('local disk: RAM only without it; with it, upper, swap, scratch and kept di
     ]);
     await lab.login();
     assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running', await lab.run('systemctl --failed --no-legend --plain'));
-    const diskLines = () => lab.vm.consoleText().split('\n').filter((l) => /disk|ext4|modprobe|format|crc32c/i.test(l)).slice(-20).join('\n');
-    assert.match((await overlayDetails(lab))[1] ?? '', /(^| )disk=vdb upper=disk swap_mib=64 persist=2$/, diskLines());
+    const detail = (await overlayDetails(lab))[1] ?? '';
+    if (!/(^| )disk=vdb upper=disk swap_mib=64 persist=2$/.test(detail)) {
+      const initramfs = lab.vm.consoleText().split('\n').filter((l) => l.startsWith('diskless: ')).join('\n');
+      const kernel = await lab.run('dmesg | grep -i -E "ext4|crc32c|vd[ab]|module" | tail -n 20');
+      assert.fail(`overlay stage: ${detail}\n--- initramfs:\n${initramfs}\n--- kernel:\n${kernel}`);
+    }
     assert.match(lab.vm.consoleText(), /disk \/dev\/vda matches but carries ext4 labelled sitedata, not ours: left alone/);
     assert.match(await lab.run('findmnt -n -o SOURCE,FSTYPE /run/initramfs/diskless/disk'), /^\/dev\/vdb\s+ext4/);
     assert.match(await lab.run('cat /proc/swaps'), /\/run\/initramfs\/diskless\/disk\/swap\s+file\s+65532/);

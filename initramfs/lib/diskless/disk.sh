@@ -90,7 +90,10 @@ disk_format() {
 attach_disk() {
     local _n _dev _deadline _skipped
     disk_wanted || return 0
-    modprobe -q ext4
+    # ext4 checksums its metadata with crc32c: the CPU's driver where the CPU has the
+    # instruction, else the generic one (the kernel would ask for either by alias at mount).
+    modprobe -q crc32c_intel 2>/dev/null || modprobe -q crc32c_generic
+    modprobe -q ext4 || info "cannot load ext4: $(modprobe ext4 2>&1 | tail -n 1)"
     _skipped=""
     # Block drivers were loaded with the NIC's; a disk may still be probing.
     _deadline=$(( $(now_ms) + ${DL_DISK_WAIT:-5} * 1000 ))
