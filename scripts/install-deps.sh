@@ -24,6 +24,8 @@ DEBS=(
   ndisc6                                  # rdisc6: a real IPv6 router-discovery client for the RA responder test
   openssh-client                          # ssh-keygen: per-node SSH host keys
   chromium fonts-dejavu-core              # headless browser for the dashboard test (src/lab/browser.ts)
+  nftables                                # a host firewall for diskless doctor's firewall check test
+  openipmi ipmitool                       # ipmi_sim (a BMC simulator) and the IPMI client diskless power drives
 )
 
 missing=()

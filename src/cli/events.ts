@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfigFrom } from '../config/config-path.js';
 import { normalizeMac } from '../net/mac.js';
 import type { BootEvent, EventPage, NodeSummary } from '../api/wire.js';
 import { eventLine } from './fleet-format.js';
@@ -7,7 +7,7 @@ import { apiBase, apiTls, followEvents, getAll, getJson } from './server-api.js'
 import type { CliIo } from './status.js';
 import { DisklessError } from '../errors/diskless-error.js';
 
-const HELP = `Usage: diskless events --config FILE [--follow] [--node MAC|HOSTNAME] [--limit N]
+const HELP = `Usage: diskless events [--config FILE] [--follow] [--node MAC|HOSTNAME] [--limit N]
 
 Prints boot events, oldest first, one per line: time, node, kind (dhcp, tftp, http, nbd,
 stage, booted, failed, alert), name, detail, and duration and size where known.
@@ -34,10 +34,9 @@ export async function eventsCommand(argv: string[], io: EventsIo = {}): Promise<
     out(HELP);
     return 0;
   }
-  if (!values.config) throw new DisklessError('DL_INVALID', `events: --config FILE is required\n\n${HELP}`);
   const limit = values.limit ?? '50';
   if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) throw new DisklessError('DL_INVALID', `events: --limit must be a whole number from 1 to 1000 (got "${limit}")`);
-  const config = loadConfig(values.config);
+  const config = loadConfigFrom(values.config);
   const base = apiBase(config);
   const tls = apiTls(config);
 

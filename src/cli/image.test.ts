@@ -46,10 +46,20 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 describe('diskless image', () => {
-  it('requires --config', async () => {
-    const r = await run('list');
-    assert.equal(r.code, 2);
-    assert.match(r.err, /--config FILE is required/);
+  it('without --config reads DISKLESS_CONFIG (else /etc/diskless/diskless.yaml), and says so when it is missing', async () => {
+    const saved = process.env['DISKLESS_CONFIG'];
+    try {
+      process.env['DISKLESS_CONFIG'] = await config();
+      const r = await run('list');
+      assert.equal(r.code, 0, r.err);
+      process.env['DISKLESS_CONFIG'] = join(work, 'missing.yaml');
+      const missing = await run('list');
+      assert.equal(missing.code, 1);
+      assert.match(missing.err, /missing\.yaml: \(file\): cannot read config: no such file \(named by DISKLESS_CONFIG; write one with "diskless init --interface IF"/);
+    } finally {
+      if (saved === undefined) delete process.env['DISKLESS_CONFIG'];
+      else process.env['DISKLESS_CONFIG'] = saved;
+    }
   });
 
   it('rejects an unknown subcommand and wrong arguments', async () => {

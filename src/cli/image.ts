@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfigFrom } from '../config/config-path.js';
 import { buildImage, networkInitrdBuilder, type InitrdBuilder } from '../images/build-image.js';
 import { loadServerCertificate } from '../tls/server-certificate.js';
 import { spawnChrootCommand } from '../images/chroot-command.js';
@@ -11,14 +11,14 @@ import type { DisklessConfig } from '../config/types.js';
 import { ProgressBar } from './progress.js';
 import { reportError } from './error-report.js';
 
-const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [--include pkg,pkg] --config FILE
-       diskless image list --config FILE
-       diskless image show NAME [VERSION] --config FILE
-       diskless image publish NAME VERSION --config FILE
-       diskless image rollback NAME --config FILE
-       diskless image rm NAME VERSION [--force] --config FILE
-       diskless image gc [--keep N] --config FILE
-       diskless image shell NAME [--version V] --config FILE [-- COMMAND ARGS...]
+const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [--include pkg,pkg] [--config FILE]
+       diskless image list [--config FILE]
+       diskless image show NAME [VERSION] [--config FILE]
+       diskless image publish NAME VERSION [--config FILE]
+       diskless image rollback NAME [--config FILE]
+       diskless image rm NAME VERSION [--force] [--config FILE]
+       diskless image gc [--keep N] [--config FILE]
+       diskless image shell NAME [--version V] [--config FILE] [-- COMMAND ARGS...]
 
 Images live in STATE_DIR/images (server.state_dir of the config). "build" makes a new version
 (root.sqfs, the newest /boot/vmlinuz-* of the root, and an initrd from its modules) without
@@ -104,7 +104,6 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
   };
   const [min, max, names] = arity;
   if (positionals.length < min || positionals.length > max) return usage(names ? `expects ${names}` : 'takes no arguments');
-  if (!values.config) return usage('--config FILE is required');
   if (sub !== 'build' && (values.from !== undefined || values.include !== undefined)) return usage('--from and --include only apply to build');
   if (sub !== 'rm' && values.force) return usage('--force only applies to rm');
   if (sub !== 'gc' && values.keep !== undefined) return usage('--keep only applies to gc');
@@ -114,7 +113,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
   if (sub === 'build' && !values.from) return usage('--from DIR|TAR|mmdebstrap:SUITE is required');
 
   try {
-    const config = loadConfig(values.config);
+    const config = loadConfigFrom(values.config);
     const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
     const [name = '', version] = positionals;
     // The initrd carries this server's certificate (made now if the server has none yet), so

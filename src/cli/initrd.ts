@@ -2,11 +2,11 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { listInitramfs } from '../initramfs/list.js';
 import { buildNetworkInitrd } from '../initramfs/network-initrd.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfigFrom } from '../config/config-path.js';
 import { loadServerCertificate, pemCertificates } from '../tls/server-certificate.js';
 import { ProgressBar } from './progress.js';
 
-const HELP = `Usage: diskless initrd build --output FILE (--config FILE | --server-cert PEM) [--root DIR]
+const HELP = `Usage: diskless initrd build --output FILE [--config FILE | --server-cert PEM] [--root DIR]
                             [--kernel VERSION] [--drivers a,b] [--modules x,y]
                             [--compression zstd|gzip|none]
        diskless initrd build --list FILE
@@ -15,7 +15,7 @@ Builds the network initramfs from an image's own kernel modules (ROOT/lib/module
 by default every network driver of that kernel, so one initrd boots any NIC; --drivers
 e1000,virtio_net makes a small one for known hardware instead. Always carries nfs, nbd,
 squashfs, overlay and loop, a static busybox, nbd-client, openssl and the Diskless /init.
-It carries the boot server's certificate (server.tls_cert of --config, made if the server
+It carries the boot server's certificate (server.tls_cert of the config, made if the server
 has none yet, or the certificates in --server-cert): nodes send their secrets token only
 to a server that presents one of them.
 --list shows what an existing initrd (ours or Debian's) contains.
@@ -64,13 +64,13 @@ export async function initrdCommand(argv: string[]): Promise<number> {
     process.stderr.write(`diskless initrd build: --compression must be zstd, gzip or none (got "${compression}")\n`);
     return 2;
   }
-  if ((values.config === undefined) === (values['server-cert'] === undefined)) {
-    process.stderr.write(`diskless initrd build: give --config FILE (this server's certificate) or --server-cert PEM, one of them\n\n${HELP}`);
+  if (values.config !== undefined && values['server-cert'] !== undefined) {
+    process.stderr.write(`diskless initrd build: give --config FILE (this server's certificate) or --server-cert PEM, not both\n\n${HELP}`);
     return 2;
   }
-  const serverCerts = values.config !== undefined
-    ? (await loadServerCertificate(loadConfig(values.config).server)).certPem
-    : readFileSync(values['server-cert']!, 'utf8');
+  const serverCerts = values['server-cert'] === undefined
+    ? (await loadServerCertificate(loadConfigFrom(values.config).server)).certPem
+    : readFileSync(values['server-cert'], 'utf8');
   if (pemCertificates(serverCerts).length === 0) {
     process.stderr.write(`diskless initrd build: ${values['server-cert']} holds no PEM certificate\n`);
     return 2;

@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
-import { loadConfig } from '../config/load.js';
+import { configPath, loadConfigFrom } from '../config/config-path.js';
 import { editConfigFile } from '../inventory/config-file.js';
 import { adoptNode } from '../inventory/adopt.js';
 import { discoveredPath, notInInventory, readDiscovered } from '../inventory/discovered.js';
@@ -8,13 +7,13 @@ import { addNode, addProfile, removeNode, removeProfile, setNode, setProfile, ty
 import { DisklessError } from '../errors/diskless-error.js';
 
 const NODE_HELP = `Usage: diskless node add --mac MAC [--hostname H] [--address IP] [--profile P]
-                       [--cmdline ARGS] [--loader ipxe|pxelinux] --config FILE
+                       [--cmdline ARGS] [--loader ipxe|pxelinux] [--config FILE]
        diskless node set MAC [--hostname H] [--address IP] [--profile P] [--cmdline ARGS]
-                       [--loader L] [--unset KEY,KEY] --config FILE
-       diskless node rm MAC --config FILE
-       diskless node list --config FILE
-       diskless node discovered --config FILE
-       diskless node adopt MAC --hostname H [--profile P] [--address IP] --config FILE
+                       [--loader L] [--unset KEY,KEY] [--config FILE]
+       diskless node rm MAC [--config FILE]
+       diskless node list [--config FILE]
+       diskless node discovered [--config FILE]
+       diskless node adopt MAC --hostname H [--profile P] [--address IP] [--config FILE]
 
 Edits the nodes of the config in place: comments and layout are kept, the file is locked
 and replaced atomically, and an edit that would make the config invalid is refused.
@@ -26,10 +25,10 @@ With dhcp.unknown_clients: register such a machine waits and boots once adopted.
 `;
 
 const PROFILE_HELP = `Usage: diskless profile add NAME [--inherits P] [--kernel K] [--initrd I,I] [--cmdline ARGS]
-                          [--loader L] --config FILE
-       diskless profile set NAME [same options] [--unset KEY,KEY] --config FILE
-       diskless profile rm NAME --config FILE
-       diskless profile list --config FILE
+                          [--loader L] [--config FILE]
+       diskless profile set NAME [same options] [--unset KEY,KEY] [--config FILE]
+       diskless profile rm NAME [--config FILE]
+       diskless profile list [--config FILE]
 `;
 
 const NODE_KEYS = ['hostname', 'address', 'profile', 'cmdline', 'loader'] as const;
@@ -57,9 +56,8 @@ function changesFrom(values: Record<string, string | boolean | undefined>, keys:
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
-function requireConfig(values: Record<string, unknown>, help: string): string {
-  if (typeof values['config'] !== 'string') throw new DisklessError('DL_INVALID', `--config FILE is required\n\n${help}`);
-  return resolve(values['config']);
+function configFile(values: Record<string, unknown>): string {
+  return configPath(typeof values['config'] === 'string' ? values['config'] : undefined).path;
 }
 
 export async function nodeCommand(argv: string[]): Promise<number> {
@@ -69,11 +67,11 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     process.stdout.write(NODE_HELP);
     return sub === undefined ? 2 : 0;
   }
-  const file = requireConfig(values, NODE_HELP);
+  const file = configFile(values);
   const mac = positionals[0] ?? (typeof values['mac'] === 'string' ? values['mac'] : undefined);
   switch (sub) {
     case 'list': {
-      const c = loadConfig(file);
+      const c = loadConfigFrom(file);
       process.stdout.write(`${'MAC'.padEnd(18)} ${'HOSTNAME'.padEnd(16)} ${'ADDRESS'.padEnd(15)} ${'PROFILE'.padEnd(12)} LOADER\n`);
       for (const n of c.nodes) {
         const loader = n.loader ?? c.profiles.get(n.profile)?.loader ?? 'ipxe';
@@ -82,7 +80,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'discovered': {
-      const c = loadConfig(file);
+      const c = loadConfigFrom(file);
       const machines = notInInventory(await readDiscovered(discoveredPath(c.server.stateDir)), (m) => c.nodes.some((n) => n.mac === m));
       process.stdout.write(`${'MAC'.padEnd(18)} ${'ARCH'.padEnd(12)} ${'VENDOR CLASS'.padEnd(34)} ${'LAST SEEN'.padEnd(20)} COUNT\n`);
       for (const m of machines) {
@@ -95,7 +93,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       if (!mac) throw new DisklessError('DL_INVALID', 'node adopt: the MAC of a discovered machine is required');
       const hostname = values['hostname'];
       if (typeof hostname !== 'string') throw new DisklessError('DL_INVALID', 'node adopt: --hostname H is required');
-      const stateDir = loadConfig(file).server.stateDir;
+      const stateDir = loadConfigFrom(file).server.stateDir;
       const seen = new Set((await readDiscovered(discoveredPath(stateDir))).map((m) => m.mac));
       const spec = { mac, hostname, profile: str(values['profile']), address: str(values['address']) };
       await editConfigFile(file, (text) => adoptNode(text, spec, (m) => seen.has(m), file));
@@ -136,11 +134,11 @@ export async function profileCommand(argv: string[]): Promise<number> {
     process.stdout.write(PROFILE_HELP);
     return sub === undefined ? 2 : 0;
   }
-  const file = requireConfig(values, PROFILE_HELP);
+  const file = configFile(values);
   const name = positionals[0];
   switch (sub) {
     case 'list': {
-      const c = loadConfig(file);
+      const c = loadConfigFrom(file);
       for (const p of c.profiles.values()) {
         process.stdout.write(`${p.name.padEnd(14)} ${p.loader.padEnd(9)} ${p.root ? `root=${p.root.mode}` : 'no root'}  kernel ${p.kernel}\n`);
       }

@@ -9,21 +9,30 @@ import { imageCommand } from './image.js';
 import { secretsCommand } from './secrets.js';
 import { statusCommand } from './status.js';
 import { eventsCommand } from './events.js';
+import { initCommand } from './init.js';
+import { doctorCommand } from './doctor.js';
+import { consoleCommand, powerCommand } from './power.js';
 
 const HELP = `diskless — boot server for fleets of diskless Linux machines
 
 Usage: diskless <command> [options]
 
 Commands:
-  serve --config FILE     run DHCP (full or proxy), TFTP and HTTP for the machines in FILE
-  status --config FILE    every node's boot state, stage, image and last event (from serve)
-  events --config FILE [--follow] [--node N]
+  init --interface IF     write a commented starter config for the LAN on IF (never overwrites)
+  doctor                  check the host and the LAN: DHCP servers, ports, loaders, images, disk,
+                          firewall, clock; one line per check with what to do
+  serve                   run DHCP (full or proxy), TFTP and HTTP for the machines in the config
+  status                  every node's boot state, stage, image and last event (from serve)
+  events [--follow] [--node N]
                           boot events, one per line; --follow streams them as they happen
   image build|list|show|publish|rollback|rm|gc|shell
                           versioned root images: a squashfs, its kernel and a network initrd
   node add|set|rm|list    edit the nodes of the config (comments kept, atomic, validated)
   node discovered|adopt   list machines not in the config that tried to boot; add one as a node
   profile add|set|rm|list edit the profiles of the config
+  power on|off|cycle|status NODE...|--profile P|--all
+                          drive the nodes' BMCs over IPMI, a few at once, one result line each
+  console NODE            the node's serial console through its BMC (IPMI Serial-over-LAN)
   secrets root-password|authorized-keys|show
                           per-node secrets, sent only to the node with its one-time boot token
   initrd build [options]  build the network initramfs from an image's own kernel modules
@@ -31,6 +40,8 @@ Commands:
                           network namespace and show its console (needs root and QEMU)
   help                    show this text
 
+Every command reads /etc/diskless/diskless.yaml, or the file named by DISKLESS_CONFIG,
+or the one given with --config FILE.
 Run "diskless <command> --help" for the options of a command.
 
 Exit status: 0 done, 1 failed, 2 the command line is wrong.
@@ -39,6 +50,10 @@ Exit status: 0 done, 1 failed, 2 the command line is wrong.
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
+    case 'init':
+      return initCommand(rest);
+    case 'doctor':
+      return doctorCommand(rest);
     case 'serve':
       return serveCommand(rest);
     case 'status':
@@ -57,6 +72,10 @@ export async function main(argv: string[]): Promise<number> {
       return profileCommand(rest);
     case 'secrets':
       return secretsCommand(rest);
+    case 'power':
+      return powerCommand(rest);
+    case 'console':
+      return consoleCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfigFrom } from '../config/config-path.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import { nodeByMac } from '../boot/boot-target.js';
 import { normalizeMac } from '../net/mac.js';
 import { reportError } from './error-report.js';
 
-const HELP = `Usage: diskless secrets root-password MAC|all --hash HASH|--hash-file FILE --config FILE
-       diskless secrets authorized-keys MAC|all FILE --config FILE
-       diskless secrets show MAC --config FILE
+const HELP = `Usage: diskless secrets root-password MAC|all --hash HASH|--hash-file FILE [--config FILE]
+       diskless secrets authorized-keys MAC|all FILE [--config FILE]
+       diskless secrets show MAC [--config FILE]
 
 Per-node secrets live in STATE_DIR/secrets (0700, files 0600) and reach a node only through
 the one-time token in its own boot script; they are never in a boot script, initrd or image.
@@ -38,11 +38,10 @@ export async function secretsCommand(argv: string[], out = (s: string) => void p
   }
   const { values, positionals } = parsed;
   const usage = (msg: string) => (err(`diskless secrets ${sub}: ${msg}\n\n${HELP}`), 2);
-  if (!values.config) return usage('--config FILE is required');
   const [who, file] = positionals;
   if (who === undefined) return usage('expects MAC or all');
   try {
-    const config = loadConfig(values.config);
+    const config = loadConfigFrom(values.config);
     const selector = who === 'all' ? '*' : normalizeMac(who);
     if (selector === undefined) return usage(`"${who}" is not a MAC address or "all"`);
     if (selector !== '*' && !nodeByMac(config, selector)) err(`warning: ${selector} is not a node in ${config.file} yet\n`);

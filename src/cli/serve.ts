@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfigFrom } from '../config/config-path.js';
 import { jsonLogger } from '../log/logger.js';
 import { startServices } from '../app/services.js';
 import { batchPerTurn } from '../log/turn-batch.js';
 
-const HELP = `Usage: diskless serve --config FILE [--debug]
+const HELP = `Usage: diskless serve [--config FILE] [--debug]
 
-Runs every service for the machines in FILE until SIGINT or SIGTERM:
+Runs every service for the machines in FILE until SIGINT or SIGTERM
+(FILE: --config, else $DISKLESS_CONFIG, else /etc/diskless/diskless.yaml):
 DHCP (dhcp.mode full or proxy; none with off), TFTP and HTTP.
 Logs one JSON line per DHCP, TFTP and HTTP event on stderr.
 Edits of FILE (by hand or by "diskless node ...") apply to nodes and profiles at once;
@@ -23,11 +24,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (!values.config) {
-    process.stderr.write(`diskless serve: --config FILE is required\n\n${HELP}`);
-    return 2;
-  }
-  const config = loadConfig(values.config);
+  const config = loadConfigFrom(values.config);
   const lines = batchPerTurn((chunk) => process.stderr.write(chunk));
   process.once('exit', () => lines.flush());
   const logger = jsonLogger((l) => lines.write(l), values.debug ? 'debug' : 'info');

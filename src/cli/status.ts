@@ -1,11 +1,10 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfigFrom } from '../config/config-path.js';
 import { statusTable } from './fleet-format.js';
 import type { NodeSummary } from '../api/wire.js';
 import { apiBase, apiTls, getAll } from './server-api.js';
-import { DisklessError } from '../errors/diskless-error.js';
 
-const HELP = `Usage: diskless status --config FILE [--json]
+const HELP = `Usage: diskless status [--config FILE] [--json]
 
 Shows every node of the config as the running server sees it: where it is in its boot
 (dhcp, loading, initramfs stage, booted, failed), since when, the image version it runs
@@ -26,8 +25,7 @@ export async function statusCommand(argv: string[], io: CliIo = {}): Promise<num
     out(HELP);
     return 0;
   }
-  if (!values.config) throw new DisklessError('DL_INVALID', `status: --config FILE is required\n\n${HELP}`);
-  const config = loadConfig(values.config);
+  const config = loadConfigFrom(values.config);
   const nodes = inConfigOrder(await getAll<NodeSummary>(apiBase(config), '/nodes', 'nodes', apiTls(config)), config.nodes);
   if (values.json) out(`${JSON.stringify(nodes, null, 2)}\n`);
   else out(nodes.length ? statusTable(nodes, (io.now ?? Date.now)()) : 'no nodes in the inventory\n');

@@ -9,6 +9,7 @@ import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
 import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
 import { kernelArgsProblem } from './kernel-args.js';
+import { readPowerSettings, resolvePower } from './power.js';
 
 const LOADERS = ['ipxe', 'pxelinux'] as const;
 // RFC 1123 host name: labels of letters, digits and inner hyphens.
@@ -285,6 +286,10 @@ function readProfile(name: string, f: Fields, path: (p: string) => string, paren
     loader: f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : parent?.loader ?? 'ipxe',
     files: mergeFileSpecs(parent?.files ?? [], readFileSpecs(f, path)),
   };
+  if (f.has('power') || parent?.power) {
+    const own = f.has('power') ? readPowerSettings(f.map('power'), path) : {};
+    p.power = { ...parent?.power, ...own };
+  }
   if (f.has('root')) {
     if (!f.isNull('root')) p.root = readRoot(f.map('root'), path, image !== undefined, name);
   } else if (parent?.root) p.root = { ...parent.root };
@@ -461,6 +466,7 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: str
   const loader = f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : undefined;
   const files = readFileSpecs(f, path);
   const network = f.has('network') && !f.isNull('network') ? readNetwork(f.map('network')) : undefined;
+  const power = resolvePower(f.has('power') ? readPowerSettings(f.map('power'), path) : undefined, profiles.get(profile)?.power, (key, problem) => f.fail(key, problem, f.raw('power')), profile);
   f.rejectUnknown();
   return {
     ...(network ? { network } : {}),
@@ -471,6 +477,7 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: str
     ...(cmdline !== undefined ? { cmdline } : {}),
     ...(loader !== undefined ? { loader } : {}),
     ...(files.length ? { files } : {}),
+    ...(power !== undefined ? { power } : {}),
   };
 }
 

@@ -1,3 +1,5 @@
+import type { PowerConfig, PowerSettings } from './power.js';
+
 /** The declarative inventory: one YAML file describes the server, DHCP, profiles and nodes. */
 export type DhcpMode = 'full' | 'proxy' | 'off';
 export type Loader = 'ipxe' | 'pxelinux';
@@ -158,6 +160,8 @@ export interface ProfileConfig {
   /** A bonded or VLAN boot link; none: the boot NIC alone. */
   network?: NetworkConfig;
   files: FileSpec[];
+  /** BMC settings its nodes share (user, password_file, port…); a node adds its own ipmi address. */
+  power?: PowerSettings;
 }
 
 export interface NodeConfig {
@@ -172,6 +176,8 @@ export interface NodeConfig {
   files?: FileSpec[];
   /** Replaces the profile's network: (bond members are per machine). */
   network?: NetworkConfig;
+  /** Its BMC, resolved from its own `power:` over its profile's; none without an ipmi address. */
+  power?: PowerConfig;
 }
 
 /** Who may use the API (/api/v1), the dashboard and /metrics, and where they listen. */

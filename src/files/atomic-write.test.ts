@@ -37,6 +37,17 @@ test('writeFileAtomic: text, bytes or a stream; exact mode whatever the umask; a
   await assert.rejects(writeFileAtomic(join(dir, 'missing', 'f'), 'x'), { code: 'ENOENT' });
 });
 
+test('writeFileAtomic noReplace: writes a new file whole, refuses an existing one with EEXIST and leaves it and no temp file', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'diskless.yaml');
+  await writeFileAtomic(path, 'first\n', { noReplace: true });
+  assert.equal(await readFile(path, 'utf8'), 'first\n');
+  await assert.rejects(writeFileAtomic(path, 'second\n', { noReplace: true }), (e: NodeJS.ErrnoException) => e.code === 'EEXIST');
+  assert.equal(await readFile(path, 'utf8'), 'first\n');
+  assert.deepEqual(await readdir(dir), ['diskless.yaml']);
+});
+
 test('isAtomicTempOf knows the temp file of a write in progress, and nothing else', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

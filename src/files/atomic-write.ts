@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { link, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export interface AtomicWriteOptions {
@@ -9,6 +9,12 @@ export interface AtomicWriteOptions {
    * process's umask, as for any new file.
    */
   mode?: number;
+  /**
+   * Never replace: when `path` exists the write fails with EEXIST and leaves it untouched. The
+   * complete temp file is hard-linked into place (link(2) refuses an existing name), so the
+   * file appears whole or not at all, as with a rename.
+   */
+  noReplace?: boolean;
 }
 
 /**
@@ -42,7 +48,10 @@ export async function writeFileAtomic(
     }
     await fh.sync();
     await fh.close();
-    await rename(tmp, path);
+    if (options.noReplace === true) {
+      await link(tmp, path);
+      await rm(tmp, { force: true });
+    } else await rename(tmp, path);
   } catch (e) {
     await fh.close().catch(() => {});
     await rm(tmp, { force: true });

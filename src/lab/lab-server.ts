@@ -12,9 +12,18 @@ const readLog = (path: string) => readFile(path, 'utf8').catch(() => '');
  * only what is written after this start counts, measured before the process exists.
  */
 export async function startLabServer(net: LabNetwork, configPath: string, logPath: string, timeoutMs = 30_000, o: { privateRun?: boolean } = {}): Promise<Daemon> {
-  const start = (await readLog(logPath)).length;
   const argv = [process.execPath, CLI, 'serve', '--config', configPath];
-  const server = await net.spawn(net.name, o.privateRun ? withPrivateRun(argv) : argv, { logFile: logPath });
+  return startServerIn(net, o.privateRun ? withPrivateRun(argv) : argv, logPath, { timeoutMs });
+}
+
+/**
+ * Runs a server command line (any `diskless serve`: this checkout's, an installed one) inside
+ * the lab namespace, appending to `logPath`, and waits for its "serving" line.
+ */
+export async function startServerIn(net: LabNetwork, argv: readonly string[], logPath: string, o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Daemon> {
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  const start = (await readLog(logPath)).length;
+  const server = await net.spawn(net.name, argv, { logFile: logPath, ...(o.env ? { env: o.env } : {}) });
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if ((await readLog(logPath)).slice(start).includes('"msg":"serving"')) return server;

@@ -24,6 +24,23 @@ export interface LabBootOptions {
   logger?: Logger;
   /** Called with the machine once it runs, e.g. to show its console live. */
   onMachine?: (vm: QemuMachine) => void;
+  /**
+   * Runs the server another way than `node dist/src/cli/main.js serve` (an installed package):
+   * places the lab's kernel and initrd where that server reads them, writes `config(…)` as its
+   * config, starts it in the lab namespace and resolves once it serves.
+   */
+  serveWith?: (lab: LabServerSetup) => Promise<Daemon>;
+}
+
+/** What a `serveWith` hook gets: the network, the boot files, the lab's config and the log file. */
+export interface LabServerSetup {
+  net: LabNetwork;
+  kernel: string;
+  initrd: string;
+  /** The lab's config for that server, naming the files and state directory as it sees them. */
+  config(paths: { kernel: string; initrd: string; stateDir: string }): string;
+  /** Where the server's output should go; the result's serverLog is read from it. */
+  logPath: string;
 }
 
 export interface LabBootResult {
@@ -46,14 +63,14 @@ export function defaultCacheDir(): string {
   return process.env['DISKLESS_CACHE'] ?? '/var/cache/diskless';
 }
 
-function labConfig(o: { dir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; token: string }): string {
+function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; token: string }): string {
   return `# Written by "diskless lab" for one boot; removed afterwards.
 server:
   address: ${LAB_SERVER}
   interface: br0
   answer_router_solicitations: true
   http_port: 80
-  state_dir: ${join(o.dir, 'state')}
+  state_dir: ${o.stateDir}
 dhcp:
   mode: ${o.mode}
 ${o.mode === 'full' ? '  pool: 10.77.0.100-10.77.0.150\n  routers: [10.77.0.1]\n  dns: [10.77.0.1]\n  domain: lab.test\n' : ''}  unknown_clients: deny
@@ -88,7 +105,8 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
   const initrd = await buildTinyInitramfs({ markerId: token, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs') });
   const configPath = join(dir, 'diskless.yaml');
-  await writeFile(configPath, labConfig({ dir, mode, mac, kernel: hostKernel(), initrd: initrd.path, loader, token }));
+  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, token });
+  await writeFile(configPath, config({ stateDir: join(dir, 'state'), kernel: hostKernel(), initrd: initrd.path }));
 
   let net: LabNetwork | undefined;
   let vm: QemuMachine | undefined;
@@ -96,7 +114,8 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   try {
     net = await LabNetwork.create({ ...(mode === 'proxy' ? { foreignAddress: `${FOREIGN_DHCP}/24` } : {}), logger: log });
     if (mode === 'proxy') await startForeignDhcp(net, dir);
-    await startLabServer(net, configPath, serverLogPath);
+    if (opts.serveWith) await opts.serveWith({ net, kernel: hostKernel(), initrd: initrd.path, config, logPath: serverLogPath });
+    else await startLabServer(net, configPath, serverLogPath);
     vm = await QemuMachine.start({
       boot: { kind: 'network' },
       firmware,
@@ -126,7 +145,7 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
 }
 
 /** A DHCP server that is not ours: addresses only, no boot information (the proxyDHCP case). */
-async function startForeignDhcp(net: LabNetwork, dir: string): Promise<Daemon> {
+export async function startForeignDhcp(net: LabNetwork, dir: string): Promise<Daemon> {
   return net.spawn(net.foreignName!, [
     'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--no-resolv', '--no-hosts',
     '--interface=eth0', '--bind-interfaces', '--dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0,1h',
