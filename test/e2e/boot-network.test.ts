@@ -49,7 +49,7 @@ test('VLAN 20 only: the node tags its traffic, gets its lease and its NBD root o
     await lab.login(0, 10 * MINUTES);
     assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running', await lab.run('systemctl --failed --no-legend --plain'));
     assert.match(await lab.run('ip -4 -o addr show'), /^\d+: \S+\.20\s+inet 10\.77\.0\.11\/24/m);
-    assert.match(await lab.run('cat /proc/net/vlan/config'), /\| 20 \|/);
+    assert.match(await lab.run('cat /proc/net/vlan/config'), /\|\s*20\s*\|/);
     assert.match(await lab.run('md5sum /usr/bin/* >/dev/null && echo reads-ok'), /reads-ok/);
     const networkReport = (await lab.serverLog()).find((l) => l['service'] === 'node' && l['mac'] === lab.mac && l['stage'] === 'network' && l['status'] === 'ok');
     assert.match(String(networkReport?.['detail']), /vlan=20/);
