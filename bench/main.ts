@@ -15,8 +15,9 @@ import { formatTable, ratio, type BenchResult } from './lib/result.js';
 import { FULL, QUICK } from './lib/scale.js';
 import { nbdBenchmark } from './nbd.js';
 import { tftpBenchmark } from './tftp.js';
+import { stormBenchmark } from './storm.js';
 
-const BENCHMARKS: Benchmark[] = [tftpBenchmark, httpBenchmark, nbdBenchmark, dhcpBenchmark, initrdBenchmark, bootBenchmark];
+const BENCHMARKS: Benchmark[] = [tftpBenchmark, httpBenchmark, nbdBenchmark, dhcpBenchmark, initrdBenchmark, bootBenchmark, stormBenchmark];
 const RESULTS = fileURLToPath(new URL('../../bench/results', import.meta.url));
 
 const HELP = `Usage: sudo bench/run.sh [--quick] [--only NAME[,NAME]] [--skip NAME[,NAME]]
@@ -25,7 +26,8 @@ Runs Diskless and its peers side by side on this host, in two network namespaces
 veth, and prints ours / peer for each case. --quick runs everything small (seconds per case);
 without it, at full scale: tens of clients at once, 5,000 DHCP clients (minutes per case).
 Benchmarks: ${BENCHMARKS.map((b) => b.name).join(', ')}; all of them by default. "boot" starts QEMU
-machines (TCG): give the run the machine to itself, or --skip boot.
+machines (TCG): give the run the machine to itself, or --skip boot. "storm" replays recorded
+boots (bench/storm/traces/) of 10 to 1,000 nodes at once against both stacks on a capped link.
 `;
 
 async function main(): Promise<number> {
@@ -84,7 +86,7 @@ async function main(): Promise<number> {
       await mkdir(work, { recursive: true });
       try {
         if (b.network && net === undefined) net = await BenchNet.create();
-        results.push(...(await b.run({ net: net!, work, scale, log })));
+        results.push(...(await b.run({ net: net!, work, scale, log, resultsFile: file })));
       } catch (e) {
         errors[b.name] = (e as Error).message;
         log(`  ${b.name} FAILED: ${(e as Error).message}`);

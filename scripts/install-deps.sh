@@ -8,15 +8,21 @@ cd "$(dirname "$0")/.."
 DEBS=(
   ipxe pxelinux syslinux-common           # boot loaders handed to machines
   qemu-system-x86 ipxe-qemu ovmf          # the lab's virtual machines (BIOS and UEFI)
+  shim-signed grub-efi-amd64-signed       # the signed chain (Microsoft-signed shim, Debian-signed GRUB network image)
+  qemu-system-arm qemu-efi-aarch64        # the lab's arm64 machines (AAVMF); their packages: src/lab/arm64-parts.ts
   linux-image-amd64 busybox-static        # a kernel; static busybox (initramfs, udhcpc client)
   iproute2 procps cpio kmod zstd          # namespaces, process tools, archive checks
+  xz-utils                                # .ko.xz modules (Fedora, RHEL 9, Debian 13) decompressed into initrds
   dnsmasq-base                            # a foreign DHCP server for the proxyDHCP test
+  isc-dhcp-relay                          # a real DHCP relay (dhcrelay) for the routed-subnet and switch-port tests
   tftp-hpa atftp curl                     # real TFTP/HTTP clients for interop tests
   nbd-client                              # the NBD client put into node initramfs (netlink)
   openssl                                 # the server's TLS certificate; the initramfs' pinned TLS client
   tcpdump                                 # captures of the boot LAN in the security tests
   gcc libc6-dev                           # builds the static NBD reconnect helper (src/initramfs/helpers)
   mmdebstrap squashfs-tools               # building Debian images
+  skopeo umoci                            # image import: registry/archive reader, OCI layer unpacker
+  docker-registry attr                    # a real registry for the import tests; setfattr/getfattr (xattrs in layers)
   nfs-ganesha nfs-ganesha-vfs             # NFS roots (the host kernel may have no nfsd)
   rpcbind                                 # NFSv3 roots: clients find mountd and nfsd through it
   libnfs-utils                            # nfs-ls, nfs-cat: user-space NFS clients for the export tests
@@ -27,6 +33,13 @@ DEBS=(
   nftables                                # a host firewall for diskless doctor's firewall check test
   openipmi ipmitool                       # ipmi_sim (a BMC simulator) and the IPMI client diskless power drives
 )
+
+# The arm64 lab machine's kernel, busybox, shim and GRUB are arm64 packages, fetched with
+# apt-get download (never installed) by src/lab/arm64-parts.ts: apt must know the architecture.
+if [ "$(id -u)" -eq 0 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  apt-get update -qq
+fi
 
 missing=()
 for p in "${DEBS[@]}"; do

@@ -8,6 +8,8 @@ export interface BenchContext {
   work: string;
   scale: Scale;
   log: (line: string) => void;
+  /** This run's results file (bench/results/<date>.json); a benchmark may write files beside it. */
+  resultsFile: string;
 }
 
 export interface Benchmark {

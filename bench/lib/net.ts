@@ -3,7 +3,7 @@ import type { Daemon, DaemonOptions } from '../../src/process/daemon.js';
 import type { RunOptions, RunResult } from '../../src/process/run.js';
 
 /** The link conditions a case is measured under. */
-export type Link = 'veth' | 'tbf 1gbit';
+export type Link = 'veth' | 'tbf 1gbit' | 'tbf 10gbit';
 
 export const SERVER = '10.77.0.1';
 export const CLIENT = '10.77.0.2';
@@ -41,7 +41,7 @@ export class BenchNet {
 
   /**
    * Sets the link: the veth as it is (its own round trip, tens of microseconds), or capped at
-   * 1 Gbit/s in both directions by a token bucket (this kernel has tbf but no netem).
+   * 1 or 10 Gbit/s in both directions by a token bucket (this kernel has tbf but no netem).
    */
   async setLink(link: Link): Promise<void> {
     if (link === this.#link) return;
@@ -50,7 +50,8 @@ export class BenchNet {
         await this.lab.exec(ns, ['tc', 'qdisc', 'del', 'dev', dev, 'root'], { check: false });
       } else {
         // burst above rate/HZ so the bucket never starves the link on a 250 Hz kernel.
-        await this.lab.exec(ns, ['tc', 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', '1gbit', 'burst', '512kb', 'latency', '20ms']);
+        const [rate, burst] = link === 'tbf 10gbit' ? ['10gbit', '8mb'] : ['1gbit', '512kb'];
+        await this.lab.exec(ns, ['tc', 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', rate, 'burst', burst, 'latency', '20ms']);
       }
     }
     this.#link = link;

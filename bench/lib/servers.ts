@@ -106,6 +106,18 @@ export async function startDnsmasqDhcp(net: BenchNet, work: string): Promise<Ser
   return started(net, 'dnsmasq', p, 'udp', 67);
 }
 
+/** dnsmasq as DHCP and TFTP server at once, as the reference boot stack runs it (leases persisted). */
+export async function startDnsmasqDhcpTftp(net: BenchNet, work: string, filesDir: string): Promise<Server> {
+  const p = await net.spawnServer([
+    ...dnsmasqBase(work, 'dhcp-tftp'),
+    `--dhcp-range=${DHCP_POOL.start},${DHCP_POOL.end},${DHCP_POOL.mask},${DHCP_POOL.leaseSec}`,
+    `--dhcp-leasefile=${join(work, 'dnsmasq.leases')}`, '--dhcp-lease-max=1000000', '--dhcp-authoritative', '--no-ping',
+    `--dhcp-option=option:router,${SERVER}`, '--enable-tftp', `--tftp-root=${filesDir}`, '--tftp-max=4096',
+  ], { logFile: join(work, 'dnsmasq-dhcp-tftp.log') });
+  await waitUntil('dnsmasq on udp/67', () => listening(net, 'udp', 67));
+  return started(net, 'dnsmasq', p, 'udp', PORTS.tftp);
+}
+
 /** nginx serving the files with sendfile on, one worker per CPU, access log on (ours logs every request too). */
 export async function startNginx(net: BenchNet, work: string, filesDir: string): Promise<Server> {
   const conf = join(work, 'nginx.conf');

@@ -3,6 +3,7 @@ import type { ImageSummary, PublishedPointer } from '../images/store/image-store
 import type { EventStore } from '../events/event-store.js';
 import type { NodeState } from '../events/node-state.js';
 import type { DiscoveredMachine } from '../inventory/discovered.js';
+import type { FailureReport } from '../events/failure-reports.js';
 import type { RunningRecord } from '../images/store/running-versions.js';
 import type { NodeSpec } from '../inventory/editor.js';
 import type { Logger } from '../log/logger.js';
@@ -41,6 +42,8 @@ export interface ApiDeps {
    * checks; without it, what node states say each machine runs.
    */
   running?: () => ReadonlyMap<string, RunningRecord>;
+  /** Each machine's last failure report (STATE/failure-reports.json). */
+  failureReports?: { get(mac: string): FailureReport | undefined };
   /** Writes need `Authorization: Bearer <adminToken>`; without a token every write is refused. */
   adminToken?: string;
   /** Clients allowed to read, as CIDRs. */

@@ -6,7 +6,7 @@ test('one endpoint per method and path, each on one listener', () => {
   const keys = OPERATION_IDS.map((id) => `${ENDPOINTS[id].method} ${ENDPOINTS[id].path}`);
   assert.equal(new Set(keys).size, keys.length);
   assert.deepEqual([...operationsOn('admin'), ...operationsOn('boot'), ...operationsOn('secrets')].sort(), [...OPERATION_IDS].sort());
-  assert.deepEqual(operationsOn('boot'), ['report']);
+  assert.deepEqual(operationsOn('boot'), ['report', 'failureReport']);
   assert.deepEqual(operationsOn('secrets'), ['nodeFiles']);
   assert.equal(endpointPath('report'), '/api/v1/report');
   assert.equal(endpointPath('nodeFiles'), '/api/v1/node-files');

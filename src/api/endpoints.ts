@@ -64,6 +64,7 @@ export const ENDPOINTS = {
   addNode: { method: 'POST', path: '/nodes', listener: 'admin', caller: 'admin', access: 'write', query: [], summary: 'Add a node to the inventory' },
   getNode: { method: 'GET', path: '/nodes/{mac}', listener: 'admin', caller: 'admin', access: 'read', query: [], summary: 'A node, its state and the timeline of its latest boot' },
   setNode: { method: 'POST', path: '/nodes/{mac}', listener: 'admin', caller: 'admin', access: 'write', query: [], summary: 'Change inventory fields of a node (null removes one)' },
+  getFailureReport: { method: 'GET', path: '/nodes/{mac}/failure-report', listener: 'admin', caller: 'admin', access: 'read', query: [], summary: "The machine's last failure report: what /init saved when a stage failed" },
   nodeEvents: { method: 'GET', path: '/nodes/{mac}/events', listener: 'admin', caller: 'admin', access: 'read', query: ['since', 'limit'], summary: 'Events of one machine' },
   listProfiles: { method: 'GET', path: '/profiles', listener: 'admin', caller: 'admin', access: 'read', query: [], summary: 'Profiles and the nodes using each' },
   listImages: { method: 'GET', path: '/images', listener: 'admin', caller: 'admin', access: 'read', query: [], summary: 'Images, their versions and the machines running each' },
@@ -74,6 +75,7 @@ export const ENDPOINTS = {
   listEvents: { method: 'GET', path: '/events', listener: 'admin', caller: 'admin', access: 'read', query: ['node', 'since', 'limit'], summary: 'Boot events, newest last' },
   streamEvents: { method: 'GET', path: '/events/stream', listener: 'admin', caller: 'admin', access: 'read', query: ['node', 'since'], summary: 'Live events as Server-Sent Events (id = seq; Last-Event-ID or ?since= resumes)' },
   report: { method: 'POST', path: '/report', listener: 'boot', caller: 'node', access: 'node-report', query: [], summary: 'A node reports a stage of its boot (/init) or that it is up (the booted system)' },
+  failureReport: { method: 'POST', path: '/failure-report', listener: 'boot', caller: 'node', access: 'node-report', query: [], summary: 'A node whose boot failed under rd.shell=0 sends its failure report before it reboots' },
   /**
    * The boot listener answers this path too, with 403 and where to go instead: the archive
    * holds private keys and is never sent in the clear (nodeFilesOnlyOverTls).

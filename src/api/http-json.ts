@@ -48,6 +48,7 @@ const ANSWER_BY_CODE: Readonly<Record<DisklessErrorCode, { status: number; hint:
   DL_STORE_NOT_FOUND: { status: 404, hint: 'GET /api/v1/images lists images and versions' },
   DL_STORE_IN_USE: { status: 409, hint: 'Publish another version, or wait until no node runs it' },
   DL_IMAGE_BUILD: { status: 400, hint: 'Fix the request and send it again' },
+  DL_NO_KERNEL: { status: 400, hint: 'Fix the request and send it again' },
   DL_IMAGE_SHELL: { status: 400, hint: 'Fix the request and send it again' },
   DL_TOOL: { status: 500, hint: 'See the server log' },
   DL_SERVICE_START: { status: 500, hint: 'See the server log' },

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { DisklessConfig } from '../config/types.js';
+import type { DisklessConfig, NodeConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { normalizeMac } from '../net/mac.js';
 import type { HttpHandler } from '../http/server.js';
@@ -8,7 +8,7 @@ import { ENDPOINTS, endpointPath } from './endpoints.js';
 import type { TokenIssuer } from '../secrets/tokens.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { bundleFiles, nodeSecretFiles } from '../secrets/bundle.js';
-import { nodeByMac } from '../boot/boot-target.js';
+import { nodeByMac, nodeKey } from '../boot/boot-target.js';
 import { configuredNodeFiles, templateValues } from '../identity/node-files.js';
 import type { AlertHook } from '../identity/alerts.js';
 import { peerIp } from '../events/peer-address.js';
@@ -20,6 +20,8 @@ const MAX_BODY = 1024;
 
 export interface NodeFilesDeps {
   config: () => DisklessConfig;
+  /** The inventory node a machine is (by MAC, or by the switch port a trusted relay saw it on); default by MAC. */
+  nodeOf?: (config: DisklessConfig, mac: string) => NodeConfig | undefined;
   tokens: TokenIssuer;
   /** Only a boot in progress may redeem; its window closes at the first redemption. */
   windows: SecretsWindows;
@@ -81,18 +83,20 @@ export function nodeFilesEndpoint(deps: NodeFilesDeps): HttpHandler {
     if (!r.ok) return refuse(r.reason, r.alert || !inWindow);
     if (!inWindow) return refuse('outside-boot', true);
     const cfg = deps.config();
-    const node = nodeByMac(cfg, r.mac);
+    const node = (deps.nodeOf ?? nodeByMac)(cfg, r.mac);
     if (!node) return answer(res, 404, `No node ${r.mac} in the inventory`);
     let body: Buffer;
     try {
-      const hostname = templateValues(cfg, node, peer).hostname;
-      const files = [...(await nodeSecretFiles(deps.secrets, node.mac, hostname)), ...(await configuredNodeFiles(cfg, node, peer))];
+      const hostname = templateValues(cfg, node, r.mac, peer).hostname;
+      // Secrets belong to the node, not to the machine: a node known by its port keeps its
+      // keys when its mainboard (and MAC) is replaced.
+      const files = [...(await nodeSecretFiles(deps.secrets, nodeKey(node), hostname)), ...(await configuredNodeFiles(cfg, node, r.mac, peer))];
       body = await bundleFiles(files);
       // Closed once the files are ready: a failure above leaves the boot able to try again.
       deps.windows.close(r.mac, 'redeemed');
-      deps.logger.log('info', 'node files sent', { service: 'secrets', mac: node.mac, peer, files: files.length, bytes: body.length });
+      deps.logger.log('info', 'node files sent', { service: 'secrets', mac: r.mac, node: nodeKey(node), peer, files: files.length, bytes: body.length });
     } catch (e) {
-      deps.logger.log('error', 'node files failed', { service: 'secrets', mac: node.mac, error: (e as Error).message });
+      deps.logger.log('error', 'node files failed', { service: 'secrets', mac: r.mac, node: nodeKey(node), error: (e as Error).message });
       return answer(res, 500, `Cannot assemble this node's files: ${(e as Error).message}`);
     }
     res.writeHead(200, { 'content-type': 'application/x-cpio', 'content-length': String(body.length), 'cache-control': 'no-store' }).end(body);

@@ -58,7 +58,7 @@ type Presence<T> = { readonly [K in keyof T]-?: {} extends Pick<T, K> ? 'optiona
 const R = 'required';
 const O = 'optional';
 const summary: Presence<Wire.NodeSummary> = {
-  mac: R, known: R, hostname: O, address: O, profile: O, status: R, stage: R, cause: R, ip: R, bootCount: R, bootStartedAt: R, booted: R, running: R, lastEvent: R,
+  mac: R, known: R, hostname: O, address: O, profile: O, status: R, stage: R, cause: R, ip: R, bootCount: R, bootStartedAt: R, booted: R, running: R, lastEvent: R, relayAgent: R,
 };
 const WIRE_TYPES: { readonly [Name in keyof typeof SCHEMAS]: Record<string, 'required' | 'optional'> } = {
   Error: { error: R, code: O, hint: R } satisfies Presence<Wire.ApiErrorBody>,
@@ -68,13 +68,15 @@ const WIRE_TYPES: { readonly [Name in keyof typeof SCHEMAS]: Record<string, 'req
   RunningImage: { name: O, version: O } satisfies Presence<Wire.RunningImage>,
   NodeSummary: summary,
   TimelineEntry: { name: R, status: R, start: O, end: O, durationMs: O, detail: R } satisfies Presence<Wire.TimelineEntry>,
-  NodeDetail: { ...summary, cmdline: O, loader: O, image: R, failure: R, timeline: R } satisfies Presence<Wire.NodeDetail>,
+  NodeDetail: { ...summary, cmdline: O, loader: O, image: R, failure: R, timeline: R, failureReport: R } satisfies Presence<Wire.NodeDetail>,
+  FailureReportSummary: { at: R, stage: R, cause: R, bytes: R, truncated: R } satisfies Presence<Wire.FailureReportSummary>,
+  FailureReport: { at: R, stage: R, cause: R, bytes: R, truncated: R, mac: R, text: R } satisfies Presence<Wire.FailureReport>,
   Sighting: { firstSeen: R, lastSeen: R, count: R, vendorClass: R, arch: R, userClass: R, lastIp: R } satisfies Presence<Wire.Sighting>,
   DiscoveredMachine: { ...summary, seen: O } satisfies Presence<Wire.DiscoveredMachine>,
   NodePage: { nodes: R, next: R } satisfies Presence<Wire.NodePage>,
   DiscoveredPage: { discovered: R, next: R } satisfies Presence<Wire.DiscoveredPage>,
   ProfileRoot: { mode: R, image: O, dir: O, copy: R, overlay: R, retry: R } satisfies Presence<Wire.ProfileRoot>,
-  Profile: { name: R, image: R, kernel: R, initrds: R, cmdline: R, loader: R, root: R, nodes: R } satisfies Presence<Wire.Profile>,
+  Profile: { name: R, image: R, kernel: R, initrds: R, cmdline: R, loader: R, secureBoot: R, root: R, nodes: R } satisfies Presence<Wire.Profile>,
   ProfileList: { defaultProfile: R, profiles: R } satisfies Presence<Wire.ProfileList>,
   StoredImageVersion: { version: R, created: R, kernelVersion: R, size: R, sha256: R, parent: R, published: R, nodes: R } satisfies Presence<Wire.StoredImageVersion>,
   StoredImage: { name: R, published: R, publishedAt: R, previous: R, versions: R } satisfies Presence<Wire.StoredImage>,
@@ -141,7 +143,7 @@ test('what the API answers matches its document, property by property', async (t
 test('the checker finds what differs from the document', async (t) => {
   const doc = await documentOf(t);
   const node = { $ref: '#/components/schemas/NodeSummary' };
-  const good = { mac: N1, known: false, status: 'offline', stage: null, cause: null, ip: null, bootCount: 0, bootStartedAt: null, booted: null, running: null, lastEvent: null };
+  const good = { mac: N1, known: false, status: 'offline', stage: null, cause: null, ip: null, bootCount: 0, bootStartedAt: null, booted: null, running: null, lastEvent: null, relayAgent: null };
   assert.deepEqual(schemaProblems(good, node, doc), []);
   assert.deepEqual(schemaProblems({ ...good, extra: 1 }, node, doc), ['$: extra is not in the schema']);
   assert.deepEqual(schemaProblems({ ...good, bootCount: '0' }, node, doc), ['$.bootCount: string, not integer']);

@@ -55,6 +55,10 @@ const OPERATIONS: { readonly [K in OperationId]: OperationDoc<K> } = {
   },
   getNode: { responses: { 200: jsonAnswer('The node', ref('NodeDetail')), ...errors(400, 403, 404) } },
   setNode: { requestBody: { required: true, ...json(nodeBody) }, responses: { 200: jsonAnswer('Changed', ref('NodeWritten')), ...errors(400, 401, 403, 404, 413, 503) } },
+  getFailureReport: {
+    description: 'The report /init uploads before it reboots when a stage of its boot failed under rd.shell=0 (on_failure: reboot or poweroff): the stage, the cause, its log, network, modules, mounts and kernel messages. One per machine, the last one; any one-time token on its command line is removed.',
+    responses: { 200: jsonAnswer('The report', ref('FailureReport')), ...errors(400, 403, 404) },
+  },
   nodeEvents: { query: { since, limit }, responses: { 200: jsonAnswer('Events', ref('EventPage')), ...errors(400, 403) } },
   listProfiles: { responses: { 200: jsonAnswer('Profiles', ref('ProfileList')), ...errors(403) } },
   listImages: { responses: { 200: jsonAnswer('Images', ref('ImageList')), ...errors(403, 503) } },
@@ -93,6 +97,27 @@ const OPERATIONS: { readonly [K in OperationId]: OperationDoc<K> } = {
       403: text('An unknown MAC, or sent by a web browser'),
       405: text('Not a POST'),
       413: text('Body over 4096 bytes'),
+      415: text('Not application/x-www-form-urlencoded'),
+    },
+  },
+  failureReport: {
+    description: 'Sent with busybox wget --post-file by /init when a stage failed and rd.shell=0 says nobody is at the console, before it reboots. The same refusals as /report. The text is kept as the machine\'s last failure report (at most 64 KiB, control characters replaced, one-time tokens removed).',
+    requestBody: form({
+      type: 'object',
+      properties: {
+        mac: { type: 'string' },
+        stage: { type: 'string', pattern: '^[a-z_]{1,32}$' },
+        cause: { type: 'string' },
+        report: { type: 'string', description: 'The text of /run/initramfs/rdsosreport.txt' },
+      },
+      required: ['mac', 'stage'],
+    }),
+    responses: {
+      200: text('Kept ("ok")'),
+      400: text('Not a MAC, or stage not a short lower-case word'),
+      403: text('An unknown MAC, or sent by a web browser'),
+      405: text('Not a POST'),
+      413: text('Body over 160 KiB'),
       415: text('Not application/x-www-form-urlencoded'),
     },
   },
@@ -157,7 +182,7 @@ export function openApiDocument(): object {
       description:
         'Nodes, their boots and images. Reads are allowed from the configured networks; writes need Authorization: Bearer <admin token>. ' +
         'Two endpoints are for the booting nodes and answer on other listeners (each operation names its own in x-listener, who may call it in x-access): ' +
-        'POST /report on the boot listener and POST /node-files on the secrets listener.',
+        'POST /report and POST /failure-report on the boot listener and POST /node-files on the secrets listener.',
     },
     servers: [{ url: API_PREFIX }],
     paths,
@@ -211,8 +236,14 @@ export const SCHEMAS = {
       booted: nullable({ type: 'object', properties: { image: string, version: string, at: integer }, required: ['at'] }),
       running: nullable({ $ref: '#/components/schemas/RunningImage' }),
       lastEvent: nullable({ $ref: '#/components/schemas/EventRef' }),
+      relayAgent: nullable({
+        type: 'object',
+        description: 'Option 82 of its last relayed DHCP request: the switch port (circuit id, remote id) and whether the server trusted the relay to name it',
+        properties: { circuitId: string, remoteId: string, trusted: { type: 'boolean' } },
+        required: ['trusted'],
+      }),
     },
-    required: ['mac', 'known', 'status', 'stage', 'cause', 'ip', 'bootCount', 'bootStartedAt', 'booted', 'running', 'lastEvent'],
+    required: ['mac', 'known', 'status', 'stage', 'cause', 'ip', 'bootCount', 'bootStartedAt', 'booted', 'running', 'lastEvent', 'relayAgent'],
   },
   TimelineEntry: {
     type: 'object',
@@ -223,13 +254,22 @@ export const SCHEMAS = {
     allOf: [{ $ref: '#/components/schemas/NodeSummary' }, {
       type: 'object',
       properties: {
-        cmdline: nullableString, loader: { enum: ['ipxe', 'pxelinux', null] },
+        cmdline: nullableString, loader: { enum: ['ipxe', 'pxelinux', 'grub', null] },
         image: nullable(imageVersionRef),
         failure: nullable({ type: 'object', properties: { stage: string, cause: string }, required: ['stage', 'cause'] }),
         timeline: { type: 'array', items: { $ref: '#/components/schemas/TimelineEntry' } },
+        failureReport: nullable({ $ref: '#/components/schemas/FailureReportSummary' }),
       },
-      required: ['image', 'failure', 'timeline'],
+      required: ['image', 'failure', 'timeline', 'failureReport'],
     }],
+  },
+  FailureReportSummary: {
+    type: 'object',
+    properties: { at: string, stage: string, cause: string, bytes: integer, truncated: { type: 'boolean' } },
+    required: ['at', 'stage', 'cause', 'bytes', 'truncated'],
+  },
+  FailureReport: {
+    allOf: [{ $ref: '#/components/schemas/FailureReportSummary' }, { type: 'object', properties: { mac: string, text: string }, required: ['mac', 'text'] }],
   },
   Sighting: {
     type: 'object',
@@ -247,10 +287,10 @@ export const SCHEMAS = {
   Profile: {
     type: 'object',
     properties: {
-      name: string, image: nullableString, kernel: string, initrds: strings, cmdline: string, loader: { enum: ['ipxe', 'pxelinux'] },
-      root: nullable({ $ref: '#/components/schemas/ProfileRoot' }), nodes: strings,
+      name: string, image: nullableString, kernel: string, initrds: strings, cmdline: string, loader: { enum: ['ipxe', 'pxelinux', 'grub'] },
+      secureBoot: { type: 'boolean' }, root: nullable({ $ref: '#/components/schemas/ProfileRoot' }), nodes: strings,
     },
-    required: ['name', 'image', 'kernel', 'initrds', 'cmdline', 'loader', 'root', 'nodes'],
+    required: ['name', 'image', 'kernel', 'initrds', 'cmdline', 'loader', 'secureBoot', 'root', 'nodes'],
   },
   ProfileList: { type: 'object', properties: { defaultProfile: nullableString, profiles: { type: 'array', items: { $ref: '#/components/schemas/Profile' } } }, required: ['defaultProfile', 'profiles'] },
   StoredImageVersion: {

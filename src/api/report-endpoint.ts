@@ -1,4 +1,5 @@
 import type { NodeReport, ReportRefusal } from '../events/service-events.js';
+import type { FailureReportInput } from '../events/failure-reports.js';
 export type { ReportRefusal } from '../events/service-events.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { normalizeMac } from '../net/mac.js';
@@ -99,3 +100,54 @@ export function reportEndpoint(opts: ReportEndpointOptions): HttpHandler {
   };
 }
 
+
+export interface FailureReportEndpointOptions extends Omit<ReportEndpointOptions, 'onReport'> {
+  onFailureReport(r: FailureReportInput & { peer: string }): void;
+}
+
+/**
+ * The form a failure report may be at most: /init sends at most 48 KiB of text, which URL
+ * encoding makes up to three times as long, plus the other fields.
+ */
+export const MAX_FAILURE_REPORT_BODY = 160 * 1024;
+
+/**
+ * POST /api/v1/failure-report: a node whose boot failed under rd.shell=0 sends its failure
+ * report (mac, stage, cause, report) before it reboots. The same gate as stage reports: no
+ * browser headers, a form body, a MAC the server knows; the body is capped, the text cleaned
+ * and bounded by the store.
+ */
+export function failureReportEndpoint(opts: FailureReportEndpointOptions): HttpHandler {
+  const refuse = (req: IncomingMessage, reason: ReportRefusal, mac?: string) =>
+    opts.onRefused?.({ reason, peer: req.socket.remoteAddress ?? '?', ...(mac === undefined ? {} : { mac }) });
+  const { method } = ENDPOINTS.failureReport;
+  const ownPath = endpointPath('failureReport');
+  return async (req, res, path) => {
+    if (path !== ownPath) return false;
+    if (req.method !== method) {
+      res.setHeader('allow', method);
+      return answer(res, 405, 'Method not allowed: POST a form with mac, stage, cause and report');
+    }
+    if (sentByBrowser(req)) {
+      refuse(req, 'from-browser');
+      return answer(res, 403, 'Report refused: sent by a web browser (Origin, Referer or Sec-Fetch-* header); only nodes report', true);
+    }
+    if (!isForm(req)) {
+      refuse(req, 'not-a-form');
+      return answer(res, 415, `Report refused: the body must be ${FORM_TYPE} (mac, stage, cause, report)`, true);
+    }
+    const body = await readBody(req, MAX_FAILURE_REPORT_BODY);
+    if (body === undefined) return answer(res, 413, `Failure report too large (limit ${MAX_FAILURE_REPORT_BODY} bytes)`, true);
+    const form = new URLSearchParams(body);
+    const mac = normalizeMac(form.get('mac') ?? '');
+    const stage = form.get('stage') ?? '';
+    if (!mac) return answer(res, 400, 'Bad report: mac is missing or not a MAC address');
+    if (!WORD.test(stage)) return answer(res, 400, 'Bad report: stage must be a short lower-case word');
+    if (!opts.isKnownMac(mac)) {
+      refuse(req, 'unknown-mac', mac);
+      return answer(res, 403, `Report refused: ${mac} is not a machine this server knows (not in the inventory, no DHCP lease or offer, never seen asking for an address or a boot script)`);
+    }
+    opts.onFailureReport({ mac, stage, cause: form.get('cause') ?? '', text: form.get('report') ?? '', peer: req.socket.remoteAddress ?? '?' });
+    return answer(res, 200, 'ok');
+  };
+}

@@ -180,3 +180,23 @@ test('events/stream replays after Last-Event-ID, then follows live events, with 
   const filtered = await readStream(port, `/api/v1/events/stream?node=${STRANGER}&since=0`, {}, 1, () => {});
   assert.deepEqual(filtered.ids, [7]);
 });
+
+test('a node known by its switch port is listed under the machine its relay reported there, with the port', async (t) => {
+  const { port, obs, nodes } = await startApi(t);
+  nodes.push({ hostname: 'r2n7', switchPort: { circuitId: 'rack1' }, profile: 'lab' });
+  const board = '52:54:00:00:00:77';
+  // The DHCP events of a relayed DISCOVER taken for the node, and of a stranger through an untrusted relay.
+  obs.record({ time: 1, mac: board, kind: 'dhcp', name: 'discover', detail: '', fields: { xid: '0x1', circuitId: 'rack1', agentTrusted: 'yes', node: 'host:r2n7' } });
+  obs.record({ time: 2, mac: STRANGER, kind: 'dhcp', name: 'discover', detail: '', fields: { xid: '0x2', circuitId: 'rack1', remoteId: 'sw9', agentTrusted: 'no' } });
+  const list = await call(port, 'GET', '/api/v1/nodes');
+  assert.deepEqual(list.json.nodes.map((n: any) => [n.mac, n.known, n.hostname, n.relayAgent]), [
+    [N1, true, 'n1', null],
+    [board, true, 'r2n7', { circuitId: 'rack1', trusted: true }],
+  ]);
+  assert.equal((await call(port, 'GET', `/api/v1/nodes/${board}`)).json.hostname, 'r2n7');
+  const discovered = await call(port, 'GET', '/api/v1/discovered');
+  assert.deepEqual(discovered.json.discovered.map((n: any) => [n.mac, n.relayAgent]), [[STRANGER, { circuitId: 'rack1', remoteId: 'sw9', trusted: false }]]);
+  // A later request not taken for the node (e.g. from another port) ends it.
+  obs.record({ time: 3, mac: board, kind: 'dhcp', name: 'discover', detail: '', fields: { xid: '0x3', circuitId: 'rack9', agentTrusted: 'yes' } });
+  assert.deepEqual((await call(port, 'GET', '/api/v1/nodes')).json.nodes.map((n: any) => n.mac), [N1]);
+});

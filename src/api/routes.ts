@@ -1,5 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpHandler } from '../http/server.js';
+import type { NodeConfig } from '../config/types.js';
+import type { NodeState } from '../events/node-state.js';
+import { nodeKey } from '../boot/boot-target.js';
 import { normalizeMac } from '../net/mac.js';
 import { MAX_QUERY_LIMIT, type EventQuery } from '../events/event-store.js';
 import { checkBearer, cidrAllowList } from './access.js';
@@ -11,7 +14,7 @@ import { API_PREFIX, ENDPOINTS, matchPath, operationsOn, type Endpoint, type Ope
 import { ApiError, readJsonObject, sendError, sendJson } from './http-json.js';
 import { openApiDocument } from './openapi.js';
 import { listPage, pageOfMacs } from './paging.js';
-import { imageView, nodeDetail, nodeSummary, profileView, runningImage, sightingView } from './views.js';
+import { failureReportView, imageView, nodeDetail, nodeSummary, profileView, runningImage, sightingView } from './views.js';
 import type { DiscoveredMachine, DiscoveredPage, EventPage, ImageList, NodePage, NodeWritten, ProfileList, Published, RunningImage } from './wire.js';
 
 /** The event stream cap and where its refusals and drops are logged. */
@@ -42,27 +45,57 @@ export interface Route extends Endpoint {
 
 const NODE_KEYS = ['hostname', 'address', 'profile', 'cmdline', 'loader'] as const;
 
+/**
+ * The inventory's nodes by the machine that is each: its MAC, or for a node known only by its
+ * switch port, the machine whose last DHCP request was taken for it (none yet: not listed).
+ */
+function nodesByMachine(deps: ApiDeps): Map<string, NodeConfig> {
+  const nodes = deps.inventory().nodes;
+  const byMac = new Map<string, NodeConfig>();
+  for (const n of nodes) if (n.mac !== undefined) byMac.set(n.mac, n);
+  if (nodes.some((n) => n.mac === undefined)) {
+    for (const s of deps.states.all()) {
+      const node = portNodeOf(deps, s);
+      if (node && !byMac.has(s.mac)) byMac.set(s.mac, node);
+    }
+  }
+  return byMac;
+}
+
+/** The node without a MAC a machine's last DHCP request was taken for. */
+function portNodeOf(deps: ApiDeps, state: NodeState | undefined): NodeConfig | undefined {
+  const key = state?.node;
+  return key?.startsWith('host:') ? deps.inventory().nodes.find((n) => n.mac === undefined && nodeKey(n) === key) : undefined;
+}
+
 const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
   openapi: async () => openApiDocument(),
   listNodes: async ({ deps, query }) => {
-    const byMac = new Map(deps.inventory().nodes.map((n) => [n.mac, n]));
+    const byMac = nodesByMachine(deps);
     const { macs, next } = pageOfMacs(byMac.keys(), listPage(query));
     const page: NodePage = { nodes: macs.map((mac) => nodeSummary(mac, byMac.get(mac), deps.states.get(mac))), next };
     return page;
   },
   getNode: async ({ deps, params }) => {
     const mac = macParam(params);
-    const node = deps.inventory().nodes.find((n) => n.mac === mac);
     const state = deps.states.get(mac);
-    if (!node && !state) throw new ApiError(404, `No node ${mac}`, 'List nodes with GET /api/v1/nodes and machines not in the inventory with GET /api/v1/discovered');
-    return nodeDetail(mac, node, state);
+    const node = deps.inventory().nodes.find((n) => n.mac === mac) ?? portNodeOf(deps, state);
+    const report = deps.failureReports?.get(mac);
+    if (!node && !state && !report) throw new ApiError(404, `No node ${mac}`, 'List nodes with GET /api/v1/nodes and machines not in the inventory with GET /api/v1/discovered');
+    return nodeDetail(mac, node, state, report);
+  },
+  getFailureReport: async ({ deps, params }) => {
+    const mac = macParam(params);
+    const report = deps.failureReports?.get(mac);
+    if (!report) throw new ApiError(404, `No failure report from ${mac}`, 'A node sends one when a stage of its boot fails under rd.shell=0 (on_failure: reboot or poweroff in its profile); the report of a boot that opened a shell stays on the node in /run/initramfs/rdsosreport.txt');
+    return failureReportView(report);
   },
   nodeEvents: async ({ deps, params, query }) => eventsPage(deps, { ...eventQuery(query), mac: macParam(params) }),
   listProfiles: async ({ deps }) => {
     const inv = deps.inventory();
     const answer: ProfileList = {
       defaultProfile: inv.defaultProfile ?? null,
-      profiles: [...inv.profiles.values()].map((p) => profileView(p, inv.nodes.filter((n) => n.profile === p.name).map((n) => n.mac))),
+      profiles: [...inv.profiles.values()].map((p) => profileView(p, inv.nodes.filter((n) => n.profile === p.name).map((n) => n.mac ?? nodeKey(n)))),
     };
     return answer;
   },
@@ -75,7 +108,7 @@ const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
     return answer;
   },
   listDiscovered: async ({ deps, query }) => {
-    const known = new Set(deps.inventory().nodes.map((n) => n.mac));
+    const known = new Set(nodesByMachine(deps).keys());
     // Sightings (DHCP, boot script fetches) and machines seen only in events.
     const recorded = new Map((deps.discovered?.() ?? []).filter((m) => !known.has(m.mac)).map((m) => [m.mac, m]));
     const seen = deps.states.all().filter((s) => !known.has(s.mac)).map((s) => s.mac);
@@ -209,7 +242,7 @@ function authorize(route: Route, req: IncomingMessage, deps: ApiDeps, mayRead: (
 /** Who runs what: the server's record of versions handed out when it has one, else node states. */
 function runningNodes(deps: ApiDeps): Array<{ mac: string; image: RunningImage | undefined }> {
   if (!deps.running) return deps.states.all().map((s) => ({ mac: s.mac, image: runningImage(s) }));
-  const known = new Set(deps.inventory().nodes.map((n) => n.mac));
+  const known = new Set(nodesByMachine(deps).keys());
   return [...deps.running()].filter(([mac]) => known.has(mac)).map(([mac, r]) => ({ mac, image: { name: r.image, version: r.version } }));
 }
 

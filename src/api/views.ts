@@ -3,7 +3,8 @@ import { bootTimeline } from '../events/boot-timeline.js';
 import { nodeStatus, type NodeState } from '../events/node-state.js';
 import type { DiscoveredMachine } from '../inventory/discovered.js';
 import type { ImageSummary } from '../images/store/image-store.js';
-import type { NodeDetail, NodeSummary, Profile, RunningImage, Sighting, StoredImage } from './wire.js';
+import type { FailureReport as KeptFailureReport } from '../events/failure-reports.js';
+import type { FailureReport, FailureReportSummary, NodeDetail, NodeSummary, Profile, RunningImage, Sighting, StoredImage } from './wire.js';
 
 /** A node as the API shows it: the inventory's fields and where it is now. */
 export function nodeSummary(mac: string, node: NodeConfig | undefined, state: NodeState | undefined): NodeSummary {
@@ -20,17 +21,27 @@ export function nodeSummary(mac: string, node: NodeConfig | undefined, state: No
     booted: state?.booted ?? null,
     running: (state && runningImage(state)) ?? null,
     lastEvent: state?.lastEvent ?? null,
+    relayAgent: state?.relayAgent ? { ...state.relayAgent } : null,
   };
 }
 
-export function nodeDetail(mac: string, node: NodeConfig | undefined, state: NodeState | undefined): NodeDetail {
+export function nodeDetail(mac: string, node: NodeConfig | undefined, state: NodeState | undefined, report?: KeptFailureReport): NodeDetail {
   return {
     ...nodeSummary(mac, node, state),
     ...(node ? { cmdline: node.cmdline ?? null, loader: node.loader ?? null } : {}),
     image: state?.boot?.image ?? null,
     failure: state?.boot?.failure ?? null,
     timeline: state?.boot ? bootTimeline(state.boot) : [],
+    failureReport: report ? failureReportSummary(report) : null,
   };
+}
+
+export function failureReportSummary(r: KeptFailureReport): FailureReportSummary {
+  return { at: r.at, stage: r.stage, cause: r.cause, bytes: Buffer.byteLength(r.text), truncated: r.truncated };
+}
+
+export function failureReportView(r: KeptFailureReport): FailureReport {
+  return { mac: r.mac, ...failureReportSummary(r), text: r.text };
 }
 
 /** The image version a machine runs now: what it booted, or what its boot in progress loads. */
@@ -42,7 +53,7 @@ export function runningImage(state: NodeState): RunningImage | undefined {
 
 /** A profile and the MACs of the inventory nodes using it. */
 export function profileView(p: ProfileConfig, nodes: readonly string[]): Profile {
-  return { name: p.name, image: p.image ?? null, kernel: p.kernel, initrds: p.initrds, cmdline: p.cmdline, loader: p.loader, root: p.root ?? null, nodes: [...nodes] };
+  return { name: p.name, image: p.image ?? null, kernel: p.kernel, initrds: p.initrds, cmdline: p.cmdline, loader: p.loader, secureBoot: p.secureBoot, root: p.root ?? null, nodes: [...nodes] };
 }
 
 /** An image with its versions; `runningOn` gives the MACs running one version. */

@@ -46,6 +46,11 @@ export interface NodeSummary {
   /** What it runs or is loading now (image@version), for fleet tables. */
   running: RunningImage | null;
   lastEvent: EventRef | null;
+  /**
+   * The switch port its DHCP relay last reported it on (option 82: circuit id, remote id), and
+   * whether the server trusted that relay to name the port (a subnet reached only via relays).
+   */
+  relayAgent: { circuitId?: string; remoteId?: string; trusted: boolean } | null;
 }
 
 /** One machine with its latest boot. */
@@ -57,6 +62,25 @@ export interface NodeDetail extends NodeSummary {
   image: { name: string; version: string } | null;
   failure: { stage: string; cause: string } | null;
   timeline: TimelineEntry[];
+  /** Its last failure report (GET /nodes/{mac}/failure-report has the text), from this boot or an earlier one. */
+  failureReport: FailureReportSummary | null;
+}
+
+/** A failure report without its text. */
+export interface FailureReportSummary {
+  /** When the server received it (ISO 8601). */
+  at: string;
+  stage: string;
+  cause: string;
+  /** Length of the text in bytes. */
+  bytes: number;
+  truncated: boolean;
+}
+
+/** GET /nodes/{mac}/failure-report: what /init saved when a stage failed, as the node sent it (cleaned). */
+export interface FailureReport extends FailureReportSummary {
+  mac: string;
+  text: string;
 }
 
 /** What the server's own services saw of a machine outside the inventory. */
@@ -93,7 +117,7 @@ export interface EventPage {
   lastSeq: number;
 }
 
-export type Loader = 'ipxe' | 'pxelinux';
+export type Loader = 'ipxe' | 'pxelinux' | 'grub';
 
 /** Where a profile's root comes from (the config's `root:`). */
 export interface ProfileRoot {
@@ -114,6 +138,8 @@ export interface Profile {
   initrds: string[];
   cmdline: string;
   loader: Loader;
+  /** UEFI machines get shim → GRUB and the kernel must be signed. */
+  secureBoot: boolean;
   root: ProfileRoot | null;
   /** The MACs of the inventory nodes using it. */
   nodes: string[];

@@ -25,10 +25,9 @@ export interface Discovery {
  */
 export async function startDiscovery(config: DisklessConfig, logger: Logger): Promise<Discovery> {
   const store = await DiscoveredStore.open({ path: discoveredPath(config.server.stateDir), logger });
-  const mode = config.dhcp.mode === 'proxy' ? 'proxy' : 'full';
   return {
     onDhcp: (request, decision) => {
-      if (isBootCandidate(decision, mode)) store.record(dhcpSighting(request, decision));
+      if (isBootCandidate(decision)) store.record(dhcpSighting(request, decision));
     },
     // The peer is the socket's remote address ("?" when the socket is already gone).
     onScript: (mac, peer) => store.record({ mac, ...(peer && parseIpv4(peer) !== undefined ? { ip: peer } : {}) }),

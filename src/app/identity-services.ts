@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { DisklessConfig } from '../config/types.js';
+import type { DisklessConfig, NodeConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { BootTreeHooks } from '../boot/boot-tree.js';
 import type { HttpHandler } from '../http/server.js';
@@ -27,7 +27,12 @@ export interface IdentityServices {
  * the node-files endpoint, and the record of which node was given which image version.
  * `onAlert` hears the security alerts it logs.
  */
-export async function startIdentity(config: () => DisklessConfig, logger: Logger, onAlert: AlertHook = () => {}): Promise<IdentityServices> {
+export async function startIdentity(
+  config: () => DisklessConfig,
+  logger: Logger,
+  onAlert: AlertHook = () => {},
+  nodeOf?: (config: DisklessConfig, mac: string) => NodeConfig | undefined,
+): Promise<IdentityServices> {
   const cfg = config();
   const secrets = await SecretStore.open({ stateDir: cfg.server.stateDir, logger });
   const tokens = new TokenIssuer({ ttlMs: cfg.server.tokenTtlSec * 1000 });
@@ -43,7 +48,7 @@ export async function startIdentity(config: () => DisklessConfig, logger: Logger
         running.record(mac, image, version).catch((e: unknown) => logger.log('error', 'cannot record running version', { service: 'images', mac, error: String(e) }));
       },
     },
-    handler: nodeFilesEndpoint({ config, tokens, windows, witness, secrets, logger, onAlert }),
+    handler: nodeFilesEndpoint({ config, tokens, windows, witness, secrets, logger, onAlert, ...(nodeOf ? { nodeOf } : {}) }),
     windows,
     running,
   };

@@ -15,6 +15,7 @@ import { statusCommand } from '../cli/status.js';
 import { eventsCommand } from '../cli/events.js';
 import { API_PREFIX, ENDPOINTS, OPERATION_IDS, type Listener } from '../api/endpoints.js';
 import { freeTcpPort, freeUdpPort } from '../testing/free-ports.js';
+import { FailureReportStore, failureReportsPath } from '../events/failure-reports.js';
 
 const N1 = '52:54:00:00:00:01';
 
@@ -241,3 +242,37 @@ function httpsCall(services: RunningServices, method: string, path: string): Pro
     req.end();
   });
 }
+
+test('a failure report a node sends is kept, in the API and in diskless status NODE, and survives a restart of the server', async (t) => {
+  const { port, apiPort, file, dir } = await serve(t);
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  assert.equal((await call(apiPort, 'GET', `/api/v1/nodes/${N1}/failure-report`)).status, 404);
+  await report(port, 'root', 'failed', 'NBD export gone', 4000);
+  const body = new URLSearchParams({ mac: N1, stage: 'root', cause: 'NBD export gone', report: '== diskless failure report ==\nstage: root\n\x1b]0;title\x07rd.diskless.token=abcdef0123 was on the line\n' }).toString();
+  assert.equal((await call(port, 'POST', '/api/v1/failure-report', { body, headers: form })).status, 200);
+  const detail = await call(apiPort, 'GET', `/api/v1/nodes/${N1}`);
+  assert.deepEqual([detail.json.failureReport.stage, detail.json.failureReport.cause, detail.json.failureReport.truncated], ['root', 'NBD export gone', false]);
+  const full = await call(apiPort, 'GET', `/api/v1/nodes/${N1}/failure-report`);
+  assert.equal(full.status, 200);
+  assert.equal(full.json.text, '== diskless failure report ==\nstage: root\n?]0;title?rd.diskless.token=(removed) was on the line\n', 'control characters and the token are gone');
+
+  let out = '';
+  assert.equal(await statusCommand(['--config', file, 'n1'], { stdout: (s) => (out += s), now: () => Date.now() }), 0);
+  assert.match(out, /^n1 \(52:54:00:00:00:01\)\n  state    failed \(root\), \d+s ago\n/);
+  assert.match(out, /^  failure  root: NBD export gone$/m);
+  assert.match(out, /^Last failure report, received \S+ \(\d+ B\): stage root: NBD export gone\n  == diskless failure report ==\n  stage: root\n/m);
+  out = '';
+  await statusCommand(['--config', file, '--json', N1], { stdout: (s) => (out += s) });
+  assert.match(JSON.parse(out).failureReport.text, /^== diskless failure report ==/);
+  await assert.rejects(statusCommand(['--config', file, 'nosuchnode']), /"nosuchnode" is neither a host name in .* nor a MAC address/);
+
+  // The state file holds it for the next run (written within a second of the change): 0600, a
+  // report holds a node's logs.
+  const path = failureReportsPath(join(dir, 'state'));
+  for (const deadline = Date.now() + 10_000; new FailureReportStore({ path }).get(N1) === undefined;) {
+    if (Date.now() > deadline) throw new Error(`${path} never held the report`);
+    await sleep(50);
+  }
+  assert.equal((await stat(path)).mode & 0o777, 0o600);
+  assert.equal(new FailureReportStore({ path }).get(N1)?.cause, 'NBD export gone');
+});

@@ -12,6 +12,9 @@ import { EventStore } from '../events/event-store.js';
 import { NodeStates } from '../events/node-state.js';
 import { PeerDirectory, type MacLookup } from '../events/peer-directory.js';
 import type { SegmentLogOptions } from '../events/segment-log.js';
+import { LoaderWatch } from '../events/loader-watch.js';
+import { FailureReportStore, failureReportsPath } from '../events/failure-reports.js';
+import type { Logger } from '../log/logger.js';
 
 export interface ObservabilityOptions {
   /** Events go to STATE/events. */
@@ -25,6 +28,12 @@ export interface ObservabilityOptions {
   /** Inventory nodes: their states are always kept; other machines' are capped (see NodeStates). */
   isListed?: (mac: string) => boolean;
   maxUnlistedStates?: number;
+  /** How long a downloaded EFI loader may stay silent before its refusal is inferred (LoaderWatch). */
+  loaderSilenceMs?: number;
+  /** Hears each inferred loader refusal once it is recorded (the server logs it). */
+  onLoaderRefused?: (e: BootEvent) => void;
+  /** Where a failure report file that cannot be read or written is logged. */
+  logger?: Logger;
 }
 
 export interface Observability {
@@ -34,9 +43,12 @@ export interface Observability {
   readonly store: EventStore;
   readonly states: NodeStates;
   readonly metrics: BootMetrics;
+  /** Each machine's last failure report (STATE/failure-reports.json), as the API serves them. */
+  readonly failureReports: FailureReportStore;
   /** The API and /metrics, for HttpServer's `handlers`. */
-  handlers(deps: Omit<ApiDeps, 'events' | 'states'>): HttpHandler[];
-  close(): void;
+  handlers(deps: Omit<ApiDeps, 'events' | 'states' | 'failureReports'>): HttpHandler[];
+  /** Writes what is not saved yet, then closes the event store. */
+  close(): Promise<void>;
 }
 
 /**
@@ -57,6 +69,7 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     states.apply(e);
   }
   const metrics = new BootMetrics();
+  const failureReports = new FailureReportStore({ path: failureReportsPath(opts.stateDir), now, ...(opts.logger ? { logger: opts.logger } : {}) });
   const ctx = { now, lookupMac: peers.lookup };
 
   const record = (input: NewBootEvent): BootEvent | undefined => {
@@ -64,12 +77,21 @@ export function createObservability(opts: ObservabilityOptions): Observability {
       peers.learn(input);
       const event = store.append(input);
       metrics.observe(event, states.apply(event));
+      loaders.observe(event);
       return event;
     } catch (e) {
       onError(e);
       return undefined;
     }
   };
+  const loaders = new LoaderWatch({
+    now,
+    ...(opts.loaderSilenceMs === undefined ? {} : { silenceMs: opts.loaderSilenceMs }),
+    record: (e) => {
+      const event = record(e);
+      if (event) opts.onLoaderRefused?.(event);
+    },
+  });
   const guard = <T>(convert: (e: T) => NewBootEvent) => (e: T) => {
     try {
       record(convert(e));
@@ -91,7 +113,12 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     store,
     states,
     metrics,
-    handlers: (deps) => [apiHandler({ ...deps, events: store, states }), metricsEndpoint(() => metrics.expose(), cidrAllowList(deps.readCidrs))],
-    close: () => store.close(),
+    failureReports,
+    handlers: (deps) => [apiHandler({ ...deps, events: store, states, failureReports }), metricsEndpoint(() => metrics.expose(), cidrAllowList(deps.readCidrs))],
+    close: async () => {
+      await failureReports.flush();
+      loaders.close();
+      store.close();
+    },
   };
 }

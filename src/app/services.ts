@@ -1,20 +1,22 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DisklessConfig } from '../config/types.js';
+import type { DisklessConfig, NodeConfig } from '../config/types.js';
 import { nullLogger, type Logger } from '../log/logger.js';
-import { BootTree } from '../boot/boot-tree.js';
+import { BootTree, subnetBaseUrl, subnetSecretsUrl } from '../boot/boot-tree.js';
 import { HttpServer } from '../http/server.js';
 import { TftpServer } from '../protocols/tftp/server.js';
 import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from '../dhcp/responder.js';
 import { LeaseStore } from '../dhcp/lease-store.js';
 import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../dhcp/settings.js';
-import { dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
+import { LOADER_REFUSED_MSG } from '../events/loader-watch.js';
+import { dhcpDefaultLoader, dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
 import { httpBaseUrl, secretsBaseUrl } from '../boot/urls.js';
+import { bootServerAddresses } from '../config/subnets.js';
 import { nfsClients, nfsPlan } from './nfs-exports.js';
 import { NbdServer } from '../protocols/nbd/server.js';
 import { GaneshaServer } from '../nfs/ganesha.js';
-import { reportEndpoint } from '../api/report-endpoint.js';
+import { failureReportEndpoint, reportEndpoint } from '../api/report-endpoint.js';
 import type { NodeReport, ServiceEvents } from '../events/service-events.js';
 import { ImageExports } from './image-exports.js';
 import { ImageStore } from '../images/store/image-store.js';
@@ -28,7 +30,9 @@ import { fileInventoryWrites } from './inventory-writes.js';
 import { alertEvent, bothEvents } from './observed-events.js';
 import { dashboardHandler } from '../dashboard/handler.js';
 import { RaResponder } from '../native/ra-responder.js';
-import { nodeByAddress, nodeByMac } from '../boot/boot-target.js';
+import { decideRouterSolicitations } from '../native/ra-policy.js';
+import { nodeByAddress, nodeByMac, nodeByPort, nodeKey } from '../boot/boot-target.js';
+import type { SwitchPort } from '../net/switch-port.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
 import { hostCheck } from '../api/host-check.js';
 import { nodeFilesOnlyOverTls } from '../api/node-files-endpoint.js';
@@ -96,13 +100,35 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     stateDir: config.server.stateDir,
     lookupMacByIp: (ip) => leases?.leaseForIp(ip)?.mac ?? nodeByAddress(getConfig(), ip)?.mac ?? neighbours(ip),
     onError: (e) => logger.log('error', 'cannot record boot event', { service: 'events', error: String(e) }),
-    isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined,
+    // A machine that booted as a node known by its switch port is one its lease names.
+    isListed: (mac) => nodeByMac(getConfig(), mac) !== undefined || leases?.leaseForMac(mac)?.node !== undefined,
+    onLoaderRefused: (e) => logger.log('warn', LOADER_REFUSED_MSG, { service: 'events', mac: e.mac, ip: e.ip, loader: e.fields.loader, detail: e.detail }),
+    logger,
   });
+  // The switch port a trusted relay last reported a machine on (replayed from the events, so a
+  // restart keeps it), and the inventory node a machine is: by its MAC, else the node on that
+  // port, while its latest DHCP request was taken for that node (a request from anywhere else
+  // since, e.g. a link of the server's own, ends that).
+  const trustedPort = (mac: string): SwitchPort | undefined => {
+    const agent = observability.states.get(mac)?.relayAgent;
+    return agent?.trusted && agent.circuitId !== undefined ? { circuitId: agent.circuitId, ...(agent.remoteId !== undefined ? { remoteId: agent.remoteId } : {}) } : undefined;
+  };
+  const nodeOf = (cfg: DisklessConfig, mac: string): NodeConfig | undefined => {
+    const byMac = nodeByMac(cfg, mac);
+    if (byMac) return byMac;
+    const port = trustedPort(mac);
+    const byPort = port === undefined ? undefined : nodeByPort(cfg, port);
+    return byPort !== undefined && observability.states.get(mac)?.node === nodeKey(byPort) ? byPort : undefined;
+  };
   const events = bothEvents(observability.serviceEvents, opts.events);
-  const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())));
+  const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())), nodeOf);
   const discovery = await startDiscovery(config, logger);
-  const secretsUrl = secretsBaseUrl(config.server);
-  const tree = new BootTree(getConfig, httpBaseUrl(config.server), store, { ...identity.hooks, secretsUrl, onUnknownMac: discovery.onScript });
+  // Each DHCP subnet may name its own server address: a machine is sent to its subnet's, by the
+  // address it asks from, in scripts, configs and kernel command lines alike.
+  const addresses = bootServerAddresses(config);
+  const tree = new BootTree(getConfig, subnetBaseUrl(getConfig), store, {
+    ...identity.hooks, secretsUrl: subnetSecretsUrl(getConfig), onUnknownMac: discovery.onScript, nodeOf,
+  });
 
   const onReport = (r: NodeReport) => {
     logger.log(r.status === 'failed' ? 'warn' : 'info', 'node report', { service: 'node', mac: r.mac, stage: r.stage, status: r.status, detail: r.detail, peer: r.peer, ...r.fields });
@@ -115,22 +141,34 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     // The firmware got its boot file from us: a boot starts, and with it the secrets window.
     // Only from the client port (or a relay's server port), which takes root on the sender.
     if ((e.type === 'offer' || e.type === 'ack') && e.file !== undefined && (e.peerPort === dhcpPorts.client || e.peerPort === dhcpPorts.server)) {
-      identity.windows.openFor(e.mac, config.dhcp.mode === 'full' ? e.ip : undefined);
+      identity.windows.openFor(e.mac, e.ip);
     }
     events.dhcp(e);
   };
   const logRefusedReport = throttledLog(logger.child({ service: 'node' }), 'warn', 'node report refused');
+  const isKnownMac = knownMac({
+    inventory: (mac) => nodeOf(getConfig(), mac) !== undefined,
+    leases: leases && ((mac) => leases.leaseForMac(mac) !== undefined),
+    discovered: (mac) => discovery.has(mac),
+    states: (mac) => observability.states.get(mac) !== undefined,
+  });
   const report = reportEndpoint({
     onReport,
-    isKnownMac: knownMac({
-      inventory: (mac) => nodeByMac(getConfig(), mac) !== undefined,
-      leases: leases && ((mac) => leases.leaseForMac(mac) !== undefined),
-      discovered: (mac) => discovery.has(mac),
-      states: (mac) => observability.states.get(mac) !== undefined,
-    }),
+    isKnownMac,
     onRefused: (r) => {
       observability.metrics.reportRefused(r.reason);
       logRefusedReport({ reason: r.reason, peer: r.peer, mac: r.mac });
+    },
+  });
+  const failureReport = failureReportEndpoint({
+    isKnownMac,
+    onFailureReport: (r) => {
+      const kept = observability.failureReports.put(r);
+      logger.log('warn', 'node failure report', { service: 'node', mac: r.mac, stage: kept.stage, cause: kept.cause, bytes: Buffer.byteLength(kept.text), truncated: kept.truncated, peer: r.peer });
+    },
+    onRefused: (r) => {
+      observability.metrics.reportRefused(r.reason);
+      logRefusedReport({ reason: r.reason, peer: r.peer, mac: r.mac, endpoint: 'failure-report' });
     },
   });
   const api = observability.handlers({
@@ -147,18 +185,22 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const caps = { maxConnections: config.server.maxHttpConnections, maxConnectionsPerPeer: config.server.maxHttpConnectionsPerPeer };
   // The three listeners: which /api/v1 endpoint each one answers is declared in
   // api/endpoints.ts (boot: report; secrets: node files; admin: the rest), and
-  // observability-wiring.test.ts holds these handler lists to that declaration.
-  const http = new HttpServer({
-    address: config.server.address,
+  // observability-wiring.test.ts holds these handler lists to that declaration. The boot and
+  // secrets listeners, TFTP and NBD listen on every boot server address (server.address and
+  // those dhcp.subnets name), one of each per address; caps hold per listener.
+  const bootHttp = (address: string) => new HttpServer({
+    address,
     port: config.server.httpPort,
     resolve: (p, peer) => tree.resolve(p, peer),
-    handlers: [report, nodeFilesOnlyOverTls(secretsUrl)],
+    handlers: [report, failureReport, nodeFilesOnlyOverTls(secretsBaseUrl({ address, httpsPort: config.server.httpsPort }))],
     logger,
     onEvent: events.http,
     ...caps,
   });
   const tls = { cert: certificate.certPem, key: certificate.keyPem };
-  const https = new HttpServer({ address: config.server.address, port: config.server.httpsPort, tls, handlers: [identity.handler], logger: logger.child({ listener: 'https' }), ...caps });
+  const secretsHttps = (address: string) => new HttpServer({ address, port: config.server.httpsPort, tls, handlers: [identity.handler], logger: logger.child({ listener: 'https' }), ...caps });
+  const [http, ...moreHttp] = addresses.map(bootHttp) as [HttpServer, ...HttpServer[]];
+  const [https, ...moreHttps] = addresses.map(secretsHttps) as [HttpServer, ...HttpServer[]];
   const adminPlainHttp = adminListenerIsPlainHttp(config.api.address);
   const admin = new HttpServer({
     address: config.api.address,
@@ -168,8 +210,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     logger: logger.child({ listener: 'admin' }),
     ...caps,
   });
-  const tftp = new TftpServer({
-    address: config.server.address,
+  const tftpAt = (address: string) => new TftpServer({
+    address,
     port: config.server.tftpPort,
     // The boot tree is the whole namespace, server.tftp_root included (confined there); each
     // file is opened once per transfer and every block comes from that descriptor.
@@ -179,14 +221,20 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     logger,
     onEvent: events.tftp,
   });
+  const [tftp, ...moreTftp] = addresses.map(tftpAt) as [TftpServer, ...TftpServer[]];
   // leases exists exactly when dhcp.mode is not off.
   const dhcp =
     leases === undefined
       ? undefined
       : bootDhcpServer({
           settings: dhcpSettingsFromConfig(config, dhcpPorts),
-          lookupNode: dhcpNodeLookup(getConfig),
-          reservedBy: (ip) => nodeByAddress(getConfig(), ip)?.mac,
+          lookupNode: dhcpNodeLookup(getConfig, trustedPort),
+          defaultLoader: dhcpDefaultLoader(getConfig),
+          // The reserving node's key: its MAC, or "host:NAME" for a node known by its port.
+          reservedBy: (ip) => {
+            const n = nodeByAddress(getConfig(), ip);
+            return n === undefined ? undefined : nodeKey(n);
+          },
           onUnknownClient: discovery.onDhcp,
           leaseStore: leases,
           logger,
@@ -195,21 +243,21 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
 
   const profiles = [...config.profiles.values()];
   const exports = new ImageExports(getConfig, store);
-  const nbd = profiles.some((p) => p.root?.mode === 'nbd')
-    ? new NbdServer({
-        address: config.server.address,
-        port: config.server.nbdPort,
-        maxConnections: config.server.maxNbdConnections,
-        maxConnectionsPerPeer: config.server.maxNbdConnectionsPerPeer,
-        exports,
-        logger,
-        onEvent: events.nbd,
-      })
-    : undefined;
+  const nbdAt = (address: string) => new NbdServer({
+    address,
+    port: config.server.nbdPort,
+    maxConnections: config.server.maxNbdConnections,
+    maxConnectionsPerPeer: config.server.maxNbdConnectionsPerPeer,
+    exports,
+    logger,
+    onEvent: events.nbd,
+  });
+  const [nbd, ...moreNbd] = profiles.some((p) => p.root?.mode === 'nbd') ? addresses.map(nbdAt) : [];
   const plan = nfsPlan(config, store);
   const nfs = plan
     ? new GaneshaServer({
-        bindAddress: config.server.address,
+        // nfs-ganesha binds one address: every address of the host when nodes use several.
+        bindAddress: addresses.length === 1 ? config.server.address : '0.0.0.0',
         stateDir: config.server.stateDir,
         exports: plan.exports,
         versions: plan.versions,
@@ -219,9 +267,24 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     : undefined;
   if (nfs) onConfig = (c) => void nfs.updateClients(nfsClients(c)).catch((e: unknown) => logger.log('error', 'cannot update the NFS clients', { service: 'nfs', error: String(e) }));
 
-  const ra = config.server.answerRouterSolicitations && config.server.interface
-    ? new RaResponder({ interface: config.server.interface, logger, cacheDir: join(config.server.stateDir, 'helpers') })
+  const raSetting = config.server.answerRouterSolicitations;
+  const raDecision = await decideRouterSolicitations(raSetting, config.server);
+  logger.log('info', raDecision.answer ? 'answering IPv6 router solicitations' : 'not answering IPv6 router solicitations', {
+    setting: String(raSetting), why: raDecision.why, ...(raDecision.answer ? { interface: raDecision.interface } : {}),
+  });
+  const raResponder = raDecision.answer
+    ? new RaResponder({ interface: raDecision.interface, logger, cacheDir: join(config.server.stateDir, 'helpers') })
     : undefined;
+  // `auto` is a convenience: when the responder cannot run (no gcc to build it, no CAP_NET_RAW)
+  // boots only take longer, so the server starts without it and says why. `true` fails the start.
+  const ra = raResponder && raSetting === 'auto'
+    ? {
+        start: () => raResponder.start().catch((e: unknown) => {
+          logger.log('warn', 'not answering IPv6 router solicitations: the responder did not start (iPXE will wait ~13 s per boot stage; set server.answer_router_solicitations: false to silence this)', { error: e instanceof Error ? e.message : String(e) });
+        }),
+        stop: () => raResponder.stop(),
+      }
+    : raResponder;
 
   const started: Array<{ stop(): Promise<void> }> = [];
   const stopAll = async () => {
@@ -230,17 +293,25 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   try {
     // ganesha exports each image's trees directory, which must exist before it starts.
     for (const image of plan?.images ?? []) await mkdir(store.treesDir(image), { recursive: true });
-    for (const [name, s] of [['http', http], ['https', https], ['admin API', admin], ['tftp', tftp], ['nbd', nbd], ['nfs', nfs], ['dhcp', dhcp], ['ra', ra]] as const) {
+    const services: Array<[string, { start(): Promise<void>; stop(): Promise<void> } | undefined]> = [
+      ['http', http], ...moreHttp.map((h): [string, HttpServer] => ['http', h]),
+      ['https', https], ...moreHttps.map((h): [string, HttpServer] => ['https', h]),
+      ['admin API', admin],
+      ['tftp', tftp], ...moreTftp.map((t): [string, TftpServer] => ['tftp', t]),
+      ['nbd', nbd], ...moreNbd.map((n): [string, NbdServer] => ['nbd', n]),
+      ['nfs', nfs], ['dhcp', dhcp], ['ra', ra],
+    ];
+    for (const [name, s] of services) {
       if (!s) continue;
       await s.start().catch((e: unknown) => {
-        throw new DisklessError('DL_SERVICE_START', `Cannot start ${name}: ${e instanceof Error ? e.message : String(e)}${startHint(e, config)}`, { cause: e });
+        throw new DisklessError('DL_SERVICE_START', `Cannot start ${name}: ${e instanceof Error ? e.message : String(e)}${startHint(e, config, addresses)}`, { cause: e });
       });
       started.push(s);
     }
   } catch (e) {
     await stopAll();
     await discovery.close();
-    observability.close();
+    await observability.close();
     throw e;
   }
   if (plan) void prepareNfsTrees(plan.images, store, logger);
@@ -251,10 +322,12 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     await discovery.close();
     await exports.close();
     await identity.windows.flush();
-    observability.close();
+    await observability.close();
   };
   logger.log('info', 'listening', {
-    boot: httpBaseUrl(config.server), secrets: secretsUrl, admin: adminBaseUrl(config.api.address, admin.port),
+    boot: addresses.map((address) => httpBaseUrl({ ...config.server, address })).join(' '),
+    secrets: addresses.map((address) => secretsBaseUrl({ ...config.server, address })).join(' '),
+    admin: adminBaseUrl(config.api.address, admin.port),
     tlsFingerprint: certificate.fingerprint,
   });
   return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, stop };
@@ -280,10 +353,12 @@ async function prepareNfsTrees(images: readonly string[], store: ImageStore, log
 }
 
 /** What an admin should do about the usual reasons a socket cannot be opened. */
-function startHint(e: unknown, config: DisklessConfig): string {
+function startHint(e: unknown, config: DisklessConfig, addresses: readonly string[]): string {
   switch ((e as NodeJS.ErrnoException).code) {
     case 'EADDRNOTAVAIL':
-      return ` (server.address ${config.server.address} in ${config.file} is not an address of this host)`;
+      return addresses.length === 1
+        ? ` (server.address ${config.server.address} in ${config.file} is not an address of this host)`
+        : ` (one of the boot server addresses in ${config.file}, ${addresses.join(', ')} (server.address and dhcp.subnets' server_address), is not an address of this host)`;
     case 'EADDRINUSE':
       return ' (another server, e.g. dnsmasq or tftpd, already uses this port: stop it or change the port in the config)';
     case 'EACCES':

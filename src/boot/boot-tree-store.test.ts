@@ -103,3 +103,32 @@ nodes:
   await store.remove('deb', v2.version, { inUse: () => [] });
   await assert.rejects(stat(join(store.treesDir('deb'), v2.version)), /ENOENT/, 'the tree goes with its version');
 });
+
+test('a profile whose root mode the image\'s initrd cannot attach gets a script that says so, naming the profile', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dl-store-modes-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const store = new ImageStore({ root: join(dir, 'images') });
+  const src = join(dir, 'src');
+  await mkdir(src, { recursive: true });
+  await writeFile(join(src, 'f'), 'x');
+  execFileSync('mksquashfs', [src, `${src}.sqfs`, '-comp', 'gzip', '-noappend', '-quiet', '-no-progress']);
+  await writeFile(`${src}.k`, 'kernel');
+  await writeFile(`${src}.i`, 'initrd');
+  // A Red Hat kernel: no nbd.ko, so its initrd attaches live and NFS roots only.
+  const v = await store.addVersion('rhel', { squashfs: `${src}.sqfs`, kernel: `${src}.k`, initrd: `${src}.i`, kernelVersion: '5.14.0-503.el9.x86_64', rootModes: ['live', 'nfs'] });
+  await store.publish('rhel', v.version);
+  const cfg = parseConfig(`server: { address: 10.0.0.1, state_dir: ${dir} }
+dhcp: { mode: full, pool: 10.0.0.100-10.0.0.110 }
+profiles:
+  ram: { image: rhel, root: { mode: live } }
+  lazy: { image: rhel, root: { mode: nbd } }
+nodes:
+  - { mac: "52:54:00:00:00:01", profile: ram }
+  - { mac: "52:54:00:00:00:02", profile: lazy }
+`, join(dir, 'd.yaml'));
+  const tree = new BootTree(() => cfg, 'http://10.0.0.1', store);
+  assert.match((await text(tree, 'boot/52-54-00-00-00-01.ipxe')) ?? '', /root=live:/);
+  const refused = (await text(tree, 'boot/52-54-00-00-00-02.ipxe')) ?? '';
+  assert.match(refused, new RegExp(`cannot boot yet: Cannot boot profile lazy with root mode nbd: image rhel@${v.version} has kernel 5\\.14\\.0-503\\.el9\\.x86_64, which has no nbd module \\(use root mode live or nfs`));
+  assert.doesNotMatch(refused, /root=nbd/);
+});

@@ -1,10 +1,12 @@
 import { normalizeMac } from '../net/mac.js';
 import { bootIfArg, bootScriptPath } from './urls.js';
 import type { BootTarget } from './boot-target.js';
+import type { BootMenu } from './boot-menu.js';
 import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } from '../config/kernel-args.js';
 
 /**
- * The per-MAC iPXE script. `initrd=NAME` is on the command line because the EFI stub of
+ * The per-MAC iPXE script, with a menu when the node or its profile lists one (`menu`: its
+ * entries' targets completed). `initrd=NAME` is on the command line because the EFI stub of
  * kernels without LoadFile2 support finds its initrd by that name in iPXE's virtual filesystem;
  * BOOTIF is what pxelinux's "ipappend 2" would add, so /init finds the interface it booted from.
  * A failed download retries instead of dropping to the firmware's next boot device.
@@ -13,29 +15,56 @@ import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } fro
  * on the kernel and initrd lines that could end the command, start another or expand a setting
  * are refused with an Error, and free text on echo and comment lines is made inert.
  */
-export function renderIpxeScript(target: BootTarget, baseUrl: string): string {
-  const { profile, mac, node } = target;
-  const initrds = target.initrds.map((_, i) => `initrd-${i}`);
-  const args = [...initrds.map((n) => `initrd=${n}`), target.cmdline, bootIfArg(mac)].filter(Boolean).join(' ');
-  refuseUnsafe([['base URL', baseUrl], ['kernel path', target.kernel], ...target.initrds.map((p): [string, string] => ['initrd path', p])], target.cmdline, args.length);
-  const who = inertText(node ? (node.hostname ? `${node.hostname} (${mac})` : mac) : `unknown machine ${mac}`);
-  const profileName = inertText(profile.name);
-  return [
+export function renderIpxeScript(target: BootTarget, baseUrl: string, menu?: BootMenu): string {
+  const who = whoIs(target);
+  const header = [
     '#!ipxe',
-    `# Diskless boot script for ${who}, profile ${profileName}.`,
+    `# Diskless boot script for ${who}, profile ${inertText(target.profile.name)}.`,
     '# Generated from the Diskless inventory: edit the config, not this script.',
     `set base ${baseUrl}`,
-    ':retry',
-    `echo Diskless: booting ${who} with profile ${profileName}`,
-    `kernel \${base}/${target.kernel} ${args} || goto failed`,
-    ...initrds.map((n, i) => `initrd --name ${n} \${base}/${target.initrds[i]} || goto failed`),
-    'boot || goto failed',
-    ':failed',
-    'echo Diskless: boot failed, retrying in 10 seconds',
-    'sleep 10',
-    'goto retry',
+  ];
+  refuseUnsafe([['base URL', baseUrl]], '', 0);
+  if (!menu) return [...header, ...bootBlock(target, 'retry', 'failed'), ''].join('\n');
+  // A menu: iPXE's own (menu, item, choose) shows the entries for the timeout, then boots the
+  // default; a key picks an entry at once. Each entry boots from its own block, retried on failure.
+  const names = new Set(menu.choices.map((c) => c.name));
+  if (!names.has(menu.default)) throw new Error(`Cannot write the boot script: the menu's default ${inertText(menu.default)} is none of its entries`);
+  for (const c of menu.choices) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(c.name)) throw new Error(`Cannot write the boot script: menu entry name ${inertText(c.name)} is not a label`);
+    if (c.key !== undefined && !/^[a-z0-9]$/.test(c.key)) throw new Error(`Cannot write the boot script: menu key ${inertText(c.key)} is not one letter or digit`);
+  }
+  return [
+    ...header,
+    `menu Diskless boot menu: ${who}`,
+    ...menu.choices.map((c) => `item${c.key ? ` --key ${c.key}` : ''} ${c.name} ${c.key ? `[${c.key}] ` : ''}${inertText(c.label)}`),
+    `choose --timeout ${menu.timeoutSec * 1000} --default ${menu.default} selected || goto boot-${menu.default}`,
+    'goto boot-${selected}',
+    ...menu.choices.flatMap((c) => bootBlock(c.target, `boot-${c.name}`, `failed-${c.name}`)),
     '',
   ].join('\n');
+}
+
+function whoIs(target: BootTarget): string {
+  const { node, mac } = target;
+  return inertText(node ? (node.hostname ? `${node.hostname} (${mac})` : mac) : `unknown machine ${mac}`);
+}
+
+/** The lines that boot `target`, from label `start`; a failure waits and starts over. */
+function bootBlock(target: BootTarget, start: string, failed: string): string[] {
+  const initrds = target.initrds.map((_, i) => `initrd-${i}`);
+  const args = [...initrds.map((n) => `initrd=${n}`), target.cmdline, bootIfArg(target.mac)].filter(Boolean).join(' ');
+  refuseUnsafe([['kernel path', target.kernel], ...target.initrds.map((p): [string, string] => ['initrd path', p])], target.cmdline, args.length);
+  return [
+    `:${start}`,
+    `echo Diskless: booting ${whoIs(target)} with profile ${inertText(target.profile.name)}`,
+    `kernel \${base}/${target.kernel} ${args} || goto ${failed}`,
+    ...initrds.map((n, i) => `initrd --name ${n} \${base}/${target.initrds[i]} || goto ${failed}`),
+    `boot || goto ${failed}`,
+    `:${failed}`,
+    'echo Diskless: boot failed, retrying in 10 seconds',
+    'sleep 10',
+    `goto ${start}`,
+  ];
 }
 
 /** Throws when a word or the kernel command line would mean more to iPXE than the words it is. */

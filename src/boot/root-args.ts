@@ -15,9 +15,10 @@ export interface PinnedRoot {
 
 /**
  * Kernel arguments that tell /init where this profile's root is (DESIGN.md "Kernel command
- * line"). `sha256` pins a live image to the bytes this server would send right now.
+ * line"). `sha256` pins a live image to the bytes this server would send right now. `server`
+ * is the address the node reaches this server at (its subnet's) and the NBD port.
  */
-export function rootArgs(profile: ProfileConfig, server: ServerConfig, baseUrl: string, sha256: string | undefined, pinned?: PinnedRoot): string {
+export function rootArgs(profile: ProfileConfig, server: { readonly address: string; readonly nbdPort: number }, baseUrl: string, sha256: string | undefined, pinned?: PinnedRoot): string {
   const root = profile.root;
   if (!root) return '';
   const args: string[] = [];

@@ -14,7 +14,7 @@ import { ipxeLines, ipxeShape } from './testdata/ipxe-model.js';
 const BASE = 'http://10.77.0.1:8080';
 const MAC = '52:54:00:00:00:01';
 
-const profile: ProfileConfig = { name: 'default', kernel: '/boot/vmlinuz', initrds: ['/boot/initrd'], cmdline: 'console=ttyS0', loader: 'ipxe', files: [] };
+const profile: ProfileConfig = { name: 'default', kernel: '/boot/vmlinuz', initrds: ['/boot/initrd'], cmdline: 'console=ttyS0', loader: 'ipxe', secureBoot: false, files: [] };
 const benign: BootTarget = {
   mac: MAC,
   node: { mac: MAC, profile: 'default', hostname: 'n1' },

@@ -6,6 +6,9 @@
  *
  *   boot/MAC.ipxe                        a machine's iPXE script (MAC as 52-54-00-12-34-56)
  *   pxelinux.cfg/NAME                    a pxelinux config (01-MAC, the address in hex, default)
+ *   shimx64.efi, grubx64.efi             the signed chain, x64 (shim loads grub*.efi beside itself)
+ *   shimaa64.efi, grubaa64.efi           the signed chain, arm64
+ *   grub/grub.cfg[-NAME]                 GRUB configs (NAME: 01-MAC, the address in hex)
  *   profiles/NAME/{kernel,initrd-N}      a profile's own kernel and initrds
  *   images/NAME/root.sqfs                a profile's root image (live roots fetch it)
  *   store/NAME/VERSION/FILE              a stored image version's root.sqfs, vmlinuz, initrd.img
@@ -38,6 +41,46 @@ export function treePath(requested: string): string {
   return requested.replace(/^\/+/, '');
 }
 
+/** The iPXE binary DHCP hands x64 UEFI machines (Debian's ipxe package). */
+export const IPXE_EFI_X64 = 'ipxe.efi';
+
+/**
+ * The signed chain's names. The firmware loads the shim by the name DHCP gives; shim then
+ * fetches "grubx64.efi" (arm64: "grubaa64.efi") from the same server and directory, by TFTP or
+ * HTTP as it was itself loaded (shim's netboot.c and httpboot.c), so those names are fixed.
+ */
+export const SHIM_X64 = 'shimx64.efi';
+export const GRUB_X64 = 'grubx64.efi';
+export const SHIM_ARM64 = 'shimaa64.efi';
+export const GRUB_ARM64 = 'grubaa64.efi';
+
+/**
+ * Where GRUB's network image looks for its config: its prefix is "/grub" on the server it was
+ * loaded from (Debian builds grubnetx64.efi with `grub-mkimage -p /grub`), and it reads
+ * PREFIX/grub.cfg. GRUB builds that search first (upstream's grub_net_search_config_file) try
+ * PREFIX/grub.cfg-01-MAC, then the address in hex, shorter and shorter, then grub.cfg.
+ */
+export const GRUB_CONFIG_DIR = 'grub';
+
+/**
+ * The GRUB device a machine's GRUB loads kernels and initrds from: TFTP when the TFTP listener
+ * is on port 69, else HTTP on port 80. TFTP first because Debian's signed network image
+ * (grubnetx64.efi.signed, 2.06-13) is built without GRUB's http module: seen in the lab, it
+ * answers `(http,SERVER)` with "disk `http,SERVER' not found", and under Secure Boot no module
+ * can be added to it. GRUB 2.06 can name no port in `(tftp,SERVER)` or `(http,SERVER)`: it
+ * always uses 69 and 80. Undefined when neither is on its usual port.
+ */
+export function grubServerDevice(server: { readonly address: string; readonly httpPort: number; readonly tftpPort: number }): string | undefined {
+  if (server.tftpPort === 69) return `(tftp,${server.address})`;
+  if (server.httpPort === 80) return `(http,${server.address})`;
+  return undefined;
+}
+
+/** grub/grub.cfg, or grub/grub.cfg-NAME. */
+export function grubConfigPath(name?: string): string {
+  return name === undefined ? `${GRUB_CONFIG_DIR}/grub.cfg` : `${GRUB_CONFIG_DIR}/grub.cfg-${name}`;
+}
+
 /** The files of a stored image version that are served, by their names in the URL. */
 export const STORED_FILES = ['root.sqfs', 'vmlinuz', 'initrd.img'] as const;
 export type StoredFile = (typeof STORED_FILES)[number];
@@ -47,6 +90,8 @@ export type BootPath =
   /** boot/X.ipxe: `mac` is undefined when X is not a MAC (no script then). */
   | { readonly kind: 'script'; readonly mac: string | undefined }
   | { readonly kind: 'pxelinux-config'; readonly name: string }
+  /** grub/grub.cfg (`name` undefined) or grub/grub.cfg-NAME. */
+  | { readonly kind: 'grub-config'; readonly name: string | undefined }
   | { readonly kind: 'profile-kernel'; readonly profile: string }
   | { readonly kind: 'profile-initrd'; readonly profile: string; readonly index: number }
   | { readonly kind: 'profile-image'; readonly profile: string }
@@ -102,6 +147,8 @@ export function parseBootPath(path: string): BootPath | undefined {
   if (script) return { kind: 'script', mac: normalizeMac(script[1]!) };
   const pxelinux = /^pxelinux\.cfg\/([^/]+)$/.exec(p);
   if (pxelinux) return { kind: 'pxelinux-config', name: pxelinux[1]! };
+  const grub = /^grub\/grub\.cfg(?:-([^/]+))?$/.exec(p);
+  if (grub) return { kind: 'grub-config', name: grub[1] };
   const profile = /^profiles\/([^/]+)\/(?:kernel|initrd-(\d+))$/.exec(p);
   if (profile) {
     return profile[2] === undefined ? { kind: 'profile-kernel', profile: profile[1]! } : { kind: 'profile-initrd', profile: profile[1]!, index: Number(profile[2]) };
@@ -113,11 +160,12 @@ export function parseBootPath(path: string): BootPath | undefined {
   return undefined;
 }
 
-/** The machine a boot path is for: boot/MAC.ipxe and pxelinux.cfg/01-MAC name the machine asking. */
+/** The machine a boot path is for: boot/MAC.ipxe, pxelinux.cfg/01-MAC and grub/grub.cfg-01-MAC name the machine asking. */
 export function macFromBootPath(path: string): string | undefined {
   const parsed = parseBootPath(path);
   if (parsed?.kind === 'script') return parsed.mac;
   if (parsed?.kind === 'pxelinux-config') return macFromPxelinuxName(parsed.name);
+  if (parsed?.kind === 'grub-config' && parsed.name !== undefined) return macFromPxelinuxName(parsed.name);
   return undefined;
 }
 

@@ -1,4 +1,4 @@
-import type { BootEvent, NodeSummary } from '../api/wire.js';
+import type { BootEvent, FailureReport, NodeDetail, NodeSummary } from '../api/wire.js';
 
 /** "12s", "5m", "3h", "2d": how long ago, in the largest whole unit. */
 export function age(ms: number): string {
@@ -15,15 +15,51 @@ function clip(s: string, n: number): string {
 
 /** The fleet as `diskless status` prints it: one row per inventory node, columns aligned. */
 export function statusTable(nodes: readonly NodeSummary[], now: number): string {
-  const rows = [['HOSTNAME', 'MAC', 'ADDRESS', 'STATE', 'STAGE', 'SINCE', 'IMAGE', 'LAST EVENT']];
+  // The switch port column appears once any node came through a relay that names ports.
+  const ports = nodes.some((n) => n.relayAgent);
+  const rows = [['HOSTNAME', 'MAC', 'ADDRESS', ...(ports ? ['PORT'] : []), 'STATE', 'STAGE', 'SINCE', 'IMAGE', 'LAST EVENT']];
   for (const n of nodes) {
     const since = n.status === 'booted' ? n.booted?.at : (n.bootStartedAt ?? n.lastEvent?.time);
     const image = n.running?.name ? `${n.running.name}${n.running.version ? `@${n.running.version}` : ''}` : '-';
     const last = n.lastEvent ? clip(`${n.lastEvent.kind} ${n.lastEvent.name}${n.lastEvent.detail ? `: ${n.lastEvent.detail}` : ''}`, 60) : '-';
-    rows.push([n.hostname ?? '-', n.mac, n.address ?? n.ip ?? '-', n.status, n.stage ?? '-', since === undefined ? '-' : age(now - since), image, last]);
+    rows.push([n.hostname ?? '-', n.mac, n.address ?? n.ip ?? '-', ...(ports ? [portText(n.relayAgent)] : []), n.status, n.stage ?? '-', since === undefined ? '-' : age(now - since), image, last]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd() + '\n').join('');
+}
+
+/** "Gi1/0/7@sw3" (circuit id at remote id); "?" marks a relay the server does not trust to name ports. */
+function portText(agent: NodeSummary['relayAgent']): string {
+  if (!agent) return '-';
+  const port = `${agent.circuitId ?? '-'}${agent.remoteId !== undefined ? `@${agent.remoteId}` : ''}`;
+  return agent.trusted ? port : `${port}?`;
+}
+
+/**
+ * One machine as `diskless status NODE` prints it: where it is, the timeline of its latest
+ * boot, and its last failure report in full (the server stripped its control characters).
+ */
+export function nodeDetailText(d: NodeDetail, report: FailureReport | undefined, now: number): string {
+  const since = d.status === 'booted' ? d.booted?.at : (d.bootStartedAt ?? d.lastEvent?.time);
+  const image = d.running?.name ? `${d.running.name}${d.running.version ? `@${d.running.version}` : ''}` : '-';
+  const lines = [
+    `${d.hostname ?? (d.known ? '-' : 'not in the inventory')} (${d.mac})`,
+    `  state    ${d.status}${d.stage ? ` (${d.stage})` : ''}${since === undefined ? '' : `, ${age(now - since)} ago`}`,
+    `  address  ${d.address ?? d.ip ?? '-'}`,
+    `  profile  ${d.profile ?? '-'}`,
+    `  image    ${image}`,
+    `  boots    ${d.bootCount}`,
+  ];
+  if (d.failure) lines.push(`  failure  ${d.failure.stage}: ${d.failure.cause}`);
+  if (d.timeline.length) {
+    lines.push('', 'Latest boot:');
+    for (const r of d.timeline) lines.push(`  ${r.name.padEnd(12)} ${r.status.padEnd(8)} ${r.durationMs === undefined ? '' : `${r.durationMs} ms`}${r.detail ? `  ${r.detail}` : ''}`.trimEnd());
+  }
+  if (report) {
+    lines.push('', `Last failure report, received ${report.at} (${size(report.bytes)}${report.truncated ? ', cut short' : ''}): stage ${report.stage}: ${report.cause}`);
+    lines.push(...report.text.replace(/\n$/, '').split('\n').map((l) => `  ${l}`));
+  } else lines.push('', 'No failure report.');
+  return `${lines.join('\n')}\n`;
 }
 
 function size(bytes: number): string {

@@ -28,6 +28,8 @@ test('image rm and gc keep what a node runs and name it; gc removes the rest', a
     const root = join(work, `root-${tag}`);
     await mkdir(join(root, 'boot'), { recursive: true });
     await writeFile(join(root, 'boot/vmlinuz-6.1.0-7-amd64'), 'k');
+    await mkdir(join(root, 'lib/modules/6.1.0-7-amd64'), { recursive: true });
+    await writeFile(join(root, 'lib/modules/6.1.0-7-amd64/modules.dep'), '');
     await writeFile(join(root, 'tag'), tag);
     const b = await run('build', 'web', '--from', root);
     assert.equal(b.code, 0, b.err);

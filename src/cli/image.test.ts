@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +35,11 @@ async function root(kernel: boolean, tag = 'x'): Promise<string> {
   const dir = join(work, `root${seq++}`);
   await mkdir(join(dir, 'boot'), { recursive: true });
   await writeFile(join(dir, 'hostname'), tag);
-  if (kernel) await writeFile(join(dir, 'boot/vmlinuz-6.1.0-7-amd64'), 'k');
+  if (kernel) {
+    await writeFile(join(dir, 'boot/vmlinuz-6.1.0-7-amd64'), 'k');
+    await mkdir(join(dir, 'lib/modules/6.1.0-7-amd64'), { recursive: true });
+    await writeFile(join(dir, 'lib/modules/6.1.0-7-amd64/modules.dep'), '');
+  }
   return dir;
 }
 
@@ -72,6 +77,30 @@ describe('diskless image', () => {
     assert.match((await run('list', '--bogus', '--config', cfg)).err, /Unknown option '--bogus'/);
   });
 
+  it('imports a container image as an unpublished version; refuses import options elsewhere', async () => {
+    const cfg = await config();
+    assert.match((await run('build', 'web', '--from', '/x', '--kernel-from', 'other', '--config', cfg)).err, /--kernel-from only applies to import/);
+    assert.match((await run('import', 'web', '--config', cfg)).err, /expects NAME SOURCE/);
+    assert.equal((await run('import', 'web', 'docker://r/x', '--ca', '/x.pem', '--no-tls-verify', '--config', cfg)).code, 2);
+    const bad = await run('import', 'web', 'podman:x', '--config', cfg);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /Cannot import "podman:x": unknown transport; the source is one of docker:\/\//);
+    // An OCI layout of a root tree with a kernel, made by umoci.
+    const layout = join(work, `layout${seq++}`);
+    const tree = await root(true, 'imported');
+    for (const argv of [['init', '--layout', layout], ['new', '--image', `${layout}:1`], ['insert', '--image', `${layout}:1`, tree, '/']]) {
+      const r = spawnSync('umoci', argv, { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const r = await run('import', 'web', `oci:${layout}:1`, '--config', cfg);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^imported web@[0-9a-f]{16} from sha256:[0-9a-f]{64} \(kernel 6\.1\.0-7-amd64, .*\); publish it with: diskless image publish web /);
+    assert.match(r.err, /Copying blob sha256:/, 'skopeo\'s progress');
+    const shown = JSON.parse((await run('show', 'web', r.out.split(/[@ ]/)[2]!, '--config', cfg)).out) as { source: { ref: string; digest: string }; published: boolean };
+    assert.equal(shown.source.ref, `oci:${layout}:1`);
+    assert.equal(shown.published, false);
+  });
+
   it('lists an empty store', async () => {
     const r = await run('list', '--config', await config());
     assert.deepEqual(r, { code: 0, out: 'no images\n', err: '' });
@@ -80,7 +109,7 @@ describe('diskless image', () => {
   it('refuses to build an image without a kernel, with exit 1', async () => {
     const r = await run('build', 'web', '--from', await root(false), '--config', await config());
     assert.equal(r.code, 1);
-    assert.match(r.err, /no \/boot\/vmlinuz-\*.*--include linux-image-amd64/);
+    assert.match(r.err, /Cannot find a kernel in .*: looked for \/boot\/vmlinuz-VERSION, .*--include linux-image-amd64/);
   });
 
   it('builds, lists, publishes, shows, rolls back and removes', async () => {

@@ -4,6 +4,7 @@ import { loadConfigFrom } from '../config/config-path.js';
 import { buildImage, networkInitrdBuilder, type InitrdBuilder } from '../images/build-image.js';
 import { loadServerCertificate } from '../tls/server-certificate.js';
 import { spawnChrootCommand } from '../images/chroot-command.js';
+import { importImage } from '../images/import-oci.js';
 import { imageShell, type ImageShellResult, type SignalSource } from '../images/image-shell.js';
 import { ImageStore, type InUse } from '../images/store/image-store.js';
 import { RunningVersions, runningVersionsPath } from '../images/store/running-versions.js';
@@ -11,7 +12,9 @@ import type { DisklessConfig } from '../config/types.js';
 import { ProgressBar } from './progress.js';
 import { reportError } from './error-report.js';
 
-const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [--include pkg,pkg] [--config FILE]
+const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [--include pkg,pkg] [--kernel VERSION] [--config FILE]
+       diskless image import NAME SOURCE [--kernel-from IMAGE[@V]|DIR|FILE.deb] [--kernel VERSION]
+                             [--ca PEM] [--authfile FILE] [--no-tls-verify] [--config FILE]
        diskless image list [--config FILE]
        diskless image show NAME [VERSION] [--config FILE]
        diskless image publish NAME VERSION [--config FILE]
@@ -21,9 +24,16 @@ const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [
        diskless image shell NAME [--version V] [--config FILE] [-- COMMAND ARGS...]
 
 Images live in STATE_DIR/images (server.state_dir of the config). "build" makes a new version
-(root.sqfs, the newest /boot/vmlinuz-* of the root, and an initrd from its modules) without
-publishing it; nodes boot the published version. --include names the packages mmdebstrap adds
+(root.sqfs, the root's kernel, and an initrd from that kernel's modules) without publishing it;
+nodes boot the published version. The kernel is found where distributions keep it
+(/boot/vmlinuz-VERSION, /usr/lib/modules/VERSION/vmlinuz, Arch's /boot/vmlinuz-linux); of
+several, the newest, or the one --kernel names. --include names the packages mmdebstrap adds
 to minbase: include a kernel, e.g. --include linux-image-amd64, or the build is refused.
+"import" makes a version from a container image: SOURCE is docker://REGISTRY/REPO[:TAG],
+oci-archive:FILE, docker-archive:FILE or oci:DIR[:TAG] (skopeo reads it, umoci applies its
+layers). TLS is verified; --ca trusts a private registry's CA; credentials come from --authfile
+or \`skopeo login\`. An image without a kernel takes one, with its modules, from --kernel-from:
+a stored image NAME[@VERSION], a root tree (a path with a /) or a kernel .deb.
 "shell" (root) unpacks a version (default: the published one, else the newest), runs COMMAND
 or a login shell chrooted in it with /proc, /sys and /dev bound and services kept from starting,
 and stores the result as a new unpublished version if it exits 0; otherwise it is discarded.
@@ -41,6 +51,7 @@ export interface ImageCommandIo {
 
 const ARGS: Record<string, readonly [min: number, max: number, usage: string]> = {
   build: [1, 1, 'NAME'],
+  import: [2, 2, 'NAME SOURCE'],
   list: [0, 0, ''],
   show: [1, 2, 'NAME [VERSION]'],
   publish: [2, 2, 'NAME VERSION'],
@@ -53,7 +64,7 @@ const ARGS: Record<string, readonly [min: number, max: number, usage: string]> =
 /** Who runs a version, by hostname where the inventory has one, from the server's record. */
 async function nodesRunning(config: DisklessConfig): Promise<InUse> {
   const running = await RunningVersions.read(runningVersionsPath(config.server.stateDir));
-  const names = new Map(config.nodes.map((n) => [n.mac, n.hostname ? `${n.hostname} (${n.mac})` : n.mac]));
+  const names = new Map(config.nodes.flatMap((n) => (n.mac === undefined ? [] : [[n.mac, n.hostname ? `${n.hostname} (${n.mac})` : n.mac] as const])));
   return (image, version) => running.runners(image, version, new Set(names.keys())).map((m) => names.get(m) ?? m);
 }
 
@@ -81,6 +92,11 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
         config: { type: 'string', short: 'c' },
         from: { type: 'string' },
         include: { type: 'string' },
+        kernel: { type: 'string' },
+        'kernel-from': { type: 'string' },
+        ca: { type: 'string' },
+        authfile: { type: 'string' },
+        'no-tls-verify': { type: 'boolean' },
         force: { type: 'boolean' },
         keep: { type: 'string' },
         version: { type: 'string' },
@@ -106,6 +122,11 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
   if (positionals.length < min || positionals.length > max) return usage(names ? `expects ${names}` : 'takes no arguments');
   if (sub !== 'build' && (values.from !== undefined || values.include !== undefined)) return usage('--from and --include only apply to build');
   if (sub !== 'rm' && values.force) return usage('--force only applies to rm');
+  if (sub !== 'build' && sub !== 'import' && values.kernel !== undefined) return usage('--kernel only applies to build and import');
+  for (const opt of ['kernel-from', 'ca', 'authfile', 'no-tls-verify'] as const) {
+    if (sub !== 'import' && values[opt] !== undefined) return usage(`--${opt} only applies to import`);
+  }
+  if (values['no-tls-verify'] && values.ca !== undefined) return usage('--ca and --no-tls-verify contradict each other');
   if (sub !== 'gc' && values.keep !== undefined) return usage('--keep only applies to gc');
   const keep = values.keep === undefined ? 2 : Number(values.keep);
   if (!Number.isInteger(keep) || keep < 0 || keep > 100) return usage(`--keep must be a whole number of rollback versions to keep, 0 to 100 (got "${values.keep}")`);
@@ -129,6 +150,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
           name,
           from: values.from!,
           ...(include ? { include } : {}),
+          ...(values.kernel !== undefined ? { kernel: values.kernel } : {}),
           progress: (msg) => {
             initrdBar.finish();
             err(`${msg}\n`);
@@ -139,6 +161,30 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
           buildInitrd: await initrdBuilder(),
         });
         out(`built ${m.name}@${m.version} (kernel ${m.kernelVersion}, ${mib(m.size)}); publish it with: diskless image publish ${m.name} ${m.version}\n`);
+        return 0;
+      }
+      case 'import': {
+        const initrdBar = new ProgressBar({ label: '  initrd archive', unit: 'bytes', output: io.stderr ? { write: err } : process.stderr });
+        const m = await importImage({
+          store,
+          name,
+          source: positionals[1]!,
+          ...(values.kernel !== undefined ? { kernel: values.kernel } : {}),
+          ...(values['kernel-from'] !== undefined ? { kernelFrom: values['kernel-from'] } : {}),
+          registry: {
+            ...(values['no-tls-verify'] ? { tlsVerify: false } : {}),
+            ...(values.ca !== undefined ? { caFile: values.ca } : {}),
+            ...(values.authfile !== undefined ? { authFile: values.authfile } : {}),
+          },
+          progress: (msg) => {
+            initrdBar.finish();
+            err(`${msg}\n`);
+          },
+          initrdProgress: (done, total) => initrdBar.update(done, total),
+          workDir: join(config.server.stateDir, 'tmp'),
+          buildInitrd: await initrdBuilder(),
+        });
+        out(`imported ${m.name}@${m.version} from ${m.source?.digest ?? '?'} (kernel ${m.kernelVersion}, ${mib(m.size)}); publish it with: diskless image publish ${m.name} ${m.version}\n`);
         return 0;
       }
       case 'list':

@@ -5,16 +5,20 @@ import { buildNetworkInitrd } from '../initramfs/network-initrd.js';
 import { loadConfigFrom } from '../config/config-path.js';
 import { loadServerCertificate, pemCertificates } from '../tls/server-certificate.js';
 import { ProgressBar } from './progress.js';
+import type { RootMode } from '../config/types.js';
 
 const HELP = `Usage: diskless initrd build --output FILE [--config FILE | --server-cert PEM] [--root DIR]
                             [--kernel VERSION] [--drivers a,b] [--modules x,y]
-                            [--compression zstd|gzip|none]
+                            [--root-modes nbd,nfs] [--compression zstd|gzip|none]
        diskless initrd build --list FILE
 
-Builds the network initramfs from an image's own kernel modules (ROOT/lib/modules/VERSION):
-by default every network driver of that kernel, so one initrd boots any NIC; --drivers
-e1000,virtio_net makes a small one for known hardware instead. Always carries nfs, nbd,
-squashfs, overlay and loop, a static busybox, nbd-client, openssl and the Diskless /init.
+Builds the network initramfs from an image's own kernel modules (ROOT/lib/modules/VERSION or
+ROOT/usr/lib/modules/VERSION; compressed .ko.gz/.xz/.zst ones are carried decompressed): by
+default every network driver of that kernel, so one initrd boots any NIC; --drivers
+e1000,virtio_net makes a small one for known hardware instead. Always carries squashfs,
+overlay and loop, and nbd and nfs when the kernel has them (--root-modes nbd,nfs makes them
+required), the firmware those drivers name when the image has it, the image's modprobe.d,
+a static busybox, nbd-client, openssl and the Diskless /init.
 It carries the boot server's certificate (server.tls_cert of the config, made if the server
 has none yet, or the certificates in --server-cert): nodes send their secrets token only
 to a server that presents one of them.
@@ -37,6 +41,7 @@ export async function initrdCommand(argv: string[]): Promise<number> {
       kernel: { type: 'string' },
       drivers: { type: 'string' },
       modules: { type: 'string' },
+      'root-modes': { type: 'string' },
       compression: { type: 'string', default: 'zstd' },
       list: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -76,6 +81,12 @@ export async function initrdCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
+  const requireRootModes = list(values['root-modes']) ?? [];
+  const badMode = requireRootModes.find((m) => m !== 'live' && m !== 'nbd' && m !== 'nfs');
+  if (badMode !== undefined) {
+    process.stderr.write(`diskless initrd build: --root-modes takes live, nbd and nfs (got "${badMode}")\n`);
+    return 2;
+  }
   const started = Date.now();
   const bar = new ProgressBar({ label: 'writing the initrd', unit: 'bytes' });
   const s = await buildNetworkInitrd({
@@ -85,6 +96,7 @@ export async function initrdCommand(argv: string[]): Promise<number> {
     extraModules: list(values.modules) ?? [],
     drivers: list(values.drivers),
     compression,
+    requireRootModes: requireRootModes as RootMode[],
     ...(values.kernel !== undefined ? { kernelVersion: values.kernel } : {}),
     onProgress: (done, total) => bar.update(done, total),
   });
@@ -93,6 +105,8 @@ export async function initrdCommand(argv: string[]): Promise<number> {
   process.stdout.write(
     `${s.path}: kernel ${s.kernelVersion}, ${s.moduleCount} modules, ${s.files} entries\n` +
       `  modules: ${s.modules.join(' ')}\n` +
+      `  root modes: ${s.rootModes.join(', ')}; firmware: ${s.firmware.length} file(s) added${s.firmwareMissing > 0 ? `, ${s.firmwareMissing} named by the drivers not in the image` : ''}` +
+      `${s.modprobeConfig.length > 0 ? `; modprobe.d: ${s.modprobeConfig.join(' ')}` : ''}\n` +
       `  size: ${(s.size / 1048576).toFixed(1)} MiB ${compression} (${(s.uncompressedBytes / 1048576).toFixed(1)} MiB uncompressed), built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
   );
   return 0;

@@ -1,3 +1,4 @@
+import { switchPortText } from '../net/switch-port.js';
 import { parseArgs } from 'node:util';
 import { configPath, loadConfigFrom } from '../config/config-path.js';
 import { editConfigFile } from '../inventory/config-file.js';
@@ -7,7 +8,7 @@ import { addNode, addProfile, removeNode, removeProfile, setNode, setProfile, ty
 import { DisklessError } from '../errors/diskless-error.js';
 
 const NODE_HELP = `Usage: diskless node add --mac MAC [--hostname H] [--address IP] [--profile P]
-                       [--cmdline ARGS] [--loader ipxe|pxelinux] [--config FILE]
+                       [--cmdline ARGS] [--loader ipxe|pxelinux|grub] [--config FILE]
        diskless node set MAC [--hostname H] [--address IP] [--profile P] [--cmdline ARGS]
                        [--loader L] [--unset KEY,KEY] [--config FILE]
        diskless node rm MAC [--config FILE]
@@ -75,7 +76,9 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       process.stdout.write(`${'MAC'.padEnd(18)} ${'HOSTNAME'.padEnd(16)} ${'ADDRESS'.padEnd(15)} ${'PROFILE'.padEnd(12)} LOADER\n`);
       for (const n of c.nodes) {
         const loader = n.loader ?? c.profiles.get(n.profile)?.loader ?? 'ipxe';
-        process.stdout.write(`${n.mac.padEnd(18)} ${(n.hostname ?? '-').padEnd(16)} ${(n.address ?? 'pool').padEnd(15)} ${n.profile.padEnd(12)} ${loader}\n`);
+        // A node known by its switch port has no MAC of its own: its port stands there.
+        const who = n.mac ?? (n.switchPort ? switchPortText(n.switchPort) : '-');
+        process.stdout.write(`${who.padEnd(18)} ${(n.hostname ?? '-').padEnd(16)} ${(n.address ?? 'pool').padEnd(15)} ${n.profile.padEnd(12)} ${loader}\n`);
       }
       return 0;
     }

@@ -7,8 +7,9 @@ import type { QemuMachine } from '../lab/qemu.js';
 import { DisklessError } from '../errors/diskless-error.js';
 
 const HELP = `Usage: diskless lab [--root live|nbd|nfs] [--copy] [--nic virtio|e1000] [--interactive]
-       diskless lab --root tiny [--firmware bios|uefi] [--nic virtio|e1000]
-                    [--dhcp full|proxy] [--loader ipxe|pxelinux]
+       diskless lab --root tiny [--firmware bios|uefi|uefi-secure-boot] [--nic virtio|e1000]
+                    [--dhcp full|proxy] [--loader ipxe|pxelinux|grub] [--secure-boot]
+                    [--http-boot]
 
 Boots a virtual machine with no disk (QEMU) from a real "diskless serve" inside a private
 network namespace and shows its console. By default a Debian bookworm node (built once with
@@ -17,7 +18,10 @@ prompt: --root live fetches the image into RAM (--copy: copies the whole tree in
 nbd attaches it lazily, nfs mounts the tree; every node writes into a RAM overlay.
 --interactive keeps the node running and connects your terminal to its console (log in as
 root, no password; Ctrl-] ends). --root tiny boots a kernel and a marker-printing initramfs
-instead, to try BIOS/UEFI firmware, proxyDHCP beside a foreign DHCP server, and pxelinux.
+instead, to try BIOS/UEFI firmware, proxyDHCP beside a foreign DHCP server, and pxelinux;
+uefi-secure-boot is OVMF with Secure Boot enforced (Microsoft's keys), --loader grub hands UEFI
+machines shim → GRUB, --secure-boot sets the profile's secure_boot, --http-boot turns the UEFI
+firmware's PXE off so it boots over HTTP only.
 Needs root; everything it creates is removed when it ends.
 `;
 
@@ -51,6 +55,8 @@ export async function labCommand(argv: string[]): Promise<number> {
       nic: { type: 'string', default: 'virtio' },
       dhcp: { type: 'string', default: 'full' },
       loader: { type: 'string', default: 'ipxe' },
+      'secure-boot': { type: 'boolean', default: false },
+      'http-boot': { type: 'boolean', default: false },
       timeout: { type: 'string', default: '600' },
       interactive: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
@@ -131,19 +137,22 @@ async function interact(lab: DebianLab): Promise<number> {
 }
 
 async function tinyLab(
-  values: { firmware: string; dhcp: string; loader: string; quiet: boolean },
+  values: { firmware: string; dhcp: string; loader: string; quiet: boolean; 'secure-boot': boolean; 'http-boot': boolean },
   nic: 'virtio-net-pci' | 'e1000',
   timeoutMs: number,
   choice: <T extends string>(name: string, v: string, allowed: readonly T[]) => T,
 ): Promise<number> {
-  const firmware = choice('firmware', values.firmware, ['bios', 'uefi'] as const);
+  const firmware = choice('firmware', values.firmware, ['bios', 'uefi', 'uefi-secure-boot'] as const);
   const dhcpMode = choice('dhcp', values.dhcp, ['full', 'proxy'] as const);
-  const loader = choice('loader', values.loader, ['ipxe', 'pxelinux'] as const);
+  const loader = choice('loader', values.loader, ['ipxe', 'pxelinux', 'grub'] as const);
+  if (values['http-boot'] && firmware === 'bios') throw new DisklessError('DL_USAGE', 'diskless lab: --http-boot needs --firmware uefi or uefi-secure-boot (BIOS has no HTTP boot)');
   process.stdout.write(`diskless lab: ${firmware} machine, ${nic}, ${dhcpMode} DHCP, ${loader}; console follows\n`);
   let timer: NodeJS.Timeout | undefined;
   try {
     const result = await runLabBoot({
       firmware, nic, dhcpMode, loader, timeoutMs,
+      secureBoot: values['secure-boot'],
+      ...(values['http-boot'] ? { uefiNetBoot: 'http' as const } : {}),
       logger: jsonLogger((l) => process.stderr.write(l), 'warn'),
       onMachine: (vm) => {
         if (!values.quiet) timer = follow(vm);

@@ -22,7 +22,8 @@ Commands:
   doctor                  check the host and the LAN: DHCP servers, ports, loaders, images, disk,
                           firewall, clock; one line per check with what to do
   serve                   run DHCP (full or proxy), TFTP and HTTP for the machines in the config
-  status                  every node's boot state, stage, image and last event (from serve)
+  status [NODE]           every node's boot state, stage, image and last event (from serve);
+                          with NODE its latest boot and last failure report
   events [--follow] [--node N]
                           boot events, one per line; --follow streams them as they happen
   image build|list|show|publish|rollback|rm|gc|shell

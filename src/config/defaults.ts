@@ -7,3 +7,5 @@ export const DEFAULT_MAX_HTTP_CONNECTIONS = 1024;
 export const DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER = 64;
 /** Event streams (SSE) open at once on the admin API. */
 export const DEFAULT_MAX_EVENT_STREAMS = 64;
+/** Seconds a failed boot under `on_failure: reboot|poweroff` waits (after uploading its report) before doing it. */
+export const DEFAULT_FAILURE_DELAY_SEC = 30;

@@ -24,8 +24,8 @@ test('a profile inherits what it does not set and replaces what it does', () => 
     loader: pxelinux
 `, '/c.yaml');
   const debug = c.profiles.get('debug');
-  assert.deepEqual(debug, { name: 'debug', kernel: '/k', initrds: ['/i1', '/i2'], cmdline: 'console=ttyS0 rd.debug', loader: 'ipxe', files: [], root: { mode: 'live', image: '/img.sqfs', copy: false, overlay: 'tmpfs', retry: 180 } });
-  assert.deepEqual(c.profiles.get('tiny'), { name: 'tiny', kernel: '/k', initrds: ['/small'], cmdline: 'console=ttyS0 rd.debug', loader: 'ipxe', files: [] }, 'root: with no value drops the inherited root');
+  assert.deepEqual(debug, { name: 'debug', kernel: '/k', initrds: ['/i1', '/i2'], cmdline: 'console=ttyS0 rd.debug', loader: 'ipxe', secureBoot: false, files: [], root: { mode: 'live', image: '/img.sqfs', copy: false, overlay: 'tmpfs', retry: 180 } });
+  assert.deepEqual(c.profiles.get('tiny'), { name: 'tiny', kernel: '/k', initrds: ['/small'], cmdline: 'console=ttyS0 rd.debug', loader: 'ipxe', secureBoot: false, files: [] }, 'root: with no value drops the inherited root');
   assert.equal(c.profiles.get('pxe')?.loader, 'pxelinux');
   assert.deepEqual([...c.profiles.keys()], ['base', 'debug', 'tiny', 'pxe'], 'file order kept');
 });
@@ -51,7 +51,7 @@ test('inheritance errors name the key and line', () => {
 
 test('a profile on a stored image needs no kernel and gets a live root by default', () => {
   const c = parseConfig(`server: { address: 10.0.0.1 }\nprofiles:\n  deb: { image: debian-12 }\n  net: { inherits: deb, root: { mode: nbd } }\n`, '/c.yaml');
-  assert.deepEqual(c.profiles.get('deb'), { name: 'deb', image: 'debian-12', kernel: '', initrds: [], cmdline: '', loader: 'ipxe', files: [], root: { mode: 'live', copy: false, overlay: 'tmpfs', retry: 180 } });
+  assert.deepEqual(c.profiles.get('deb'), { name: 'deb', image: 'debian-12', kernel: '', initrds: [], cmdline: '', loader: 'ipxe', secureBoot: false, files: [], root: { mode: 'live', copy: false, overlay: 'tmpfs', retry: 180 } });
   assert.equal(c.profiles.get('net')?.image, 'debian-12');
   assert.equal(c.profiles.get('net')?.root?.mode, 'nbd');
   assert.throws(() => parseConfig(`server: { address: 10.0.0.1 }\nprofiles:\n  d: { image: "../x" }\n`, '/c.yaml'), /profiles\.d\.image: "\.\.\/x" is not an image name/);

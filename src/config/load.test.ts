@@ -50,10 +50,14 @@ test('a full config parses with defaults and resolved paths', () => {
   assert.equal(c.api.maxEventStreams, 64);
   assert.equal(c.server.maxNbdConnectionsPerPeer, 8);
   assert.equal(c.server.stateDir, '/etc/diskless/state');
-  assert.deepEqual(c.dhcp.pool, { start: '10.77.0.100', end: '10.77.0.150' });
-  assert.deepEqual(c.dhcp.dns, ['10.77.0.1']);
+  assert.equal(c.dhcp.subnets.length, 1, 'the single-pool form is one subnet');
+  assert.deepEqual(c.dhcp.subnets[0]?.pool, { start: '10.77.0.100', end: '10.77.0.150' });
+  assert.deepEqual(c.dhcp.subnets[0]?.dns, ['10.77.0.1']);
   assert.equal(c.dhcp.unknownClients, 'deny');
-  assert.equal(c.dhcp.leaseTimeSec, 3600);
+  assert.equal(c.dhcp.subnets[0]?.leaseTimeSec, 3600);
+  assert.equal(c.dhcp.subnets[0]?.name, '10.77.0.0/24');
+  assert.equal(c.dhcp.subnets[0]?.interface, 'br0');
+  assert.equal(c.dhcp.subnets[0]?.serverAddress, '10.77.0.1');
   assert.equal(c.profiles.get('legacy')?.kernel, '/etc/diskless/k');
   assert.equal(c.profiles.get('legacy')?.loader, 'pxelinux');
   assert.deepEqual(c.nodes[0], { mac: '52:54:00:00:00:01', profile: 'default', hostname: 'dc1', address: '10.77.0.11' });
@@ -90,6 +94,7 @@ const cases: Array<[string, string, RegExp]> = [
   ['HTTP per-peer cap not an integer', GOOD.replace('state_dir: state', 'state_dir: state\n  max_http_connections_per_peer: many'), /:7: server\.max_http_connections_per_peer: must be an integer/],
   ['event stream cap too large', GOOD.replace('default_profile: default', 'default_profile: default\napi:\n  max_event_streams: 100000'), /:33: api\.max_event_streams: must be between 1 and 4096 \(got 100000\)/],
   ['router solicitations need the interface', GOOD.replace('  interface: br0\n', '').replace('state_dir: state', 'state_dir: state\n  answer_router_solicitations: true'), /:6: server\.answer_router_solicitations: needs server\.interface/],
+  ['router solicitations neither auto nor a boolean', GOOD.replace('state_dir: state', 'state_dir: state\n  answer_router_solicitations: sometimes'), /:7: server\.answer_router_solicitations: must be auto, true or false/],
   ['broken YAML', 'server:\n  address: [\n', /^\/x\/d\.yaml:\d+: \(yaml\): /],
   ['not a mapping', '- a\n', /\(top\): must be a mapping/],
   ['default profile missing', GOOD.replace('default_profile: default', 'default_profile: x'), /:31: default_profile: names no profile/],
@@ -237,4 +242,105 @@ nodes:
   for (const [network, want] of bad) {
     assert.throws(() => parseConfig(`server: { address: 10.77.0.1 }\nprofiles:\n  p: { kernel: /k, network: ${network} }\n`, '/etc/d.yaml'), (e: unknown) => e instanceof ConfigError && want.test(e.message), network);
   }
+});
+
+const ROUTED = `server:
+  address: 10.1.0.1
+  interface: up0
+dhcp:
+  mode: full
+  dns: [10.1.0.53]
+  domain: fleet.test
+  lease_time: 600
+  unknown_clients: deny
+  subnets:
+    - network: 10.1.0.0/24
+      interface: up0
+      pool: 10.1.0.100-10.1.0.150
+      routers: [10.1.0.1]
+    - network: 10.2.0.0/24
+      pool: 10.2.0.100-10.2.0.150
+      routers: [10.2.0.1]
+      domain: rack2.fleet.test
+      lease_time: 300
+    - network: 10.3.0.0/24
+      interface: lab3
+      mode: proxy
+      server_address: 10.3.0.1
+profiles:
+  default: { kernel: /k }
+nodes:
+  - mac: 52:54:00:00:00:01
+    address: 10.2.0.50
+`;
+
+test('dhcp.subnets: each subnet with its own settings, dhcp-level dns, domain, lease_time and mode as defaults', () => {
+  const c = parseConfig(ROUTED, '/x/d.yaml');
+  const [lan, rack, lab] = c.dhcp.subnets;
+  assert.deepEqual(c.dhcp.subnets.map((s) => [s.name, s.interface ?? null, s.attached, s.mode, s.serverAddress]), [
+    ['10.1.0.0/24', 'up0', true, 'full', '10.1.0.1'],
+    ['10.2.0.0/24', null, false, 'full', '10.1.0.1'],
+    ['10.3.0.0/24', 'lab3', true, 'proxy', '10.3.0.1'],
+  ]);
+  assert.deepEqual([lan?.dns, lan?.domain, lan?.leaseTimeSec, lan?.mask], [['10.1.0.53'], 'fleet.test', 600, '255.255.255.0']);
+  assert.deepEqual([rack?.domain, rack?.leaseTimeSec, rack?.pool], ['rack2.fleet.test', 300, { start: '10.2.0.100', end: '10.2.0.150' }]);
+  assert.equal(lab?.pool, undefined);
+  assert.deepEqual(c.api.readFrom, ['127.0.0.0/8', '::1/128', '10.1.0.0/24', '10.2.0.0/24', '10.3.0.0/24']);
+});
+
+const routedCases: Array<[string, string, RegExp]> = [
+  ['host bits in a network', ROUTED.replace('network: 10.2.0.0/24', 'network: 10.2.0.9/24'), /^\/x\/d\.yaml:15: dhcp\.subnets\[1\]\.network: "10\.2\.0\.9\/24" has host bits set: the network is 10\.2\.0\.0\/24/],
+  ['not a network', ROUTED.replace('network: 10.2.0.0/24', 'network: rack2'), /:15: dhcp\.subnets\[1\]\.network: "rack2" is not a network: use ADDRESS\/PREFIX/],
+  ['overlapping subnets', ROUTED.replace('network: 10.3.0.0/24', 'network: 10.2.0.0/16'), /:20: dhcp\.subnets\[2\]\.network: 10\.2\.0\.0\/16 overlaps dhcp\.subnets\[1\] 10\.2\.0\.0\/24/],
+  ['a router off the subnet', ROUTED.replace('routers: [10.2.0.1]', 'routers: [10.1.0.1]'), /:17: dhcp\.subnets\[1\]\.routers: 10\.1\.0\.1 is not in 10\.2\.0\.0\/24: a node's gateway must be on its own subnet/],
+  ['a pool outside its subnet', ROUTED.replace('pool: 10.2.0.100-10.2.0.150', 'pool: 10.2.0.100-10.2.1.150'), /:16: dhcp\.subnets\[1\]\.pool: 10\.2\.1\.150 is not in 10\.2\.0\.0\/24/],
+  ['two subnets on one interface', ROUTED.replace('interface: lab3', 'interface: up0'), /:21: dhcp\.subnets\[2\]\.interface: up0 is already the interface of dhcp\.subnets\[0\] 10\.1\.0\.0\/24/],
+  ['single-pool keys beside subnets', ROUTED.replace('  lease_time: 600\n', '  lease_time: 600\n  pool: 10.1.0.10-10.1.0.20\n'), /:9: dhcp\.pool: belongs to one subnet: move it into its entry under dhcp\.subnets/],
+  ['a typo inside a subnet', ROUTED.replace('      lease_time: 300', '      lease_tme: 300'), /:19: dhcp\.subnets\[1\]\.lease_tme: unknown setting/],
+  ['a bad server_address', ROUTED.replace('server_address: 10.3.0.1', 'server_address: boot3'), /:23: dhcp\.subnets\[2\]\.server_address: "boot3" is not an IPv4 address/],
+  ['a reservation in no subnet', ROUTED.replace('address: 10.2.0.50', 'address: 10.9.0.50'), /nodes\[52:54:00:00:00:01\]\.address: 10\.9\.0\.50 is not in any of dhcp\.subnets \(10\.1\.0\.0\/24, 10\.2\.0\.0\/24, 10\.3\.0\.0\/24\)/],
+  ['an empty list', ROUTED.slice(0, ROUTED.indexOf('  subnets:')) + '  subnets: []\nprofiles:\n  default: { kernel: /k }\n', /:10: dhcp\.subnets: lists no subnet/],
+];
+for (const [name, text, re] of routedCases) {
+  test(`config error in dhcp.subnets: ${name}`, () => assert.match(errorOf(text).message, re));
+}
+
+const PORTS = `${ROUTED}  - hostname: r2n7
+    switch_port: { circuit_id: "Gi1/0/7", remote_id: "0x525400aabbcc" }
+    address: 10.2.0.57
+  - mac: 52:54:00:00:00:02
+    hostname: both
+    switch_port: { circuit_id: rack1 }
+`;
+
+test('nodes may be known by switch_port (circuit id, remote id as text or 0x-hex) instead of, or as well as, a MAC', () => {
+  const c = parseConfig(PORTS, '/x/d.yaml');
+  const [, byPort, both] = c.nodes;
+  assert.deepEqual([byPort?.mac, byPort?.hostname, byPort?.switchPort, byPort?.address], [undefined, 'r2n7', { circuitId: 'Gi1/0/7', remoteId: '0x525400aabbcc' }, '10.2.0.57']);
+  assert.deepEqual([both?.mac, both?.switchPort], ['52:54:00:00:00:02', { circuitId: 'rack1' }]);
+  // Hex of printable bytes is the text itself, so a relay's "rack1" matches either spelling.
+  assert.deepEqual(parseConfig(PORTS.replace('circuit_id: rack1', 'circuit_id: "0x7261636b31"'), '/x/d.yaml').nodes[2]?.switchPort, { circuitId: 'rack1' });
+});
+
+const portCases: Array<[string, string, RegExp]> = [
+  ['neither mac nor switch_port', PORTS.replace('    switch_port: { circuit_id: "Gi1/0/7", remote_id: "0x525400aabbcc" }\n', ''), /^\/x\/d\.yaml:\d+: nodes\[1\]\.mac: is required \(or switch_port/],
+  ['no hostname without a mac', PORTS.replace('  - hostname: r2n7\n    switch_port', '  - switch_port'), /nodes\[1\]\.hostname: is required for a node without a mac/],
+  ['a port without circuit_id', PORTS.replace('circuit_id: "Gi1/0/7", ', ''), /nodes\[1\]\.switch_port\.circuit_id: is required/],
+  ['an id that is not text or hex', PORTS.replace('remote_id: "0x525400aabbcc"', 'remote_id: "0x5254g"'), /nodes\[1\]\.switch_port\.remote_id: "0x5254g" is not a relay agent id/],
+  ['a typo in switch_port', PORTS.replace('circuit_id: rack1', 'circuit: rack1'), /nodes\[2\]\.switch_port\.circuit: unknown setting/],
+  ['one port, two nodes', PORTS.replace('circuit_id: rack1', 'circuit_id: "Gi1/0/7", remote_id: "0x525400AABBCC"'), /nodes\[2\]\.switch_port: circuit Gi1\/0\/7 on remote 0x525400aabbcc is already nodes\[1\]'s: one node per port/],
+  ['a port node\'s host name taken', PORTS.replace('hostname: both', 'hostname: r2n7'), /nodes\[2\]\.hostname: r2n7 is already nodes\[1\]'s/],
+];
+for (const [name, text, re] of portCases) {
+  test(`config error in switch_port: ${name}`, () => assert.match(errorOf(text).message, re));
+}
+
+test('server.answer_router_solicitations is auto unless set: answered on an IPv4-only boot link, decided at start', () => {
+  assert.equal(parseConfig(GOOD, '/x/d.yaml').server.answerRouterSolicitations, 'auto');
+  const set = (v: string) => parseConfig(GOOD.replace('state_dir: state', `state_dir: state\n  answer_router_solicitations: ${v}`), '/x/d.yaml').server.answerRouterSolicitations;
+  assert.equal(set('auto'), 'auto');
+  assert.equal(set('false'), false);
+  assert.equal(set('true'), true);
+  // auto needs no interface: the one holding server.address is used
+  assert.equal(parseConfig(GOOD.replace('  interface: br0\n', ''), '/x/d.yaml').server.answerRouterSolicitations, 'auto');
 });

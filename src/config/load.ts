@@ -1,17 +1,31 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar } from 'yaml';
 import { isIPv4, isIPv6 } from 'node:net';
-import { formatIpv4, parseIpv4, sameSubnet, maskToPrefix } from '../net/ipv4.js';
+import { formatIpv4, parseIpv4, maskToPrefix, prefixToMask } from '../net/ipv4.js';
+import { inNetwork, parseCidr } from './subnets.js';
 import { normalizeMac } from '../net/mac.js';
-import type { ApiConfig, DhcpConfig, DiskConfig, DisklessConfig, NetworkConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig } from './types.js';
+import type { ApiConfig, DhcpConfig, DiskConfig, DisklessConfig, NetworkConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig, SignedChain, SubnetConfig, SwitchPort } from './types.js';
+import { canonicalAgentId, switchPortText } from '../net/switch-port.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
-import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
+import { DEFAULT_FAILURE_DELAY_SEC, DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
 import { kernelArgsProblem } from './kernel-args.js';
 import { readPowerSettings, resolvePower } from './power.js';
+import { kernelFileSignature } from './kernel-signature.js';
+import { menuTargetProblem, readMenu } from './menu.js';
 
-const LOADERS = ['ipxe', 'pxelinux'] as const;
+const LOADERS = ['ipxe', 'pxelinux', 'grub'] as const;
+
+/**
+ * Where Debian's packages put the signed chain: shim-signed (Microsoft-signed shim) and
+ * grub-efi-*-signed (Debian-signed GRUB; "grubnet" is its network image, which reads its
+ * config from the server it was loaded from). The arm64 files come from the :arm64 packages.
+ */
+export const DEFAULT_SIGNED_BOOT = {
+  x64: { shim: '/usr/lib/shim/shimx64.efi.signed', grub: '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed' },
+  arm64: { shim: '/usr/lib/shim/shimaa64.efi.signed', grub: '/usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed' },
+} as const;
 // RFC 1123 host name: labels of letters, digits and inner hyphens.
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
@@ -43,7 +57,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   const server = readServer(serverFields, path);
   const dhcpFields = top.map('dhcp');
   const dhcp = readDhcp(dhcpFields, server);
-  if (server.nfsClients !== 'inventory' && server.nfsClients.length === 0) server.nfsClients = [bootSubnet(server, dhcp)];
+  if (server.nfsClients !== 'inventory' && server.nfsClients.length === 0) server.nfsClients = dhcp.subnets.map((s) => s.name);
   const api = readApi(top.map('api'), server, dhcp, path);
   const profiles = new Map<string, ProfileConfig>();
   readProfiles(top.entries('profiles'), path, profiles);
@@ -56,12 +70,24 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   checkUnknownClients(dhcpFields, dhcp, defaultProfile);
   checkUnique(top, nodes);
   checkNfsClients(serverFields, server, profiles, nodes);
-  for (const n of nodes) {
-    if (n.address && dhcp.mode === 'full' && !sameSubnet(n.address, server.address, dhcp.subnetMask)) {
-      throw new ConfigError(file, undefined, `nodes[${n.mac}].address`, `${n.address} is not in the subnet of server.address ${server.address}/${maskToPrefix(dhcp.subnetMask)}`);
-    }
-  }
+  checkReservations(file, dhcp, server, nodes);
+  checkMenus(file, profiles, nodes);
   return { file, server, dhcp, api, profiles, nodes, ...(defaultProfile !== undefined ? { defaultProfile } : {}) };
+}
+
+/**
+ * A reservation is handed out by a full-mode subnet, so it must lie in one (a proxy subnet's
+ * addresses come from another DHCP server, which the reservation only describes).
+ */
+function checkReservations(file: string, dhcp: DhcpConfig, server: ServerConfig, nodes: NodeConfig[]): void {
+  const full = dhcp.subnets.filter((s) => s.mode === 'full');
+  if (full.length === 0) return;
+  for (const n of nodes) {
+    if (n.address === undefined || dhcp.subnets.some((s) => inNetwork(n.address!, s.network, s.prefix))) continue;
+    const only = dhcp.subnets.length === 1 && dhcp.subnets[0]!.serverAddress === server.address && dhcp.subnets[0]!.attached;
+    const where = only ? `the subnet of server.address ${server.address}/${full[0]!.prefix}` : `any of dhcp.subnets (${dhcp.subnets.map((s) => s.name).join(', ')})`;
+    throw new ConfigError(file, undefined, `nodes[${n.mac ?? n.hostname}].address`, `${n.address} is not in ${where}`);
+  }
 }
 
 function ipv4(f: Fields, key: string, value: string | undefined): string | undefined {
@@ -93,70 +119,209 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     tokenTtlSec: f.int('token_ttl', 300, 10, 3600),
     secretsWindowSec: f.int('secrets_window', 900, 60, 86400),
     httpsPort: f.int('https_port', 443, 1, 65535),
-    answerRouterSolicitations: f.bool('answer_router_solicitations', false),
+    answerRouterSolicitations: routerSolicitations(f),
     nfsClients: readNfsClients(f),
     stateDir,
     tlsCertFile: path(f.string('tls_cert', `${stateDir}/tls/server.crt`)),
     tlsKeyFile: path(f.string('tls_key', `${stateDir}/tls/server.key`)),
     ipxeDir: path(f.string('ipxe_dir', '/usr/lib/ipxe')),
     syslinuxDirs: (syslinux.length ? syslinux : ['/usr/lib/PXELINUX', '/usr/lib/syslinux/modules/bios']).map(path),
+    signedBoot: readSignedBoot(f.map('signed_boot'), path),
     ...(iface !== undefined ? { interface: iface } : {}),
     ...(tftpRoot !== undefined ? { tftpRoot: path(tftpRoot) } : {}),
   };
   if (iface !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(iface)) f.fail('interface', `"${iface}" is not a network interface name`, f.raw('interface'));
   if (f.has('tls_cert') !== f.has('tls_key')) f.fail(f.has('tls_cert') ? 'tls_cert' : 'tls_key', 'give tls_cert and tls_key together (or neither: a certificate is then made at first start)', f.raw(f.has('tls_cert') ? 'tls_cert' : 'tls_key'));
   if (s.httpsPort === s.httpPort) f.fail('https_port', `must differ from http_port (${s.httpPort})`, f.raw('https_port'));
-  if (s.answerRouterSolicitations && iface === undefined) f.fail('answer_router_solicitations', 'needs server.interface: the link to answer on', f.raw('answer_router_solicitations'));
+  if (s.answerRouterSolicitations === true && iface === undefined) f.fail('answer_router_solicitations', 'needs server.interface: the link to answer on', f.raw('answer_router_solicitations'));
   f.rejectUnknown();
   return s;
 }
 
+// `auto` (the default) answers only on an IPv4-only link: see src/native/ra-policy.ts.
+function routerSolicitations(f: Fields): 'auto' | boolean {
+  const n = f.raw('answer_router_solicitations');
+  if (isScalar(n) && n.value === 'auto') return 'auto';
+  if (n !== undefined && !(isScalar(n) && (typeof n.value === 'boolean' || n.value === null))) {
+    f.fail('answer_router_solicitations', 'must be auto, true or false', n);
+  }
+  return n === undefined || (isScalar(n) && n.value === null) ? 'auto' : f.bool('answer_router_solicitations', false);
+}
+
+/**
+ * server.signed_boot: { x64: { shim, grub }, arm64: { shim, grub } }, each file defaulting to
+ * Debian's. A site with its own keys (enrolled in db or as a MOK) names its own signed files.
+ */
+function readSignedBoot(f: Fields, path: (p: string) => string): ServerConfig['signedBoot'] {
+  const chain = (arch: 'x64' | 'arm64'): SignedChain => {
+    const c = f.map(arch);
+    const out = { shim: path(c.string('shim', DEFAULT_SIGNED_BOOT[arch].shim)), grub: path(c.string('grub', DEFAULT_SIGNED_BOOT[arch].grub)) };
+    c.rejectUnknown();
+    return out;
+  };
+  const out = { x64: chain('x64'), arm64: chain('arm64') };
+  f.rejectUnknown();
+  return out;
+}
+
+const SINGLE_SUBNET_KEYS = ['pool', 'subnet_mask', 'routers', 'broadcast'] as const;
+
+/**
+ * `dhcp:` holds the mode, unknown_clients, root_path and either `subnets:` (a list, each
+ * with its own network, pool, routers, …; `dns`, `domain`, `lease_time` and `mode` under
+ * `dhcp` are their defaults) or the single-pool form (pool, subnet_mask, routers, … directly
+ * under `dhcp`), which is one subnet: the network of server.address, on server.interface.
+ */
 function readDhcp(f: Fields, server: ServerConfig): DhcpConfig {
   const mode = f.oneOf('mode', ['full', 'proxy', 'off'] as const, 'proxy');
-  const subnetMask = ipv4(f, 'subnet_mask', f.string('subnet_mask', '255.255.255.0'))!;
-  if (maskToPrefix(subnetMask) === undefined) f.fail('subnet_mask', `"${subnetMask}" is not a netmask`, f.raw('subnet_mask'));
-  const poolText = f.optString('pool');
-  let pool: DhcpConfig['pool'];
-  if (poolText !== undefined) {
-    const m = /^\s*([\d.]+)\s*-\s*([\d.]+)\s*$/.exec(poolText);
-    const [start, end] = [m?.[1], m?.[2]];
-    if (!start || !end || parseIpv4(start) === undefined || parseIpv4(end) === undefined || parseIpv4(start)! > parseIpv4(end)!) {
-      f.fail('pool', `must be "FIRST-LAST", e.g. 10.0.0.100-10.0.0.200 (got "${poolText}")`, f.raw('pool'));
-    }
-    for (const a of [start, end]) {
-      if (!sameSubnet(a, server.address, subnetMask)) f.fail('pool', `${a} is not in the subnet of server.address ${server.address}/${maskToPrefix(subnetMask)}`, f.raw('pool'));
-    }
-    pool = { start, end };
-  }
-  const routers = f.strings('routers');
-  const dns = f.strings('dns');
-  routers.forEach((r) => ipv4(f, 'routers', r));
-  dns.forEach((r) => ipv4(f, 'dns', r));
-  const domain = f.optString('domain');
-  // Handed to every node (DHCP option 15), which writes it into /etc/hosts and resolv.conf.
-  if (domain !== undefined && !HOSTNAME.test(domain)) f.fail('domain', `${JSON.stringify(domain)} is not a domain name (letters, digits, "-", dots between labels)`, f.raw('domain'));
-  const broadcast = ipv4(f, 'broadcast', f.optString('broadcast'));
+  const defaultMode = mode === 'off' ? 'proxy' : mode;
+  const domain = readDomain(f);
+  const dns = readAddresses(f, 'dns');
+  const leaseTimeSec = readLeaseTime(f, 3600);
   const rootPath = f.optString('root_path');
+  const unknownClients = f.oneOf('unknown_clients', ['allow', 'deny', 'register'] as const, 'allow');
+  let subnets: SubnetConfig[];
+  if (f.has('subnets')) {
+    for (const key of SINGLE_SUBNET_KEYS) {
+      if (f.has(key)) f.fail(key, `belongs to one subnet: move it into its entry under dhcp.subnets (dhcp.dns, domain, lease_time and mode may stay here as defaults)`, f.raw(key));
+    }
+    const defaults = { mode: defaultMode, dns, leaseTimeSec, ...(domain !== undefined ? { domain } : {}) };
+    const items = f.list('subnets');
+    subnets = items.map((sf) => readSubnet(sf, server, defaults));
+    if (subnets.length === 0 && mode !== 'off') f.fail('subnets', 'lists no subnet (give at least one, or use dhcp.mode: off)', f.raw('subnets'));
+    checkSubnetsApart(items, subnets);
+  } else {
+    subnets = [readSingleSubnet(f, server, { mode: defaultMode, dns, leaseTimeSec, ...(domain !== undefined ? { domain } : {}) })];
+  }
   const d: DhcpConfig = {
     mode,
-    subnetMask,
-    routers,
-    dns,
-    leaseTimeSec: f.int('lease_time', 3600, 60, 365 * 86400),
-    unknownClients: f.oneOf('unknown_clients', ['allow', 'deny', 'register'] as const, 'allow'),
-    ...(pool ? { pool } : {}),
+    subnets,
+    unknownClients,
     ...(domain !== undefined ? { domain } : {}),
-    ...(broadcast !== undefined ? { broadcast } : {}),
     ...(rootPath !== undefined ? { rootPath } : {}),
   };
   f.rejectUnknown();
   return d;
 }
 
+interface SubnetDefaults {
+  mode: 'full' | 'proxy';
+  dns: string[];
+  leaseTimeSec: number;
+  domain?: string;
+}
+
+// Handed to every node (DHCP option 15), which writes it into /etc/hosts and resolv.conf.
+function readDomain(f: Fields): string | undefined {
+  const domain = f.optString('domain');
+  if (domain !== undefined && !HOSTNAME.test(domain)) f.fail('domain', `${JSON.stringify(domain)} is not a domain name (letters, digits, "-", dots between labels)`, f.raw('domain'));
+  return domain;
+}
+
+function readAddresses(f: Fields, key: string): string[] {
+  const list = f.strings(key);
+  list.forEach((a) => ipv4(f, key, a));
+  return list;
+}
+
+function readLeaseTime(f: Fields, fallback: number): number {
+  return f.int('lease_time', fallback, 60, 365 * 86400);
+}
+
+function readPool(f: Fields, network: { address: string; prefix: number }, outside: (a: string) => string): { start: string; end: string } | undefined {
+  const poolText = f.optString('pool');
+  if (poolText === undefined) return undefined;
+  const m = /^\s*([\d.]+)\s*-\s*([\d.]+)\s*$/.exec(poolText);
+  const [start, end] = [m?.[1], m?.[2]];
+  if (!start || !end || parseIpv4(start) === undefined || parseIpv4(end) === undefined || parseIpv4(start)! > parseIpv4(end)!) {
+    f.fail('pool', `must be "FIRST-LAST", e.g. 10.0.0.100-10.0.0.200 (got "${poolText}")`, f.raw('pool'));
+  }
+  for (const a of [start, end]) {
+    if (!inNetwork(a, network.address, network.prefix)) f.fail('pool', outside(a), f.raw('pool'));
+  }
+  return { start, end };
+}
+
+/** The single-pool form: one subnet, the network of server.address in subnet_mask. */
+function readSingleSubnet(f: Fields, server: ServerConfig, defaults: SubnetDefaults): SubnetConfig {
+  const mask = ipv4(f, 'subnet_mask', f.string('subnet_mask', '255.255.255.0'))!;
+  const prefix = maskToPrefix(mask);
+  if (prefix === undefined) return f.fail('subnet_mask', `"${mask}" is not a netmask`, f.raw('subnet_mask'));
+  const network = formatIpv4((parseIpv4(server.address)! & parseIpv4(mask)!) >>> 0);
+  const pool = readPool(f, { address: network, prefix }, (a) => `${a} is not in the subnet of server.address ${server.address}/${prefix}`);
+  const broadcast = ipv4(f, 'broadcast', f.optString('broadcast'));
+  return {
+    network, prefix, mask, name: `${network}/${prefix}`,
+    attached: true,
+    mode: defaults.mode,
+    routers: readAddresses(f, 'routers'),
+    dns: defaults.dns,
+    leaseTimeSec: defaults.leaseTimeSec,
+    serverAddress: server.address,
+    ...(server.interface !== undefined ? { interface: server.interface } : {}),
+    ...(pool ? { pool } : {}),
+    ...(defaults.domain !== undefined ? { domain: defaults.domain } : {}),
+    ...(broadcast !== undefined ? { broadcast } : {}),
+  };
+}
+
+/** One entry of dhcp.subnets. */
+function readSubnet(f: Fields, server: ServerConfig, defaults: SubnetDefaults): SubnetConfig {
+  const text = f.string('network');
+  const cidr = parseCidr(text);
+  if (cidr === undefined) return f.fail('network', `"${text}" is not a network: use ADDRESS/PREFIX, e.g. 10.2.0.0/24`, f.raw('network'));
+  if (cidr.hostBitsSet) f.fail('network', `"${text}" has host bits set: the network is ${cidr.address}/${cidr.prefix}`, f.raw('network'));
+  const name = `${cidr.address}/${cidr.prefix}`;
+  const inside = (a: string) => inNetwork(a, cidr.address, cidr.prefix);
+  const iface = f.optString('interface');
+  if (iface !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(iface)) f.fail('interface', `"${iface}" is not a network interface name`, f.raw('interface'));
+  const pool = readPool(f, cidr, (a) => `${a} is not in ${name}`);
+  const routers = readAddresses(f, 'routers');
+  // A node reaches its gateway on its own link, or not at all.
+  for (const r of routers) if (!inside(r)) f.fail('routers', `${r} is not in ${name}: a node's gateway must be on its own subnet`, f.raw('routers'));
+  const dns = f.has('dns') ? readAddresses(f, 'dns') : defaults.dns;
+  const domain = f.has('domain') ? readDomain(f) : defaults.domain;
+  const broadcast = ipv4(f, 'broadcast', f.optString('broadcast'));
+  if (broadcast !== undefined && !inside(broadcast)) f.fail('broadcast', `${broadcast} is not in ${name}`, f.raw('broadcast'));
+  const serverAddress = ipv4(f, 'server_address', f.optString('server_address')) ?? server.address;
+  const s: SubnetConfig = {
+    network: cidr.address, prefix: cidr.prefix, mask: prefixToMask(cidr.prefix), name,
+    attached: iface !== undefined,
+    mode: f.oneOf('mode', ['full', 'proxy'] as const, defaults.mode),
+    routers,
+    dns,
+    leaseTimeSec: readLeaseTime(f, defaults.leaseTimeSec),
+    serverAddress,
+    ...(iface !== undefined ? { interface: iface } : {}),
+    ...(pool ? { pool } : {}),
+    ...(domain !== undefined ? { domain } : {}),
+    ...(broadcast !== undefined ? { broadcast } : {}),
+  };
+  f.rejectUnknown();
+  return s;
+}
+
+/** Subnets may not overlap (an address would belong to two), nor share an interface. */
+function checkSubnetsApart(items: Fields[], subnets: SubnetConfig[]): void {
+  subnets.forEach((s, i) => {
+    const f = items[i]!;
+    for (const [j, o] of subnets.slice(0, i).entries()) {
+      const shorter = s.prefix < o.prefix ? s : o;
+      const longer = shorter === s ? o : s;
+      if (inNetwork(longer.network, shorter.network, shorter.prefix)) {
+        f.fail('network', `${s.name} overlaps dhcp.subnets[${j}] ${o.name}`, f.raw('network'));
+      }
+      if (s.interface !== undefined && s.interface === o.interface) {
+        f.fail('interface', `${s.interface} is already the interface of dhcp.subnets[${j}] ${o.name} (one subnet per interface: serve the others through relays)`, f.raw('interface'));
+      }
+    }
+  });
+}
+
 /**
  * The API's access: reads by network, writes by the admin token in admin_token_file. Without
- * read_from, loopback and the boot network (server.address in dhcp.subnet_mask) may read:
- * the admin's own machine and the nodes' LAN, nothing routed from elsewhere.
+ * read_from, loopback and the boot networks (every DHCP subnet; in the single-pool form
+ * server.address in dhcp.subnet_mask) may read: the admin's own machine and the nodes' LANs.
  */
 function readApi(f: Fields, server: ServerConfig, dhcp: DhcpConfig, path: (p: string) => string): ApiConfig {
   const adminTokenFile = path(f.string('admin_token_file', `${server.stateDir}/admin-token`));
@@ -173,7 +338,7 @@ function readApi(f: Fields, server: ServerConfig, dhcp: DhcpConfig, path: (p: st
       if (problem) f.fail('read_from', problem, f.raw('read_from'));
     }
   } else {
-    readFrom = ['127.0.0.0/8', '::1/128', bootSubnet(server, dhcp)];
+    readFrom = ['127.0.0.0/8', '::1/128', ...dhcp.subnets.map((s) => s.name)];
   }
   const maxEventStreams = f.int('max_event_streams', DEFAULT_MAX_EVENT_STREAMS, 1, 4096);
   f.rejectUnknown();
@@ -181,14 +346,9 @@ function readApi(f: Fields, server: ServerConfig, dhcp: DhcpConfig, path: (p: st
 }
 
 /** server.address's own subnet (dhcp.subnet_mask) as NETWORK/PREFIX: the nodes' LAN. */
-function bootSubnet(server: ServerConfig, dhcp: DhcpConfig): string {
-  const prefix = maskToPrefix(dhcp.subnetMask) ?? 32;
-  return `${formatIpv4((parseIpv4(server.address)! & parseIpv4(dhcp.subnetMask)!) >>> 0)}/${prefix}`;
-}
-
 /**
  * server.nfs_clients: IPv4 networks and addresses that may mount the NFS roots, or
- * `inventory`; empty here means "not set" (the boot subnet, filled in once dhcp is read).
+ * `inventory`; empty here means "not set" (the boot subnets, filled in once dhcp is read).
  * ganesha reads them as words of its CLIENT block, so only addresses and prefixes pass.
  */
 function readNfsClients(f: Fields): string[] | 'inventory' {
@@ -209,7 +369,7 @@ function checkNfsClients(f: Fields, server: ServerConfig, profiles: Map<string, 
   nodes.forEach((n, i) => {
     const root = profiles.get(n.profile)?.root;
     if (root?.mode === 'nfs' && root.nfsServer === undefined && n.address === undefined) {
-      f.fail('nfs_clients', `is inventory, but nodes[${i}] (${n.mac}) boots an NFS root of this server without an address: give it one, or list its network in nfs_clients`, f.raw('nfs_clients'));
+      f.fail('nfs_clients', `is inventory, but nodes[${i}] (${n.mac ?? n.hostname}) boots an NFS root of this server without an address: give it one, or list its network in nfs_clients`, f.raw('nfs_clients'));
     }
   });
 }
@@ -234,7 +394,8 @@ function checkUnknownClients(f: Fields, dhcp: DhcpConfig, defaultProfile: string
   if (choice === 'allow' && defaultProfile === undefined) {
     f.fail('unknown_clients', 'allow boots default_profile, which is not set (set default_profile, or use register or deny)', node);
   }
-  if ((choice === 'allow' || choice === 'register') && dhcp.mode === 'full' && dhcp.pool === undefined) {
+  const full = dhcp.subnets.filter((s) => s.mode === 'full');
+  if ((choice === 'allow' || choice === 'register') && full.length > 0 && full.every((s) => s.pool === undefined)) {
     f.fail('unknown_clients', `${choice} needs dhcp.pool in full mode: unknown machines get their address from it`, node);
   }
 }
@@ -284,12 +445,28 @@ function readProfile(name: string, f: Fields, path: (p: string) => string, paren
     initrds: f.has('initrd') ? f.strings('initrd').map(path) : [...(parent?.initrds ?? [])],
     cmdline,
     loader: f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : parent?.loader ?? 'ipxe',
+    secureBoot: f.has('secure_boot') ? f.bool('secure_boot', false) : parent?.secureBoot ?? false,
     files: mergeFileSpecs(parent?.files ?? [], readFileSpecs(f, path)),
   };
   if (f.has('power') || parent?.power) {
     const own = f.has('power') ? readPowerSettings(f.map('power'), path) : {};
     p.power = { ...parent?.power, ...own };
   }
+  // A stored image's kernel is checked when a node is given it (the boot tree): the store, not
+  // the config, knows which version is published.
+  if (p.secureBoot && p.image === undefined && p.kernel !== '') {
+    const sig = kernelFileSignature(p.kernel);
+    if (!sig.signed) {
+      const key = f.has('kernel') ? 'kernel' : 'secure_boot';
+      f.fail(key, `${p.kernel} cannot boot with Secure Boot: ${sig.why}. Use a signed kernel (Debian's linux-image-* are signed) or one signed with the site's own key, or set secure_boot: false`, f.raw(key));
+    }
+  }
+  const onFailure = f.has('on_failure') ? f.oneOf('on_failure', ['shell', 'reboot', 'poweroff'] as const, 'shell') : parent?.onFailure;
+  if (onFailure !== undefined) p.onFailure = onFailure;
+  const failureDelaySec = f.has('failure_delay') ? f.int('failure_delay', DEFAULT_FAILURE_DELAY_SEC, 0, 3600) : parent?.failureDelaySec;
+  if (failureDelaySec !== undefined) p.failureDelaySec = failureDelaySec;
+  const menu = f.has('menu') ? readMenu(f) : parent?.menu;
+  if (menu) p.menu = menu;
   if (f.has('root')) {
     if (!f.isNull('root')) p.root = readRoot(f.map('root'), path, image !== undefined, name);
   } else if (parent?.root) p.root = { ...parent.root };
@@ -454,11 +631,15 @@ function readCmdline(f: Fields): string | undefined {
 }
 
 function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: string) => string): NodeConfig {
-  const macText = f.string('mac');
-  const mac = normalizeMac(macText);
-  if (!mac) f.fail('mac', `${JSON.stringify(macText)} is not a MAC address (use 52:54:00:12:34:56)`, f.raw('mac'));
+  const macText = f.optString('mac');
+  const mac = macText === undefined ? undefined : normalizeMac(macText);
+  if (macText !== undefined && !mac) f.fail('mac', `${JSON.stringify(macText)} is not a MAC address (use 52:54:00:12:34:56)`, f.raw('mac'));
+  const switchPort = f.has('switch_port') && !f.isNull('switch_port') ? readSwitchPort(f.map('switch_port')) : undefined;
+  if (mac === undefined && switchPort === undefined) f.fail('mac', 'is required (or switch_port: the node is then whichever machine its relay reports on that port)');
   const hostname = f.optString('hostname');
   if (hostname !== undefined && !HOSTNAME.test(hostname)) f.fail('hostname', `${JSON.stringify(hostname)} is not a valid host name (letters, digits, "-", dots between labels)`, f.raw('hostname'));
+  // A node without a MAC is known by its host name: its secrets and SSH host keys are kept under it.
+  if (mac === undefined && hostname === undefined) f.fail('hostname', 'is required for a node without a mac: it names the node and its identity (secrets, SSH host keys)');
   const address = ipv4(f, 'address', f.optString('address'));
   const profile = f.string('profile', profiles.has('default') ? 'default' : '');
   if (!profiles.has(profile)) f.fail('profile', profile ? `names no profile ${JSON.stringify(profile)} (known: ${[...profiles.keys()].join(', ') || 'none'})` : 'is required (no profile named "default" exists)', f.raw('profile'));
@@ -467,10 +648,13 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: str
   const files = readFileSpecs(f, path);
   const network = f.has('network') && !f.isNull('network') ? readNetwork(f.map('network')) : undefined;
   const power = resolvePower(f.has('power') ? readPowerSettings(f.map('power'), path) : undefined, profiles.get(profile)?.power, (key, problem) => f.fail(key, problem, f.raw('power')), profile);
+  const menu = readMenu(f);
   f.rejectUnknown();
   return {
     ...(network ? { network } : {}),
-    mac: mac!,
+    ...(menu ? { menu } : {}),
+    ...(mac !== undefined ? { mac } : {}),
+    ...(switchPort !== undefined ? { switchPort } : {}),
     profile,
     ...(hostname !== undefined ? { hostname } : {}),
     ...(address !== undefined ? { address } : {}),
@@ -481,17 +665,63 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: str
   };
 }
 
+/** `switch_port: { circuit_id, remote_id }`, as the relay sends them (text, or 0x and hex). */
+function readSwitchPort(f: Fields): SwitchPort {
+  const id = (key: string): string | undefined => {
+    const text = f.optString(key);
+    if (text === undefined) return undefined;
+    const canonical = canonicalAgentId(text);
+    if (canonical === undefined) f.fail(key, `${JSON.stringify(text)} is not a relay agent id: printable text, or 0x and hex bytes (at most 255)`, f.raw(key));
+    return canonical;
+  };
+  const circuitId = id('circuit_id');
+  const remoteId = id('remote_id');
+  // A misspelt key first: "circuit: x" is better told as a typo than as a missing circuit_id.
+  f.rejectUnknown();
+  if (circuitId === undefined) f.fail('circuit_id', 'is required: the port as the relay names it (ISC dhcrelay -a: the interface name)');
+  return { circuitId, ...(remoteId !== undefined ? { remoteId } : {}) };
+}
+
+/** Menus name profiles, which are all known only now. */
+function checkMenus(file: string, profiles: ReadonlyMap<string, ProfileConfig>, nodes: readonly NodeConfig[]): void {
+  for (const p of profiles.values()) {
+    const problem = p.menu && menuTargetProblem(p.menu, p, profiles);
+    if (problem) throw new ConfigError(file, undefined, `profiles.${p.name}.menu`, problem);
+  }
+  for (const n of nodes) {
+    const problem = n.menu && menuTargetProblem(n.menu, profiles.get(n.profile)!, profiles);
+    if (problem) throw new ConfigError(file, undefined, `nodes[${n.mac ?? n.hostname}].menu`, problem);
+  }
+}
+
 function checkUnique(top: Fields, nodes: NodeConfig[]): void {
   const macs = new Map<string, number>();
   const addrs = new Map<string, string>();
+  const ports = new Map<string, number>();
+  const names = new Map<string, number>();
   nodes.forEach((n, i) => {
-    const prev = macs.get(n.mac);
-    if (prev !== undefined) top.fail(`nodes[${i}].mac`, `${n.mac} is listed twice (also nodes[${prev}])`);
-    macs.set(n.mac, i);
+    if (n.mac !== undefined) {
+      const prev = macs.get(n.mac);
+      if (prev !== undefined) top.fail(`nodes[${i}].mac`, `${n.mac} is listed twice (also nodes[${prev}])`);
+      macs.set(n.mac, i);
+    }
     if (n.address) {
       const other = addrs.get(n.address);
       if (other) top.fail(`nodes[${i}].address`, `${n.address} is already reserved for ${other}`);
-      addrs.set(n.address, n.mac);
+      addrs.set(n.address, n.mac ?? n.hostname ?? `nodes[${i}]`);
+    }
+    if (n.switchPort) {
+      const key = switchPortText(n.switchPort);
+      const prev = ports.get(key);
+      if (prev !== undefined) top.fail(`nodes[${i}].switch_port`, `${key} is already nodes[${prev}]'s: one node per port`);
+      ports.set(key, i);
+    }
+    // A node without a MAC is known by its host name, so that name may not be another node's.
+    if (n.hostname !== undefined) {
+      const prev = names.get(n.hostname);
+      const keyed = n.mac === undefined || (prev !== undefined && nodes[prev]?.mac === undefined);
+      if (prev !== undefined && keyed) top.fail(`nodes[${i}].hostname`, `${n.hostname} is already nodes[${prev}]'s, and a node without a mac is known by its host name`);
+      names.set(n.hostname, i);
     }
   });
 }

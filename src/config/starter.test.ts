@@ -22,9 +22,9 @@ test('full mode: the host\'s address, subnet, gateway, usable name servers and d
   assert.equal(c.server.address, '10.0.0.1');
   assert.equal(c.server.interface, 'eth1');
   assert.equal(c.dhcp.mode, 'full');
-  assert.deepEqual(c.dhcp.pool, { start: '10.0.0.100', end: '10.0.0.200' });
-  assert.deepEqual(c.dhcp.routers, ['10.0.0.254']);
-  assert.deepEqual(c.dhcp.dns, ['10.0.0.53'], 'a loopback resolver is useless to nodes');
+  assert.deepEqual(c.dhcp.subnets[0]?.pool, { start: '10.0.0.100', end: '10.0.0.200' });
+  assert.deepEqual(c.dhcp.subnets[0]?.routers, ['10.0.0.254']);
+  assert.deepEqual(c.dhcp.subnets[0]?.dns, ['10.0.0.53'], 'a loopback resolver is useless to nodes');
   assert.equal(c.dhcp.domain, 'cluster.example');
   assert.equal(c.dhcp.unknownClients, 'register');
   assert.equal(c.profiles.get('default')?.image, 'debian');
@@ -36,12 +36,12 @@ test('proxy mode when another server answers; its address only in a comment', ()
   const text = starterConfig({ ...FACTS, otherDhcpServers: [{ serverId: '10.0.0.2', offered: '10.0.0.57' }] });
   const c = parseConfig(text, '/x.yaml');
   assert.equal(c.dhcp.mode, 'proxy');
-  assert.equal(c.dhcp.pool, undefined);
+  assert.equal(c.dhcp.subnets[0]?.pool, undefined);
   assert.match(text, /^  # Another DHCP server answers on eth1: 10\.0\.0\.2 \(offered 10\.0\.0\.57\)\.$/m);
 });
 
 test('what the host says is checked before it lands in YAML: a bad domain is left out', () => {
   const c = parseConfig(starterConfig({ ...FACTS, domain: 'x\ny: 1', router: 'nonsense' }), '/x.yaml');
   assert.equal(c.dhcp.domain, undefined);
-  assert.deepEqual(c.dhcp.routers, []);
+  assert.deepEqual(c.dhcp.subnets[0]?.routers, []);
 });

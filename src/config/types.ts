@@ -1,13 +1,23 @@
 import type { PowerConfig, PowerSettings } from './power.js';
 
 /** The declarative inventory: one YAML file describes the server, DHCP, profiles and nodes. */
+import type { SwitchPort } from '../net/switch-port.js';
+
+export type { SwitchPort } from '../net/switch-port.js';
 export type DhcpMode = 'full' | 'proxy' | 'off';
-export type Loader = 'ipxe' | 'pxelinux';
+/**
+ * What a machine's firmware is handed: iPXE (BIOS and UEFI), pxelinux (BIOS), or the signed
+ * chain shim → GRUB (UEFI x64 and arm64; the only one Secure Boot accepts).
+ */
+export type Loader = 'ipxe' | 'pxelinux' | 'grub';
 
 export interface ServerConfig {
   /** The address nodes reach this server at (DHCP option 54, siaddr, URLs). */
   address: string;
-  /** DHCP answers only on this interface. */
+  /**
+   * DHCP listens on this interface (besides those of dhcp.subnets): the server's own link, and
+   * where relays reach it. None anywhere: DHCP listens on every interface.
+   */
   interface?: string;
   httpPort: number;
   tftpPort: number;
@@ -40,26 +50,71 @@ export interface ServerConfig {
   /** PEM certificate and key of this server's TLS; made at first start when both are missing. */
   tlsCertFile: string;
   tlsKeyFile: string;
-  /** Answer IPv6 Router Solicitations on `interface` with "no router" (iPXE stops waiting). */
-  answerRouterSolicitations: boolean;
+  /**
+   * Answer IPv6 Router Solicitations with "no router" (iPXE stops waiting): `true` on `interface`,
+   * `auto` on the boot link only when it is IPv4-only (decided at start by src/native/ra-policy.ts).
+   */
+  answerRouterSolicitations: 'auto' | boolean;
   /**
    * Who may mount the NFS roots this server exports: networks and addresses (CIDR), by default
    * the boot subnet; or `inventory`, the reserved addresses of the inventory's nodes.
    */
   nfsClients: string[] | 'inventory';
+  /** The signed chain handed to UEFI machines with the grub loader, per architecture. */
+  signedBoot: { x64: SignedChain; arm64: SignedChain };
+}
+
+/** A shim and the GRUB network image it loads (served as shimx64.efi/grubx64.efi, shimaa64.efi/grubaa64.efi). */
+export interface SignedChain {
+  shim: string;
+  grub: string;
 }
 
 export interface DhcpConfig {
+  /** off: no DHCP at all; otherwise the default mode of every subnet. */
   mode: DhcpMode;
+  /**
+   * The networks DHCP serves: `dhcp.subnets`, or the single-pool form (`pool`, `subnet_mask`,
+   * … directly under `dhcp`) read as one subnet, the server's own. Kept when mode is off
+   * (nothing serves them then; they still say which networks are the boot networks).
+   */
+  subnets: SubnetConfig[];
+  /** The domain given where a subnet names none (nodes' `{{domain}}` and option 15). */
+  domain?: string;
+  rootPath?: string;
+  unknownClients: UnknownClients;
+}
+
+/** One IPv4 network DHCP serves, on a link of the server's own or behind a DHCP relay. */
+export interface SubnetConfig {
+  /** Its network address and prefix, e.g. 10.2.0.0 and 24 (host bits zero). */
+  network: string;
+  prefix: number;
+  /** The prefix as a netmask (option 1). */
+  mask: string;
+  /** "10.2.0.0/24", for messages and logs. */
+  name: string;
+  /**
+   * The server's interface on this subnet's link: requests that arrive on it unrelayed belong
+   * here. Without one the subnet is reached only through relays (giaddr in it), except in the
+   * single-pool form, which serves the server's own link (server.interface, or every interface).
+   */
+  interface?: string;
+  /** True when unrelayed requests may belong here: it has an interface, or is the single-pool form's. */
+  attached: boolean;
+  mode: 'full' | 'proxy';
   pool?: { start: string; end: string };
-  subnetMask: string;
   routers: string[];
   dns: string[];
   domain?: string;
   broadcast?: string;
   leaseTimeSec: number;
-  rootPath?: string;
-  unknownClients: UnknownClients;
+  /**
+   * The boot server's address for nodes of this subnet (option 54, siaddr, every URL and root
+   * argument they are given): server.address unless the subnet names another of the host's
+   * addresses.
+   */
+  serverAddress: string;
 }
 
 /**
@@ -145,6 +200,34 @@ export interface NetworkConfig {
   vlan?: number;
 }
 
+/**
+ * One entry of a boot menu: the profile's own boot under another profile, its image at an
+ * earlier stored version, or a rescue boot that stops in the initramfs shell.
+ */
+export type MenuEntry = {
+  /** Letters, digits, "-" and "_": the label the loader's script uses for it. */
+  name: string;
+  /** What the menu shows; made from the entry when not given. */
+  label?: string;
+  /** One letter or digit that picks the entry at once; by default its position, 1 to 9. */
+  key?: string;
+} & ({ kind: 'profile'; profile: string } | { kind: 'version'; version: string } | { kind: 'rescue' });
+
+/** A boot menu: shown by iPXE (and pxelinux's menu.c32) for `timeoutSec`, then `default` boots. */
+export interface MenuConfig {
+  timeoutSec: number;
+  /** The name of the entry booted when the time runs out. */
+  default: string;
+  entries: MenuEntry[];
+}
+
+/**
+ * What /init does when a stage fails: `shell` opens a root shell on the console (for people at
+ * it); `reboot` and `poweroff` (rd.shell=0, for unattended fleets) upload the failure report to
+ * the server, wait `failureDelaySec` and do that.
+ */
+export type FailureAction = 'shell' | 'reboot' | 'poweroff';
+
 export interface ProfileConfig {
   name: string;
   /** An image in the store (diskless image build): its published version's kernel, initrd and root. */
@@ -154,6 +237,11 @@ export interface ProfileConfig {
   initrds: string[];
   cmdline: string;
   loader: Loader;
+  /**
+   * UEFI machines of this profile get shim → GRUB (whatever `loader` says, which then applies
+   * to BIOS machines), and the kernel must carry a signature.
+   */
+  secureBoot: boolean;
   root?: RootConfig;
   /** Local disk use; none: the node runs from RAM alone. */
   disk?: DiskConfig;
@@ -162,10 +250,22 @@ export interface ProfileConfig {
   files: FileSpec[];
   /** BMC settings its nodes share (user, password_file, port…); a node adds its own ipmi address. */
   power?: PowerSettings;
+  menu?: MenuConfig;
+  /** Default shell. */
+  onFailure?: FailureAction;
+  /** Default 30 (DEFAULT_FAILURE_DELAY_SEC). */
+  failureDelaySec?: number;
 }
 
 export interface NodeConfig {
-  mac: string;
+  /**
+   * The machine's MAC. A node with a `switchPort` may have none: any machine on that port is
+   * the node (a replaced mainboard boots as the same node). Present or not, it names the
+   * node's identity (nodeKey).
+   */
+  mac?: string;
+  /** Where the node is plugged in, as its DHCP relay reports it in option 82. */
+  switchPort?: SwitchPort;
   hostname?: string;
   address?: string;
   profile: string;
@@ -178,6 +278,8 @@ export interface NodeConfig {
   network?: NetworkConfig;
   /** Its BMC, resolved from its own `power:` over its profile's; none without an ipmi address. */
   power?: PowerConfig;
+  /** Replaces the profile's menu. */
+  menu?: MenuConfig;
 }
 
 /** Who may use the API (/api/v1), the dashboard and /metrics, and where they listen. */

@@ -75,7 +75,19 @@ test('dashboard in Chromium: live fleet, failed timeline, adopt form', { timeout
   assert.match(await text(page, '#failure'), /^Failed in stage root: sha256 mismatch: image changed while fetching$/);
   assert.match(await text(page, '#node-events tr.ev-failed'), /failed\s+root\s+sha256 mismatch/);
   assert.equal(await page.locator('#timeline rect[fill="#c53030"]').count(), 1);
+  assert.equal(await page.locator('#failure-report').count(), 0, 'no report sent: no report shown');
   const timelineShot = await chrome.screenshot(page, 'dashboard-timeline');
+
+  // Its last failure report (sent under rd.shell=0) shows under the events, folded, as text.
+  fx.obs.failureReports.put({ mac: N2, stage: 'root', cause: 'sha256 mismatch', text: '== diskless failure report ==\nstage: root\n<img src=x onerror=alert(1)>\n' });
+  await page.goto(`${fx.url}#/`);
+  await page.waitForSelector(`${row(N2)}[data-status="failed"]`);
+  await page.click(`${row(N2)} td.hostname a`);
+  await page.waitForSelector('#failure-report');
+  assert.match(await text(page, '#failure-report summary'), /^Received .*: stage root: sha256 mismatch \(\d+ bytes\)$/);
+  await page.click('#failure-report summary');
+  assert.equal(await page.locator('#failure-report pre').textContent(), '== diskless failure report ==\nstage: root\n<img src=x onerror=alert(1)>\n');
+  assert.equal(await page.locator('#failure-report img').count(), 0, 'the text stays text');
 
   // An unknown machine asks for an address: it shows under Discovered, live.
   fx.obs.record({ time: Date.now(), mac: STRANGER, ip: '10.77.0.99', kind: 'dhcp', name: 'discover', detail: '', fields: { xid: '0x99' } });

@@ -10,7 +10,7 @@ export interface AddressContext {
   node: DhcpNode | undefined;
   settings: DhcpSettings;
   leases: LeaseView;
-  /** The MAC of the node holding a fixed reservation for `ip`, so the pool skips it. */
+  /** The key (MAC, or "host:NAME") of the node holding a fixed reservation for `ip`, so the pool skips it. */
   reservedBy?: ((ip: string) => string | undefined) | undefined;
   /** Where the pool scan starts; without one, every scan starts at the pool's first address. */
   cursor?: PoolCursor | undefined;
@@ -31,7 +31,7 @@ export class PoolCursor {
 export function chooseAddress(ctx: AddressContext, requestedIp: string | undefined): AddressChoice {
   const reserved = ctx.node?.address;
   if (reserved !== undefined) {
-    return ctx.leases.isAvailable(reserved, ctx.mac)
+    return ctx.leases.isAvailable(reserved, ctx.mac, ctx.node?.key)
       ? { ok: true, ip: reserved, source: 'reservation' }
       : { ok: false, reason: `reserved address ${reserved} is held by another client or was declined` };
   }
@@ -69,7 +69,7 @@ function poolChoice(ctx: AddressContext, ip: string, n: number): AddressChoice {
 
 /** Whether this client may have `ip` (REQUEST checks, RFC 2131 §4.3.2). */
 export function isAcceptable(ctx: AddressContext, ip: string): boolean {
-  return mayHold(ctx, ip) && ctx.leases.isAvailable(ip, ctx.mac);
+  return mayHold(ctx, ip) && ctx.leases.isAvailable(ip, ctx.mac, ctx.node?.key);
 }
 
 /**
@@ -113,14 +113,14 @@ function isUsable(ctx: AddressContext, ip: string): boolean {
 
 /** isUsable for an address already known to be in the pool. */
 function isUsableAt(ctx: AddressContext, ip: string): boolean {
-  return isPoolAddressFor(ctx, ip) && ctx.leases.isAvailable(ip, ctx.mac);
+  return isPoolAddressFor(ctx, ip) && ctx.leases.isAvailable(ip, ctx.mac, ctx.node?.key);
 }
 
 /** A pool address that is neither the server's own nor reserved for another node. */
 function isPoolAddressFor(ctx: AddressContext, ip: string): boolean {
   if (ip === ctx.settings.serverAddress) return false;
   const owner = ctx.reservedBy?.(ip);
-  return owner === undefined || owner === ctx.mac;
+  return owner === undefined || owner === ctx.mac || (ctx.node?.key !== undefined && owner === ctx.node.key);
 }
 
 function inPool(settings: DhcpSettings, ip: string): boolean {

@@ -40,7 +40,7 @@ function discover(input: DhcpPolicyInput, client: ClientClass, ctx: AddressConte
   return {
     reply,
     reason: `offer ${choice.ip} (${choice.source})${boot}`,
-    lease: { kind: 'offer', mac: client.mac, ip: choice.ip, holdSec: OFFER_HOLD_SEC },
+    lease: { kind: 'offer', mac: client.mac, ip: choice.ip, holdSec: OFFER_HOLD_SEC, ...(input.node?.key !== undefined ? { node: input.node.key } : {}) },
   };
 }
 
@@ -60,7 +60,7 @@ function request(input: DhcpPolicyInput, client: ClientClass, ctx: AddressContex
     state = 'selecting';
   } else if (requested !== undefined) {
     // INIT-REBOOT: "the server SHOULD send a DHCPNAK … if the client is on the wrong network".
-    if (!sameSubnet(requested, settings.serverAddress, settings.subnetMask) && requested !== input.node?.address) {
+    if (!sameSubnet(requested, settings.network, settings.subnetMask) && requested !== input.node?.address) {
       return nak(input, `init-reboot: ${requested} is not on this network`);
     }
     ip = requested;
@@ -78,7 +78,7 @@ function request(input: DhcpPolicyInput, client: ClientClass, ctx: AddressContex
   reply.ciaddr = packet.ciaddr;
   reply.yiaddr = ip;
   const boot = configure(reply, input, client, true);
-  const lease = { kind: 'bind', mac: client.mac, ip, leaseSec: settings.leaseTimeSec } as const;
+  const lease = { kind: 'bind', mac: client.mac, ip, leaseSec: settings.leaseTimeSec, ...(input.node?.key !== undefined ? { node: input.node.key } : {}) } as const;
   return {
     reply,
     reason: `ack ${ip} (${state})${boot}`,
@@ -140,7 +140,7 @@ function configure(reply: DhcpPacket, input: DhcpPolicyInput, client: ClientClas
   if (settings.rootPath !== undefined) options.ifRequested.set(OptionCode.RootPath, Buffer.from(settings.rootPath));
   if (settings.broadcastAddress !== undefined) options.ifRequested.set(OptionCode.BroadcastAddress, ipv4ToBytes(settings.broadcastAddress));
   addEchoes(options, packet);
-  const target = chooseDhcpBootFile(client, node, settings);
+  const target = chooseDhcpBootFile(client, node ?? input.unknownLoader, settings);
   if (target.ok) addBootInfo(reply, options, target, settings);
   options.applyTo(reply, packet);
   return target.ok ? `, boot ${target.file}` : `, no boot info: ${target.reason}`;

@@ -10,12 +10,14 @@ export interface Lease {
   /** Milliseconds since the epoch. */
   expiresAt: number;
   hostname?: string;
+  /** The inventory node the client was taken for (nodeKey), when it is one. */
+  node?: string;
 }
 
 /** What the policy may ask of the lease table; the policy itself never writes. */
 export type LeaseAction =
-  | { kind: 'offer'; mac: string; ip: string; holdSec: number }
-  | { kind: 'bind'; mac: string; ip: string; leaseSec: number; hostname?: string }
+  | { kind: 'offer'; mac: string; ip: string; holdSec: number; node?: string }
+  | { kind: 'bind'; mac: string; ip: string; leaseSec: number; hostname?: string; node?: string }
   | { kind: 'release'; mac: string; ip: string }
   | { kind: 'decline'; mac: string; ip: string; holdSec: number }
   /** The client took another server's offer (RFC 2131 §4.3.2, SELECTING). */
@@ -25,8 +27,12 @@ export type LeaseAction =
 export interface LeaseView {
   /** This client's lease, current or expired (an expired one is still its preferred address). */
   leaseForMac(mac: string): Lease | undefined;
-  /** No unexpired lease of another client and no unexpired decline holds `ip`. */
-  isAvailable(ip: string, mac: string): boolean;
+  /**
+   * No unexpired lease of another client and no unexpired decline holds `ip`. A lease of the
+   * same inventory node `node` (another machine on its switch port: a replaced mainboard) is
+   * not another client's.
+   */
+  isAvailable(ip: string, mac: string, node?: string): boolean;
   /** `ip` is offered or bound to `mac` right now (an unexpired offer or lease). */
   isHeldBy(ip: string, mac: string): boolean;
   /** Whatever entry `ip` has, expired or not (an expired offer is a client that may still ask). */
@@ -61,6 +67,7 @@ interface LeaseEntry {
   /** ISO 8601. */
   expiresAt: string;
   hostname?: string;
+  node?: string;
 }
 
 /**
@@ -81,6 +88,7 @@ const LEASE_FILE: StateFileFormat<Lease[]> = {
       if (entry.state !== 'bound') continue;
       const lease: Lease = { ip: entry.ip, mac: entry.mac, state: 'bound', expiresAt };
       if (typeof entry.hostname === 'string') lease.hostname = entry.hostname;
+      if (typeof entry.node === 'string') lease.node = entry.node;
       leases.push(lease);
     }
     return leases;
@@ -91,6 +99,7 @@ const LEASE_FILE: StateFileFormat<Lease[]> = {
       if (l.state !== 'bound') continue;
       const entry: LeaseEntry = { ip: l.ip, mac: l.mac, state: 'bound', expiresAt: new Date(l.expiresAt).toISOString() };
       if (l.hostname !== undefined) entry.hostname = l.hostname;
+      if (l.node !== undefined) entry.node = l.node;
       entries.push(entry);
     }
     return { leases: entries };
@@ -158,10 +167,10 @@ export class LeaseStore implements LeaseView {
     return this.#byIp.get(ip);
   }
 
-  isAvailable(ip: string, mac: string): boolean {
+  isAvailable(ip: string, mac: string, node?: string): boolean {
     const lease = this.#byIp.get(ip);
     if (!lease || lease.expiresAt <= this.#now()) return true;
-    return lease.state !== 'declined' && lease.mac === mac;
+    return lease.state !== 'declined' && (lease.mac === mac || (node !== undefined && lease.node === node));
   }
 
   isHeldBy(ip: string, mac: string): boolean {
@@ -186,12 +195,13 @@ export class LeaseStore implements LeaseView {
         const current = this.#byIp.get(action.ip);
         // A client rebooting with a still-valid lease DISCOVERs again; keep it bound.
         if (current?.state === 'bound' && current.mac === action.mac && current.expiresAt > now) return false;
-        this.#put({ ip: action.ip, mac: action.mac, state: 'offered', expiresAt: now + action.holdSec * 1000 });
+        this.#put({ ip: action.ip, mac: action.mac, state: 'offered', expiresAt: now + action.holdSec * 1000, ...(action.node !== undefined ? { node: action.node } : {}) });
         return false;
       }
       case 'bind': {
         const lease: Lease = { ip: action.ip, mac: action.mac, state: 'bound', expiresAt: now + action.leaseSec * 1000 };
         if (action.hostname !== undefined) lease.hostname = action.hostname;
+        if (action.node !== undefined) lease.node = action.node;
         this.#put(lease);
         return this.#changed();
       }

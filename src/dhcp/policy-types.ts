@@ -1,6 +1,6 @@
 import type { DhcpPacket } from '../protocols/dhcp/packet.js';
 import type { ClientClass } from './classify-client.js';
-import type { DhcpNode, DhcpSettings } from './settings.js';
+import type { DhcpNode, DhcpSettings, LoaderChoice } from './settings.js';
 import type { LeaseAction, LeaseView } from './lease-store.js';
 import type { PoolCursor } from './address-choice.js';
 
@@ -11,6 +11,8 @@ export interface DhcpPolicyInput {
   settings: DhcpSettings;
   /** The inventory entry for this client's MAC, if any. */
   node: DhcpNode | undefined;
+  /** The default profile's loader, for a machine the inventory does not list. */
+  unknownLoader?: LoaderChoice | undefined;
   leases: LeaseView;
   /** MAC of the node that has `ip` as its fixed reservation, so dynamic allocation skips it. */
   reservedBy?: (ip: string) => string | undefined;
@@ -33,6 +35,8 @@ export interface DhcpDecision {
    */
   suspicious?: boolean;
   client: ClientClass;
+  /** The mode of the subnet that decided (full or proxy). */
+  mode?: 'full' | 'proxy';
   /** Option 53 of the request, when valid. */
   messageType?: number;
 }

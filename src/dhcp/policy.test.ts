@@ -29,19 +29,20 @@ const MAC = {
 } as const;
 
 const NODES: DhcpNode[] = [
-  { mac: MAC.ipxe, hostname: 'node1', loader: 'ipxe' },
-  { mac: MAC.ovmf, hostname: 'node2', loader: 'ipxe' },
-  { mac: MAC.http, loader: 'ipxe' },
-  { mac: MAC.bios, hostname: 'bios1', loader: 'ipxe' },
-  { mac: MAC.arm, loader: 'ipxe' },
-  { mac: MAC.pxelinux, hostname: 'legacy', loader: 'pxelinux' },
-  { mac: MAC.reserved, hostname: 'fixed', address: '10.0.0.50', loader: 'ipxe' },
+  { mac: MAC.ipxe, hostname: 'node1', loader: 'ipxe', secureBoot: false },
+  { mac: MAC.ovmf, hostname: 'node2', loader: 'ipxe', secureBoot: false },
+  { mac: MAC.http, loader: 'ipxe', secureBoot: false },
+  { mac: MAC.bios, hostname: 'bios1', loader: 'ipxe', secureBoot: false },
+  { mac: MAC.arm, loader: 'ipxe', secureBoot: false },
+  { mac: MAC.pxelinux, hostname: 'legacy', loader: 'pxelinux', secureBoot: false },
+  { mac: MAC.reserved, hostname: 'fixed', address: '10.0.0.50', loader: 'ipxe', secureBoot: false },
 ];
 
 function settings(overrides: Partial<DhcpSettings> = {}): DhcpSettings {
   return {
     mode: 'full',
     serverAddress: SERVER,
+    network: '10.0.0.0',
     pool: { start: '10.0.0.100', end: '10.0.0.102' },
     subnetMask: '255.255.255.0',
     routers: ['10.0.0.254'],
@@ -51,9 +52,9 @@ function settings(overrides: Partial<DhcpSettings> = {}): DhcpSettings {
     leaseTimeSec: 3600,
     rootPath: '10.0.0.1:/srv/root',
     unknownClients: 'allow',
-    bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
+    bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', pxelinux: 'pxelinux.0', shimX64: 'shimx64.efi', shimArm64: 'shimaa64.efi' },
     ipxeScriptUrl: (mac) => `http://${SERVER}:8080/boot/${mac}.ipxe`,
-    httpBootUrl: (arch) => `http://${SERVER}:8080/ipxe/${arch}/ipxe.efi`,
+    httpBootUrl: (arch, loader) => `http://${SERVER}:8080/${loader}/${arch}/boot.efi`,
     ports: { server: 67, client: 68, proxy: 4011 },
     ...overrides,
   };
@@ -189,16 +190,17 @@ const CASES: Case[] = [
     check: (d) => assert.equal(replyOf(d).file, 'ipxe.efi'),
   },
   {
-    name: 'EFI arm64 (arch 11): the arm64 iPXE binary',
+    // Debian ships no arm64 iPXE: arm64 gets the signed chain whatever its loader says.
+    name: 'EFI arm64 (arch 11): the arm64 shim',
     packet: packet({ type: DhcpMessageType.Discover, mac: MAC.arm, vendorClass: 'PXEClient:Arch:00011:UNDI:003000', arch: 11 }),
-    check: (d) => assert.equal(replyOf(d).file, 'ipxe-arm64.efi'),
+    check: (d) => assert.equal(replyOf(d).file, 'shimaa64.efi'),
   },
   {
     name: 'UEFI HTTPClient: full URL and option 60 "HTTPClient"',
     packet: golden(uefiHttpDiscover),
     check: (d) => {
       const r = replyOf(d);
-      assert.equal(r.file, `http://${SERVER}:8080/ipxe/efi-x64/ipxe.efi`);
+      assert.equal(r.file, `http://${SERVER}:8080/ipxe/efi-x64/boot.efi`);
       assert.equal(getOption(r, DhcpOption.vendorClassIdentifier), 'HTTPClient');
       assert.equal(getOption(r, DhcpOption.bootfileName), r.file);
     },

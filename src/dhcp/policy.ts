@@ -5,6 +5,7 @@ import { classifyClient } from './classify-client.js';
 import type { DhcpDecision, DhcpPolicyInput } from './policy-types.js';
 import { decideFullDhcp } from './full-policy.js';
 import { decideProxyDhcp } from './proxy-policy.js';
+import { echoRelayAgentInformation } from './reply-packet.js';
 
 export type { DhcpDecision, DhcpPolicyInput } from './policy-types.js';
 
@@ -17,5 +18,6 @@ export function decideDhcpReply(input: DhcpPolicyInput): DhcpDecision {
   const decision = input.settings.mode === 'proxy'
     ? decideProxyDhcp(input, client, messageType)
     : decideFullDhcp(input, client, messageType);
-  return { ...decision, client, messageType };
+  if (decision.reply) echoRelayAgentInformation(decision.reply, input.packet);
+  return { ...decision, client, messageType, mode: input.settings.mode };
 }

@@ -63,6 +63,20 @@ export function addEchoes(options: ReplyOptions, request: DhcpPacket): void {
   if (machineId) options.always.set(OptionCode.ClientMachineId, machineId);
 }
 
+/**
+ * RFC 3046 §2.2: a server that receives option 82 "MUST copy the Relay Agent Information
+ * option as the last DHCP option in the response", byte for byte: the relay reads it to find
+ * the client's port again, and strips it. Only a relayed request (giaddr set) has a relay to
+ * read it; option 82 on an unrelayed request was put there by the client, which gets nothing
+ * back of it.
+ */
+export function echoRelayAgentInformation(reply: DhcpPacket, request: DhcpPacket): void {
+  const info = request.options.get(OptionCode.RelayAgentInformation);
+  reply.options.delete(OptionCode.RelayAgentInformation);
+  if (info === undefined || request.giaddr === ZERO_IPV4) return;
+  reply.options.set(OptionCode.RelayAgentInformation, info);
+}
+
 const FILE_FIELD_MAX = 127;
 
 /** siaddr, `file`, 66/67 and, for UEFI HTTP boot, option 60 "HTTPClient". */

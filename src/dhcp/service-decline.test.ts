@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { loopbackSettings } from '../protocols/dhcp/testdata/loopback-settings.js';
 import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from './responder.js';
-import type { DhcpNode } from './settings.js';
+import { type DhcpNode, singleSubnet } from './settings.js';
 import { LeaseStore } from './lease-store.js';
 import { DhcpMessageType, messageTypeName } from '../protocols/dhcp/message-types.js';
 import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
@@ -26,7 +26,7 @@ const SEED = 0xdec11e;
 const FLOOD = 5000;
 
 /** A node with a fixed reservation outside the pool (127.0.0.100-110). */
-const RESERVED: DhcpNode = { mac: '52:54:00:00:05:50', hostname: 'fixed', address: '127.0.0.50', loader: 'ipxe' };
+const RESERVED: DhcpNode = { mac: '52:54:00:00:05:50', hostname: 'fixed', address: '127.0.0.50', loader: 'ipxe', secureBoot: false };
 const POOL_CLIENT = '52:54:00:00:05:01';
 const OTHER_CLIENT = '52:54:00:00:05:02';
 const ATTACKER = '02:00:00:00:66:66';
@@ -60,7 +60,7 @@ async function harness(): Promise<Harness> {
   const logger = countingLogger();
   const store = new LeaseStore({ path });
   const server = bootDhcpServer({
-    settings: loopbackSettings(client.port, { serverAddress: SERVER }),
+    settings: singleSubnet(loopbackSettings(client.port, { serverAddress: SERVER })),
     lookupNode: (mac) => (mac === RESERVED.mac ? RESERVED : undefined),
     reservedBy: (ip) => (ip === RESERVED.address ? RESERVED.mac : undefined),
     leaseStore: store,

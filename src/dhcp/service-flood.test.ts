@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { loopbackSettings } from '../protocols/dhcp/testdata/loopback-settings.js';
 import type { DhcpEvent } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from './responder.js';
-import type { DhcpSettings } from './settings.js';
+import { type DhcpSettings, singleSubnet } from './settings.js';
 import { LeaseStore } from './lease-store.js';
 import { DhcpMessageType } from '../protocols/dhcp/message-types.js';
 import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
@@ -56,7 +56,7 @@ test(`${FLOOD} malformed datagrams at the live DhcpServer: no crash, no leak, a 
   const logger = countingLogger();
   const events: DhcpEvent[] = [];
   const server = bootDhcpServer({
-    settings: settings(client.port),
+    settings: singleSubnet(settings(client.port)),
     lookupNode: () => undefined,
     leaseStore: new LeaseStore(),
     logger,

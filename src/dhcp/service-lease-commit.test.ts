@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from './responder.js';
-import type { DhcpSettings } from './settings.js';
+import { type DhcpSettings, singleSubnet } from './settings.js';
 import { LeaseStore } from './lease-store.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 import { DhcpMessageType } from '../protocols/dhcp/message-types.js';
@@ -52,7 +52,7 @@ async function start(writeFile: (path: string, data: string) => Promise<void>): 
   const events: DhcpEvent[] = [];
   const ackedNotOnDisk: string[] = [];
   const server = bootDhcpServer({
-    settings: settings(client.port),
+    settings: singleSubnet(settings(client.port)),
     lookupNode: () => undefined,
     leaseStore: new LeaseStore({ path, writeFile }),
     createSocket: loopbackOnlySockets().create,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from './responder.js';
 import { LeaseStore } from './lease-store.js';
-import type { DhcpNode } from './settings.js';
+import { singleSubnet, type DhcpNode } from './settings.js';
 import { createVethLab } from '../protocols/dhcp/testdata/veth-namespace.js';
 import { run as runCommand } from '../process/run.js';
 
@@ -38,12 +38,13 @@ it('busybox udhcpc gets its reserved address, hostname, router and DNS', { skip,
   let server: DhcpServer | undefined;
   try {
     const net = `10.213.${lab.subnet}`;
-    const node: DhcpNode = { mac: lab.clientMac, hostname: 'interop-node', address: `${net}.42`, loader: 'ipxe' };
+    const node: DhcpNode = { mac: lab.clientMac, hostname: 'interop-node', address: `${net}.42`, loader: 'ipxe', secureBoot: false };
     const events: DhcpEvent[] = [];
     server = bootDhcpServer({
-      settings: {
+      settings: singleSubnet({
         mode: 'full',
         serverAddress: `${net}.1`,
+        network: `${net}.0`,
         interfaceName: lab.hostIf,
         pool: { start: `${net}.100`, end: `${net}.110` },
         subnetMask: '255.255.255.0',
@@ -52,11 +53,11 @@ it('busybox udhcpc gets its reserved address, hostname, router and DNS', { skip,
         domainName: 'lab.test',
         leaseTimeSec: 600,
         unknownClients: 'deny',
-        bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', pxelinux: 'pxelinux.0' },
+        bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', pxelinux: 'pxelinux.0', shimX64: 'shimx64.efi', shimArm64: 'shimaa64.efi' },
         ipxeScriptUrl: (mac) => `http://${net}.1/boot/${mac}.ipxe`,
         httpBootUrl: (arch) => `http://${net}.1/${arch}.efi`,
         ports: { server: 67, client: 68, proxy: 4011 },
-      },
+      }),
       lookupNode: (mac) => (mac === node.mac ? node : undefined),
       leaseStore: new LeaseStore({ path: join(dir, 'leases.json') }),
       onEvent: (e) => events.push(e),
@@ -85,6 +86,56 @@ it('busybox udhcpc gets its reserved address, hostname, router and DNS', { skip,
   } finally {
     await server?.stop();
     lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// Two links, one socket each: the same broadcast DISCOVER reaches the server on both, and each
+// is answered from the subnet on the link it arrived on (SO_BINDTOIFINDEX tells them apart).
+it('two interfaces, two subnets: each udhcpc gets an address from its own link\'s pool', { skip, timeout: 60_000 }, async () => {
+  const labs = [createVethLab(), createVethLab()];
+  const dir = mkdtempSync(join(tmpdir(), 'diskless-udhcpc-'));
+  let server: DhcpServer | undefined;
+  try {
+    const subnet = (lab: (typeof labs)[number]) => {
+      const net = `10.213.${lab.subnet}`;
+      return {
+        mode: 'full' as const, serverAddress: `${net}.1`, network: `${net}.0`, name: `${net}.0/24`, interfaceName: lab.hostIf, attached: true,
+        pool: { start: `${net}.100`, end: `${net}.110` }, subnetMask: '255.255.255.0', routers: [`${net}.1`], dnsServers: [], leaseTimeSec: 600,
+        unknownClients: 'allow' as const,
+        bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', pxelinux: 'pxelinux.0', shimX64: 'shimx64.efi', shimArm64: 'shimaa64.efi' },
+        ipxeScriptUrl: (mac: string) => `http://${net}.1/boot/${mac}.ipxe`,
+        httpBootUrl: () => `http://${net}.1/ipxe.efi`,
+        ports: { server: 67, client: 68, proxy: 4011 },
+      };
+    };
+    const events: DhcpEvent[] = [];
+    server = bootDhcpServer({
+      settings: { subnets: labs.map(subnet), interfaces: labs.map((l) => l.hostIf), ports: { server: 67, client: 68, proxy: 4011 } },
+      lookupNode: () => undefined,
+      leaseStore: new LeaseStore({ path: join(dir, 'leases.json') }),
+      onEvent: (e) => events.push(e),
+    });
+    await server.start();
+    const script = join(dir, 'print-env.sh');
+    writeFileSync(script, '#!/bin/sh\necho "event=$1"\nenv | grep -E "^(ip|router|serverid)=" | sort\n');
+    chmodSync(script, 0o755);
+    const results = await Promise.all(labs.map((lab) => run('ip', [
+      'netns', 'exec', lab.namespace, busybox!, 'udhcpc', '-i', lab.clientIf, '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', script,
+    ], 30_000)));
+    results.forEach((result, i) => {
+      const net = `10.213.${labs[i]!.subnet}`;
+      assert.equal(result.code, 0, `udhcpc ${i} failed:\n${result.stdout}\n${result.stderr}`);
+      const bound = result.stdout.slice(result.stdout.indexOf('event=bound'));
+      assert.match(bound, new RegExp(`^ip=${net}\\.100$`, 'm'), result.stdout);
+      assert.match(bound, new RegExp(`^router=${net}\\.1$`, 'm'));
+      assert.match(bound, new RegExp(`^serverid=${net}\\.1$`, 'm'));
+      const acks = events.filter((e) => e.type === 'ack' && e.mac === labs[i]!.clientMac);
+      assert.deepEqual(acks.map((e) => [e.interface, e.subnet]), [[labs[i]!.hostIf, `${net}.0/24`]]);
+    });
+  } finally {
+    await server?.stop();
+    for (const lab of labs) lab.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -6,12 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from './responder.js';
-import type { DhcpNode, DhcpSettings } from './settings.js';
+import { type DhcpNode, type DhcpSettings, singleSubnet } from './settings.js';
 import { LeaseStore } from './lease-store.js';
 import { memoryLogger } from '../log/logger.js';
 import { DhcpMessageType } from '../protocols/dhcp/message-types.js';
 import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
 import { getOption } from '../protocols/dhcp/option-spec.js';
+import { decodeDhcpPacket } from '../protocols/dhcp/packet.js';
 import { clientPacket } from '../protocols/dhcp/testdata/client-packets.js';
 import { loopbackOnlySockets } from '../protocols/dhcp/testdata/loopback-socket.js';
 import { TestDhcpClient } from '../protocols/dhcp/testdata/test-client.js';
@@ -47,7 +48,7 @@ async function harness(opts: { leaseStore?: LeaseStore; nodes?: DhcpNode[]; sett
   const logger = memoryLogger();
   const nodes = opts.nodes ?? [];
   const server = bootDhcpServer({
-    settings: settings(client.port, opts.settings),
+    settings: singleSubnet(settings(client.port, opts.settings)),
     lookupNode: (mac) => nodes.find((n) => n.mac === mac),
     leaseStore: opts.leaseStore ?? new LeaseStore(),
     logger,
@@ -74,7 +75,7 @@ async function lease(h: Harness, mac: string, xid: number): Promise<{ offer: str
 
 describe('DhcpServer over UDP on loopback', () => {
   it('serves a full DISCOVER/OFFER/REQUEST/ACK exchange', async () => {
-    const h = await harness({ nodes: [{ mac: '52:54:00:00:00:01', hostname: 'n1', loader: 'ipxe' }] });
+    const h = await harness({ nodes: [{ mac: '52:54:00:00:00:01', hostname: 'n1', loader: 'ipxe', secureBoot: false }] });
     const { offer, ack } = await lease(h, '52:54:00:00:00:01', 0x1001);
     assert.equal(offer, '127.0.0.100');
     assert.equal(ack, '127.0.0.100');
@@ -164,7 +165,7 @@ describe('DhcpServer over UDP on loopback', () => {
     const client = await TestDhcpClient.open();
     cleanups.push(() => client.close());
     const server = bootDhcpServer({
-      settings: settings(client.port),
+      settings: singleSubnet(settings(client.port)),
       lookupNode: () => {
         if (calls++ === 0) throw new Error('inventory unavailable');
         return undefined;
@@ -182,9 +183,51 @@ describe('DhcpServer over UDP on loopback', () => {
     assert.equal((await client.reply(0x5002)).yiaddr, '127.0.0.100');
   });
 
+  it('relayed requests: answered to the relay from its subnet, or not at all with a log line saying why', async () => {
+    const client = await TestDhcpClient.open();
+    cleanups.push(() => client.close());
+    const sockets = loopbackOnlySockets();
+    const logger = memoryLogger();
+    const events: DhcpEvent[] = [];
+    const own = settings(client.port, { name: '127.0.0.0/8' });
+    const rack: DhcpSettings = {
+      ...own, name: '10.2.0.0/24', network: '10.2.0.0', subnetMask: '255.255.255.0', attached: false,
+      pool: { start: '10.2.0.100', end: '10.2.0.110' }, routers: ['10.2.0.1'],
+    };
+    const server = bootDhcpServer({
+      settings: { subnets: [own, rack], interfaces: [], ports: own.ports },
+      lookupNode: () => undefined,
+      leaseStore: new LeaseStore(),
+      logger,
+      createSocket: sockets.create,
+      onEvent: (e) => events.push(e),
+      broadcastTarget: '127.0.0.1',
+    });
+    await server.start();
+    cleanups.push(() => server.stop());
+    const port = server.boundPorts.server!;
+    const relayed = (giaddr: string, xid: number) => ({ ...clientPacket({ type: DhcpMessageType.Discover, mac: '52:54:00:00:00:0e', xid, giaddr, ...PXE }), hops: 1 });
+    await client.send(relayed('10.9.0.1', 0x6001), port);
+    await client.send(relayed('10.2.0.1', 0x6002), port);
+    // Unrelayed on the one socket: the server's own subnet, as before.
+    await client.send(clientPacket({ type: DhcpMessageType.Discover, mac: '52:54:00:00:00:0f', xid: 0x6003, ...PXE }), port);
+    assert.equal((await client.reply(0x6003)).yiaddr, '127.0.0.100');
+    const drop = logger.lines.find((l) => l.msg === 'dhcp drop' && l['xid'] === '0x00006001');
+    assert.equal(drop?.level, 'info');
+    assert.match(String(drop?.['reason']), /^no subnet for relay 10\.9\.0\.1: giaddr is in none of 127\.0\.0\.0\/8, 10\.2\.0\.0\/24$/);
+    assert.equal(drop?.['giaddr'], '10.9.0.1');
+    // The offer left for the relay (kept off the network by the test socket), from 10.2.0.0/24.
+    assert.deepEqual(sockets.refused, ['10.2.0.1']);
+    const offer = decodeDhcpPacket(sockets.refusedDatagrams[0]!.bytes);
+    assert.ok(offer.ok);
+    assert.deepEqual([offer.packet.xid, offer.packet.yiaddr, offer.packet.giaddr, offer.packet.hops], [0x6002, '10.2.0.100', '10.2.0.1', 0]);
+    const offered = events.find((e) => e.type === 'offer' && e.xid === 0x6002);
+    assert.deepEqual([offered?.subnet, offered?.giaddr, offered?.ip], ['10.2.0.0/24', '10.2.0.1', '10.2.0.100']);
+  });
+
   it('refuses to start on an interface that does not exist', async () => {
     const server = bootDhcpServer({
-      settings: settings(68, { interfaceName: 'nosuchif0' }),
+      settings: singleSubnet(settings(68, { interfaceName: 'nosuchif0' })),
       lookupNode: () => undefined,
       leaseStore: new LeaseStore(),
     });

@@ -14,9 +14,9 @@ const clean = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 128);
  * Whether an unknown client's request is worth listing: in proxy mode the whole site's DHCP
  * traffic passes by, and only machines trying to network-boot are candidates for adoption.
  */
-export function isBootCandidate(decision: DhcpDecision, mode: 'full' | 'proxy'): boolean {
+export function isBootCandidate(decision: DhcpDecision): boolean {
   const c = decision.client;
-  return mode === 'full' || c.isPxe || c.isIpxe || c.isHttpClient;
+  return decision.mode !== 'proxy' || c.isPxe || c.isIpxe || c.isHttpClient;
 }
 
 /** What a DHCP request tells about a machine: options 60, 93, 77 and its address once known. */

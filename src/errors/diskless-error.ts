@@ -17,6 +17,7 @@ export const DISKLESS_ERROR_CODES = {
   DL_STORE_NOT_FOUND: 'No such image version, or no published version',
   DL_STORE_IN_USE: 'The version is published or running on nodes, so it is kept',
   DL_IMAGE_BUILD: 'An image build is refused (no kernel, unreadable source)',
+  DL_NO_KERNEL: 'An image has no kernel with its modules, or several and none is named',
   DL_IMAGE_SHELL: 'An image shell is refused (not root, a tool missing, unknown image)',
   DL_TOOL: 'An external program is missing or failed',
   DL_SERVICE_START: 'A service of the server cannot start: its port is taken, its address or interface missing, its helper failed',

@@ -18,6 +18,12 @@ export function fromDhcp(e: DhcpEvent): NewBootEvent {
   const fields: Record<string, string> = { xid: `0x${e.xid.toString(16).padStart(8, '0')}` };
   if (e.file) fields.file = e.file;
   if (e.reason) fields.reason = e.reason;
+  // Option 82 as the relay sent it, whether the responder trusted it, and the inventory node
+  // it took the machine for: the node state keeps the machine's switch port from these.
+  if (e.agent?.circuitId !== undefined) fields.circuitId = e.agent.circuitId;
+  if (e.agent?.remoteId !== undefined) fields.remoteId = e.agent.remoteId;
+  if (e.agent !== undefined) fields.agentTrusted = e.agent.trusted ? 'yes' : 'no';
+  if (e.node !== undefined) fields.node = e.node;
   const detail = [e.ip, e.file, e.reason].filter(Boolean).join(' ');
   return { time: e.at, mac: e.mac, ...(e.ip ? { ip: e.ip } : {}), kind: 'dhcp', name: e.type, detail, fields };
 }

@@ -63,6 +63,13 @@ export interface NodeState {
   readonly booted?: { readonly image?: string; readonly version?: string; readonly at: number };
   /** The last DHCP DISCOVER/REQUEST, so a boot started by the reply begins at the request. */
   readonly lastDhcpRequest?: { readonly xid: string; readonly time: number; readonly seq: number };
+  /**
+   * Option 82 of its last relayed DHCP request: the switch port its relay saw it on, and
+   * whether the DHCP responder trusted that relay to say so (only then may it name a node).
+   */
+  readonly relayAgent?: { readonly circuitId?: string; readonly remoteId?: string; readonly trusted: boolean };
+  /** The inventory node (its key: MAC, or "host:NAME") its last DHCP request was taken for. */
+  readonly node?: string;
 }
 
 /** /init's stages in order (initramfs/init); a report of one means the next is running. */
@@ -105,6 +112,7 @@ export function reduceNode(prev: NodeState | undefined, e: BootEvent): NodeState
 function onDhcp(s: NodeState, e: BootEvent): NodeState {
   const isRequest = e.name === 'discover' || e.name === 'request';
   if (isRequest) s = { ...s, lastDhcpRequest: { xid: e.fields.xid ?? '', time: e.time, seq: e.seq } };
+  if (isRequest) s = withRelayAgent(s, e);
   if (e.name === 'ack' && e.ip) s = { ...s, ip: e.ip };
   const phase = s.boot?.phase;
   const bootFileReply = (e.name === 'offer' || e.name === 'ack') && Boolean(e.fields.file);
@@ -116,6 +124,21 @@ function onDhcp(s: NodeState, e: BootEvent): NodeState {
   const req = s.lastDhcpRequest;
   const sameExchange = req !== undefined && req.xid === (e.fields.xid ?? '') && !isRequest;
   return startBoot(s, sameExchange ? req.time : e.time, sameExchange ? req.seq : e.seq, 'dhcp');
+}
+
+/**
+ * A request's option 82 replaces the recorded one; a request without it (a renewal sent
+ * straight to the server) keeps it. The node it was taken for is the request's own, or none.
+ */
+function withRelayAgent(s: NodeState, e: BootEvent): NodeState {
+  const { circuitId, remoteId, agentTrusted, node } = e.fields;
+  const { node: _previous, ...rest } = s;
+  const next: NodeState = { ...rest, ...(node !== undefined ? { node } : {}) };
+  if (agentTrusted === undefined) return next;
+  return {
+    ...next,
+    relayAgent: { ...(circuitId !== undefined ? { circuitId } : {}), ...(remoteId !== undefined ? { remoteId } : {}), trusted: agentTrusted === 'yes' },
+  };
 }
 
 function onTransfer(s: NodeState, e: BootEvent): NodeState {

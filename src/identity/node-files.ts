@@ -3,21 +3,27 @@ import type { DisklessConfig, FileSpec, NodeConfig } from '../config/types.js';
 import type { NodeFile } from '../secrets/secret-store.js';
 import { mergeFileSpecs } from '../config/node-files.js';
 import { renderTemplate, type TemplateValues } from '../config/template.js';
+import { bootServerAddress, domainFor } from '../config/subnets.js';
 
 const MAX_SOURCE = 16 * 1024 * 1024;
 
-/** The template facts for one node; `address` is where it asked from if it has no reservation. */
-export function templateValues(config: DisklessConfig, node: NodeConfig, peerIp: string): TemplateValues {
-  const hostname = node.hostname ?? `node-${node.mac.replace(/:/g, '')}`;
-  const domain = config.dhcp.domain ?? '';
+/**
+ * The template facts for one node booting on the machine `mac` (its own MAC, or whichever
+ * machine is on its switch port); `address` is where it asked from if it has no reservation.
+ */
+export function templateValues(config: DisklessConfig, node: NodeConfig, mac: string, peerIp: string): TemplateValues {
+  const hostname = node.hostname ?? `node-${mac.replace(/:/g, '')}`;
+  const address = node.address ?? peerIp.replace(/^::ffff:/i, '');
+  // The node's subnet decides, as it did for its DHCP answer and boot script.
+  const domain = domainFor(config, address) ?? '';
   return {
     hostname,
     fqdn: domain && !hostname.includes('.') ? `${hostname}.${domain}` : hostname,
-    mac: node.mac,
-    address: node.address ?? peerIp,
+    mac,
+    address,
     profile: node.profile,
     domain,
-    server: config.server.address,
+    server: bootServerAddress(config, address),
   };
 }
 
@@ -26,10 +32,10 @@ export function templateValues(config: DisklessConfig, node: NodeConfig, peerIp:
  * editing a file on the server needs no reload; a missing one fails the bundle loudly rather
  * than booting a node without, say, its sssd.conf.
  */
-export async function configuredNodeFiles(config: DisklessConfig, node: NodeConfig, peerIp: string): Promise<NodeFile[]> {
+export async function configuredNodeFiles(config: DisklessConfig, node: NodeConfig, mac: string, peerIp: string): Promise<NodeFile[]> {
   const profile = config.profiles.get(node.profile);
   const specs = mergeFileSpecs(profile?.files ?? [], node.files ?? []);
-  const values = templateValues(config, node, peerIp);
+  const values = templateValues(config, node, mac, peerIp);
   return Promise.all(specs.map((s) => renderSpec(s, values)));
 }
 

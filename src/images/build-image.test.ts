@@ -3,9 +3,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildImage, findKernel, ImageBuildError, type InitrdBuilder } from './build-image.js';
+import { buildImage, ImageBuildError, type InitrdBuilder } from './build-image.js';
+import { findKernels } from '../initramfs/kernel-version.js';
 import { run } from '../process/run.js';
 import { ImageStore } from './store/image-store.js';
+import type { RootMode } from '../config/types.js';
 
 let work: string;
 let seq = 0;
@@ -18,11 +20,11 @@ after(async () => {
 });
 
 /** Stands in for buildInitramfs, which needs a real module tree; records what it was asked. */
-function stubInitrd(calls: Array<{ root: string; kernelVersion: string }> = []): InitrdBuilder {
+function stubInitrd(calls: Array<{ root: string; kernelVersion: string }> = [], rootModes?: RootMode[]): InitrdBuilder {
   return async ({ root, kernelVersion, output }) => {
     calls.push({ root, kernelVersion });
     await writeFile(output, `initrd for ${kernelVersion}\n`);
-    return { kernelVersion };
+    return rootModes ? { kernelVersion, rootModes } : { kernelVersion };
   };
 }
 
@@ -31,7 +33,11 @@ async function fixtureRoot(opts: { kernels?: string[]; tag?: string } = {}): Pro
   await mkdir(join(root, 'boot'), { recursive: true });
   await mkdir(join(root, 'etc'));
   await writeFile(join(root, 'etc/hostname'), `${opts.tag ?? 'node'}\n`);
-  for (const k of opts.kernels ?? ['6.1.0-test']) await writeFile(join(root, 'boot', `vmlinuz-${k}`), `kernel ${k}\n`);
+  for (const k of opts.kernels ?? ['6.1.0-test']) {
+    await writeFile(join(root, 'boot', `vmlinuz-${k}`), `kernel ${k}\n`);
+    await mkdir(join(root, 'lib/modules', k), { recursive: true });
+    await writeFile(join(root, 'lib/modules', k, 'modules.dep'), '');
+  }
   return root;
 }
 
@@ -86,6 +92,31 @@ describe('buildImage', () => {
     assert.equal(await readFile(store.paths('k', m.version).kernel, 'utf8'), 'kernel 6.1.0-10-amd64\n');
   });
 
+  it('builds a tree laid out the Red Hat way (kernel only beside its modules, no /boot), and the kernel named of several', async () => {
+    const { store, workDir } = setup();
+    const from = join(work, `root-${seq++}`);
+    for (const v of ['5.14.0-503.el9.x86_64', '5.14.0-427.el9.x86_64']) {
+      await mkdir(join(from, 'usr/lib/modules', v), { recursive: true });
+      await writeFile(join(from, 'usr/lib/modules', v, 'modules.dep'), '');
+      await writeFile(join(from, 'usr/lib/modules', v, 'vmlinuz'), `kernel ${v}\n`);
+    }
+    await symlink('usr/lib', join(from, 'lib'));
+    const calls: Array<{ root: string; kernelVersion: string }> = [];
+    const lines: string[] = [];
+    const m = await buildImage({ store, name: 'rhel', from, workDir, buildInitrd: stubInitrd(calls, ['live', 'nfs']), progress: (l) => lines.push(l) });
+    assert.equal(m.kernelVersion, '5.14.0-503.el9.x86_64');
+    assert.equal(await readFile(store.paths('rhel', m.version).kernel, 'utf8'), 'kernel 5.14.0-503.el9.x86_64\n');
+    assert.deepEqual(m.rootModes, ['live', 'nfs'], 'what the initrd can attach is recorded');
+    assert.ok(lines.some((l) => /note: kernel 5\.14\.0-503\.el9\.x86_64 lacks the modules for nbd roots: profiles with root mode nbd will refuse this version/.test(l)), lines.join('\n'));
+    const older = await buildImage({ store, name: 'rhel-old', from, workDir, kernel: '5.14.0-427.el9.x86_64', buildInitrd: stubInitrd(calls) });
+    assert.equal(older.kernelVersion, '5.14.0-427.el9.x86_64');
+    assert.equal(calls.at(-1)?.kernelVersion, '5.14.0-427.el9.x86_64');
+    await assert.rejects(
+      buildImage({ store, name: 'x', from, workDir, kernel: '6.1.0-9-amd64', buildInitrd: stubInitrd() }),
+      (e: unknown) => e instanceof ImageBuildError && /Cannot build image x: Cannot find kernel 6\.1\.0-9-amd64 in .*: it has 5\.14\.0-503\.el9\.x86_64, 5\.14\.0-427\.el9\.x86_64/.test(e.message),
+    );
+  });
+
   it('records the published version as parent', async () => {
     const { store, workDir } = setup();
     const first = await buildImage({ store, name: 'web', from: await fixtureRoot({ tag: 'a' }), workDir, buildInitrd: stubInitrd() });
@@ -107,12 +138,12 @@ describe('buildImage', () => {
     assert.deepEqual(await readdir(workDir), []);
   });
 
-  it('refuses a root without /boot/vmlinuz-* and says to include a kernel package', async () => {
+  it('refuses a root without a kernel, says where it looked and to include a kernel package', async () => {
     const { store, workDir } = setup();
     const from = await fixtureRoot({ kernels: [] });
     await assert.rejects(
       buildImage({ store, name: 'nokernel', from, workDir, buildInitrd: stubInitrd() }),
-      (e: unknown) => e instanceof ImageBuildError && /no \/boot\/vmlinuz-\*.*--include linux-image-amd64/.test(e.message),
+      (e: unknown) => e instanceof ImageBuildError && /looked for \/boot\/vmlinuz-VERSION, \/usr\/lib\/modules\/VERSION\/vmlinuz.*--include linux-image-amd64/.test(e.message),
     );
     assert.deepEqual(await readdir(workDir), []);
     assert.deepEqual(await store.list(), []);
@@ -123,7 +154,9 @@ describe('buildImage', () => {
     const outside = join(work, `outside-${seq++}`);
     await writeFile(outside, 'host kernel');
     await symlink(outside, join(from, 'boot', 'vmlinuz-6.1.0-host'));
-    assert.equal(await findKernel(from), null);
+    await mkdir(join(from, 'lib/modules/6.1.0-host'), { recursive: true });
+    await writeFile(join(from, 'lib/modules/6.1.0-host/modules.dep'), '');
+    assert.deepEqual((await findKernels(from)).kernels, []);
   });
 
   it('removes its temp dir and stores nothing when the initrd build fails', async () => {

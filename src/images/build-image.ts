@@ -1,13 +1,13 @@
 import { copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { buildNetworkInitrd } from '../initramfs/network-initrd.js';
-import { compareKernelVersions } from '../initramfs/kernel-version.js';
-import { resolveInRoot } from '../initramfs/root-path.js';
+import { findKernel, type ImageKernel, KernelChoiceError } from '../initramfs/kernel-version.js';
+import type { RootMode } from '../config/types.js';
 import { buildDebianRoot } from './debian-root.js';
 import { run } from '../process/run.js';
 import { makeSquashfs } from './squashfs.js';
 import { sha256File } from '../files/digest-cache.js';
-import { type ImageStore, type Manifest, validateName } from './store/image-store.js';
+import { type ImageSource, type ImageStore, type Manifest, validateName } from './store/image-store.js';
 import { DisklessError } from '../errors/diskless-error.js';
 
 /** A build refused for a reason the user can fix (no kernel, unreadable source). */
@@ -27,7 +27,8 @@ export interface InitrdBuildRequest {
   onProgress?: (done: number, total: number) => void;
 }
 
-export type InitrdBuilder = (req: InitrdBuildRequest) => Promise<{ kernelVersion: string }>;
+/** What an initrd build reports back: its kernel, and the root modes its modules allow (all when not said). */
+export type InitrdBuilder = (req: InitrdBuildRequest) => Promise<{ kernelVersion: string; rootModes?: RootMode[] }>;
 
 export interface BuildImageOptions {
   store: ImageStore;
@@ -36,6 +37,8 @@ export interface BuildImageOptions {
   from: string;
   /** Packages for mmdebstrap; a kernel package is not added for the user. */
   include?: readonly string[];
+  /** The kernel version to boot when the tree has several; default: findKernel's choice. */
+  kernel?: string;
   progress?: (msg: string) => void;
   /**
    * Scratch space for the root tree, squashfs and initrd; removed afterwards. On the store's
@@ -55,26 +58,8 @@ const SUITE_RE = /^[a-z][a-z0-9.-]{0,63}$/;
 export function networkInitrdBuilder(serverCerts: string): InitrdBuilder {
   return async ({ root, kernelVersion, output, onProgress }) => {
     const s = await buildNetworkInitrd({ root, kernelVersion, output, serverCerts, ...(onProgress ? { onProgress } : {}) });
-    return { kernelVersion: s.kernelVersion };
+    return { kernelVersion: s.kernelVersion, rootModes: s.rootModes };
   };
-}
-
-/**
- * The kernel version of the newest ROOT/boot/vmlinuz-VERSION and its path on the host.
- * Resolved inside the root so that an absolute symlink in the image never picks the host's kernel.
- */
-export async function findKernel(root: string): Promise<{ version: string; hostPath: string } | null> {
-  const boot = await resolveInRoot(root, '/boot');
-  const names = boot.ok && boot.stats.isDirectory() ? await readdir(boot.hostPath) : [];
-  const versions = names
-    .map((n) => /^vmlinuz-(.+)$/.exec(n)?.[1])
-    .filter((v): v is string => v !== undefined)
-    .sort((a, b) => compareKernelVersions(b, a) || (a < b ? 1 : a > b ? -1 : 0));
-  for (const version of versions) {
-    const k = await resolveInRoot(root, `/boot/vmlinuz-${version}`);
-    if (k.ok && k.stats.isFile()) return { version, hostPath: k.hostPath };
-  }
-  return null;
 }
 
 export interface StoreRootOptions {
@@ -93,6 +78,10 @@ export interface StoreRootOptions {
    */
   unchangedSha256?: string;
   buildInitrd: InitrdBuilder;
+  /** The kernel version to boot when the tree has several; default: findKernel's choice. */
+  kernel?: string;
+  /** Recorded in the manifest: where an imported tree came from. */
+  source?: ImageSource;
   progress?: (msg: string) => void;
   initrdProgress?: (done: number, total: number) => void;
   /** Checked before each step, so an interrupted caller stops before storing anything. */
@@ -120,6 +109,7 @@ export async function buildImage(o: BuildImageOptions): Promise<Manifest> {
       tmp,
       parent,
       buildInitrd: o.buildInitrd,
+      ...(o.kernel !== undefined ? { kernel: o.kernel } : {}),
       ...(o.progress ? { progress: o.progress } : {}),
       ...(o.initrdProgress ? { initrdProgress: o.initrdProgress } : {}),
     });
@@ -134,12 +124,7 @@ export async function buildImage(o: BuildImageOptions): Promise<Manifest> {
 export async function storeRootVersion(o: StoreRootOptions): Promise<StoreRootResult> {
   validateName(o.name);
   const step = timedStep(o.progress, o.abort);
-  const kernel = await findKernel(o.root);
-  if (!kernel) {
-    throw new ImageBuildError(
-      `Cannot build image ${o.name}: ${o.label} has no /boot/vmlinuz-*; a network-booted image needs a kernel: include a kernel package, e.g. --include linux-image-amd64`,
-    );
-  }
+  const kernel = await imageKernel(o.root, o.name, o.label, o.kernel, o.source !== undefined);
   const squashfs = join(o.tmp, 'root.sqfs');
   const hostKeys = await imageHostKeys(o.root);
   if (hostKeys.length > 0) {
@@ -155,6 +140,10 @@ export async function storeRootVersion(o: StoreRootOptions): Promise<StoreRootRe
     // A node must never boot a kernel with another kernel's modules.
     throw new ImageBuildError(`Cannot build image ${o.name}: initrd is for kernel ${built.kernelVersion}, not ${kernel.version}`);
   }
+  const cannot = (['nbd', 'nfs'] as const).filter((m) => built.rootModes !== undefined && !built.rootModes.includes(m));
+  if (cannot.length > 0) {
+    o.progress?.(`note: kernel ${kernel.version} lacks the modules for ${cannot.join(' and ')} roots: profiles with root mode ${cannot.join(' or ')} will refuse this version`);
+  }
   // Copied out of the root: a DIR source is the user's and may change or vanish after the build.
   const vmlinuz = join(o.tmp, 'vmlinuz');
   await copyFile(kernel.hostPath, vmlinuz);
@@ -164,12 +153,31 @@ export async function storeRootVersion(o: StoreRootOptions): Promise<StoreRootRe
       kernel: vmlinuz,
       initrd,
       kernelVersion: kernel.version,
+      ...(built.rootModes ? { rootModes: built.rootModes } : {}),
+      ...(o.source ? { source: o.source } : {}),
       // Nothing else holds these temp files, so linking them into the store is safe.
       link: true,
       ...(o.parent ? { parent: o.parent } : {}),
     }),
   );
   return { unchanged: false, manifest };
+}
+
+/** The tree's kernel, or a refusal that says what was looked for and how to get one. */
+export async function imageKernel(root: string, name: string, label: string, wanted?: string, imported = false): Promise<ImageKernel> {
+  try {
+    return await findKernel(root, wanted);
+  } catch (e) {
+    if (!(e instanceof KernelChoiceError)) throw e;
+    const message = e.message.replace(root, label);
+    const none = wanted === undefined && message.startsWith('Cannot find a kernel');
+    throw new ImageBuildError(
+      `Cannot build image ${name}: ${message}` +
+        (!none ? '' : imported
+          ? '; a network-booted image needs a kernel: take one with its modules from a stored image, a tree or a .deb with --kernel-from'
+          : '; a network-booted image needs a kernel: include a kernel package (e.g. --include linux-image-amd64), or import a userland with --kernel-from (diskless image import)'),
+    );
+  }
 }
 
 /**

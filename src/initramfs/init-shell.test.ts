@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -231,6 +231,14 @@ interface Handoff {
   pwned: string[];
   /** Units the handoff left in the new root's /etc/systemd/system, and what they want. */
   units: string[];
+  /** What the stage reports (DL_STAGE_DETAIL). */
+  detail: string;
+  /** The NetworkManager connection in /run, and its mode. */
+  nm: string;
+  nmMode: number | undefined;
+  ifupdown: string;
+  /** Files under /run/diskless the real system gets (the lease keeper, busybox). */
+  carried: string[];
 }
 
 /**
@@ -239,7 +247,7 @@ interface Handoff {
  * shell function here (busybox sh runs functions before its applets): the test machine keeps
  * its name.
  */
-function runHandoff(lease: { host?: string; domain?: string; router?: string; dns?: string; serverid?: string; rootpath?: string }, prepare: (newroot: string) => void = () => {}): Handoff {
+function runHandoff(lease: { host?: string; domain?: string; router?: string; dns?: string; serverid?: string; rootpath?: string; source?: 'dhcp' | 'static' }, prepare: (newroot: string) => void = () => {}): Handoff {
   const dir = mkdtempSync(join(tmpdir(), 'dl-handoff-'));
   try {
     const newroot = join(dir, 'newroot');
@@ -253,13 +261,14 @@ function runHandoff(lease: { host?: string; domain?: string; router?: string; dn
     const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/network.sh"; . "$DL_LIB/handoff.sh"
       hostname() { printf '%s' "$1" > hostname.set; }
       DL_IFACE=dl0 DL_MAC=52:54:00:00:00:05
-      write_lease_env dhcp 10.9.0.5 24 255.255.255.0 "$L_ROUTER" "$L_DNS" "$L_HOST" "$L_DOMAIN" "$L_ROOTPATH" "$L_SERVERID" 3600
+      write_lease_env "$L_SOURCE" 10.9.0.5 24 255.255.255.0 "$L_ROUTER" "$L_DNS" "$L_HOST" "$L_DOMAIN" "$L_ROOTPATH" "$L_SERVERID" 3600
       . "$DL_NET_DIR/lease.env"
-      if handoff; then echo HANDOFF-OK; else echo "HANDOFF-FAILED $DL_CAUSE"; fi`, {
+      if handoff; then printf '%s\n' "$DL_STAGE_DETAIL" > detail; echo HANDOFF-OK; else echo "HANDOFF-FAILED $DL_CAUSE"; fi`, {
       DL_NET_DIR: join(dir, 'net'), DL_NEWROOT: newroot, DL_RUN: join(dir, 'run'), DL_INIT: '/sbin/init',
       L_HOST: lease.host ?? 'n1', L_DOMAIN: lease.domain ?? 'lab.test', L_ROUTER: lease.router ?? '10.9.0.1',
-      L_DNS: lease.dns ?? '10.9.0.1 10.9.0.2', L_SERVERID: lease.serverid ?? '10.9.0.1', L_ROOTPATH: lease.rootpath ?? '',
+      L_DNS: lease.dns ?? '10.9.0.1 10.9.0.2', L_SERVERID: lease.serverid ?? '10.9.0.1', L_ROOTPATH: lease.rootpath ?? '', L_SOURCE: lease.source ?? 'dhcp',
     });
+    const nmFile = join(dir, 'run/NetworkManager/system-connections/diskless-dl0.nmconnection');
     const read = (f: string) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } };
     const netConf = sh(dir, `. "$F"; printf '%s\\0' "IPV4GATEWAY=$IPV4GATEWAY" "IPV4DNS0=$IPV4DNS0" "HOSTNAME=$HOSTNAME" "DNSDOMAIN=$DNSDOMAIN" "ROOTSERVER=$ROOTSERVER"`, { F: join(dir, 'run/net-dl0.conf') }).out;
     return {
@@ -272,6 +281,11 @@ function runHandoff(lease: { host?: string; domain?: string; router?: string; dn
       hostnameSet: read(join(dir, 'hostname.set')),
       pwned: [...readdirSync(dir), ...readdirSync(join(newroot, 'etc'))].filter((f) => f.startsWith('PWNED')),
       units: (() => { try { return readdirSync(join(newroot, 'etc/systemd/system'), { recursive: true }).map(String).sort(); } catch { return []; } })(),
+      detail: read(join(dir, 'detail')).trim(),
+      nm: read(nmFile),
+      nmMode: (() => { try { return statSync(nmFile).mode & 0o777; } catch { return undefined; } })(),
+      ifupdown: read(join(newroot, 'etc/network/interfaces.d/diskless-dl0')),
+      carried: (() => { try { return readdirSync(join(dir, 'run/diskless'), { recursive: true }).map(String).sort(); } catch { return []; } })(),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -518,11 +532,97 @@ test('a node the server gave no SSH host keys gets a unit that makes its own bef
   assert.equal(none.status, 'HANDOFF-OK', none.console);
   assert.deepEqual(none.units.filter((u) => u.includes('ssh')), ['diskless-ssh-host-keys.service', 'multi-user.target.wants/diskless-ssh-host-keys.service']);
   assert.match(none.console, /no SSH host keys from the server/);
+  assert.match(none.detail, /(^| )ssh_host_keys=ephemeral( |$)/, 'the timeline says the keys are made for this boot');
   const kept = runHandoff({}, (newroot) => {
     withSystemd(newroot);
     writeFileSync(join(newroot, 'etc/ssh/ssh_host_ed25519_key'), 'from the server\n', { mode: 0o600 });
   });
   assert.deepEqual(kept.units.filter((u) => u.includes('ssh')), [], 'the server\'s keys are kept');
+  assert.match(kept.detail, /(^| )ssh_host_keys=kept( |$)/);
   const noSsh = runHandoff({}, (newroot) => mkdirSync(join(newroot, 'etc/systemd/system'), { recursive: true }));
   assert.deepEqual(noSsh.units.filter((u) => u.includes('ssh')), [], 'an image without openssh needs none');
+});
+
+test('an NBD root on an initrd without nbd (a Red Hat kernel) fails at once with the cause and the way out, without retrying', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-nonbd-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // modprobe finds no nbd, /sys/module has none, modules.builtin does not list it; a stand-in
+  // nbd-client (first on PATH) only notes that it ran.
+  mkdirSync(join(dir, 'bin'));
+  writeFileSync(join(dir, 'bin', 'nbd-client'), '#!/bin/sh\n: > attached\nexit 1\n', { mode: 0o755 });
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/root.sh"
+    PATH=$PWD/bin:$PATH
+    modprobe() { return 1; }; uname() { echo 5.14.0-503.el9.x86_64; }; mount() { return 1; }; umount() { return 1; }
+    DL_MNT=$PWD/mnt DL_LOWER=$PWD/mnt/lower DL_IMAGE_DIR=$PWD/mnt/image
+    DL_ROOT_KIND=nbd DL_ROOT=nbd:10.0.0.1:10809/x DL_RETRY=0
+    if attach_root_with_retry; then echo attached; else echo "cause: $DL_CAUSE"; fi
+    test -e attached && echo nbd-client-ran; true`);
+  assert.equal(r.status, 0, r.err);
+  assert.match(r.out, /^cause: this initrd has no nbd module \(its kernel 5\.14\.0-503\.el9\.x86_64 has none\): boot this image with root mode live or nfs/m);
+  assert.doesNotMatch(r.out, /nbd-client-ran/);
+});
+
+/** An image tree that enables systemd unit `unit` the way `systemctl enable` does. */
+const enabling = (unit: string, target = 'multi-user.target') => (newroot: string) => {
+  mkdirSync(join(newroot, `etc/systemd/system/${target}.wants`), { recursive: true });
+  symlinkSync(`/lib/systemd/system/${unit}`, join(newroot, `etc/systemd/system/${target}.wants/${unit}`));
+};
+
+test('leases outlive the initramfs: networkd is handed DHCP on the boot interface and told to keep the address, even at shutdown', () => {
+  const h = runHandoff({}, enabling('systemd-networkd.service'));
+  assert.equal(h.status, 'HANDOFF-OK', h.console);
+  assert.equal(h.networkd, [
+    '# Written by the Diskless initramfs: this interface carries the root filesystem.',
+    '[Match]', 'MACAddress=52:54:00:00:00:05',
+    '[Network]', 'Address=10.9.0.5/24', 'Gateway=10.9.0.1', 'DHCP=ipv4', 'KeepConfiguration=yes',
+    '[DHCPv4]', 'SendRelease=no', 'ClientIdentifier=mac', 'UseHostname=no', '',
+  ].join('\n'));
+  assert.match(h.detail, /(^| )network_manager=networkd lease_renewal=networkd( |$)/);
+  assert.equal(h.nm, '');
+  assert.deepEqual(h.carried, [], 'no lease keeper: networkd renews');
+  // networkd enabled through its socket only counts too.
+  assert.match(runHandoff({}, enabling('systemd-networkd.socket', 'sockets.target')).detail, /lease_renewal=networkd/);
+});
+
+test('leases outlive the initramfs: NetworkManager gets a root-only connection for the boot interface that renews and never gives up; ifupdown is not told about it', () => {
+  const h = runHandoff({}, enabling('NetworkManager.service'));
+  assert.equal(h.status, 'HANDOFF-OK', h.console);
+  assert.equal(h.nmMode, 0o600, 'NetworkManager ignores keyfiles others can read');
+  assert.match(h.nm, /^\[connection\]\nid=diskless-dl0\nuuid=[0-9a-f-]{36}\ntype=ethernet\ninterface-name=dl0\nautoconnect=true\n/m);
+  assert.match(h.nm, /^\[ethernet\]\nmac-address=52:54:00:00:00:05\n\[ipv4\]\nmethod=auto\ndhcp-client-id=mac\ndhcp-timeout=2147483647\nmay-fail=false\n/m);
+  assert.match(h.detail, /network_manager=NetworkManager lease_renewal=NetworkManager/);
+  assert.doesNotMatch(h.networkd, /DHCP=/, 'networkd does not run DHCP beside NetworkManager');
+  assert.equal(h.ifupdown, '', 'NetworkManager\'s ifupdown plugin would leave an interface listed there unmanaged');
+  assert.deepEqual(h.carried, []);
+  const fixed = runHandoff({ source: 'static' }, enabling('NetworkManager.service'));
+  assert.match(fixed.nm, /^method=manual\naddress1=10\.9\.0\.5\/24,10\.9\.0\.1$/m);
+  assert.match(fixed.detail, /lease_renewal=none/, 'ip= static: no lease to renew');
+});
+
+test('leases outlive the initramfs: an image with no network manager (or ifupdown, or networkd masked) gets the lease keeper', () => {
+  const none = runHandoff({});
+  assert.equal(none.status, 'HANDOFF-OK', none.console);
+  assert.match(none.detail, /network_manager=none lease_renewal=keeper/);
+  assert.deepEqual(none.carried, ['bin', 'bin/busybox', 'lease-keeper.sh']);
+  assert.doesNotMatch(none.networkd, /DHCP=/);
+  assert.match(none.networkd, /^KeepConfiguration=yes$/m);
+  assert.match(none.ifupdown, /^iface dl0 inet manual$/m, 'ifdown leaves the interface alone');
+
+  const ifupdown = runHandoff({}, (root) => {
+    mkdirSync(join(root, 'sbin'), { recursive: true });
+    writeFileSync(join(root, 'sbin/ifup'), '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(join(root, 'etc/network/interfaces'), 'source /etc/network/interfaces.d/*\n');
+  });
+  assert.match(ifupdown.detail, /network_manager=ifupdown lease_renewal=keeper/);
+  assert.match(ifupdown.ifupdown, /^iface dl0 inet manual$/m);
+
+  for (const mask of [(p: string) => symlinkSync('/dev/null', p), (p: string) => writeFileSync(p, '')]) {
+    const masked = runHandoff({}, (root) => {
+      enabling('systemd-networkd.service')(root);
+      mask(join(root, 'etc/systemd/system/systemd-networkd.service'));
+    });
+    assert.match(masked.detail, /network_manager=none lease_renewal=keeper/, 'a masked unit never runs');
+  }
+  assert.match(runHandoff({ source: 'static' }).detail, /lease_renewal=none/);
+  assert.deepEqual(runHandoff({ source: 'static' }).carried, []);
 });

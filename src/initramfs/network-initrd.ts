@@ -30,6 +30,8 @@ export interface NetworkInitrdOptions {
   serverCerts?: string;
   drivers?: readonly string[] | undefined;
   extraModules?: readonly string[];
+  /** Root modes whose modules must be there; the others' are carried when the kernel has them. */
+  requireRootModes?: BuildInitramfsOptions['requireRootModes'];
   compression?: BuildInitramfsOptions['compression'];
   /** Where the static NBD helper is built and cached. */
   helperCacheDir?: string;
@@ -54,6 +56,7 @@ export async function buildNetworkInitrd(o: NetworkInitrdOptions): Promise<Initr
     ...(o.root !== undefined ? { root: o.root } : {}),
     ...(o.kernelVersion !== undefined ? { kernelVersion: o.kernelVersion } : {}),
     ...(o.drivers !== undefined ? { drivers: o.drivers } : {}),
+    ...(o.requireRootModes !== undefined ? { requireRootModes: o.requireRootModes } : {}),
     ...(o.compression !== undefined ? { compression: o.compression } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });

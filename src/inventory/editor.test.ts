@@ -110,7 +110,7 @@ test('setNode can drop the first key of an item and rename the MAC', () => {
   refused(() => setNode(CONFIG, '52:54:00:00:00:02', { address: '10.0.0.11' }), /already reserved for dc1/);
   refused(() => setNode(CONFIG, '52:54:00:00:00:07', { hostname: 'x' }), /no node with MAC 52:54:00:00:00:07/);
   refused(() => setNode(CONFIG, '52:54:00:00:00:02', { mac: null }), /cannot be removed/);
-  refused(() => setNode(CONFIG, '52:54:00:00:00:02', { loader: 'grub' }), /edit refused: .*loader: must be one of ipxe, pxelinux/);
+  refused(() => setNode(CONFIG, '52:54:00:00:00:02', { loader: 'lilo' }), /edit refused: .*loader: must be one of ipxe, pxelinux, grub/);
 });
 
 test('a missing node or profile is told apart by code from a refused edit', () => {

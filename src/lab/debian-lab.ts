@@ -16,7 +16,7 @@ import type { Daemon } from '../process/daemon.js';
 import { NBD_KEEPER_SOURCE } from '../initramfs/nbd-keeper.js';
 import { buildNetworkInitrd, INITRAMFS_DIR } from '../initramfs/network-initrd.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
-import { ensureLabImage, type LabImage } from './lab-image.js';
+import { ensureLabImage, type LabImage, type LabRecipe } from './lab-image.js';
 import { ImageStore } from '../images/store/image-store.js';
 import { readJsonLog, startLabRpcbind, startLabServer } from './lab-server.js';
 import { addVlanPort } from './vlan-port.js';
@@ -74,8 +74,15 @@ export interface DebianLabOptions {
   progress?: (m: string) => void;
   memoryMiB?: number;
   retry?: number;
+  /** The Debian the nodes boot (default: the lab's bookworm, LAB_RECIPE). */
+  recipe?: LabRecipe;
   /** Boot the image from the server's image store (profile image: lab) instead of file paths. */
   fromStore?: boolean;
+  /**
+   * With fromStore: stores and publishes image "lab" itself (an import, another tree) instead of
+   * the lab image; called once the server runs, before any node starts.
+   */
+  storeImage?: (lab: DebianLab) => Promise<void>;
   /** How many nodes (lab1, lab2, …) boot at once; default 1. */
   nodes?: number;
   /** Set for every node through the secret store; the console login then asks for it. */
@@ -89,7 +96,7 @@ export interface DebianLabOptions {
   nodeCmdline?: string;
   /** A second namespace on the bridge at 10.77.0.2 (LabNetwork.foreignName), for other clients. */
   foreignHost?: boolean;
-  /** server.answer_router_solicitations (default true: iPXE then skips its ~13 s IPv6 wait). */
+  /** server.answer_router_solicitations; left out, the shipped default (auto: answered on the lab's IPv4-only bridge). */
   answerRouterSolicitations?: boolean;
   /** Runs rpcbind in the lab namespace (NFSv3 roots need it) and the server beside it. */
   rpcbind?: boolean;
@@ -109,7 +116,26 @@ export interface DebianLabOptions {
    * the firmware boots untagged).
    */
   vlan?: number;
+  /** dhcp.lease_time in seconds (default: the server's). */
+  leaseTimeSec?: number;
+  /** dhcp.pool (default 10.77.0.100-10.77.0.150). */
+  pool?: string;
+  /** Nodes, by index, listed without an address: they get theirs from the pool (learn it with leasedAddress). */
+  poolNodes?: readonly number[];
+  /** dhcp.unknown_clients (default deny). */
+  unknownClients?: 'allow' | 'deny' | 'register';
+  /**
+   * The nodes boot as machines the inventory does not list: default_profile (the lab's one
+   * profile) under unknown_clients allow, a pool address, no identity from the server; they
+   * keep the image's own host name.
+   */
+  unlisted?: boolean;
+  /** Runs after the server is up and before any machine starts (e.g. a packet capture on br0). */
+  beforeBoot?: (net: LabNetwork) => Promise<void>;
 }
+
+/** The host name the lab image itself carries (/etc/hostname): what an unlisted machine keeps. */
+export const LAB_IMAGE_HOSTNAME = 'diskless';
 
 /** Console login for a lab node: the lab image lets root in without a password unless one is set. */
 export interface LabRootPassword {
@@ -132,7 +158,8 @@ export class LabNode {
   constructor(
     readonly mac: string,
     readonly hostname: string,
-    readonly address: string,
+    /** Its reservation; '' for a pool address until the lab learns it (DebianLab.leasedAddress). */
+    public address: string,
     private readonly password?: string,
   ) {}
 
@@ -177,12 +204,23 @@ export class DebianLab {
   readonly store: ImageStore;
   readonly initrd: string;
 
-  private constructor(readonly net: LabNetwork, readonly dir: string, readonly configPath: string, readonly serverLogPath: string, readonly image: LabImage, initrd: string, count: number, password?: string) {
+  private constructor(readonly net: LabNetwork, readonly dir: string, readonly configPath: string, readonly serverLogPath: string, readonly image: LabImage, initrd: string, count: number, o: Pick<DebianLabOptions, 'poolNodes' | 'unlisted'>, password?: string) {
     this.store = new ImageStore({ root: join(dir, 'state', 'images') });
     this.initrd = initrd;
     const base = Number(LAB_NODE_ADDRESS.split('.')[3]);
     const prefix = LAB_NODE_ADDRESS.split('.').slice(0, 3).join('.');
-    this.nodes = Array.from({ length: count }, (_, i) => new LabNode(randomMac(), `lab${i + 1}`, `${prefix}.${base + i}`, password));
+    this.nodes = Array.from({ length: count }, (_, i) => new LabNode(
+      randomMac(),
+      o.unlisted ? LAB_IMAGE_HOSTNAME : `lab${i + 1}`,
+      o.unlisted || o.poolNodes?.includes(i) ? '' : `${prefix}.${base + i}`,
+      password,
+    ));
+  }
+
+  /** The address the server's DHCP has bound to `mac` right now (pool nodes learn theirs here). */
+  async leasedAddress(mac: string): Promise<string | undefined> {
+    const table = JSON.parse(await readFile(join(this.stateDir, 'dhcp-leases.json'), 'utf8')) as { leases: Array<{ ip: string; mac: string; state: string; expiresAt: string }> };
+    return table.leases.find((l) => l.mac === mac && l.state === 'bound' && Date.parse(l.expiresAt) > Date.now())?.ip;
   }
 
   get stateDir(): string {
@@ -210,17 +248,18 @@ export class DebianLab {
     await removeStaleLabNamespaces(); // left by runs that were killed with SIGKILL
     const progress = o.progress ?? (() => {});
     const cacheDir = o.cacheDir ?? defaultCacheDir();
-    const image = await ensureLabImage(cacheDir, progress);
+    const image = await ensureLabImage(cacheDir, progress, o.recipe);
     const initrd = await ensureLabInitrd(image, cacheDir, progress);
     const cert = await labCertificate(cacheDir);
     const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
     const net = await LabNetwork.create({ logger: (o.logger ?? nullLogger).child({ service: 'lab' }), ...(o.foreignHost ? { foreignAddress: '10.77.0.2/24' } : {}) });
     const count = o.nodes ?? 1;
     if (!Number.isInteger(count) || count < 1 || count > 9) throw new Error(`DebianLab nodes must be 1 to 9, got ${count}`);
-    const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image, initrd, count, o.rootPassword?.password);
+    if (o.unlisted && o.unknownClients !== undefined && o.unknownClients !== 'allow') throw new Error('DebianLab unlisted nodes boot under unknown_clients allow');
+    const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image, initrd, count, o, o.rootPassword?.password);
     lab.#options = o;
     try {
-      if (o.fromStore) {
+      if (o.fromStore && o.storeImage === undefined) {
         const v = await lab.store.addVersion('lab', { squashfs: image.squashfs, kernel: image.kernel, initrd, kernelVersion: image.kernelVersion, link: true });
         await lab.store.publish('lab', v.version);
       }
@@ -236,30 +275,34 @@ export class DebianLab {
 server:
   address: ${LAB_SERVER}
   interface: br0
-  answer_router_solicitations: ${o.answerRouterSolicitations ?? true}
-  http_port: 80
+${o.answerRouterSolicitations === undefined ? '' : `  answer_router_solicitations: ${o.answerRouterSolicitations}\n`}  http_port: 80
   tls_cert: ${cert.certFile}
   tls_key: ${cert.keyFile}
   state_dir: ${lab.stateDir}${o.tokenTtlSec !== undefined ? `\n  token_ttl: ${o.tokenTtlSec}` : ''}${o.serverExtra ? `\n  ${o.serverExtra}` : ''}
 dhcp:
   mode: full
-  pool: 10.77.0.100-10.77.0.150
+  pool: ${o.pool ?? '10.77.0.100-10.77.0.150'}
   routers: [${LAB_SERVER}]
   dns: [${LAB_SERVER}]
   domain: lab.test
-  unknown_clients: deny
+  unknown_clients: ${o.unlisted ? 'allow' : o.unknownClients ?? 'deny'}${o.leaseTimeSec !== undefined ? `\n  lease_time: ${o.leaseTimeSec}` : ''}${o.unlisted ? '\ndefault_profile: debian' : ''}
 profiles:
   debian:
 ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${initrd}`}
     cmdline: console=ttyS0
     root: ${root}${o.profileExtra ?? ''}
-${o.extraProfiles ?? ''}nodes:
-${lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n    address: ${n.address}\n    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}${o.nodeExtra ? o.nodeExtra(n) : ''}`).join('')}`);
+${o.extraProfiles ?? ''}nodes:${o.unlisted ? ' []' : ''}
+${o.unlisted ? '' : lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n${n.address ? `    address: ${n.address}\n` : ''}    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}${o.nodeExtra ? o.nodeExtra(n) : ''}`).join('')}`);
       if (o.rpcbind) {
         await startLabRpcbind(net);
         lab.#privateRun = true;
       }
       await lab.startServer();
+      if (o.storeImage !== undefined) {
+        if (!o.fromStore) throw new Error('DebianLab storeImage needs fromStore');
+        await o.storeImage(lab);
+      }
+      await o.beforeBoot?.(net);
       const nic = o.nic ?? 'virtio-net-pci';
       for (const node of lab.nodes) {
         progress(`booting ${node.hostname} ${node.mac} (${nic}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);

@@ -1,26 +1,53 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildDebianRoot, SLIM_EXCLUDES } from '../images/debian-root.js';
 import { makeSquashfs } from '../images/squashfs.js';
 import { DigestCache } from '../files/digest-cache.js';
+import { findKernel } from '../initramfs/kernel-version.js';
+
+/** What the lab builds an image from: a Debian suite, its packages and what dpkg leaves out. */
+export interface LabRecipe {
+  readonly suite: string;
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  /** systemd units enabled in the tree, each with the target that wants it. */
+  readonly enable?: readonly (readonly [unit: string, target: string])[];
+  /** Bumped when the recipe's meaning changes without its words changing, to rebuild caches. */
+  readonly version: number;
+}
+
+/** Kernel module trees no diskless lab node uses (GPU, sound, wireless, …): a third of the
+ * image and of every live download. Network drivers all stay: one initrd, any NIC. */
+const LAB_MODULE_EXCLUDES = ['drivers/gpu', 'sound', 'drivers/media', 'drivers/infiniband', 'drivers/iio', 'drivers/staging', 'drivers/net/wireless',
+  'drivers/comedi', 'drivers/bluetooth', 'net/bluetooth', 'drivers/isdn', 'drivers/mtd'];
 
 /** The lab's Debian: the smallest system that boots systemd to a login prompt from our server. */
-export const LAB_RECIPE = {
+export const LAB_RECIPE: LabRecipe = {
   suite: 'bookworm',
   // openssl: a TLS client an unprivileged user on a node can run, as the security tests' attacker does.
   include: ['systemd-sysv', 'udev', 'iproute2', 'kmod', 'linux-image-amd64', 'openssh-server', 'openssl'],
   // Kernel module trees no diskless lab node uses (GPU, sound, wireless, …): a third of the
   // image and of every live download. Network drivers all stay: one initrd, any NIC.
-  exclude: [
-    ...SLIM_EXCLUDES,
-    ...['drivers/gpu', 'sound', 'drivers/media', 'drivers/infiniband', 'drivers/iio', 'drivers/staging', 'drivers/net/wireless',
-      // dpkg matches the paths packages ship (/lib/modules), not the merged-/usr target.
-      'drivers/comedi', 'drivers/bluetooth', 'net/bluetooth', 'drivers/isdn', 'drivers/mtd'].map((d) => `/lib/modules/*/kernel/${d}/*`),
-  ],
-  version: 3,
-} as const;
+  // dpkg matches the paths packages ship (/lib/modules), not the merged-/usr target.
+  exclude: [...SLIM_EXCLUDES, ...LAB_MODULE_EXCLUDES.map((d) => `/lib/modules/*/kernel/${d}/*`)],
+  // systemd-networkd runs, as on images whose network it configures: the initramfs hands it
+  // the boot interface, and it renews the lease for as long as the node runs.
+  enable: [['systemd-networkd.service', 'multi-user.target'], ['systemd-networkd.socket', 'sockets.target']],
+  version: 4,
+};
+
+/**
+ * Debian 13 for the distribution tests: kernel 6.12 with .ko.xz modules, shipped under
+ * /usr/lib/modules (trixie's packages moved into /usr). Only what boots to a login prompt.
+ */
+export const TRIXIE_RECIPE: LabRecipe = {
+  suite: 'trixie',
+  include: ['systemd-sysv', 'udev', 'iproute2', 'kmod', 'linux-image-amd64'],
+  exclude: [...SLIM_EXCLUDES, ...LAB_MODULE_EXCLUDES.flatMap((d) => [`/lib/modules/*/kernel/${d}/*`, `/usr/lib/modules/*/kernel/${d}/*`])],
+  version: 1,
+};
 
 export interface LabImage {
   dir: string;
@@ -33,8 +60,8 @@ export interface LabImage {
   kernelVersion: string;
 }
 
-export function labImageKey(): string {
-  return createHash('sha256').update(JSON.stringify(LAB_RECIPE)).digest('hex').slice(0, 16);
+export function labImageKey(recipe: LabRecipe = LAB_RECIPE): string {
+  return createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 16);
 }
 
 /**
@@ -42,41 +69,43 @@ export function labImageKey(): string {
  * Built under a temporary name and renamed when complete, so an interrupted build is never
  * mistaken for a finished one.
  */
-export async function ensureLabImage(cacheDir: string, progress: (msg: string) => void = () => {}): Promise<LabImage> {
-  const dir = join(cacheDir, 'images', `lab-${LAB_RECIPE.suite}-${labImageKey()}`);
+export async function ensureLabImage(cacheDir: string, progress: (msg: string) => void = () => {}, recipe: LabRecipe = LAB_RECIPE): Promise<LabImage> {
+  const dir = join(cacheDir, 'images', `lab-${recipe.suite}-${labImageKey(recipe)}`);
   const manifestPath = join(dir, 'manifest.json');
   if (!existsSync(manifestPath)) {
     const tmp = `${dir}.tmp-${process.pid}`;
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true });
     try {
-      progress(`building the lab image (Debian ${LAB_RECIPE.suite} with systemd and a kernel) with mmdebstrap; this happens once`);
+      progress(`building the lab image (Debian ${recipe.suite} with systemd and a kernel) with mmdebstrap; this happens once`);
       const t0 = Date.now();
       const rootfs = join(tmp, 'rootfs');
       await buildDebianRoot(rootfs, {
-        suite: LAB_RECIPE.suite,
-        include: LAB_RECIPE.include,
-        exclude: LAB_RECIPE.exclude,
+        suite: recipe.suite,
+        include: recipe.include,
+        exclude: recipe.exclude,
         onLine: (l) => { if (/^I: /.test(l)) progress(`  mmdebstrap: ${l.slice(3)}`); },
       });
+      for (const [unit, target] of recipe.enable ?? []) {
+        // What `systemctl enable` does, without running systemctl in the tree.
+        await mkdir(join(rootfs, 'etc/systemd/system', `${target}.wants`), { recursive: true });
+        await symlink(`/lib/systemd/system/${unit}`, join(rootfs, 'etc/systemd/system', `${target}.wants`, unit));
+      }
       // A lab node logs in as root without a password on its console: test images only.
       const shadow = join(rootfs, 'etc/shadow');
       await writeFile(shadow, (await readFile(shadow, 'utf8')).replace(/^root:[^:]*:/m, 'root::'));
       await writeFile(join(rootfs, 'etc/hostname'), 'diskless\n');
       // Host keys made at package install would be shared by every node booting the image;
       // each node gets its own from the server at boot instead, the same at every boot.
-      for (const n of await readdir(join(rootfs, 'etc/ssh'))) if (n.startsWith('ssh_host_')) await rm(join(rootfs, 'etc/ssh', n));
+      for (const n of await readdir(join(rootfs, 'etc/ssh')).catch(() => [])) if (n.startsWith('ssh_host_')) await rm(join(rootfs, 'etc/ssh', n));
       // initramfs-tools made an initrd for a local disk boot; a diskless node never uses it.
       for (const n of await readdir(join(rootfs, 'boot'))) if (n.startsWith('initrd.img-')) await rm(join(rootfs, 'boot', n));
-      const kernels = (await readdir(join(rootfs, 'boot'))).filter((n) => n.startsWith('vmlinuz-')).sort();
-      const kernelName = kernels.at(-1);
-      if (!kernelName) throw new Error('Cannot build the lab image: it has no /boot/vmlinuz-*');
-      await copyFile(join(rootfs, 'boot', kernelName), join(tmp, 'vmlinuz'));
+      const kernel = await findKernel(rootfs);
+      await copyFile(kernel.hostPath, join(tmp, 'vmlinuz'));
       progress(`  squashfs (zstd) of the tree`);
       await makeSquashfs(rootfs, join(tmp, 'root.sqfs'));
       const sha256 = (await new DigestCache().sha256(join(tmp, 'root.sqfs')))!;
-      const kernelVersion = kernelName.slice('vmlinuz-'.length);
-      await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ recipe: LAB_RECIPE, kernelVersion, sha256, builtInMs: Date.now() - t0 }, null, 2));
+      await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ recipe, kernelVersion: kernel.version, sha256, builtInMs: Date.now() - t0 }, null, 2));
       await rm(dir, { recursive: true, force: true });
       await rename(tmp, dir);
       progress(`lab image ready in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${dir}`);

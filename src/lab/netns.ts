@@ -13,6 +13,13 @@ export interface LabNetworkOptions {
    * server), reached through a veth pair and given this address (e.g. 10.77.0.2/24).
    */
   foreignAddress?: string;
+  /**
+   * Makes the foreign host a router to a second segment, a rack: a bridge `br1` in the lab
+   * namespace without an address of the lab host's (its machines reach the server only
+   * through the router), the router's `port` on it with `rackAddress`, IPv4 forwarding in the
+   * router, and the lab host's route to the rack through `foreignAddress`. Needs foreignAddress.
+   */
+  rack?: { port: string; rackAddress: string };
   logger?: Logger;
 }
 
@@ -22,8 +29,16 @@ const BRIDGE = 'br0';
 // Interface names are per namespace, so these short fixed names never collide between labs.
 const VETH_LAB_SIDE = 'vforeign';
 const VETH_FOREIGN_SIDE = 'eth0';
+const RACK_BRIDGE = 'br1';
+const VETH_RACK_LAB_SIDE = 'vrack';
 
 const addressOnly = (cidr: string): string => cidr.split('/')[0] ?? cidr;
+/** "10.78.0.1/24" → "10.78.0.0/24" (whole octets only: the lab's networks are /24s). */
+const networkOf = (cidr: string): string => {
+  const [addr = '', prefix = '24'] = cidr.split('/');
+  const keep = Math.floor(Number(prefix) / 8);
+  return `${addr.split('.').map((o, i) => (i < keep ? o : '0')).join('.')}/${prefix}`;
+};
 
 /**
  * A private L2 segment for booting machines: a namespace with a bridge that QEMU taps and an
@@ -76,6 +91,17 @@ export class LabNetwork {
         await lab.#ip(name, 'link', 'set', VETH_LAB_SIDE, 'master', BRIDGE, 'up');
         await lab.#ip(foreign, 'addr', 'add', options.foreignAddress, 'dev', VETH_FOREIGN_SIDE);
         await lab.#ip(foreign, 'link', 'set', VETH_FOREIGN_SIDE, 'up');
+        if (options.rack !== undefined) {
+          const { port, rackAddress } = options.rack;
+          await lab.#ip(name, 'link', 'add', RACK_BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0');
+          await lab.#ip(name, 'link', 'set', RACK_BRIDGE, 'up');
+          await lab.#ip(name, 'link', 'add', VETH_RACK_LAB_SIDE, 'type', 'veth', 'peer', 'name', port, 'netns', foreign);
+          await lab.#ip(name, 'link', 'set', VETH_RACK_LAB_SIDE, 'master', RACK_BRIDGE, 'up');
+          await lab.#ip(foreign, 'addr', 'add', rackAddress, 'dev', port);
+          await lab.#ip(foreign, 'link', 'set', port, 'up');
+          await run(['ip', 'netns', 'exec', foreign, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+          await lab.#ip(name, 'route', 'add', networkOf(rackAddress), 'via', lab.foreignAddress!);
+        }
       }
     } catch (e) {
       await lab.destroy();
@@ -97,13 +123,16 @@ export class LabNetwork {
     }
   }
 
-  /** Adds a tap port to the bridge for one QEMU NIC; returns its name (tap0, tap1, …). */
-  async addTap(): Promise<string> {
+  /**
+   * Adds a tap port for one QEMU NIC to the lab host's bridge, or with `rack` to the rack
+   * behind the router (options.rack); returns its name (tap0, tap1, …).
+   */
+  async addTap(where: 'lab' | 'rack' = 'lab'): Promise<string> {
     this.#check(this.name);
     const tap = `tap${this.#taps.length}`;
     this.#taps.push(tap);
     await this.#ip(this.name, 'tuntap', 'add', 'dev', tap, 'mode', 'tap');
-    await this.#ip(this.name, 'link', 'set', tap, 'master', BRIDGE, 'up');
+    await this.#ip(this.name, 'link', 'set', tap, 'master', where === 'rack' ? RACK_BRIDGE : BRIDGE, 'up');
     return tap;
   }
 

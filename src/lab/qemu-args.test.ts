@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type QemuSpec, qemuArgs, randomMac } from './qemu-args.js';
+import { type QemuSpec, qemuArgs, qemuBinary, randomMac, uefiFlash } from './qemu-args.js';
 
 const base: QemuSpec = {
   boot: { kind: 'network' },
@@ -70,4 +70,31 @@ test('a NIC on another netdev backend (the lab VLAN port\'s UDP socket) gets id 
   const i = args.indexOf('-netdev');
   assert.equal(args[i + 1], 'socket,id=net0,udp=127.0.0.1:47000,localaddr=127.0.0.1:47001');
   assert.ok(!args.some((a) => a.includes('ifname=')));
+});
+
+test('OVMF with Secure Boot enforced: q35 with SMM, secure flash, the secboot code and Microsoft-keyed variables', () => {
+  const args = qemuArgs({ ...base, firmware: 'uefi-secure-boot', uefiVarsPath: '/tmp/vars.fd', nic: { ...base.nic!, optionRom: false } });
+  assert.deepEqual(args.slice(0, 4), ['-machine', 'q35,graphics=off,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on']);
+  assert.ok(args.includes('if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd'));
+  assert.ok(args.includes('if=pflash,format=raw,unit=1,file=/tmp/vars.fd'));
+  assert.equal(uefiFlash('uefi-secure-boot').vars, '/usr/share/OVMF/OVMF_VARS_4M.ms.fd');
+  assert.throws(() => qemuArgs({ ...base, machine: 'pc', firmware: 'uefi-secure-boot', uefiVarsPath: '/tmp/v' }), /SMM-protected variables need q35/);
+});
+
+test('UEFI HTTP boot only: PXE turned off through fw_cfg; refused for BIOS', () => {
+  const args = qemuArgs({ ...base, firmware: 'uefi', uefiVarsPath: '/tmp/vars.fd', uefiNetBoot: 'http', nic: { ...base.nic!, optionRom: false } });
+  const fwCfg = args.flatMap((a, i) => (a === '-fw_cfg' ? [args[i + 1]] : []));
+  assert.deepEqual(fwCfg, ['name=opt/org.tianocore/IPv4PXESupport,string=n', 'name=opt/org.tianocore/IPv6PXESupport,string=n']);
+  assert.throws(() => qemuArgs({ ...base, uefiNetBoot: 'http' }), /BIOS/);
+});
+
+test('AAVMF: the virt machine with a Cortex-A57, AAVMF flash, no -boot, a kernel console on ttyAMA0', () => {
+  assert.equal(qemuBinary('aavmf'), 'qemu-system-aarch64');
+  assert.equal(qemuBinary('uefi'), 'qemu-system-x86_64');
+  const args = qemuArgs({ ...base, firmware: 'aavmf', uefiVarsPath: '/tmp/vars.fd', nic: { ...base.nic!, optionRom: false } });
+  assert.deepEqual(args.slice(0, 4), ['-machine', 'virt', '-cpu', 'cortex-a57']);
+  assert.ok(args.includes('if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd'));
+  assert.ok(!args.includes('-boot'));
+  const direct = qemuArgs({ ...base, firmware: 'aavmf', uefiVarsPath: '/tmp/vars.fd', boot: { kind: 'kernel', kernel: '/k' } });
+  assert.equal(direct[direct.indexOf('-append') + 1], 'console=ttyAMA0 panic=-1');
 });

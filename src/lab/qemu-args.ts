@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 
-export type Firmware = 'bios' | 'uefi';
+/**
+ * bios: SeaBIOS. uefi: OVMF. uefi-secure-boot: OVMF with Secure Boot enforced (Microsoft's keys
+ * enrolled, as on machines sold today). aavmf: arm64 UEFI (QEMU's virt machine).
+ */
+export type Firmware = 'bios' | 'uefi' | 'uefi-secure-boot' | 'aavmf';
+
+/** Which network boot the UEFI firmware offers: its PXE (TFTP), or only its HTTP boot (no TFTP at all). */
+export type UefiNetBoot = 'pxe' | 'http';
 /** `usb-net` is a CDC Ethernet device behind a qemu-xhci controller: it appears only after USB enumeration. */
 export type NicModel = 'virtio-net-pci' | 'e1000' | 'usb-net';
 
@@ -32,8 +39,10 @@ export interface QemuSpec {
   memoryMiB: number;
   machine: 'pc' | 'q35';
   consolePath: string;
-  /** The machine's private copy of OVMF's variable store (uefi only). */
+  /** The machine's private copy of the firmware's variable store (UEFI firmwares only). */
   uefiVarsPath?: string;
+  /** UEFI only; default pxe (the firmware tries PXE first, then HTTP boot). */
+  uefiNetBoot?: UefiNetBoot;
   nic?: NicSpec;
   extraArgs?: readonly string[];
   /**
@@ -47,22 +56,54 @@ export interface QemuSpec {
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+/** OVMF built with Secure Boot (it needs SMM), and a variable store with Microsoft's KEK and db enrolled. */
+export const OVMF_SECURE_CODE = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd';
+export const OVMF_MS_VARS = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
+/** Debian's qemu-efi-aarch64; both are 64 MiB flash images, as QEMU's virt machine needs. */
+export const AAVMF_CODE = '/usr/share/AAVMF/AAVMF_CODE.fd';
+export const AAVMF_VARS = '/usr/share/AAVMF/AAVMF_VARS.fd';
+
+/** The firmware files of a UEFI firmware: code (read-only) and the variable store to copy. */
+export function uefiFlash(firmware: Exclude<Firmware, 'bios'>): { code: string; vars: string } {
+  switch (firmware) {
+    case 'uefi': return { code: OVMF_CODE, vars: OVMF_VARS };
+    case 'uefi-secure-boot': return { code: OVMF_SECURE_CODE, vars: OVMF_MS_VARS };
+    case 'aavmf': return { code: AAVMF_CODE, vars: AAVMF_VARS };
+  }
+}
+
+/** The QEMU binary for a firmware's architecture. */
+export function qemuBinary(firmware: Firmware): string {
+  return firmware === 'aavmf' ? 'qemu-system-aarch64' : 'qemu-system-x86_64';
+}
+
+/** The serial console a kernel on this firmware's machine writes to. */
+export function serialConsole(firmware: Firmware): string {
+  return firmware === 'aavmf' ? 'ttyAMA0' : 'ttyS0';
+}
 
 // Values inside QEMU's key=value option syntax escape a comma by doubling it.
 export const qemuOptionValue = (v: string): string => v.replace(/,/g, ',,');
 
-function kernelCommandLine(append: string | undefined): string {
+function kernelCommandLine(append: string | undefined, firmware: Firmware): string {
   const parts = append === undefined || append === '' ? [] : [append];
-  if (!/(^|\s)console=/.test(append ?? '')) parts.unshift('console=ttyS0');
+  if (!/(^|\s)console=/.test(append ?? '')) parts.unshift(`console=${serialConsole(firmware)}`);
   // A dead /init then reboots at once, and -no-reboot turns that into QEMU exiting.
   if (!/(^|\s)panic=/.test(append ?? '')) parts.push('panic=-1');
   return parts.join(' ');
 }
 
-/** The qemu-system-x86_64 arguments (without the binary) for `spec`. Pure; no TCG flag needed. */
+/** The arguments (without the binary, see qemuBinary) for `spec`. Pure; no TCG flag needed. */
 export function qemuArgs(spec: QemuSpec): string[] {
+  const secure = spec.firmware === 'uefi-secure-boot';
+  if (secure && spec.machine !== 'q35') throw new Error('Cannot boot OVMF with Secure Boot on the pc machine: its SMM-protected variables need q35');
+  const machine = spec.firmware === 'aavmf'
+    ? ['-machine', 'virt', '-cpu', 'cortex-a57']
+    // graphics=off: SeaBIOS and iPXE print on serial. smm=on: the Secure Boot OVMF keeps its
+    // variables (the keys) where only System Management Mode may write them.
+    : ['-machine', `${spec.machine},graphics=off${secure ? ',smm=on' : ''}`, ...(secure ? ['-global', 'driver=cfi.pflash01,property=secure,value=on'] : [])];
   const args = [
-    '-machine', `${spec.machine},graphics=off`, // graphics=off: SeaBIOS and iPXE print on serial
+    ...machine,
     '-m', String(spec.memoryMiB),
     '-nodefaults', '-no-user-config',
     '-display', 'none',
@@ -74,18 +115,24 @@ export function qemuArgs(spec: QemuSpec): string[] {
         ]),
     ...(spec.allowReboot ? [] : ['-no-reboot']),
   ];
-  if (spec.firmware === 'uefi') {
+  if (spec.firmware !== 'bios') {
     if (spec.uefiVarsPath === undefined) throw new Error('Cannot boot UEFI: no variable store path');
     args.push(
-      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${qemuOptionValue(OVMF_CODE)}`,
+      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${qemuOptionValue(uefiFlash(spec.firmware).code)}`,
       '-drive', `if=pflash,format=raw,unit=1,file=${qemuOptionValue(spec.uefiVarsPath)}`,
     );
+    if (spec.uefiNetBoot === 'http') {
+      // The firmware setting "PXE off": EDK II's network stack then offers HTTP boot only.
+      args.push('-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n');
+    }
+  } else if (spec.uefiNetBoot !== undefined) {
+    throw new Error('Cannot choose a UEFI network boot for BIOS firmware');
   }
   if (spec.nic === undefined) {
     args.push('-nic', 'none');
   } else {
     const n = spec.nic;
-    if (spec.firmware === 'uefi' && n.model === 'e1000' && !n.optionRom) {
+    if (spec.firmware !== 'bios' && n.model === 'e1000' && !n.optionRom) {
       // Verified: OVMF has a virtio-net driver but none for e1000; it falls to the EFI shell.
       throw new Error('Cannot boot UEFI over e1000 without its option ROM: OVMF has no e1000 driver');
     }
@@ -98,11 +145,12 @@ export function qemuArgs(spec: QemuSpec): string[] {
     else args.push('-device', `${n.model},netdev=net0,mac=${n.mac}${n.optionRom ? '' : ',romfile='}`);
   }
   if (spec.boot.kind === 'network') {
-    args.push('-boot', 'n');
+    // QEMU's virt machine has no boot order of its own: AAVMF boots the NIC when nothing else is there.
+    if (spec.firmware !== 'aavmf') args.push('-boot', 'n');
   } else {
     args.push('-kernel', spec.boot.kernel);
     if (spec.boot.initrd !== undefined) args.push('-initrd', spec.boot.initrd);
-    args.push('-append', kernelCommandLine(spec.boot.append));
+    args.push('-append', kernelCommandLine(spec.boot.append, spec.firmware));
   }
   return [...args, ...(spec.extraArgs ?? [])];
 }

@@ -7,15 +7,17 @@ import { type Logger, nullLogger } from '../log/logger.js';
 import { cleanConsole, lastLines } from './console-text.js';
 import { onExitCleanup } from '../process/exit-cleanup.js';
 import type { LabNetwork } from './netns.js';
-import { type BootMethod, type Firmware, type NicModel, type NicSpec, OVMF_VARS, type QemuSpec, qemuArgs, qemuOptionValue, randomMac } from './qemu-args.js';
+import { type BootMethod, type Firmware, type NicModel, type NicSpec, type QemuSpec, qemuArgs, qemuBinary, qemuOptionValue, randomMac, uefiFlash, type UefiNetBoot } from './qemu-args.js';
 import type { ProcessExit } from '../process/command.js';
 import { Daemon } from '../process/daemon.js';
 
-export type { BootMethod, Firmware, NicModel } from './qemu-args.js';
+export type { BootMethod, Firmware, NicModel, UefiNetBoot } from './qemu-args.js';
 
 export interface QemuOptions {
   boot: BootMethod;
   firmware?: Firmware;
+  /** UEFI firmwares: PXE first (default), or HTTP boot only. */
+  uefiNetBoot?: UefiNetBoot;
   memoryMiB?: number;
   machine?: 'pc' | 'q35';
   /** Runs QEMU inside this lab's namespace with one NIC on a tap; without it: no NIC, host namespace. */
@@ -101,10 +103,10 @@ export class QemuMachine {
       const consolePath = join(dir, `${name}.console.log`);
       rmSync(consolePath, { force: true });
       let uefiVarsPath: string | undefined;
-      if (firmware === 'uefi') {
+      if (firmware !== 'bios') {
         // Each machine writes its own boot entries into the store; a shared one leaks boot order between runs.
-        uefiVarsPath = join(dir, `${name}.OVMF_VARS.fd`);
-        copyFileSync(OVMF_VARS, uefiVarsPath);
+        uefiVarsPath = join(dir, `${name}.VARS.fd`);
+        copyFileSync(uefiFlash(firmware).vars, uefiVarsPath);
       }
       let nic: NicSpec | undefined;
       if (options.network !== undefined) {
@@ -125,12 +127,13 @@ export class QemuMachine {
         machine: options.machine ?? 'q35',
         consolePath,
         ...(uefiVarsPath === undefined ? {} : { uefiVarsPath }),
+        ...(options.uefiNetBoot === undefined ? {} : { uefiNetBoot: options.uefiNetBoot }),
         ...(nic === undefined ? {} : { nic }),
         ...(options.extraArgs === undefined ? {} : { extraArgs: options.extraArgs }),
         ...(options.interactive ? { consoleSocket: join(dir, `${name}.console.sock`) } : {}),
         ...(options.allowReboot ? { allowReboot: true } : {}),
       };
-      const argv = ['qemu-system-x86_64', '-name', qemuOptionValue(name), ...qemuArgs(spec)];
+      const argv = [qemuBinary(firmware), '-name', qemuOptionValue(name), ...qemuArgs(spec)];
       const proc = options.network === undefined
         ? await Daemon.start(argv)
         : await options.network.spawn(options.network.name, argv);

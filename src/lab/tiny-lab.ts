@@ -4,24 +4,48 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nullLogger, type Logger } from '../log/logger.js';
 import { LabNetwork, removeStaleLabNamespaces } from './netns.js';
-import { QemuMachine, type Firmware, type NicModel } from './qemu.js';
+import { QemuMachine, type Firmware, type NicModel, type UefiNetBoot } from './qemu.js';
 import { assertLabHost, hostKernel } from './lab-host.js';
 import { buildTinyInitramfs, markerPattern } from './tiny-initramfs.js';
 import type { Daemon } from '../process/daemon.js';
 import { readJsonLog, startLabServer } from './lab-server.js';
 import { adminBaseUrl } from '../api/endpoints.js';
+import { LOADER_REFUSED_MSG } from '../events/loader-watch.js';
+import { arm64Parts, type Arm64Parts } from './arm64-parts.js';
 
 export interface LabBootOptions {
   firmware?: Firmware;
   nic?: NicModel;
   /** full: we hand out the address; proxy: a foreign dnsmasq does, we only say what to boot. */
   dhcpMode?: 'full' | 'proxy';
-  loader?: 'ipxe' | 'pxelinux';
+  loader?: 'ipxe' | 'pxelinux' | 'grub';
+  /** The profile's secure_boot: UEFI machines get shim → GRUB, and the kernel must be signed. */
+  secureBoot?: boolean;
+  /** UEFI only: the firmware's PXE (default) or only its HTTP boot (no TFTP at all). */
+  uefiNetBoot?: UefiNetBoot;
+  /** Shell the tiny /init runs before its marker (its output lands on the console). */
+  probe?: string;
+  /**
+   * marker (default): wait for the tiny /init's marker. loader-refused: wait for the server to
+   * log that the machine's firmware refused its loader (nothing asked for more after it).
+   */
+  until?: 'marker' | 'loader-refused';
+  /**
+   * Also boot an arm64 machine (AAVMF on QEMU's virt machine, TCG) at the same time, from the
+   * same server and inventory: its own profile with Debian's signed arm64 kernel and a tiny
+   * initramfs around an arm64 busybox, through the arm64 signed chain (arm64-parts.ts).
+   */
+  arm64Companion?: boolean;
   /** Default: the NIC's iPXE ROM on BIOS, the firmware's own PXE (which loads ipxe.efi) on UEFI. */
   optionRom?: boolean;
   timeoutMs?: number;
   cacheDir?: string;
   logger?: Logger;
+  /**
+   * The machine sits on a rack behind a router running ISC dhcrelay (circuit id "rack1"), on
+   * RACK_NETWORK; the inventory knows it only by that switch port, not by its MAC. Full DHCP only.
+   */
+  routed?: boolean;
   /** Called with the machine once it runs, e.g. to show its console live. */
   onMachine?: (vm: QemuMachine) => void;
   /**
@@ -30,6 +54,8 @@ export interface LabBootOptions {
    * config, starts it in the lab namespace and resolves once it serves.
    */
   serveWith?: (lab: LabServerSetup) => Promise<Daemon>;
+  /** YAML lines added to the lab profile (indented four spaces), e.g. a menu. */
+  profileExtra?: string;
 }
 
 /** What a `serveWith` hook gets: the network, the boot files, the lab's config and the log file. */
@@ -45,33 +71,49 @@ export interface LabServerSetup {
 
 export interface LabBootResult {
   mac: string;
-  /** The kernel command line the tiny /init saw. */
+  /** The kernel command line the tiny /init saw ('' when waiting for a refusal). */
   cmdline: string;
   console: string;
   /** The server's JSON log lines, parsed. */
   serverLog: Array<Record<string, unknown>>;
   durationMs: number;
+  /** The arm64 companion's boot, when one was asked for. */
+  arm64?: { mac: string; cmdline: string; console: string };
 }
 
 export const LAB_SERVER = '10.77.0.1';
 /** The lab server's admin listener (the api.address and api.port defaults), inside the lab's namespace. */
 export const LAB_ADMIN_URL = adminBaseUrl('127.0.0.1', 8780);
 export const LAB_NODE_ADDRESS = '10.77.0.11';
+export const LAB_ARM64_ADDRESS = '10.77.0.12';
 const FOREIGN_DHCP = '10.77.0.2';
+/** The routed lab's rack: its router (and relay) at .1, the node's reservation at .11. */
+export const RACK_NETWORK = '10.78.0';
+export const RACK_NODE_ADDRESS = `${RACK_NETWORK}.11`;
+export const RACK_PORT = 'rack1';
 
 export function defaultCacheDir(): string {
   return process.env['DISKLESS_CACHE'] ?? '/var/cache/diskless';
 }
 
-function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; token: string }): string {
+interface Arm64Node {
+  mac: string;
+  kernel: string;
+  initrd: string;
+  token: string;
+  parts: Arm64Parts;
+}
+
+function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string; routed: boolean; arm64?: Arm64Node; profileExtra?: string }): string {
+  if (o.routed) return routedLabConfig(o);
+  const a = o.arm64;
   return `# Written by "diskless lab" for one boot; removed afterwards.
 server:
   address: ${LAB_SERVER}
   interface: br0
-  answer_router_solicitations: true
   http_port: 80
   state_dir: ${o.stateDir}
-dhcp:
+${a ? `  signed_boot:\n    arm64: { shim: ${a.parts.shim}, grub: ${a.parts.grub} }\n` : ''}dhcp:
   mode: ${o.mode}
 ${o.mode === 'full' ? '  pool: 10.77.0.100-10.77.0.150\n  routers: [10.77.0.1]\n  dns: [10.77.0.1]\n  domain: lab.test\n' : ''}  unknown_clients: deny
 profiles:
@@ -80,11 +122,48 @@ profiles:
     initrd: ${o.initrd}
     cmdline: console=ttyS0 diskless.lab=${o.token}
     loader: ${o.loader}
-nodes:
+    secure_boot: ${o.secureBoot}${o.profileExtra ?? ''}
+${a ? `  lab-arm64:\n    kernel: ${a.kernel}\n    initrd: ${a.initrd}\n    cmdline: console=ttyAMA0 diskless.lab=${a.token}\n    loader: grub\n    secure_boot: true\n` : ''}nodes:
   - mac: "${o.mac}"
     hostname: lab1
     profile: lab
-${o.mode === 'full' ? `    address: ${LAB_NODE_ADDRESS}\n` : ''}`;
+${o.mode === 'full' ? `    address: ${LAB_NODE_ADDRESS}\n` : ''}${a ? `  - mac: "${a.mac}"\n    hostname: lab-arm64\n    profile: lab-arm64\n${o.mode === 'full' ? `    address: ${LAB_ARM64_ADDRESS}\n` : ''}` : ''}`;
+}
+
+/** Two subnets: the lab host's link and a rack behind a relay; the node is known by its port only. */
+function routedLabConfig(o: { stateDir: string; kernel: string; initrd: string; loader: string; token: string }): string {
+  return `# Written by "diskless lab" for one boot; removed afterwards.
+server:
+  address: ${LAB_SERVER}
+  interface: br0
+  http_port: 80
+  state_dir: ${o.stateDir}
+dhcp:
+  mode: full
+  unknown_clients: deny
+  dns: [10.77.0.1]
+  domain: lab.test
+  subnets:
+    - network: 10.77.0.0/24
+      interface: br0
+      pool: 10.77.0.100-10.77.0.150
+      routers: [10.77.0.1]
+    - network: ${RACK_NETWORK}.0/24
+      pool: ${RACK_NETWORK}.100-${RACK_NETWORK}.150
+      routers: [${RACK_NETWORK}.1]
+      domain: rack1.lab.test
+profiles:
+  lab:
+    kernel: ${o.kernel}
+    initrd: ${o.initrd}
+    cmdline: console=ttyS0 diskless.lab=${o.token}
+    loader: ${o.loader}
+nodes:
+  - hostname: lab1
+    switch_port: { circuit_id: ${RACK_PORT} }
+    address: ${RACK_NODE_ADDRESS}
+    profile: lab
+`;
 }
 
 /**
@@ -103,22 +182,39 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   const mac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
-  const initrd = await buildTinyInitramfs({ markerId: token, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs') });
+  const initrd = await buildTinyInitramfs({ markerId: token, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs'), ...(opts.probe === undefined ? {} : { extraInit: opts.probe }) });
+  let arm64: Arm64Node | undefined;
+  if (opts.arm64Companion) {
+    const parts = await arm64Parts(opts.cacheDir ?? defaultCacheDir());
+    const armToken = randomBytes(4).toString('hex');
+    const armInitrd = await buildTinyInitramfs({ markerId: armToken, busyboxPath: parts.busybox, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs'), ...(opts.probe === undefined ? {} : { extraInit: opts.probe }) });
+    arm64 = { mac: `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`, kernel: parts.kernel, initrd: armInitrd.path, token: armToken, parts };
+  }
   const configPath = join(dir, 'diskless.yaml');
-  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, token });
+  const routed = opts.routed === true;
+  if (routed && mode !== 'full') throw new Error('Cannot run a routed lab with proxyDHCP: the relayed subnet needs our addresses');
+  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, secureBoot: opts.secureBoot ?? false, token, routed, ...(arm64 ? { arm64 } : {}), ...(opts.profileExtra !== undefined ? { profileExtra: opts.profileExtra } : {}) });
   await writeFile(configPath, config({ stateDir: join(dir, 'state'), kernel: hostKernel(), initrd: initrd.path }));
 
   let net: LabNetwork | undefined;
   let vm: QemuMachine | undefined;
+  let armVm: QemuMachine | undefined;
   const serverLogPath = join(dir, 'server.log');
   try {
-    net = await LabNetwork.create({ ...(mode === 'proxy' ? { foreignAddress: `${FOREIGN_DHCP}/24` } : {}), logger: log });
+    net = await LabNetwork.create({
+      ...(mode === 'proxy' || routed ? { foreignAddress: `${FOREIGN_DHCP}/24` } : {}),
+      ...(routed ? { rack: { port: RACK_PORT, rackAddress: `${RACK_NETWORK}.1/24` } } : {}),
+      logger: log,
+    });
     if (mode === 'proxy') await startForeignDhcp(net, dir);
     if (opts.serveWith) await opts.serveWith({ net, kernel: hostKernel(), initrd: initrd.path, config, logPath: serverLogPath });
     else await startLabServer(net, configPath, serverLogPath);
+    if (routed) await startRelay(net, dir);
     vm = await QemuMachine.start({
+      ...(routed ? { tap: await net.addTap('rack') } : {}),
       boot: { kind: 'network' },
       firmware,
+      ...(opts.uefiNetBoot === undefined ? {} : { uefiNetBoot: opts.uefiNetBoot }),
       network: net,
       nicModel: opts.nic ?? 'virtio-net-pci',
       mac,
@@ -126,10 +222,39 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
       logger: log,
     });
     opts.onMachine?.(vm);
-    const m = await vm.waitFor(markerPattern(token), opts.timeoutMs ?? 240_000);
+    if (arm64) {
+      armVm = await QemuMachine.start({
+        boot: { kind: 'network' },
+        firmware: 'aavmf',
+        network: net,
+        nicModel: 'virtio-net-pci',
+        mac: arm64.mac,
+        optionRom: false,
+        memoryMiB: 1024,
+        logger: log,
+      });
+    }
+    const timeoutMs = opts.timeoutMs ?? 240_000;
+    let cmdline = '';
+    if (opts.until === 'loader-refused') {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await readJsonLog(serverLogPath)).some((l) => l['msg'] === LOADER_REFUSED_MSG && l['mac'] === mac)) {
+        if (Date.now() > deadline) throw new Error(`the server did not log "${LOADER_REFUSED_MSG}" for ${mac} within ${timeoutMs / 1000} s`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    } else {
+      const m = await vm.waitFor(markerPattern(token), timeoutMs);
+      cmdline = (m[1] ?? '').trim();
+    }
+    let armResult: LabBootResult['arm64'];
+    if (arm64 && armVm) {
+      const am = await armVm.waitFor(markerPattern(arm64.token), timeoutMs);
+      armResult = { mac: arm64.mac, cmdline: (am[1] ?? '').trim(), console: armVm.consoleText() };
+    }
     return {
+      ...(armResult ? { arm64: armResult } : {}),
       mac,
-      cmdline: (m[1] ?? '').trim(),
+      cmdline,
       console: vm.consoleText(),
       serverLog: await readJsonLog(serverLogPath),
       durationMs: Date.now() - started,
@@ -139,9 +264,22 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
     throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- server log (last lines) ---\n${serverTail}`);
   } finally {
     await vm?.stop().catch(() => undefined);
+    await armVm?.stop().catch(() => undefined);
     await net?.destroy();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** ISC dhcrelay on the router: rack1 (circuit id "rack1", option 82) up to the lab server. */
+async function startRelay(net: LabNetwork, dir: string): Promise<Daemon> {
+  const relay = await net.spawn(net.foreignName!, ['dhcrelay', '-d', '-4', '-a', '-id', RACK_PORT, '-iu', 'eth0', LAB_SERVER], { logFile: join(dir, 'dhcrelay.log') });
+  // It names each interface it listens on once it relays; the firmware's first DISCOVER must not be lost.
+  const deadline = Date.now() + 15_000;
+  while (!/Sending on +Socket\/fallback/.test(relay.output())) {
+    if (relay.status || Date.now() > deadline) throw new Error(`dhcrelay did not start: ${relay.output().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return relay;
 }
 
 /** A DHCP server that is not ours: addresses only, no boot information (the proxyDHCP case). */

@@ -16,8 +16,8 @@ export interface RaResponderOptions {
 /**
  * Runs diskless-ra-responder (ra-responder.c) on the boot interface: it answers IPv6 Router
  * Solicitations with "no router here" (lifetime 0, nothing else), so iPXE does not wait about
- * 13 s per boot stage for an IPv6 router that an IPv4-only LAN never has. Opt-in
- * (`server.answer_router_solicitations`): it is traffic on the admin's link.
+ * 13 s per boot stage for an IPv6 router that an IPv4-only LAN never has. Whether it runs is
+ * decided by ra-policy.ts (`server.answer_router_solicitations`: by default only on an IPv4-only link).
  */
 export class RaResponder {
   readonly #log: Logger;

@@ -1,12 +1,14 @@
 import type { DisklessConfig, NodeConfig } from '../config/types.js';
 import type { PowerConfig } from '../config/power.js';
+import { nodeKey } from '../boot/boot-target.js';
 import { DisklessError } from '../errors/diskless-error.js';
 import { normalizeMac } from '../net/mac.js';
 import { ipmiPower, type IpmiRunner, type PowerAction, type PowerOutcome } from './ipmi.js';
 
 /** A node to act on: how people name it and its BMC, if it has one. */
 export interface PowerTarget {
-  mac: string;
+  /** The node's identity key (its MAC, or host:NAME for a node known by its switch port). */
+  key: string;
   name: string;
   power?: PowerConfig;
 }
@@ -19,7 +21,7 @@ export interface PowerResult extends PowerOutcome {
 export const DEFAULT_POWER_PARALLEL = 8;
 
 export function targetOf(n: NodeConfig): PowerTarget {
-  return { mac: n.mac, name: n.hostname ?? n.mac, ...(n.power ? { power: n.power } : {}) };
+  return { key: nodeKey(n), name: n.hostname ?? nodeKey(n), ...(n.power ? { power: n.power } : {}) };
 }
 
 /**
@@ -42,8 +44,8 @@ export function selectTargets(config: DisklessConfig, sel: { names: readonly str
   for (const name of sel.names) {
     const node = findNode(config, name);
     if (!node) throw new DisklessError('DL_INVENTORY_NOT_FOUND', `no node ${name} in ${config.file} (diskless node list shows them)`);
-    if (!seen.has(node.mac)) out.push(targetOf(node));
-    seen.add(node.mac);
+    if (!seen.has(nodeKey(node))) out.push(targetOf(node));
+    seen.add(nodeKey(node));
   }
   return out;
 }

@@ -25,7 +25,7 @@ export interface SecretStoreOptions {
   logger?: Logger;
 }
 
-/** `'*'` stands for every node without a value of its own. */
+/** A node's key (its MAC, or "host:NAME" for a node without one), or `'*'`: every node without a value of its own. */
 export type NodeSelector = string;
 
 const DEFAULT_DIR = 'default';
@@ -132,9 +132,17 @@ export class SecretStore {
     }
   }
 
-  /** The directory holding one node's secrets, or the defaults for `'*'`. */
+  /**
+   * The directory holding one node's secrets, or the defaults for `'*'`. A node is named by
+   * its MAC, or, without one (a node known by its switch port), by "host:NAME".
+   */
   nodeDir(selector: NodeSelector): string {
     if (selector === '*') return join(this.root, DEFAULT_DIR);
+    if (selector.startsWith('host:')) {
+      const name = selector.slice(5);
+      if (!HOSTNAME.test(name)) throw new Error(`Invalid node host name "${name}"`);
+      return join(this.root, `host-${name.toLowerCase()}`);
+    }
     const mac = normalizeMac(selector);
     if (mac === undefined) throw new Error(`Invalid MAC address "${selector}"`);
     return join(this.root, macToHyphens(mac));

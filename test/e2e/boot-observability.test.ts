@@ -112,3 +112,62 @@ test('a failed boot and a good one, seen in the API, /metrics and the dashboard'
   assert.deepEqual(pageErrors, [], 'no console errors or CSP violations');
   await chrome.close();
 });
+
+// An unattended node with a boot menu, on the real network initrd: the menu's timeout boots the
+// default entry, whose root is missing; /init (rd.shell=0 from on_failure: reboot) uploads its
+// report, which the API serves, and reboots; at the next menu a key typed on the console picks
+// the rescue entry, which stops in a shell in the initramfs. No root is ever fetched.
+test('a boot menu, an unattended failure: the timeout boots the default, its failure report reaches the API and the node reboots; a key picks the rescue shell', { timeout: 15 * MINUTES }, async (t) => {
+  const lab = await DebianLab.start({
+    mode: 'live', retry: 3,
+    nodeCmdline: 'root=live:http://10.77.0.1/missing.sqfs',
+    profileExtra: `
+    on_failure: reboot
+    failure_delay: 3
+    menu:
+      timeout: 4
+      entries:
+        - { name: lab, profile: debian, label: "Debian from the lab" }
+        - { name: again, profile: debian, label: "Debian, second entry" }
+        - { name: rescue, rescue: true, key: r }`,
+  });
+  t.after(() => lab.stop());
+  const vm = lab.vm;
+  const api = async (path: string) => {
+    const r = await lab.net.exec(lab.net.name, ['curl', '-s', '-w', '\n%{http_code}', `${LAB_ADMIN_URL}${path}`], { check: false });
+    const cut = r.stdout.lastIndexOf('\n');
+    return { status: Number(r.stdout.slice(cut + 1)), text: r.stdout.slice(0, cut) };
+  };
+
+  // Boot 1: the menu shows its three entries and, untouched, boots the default after 4 s.
+  const menu1 = await vm.waitFor(/\[r\] Rescue: a shell in the initramfs/, 5 * MINUTES);
+  assert.match(vm.consoleText(), /\[1\] Debian from the lab/);
+  assert.match(vm.consoleText(), /\[2\] Debian, second entry/);
+  const booting = await vm.waitFor(/Diskless: booting lab1 \(\S+\) with profile debian/, 60_000, menu1.index);
+  const failed = await vm.waitFor(/FAILED in stage 'root'/, 6 * MINUTES, booting.index);
+  const rebooting = await vm.waitFor(/rd\.shell=0: no shell; reboot in 3 s/, 2 * MINUTES, failed.index);
+  assert.match(vm.consoleText().slice(failed.index, rebooting.index), /the failure report is sent to http:\/\/10\.77\.0\.1/);
+  assert.doesNotMatch(vm.consoleText().slice(failed.index, rebooting.index), /starting a shell on the console/);
+
+  const report = await api(`/api/v1/nodes/${lab.mac}/failure-report`);
+  assert.equal(report.status, 200, report.text);
+  const r = JSON.parse(report.text) as { stage: string; cause: string; text: string };
+  assert.equal(r.stage, 'root');
+  assert.match(r.cause, /missing\.sqfs/);
+  assert.match(r.text, /^== diskless failure report ==\nstage: root\n/);
+  assert.match(r.text, /rd\.shell=0 rd\.emergency=reboot rd\.diskless\.failure_delay=3/);
+  assert.doesNotMatch(r.text, /rd\.diskless\.token=(?!\(removed\))/, 'no live token in a report');
+  const detail = JSON.parse((await api(`/api/v1/nodes/${lab.mac}`)).text) as { failureReport: { stage: string } | null };
+  assert.equal(detail.failureReport?.stage, 'root');
+
+  // Boot 2, after the reboot: the menu again; "r" typed on the console picks the rescue entry.
+  const menu2 = await vm.waitFor(/\[r\] Rescue: a shell in the initramfs/, 3 * MINUTES, rebooting.index);
+  await vm.type('r');
+  const stopped = await vm.waitFor(/rd\.break=root: stopping before stage 'root'/, 5 * MINUTES, menu2.index);
+  await vm.waitFor(/starting a shell on the console/, 60_000, stopped.index);
+  await vm.type('echo "rescue-$((6 * 7))"; cat /proc/cmdline\n');
+  await vm.waitFor(/rescue-42/, 60_000, stopped.index);
+  const after = vm.consoleText().slice(stopped.index);
+  assert.match(after, /rd\.break=root rd\.shell/, 'the rescue entry\'s command line');
+  assert.doesNotMatch(after, /rd\.diskless\.token=/, 'the rescue entry carries no token');
+});

@@ -3,11 +3,14 @@
 // check what only a really booted diskless node can show.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { DebianLab } from '../../src/lab/debian-lab.js';
-import { LAB_NODE_ADDRESS } from '../../src/lab/tiny-lab.js';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DebianLab, LAB_IMAGE_HOSTNAME } from '../../src/lab/debian-lab.js';
 import { ensureLabImageVariant } from '../../src/lab/lab-image.js';
+import { LAB_ADMIN_URL, LAB_NODE_ADDRESS } from '../../src/lab/tiny-lab.js';
 
 const MINUTES = 60_000;
 type Line = Record<string, unknown>;
@@ -79,19 +82,52 @@ test('live root: image fetched into RAM, checksum verified, overlay, reboot forg
   }
 });
 
-test('copy-to-RAM root: the whole tree in tmpfs, same initrd on e1000', { timeout: 15 * MINUTES }, async () => {
-  const lab = await DebianLab.start({ mode: 'live', copy: true, nic: 'e1000' });
+test('an allowed unknown machine boots the default profile (copy-to-RAM root on e1000, pool address): sshd accepts a login with host keys it made at boot, reported as ephemeral', { timeout: 15 * MINUTES }, async () => {
+  const work = await mkdtemp(join(tmpdir(), 'dl-unlisted-e2e-'));
+  const lab = await DebianLab.start({ mode: 'live', copy: true, nic: 'e1000', unlisted: true });
   try {
     await lab.login();
     assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running');
     assert.match(await lab.run('findmnt -n -o FSTYPE /'), /^tmpfs/, 'the root is the RAM copy itself');
     assert.match(await lab.run('cat /sys/class/net/*/device/uevent | grep DRIVER='), /DRIVER=e1000\b/);
     assert.match(await lab.run('test -e /run/initramfs/diskless/image/root.sqfs || echo image-freed'), /image-freed/);
-    assert.equal((await lab.run('hostname')).trim(), 'lab1');
+    assert.equal((await lab.run('hostname')).trim(), LAB_IMAGE_HOSTNAME, 'the server names only inventory nodes');
+    const address = await lab.leasedAddress(lab.mac);
+    assert.match(String(address), /^10\.77\.0\.1[0-5]\d$/, 'an address from the pool');
+    assert.match(await lab.run('ip -4 -o addr show'), new RegExp(`inet ${String(address).replace(/\./g, '\\.')}/24`));
+
+    // sshd runs with keys the node made at this boot (the image has none, the server holds none
+    // for a machine it does not know); root's key is typed on the console, then the admin logs
+    // in checking the host key against the one the node shows there.
+    assert.equal((await lab.run('systemctl is-active ssh')).trim(), 'active');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'admin@lab', '-f', join(work, 'admin')]);
+    const adminPub = (await readFile(join(work, 'admin.pub'), 'utf8')).trim();
+    await typeLine(lab, '/root/.ssh/authorized_keys', adminPub);
+    const hostKey = (await lab.run('cat /etc/ssh/ssh_host_ed25519_key.pub')).trim().split(/\s+/).slice(0, 2).join(' ');
+    assert.match(hostKey, /^ssh-ed25519 AAAA/);
+    await writeFile(join(work, 'known_hosts'), `${address} ${hostKey}\n`);
+    const ssh = await lab.net.exec(lab.net.name, ['ssh', '-i', join(work, 'admin'), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes',
+      '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`, '-o', 'HostKeyAlgorithms=ssh-ed25519', '-o', 'ConnectTimeout=20', `root@${address}`, 'hostname'], { timeoutMs: 60_000 });
+    assert.equal(ssh.stdout.trim(), LAB_IMAGE_HOSTNAME);
+
+    // The handoff row of its timeline says the host keys are this boot's own.
+    const detail = JSON.parse((await lab.net.exec(lab.net.name, ['curl', '-sf', `${LAB_ADMIN_URL}/api/v1/nodes/${lab.mac}`])).stdout) as { known: boolean; timeline: Array<{ name: string; detail: string }> };
+    assert.equal(detail.known, false);
+    assert.match(detail.timeline.find((r) => r.name === 'handoff')?.detail ?? '', /(^| )ssh_host_keys=ephemeral( |$)/);
   } finally {
     await lab.stop();
+    await rm(work, { recursive: true, force: true });
   }
 });
+
+/** Writes one line into a file on the node by typing it, checked by reading it back. */
+async function typeLine(lab: DebianLab, file: string, line: string): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const back = await lab.run(`mkdir -p -m 700 ${file.replace(/\/[^/]*$/, '')}; echo '${line}' > ${file}; chmod 600 ${file}; cat ${file}`);
+    if (back.trim().split('\n').at(-1)!.trim() === line) return;
+  }
+  throw new Error(`could not type ${line.length} characters into ${file} on the console intact`);
+}
 
 test('USB NIC only: kernel handed over directly with BOOTIF, coldplug waits for the NIC to enumerate, live root to the login prompt', { timeout: 15 * MINUTES }, async () => {
   const lab = await DebianLab.start({ mode: 'live', nic: 'usb-net' });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { runLabBoot, LAB_NODE_ADDRESS, LAB_SERVER, type LabBootResult } from '../../src/lab/tiny-lab.js';
+import { runLabBoot, LAB_NODE_ADDRESS, LAB_SERVER, RACK_NETWORK, RACK_NODE_ADDRESS, RACK_PORT, type LabBootResult } from '../../src/lab/tiny-lab.js';
 import { hostKernel } from '../../src/lab/lab-host.js';
 import { macToHyphens } from '../../src/net/mac.js';
 
@@ -48,11 +48,37 @@ test('BIOS, iPXE ROM, virtio-net, full DHCP: DHCP → HTTP script → kernel + i
   assertFullDhcp(r, new RegExp(`^http://${LAB_SERVER}/boot/${macToHyphens(r.mac)}\\.ipxe$`));
   assertIpxeHttpChain(r);
   assertBootedKernel(r);
+  // The shipped default (answer_router_solicitations: auto, not set in the lab's config) found
+  // the lab bridge IPv4-only and told iPXE "no IPv6 router here".
+  const decided = r.serverLog.filter((l) => l['msg'] === 'answering IPv6 router solicitations');
+  assert.equal(decided.length, 1, 'the server decided to answer router solicitations');
+  assert.equal(decided[0]!['setting'], 'auto');
+  assert.equal(decided[0]!['interface'], 'br0');
+  assert.ok(lines(r, 'ra', (l) => l['msg'] === 'router solicitation answered').length > 0, 'no router solicitation of the node was answered');
 });
 
 test('BIOS, iPXE ROM, e1000, full DHCP: the same chain on another NIC', async () => {
   const r = await runLabBoot({ firmware: 'bios', nic: 'e1000', dhcpMode: 'full' });
   assertFullDhcp(r, /\.ipxe$/);
+  assertIpxeHttpChain(r);
+  assertBootedKernel(r);
+});
+
+// A rack behind a router: ISC dhcrelay (option 82, circuit id "rack1") forwards to the server,
+// and every byte of the boot crosses the router. The inventory lists the node by its switch
+// port only (unknown_clients: deny), so the profile's command line reaching the kernel shows
+// the machine was taken for that node.
+test('routed: through a real dhcrelay, a node known only by its switch port gets its rack address and boots', async () => {
+  const r = await runLabBoot({ firmware: 'bios', nic: 'virtio-net-pci', dhcpMode: 'full', routed: true });
+  const acks = lines(r, 'dhcp', (l) => l['type'] === 'ack' && l['mac'] === r.mac);
+  assert.ok(acks.length > 0, 'no DHCP ack logged for the machine');
+  for (const a of acks) {
+    assert.deepEqual([a['ip'], a['giaddr'], a['subnet'], a['circuitId'], a['node']], [RACK_NODE_ADDRESS, `${RACK_NETWORK}.1`, `${RACK_NETWORK}.0/24`, RACK_PORT, 'host:lab1']);
+  }
+  assert.ok(acks.some((a) => /\.ipxe$/.test(String(a['file']))), 'iPXE was handed its script');
+  // The script and kernel were fetched from the rack address, through the router.
+  const script = fetched(r, 'http', `boot/${macToHyphens(r.mac)}.ipxe`);
+  assert.match(String(script['peer']), new RegExp(`^(::ffff:)?${RACK_NODE_ADDRESS.replaceAll('.', '\\.')}$`));
   assertIpxeHttpChain(r);
   assertBootedKernel(r);
 });
@@ -69,12 +95,19 @@ test('proxyDHCP beside a foreign dnsmasq: address from dnsmasq, boot from us', a
   assertBootedKernel(r);
 });
 
-test('legacy pxelinux: pxelinux.0 over TFTP reads its per-MAC config and boots', async () => {
-  const r = await runLabBoot({ firmware: 'bios', nic: 'virtio-net-pci', dhcpMode: 'full', loader: 'pxelinux' });
+// The profile lists a boot menu: pxelinux shows it with menu.c32 and, untouched, boots the
+// default entry (the rescue one here, not the first) when the timeout runs out.
+test('legacy pxelinux: pxelinux.0 over TFTP reads its per-MAC config, a boot menu (menu.c32) whose timeout boots the default entry', async () => {
+  const r = await runLabBoot({
+    firmware: 'bios', nic: 'virtio-net-pci', dhcpMode: 'full', loader: 'pxelinux',
+    profileExtra: '\n    menu:\n      timeout: 1\n      default: rescue\n      entries:\n        - { name: lab, profile: lab }\n        - { name: rescue, rescue: true }\n        - { name: again, profile: lab, label: "The lab profile again" }',
+  });
   assertFullDhcp(r, /^pxelinux\.0$/);
   fetched(r, 'tftp', 'pxelinux.0');
   fetched(r, 'tftp', 'ldlinux.c32');
   fetched(r, 'tftp', `pxelinux.cfg/01-${macToHyphens(r.mac)}`);
+  for (const module of ['menu.c32', 'libutil.c32']) fetched(r, 'tftp', module);
+  assert.match(r.cmdline, /(^| )rd\.break=root rd\.shell( |$)/, 'the default entry, the rescue one, booted');
   assert.equal(fetched(r, 'tftp', 'profiles/lab/kernel')['bytes'], KERNEL_SIZE);
   fetched(r, 'tftp', 'profiles/lab/initrd-0');
   assert.equal(lines(r, 'http').length, 0, 'pxelinux uses TFTP only');

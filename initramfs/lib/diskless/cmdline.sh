@@ -8,6 +8,7 @@ parse_cmdline() {
     DL_NFS_OPTS="" DL_TOKEN="" DL_SECRETS_URL="" DL_NETWAIT=60 DL_SETTLE=3
     DL_DISK_PATH="" DL_DISK_MODEL="" DL_DISK_ID="" DL_DISK_SIZE="" DL_DISK_UPPER=1 DL_DISK_SWAP=0
     DL_DISK_SCRATCH="" DL_DISK_PERSIST="" DL_BOND="" DL_BOND_SLAVES="" DL_VLAN=""
+    DL_EMERGENCY=reboot DL_FAILURE_DELAY=30
     read -r _cmdline < "${DL_CMDLINE_FILE:-/proc/cmdline}"
     set -f  # split on blanks but never expand a word such as "*" against the filesystem
     for _arg in $_cmdline; do
@@ -26,6 +27,9 @@ parse_cmdline() {
             rd.break=*) DL_BREAK=${_arg#*=} ;;
             rd.break) DL_BREAK=switch_root ;;
             rd.shell|rd.shell=1) DL_SHELL=1 ;;
+            rd.shell=0) DL_SHELL=0 ;;
+            rd.emergency=*) DL_EMERGENCY=${_arg#*=} ;;
+            rd.diskless.failure_delay=*) DL_FAILURE_DELAY=${_arg#*=} ;;
             rd.debug) DL_DEBUG=1 ;;
             diskless.server=*) DL_SERVER=${_arg#*=} ;;
             diskless.secrets=*) DL_SECRETS_URL=${_arg#*=} ;;
@@ -72,6 +76,8 @@ check_cmdline() {
     case "$DL_DISK_SWAP" in ''|*[!0-9]*) cause "rd.diskless.disk.swap=$DL_DISK_SWAP: expected MiB"; return ;; esac
     case "$DL_DISK_SIZE" in ""|*-*) ;; *) cause "rd.diskless.disk.size=$DL_DISK_SIZE: expected MIN-MAX in bytes"; return ;; esac
     case "$DL_DISK_SIZE" in *[!0-9-]*|*-*-*) cause "rd.diskless.disk.size=$DL_DISK_SIZE: expected MIN-MAX in bytes"; return ;; esac
+    case "$DL_EMERGENCY" in reboot|poweroff|halt) ;; *) cause "rd.emergency=$DL_EMERGENCY: expected reboot, poweroff or halt"; return ;; esac
+    case "$DL_FAILURE_DELAY" in ''|*[!0-9]*) cause "rd.diskless.failure_delay=$DL_FAILURE_DELAY: expected a number of seconds"; return ;; esac
     case "$DL_SHA256" in ''|[0-9a-f]*) ;; *) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac
     if [ -n "$DL_SHA256" ] && [ ${#DL_SHA256} -ne 64 ]; then cause "rd.diskless.sha256 must be 64 hex digits"; return; fi
     case "$DL_SHA256" in *[!0-9a-f]*) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac

@@ -9,7 +9,7 @@ DL_LOG=${DL_LOG:-/run/initramfs/diskless.log}
 DL_CONSOLE=${DL_CONSOLE:-/dev/console}
 
 info() {
-    printf 'diskless: %s\n' "$*" > "$DL_CONSOLE"
+    printf 'diskless: %s\n' "$*" >> "$DL_CONSOLE"
     printf '%s %s\n' "$(cut -d' ' -f1 /proc/uptime)" "$*" >> "$DL_LOG"
 }
 
@@ -98,15 +98,17 @@ shell_on_console() {
     setsid cttyhack sh -i
 }
 
-# dracut's rdsosreport, smaller: what an admin needs to see why this node did not boot.
+DL_SOSREPORT=${DL_SOSREPORT:-/run/initramfs/rdsosreport.txt}
+
+# dracut's rdsosreport, smaller: what an admin needs to see why this node did not boot. An
+# unspent one-time token on the command line (and in the kernel's messages) is left out: the
+# report may be shown, or sent, where the token must not go.
 save_report() {
-    local _f
-    _f=/run/initramfs/rdsosreport.txt
     {
         echo "== diskless failure report =="
         echo "stage: $1"
         echo "cause: $2"
-        echo "== /proc/cmdline"; cat /proc/cmdline
+        echo "== /proc/cmdline"; cat "${DL_CMDLINE_FILE:-/proc/cmdline}"
         echo "== log"; cat "$DL_LOG"
         echo "== ip addr"; ip addr 2>&1
         echo "== ip route"; ip route 2>&1
@@ -114,8 +116,47 @@ save_report() {
         echo "== lsmod"; cat /proc/modules 2>&1
         echo "== mounts"; cat /proc/mounts
         echo "== dmesg (last 100)"; dmesg 2>&1 | tail -n 100
-    } > "$_f" 2>&1
-    info "a report is saved in $_f"
+    } 2>&1 | sed 's/rd\.diskless\.token=[^ ]*/rd.diskless.token=(removed)/g' > "$DL_SOSREPORT"
+    info "a report is saved in $DL_SOSREPORT"
+}
+
+send_failure_report() {
+    timeout 20 wget -q -O /dev/null --post-file "$1" "$DL_SERVER/api/v1/failure-report" 2>/dev/null
+}
+
+# POST the saved report (its first 48 KiB) to the server, which keeps each machine's last one.
+upload_failure_report() {
+    local _form
+    if [ -z "$DL_SERVER" ] || [ -z "$DL_NET_UP" ] || [ -z "$DL_MAC" ]; then
+        info "the failure report stays here: the network is not up"
+        return 1
+    fi
+    _form=$DL_SOSREPORT.form
+    {
+        printf 'mac=%s&stage=%s&cause=%s&report=' "$(urlencode "$DL_MAC")" "$(urlencode "$1")" "$(urlencode "$2")"
+        head -c 49152 "$DL_SOSREPORT" | od -An -tx1 -v | tr -d '\n' | sed 's/ \([0-9a-f][0-9a-f]\)/%\1/g'
+    } > "$_form"
+    if send_failure_report "$_form"; then
+        info "the failure report is sent to $DL_SERVER"
+    else
+        info "the failure report could not be sent to $DL_SERVER"
+    fi
+    rm -f "$_form"
+}
+
+# rd.shell=0: nobody is at the console. Send the report, wait rd.diskless.failure_delay seconds
+# (time to read the console, or for what failed to come back), then rd.emergency's action.
+unattended_failure() {
+    local _action _delay
+    _action=$DL_EMERGENCY _delay=$DL_FAILURE_DELAY
+    # The cmdline stage may be what failed: never act on a value it refused.
+    case "$_action" in reboot|poweroff|halt) ;; *) _action=reboot ;; esac
+    case "$_delay" in ''|*[!0-9]*) _delay=30 ;; esac
+    upload_failure_report "$1" "$2"
+    info "rd.shell=0: no shell; $_action in $_delay s"
+    sleep "$_delay"
+    sync
+    "$_action" -f
 }
 
 fail() {
@@ -124,6 +165,7 @@ fail() {
     info "FAILED in stage '$_stage': $_cause"
     save_report "$_stage" "$_cause"
     report "$_stage" failed "$_cause"
+    [ "$DL_SHELL" = 0 ] && unattended_failure "$_stage" "$_cause"
     while :; do
         shell_on_console
         info "the boot cannot go on after a failure in stage '$_stage'; reboot when ready"

@@ -87,11 +87,15 @@ set_hostname() {
     fi
 }
 
-# The real system must keep the interface that carries its root: a network tool that released
-# the lease or took the interface down would cut the node off from its root. Leave the lease
-# where its network tools look and mark the interface as taken.
+# The real system must keep the interface that carries its root, and keep its lease alive as
+# long as it runs: a network tool that released the lease or took the interface down would cut
+# the node off from its root, and a lease nobody renews expires after dhcp.lease_time, when the
+# server may give the address to another machine. Whatever the image runs renews it: networkd
+# and NetworkManager are handed the interface with DHCP and told to keep the address; an image
+# that runs neither (or ifupdown, whose ifdown would release the lease and deconfigure the
+# interface at shutdown) gets the lease keeper, busybox udhcpc left running by this initramfs.
 hand_over_network() {
-    local _d
+    local _d _manager
     # initramfs-tools' format, read by Debian's scripts (values quoted: it gets sourced).
     {
         printf 'DEVICE=%s\n' "$(shquote "$NET_IFACE")"
@@ -104,24 +108,27 @@ hand_over_network() {
         printf 'ROOTSERVER=%s\n' "$(shquote "$NET_SERVERID")"
         printf 'PROTO=%s\n' "$(shquote "$NET_SOURCE")"
     } > "$DL_RUN/net-$NET_IFACE.conf"
-    # systemd-networkd, if the image enables it: keep what is configured, never release it.
-    mkdir -p "$DL_RUN/systemd/network"
-    {
-        echo "# Written by the Diskless initramfs: this interface carries the root filesystem."
-        echo "[Match]"
-        # A bond or VLAN shares its MAC with its NICs: match it by name.
-        if [ -n "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ]; then echo "Name=$NET_IFACE"; else echo "MACAddress=$DL_MAC"; fi
-        echo "[Network]"
-        echo "Address=$NET_IP/$NET_PREFIX"
-        [ -n "$NET_ROUTER" ] && echo "Gateway=$NET_ROUTER"
-        echo "KeepConfiguration=yes"
-        echo "[DHCPv4]"
-        echo "SendRelease=no"
-    } > "$DL_RUN/systemd/network/10-diskless-$NET_IFACE.network"
+    _manager=$(image_network_manager)
+    DL_LEASE_KEEPER=""
+    write_networkd_config "$_manager"
     [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ] || hand_over_stack
+    # The NetworkManager keyfile describes one Ethernet NIC by its MAC; a bond or VLAN the
+    # initramfs made is left configured and its lease goes to the lease keeper.
+    [ "$_manager" = NetworkManager ] && [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ] && write_nm_connection
+    if [ "$NET_SOURCE" != dhcp ]; then
+        DL_LEASE_RENEWAL=none
+    elif [ "$_manager" = networkd ] || { [ "$_manager" = NetworkManager ] && [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ]; }; then
+        DL_LEASE_RENEWAL=$_manager
+    else
+        DL_LEASE_RENEWAL=keeper DL_LEASE_KEEPER=1
+        prepare_lease_keeper
+    fi
+    info "network: the real system runs ${_manager}; lease renewal: $DL_LEASE_RENEWAL"
+    DL_STAGE_DETAIL="${DL_STAGE_DETAIL:+$DL_STAGE_DETAIL }network_manager=$_manager lease_renewal=$DL_LEASE_RENEWAL"
     [ -n "$_writable" ] || return 0
     # ifupdown: "manual" means configured elsewhere, so ifdown at shutdown leaves it alone.
-    if [ -d "$DL_NEWROOT/etc/network" ]; then
+    # Not for NetworkManager, whose ifupdown plugin leaves interfaces listed there unmanaged.
+    if [ -d "$DL_NEWROOT/etc/network" ] && [ "$_manager" != NetworkManager ]; then
         mkdir -p "$DL_NEWROOT/etc/network/interfaces.d"
         printf '# Written by the Diskless initramfs: %s carries the root filesystem.\nallow-hotplug %s\niface %s inet manual\n' \
             "$NET_IFACE" "$NET_IFACE" "$NET_IFACE" > "$DL_NEWROOT/etc/network/interfaces.d/diskless-$NET_IFACE"
@@ -137,12 +144,128 @@ hand_over_network() {
     return 0
 }
 
+# unit_enabled NAME: the image starts systemd unit NAME at boot: `systemctl enable` linked it
+# into a .wants directory, and it is not masked (a link to /dev/null, or an empty file).
+unit_enabled() {
+    local _d _w
+    for _d in etc/systemd/system run/systemd/system; do
+        _w=$DL_NEWROOT/$_d/$1
+        [ -L "$_w" ] && [ "$(readlink "$_w")" = /dev/null ] && return 1
+        [ -f "$_w" ] && [ ! -L "$_w" ] && [ ! -s "$_w" ] && return 1
+    done
+    for _w in "$DL_NEWROOT"/etc/systemd/system/*.wants/"$1" "$DL_NEWROOT"/lib/systemd/system/*.wants/"$1" "$DL_NEWROOT"/usr/lib/systemd/system/*.wants/"$1"; do
+        # -L: the links are absolute, so they resolve only inside the new root.
+        { [ -L "$_w" ] || [ -e "$_w" ]; } && return 0
+    done
+    return 1
+}
+
+# What configures the network in the real system: NetworkManager, networkd, ifupdown or none.
+image_network_manager() {
+    if unit_enabled NetworkManager.service; then echo NetworkManager
+    elif unit_enabled systemd-networkd.service || unit_enabled systemd-networkd.socket; then echo networkd
+    elif [ -f "$DL_NEWROOT/etc/network/interfaces" ] && { [ -e "$DL_NEWROOT/sbin/ifup" ] || [ -e "$DL_NEWROOT/usr/sbin/ifup" ]; }; then echo ifupdown
+    else echo none
+    fi
+}
+
+# systemd-networkd: keep the address the initramfs configured (Address=, KeepConfiguration=yes:
+# never dropped, not at start, not when the lease expires, not when networkd stops at shutdown),
+# and, when networkd is the image's network manager, run DHCP on it so the lease is renewed at
+# T1 and rebound at T2. The client identifier is the MAC, as udhcpc sent it, so a DHCP server
+# that keys leases by it (a site's own, in proxy mode) sees the same client and gives it the
+# same address; no RELEASE, ever.
+write_networkd_config() {
+    mkdir -p "$DL_RUN/systemd/network"
+    {
+        echo "# Written by the Diskless initramfs: this interface carries the root filesystem."
+        echo "[Match]"
+        # A bond or VLAN shares its MAC with its NICs: match it by name.
+        if [ -n "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ]; then echo "Name=$NET_IFACE"; else echo "MACAddress=$DL_MAC"; fi
+        echo "[Network]"
+        echo "Address=$NET_IP/$NET_PREFIX"
+        [ -n "$NET_ROUTER" ] && echo "Gateway=$NET_ROUTER"
+        [ "$1" = networkd ] && [ "$NET_SOURCE" = dhcp ] && echo "DHCP=ipv4"
+        echo "KeepConfiguration=yes"
+        echo "[DHCPv4]"
+        echo "SendRelease=no"
+        if [ "$1" = networkd ] && [ "$NET_SOURCE" = dhcp ]; then
+            echo "ClientIdentifier=mac"
+            # The initramfs named the machine from the same lease already.
+            echo "UseHostname=no"
+        fi
+    } > "$DL_RUN/systemd/network/10-diskless-$NET_IFACE.network"
+}
+
+# NetworkManager: a connection for the boot interface, in /run so it lasts this boot only.
+# NetworkManager finds the interface configured and takes it over with this connection
+# (keep-configuration, its default), renews the lease itself, never gives up asking
+# (dhcp-timeout infinity) and leaves the interface configured when it stops.
+write_nm_connection() {
+    local _f _uuid
+    _f=$DL_RUN/NetworkManager/system-connections/diskless-$NET_IFACE.nmconnection
+    _uuid=$(cat /proc/sys/kernel/random/uuid 2>/dev/null)
+    mkdir -p "${_f%/*}"
+    (
+        umask 077  # NetworkManager ignores keyfiles others can read
+        {
+            echo "# Written by the Diskless initramfs: this interface carries the root filesystem."
+            echo "[connection]"
+            echo "id=diskless-$NET_IFACE"
+            [ -n "$_uuid" ] && echo "uuid=$_uuid"
+            echo "type=ethernet"
+            echo "interface-name=$NET_IFACE"
+            echo "autoconnect=true"
+            echo "autoconnect-priority=999"
+            echo "[ethernet]"
+            echo "mac-address=$DL_MAC"
+            echo "[ipv4]"
+            if [ "$NET_SOURCE" = dhcp ]; then
+                echo "method=auto"
+                echo "dhcp-client-id=mac"
+                echo "dhcp-timeout=2147483647"
+            else
+                echo "method=manual"
+                echo "address1=$NET_IP/$NET_PREFIX${NET_ROUTER:+,$NET_ROUTER}"
+            fi
+            echo "may-fail=false"
+            echo "[ipv6]"
+            echo "method=ignore"
+        } > "$_f"
+    )
+}
+
+# The lease keeper for images without a network manager of their own: the initrd's busybox and
+# lease-keeper.sh, carried into the real system's /run. do_switch_root starts it.
+prepare_lease_keeper() {
+    carry_busybox
+    cp "$DL_LIB/lease-keeper.sh" "$DL_RUN/diskless/lease-keeper.sh"
+    chmod 0755 "$DL_RUN/diskless/lease-keeper.sh"
+}
+
+# The lease keeper runs chrooted into the new root, so the paths it uses (/run/diskless/…) are
+# the real system's once switch_root has moved that root to /; started in the initramfs's own
+# root it would look for them in the initramfs, which switch_root empties. It is a child of
+# PID 1 in no unit: systemd leaves it alone until the last moment of shutdown, and udhcpc
+# killed then does not deconfigure the interface.
+start_lease_keeper() {
+    [ -n "$DL_LEASE_KEEPER" ] || return 0
+    setsid chroot "$DL_NEWROOT" /run/diskless/lease-keeper.sh start "$NET_IFACE" "$NET_IP" &
+    info "lease keeper started: udhcpc renews $NET_IP on $NET_IFACE (state in /run/diskless/net/lease-keeper.state)"
+}
+
+# The initrd's static busybox, in the real system's /run, for what outlives the initramfs.
+carry_busybox() {
+    [ -x "$DL_RUN/diskless/bin/busybox" ] && return 0
+    mkdir -p "$DL_RUN/diskless/bin"
+    cp "${DL_BUSYBOX:-/bin/busybox}" "$DL_RUN/diskless/bin/busybox"
+}
+
 # A oneshot unit that tells the server the system is up, once the login prompt is there.
 # It runs busybox from /run (carried over from this initramfs), so the image needs no wget.
 install_booted_unit() {
     [ -n "$DL_SERVER" ] && [ -d "$DL_NEWROOT/etc/systemd/system" ] || return 0
-    mkdir -p /run/diskless/bin
-    cp /bin/busybox /run/diskless/bin/busybox
+    carry_busybox
     {
         echo '#!/run/diskless/bin/busybox sh'
         printf 'server=%s\n' "$(shquote "$DL_SERVER")"
@@ -177,18 +300,22 @@ do_switch_root() {
         mkdir -p "$DL_NEWROOT$_m"
         mount --move "$_m" "$DL_NEWROOT$_m" || { cause "cannot move $_m into the new root"; return; }
     done
+    start_lease_keeper
     exec switch_root "$DL_NEWROOT" "$DL_INIT"
 }
 
 # A node that got no host keys from the server (no token: pxelinux, a machine the inventory
 # does not list, a kernel handed over directly) would start sshd without any, since images
 # carry none, and ssh.service would fail. Such a node makes its own before sshd starts; they
-# live in the RAM overlay, so they are new at every boot. Nodes with stored identity keep the
-# server's keys, which the identity stage has put in place by now.
+# live in the RAM overlay, so they are new at every boot, and the handoff report says
+# ssh_host_keys=ephemeral. Nodes with stored identity keep the server's keys, which the identity
+# stage has put in place by now (ssh_host_keys=kept).
 install_ssh_host_keys_unit() {
     local _k
     [ -x "$DL_NEWROOT/usr/bin/ssh-keygen" ] && [ -d "$DL_NEWROOT/etc/systemd/system" ] || return 0
-    for _k in "$DL_NEWROOT"/etc/ssh/ssh_host_*_key; do [ -e "$_k" ] && return 0; done
+    for _k in "$DL_NEWROOT"/etc/ssh/ssh_host_*_key; do
+        [ -e "$_k" ] && { DL_STAGE_DETAIL="${DL_STAGE_DETAIL:+$DL_STAGE_DETAIL }ssh_host_keys=kept"; return 0; }
+    done
     cat > "$DL_NEWROOT/etc/systemd/system/diskless-ssh-host-keys.service" <<'UNIT'
 [Unit]
 Description=Make SSH host keys for this boot (the Diskless server holds none for this node)
@@ -207,4 +334,6 @@ UNIT
     mkdir -p "$DL_NEWROOT/etc/systemd/system/multi-user.target.wants"
     ln -sf ../diskless-ssh-host-keys.service "$DL_NEWROOT/etc/systemd/system/multi-user.target.wants/diskless-ssh-host-keys.service"
     info "no SSH host keys from the server: the system makes its own for this boot"
+    # The timeline says so: this node's host keys change at every boot.
+    DL_STAGE_DETAIL="${DL_STAGE_DETAIL:+$DL_STAGE_DETAIL }ssh_host_keys=ephemeral"
 }

@@ -8,12 +8,34 @@ DL_MNT=/run/initramfs/diskless
 DL_LOWER=$DL_MNT/lower
 DL_IMAGE_DIR=$DL_MNT/image
 
+# A kernel module this initrd must have for the root, modular or built in.
+have_module() {
+    modprobe -q "$1" 2>/dev/null && return 0
+    [ -d "/sys/module/$1" ] && return 0
+    grep -q "/$1\.ko" "/lib/modules/$(uname -r)/modules.builtin" 2>/dev/null
+}
+
+# The modules a root kind needs beyond squashfs: nbd and nfs are carried only when the image's
+# kernel has them (Red Hat's kernels ship no nbd.ko). Missing, they stay missing: no retry.
+root_support() {
+    local _v
+    case "$DL_ROOT_KIND" in
+        nbd) have_module nbd || { cause "this initrd has no nbd module (its kernel $(uname -r) has none): boot this image with root mode live or nfs, or use an image whose kernel has nbd"; return; } ;;
+        nfs)
+            # NFSv3 may be built into nfs.ko itself (CONFIG_NFS_V3=y beside a modular nfs).
+            _v=$(nfs_root_version)
+            have_module "nfsv$_v" || { [ "$_v" = 3 ] && have_module nfs; } || { cause "this initrd has no nfsv$_v module (its kernel $(uname -r) has none): boot this image with root mode live or nbd, or use an image whose kernel has NFS"; return; } ;;
+    esac
+    return 0
+}
+
 attach_root_with_retry() {
     local _start _try _why _elapsed
     if [ "$DL_ROOT_KIND" = dhcp ]; then
         root_from_dhcp || return
         DL_STAGE_DETAIL="root_from=dhcp"
     fi
+    root_support || return
     _start=$(now_ms)
     _try=1
     while :; do
@@ -158,6 +180,21 @@ root_from_dhcp() {
     classify_root
 }
 
+# The NFS version root= asks for: the one its options name (vers= or nfsvers=), else 4 for
+# nfs4: and 3 for nfs:.
+nfs_root_version() {
+    local _rest _opts
+    _rest=${DL_ROOT#*:}
+    _rest=${_rest#*:}
+    _opts=""
+    case "$_rest" in *:*) _opts=${_rest#*:} ;; esac
+    case ",$_opts," in
+        *,vers=4*|*,nfsvers=4*) echo 4 ;;
+        *,vers=*|*,nfsvers=*) echo 3 ;;
+        *) case "$DL_ROOT" in nfs4:*) echo 4 ;; *) echo 3 ;; esac ;;
+    esac
+}
+
 # root=nfs:SERVER:/PATH[:OPTIONS] or root=nfs4:SERVER:/PATH[:OPTIONS]. nfs4: mounts NFSv4;
 # nfs: the version its options name (vers= or nfsvers=), else NFSv3, as the kernel's own
 # nfsroot and initramfs-tools' klibc nfsmount do.
@@ -172,12 +209,8 @@ attach_nfs() {
     [ -n "$_server" ] && [ -n "$_path" ] || { cause "root=$DL_ROOT: expected nfs:SERVER:/PATH[:OPTIONS]"; return; }
     # The kernel's NFS client takes the server's address itself (addr=), not a name.
     valid_ipv4 "$_server" || { cause "root=$DL_ROOT: the NFS server must be an IPv4 address (the kernel mounts without a resolver)"; return; }
-    _vers=3 _named=""
-    case "$DL_ROOT" in nfs4:*) _vers=4 ;; esac
-    case ",$_opts," in
-        *,vers=4*|*,nfsvers=4*) _vers=4 _named=1 ;;
-        *,vers=*|*,nfsvers=*) _vers=3 _named=1 ;;
-    esac
+    _vers=$(nfs_root_version) _named=""
+    case ",$_opts," in *,vers=*|*,nfsvers=*) _named=1 ;; esac
     if [ "$_vers" = 4 ]; then _type=nfs4; modprobe -q nfsv4; else _type=nfs; modprobe -q nfsv3; fi
     modprobe -q nfs
     # mount.nfs would add addr= (and the v4 callback address); busybox mount passes our options

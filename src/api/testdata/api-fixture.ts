@@ -20,7 +20,7 @@ export interface Fixture {
 }
 
 // Cast: the config types grow while this is written; the API reads only these fields.
-const profile = { name: 'lab', image: 'debian', kernel: '', initrds: [], cmdline: 'quiet', loader: 'ipxe' } as unknown as ProfileConfig;
+const profile = { name: 'lab', image: 'debian', kernel: '', initrds: [], cmdline: 'quiet', loader: 'ipxe', secureBoot: false } as unknown as ProfileConfig;
 
 /** A real HttpServer on 127.0.0.1 with the API over a temporary state directory and fake writers. */
 export async function startApi(t: { after(fn: () => unknown): void }, overrides: Partial<Omit<ApiDeps, 'events' | 'states'>> = {}): Promise<Fixture> {

@@ -3,7 +3,7 @@
  * what an event touched, without reloading. Views are chosen by the URL fragment:
  * #/ (fleet), #/node/MAC, #/discovered, #/images.
  */
-import type { BootEvent, DiscoveredMachine, EventPage, ImageList, NodeDetail, NodeSummary, Profile, ProfileList, StoredImage } from '../../api/wire.js';
+import type { BootEvent, DiscoveredMachine, EventPage, FailureReport, ImageList, NodeDetail, NodeSummary, Profile, ProfileList, StoredImage } from '../../api/wire.js';
 import { API, ApiProblem, getAll, getJson, serverNow, tokenStore } from './api.js';
 import { DiscoveredView } from './discovered-view.js';
 import { byId, h } from './dom.js';
@@ -84,8 +84,9 @@ async function loadNode(mac: string): Promise<void> {
     const detail = await getJson<NodeDetail>(`/nodes/${mac}`);
     const since = detail.bootStartedAt === null ? 'limit=100' : `since=${encodeURIComponent(new Date(detail.bootStartedAt).toISOString())}&limit=1000`;
     const { events } = await getJson<EventPage>(`/nodes/${mac}/events?${since}`);
+    const report = detail.failureReport ? await getJson<FailureReport>(`/nodes/${mac}/failure-report`) : undefined;
     if (route().mac !== mac) return;
-    renderNode(root, detail, events, serverNow());
+    renderNode(root, detail, events, serverNow(), report);
   } catch (e) {
     const p = e instanceof ApiProblem ? e : new ApiProblem(0, String(e), '');
     root.replaceChildren(h('p', {}, h('a', { href: '#/' }, '← Fleet')), h('div', { class: 'message error', role: 'alert' }, h('strong', {}, p.message), p.hint ? ` ${p.hint}` : ''));

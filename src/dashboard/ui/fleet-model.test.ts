@@ -6,7 +6,7 @@ import { formatAgo, formatBytes, formatDuration } from './format.js';
 
 const V = '0123456789abcdef';
 function node(mac: string, over: Partial<NodeSummary>): NodeSummary {
-  return { mac, known: true, hostname: null, address: null, status: 'offline', stage: null, cause: null, ip: null, bootCount: 0, bootStartedAt: null, booted: null, running: null, lastEvent: null, ...over };
+  return { mac, known: true, hostname: null, address: null, status: 'offline', stage: null, cause: null, ip: null, bootCount: 0, bootStartedAt: null, booted: null, running: null, lastEvent: null, relayAgent: null, ...over };
 }
 const images: StoredImage[] = [{ name: 'debian', published: V, publishedAt: null, previous: [], versions: [{ version: V, created: '', kernelVersion: '', size: 1, sha256: '', parent: null, published: true, nodes: ['52:54:00:00:00:02'] }] }];
 const nodes = [

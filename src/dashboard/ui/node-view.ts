@@ -1,11 +1,12 @@
 /** One node: what it is, its latest boot as an SVG timeline, and that boot's events. */
-import type { BootEvent, NodeDetail } from '../../api/wire.js';
+import type { BootEvent, FailureReport, NodeDetail } from '../../api/wire.js';
 import { h } from './dom.js';
 import { badge } from './fleet-view.js';
 import { formatDuration, shortVersion } from './format.js';
 import { STATUS_FILL, timelineGeometry, timelineSvg } from './timeline-svg.js';
 
-export function renderNode(root: HTMLElement, n: NodeDetail, events: readonly BootEvent[], now: number): void {
+/** `report`: its last failure report in full, when the node has sent one. */
+export function renderNode(root: HTMLElement, n: NodeDetail, events: readonly BootEvent[], now: number, report?: FailureReport): void {
   const title = n.hostname || n.mac;
   const image = n.image ?? (n.booted?.image ? { name: n.booted.image, version: n.booted.version ?? '' } : null);
   const svgBox = h('div', { class: 'timeline-box', id: 'timeline' });
@@ -28,6 +29,7 @@ export function renderNode(root: HTMLElement, n: NodeDetail, events: readonly Bo
     legend(),
     h('h3', {}, `Events of this boot (${events.length})`),
     eventsTable(events, n),
+    ...(report ? failureReport(report) : []),
   );
   if (!n.timeline.length) {
     svgBox.replaceChildren(h('p', { class: 'empty' }, 'No boot recorded yet.'));
@@ -36,6 +38,19 @@ export function renderNode(root: HTMLElement, n: NodeDetail, events: readonly Bo
   const width = Math.max(600, Math.min(1400, svgBox.clientWidth || 900));
   // The string is built by timelineSvg, which escapes every text that came from the node.
   svgBox.innerHTML = timelineSvg(timelineGeometry(n.timeline, now, { width, labelWidth: 96, rowHeight: 24, barHeight: 14 }));
+}
+
+/** The report /init sent when a boot failed under rd.shell=0: folded, its text as text. */
+function failureReport(r: FailureReport): HTMLElement[] {
+  return [
+    h('h3', {}, 'Last failure report'),
+    h(
+      'details',
+      { id: 'failure-report' },
+      h('summary', {}, `Received ${new Date(r.at).toLocaleString()}: stage ${r.stage}: ${r.cause || '(no cause reported)'} (${r.bytes} bytes${r.truncated ? ', cut short' : ''})`),
+      h('pre', { class: 'report' }, r.text),
+    ),
+  ];
 }
 
 function fact(term: string, value: string): HTMLElement[] {

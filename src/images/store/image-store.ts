@@ -9,6 +9,7 @@ import { acquireLock } from '../../files/lock-file.js';
 import { DisklessError } from '../../errors/diskless-error.js';
 import { readStateFile, StateFileError, writeStateFile, type StateFileFormat } from '../../files/state-file.js';
 import { unsquashTree } from '../squashfs.js';
+import type { RootMode } from '../../config/types.js';
 
 export const ROOT_SQFS = 'root.sqfs';
 export const KERNEL = 'vmlinuz';
@@ -36,6 +37,20 @@ export interface Manifest {
   created: string;
   parent: string | null;
   files: Record<StoredFile, FileEntry>;
+  /**
+   * Root modes the initrd can attach (live always; nbd and nfs when the kernel has their
+   * modules). Absent in manifests written before it was recorded: every mode is assumed.
+   */
+  rootModes?: RootMode[];
+  /** Where the tree came from, when it was imported: the reference as given and the digest it resolved to. */
+  source?: ImageSource;
+}
+
+export interface ImageSource {
+  /** "docker://registry.example/app:1.2", "oci-archive:/srv/app.tar", … */
+  ref: string;
+  /** sha256 of the image manifest (or index) the reference named at import: "sha256:…". */
+  digest: string;
 }
 
 /** Contents of ROOT/NAME/published. `previous` is newest first: previous[0] is where rollback goes. */
@@ -79,6 +94,8 @@ export interface AddVersionInput {
   initrd: string;
   kernelVersion: string;
   parent?: string;
+  rootModes?: RootMode[];
+  source?: ImageSource;
   /**
    * Hard-link the inputs instead of copying them (falls back to a copy across filesystems).
    * Only for inputs nobody will modify afterwards: a linked file shares its inode with the store.
@@ -277,6 +294,8 @@ export class ImageStore {
           created: this.#clock().toISOString(),
           parent: input.parent ?? null,
           files,
+          ...(input.rootModes ? { rootModes: [...input.rootModes] } : {}),
+          ...(input.source ? { source: { ...input.source } } : {}),
         };
         await writeStateFile(join(tmp, MANIFEST), MANIFEST_FILE, manifest);
         await fsyncDir(tmp);

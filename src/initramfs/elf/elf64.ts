@@ -190,3 +190,57 @@ function parse(bytes: Uint8Array): ElfDynamicInfo {
   }
   return info;
 }
+
+const SHDR_SIZE = 64;
+const SHT_NOBITS = 8;
+
+export type ElfSectionResult = { ok: true; data: Uint8Array | undefined } | { ok: false; error: string };
+
+/**
+ * The bytes of the section named `name` (a kernel module's ".modinfo"), or undefined when the
+ * file has none. Layout: the gABI's "Sections": e_shoff, e_shentsize, e_shnum and e_shstrndx in
+ * the header; sh_name, sh_type, sh_offset and sh_size in each entry.
+ */
+export function elfSection(bytes: Uint8Array, name: string): ElfSectionResult {
+  try {
+    return { ok: true, data: section(bytes, name) };
+  } catch (e) {
+    if (e instanceof ElfError) return { ok: false, error: e.message };
+    throw e;
+  }
+}
+
+function section(bytes: Uint8Array, name: string): Uint8Array | undefined {
+  if (bytes.length < EHDR_SIZE || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
+    throw new ElfError('not an ELF file (bad magic)');
+  }
+  if (bytes[4] !== 2) throw new ElfError(`not ELF64 (EI_CLASS ${bytes[4]})`);
+  if (bytes[5] !== 1 && bytes[5] !== 2) throw new ElfError(`unknown byte order (EI_DATA ${bytes[5]})`);
+  const r = reader(bytes, bytes[5] === 1);
+  const shoff = r.u64(0x28, 'e_shoff');
+  const shentsize = r.u16(0x3a, 'e_shentsize');
+  const shnum = r.u16(0x3c, 'e_shnum');
+  const shstrndx = r.u16(0x3e, 'e_shstrndx');
+  if (shnum === 0) return undefined;
+  if (shentsize < SHDR_SIZE) throw new ElfError(`e_shentsize ${shentsize} is smaller than ${SHDR_SIZE}`);
+  if (shoff + shnum * shentsize > bytes.length) {
+    throw new ElfError(`section headers (${shnum} × ${shentsize} at ${shoff}) run past the end of the file (${bytes.length} bytes)`);
+  }
+  if (shstrndx >= shnum) throw new ElfError(`e_shstrndx ${shstrndx} is not a section (${shnum})`);
+  const header = (i: number) => {
+    const at = shoff + i * shentsize;
+    const h = { name: r.u32(at, 'sh_name'), type: r.u32(at + 4, 'sh_type'), offset: r.u64(at + 0x18, 'sh_offset'), size: r.u64(at + 0x20, 'sh_size') };
+    if (h.type !== SHT_NOBITS && h.offset + h.size > bytes.length) throw new ElfError(`section ${i} (${h.size} bytes at ${h.offset}) runs past the end of the file`);
+    return h;
+  };
+  const names = header(shstrndx);
+  const namesEnd = names.offset + names.size;
+  for (let i = 0; i < shnum; i++) {
+    const h = header(i);
+    if (h.name >= names.size) continue;
+    if (r.cstring(names.offset + h.name, namesEnd, 'section name') !== name) continue;
+    if (h.type === SHT_NOBITS) return new Uint8Array(0);
+    return bytes.subarray(h.offset, h.offset + h.size);
+  }
+  return undefined;
+}

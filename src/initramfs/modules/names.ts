@@ -28,3 +28,19 @@ export function normalizeAlias(alias: string): string {
   }
   return out;
 }
+
+export type ModuleCompression = 'gzip' | 'xz' | 'zstd';
+
+const COMPRESSED_MODULE = /\.ko\.(gz|xz|zst)$/;
+
+/** How a module file is compressed, by its name as depmod lists it ("e1000.ko.xz"); undefined for a plain ".ko". */
+export function moduleCompression(path: string): ModuleCompression | undefined {
+  const m = COMPRESSED_MODULE.exec(path);
+  if (m === null) return undefined;
+  return m[1] === 'gz' ? 'gzip' : m[1] === 'xz' ? 'xz' : 'zstd';
+}
+
+/** "kernel/drivers/net/e1000.ko.zst" → "kernel/drivers/net/e1000.ko": where an initramfs keeps it, decompressed. */
+export function plainModulePath(path: string): string {
+  return path.replace(COMPRESSED_MODULE, '.ko');
+}

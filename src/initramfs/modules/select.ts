@@ -1,4 +1,5 @@
-import { type ResolvedModules, resolveModules } from './resolve.js';
+import type { RootMode } from '../../config/types.js';
+import { lookupModule, type ResolvedModules, resolveModules } from './resolve.js';
 import type { ModuleTree } from './tree.js';
 
 /**
@@ -7,8 +8,18 @@ import type { ModuleTree } from './tree.js';
  * have netbooted from, and /init coldplugs whatever hardware it finds.
  */
 
-/** What every root type needs (root=live / nbd / nfs: squashfs on loop, NBD, NFS, and the overlay). */
-export const BOOT_MODULES = ['squashfs', 'loop', 'overlay', 'nbd', 'nfs', 'nfsv4'] as const;
+/** What every root needs: the squashfs image (on a loop device for live roots) and the overlay. */
+export const BOOT_MODULES = ['squashfs', 'loop', 'overlay'] as const;
+
+/**
+ * What one root mode needs beyond BOOT_MODULES. Taken when the kernel has them and required only
+ * where a profile boots that mode (Red Hat's kernels ship no nbd.ko): the boot tree refuses a
+ * profile whose image's initrd lacks its mode, and /init says so too.
+ */
+export const ROOT_MODE_MODULES: Readonly<Record<Exclude<RootMode, 'live'>, readonly string[]>> = {
+  nbd: ['nbd'],
+  nfs: ['nfs', 'nfsv4'],
+};
 
 /**
  * Wanted when the kernel has them, modular or built in: NFSv3; a local disk (ext4 on virtio,
@@ -67,6 +78,17 @@ export interface ModuleSelectionOptions {
   /** NIC drivers to carry; undefined means every network driver of the kernel. */
   drivers?: readonly string[] | undefined;
   extraModules?: readonly string[] | undefined;
+  /** Root modes whose modules must be there (an error otherwise); the others' are taken when present. */
+  requireRootModes?: readonly RootMode[] | undefined;
+}
+
+/** The root modes an initramfs with these modules (files and built-ins) can attach. */
+export function supportedRootModes(has: (name: string) => boolean): RootMode[] {
+  const modes: RootMode[] = ['live'];
+  for (const [mode, names] of Object.entries(ROOT_MODE_MODULES) as Array<[Exclude<RootMode, 'live'>, readonly string[]]>) {
+    if (names.every(has)) modes.push(mode);
+  }
+  return modes;
 }
 
 /**
@@ -75,13 +97,25 @@ export interface ModuleSelectionOptions {
  */
 export function selectBootModules(tree: ModuleTree, options: ModuleSelectionOptions = {}): ResolvedModules {
   const required = [...(options.drivers ?? []), ...BOOT_MODULES, ...(options.extraModules ?? [])];
-  const optional: string[] = [...(options.drivers === undefined ? networkDriverNames(tree) : []), ...OPTIONAL_BOOT_MODULES];
+  const modeModules: string[] = [];
+  for (const [mode, names] of Object.entries(ROOT_MODE_MODULES) as Array<[RootMode, readonly string[]]>) {
+    if (options.requireRootModes?.includes(mode)) required.push(...names);
+    else modeModules.push(...names);
+  }
+  const optional: string[] = [...(options.drivers === undefined ? networkDriverNames(tree) : []), ...modeModules, ...OPTIONAL_BOOT_MODULES];
   const first = resolveModules(tree, required, { optional });
   const names = new Set(first.modules.map((m) => m.name));
   const companions = [
     ...(names.has('virtio') ? VIRTIO_TRANSPORTS : []),
     ...(names.has('usbcore') ? USB_HOST_CONTROLLERS : []),
   ].filter((c) => !names.has(c));
-  if (companions.length === 0) return first;
-  return resolveModules(tree, required, { optional: [...optional, ...companions] });
+  const result = companions.length === 0 ? first : resolveModules(tree, required, { optional: [...optional, ...companions] });
+  // A mode the kernel cannot do is said once, in its own words, not as "cannot find nbd".
+  for (const [mode, modNames] of Object.entries(ROOT_MODE_MODULES)) {
+    const missing = modNames.filter((n) => lookupModule(tree, n).kind === 'unknown');
+    if (missing.length === 0 || options.requireRootModes?.includes(mode as RootMode)) continue;
+    result.warnings = result.warnings.filter((w) => !missing.some((n) => w.startsWith(`Cannot find kernel module "${n}" `)));
+    result.warnings.push(`kernel ${tree.kernelVersion} has no ${missing.join(', ')} module: this initrd cannot attach ${mode.toUpperCase()} roots (a profile with root mode ${mode} refuses it)`);
+  }
+  return result;
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type RootLink, resolveInRoot } from '../root-path.js';
+import { type RootLink, type RootResolution, resolveInRoot } from '../root-path.js';
+import { MODULE_DIRS } from '../kernel-version.js';
 import { type AliasIndex, buildAliasIndex } from './alias-index.js';
 import {
   parseBuiltinModinfo,
@@ -27,7 +28,7 @@ export interface ModuleTree {
   kernelVersion: string;
   /** The image root the tree was read from. */
   root: string;
-  /** "/lib/modules/VERSION" after the image's own symlinks ("/usr/lib/modules/…" on merged /usr). */
+  /** Where the modules are inside the root, after its own symlinks ("/usr/lib/modules/VERSION" on merged /usr). */
   dir: string;
   hostDir: string;
   /** Symlinks crossed to reach `dir`; the archive needs them for "/lib/modules" to work. */
@@ -55,15 +56,23 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
   }
 }
 
-/** Reads ROOT/lib/modules/VERSION: the image's own modules, never the host's (unless ROOT is "/"). */
+/** Reads ROOT/lib/modules/VERSION (or ROOT/usr/lib/modules/VERSION): the image's own modules, never the host's (unless ROOT is "/"). */
 export async function loadModuleTree(root: string, kernelVersion: string): Promise<ModuleTree> {
   if (kernelVersion === '' || kernelVersion.includes('/')) {
     throw new Error(`Cannot read kernel modules: invalid kernel version "${kernelVersion}"`);
   }
-  const where = await resolveInRoot(root, `/lib/modules/${kernelVersion}`);
-  if (!where.ok || !where.stats.isDirectory()) {
+  // /lib/modules first (merged /usr: the same directory), then a /usr/lib/modules that /lib does not link to.
+  let where: RootResolution | undefined;
+  for (const base of MODULE_DIRS) {
+    const r = await resolveInRoot(root, `${base}/${kernelVersion}`);
+    if (r.ok && r.stats.isDirectory()) {
+      where = r;
+      break;
+    }
+  }
+  if (where === undefined || !where.ok) {
     throw new Error(
-      `Cannot read kernel modules for ${kernelVersion}: ${join(root, 'lib/modules', kernelVersion)} is not a directory` +
+      `Cannot read kernel modules for ${kernelVersion}: neither ${join(root, 'lib/modules', kernelVersion)} nor ${join(root, 'usr/lib/modules', kernelVersion)} is a directory` +
         ' (the image needs its own kernel package)',
     );
   }

@@ -1,3 +1,4 @@
+import { plainModulePath } from './names.js';
 import { lookupModule } from './resolve.js';
 import type { ModuleInfo, ModuleTree } from './tree.js';
 
@@ -18,6 +19,9 @@ export interface IndexFile {
  *
  * kmod's modprobe ignores these text files and needs the *.bin indexes; an initramfs that
  * carries kmod must run depmod at boot.
+ *
+ * Paths are those of the archive, where every module is a plain ".ko" (module-file.ts):
+ * "e1000.ko.xz" in the image's modules.dep is "e1000.ko" here.
  */
 export function moduleIndexFiles(tree: ModuleTree, modules: readonly ModuleInfo[]): IndexFile[] {
   const included = new Map(modules.map((m) => [m.name, m]));
@@ -40,10 +44,11 @@ export function moduleIndexFiles(tree: ModuleTree, modules: readonly ModuleInfo[
         if (dep !== undefined && dep !== m) pre.push(dep.path, ...dep.deps);
       }
     }
-    const all = [...pre, ...m.deps];
+    const all = [...pre, ...m.deps].map(plainModulePath);
+    const self = plainModulePath(m.path);
     // busybox loads the list from the end; keeping each path's last occurrence keeps it early enough.
-    const deps = all.filter((p, i) => all.lastIndexOf(p) === i && p !== m.path);
-    return deps.length === 0 ? `${m.path}:` : `${m.path}: ${deps.join(' ')}`;
+    const deps = all.filter((p, i) => all.lastIndexOf(p) === i && p !== self);
+    return deps.length === 0 ? `${self}:` : `${self}: ${deps.join(' ')}`;
   };
 
   // When one device's alias names several modules (QEMU's usb-net: cdc_ether and cdc_subset),
@@ -66,7 +71,7 @@ export function moduleIndexFiles(tree: ModuleTree, modules: readonly ModuleInfo[
     { name: 'modules.builtin', content: text(undefined, tree.builtinPaths) },
     { name: 'modules.dep', content: text(undefined, ordered.map(depLine)) },
     { name: 'modules.devname', content: text('# Device nodes to trigger on-demand module loading.', ordered.flatMap((m) => tree.devnames.get(m.name) ?? [])) },
-    { name: 'modules.order', content: text(undefined, ordered.map((m) => m.path)) },
+    { name: 'modules.order', content: text(undefined, ordered.map((m) => plainModulePath(m.path))) },
     { name: 'modules.softdep', content: text('# Soft dependencies of the modules in this initramfs.', softdepLines) },
   ];
 }

@@ -10,6 +10,7 @@ import {
 } from './option-spec.js';
 import { decodePxeVendorOptions, encodePxeVendorOptions } from './pxe-vendor-options.js';
 import { decodeUserClass, encodeUserClass } from './user-class.js';
+import { decodeRelayAgentInfo, encodeRelayAgentInfo, type RelayAgentInfo } from './relay-agent-info.js';
 
 /** Typed access to the options Diskless reads or writes: `getOption(packet, DhcpOption.routers)`. */
 export const DhcpOption = {
@@ -52,4 +53,9 @@ export const DhcpOption = {
     decode: decodeClientMachineId,
     encode: encodeClientMachineId,
   } satisfies OptionSpec<ClientMachineId>,
+  relayAgentInformation: {
+    code: OptionCode.RelayAgentInformation,
+    decode: decodeRelayAgentInfo,
+    encode: (info: RelayAgentInfo) => encodeRelayAgentInfo(info),
+  } satisfies OptionSpec<RelayAgentInfo>,
 } as const;

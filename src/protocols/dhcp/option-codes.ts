@@ -31,6 +31,8 @@ export const OptionCode = {
   ClientNetworkInterface: 94,
   /** RFC 4578 */
   ClientMachineId: 97,
+  /** RFC 3046: Relay Agent Information, added by relays, echoed by servers. */
+  RelayAgentInformation: 82,
   /** iPXE's encapsulated options (feature flags, settings); listed for names only. */
   IpxeEncapsulated: 175,
   End: 255,

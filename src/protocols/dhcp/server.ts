@@ -20,12 +20,41 @@ export interface DhcpEvent {
   reason?: string;
   /** UDP port the request came from: 68 from a client, 67 from a relay; any other took no privilege to send. */
   peerPort?: number;
+  /** The relay agent's address on the client's link (giaddr), when relayed. */
+  giaddr?: string;
+  /** The server interface it arrived on, when DHCP listens per interface. */
+  interface?: string;
+  /** The subnet the responder placed the client in ("10.2.0.0/24"). */
+  subnet?: string;
+  /** What the relay said of the client's port (option 82), and whether the responder trusts it. */
+  agent?: RelayAgentSeen;
+  /** The inventory node the responder took the client for (its key), when it is one. */
+  node?: string;
   /** Milliseconds since the epoch, from the server's clock. */
   at: number;
 }
 
 /** The socket it arrived on: the DHCP server port (67) or the PXE proxy port (4011). */
 export type DhcpPort = 'server' | 'proxy';
+
+/** Where a request arrived: which port, and on which of the server's interfaces. */
+export interface DhcpArrival {
+  port: DhcpPort;
+  /** The interface whose socket heard it; undefined when one socket listens on every interface. */
+  interface?: string;
+  /** The sender (a relay's or the client's address and UDP port). */
+  peer?: { address: string; port: number };
+}
+
+/**
+ * Option 82 of a relayed request as text (circuit and remote id), and whether the responder
+ * took it as the client's true switch port (a relay it trusts to say so).
+ */
+export interface RelayAgentSeen {
+  circuitId?: string;
+  remoteId?: string;
+  trusted: boolean;
+}
 
 /** What to do with one request, as the policy behind the socket decided it. */
 export interface DhcpAnswer {
@@ -37,6 +66,12 @@ export interface DhcpAnswer {
   quiet?: boolean;
   /** Only a confused or spoofing client sends this: summarised in a rate-limited warning. */
   suspicious?: boolean;
+  /** The subnet the client was placed in, for the log line and the events. */
+  subnet?: string;
+  /** The relay's option 82 as read, for the log line and the events. */
+  agent?: RelayAgentSeen;
+  /** The inventory node the client was taken for (its key), for the events. */
+  node?: string;
   /**
    * The reply leaves only once this resolves (the lease it promises is on disk); if it
    * rejects, no reply, and the client retries.
@@ -50,7 +85,7 @@ export interface DhcpAnswer {
  */
 export interface DhcpResponder {
   /** Called in arrival order, synchronously: each answer already sees the previous one's lease. */
-  answer(request: DhcpPacket, via: DhcpPort): DhcpAnswer;
+  answer(request: DhcpPacket, arrival: DhcpArrival): DhcpAnswer;
   /** Waits for writes under way (stop). */
   flush?(): Promise<void>;
 }
@@ -61,8 +96,11 @@ export interface DhcpServerOptions {
   ports: { server: number; client: number; proxy: number };
   /** Also listen on the PXE proxy port (proxyDHCP mode). */
   proxy: boolean;
-  /** Answer only on this interface. */
-  interfaceName?: string;
+  /**
+   * Listen on these interfaces, one socket each (pinned with SO_BINDTOIFINDEX), so every request
+   * is known by the link it came in on; none: one socket on every interface.
+   */
+  interfaces?: readonly string[];
   logger?: Logger;
   /** Milliseconds since the epoch; stamps events. */
   now?: () => number;
@@ -92,16 +130,29 @@ type Port = DhcpPort;
 /** At most one warning a minute about suspicious requests (spoofed DECLINEs), however many arrive. */
 const SUSPICIOUS_WARNING_INTERVAL_MS = 60_000;
 
+/** One listening socket: a port, on one interface or on all of them. */
+interface Listener {
+  port: Port;
+  interface: string | undefined;
+  socket: Socket;
+}
+
 /**
  * The DHCP socket loop: port 67 (and 4011 in proxy mode) in, the responder's answer for every
  * packet, replies routed per RFC 2131 §4.1. A bad packet or a failing hook is logged and
  * dropped; nothing a client sends stops the service.
+ *
+ * Several interfaces get one socket each, all bound to 0.0.0.0:67 with SO_REUSEADDR and each
+ * pinned to its interface with SO_BINDTOIFINDEX: the kernel then delivers a datagram only to
+ * the socket of the interface it arrived on (a socket bound to another device does not match),
+ * so the socket tells the link, and replies leave through that link. The alternative,
+ * IP_PKTINFO on one socket, needs recvmsg(2) ancillary data, which Node's dgram does not expose.
  */
 export class DhcpServer {
   readonly #options: DhcpServerOptions;
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #sockets = new Map<Port, Socket>();
+  #listeners: Listener[] = [];
   readonly #logSuspicious: (fields: LogFields) => void;
 
   constructor(options: DhcpServerOptions) {
@@ -114,30 +165,35 @@ export class DhcpServer {
   /** The ports actually bound (differs from settings when they say 0). */
   get boundPorts(): { server?: number; proxy?: number } {
     const out: { server?: number; proxy?: number } = {};
-    for (const [port, socket] of this.#sockets) out[port] = socket.address().port;
+    for (const l of this.#listeners) out[l.port] ??= l.socket.address().port;
     return out;
   }
 
   async start(): Promise<void> {
-    if (this.#sockets.size > 0) throw new Error('Cannot start DHCP server: already running');
-    const { ports, interfaceName, proxy } = this.#options;
-    const ifindex = interfaceName === undefined ? undefined : interfaceIndex(interfaceName);
+    if (this.#listeners.length > 0) throw new Error('Cannot start DHCP server: already running');
+    const { ports, proxy } = this.#options;
+    const interfaces = [...new Set(this.#options.interfaces ?? [])];
+    // Resolved before any socket opens: an unknown name fails the start, not a later packet.
+    const links = interfaces.length === 0 ? [undefined] : interfaces.map((name) => ({ name, index: interfaceIndex(name) }));
     try {
-      await this.#open('server', ports.server, ifindex);
-      if (proxy) await this.#open('proxy', ports.proxy, ifindex);
+      for (const [port, number] of [['server', ports.server], ...(proxy ? [['proxy', ports.proxy]] : [])] as Array<[Port, number]>) {
+        // Port 0 (tests): the first socket's port is every other socket's too.
+        let bound = number;
+        for (const link of links) bound = await this.#open(port, bound, link);
+      }
     } catch (err) {
       await this.stop();
       throw err;
     }
     this.#log.log('info', 'dhcp listening', {
-      mode: proxy ? 'proxy' : 'full', interface: interfaceName, ...this.boundPorts,
+      mode: proxy ? 'proxy' : 'full', interfaces: interfaces.length ? interfaces.join(',') : 'all', ...this.boundPorts,
     });
   }
 
   /** Closes the sockets, then waits for lease writes already under way (declines, releases). */
   async stop(): Promise<void> {
-    const sockets = [...this.#sockets.values()];
-    this.#sockets.clear();
+    const sockets = this.#listeners.map((l) => l.socket);
+    this.#listeners = [];
     await Promise.all(sockets.map((s) => new Promise<void>((resolve) => {
       try {
         s.close(() => resolve());
@@ -148,9 +204,10 @@ export class DhcpServer {
     await this.#options.responder.flush?.();
   }
 
-  async #open(port: Port, number: number, ifindex: number | undefined): Promise<void> {
+  async #open(port: Port, number: number, link: { name: string; index: number } | undefined): Promise<number> {
     const socket = (this.#options.createSocket ?? createDgramSocket)({ type: 'udp4', reuseAddr: true });
-    this.#sockets.set(port, socket);
+    const listener: Listener = { port, interface: link?.name, socket };
+    this.#listeners.push(listener);
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind({ port: number, address: '0.0.0.0' }, () => {
@@ -159,36 +216,49 @@ export class DhcpServer {
       });
     });
     socket.setBroadcast(true);
-    if (ifindex !== undefined) bindSocketToInterface(socket, ifindex);
-    socket.on('error', (err) => this.#log.log('error', 'dhcp socket error', { port, error: err.message }));
-    socket.on('message', (msg, rinfo) => this.#receive(port, socket, msg, rinfo));
+    if (link !== undefined) bindSocketToInterface(socket, link.index);
+    socket.on('error', (err) => this.#log.log('error', 'dhcp socket error', { port, interface: link?.name, error: err.message }));
+    socket.on('message', (msg, rinfo) => this.#receive(listener, msg, rinfo));
+    return socket.address().port;
   }
 
-  #receive(port: Port, socket: Socket, msg: Buffer, rinfo: RemoteInfo): void {
+  #receive(listener: Listener, msg: Buffer, rinfo: RemoteInfo): void {
     const peer = `${rinfo.address}:${rinfo.port}`;
     // Everything up to the lease change runs synchronously, in arrival order; only a reply
     // that waits for its lease to be on disk continues later.
-    this.#handle(port, socket, msg, rinfo, peer).catch((err: unknown) => {
+    this.#handle(listener, msg, rinfo, peer).catch((err: unknown) => {
       this.#log.log('error', 'dhcp handler failed', { peer, error: err instanceof Error ? err.message : String(err) });
     });
   }
 
-  async #handle(port: Port, socket: Socket, msg: Buffer, rinfo: RemoteInfo, peer: string): Promise<void> {
+  async #handle(listener: Listener, msg: Buffer, rinfo: RemoteInfo, peer: string): Promise<void> {
     const decoded = decodeDhcpPacket(msg);
     if (!decoded.ok) {
-      this.#log.log('warn', 'dhcp packet dropped', { peer, error: decoded.error });
+      this.#log.log('warn', 'dhcp packet dropped', { peer, interface: listener.interface, error: decoded.error });
       return;
     }
     const request = decoded.packet;
     const mac = macOf(request);
+    const arrival: DhcpArrival = {
+      port: listener.port,
+      peer: { address: rinfo.address, port: rinfo.port },
+      ...(listener.interface !== undefined ? { interface: listener.interface } : {}),
+    };
     let answer: DhcpAnswer;
     try {
-      answer = this.#options.responder.answer(request, port);
+      answer = this.#options.responder.answer(request, arrival);
     } catch (err) {
       this.#log.log('error', 'dhcp responder failed', { peer, mac, error: err instanceof Error ? err.message : String(err) });
       return;
     }
-    const base = { mac, xid: request.xid, peerPort: rinfo.port };
+    const base: Omit<DhcpEvent, 'at' | 'type'> = {
+      mac, xid: request.xid, peerPort: rinfo.port,
+      ...(request.giaddr !== ZERO_IPV4 ? { giaddr: request.giaddr } : {}),
+      ...(listener.interface !== undefined ? { interface: listener.interface } : {}),
+      ...(answer.subnet !== undefined ? { subnet: answer.subnet } : {}),
+      ...(answer.agent !== undefined ? { agent: answer.agent } : {}),
+      ...(answer.node !== undefined ? { node: answer.node } : {}),
+    };
     const messageType = request.op === BootOp.Request ? getOption(request, DhcpOption.messageType) : undefined;
     const requestType = messageType === undefined ? undefined : EVENT_BY_REQUEST.get(messageType);
     if (requestType) this.#emit({ ...base, type: requestType, ...requestedIp(request) }, answer.quiet ? 'debug' : 'info', peer);
@@ -207,31 +277,29 @@ export class DhcpServer {
         this.#emit({ ...base, type: 'drop', reason: `lease not saved: ${err instanceof Error ? err.message : String(err)}` }, 'error', peer);
         return;
       }
-      if (this.#sockets.get(port) !== socket) return; // stopped while the lease was being written
+      if (!this.#listeners.includes(listener)) return; // stopped while the lease was being written
     }
-    this.#send(port, socket, request, answer.reply, answer.reason, rinfo, peer);
+    this.#send(listener, request, answer.reply, answer.reason, rinfo, peer, base);
   }
 
-  #send(port: Port, socket: Socket, request: DhcpPacket, reply: DhcpPacket, reason: string, rinfo: RemoteInfo, peer: string): void {
+  #send(listener: Listener, request: DhcpPacket, reply: DhcpPacket, reason: string, rinfo: RemoteInfo, peer: string, base: Omit<DhcpEvent, 'at' | 'type'>): void {
     const to = replyDestination({
       request,
       reply,
-      via: port,
+      via: listener.port,
       peer: { address: rinfo.address, port: rinfo.port },
       ports: this.#options.ports,
       broadcastAddress: this.#options.broadcastTarget ?? '255.255.255.255',
     });
     const bytes = encodeDhcpPacket(reply);
-    socket.send(bytes, to.port, to.address, (err) => {
+    listener.socket.send(bytes, to.port, to.address, (err) => {
       if (err) this.#log.log('warn', 'dhcp reply not sent', { peer, to: `${to.address}:${to.port}`, error: err.message });
     });
     const replyType = EVENT_BY_REPLY.get(getOption(reply, DhcpOption.messageType) ?? 0) ?? 'drop';
     const file = reply.file || getOption(reply, DhcpOption.bootfileName);
     const ip = reply.yiaddr !== ZERO_IPV4 ? reply.yiaddr : undefined;
     this.#emit({
-      mac: macOf(request),
-      xid: request.xid,
-      peerPort: rinfo.port,
+      ...base,
       type: replyType,
       ...(ip ? { ip } : {}),
       ...(file ? { file } : {}),
@@ -248,6 +316,12 @@ export class DhcpServer {
       ip: event.ip,
       file: event.file,
       reason: event.reason,
+      subnet: event.subnet,
+      giaddr: event.giaddr,
+      circuitId: event.agent?.circuitId,
+      remoteId: event.agent?.remoteId,
+      node: event.node,
+      interface: event.interface,
       peer,
     });
     try {

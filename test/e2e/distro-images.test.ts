@@ -1,0 +1,116 @@
+// Images that are not Debian's own layout: a root tree laid out the Red Hat way (the kernel only
+// at /usr/lib/modules/V/vmlinuz, no /boot, every module recompressed as .ko.zst, no nbd.ko),
+// built into an OCI image whose second layer deletes and replaces files, pushed to a real
+// registry (Debian's docker-registry, TLS) inside the lab namespace, imported with `diskless
+// image import docker://…` and booted live to systemd's login prompt. And Debian trixie (kernel
+// 6.12, .ko.xz modules under /usr/lib/modules) booted live and over NBD.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DebianLab, labCertificate } from '../../src/lab/debian-lab.js';
+import { ensureLabImage, TRIXIE_RECIPE } from '../../src/lab/lab-image.js';
+import { defaultCacheDir, LAB_SERVER } from '../../src/lab/tiny-lab.js';
+import { redHatLayout } from '../../src/lab/redhat-layout.js';
+import { run } from '../../src/process/run.js';
+import { readJsonLog } from '../../src/lab/lab-server.js';
+
+const MINUTES = 60_000;
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+test('a Red Hat layout (.ko.zst, no /boot, no nbd.ko) from a real registry: imported, booted live', { timeout: 40 * MINUTES }, async () => {
+  const cacheDir = defaultCacheDir();
+  const image = await ensureLabImage(cacheDir);
+  const layout = await redHatLayout(image, cacheDir);
+  const cert = await labCertificate(cacheDir);
+  const ref = `docker://${LAB_SERVER}:5000/lab/redhat:v1`;
+  let digest = '';
+  let importOutput = '';
+  const lab = await DebianLab.start({
+    mode: 'live',
+    fromStore: true,
+    storeImage: async (lab) => {
+      // The registry serves TLS with the lab server's certificate, which the import trusts with --ca.
+      const regDir = join(lab.dir, 'registry');
+      await mkdir(join(regDir, 'certs'), { recursive: true });
+      await writeFile(join(regDir, 'certs/ca.crt'), cert.certPem);
+      await writeFile(join(regDir, 'config.yml'), [
+        'version: 0.1',
+        'log: { level: warn }',
+        `storage: { filesystem: { rootdirectory: ${join(regDir, 'data')} } }`,
+        `http: { addr: "${LAB_SERVER}:5000", tls: { certificate: ${cert.certFile}, key: ${cert.keyFile} } }`,
+        '',
+      ].join('\n'));
+      const registry = await lab.net.spawn(lab.net.name, ['docker-registry', 'serve', join(regDir, 'config.yml')]);
+      for (const deadline = Date.now() + 60_000; ;) {
+        const up = await lab.net.exec(lab.net.name, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', cert.certFile, `https://${LAB_SERVER}:5000/v2/`], { check: false });
+        if (up.stdout === '200') break;
+        if (Date.now() > deadline) throw new Error(`docker-registry did not answer: ${registry.output()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await lab.net.exec(lab.net.name, ['skopeo', 'copy', '-q', '--dest-cert-dir', join(regDir, 'certs'), `oci:${layout}:v1`, ref]);
+      digest = (await lab.net.exec(lab.net.name, ['skopeo', 'inspect', '--cert-dir', join(regDir, 'certs'), '--format', '{{.Digest}}', ref])).stdout.trim();
+      const imported = await lab.net.exec(lab.net.name, [process.execPath, CLI, 'image', 'import', 'lab', ref, '--ca', cert.certFile, '--config', lab.configPath]);
+      importOutput = imported.stdout + imported.stderr;
+      const version = /^imported lab@([0-9a-f]{16}) /.exec(imported.stdout)?.[1];
+      assert.ok(version, importOutput);
+      await lab.store.publish('lab', version);
+    },
+  });
+  try {
+    const m = (await lab.store.resolve('lab')).manifest;
+    assert.deepEqual(m.source, { ref, digest }, 'the registry digest is recorded');
+    assert.equal(m.kernelVersion, image.kernelVersion, 'the kernel found at /usr/lib/modules/V/vmlinuz');
+    assert.deepEqual(m.rootModes, ['live', 'nfs'], 'no nbd.ko: the initrd attaches live and NFS roots');
+    assert.match(importOutput, /Copying blob sha256:/, 'pull progress');
+    assert.match(importOutput, /unpack layer/, 'unpack progress');
+    assert.match(importOutput, /lacks the modules for nbd roots/);
+
+    await lab.login();
+    assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running', 'no failed units');
+    assert.equal((await lab.run('uname -r')).trim(), image.kernelVersion);
+    assert.match(await lab.run('test -e /boot || echo no-boot'), /no-boot/);
+    assert.match(await lab.run('lsmod | grep -c "^virtio_net "'), /^1/m, 'the NIC driver, a .ko.zst in the image, loaded in the initramfs');
+    assert.match(await lab.run('ls /lib/modules/$(uname -r)/kernel/drivers/net/virtio_net.ko.zst && echo zst-in-image'), /zst-in-image/);
+    assert.equal((await lab.run('cat /etc/diskless-release')).trim(), 'second layer', 'a file replaced by the upper layer');
+    assert.match(await lab.run('test -e /etc/diskless-victim || echo victim-gone'), /victim-gone/, 'a whiteout deletes');
+    assert.equal((await lab.run('ls /opt/layered')).trim(), 'new', 'an opaque directory hides the lower one');
+    assert.match(await lab.run('findmnt -n -o FSTYPE /run/initramfs/diskless/lower'), /^squashfs/);
+
+    assert.deepEqual(await timeline(lab), ['cmdline', 'modules', 'network', 'fetched', 'verified', 'root', 'overlay', 'identity', 'handoff', 'switch_root', 'booted'], 'the whole timeline');
+    const initrd = await run(['sh', '-c', 'zstd -dc "$1" | cpio -i --quiet --to-stdout etc/diskless-initrd.json', 'sh', lab.store.paths('lab', m.version).initrd]);
+    const im = JSON.parse(initrd.stdout) as { modules: Array<{ path: string }> };
+    assert.ok(im.modules.length > 0 && im.modules.every((x) => x.path.endsWith('.ko')), 'the initrd carries plain .ko files');
+  } finally {
+    await lab.stop();
+  }
+});
+
+/** The node's "ok" stage reports, in order, once its "booted" report came (it can follow the login prompt). */
+async function timeline(lab: DebianLab): Promise<string[]> {
+  const stagesOk = async () => (await readJsonLog(lab.serverLogPath))
+    .filter((l) => l['service'] === 'node' && l['mac'] === lab.mac && l['status'] === 'ok').map((l) => String(l['stage']));
+  for (const deadline = Date.now() + 2 * MINUTES; !(await stagesOk()).includes('booted');) {
+    if (Date.now() > deadline) throw new Error(`no "booted" report: ${(await stagesOk()).join(' ')}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return stagesOk();
+}
+
+for (const mode of ['live', 'nbd'] as const) {
+  test(`Debian trixie (kernel 6.12, .ko.xz modules): ${mode} root to the login prompt`, { timeout: 30 * MINUTES }, async () => {
+    const lab = await DebianLab.start({ mode, recipe: TRIXIE_RECIPE });
+    try {
+      await lab.login();
+      assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running', 'no failed units');
+      assert.match(lab.image.kernelVersion, /^6\.12\./);
+      assert.equal((await lab.run('uname -r')).trim(), lab.image.kernelVersion, 'the image\'s own kernel');
+      assert.match(await lab.run('lsmod | grep -c "^virtio_net "'), /^1/m, 'the NIC driver, a .ko.xz in the image, loaded in the initramfs');
+      assert.match(await lab.run('ls /lib/modules/$(uname -r)/kernel/drivers/net/virtio_net.ko.xz && echo xz-in-image'), /xz-in-image/);
+      assert.match(await lab.run('findmnt -n -o FSTYPE,SOURCE /run/initramfs/diskless/lower'), mode === 'live' ? /^squashfs\s+\/dev\/loop\d+/ : /^squashfs\s+\/dev\/nbd0/);
+      assert.deepEqual(await timeline(lab), ['cmdline', 'modules', 'network', ...(mode === 'live' ? ['fetched', 'verified'] : []), 'root', 'overlay', 'identity', 'handoff', 'switch_root', 'booted'], 'the whole timeline');
+    } finally {
+      await lab.stop();
+    }
+  });
+}
