@@ -247,7 +247,7 @@ interface Handoff {
  * shell function here (busybox sh runs functions before its applets): the test machine keeps
  * its name.
  */
-function runHandoff(lease: { host?: string; domain?: string; router?: string; dns?: string; serverid?: string; rootpath?: string; source?: 'dhcp' | 'static' }, prepare: (newroot: string) => void = () => {}): Handoff {
+function runHandoff(lease: { host?: string; domain?: string; router?: string; dns?: string; serverid?: string; rootpath?: string; source?: 'dhcp' | 'static' }, prepare: (newroot: string) => void = () => {}, network = ''): Handoff {
   const dir = mkdtempSync(join(tmpdir(), 'dl-handoff-'));
   try {
     const newroot = join(dir, 'newroot');
@@ -261,6 +261,7 @@ function runHandoff(lease: { host?: string; domain?: string; router?: string; dn
     const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/network.sh"; . "$DL_LIB/handoff.sh"
       hostname() { printf '%s' "$1" > hostname.set; }
       DL_IFACE=dl0 DL_MAC=52:54:00:00:00:05
+      ${network}
       write_lease_env "$L_SOURCE" 10.9.0.5 24 255.255.255.0 "$L_ROUTER" "$L_DNS" "$L_HOST" "$L_DOMAIN" "$L_ROOTPATH" "$L_SERVERID" 3600
       . "$DL_NET_DIR/lease.env"
       if handoff; then printf '%s\n' "$DL_STAGE_DETAIL" > detail; echo HANDOFF-OK; else echo "HANDOFF-FAILED $DL_CAUSE"; fi`, {
@@ -582,6 +583,19 @@ test('leases outlive the initramfs: networkd is handed DHCP on the boot interfac
   assert.deepEqual(h.carried, [], 'no lease keeper: networkd renews');
   // networkd enabled through its socket only counts too.
   assert.match(runHandoff({}, enabling('systemd-networkd.socket', 'sockets.target')).detail, /lease_renewal=networkd/);
+});
+
+test('leases outlive the initramfs on a VLAN boot link: networkd matches the VLAN by name and runs DHCP on it; under NetworkManager the lease keeper renews it', () => {
+  const vlan = 'DL_VLAN=20 DL_VLAN_PARENT=eth0';
+  const h = runHandoff({}, enabling('systemd-networkd.service'), vlan);
+  assert.equal(h.status, 'HANDOFF-OK', h.console);
+  assert.match(h.networkd, /^\[Match\]\nName=dl0\n\[Network\]\nAddress=10\.9\.0\.5\/24\nGateway=10\.9\.0\.1\nDHCP=ipv4\nKeepConfiguration=yes\n/m, 'a VLAN shares its MAC with its NIC');
+  assert.match(h.detail, /lease_renewal=networkd/);
+  const nm = runHandoff({}, enabling('NetworkManager.service'), vlan);
+  assert.equal(nm.status, 'HANDOFF-OK', nm.console);
+  assert.equal(nm.nm, '', 'no Ethernet keyfile keyed by the NIC\'s MAC for a VLAN');
+  assert.match(nm.detail, /network_manager=NetworkManager lease_renewal=keeper/);
+  assert.ok(nm.carried.includes('lease-keeper.sh'), nm.carried.join(' '));
 });
 
 test('leases outlive the initramfs: NetworkManager gets a root-only connection for the boot interface that renews and never gives up; ifupdown is not told about it', () => {
