@@ -13,6 +13,7 @@ DEBS=(
   nbd-server nbdkit             # NBD peers
   libnbd-bin python3-libnbd     # nbdcopy; python3 -m nbd (nbdsh) for the random reader
   kea-admin                     # perfdhcp
+  postgresql tcpdump            # dhcp-shared: the shared database (run by the bench itself) and the capture
   initramfs-tools               # mkinitramfs, the initrd peer
   linux-image-amd64 busybox-static zstd cpio
   iproute2 procps

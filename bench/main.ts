@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { run } from '../src/process/run.js';
 import { bootBenchmark } from './boot.js';
 import { dhcpBenchmark } from './dhcp.js';
+import { dhcpSharedBenchmark } from './dhcp-shared.js';
 import { httpBenchmark } from './http.js';
 import { initrdBenchmark } from './initrd.js';
 import type { Benchmark } from './lib/context.js';
@@ -17,7 +18,7 @@ import { nbdBenchmark } from './nbd.js';
 import { tftpBenchmark } from './tftp.js';
 import { stormBenchmark } from './storm.js';
 
-const BENCHMARKS: Benchmark[] = [tftpBenchmark, httpBenchmark, nbdBenchmark, dhcpBenchmark, initrdBenchmark, bootBenchmark, stormBenchmark];
+const BENCHMARKS: Benchmark[] = [tftpBenchmark, httpBenchmark, nbdBenchmark, dhcpBenchmark, dhcpSharedBenchmark, initrdBenchmark, bootBenchmark, stormBenchmark];
 const RESULTS = fileURLToPath(new URL('../../bench/results', import.meta.url));
 
 const HELP = `Usage: sudo bench/run.sh [--quick] [--only NAME[,NAME]] [--skip NAME[,NAME]]

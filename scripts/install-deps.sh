@@ -30,6 +30,8 @@ DEBS=(
   ndisc6                                  # rdisc6: a real IPv6 router-discovery client for the RA responder test
   openssh-client                          # ssh-keygen: per-node SSH host keys
   chromium fonts-dejavu-core              # headless browser for the dashboard test (src/lab/browser.ts)
+  postgresql                              # shared state of several servers; tests initdb their own cluster (src/testing/postgres-cluster.ts)
+  kea-admin                               # perfdhcp: the DHCP load generator of bench/ and the two-server lease test
   nftables                                # a host firewall for diskless doctor's firewall check test
   openipmi ipmitool                       # ipmi_sim (a BMC simulator) and the IPMI client diskless power drives
 )

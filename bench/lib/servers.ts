@@ -23,6 +23,12 @@ export interface OursOptions {
   /** Exported over NBD as NBD_EXPORT. */
   nbdImage?: string;
   dhcp?: boolean;
+  /** server.address (default SERVER): a second server on the bridge takes another address. */
+  address?: string;
+  /** api.port (default 8780): servers in one namespace need their own. */
+  apiPort?: number;
+  /** The config's `state:` (default: files under state_dir). */
+  state?: string;
 }
 
 /** `diskless serve` with a config of one profile; logs at its default level (info) to a file. */
@@ -33,9 +39,11 @@ export async function startOurs(net: BenchNet, work: string, o: OursOptions): Pr
     ? `dhcp:\n  mode: full\n  pool: ${DHCP_POOL.start}-${DHCP_POOL.end}\n  subnet_mask: ${DHCP_POOL.mask}\n  routers: [${SERVER}]\n  lease_time: ${DHCP_POOL.leaseSec}\n  unknown_clients: allow\n`
     : 'dhcp:\n  mode: off\n';
   const root = o.nbdImage !== undefined ? `    root:\n      mode: nbd\n      image: ${o.nbdImage}\n` : '';
+  const api = o.apiPort === undefined ? '' : `api:\n  port: ${o.apiPort}\n`;
+  const state = o.state === undefined ? '' : `state: ${o.state}\n`;
   await writeFile(config, `# Written by bench/ for one run.
-server:
-  address: ${SERVER}
+${api}${state}server:
+  address: ${o.address ?? SERVER}
   interface: br0
   http_port: ${PORTS.http}
   tftp_port: ${PORTS.tftp}

@@ -8,6 +8,7 @@ import type { RunningRecord } from '../images/store/running-versions.js';
 import type { NodeSpec } from '../inventory/editor.js';
 import type { Logger } from '../log/logger.js';
 import type { EventStreamSlots, StreamLimits } from './event-stream.js';
+import type { ServerList } from './wire.js';
 
 /** Node fields the API may write: the inventory editor's own shape. */
 export type NodeFields = NodeSpec;
@@ -42,6 +43,8 @@ export interface ApiDeps {
    * checks; without it, what node states say each machine runs.
    */
   running?: () => ReadonlyMap<string, RunningRecord>;
+  /** The boot servers sharing the state; without it, 503. */
+  servers?: () => ServerList;
   /** Each machine's last failure report (STATE/failure-reports.json). */
   failureReports?: { get(mac: string): FailureReport | undefined };
   /** Writes need `Authorization: Bearer <adminToken>`; without a token every write is refused. */

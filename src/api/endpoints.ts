@@ -67,6 +67,7 @@ export const ENDPOINTS = {
   getFailureReport: { method: 'GET', path: '/nodes/{mac}/failure-report', listener: 'admin', caller: 'admin', access: 'read', query: [], summary: "The machine's last failure report: what /init saved when a stage failed" },
   nodeEvents: { method: 'GET', path: '/nodes/{mac}/events', listener: 'admin', caller: 'admin', access: 'read', query: ['since', 'limit'], summary: 'Events of one machine' },
   listProfiles: { method: 'GET', path: '/profiles', listener: 'admin', caller: 'admin', access: 'read', query: [], summary: 'Profiles and the nodes using each' },
+  listServers: { method: 'GET', path: '/servers', listener: 'admin', caller: 'admin', access: 'read', query: [], summary: 'The boot servers sharing the state, their health and the nodes each one bound' },
   listImages: { method: 'GET', path: '/images', listener: 'admin', caller: 'admin', access: 'read', query: [], summary: 'Images, their versions and the machines running each' },
   publishImage: { method: 'POST', path: '/images/{name}/publish', listener: 'admin', caller: 'admin', access: 'write', query: [], summary: 'Make a version the one new boots get' },
   rollbackImage: { method: 'POST', path: '/images/{name}/rollback', listener: 'admin', caller: 'admin', access: 'write', query: [], summary: 'Publish the previously published version again' },

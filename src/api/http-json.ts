@@ -54,7 +54,9 @@ const ANSWER_BY_CODE: Readonly<Record<DisklessErrorCode, { status: number; hint:
   DL_SERVICE_START: { status: 500, hint: 'See the server log' },
   DL_CERTIFICATE: { status: 500, hint: 'See the server log' },
   DL_SECRET_PERMISSION: { status: 500, hint: 'See the server log' },
+  DL_SECRET: { status: 500, hint: 'See the server log: the secrets key file of this server' },
   DL_STATE: { status: 500, hint: 'See the server log' },
+  DL_DATABASE: { status: 503, hint: 'The state database is unreachable or refused; see the server log and try again' },
   DL_SERVER_UNREACHABLE: { status: 502, hint: 'See the server log' },
   DL_SERVER_REFUSED: { status: 502, hint: 'See the server log' },
 };

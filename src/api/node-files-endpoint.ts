@@ -5,15 +5,15 @@ import { normalizeMac } from '../net/mac.js';
 import type { HttpHandler } from '../http/server.js';
 import { readBody } from '../http/read-body.js';
 import { ENDPOINTS, endpointPath } from './endpoints.js';
-import type { TokenIssuer } from '../secrets/tokens.js';
-import type { SecretStore } from '../secrets/secret-store.js';
+import type { TokenStore } from '../secrets/tokens.js';
+import type { SecretSource } from '../secrets/secret-store.js';
 import { bundleFiles, nodeSecretFiles } from '../secrets/bundle.js';
 import { nodeByMac, nodeKey } from '../boot/boot-target.js';
 import { configuredNodeFiles, templateValues } from '../identity/node-files.js';
 import type { AlertHook } from '../identity/alerts.js';
 import { peerIp } from '../events/peer-address.js';
 import type { AddressOwner } from '../identity/address-owner.js';
-import type { SecretsWindows } from '../identity/secrets-windows.js';
+import type { SecretsWindowStore } from '../identity/secrets-windows.js';
 
 export const NODE_FILES_PATH = endpointPath('nodeFiles');
 const MAX_BODY = 1024;
@@ -22,12 +22,12 @@ export interface NodeFilesDeps {
   config: () => DisklessConfig;
   /** The inventory node a machine is (by MAC, or by the switch port a trusted relay saw it on); default by MAC. */
   nodeOf?: (config: DisklessConfig, mac: string) => NodeConfig | undefined;
-  tokens: TokenIssuer;
+  tokens: TokenStore;
   /** Only a boot in progress may redeem; its window closes at the first redemption. */
-  windows: SecretsWindows;
+  windows: SecretsWindowStore;
   /** Which MAC holds an address on our link (the neighbour table); undefined off-link. */
   witness: AddressOwner;
-  secrets: SecretStore;
+  secrets: SecretSource;
   logger: Logger;
   /** Hears the refusals logged as alerts (a reused token, one tried from another address). */
   onAlert?: AlertHook;
@@ -62,7 +62,16 @@ export function nodeFilesEndpoint(deps: NodeFilesDeps): HttpHandler {
     if (ip === undefined) return answer(res, 400, 'Bad request: no client address');
     const claimed = normalizeMac(form.get('mac') ?? '');
     const witnessed = await deps.witness(ip);
-    const r = deps.tokens.redeem(form.get('token') ?? '', { ip, ...(witnessed === undefined ? {} : { mac: witnessed }) });
+    let r;
+    try {
+      r = await deps.tokens.redeem(form.get('token') ?? '', { ip, ...(witnessed === undefined ? {} : { mac: witnessed }) });
+    } catch (e) {
+      // The shared token store (the state database) is out of reach: nothing was decided, the
+      // token is still good; /init tries again.
+      deps.logger.log('error', 'secrets token not checked: the token store is unreachable', { service: 'secrets', peer, error: e instanceof Error ? e.message : String(e) });
+      res.setHeader('retry-after', '5');
+      return answer(res, 503, 'Unavailable: the token cannot be checked now; try again');
+    }
     const mac = r.mac ?? witnessed ?? claimed;
     const inWindow = mac !== undefined && deps.windows.get(mac) !== undefined;
     const refuse = (reason: string, alert: boolean): true => {

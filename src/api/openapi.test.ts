@@ -83,6 +83,8 @@ const WIRE_TYPES: { readonly [Name in keyof typeof SCHEMAS]: Record<string, 'req
   ImageList: { images: R } satisfies Presence<Wire.ImageList>,
   NodeWritten: { mac: R } satisfies Presence<Wire.NodeWritten>,
   Published: { name: R, published: R } satisfies Presence<Wire.Published>,
+  BootServer: { address: R, name: R, bootUrl: R, health: R, self: R, startedAt: R, heartbeatAt: R, nodes: R } satisfies Presence<Wire.BootServer>,
+  ServerList: { state: R, servers: R } satisfies Presence<Wire.ServerList>,
 };
 
 test('each schema names exactly the properties of its wire type, required where the type requires them', async (t) => {
@@ -101,7 +103,11 @@ const STRANGER = '52:54:00:00:00:99';
 
 test('what the API answers matches its document, property by property', async (t) => {
   const sighting = { mac: '02:00:00:00:00:07', firstSeen: '2025-01-15T08:00:00Z', lastSeen: '2025-01-15T08:01:00Z', count: 2, arch: 'EfiX64' };
-  const { port, obs, nodes } = await startApi(t, { discovered: () => [sighting] });
+  const servers = (): Wire.ServerList => ({ state: 'postgres', servers: [
+    { address: '10.77.0.1', name: 'boot1', bootUrl: 'http://10.77.0.1:8080', health: 'live', self: true, startedAt: '2025-01-15T08:00:00.000Z', heartbeatAt: '2025-01-15T08:01:00.000Z', nodes: [N2] },
+    { address: '10.77.0.2', name: 'boot2', bootUrl: 'http://10.77.0.2:8080', health: 'gone', self: false, startedAt: '2025-01-15T08:00:00.000Z', heartbeatAt: '2025-01-15T08:00:10.000Z', nodes: [] },
+  ] });
+  const { port, obs, nodes } = await startApi(t, { discovered: () => [sighting], servers });
   nodes.push({ mac: N2, profile: 'lab', address: '10.77.0.52' });
   // n1 failed in its root stage; n2 booted the published version; a stranger only asked DHCP.
   const failed = new BootScript(N1, '10.77.0.51').at(0).firmwareToKernel().at(4100).report('network', 'ok', 'duration_ms=1500', 2300).at(7400).report('root', 'failed', 'sha256 mismatch', 5600);
@@ -119,6 +125,7 @@ test('what the API answers matches its document, property by property', async (t
     ['GET', '/profiles', '/api/v1/profiles'],
     ['GET', '/images', '/api/v1/images'],
     ['GET', '/discovered', '/api/v1/discovered'],
+    ['GET', '/servers', '/api/v1/servers'],
     ['POST', '/nodes/{mac}', `/api/v1/nodes/${N1}`, { body: JSON.stringify({ hostname: 'n1b' }), headers: auth }],
     ['POST', '/discovered/{mac}/adopt', `/api/v1/discovered/${STRANGER}/adopt`, { body: JSON.stringify({ hostname: 'n99' }), headers: auth }],
     ['POST', '/images/{name}/publish', '/api/v1/images/debian/publish', { body: JSON.stringify({ version: VERSION }), headers: auth }],

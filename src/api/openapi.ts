@@ -61,6 +61,7 @@ const OPERATIONS: { readonly [K in OperationId]: OperationDoc<K> } = {
   },
   nodeEvents: { query: { since, limit }, responses: { 200: jsonAnswer('Events', ref('EventPage')), ...errors(400, 403) } },
   listProfiles: { responses: { 200: jsonAnswer('Profiles', ref('ProfileList')), ...errors(403) } },
+  listServers: { responses: { 200: jsonAnswer('Boot servers', ref('ServerList')), ...errors(403, 503) } },
   listImages: { responses: { 200: jsonAnswer('Images', ref('ImageList')), ...errors(403, 503) } },
   publishImage: {
     requestBody: { required: true, ...json({ type: 'object', properties: { version: { type: 'string', pattern: '^[0-9a-f]{16}$' } }, required: ['version'] }) },
@@ -292,6 +293,15 @@ export const SCHEMAS = {
     },
     required: ['name', 'image', 'kernel', 'initrds', 'cmdline', 'loader', 'secureBoot', 'root', 'nodes'],
   },
+  BootServer: {
+    type: 'object',
+    properties: {
+      address: { type: 'string' }, name: { type: 'string' }, bootUrl: { type: 'string' }, health: { type: 'string', enum: ['live', 'gone'] }, self: { type: 'boolean' },
+      startedAt: nullableString, heartbeatAt: nullableString, nodes: { type: 'array', items: { type: 'string' } },
+    },
+    required: ['address', 'name', 'bootUrl', 'health', 'self', 'startedAt', 'heartbeatAt', 'nodes'],
+  },
+  ServerList: { type: 'object', properties: { state: { type: 'string', enum: ['files', 'postgres'] }, servers: { type: 'array', items: { $ref: '#/components/schemas/BootServer' } } }, required: ['state', 'servers'] },
   ProfileList: { type: 'object', properties: { defaultProfile: nullableString, profiles: { type: 'array', items: { $ref: '#/components/schemas/Profile' } } }, required: ['defaultProfile', 'profiles'] },
   StoredImageVersion: {
     type: 'object',

@@ -99,6 +99,10 @@ const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
     };
     return answer;
   },
+  listServers: async ({ deps }) => {
+    if (!deps.servers) throw new ApiError(503, 'The list of boot servers is not available', 'This server was started without its state backend');
+    return deps.servers();
+  },
   listImages: async ({ deps }) => {
     const images = await requireImages(deps).list();
     const running = runningNodes(deps);

@@ -145,6 +145,28 @@ export interface Profile {
   nodes: string[];
 }
 
+/** One boot server of the site, as the state it shares says. */
+export interface BootServer {
+  /** Its server.address: the DHCP server identifier and boot address. */
+  address: string;
+  name: string;
+  bootUrl: string;
+  /** live: heartbeats arrive; gone: stopped, or silent for 10 s. */
+  health: 'live' | 'gone';
+  /** The server that answered this request. */
+  self: boolean;
+  startedAt: string | null;
+  heartbeatAt: string | null;
+  /** The MACs holding an unexpired address its DHCP bound. */
+  nodes: string[];
+}
+
+export interface ServerList {
+  /** Where the state is kept: files (one server) or postgres (shared). */
+  state: 'files' | 'postgres';
+  servers: BootServer[];
+}
+
 export interface ProfileList {
   defaultProfile: string | null;
   profiles: Profile[];

@@ -3,12 +3,12 @@ import type { DisklessConfig, NodeConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { BootTreeHooks } from '../boot/boot-tree.js';
 import type { HttpHandler } from '../http/server.js';
-import { SecretStore } from '../secrets/secret-store.js';
-import { TokenIssuer } from '../secrets/tokens.js';
+import { SecretStore, type SecretSource } from '../secrets/secret-store.js';
+import { TokenIssuer, type TokenStore } from '../secrets/tokens.js';
 import { BootTokens } from '../identity/boot-tokens.js';
 import { neighbourTableOwner } from '../identity/address-owner.js';
 import { nodeFilesEndpoint } from '../api/node-files-endpoint.js';
-import { SecretsWindows } from '../identity/secrets-windows.js';
+import { SecretsWindows, type SecretsWindowStore } from '../identity/secrets-windows.js';
 import { RunningVersions, runningVersionsPath } from '../images/store/running-versions.js';
 import type { AlertHook } from '../identity/alerts.js';
 
@@ -17,7 +17,7 @@ export interface IdentityServices {
   /** POST /api/v1/node-files, for the HTTPS listener only: the answer holds private keys. */
   handler: HttpHandler;
   /** Which boots may be handed their secrets now (opened by DHCP, closed by reports). */
-  windows: SecretsWindows;
+  windows: SecretsWindowStore;
   running: RunningVersions;
 }
 
@@ -32,11 +32,16 @@ export async function startIdentity(
   logger: Logger,
   onAlert: AlertHook = () => {},
   nodeOf?: (config: DisklessConfig, mac: string) => NodeConfig | undefined,
+  /**
+   * Kept in the state database several servers share; default: windows in
+   * STATE/secrets-windows.json, tokens in memory.
+   */
+  shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource } = {},
 ): Promise<IdentityServices> {
   const cfg = config();
-  const secrets = await SecretStore.open({ stateDir: cfg.server.stateDir, logger });
-  const tokens = new TokenIssuer({ ttlMs: cfg.server.tokenTtlSec * 1000 });
-  const windows = await SecretsWindows.open({ path: join(cfg.server.stateDir, 'secrets-windows.json'), windowMs: cfg.server.secretsWindowSec * 1000, logger });
+  const secrets = shared.secrets ?? await SecretStore.open({ stateDir: cfg.server.stateDir, logger });
+  const tokens = shared.tokens ?? new TokenIssuer({ ttlMs: cfg.server.tokenTtlSec * 1000 });
+  const windows = shared.windows ?? await SecretsWindows.open({ path: join(cfg.server.stateDir, 'secrets-windows.json'), windowMs: cfg.server.secretsWindowSec * 1000, logger });
   // The neighbour table is the only witness of which machine holds an address on our link.
   const witness = neighbourTableOwner();
   const bootTokens = new BootTokens(tokens, windows, witness, logger, onAlert);

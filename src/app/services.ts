@@ -7,7 +7,7 @@ import { HttpServer } from '../http/server.js';
 import { TftpServer } from '../protocols/tftp/server.js';
 import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from '../dhcp/responder.js';
-import { LeaseStore } from '../dhcp/lease-store.js';
+import { openStateBackend, type StateBackend } from './state-backend.js';
 import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../dhcp/settings.js';
 import { LOADER_REFUSED_MSG } from '../events/loader-watch.js';
 import { dhcpDefaultLoader, dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
@@ -38,7 +38,7 @@ import { hostCheck } from '../api/host-check.js';
 import { nodeFilesOnlyOverTls } from '../api/node-files-endpoint.js';
 import { adminBaseUrl, adminListenerIsPlainHttp } from '../api/endpoints.js';
 import { hostname } from 'node:os';
-import type { SecretsWindows } from '../identity/secrets-windows.js';
+import type { SecretsWindowStore } from '../identity/secrets-windows.js';
 import { throttledLog } from '../log/throttled-log.js';
 import { knownMac } from './known-macs.js';
 import { EventStreamSlots } from '../api/event-stream.js';
@@ -65,13 +65,15 @@ export interface RunningServices {
   readonly admin: HttpServer;
   readonly certificate: ServerCertificate;
   /** Which boots may be handed their secrets now: opened by DHCP, closed by redemption or reports. */
-  readonly secretsWindows: SecretsWindows;
+  readonly secretsWindows: SecretsWindowStore;
   readonly tftp: TftpServer;
   readonly dhcp: DhcpServer | undefined;
   readonly nbd: NbdServer | undefined;
   readonly nfs: GaneshaServer | undefined;
   /** Boot events, node states and metrics (STATE/events), as the API serves them. */
   readonly observability: Observability;
+  /** Where the state lives (files, or the database shared with other servers). */
+  readonly state: StateBackend;
   stop(): Promise<void>;
 }
 
@@ -93,7 +95,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   await mkdir(config.server.stateDir, { recursive: true, mode: 0o750 });
   const adminToken = await loadAdminToken(config.api.adminTokenFile, logger);
   const certificate = await loadServerCertificate(config.server);
-  const leases = config.dhcp.mode === 'off' ? undefined : new LeaseStore({ path: join(config.server.stateDir, 'dhcp-leases.json') });
+  const backend = await openStateBackend(config, logger, { tlsCert: certificate.certPem });
+  const leases = backend.leases;
   // TFTP, HTTP and NBD see only IPs: what we leased, what the config reserves, what the link saw.
   const neighbours = neighbourTableSnapshot();
   const observability = createObservability({
@@ -121,7 +124,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     return byPort !== undefined && observability.states.get(mac)?.node === nodeKey(byPort) ? byPort : undefined;
   };
   const events = bothEvents(observability.serviceEvents, opts.events);
-  const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())), nodeOf);
+  const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())), nodeOf, backend.shared);
   const discovery = await startDiscovery(config, logger);
   // Each DHCP subnet may name its own server address: a machine is sent to its subnet's, by the
   // address it asks from, in scripts, configs and kernel command lines alike.
@@ -177,6 +180,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     writes: fileInventoryWrites(config.file, (mac) => discovery.has(mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
     discovered: () => discovery.list(),
     running: () => identity.running.all(),
+    servers: () => backend.servers(),
     adminToken,
     readCidrs: opts.readCidrs ?? config.api.readFrom,
     eventStreams: new EventStreamSlots(config.api.maxEventStreams),
@@ -237,6 +241,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
           },
           onUnknownClient: discovery.onDhcp,
           leaseStore: leases,
+          poolCursor: (subnet) => backend.poolCursor(subnet.pool),
+          ...(backend.peerIsGone ? { peerIsGone: backend.peerIsGone } : {}),
           logger,
           onEvent: onDhcp,
         });
@@ -312,6 +318,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     await stopAll();
     await discovery.close();
     await observability.close();
+    await backend.close();
     throw e;
   }
   if (plan) void prepareNfsTrees(plan.images, store, logger);
@@ -323,6 +330,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     await exports.close();
     await identity.windows.flush();
     await observability.close();
+    await backend.close();
   };
   logger.log('info', 'listening', {
     boot: addresses.map((address) => httpBaseUrl({ ...config.server, address })).join(' '),
@@ -330,7 +338,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     admin: adminBaseUrl(config.api.address, admin.port),
     tlsFingerprint: certificate.fingerprint,
   });
-  return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, stop };
+  return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, state: backend, stop };
 }
 
 /**

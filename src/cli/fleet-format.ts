@@ -1,4 +1,4 @@
-import type { BootEvent, FailureReport, NodeDetail, NodeSummary } from '../api/wire.js';
+import type { BootEvent, FailureReport, NodeDetail, NodeSummary, ServerList } from '../api/wire.js';
 
 /** "12s", "5m", "3h", "2d": how long ago, in the largest whole unit. */
 export function age(ms: number): string {
@@ -23,6 +23,21 @@ export function statusTable(nodes: readonly NodeSummary[], now: number): string 
     const image = n.running?.name ? `${n.running.name}${n.running.version ? `@${n.running.version}` : ''}` : '-';
     const last = n.lastEvent ? clip(`${n.lastEvent.kind} ${n.lastEvent.name}${n.lastEvent.detail ? `: ${n.lastEvent.detail}` : ''}`, 60) : '-';
     rows.push([n.hostname ?? '-', n.mac, n.address ?? n.ip ?? '-', ...(ports ? [portText(n.relayAgent)] : []), n.status, n.stage ?? '-', since === undefined ? '-' : age(now - since), image, last]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd() + '\n').join('');
+}
+
+/**
+ * The boot servers sharing the state, as `diskless status` prints them below the nodes: health,
+ * the age of the last heartbeat, and the nodes each one's DHCP bound (host names where known).
+ */
+export function serverTable(list: ServerList, names: ReadonlyMap<string, string>, now: number): string {
+  const rows = [['SERVER', 'NAME', 'HEALTH', 'HEARTBEAT', 'NODES']];
+  for (const s of list.servers) {
+    const beat = s.heartbeatAt === null ? '-' : age(now - Date.parse(s.heartbeatAt));
+    const nodes = s.nodes.length === 0 ? '-' : `${s.nodes.length}: ${clip(s.nodes.map((m) => names.get(m) ?? m).join(', '), 60)}`;
+    rows.push([s.address, s.name, s.self ? `${s.health} (this)` : s.health, beat, nodes]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd() + '\n').join('');

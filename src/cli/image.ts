@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFrom } from '../config/config-path.js';
+import { initrdServerCerts } from '../app/state-backend.js';
 import { buildImage, networkInitrdBuilder, type InitrdBuilder } from '../images/build-image.js';
-import { loadServerCertificate } from '../tls/server-certificate.js';
 import { spawnChrootCommand } from '../images/chroot-command.js';
 import { importImage } from '../images/import-oci.js';
 import { imageShell, type ImageShellResult, type SignalSource } from '../images/image-shell.js';
@@ -137,34 +137,40 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
     const config = loadConfigFrom(values.config);
     const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
     const [name = '', version] = positionals;
-    // The initrd carries this server's certificate (made now if the server has none yet), so
-    // its nodes hand their secrets token only to this server.
-    const initrdBuilder = async () => io.buildInitrd ?? networkInitrdBuilder((await loadServerCertificate(config.server)).certPem);
+    // The initrd carries this server's certificate (made now if the server has none yet), and
+    // with a shared state database every boot server's, so its nodes hand their secrets token
+    // only to these servers.
+    const initrdBuilder = async () => io.buildInitrd ?? networkInitrdBuilder(await initrdServerCerts(config));
+    // What build and import share: step lines on stderr, where a terminal also gets a redrawn
+    // initrd bar (a log plain lines), a work directory beside the store so the results are
+    // hard-linked into it rather than copied, and the initrd builder.
+    const making = async () => {
+      const initrdBar = new ProgressBar({ label: '  initrd archive', unit: 'bytes', output: io.stderr ? { write: err } : process.stderr });
+      return {
+        progress: (msg: string) => {
+          initrdBar.finish();
+          err(`${msg}\n`);
+        },
+        initrdProgress: (done: number, total: number) => initrdBar.update(done, total),
+        workDir: join(config.server.stateDir, 'tmp'),
+        buildInitrd: await initrdBuilder(),
+      };
+    };
     switch (sub) {
       case 'build': {
         const include = values.include?.split(',').map((p) => p.trim()).filter(Boolean);
-        // On stderr with the step lines; a terminal gets a redrawn bar, a log plain lines.
-        const initrdBar = new ProgressBar({ label: '  initrd archive', unit: 'bytes', output: io.stderr ? { write: err } : process.stderr });
         const m = await buildImage({
           store,
           name,
           from: values.from!,
           ...(include ? { include } : {}),
           ...(values.kernel !== undefined ? { kernel: values.kernel } : {}),
-          progress: (msg) => {
-            initrdBar.finish();
-            err(`${msg}\n`);
-          },
-          initrdProgress: (done, total) => initrdBar.update(done, total),
-          // Beside the store so the results are hard-linked into it rather than copied.
-          workDir: join(config.server.stateDir, 'tmp'),
-          buildInitrd: await initrdBuilder(),
+          ...(await making()),
         });
         out(`built ${m.name}@${m.version} (kernel ${m.kernelVersion}, ${mib(m.size)}); publish it with: diskless image publish ${m.name} ${m.version}\n`);
         return 0;
       }
       case 'import': {
-        const initrdBar = new ProgressBar({ label: '  initrd archive', unit: 'bytes', output: io.stderr ? { write: err } : process.stderr });
         const m = await importImage({
           store,
           name,
@@ -176,13 +182,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
             ...(values.ca !== undefined ? { caFile: values.ca } : {}),
             ...(values.authfile !== undefined ? { authFile: values.authfile } : {}),
           },
-          progress: (msg) => {
-            initrdBar.finish();
-            err(`${msg}\n`);
-          },
-          initrdProgress: (done, total) => initrdBar.update(done, total),
-          workDir: join(config.server.stateDir, 'tmp'),
-          buildInitrd: await initrdBuilder(),
+          ...(await making()),
         });
         out(`imported ${m.name}@${m.version} from ${m.source?.digest ?? '?'} (kernel ${m.kernelVersion}, ${mib(m.size)}); publish it with: diskless image publish ${m.name} ${m.version}\n`);
         return 0;

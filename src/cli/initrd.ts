@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { listInitramfs } from '../initramfs/list.js';
 import { buildNetworkInitrd } from '../initramfs/network-initrd.js';
 import { loadConfigFrom } from '../config/config-path.js';
-import { loadServerCertificate, pemCertificates } from '../tls/server-certificate.js';
+import { initrdServerCerts } from '../app/state-backend.js';
+import { pemCertificates } from '../tls/server-certificate.js';
 import { ProgressBar } from './progress.js';
 import type { RootMode } from '../config/types.js';
 
@@ -20,8 +21,9 @@ overlay and loop, and nbd and nfs when the kernel has them (--root-modes nbd,nfs
 required), the firmware those drivers name when the image has it, the image's modprobe.d,
 a static busybox, nbd-client, openssl and the Diskless /init.
 It carries the boot server's certificate (server.tls_cert of the config, made if the server
-has none yet, or the certificates in --server-cert): nodes send their secrets token only
-to a server that presents one of them.
+has none yet, and with state: postgres://… every boot server's that started on the database;
+or the certificates in --server-cert): nodes send their secrets token only to a server that
+presents one of them.
 --list shows what an existing initrd (ours or Debian's) contains.
 `;
 
@@ -74,7 +76,7 @@ export async function initrdCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const serverCerts = values['server-cert'] === undefined
-    ? (await loadServerCertificate(loadConfigFrom(values.config).server)).certPem
+    ? await initrdServerCerts(loadConfigFrom(values.config))
     : readFileSync(values['server-cert'], 'utf8');
   if (pemCertificates(serverCerts).length === 0) {
     process.stderr.write(`diskless initrd build: ${values['server-cert']} holds no PEM certificate\n`);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfigFrom } from '../config/config-path.js';
-import { SecretStore } from '../secrets/secret-store.js';
+import { openSecrets } from '../app/state-backend.js';
 import { nodeByMac } from '../boot/boot-target.js';
 import { normalizeMac } from '../net/mac.js';
 import { reportError } from './error-report.js';
@@ -11,7 +11,8 @@ const HELP = `Usage: diskless secrets root-password MAC|all --hash HASH|--hash-f
        diskless secrets authorized-keys MAC|all FILE [--config FILE]
        diskless secrets show MAC [--config FILE]
 
-Per-node secrets live in STATE_DIR/secrets (0700, files 0600) and reach a node only through
+Per-node secrets live in STATE_DIR/secrets (0700, files 0600), or with state: postgres://… in
+the database, sealed with the key in state.secrets_key_file; they reach a node only through
 the one-time token in its own boot script; they are never in a boot script, initrd or image.
 "all" sets the default for nodes without a value of their own. The password is stored as a
 crypt(3) hash only: make one with \`mkpasswd -m yescrypt\` or \`openssl passwd -6\`.
@@ -45,7 +46,9 @@ export async function secretsCommand(argv: string[], out = (s: string) => void p
     const selector = who === 'all' ? '*' : normalizeMac(who);
     if (selector === undefined) return usage(`"${who}" is not a MAC address or "all"`);
     if (selector !== '*' && !nodeByMac(config, selector)) err(`warning: ${selector} is not a node in ${config.file} yet\n`);
-    const store = await SecretStore.open({ stateDir: config.server.stateDir });
+    const opened = await openSecrets(config);
+    const store = opened.source;
+    try {
     switch (sub) {
       case 'root-password': {
         const hash = values.hash ?? (values['hash-file'] ? (await readFile(values['hash-file'], 'utf8')).trim() : undefined);
@@ -72,6 +75,9 @@ export async function secretsCommand(argv: string[], out = (s: string) => void p
       }
       default:
         return usage('unknown subcommand');
+    }
+    } finally {
+      await opened.close();
     }
   } catch (e) {
     return reportError(e, err, `diskless secrets ${sub}`);

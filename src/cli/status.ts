@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfigFrom } from '../config/config-path.js';
-import { nodeDetailText, statusTable } from './fleet-format.js';
-import type { FailureReport, NodeDetail, NodeSummary } from '../api/wire.js';
+import { nodeDetailText, serverTable, statusTable } from './fleet-format.js';
+import type { FailureReport, NodeDetail, NodeSummary, ServerList } from '../api/wire.js';
 import { apiBase, apiTls, getAll, getJson } from './server-api.js';
 import { DisklessError } from '../errors/diskless-error.js';
 import { normalizeMac } from '../net/mac.js';
@@ -12,6 +12,8 @@ Shows every node of the config as the running server sees it: where it is in its
 (dhcp, loading, initramfs stage, booted, failed), since when, the image version it runs
 and its last event. Asks "diskless serve" over its admin API (GET /api/v1/nodes at api.address
 and api.port), so this machine must be in api.read_from. --json prints the API's answer.
+With state: postgres://… it then lists every boot server sharing the database (GET
+/api/v1/servers): its health, its last heartbeat and the nodes its DHCP bound.
 
 With NODE (a host name from the config, or a MAC address): that machine alone, the timeline of
 its latest boot, and the last failure report it sent (a boot that failed under rd.shell=0,
@@ -48,6 +50,11 @@ export async function statusCommand(argv: string[], io: CliIo = {}): Promise<num
   const nodes = inConfigOrder(await getAll<NodeSummary>(apiBase(config), '/nodes', 'nodes', apiTls(config)), config.nodes);
   if (values.json) out(`${JSON.stringify(nodes, null, 2)}\n`);
   else out(nodes.length ? statusTable(nodes, (io.now ?? Date.now)()) : 'no nodes in the inventory\n');
+  // Several servers share the state: which are up, and which nodes each one's DHCP bound.
+  if (!values.json && config.state.backend === 'postgres') {
+    const servers = await getJson<ServerList>(`${apiBase(config)}/servers`, apiTls(config));
+    out(`\n${serverTable(servers, new Map(config.nodes.flatMap((n) => (n.mac === undefined || n.hostname === undefined ? [] : [[n.mac, n.hostname] as const]))), (io.now ?? Date.now)())}`);
+  }
   return 0;
 }
 

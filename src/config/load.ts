@@ -7,6 +7,7 @@ import { inNetwork, parseCidr } from './subnets.js';
 import { normalizeMac } from '../net/mac.js';
 import type { ApiConfig, DhcpConfig, DiskConfig, DisklessConfig, NetworkConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig, SignedChain, SubnetConfig, SwitchPort } from './types.js';
 import { canonicalAgentId, switchPortText } from '../net/switch-port.js';
+import { readState } from './state-config.js';
 import { ConfigError, Fields } from './yaml-fields.js';
 import { mergeFileSpecs, readFileSpecs } from './node-files.js';
 import { DEFAULT_FAILURE_DELAY_SEC, DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_CONNECTIONS, DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER } from './defaults.js';
@@ -62,6 +63,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   const profiles = new Map<string, ProfileConfig>();
   readProfiles(top.entries('profiles'), path, profiles);
   const nodes = top.list('nodes').map((f) => readNode(f, profiles, path));
+  const state = readState(top, path);
   const defaultProfile = top.optString('default_profile');
   if (defaultProfile !== undefined && !profiles.has(defaultProfile)) {
     top.fail('default_profile', `names no profile (known: ${[...profiles.keys()].join(', ') || 'none'})`, top.raw('default_profile'));
@@ -72,7 +74,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   checkNfsClients(serverFields, server, profiles, nodes);
   checkReservations(file, dhcp, server, nodes);
   checkMenus(file, profiles, nodes);
-  return { file, server, dhcp, api, profiles, nodes, ...(defaultProfile !== undefined ? { defaultProfile } : {}) };
+  return { file, server, dhcp, api, profiles, nodes, state, ...(defaultProfile !== undefined ? { defaultProfile } : {}) };
 }
 
 /**

@@ -297,6 +297,44 @@ export interface ApiConfig {
   maxEventStreams: number;
 }
 
+/**
+ * Where the server keeps its state: JSON files under server.state_dir (one server), or one
+ * PostgreSQL database shared by every boot server of the site.
+ */
+export type StateConfig = { backend: 'files' } | PostgresStateConfig;
+
+export interface PostgresStateConfig {
+  backend: 'postgres';
+  /** The URL as written, less any password (for messages and logs). */
+  url: string;
+  /** A TCP host name or address, or the directory of a unix socket (starts with "/"). */
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  /** A file holding the password (its first line); read at each connection. */
+  passwordFile?: string;
+  /** The environment variable holding the password when no file is given (default PGPASSWORD). */
+  passwordEnv: string;
+  /**
+   * TLS to the database: verify-full (the certificate must be signed by ca_file, or the
+   * system's CAs, and name host), require (encrypted, unverified), off. Default verify-full
+   * over TCP to another host, off over a unix socket or loopback.
+   */
+  tls: 'verify-full' | 'require' | 'off';
+  caFile?: string;
+  /**
+   * Seconds a server keeps booting the nodes it has cached while the database is unreachable
+   * (it hands out no new address meanwhile).
+   */
+  offlineGraceSec: number;
+  /**
+   * The key that seals the secrets kept in the database (AES-256-GCM), the same file on every
+   * server and never in the database; default STATE_DIR/secrets.key.
+   */
+  secretsKeyFile?: string;
+}
+
 export interface DisklessConfig {
   /** Absolute path of the file this came from, for messages. */
   file: string;
@@ -307,4 +345,6 @@ export interface DisklessConfig {
   nodes: NodeConfig[];
   /** Profile for machines not listed under nodes; none means unknown machines get no boot script. */
   defaultProfile?: string;
+  /** Where state lives: files (default) or a shared PostgreSQL database. */
+  state: StateConfig;
 }

@@ -52,12 +52,16 @@ function request(input: DhcpPolicyInput, client: ClientClass, ctx: AddressContex
   let ip: string;
   let state: string;
   if (serverId !== undefined) {
-    if (serverId !== settings.serverAddress) {
-      return { reply: null, reason: `client selected server ${serverId}`, quiet: true, lease: { kind: 'cancel-offer', mac: client.mac } };
+    // A request naming a peer that shares our lease table but is gone (it died between its
+    // OFFER and this REQUEST) is answered here, from the same table, so the client goes on
+    // rather than starting over after its timeouts.
+    if (serverId !== settings.serverAddress && !isForGonePeer(input, serverId)) {
+      const cancel = { kind: 'cancel-offer', mac: client.mac, ...(requested === undefined ? {} : { ip: requested }) } as const;
+      return { reply: null, reason: `client selected server ${serverId}`, quiet: true, lease: cancel };
     }
     if (requested === undefined) return { reply: null, reason: 'SELECTING request without option 50' };
     ip = requested;
-    state = 'selecting';
+    state = serverId === settings.serverAddress ? 'selecting' : `selecting, for gone server ${serverId}`;
   } else if (requested !== undefined) {
     // INIT-REBOOT: "the server SHOULD send a DHCPNAK … if the client is on the wrong network".
     if (!sameSubnet(requested, settings.network, settings.subnetMask) && requested !== input.node?.address) {
@@ -94,8 +98,19 @@ function nak(input: DhcpPolicyInput, reason: string): PolicyOutcome {
   return { reply, reason: `nak: ${reason}` };
 }
 
+/** The server identifier names a peer sharing our lease table that is gone. */
+function isForGonePeer(input: DhcpPolicyInput, serverId: string): boolean {
+  return input.peerIsGone?.(serverId) === true;
+}
+
+/** A DECLINE or RELEASE for us, or for a gone peer of ours (the lease table is the same). */
+function isOurs(input: DhcpPolicyInput): boolean {
+  const serverId = getOption(input.packet, DhcpOption.serverIdentifier);
+  return serverId === input.settings.serverAddress || (serverId !== undefined && isForGonePeer(input, serverId));
+}
+
 function decline(input: DhcpPolicyInput, client: ClientClass, ctx: AddressContext): PolicyOutcome {
-  if (getOption(input.packet, DhcpOption.serverIdentifier) !== input.settings.serverAddress) {
+  if (!isOurs(input)) {
     return { reply: null, reason: 'DECLINE for another server', quiet: true };
   }
   const ip = getOption(input.packet, DhcpOption.requestedIpAddress);
@@ -112,7 +127,7 @@ function decline(input: DhcpPolicyInput, client: ClientClass, ctx: AddressContex
 }
 
 function release(input: DhcpPolicyInput, client: ClientClass): PolicyOutcome {
-  if (getOption(input.packet, DhcpOption.serverIdentifier) !== input.settings.serverAddress) {
+  if (!isOurs(input)) {
     return { reply: null, reason: 'RELEASE for another server', quiet: true };
   }
   const ip = input.packet.ciaddr;

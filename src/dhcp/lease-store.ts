@@ -1,4 +1,5 @@
 import { readStateFileSync, StateFileWriter, type StateFileFormat } from '../files/state-file.js';
+import type { LeaseChange, LeaseTable } from './lease-table.js';
 
 export type LeaseState = 'offered' | 'bound' | 'declined';
 
@@ -20,8 +21,11 @@ export type LeaseAction =
   | { kind: 'bind'; mac: string; ip: string; leaseSec: number; hostname?: string; node?: string }
   | { kind: 'release'; mac: string; ip: string }
   | { kind: 'decline'; mac: string; ip: string; holdSec: number }
-  /** The client took another server's offer (RFC 2131 §4.3.2, SELECTING). */
-  | { kind: 'cancel-offer'; mac: string };
+  /**
+   * The client took another server's offer (RFC 2131 §4.3.2, SELECTING) of `ip` (its option
+   * 50): where servers share the table, an offer of that same address is the chosen server's.
+   */
+  | { kind: 'cancel-offer'; mac: string; ip?: string };
 
 /** The read side the policy sees. */
 export interface LeaseView {
@@ -121,7 +125,7 @@ const LEASE_FILE: StateFileFormat<Lease[]> = {
  * fsync, the event loop never waits for the disk, and `commit()` still tells each caller when
  * its own change is durable.
  */
-export class LeaseStore implements LeaseView {
+export class LeaseStore implements LeaseTable {
   readonly #now: () => number;
   /** Undefined for a memory-only table. */
   readonly #file: StateFileWriter<Lease[]> | undefined;
@@ -181,6 +185,11 @@ export class LeaseStore implements LeaseView {
   /** Every record, expired ones included; for status views. */
   list(): Lease[] {
     return [...this.#byIp.values()].map((l) => ({ ...l }));
+  }
+
+  /** LeaseTable's change: in memory at once; durable when the change is one the file keeps. */
+  change(action: LeaseAction): LeaseChange {
+    return this.apply(action) ? { durable: this.commit() } : {};
   }
 
   /**

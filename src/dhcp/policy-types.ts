@@ -18,6 +18,11 @@ export interface DhcpPolicyInput {
   reservedBy?: (ip: string) => string | undefined;
   /** The server's pool cursor: the next pool scan starts after the last address handed out. */
   poolCursor?: PoolCursor;
+  /**
+   * Whether a server identifier (option 54) names another boot server sharing our lease table
+   * that is gone: requests naming it are then answered here (absent: there are no such peers).
+   */
+  peerIsGone?: (serverId: string) => boolean;
 }
 
 export interface DhcpDecision {

@@ -77,6 +77,8 @@ interface Case {
   leases?: (store: LeaseStore) => void;
   /** Pass `reservedBy` so dynamic allocation sees other nodes' reservations. */
   reservations?: boolean;
+  /** Servers sharing the lease table that are gone (their requests are ours). */
+  gonePeers?: string[];
   check: (d: DhcpDecision, store: LeaseStore) => void;
 }
 
@@ -323,8 +325,41 @@ const CASES: Case[] = [
     check: (d, store) => {
       assert.equal(d.reply, null);
       assert.equal(d.quiet, true);
-      assert.deepEqual(d.lease, { kind: 'cancel-offer', mac: MAC.bios });
+      assert.deepEqual(d.lease, { kind: 'cancel-offer', mac: MAC.bios, ip: '10.0.0.7' });
       assert.equal(store.leaseForMac(MAC.bios), undefined);
+    },
+  },
+  {
+    name: 'REQUEST naming a peer that shares the lease table and is gone: ACKed here, as ours',
+    packet: packet({ type: DhcpMessageType.Request, mac: MAC.bios, serverId: '10.0.0.2', requestedIp: '10.0.0.100' }),
+    gonePeers: ['10.0.0.2'],
+    leases: (s) => s.apply({ kind: 'offer', mac: MAC.bios, ip: '10.0.0.100', holdSec: 60 }),
+    check: (d, store) => {
+      const r = replyOf(d);
+      assert.equal(typeOf(r), DhcpMessageType.Ack);
+      assert.equal(r.yiaddr, '10.0.0.100');
+      assert.equal(getOption(r, DhcpOption.serverIdentifier), SERVER);
+      assert.match(d.reason, /selecting, for gone server 10\.0\.0\.2/);
+      assert.equal(store.leaseForMac(MAC.bios)?.state, 'bound');
+    },
+  },
+  {
+    name: 'REQUEST naming a live peer (or any other server) stays ignored',
+    packet: packet({ type: DhcpMessageType.Request, mac: MAC.bios, serverId: '10.0.0.2', requestedIp: '10.0.0.100' }),
+    gonePeers: ['10.0.0.3'],
+    check: (d) => {
+      assert.equal(d.reply, null);
+      assert.equal(d.lease?.kind, 'cancel-offer');
+    },
+  },
+  {
+    name: 'RELEASE naming a gone peer is honoured',
+    packet: packet({ type: DhcpMessageType.Release, mac: MAC.bios, serverId: '10.0.0.2', ciaddr: '10.0.0.100' }),
+    gonePeers: ['10.0.0.2'],
+    leases: (s) => s.apply({ kind: 'bind', mac: MAC.bios, ip: '10.0.0.100', leaseSec: 600 }),
+    check: (d, store) => {
+      assert.deepEqual(d.lease, { kind: 'release', mac: MAC.bios, ip: '10.0.0.100' });
+      assert.ok(!store.isHeldBy('10.0.0.100', MAC.bios));
     },
   },
   {
@@ -583,7 +618,7 @@ function reservedBy(ip: string): string | undefined {
   return ip === '10.0.0.100' ? MAC.arm : NODES.find((n) => n.address === ip)?.mac;
 }
 
-function decide(c: Pick<Case, 'packet' | 'settings' | 'port' | 'reservations'>, store: LeaseStore): DhcpDecision {
+function decide(c: Pick<Case, 'packet' | 'settings' | 'port' | 'reservations' | 'gonePeers'>, store: LeaseStore): DhcpDecision {
   const mac = [...c.packet.chaddr.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
   return decideDhcpReply({
     packet: c.packet,
@@ -592,6 +627,7 @@ function decide(c: Pick<Case, 'packet' | 'settings' | 'port' | 'reservations'>, 
     node: NODES.find((n) => n.mac === mac),
     leases: store,
     ...(c.reservations ? { reservedBy } : {}),
+    ...(c.gonePeers ? { peerIsGone: (id: string) => c.gonePeers!.includes(id) } : {}),
   });
 }
 

@@ -8,7 +8,7 @@ import { agentIdText, type SwitchPort } from '../net/switch-port.js';
 import { nullLogger, type Logger } from '../log/logger.js';
 import { PoolCursor } from './address-choice.js';
 import { macOf } from './classify-client.js';
-import type { LeaseStore } from './lease-store.js';
+import { LeaseBusyError, LeaseConflictError, type LeaseTable } from './lease-table.js';
 import { decideDhcpReply, type DhcpDecision } from './policy.js';
 import type { DhcpNode, DhcpServiceSettings, DhcpSettings, LoaderChoice } from './settings.js';
 import { selectSubnet } from './subnet-selection.js';
@@ -25,20 +25,53 @@ export interface BootResponderOptions {
   lookupNode: (mac: string, port?: SwitchPort, recalled?: boolean) => DhcpNode | undefined;
   /** The default profile's loader, which machines outside the inventory boot with. */
   defaultLoader?: () => LoaderChoice | undefined;
-  leaseStore: LeaseStore;
+  leaseStore: LeaseTable;
   /** The key (MAC, or "host:NAME") of the node holding a fixed reservation for `ip`, so the pool never hands it out. */
   reservedBy?: (ip: string) => string | undefined;
+  /**
+   * Whether `serverId` (DHCP option 54) is another boot server of ours sharing the lease table
+   * that is gone (stopped, or silent past its heartbeat): its clients' requests are then ours.
+   */
+  peerIsGone?: (serverId: string) => boolean;
+  /**
+   * The cursor of a subnet's pool scans, asked once per subnet: where this server's scans start
+   * (servers sharing a pool start apart); default the pool's start.
+   */
+  poolCursor?: (subnet: DhcpSettings) => PoolCursor;
   /** Every decided request from a MAC that lookupNode does not know, whatever the answer. */
   onUnknownClient?: (request: DhcpPacket, decision: DhcpDecision) => void;
   logger?: Logger;
 }
 
+/** Decisions made for one packet at most, when other servers keep claiming the chosen address first. */
+export const MAX_CLAIM_ATTEMPTS = 4;
+
+interface Decided {
+  decision: DhcpDecision;
+  answer: DhcpAnswer;
+  durable: Promise<void> | undefined;
+}
+
+/** What one request was found to be before any decision: its subnet, relay, and node. */
+interface Placed {
+  request: DhcpPacket;
+  arrival: DhcpArrival;
+  subnet: DhcpSettings;
+  agent: RelayAgentSeen | undefined;
+  /** The node as looked up (its key names it in the events). */
+  found: DhcpNode | undefined;
+  /** The node as the policy sees it: without a reservation that lies in another subnet. */
+  node: DhcpNode | undefined;
+}
+
 /**
  * What a boot server answers over DHCP: the request is placed in a subnet (selectSubnet: giaddr,
  * ciaddr, the arriving interface; none, no answer), the pure policy decides with that subnet's
- * settings (decideDhcpReply), the lease table changes in memory at once, so the next packet
- * already sees it, and an ACK waits for the write that holds its binding. One lease table and
- * one pool cursor per subnet serve every subnet: an address belongs to one subnet only.
+ * settings (decideDhcpReply), the lease table applies the change, and a reply whose lease must
+ * be stored first (every ACK; an OFFER too where the table is shared) waits for that. When
+ * another server's client took the address meanwhile, the decision is made again on the
+ * updated view, in the same subnet. One lease table and one pool cursor per subnet serve every
+ * subnet: an address belongs to one subnet only.
  */
 export class BootDhcpResponder implements DhcpResponder {
   readonly #o: BootResponderOptions;
@@ -50,8 +83,8 @@ export class BootDhcpResponder implements DhcpResponder {
     this.#log = (options.logger ?? nullLogger).child({ service: 'dhcp' });
   }
 
-  answer(request: DhcpPacket, arrival: DhcpArrival): DhcpAnswer {
-    const { settings, leaseStore } = this.#o;
+  answer(request: DhcpPacket, arrival: DhcpArrival): DhcpAnswer | Promise<DhcpAnswer> {
+    const { settings } = this.#o;
     const choice = selectSubnet(request, arrival, settings.subnets);
     if (!choice.ok) return { reason: choice.reason };
     const subnet = choice.subnet;
@@ -65,6 +98,29 @@ export class BootDhcpResponder implements DhcpResponder {
     const node = found?.address !== undefined && !sameSubnet(found.address, subnet.network, subnet.subnetMask)
       ? (({ address: _elsewhere, ...rest }) => rest)(found)
       : found;
+    const placed: Placed = { request, arrival, subnet, agent, found, node };
+    const first = this.#decide(placed);
+    if (node === undefined && first.decision.messageType !== undefined) this.#unknownClient(request, first.decision);
+    if (first.durable === undefined) return first.answer;
+    // RFC 2131 §3.1 step 4: "The server selected in the DHCPREQUEST message commits the
+    // binding for the client to persistent storage and responds with a DHCPACK"; §1.6 asks
+    // to "retain DHCP client configuration across server reboots". So an ACK leaves only
+    // after the write holding its binding completed (a burst of ACKs shares that write). A
+    // file-backed OFFER waits for nothing: §3.1 step 2 says "servers need not reserve the
+    // offered network address" (§4.3.1: the server "may choose to record the address as
+    // offered"); a lost offer costs the client a retry, not a conflict. Servers sharing a
+    // table claim the address before offering it, so two of them never offer one address to
+    // two clients. A failed write withholds the reply; the client's retransmission retries.
+    return this.#settle(placed, first);
+  }
+
+  flush(): Promise<void> {
+    return this.#o.leaseStore.flush();
+  }
+
+  #decide(placed: Placed): Decided {
+    const { request, arrival, subnet, node } = placed;
+    const { leaseStore } = this.#o;
     const decision = decideDhcpReply({
       packet: request,
       port: arrival.port,
@@ -74,37 +130,46 @@ export class BootDhcpResponder implements DhcpResponder {
       leases: leaseStore,
       poolCursor: this.#cursor(subnet),
       ...(this.#o.reservedBy ? { reservedBy: this.#o.reservedBy } : {}),
+      ...(this.#o.peerIsGone ? { peerIsGone: this.#o.peerIsGone } : {}),
     });
-    if (node === undefined && decision.messageType !== undefined) this.#unknownClient(request, decision);
-    const persisted = decision.lease !== undefined && leaseStore.apply(decision.lease);
+    const durable = decision.lease === undefined ? undefined : leaseStore.change(decision.lease).durable;
+    // Awaited below or by the socket loop; a change nobody answers for must not be an unhandled rejection.
+    durable?.catch(() => {});
     const answer: DhcpAnswer = {
       reason: decision.reason,
-      ...(subnet.name !== undefined ? { subnet: subnet.name } : {}),
-      ...(agent !== undefined ? { agent } : {}),
-      ...(found?.key !== undefined ? { node: found.key } : {}),
+      ...placedFields(placed),
       ...(decision.quiet ? { quiet: true } : {}),
       ...(decision.suspicious ? { suspicious: true } : {}),
+      ...(decision.reply ? { reply: decision.reply } : {}),
     };
-    if (!decision.reply) return answer;
-    // RFC 2131 §3.1 step 4: "The server selected in the DHCPREQUEST message commits the
-    // binding for the client to persistent storage and responds with a DHCPACK"; §1.6 asks
-    // to "retain DHCP client configuration across server reboots". So an ACK leaves only
-    // after the write holding its binding completed (a burst of ACKs shares that write). An
-    // OFFER waits for nothing: offers are not persisted, as §3.1 step 2 says "servers need
-    // not reserve the offered network address" (§4.3.1: the server "may choose to record the
-    // address as offered"); a lost offer costs the client a retry, not a conflict. A failed
-    // write withholds the ACK; the client's retransmitted REQUEST makes the store write again.
-    return { ...answer, reply: decision.reply, ...(persisted ? { durable: leaseStore.commit() } : {}) };
+    return { decision, answer, durable };
+  }
+
+  async #settle(placed: Placed, first: Decided): Promise<DhcpAnswer> {
+    let current = first;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await current.durable;
+        return current.answer;
+      } catch (err) {
+        if (err instanceof LeaseBusyError) return { ...placedFields(placed), reason: `dropped: ${err.message}`, quiet: true };
+        if (!(err instanceof LeaseConflictError)) {
+          // Not stored, so not promised: the loop drops the reply and logs why.
+          return current.answer.reply ? { ...current.answer, durable: current.durable! } : current.answer;
+        }
+        if (attempt >= MAX_CLAIM_ATTEMPTS) {
+          return { ...placedFields(placed), reason: `no reply: ${err.message}, and ${attempt} addresses in a row were taken by other servers first` };
+        }
+      }
+      current = this.#decide(placed);
+      if (current.durable === undefined) return current.answer;
+    }
   }
 
   #cursor(subnet: DhcpSettings): PoolCursor {
     let cursor = this.#poolCursors.get(subnet);
-    if (cursor === undefined) this.#poolCursors.set(subnet, cursor = new PoolCursor());
+    if (cursor === undefined) this.#poolCursors.set(subnet, cursor = this.#o.poolCursor?.(subnet) ?? new PoolCursor());
     return cursor;
-  }
-
-  flush(): Promise<void> {
-    return this.#o.leaseStore.flush();
   }
 
   #unknownClient(request: DhcpPacket, decision: DhcpDecision): void {
@@ -114,6 +179,15 @@ export class BootDhcpResponder implements DhcpResponder {
       this.#log.log('error', 'dhcp onUnknownClient hook failed', { error: err instanceof Error ? err.message : String(err) });
     }
   }
+}
+
+/** What every answer to a placed request says of it, for the log line and the events. */
+function placedFields({ subnet, agent, found }: Placed): Pick<DhcpAnswer, 'subnet' | 'agent' | 'node'> {
+  return {
+    ...(subnet.name !== undefined ? { subnet: subnet.name } : {}),
+    ...(agent !== undefined ? { agent } : {}),
+    ...(found?.key !== undefined ? { node: found.key } : {}),
+  };
 }
 
 /**

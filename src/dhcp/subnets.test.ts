@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { BootDhcpResponder } from './responder.js';
 import { selectSubnet } from './subnet-selection.js';
 import { LeaseStore } from './lease-store.js';
+import { PoolCursor } from './address-choice.js';
+import { parseIpv4 } from '../net/ipv4.js';
 import type { DhcpNode, DhcpSettings } from './settings.js';
 import { decodeDhcpPacket, encodeDhcpPacket, type DhcpPacket } from '../protocols/dhcp/packet.js';
 import { clientPacket } from '../protocols/dhcp/testdata/client-packets.js';
@@ -92,11 +94,11 @@ function responder(nodes: DhcpNode[] = [], leases = new LeaseStore()): { r: Boot
 }
 
 describe('a relayed DISCOVER, golden bytes', () => {
-  it('is answered from the relay\'s subnet: giaddr copied, hops 0, every byte as written out', () => {
+  it('is answered from the relay\'s subnet: giaddr copied, hops 0, every byte as written out', async () => {
     const request = golden(relayedIpxeDiscover);
     assert.equal(request.hops, 1);
     assert.equal(request.giaddr, RELAY_GIADDR);
-    const answer = responder().r.answer(request, onUp0);
+    const answer = await responder().r.answer(request, onUp0);
     assert.ok(answer.reply, answer.reason);
     assert.equal(answer.subnet, '10.2.0.0/24');
     assert.equal(answer.reason, 'offer 10.2.0.100 (pool), boot http://10.1.0.1/boot/52-54-00-12-34-56.ipxe');
@@ -106,10 +108,10 @@ describe('a relayed DISCOVER, golden bytes', () => {
     assert.deepEqual(to, { address: RELAY_GIADDR, port: 67 });
   });
 
-  it('from a relay of a network no subnet holds: no reply, and the reason names giaddr', () => {
+  it('from a relay of a network no subnet holds: no reply, and the reason names giaddr', async () => {
     const request = golden(relayedIpxeDiscover);
     request.giaddr = '10.9.0.1';
-    const answer = responder().r.answer(request, onUp0);
+    const answer = await responder().r.answer(request, onUp0);
     assert.equal(answer.reply, undefined);
     assert.match(answer.reason, /^no subnet for relay 10\.9\.0\.1/);
   });
@@ -122,12 +124,12 @@ describe('addresses, reservations and leases per subnet', () => {
     return a.reply.yiaddr;
   };
 
-  it('each subnet hands out its own pool, with its own router, mask and server', () => {
+  it('each subnet hands out its own pool, with its own router, mask and server', async () => {
     const { r } = responder();
-    const lan = r.answer(discover('52:54:00:00:00:01'), onUp0);
-    const rack = r.answer(discover('52:54:00:00:00:02', { giaddr: '10.2.0.1' }), onUp0);
-    const rack2nd = r.answer(discover('52:54:00:00:00:03', { giaddr: '10.2.0.1' }), onUp0);
-    const lab3 = r.answer(discover('52:54:00:00:00:04'), { port: 'server', interface: 'lab3' });
+    const lan = await r.answer(discover('52:54:00:00:00:01'), onUp0);
+    const rack = await r.answer(discover('52:54:00:00:00:02', { giaddr: '10.2.0.1' }), onUp0);
+    const rack2nd = await r.answer(discover('52:54:00:00:00:03', { giaddr: '10.2.0.1' }), onUp0);
+    const lab3 = await r.answer(discover('52:54:00:00:00:04'), { port: 'server', interface: 'lab3' });
     assert.deepEqual([offered(lan), offered(rack), offered(rack2nd), offered(lab3)], ['10.1.0.100', '10.2.0.100', '10.2.0.101', '10.3.0.100']);
     assert.deepEqual(getOption(rack.reply!, DhcpOption.routers), ['10.2.0.1']);
     assert.equal(getOption(lab3.reply!, DhcpOption.serverIdentifier), '10.3.0.1', 'lab3 has its own server address');
@@ -135,28 +137,48 @@ describe('addresses, reservations and leases per subnet', () => {
     assert.equal(getOption(rack.reply!, DhcpOption.serverIdentifier), '10.1.0.1');
   });
 
-  it('a reservation holds on its own subnet; elsewhere the node gets that subnet\'s pool, and nobody gets its address', () => {
+  it('each subnet\'s pool scans start where poolCursor puts them, asked once per subnet', async () => {
+    const asked: string[] = [];
+    const r = new BootDhcpResponder({
+      settings: { subnets: SUBNETS, interfaces: ['up0', 'lab3'], ports: PORTS },
+      lookupNode: () => undefined,
+      leaseStore: new LeaseStore(),
+      poolCursor: (subnet) => {
+        asked.push(subnet.name!);
+        const cursor = new PoolCursor();
+        cursor.next = parseIpv4(subnet.pool!.end)! - 1;
+        return cursor;
+      },
+    });
+    const lan = await r.answer(discover('52:54:00:00:00:01'), onUp0);
+    const rack = await r.answer(discover('52:54:00:00:00:02', { giaddr: '10.2.0.1' }), onUp0);
+    const rack2nd = await r.answer(discover('52:54:00:00:00:03', { giaddr: '10.2.0.1' }), onUp0);
+    assert.deepEqual([offered(lan), offered(rack), offered(rack2nd)], ['10.1.0.109', '10.2.0.109', '10.2.0.110']);
+    assert.deepEqual(asked, ['10.1.0.0/24', '10.2.0.0/24']);
+  });
+
+  it('a reservation holds on its own subnet; elsewhere the node gets that subnet\'s pool, and nobody gets its address', async () => {
     const node: DhcpNode = { mac: '52:54:00:00:00:50', hostname: 'r2n1', address: '10.2.0.50', loader: 'ipxe', secureBoot: false };
     const { r } = responder([node]);
-    assert.equal(offered(r.answer(discover(node.mac, { giaddr: '10.2.0.1' }), onUp0)), '10.2.0.50');
-    const moved = r.answer(discover(node.mac, {}, 2), onUp0);
+    assert.equal(offered(await r.answer(discover(node.mac, { giaddr: '10.2.0.1' }), onUp0)), '10.2.0.50');
+    const moved = await r.answer(discover(node.mac, {}, 2), onUp0);
     assert.equal(offered(moved), '10.1.0.100', 'plugged into the server\'s own link: a pool address there');
     assert.match(moved.reason, /\(pool\)/);
   });
 
-  it('a machine moved to another rack gets an address there; its old lease is not offered', () => {
+  it('a machine moved to another rack gets an address there; its old lease is not offered', async () => {
     const { r, leases } = responder();
     const mac = '52:54:00:00:00:07';
     leases.apply({ kind: 'bind', mac, ip: '10.1.0.105', leaseSec: 3600 });
-    assert.equal(offered(r.answer(discover(mac), onUp0)), '10.1.0.105', 'at home: its own lease');
-    assert.equal(offered(r.answer(discover(mac, { giaddr: '10.2.0.1' }, 2), onUp0)), '10.2.0.100');
+    assert.equal(offered(await r.answer(discover(mac), onUp0)), '10.1.0.105', 'at home: its own lease');
+    assert.equal(offered(await r.answer(discover(mac, { giaddr: '10.2.0.1' }, 2), onUp0)), '10.2.0.100');
   });
 
-  it('a relayed client renewing straight to the server is ACKed on its own subnet', () => {
+  it('a relayed client renewing straight to the server is ACKed on its own subnet', async () => {
     const { r, leases } = responder();
     const mac = '52:54:00:00:00:08';
     leases.apply({ kind: 'bind', mac, ip: '10.2.0.104', leaseSec: 3600 });
-    const renew = r.answer(clientPacket({ type: DhcpMessageType.Request, mac, ciaddr: '10.2.0.104' }), onUp0);
+    const renew = await r.answer(clientPacket({ type: DhcpMessageType.Request, mac, ciaddr: '10.2.0.104' }), onUp0);
     assert.ok(renew.reply, renew.reason);
     assert.equal(getOption(renew.reply, DhcpOption.messageType), DhcpMessageType.Ack);
     assert.equal(renew.reply.yiaddr, '10.2.0.104');
@@ -164,9 +186,9 @@ describe('addresses, reservations and leases per subnet', () => {
     assert.deepEqual(getOption(renew.reply, DhcpOption.routers), ['10.2.0.1']);
   });
 
-  it('INIT-REBOOT with an address from another subnet is NAKed through the relay', () => {
+  it('INIT-REBOOT with an address from another subnet is NAKed through the relay', async () => {
     const { r } = responder();
-    const nak = r.answer(clientPacket({ type: DhcpMessageType.Request, mac: RELAYED_MAC, giaddr: '10.2.0.1', requestedIp: '10.1.0.100' }), onUp0);
+    const nak = await r.answer(clientPacket({ type: DhcpMessageType.Request, mac: RELAYED_MAC, giaddr: '10.2.0.1', requestedIp: '10.1.0.100' }), onUp0);
     assert.ok(nak.reply, nak.reason);
     assert.equal(getOption(nak.reply, DhcpOption.messageType), DhcpMessageType.Nak);
     assert.equal(nak.reply.giaddr, '10.2.0.1');

@@ -67,9 +67,9 @@ function golden(edit: (p: DhcpPacket) => void = () => {}): DhcpPacket {
 
 const circuit = (id: string) => Buffer.from([1, id.length, ...Buffer.from(id)]);
 
-it('a machine whose MAC no node lists is the node on its port: that node\'s address, name and key, option 82 echoed last', () => {
+it('a machine whose MAC no node lists is the node on its port: that node\'s address, name and key, option 82 echoed last', async () => {
   const { r } = setup();
-  const a = r.answer(golden(), FROM_RELAY);
+  const a = await r.answer(golden(), FROM_RELAY);
   assert.ok(a.reply, a.reason);
   assert.equal(a.reply.yiaddr, '10.2.0.41');
   assert.equal(a.reason, 'offer 10.2.0.41 (reservation), boot http://10.1.0.1/boot/52-54-00-12-34-56.ipxe');
@@ -81,37 +81,37 @@ it('a machine whose MAC no node lists is the node on its port: that node\'s addr
   assert.deepEqual(bytes.subarray(bytes.length - echo.length), echo, 'option 82 is the last option, byte for byte');
 });
 
-it('the same MAC on another port is not the node: unknown, and (unknown_clients: deny) unanswered', () => {
+it('the same MAC on another port is not the node: unknown, and (unknown_clients: deny) unanswered', async () => {
   const { r } = setup();
-  const a = r.answer(golden((p) => p.options.set(OptionCode.RelayAgentInformation, circuit('rack9'))), FROM_RELAY);
+  const a = await r.answer(golden((p) => p.options.set(OptionCode.RelayAgentInformation, circuit('rack9'))), FROM_RELAY);
   assert.equal(a.reply, undefined, a.reason);
   assert.deepEqual([a.agent, a.node], [{ circuitId: 'rack9', trusted: true }, undefined]);
 });
 
-it('a port is believed only from a relay (server port) of a subnet reached through relays', () => {
+it('a port is believed only from a relay (server port) of a subnet reached through relays', async () => {
   const { r } = setup();
   // A "relay" on the server's own link: anyone there can claim any port and hear the answer.
-  const onLink = r.answer(golden((p) => { p.giaddr = '10.1.0.254'; }), FROM_RELAY);
+  const onLink = await r.answer(golden((p) => { p.giaddr = '10.1.0.254'; }), FROM_RELAY);
   assert.deepEqual([onLink.reply, onLink.agent, onLink.node], [undefined, { circuitId: 'rack1', trusted: false }, undefined]);
   // From an unprivileged port: not a relay agent.
-  const fromUser = r.answer(golden(), { ...FROM_RELAY, peer: { address: '10.1.0.254', port: 40000 } });
+  const fromUser = await r.answer(golden(), { ...FROM_RELAY, peer: { address: '10.1.0.254', port: 40000 } });
   assert.deepEqual([fromUser.reply, fromUser.agent?.trusted, fromUser.node], [undefined, false, undefined]);
 });
 
-it('option 82 a client put into an unrelayed request is neither believed nor echoed', () => {
+it('option 82 a client put into an unrelayed request is neither believed nor echoed', async () => {
   const cfg = setup();
   const p = clientPacket({ type: DhcpMessageType.Discover, mac: RELAYED_MAC, vendorClass: 'PXEClient:Arch:00000:UNDI:002001', arch: 0 });
   p.options.set(OptionCode.RelayAgentInformation, circuit('rack1'));
-  const a = cfg.r.answer(p, { port: 'server', interface: 'up0', peer: { address: '0.0.0.0', port: 68 } });
+  const a = await cfg.r.answer(p, { port: 'server', interface: 'up0', peer: { address: '0.0.0.0', port: 68 } });
   assert.deepEqual([a.reply, a.agent, a.node], [undefined, undefined, undefined], a.reason);
 });
 
-it('a renewal sent straight to the server (no relay, no option 82) is the node by the port last recorded for the machine', () => {
+it('a renewal sent straight to the server (no relay, no option 82) is the node by the port last recorded for the machine', async () => {
   const renew = () => clientPacket({ type: DhcpMessageType.Request, mac: RELAYED_MAC, ciaddr: '10.2.0.41' });
   const direct: DhcpArrival = { port: 'server', interface: 'up0', peer: { address: '10.2.0.41', port: 68 } };
-  const unrecorded = setup().r.answer(renew(), direct);
+  const unrecorded = await setup().r.answer(renew(), direct);
   assert.equal(unrecorded.node, undefined, 'no port recorded: an unknown machine');
-  const a = setup(new Map([[RELAYED_MAC, { circuitId: 'rack1' }]])).r.answer(renew(), direct);
+  const a = await setup(new Map([[RELAYED_MAC, { circuitId: 'rack1' }]])).r.answer(renew(), direct);
   assert.ok(a.reply, a.reason);
   assert.equal(getOption(a.reply, DhcpOption.messageType), DhcpMessageType.Ack);
   assert.deepEqual([a.reply.yiaddr, a.node, a.reply.options.has(OptionCode.RelayAgentInformation)], ['10.2.0.41', 'host:r2n1', false]);

@@ -23,7 +23,9 @@ export const DISKLESS_ERROR_CODES = {
   DL_SERVICE_START: 'A service of the server cannot start: its port is taken, its address or interface missing, its helper failed',
   DL_CERTIFICATE: 'The server\'s TLS certificate or key cannot be used',
   DL_SECRET_PERMISSION: 'A secret file is refused: a symlink, or others may read it',
+  DL_SECRET: 'The secrets kept in the state database cannot be opened: the key file is missing, wrong, or a sealed secret was altered',
   DL_STATE: 'A state file under state_dir cannot be read: not JSON, invalid, or of a newer format',
+  DL_DATABASE: 'The state database cannot be reached, refuses our credentials, or holds a schema newer than this server',
   DL_SERVER_UNREACHABLE: 'The CLI cannot reach the running server',
   DL_SERVER_REFUSED: 'The running server answered with an error',
 } as const;

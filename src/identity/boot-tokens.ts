@@ -1,8 +1,8 @@
 import type { Logger } from '../log/logger.js';
-import { normalizeIp, type TokenIssuer } from '../secrets/tokens.js';
+import { normalizeIp, type TokenStore } from '../secrets/tokens.js';
 import type { AddressOwner } from './address-owner.js';
 import type { AlertHook } from './alerts.js';
-import type { SecretsWindows } from './secrets-windows.js';
+import type { SecretsWindowStore } from './secrets-windows.js';
 
 /**
  * Hands a one-time secrets token to a node's own boot script, and to no one else: only while
@@ -14,8 +14,8 @@ import type { SecretsWindows } from './secrets-windows.js';
  */
 export class BootTokens {
   constructor(
-    private readonly issuer: TokenIssuer,
-    private readonly windows: SecretsWindows,
+    private readonly issuer: TokenStore,
+    private readonly windows: SecretsWindowStore,
     private readonly witness: AddressOwner,
     private readonly logger: Logger,
     private readonly onAlert: AlertHook = () => {},
@@ -47,6 +47,15 @@ export class BootTokens {
       });
       return undefined;
     }
-    return this.issuer.issue(mac, ip);
+    try {
+      return await this.issuer.issue(mac, ip);
+    } catch (e) {
+      // A shared token store out of reach (the state database) must not fail the boot
+      // script: it goes without a token, as outside a window, and /init asks for it again.
+      this.logger.log('error', 'boot script without a secrets token: the token could not be stored', {
+        service: 'secrets', mac, peer: ip, error: e instanceof Error ? e.message : String(e),
+      });
+      return undefined;
+    }
   }
 }

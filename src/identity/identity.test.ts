@@ -81,6 +81,31 @@ test('a boot script carries a token only during its machine\'s boot, and only wh
   assert.doesNotMatch(await script('boot/52-54-00-aa-bb-01.ipxe', '10.77.0.11'), /token/, 'after switch_root: nothing until the next boot');
 });
 
+test('a token store out of reach: the script goes without a token and the redemption is answered 503, not a failed request', async (t) => {
+  const state = await mkdtemp(join(tmpdir(), 'dl-tokens-'));
+  t.after(() => rm(state, { recursive: true, force: true }));
+  const cfg = parseConfig(CONFIG(state), join(state, 'c.yaml'));
+  const logger = memoryLogger();
+  const windows = await SecretsWindows.open({ windowMs: 60_000 });
+  const down = { issue: async (): Promise<string> => { throw new Error('connection refused'); }, redeem: async (): Promise<never> => { throw new Error('connection refused'); } };
+  const tokens = new BootTokens(down, windows, async () => '52:54:00:aa:bb:01', logger);
+  const tree = new BootTree(() => cfg, 'http://10.77.0.1', undefined, { tokenFor: (mac, peer) => tokens.forScript(mac, peer), secretsUrl: 'https://10.77.0.1:443' });
+  windows.openFor('52:54:00:aa:bb:01', '10.77.0.11');
+  const f = await tree.resolve('boot/52-54-00-aa-bb-01.ipxe', '10.77.0.11');
+  const text = (await f!.read(0, f!.size)).toString();
+  assert.match(text, /kernel /);
+  assert.doesNotMatch(text, /token/);
+  assert.ok(logger.lines.some((l) => l.msg === 'boot script without a secrets token: the token could not be stored'));
+  const secrets = await SecretStore.open({ stateDir: state });
+  const http = new HttpServer({ address: '127.0.0.1', port: 0, handlers: [nodeFilesEndpoint({ config: () => cfg, tokens: down, windows, witness: async () => '52:54:00:aa:bb:01', secrets, logger })] });
+  await http.start();
+  t.after(() => http.stop());
+  const r = await fetch(`http://127.0.0.1:${http.port}${NODE_FILES_PATH}`, { method: 'POST', body: `token=${'a'.repeat(43)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.equal(r.status, 503);
+  assert.equal(r.headers.get('retry-after'), '5');
+  assert.notEqual(windows.get('52:54:00:aa:bb:01'), undefined, 'the window stays open for the retry');
+});
+
 test('node-files: the asking machine gets its own bundle once, inside its boot; reuse, other machines, expiry and junk are refused', async (t) => {
   const state = await mkdtemp(join(tmpdir(), 'dl-nodefiles-'));
   t.after(() => rm(state, { recursive: true, force: true }));

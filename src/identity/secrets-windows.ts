@@ -60,11 +60,27 @@ const WINDOWS_FILE: StateFileFormat<SecretsWindow[]> = {
 };
 
 /**
+ * Where open secrets windows are kept: STATE/secrets-windows.json for one server
+ * (SecretsWindows), or the shared database of several (the postgres room), so that a node whose
+ * DHCP went to one server may fetch its script and secrets from another.
+ */
+export interface SecretsWindowStore {
+  /** A PXE DHCP exchange of `mac`: its window opens (again) from now. */
+  openFor(mac: string, ip?: string): void;
+  /** The open window of `mac`, if its boot may still be handed its secrets. */
+  get(mac: string): SecretsWindow | undefined;
+  /** Closes the window of `mac`; true if one was open. */
+  close(mac: string, reason: CloseReason): boolean;
+  /** Waits for writes under way (stop). */
+  flush(): Promise<void>;
+}
+
+/**
  * Open secrets windows by MAC. Kept in a state file (written at most once a second, and at
  * stop) so that a server restart in the middle of a boot does not shut the node out: its
  * /init then asks its boot script for a fresh token, which is still given inside the window.
  */
-export class SecretsWindows {
+export class SecretsWindows implements SecretsWindowStore {
   readonly #windowMs: number;
   readonly #now: () => number;
   readonly #cap: number;
@@ -139,6 +155,22 @@ export class SecretsWindows {
 
   flush(): Promise<void> {
     return this.#file?.flush() ?? Promise.resolve();
+  }
+
+  /** Takes a window as another server opened it (a copy kept in memory of a shared store). */
+  put(window: SecretsWindow): void {
+    this.#open.delete(window.mac);
+    this.#open.set(window.mac, { ...window });
+    for (const key of this.#open.keys()) {
+      if (this.#open.size <= this.#cap) break;
+      this.#open.delete(key);
+    }
+    this.#file?.changed();
+  }
+
+  /** Forgets the window of `mac` without a log line (another server closed it and said so). */
+  forget(mac: string): void {
+    if (this.#open.delete(mac)) this.#file?.changed();
   }
 
   #live(): SecretsWindow[] {

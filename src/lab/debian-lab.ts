@@ -172,7 +172,16 @@ export class LabNode {
       await this.vm.type(`${this.password}\n`);
     }
     const shell = await this.vm.waitFor(new RegExp(`root@${this.hostname}:~# `), 60_000, from);
+    // Kernel messages printed on the serial console would land in the middle of what `run`
+    // reads; from here on only emergencies reach it (the kernel log keeps the rest: `dmesg`).
+    await this.run('dmesg --console-level emerg');
     return shell.index + shell[0].length;
+  }
+
+  /** systemd's state after start-up settles (`running` when no unit failed). */
+  async systemState(timeoutMs = 5 * 60_000): Promise<string> {
+    const out = await this.run('echo "state=$(systemctl is-system-running --wait)"', timeoutMs);
+    return /^state=(\S*)$/m.exec(out)?.[1] ?? `unreadable: ${out}`;
   }
 
   /** Runs a shell command on the node's console and returns what it printed. */
@@ -241,6 +250,10 @@ export class DebianLab {
 
   run(cmd: string, timeoutMs = 60_000): Promise<string> {
     return this.nodes[0]!.run(cmd, timeoutMs);
+  }
+
+  systemState(timeoutMs?: number): Promise<string> {
+    return this.nodes[0]!.systemState(timeoutMs);
   }
 
   static async start(o: DebianLabOptions): Promise<DebianLab> {

@@ -29,6 +29,9 @@ test('the archive holds busybox, its links, /dev/console and an /init that print
 test('/init prints the marker with the command line, then powers off or opens a shell', () => {
   const script = initScript({ markerId: 'abc.1' });
   assert.match(script, /^#!\/bin\/sh\n/);
+  // The console is quieted before the marker, so no kernel message splits its line.
+  assert.ok(script.indexOf('echo 1 > /proc/sys/kernel/printk') < script.indexOf('DISKLESS-MARKER'));
+  assert.ok(script.includes('echo 1 > /proc/sys/kernel/printk\n'));
   assert.match(script, /echo "DISKLESS-MARKER abc\.1 cmdline=\$\(cat \/proc\/cmdline\)" > \/dev\/console\npoweroff -f\n$/);
   assert.match(initScript({ markerId: 'x', poweroff: false }), /exec setsid cttyhack sh\n$/);
   assert.throws(() => initScript({ markerId: 'a b;reboot' }), /marker id "a b;reboot" must match/);

@@ -31,7 +31,7 @@ export interface TinyInitramfs {
 }
 
 // Bump when the layout below changes, so cached archives built by older code are not reused.
-const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 2;
 
 const MARKER_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -57,6 +57,9 @@ export function initScript(options: Pick<TinyInitramfsOptions, 'markerId' | 'ext
     'mount -t sysfs sysfs /sys',
     'mount -t devtmpfs devtmpfs /dev',
     '/bin/busybox --install -s',
+    // Kernel messages (e.g. the late TSC calibration) would otherwise land in the middle of the
+    // marker line on the serial console; only emergencies still reach it.
+    'echo 1 > /proc/sys/kernel/printk',
     options.extraInit ?? '',
     `echo "${MARKER_PREFIX} ${options.markerId} cmdline=$(cat /proc/cmdline)" > /dev/console`,
     end,

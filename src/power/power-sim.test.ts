@@ -88,7 +88,14 @@ nodes:
 
     const off = await diskless('power', 'off', 'n2', '--config', config);
     assert.equal(off.code, 0, off.out + off.err);
-    const after = await diskless('power', 'status', 'n1', 'n2', '--config', config);
+    // A BMC takes the machine down after it has answered (ipmi_sim when the machine's process
+    // has exited): ask until it says off, as an admin would.
+    let after = await diskless('power', 'status', 'n1', 'n2', '--config', config);
+    const offBy = Date.now() + 20_000;
+    while (!/power is off$/.test(line('n2', after.lines)) && Date.now() < offBy) {
+      await new Promise((r) => setTimeout(r, 200));
+      after = await diskless('power', 'status', 'n1', 'n2', '--config', config);
+    }
     assert.match(line('n1', after.lines), /power is on$/);
     assert.match(line('n2', after.lines), /power is off$/);
 

@@ -20,6 +20,8 @@ export interface DaemonOptions {
    * stop() then signals the daemon alone.
    */
   ownProcessGroup?: boolean;
+  /** Run as this user and group (we are root; a program such as postgres refuses to run as root). */
+  user?: { uid: number; gid: number };
 }
 
 /** How long stop() waits after SIGTERM before it sends SIGKILL. */
@@ -86,6 +88,7 @@ export class Daemon {
       env: options.env,
       cwd: options.cwd,
       detached: options.ownProcessGroup ?? true,
+      ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid }),
     });
     return new Promise((resolve, reject) => {
       child.once('error', (e) => reject(cannotStart('start', argv, e)));

@@ -25,6 +25,8 @@ export interface RunOptions {
   terminal?: boolean;
   /** When aborted, its reason (a signal name such as "SIGTERM") is sent to the command as a signal. */
   killOn?: AbortSignal;
+  /** Run as this user and group (we are root; a program such as initdb refuses to run as root). */
+  user?: { uid: number; gid: number };
 }
 
 export interface RunResult extends ProcessExit {
@@ -55,7 +57,13 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
   const stdin = options.terminal === true ? 'inherit' : options.input === undefined ? 'ignore' : 'pipe';
   const output = options.terminal === true ? 'inherit' : 'pipe';
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: [stdin, output, output], env: options.env, cwd: options.cwd, detached: ownGroup });
+    const child = spawn(cmd, args, {
+      stdio: [stdin, output, output],
+      env: options.env,
+      cwd: options.cwd,
+      detached: ownGroup,
+      ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid }),
+    });
     const signalAll = (signal: NodeJS.Signals): void => {
       if (!ownGroup || child.pid === undefined) {
         child.kill(signal);

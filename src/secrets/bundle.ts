@@ -1,5 +1,5 @@
 import { type CpioEntry, writeCpio } from '../initramfs/cpio.js';
-import type { NodeFile, SecretStore } from './secret-store.js';
+import type { NodeFile, SecretSource } from './secret-store.js';
 
 /**
  * Where the node finds root's password hash. It is not shipped as /etc/shadow because that would
@@ -18,7 +18,7 @@ const DIRS: ReadonlyArray<[string, number]> = [
 ];
 
 /** Every file the node should receive: host keys, authorized_keys and the root password hash. */
-export async function nodeSecretFiles(store: SecretStore, mac: string, hostname: string): Promise<NodeFile[]> {
+export async function nodeSecretFiles(store: SecretSource, mac: string, hostname: string): Promise<NodeFile[]> {
   const { files } = await store.hostKeys(mac, hostname);
   const out = [...files];
   const keys = await store.authorizedKeys(mac);

@@ -28,6 +28,46 @@ export interface SecretStoreOptions {
 /** A node's key (its MAC, or "host:NAME" for a node without one), or `'*'`: every node without a value of its own. */
 export type NodeSelector = string;
 
+/**
+ * Where per-node secrets are kept: STATE/secrets (SecretStore, one server) or, sealed, the
+ * state database several servers share (the postgres room), so a node gets the same host keys
+ * from every server.
+ */
+export interface SecretSource {
+  hostKeys(mac: string, hostname: string): Promise<{ files: NodeFile[] }>;
+  setRootPassword(selector: NodeSelector, hash: string): Promise<void>;
+  rootPasswordHash(mac: string): Promise<string | undefined>;
+  setAuthorizedKeys(selector: NodeSelector, keys: string | readonly string[]): Promise<void>;
+  authorizedKeys(mac: string): Promise<string | undefined>;
+}
+
+/** The hostname check every store applies before putting it in a key's comment. */
+export function checkHostname(hostname: string): void {
+  if (!HOSTNAME.test(hostname)) throw new Error(`Invalid hostname "${hostname}"`);
+}
+
+/**
+ * One SSH host key pair made by ssh-keygen in a private scratch directory under `parent`
+ * (removed after), as bytes: the caller stores them with its own atomic writes, so a crash
+ * mid-generation never leaves half a pair under the final names.
+ */
+export async function generateHostKey(sshKeygen: string, parent: string, type: HostKeyType, hostname: string): Promise<{ priv: Buffer; pub: Buffer }> {
+  const scratch = await mkdtemp(join(parent, '.keygen-'));
+  try {
+    const out = join(scratch, 'key');
+    await run([sshKeygen, '-q', ...KEYGEN_ARGS[type], '-N', '', '-C', `root@${hostname}`, '-f', out]);
+    const [priv, pub] = await Promise.all([readFile(out), readFile(`${out}.pub`)]);
+    return { priv, pub };
+  } catch (e) {
+    if (e instanceof CommandError && e.failure === 'not-found') {
+      throw new DisklessError('DL_TOOL', `Cannot generate SSH host keys: ${sshKeygen} not found (Debian: apt-get install openssh-client)`);
+    }
+    throw e;
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
 const DEFAULT_DIR = 'default';
 const ROOT_PASSWORD_FILE = 'root_password_hash';
 const AUTHORIZED_KEYS_FILE = 'authorized_keys';
@@ -101,7 +141,7 @@ const exists = async (p: string): Promise<boolean> => {
  * Per-node secrets under STATE/secrets/<mac-with-hyphens>/ (0700, files 0600). Hyphens rather than
  * colons because rsync/scp read "a:b" as host:path, and admins back this directory up.
  */
-export class SecretStore {
+export class SecretStore implements SecretSource {
   readonly root: string;
   private readonly sshKeygen: string;
   private readonly logger: Logger;
@@ -153,7 +193,7 @@ export class SecretStore {
    * same identity at every boot (keys made anew at each boot would break known_hosts).
    */
   async hostKeys(mac: string, hostname: string): Promise<{ files: NodeFile[] }> {
-    if (!HOSTNAME.test(hostname)) throw new Error(`Invalid hostname "${hostname}"`);
+    checkHostname(hostname);
     const dir = this.nodeDir(mac);
     if (dir === this.nodeDir('*')) throw new Error('Host keys belong to one node, not to "*"');
     return this.withLock(dir, async () => {
@@ -224,23 +264,10 @@ export class SecretStore {
   }
 
   private async generate(dir: string, type: HostKeyType, hostname: string, priv: string, pub: string): Promise<void> {
-    // ssh-keygen writes into a private scratch dir; we then copy with our own atomic 0600 writes,
-    // so a crash mid-generation never leaves half a key pair under the final names.
-    const scratch = await mkdtemp(join(dir, '.keygen-'));
-    try {
-      const out = join(scratch, 'key');
-      await run([this.sshKeygen, '-q', ...KEYGEN_ARGS[type], '-N', '', '-C', `root@${hostname}`, '-f', out]);
-      const [privBytes, pubBytes] = await Promise.all([readFile(out), readFile(`${out}.pub`)]);
-      await writeSecretFile(pub, pubBytes);
-      await writeSecretFile(priv, privBytes);
-    } catch (e) {
-      if (e instanceof CommandError && e.failure === 'not-found') {
-        throw new DisklessError('DL_TOOL', `Cannot generate SSH host keys: ${this.sshKeygen} not found (Debian: apt-get install openssh-client)`);
-      }
-      throw e;
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
+    const pair = await generateHostKey(this.sshKeygen, dir, type, hostname);
+    // The private key is written last: its presence means the pair is complete.
+    await writeSecretFile(pub, pair.pub);
+    await writeSecretFile(priv, pair.priv);
     this.logger.log('info', 'ssh host key generated', { service: 'secrets', file: priv, keyType: type });
   }
 

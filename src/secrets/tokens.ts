@@ -42,6 +42,45 @@ export function normalizeIp(ip: string): string | undefined {
   return isIP(plain) === 0 ? undefined : plain;
 }
 
+/** The key a token is kept under (SHA-256 of it), or undefined when it cannot be a token. */
+export function tokenDigest(token: string): Buffer | undefined {
+  return TOKEN_SHAPE.test(token) ? digestOf(token) : undefined;
+}
+
+/** A fresh token: 32 random bytes, base64url. */
+export function newToken(random: RandomBytes = defaultRandomBytes): string {
+  const bytes = random(TOKEN_BYTES);
+  if (bytes.length !== TOKEN_BYTES) throw new Error(`Random source gave ${bytes.length} bytes, expected ${TOKEN_BYTES}`);
+  return Buffer.from(bytes).toString('base64url');
+}
+
+/**
+ * The verdict on redeeming a known token: `from.ip` is the address the redemption came from;
+ * `from.mac` the machine that the neighbour table says holds it (left out when it cannot know:
+ * a peer behind a router), never a MAC the client claims. A second use, or a use from another
+ * address or machine, means the token leaked: refused with `alert: true` for the caller to
+ * log. The keeper of the record then marks it used (ok or wrong-address: burned, so the
+ * rightful node cannot be raced either) or forgets it (expired).
+ */
+export function judgeRedemption(rec: { mac: string; ip: string; expiresAt: number; used: boolean }, from: { mac?: string; ip: string }, now: number): RedeemResult {
+  if (rec.used) return { ok: false, reason: 'reused', alert: true, mac: rec.mac };
+  const ip = normalizeIp(from.ip);
+  const mac = from.mac === undefined ? rec.mac : normalizeMac(from.mac);
+  if (ip !== rec.ip || mac !== rec.mac) return { ok: false, reason: 'wrong-address', alert: true, mac: rec.mac };
+  if (now >= rec.expiresAt) return { ok: false, reason: 'expired', alert: false, mac: rec.mac };
+  return { ok: true, mac: rec.mac };
+}
+
+/**
+ * Where boot tokens are kept: in memory (TokenIssuer, one server) or in the state database
+ * shared by several (the postgres room), so a token one server put in a boot script is
+ * redeemed at any of them, once.
+ */
+export interface TokenStore {
+  issue(mac: string, ip: string): string | Promise<string>;
+  redeem(token: string, from: { mac?: string; ip: string }): RedeemResult | Promise<RedeemResult>;
+}
+
 /**
  * One-time tokens that let a booting node fetch its secrets once. Each is bound to the MAC and
  * IP it was issued for (the DHCP lease), lives for a short TTL, and is kept in memory only: a
@@ -50,7 +89,7 @@ export function normalizeIp(ip: string): string | undefined {
  * Records are keyed by SHA-256 of the token, so a Map lookup's timing reveals nothing usable
  * about the token itself, and the stored digest is compared again with timingSafeEqual.
  */
-export class TokenIssuer {
+export class TokenIssuer implements TokenStore {
   private readonly ttlMs: number;
   private readonly now: () => number;
   private readonly random: RandomBytes;
@@ -79,9 +118,7 @@ export class TokenIssuer {
     if (m === undefined) throw new Error(`Cannot issue token: invalid MAC address "${mac}"`);
     const a = normalizeIp(ip);
     if (a === undefined) throw new Error(`Cannot issue token: invalid IP address "${ip}"`);
-    const bytes = this.random(TOKEN_BYTES);
-    if (bytes.length !== TOKEN_BYTES) throw new Error(`Random source gave ${bytes.length} bytes, expected ${TOKEN_BYTES}`);
-    const token = Buffer.from(bytes).toString('base64url');
+    const token = newToken(this.random);
     this.prune();
     const digest = digestOf(token);
     const key = digest.toString('hex');
@@ -104,24 +141,14 @@ export class TokenIssuer {
    * rightful node cannot be raced either.
    */
   redeem(token: string, from: { mac?: string; ip: string }): RedeemResult {
-    if (!TOKEN_SHAPE.test(token)) return { ok: false, reason: 'unknown', alert: false };
-    const digest = digestOf(token);
+    const digest = tokenDigest(token);
+    if (digest === undefined) return { ok: false, reason: 'unknown', alert: false };
     const rec = this.records.get(digest.toString('hex'));
     if (rec === undefined || !timingSafeEqual(rec.digest, digest)) return { ok: false, reason: 'unknown', alert: false };
-    const now = this.now();
-    if (rec.used) return { ok: false, reason: 'reused', alert: true, mac: rec.mac };
-    const ip = normalizeIp(from.ip);
-    const mac = from.mac === undefined ? rec.mac : normalizeMac(from.mac);
-    if (ip !== rec.ip || mac !== rec.mac) {
-      rec.used = true;
-      return { ok: false, reason: 'wrong-address', alert: true, mac: rec.mac };
-    }
-    if (now >= rec.expiresAt) {
-      this.records.delete(digest.toString('hex'));
-      return { ok: false, reason: 'expired', alert: false, mac: rec.mac };
-    }
-    rec.used = true;
-    return { ok: true, mac: rec.mac };
+    const r = judgeRedemption(rec, from, this.now());
+    if (!r.ok && r.reason === 'expired') this.records.delete(digest.toString('hex'));
+    else rec.used = true;
+    return r;
   }
 
   /**

@@ -11,3 +11,12 @@ export async function waitUntil(what: string, check: () => boolean, ms = 20_000)
     await sleep(10);
   }
 }
+
+/** waitUntil for a check that must ask something asynchronously (a connection, a query); it may throw to give up. */
+export async function waitUntilAsync(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}

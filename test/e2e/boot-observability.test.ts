@@ -165,9 +165,12 @@ test('a boot menu, an unattended failure: the timeout boots the default, its fai
   await vm.type('r');
   const stopped = await vm.waitFor(/rd\.break=root: stopping before stage 'root'/, 5 * MINUTES, menu2.index);
   await vm.waitFor(/starting a shell on the console/, 60_000, stopped.index);
-  await vm.type('echo "rescue-$((6 * 7))"; cat /proc/cmdline\n');
-  await vm.waitFor(/rescue-42/, 60_000, stopped.index);
+  // The shell's output ends with a marker its own arithmetic prints, so the command line before
+  // it has been read whole (the typed text echoes the expressions, never their values).
+  await vm.type('echo "rescue-$((6 * 7))"; cat /proc/cmdline; echo "done-$((6 * 8))"\n');
+  await vm.waitFor(/done-48/, 60_000, stopped.index);
   const after = vm.consoleText().slice(stopped.index);
+  assert.match(after, /rescue-42/);
   assert.match(after, /rd\.break=root rd\.shell/, 'the rescue entry\'s command line');
   assert.doesNotMatch(after, /rd\.diskless\.token=/, 'the rescue entry carries no token');
 });

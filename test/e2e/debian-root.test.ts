@@ -28,7 +28,7 @@ function assertTimeline(log: Line[], mac: string, boots: number, live: boolean):
 
 /** Checks every diskless node must pass once logged in. */
 async function assertBootedSystem(lab: DebianLab, rootType: RegExp): Promise<void> {
-  assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running', 'no failed units');
+  assert.equal(await lab.systemState(), 'running', 'no failed units');
   assert.match(await lab.run('findmnt -n -o FSTYPE,SOURCE /run/initramfs/diskless/lower'), rootType);
   assert.equal((await lab.run('hostname')).trim(), 'lab1', 'hostname from DHCP');
   assert.match(await lab.run('getent hosts lab1'), /^127\.0\.1\.1\s+lab1\.lab\.test lab1$/m, 'its own name resolves without DNS');
@@ -87,7 +87,7 @@ test('an allowed unknown machine boots the default profile (copy-to-RAM root on 
   const lab = await DebianLab.start({ mode: 'live', copy: true, nic: 'e1000', unlisted: true });
   try {
     await lab.login();
-    assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running');
+    assert.equal(await lab.systemState(), 'running');
     assert.match(await lab.run('findmnt -n -o FSTYPE /'), /^tmpfs/, 'the root is the RAM copy itself');
     assert.match(await lab.run('cat /sys/class/net/*/device/uevent | grep DRIVER='), /DRIVER=e1000\b/);
     assert.match(await lab.run('test -e /run/initramfs/diskless/image/root.sqfs || echo image-freed'), /image-freed/);
@@ -133,7 +133,7 @@ test('USB NIC only: kernel handed over directly with BOOTIF, coldplug waits for 
   const lab = await DebianLab.start({ mode: 'live', nic: 'usb-net' });
   try {
     await lab.login();
-    assert.equal((await lab.run('systemctl is-system-running --wait')).trim(), 'running', await lab.run('systemctl --failed --no-legend --plain; journalctl -b -p err --no-pager | tail -n 20'));
+    assert.equal(await lab.systemState(), 'running', await lab.run('systemctl --failed --no-legend --plain; journalctl -b -p err --no-pager | tail -n 20'));
     assert.match(await lab.run('cat /sys/class/net/*/device/uevent | grep DRIVER='), /DRIVER=cdc_ether\b/, 'the root came over the USB NIC');
     assert.equal((await lab.run('systemctl is-active ssh')).trim(), 'active', 'sshd runs with host keys the node made itself (the server gave it none)');
     assert.equal((await lab.run('hostname')).trim(), 'lab1');

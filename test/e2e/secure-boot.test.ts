@@ -70,16 +70,6 @@ test('Secure Boot enforced: shim → GRUB → Debian-signed kernel → our initr
   assert.equal(lines(refused, 'http', (l) => String(l['path']).includes('profiles/')).length, 0, 'no kernel was fetched');
 });
 
-test('UEFI HTTP boot only (the firmware uses no TFTP), Secure Boot enforced: the shim URL, then GRUB over HTTP', async () => {
-  const r = await runLabBoot({ firmware: 'uefi-secure-boot', uefiNetBoot: 'http', loader: 'grub', probe: SB_PROBE, timeoutMs: 480_000 });
-  acked(r, new RegExp(`^http://${LAB_SERVER.replace(/\./g, '\\.')}/shimx64\\.efi$`));
-  fetched(r, 'http', 'shimx64.efi');
-  assertGrubBooted(r, 'http');
-  assert.equal(SB_LINE.exec(r.console)?.[1], 'Secure boot enabled', 'Secure Boot enforced');
-  const beforeGrub = lines(r, 'tftp').filter((l) => ['shimx64.efi', 'grubx64.efi'].includes(String(l['file'])));
-  assert.deepEqual(beforeGrub, [], 'the firmware and shim used HTTP only');
-});
-
 test('UEFI HTTP boot only (no TFTP at all), loader ipxe: the ipxe.efi URL, then its script and the kernel over HTTP', async () => {
   const r = await runLabBoot({ firmware: 'uefi', uefiNetBoot: 'http', loader: 'ipxe', timeoutMs: 480_000 });
   acked(r, new RegExp(`^http://${LAB_SERVER.replace(/\./g, '\\.')}/ipxe\\.efi$`));

@@ -84,8 +84,13 @@ export interface DhcpAnswer {
  * ports and RFC 2131's reply routing, the responder knows clients, leases and boot files.
  */
 export interface DhcpResponder {
-  /** Called in arrival order, synchronously: each answer already sees the previous one's lease. */
-  answer(request: DhcpPacket, arrival: DhcpArrival): DhcpAnswer;
+  /**
+   * Called in arrival order, synchronously: each answer already sees the previous one's lease.
+   * A responder whose answer depends on a shared store (an address claimed in a database
+   * before it is offered) returns a promise; the loop sends nothing for that packet until it
+   * settles, and a rejection is a dropped packet (the client retries).
+   */
+  answer(request: DhcpPacket, arrival: DhcpArrival): DhcpAnswer | Promise<DhcpAnswer>;
   /** Waits for writes under way (stop). */
   flush?(): Promise<void>;
 }
@@ -246,11 +251,13 @@ export class DhcpServer {
     };
     let answer: DhcpAnswer;
     try {
-      answer = this.#options.responder.answer(request, arrival);
+      const given = this.#options.responder.answer(request, arrival);
+      answer = given instanceof Promise ? await given : given;
     } catch (err) {
       this.#log.log('error', 'dhcp responder failed', { peer, mac, error: err instanceof Error ? err.message : String(err) });
       return;
     }
+    if (!this.#listeners.includes(listener)) return; // stopped meanwhile
     const base: Omit<DhcpEvent, 'at' | 'type'> = {
       mac, xid: request.xid, peerPort: rinfo.port,
       ...(request.giaddr !== ZERO_IPV4 ? { giaddr: request.giaddr } : {}),

@@ -1,0 +1,164 @@
+// Two startServices (the server an admin runs) on one PostgreSQL, on loopback with DHCP off:
+// a node's boot may open its secrets window on one server, take its boot script (and token)
+// from either, and redeem the token at the other, which hands it the same host keys.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../config/load.js';
+import { startServices, type RunningServices } from './services.js';
+import { freeTcpPort, freeUdpPort } from '../testing/free-ports.js';
+import { postgresFixture } from '../testing/postgres-fixture.js';
+import { waitUntil, waitUntilAsync } from '../testing/wait-until.js';
+import { statusCommand } from '../cli/status.js';
+import type { ServerList } from '../api/wire.js';
+import { initrdServerCerts } from './state-backend.js';
+import { pemCertificates } from '../tls/server-certificate.js';
+
+const pg = postgresFixture();
+const N1 = '52:54:00:15:00:11';
+/** Where the test's requests come from (the kernel's source address for 127.0.0.x). */
+const NODE_IP = '127.0.0.1';
+
+interface Served {
+  address: string;
+  port: number;
+  /** https://ADDRESS:HTTPS_PORT, where node files are redeemed. */
+  secretsUrl: string;
+  /** Its config file. */
+  file: string;
+  apiPort: number;
+  services: RunningServices;
+  /** Stops it once (the test's end stops it too). */
+  stop(): Promise<void>;
+}
+
+async function serve(t: { after(fn: () => Promise<void>): void }, dir: string, address: string, state: string): Promise<Served> {
+  const port = await freeTcpPort();
+  const httpsPort = await freeTcpPort();
+  const apiPort = await freeTcpPort();
+  const file = join(dir, `${address}.yaml`);
+  await writeFile(file, `server:
+  address: ${address}
+  http_port: ${port}
+  https_port: ${httpsPort}
+  tftp_port: ${await freeUdpPort()}
+  state_dir: ${join(dir, address)}
+dhcp:
+  mode: off
+profiles:
+  default:
+    kernel: /nonexistent/vmlinuz
+nodes:
+  - mac: ${N1}
+    hostname: n1
+api:
+  port: ${apiPort}
+state:
+  url: ${state}
+  secrets_key_file: ${join(dir, 'secrets.key')}
+`);
+  const services = await startServices(loadConfig(file), { watchConfig: false });
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= services.stop());
+  t.after(stop);
+  return { address, port, secretsUrl: `https://${address}:${httpsPort}`, file, apiPort, services, stop };
+}
+
+async function bootScript(s: Served): Promise<string> {
+  const r = await fetch(`http://${s.address}:${s.port}/boot/${N1}.ipxe`);
+  const text = await r.text();
+  assert.equal(r.status, 200, text);
+  return text;
+}
+
+/** The token and the secrets URL in the node's boot script from `s`. */
+async function script(s: Served): Promise<{ token: string; secrets: string }> {
+  const text = await bootScript(s);
+  const token = /rd\.diskless\.token=([A-Za-z0-9_-]+)/.exec(text)?.[1];
+  const secrets = /diskless\.secrets=(https:\/\/\S+)/.exec(text)?.[1];
+  assert.ok(token !== undefined && secrets !== undefined, `no token in:\n${text}`);
+  return { token, secrets };
+}
+
+function redeem(url: string, token: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(`${url}/api/v1/node-files`, {
+      method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(new URLSearchParams({ token, mac: N1 }).toString());
+  });
+}
+
+const ed25519Key = (cpio: Buffer): string => {
+  const m = /-----BEGIN OPENSSH PRIVATE KEY-----[\s\S]*?-----END OPENSSH PRIVATE KEY-----/.exec(cpio.toString('latin1'));
+  assert.ok(m, 'a private host key in the archive');
+  return m[0];
+};
+
+test('a boot opened on server A gets its script from B, its files from A, and the same host keys the next time the other way round', async (t) => {
+  const cluster = await pg.cluster();
+  const db = await cluster.database();
+  const dir = await mkdtemp(join(tmpdir(), 'dl-shared-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const url = `postgres://postgres@:${db.port}/${db.database}?host=${db.host}`;
+  const a = await serve(t, dir, '127.0.0.2', url);
+  const b = await serve(t, dir, '127.0.0.3', url);
+
+  // Outside a boot B's script carries no token.
+  assert.doesNotMatch(await bootScript(b), /rd\.diskless\.token=/);
+  // A's DHCP exchange with the node opens its window (DHCP is off here: opened as it would).
+  a.services.secretsWindows.openFor(N1, NODE_IP);
+  await waitUntil('B to see the window A opened', () => b.services.secretsWindows.get(N1) !== undefined, 5000);
+  const first = await script(b);
+  assert.equal(first.secrets, b.secretsUrl);
+  const viaA = await redeem(a.secretsUrl, first.token);
+  assert.equal(viaA.status, 200, viaA.body.toString());
+  // The redemption at A closed the window on B too; the token is spent everywhere.
+  await waitUntil('B to see the window closed', () => b.services.secretsWindows.get(N1) === undefined, 5000);
+  assert.equal((await redeem(b.secretsUrl, first.token)).status, 403);
+
+  // The next boot: window on B, script from A, files from B: the same keys.
+  b.services.secretsWindows.openFor(N1, NODE_IP);
+  await waitUntil('A to see the window B opened', () => a.services.secretsWindows.get(N1) !== undefined, 5000);
+  const second = await script(a);
+  assert.equal(second.secrets, a.secretsUrl);
+  const viaB = await redeem(b.secretsUrl, second.token);
+  assert.equal(viaB.status, 200, viaB.body.toString());
+  assert.equal(ed25519Key(viaB.body), ed25519Key(viaA.body));
+});
+
+test('diskless status lists every server sharing the database, and a stopped one as gone', async (t) => {
+  const cluster = await pg.cluster();
+  const db = await cluster.database();
+  const dir = await mkdtemp(join(tmpdir(), 'dl-shared-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const url = `postgres://postgres@:${db.port}/${db.database}?host=${db.host}`;
+  const a = await serve(t, dir, '127.0.0.2', url);
+  const b = await serve(t, dir, '127.0.0.3', url);
+  const servers = async (): Promise<ServerList> => (await fetch(`http://127.0.0.1:${a.apiPort}/api/v1/servers`)).json() as Promise<ServerList>;
+  const health = (l: ServerList) => l.servers.map((s) => `${s.address} ${s.health}${s.self ? ' self' : ''}`).sort();
+  // A reads the list at its heartbeat (every 2 s): B, started after A, appears at the next.
+  await waitUntilAsync('A to list B', async () => (await servers()).servers.length === 2, 10_000);
+  // An initrd built with A's config trusts both servers' certificates, and nothing else.
+  const certs = pemCertificates(await initrdServerCerts(loadConfig(a.file)));
+  assert.deepEqual(certs.sort(), [a.services.certificate.certPem, b.services.certificate.certPem].map((p) => p.trim()).sort());
+  assert.deepEqual(health(await servers()), ['127.0.0.2 live self', '127.0.0.3 live']);
+  let out = '';
+  assert.equal(await statusCommand(['--config', a.file], { stdout: (s) => (out += s), now: () => Date.now() }), 0);
+  const table = out.slice(out.indexOf('SERVER')).trim().split('\n');
+  assert.match(table[0]!, /^SERVER\s+NAME\s+HEALTH\s+HEARTBEAT\s+NODES$/);
+  assert.deepEqual(table.slice(1).map((l) => l.split(/\s{2,}/)[0] + ' ' + l.split(/\s{2,}/)[2]).sort(), ['127.0.0.2 live (this)', '127.0.0.3 live']);
+  await b.stop();
+  await waitUntilAsync('A to list B as gone', async () => health(await servers()).includes('127.0.0.3 gone'), 10_000);
+  out = '';
+  await statusCommand(['--config', a.file], { stdout: (s) => (out += s), now: () => Date.now() });
+  assert.match(out, /^127\.0\.0\.3\s+\S+\s+gone\s/m);
+});
