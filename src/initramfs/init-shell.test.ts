@@ -7,6 +7,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, sy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { busyboxApplets } from './busybox.js';
+import { HOST_TOOLS } from './network-initrd.js';
 
 const LIB = resolve(fileURLToPath(import.meta.url), '../../../../initramfs/lib/diskless');
 const BUSYBOX = '/bin/busybox';
@@ -137,6 +139,50 @@ test('local disk: matched by path, model glob, size range and by-id glob (virtio
     assert.equal(r.out.trim(), want, JSON.stringify(env));
   }
   assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('PWNED')), []);
+});
+
+test('regression: a blank disk is formatted ext4 by the shell the initrd runs (busybox sh runs its ext2-only mke2fs applet before any mke2fs on PATH)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-disk-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const img = join(dir, 'blank.img');
+  execFileSync('truncate', ['-s', '64M', img]);
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/disk.sh"; disk_format "$IMG" && echo formatted`, { IMG: img });
+  assert.match(r.out, /formatted/, readFileSync(join(dir, 'log'), 'utf8'));
+  const probe = execFileSync('blkid', ['-c', '/dev/null', '-o', 'export', img], { encoding: 'utf8' });
+  assert.match(probe, /^TYPE=ext4$/m);
+  assert.match(probe, /^LABEL=diskless$/m);
+});
+
+test('the host tools the initrd carries are called by names busybox has no applet for (busybox sh would run the applet instead)', async () => {
+  const applets = new Set((await busyboxApplets(BUSYBOX)).map((a) => a.split('/').at(-1)));
+  for (const tool of HOST_TOOLS) assert.ok(!applets.has(tool.split('/').at(-1)), `${tool} is shadowed by a busybox applet`);
+  // What disk.sh runs to format is one of them.
+  assert.match(readFileSync(join(LIB, 'disk.sh'), 'utf8'), /^\s*mkfs\.ext4 /m);
+  assert.ok(HOST_TOOLS.includes('/sbin/mkfs.ext4'));
+});
+
+test('local disk: a disk that will not format is tried once, the node runs from RAM and says which disk failed (not "foreign data")', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-disk-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sys = join(dir, 'sys');
+  for (const [name, serial] of [['vda', 'dlforeign'], ['vdb', 'dlscratch']]) {
+    mkdirSync(join(sys, 'block', name!, 'device'), { recursive: true });
+    writeFileSync(join(sys, 'block', name!, 'serial'), serial!);
+  }
+  // The kernel's part is played by functions (busybox sh runs functions first), e2fsprogs' by
+  // a mkfs.ext4 first on PATH (a name busybox has no applet for).
+  mkdirSync(join(dir, 'bin'));
+  writeFileSync(join(dir, 'bin', 'mkfs.ext4'), `#!/bin/busybox sh\necho "format $*" >> "${dir}/formats"\necho "mkfs.ext4: no space left" >> "$DL_LOG"\nexit 1\n`, { mode: 0o755 });
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/disk.sh"
+    modprobe() { return 0; }; load_new_drivers() { return 0; }
+    disk_probe() { DISK_TYPE="" DISK_LABEL="" DISK_PTTYPE=""; [ "$1" = /dev/vda ] && DISK_TYPE=ext4 DISK_LABEL=sitedata; return 0; }
+    PATH="$FAKE_BIN:$PATH"; attach_disk; echo "state=$DL_DISK_STATE why=$DL_DISK_WHY"; echo "$(disk_detail)"`, { DL_SYSFS: sys, DL_MNT: join(dir, 'mnt'), DL_DISK_ID: 'virtio-dl*', DL_DISK_WAIT: '1', FAKE_BIN: join(dir, 'bin') });
+  assert.match(r.out, /^state=failed why=cannot format or mount vdb; foreign data on vda$/m, r.out + r.err);
+  assert.match(r.out, /^disk=failed ram_only=1$/m);
+  assert.equal(readFileSync(join(dir, 'formats'), 'utf8'), 'format -q -F -L diskless /dev/vdb\n', 'formatted once, only the blank disk');
+  const console = readFileSync(join(dir, 'console'), 'utf8');
+  assert.match(console, /cannot format \/dev\/vdb: mkfs\.ext4: no space left/);
+  assert.equal(console.match(/disk \/dev\/vda matches but carries ext4 labelled sitedata, not ours: left alone/g)?.length, 1, console);
 });
 
 test('local disk: persist and scratch targets must stay inside the new root (no .., no symlink on the way)', (t) => {

@@ -80,30 +80,35 @@ disk_probe() {
     done < /run/diskless/blkid.out
 }
 
+# mkfs.ext4 (e2fsprogs, from the initrd): busybox sh would run its own mke2fs applet, which
+# makes ext2 only, before any mke2fs on PATH.
 disk_format() {
     info "formatting $1 (ext4, label $DL_DISK_LABEL)"
-    mke2fs -t ext4 -q -F -L "$DL_DISK_LABEL" "$1" >>"$DL_LOG" 2>&1
+    mkfs.ext4 -q -F -L "$DL_DISK_LABEL" "$1" >>"$DL_LOG" 2>&1
 }
 
-# Finds the disk and mounts it at $DL_DISK_MNT. Sets DL_DISK_STATE (ready, none, refused) and
-# DL_DISK_DEV; never fails the boot: without a disk the node runs from RAM.
+# Finds the disk and mounts it at $DL_DISK_MNT. Sets DL_DISK_STATE (ready; none; refused: only
+# foreign data; failed: a disk would not format or mount) and DL_DISK_DEV; never fails the
+# boot: without a disk the node runs from RAM.
 attach_disk() {
-    local _n _dev _deadline _skipped
+    local _n _dev _deadline _skipped _failed
     disk_wanted || return 0
     # ext4 checksums its metadata with crc32c: the CPU's driver where the CPU has the
     # instruction, else the generic one (the kernel would ask for either by alias at mount).
     modprobe -q crc32c_intel 2>/dev/null || modprobe -q crc32c_generic
     modprobe -q ext4 || info "cannot load ext4: $(modprobe ext4 2>&1 | tail -n 1)"
-    _skipped=""
+    _skipped="" _failed=""
     # Block drivers were loaded with the NIC's; a disk may still be probing.
     _deadline=$(( $(now_ms) + ${DL_DISK_WAIT:-5} * 1000 ))
     while :; do
         for _n in $(disk_candidates); do
+            # A disk left alone or that failed is not tried again while others are awaited.
+            case ",$_skipped,$_failed," in *",$_n,"*) continue ;; esac
             disk_matches "$_n" || continue
             _dev=/dev/$_n
             disk_probe "$_dev"
             if [ -z "$DISK_TYPE" ] && [ -z "$DISK_PTTYPE" ]; then
-                disk_format "$_dev" || { info "cannot format $_dev: $(tail -n 1 "$DL_LOG")"; continue; }
+                disk_format "$_dev" || { info "cannot format $_dev: $(tail -n 1 "$DL_LOG")"; _failed="${_failed:+$_failed,}$_n"; continue; }
             elif [ "$DISK_TYPE" != ext4 ] || [ "$DISK_LABEL" != "$DL_DISK_LABEL" ]; then
                 info "disk $_dev matches but carries ${DISK_TYPE:-a $DISK_PTTYPE partition table}${DISK_LABEL:+ labelled $DISK_LABEL}, not ours: left alone"
                 _skipped="${_skipped:+$_skipped,}$_n"
@@ -113,7 +118,7 @@ attach_disk() {
             if ! mount -t ext4 -o noatime "$_dev" "$DL_DISK_MNT" 2>>"$DL_LOG"; then
                 # Ours, and it does not mount: start it again rather than run without it.
                 info "our filesystem on $_dev does not mount; formatting it again"
-                disk_format "$_dev" && mount -t ext4 -o noatime "$_dev" "$DL_DISK_MNT" 2>>"$DL_LOG" || { info "cannot use $_dev: $(tail -n 1 "$DL_LOG")"; continue; }
+                disk_format "$_dev" && mount -t ext4 -o noatime "$_dev" "$DL_DISK_MNT" 2>>"$DL_LOG" || { info "cannot use $_dev: $(tail -n 1 "$DL_LOG")"; _failed="${_failed:+$_failed,}$_n"; continue; }
             fi
             DL_DISK_STATE=ready DL_DISK_DEV=$_dev
             info "local disk $_dev mounted at $DL_DISK_MNT"
@@ -123,7 +128,9 @@ attach_disk() {
         load_new_drivers
         sleep 0.2
     done
-    if [ -n "$_skipped" ]; then
+    if [ -n "$_failed" ]; then
+        DL_DISK_STATE=failed DL_DISK_WHY="cannot format or mount $_failed${_skipped:+; foreign data on $_skipped}"
+    elif [ -n "$_skipped" ]; then
         DL_DISK_STATE=refused DL_DISK_WHY="only disks with foreign data match ($_skipped)"
     else
         DL_DISK_STATE=none DL_DISK_WHY="no disk matches"
