@@ -1,6 +1,8 @@
 // A node with a local disk: the overlay's upper layer, a swap file, scratch space and kept
 // directories on it; the same node without the disk runs from RAM and says so; a disk that
-// carries someone else's filesystem is never formatted.
+// carries someone else's filesystem is never formatted; kept directories survive a reboot.
+// Not in the suite (test/e2e), for its three boots: the bond boot there proves the disk in one.
+// Run by hand: node --test dist/test/manual/local-disk.test.js
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
