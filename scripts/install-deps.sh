@@ -24,6 +24,8 @@ DEBS=(
   skopeo umoci                            # image import: registry/archive reader, OCI layer unpacker
   docker-registry attr                    # a real registry for the import tests; setfattr/getfattr (xattrs in layers)
   nfs-ganesha nfs-ganesha-vfs             # NFS roots (the host kernel may have no nfsd)
+  rpcbind                                 # NFSv3 roots: clients find mountd and nfsd through it
+  libnfs-utils                            # nfs-ls, nfs-cat: user-space NFS clients for the export tests
   libnbd-bin qemu-utils                   # nbdinfo/nbdcopy, qemu-img: real NBD clients for tests
   ndisc6                                  # rdisc6: a real IPv6 router-discovery client for the RA responder test
   openssh-client                          # ssh-keygen: per-node SSH host keys

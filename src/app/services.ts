@@ -11,8 +11,9 @@ import { openStateBackend, type StateBackend } from './state-backend.js';
 import { DEFAULT_DHCP_PORTS, type DhcpSettings } from '../dhcp/settings.js';
 import { LOADER_REFUSED_MSG } from '../events/loader-watch.js';
 import { dhcpDefaultLoader, dhcpNodeLookup, dhcpSettingsFromConfig } from '../dhcp/settings-from-config.js';
-import { httpBaseUrl, nfsExportPath, secretsBaseUrl } from '../boot/urls.js';
+import { httpBaseUrl, secretsBaseUrl } from '../boot/urls.js';
 import { bootServerAddresses } from '../config/subnets.js';
+import { nfsClients, nfsPlan } from './nfs-exports.js';
 import { NbdServer } from '../protocols/nbd/server.js';
 import { GaneshaServer } from '../nfs/ganesha.js';
 import { failureReportEndpoint, reportEndpoint } from '../api/report-endpoint.js';
@@ -98,7 +99,9 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const logger = opts.logger ?? nullLogger;
   // Every service reads nodes and profiles through getConfig, so a reload reaches them all.
   // Built even when not watching: API writes reload it so their result is served at once.
-  const watcher = new ConfigWatcher({ initial: config, logger });
+  // The NFS exports' client list follows the inventory (nfs_clients: inventory).
+  let onConfig: (c: DisklessConfig) => void = () => {};
+  const watcher = new ConfigWatcher({ initial: config, logger, onChange: (c) => onConfig(c) });
   const getConfig = () => watcher.current;
   const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
   await mkdir(config.server.stateDir, { recursive: true, mode: 0o750 });
@@ -290,16 +293,19 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     onEvent: events.nbd,
   });
   const [nbd, ...moreNbd] = profiles.some((p) => p.root?.mode === 'nbd') ? addresses.map(nbdAt) : [];
-  const nfsProfiles = profiles.filter((p) => p.root?.mode === 'nfs' && p.root.dir);
-  const nfs = nfsProfiles.length
+  const plan = nfsPlan(config, store);
+  const nfs = plan
     ? new GaneshaServer({
         // nfs-ganesha binds one address: every address of the host when nodes use several.
         bindAddress: addresses.length === 1 ? config.server.address : '0.0.0.0',
         stateDir: config.server.stateDir,
-        exports: nfsProfiles.map((p, i) => ({ id: i + 1, path: p.root!.dir!, pseudo: nfsExportPath(p.name) })),
+        exports: plan.exports,
+        versions: plan.versions,
+        clients: nfsClients(config),
         logger,
       })
     : undefined;
+  if (nfs) onConfig = (c) => void nfs.updateClients(nfsClients(c)).catch((e: unknown) => logger.log('error', 'cannot update the NFS clients', { service: 'nfs', error: String(e) }));
 
   const raSetting = config.server.answerRouterSolicitations;
   const raDecision = await decideRouterSolicitations(raSetting, config.server);
@@ -325,6 +331,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     for (const s of started.reverse()) await s.stop().catch((e: unknown) => logger.log('error', 'stop failed', { error: String(e) }));
   };
   try {
+    // ganesha exports each image's trees directory, which must exist before it starts.
+    for (const image of plan?.images ?? []) await mkdir(store.treesDir(image), { recursive: true });
     const services: Array<[string, { start(): Promise<void>; stop(): Promise<void> } | undefined]> = [
       ['http', http], ...moreHttp.map((h): [string, HttpServer] => ['http', h]),
       ['https', https], ...moreHttps.map((h): [string, HttpServer] => ['https', h]),
@@ -348,6 +356,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     await backend.close();
     throw e;
   }
+  if (plan) void prepareNfsTrees(plan.images, store, logger);
   if (opts.watchConfig !== false) watcher.start();
   rollouts.run();
   const stop = async () => {
@@ -368,6 +377,25 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     tlsFingerprint: certificate.fingerprint,
   });
   return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, rollouts, state: backend, stop };
+}
+
+/**
+ * Unpacks the published version of each stored image served over NFS in the background, so
+ * the first boots need not wait for it (a boot that comes first waits for the same unpacking).
+ * An image not published yet is skipped: its tree is made when a boot script first pins one.
+ */
+async function prepareNfsTrees(images: readonly string[], store: ImageStore, logger: Logger): Promise<void> {
+  for (const image of images) {
+    const published = await store.resolve(image).catch(() => undefined);
+    if (!published) continue;
+    const t0 = Date.now();
+    try {
+      await store.ensureTree(image, published.version);
+      logger.log('info', 'NFS tree ready', { service: 'nfs', image, version: published.version, ms: Date.now() - t0 });
+    } catch (e) {
+      logger.log('error', 'cannot unpack the NFS tree', { service: 'nfs', image, version: published.version, error: String(e) });
+    }
+  }
 }
 
 /** What an admin should do about the usual reasons a socket cannot be opened. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../config/load.js';
@@ -59,6 +59,49 @@ nodes:
   assert.equal(await exports.open('deb@0000000000000000'), undefined);
   assert.equal(await exports.open('other@' + v1.version), undefined, 'only images an nbd profile uses');
   for (const bad of ['store/deb/../x/vmlinuz', `store/../${v1.version}/vmlinuz`, `store/deb/${v1.version}/manifest.json`]) assert.equal(await tree.resolve(bad), undefined, bad);
+});
+
+test('an NFS profile on a stored image mounts the pinned version\'s own unpacked tree; a publish adds a tree and changes none; removal takes it away', { skip: process.getuid?.() !== 0 ? 'unsquashfs keeps owners only as root' : false }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dl-store-nfs-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const store = new ImageStore({ root: join(dir, 'images') });
+  const add = async (content: string) => {
+    const src = join(dir, `src-${content}`);
+    await mkdir(join(src, 'etc'), { recursive: true });
+    await writeFile(join(src, 'etc', 'version'), content);
+    execFileSync('mksquashfs', [src, `${src}.sqfs`, '-comp', 'gzip', '-noappend', '-quiet', '-no-progress', '-all-root']);
+    await writeFile(`${src}.k`, 'k');
+    await writeFile(`${src}.i`, 'i');
+    return store.addVersion('deb', { squashfs: `${src}.sqfs`, kernel: `${src}.k`, initrd: `${src}.i`, kernelVersion: '6.1.0-test' });
+  };
+  const cfg = parseConfig(`server: { address: 10.0.0.1, state_dir: ${dir} }
+dhcp: { mode: full, pool: 10.0.0.100-10.0.0.110 }
+profiles:
+  v4: { image: deb, root: { mode: nfs } }
+  v3: { image: deb, root: { mode: nfs, version: 3 } }
+  filer: { kernel: /k, root: { mode: nfs, server: 10.0.0.9, path: /export/debian, version: 3 } }
+nodes:
+  - { mac: "52:54:00:00:00:01", profile: v4 }
+  - { mac: "52:54:00:00:00:02", profile: v3 }
+  - { mac: "52:54:00:00:00:03", profile: filer }
+`, join(dir, 'd.yaml'));
+  const tree = new BootTree(() => cfg, 'http://10.0.0.1', store);
+  const v1 = await add('one');
+  await store.publish('deb', v1.version);
+  assert.match((await text(tree, 'boot/52-54-00-00-00-01.ipxe')) ?? '', new RegExp(` root=nfs4:10\\.0\\.0\\.1:/images/deb/${v1.version} rd\\.retry=180 `));
+  const treeOne = join(store.treesDir('deb'), v1.version);
+  assert.equal(await readFile(join(treeOne, 'etc', 'version'), 'utf8'), 'one', 'the script is answered once the tree it names exists');
+
+  const v2 = await add('two');
+  await store.publish('deb', v2.version);
+  assert.match((await text(tree, 'boot/52-54-00-00-00-02.ipxe')) ?? '', new RegExp(` root=nfs:10\\.0\\.0\\.1:/images/deb/${v2.version}:vers=3 rd\\.retry=180 `));
+  assert.equal(await readFile(join(store.treesDir('deb'), v2.version, 'etc', 'version'), 'utf8'), 'two');
+  assert.equal(await readFile(join(treeOne, 'etc', 'version'), 'utf8'), 'one', 'a publish changes no tree a node runs on');
+  assert.match((await text(tree, 'boot/52-54-00-00-00-03.ipxe')) ?? '', / root=nfs:10\.0\.0\.9:\/export\/debian:vers=3 rd\.retry=180 /, 'a filer we do not serve');
+
+  await store.publish('deb', v1.version);
+  await store.remove('deb', v2.version, { inUse: () => [] });
+  await assert.rejects(stat(join(store.treesDir('deb'), v2.version)), /ENOENT/, 'the tree goes with its version');
 });
 
 test('a profile whose root mode the image\'s initrd cannot attach gets a script that says so, naming the profile', async (t) => {

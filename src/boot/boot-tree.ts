@@ -8,7 +8,7 @@ import { bootTargetFor, nodeByMac, profileFiles, type BootTarget } from './boot-
 import { defaultLabel, menuOf, RESCUE_ARGS, type BootMenu, type MenuChoice } from './boot-menu.js';
 import { failureArgs } from './failure-args.js';
 import { DigestCache } from '../files/digest-cache.js';
-import { rootArgs } from './root-args.js';
+import { diskArgs, networkArgs, rootArgs } from './root-args.js';
 import { httpBaseUrl, parseBootPath, secretsBaseUrl, storedFilePath, versionExport } from './urls.js';
 import type { ImageStore } from '../images/store/image-store.js';
 import { renderProblemScript } from './ipxe-script.js';
@@ -38,6 +38,8 @@ import { ipv4ToHex } from '../net/ipv4.js';
 // DHCP hands out. Only these names are looked up in those directories.
 const IPXE_FILES = new Set(['undionly.kpxe', 'undionly.kkpxe', 'ipxe.pxe', 'ipxe.efi', 'snponly.efi', 'ipxe-arm64.efi', 'snponly-arm64.efi']);
 const SYSLINUX_FILE = /^(pxelinux\.0|lpxelinux\.0|[a-z0-9_-]+\.c32)$/;
+/** How long a boot script waits for a version's NFS tree to be unpacked before it says "later". */
+const TREE_WAIT_MS = 20_000;
 // The signed chain, by the names DHCP and shim use, from server.signed_boot.
 const SIGNED_CHAIN: ReadonlyMap<string, (c: DisklessConfig) => string> = new Map([
   [SHIM_X64, (c) => c.server.signedBoot.x64.shim],
@@ -178,18 +180,40 @@ export class BootTree {
         throw new Error(rootModeRefusal(target.profile.name, mode, img.name, img.version, img.manifest.kernelVersion, img.manifest.rootModes));
       }
       t = { ...t, kernel: storedFilePath(img.name, img.version, 'vmlinuz'), initrds: [storedFilePath(img.name, img.version, 'initrd.img')], kernelFile: this.store.paths(img.name, img.version).kernel };
-      pinned = { path: storedFilePath(img.name, img.version, 'root.sqfs'), sha256: img.manifest.files['root.sqfs'].sha256, exportName: versionExport(img.name, img.version) };
+      pinned = { path: storedFilePath(img.name, img.version, 'root.sqfs'), sha256: img.manifest.files['root.sqfs'].sha256, exportName: versionExport(img.name, img.version), image: img.name, version: img.version };
       if (target.node && o.pin) this.opts.onPinned?.(target.mac, img.name, img.version);
+      if (t.profile.root?.mode === 'nfs' && t.profile.root.nfsServer === undefined) await this.#treeReady(img.name, img.version);
     }
     const root = t.profile.root;
     const secretsUrl = typeof this.opts.secretsUrl === 'function' ? this.opts.secretsUrl(peer) : this.opts.secretsUrl;
     const tokenArg = o.token === undefined ? '' : [`rd.diskless.token=${o.token}`, secretsUrl ? `diskless.secrets=${secretsUrl}` : ''].filter(Boolean).join(' ');
     const failure = failureArgs(t.profile);
-    if (!root) return { ...t, cmdline: [failure, t.cmdline, o.extra, tokenArg].filter(Boolean).join(' ') };
+    // A node's own network: replaces its profile's (which NICs a bond takes is per machine).
+    const disk = [networkArgs(target.node?.network ?? t.profile.network), diskArgs(t.profile.disk)].filter(Boolean).join(' ');
+    if (!root) return { ...t, cmdline: [disk, failure, t.cmdline, o.extra, tokenArg].filter(Boolean).join(' ') };
     const sha = !pinned && root.mode === 'live' && root.image ? await this.#digests.sha256(root.image) : undefined;
     const server = { address: bootServerAddress(cfg, peer), nbdPort: cfg.server.nbdPort };
     const args = rootArgs(t.profile, server, this.#base(peer), sha, pinned);
-    return { ...t, cmdline: [args, failure, t.cmdline, o.extra, tokenArg].filter(Boolean).join(' ') };
+    return { ...t, cmdline: [args, disk, failure, t.cmdline, o.extra, tokenArg].filter(Boolean).join(' ') };
+  }
+
+  /**
+   * An NFS root of a stored version mounts that version's unpacked tree: made on the first boot
+   * that pins it (a publish made elsewhere), shared by every boot waiting for it. A boot waits
+   * TREE_WAIT_MS at most; after that its script says so and asks again later.
+   */
+  async #treeReady(image: string, version: string): Promise<void> {
+    const unpacking = this.store!.ensureTree(image, version);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), TREE_WAIT_MS); });
+    try {
+      if ((await Promise.race([unpacking, late])) === 'late') {
+        unpacking.catch(() => {});
+        throw new Error(`the NFS tree of ${image}@${version} is still being unpacked`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #nodeOf(cfg: DisklessConfig, mac: string): NodeConfig | undefined {

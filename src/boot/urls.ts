@@ -13,6 +13,9 @@
  *   images/NAME/root.sqfs                a profile's root image (live roots fetch it)
  *   store/NAME/VERSION/FILE              a stored image version's root.sqfs, vmlinuz, initrd.img
  *
+ * and the NFS paths nodes mount: /PROFILE (a profile's dir) and /images/NAME/VERSION (the
+ * unpacked tree of a stored version).
+ *
  * Pure, and importing nothing above src/net: events, dhcp, the lab and the benchmarks use it.
  */
 import { macToHyphens, normalizeMac } from '../net/mac.js';
@@ -177,7 +180,17 @@ export function parseVersionExport(exportName: string): { image: string; version
   return m ? { image: m[1]!, version: m[2]! } : undefined;
 }
 
-/** The NFSv4 pseudo path a profile's root directory is exported at (root=nfs4:ADDRESS:PATH). */
+/** The NFS path a profile's root directory is exported at (root=nfs4:ADDRESS:PATH); v3 mounts the same path. */
 export function nfsExportPath(profile: string): string {
   return `/${profile}`;
+}
+
+/** The NFS export holding the unpacked trees of an image's stored versions, one directory each. */
+export function nfsImageExportPath(image: string): string {
+  return `/images/${image}`;
+}
+
+/** The NFS path of one stored version's tree: what a node booting that version mounts. */
+export function nfsVersionPath(image: string, version: string): string {
+  return `${nfsImageExportPath(image)}/${version}`;
 }

@@ -169,6 +169,81 @@ test('api: admin_token_file is resolved beside the config; read_from replaces th
   assert.deepEqual(c.api.readFrom, ['192.168.5.0/24', '10.1.2.3', 'fd00::/8']);
 });
 
+test('NFS roots: version, an existing filer (server, path), and who may mount (server.nfs_clients)', () => {
+  const base = (server: string, root: string, nodes = '') => `server: { address: 10.77.0.1${server} }
+dhcp: { mode: full, pool: 10.77.0.100-10.77.0.150, subnet_mask: 255.255.0.0 }
+profiles:
+  p: { kernel: /k, root: ${root} }
+nodes:${nodes || ' []'}
+`;
+  const c = parseConfig(base('', '{ mode: nfs, server: 10.9.0.5, path: /export/debian, version: 3 }'), '/etc/d.yaml');
+  assert.deepEqual(c.profiles.get('p')?.root, { mode: 'nfs', copy: false, overlay: 'tmpfs', retry: 180, nfsVersion: 3, nfsServer: '10.9.0.5', nfsPath: '/export/debian' });
+  assert.deepEqual(c.server.nfsClients, ['10.77.0.0/16'], 'the boot subnet by default');
+  assert.deepEqual(parseConfig(base(', nfs_clients: [10.77.0.0/24, 10.78.0.5]', '{ mode: nfs, dir: /t }'), '/etc/d.yaml').server.nfsClients, ['10.77.0.0/24', '10.78.0.5']);
+  assert.equal(parseConfig(base(', nfs_clients: inventory', '{ mode: nfs, dir: /t }', '\n  - { mac: "52:54:00:00:00:01", address: 10.77.0.11, profile: p }'), '/etc/d.yaml').server.nfsClients, 'inventory');
+  const bad: Array<[string, string, string, RegExp]> = [
+    ['', '{ mode: nfs, server: 10.9.0.5 }', '', /root\.path: an existing NFS server is named by server .* and path/],
+    ['', '{ mode: nfs, server: filer.example, path: /x }', '', /root\.server: "filer\.example" is not an IPv4 address/],
+    ['', '{ mode: nfs, server: 10.9.0.5, path: "/x:vers=4" }', '', /root\.path: .* is not an absolute export path/],
+    ['', '{ mode: nfs, server: 10.9.0.5, path: /x, dir: /t }', '', /root\.dir: a root on another NFS server/],
+    ['', '{ mode: nfs, dir: /t, version: 2 }', '', /root\.version: must be between 3 and 4/],
+    ['', '{ mode: live, image: /i.sqfs, version: 3 }', '', /root\.version: only applies to mode nfs/],
+    [', nfs_clients: [everyone]', '{ mode: nfs, dir: /t }', '', /server\.nfs_clients: "everyone" is not an IPv4 network/],
+    [', nfs_clients: inventory', '{ mode: nfs, dir: /t }', '\n  - { mac: "52:54:00:00:00:01", profile: p }', /server\.nfs_clients: is inventory, but nodes\[0\] .* without an address/],
+  ];
+  for (const [server, root, nodes, want] of bad) assert.throws(() => parseConfig(base(server, root, nodes), '/etc/d.yaml'), (e: unknown) => e instanceof ConfigError && want.test(e.message), `${server} ${root}`);
+});
+
+test('profile disk: match keys, sizes, swap, scratch and kept paths; rendered as rd.diskless.disk.* words; bad values named', async () => {
+  const { diskArgs } = await import('../boot/root-args.js');
+  const base = (disk: string) => `server: { address: 10.77.0.1 }
+profiles:
+  p:
+    kernel: /k
+    disk: ${disk}
+`;
+  const p = parseConfig(base('{ match: { model: "QEMU HARDDISK", by_id: "virtio-dl*", size: 8G-2T }, swap: 2G, scratch: /scratch, persist: [/var/lib/docker, /etc/ssh] }'), '/etc/d.yaml').profiles.get('p')!;
+  assert.deepEqual(p.disk, { match: { model: 'QEMU HARDDISK', byId: 'virtio-dl*', minBytes: 8 * 2 ** 30, maxBytes: 2 * 2 ** 40 }, upper: true, swapMiB: 2048, scratch: '/scratch', persist: ['/var/lib/docker', '/etc/ssh'] });
+  assert.equal(diskArgs(p.disk), `rd.diskless.disk.model=QEMU?HARDDISK rd.diskless.disk.id=virtio-dl* rd.diskless.disk.size=${8 * 2 ** 30}-${2 * 2 ** 40} rd.diskless.disk.upper=1 rd.diskless.disk.swap=2048 rd.diskless.disk.scratch=/scratch rd.diskless.disk.persist=/var/lib/docker,/etc/ssh`);
+  assert.equal(diskArgs(parseConfig(base('{ match: { path: /dev/sdb }, upper: false }'), '/etc/d.yaml').profiles.get('p')!.disk), 'rd.diskless.disk.path=/dev/sdb rd.diskless.disk.upper=0');
+  const bad: Array<[string, RegExp]> = [
+    ['{ swap: 1G }', /disk\.match: name the disk by path, model, by_id or size/],
+    ['{ match: { size: 2T-8G } }', /disk\.match\.size: "2T-8G": expected MIN-MAX/],
+    ['{ match: { path: /dev/../sda } }', /disk\.match\.path: .* is not a whole disk's \/dev\/NAME/],
+    ['{ match: { model: "a;b" } }', /disk\.match\.model: .*a model glob/],
+    ['{ match: { path: /dev/sda }, swap: 1.5K }', /disk\.swap: .* whole MiB/],
+    ['{ match: { path: /dev/sda }, persist: [/var/../etc] }', /disk\.persist: .*\(no \. or \.\. segments\)/],
+    ['{ match: { path: /dev/sda }, scratch: /run/scratch }', /disk\.scratch: \/run\/scratch is under \/proc, \/sys, \/dev or \/run/],
+    ['{ match: { path: /dev/sda }, wipe: true }', /disk\.wipe: unknown setting/],
+  ];
+  for (const [disk, want] of bad) assert.throws(() => parseConfig(base(disk), '/etc/d.yaml'), (e: unknown) => e instanceof ConfigError && want.test(e.message), disk);
+});
+
+test('network: a bond (active-backup or 802.3ad) of MACs or name globs and a VLAN, per profile or node; rendered as rd.diskless.bond/vlan words', async () => {
+  const { networkArgs } = await import('../boot/root-args.js');
+  const c = parseConfig(`server: { address: 10.77.0.1 }
+profiles:
+  p: { kernel: /k, network: { vlan: 20 } }
+nodes:
+  - mac: "52:54:00:00:00:01"
+    profile: p
+    network: { bond: { mode: 802.3ad, interfaces: [52-54-00-00-00-01, "eth*"] }, vlan: 30 }
+`, '/etc/d.yaml');
+  assert.deepEqual(c.profiles.get('p')?.network, { vlan: 20 });
+  assert.deepEqual(c.nodes[0]?.network, { bond: { mode: '802.3ad', interfaces: ['52:54:00:00:00:01', 'eth*'] }, vlan: 30 });
+  assert.equal(networkArgs(c.nodes[0]?.network), 'rd.diskless.bond=802.3ad rd.diskless.bond.slaves=52-54-00-00-00-01,eth* rd.diskless.vlan=30');
+  const bad: Array<[string, RegExp]> = [
+    ['{ vlan: 4095 }', /network\.vlan: must be between 1 and 4094/],
+    ['{ bond: { interfaces: [eth0] } }', /network\.bond\.interfaces: list at least two NICs/],
+    ['{ bond: { mode: round-robin, interfaces: [eth0, eth1] } }', /network\.bond\.mode: must be one of active-backup, 802\.3ad/],
+    ['{ bond: { interfaces: [eth0, "eth1;reboot"] } }', /neither a MAC address nor an interface name glob/],
+    ['{ mtu: 9000 }', /network\.mtu: unknown setting/],
+  ];
+  for (const [network, want] of bad) {
+    assert.throws(() => parseConfig(`server: { address: 10.77.0.1 }\nprofiles:\n  p: { kernel: /k, network: ${network} }\n`, '/etc/d.yaml'), (e: unknown) => e instanceof ConfigError && want.test(e.message), network);
+  }
+});
+
 const ROUTED = `server:
   address: 10.1.0.1
   interface: up0

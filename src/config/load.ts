@@ -5,7 +5,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { formatIpv4, parseIpv4, maskToPrefix, prefixToMask } from '../net/ipv4.js';
 import { inNetwork, parseCidr } from './subnets.js';
 import { normalizeMac } from '../net/mac.js';
-import type { ApiConfig, DhcpConfig, DisklessConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig, SignedChain, SubnetConfig, SwitchPort } from './types.js';
+import type { ApiConfig, DhcpConfig, DiskConfig, DisklessConfig, NetworkConfig, NodeConfig, ProfileConfig, RootConfig, ServerConfig, SignedChain, SubnetConfig, SwitchPort } from './types.js';
 import { canonicalAgentId, switchPortText } from '../net/switch-port.js';
 import { readState } from './state-config.js';
 import { ConfigError, Fields } from './yaml-fields.js';
@@ -54,9 +54,11 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   const base = dirname(file);
   const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
 
-  const server = readServer(top.map('server'), path);
+  const serverFields = top.map('server');
+  const server = readServer(serverFields, path);
   const dhcpFields = top.map('dhcp');
   const dhcp = readDhcp(dhcpFields, server);
+  if (server.nfsClients !== 'inventory' && server.nfsClients.length === 0) server.nfsClients = dhcp.subnets.map((s) => s.name);
   const api = readApi(top.map('api'), server, dhcp, path);
   const profiles = new Map<string, ProfileConfig>();
   readProfiles(top.entries('profiles'), path, profiles);
@@ -69,6 +71,7 @@ export function parseConfig(text: string, file: string): DisklessConfig {
   top.rejectUnknown();
   checkUnknownClients(dhcpFields, dhcp, defaultProfile);
   checkUnique(top, nodes);
+  checkNfsClients(serverFields, server, profiles, nodes);
   checkReservations(file, dhcp, server, nodes);
   checkMenus(file, profiles, nodes);
   return { file, server, dhcp, api, profiles, nodes, state, ...(defaultProfile !== undefined ? { defaultProfile } : {}) };
@@ -119,6 +122,7 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     secretsWindowSec: f.int('secrets_window', 900, 60, 86400),
     httpsPort: f.int('https_port', 443, 1, 65535),
     answerRouterSolicitations: routerSolicitations(f),
+    nfsClients: readNfsClients(f),
     stateDir,
     tlsCertFile: path(f.string('tls_cert', `${stateDir}/tls/server.crt`)),
     tlsKeyFile: path(f.string('tls_key', `${stateDir}/tls/server.key`)),
@@ -343,6 +347,35 @@ function readApi(f: Fields, server: ServerConfig, dhcp: DhcpConfig, path: (p: st
   return { adminTokenFile, readFrom, address, port, hostnames, maxEventStreams };
 }
 
+/** server.address's own subnet (dhcp.subnet_mask) as NETWORK/PREFIX: the nodes' LAN. */
+/**
+ * server.nfs_clients: IPv4 networks and addresses that may mount the NFS roots, or
+ * `inventory`; empty here means "not set" (the boot subnets, filled in once dhcp is read).
+ * ganesha reads them as words of its CLIENT block, so only addresses and prefixes pass.
+ */
+function readNfsClients(f: Fields): string[] | 'inventory' {
+  const list = f.strings('nfs_clients');
+  if (list.length === 1 && list[0] === 'inventory') return 'inventory';
+  for (const c of list) {
+    const [addr = '', prefix, extra] = c.split('/');
+    if (parseIpv4(addr) === undefined || extra !== undefined || (prefix !== undefined && !(/^\d{1,2}$/.test(prefix) && Number(prefix) <= 32))) {
+      f.fail('nfs_clients', `"${c}" is not an IPv4 network or address (use e.g. 10.0.0.0/24, 10.0.0.11, or the word inventory)`, f.raw('nfs_clients'));
+    }
+  }
+  return list;
+}
+
+/** With nfs_clients: inventory, a node on a root this server exports over NFS needs a reserved address to be let in. */
+function checkNfsClients(f: Fields, server: ServerConfig, profiles: Map<string, ProfileConfig>, nodes: NodeConfig[]): void {
+  if (server.nfsClients !== 'inventory') return;
+  nodes.forEach((n, i) => {
+    const root = profiles.get(n.profile)?.root;
+    if (root?.mode === 'nfs' && root.nfsServer === undefined && n.address === undefined) {
+      f.fail('nfs_clients', `is inventory, but nodes[${i}] (${n.mac ?? n.hostname}) boots an NFS root of this server without an address: give it one, or list its network in nfs_clients`, f.raw('nfs_clients'));
+    }
+  });
+}
+
 /** Why a read_from entry is not ADDRESS/PREFIX (or a bare address), or undefined if it is. */
 function cidrProblem(cidr: string): string | undefined {
   const [addr = '', prefixText, extra] = cidr.trim().split('/');
@@ -437,20 +470,140 @@ function readProfile(name: string, f: Fields, path: (p: string) => string, paren
   const menu = f.has('menu') ? readMenu(f) : parent?.menu;
   if (menu) p.menu = menu;
   if (f.has('root')) {
-    if (!f.isNull('root')) p.root = readRoot(f.map('root'), path, image !== undefined);
+    if (!f.isNull('root')) p.root = readRoot(f.map('root'), path, image !== undefined, name);
   } else if (parent?.root) p.root = { ...parent.root };
   else if (image !== undefined) p.root = { mode: 'live', copy: false, overlay: 'tmpfs', retry: 180 };
+  if (f.has('disk')) {
+    if (!f.isNull('disk')) p.disk = readDisk(f.map('disk'));
+  } else if (parent?.disk) p.disk = { ...parent.disk, match: { ...parent.disk.match }, persist: [...parent.disk.persist] };
+  if (f.has('network')) {
+    if (!f.isNull('network')) p.network = readNetwork(f.map('network'));
+  } else if (parent?.network) p.network = structuredClone(parent.network);
+  if (p.disk && p.root?.overlay === 'none' && p.disk.upper) f.fail('disk', 'upper: true needs an overlay, and root.overlay is none (set upper: false)', f.raw('disk'));
   f.rejectUnknown();
   return p;
 }
 
-function readRoot(f: Fields, path: (p: string) => string, fromStore: boolean): RootConfig {
+/** network: a bond of named or matched NICs and/or a VLAN; bond members are MACs or name globs. */
+function readNetwork(f: Fields): NetworkConfig {
+  const vlan = f.has('vlan') ? f.int('vlan', 1, 1, 4094) : undefined;
+  let bond: NetworkConfig['bond'];
+  if (f.has('bond') && !f.isNull('bond')) {
+    const b = f.map('bond');
+    const mode = b.oneOf('mode', ['active-backup', '802.3ad'] as const, 'active-backup');
+    const interfaces = b.strings('interfaces').map((i) => normalizeMac(i) ?? i);
+    if (interfaces.length < 2) b.fail('interfaces', 'list at least two NICs to bond: MAC addresses, or interface name globs such as eth*', b.raw('interfaces'));
+    for (const i of interfaces) {
+      if (normalizeMac(i) === undefined && !/^[A-Za-z0-9_.*?-]{1,15}$/.test(i)) b.fail('interfaces', `${JSON.stringify(i)} is neither a MAC address nor an interface name glob (letters, digits, _ . - * ?)`, b.raw('interfaces'));
+    }
+    b.rejectUnknown();
+    bond = { mode, interfaces };
+  }
+  f.rejectUnknown();
+  if (!bond && vlan === undefined) f.fail('bond', 'network: needs a bond, a vlan, or both');
+  return { ...(bond ? { bond } : {}), ...(vlan !== undefined ? { vlan } : {}) };
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+/** "64G", "512M", "2T" (binary units) → bytes; undefined when it is not a size. */
+function parseSize(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const bytes = Math.round(Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+// Paths the node mounts over: absolute, plain characters, no "." or ".." segment, not a
+// filesystem the initramfs moves into the root (/proc, /sys, /dev, /run) nor the root itself.
+function mountPathProblem(p: string): string | undefined {
+  if (!/^(\/[A-Za-z0-9_+@=-][A-Za-z0-9._+@=-]*)+$/.test(p) || p.split('/').some((s) => s === '.' || s === '..')) {
+    return `${JSON.stringify(p)} is not an absolute path of letters, digits and . _ + @ = - (no . or .. segments)`;
+  }
+  if (/^\/(proc|sys|dev|run)(\/|$)/.test(p)) return `${p} is under /proc, /sys, /dev or /run, which the system mounts itself`;
+  return undefined;
+}
+
+// Globs go onto the kernel command line: no blanks there, so a space in a model is written "?".
+const DISK_GLOB = /^[A-Za-z0-9 ._*?:+\[\]-]{1,128}$/;
+
+function readDisk(f: Fields): DiskConfig {
+  const m = f.map('match');
+  const path = m.optString('path');
+  const model = m.optString('model');
+  const byId = m.optString('by_id');
+  const sizeText = m.optString('size');
+  if (path !== undefined && !/^\/dev\/[A-Za-z0-9_-]{1,32}$/.test(path)) m.fail('path', `${JSON.stringify(path)} is not a whole disk's /dev/NAME (e.g. /dev/sda, /dev/nvme0n1); use by_id for a stable name`, m.raw('path'));
+  if (model !== undefined && !DISK_GLOB.test(model)) m.fail('model', `${JSON.stringify(model)}: a model glob of letters, digits, spaces and . _ * ? : + - [ ]`, m.raw('model'));
+  if (byId !== undefined && !DISK_GLOB.test(byId)) m.fail('by_id', `${JSON.stringify(byId)}: a by-id glob of letters, digits and . _ * ? : + - [ ]`, m.raw('by_id'));
+  let minBytes: number | undefined;
+  let maxBytes: number | undefined;
+  if (sizeText !== undefined) {
+    const [lo = '', hi, extra] = sizeText.split('-');
+    minBytes = lo.trim() === '' ? undefined : parseSize(lo);
+    maxBytes = hi === undefined ? minBytes : hi.trim() === '' ? undefined : parseSize(hi);
+    if (extra !== undefined || (lo.trim() !== '' && minBytes === undefined) || (hi !== undefined && hi.trim() !== '' && maxBytes === undefined) || (minBytes === undefined && maxBytes === undefined) || (minBytes !== undefined && maxBytes !== undefined && minBytes > maxBytes)) {
+      m.fail('size', `${JSON.stringify(sizeText)}: expected MIN-MAX with K, M, G or T (e.g. 100G-2T, 100G- or -2T)`, m.raw('size'));
+    }
+  }
+  m.rejectUnknown();
+  if (path === undefined && model === undefined && byId === undefined && sizeText === undefined) f.fail('match', 'name the disk by path, model, by_id or size (every one given must match)');
+  const swapText = f.optString('swap');
+  const swapBytes = swapText === undefined ? 0 : parseSize(swapText);
+  if (swapBytes === undefined || swapBytes % 2 ** 20 !== 0) f.fail('swap', `${JSON.stringify(swapText)}: a size in whole MiB, e.g. 4G or 512M`, f.raw('swap'));
+  const scratch = f.optString('scratch');
+  const scratchProblem = scratch === undefined ? undefined : mountPathProblem(scratch);
+  if (scratchProblem) f.fail('scratch', scratchProblem, f.raw('scratch'));
+  const persist = f.strings('persist');
+  for (const p of persist) {
+    const problem = mountPathProblem(p);
+    if (problem) f.fail('persist', problem, f.raw('persist'));
+  }
+  const d: DiskConfig = {
+    match: {
+      ...(path !== undefined ? { path } : {}),
+      ...(model !== undefined ? { model } : {}),
+      ...(byId !== undefined ? { byId } : {}),
+      ...(minBytes !== undefined ? { minBytes } : {}),
+      ...(maxBytes !== undefined ? { maxBytes } : {}),
+    },
+    upper: f.bool('upper', true),
+    swapMiB: swapBytes! / 2 ** 20,
+    ...(scratch !== undefined ? { scratch } : {}),
+    persist,
+  };
+  f.rejectUnknown();
+  return d;
+}
+
+function readRoot(f: Fields, path: (p: string) => string, fromStore: boolean, profile: string): RootConfig {
   const mode = f.oneOf('mode', ['live', 'nbd', 'nfs'] as const, 'live');
   const image = f.optString('image');
   const dir = f.optString('dir');
+  const nfsServer = ipv4(f, 'server', f.optString('server'));
+  const nfsPath = f.optString('path');
+  const nfsVersion = f.has('version') ? f.int('version', 4, 3, 4) as 3 | 4 : undefined;
   if (fromStore && image !== undefined) f.fail('image', 'the profile takes its root from image: NAME already; remove root.image', f.raw('image'));
   if ((mode === 'live' || mode === 'nbd') && image === undefined && !fromStore) f.fail('image', `is required for mode ${mode} (a squashfs file)`);
-  if (mode === 'nfs' && dir === undefined) f.fail('dir', 'is required for mode nfs (the image tree to export)');
+  for (const key of ['server', 'path', 'version'] as const) {
+    if (mode !== 'nfs' && f.has(key)) f.fail(key, 'only applies to mode nfs', f.raw(key));
+  }
+  if (mode === 'nfs') {
+    if ((nfsServer === undefined) !== (nfsPath === undefined)) {
+      f.fail(nfsServer === undefined ? 'server' : 'path', 'an existing NFS server is named by server (its IPv4 address) and path (its export) together', f.raw(nfsServer === undefined ? 'path' : 'server'));
+    }
+    if (nfsServer !== undefined && dir !== undefined) f.fail('dir', 'a root on another NFS server (server, path) exports nothing from here: remove dir', f.raw('dir'));
+    if (nfsServer === undefined && dir === undefined && !fromStore) {
+      f.fail('dir', 'is required for mode nfs (the image tree to export), unless the profile has image: NAME (its published version is exported) or the root is on another NFS server (server, path)');
+    }
+    if (fromStore && dir !== undefined) f.fail('dir', 'the profile exports its image\'s published version (image: NAME); remove root.dir', f.raw('dir'));
+    // The path goes into root=nfs:SERVER:PATH:OPTIONS, where ":" ends it and "," would start a mount option.
+    if (nfsPath !== undefined && !/^\/[A-Za-z0-9._+@=\/-]*$/.test(nfsPath)) {
+      f.fail('path', `${JSON.stringify(nfsPath)} is not an absolute export path of letters, digits and . _ + @ = - /`, f.raw('path'));
+    }
+    // A profile named "images" exporting a dir would sit where stored versions are exported.
+    if (dir !== undefined && profile === 'images') f.fail('dir', 'a profile named "images" cannot export a dir over NFS: /images is where stored image versions are exported; rename the profile');
+  }
   const copy = f.bool('copy', false);
   if (copy && mode !== 'live') f.fail('copy', 'only applies to mode live');
   const r: RootConfig = {
@@ -460,6 +613,9 @@ function readRoot(f: Fields, path: (p: string) => string, fromStore: boolean): R
     retry: f.int('retry', 180, 0, 86400),
     ...(image !== undefined ? { image: path(image) } : {}),
     ...(dir !== undefined ? { dir: path(dir) } : {}),
+    ...(nfsVersion !== undefined ? { nfsVersion } : {}),
+    ...(nfsServer !== undefined ? { nfsServer } : {}),
+    ...(nfsPath !== undefined ? { nfsPath } : {}),
   };
   f.rejectUnknown();
   return r;
@@ -492,10 +648,12 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: str
   const cmdline = readCmdline(f);
   const loader = f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : undefined;
   const files = readFileSpecs(f, path);
+  const network = f.has('network') && !f.isNull('network') ? readNetwork(f.map('network')) : undefined;
   const power = resolvePower(f.has('power') ? readPowerSettings(f.map('power'), path) : undefined, profiles.get(profile)?.power, (key, problem) => f.fail(key, problem, f.raw('power')), profile);
   const menu = readMenu(f);
   f.rejectUnknown();
   return {
+    ...(network ? { network } : {}),
     ...(menu ? { menu } : {}),
     ...(mac !== undefined ? { mac } : {}),
     ...(switchPort !== undefined ? { switchPort } : {}),

@@ -55,6 +55,11 @@ export interface ServerConfig {
    * `auto` on the boot link only when it is IPv4-only (decided at start by src/native/ra-policy.ts).
    */
   answerRouterSolicitations: 'auto' | boolean;
+  /**
+   * Who may mount the NFS roots this server exports: networks and addresses (CIDR), by default
+   * the boot subnet; or `inventory`, the reserved addresses of the inventory's nodes.
+   */
+  nfsClients: string[] | 'inventory';
   /** The signed chain handed to UEFI machines with the grub loader, per architecture. */
   signedBoot: { x64: SignedChain; arm64: SignedChain };
 }
@@ -127,6 +132,11 @@ export interface RootConfig {
   image?: string;
   /** image tree: exported read-only over NFS (nfs). */
   dir?: string;
+  /** nfs: the NFS version the node mounts with (4 by default; 3 needs rpcbind beside ganesha). */
+  nfsVersion?: 3 | 4;
+  /** nfs on an existing filer this server does not run: its IPv4 address and exported path. */
+  nfsServer?: string;
+  nfsPath?: string;
   /** live only: copy the whole tree into RAM instead of loop-mounting the image. */
   copy: boolean;
   overlay: 'tmpfs' | 'none';
@@ -145,6 +155,49 @@ export interface FileSpec {
   source?: string;
   /** `{{hostname}}`-style placeholders are filled in per node. */
   template: boolean;
+}
+
+/** Which local disk a node uses: every given key must match (the first disk that does wins). */
+export interface DiskMatch {
+  /** /dev/NAME of the whole disk. */
+  path?: string;
+  /** Shell glob on the disk's model (/sys/block/X/device/model). */
+  model?: string;
+  /** Shell glob on its /dev/disk/by-id name (virtio-SERIAL, nvme-MODEL_SERIAL, ata-MODEL_SERIAL). */
+  byId?: string;
+  /** Size bounds in bytes (either may be absent). */
+  minBytes?: number;
+  maxBytes?: number;
+}
+
+/**
+ * A node's local disk: one ext4 filesystem labelled "diskless" on the whole disk, made only on
+ * a disk that carries nothing blkid knows (or is already ours); never on anything else.
+ */
+export interface DiskConfig {
+  match: DiskMatch;
+  /** The overlay's upper layer on the disk instead of RAM (emptied at every boot). */
+  upper: boolean;
+  /** A swap file of this many MiB on the disk; 0 for none. */
+  swapMiB: number;
+  /** Emptied at every boot and mounted here. */
+  scratch?: string;
+  /** Directories of the root kept on the disk across reboots. */
+  persist: string[];
+}
+
+/**
+ * The boot link as the initramfs builds it and hands it to the image's network manager: a bond
+ * of several NICs and/or a VLAN on top (of the bond, or of the boot NIC).
+ */
+export interface NetworkConfig {
+  bond?: {
+    mode: 'active-backup' | '802.3ad';
+    /** MAC addresses, or kernel interface name globs (eth*); the boot NIC goes first. */
+    interfaces: string[];
+  };
+  /** 802.1Q VLAN id the node's address lives on. */
+  vlan?: number;
 }
 
 /**
@@ -190,6 +243,10 @@ export interface ProfileConfig {
    */
   secureBoot: boolean;
   root?: RootConfig;
+  /** Local disk use; none: the node runs from RAM alone. */
+  disk?: DiskConfig;
+  /** A bonded or VLAN boot link; none: the boot NIC alone. */
+  network?: NetworkConfig;
   files: FileSpec[];
   /** BMC settings its nodes share (user, password_file, port…); a node adds its own ipmi address. */
   power?: PowerSettings;
@@ -217,6 +274,8 @@ export interface NodeConfig {
   loader?: Loader;
   /** Replace the profile's files of the same path. */
   files?: FileSpec[];
+  /** Replaces the profile's network: (bond members are per machine). */
+  network?: NetworkConfig;
   /** Its BMC, resolved from its own `power:` over its profile's; none without an ipmi address. */
   power?: PowerConfig;
   /** Replaces the profile's menu. */

@@ -10,6 +10,8 @@ export interface ConfigWatcherOptions {
   logger?: Logger;
   /** Editors write a file in several steps (truncate, write, rename): reload once they are done. */
   debounceMs?: number;
+  /** Called with each new config once it is swapped in. */
+  onChange?: (config: DisklessConfig) => void;
 }
 
 /**
@@ -22,6 +24,7 @@ export class ConfigWatcher {
   readonly #started: DisklessConfig;
   readonly #log: Logger;
   readonly #debounceMs: number;
+  readonly #onChange: ((config: DisklessConfig) => void) | undefined;
   #current: DisklessConfig;
   #watchers: FSWatcher[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -34,6 +37,7 @@ export class ConfigWatcher {
     this.#current = options.initial;
     this.#log = (options.logger ?? nullLogger).child({ service: 'config' });
     this.#debounceMs = options.debounceMs ?? 300;
+    this.#onChange = options.onChange;
   }
 
   get current(): DisklessConfig {
@@ -97,6 +101,7 @@ export class ConfigWatcher {
     if (needsRestart.length) {
       this.#log.log('warn', 'config change needs a restart', { file, settings: needsRestart.join(', ') });
     }
+    this.#onChange?.(config);
     return true;
   }
 
@@ -125,7 +130,8 @@ export function liveConfig(started: DisklessConfig, next: DisklessConfig): { con
   // NBD and nfs-ganesha start only for the root modes profiles used at start.
   const uses = (c: DisklessConfig, mode: string) => [...c.profiles.values()].some((p) => p.root?.mode === mode);
   if (uses(next, 'nbd') && !uses(started, 'nbd')) needsRestart.push('profiles (a root of mode nbd: the NBD server is not running)');
-  const nfsDirs = (c: DisklessConfig) => JSON.stringify([...c.profiles.values()].filter((p) => p.root?.mode === 'nfs').map((p) => [p.name, p.root?.dir]));
+  // ganesha's exports and versions are fixed at its start (its client list follows reloads).
+  const nfsDirs = (c: DisklessConfig) => JSON.stringify([...c.profiles.values()].filter((p) => p.root?.mode === 'nfs' && p.root.nfsServer === undefined).map((p) => [p.name, p.root?.dir, p.image, p.root?.nfsVersion ?? 4]));
   if (nfsDirs(next) !== nfsDirs(started)) needsRestart.push('profiles (NFS exports)');
   return { config: { ...next, server: started.server, dhcp: started.dhcp, api: started.api }, needsRestart };
 }

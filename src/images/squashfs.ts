@@ -1,4 +1,4 @@
-import { rename, rm } from 'node:fs/promises';
+import { chmod, rename, rm } from 'node:fs/promises';
 import { run } from '../process/run.js';
 
 /**
@@ -29,4 +29,15 @@ export async function makeSquashfs(
     await rm(tmp, { force: true });
     throw e;
   }
+}
+
+/**
+ * Unpacks a squashfs into `dir`, which must not exist: owners, modes (setuid included) and
+ * extended attributes as the image holds them, which needs root. The caller renames the result
+ * into place, so a half-unpacked tree is never taken for a whole one.
+ */
+export async function unsquashTree(sqfs: string, dir: string): Promise<void> {
+  await run(['unsquashfs', '-no-progress', '-quiet', '-dest', dir, sqfs]);
+  // The tree's top is the image's "/", whatever mode mksquashfs gave the source directory.
+  await chmod(dir, 0o755);
 }

@@ -7,6 +7,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, sy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { busyboxApplets } from './busybox.js';
+import { HOST_TOOLS } from './network-initrd.js';
 
 const LIB = resolve(fileURLToPath(import.meta.url), '../../../../initramfs/lib/diskless');
 const BUSYBOX = '/bin/busybox';
@@ -41,7 +43,9 @@ test('check_cmdline names what is wrong', (t) => {
     ['root=live:http://s/i.sqfs', null],
     ['root=nbd:10.0.0.1:10809/img', null],
     ['root=nfs4:10.0.0.1:/srv/img', null],
-    ['', /no root= on the kernel command line/],
+    // No root named: it comes from the lease's root path (DHCP option 17) once the network is up.
+    ['', null],
+    ['root=dhcp', null],
     ['root=/dev/sda1', /root=\/dev\/sda1 is not a Diskless root/],
     ['root=live:http://s/i rd.retry=1m', /rd\.retry=1m: expected a number of seconds/],
     ['root=live:http://s/i rd.diskless.overlay=disk', /rd\.diskless\.overlay=disk: expected tmpfs or none/],
@@ -54,6 +58,168 @@ test('check_cmdline names what is wrong', (t) => {
     if (want) assert.match(r.out, new RegExp(`^ERR .*${want.source}`), line);
     else assert.equal(r.out.trim(), 'OK', line);
   }
+});
+
+test('no root= on the command line: the root path of the lease (DHCP option 17) in nfsroot or root= form, values kept as data', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-rootpath-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cases: Array<[string, string | RegExp]> = [
+    ['10.0.0.5:/srv/root', 'nfs nfs:10.0.0.5:/srv/root'],
+    ['/srv/root', 'nfs nfs:10.0.0.1:/srv/root'],
+    ['10.0.0.5:/srv/root,vers=4,proto=tcp', 'nfs nfs:10.0.0.5:/srv/root:vers=4,proto=tcp'],
+    ['nfs4:10.0.0.5:/exports/debian', 'nfs nfs4:10.0.0.5:/exports/debian'],
+    ['live:http://10.0.0.1/images/a.sqfs', 'live live:http://10.0.0.1/images/a.sqfs'],
+    ['', /no root= on the kernel command line and no root path \(DHCP option 17\)/],
+    ['srv-root', /expected \[SERVER:\]\/PATH\[,OPTIONS\]/],
+    ['$(touch PWNED1):/x', 'nfs nfs:$(touch PWNED1):/x'],
+    ['`touch PWNED2`', /expected \[SERVER:\]\/PATH/],
+  ];
+  for (const [rootpath, want] of cases) {
+    const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/cmdline.sh"; . "$DL_LIB/root.sh"
+      NET_ROOTPATH=$RP NET_SERVERID=10.0.0.1
+      if root_from_dhcp; then printf '%s %s\\n' "$DL_ROOT_KIND" "$DL_ROOT"; else echo "ERR $DL_CAUSE"; fi`, { RP: rootpath });
+    if (typeof want === 'string') assert.equal(r.out.trim(), want, rootpath);
+    else assert.match(r.out, new RegExp(`^ERR .*${want.source}`), rootpath);
+  }
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('PWNED')), []);
+});
+
+test('NFS roots: nfs4: mounts v4, nfs: v3 unless its options name a version; the server must be an address', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-nfs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cases: Array<[string, string | RegExp]> = [
+    ['nfs:10.0.0.5:/srv/root', '-t nfs -o ro,nolock,vers=3,addr=10.0.0.5 10.0.0.5:/srv/root'],
+    ['nfs4:10.0.0.5:/images/lab/0123456789abcdef', '-t nfs4 -o ro,nolock,vers=4,addr=10.0.0.5,clientaddr=10.0.0.42 10.0.0.5:/images/lab/0123456789abcdef'],
+    ['nfs:10.0.0.5:/srv/root:vers=3', '-t nfs -o ro,nolock,addr=10.0.0.5,vers=3 10.0.0.5:/srv/root'],
+    ['nfs:10.0.0.5:/srv/root:nfsvers=4.1,proto=tcp', '-t nfs4 -o ro,nolock,addr=10.0.0.5,clientaddr=10.0.0.42,nfsvers=4.1,proto=tcp 10.0.0.5:/srv/root'],
+    ['nfs:filer.example:/srv/root', /the NFS server must be an IPv4 address/],
+  ];
+  for (const [root, want] of cases) {
+    const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/cmdline.sh"; . "$DL_LIB/root.sh"
+      modprobe() { :; }
+      mount() { printf '%s ' "$@" > "$PWD/mount-args"; }
+      DL_ROOT=$ROOT NET_IP=10.0.0.42 DL_LOWER=$PWD/lower
+      if attach_nfs; then sed 's/ [^ ]*lower $//' mount-args; else echo "ERR $DL_CAUSE"; fi`, { ROOT: root });
+    if (typeof want === 'string') assert.equal(r.out.trim(), want, root);
+    else assert.match(r.out, new RegExp(`^ERR .*${want.source}`), root);
+  }
+});
+
+test('local disk: matched by path, model glob, size range and by-id glob (virtio, NVMe, ATA), globs kept as patterns', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-disk-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sys = join(dir, 'sys');
+  const disk = (name: string, sectors: number, attrs: Record<string, string | Buffer>) => {
+    mkdirSync(join(sys, 'block', name, 'device'), { recursive: true });
+    writeFileSync(join(sys, 'block', name, 'size'), `${sectors}\n`);
+    for (const [k, v] of Object.entries(attrs)) writeFileSync(join(sys, 'block', name, k), v);
+  };
+  disk('vda', 2 * 1024 * 1024 * 10, { serial: 'dlscratch' }); // 10 GiB
+  disk('nvme0n1', 2 * 1024 * 1024 * 512, { 'device/model': 'Samsung SSD 980 PRO 1TB                 \n', 'device/serial': '  S5GXNF0R123456  \n' });
+  disk('sda', 2 * 1024 * 1024 * 100, { 'device/model': 'QEMU HARDDISK   \n', 'device/vendor': 'ATA     \n', 'device/vpd_pg80': Buffer.concat([Buffer.from([0, 0x80, 0, 8]), Buffer.from('QM00001 ')]) });
+  mkdirSync(join(sys, 'block', 'loop0'), { recursive: true });
+  mkdirSync(join(sys, 'block', 'nbd0', 'device'), { recursive: true });
+  const GiB = 2 ** 30;
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ DL_DISK_PATH: '/dev/sda' }, 'sda'],
+    [{ DL_DISK_MODEL: 'Samsung?SSD*' }, 'nvme0n1'],
+    [{ DL_DISK_ID: 'virtio-dlscr*' }, 'vda'],
+    [{ DL_DISK_ID: 'nvme-Samsung_SSD_980_PRO_1TB_S5GXNF0R123456' }, 'nvme0n1'],
+    [{ DL_DISK_ID: 'ata-QEMU_HARDDISK_QM00001' }, 'sda'],
+    [{ DL_DISK_SIZE: `${50 * GiB}-${200 * GiB}` }, 'sda'],
+    [{ DL_DISK_SIZE: `${200 * GiB}-` }, 'nvme0n1'],
+    [{ DL_DISK_SIZE: `-${20 * GiB}`, DL_DISK_ID: 'virtio-*' }, 'vda'],
+    [{ DL_DISK_SIZE: `-${20 * GiB}`, DL_DISK_ID: 'ata-*' }, ''],
+    [{ DL_DISK_MODEL: '$(touch PWNED1)' }, ''],
+    [{ DL_DISK_ID: '*' }, 'nvme0n1 sda vda'],
+  ];
+  for (const [env, want] of cases) {
+    const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/disk.sh"
+      for n in $(disk_candidates); do disk_matches "$n" && printf '%s ' "$n"; done`, { DL_SYSFS: sys, DL_MNT: join(dir, 'mnt'), ...env });
+    assert.equal(r.out.trim(), want, JSON.stringify(env));
+  }
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('PWNED')), []);
+});
+
+test('regression: a blank disk is formatted ext4 by the shell the initrd runs (busybox sh runs its ext2-only mke2fs applet before any mke2fs on PATH)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-disk-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const img = join(dir, 'blank.img');
+  execFileSync('truncate', ['-s', '64M', img]);
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/disk.sh"; disk_format "$IMG" && echo formatted`, { IMG: img });
+  assert.match(r.out, /formatted/, readFileSync(join(dir, 'log'), 'utf8'));
+  const probe = execFileSync('blkid', ['-c', '/dev/null', '-o', 'export', img], { encoding: 'utf8' });
+  assert.match(probe, /^TYPE=ext4$/m);
+  assert.match(probe, /^LABEL=diskless$/m);
+});
+
+test('the host tools the initrd carries are called by names busybox has no applet for (busybox sh would run the applet instead)', async () => {
+  const applets = new Set((await busyboxApplets(BUSYBOX)).map((a) => a.split('/').at(-1)));
+  for (const tool of HOST_TOOLS) assert.ok(!applets.has(tool.split('/').at(-1)), `${tool} is shadowed by a busybox applet`);
+  // What disk.sh runs to format is one of them.
+  assert.match(readFileSync(join(LIB, 'disk.sh'), 'utf8'), /^\s*mkfs\.ext4 /m);
+  assert.ok(HOST_TOOLS.includes('/sbin/mkfs.ext4'));
+});
+
+test('local disk: a disk that will not format is tried once, the node runs from RAM and says which disk failed (not "foreign data")', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-disk-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sys = join(dir, 'sys');
+  for (const [name, serial] of [['vda', 'dlforeign'], ['vdb', 'dlscratch']]) {
+    mkdirSync(join(sys, 'block', name!, 'device'), { recursive: true });
+    writeFileSync(join(sys, 'block', name!, 'serial'), serial!);
+  }
+  // The kernel's part is played by functions (busybox sh runs functions first), e2fsprogs' by
+  // a mkfs.ext4 first on PATH (a name busybox has no applet for).
+  mkdirSync(join(dir, 'bin'));
+  writeFileSync(join(dir, 'bin', 'mkfs.ext4'), `#!/bin/busybox sh\necho "format $*" >> "${dir}/formats"\necho "mkfs.ext4: no space left" >> "$DL_LOG"\nexit 1\n`, { mode: 0o755 });
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/disk.sh"
+    modprobe() { return 0; }; load_new_drivers() { return 0; }
+    disk_probe() { DISK_TYPE="" DISK_LABEL="" DISK_PTTYPE=""; [ "$1" = /dev/vda ] && DISK_TYPE=ext4 DISK_LABEL=sitedata; return 0; }
+    PATH="$FAKE_BIN:$PATH"; attach_disk; echo "state=$DL_DISK_STATE why=$DL_DISK_WHY"; echo "$(disk_detail)"`, { DL_SYSFS: sys, DL_MNT: join(dir, 'mnt'), DL_DISK_ID: 'virtio-dl*', DL_DISK_WAIT: '1', FAKE_BIN: join(dir, 'bin') });
+  assert.match(r.out, /^state=failed why=cannot format or mount vdb; foreign data on vda$/m, r.out + r.err);
+  assert.match(r.out, /^disk=failed ram_only=1$/m);
+  assert.equal(readFileSync(join(dir, 'formats'), 'utf8'), 'format -q -F -L diskless /dev/vdb\n', 'formatted once, only the blank disk');
+  const console = readFileSync(join(dir, 'console'), 'utf8');
+  assert.match(console, /cannot format \/dev\/vdb: mkfs\.ext4: no space left/);
+  assert.equal(console.match(/disk \/dev\/vda matches but carries ext4 labelled sitedata, not ours: left alone/g)?.length, 1, console);
+});
+
+test('local disk: persist and scratch targets must stay inside the new root (no .., no symlink on the way)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-disk-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'newroot', 'etc', 'ssh'), { recursive: true });
+  execFileSync('ln', ['-s', '/run/initramfs', join(dir, 'newroot', 'var')]);
+  for (const [p, ok] of [['/etc/ssh', true], ['/srv/new/dir', true], ['/var/lib/docker', false], ['/etc/../run', false], ['etc/ssh', false], ['/etc/./ssh', false]] as const) {
+    const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/disk.sh"; disk_safe_target "$P" && echo yes || echo no`, { DL_NEWROOT: join(dir, 'newroot'), DL_MNT: join(dir, 'mnt'), P: p });
+    assert.equal(r.out.trim(), ok ? 'yes' : 'no', p);
+  }
+});
+
+test('bond members named by MAC or name glob, the boot NIC first, each once; networkd gets the bond, its members and the VLAN as /init made them', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-bond-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sys = join(dir, 'sys');
+  for (const [n, mac] of [['eth0', '52:54:00:00:00:0a'], ['eth1', '52:54:00:00:00:0b'], ['eth2', '52:54:00:00:00:0c'], ['lo', '00:00:00:00:00:00']]) {
+    mkdirSync(join(sys, 'class', 'net', n!), { recursive: true });
+    writeFileSync(join(sys, 'class', 'net', n!, 'address'), `${mac}\n`);
+  }
+  const slaves = (list: string, boot: string) => sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/network.sh"; DL_IFACE=$BOOT; bond_slaves | tr '\\n' ' '`, { DL_SYSFS: sys, DL_BOND_SLAVES: list, BOOT: boot }).out.trim();
+  assert.equal(slaves('52-54-00-00-00-0b,52-54-00-00-00-0a', 'eth0'), 'eth0 eth1');
+  assert.equal(slaves('eth*', 'eth1'), 'eth1 eth0 eth2');
+  assert.equal(slaves('eth[02],52-54-00-00-00-0c', 'eth2'), 'eth2 eth0');
+  assert.equal(slaves('$(touch PWNED1),52-54-00-00-00-ff', 'eth0'), '');
+
+  const run = join(dir, 'run');
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/network.sh"
+    DL_RUN=$PWD/run DL_BOND=active-backup DL_BOND_MEMBERS="eth0 eth1" DL_BOND_ARP_TARGET=10.77.0.1 DL_VLAN=20 DL_VLAN_PARENT=bond0 NET_IFACE=bond0.20
+    hand_over_stack; cd run/systemd/network && for f in *; do echo "== $f"; cat "$f"; done`, { DL_SYSFS: sys });
+  void run;
+  assert.match(r.out, /== 10-diskless-bond0\.netdev\n[^=]*\[NetDev\]\nName=bond0\nKind=bond\n\[Bond\]\nMode=active-backup\nARPIntervalSec=1s\nARPIPTargets=10\.77\.0\.1\n/);
+  assert.match(r.out, /== 10-diskless-eth1\.network\n[^=]*\[Match\]\nPermanentMACAddress=52:54:00:00:00:0b\n\[Network\]\nBond=bond0\n/);
+  assert.match(r.out, /== 10-diskless-bond0\.20\.netdev\n[^=]*\[NetDev\]\nName=bond0\.20\nKind=vlan\n\[VLAN\]\nId=20\n/);
+  assert.match(r.out, /== 10-diskless-bond0\.network\n\[Match\]\nName=bond0\n\[Network\]\nVLAN=bond0\.20\n/);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('PWNED')), []);
 });
 
 test('shquote and urlencode round-trip hostile strings', (t) => {
@@ -129,7 +295,7 @@ interface Handoff {
  * shell function here (busybox sh runs functions before its applets): the test machine keeps
  * its name.
  */
-function runHandoff(lease: { host?: string; domain?: string; router?: string; dns?: string; serverid?: string; rootpath?: string; source?: 'dhcp' | 'static' }, prepare: (newroot: string) => void = () => {}): Handoff {
+function runHandoff(lease: { host?: string; domain?: string; router?: string; dns?: string; serverid?: string; rootpath?: string; source?: 'dhcp' | 'static' }, prepare: (newroot: string) => void = () => {}, network = ''): Handoff {
   const dir = mkdtempSync(join(tmpdir(), 'dl-handoff-'));
   try {
     const newroot = join(dir, 'newroot');
@@ -143,6 +309,7 @@ function runHandoff(lease: { host?: string; domain?: string; router?: string; dn
     const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/network.sh"; . "$DL_LIB/handoff.sh"
       hostname() { printf '%s' "$1" > hostname.set; }
       DL_IFACE=dl0 DL_MAC=52:54:00:00:00:05
+      ${network}
       write_lease_env "$L_SOURCE" 10.9.0.5 24 255.255.255.0 "$L_ROUTER" "$L_DNS" "$L_HOST" "$L_DOMAIN" "$L_ROOTPATH" "$L_SERVERID" 3600
       . "$DL_NET_DIR/lease.env"
       if handoff; then printf '%s\n' "$DL_STAGE_DETAIL" > detail; echo HANDOFF-OK; else echo "HANDOFF-FAILED $DL_CAUSE"; fi`, {
@@ -473,6 +640,19 @@ test('leases outlive the initramfs: networkd is handed DHCP on the boot interfac
   assert.deepEqual(h.carried, [], 'no lease keeper: networkd renews');
   // networkd enabled through its socket only counts too.
   assert.match(runHandoff({}, enabling('systemd-networkd.socket', 'sockets.target')).detail, /lease_renewal=networkd/);
+});
+
+test('leases outlive the initramfs on a VLAN boot link: networkd matches the VLAN by name and runs DHCP on it; under NetworkManager the lease keeper renews it', () => {
+  const vlan = 'DL_VLAN=20 DL_VLAN_PARENT=eth0';
+  const h = runHandoff({}, enabling('systemd-networkd.service'), vlan);
+  assert.equal(h.status, 'HANDOFF-OK', h.console);
+  assert.match(h.networkd, /^\[Match\]\nName=dl0\n\[Network\]\nAddress=10\.9\.0\.5\/24\nGateway=10\.9\.0\.1\nDHCP=ipv4\nKeepConfiguration=yes\n/m, 'a VLAN shares its MAC with its NIC');
+  assert.match(h.detail, /lease_renewal=networkd/);
+  const nm = runHandoff({}, enabling('NetworkManager.service'), vlan);
+  assert.equal(nm.status, 'HANDOFF-OK', nm.console);
+  assert.equal(nm.nm, '', 'no Ethernet keyfile keyed by the NIC\'s MAC for a VLAN');
+  assert.match(nm.detail, /network_manager=NetworkManager lease_renewal=keeper/);
+  assert.ok(nm.carried.includes('lease-keeper.sh'), nm.carried.join(' '));
 });
 
 test('leases outlive the initramfs: NetworkManager gets a root-only connection for the boot interface that renews and never gives up; ifupdown is not told about it', () => {

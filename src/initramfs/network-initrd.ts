@@ -9,9 +9,13 @@ export const INITRAMFS_DIR = fileURLToPath(new URL('../../../initramfs', import.
 /**
  * Tools /init needs that an image may not have; taken from this host with their libraries:
  * nbd-client attaches NBD roots, openssl fetches the node's secrets over TLS from the server
- * whose certificate the initrd carries (busybox's TLS client verifies no certificate).
+ * whose certificate the initrd carries (busybox's TLS client verifies no certificate); blkid
+ * tells what a local disk carries (busybox has none) and mkfs.ext4 makes ext4 on it. Busybox sh
+ * runs its own applet of a name before any file of that name on PATH, so a tool is called by a
+ * name busybox does not have: mkfs.ext4 (e2fsprogs' link to mke2fs, carried with its target),
+ * never mke2fs, whose busybox applet makes ext2 only and refuses `-t ext4`.
  */
-export const HOST_TOOLS = ['/usr/sbin/nbd-client', '/usr/bin/openssl'];
+export const HOST_TOOLS = ['/usr/sbin/nbd-client', '/usr/bin/openssl', '/sbin/blkid', '/sbin/mkfs.ext4'];
 
 /** Where /init looks for the certificates of the servers it may hand its token to (identity.sh). */
 export const SERVER_CERTS_PATH = '/etc/diskless/server-certs.pem';

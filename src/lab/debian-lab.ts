@@ -9,7 +9,7 @@ import { nullLogger, type Logger } from '../log/logger.js';
 import { LabNetwork, removeStaleLabNamespaces } from './netns.js';
 import { QemuMachine, type BootMethod, type NicModel } from './qemu.js';
 import { loadConfig } from '../config/load.js';
-import { rootArgs } from '../boot/root-args.js';
+import { diskArgs, networkArgs, rootArgs } from '../boot/root-args.js';
 import { bootIfArg, httpBaseUrl } from '../boot/urls.js';
 import { assertLabHost } from './lab-host.js';
 import type { Daemon } from '../process/daemon.js';
@@ -18,7 +18,8 @@ import { buildNetworkInitrd, INITRAMFS_DIR } from '../initramfs/network-initrd.j
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
 import { ensureLabImage, type LabImage, type LabRecipe } from './lab-image.js';
 import { ImageStore } from '../images/store/image-store.js';
-import { readJsonLog, startLabServer } from './lab-server.js';
+import { readJsonLog, startLabRpcbind, startLabServer } from './lab-server.js';
+import { addVlanPort } from './vlan-port.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import { defaultCacheDir, LAB_NODE_ADDRESS, LAB_SERVER } from './tiny-lab.js';
 
@@ -97,6 +98,24 @@ export interface DebianLabOptions {
   foreignHost?: boolean;
   /** server.answer_router_solicitations; left out, the shipped default (auto: answered on the lab's IPv4-only bridge). */
   answerRouterSolicitations?: boolean;
+  /** Runs rpcbind in the lab namespace (NFSv3 roots need it) and the server beside it. */
+  rpcbind?: boolean;
+  /** YAML appended to the server section (indented two spaces), e.g. nfs_clients. */
+  serverExtra?: string;
+  /** More profiles (YAML indented two spaces, under profiles:), e.g. one inheriting debian. */
+  extraProfiles?: string;
+  /** QEMU arguments for every node (disks, say); powerCycle() can change them. */
+  qemuArgs?: readonly string[];
+  /** YAML lines added to each node's entry (indented four spaces), e.g. its network:. */
+  nodeExtra?: (node: LabNode) => string;
+  /** A second virtio NIC on its own tap for every node (LabNode.mac2, LabNode.tap2). */
+  secondNic?: boolean;
+  /**
+   * Every node's NIC is on a bridge port that carries this VLAN tagged only (vlan-port.ts), the
+   * server untagged, so a node reaches the server only by tagging (its kernel is handed over:
+   * the firmware boots untagged).
+   */
+  vlan?: number;
   /** dhcp.lease_time in seconds (default: the server's). */
   leaseTimeSec?: number;
   /** dhcp.pool (default 10.77.0.100-10.77.0.150). */
@@ -126,9 +145,14 @@ export interface LabRootPassword {
   hash: string;
 }
 
+const randomMac = () => `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
+
 /** One virtual machine of the lab: its identity in the inventory and its serial console. */
 export class LabNode {
   vm!: QemuMachine;
+  /** The second NIC's MAC and tap (DebianLabOptions.secondNic). */
+  readonly mac2 = randomMac();
+  tap2: string | undefined;
   #seq = 0;
 
   constructor(
@@ -175,8 +199,6 @@ export class LabNode {
 
 type LogLine = Record<string, unknown>;
 
-const randomMac = () => `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
-
 /**
  * Real Debian nodes booting from `diskless serve` in a private namespace, each with a serial
  * console the caller can log into and type on: the lab's main job and the end-to-end tests'.
@@ -185,6 +207,8 @@ const randomMac = () => `52:54:00:${randomBytes(3).toString('hex').match(/../g)!
 export class DebianLab {
   readonly nodes: LabNode[];
   #server: Daemon | undefined;
+  #privateRun = false;
+  #options!: DebianLabOptions;
 
   /** The server's image store (state_dir/images), shared with the running diskless serve. */
   readonly store: ImageStore;
@@ -266,9 +290,9 @@ export class DebianLab {
     if (!Number.isInteger(count) || count < 1 || count > 9) throw new Error(`DebianLab nodes must be 1 to 9, got ${count}`);
     if (o.unlisted && o.unknownClients !== undefined && o.unknownClients !== 'allow') throw new Error('DebianLab unlisted nodes boot under unknown_clients allow');
     const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image, initrd, count, o, o.rootPassword?.password);
+    lab.#options = o;
     try {
       if (o.fromStore && o.storeImage === undefined) {
-        if (o.mode === 'nfs') throw new Error('Cannot boot a stored image over NFS: store images are squashfs files');
         const v = await lab.store.addVersion('lab', { squashfs: image.squashfs, kernel: image.kernel, initrd, kernelVersion: image.kernelVersion, link: true });
         await lab.store.publish('lab', v.version);
       }
@@ -287,7 +311,7 @@ server:
 ${o.answerRouterSolicitations === undefined ? '' : `  answer_router_solicitations: ${o.answerRouterSolicitations}\n`}  http_port: 80
   tls_cert: ${cert.certFile}
   tls_key: ${cert.keyFile}
-  state_dir: ${lab.stateDir}${o.tokenTtlSec !== undefined ? `\n  token_ttl: ${o.tokenTtlSec}` : ''}
+  state_dir: ${lab.stateDir}${o.tokenTtlSec !== undefined ? `\n  token_ttl: ${o.tokenTtlSec}` : ''}${o.serverExtra ? `\n  ${o.serverExtra}` : ''}
 dhcp:
   mode: full
   pool: ${o.pool ?? '10.77.0.100-10.77.0.150'}
@@ -300,8 +324,12 @@ profiles:
 ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${initrd}`}
     cmdline: console=ttyS0
     root: ${root}${o.profileExtra ?? ''}
-nodes:${o.unlisted ? ' []' : ''}
-${o.unlisted ? '' : lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n${n.address ? `    address: ${n.address}\n` : ''}    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}`).join('')}`);
+${o.extraProfiles ?? ''}nodes:${o.unlisted ? ' []' : ''}
+${o.unlisted ? '' : lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n${n.address ? `    address: ${n.address}\n` : ''}    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}${o.nodeExtra ? o.nodeExtra(n) : ''}`).join('')}`);
+      if (o.rpcbind) {
+        await startLabRpcbind(net);
+        lab.#privateRun = true;
+      }
       await lab.startServer();
       if (o.storeImage !== undefined) {
         if (!o.fromStore) throw new Error('DebianLab storeImage needs fromStore');
@@ -311,18 +339,7 @@ ${o.unlisted ? '' : lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n
       const nic = o.nic ?? 'virtio-net-pci';
       for (const node of lab.nodes) {
         progress(`booting ${node.hostname} ${node.mac} (${nic}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);
-        node.vm = await QemuMachine.start({
-          boot: nic === 'usb-net' ? await lab.#handedOver(node) : { kind: 'network' },
-          network: net,
-          nicModel: nic,
-          mac: node.mac,
-          memoryMiB: o.memoryMiB ?? (o.mode === 'live' ? 1536 : 1024),
-          interactive: true,
-          allowReboot: true,
-          dir,
-          name: node.hostname,
-          logger: o.logger ?? nullLogger,
-        });
+        await lab.#startVm(node, o.qemuArgs ?? []);
       }
       return lab;
     } catch (e) {
@@ -340,12 +357,59 @@ ${o.unlisted ? '' : lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n
     const config = loadConfig(this.configPath);
     const profile = config.profiles.get('debian');
     if (profile === undefined || profile.kernel === '') throw new Error('Cannot boot a USB-NIC node from the image store: it is handed kernel files directly');
-    const append = [rootArgs(profile, config.server, httpBaseUrl(config.server), undefined), profile.cmdline, bootIfArg(node.mac)].filter(Boolean).join(' ');
+    const network = config.nodes.find((n) => n.mac === node.mac)?.network ?? profile.network;
+    const append = [rootArgs(profile, config.server, httpBaseUrl(config.server), undefined), networkArgs(network), diskArgs(profile.disk), profile.cmdline, bootIfArg(node.mac)].filter(Boolean).join(' ');
     return { kind: 'kernel', kernel: profile.kernel, initrd: this.initrd, append };
   }
 
+  async #startVm(node: LabNode, extraArgs: readonly string[]): Promise<void> {
+    const o = this.#options;
+    const nic = o.nic ?? 'virtio-net-pci';
+    const more = [...extraArgs];
+    // With a VLAN, each NIC is on a port of the bridge that carries that VLAN tagged only.
+    const vlanPort = o.vlan === undefined ? undefined : await addVlanPort(this.net, o.vlan);
+    if (o.secondNic) {
+      if (o.vlan !== undefined) {
+        const port = await addVlanPort(this.net, o.vlan);
+        node.tap2 = port.tap;
+        more.push('-netdev', port.netdev.replace(/^socket,/, 'socket,id=net1,'));
+      } else {
+        node.tap2 ??= await this.net.addTap();
+        more.push('-netdev', `tap,id=net1,ifname=${node.tap2},script=no,downscript=no`);
+      }
+      more.push('-device', `virtio-net-pci,netdev=net1,mac=${node.mac2},romfile=`);
+    }
+    const tap = vlanPort?.tap ?? (await this.net.addTap());
+    extraArgs = more;
+    node.vm = await QemuMachine.start({
+      tap,
+      ...(vlanPort ? { netdev: vlanPort.netdev } : {}),
+      boot: nic === 'usb-net' || o.vlan !== undefined ? await this.#handedOver(node) : { kind: 'network' },
+      network: this.net,
+      nicModel: nic,
+      mac: node.mac,
+      memoryMiB: o.memoryMiB ?? (o.mode === 'live' ? 1536 : 1024),
+      interactive: true,
+      allowReboot: true,
+      dir: this.dir,
+      name: node.hostname,
+      logger: o.logger ?? nullLogger,
+      ...(extraArgs.length ? { extraArgs } : {}),
+    });
+  }
+
+  /**
+   * Switches the first node off and on again with other QEMU arguments (other disks, say): a
+   * cold boot of the same machine, its MAC and inventory entry unchanged.
+   */
+  async powerCycle(extraArgs: readonly string[] = []): Promise<void> {
+    const node = this.nodes[0]!;
+    await node.vm.stop();
+    await this.#startVm(node, extraArgs);
+  }
+
   async startServer(): Promise<void> {
-    this.#server = await startLabServer(this.net, this.configPath, this.serverLogPath);
+    this.#server = await startLabServer(this.net, this.configPath, this.serverLogPath, undefined, { privateRun: this.#privateRun });
   }
 
   /**

@@ -65,6 +65,13 @@ test('a USB NIC hangs off an xHCI controller and cannot be network-booted by the
   assert.throws(() => qemuArgs({ ...kernelBoot, boot: { kind: 'network' } }), /Cannot network-boot through usb-net/);
 });
 
+test('a NIC on another netdev backend (the lab VLAN port\'s UDP socket) gets id net0 and no tap', () => {
+  const args = qemuArgs({ ...base, boot: { kind: 'kernel', kernel: '/k' }, nic: { ...base.nic!, netdev: 'socket,udp=127.0.0.1:47000,localaddr=127.0.0.1:47001' } });
+  const i = args.indexOf('-netdev');
+  assert.equal(args[i + 1], 'socket,id=net0,udp=127.0.0.1:47000,localaddr=127.0.0.1:47001');
+  assert.ok(!args.some((a) => a.includes('ifname=')));
+});
+
 test('OVMF with Secure Boot enforced: q35 with SMM, secure flash, the secboot code and Microsoft-keyed variables', () => {
   const args = qemuArgs({ ...base, firmware: 'uefi-secure-boot', uefiVarsPath: '/tmp/vars.fd', nic: { ...base.nic!, optionRom: false } });
   assert.deepEqual(args.slice(0, 4), ['-machine', 'q35,graphics=off,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on']);

@@ -25,6 +25,11 @@ export interface NicSpec {
    * (OVMF's PXE then loads ipxe.efi over TFTP, as on real UEFI machines).
    */
   optionRom: boolean;
+  /**
+   * QEMU -netdev options (after `id=net0,`) used instead of the tap, e.g. a UDP socket to the
+   * lab's user-space VLAN port (vlan-port.c); `tap` then names that port's own tap on the bridge.
+   */
+  netdev?: string;
 }
 
 /** Everything the command line depends on, with paths already decided. */
@@ -134,7 +139,8 @@ export function qemuArgs(spec: QemuSpec): string[] {
     if (n.model === 'usb-net' && spec.boot.kind === 'network') {
       throw new Error('Cannot network-boot through usb-net: QEMU\'s firmware has no driver for it; give the kernel and initrd directly');
     }
-    args.push('-netdev', `tap,id=net0,ifname=${qemuOptionValue(n.tap)},script=no,downscript=no`);
+    if (n.netdev !== undefined) args.push('-netdev', n.netdev.replace(/^(\w+)(,|$)/, '$1,id=net0$2'));
+    else args.push('-netdev', `tap,id=net0,ifname=${qemuOptionValue(n.tap)},script=no,downscript=no`);
     if (n.model === 'usb-net') args.push('-device', 'qemu-xhci,id=xhci', '-device', `usb-net,bus=xhci.0,netdev=net0,mac=${n.mac}`);
     else args.push('-device', `${n.model},netdev=net0,mac=${n.mac}${n.optionRom ? '' : ',romfile='}`);
   }

@@ -24,6 +24,8 @@ export interface QemuOptions {
   network?: LabNetwork;
   /** An existing tap of `network`; by default a new one is added. */
   tap?: string;
+  /** QEMU -netdev options used instead of a tap (see NicSpec.netdev); `tap` then names the bridge port. */
+  netdev?: string;
   nicModel?: NicModel;
   mac?: string;
   optionRom?: boolean;
@@ -113,6 +115,7 @@ export class QemuMachine {
           model: options.nicModel ?? 'virtio-net-pci',
           mac: options.mac ?? randomMac(),
           optionRom: options.optionRom ?? true,
+          ...(options.netdev === undefined ? {} : { netdev: options.netdev }),
         };
       } else if (options.tap !== undefined) {
         throw new Error(`Cannot attach tap ${options.tap}: no lab network given`);

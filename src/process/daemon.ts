@@ -138,6 +138,11 @@ export class Daemon {
     return this.exited;
   }
 
+  /** Sends a signal that asks the daemon for something (SIGHUP: reread the config); it runs on. */
+  signal(signal: NodeJS.Signals): void {
+    if (this.#status === undefined) this.#signal(signal);
+  }
+
   /** Sends `signal` at once (no grace); resolves when it has exited. */
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<ProcessExit> {
     if (this.#status !== undefined) return Promise.resolve(this.#status);

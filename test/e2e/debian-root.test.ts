@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DebianLab, LAB_IMAGE_HOSTNAME } from '../../src/lab/debian-lab.js';
+import { ensureLabImageVariant } from '../../src/lab/lab-image.js';
 import { LAB_ADMIN_URL, LAB_NODE_ADDRESS } from '../../src/lab/tiny-lab.js';
 
 const MINUTES = 60_000;
@@ -197,15 +198,54 @@ test('NBD root: attached lazily, survives the server being down for 20 s during 
   }
 });
 
-test('NFS root: nfs-ganesha export of the tree, overlay, clean reboot (e1000)', { timeout: 20 * MINUTES }, async () => {
-  const lab = await DebianLab.start({ mode: 'nfs', nic: 'e1000' });
+test('NFS roots from the image store: v4 boot, a publish under the running node, hosts outside the inventory cannot mount, a clean reboot into the new version over v3 that forgets the overlay (e1000)', { timeout: 15 * MINUTES }, async () => {
+  const lab = await DebianLab.start({
+    mode: 'nfs', fromStore: true, nic: 'e1000', foreignHost: true, rpcbind: true,
+    serverExtra: 'nfs_clients: inventory',
+    extraProfiles: '  debian3:\n    inherits: debian\n    root: { mode: nfs, version: 3, retry: 120 }\n',
+  });
   try {
+    const v1 = (await lab.store.resolve('lab')).version;
     await lab.login();
-    await assertBootedSystem(lab, /^nfs4\s+10\.77\.0\.1:\/debian/);
+    await assertBootedSystem(lab, new RegExp(`^nfs4\\s+10\\.77\\.0\\.1:/images/lab/${v1}\\s*$`));
     assert.match(await lab.run('stat -c %U /usr/bin/mount'), /^root/, 'owners are numeric, not nobody');
+
+    // A publish while the node runs: the node goes on reading its own version's tree.
+    const variant = await ensureLabImageVariant(lab.image);
+    const v2 = (await lab.store.addVersion('lab', { squashfs: variant, kernel: lab.image.kernel, initrd: lab.initrd, kernelVersion: lab.image.kernelVersion, link: true, parent: v1 })).version;
+    await lab.store.publish('lab', v2);
+    assert.match(await lab.run('md5sum /usr/bin/[a-d]* >/dev/null && echo reads-ok; test -e /etc/diskless-variant || echo no-variant'), /reads-ok\s+no-variant/);
+
+    // The export is closed to a host the inventory does not list (the foreign namespace, same subnet), v3 and v4.
+    for (const version of [3, 4]) {
+      const r = await lab.net.exec(lab.net.foreignName!, ['nfs-ls', `nfs://10.77.0.1/images/lab/${v1}?version=${version}`], { check: false, timeoutMs: 60_000 });
+      assert.notEqual(r.code, 0, `NFSv${version} from 10.77.0.2 must fail: ${r.stdout}`);
+      assert.match(r.stderr, version === 3 ? /MNT3ERR_ACCES|Permission denied/ : /NFS4ERR_NOENT|NFS4ERR_ACCESS|NFS4ERR_PERM/, `NFSv${version} refusal`);
+    }
+
+    // Move the node to the v3 profile: the boot script its next boot fetches pins the published
+    // v2 over NFSv3 (the server unpacks v2's tree for it). A write lands in the overlay, the node
+    // reboots cleanly into v2 over v3, and the write is gone.
+    await writeFile(lab.configPath, (await readFile(lab.configPath, 'utf8')).replace(/profile: debian\n/, 'profile: debian3\n'));
+    await waitForLog(lab, (l) => l['msg'] === 'config reloaded');
+    const script = (await lab.net.exec(lab.net.name, ['curl', '-sS', '--max-time', '120', `http://10.77.0.1/boot/${lab.mac}.ipxe`])).stdout;
+    assert.match(script, new RegExp(`root=nfs:10\\.77\\.0\\.1:/images/lab/${v2}:vers=3 `), script);
     await assertOverlayAndReboot(lab, true);
-    assertTimeline(await lab.serverLog(), lab.mac, 2, false);
+    assert.match(await lab.run('findmnt -n -o FSTYPE,SOURCE,OPTIONS /run/initramfs/diskless/lower'), new RegExp(`^nfs\\s+10\\.77\\.0\\.1:/images/lab/${v2}\\s+\\S*vers=3`), 'the new version, over v3');
+    assert.equal((await lab.run('cat /etc/diskless-variant')).trim(), 'variant-2');
+    assert.equal(await lab.systemState(), 'running', 'no failed units on the v3 root');
+    const log = await lab.serverLog();
+    assertTimeline(log, lab.mac, 2, false);
+    const roots = reports(log, lab.mac).filter((r) => r['stage'] === 'root' && r['status'] === 'ok').map((r) => String(r['detail']));
+    assert.match(roots[0] ?? '', /nfs_version=4/);
+    assert.match(roots[1] ?? '', /nfs_version=3/);
   } finally {
     await lab.stop();
   }
 });
+
+async function waitForLog(lab: DebianLab, match: (l: Line) => boolean, timeoutMs = 30_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !(await lab.serverLog()).some(match); await new Promise((r) => setTimeout(r, 200))) {
+    if (Date.now() > deadline) throw new Error(`no such server log line within ${timeoutMs} ms`);
+  }
+}

@@ -6,6 +6,8 @@ parse_cmdline() {
     DL_ROOT="" DL_OVERLAY=tmpfs DL_COPY="" DL_SHA256="" DL_RETRY=180 DL_IP="" DL_BOOTIF=""
     DL_BREAK="" DL_SHELL="" DL_DEBUG="" DL_SERVER="" DL_INIT=/sbin/init DL_OVERLAY_SIZE=50%
     DL_NFS_OPTS="" DL_TOKEN="" DL_SECRETS_URL="" DL_NETWAIT=60 DL_SETTLE=3
+    DL_DISK_PATH="" DL_DISK_MODEL="" DL_DISK_ID="" DL_DISK_SIZE="" DL_DISK_UPPER=1 DL_DISK_SWAP=0
+    DL_DISK_SCRATCH="" DL_DISK_PERSIST="" DL_BOND="" DL_BOND_SLAVES="" DL_VLAN=""
     DL_EMERGENCY=reboot DL_FAILURE_DELAY=30
     read -r _cmdline < "${DL_CMDLINE_FILE:-/proc/cmdline}"
     set -f  # split on blanks but never expand a word such as "*" against the filesystem
@@ -32,6 +34,17 @@ parse_cmdline() {
             diskless.server=*) DL_SERVER=${_arg#*=} ;;
             diskless.secrets=*) DL_SECRETS_URL=${_arg#*=} ;;
             init=*) DL_INIT=${_arg#init=} ;;
+            rd.diskless.bond=*) DL_BOND=${_arg#*=} ;;
+            rd.diskless.bond.slaves=*) DL_BOND_SLAVES=${_arg#*=} ;;
+            rd.diskless.vlan=*) DL_VLAN=${_arg#*=} ;;
+            rd.diskless.disk.path=*) DL_DISK_PATH=${_arg#*=} ;;
+            rd.diskless.disk.model=*) DL_DISK_MODEL=${_arg#*=} ;;
+            rd.diskless.disk.id=*) DL_DISK_ID=${_arg#*=} ;;
+            rd.diskless.disk.size=*) DL_DISK_SIZE=${_arg#*=} ;;
+            rd.diskless.disk.upper=*) DL_DISK_UPPER=${_arg#*=} ;;
+            rd.diskless.disk.swap=*) DL_DISK_SWAP=${_arg#*=} ;;
+            rd.diskless.disk.scratch=*) DL_DISK_SCRATCH=${_arg#*=} ;;
+            rd.diskless.disk.persist=*) DL_DISK_PERSIST=${_arg#*=} ;;
         esac
     done
     set +f
@@ -39,18 +52,30 @@ parse_cmdline() {
     return 0
 }
 
-check_cmdline() {
+# Sets DL_ROOT_KIND (and DL_ROOT_URL for live) from DL_ROOT.
+classify_root() {
     case "$DL_ROOT" in
         live:http://*|live:https://*) DL_ROOT_KIND=live DL_ROOT_URL=${DL_ROOT#live:} ;;
         nbd:*) DL_ROOT_KIND=nbd ;;
         nfs:*|nfs4:*) DL_ROOT_KIND=nfs ;;
-        "") cause "no root= on the kernel command line (expected live:http://…, nbd:SERVER:PORT/EXPORT or nfs:SERVER:/PATH)"; return ;;
         *) cause "root=$DL_ROOT is not a Diskless root (expected live:http://…, nbd:SERVER:PORT/EXPORT or nfs:SERVER:/PATH)"; return ;;
+    esac
+    return 0
+}
+
+check_cmdline() {
+    case "$DL_ROOT" in
+        # No root named (or root=dhcp): the lease's root path (DHCP option 17), once the network is up.
+        ""|dhcp) DL_ROOT_KIND=dhcp ;;
+        *) classify_root || return ;;
     esac
     case "$DL_OVERLAY" in tmpfs|none) ;; *) cause "rd.diskless.overlay=$DL_OVERLAY: expected tmpfs or none"; return ;; esac
     case "$DL_RETRY" in ''|*[!0-9]*) cause "rd.retry=$DL_RETRY: expected a number of seconds"; return ;; esac
     case "$DL_NETWAIT" in ''|*[!0-9]*) cause "rd.diskless.netwait=$DL_NETWAIT: expected a number of seconds"; return ;; esac
     case "$DL_SETTLE" in ''|*[!0-9]*) cause "rd.diskless.settle=$DL_SETTLE: expected a number of seconds"; return ;; esac
+    case "$DL_DISK_SWAP" in ''|*[!0-9]*) cause "rd.diskless.disk.swap=$DL_DISK_SWAP: expected MiB"; return ;; esac
+    case "$DL_DISK_SIZE" in ""|*-*) ;; *) cause "rd.diskless.disk.size=$DL_DISK_SIZE: expected MIN-MAX in bytes"; return ;; esac
+    case "$DL_DISK_SIZE" in *[!0-9-]*|*-*-*) cause "rd.diskless.disk.size=$DL_DISK_SIZE: expected MIN-MAX in bytes"; return ;; esac
     case "$DL_EMERGENCY" in reboot|poweroff|halt) ;; *) cause "rd.emergency=$DL_EMERGENCY: expected reboot, poweroff or halt"; return ;; esac
     case "$DL_FAILURE_DELAY" in ''|*[!0-9]*) cause "rd.diskless.failure_delay=$DL_FAILURE_DELAY: expected a number of seconds"; return ;; esac
     case "$DL_SHA256" in ''|[0-9a-f]*) ;; *) cause "rd.diskless.sha256 must be 64 hex digits"; return ;; esac

@@ -112,10 +112,13 @@ hand_over_network() {
     DL_LEASE_KEEPER=""
     write_networkd_config "$_manager"
     write_udev_link
-    [ "$_manager" = NetworkManager ] && write_nm_connection
+    [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ] || hand_over_stack
+    # The NetworkManager keyfile describes one Ethernet NIC by its MAC; a bond or VLAN the
+    # initramfs made is left configured and its lease goes to the lease keeper.
+    [ "$_manager" = NetworkManager ] && [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ] && write_nm_connection
     if [ "$NET_SOURCE" != dhcp ]; then
         DL_LEASE_RENEWAL=none
-    elif [ "$_manager" = networkd ] || [ "$_manager" = NetworkManager ]; then
+    elif [ "$_manager" = networkd ] || { [ "$_manager" = NetworkManager ] && [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ]; }; then
         DL_LEASE_RENEWAL=$_manager
     else
         DL_LEASE_RENEWAL=keeper DL_LEASE_KEEPER=1
@@ -178,7 +181,8 @@ write_networkd_config() {
     {
         echo "# Written by the Diskless initramfs: this interface carries the root filesystem."
         echo "[Match]"
-        echo "MACAddress=$DL_MAC"
+        # A bond or VLAN shares its MAC with its NICs: match it by name.
+        if [ -n "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ]; then echo "Name=$NET_IFACE"; else echo "MACAddress=$DL_MAC"; fi
         echo "[Network]"
         echo "Address=$NET_IP/$NET_PREFIX"
         [ -n "$NET_ROUTER" ] && echo "Gateway=$NET_ROUTER"

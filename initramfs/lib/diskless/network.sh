@@ -50,6 +50,9 @@ network_up() {
     if [ -n "$_ipdev" ] && [ -z "$DL_BOOTIF" ]; then DL_IFACE=$_ipdev; else pick_interface || return; fi
     DL_MAC=$(cat "/sys/class/net/$DL_IFACE/address")
     ip link set lo up
+    # A bonded and/or VLAN boot link (rd.diskless.bond, rd.diskless.vlan): DHCP runs on the top.
+    if [ -n "$DL_BOND" ]; then make_bond || return; fi
+    if [ -n "$DL_VLAN" ]; then make_vlan || return; fi
     ip link set "$DL_IFACE" up || { cause "cannot bring $DL_IFACE up"; return; }
     case "$DL_IP" in
         ""|dhcp|on|any|both) dhcp_with_retry || return ;;
@@ -57,6 +60,7 @@ network_up() {
         *) static_ip || return ;;
     esac
     . "$DL_NET_DIR/lease.env"
+    [ "$DL_BOND" = active-backup ] && bond_arp_monitor
     DL_NET_UP=1
     info "network: $DL_IFACE $NET_IP/$NET_PREFIX gateway ${NET_ROUTER:-none} dns ${NET_DNS:-none} host ${NET_HOSTNAME:-unset}"
     return 0
@@ -115,4 +119,138 @@ write_lease_env() {
         printf 'NET_SERVERID=%s\n' "$(shquote "${10}")"
         printf 'NET_LEASE=%s\n' "$(shquote "${11}")"
     } > "$_f" && mv "$_f" "$DL_NET_DIR/lease.env"
+}
+
+DL_BOND_IF=bond0
+
+# The NICs rd.diskless.bond.slaves names (MACs written with "-", or name globs), the boot NIC
+# first so the bond takes its MAC (the one the inventory knows). Prints them, one per line.
+bond_slaves() {
+    local _e _n _mac _out _i
+    _out=""
+    # One entry a line, read as data: a MAC, or a pattern matched against interface names.
+    while IFS= read -r _e; do
+        case "$_e" in
+            "") ;;
+            [0-9a-fA-F][0-9a-fA-F]-[0-9a-fA-F][0-9a-fA-F]-*)
+                _mac=$(printf '%s' "$_e" | tr 'A-F-' 'a-f:')
+                _n=$(iface_with_mac "$_mac") || { info "bond: no interface has MAC $_mac"; continue; }
+                _out="$_out $_n" ;;
+            *)
+                for _i in "${DL_SYSFS:-/sys}"/class/net/*; do
+                    _n=${_i##*/}
+                    case "$_n" in lo|bond*|*.*) continue ;; esac
+                    # shellcheck disable=SC2254
+                    case "$_n" in $_e) _out="$_out $_n" ;; esac
+                done ;;
+        esac
+    done <<SLAVES
+$(printf '%s' "$DL_BOND_SLAVES" | tr ',' '\n')
+SLAVES
+    # Each NIC once, the boot NIC first.
+    for _n in $_out; do [ "$_n" = "$DL_IFACE" ] && echo "$_n"; done | head -n 1
+    for _n in $_out; do [ "$_n" = "$DL_IFACE" ] || echo "$_n"; done | awk '!seen[$0]++'
+}
+
+# bond0 over the NICs named, in mode rd.diskless.bond (active-backup or 802.3ad), link state
+# watched every 100 ms; DL_IFACE becomes bond0.
+make_bond() {
+    local _b _s _slaves _n
+    case "$DL_BOND" in active-backup|802.3ad) ;; *) cause "rd.diskless.bond=$DL_BOND: expected active-backup or 802.3ad"; return ;; esac
+    _slaves=$(bond_slaves)
+    _n=$(printf '%s\n' "$_slaves" | grep -c .)
+    [ "$_n" -ge 1 ] || { cause "rd.diskless.bond.slaves=$DL_BOND_SLAVES names no interface here (have: $(ls /sys/class/net | tr '\n' ' '))"; return; }
+    modprobe -q bonding max_bonds=0
+    [ -e /sys/class/net/bonding_masters ] || { cause "no bonding driver in this initrd"; return; }
+    [ -e /sys/class/net/$DL_BOND_IF ] || echo "+$DL_BOND_IF" > /sys/class/net/bonding_masters || { cause "cannot create $DL_BOND_IF"; return; }
+    _b=/sys/class/net/$DL_BOND_IF/bonding
+    echo "$DL_BOND" > "$_b/mode" || { cause "cannot set bonding mode $DL_BOND"; return; }
+    echo 100 > "$_b/miimon"
+    [ "$DL_BOND" = 802.3ad ] && echo fast > "$_b/lacp_rate"
+    for _s in $_slaves; do
+        ip link set "$_s" down
+        echo "+$_s" > "$_b/slaves" || info "bond: cannot enslave $_s"
+    done
+    [ "$DL_BOND" = active-backup ] && printf '%s\n' "$_slaves" | head -n 1 > "$_b/primary"
+    DL_BOND_MEMBERS=$(cat "$_b/slaves")
+    [ -n "$DL_BOND_MEMBERS" ] || { cause "no NIC could join $DL_BOND_IF"; return; }
+    DL_IFACE=$DL_BOND_IF
+    info "bond $DL_BOND_IF ($DL_BOND) over $DL_BOND_MEMBERS"
+    DL_STAGE_DETAIL="${DL_STAGE_DETAIL:+$DL_STAGE_DETAIL }bond=$DL_BOND slaves=$(printf '%s' "$DL_BOND_MEMBERS" | tr ' ' ',')"
+    return 0
+}
+
+# Carrier alone misses a dead switch port or a link cut further up: once the lease names an
+# on-link router or DHCP server, active-backup probes it by ARP each second instead.
+bond_arp_monitor() {
+    local _t _b
+    _b=/sys/class/net/$DL_BOND_IF/bonding
+    for _t in "$NET_ROUTER" "$NET_SERVERID"; do
+        [ -n "$_t" ] && valid_ipv4 "$_t" || continue
+        [ "$(ipcalc -n "$_t" "$NET_MASK" 2>/dev/null)" = "$(ipcalc -n "$NET_IP" "$NET_MASK" 2>/dev/null)" ] || continue
+        echo 0 > "$_b/miimon"
+        echo 1000 > "$_b/arp_interval"
+        echo "+$_t" > "$_b/arp_ip_target"
+        DL_BOND_ARP_TARGET=$_t
+        info "bond $DL_BOND_IF: ARP monitoring of $_t"
+        return 0
+    done
+    return 0
+}
+
+# PARENT.ID, 802.1Q on top of the boot link; DL_IFACE becomes it.
+make_vlan() {
+    local _v
+    case "$DL_VLAN" in ''|*[!0-9]*) cause "rd.diskless.vlan=$DL_VLAN: expected a VLAN id (1-4094)"; return ;; esac
+    [ "$DL_VLAN" -ge 1 ] && [ "$DL_VLAN" -le 4094 ] || { cause "rd.diskless.vlan=$DL_VLAN: expected a VLAN id (1-4094)"; return; }
+    modprobe -q 8021q
+    _v=$DL_IFACE.$DL_VLAN
+    ip link set "$DL_IFACE" up
+    ip link add link "$DL_IFACE" name "$_v" type vlan id "$DL_VLAN" || { cause "cannot create VLAN $DL_VLAN on $DL_IFACE (is 8021q in the initrd?)"; return; }
+    DL_VLAN_PARENT=$DL_IFACE DL_IFACE=$_v
+    info "VLAN $DL_VLAN on $DL_VLAN_PARENT: $DL_IFACE"
+    DL_STAGE_DETAIL="${DL_STAGE_DETAIL:+$DL_STAGE_DETAIL }vlan=$DL_VLAN"
+    return 0
+}
+
+# systemd-networkd must keep the bond and VLAN /init made, and not enslave or re-add them:
+# .netdev files describe them as they are, .network files tie the NICs to the bond and the
+# VLAN to its parent. The addressed top interface gets the usual keep-the-lease file.
+hand_over_stack() {
+    local _d _s _mac _parent
+    _d=$DL_RUN/systemd/network
+    mkdir -p "$_d"
+    if [ -n "$DL_BOND_MEMBERS" ]; then
+        {
+            echo "# Written by the Diskless initramfs: the bond that carries the root filesystem."
+            echo "[NetDev]"; echo "Name=$DL_BOND_IF"; echo "Kind=bond"
+            echo "[Bond]"; echo "Mode=$DL_BOND"
+            if [ -n "$DL_BOND_ARP_TARGET" ]; then echo "ARPIntervalSec=1s"; echo "ARPIPTargets=$DL_BOND_ARP_TARGET"
+            else echo "MIIMonitorSec=100ms"; fi
+            [ "$DL_BOND" = 802.3ad ] && echo "LACPTransmitRate=fast"
+        } > "$_d/10-diskless-$DL_BOND_IF.netdev"
+        for _s in $DL_BOND_MEMBERS; do
+            _mac=$(cat "${DL_SYSFS:-/sys}/class/net/$_s/bonding_slave/perm_hwaddr" 2>/dev/null || cat "${DL_SYSFS:-/sys}/class/net/$_s/address")
+            {
+                echo "# Written by the Diskless initramfs: a member of $DL_BOND_IF."
+                echo "[Match]"; echo "PermanentMACAddress=$_mac"
+                echo "[Network]"; echo "Bond=$DL_BOND_IF"
+            } > "$_d/10-diskless-$_s.network"
+        done
+    fi
+    if [ -n "$DL_VLAN_PARENT" ]; then
+        {
+            echo "# Written by the Diskless initramfs: the VLAN that carries the root filesystem."
+            echo "[NetDev]"; echo "Name=$NET_IFACE"; echo "Kind=vlan"
+            echo "[VLAN]"; echo "Id=$DL_VLAN"
+        } > "$_d/10-diskless-$NET_IFACE.netdev"
+        _parent=$DL_VLAN_PARENT
+        if [ "$_parent" = "$DL_BOND_IF" ]; then
+            # The bond's own .network: it carries the VLAN, no address of its own.
+            printf '[Match]\nName=%s\n[Network]\nVLAN=%s\nLinkLocalAddressing=no\n' "$_parent" "$NET_IFACE" > "$_d/10-diskless-$_parent.network"
+        else
+            printf '[Match]\nName=%s\n[Network]\nVLAN=%s\nLinkLocalAddressing=no\nKeepConfiguration=yes\n' "$_parent" "$NET_IFACE" > "$_d/10-diskless-$_parent.network"
+        fi
+    fi
+    return 0
 }

@@ -18,15 +18,23 @@ have_module() {
 # The modules a root kind needs beyond squashfs: nbd and nfs are carried only when the image's
 # kernel has them (Red Hat's kernels ship no nbd.ko). Missing, they stay missing: no retry.
 root_support() {
+    local _v
     case "$DL_ROOT_KIND" in
         nbd) have_module nbd || { cause "this initrd has no nbd module (its kernel $(uname -r) has none): boot this image with root mode live or nfs, or use an image whose kernel has nbd"; return; } ;;
-        nfs) have_module nfsv4 || { cause "this initrd has no nfsv4 module (its kernel $(uname -r) has none): boot this image with root mode live or nbd, or use an image whose kernel has NFS"; return; } ;;
+        nfs)
+            # NFSv3 may be built into nfs.ko itself (CONFIG_NFS_V3=y beside a modular nfs).
+            _v=$(nfs_root_version)
+            have_module "nfsv$_v" || { [ "$_v" = 3 ] && have_module nfs; } || { cause "this initrd has no nfsv$_v module (its kernel $(uname -r) has none): boot this image with root mode live or nbd, or use an image whose kernel has NFS"; return; } ;;
     esac
     return 0
 }
 
 attach_root_with_retry() {
     local _start _try _why _elapsed
+    if [ "$DL_ROOT_KIND" = dhcp ]; then
+        root_from_dhcp || return
+        DL_STAGE_DETAIL="root_from=dhcp"
+    fi
     root_support || return
     _start=$(now_ms)
     _try=1
@@ -147,9 +155,51 @@ keep_nbd_attached() {
     return 0
 }
 
-# root=nfs:SERVER:/PATH[:OPTIONS] or root=nfs4:SERVER:/PATH[:OPTIONS]
+# No root on the command line (or root=dhcp): the lease's root path, DHCP option 17, in the
+# kernel's nfsroot form [SERVER:]/PATH[,OPTIONS] (the DHCP server when no SERVER is named), or
+# a root= value (nfs:, nfs4:, live:, nbd:). It is data like any other root=.
+root_from_dhcp() {
+    local _rp _server _path _opts
+    _rp=$NET_ROOTPATH
+    [ -n "$_rp" ] || { cause "no root= on the kernel command line and no root path (DHCP option 17) in the lease: give the profile a root, or set the DHCP server's root path"; return; }
+    case "$_rp" in
+        nfs:*|nfs4:*|live:*|nbd:*) DL_ROOT=$_rp ;;
+        *)
+            _opts=""
+            case "$_rp" in *,*) _opts=${_rp#*,} _rp=${_rp%%,*} ;; esac
+            case "$_rp" in
+                /*) _server=$NET_SERVERID _path=$_rp ;;
+                *:/*) _server=${_rp%%:*} _path=${_rp#*:} ;;
+                *) cause "root path from DHCP \"$NET_ROOTPATH\": expected [SERVER:]/PATH[,OPTIONS] or nfs:, nfs4:, live:, nbd:"; return ;;
+            esac
+            [ -n "$_server" ] || { cause "root path from DHCP \"$NET_ROOTPATH\" names no server and the lease has no server id"; return; }
+            DL_ROOT="nfs:$_server:$_path${_opts:+:$_opts}"
+            ;;
+    esac
+    info "no root= on the command line: root $DL_ROOT from DHCP option 17"
+    classify_root
+}
+
+# The NFS version root= asks for: the one its options name (vers= or nfsvers=), else 4 for
+# nfs4: and 3 for nfs:.
+nfs_root_version() {
+    local _rest _opts
+    _rest=${DL_ROOT#*:}
+    _rest=${_rest#*:}
+    _opts=""
+    case "$_rest" in *:*) _opts=${_rest#*:} ;; esac
+    case ",$_opts," in
+        *,vers=4*|*,nfsvers=4*) echo 4 ;;
+        *,vers=*|*,nfsvers=*) echo 3 ;;
+        *) case "$DL_ROOT" in nfs4:*) echo 4 ;; *) echo 3 ;; esac ;;
+    esac
+}
+
+# root=nfs:SERVER:/PATH[:OPTIONS] or root=nfs4:SERVER:/PATH[:OPTIONS]. nfs4: mounts NFSv4;
+# nfs: the version its options name (vers= or nfsvers=), else NFSv3, as the kernel's own
+# nfsroot and initramfs-tools' klibc nfsmount do.
 attach_nfs() {
-    local _rest _server _path _opts _o
+    local _rest _server _path _opts _o _vers _type _named
     _rest=${DL_ROOT#*:}
     _server=${_rest%%:*}
     _rest=${_rest#*:}
@@ -157,11 +207,21 @@ attach_nfs() {
     _opts=""
     case "$_rest" in *:*) _opts=${_rest#*:} ;; esac
     [ -n "$_server" ] && [ -n "$_path" ] || { cause "root=$DL_ROOT: expected nfs:SERVER:/PATH[:OPTIONS]"; return; }
-    modprobe -q nfsv4; modprobe -q nfs
-    # The kernel's NFS client needs the server address itself (addr=), which mount.nfs
-    # would normally add; busybox mount passes our options through as they are.
-    _o="ro,nolock,vers=4,addr=$_server${NET_IP:+,clientaddr=$NET_IP}${_opts:+,$_opts}"
-    info "mounting $_server:$_path (nfs4, $_o)"
-    mount -t nfs4 -o "$_o" "$_server:$_path" "$DL_LOWER" 2>>"$DL_LOG" || { cause "NFS mount of $_server:$_path failed: $(tail -n 1 "$DL_LOG")"; return; }
+    # The kernel's NFS client takes the server's address itself (addr=), not a name.
+    valid_ipv4 "$_server" || { cause "root=$DL_ROOT: the NFS server must be an IPv4 address (the kernel mounts without a resolver)"; return; }
+    _vers=$(nfs_root_version) _named=""
+    case ",$_opts," in *,vers=*|*,nfsvers=*) _named=1 ;; esac
+    if [ "$_vers" = 4 ]; then _type=nfs4; modprobe -q nfsv4; else _type=nfs; modprobe -q nfsv3; fi
+    modprobe -q nfs
+    # mount.nfs would add addr= (and the v4 callback address); busybox mount passes our options
+    # through as they are. For v3 the kernel asks the server's rpcbind for mountd and nfsd itself.
+    _o="ro,nolock"
+    [ -n "$_named" ] || _o="$_o,vers=$_vers"
+    _o="$_o,addr=$_server"
+    [ "$_vers" = 4 ] && [ -n "$NET_IP" ] && _o="$_o,clientaddr=$NET_IP"
+    _o="$_o${_opts:+,$_opts}"
+    info "mounting $_server:$_path (NFSv$_vers, $_o)"
+    mount -t "$_type" -o "$_o" "$_server:$_path" "$DL_LOWER" 2>>"$DL_LOG" || { cause "NFSv$_vers mount of $_server:$_path failed: $(tail -n 1 "$DL_LOG")"; return; }
+    DL_STAGE_DETAIL="${DL_STAGE_DETAIL:+$DL_STAGE_DETAIL }nfs_version=$_vers"
     return 0
 }

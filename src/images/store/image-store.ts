@@ -8,6 +8,7 @@ import { isCode } from '../../files/error-code.js';
 import { acquireLock } from '../../files/lock-file.js';
 import { DisklessError } from '../../errors/diskless-error.js';
 import { readStateFile, StateFileError, writeStateFile, type StateFileFormat } from '../../files/state-file.js';
+import { unsquashTree } from '../squashfs.js';
 import type { RootMode } from '../../config/types.js';
 
 export const ROOT_SQFS = 'root.sqfs';
@@ -15,6 +16,8 @@ export const KERNEL = 'vmlinuz';
 export const INITRD = 'initrd.img';
 export const MANIFEST = 'manifest.json';
 export const POINTER = 'published';
+/** ROOT/NAME/trees/VERSION: a version's squashfs unpacked, for NFS roots (made on demand). */
+export const TREES = 'trees';
 
 export type StoredFile = typeof ROOT_SQFS | typeof KERNEL | typeof INITRD;
 
@@ -203,6 +206,7 @@ export class ImageStore {
   readonly root: string;
   readonly #clock: () => Date;
   readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #unpacking = new Map<string, Promise<string>>();
 
   constructor(opts: ImageStoreOptions) {
     this.root = opts.root;
@@ -218,6 +222,45 @@ export class ImageStore {
       initrd: join(dir, INITRD),
       manifest: join(dir, MANIFEST),
     };
+  }
+
+  /** ROOT/NAME/trees: the unpacked trees of NAME's versions (one NFS export serves them all). */
+  treesDir(name: string): string {
+    return join(this.root, validateName(name), TREES);
+  }
+
+  /**
+   * The version's squashfs unpacked into ROOT/NAME/trees/VERSION, for NFS roots: made once (in
+   * a temp directory renamed into place when complete) and then only read. A version never
+   * changes, so neither does its tree, and a node that mounted it keeps seeing exactly that
+   * version whatever is published later. Removed with its version. Calls for the same version
+   * share one unpacking.
+   */
+  ensureTree(name: string, version: string): Promise<string> {
+    const dir = join(this.treesDir(name), validateVersion(version));
+    const key = `${name}@${version}`;
+    const running = this.#unpacking.get(key);
+    if (running) return running;
+    const p = (async () => {
+      if (await exists(dir)) return dir;
+      const { rootSqfs } = this.paths(name, version);
+      await this.#readManifest(name, version);
+      await mkdir(this.treesDir(name), { recursive: true });
+      const tmp = join(this.treesDir(name), `.unpack-${version}-${randomBytes(4).toString('hex')}`);
+      try {
+        await unsquashTree(rootSqfs, tmp);
+        await rename(tmp, dir).catch(async (e: unknown) => {
+          // Another server process unpacked it first: same bytes, keep theirs.
+          if (!(isCode(e, 'ENOTEMPTY') || isCode(e, 'EEXIST'))) throw e;
+        });
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
+      return dir;
+    })();
+    this.#unpacking.set(key, p);
+    void p.finally(() => this.#unpacking.delete(key)).catch(() => {});
+    return p;
   }
 
   async addVersion(name: string, input: AddVersionInput): Promise<Manifest> {
@@ -395,7 +438,20 @@ export class ImageStore {
     const trash = join(this.root, name, `.del-${version}-${randomBytes(4).toString('hex')}`);
     await rename(this.paths(name, version).dir, trash);
     await rm(trash, { recursive: true, force: true });
+    await this.#deleteTree(name, version);
     return pointer;
+  }
+
+  /** A version's unpacked tree goes with it: renamed out of trees/ first, then removed. */
+  async #deleteTree(name: string, version: string): Promise<void> {
+    const trash = join(this.root, name, `.del-tree-${version}-${randomBytes(4).toString('hex')}`);
+    try {
+      await rename(join(this.treesDir(name), version), trash);
+    } catch (e) {
+      if (isCode(e, 'ENOENT')) return;
+      throw e;
+    }
+    await rm(trash, { recursive: true, force: true });
   }
 
   async #cleanTemps(name: string): Promise<void> {
@@ -408,6 +464,15 @@ export class ImageStore {
         const st = await stat(p).catch(() => undefined);
         if (st && now - st.mtimeMs > STALE_TEMP_MS) await rm(p, { recursive: true, force: true });
       }
+    }
+    // Unpackings a crash interrupted, and trees whose version is gone (removed while one was unpacked).
+    const trees = await readdir(join(dir, TREES)).catch(() => [] as string[]);
+    for (const e of trees) {
+      const p = join(dir, TREES, e);
+      if (e.startsWith('.unpack-')) {
+        const st = await stat(p).catch(() => undefined);
+        if (st && now - st.mtimeMs > STALE_TEMP_MS) await rm(p, { recursive: true, force: true });
+      } else if (VERSION_RE.test(e) && !(await exists(this.paths(name, e).dir))) await this.#deleteTree(name, e);
     }
   }
 

@@ -26,7 +26,9 @@ test('the default selection carries every NIC driver, the virtio and USB transpo
   for (const n of [...networkDriverNames(tree), 'virtio_pci', 'virtio_mmio', 'xhci_pci', 'squashfs', 'loop', 'overlay', 'nbd', 'nfs', 'nfsv4']) {
     assert.ok(names.has(n), n);
   }
-  assert.ok(!names.has('iwlwifi') && !names.has('vcan') && !names.has('bonding'));
+  // A local disk (ext4 on virtio, SATA, SCSI, NVMe) and a bonded or VLAN boot link.
+  for (const n of ['ext4', 'virtio_blk', 'ahci', 'sd_mod', 'nvme', '8021q', 'bonding']) assert.ok(names.has(n), n);
+  assert.ok(!names.has('iwlwifi') && !names.has('vcan') && !names.has('team'));
 
   const two = selectBootModules(tree, { drivers: ['e1000', 'virtio-net'] });
   const twoNames = two.modules.map((m) => m.name);

@@ -21,8 +21,12 @@ export const ROOT_MODE_MODULES: Readonly<Record<Exclude<RootMode, 'live'>, reado
   nfs: ['nfs', 'nfsv4'],
 };
 
-/** Wanted when the kernel has them, modular or built in. */
-export const OPTIONAL_BOOT_MODULES = ['nfsv3', 'af_packet'] as const;
+/**
+ * Wanted when the kernel has them, modular or built in: NFSv3; a local disk (ext4 on virtio,
+ * SATA/AHCI, SCSI/SAS or NVMe disks; the swap and scratch a profile's disk: puts there); and
+ * the boot link's VLAN and bonding drivers (a profile's network:).
+ */
+export const OPTIONAL_BOOT_MODULES = ['nfsv3', 'af_packet', 'ext4', 'virtio_blk', 'ahci', 'sd_mod', 'nvme', '8021q', 'bonding'] as const;
 
 /**
  * virtio devices appear only once a transport has probed the PCI (or MMIO) device, so

@@ -49,3 +49,25 @@ test('indexes list only the carried modules, with "pre:" soft dependencies folde
   assert.equal(files['modules.builtin'], 'kernel/net/packet/af_packet.ko\n');
   assert.equal(files['modules.order'], 'kernel/eth/r8169.ko\nkernel/phy/realtek.ko\nkernel/phy/mdio_devres.ko\nkernel/phy/libphy.ko\nkernel/other/after.ko\n');
 });
+
+test('a soft dependency on an alias several modules claim stays out of modules.dep (busybox would stop at one that refuses the CPU)', async (t) => {
+  const fake = fakeRoot();
+  t.after(() => fake.remove());
+  fakeModuleTree(fake, '1.0.0', {
+    modules: [
+      { path: 'kernel/fs/ext4/ext4.ko', deps: ['kernel/lib/crc16.ko'] },
+      { path: 'kernel/lib/crc16.ko' },
+      { path: 'kernel/arch/x86/crypto/crc32c-intel.ko' },
+      { path: 'kernel/crypto/crc32c_generic.ko' },
+    ],
+    aliases: ['alias crypto-crc32c crc32c_intel', 'alias crypto-crc32c crc32c_generic'],
+    softdeps: ['softdep ext4 pre: crypto-crc32c'],
+    builtin: [],
+  });
+  const tree = await loadModuleTree(fake.root, '1.0.0');
+  const resolved = resolveModules(tree, ['ext4']).modules;
+  assert.deepEqual(resolved.map((m) => m.name).sort(), ['crc16', 'crc32c_generic', 'crc32c_intel', 'ext4'], 'both alternatives are carried');
+  const files = Object.fromEntries(moduleIndexFiles(tree, resolved).map((f) => [f.name, f.content]));
+  assert.match(files['modules.dep'] ?? '', /^kernel\/fs\/ext4\/ext4\.ko: kernel\/lib\/crc16\.ko$/m);
+  assert.match(files['modules.alias'] ?? '', /alias crypto-crc32c crc32c_generic/);
+});

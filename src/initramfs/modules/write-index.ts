@@ -33,7 +33,12 @@ export function moduleIndexFiles(tree: ModuleTree, modules: readonly ModuleInfo[
     const pre: string[] = [];
     for (const soft of tree.softdeps.get(m.name)?.pre ?? []) {
       const found = lookupModule(tree, soft);
-      if (found.kind !== 'modules') continue;
+      // An alias several modules claim ("crypto-crc32c": crc32c-intel and crc32c_generic) names
+      // alternatives, some of which refuse some machines (crc32c-intel without SSE4.2, as on
+      // QEMU's TCG CPU). busybox stops at the first dependency that fails to load, so such
+      // alternatives stay out of modules.dep: the kernel asks modprobe for the alias when it
+      // needs it (request_module), and busybox then tries each module the alias names.
+      if (found.kind !== 'modules' || found.names.length > 1) continue;
       for (const name of found.names) {
         const dep = included.get(name);
         if (dep !== undefined && dep !== m) pre.push(dep.path, ...dep.deps);
