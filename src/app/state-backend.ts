@@ -21,6 +21,7 @@ import { PgSecretStore } from '../postgres/secret-store.js';
 import { PgBootTokens } from '../postgres/boot-tokens.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import { secretsKeyFile } from '../config/state-config.js';
+import { bootServerAddresses } from '../config/subnets.js';
 
 /**
  * Where this server keeps its state, chosen by the config's `state:`: JSON files under
@@ -61,7 +62,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
     const leases = config.dhcp.mode === 'off' ? undefined : await PgLeaseTable.open(db, { server: address, logger });
     const secrets = await PgSecretStore.open(db, { keyFile: secretsKeyFile(config), logger });
     const windows = await PgSecretsWindows.open(db, { windowMs: config.server.secretsWindowSec * 1000, logger });
-    const registry = await ServerRegistry.start(db, { address, bootUrl: httpBaseUrl(config.server), logger, ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }) });
+    const registry = await ServerRegistry.start(db, { address, addresses: bootServerAddresses(config), bootUrl: httpBaseUrl(config.server), logger, ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }) });
     logger.log('info', 'state in the database', { service: 'database', url: state.url, servers: registry.list().map((s) => `${s.address} ${s.health}`).join(', ') });
     return {
       kind: 'postgres',

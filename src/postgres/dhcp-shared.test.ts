@@ -40,14 +40,15 @@ interface Server {
 }
 
 /** One boot server's DHCP over the shared database, as startServices wires it. */
-async function server(cfg: PostgresStateConfig, client: TestDhcpClient, address: string, cursorAt?: string): Promise<Server> {
+async function server(cfg: PostgresStateConfig, client: TestDhcpClient, address: string, cursorAt?: string, subnet?: { serverAddress: string }): Promise<Server> {
   const db = await Database.open(cfg);
   const leases = await PgLeaseTable.open(db, { server: address });
-  const registry = await ServerRegistry.start(db, { address, bootUrl: `http://${address}/`, heartbeatMs: 100, goneAfterMs: 1000 });
+  const addresses = [address, ...(subnet ? [subnet.serverAddress] : [])];
+  const registry = await ServerRegistry.start(db, { address, addresses, bootUrl: `http://${address}/`, heartbeatMs: 100, goneAfterMs: 1000 });
   const cursor = new PoolCursor();
   if (cursorAt !== undefined) cursor.next = parseIpv4(cursorAt);
   const dhcp = bootDhcpServer({
-    settings: singleSubnet(loopbackSettings(client.port, { serverAddress: address, pool: POOL })),
+    settings: singleSubnet(loopbackSettings(client.port, { serverAddress: subnet?.serverAddress ?? address, pool: POOL })),
     lookupNode: () => undefined,
     leaseStore: leases,
     peerIsGone: (id) => registry.isGone(id),
@@ -189,6 +190,33 @@ describe('DHCP across servers sharing one database (two DhcpServers, real packet
     const offer3 = await client.reply(0x2007);
     assert.notEqual(offer3.yiaddr, offer.yiaddr);
     assert.notEqual(offer3.yiaddr, offer2.yiaddr);
+  });
+
+  it("a gone peer's clients are taken over when they name its subnet's server_address, not only its server.address", async () => {
+    const cluster = await pg.cluster();
+    const cfg = await cluster.database();
+    const client = await clientOn('0.0.0.0');
+    // A's server.address is 127.0.0.1; the subnet its clients are in is served as 127.0.0.3.
+    const a = await server(cfg, client, '127.0.0.1', undefined, { serverAddress: '127.0.0.3' });
+    const b = await server(cfg, client, '127.0.0.2', '127.0.0.150');
+    const m = mac(0x111);
+    await client.send(clientPacket({ type: DhcpMessageType.Discover, mac: m, xid: 0x2101, ...PXE }), a.port);
+    const offer = await client.reply(0x2101);
+    assert.equal(serverIdOf(offer), '127.0.0.3');
+    const select = clientPacket({ type: DhcpMessageType.Request, mac: m, xid: 0x2102, serverId: '127.0.0.3', requestedIp: offer.yiaddr, ...PXE });
+    await waitUntil('B to have heard A\'s offer', () => b.leases.isHeldBy(offer.yiaddr, m));
+    assert.equal(b.registry.isGone('127.0.0.3'), false);
+    await client.send(select, b.port);
+    assert.equal(await client.gotReply(0x2102, 500), false, 'B answered a REQUEST meant for live A');
+    await a.stop();
+    await b.registry.beat();
+    assert.equal(b.registry.isGone('127.0.0.3'), true, "A's subnet address is A's, and A is gone");
+    assert.equal(b.registry.isGone('127.0.0.9'), false, 'an address no server has is nobody that died');
+    await client.send({ ...select, xid: 0x2103 }, b.port);
+    const ack = await client.reply(0x2103);
+    assert.equal(type(ack), DhcpMessageType.Ack);
+    assert.equal(ack.yiaddr, offer.yiaddr);
+    assert.equal(serverIdOf(ack), b.address);
   });
 
   it('without the database no address is handed out; when it returns the servers go on by themselves', async () => {

@@ -228,6 +228,15 @@ CREATE TABLE secrets_key_check (
 ALTER TABLE diskless_servers ADD COLUMN tls_cert text;
 `,
   },
+  {
+    version: 6,
+    description: "every address each boot server answers DHCP as (its subnets' server_address)",
+    sql: `
+-- server.address and every dhcp.subnets server_address: a client names any of them in option 54.
+ALTER TABLE diskless_servers ADD COLUMN addresses text[] NOT NULL DEFAULT '{}';
+UPDATE diskless_servers SET addresses = ARRAY[address];
+`,
+  },
 ];
 
 /** The newest schema this server knows. */
