@@ -21,6 +21,9 @@ import { PgSecretStore } from '../postgres/secret-store.js';
 import { PgBootTokens } from '../postgres/boot-tokens.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import { secretsKeyFile } from '../config/state-config.js';
+import { PgBootEvents } from '../postgres/boot-events.js';
+import { PgRunningVersions } from '../postgres/running-versions.js';
+import { RunningVersions, runningVersionsPath, type RunningVersionStore } from '../images/store/running-versions.js';
 import { bootServerAddresses } from '../config/subnets.js';
 
 /**
@@ -38,8 +41,10 @@ export interface StateBackend {
    * start, apart from its peers', so they rarely race for one address.
    */
   poolCursor(pool: { start: string; end: string } | undefined): PoolCursor;
-  /** Secrets windows and boot tokens shared with the other servers; none: this server's own. */
-  readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource };
+  /** Secrets windows, boot tokens and running versions shared with the other servers; none: this server's own. */
+  readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource; running?: RunningVersionStore };
+  /** Boot events shared with the other servers (postgres only). */
+  readonly events?: PgBootEvents;
   /** Every server sharing the state, with its health and the nodes it bound; just this one for files. */
   servers(): ServerList;
   close(): Promise<void>;
@@ -62,13 +67,16 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
     const leases = config.dhcp.mode === 'off' ? undefined : await PgLeaseTable.open(db, { server: address, logger });
     const secrets = await PgSecretStore.open(db, { keyFile: secretsKeyFile(config), logger });
     const windows = await PgSecretsWindows.open(db, { windowMs: config.server.secretsWindowSec * 1000, logger });
+    const running = await PgRunningVersions.open(db, { logger });
+    const events = await PgBootEvents.open(db, { server: address, logger });
     const registry = await ServerRegistry.start(db, { address, addresses: bootServerAddresses(config), bootUrl: httpBaseUrl(config.server), logger, ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }) });
     logger.log('info', 'state in the database', { service: 'database', url: state.url, servers: registry.list().map((s) => `${s.address} ${s.health}`).join(', ') });
     return {
       kind: 'postgres',
       leases,
       peerIsGone: (id) => registry.isGone(id),
-      shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets },
+      shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets, running },
+      events,
       poolCursor: (pool) => spreadCursor(pool, address),
       servers: () => serverList(registry.list(), address, leases?.boundBy() ?? new Map()),
       close: async () => {
@@ -76,6 +84,8 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
         leases?.close();
         await windows.flush();
         windows.detach();
+        running.detach();
+        await events.close();
         await registry.stop();
         await db.close();
       },
@@ -112,6 +122,22 @@ export async function openSecrets(config: DisklessConfig, logger?: Logger): Prom
   const db = await Database.open(state, { applicationName: 'diskless secrets', ...(logger ? { logger } : {}) });
   try {
     return { source: await PgSecretStore.open(db, { keyFile: secretsKeyFile(config), ...(logger ? { logger } : {}) }), close: () => db.close() };
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}
+
+/**
+ * Which version each node runs, for the command line: STATE/running-versions.json, or the state
+ * database's when `state:` names one (every server records there).
+ */
+export async function openRunningVersions(config: DisklessConfig, logger?: Logger): Promise<{ running: RunningVersionStore; close(): Promise<void> }> {
+  if (config.state.backend === 'files') return { running: await RunningVersions.read(runningVersionsPath(config.server.stateDir)), close: async () => {} };
+  const db = await Database.open(config.state, { applicationName: 'diskless image', ...(logger ? { logger } : {}) });
+  try {
+    const running = await PgRunningVersions.open(db);
+    return { running, close: async () => { running.detach(); await db.close(); } };
   } catch (e) {
     await db.close();
     throw e;
