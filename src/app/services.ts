@@ -126,7 +126,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   };
   const events = bothEvents(observability.serviceEvents, opts.events);
   const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())), nodeOf, backend.shared);
-  const discovery = await startDiscovery(config, logger);
+  const discovery = await startDiscovery(config, logger, backend.shared.discovered);
   // Each DHCP subnet may name its own server address: a machine is sent to its subnet's, by the
   // address it asks from, in scripts, configs and kernel command lines alike.
   const addresses = bootServerAddresses(config);

@@ -192,8 +192,10 @@ test("one boot served by two servers is one timeline on both; a restarted server
   const url = `postgres://postgres@:${db.port}/${db.database}?host=${db.host}`;
   const a = await serve(t, dir, '127.0.0.2', url);
   const b = await serve(t, dir, '127.0.0.3', url);
-  // The node's script from A (an http event there), its stages reported to B.
+  // The node's script from A (an http event there), its stages reported to B. Each server lists
+  // events in the order it heard them; a node's next step comes long after A's event reached B.
   await bootScript(a);
+  await waitUntilAsync("A's event to reach B", async () => (await nodeEvents(b)).length === 1, 5000);
   await report(b, 'cmdline', 'ok', 'duration_ms=3');
   await report(b, 'root', 'failed', 'sha256 mismatch');
   const expected = ['127.0.0.2 http done', '127.0.0.3 stage cmdline', '127.0.0.3 failed root'];

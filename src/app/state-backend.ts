@@ -23,6 +23,8 @@ import { SecretStore } from '../secrets/secret-store.js';
 import { secretsKeyFile } from '../config/state-config.js';
 import { PgBootEvents } from '../postgres/boot-events.js';
 import { PgRunningVersions } from '../postgres/running-versions.js';
+import { PgDiscovered, readDiscoveredRows } from '../postgres/discovered.js';
+import { discoveredPath, readDiscovered, type DiscoveredMachine, type DiscoveredSource } from '../inventory/discovered.js';
 import { RunningVersions, runningVersionsPath, type RunningVersionStore } from '../images/store/running-versions.js';
 import { bootServerAddresses } from '../config/subnets.js';
 
@@ -42,7 +44,7 @@ export interface StateBackend {
    */
   poolCursor(pool: { start: string; end: string } | undefined): PoolCursor;
   /** Secrets windows, boot tokens and running versions shared with the other servers; none: this server's own. */
-  readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource; running?: RunningVersionStore };
+  readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource; running?: RunningVersionStore; discovered?: DiscoveredSource };
   /** Boot events shared with the other servers (postgres only). */
   readonly events?: PgBootEvents;
   /** Every server sharing the state, with its health and the nodes it bound; just this one for files. */
@@ -69,13 +71,14 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
     const windows = await PgSecretsWindows.open(db, { windowMs: config.server.secretsWindowSec * 1000, logger });
     const running = await PgRunningVersions.open(db, { logger });
     const events = await PgBootEvents.open(db, { server: address, logger });
+    const discovered = await PgDiscovered.open(db, { logger });
     const registry = await ServerRegistry.start(db, { address, addresses: bootServerAddresses(config), bootUrl: httpBaseUrl(config.server), logger, ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }) });
     logger.log('info', 'state in the database', { service: 'database', url: state.url, servers: registry.list().map((s) => `${s.address} ${s.health}`).join(', ') });
     return {
       kind: 'postgres',
       leases,
       peerIsGone: (id) => registry.isGone(id),
-      shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets, running },
+      shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets, running, discovered },
       events,
       poolCursor: (pool) => spreadCursor(pool, address),
       servers: () => serverList(registry.list(), address, leases?.boundBy() ?? new Map()),
@@ -86,6 +89,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
         windows.detach();
         running.detach();
         await events.close();
+        await discovered.close();
         await registry.stop();
         await db.close();
       },
@@ -141,6 +145,17 @@ export async function openRunningVersions(config: DisklessConfig, logger?: Logge
   } catch (e) {
     await db.close();
     throw e;
+  }
+}
+
+/** The machines not in the inventory that asked for a boot: STATE/discovered.json, or the state database's. */
+export async function readDiscoveredMachines(config: DisklessConfig): Promise<DiscoveredMachine[]> {
+  if (config.state.backend === 'files') return readDiscovered(discoveredPath(config.server.stateDir));
+  const db = await Database.open(config.state, { applicationName: 'diskless node' });
+  try {
+    return [...(await readDiscoveredRows(db)).values()];
+  } finally {
+    await db.close();
   }
 }
 

@@ -4,6 +4,7 @@ import { postgresFixture } from '../testing/postgres-fixture.js';
 import { Database } from './database.js';
 import { PgBootEvents } from './boot-events.js';
 import { PgRunningVersions } from './running-versions.js';
+import { PgDiscovered, readDiscoveredRows } from './discovered.js';
 import type { NewBootEvent } from '../events/boot-event.js';
 import { waitUntil } from '../testing/wait-until.js';
 
@@ -73,5 +74,26 @@ describe("boot events and running versions shared through the database", () => {
     const c = await PgRunningVersions.open(await open(cfg));
     cleanups.push(() => c.detach());
     assert.deepEqual(c.runners('bookworm', '3'), ['52:54:00:15:00:01']);
+  });
+
+  it('a machine seen by two servers is one discovered machine on both, its sightings added up', async () => {
+    const cluster = await pg.cluster();
+    const cfg = await cluster.database();
+    const a = await PgDiscovered.open(await open(cfg), { writeIntervalMs: 50 });
+    const b = await PgDiscovered.open(await open(cfg), { writeIntervalMs: 50 });
+    cleanups.push(() => a.close(), () => b.close());
+    const m = '52:54:00:15:99:01';
+    a.record({ mac: m, vendorClass: 'PXEClient:Arch:00007:UNDI:003016', ip: '10.0.0.50' });
+    a.record({ mac: m });
+    b.record({ mac: m, userClass: 'iPXE' });
+    await Promise.all([a.flush(), b.flush()]);
+    for (const [name, s] of [['A', a], ['B', b]] as const) {
+      await waitUntil(`${name} to count every sighting`, () => s.list().find((x) => x.mac === m)?.count === 3, 5000);
+      const seen = s.list().find((x) => x.mac === m)!;
+      assert.equal(seen.vendorClass, 'PXEClient:Arch:00007:UNDI:003016', name);
+      assert.equal(seen.userClass, 'iPXE', name);
+      assert.equal(seen.lastIp, '10.0.0.50', name);
+    }
+    assert.deepEqual([...(await readDiscoveredRows(await open(cfg))).values()].map((x) => [x.mac, x.count]), [[m, 3]]);
   });
 });

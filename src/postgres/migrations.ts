@@ -270,6 +270,19 @@ BEGIN
 END
 $$;
 
+-- Machines the inventory does not list that asked any server for an address or a boot script.
+CREATE TABLE discovered_machines (
+  mac text PRIMARY KEY,
+  first_seen timestamptz NOT NULL,
+  last_seen timestamptz NOT NULL,
+  count bigint NOT NULL,
+  vendor_class text,
+  arch text,
+  user_class text,
+  last_ip text
+);
+CREATE INDEX discovered_machines_last_seen ON discovered_machines (last_seen);
+
 -- The stored version each node was last handed (image rm and GC keep it).
 CREATE TABLE running_versions (
   mac text PRIMARY KEY,
