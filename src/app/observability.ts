@@ -79,7 +79,7 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     peers.learn(e);
     states.apply(e);
   }
-  const metrics = new BootMetrics();
+  const metrics = new BootMetrics(opts.share ? { server: opts.share.server } : {});
   const failureReports = new FailureReportStore({ path: failureReportsPath(opts.stateDir), now, ...(opts.logger ? { logger: opts.logger } : {}) });
   const ctx = { now, lookupMac: peers.lookup };
 

@@ -184,7 +184,7 @@ const nodeStatus = async (s: Served): Promise<{ status: string; stage: string | 
   (await fetch(`http://127.0.0.1:${s.apiPort}/api/v1/nodes/${N1}`)).json() as Promise<{ status: string; stage: string | null }>;
 const timeline = (events: ApiEvent[]) => events.map((e) => `${e.fields.server} ${e.kind} ${e.name}`);
 
-test("one boot served by two servers is one timeline on both; a restarted server catches up on what it missed", async (t) => {
+test("one boot served by two servers is one timeline on both, each server's /metrics its own; a restarted server catches up on what it missed", async (t) => {
   const cluster = await pg.cluster();
   const db = await cluster.database();
   const dir = await mkdtemp(join(tmpdir(), 'dl-shared-'));
@@ -205,6 +205,14 @@ test("one boot served by two servers is one timeline on both; a restarted server
       .catch(() => assert.deepEqual(seen, expected, `${s.address}'s timeline`));
     assert.deepEqual(await nodeStatus(s).then((n) => [n.status, n.stage]), ['failed', 'root'], `${s.address}: the node state follows both servers' events`);
   }
+  // Each server's /metrics counts what it served, labelled with its address.
+  const metrics = async (s: Served) => (await fetch(`http://127.0.0.1:${s.apiPort}/metrics`)).text();
+  const [ma, mb] = [await metrics(a), await metrics(b)];
+  assert.match(ma, /^diskless_boots_started_total\{server="127\.0\.0\.2"\} 0$/m);
+  assert.match(mb, /^diskless_boots_failed_total\{server="127\.0\.0\.3",stage="root"\} 1$/m);
+  assert.doesNotMatch(ma, /^diskless_boots_failed_total\{/m, "B's failure is not counted by A");
+  assert.match(ma, /^diskless_bytes_served_total\{server="127\.0\.0\.2",protocol="http"\} [1-9]\d*$/m);
+  assert.match(mb, /^diskless_bytes_served_total\{server="127\.0\.0\.3",protocol="http"\} 0$/m);
   // B is down while the node reboots through A; started again, B catches up from where it stopped.
   await b.stop();
   await report(a, 'cmdline', 'ok', 'duration_ms=4');
