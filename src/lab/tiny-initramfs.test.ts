@@ -40,5 +40,8 @@ test('/init prints the marker with the command line, then powers off or opens a 
 test('markerPattern matches only its own marker and captures the command line', () => {
   const m = markerPattern('abc.1').exec('DISKLESS-MARKER abc.1 cmdline=console=ttyS0 x=1\n');
   assert.equal(m?.[1], 'console=ttyS0 x=1');
-  assert.equal(markerPattern('abc.1').exec('DISKLESS-MARKER abcX1 cmdline=y'), null);
+  assert.equal(markerPattern('abc.1').exec('DISKLESS-MARKER abcX1 cmdline=y\n'), null);
+  // A line still arriving on the console is not matched until its end.
+  assert.equal(markerPattern('abc.1').exec('DISKLESS-MARKER abc.1 cmdline=console=ttyS0 BOOTIF=01-52-5'), null);
+  assert.equal(markerPattern('abc.1').exec('DISKLESS-MARKER abc.1 cmdline=a b\r\n')?.[1], 'a b');
 });

@@ -39,7 +39,9 @@ const MARKER_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const CORE_APPLETS = ['sh', 'mount', 'cat', 'echo', 'sleep', 'mkdir', 'poweroff'];
 
 export function markerPattern(markerId: string): RegExp {
-  return new RegExp(`${MARKER_PREFIX} ${markerId.replace(/[.]/g, '\\.')} cmdline=(.*)`);
+  // The line's end is part of the match: the console arrives in pieces, and a pattern that
+  // matched a line still being written would capture only its beginning.
+  return new RegExp(`${MARKER_PREFIX} ${markerId.replace(/[.]/g, '\\.')} cmdline=([^\\r\\n]*)\\r?\\n`);
 }
 
 export function initScript(options: Pick<TinyInitramfsOptions, 'markerId' | 'extraInit' | 'poweroff'>): string {
