@@ -66,7 +66,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
   const address = config.server.address;
   const db = await Database.open(state, { applicationName: `diskless ${address}`, logger });
   try {
-    const leases = config.dhcp.mode === 'off' ? undefined : await PgLeaseTable.open(db, { server: address, logger });
+    const leases = config.dhcp.mode === 'off' ? undefined : await PgLeaseTable.open(db, { server: address, logger, offlineGraceMs: state.offlineGraceSec * 1000 });
     const secrets = await PgSecretStore.open(db, { keyFile: secretsKeyFile(config), logger });
     const windows = await PgSecretsWindows.open(db, { windowMs: config.server.secretsWindowSec * 1000, logger });
     const running = await PgRunningVersions.open(db, { logger });
