@@ -7,6 +7,8 @@ import type { FailureReport } from '../events/failure-reports.js';
 import type { RunningRecord } from '../images/store/running-versions.js';
 import type { NodeSpec } from '../inventory/editor.js';
 import type { Logger } from '../log/logger.js';
+import type { Rollout } from '../rollout/plan.js';
+import type { RolloutRequest } from '../rollout/runner.js';
 import type { EventStreamSlots, StreamLimits } from './event-stream.js';
 import type { ServerList } from './wire.js';
 
@@ -29,6 +31,14 @@ export interface ImageProvider {
   rollback(name: string): Promise<PublishedPointer>;
 }
 
+/** The server's rollouts (RolloutRunner satisfies it). */
+export interface RolloutControl {
+  list(): { current: Rollout | null; history: readonly Rollout[] };
+  get(id: string): Rollout | undefined;
+  start(req: RolloutRequest): Promise<Rollout>;
+  control(id: string, what: 'pause' | 'resume' | 'abort'): Promise<Rollout>;
+}
+
 export interface ApiDeps {
   /** The config as it is now (re-read after edits by whoever owns it). */
   inventory: () => Pick<DisklessConfig, 'nodes' | 'profiles' | 'defaultProfile'>;
@@ -43,6 +53,8 @@ export interface ApiDeps {
    * checks; without it, what node states say each machine runs.
    */
   running?: () => ReadonlyMap<string, RunningRecord>;
+  /** Rollouts; without them the rollout endpoints answer 503. */
+  rollouts?: RolloutControl;
   /** The boot servers sharing the state; without it, 503. */
   servers?: () => ServerList;
   /** Each machine's last failure report (STATE/failure-reports.json). */

@@ -59,6 +59,8 @@ const ANSWER_BY_CODE: Readonly<Record<DisklessErrorCode, { status: number; hint:
   DL_DATABASE: { status: 503, hint: 'The state database is unreachable or refused; see the server log and try again' },
   DL_SERVER_UNREACHABLE: { status: 502, hint: 'See the server log' },
   DL_SERVER_REFUSED: { status: 502, hint: 'See the server log' },
+  DL_ROLLOUT: { status: 409, hint: 'GET /api/v1/rollouts shows the rollout under way and its nodes' },
+  DL_ROLLOUT_NOT_FOUND: { status: 404, hint: 'GET /api/v1/rollouts lists the rollouts' },
 };
 
 const INTERNAL: ErrorBody = { error: 'Internal error', hint: 'See the server log' };

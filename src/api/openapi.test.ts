@@ -83,6 +83,10 @@ const WIRE_TYPES: { readonly [Name in keyof typeof SCHEMAS]: Record<string, 'req
   ImageList: { images: R } satisfies Presence<Wire.ImageList>,
   NodeWritten: { mac: R } satisfies Presence<Wire.NodeWritten>,
   Published: { name: R, published: R } satisfies Presence<Wire.Published>,
+  RolloutSpec: { image: R, version: R, canary: R, batch: R, maxFailed: R, timeoutSec: R } satisfies Presence<Wire.RolloutSpec>,
+  RolloutNode: { mac: R, name: R, wave: R, previousPin: R, previousVersion: R, status: R, afterSeq: O, deadline: O, failure: O, rollbackFailure: O } satisfies Presence<Wire.RolloutNode>,
+  Rollout: { id: R, spec: R, wholeImage: R, createdAt: R, status: R, wave: R, waves: R, nodes: R, message: O, endedAt: O } satisfies Presence<Wire.Rollout>,
+  RolloutList: { current: R, history: R } satisfies Presence<Wire.RolloutList>,
   BootServer: { address: R, name: R, bootUrl: R, health: R, self: R, startedAt: R, heartbeatAt: R, nodes: R } satisfies Presence<Wire.BootServer>,
   ServerList: { state: R, servers: R } satisfies Presence<Wire.ServerList>,
 };

@@ -36,6 +36,7 @@ const form = (schema: object) => ({ required: true, content: { 'application/x-ww
 const PATH_PARAMETERS: Readonly<Record<string, ParameterDoc>> = {
   mac: { required: true, schema: { type: 'string', examples: ['52:54:00:12:34:56'] } },
   name: { required: true, schema: { type: 'string' } },
+  id: { required: true, schema: { type: 'string', examples: ['20260101-120000-ab12'] } },
 };
 const since: ParameterDoc = { schema: { type: 'string' }, description: 'An event seq (events after it, oldest first) or an ISO time; without it the newest events' };
 const limit: ParameterDoc = { schema: { type: 'integer', minimum: 1, maximum: MAX_QUERY_LIMIT, default: 100 } };
@@ -73,6 +74,33 @@ const OPERATIONS: { readonly [K in OperationId]: OperationDoc<K> } = {
     requestBody: { required: false, ...json(nodeBody) },
     responses: { 201: jsonAnswer('Adopted', ref('NodeWritten')), ...errors(400, 401, 403, 404, 409, 413, 503) },
   },
+  listRollouts: { responses: { 200: jsonAnswer('Rollouts', ref('RolloutList')), ...errors(403, 503) } },
+  startRollout: {
+    description: 'Pins the version to the canaries (the first nodes), reboots them (a power cycle through the BMC of nodes with power:, else waits for them to reboot) and watches their boots; once every node of a batch booted the version, the next batch moves. A node whose boot fails (a failed stage, a failure report, a boot of another version, a BMC that refuses, or no "booted" within timeoutSec) is pinned back to the version it ran and rebooted into it. A failed canary, or more than maxFailed failures, stops the rollout. When every node of the image moved without a failure, the version is published and the pins dropped. One rollout at a time (409 while one can still change).',
+    requestBody: {
+      required: true,
+      ...json({
+        type: 'object',
+        properties: {
+          image: { type: 'string' },
+          version: { type: 'string', pattern: '^[0-9a-f]{16}$' },
+          nodes: { type: 'array', items: { type: 'string' }, description: 'Host names or MACs; without nodes and profile, every node whose profile boots the image' },
+          profile: { type: 'string' },
+          canary: { type: 'integer', minimum: 0, default: 1 },
+          batch: { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+%?$' }], default: '10%', description: 'Nodes per batch after the canaries, or a percentage of the rollout\'s nodes' },
+          maxFailed: { type: 'integer', minimum: 0, default: 0 },
+          timeoutSec: { type: 'integer', minimum: 10, default: 600 },
+        },
+        required: ['image', 'version'],
+        additionalProperties: false,
+      }),
+    },
+    responses: { 201: jsonAnswer('Started', ref('Rollout')), ...errors(400, 401, 403, 404, 409, 413, 503) },
+  },
+  getRollout: { responses: { 200: jsonAnswer('The rollout', ref('Rollout')), ...errors(403, 404, 503) } },
+  pauseRollout: { responses: { 200: jsonAnswer('Paused', ref('Rollout')), ...errors(401, 403, 404, 409, 503) } },
+  resumeRollout: { responses: { 200: jsonAnswer('Resumed', ref('Rollout')), ...errors(401, 403, 404, 409, 503) } },
+  abortRollout: { responses: { 200: jsonAnswer('Aborted', ref('Rollout')), ...errors(401, 403, 404, 409, 503) } },
   listEvents: { query: { node, since, limit }, responses: { 200: jsonAnswer('Events', ref('EventPage')), ...errors(400, 403) } },
   streamEvents: {
     query: { node, since: { schema: { type: 'integer' } } },
@@ -319,5 +347,40 @@ export const SCHEMAS = {
     type: 'object',
     properties: { name: string, published: { type: 'object', properties: { version: string, previous: strings, publishedAt: string }, required: ['version', 'previous', 'publishedAt'] } },
     required: ['name', 'published'],
+  },
+  RolloutSpec: {
+    type: 'object',
+    properties: {
+      image: string, version: string, canary: integer,
+      batch: { oneOf: [{ type: 'object', properties: { count: integer }, required: ['count'] }, { type: 'object', properties: { percent: { type: 'number' } }, required: ['percent'] }] },
+      maxFailed: integer, timeoutSec: integer,
+    },
+    required: ['image', 'version', 'canary', 'batch', 'maxFailed', 'timeoutSec'],
+  },
+  RolloutNode: {
+    type: 'object',
+    properties: {
+      mac: string, name: string, wave: { type: 'integer', description: '0: the canaries; 1…: the batches' },
+      previousPin: nullableString, previousVersion: string,
+      status: { enum: ['pending', 'waiting', 'done', 'rolling-back', 'rolled-back', 'rollback-failed', 'skipped'] },
+      afterSeq: integer, deadline: { type: 'integer', description: 'ms since the epoch' },
+      failure: { type: 'object', properties: { stage: string, cause: string }, required: ['stage', 'cause'] },
+      rollbackFailure: { type: 'object', properties: { stage: string, cause: string }, required: ['stage', 'cause'] },
+    },
+    required: ['mac', 'name', 'wave', 'previousPin', 'previousVersion', 'status'],
+  },
+  Rollout: {
+    type: 'object',
+    properties: {
+      id: string, spec: { $ref: '#/components/schemas/RolloutSpec' }, wholeImage: { type: 'boolean' }, createdAt: integer,
+      status: { enum: ['running', 'paused', 'stopped', 'aborted', 'completed'] },
+      wave: integer, waves: integer, nodes: { type: 'array', items: { $ref: '#/components/schemas/RolloutNode' } }, message: string, endedAt: integer,
+    },
+    required: ['id', 'spec', 'wholeImage', 'createdAt', 'status', 'wave', 'waves', 'nodes'],
+  },
+  RolloutList: {
+    type: 'object',
+    properties: { current: nullable({ $ref: '#/components/schemas/Rollout' }), history: { type: 'array', items: { $ref: '#/components/schemas/Rollout' } } },
+    required: ['current', 'history'],
   },
 } as const satisfies Record<string, Schema>;

@@ -15,6 +15,8 @@ import { ApiError, readJsonObject, sendError, sendJson } from './http-json.js';
 import { openApiDocument } from './openapi.js';
 import { listPage, pageOfMacs } from './paging.js';
 import { failureReportView, imageView, nodeDetail, nodeSummary, profileView, runningImage, sightingView } from './views.js';
+import type { BatchSize, Rollout, RolloutList } from './wire.js';
+import type { RolloutRequest } from '../rollout/runner.js';
 import type { DiscoveredMachine, DiscoveredPage, EventPage, ImageList, NodePage, NodeWritten, ProfileList, Published, RunningImage } from './wire.js';
 
 /** The event stream cap and where its refusals and drops are logged. */
@@ -193,6 +195,23 @@ const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
     if (!version) throw new ApiError(400, 'version is missing', 'Send {"version": "<16 hex digits>"}; GET /api/v1/images lists versions');
     return { name: params.name!, published: await requireImages(deps).publish(params.name!, version) } satisfies Published;
   },
+  listRollouts: async ({ deps }) => {
+    const { current, history } = requireRollouts(deps).list();
+    return { current, history: [...history] } satisfies RolloutList;
+  },
+  getRollout: async ({ deps, params }) => {
+    const r = requireRollouts(deps).get(params.id!);
+    if (!r) throw new ApiError(404, `No rollout ${params.id}`, 'GET /api/v1/rollouts lists them');
+    return r satisfies Rollout;
+  },
+  startRollout: async ({ deps, body, res }) => {
+    const r = await requireRollouts(deps).start(rolloutRequest(await body()));
+    sendJson(res, 201, r satisfies Rollout);
+    return undefined;
+  },
+  pauseRollout: async ({ deps, params }) => (await requireRollouts(deps).control(params.id!, 'pause')) satisfies Rollout,
+  resumeRollout: async ({ deps, params }) => (await requireRollouts(deps).control(params.id!, 'resume')) satisfies Rollout,
+  abortRollout: async ({ deps, params }) => (await requireRollouts(deps).control(params.id!, 'abort')) satisfies Rollout,
   rollbackImage: async ({ deps, params }) => ({ name: params.name!, published: await requireImages(deps).rollback(params.name!) }) satisfies Published,
 };
 
@@ -295,6 +314,47 @@ function stringField(b: Record<string, unknown>, key: string): string | undefine
 function requireWrites(deps: ApiDeps) {
   if (!deps.writes) throw new ApiError(503, 'Inventory edits are not available', 'This server was started without an editable config file');
   return deps.writes;
+}
+
+function requireRollouts(deps: ApiDeps) {
+  if (!deps.rollouts) throw new ApiError(503, 'Rollouts are not available', 'This server was started without a state directory for rollouts');
+  return deps.rollouts;
+}
+
+const ROLLOUT_KEYS = ['image', 'version', 'nodes', 'profile', 'canary', 'batch', 'maxFailed', 'timeoutSec'];
+
+/** The body of POST /rollouts; the runner checks the values. */
+function rolloutRequest(b: Record<string, unknown>): RolloutRequest {
+  const unknown = Object.keys(b).filter((k) => !ROLLOUT_KEYS.includes(k));
+  if (unknown.length) throw new ApiError(400, `Unknown field ${unknown.join(', ')}`, `Fields: ${ROLLOUT_KEYS.join(', ')}`);
+  const image = stringField(b, 'image');
+  const version = stringField(b, 'version');
+  if (!image || !version) throw new ApiError(400, 'image and version are required', 'Send {"image": "NAME", "version": "<16 hex digits>"}; GET /api/v1/images lists versions');
+  const req: RolloutRequest = { image, version };
+  if (b.nodes !== undefined) {
+    if (!Array.isArray(b.nodes) || !b.nodes.every((n): n is string => typeof n === 'string')) throw new ApiError(400, 'nodes must be a list of host names or MACs', 'Send "nodes": ["n1", "52:54:00:12:34:56"]');
+    req.nodes = b.nodes;
+  }
+  const profile = stringField(b, 'profile');
+  if (profile !== undefined) req.profile = profile;
+  for (const k of ['canary', 'maxFailed', 'timeoutSec'] as const) {
+    const v = b[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new ApiError(400, `${k} must be a whole number`, `Send "${k}": 1`);
+    req[k] = v;
+  }
+  if (b.batch !== undefined) req.batch = batchValue(b.batch);
+  return req;
+}
+
+/** 5 → five nodes a batch; "25%" → a quarter of the rollout's nodes. */
+export function batchValue(v: unknown): BatchSize {
+  if (typeof v === 'number' && Number.isInteger(v)) return { count: v };
+  if (typeof v === 'string') {
+    const m = /^(\d{1,9})(%?)$/.exec(v.trim());
+    if (m) return m[2] ? { percent: Number(m[1]) } : { count: Number(m[1]) };
+  }
+  throw new ApiError(400, `batch ${JSON.stringify(v)} is neither a number of nodes nor a percentage`, 'Send "batch": 5 or "batch": "25%"');
 }
 
 function requireImages(deps: ApiDeps) {

@@ -11,10 +11,18 @@
 import type { BootEvent } from '../events/boot-event.js';
 import type { TimelineEntry } from '../events/boot-timeline.js';
 import type { EventRef, NodeStatus } from '../events/node-state.js';
+import type { Rollout } from '../rollout/plan.js';
 
 export type { BootEvent, BootEventKind } from '../events/boot-event.js';
 export type { TimelineEntry } from '../events/boot-timeline.js';
 export type { EventRef, NodeStatus } from '../events/node-state.js';
+export type { Rollout, RolloutNode, RolloutSpec, RolloutStatus, RolloutNodeStatus, BatchSize } from '../rollout/plan.js';
+
+/** GET /rollouts: the rollout under way or the last one, and the ones before it, newest first. */
+export interface RolloutList {
+  current: Rollout | null;
+  history: Rollout[];
+}
 
 /** An image version by name: what a node runs or loads; either part may be unknown. */
 export interface RunningImage {

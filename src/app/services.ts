@@ -43,6 +43,9 @@ import { throttledLog } from '../log/throttled-log.js';
 import { knownMac } from './known-macs.js';
 import { EventStreamSlots } from '../api/event-stream.js';
 import { DisklessError } from '../errors/diskless-error.js';
+import { VersionPins, versionPinsPath } from '../images/store/version-pins.js';
+import { RolloutRunner, rolloutsPath } from '../rollout/runner.js';
+import type { IpmiRunner } from '../power/ipmi.js';
 
 
 export interface StartOptions {
@@ -54,6 +57,10 @@ export interface StartOptions {
   watchConfig?: boolean;
   /** Replaces api.read_from (tests shut loopback out to see a 403). */
   readCidrs?: readonly string[];
+  /** How often a rollout checks its deadlines (default 1 s). */
+  rolloutTickMs?: number;
+  /** Runs ipmitool for rollouts' power cycles (tests log the calls). */
+  ipmi?: IpmiRunner;
 }
 
 export interface RunningServices {
@@ -72,6 +79,8 @@ export interface RunningServices {
   readonly nfs: GaneshaServer | undefined;
   /** Boot events, node states and metrics (STATE/events), as the API serves them. */
   readonly observability: Observability;
+  /** Rollouts (STATE/rollouts.json) and the version pins they set (STATE/version-pins.json). */
+  readonly rollouts: RolloutRunner;
   /** Where the state lives (files, or the database shared with other servers). */
   readonly state: StateBackend;
   stop(): Promise<void>;
@@ -130,8 +139,10 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   // Each DHCP subnet may name its own server address: a machine is sent to its subnet's, by the
   // address it asks from, in scripts, configs and kernel command lines alike.
   const addresses = bootServerAddresses(config);
+  const pins = await VersionPins.read(versionPinsPath(config.server.stateDir));
   const tree = new BootTree(getConfig, subnetBaseUrl(getConfig), store, {
     ...identity.hooks, secretsUrl: subnetSecretsUrl(getConfig), onUnknownMac: discovery.onScript, nodeOf,
+    versionPin: (mac, image) => pins.get(mac, image),
   });
 
   const onReport = (r: NodeReport) => {
@@ -175,8 +186,21 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
       logRefusedReport({ reason: r.reason, peer: r.peer, mac: r.mac, endpoint: 'failure-report' });
     },
   });
+  const rollouts = await RolloutRunner.open({
+    path: rolloutsPath(config.server.stateDir),
+    config: getConfig,
+    images: store,
+    pins,
+    states: observability.states,
+    events: observability.store,
+    record: (e) => void observability.record(e),
+    logger,
+    ...(opts.rolloutTickMs !== undefined ? { tickMs: opts.rolloutTickMs } : {}),
+    ...(opts.ipmi ? { ipmi: opts.ipmi } : {}),
+  });
   const api = observability.handlers({
     inventory: getConfig,
+    rollouts,
     images: store,
     writes: fileInventoryWrites(config.file, (mac) => discovery.has(mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
     discovered: () => discovery.list(),
@@ -312,15 +336,19 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     }
   } catch (e) {
     await stopAll();
+    await rollouts.close();
     await discovery.close();
     await observability.close();
     await backend.close();
     throw e;
   }
   if (opts.watchConfig !== false) watcher.start();
+  rollouts.run();
   const stop = async () => {
     watcher.stop();
     await stopAll();
+    await rollouts.close();
+    await pins.flush();
     await discovery.close();
     await exports.close();
     await identity.windows.flush();
@@ -333,7 +361,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     admin: adminBaseUrl(config.api.address, admin.port),
     tlsFingerprint: certificate.fingerprint,
   });
-  return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, state: backend, stop };
+  return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, rollouts, state: backend, stop };
 }
 
 /** What an admin should do about the usual reasons a socket cannot be opened. */

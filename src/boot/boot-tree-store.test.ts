@@ -89,3 +89,42 @@ nodes:
   assert.match(refused, new RegExp(`cannot boot yet: Cannot boot profile lazy with root mode nbd: image rhel@${v.version} has kernel 5\\.14\\.0-503\\.el9\\.x86_64, which has no nbd module \\(use root mode live or nfs`));
   assert.doesNotMatch(refused, /root=nbd/);
 });
+
+test('a node pinned to a stored version boots it while the others boot the published one; a pin of another image is ignored', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dl-store-pin-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const store = new ImageStore({ root: join(dir, 'images') });
+  const add = async (content: string) => {
+    const src = join(dir, `src-${content}`);
+    await mkdir(src, { recursive: true });
+    await writeFile(join(src, 'f'), content);
+    execFileSync('mksquashfs', [src, `${src}.sqfs`, '-comp', 'gzip', '-noappend', '-quiet', '-no-progress']);
+    await writeFile(`${src}.k`, `kernel-${content}`);
+    await writeFile(`${src}.i`, `initrd-${content}`);
+    return store.addVersion('deb', { squashfs: `${src}.sqfs`, kernel: `${src}.k`, initrd: `${src}.i`, kernelVersion: '6.1.0-test' });
+  };
+  const cfg = parseConfig(`server: { address: 10.0.0.1, state_dir: ${dir} }
+dhcp: { mode: full, pool: 10.0.0.100-10.0.0.110 }
+profiles:
+  net: { image: deb, root: { mode: nbd } }
+nodes:
+  - { mac: "52:54:00:00:00:01", profile: net }
+  - { mac: "52:54:00:00:00:02", profile: net }
+`, join(dir, 'd.yaml'));
+  const v1 = await add('one');
+  const v2 = await add('two');
+  await store.publish('deb', v1.version);
+  const pins = new Map([['52:54:00:00:00:01', { image: 'deb', version: v2.version }], ['52:54:00:00:00:02', { image: 'other', version: v2.version }]]);
+  const given: string[] = [];
+  const tree = new BootTree(() => cfg, 'http://10.0.0.1', store, {
+    versionPin: (mac, image) => (pins.get(mac)?.image === image ? pins.get(mac)!.version : undefined),
+    onPinned: (mac, _image, version) => given.push(`${mac}=${version}`),
+  });
+  const s1 = (await text(tree, 'boot/52-54-00-00-00-01.ipxe')) ?? '';
+  assert.match(s1, new RegExp(`store/deb/${v2.version}/vmlinuz .*root=nbd:10\\.0\\.0\\.1:10809/deb@${v2.version} `));
+  assert.match(s1, new RegExp(`store/deb/${v2.version}/initrd\\.img`));
+  assert.match((await text(tree, 'boot/52-54-00-00-00-02.ipxe')) ?? '', new RegExp(`deb@${v1.version} `));
+  assert.deepEqual(given, [`52:54:00:00:00:01=${v2.version}`, `52:54:00:00:00:02=${v1.version}`], 'the running-versions record follows the pin');
+  pins.delete('52:54:00:00:00:01');
+  assert.match((await text(tree, 'boot/52-54-00-00-00-01.ipxe')) ?? '', new RegExp(`deb@${v1.version} `), 'unpinned: the published version again');
+});

@@ -61,6 +61,11 @@ export interface BootTreeHooks {
    */
   secretsUrl?: string | ((peer: string | undefined) => string);
   onPinned?: OnPinned;
+  /**
+   * The stored version of `image` an inventory node boots instead of the published one (a
+   * rollout's pin, STATE/version-pins.json), or undefined to boot the published one.
+   */
+  versionPin?: (mac: string, image: string) => string | undefined;
   /** A MAC the inventory does not list fetched its script (discovered machines). */
   onUnknownMac?: (mac: string, peer: string | undefined) => void;
   /**
@@ -165,7 +170,9 @@ export class BootTree {
     let pinned;
     if (target.profile.image !== undefined) {
       if (!this.store) throw new Error(`Cannot boot profile ${target.profile.name}: no image store`);
-      const img = o.version === undefined ? await this.store.resolve(target.profile.image) : await this.store.show(target.profile.image, o.version);
+      // A menu's version entry names its version; otherwise a node's pin, else the published one.
+      const version = o.version ?? (target.node ? this.opts.versionPin?.(target.mac, target.profile.image) : undefined);
+      const img = version === undefined ? await this.store.resolve(target.profile.image) : await this.store.show(target.profile.image, version);
       const mode = target.profile.root?.mode;
       if (mode !== undefined && img.manifest.rootModes !== undefined && !img.manifest.rootModes.includes(mode)) {
         throw new Error(rootModeRefusal(target.profile.name, mode, img.name, img.version, img.manifest.kernelVersion, img.manifest.rootModes));

@@ -7,6 +7,7 @@ import { spawnChrootCommand } from '../images/chroot-command.js';
 import { importImage } from '../images/import-oci.js';
 import { imageShell, type ImageShellResult, type SignalSource } from '../images/image-shell.js';
 import { ImageStore, type InUse } from '../images/store/image-store.js';
+import { VersionPins, versionPinsPath } from '../images/store/version-pins.js';
 import type { DisklessConfig } from '../config/types.js';
 import { ProgressBar } from './progress.js';
 import { reportError } from './error-report.js';
@@ -60,12 +61,20 @@ const ARGS: Record<string, readonly [min: number, max: number, usage: string]> =
   shell: [1, 1, 'NAME'],
 };
 
-/** Who runs a version, by hostname where the inventory has one, from the server's record. */
+/**
+ * Who runs a version, by hostname where the inventory has one, from the server's record, and
+ * who is pinned to it (a rollout's pin: the node's next boot loads it).
+ */
 async function nodesRunning(config: DisklessConfig): Promise<InUse> {
   const { running, close } = await openRunningVersions(config);
   await close();
+  const pins = await VersionPins.read(versionPinsPath(config.server.stateDir));
   const names = new Map(config.nodes.flatMap((n) => (n.mac === undefined ? [] : [[n.mac, n.hostname ? `${n.hostname} (${n.mac})` : n.mac] as const])));
-  return (image, version) => running.runners(image, version, new Set(names.keys())).map((m) => names.get(m) ?? m);
+  return (image, version) => {
+    const runners = running.runners(image, version, new Set(names.keys()));
+    const pinned = pins.pinnedTo(image, version).filter((m) => names.has(m) && !runners.includes(m));
+    return [...runners.map((m) => names.get(m) ?? m), ...pinned.map((m) => `${names.get(m) ?? m} (pinned)`)];
+  };
 }
 
 export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Promise<number> {

@@ -12,6 +12,7 @@ import { eventsCommand } from './events.js';
 import { initCommand } from './init.js';
 import { doctorCommand } from './doctor.js';
 import { consoleCommand, powerCommand } from './power.js';
+import { rolloutCommand } from './rollout.js';
 
 const HELP = `diskless — boot server for fleets of diskless Linux machines
 
@@ -34,6 +35,10 @@ Commands:
   power on|off|cycle|status NODE...|--profile P|--all
                           drive the nodes' BMCs over IPMI, a few at once, one result line each
   console NODE            the node's serial console through its BMC (IPMI Serial-over-LAN)
+  rollout IMAGE VERSION [--canary N] [--batch N|P%] [--max-failed N] [--timeout S]
+                          move nodes to a version: canaries, then batches; failed nodes go back
+  rollout status|pause|resume|abort [ID]
+                          the rollout under way, as the server runs it
   secrets root-password|authorized-keys|show
                           per-node secrets, sent only to the node with its one-time boot token
   initrd build [options]  build the network initramfs from an image's own kernel modules
@@ -77,6 +82,8 @@ export async function main(argv: string[]): Promise<number> {
       return powerCommand(rest);
     case 'console':
       return consoleCommand(rest);
+    case 'rollout':
+      return rolloutCommand(rest, { signal: interruptSignal() });
     case undefined:
     case 'help':
     case '--help':

@@ -51,9 +51,12 @@ function unreachable(url: string, e: unknown): ServerApiError {
 
 // No AbortSignal on the request: an abort would destroy finished responses too, and their
 // 'error' would then have no listener. Callers stop what they read instead.
-function open(url: string, headers: Record<string, string>, tls?: ApiTls): Promise<IncomingMessage> {
+function open(url: string, headers: Record<string, string>, tls?: ApiTls, post?: { body: string }): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const options = { headers: { accept: 'application/json', ...headers } };
+    const options = {
+      headers: { accept: 'application/json', ...headers, ...(post ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(post.body)) } : {}) },
+      ...(post ? { method: 'POST' } : {}),
+    };
     const req = tls === undefined
       ? request(url, options, resolve)
       : tlsRequest(url, {
@@ -63,7 +66,7 @@ function open(url: string, headers: Record<string, string>, tls?: ApiTls): Promi
           checkServerIdentity: (_host, cert) => (cert.fingerprint256 === tls.fingerprint ? undefined : new Error(`the server presented certificate ${cert.fingerprint256}, not ${tls.fingerprint} from server.tls_cert`)),
         }, resolve);
     req.on('error', (e) => reject(unreachable(url, e)));
-    req.end();
+    req.end(post?.body);
   });
 }
 
@@ -86,6 +89,26 @@ async function failure(url: string, res: IncomingMessage): Promise<ServerApiErro
   const what = typeof body.error === 'string' ? body.error : text.trim().slice(0, 200) || `HTTP ${res.statusCode}`;
   const hint = res.statusCode === 403 ? 'this machine is not in api.read_from of the server\'s config' : typeof body.hint === 'string' ? body.hint : '';
   return new ServerApiError('DL_SERVER_REFUSED', `${new URL(url).pathname}: ${what}${hint ? ` (${hint})` : ''}`);
+}
+
+/**
+ * The admin token a write needs, from api.admin_token_file: this command runs on the server,
+ * as a user who may read it (root, or the service's user).
+ */
+export function adminToken(config: Pick<DisklessConfig, 'api'>): string {
+  const file = config.api.adminTokenFile;
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new DisklessError('DL_INVALID', `Cannot read the admin token ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): run this on the server as a user who may read it (e.g. root); "diskless serve" creates it at its first start`);
+  }
+}
+
+/** POSTs `body` as JSON with the admin token; the answer's JSON (any 2xx). */
+export async function postJson<T>(url: string, body: unknown, token: string, tls?: ApiTls): Promise<T> {
+  const res = await open(url, { authorization: `Bearer ${token}` }, tls, { body: JSON.stringify(body) });
+  if (res.statusCode === undefined || res.statusCode < 200 || res.statusCode > 299) throw await failure(url, res);
+  return JSON.parse(await readText(res)) as T;
 }
 
 export async function getJson<T>(url: string, tls?: ApiTls): Promise<T> {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { BootScript, VERSION } from '../events/testdata/boot-sequences.js';
 import { findChromium, launchChromium } from '../lab/browser.js';
-import { startDashboard, TOKEN } from './testdata/fleet-fixture.js';
+import { OLD_VERSION, startDashboard, TOKEN } from './testdata/fleet-fixture.js';
 
 const N1 = '52:54:00:00:00:01';
 const N2 = '52:54:00:00:00:02';
@@ -124,6 +124,23 @@ test('dashboard in Chromium: live fleet, failed timeline, adopt form', { timeout
   assert.match(await text(page, `[data-image="debian"] tr[data-version="${VERSION}"]`), /published[\s\S]*n1/);
   const imagesShot = await chrome.screenshot(page, 'dashboard-images');
 
+  // Rollouts: the panel follows a rollout live, its buttons act on it, a failed canary shows why.
+  await page.click('nav a[data-view="rollouts"]');
+  await page.waitForSelector('#view-rollouts p.empty');
+  const r = await fx.rollouts.start({ image: 'debian', version: OLD_VERSION, canary: 1, batch: { count: 1 } });
+  const card = `[data-rollout="${r.id}"]`;
+  await page.waitForSelector(`${card} tr[data-mac="${N1}"][data-status="waiting"]`);
+  assert.equal(await text(page, `${card} tr[data-mac="${N2}"] .badge`), 'pending');
+  assert.equal(await text(page, '#rollout-state'), 'running');
+  await page.click(`${card} button[data-action="pause"]`);
+  await page.waitForSelector(`${card}[data-status="paused"]`);
+  fx.replay(new BootScript(N1, '10.77.0.51').at(20_000).firmwareToKernel().at(24_000).report('root', 'failed', 'sha256 mismatch for root.sqfs', 5600).events);
+  await page.waitForSelector(`${card}[data-status="stopped"] tr[data-mac="${N1}"][data-status="rolling-back"]`);
+  assert.match(await text(page, '#rollout-message'), /^canary n1 failed in stage root: sha256 mismatch for root\.sqfs; 2 node\(s\) never moved$/, 'n2 and the adopted n3');
+  assert.match(await text(page, `${card} tr[data-mac="${N1}"]`), /failed in stage root: sha256 mismatch for root\.sqfs/);
+  assert.equal(await page.locator(`${card} button`).count(), 0, 'a stopped rollout offers no action');
+  const rolloutShot = await chrome.screenshot(page, 'dashboard-rollouts');
+
   assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'the page was not reloaded');
   // The one refused request is the wrong token's 403, which Chromium logs; nothing else (a CSP
   // violation, a script error, a failed load) may show.
@@ -131,5 +148,5 @@ test('dashboard in Chromium: live fleet, failed timeline, adopt form', { timeout
   assert.equal(pageErrors.length, 1);
   // Closed before the server stops, so the cut event stream is not logged as an error.
   await chrome.close();
-  t.diagnostic(`screenshots: ${[fleetShot, timelineShot, adoptShot, imagesShot].join(' ')}`);
+  t.diagnostic(`screenshots: ${[fleetShot, timelineShot, adoptShot, imagesShot, rolloutShot].join(' ')}`);
 });

@@ -28,6 +28,8 @@ export const DISKLESS_ERROR_CODES = {
   DL_DATABASE: 'The state database cannot be reached, refuses our credentials, or holds a schema newer than this server',
   DL_SERVER_UNREACHABLE: 'The CLI cannot reach the running server',
   DL_SERVER_REFUSED: 'The running server answered with an error',
+  DL_ROLLOUT: 'A rollout is refused: another one is under way, its nodes do not boot the image, or it cannot take that step now',
+  DL_ROLLOUT_NOT_FOUND: 'No rollout by that id',
 } as const;
 
 export type DisklessErrorCode = keyof typeof DISKLESS_ERROR_CODES;

@@ -15,9 +15,11 @@ export type BootEventKind =
   /** The node said a stage failed: `name` is the stage, `detail` the cause. */
   | 'failed'
   /** Something an admin should look at that no node reported, e.g. from the server itself. */
-  | 'alert';
+  | 'alert'
+  /** A step of a rollout (`name`: wave, node-failed, stopped…; `fields.rollout` its id); no node's boot state. */
+  | 'rollout';
 
-export const BOOT_EVENT_KINDS: readonly BootEventKind[] = ['dhcp', 'tftp', 'http', 'nbd', 'stage', 'booted', 'failed', 'alert'];
+export const BOOT_EVENT_KINDS: readonly BootEventKind[] = ['dhcp', 'tftp', 'http', 'nbd', 'stage', 'booted', 'failed', 'alert', 'rollout'];
 
 export interface BootEvent {
   /** Position in the store, from 1, strictly increasing, never reused (survives restarts). */

@@ -90,7 +90,8 @@ const PAST_FIRMWARE: ReadonlySet<NodePhase> = new Set(['initramfs', 'booted', 'f
  *   this boot (the machine rebooted without our DHCP, e.g. dhcp.mode off).
  */
 export function reduceNode(prev: NodeState | undefined, e: BootEvent): NodeState | undefined {
-  if (!e.mac) return prev;
+  // A rollout's steps are the server's, not the machine's: they change no boot state.
+  if (!e.mac || e.kind === 'rollout') return prev;
   let s: NodeState = prev ?? { mac: e.mac, phase: 'discovered', lastEvent: ref(e), bootCount: 0 };
   s = { ...s, lastEvent: ref(e), ...(e.ip && e.kind !== 'dhcp' ? { ip: e.ip } : {}) };
   switch (e.kind) {

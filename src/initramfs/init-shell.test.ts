@@ -106,6 +106,8 @@ interface Handoff {
   hosts: string;
   resolv: string;
   networkd: string;
+  /** The udev .link file for the boot interface. */
+  link: string;
   netConf: Record<string, string>;
   hostnameSet: string;
   pwned: string[];
@@ -157,6 +159,7 @@ function runHandoff(lease: { host?: string; domain?: string; router?: string; dn
       hosts: read(join(newroot, 'etc/hosts')),
       resolv: read(join(newroot, 'etc/resolv.conf')),
       networkd: read(join(dir, 'run/systemd/network/10-diskless-dl0.network')),
+      link: read(join(dir, 'run/systemd/network/00-diskless-dl0.link')),
       netConf: Object.fromEntries(netConf.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
       hostnameSet: read(join(dir, 'hostname.set')),
       pwned: [...readdirSync(dir), ...readdirSync(join(newroot, 'etc'))].filter((f) => f.startsWith('PWNED')),
@@ -458,6 +461,14 @@ test('leases outlive the initramfs: networkd is handed DHCP on the boot interfac
     '[DHCPv4]', 'SendRelease=no', 'ClientIdentifier=mac', 'UseHostname=no', '',
   ].join('\n'));
   assert.match(h.detail, /(^| )network_manager=networkd lease_renewal=networkd( |$)/);
+  // udev cannot rename the boot interface (it is up); asked to, systemd 252's udev leaves the
+  // link marked as being renamed and networkd never starts its DHCP client on it.
+  assert.equal(h.link, [
+    '# Written by the Diskless initramfs: this interface carries the root filesystem and',
+    '# is up, so it keeps the name it booted with.',
+    '[Match]', 'MACAddress=52:54:00:00:00:05', 'OriginalName=dl0',
+    '[Link]', 'Name=dl0', 'AlternativeNamesPolicy=database onboard slot path', 'MACAddressPolicy=none', '',
+  ].join('\n'));
   assert.equal(h.nm, '');
   assert.deepEqual(h.carried, [], 'no lease keeper: networkd renews');
   // networkd enabled through its socket only counts too.

@@ -63,6 +63,8 @@ test('sightings are counted and merged; the file is written once per interval', 
     assert.ok(Date.now() < deadline, 'the due write reached the file');
     await sleep(10);
   }
+  // The file is in place a few turns before the writer counts its write as done.
+  await settle(store);
   const first = await readDiscovered(path);
   assert.equal(first.length, 2);
   const a = first.find((m) => m.mac === A);

@@ -173,6 +173,8 @@ export class LabNode {
   }
 }
 
+type LogLine = Record<string, unknown>;
+
 const randomMac = () => `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
 
 /**
@@ -205,6 +207,25 @@ export class DebianLab {
   async leasedAddress(mac: string): Promise<string | undefined> {
     const table = JSON.parse(await readFile(join(this.stateDir, 'dhcp-leases.json'), 'utf8')) as { leases: Array<{ ip: string; mac: string; state: string; expiresAt: string }> };
     return table.leases.find((l) => l.mac === mac && l.state === 'bound' && Date.parse(l.expiresAt) > Date.now())?.ip;
+  }
+
+  /**
+   * What the server's DHCP told `node` since its last switch_root: every ACK, and the renewals
+   * among them (a REQUEST unicast from `address` at T1, ACKed as renewing). Waits up to
+   * `timeoutMs` for `count` renewals and says how many it saw if they do not come.
+   */
+  async renewalsAfterSwitchRoot(node: LabNode, address: string, count: number, timeoutMs: number): Promise<{ acks: LogLine[]; renewals: LogLine[]; switchedAt: number }> {
+    const time = (l: LogLine) => Date.parse(String(l['ts']));
+    for (const deadline = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 1000))) {
+      const log = await this.serverLog();
+      const switchedAt = Math.max(0, ...log.filter((l) => l['service'] === 'node' && l['mac'] === node.mac && l['stage'] === 'switch_root').map(time));
+      const acks = switchedAt === 0 ? [] : log.filter((l) => l['service'] === 'dhcp' && l['type'] === 'ack' && l['mac'] === node.mac && time(l) > switchedAt);
+      const renewals = acks.filter((l) => l['peer'] === `${address}:68` && /\(renewing\)/.test(String(l['reason'])));
+      if (renewals.length >= count) return { acks, renewals, switchedAt };
+      if (Date.now() > deadline) {
+        throw new Error(`the server saw ${renewals.length} renewals from ${node.mac} (${address}), not ${count}, ${switchedAt === 0 ? 'and no switch_root' : `in ${Math.round((Date.now() - switchedAt) / 1000)} s since its switch_root`}`);
+      }
+    }
   }
 
   get stateDir(): string {

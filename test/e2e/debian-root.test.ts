@@ -12,6 +12,8 @@ import { DebianLab, LAB_IMAGE_HOSTNAME } from '../../src/lab/debian-lab.js';
 import { LAB_ADMIN_URL, LAB_NODE_ADDRESS } from '../../src/lab/tiny-lab.js';
 
 const MINUTES = 60_000;
+/** dhcp.lease_time of the allowed-unknown-machine test: renewals every 30 s. */
+const LEASE_SEC = 60;
 type Line = Record<string, unknown>;
 
 function reports(log: Line[], mac: string): Line[] {
@@ -81,9 +83,9 @@ test('live root: image fetched into RAM, checksum verified, overlay, reboot forg
   }
 });
 
-test('an allowed unknown machine boots the default profile (copy-to-RAM root on e1000, pool address): sshd accepts a login with host keys it made at boot, reported as ephemeral', { timeout: 15 * MINUTES }, async () => {
+test('an allowed unknown machine boots the default profile (copy-to-RAM root on e1000, pool address with one-minute leases): sshd accepts a login with host keys it made at boot, reported as ephemeral; networkd renews the lease and keeps the address when it stops', { timeout: 15 * MINUTES }, async () => {
   const work = await mkdtemp(join(tmpdir(), 'dl-unlisted-e2e-'));
-  const lab = await DebianLab.start({ mode: 'live', copy: true, nic: 'e1000', unlisted: true });
+  const lab = await DebianLab.start({ mode: 'live', copy: true, nic: 'e1000', unlisted: true, leaseTimeSec: LEASE_SEC });
   try {
     await lab.login();
     assert.equal(await lab.systemState(), 'running');
@@ -113,11 +115,39 @@ test('an allowed unknown machine boots the default profile (copy-to-RAM root on 
     const detail = JSON.parse((await lab.net.exec(lab.net.name, ['curl', '-sf', `${LAB_ADMIN_URL}/api/v1/nodes/${lab.mac}`])).stdout) as { known: boolean; timeline: Array<{ name: string; detail: string }> };
     assert.equal(detail.known, false);
     assert.match(detail.timeline.find((r) => r.name === 'handoff')?.detail ?? '', /(^| )ssh_host_keys=ephemeral( |$)/);
+
+    await assertLeaseRenewedByNetworkd(lab, String(address));
+    // Stopped (as at shutdown), networkd leaves the address and routes in place: the admin still gets in.
+    await lab.run('systemctl stop systemd-networkd.socket systemd-networkd.service');
+    assert.match(await lab.run('systemctl is-active systemd-networkd.service'), /^inactive$/m);
+    assert.match(await lab.run('ip -4 -o addr show dev eth0'), new RegExp(`inet ${String(address).replace(/\./g, '\\.')}/24 .*valid_lft forever`));
+    const again = await lab.net.exec(lab.net.name, ['ssh', '-i', join(work, 'admin'), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes',
+      '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`, '-o', 'HostKeyAlgorithms=ssh-ed25519', '-o', 'ConnectTimeout=20', `root@${address}`, 'hostname'], { timeoutMs: 60_000 });
+    assert.equal(again.stdout.trim(), LAB_IMAGE_HOSTNAME, 'reachable with networkd stopped');
   } finally {
     await lab.stop();
     await rm(work, { recursive: true, force: true });
   }
 });
+
+/**
+ * The image runs systemd-networkd, which the initramfs handed the boot interface with DHCP:
+ * after the switch_root the server hears the node renew its pool address at T1 (a REQUEST
+ * unicast from that address, ACKed as renewing), at least twice, never more than a lease
+ * apart, and always for the same address, which the node keeps configured for good.
+ */
+async function assertLeaseRenewedByNetworkd(lab: DebianLab, address: string): Promise<void> {
+  const handoff = reports(await lab.serverLog(), lab.mac).find((r) => r['stage'] === 'handoff');
+  assert.match(String(handoff?.['detail']), /(^| )network_manager=networkd lease_renewal=networkd( |$)/, 'the lab image runs networkd');
+  // networkd starts at about the time of the login prompt: two renewals take a lease from there.
+  const { acks } = await lab.renewalsAfterSwitchRoot(lab.nodes[0]!, address, 2, 3 * LEASE_SEC * 1000);
+  assert.deepEqual([...new Set(acks.map((l) => l['ip']))], [address], 'every lease since the switch_root is for the same address');
+  const time = (l: Line) => Date.parse(String(l['ts']));
+  const gaps = acks.slice(1).map((l, i) => time(l) - time(acks[i]!));
+  assert.ok(gaps.every((g) => g < LEASE_SEC * 1000), `acks since networkd's first no more than a lease apart: ${gaps.join(', ')} ms`);
+  assert.equal(await lab.leasedAddress(lab.mac), address, 'the server holds the address bound to the node');
+  assert.match(await lab.run('ip -4 -o addr show dev eth0'), new RegExp(`inet ${address.replace(/\./g, '\\.')}/24 .*valid_lft forever`), 'configured for good');
+}
 
 /** Writes one line into a file on the node by typing it, checked by reading it back. */
 async function typeLine(lab: DebianLab, file: string, line: string): Promise<void> {

@@ -17,6 +17,8 @@ import { run } from '../../src/process/run.js';
 import { readJsonLog } from '../../src/lab/lab-server.js';
 
 const MINUTES = 60_000;
+/** dhcp.lease_time of the trixie boots: the lease keeper renews every 30 s. */
+const LEASE_SEC = 60;
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 test('a Red Hat layout (.ko.zst, no /boot, no nbd.ko) from a real registry: imported, booted live', { timeout: 40 * MINUTES }, async () => {
   const cacheDir = defaultCacheDir();
@@ -87,6 +89,21 @@ test('a Red Hat layout (.ko.zst, no /boot, no nbd.ko) from a real registry: impo
   }
 });
 
+/**
+ * The trixie image enables no network manager: the initramfs left its lease keeper (busybox
+ * udhcpc) running, which renews at T1 from the node's address, always the same address, and
+ * counts its renewals in /run/diskless/net/lease-keeper.state.
+ */
+async function assertLeaseKept(lab: DebianLab): Promise<void> {
+  const node = lab.nodes[0]!;
+  const handoff = (await readJsonLog(lab.serverLogPath)).find((l) => l['service'] === 'node' && l['mac'] === lab.mac && l['stage'] === 'handoff');
+  assert.match(String(handoff?.['detail']), /(^| )network_manager=none lease_renewal=keeper( |$)/);
+  const { acks } = await lab.renewalsAfterSwitchRoot(node, node.address, 2, 3 * LEASE_SEC * 1000);
+  assert.deepEqual([...new Set(acks.map((l) => l['ip']))], [node.address], 'every lease since the switch_root is for the same address');
+  assert.match(await lab.run('cat /run/diskless/net/lease-keeper.state'), /^RENEWALS='([2-9]|\d{2,})'$/m, 'the keeper saw its renewals acknowledged');
+  assert.match(await lab.run('ip -4 -o addr show'), new RegExp(`inet ${node.address.replace(/\./g, '\\.')}/24 `));
+}
+
 /** The node's "ok" stage reports, in order, once its "booted" report came (it can follow the login prompt). */
 async function timeline(lab: DebianLab): Promise<string[]> {
   const stagesOk = async () => (await readJsonLog(lab.serverLogPath))
@@ -99,8 +116,8 @@ async function timeline(lab: DebianLab): Promise<string[]> {
 }
 
 for (const mode of ['live', 'nbd'] as const) {
-  test(`Debian trixie (kernel 6.12, .ko.xz modules): ${mode} root to the login prompt`, { timeout: 30 * MINUTES }, async () => {
-    const lab = await DebianLab.start({ mode, recipe: TRIXIE_RECIPE });
+  test(`Debian trixie (kernel 6.12, .ko.xz modules): ${mode} root to the login prompt; no network manager, so the lease keeper renews the one-minute lease`, { timeout: 30 * MINUTES }, async () => {
+    const lab = await DebianLab.start({ mode, recipe: TRIXIE_RECIPE, leaseTimeSec: LEASE_SEC });
     try {
       await lab.login();
       assert.equal(await lab.systemState(), 'running', 'no failed units');
@@ -110,6 +127,7 @@ for (const mode of ['live', 'nbd'] as const) {
       assert.match(await lab.run('ls /lib/modules/$(uname -r)/kernel/drivers/net/virtio_net.ko.xz && echo xz-in-image'), /xz-in-image/);
       assert.match(await lab.run('findmnt -n -o FSTYPE,SOURCE /run/initramfs/diskless/lower'), mode === 'live' ? /^squashfs\s+\/dev\/loop\d+/ : /^squashfs\s+\/dev\/nbd0/);
       assert.deepEqual(await timeline(lab), ['cmdline', 'modules', 'network', ...(mode === 'live' ? ['fetched', 'verified'] : []), 'root', 'overlay', 'identity', 'handoff', 'switch_root', 'booted'], 'the whole timeline');
+      await assertLeaseKept(lab);
     } finally {
       await lab.stop();
     }

@@ -111,6 +111,7 @@ hand_over_network() {
     _manager=$(image_network_manager)
     DL_LEASE_KEEPER=""
     write_networkd_config "$_manager"
+    write_udev_link
     [ "$_manager" = NetworkManager ] && write_nm_connection
     if [ "$NET_SOURCE" != dhcp ]; then
         DL_LEASE_RENEWAL=none
@@ -191,6 +192,33 @@ write_networkd_config() {
             echo "UseHostname=no"
         fi
     } > "$DL_RUN/systemd/network/10-diskless-$NET_IFACE.network"
+}
+
+# udev in the real system renames network interfaces by its naming policy (eth0 becomes
+# enp0s1), but the kernel refuses to rename an interface that is up, as the boot interface is.
+# systemd 252's udev then logs "is already up, cannot rename" and leaves ID_RENAMING set in
+# the device's database, and networkd waits for a rename that never comes: the link stays
+# pending, its DHCP client never starts and the lease is never renewed. A .link file that
+# names the boot interface as it is already named asks for no rename. udev applies only the
+# first .link file that matches, so this one (00-) also keeps the default's alternative names
+# (`ip link` shows enp0s1 as an altname) and never changes the MAC (MACAddressPolicy=none).
+# OriginalName= keeps it off a VLAN or bond that shares the boot NIC's MAC.
+write_udev_link() {
+    case $NET_IFACE in
+        ''|*[!A-Za-z0-9_.-]*) info "the boot interface's name is not a plain name: udev may try to rename it"; return 0 ;;
+    esac
+    mkdir -p "$DL_RUN/systemd/network"
+    {
+        echo "# Written by the Diskless initramfs: this interface carries the root filesystem and"
+        echo "# is up, so it keeps the name it booted with."
+        echo "[Match]"
+        echo "MACAddress=$DL_MAC"
+        echo "OriginalName=$NET_IFACE"
+        echo "[Link]"
+        echo "Name=$NET_IFACE"
+        echo "AlternativeNamesPolicy=database onboard slot path"
+        echo "MACAddressPolicy=none"
+    } > "$DL_RUN/systemd/network/00-diskless-$NET_IFACE.link"
 }
 
 # NetworkManager: a connection for the boot interface, in /run so it lasts this boot only.

@@ -9,6 +9,9 @@ import { HttpServer } from '../../http/server.js';
 import type { ImageSummary, Manifest } from '../../images/store/image-store.js';
 import type { NodeFields } from '../../api/deps.js';
 import { dashboardHandler } from '../handler.js';
+import { RolloutRunner } from '../../rollout/runner.js';
+import { VersionPins } from '../../images/store/version-pins.js';
+import type { DisklessConfig } from '../../config/types.js';
 
 export const TOKEN = 'dash-7c21';
 export const VERSION = '0123456789abcdef';
@@ -20,6 +23,8 @@ export interface DashboardFixture {
   nodes: NodeConfig[];
   /** What the API asked the inventory to add. */
   added: NodeFields[];
+  /** The server's rollouts, over this fixture's events and node states (nodes have no BMC). */
+  rollouts: RolloutRunner;
   /** Records BootScript events as if they happened now (the page shows "ago"). */
   replay(events: readonly BootEvent[]): void;
 }
@@ -44,6 +49,25 @@ export async function startDashboard(t: { after(fn: () => unknown): void }, init
     { name: 'debian', published: VERSION, publishedAt: '2025-01-14T09:00:00Z', previous: [OLD_VERSION], versions: [manifest(OLD_VERSION, '2025-01-10T09:00:00Z', null), manifest(VERSION, '2025-01-14T08:30:00Z', OLD_VERSION)] },
   ];
   const profiles = new Map([['lab', profile('lab', 'debian')], ['lab-uefi', profile('lab-uefi', 'debian')]]);
+  const store = {
+    list: async () => images,
+    publish: async (_name: string, version: string) => ({ version, previous: [], publishedAt: '2025-01-01T00:00:00Z' }),
+    rollback: async () => ({ version: '', previous: [], publishedAt: '2025-01-01T00:00:00Z' }),
+    show: async (_name: string, version?: string) => ({ version: version ?? VERSION }),
+    resolve: async () => ({ version: VERSION }),
+  };
+  const rollouts = await RolloutRunner.open({
+    path: join(dir, 'rollouts.json'),
+    config: () => ({ nodes, profiles, defaultProfile: 'lab', file: 'fixture.yaml' }) as unknown as DisklessConfig,
+    images: store,
+    pins: await VersionPins.read(join(dir, 'version-pins.json')),
+    states: obs.states,
+    events: obs.store,
+    record: (e) => void obs.record(e),
+    tickMs: 100,
+  });
+  rollouts.run();
+  t.after(() => rollouts.close());
   const server = new HttpServer({
     address: '127.0.0.1',
     port: 0,
@@ -61,11 +85,8 @@ export async function startDashboard(t: { after(fn: () => unknown): void }, init
           },
           setNode: async () => {},
         },
-        images: {
-          list: async () => images,
-          publish: async (_name, version) => ({ version, previous: [], publishedAt: '2025-01-01T00:00:00Z' }),
-          rollback: async () => ({ version: '', previous: [], publishedAt: '2025-01-01T00:00:00Z' }),
-        },
+        images: store,
+        rollouts,
       }),
       dashboardHandler(),
     ],
@@ -78,6 +99,7 @@ export async function startDashboard(t: { after(fn: () => unknown): void }, init
     obs,
     nodes,
     added,
+    rollouts,
     replay: (events) => {
       for (const { seq: _seq, ...e } of events) obs.record({ ...e, time: e.time - T0 + base });
     },

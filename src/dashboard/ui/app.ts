@@ -1,9 +1,9 @@
 /**
  * The dashboard page: loads the lists from /api/v1, follows /api/v1/events/stream and redraws
  * what an event touched, without reloading. Views are chosen by the URL fragment:
- * #/ (fleet), #/node/MAC, #/discovered, #/images.
+ * #/ (fleet), #/node/MAC, #/discovered, #/images, #/rollouts.
  */
-import type { BootEvent, DiscoveredMachine, EventPage, FailureReport, ImageList, NodeDetail, NodeSummary, Profile, ProfileList, StoredImage } from '../../api/wire.js';
+import type { BootEvent, DiscoveredMachine, EventPage, FailureReport, ImageList, NodeDetail, NodeSummary, Profile, ProfileList, RolloutList, StoredImage } from '../../api/wire.js';
 import { API, ApiProblem, getAll, getJson, serverNow, tokenStore } from './api.js';
 import { DiscoveredView } from './discovered-view.js';
 import { byId, h } from './dom.js';
@@ -11,13 +11,15 @@ import { runningImages } from './fleet-model.js';
 import { FleetView } from './fleet-view.js';
 import { renderImages } from './images-view.js';
 import { renderNode } from './node-view.js';
+import { RolloutsView } from './rollouts-view.js';
 
-type ViewName = 'fleet' | 'node' | 'discovered' | 'images';
+type ViewName = 'fleet' | 'node' | 'discovered' | 'images' | 'rollouts';
 
 const model = {
   nodes: [] as NodeSummary[],
   discovered: [] as DiscoveredMachine[],
   images: [] as StoredImage[] | ApiProblem,
+  rollouts: { current: null, history: [] } as RolloutList | ApiProblem,
   profiles: [] as Profile[],
   defaultProfile: null as string | null,
 };
@@ -28,21 +30,24 @@ const discovered = new DiscoveredView(byId('view-discovered'), {
   profiles: () => ({ profiles: model.profiles, defaultProfile: model.defaultProfile }),
   adopted: () => void reloadAll(),
 });
+const rollouts = new RolloutsView(byId('view-rollouts'), () => void reloadRollouts());
 
 function route(): { view: ViewName; mac?: string } {
   const m = /^#\/node\/([0-9a-f:]{17})$/i.exec(location.hash);
   if (m) return { view: 'node', mac: m[1]!.toLowerCase() };
   if (location.hash === '#/discovered') return { view: 'discovered' };
   if (location.hash === '#/images') return { view: 'images' };
+  if (location.hash === '#/rollouts') return { view: 'rollouts' };
   return { view: 'fleet' };
 }
 
 function show(): void {
   const r = route();
-  for (const v of ['fleet', 'node', 'discovered', 'images'] as const) byId(`view-${v}`).hidden = v !== r.view;
+  for (const v of ['fleet', 'node', 'discovered', 'images', 'rollouts'] as const) byId(`view-${v}`).hidden = v !== r.view;
   for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) a.classList.toggle('current', a.dataset.view === (r.view === 'node' ? 'fleet' : r.view));
   if (r.view === 'node' && r.mac) void loadNode(r.mac);
   if (r.view === 'images') drawImages();
+  if (r.view === 'rollouts') drawRollouts();
 }
 
 function drawLists(): void {
@@ -50,6 +55,23 @@ function drawLists(): void {
   discovered.update(model.discovered);
   byId('discovered-count').textContent = model.discovered.length ? String(model.discovered.length) : '';
   if (route().view === 'images') drawImages();
+}
+
+function drawRollouts(): void {
+  const r = model.rollouts;
+  const cur = r instanceof ApiProblem ? null : r.current;
+  byId('rollout-state').textContent = cur && (cur.status === 'running' || cur.status === 'paused') ? cur.status : '';
+  if (route().view === 'rollouts') rollouts.update(r, serverNow());
+}
+
+/** A server without rollouts answers 503: the rest of the page still works. */
+function loadRollouts(): Promise<RolloutList | ApiProblem> {
+  return getJson<RolloutList>('/rollouts').catch((e: unknown) => (e instanceof ApiProblem ? e : new ApiProblem(0, String(e), '')));
+}
+
+async function reloadRollouts(): Promise<void> {
+  model.rollouts = await loadRollouts();
+  drawRollouts();
 }
 
 function drawImages(): void {
@@ -64,9 +86,10 @@ async function reloadAll(): Promise<void> {
       getJson<ProfileList>('/profiles'),
       loadImages(),
     ]);
-    Object.assign(model, { nodes, discovered: disc, profiles: profiles.profiles, defaultProfile: profiles.defaultProfile, images });
+    Object.assign(model, { nodes, discovered: disc, profiles: profiles.profiles, defaultProfile: profiles.defaultProfile, images, rollouts: await loadRollouts() });
     banner(undefined);
     drawLists();
+    drawRollouts();
   } catch (e) {
     banner(e instanceof ApiProblem ? e : new ApiProblem(0, String(e), ''));
   }
@@ -102,8 +125,12 @@ const FLUSH_MS = 200;
 /** Beyond this many machines in one flush, one list request is cheaper than one per machine. */
 const PER_NODE_LIMIT = 10;
 
+let rolloutsDirty = false;
+
 function onEvent(e: BootEvent): void {
-  if (e.mac) dirty.add(e.mac);
+  // A rollout's steps change the rollouts panel, not a machine's boot.
+  if (e.kind === 'rollout') rolloutsDirty = true;
+  else if (e.mac) dirty.add(e.mac);
   if (e.kind !== 'dhcp' && e.kind !== 'alert') imagesDirty = true;
   flushTimer ??= setTimeout(() => void flush(), FLUSH_MS);
 }
@@ -117,6 +144,10 @@ async function flush(): Promise<void> {
   const known = new Set(model.nodes.map((n) => n.mac));
   const refreshImages = imagesDirty;
   imagesDirty = false;
+  if (rolloutsDirty) {
+    rolloutsDirty = false;
+    void reloadRollouts();
+  }
   if (macs.length > PER_NODE_LIMIT || macs.some((m) => !known.has(m))) {
     await reloadAll();
     return;

@@ -123,7 +123,9 @@ export interface ImageStoreOptions {
 }
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
-const VERSION_RE = /^[0-9a-f]{16}$/;
+/** A stored version: 16 lowercase hex digits. */
+export const STORE_VERSION_PATTERN = /^[0-9a-f]{16}$/;
+const VERSION_RE = STORE_VERSION_PATTERN;
 const KERNEL_VERSION_RE = /^[A-Za-z0-9._+~-]{1,128}$/;
 const SQUASHFS_MAGIC = Buffer.from('hsqs', 'latin1');
 // Newer history than this is useless for rollback and would grow the pointer without bound.
