@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.js';
 import type { DhcpPacket } from '../protocols/dhcp/packet.js';
 import type { DhcpDecision } from '../dhcp/policy.js';
 import { dhcpSighting, isBootCandidate } from '../dhcp/unknown-client-sighting.js';
-import { DiscoveredStore, discoveredPath, type DiscoveredMachine } from '../inventory/discovered.js';
+import { DiscoveredStore, discoveredPath, type DiscoveredMachine, type DiscoveredSource } from '../inventory/discovered.js';
 import { parseIpv4 } from '../net/ipv4.js';
 
 /** The server's side of `unknown_clients: register` and `diskless node discovered`. */
@@ -23,8 +23,9 @@ export interface Discovery {
  * Records every unknown machine whatever unknown_clients says, so an admin can see what tried
  * to boot even under deny. The store's file lives in state_dir, which therefore must exist.
  */
-export async function startDiscovery(config: DisklessConfig, logger: Logger): Promise<Discovery> {
-  const store = await DiscoveredStore.open({ path: discoveredPath(config.server.stateDir), logger });
+export async function startDiscovery(config: DisklessConfig, logger: Logger, shared?: DiscoveredSource): Promise<Discovery> {
+  // Several servers: the state database's (every server's sightings); one: state_dir's file.
+  const store = shared ?? await DiscoveredStore.open({ path: discoveredPath(config.server.stateDir), logger });
   return {
     onDhcp: (request, decision) => {
       if (isBootCandidate(decision)) store.record(dhcpSighting(request, decision));

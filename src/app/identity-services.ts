@@ -9,7 +9,7 @@ import { BootTokens } from '../identity/boot-tokens.js';
 import { neighbourTableOwner } from '../identity/address-owner.js';
 import { nodeFilesEndpoint } from '../api/node-files-endpoint.js';
 import { SecretsWindows, type SecretsWindowStore } from '../identity/secrets-windows.js';
-import { RunningVersions, runningVersionsPath } from '../images/store/running-versions.js';
+import { RunningVersions, runningVersionsPath, type RunningVersionStore } from '../images/store/running-versions.js';
 import type { AlertHook } from '../identity/alerts.js';
 
 export interface IdentityServices {
@@ -18,7 +18,7 @@ export interface IdentityServices {
   handler: HttpHandler;
   /** Which boots may be handed their secrets now (opened by DHCP, closed by reports). */
   windows: SecretsWindowStore;
-  running: RunningVersions;
+  running: RunningVersionStore;
 }
 
 /**
@@ -34,9 +34,9 @@ export async function startIdentity(
   nodeOf?: (config: DisklessConfig, mac: string) => NodeConfig | undefined,
   /**
    * Kept in the state database several servers share; default: windows in
-   * STATE/secrets-windows.json, tokens in memory.
+   * STATE/secrets-windows.json, tokens in memory, running versions in STATE/running-versions.json.
    */
-  shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource } = {},
+  shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource; running?: RunningVersionStore } = {},
 ): Promise<IdentityServices> {
   const cfg = config();
   const secrets = shared.secrets ?? await SecretStore.open({ stateDir: cfg.server.stateDir, logger });
@@ -45,7 +45,7 @@ export async function startIdentity(
   // The neighbour table is the only witness of which machine holds an address on our link.
   const witness = neighbourTableOwner();
   const bootTokens = new BootTokens(tokens, windows, witness, logger, onAlert);
-  const running = await RunningVersions.read(runningVersionsPath(cfg.server.stateDir));
+  const running = shared.running ?? await RunningVersions.read(runningVersionsPath(cfg.server.stateDir));
   return {
     hooks: {
       tokenFor: (mac, peer) => bootTokens.forScript(mac, peer),

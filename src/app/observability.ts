@@ -34,10 +34,21 @@ export interface ObservabilityOptions {
   onLoaderRefused?: (e: BootEvent) => void;
   /** Where a failure report file that cannot be read or written is logged. */
   logger?: Logger;
+  /**
+   * Servers sharing their events (state: postgres): this server's address, put on each event
+   * it records as `fields.server`, and where each is handed to be shared with the others.
+   */
+  share?: { server: string; publish(e: NewBootEvent): void };
 }
 
 export interface Observability {
   record(event: NewBootEvent): BootEvent | undefined;
+  /**
+   * Another server's event (it carries `fields.server`): stored and applied to the node states
+   * like one of ours, so both servers show one timeline, but neither shared again nor counted
+   * in this server's metrics.
+   */
+  ingest(event: NewBootEvent): BootEvent | undefined;
   /** Hooks for startServices' `events` option. */
   readonly serviceEvents: Required<ServiceEvents>;
   readonly store: EventStore;
@@ -68,15 +79,31 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     peers.learn(e);
     states.apply(e);
   }
-  const metrics = new BootMetrics();
+  const metrics = new BootMetrics(opts.share ? { server: opts.share.server } : {});
   const failureReports = new FailureReportStore({ path: failureReportsPath(opts.stateDir), now, ...(opts.logger ? { logger: opts.logger } : {}) });
   const ctx = { now, lookupMac: peers.lookup };
 
-  const record = (input: NewBootEvent): BootEvent | undefined => {
+  const share = opts.share;
+  const record = (seen: NewBootEvent): BootEvent | undefined => {
     try {
+      const input = share === undefined ? seen : { ...seen, fields: { ...seen.fields, server: share.server } };
       peers.learn(input);
       const event = store.append(input);
       metrics.observe(event, states.apply(event));
+      loaders.observe(event);
+      share?.publish(input);
+      return event;
+    } catch (e) {
+      onError(e);
+      return undefined;
+    }
+  };
+  const ingest = (input: NewBootEvent): BootEvent | undefined => {
+    try {
+      peers.learn(input);
+      const event = store.append(input);
+      states.apply(event);
+      // A file fetched from the other server after a loader from this one: the loader ran.
       loaders.observe(event);
       return event;
     } catch (e) {
@@ -101,6 +128,7 @@ export function createObservability(opts: ObservabilityOptions): Observability {
   };
   return {
     record,
+    ingest,
     serviceEvents: {
       dhcp: guard(fromDhcp),
       tftp: guard((e) => fromTftp(e, ctx)),

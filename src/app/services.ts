@@ -23,6 +23,7 @@ import { ImageStore } from '../images/store/image-store.js';
 import { startIdentity } from './identity-services.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { startDiscovery } from './discovery.js';
+import type { NewBootEvent } from '../events/boot-event.js';
 import { createObservability, type Observability } from './observability.js';
 import { neighbourTableSnapshot } from '../identity/address-owner.js';
 import { loadAdminToken } from './admin-token.js';
@@ -120,7 +121,10 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     ...(opts.loaderSilenceMs === undefined ? {} : { loaderSilenceMs: opts.loaderSilenceMs }),
     onLoaderRefused: (e) => logger.log('warn', LOADER_REFUSED_MSG, { service: 'events', mac: e.mac, ip: e.ip, loader: e.fields.loader, detail: e.detail }),
     logger,
+    ...(backend.events ? { share: { server: config.server.address, publish: (e: NewBootEvent) => backend.events!.publish(e) } } : {}),
   });
+  // The other servers' events since this one last read them, then each as it is recorded.
+  await backend.events?.attach((e) => void observability.ingest(e));
   // The switch port a trusted relay last reported a machine on (replayed from the events, so a
   // restart keeps it), and the inventory node a machine is: by its MAC, else the node on that
   // port, while its latest DHCP request was taken for that node (a request from anywhere else
@@ -138,7 +142,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   };
   const events = bothEvents(observability.serviceEvents, opts.events);
   const identity = await startIdentity(getConfig, logger, (a) => void observability.record(alertEvent(a, Date.now())), nodeOf, backend.shared);
-  const discovery = await startDiscovery(config, logger);
+  const discovery = await startDiscovery(config, logger, backend.shared.discovered);
   // Each DHCP subnet may name its own server address: a machine is sent to its subnet's, by the
   // address it asks from, in scripts, configs and kernel command lines alike.
   const addresses = bootServerAddresses(config);

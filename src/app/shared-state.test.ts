@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
@@ -161,4 +162,63 @@ test('diskless status lists every server sharing the database, and a stopped one
   out = '';
   await statusCommand(['--config', a.file], { stdout: (s) => (out += s), now: () => Date.now() });
   assert.match(out, /^127\.0\.0\.3\s+\S+\s+gone\s/m);
+});
+
+/** A stage report from the node, as /init sends it, to one server's boot listener. */
+async function report(s: Served, stage: string, status: string, detail: string): Promise<void> {
+  const status_ = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest({ host: s.address, port: s.port, method: 'POST', path: '/api/v1/report', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(new URLSearchParams({ mac: N1, stage, status, detail, uptime_ms: '1000' }).toString());
+  });
+  assert.equal(status_, 200);
+}
+
+interface ApiEvent { kind: string; name: string; fields: Record<string, string> }
+const nodeEvents = async (s: Served): Promise<ApiEvent[]> =>
+  ((await (await fetch(`http://127.0.0.1:${s.apiPort}/api/v1/nodes/${N1}/events?limit=100`)).json()) as { events: ApiEvent[] }).events;
+const nodeStatus = async (s: Served): Promise<{ status: string; stage: string | null }> =>
+  (await fetch(`http://127.0.0.1:${s.apiPort}/api/v1/nodes/${N1}`)).json() as Promise<{ status: string; stage: string | null }>;
+const timeline = (events: ApiEvent[]) => events.map((e) => `${e.fields.server} ${e.kind} ${e.name}`);
+
+test("one boot served by two servers is one timeline on both, each server's /metrics its own; a restarted server catches up on what it missed", async (t) => {
+  const cluster = await pg.cluster();
+  const db = await cluster.database();
+  const dir = await mkdtemp(join(tmpdir(), 'dl-shared-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const url = `postgres://postgres@:${db.port}/${db.database}?host=${db.host}`;
+  const a = await serve(t, dir, '127.0.0.2', url);
+  const b = await serve(t, dir, '127.0.0.3', url);
+  // The node's script from A (an http event there), its stages reported to B. Each server lists
+  // events in the order it heard them; a node's next step comes long after A's event reached B.
+  await bootScript(a);
+  await waitUntilAsync("A's event to reach B", async () => (await nodeEvents(b)).length === 1, 5000);
+  await report(b, 'cmdline', 'ok', 'duration_ms=3');
+  await report(b, 'root', 'failed', 'sha256 mismatch');
+  const expected = ['127.0.0.2 http done', '127.0.0.3 stage cmdline', '127.0.0.3 failed root'];
+  for (const s of [a, b]) {
+    let seen: string[] = [];
+    await waitUntilAsync(`${s.address} to hold the whole timeline`, async () => (seen = timeline(await nodeEvents(s))).join() === expected.join(), 5000)
+      .catch(() => assert.deepEqual(seen, expected, `${s.address}'s timeline`));
+    assert.deepEqual(await nodeStatus(s).then((n) => [n.status, n.stage]), ['failed', 'root'], `${s.address}: the node state follows both servers' events`);
+  }
+  // Each server's /metrics counts what it served, labelled with its address.
+  const metrics = async (s: Served) => (await fetch(`http://127.0.0.1:${s.apiPort}/metrics`)).text();
+  const [ma, mb] = [await metrics(a), await metrics(b)];
+  assert.match(ma, /^diskless_boots_started_total\{server="127\.0\.0\.2"\} 0$/m);
+  assert.match(mb, /^diskless_boots_failed_total\{server="127\.0\.0\.3",stage="root"\} 1$/m);
+  assert.doesNotMatch(ma, /^diskless_boots_failed_total\{/m, "B's failure is not counted by A");
+  assert.match(ma, /^diskless_bytes_served_total\{server="127\.0\.0\.2",protocol="http"\} [1-9]\d*$/m);
+  assert.match(mb, /^diskless_bytes_served_total\{server="127\.0\.0\.3",protocol="http"\} 0$/m);
+  // B is down while the node reboots through A; started again, B catches up from where it stopped.
+  await b.stop();
+  await report(a, 'cmdline', 'ok', 'duration_ms=4');
+  await report(a, 'booted', 'ok', '');
+  const b2 = await serve(t, dir, '127.0.0.3', url);
+  await waitUntilAsync('B to catch up', async () => timeline(await nodeEvents(b2)).slice(-2).join() === '127.0.0.2 stage cmdline,127.0.0.2 booted booted', 5000);
+  assert.equal(timeline(await nodeEvents(b2)).length, 5, 'nothing twice, nothing lost');
+  assert.equal((await nodeStatus(b2)).status, 'booted');
 });

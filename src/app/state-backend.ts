@@ -21,6 +21,12 @@ import { PgSecretStore } from '../postgres/secret-store.js';
 import { PgBootTokens } from '../postgres/boot-tokens.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import { secretsKeyFile } from '../config/state-config.js';
+import { PgBootEvents } from '../postgres/boot-events.js';
+import { PgRunningVersions } from '../postgres/running-versions.js';
+import { PgDiscovered, readDiscoveredRows } from '../postgres/discovered.js';
+import { discoveredPath, readDiscovered, type DiscoveredMachine, type DiscoveredSource } from '../inventory/discovered.js';
+import { RunningVersions, runningVersionsPath, type RunningVersionStore } from '../images/store/running-versions.js';
+import { bootServerAddresses } from '../config/subnets.js';
 
 /**
  * Where this server keeps its state, chosen by the config's `state:`: JSON files under
@@ -37,8 +43,10 @@ export interface StateBackend {
    * start, apart from its peers', so they rarely race for one address.
    */
   poolCursor(pool: { start: string; end: string } | undefined): PoolCursor;
-  /** Secrets windows and boot tokens shared with the other servers; none: this server's own. */
-  readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource };
+  /** Secrets windows, boot tokens and running versions shared with the other servers; none: this server's own. */
+  readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource; running?: RunningVersionStore; discovered?: DiscoveredSource };
+  /** Boot events shared with the other servers (postgres only). */
+  readonly events?: PgBootEvents;
   /** Every server sharing the state, with its health and the nodes it bound; just this one for files. */
   servers(): ServerList;
   close(): Promise<void>;
@@ -58,16 +66,20 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
   const address = config.server.address;
   const db = await Database.open(state, { applicationName: `diskless ${address}`, logger });
   try {
-    const leases = config.dhcp.mode === 'off' ? undefined : await PgLeaseTable.open(db, { server: address, logger });
+    const leases = config.dhcp.mode === 'off' ? undefined : await PgLeaseTable.open(db, { server: address, logger, offlineGraceMs: state.offlineGraceSec * 1000 });
     const secrets = await PgSecretStore.open(db, { keyFile: secretsKeyFile(config), logger });
     const windows = await PgSecretsWindows.open(db, { windowMs: config.server.secretsWindowSec * 1000, logger });
-    const registry = await ServerRegistry.start(db, { address, bootUrl: httpBaseUrl(config.server), logger, ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }) });
+    const running = await PgRunningVersions.open(db, { logger });
+    const events = await PgBootEvents.open(db, { server: address, logger });
+    const discovered = await PgDiscovered.open(db, { logger });
+    const registry = await ServerRegistry.start(db, { address, addresses: bootServerAddresses(config), bootUrl: httpBaseUrl(config.server), logger, ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }) });
     logger.log('info', 'state in the database', { service: 'database', url: state.url, servers: registry.list().map((s) => `${s.address} ${s.health}`).join(', ') });
     return {
       kind: 'postgres',
       leases,
       peerIsGone: (id) => registry.isGone(id),
-      shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets },
+      shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets, running, discovered },
+      events,
       poolCursor: (pool) => spreadCursor(pool, address),
       servers: () => serverList(registry.list(), address, leases?.boundBy() ?? new Map()),
       close: async () => {
@@ -75,6 +87,9 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
         leases?.close();
         await windows.flush();
         windows.detach();
+        running.detach();
+        await events.close();
+        await discovered.close();
         await registry.stop();
         await db.close();
       },
@@ -114,6 +129,33 @@ export async function openSecrets(config: DisklessConfig, logger?: Logger): Prom
   } catch (e) {
     await db.close();
     throw e;
+  }
+}
+
+/**
+ * Which version each node runs, for the command line: STATE/running-versions.json, or the state
+ * database's when `state:` names one (every server records there).
+ */
+export async function openRunningVersions(config: DisklessConfig, logger?: Logger): Promise<{ running: RunningVersionStore; close(): Promise<void> }> {
+  if (config.state.backend === 'files') return { running: await RunningVersions.read(runningVersionsPath(config.server.stateDir)), close: async () => {} };
+  const db = await Database.open(config.state, { applicationName: 'diskless image', ...(logger ? { logger } : {}) });
+  try {
+    const running = await PgRunningVersions.open(db);
+    return { running, close: async () => { running.detach(); await db.close(); } };
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}
+
+/** The machines not in the inventory that asked for a boot: STATE/discovered.json, or the state database's. */
+export async function readDiscoveredMachines(config: DisklessConfig): Promise<DiscoveredMachine[]> {
+  if (config.state.backend === 'files') return readDiscovered(discoveredPath(config.server.stateDir));
+  const db = await Database.open(config.state, { applicationName: 'diskless node' });
+  try {
+    return [...(await readDiscoveredRows(db)).values()];
+  } finally {
+    await db.close();
   }
 }
 

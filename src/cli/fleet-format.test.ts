@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statusTable } from './fleet-format.js';
+import { serverTable, statusTable } from './fleet-format.js';
 import type { NodeSummary } from '../api/wire.js';
 
 const row = (over: Partial<NodeSummary>): NodeSummary => ({
@@ -22,4 +22,18 @@ test('diskless status: a PORT column once a node came through a relay, "?" for a
     ['-', '52:54:00:00:00:03', '-', 'rack1?'],
     [''],
   ]);
+});
+
+test('diskless status: the server table names every node its DHCP bound, one known only by its switch port too', () => {
+  const nodes = [
+    row({}),
+    // A node without a MAC in the inventory, listed by the machine last taken for it.
+    row({ mac: '52:54:00:00:00:02', hostname: 'r2n7', relayAgent: { circuitId: 'Gi1/0/7', remoteId: 'sw3', trusted: true } }),
+  ];
+  const servers = { state: 'postgres' as const, servers: [
+    { address: '10.0.0.2', name: 'a', bootUrl: 'http://10.0.0.2/', health: 'live' as const, self: true, startedAt: null, heartbeatAt: null,
+      nodes: ['52:54:00:00:00:01', '52:54:00:00:00:02', '52:54:00:00:00:09'] },
+  ] };
+  const table = serverTable(servers, nodes, 0).split('\n');
+  assert.match(table[1]!, /^10\.0\.0\.2\s+a\s+live \(this\)\s+-\s+3: n1, r2n7, 52:54:00:00:00:09$/);
 });

@@ -30,9 +30,12 @@ export function statusTable(nodes: readonly NodeSummary[], now: number): string 
 
 /**
  * The boot servers sharing the state, as `diskless status` prints them below the nodes: health,
- * the age of the last heartbeat, and the nodes each one's DHCP bound (host names where known).
+ * the age of the last heartbeat, and the nodes each one's DHCP bound, by host name where the
+ * node list names the machine (a node known only by its switch port is listed by the MAC of
+ * the machine last taken for it, so it is named too), else by MAC.
  */
-export function serverTable(list: ServerList, names: ReadonlyMap<string, string>, now: number): string {
+export function serverTable(list: ServerList, nodes: readonly NodeSummary[], now: number): string {
+  const names = new Map(nodes.flatMap((n) => (n.hostname ? [[n.mac, n.hostname] as const] : [])));
   const rows = [['SERVER', 'NAME', 'HEALTH', 'HEARTBEAT', 'NODES']];
   for (const s of list.servers) {
     const beat = s.heartbeatAt === null ? '-' : age(now - Date.parse(s.heartbeatAt));

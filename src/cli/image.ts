@@ -1,13 +1,12 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFrom } from '../config/config-path.js';
-import { initrdServerCerts } from '../app/state-backend.js';
+import { initrdServerCerts, openRunningVersions } from '../app/state-backend.js';
 import { buildImage, networkInitrdBuilder, type InitrdBuilder } from '../images/build-image.js';
 import { spawnChrootCommand } from '../images/chroot-command.js';
 import { importImage } from '../images/import-oci.js';
 import { imageShell, type ImageShellResult, type SignalSource } from '../images/image-shell.js';
 import { ImageStore, type InUse } from '../images/store/image-store.js';
-import { RunningVersions, runningVersionsPath } from '../images/store/running-versions.js';
 import { VersionPins, versionPinsPath } from '../images/store/version-pins.js';
 import type { DisklessConfig } from '../config/types.js';
 import { ProgressBar } from './progress.js';
@@ -67,7 +66,8 @@ const ARGS: Record<string, readonly [min: number, max: number, usage: string]> =
  * who is pinned to it (a rollout's pin: the node's next boot loads it).
  */
 async function nodesRunning(config: DisklessConfig): Promise<InUse> {
-  const running = await RunningVersions.read(runningVersionsPath(config.server.stateDir));
+  const { running, close } = await openRunningVersions(config);
+  await close();
   const pins = await VersionPins.read(versionPinsPath(config.server.stateDir));
   const names = new Map(config.nodes.flatMap((n) => (n.mac === undefined ? [] : [[n.mac, n.hostname ? `${n.hostname} (${n.mac})` : n.mac] as const])));
   return (image, version) => {

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { configPath, loadConfigFrom } from '../config/config-path.js';
 import { editConfigFile } from '../inventory/config-file.js';
 import { adoptNode } from '../inventory/adopt.js';
-import { discoveredPath, notInInventory, readDiscovered } from '../inventory/discovered.js';
+import { notInInventory } from '../inventory/discovered.js';
+import { readDiscoveredMachines } from '../app/state-backend.js';
 import { addNode, addProfile, removeNode, removeProfile, setNode, setProfile, type NodeChanges, type NodeSpec, type ProfileChanges, type SwitchPortSpec } from '../inventory/editor.js';
 import { DisklessError } from '../errors/diskless-error.js';
 
@@ -101,7 +102,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     }
     case 'discovered': {
       const c = loadConfigFrom(file);
-      const machines = notInInventory(await readDiscovered(discoveredPath(c.server.stateDir)), (m) => c.nodes.some((n) => n.mac === m));
+      const machines = notInInventory(await readDiscoveredMachines(c), (m) => c.nodes.some((n) => n.mac === m));
       process.stdout.write(`${'MAC'.padEnd(18)} ${'ARCH'.padEnd(12)} ${'VENDOR CLASS'.padEnd(34)} ${'LAST SEEN'.padEnd(20)} COUNT\n`);
       for (const m of machines) {
         const seen = `${m.lastSeen.slice(0, 10)} ${m.lastSeen.slice(11, 19)}Z`;
@@ -113,8 +114,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       if (!mac) throw new DisklessError('DL_INVALID', 'node adopt: the MAC of a discovered machine is required');
       const hostname = values['hostname'];
       if (typeof hostname !== 'string') throw new DisklessError('DL_INVALID', 'node adopt: --hostname H is required');
-      const stateDir = loadConfigFrom(file).server.stateDir;
-      const seen = new Set((await readDiscovered(discoveredPath(stateDir))).map((m) => m.mac));
+      const seen = new Set((await readDiscoveredMachines(loadConfigFrom(file))).map((m) => m.mac));
       const spec = { mac, hostname, profile: str(values['profile']), address: str(values['address']) };
       await editConfigFile(file, (text) => adoptNode(text, spec, (m) => seen.has(m), file));
       process.stdout.write(`adopted ${mac} as ${hostname} in ${file}\n`);

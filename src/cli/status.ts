@@ -56,7 +56,7 @@ export async function statusCommand(argv: string[], io: CliIo = {}): Promise<num
   // Several servers share the state: which are up, and which nodes each one's DHCP bound.
   if (!values.json && config.state.backend === 'postgres') {
     const servers = await getJson<ServerList>(`${apiBase(config)}/servers`, apiTls(config));
-    out(`\n${serverTable(servers, new Map(config.nodes.flatMap((n) => (n.mac === undefined || n.hostname === undefined ? [] : [[n.mac, n.hostname] as const]))), (io.now ?? Date.now)())}`);
+    out(`\n${serverTable(servers, nodes, (io.now ?? Date.now)())}`);
   }
   return 0;
 }

@@ -74,7 +74,15 @@ export function notInInventory(machines: DiscoveredMachine[], isNode: (mac: stri
  * rewritten (temp + fsync + rename) at most once per writeIntervalMs, since a booting machine
  * sends several requests a second and PXE retries are bursty.
  */
-export class DiscoveredStore {
+/** Where sightings are kept: this file, or the state database several servers share. */
+export interface DiscoveredSource {
+  record(s: Sighting): void;
+  has(mac: string): boolean;
+  list(isNode?: (mac: string) => boolean): DiscoveredMachine[];
+  close(): Promise<void>;
+}
+
+export class DiscoveredStore implements DiscoveredSource {
   readonly #now: () => number;
   readonly #max: number;
   readonly #log: Logger;

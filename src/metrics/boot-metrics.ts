@@ -17,6 +17,8 @@ const STAGE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
  */
 export class BootMetrics {
   readonly registry = new Registry();
+  /** On every sample: `server` when several boot servers share the state (each exposes its own counts). */
+  readonly #constLabels: Record<string, string>;
   readonly #started = this.registry.counter({ name: 'diskless_boots_started_total', help: 'Boots begun: firmware DHCP, or a first stage report without our DHCP.' });
   readonly #finished = this.registry.counter({ name: 'diskless_boots_finished_total', help: 'Boots that reached the booted report of the real system.' });
   readonly #failed = this.registry.counter({ name: 'diskless_boots_failed_total', help: 'Boots that a node reported failed, by the stage that failed.', labelNames: ['stage'] });
@@ -28,7 +30,8 @@ export class BootMetrics {
   /** Open transfers by "protocol peer": a refused connection's error must not end someone else's. */
   readonly #open = new Set<string>();
 
-  constructor() {
+  constructor(o: { server?: string } = {}) {
+    this.#constLabels = o.server === undefined ? {} : { server: o.server };
     // Every series exists from the start, so dashboards and alerts see 0 rather than nothing.
     this.#started.inc({}, 0);
     this.#finished.inc({}, 0);
@@ -71,7 +74,7 @@ export class BootMetrics {
   }
 
   expose(): string {
-    return this.registry.expose();
+    return this.registry.expose(this.#constLabels);
   }
 
   #transfer(protocol: 'tftp' | 'nbd', e: BootEvent, begins: boolean, ends: boolean): void {

@@ -19,7 +19,7 @@ interface MetricOptions {
 interface Exposable {
   readonly name: string;
   header(): string;
-  samples(): string;
+  samples(constLabels?: Labels): string;
 }
 
 abstract class Metric<V> implements Exposable {
@@ -54,7 +54,7 @@ abstract class Metric<V> implements Exposable {
     return `# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.type}\n`;
   }
 
-  abstract samples(): string;
+  abstract samples(constLabels?: Labels): string;
 }
 
 export class Counter extends Metric<number> {
@@ -69,8 +69,8 @@ export class Counter extends Metric<number> {
     return this.entry(labels, () => 0).value;
   }
 
-  samples(): string {
-    return [...this.series.values()].map((s) => sample(this.name, s.labels, s.value)).join('');
+  samples(constLabels: Labels = {}): string {
+    return [...this.series.values()].map((s) => sample(this.name, { ...constLabels, ...s.labels }, s.value)).join('');
   }
 }
 
@@ -89,8 +89,8 @@ export class Gauge extends Metric<number> {
     return this.entry(labels, () => 0).value;
   }
 
-  samples(): string {
-    return [...this.series.values()].map((s) => sample(this.name, s.labels, s.value)).join('');
+  samples(constLabels: Labels = {}): string {
+    return [...this.series.values()].map((s) => sample(this.name, { ...constLabels, ...s.labels }, s.value)).join('');
   }
 }
 
@@ -119,9 +119,10 @@ export class Histogram extends Metric<HistogramValue> {
     v.count++;
   }
 
-  samples(): string {
+  samples(constLabels: Labels = {}): string {
     let out = '';
-    for (const { labels, value } of this.series.values()) {
+    for (const { labels: own, value } of this.series.values()) {
+      const labels = { ...constLabels, ...own };
       // Buckets are cumulative: each count already includes every smaller bucket.
       for (const [i, upper] of this.buckets.entries()) out += sample(`${this.name}_bucket`, { ...labels, le: formatNumber(upper) }, value.counts[i]!);
       out += sample(`${this.name}_bucket`, { ...labels, le: '+Inf' }, value.count);
@@ -147,9 +148,15 @@ export class Registry {
     return this.#add(new Histogram(opts));
   }
 
-  /** The whole registry in text format 0.0.4; serve it with PROMETHEUS_CONTENT_TYPE. */
-  expose(): string {
-    return [...this.#metrics.values()].map((m) => m.header() + m.samples()).join('');
+  /**
+   * The whole registry in text format 0.0.4; serve it with PROMETHEUS_CONTENT_TYPE.
+   * `constLabels` go first on every sample (e.g. which of several boot servers this is).
+   */
+  expose(constLabels: Labels = {}): string {
+    for (const l of Object.keys(constLabels)) {
+      if (!LABEL_NAME.test(l) || l.startsWith('__')) throw new Error(`Cannot expose metrics: invalid label name ${JSON.stringify(l)}`);
+    }
+    return [...this.#metrics.values()].map((m) => m.header() + m.samples(constLabels)).join('');
   }
 
   #add<M extends Exposable>(m: M): M {

@@ -41,6 +41,7 @@ export class Database implements Queryable {
   readonly #resync = new Set<() => void>();
   #listenClient: pg.Client | undefined;
   #closed = false;
+  #reachedAt = Date.now();
   #reconnectDelay = RECONNECT_MIN_MS;
   #reconnectTimer: NodeJS.Timeout | undefined;
   /** Whether the LISTEN connection is up (false while it reconnects). */
@@ -71,7 +72,13 @@ export class Database implements Queryable {
 
   async query<R extends Row = Row>(text: string, values?: unknown[]): Promise<R[]> {
     const result = await this.#pool.query<R>(text, values);
+    this.#reachedAt = Date.now();
     return result.rows;
+  }
+
+  /** When a query last succeeded (ms since the epoch; the heartbeat queries every 2 s). */
+  get reachedAt(): number {
+    return this.#reachedAt;
   }
 
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */

@@ -40,14 +40,15 @@ interface Server {
 }
 
 /** One boot server's DHCP over the shared database, as startServices wires it. */
-async function server(cfg: PostgresStateConfig, client: TestDhcpClient, address: string, cursorAt?: string): Promise<Server> {
+async function server(cfg: PostgresStateConfig, client: TestDhcpClient, address: string, cursorAt?: string, subnet?: { serverAddress: string }, offlineGraceMs?: number): Promise<Server> {
   const db = await Database.open(cfg);
-  const leases = await PgLeaseTable.open(db, { server: address });
-  const registry = await ServerRegistry.start(db, { address, bootUrl: `http://${address}/`, heartbeatMs: 100, goneAfterMs: 1000 });
+  const leases = await PgLeaseTable.open(db, { server: address, ...(offlineGraceMs === undefined ? {} : { offlineGraceMs }) });
+  const addresses = [address, ...(subnet ? [subnet.serverAddress] : [])];
+  const registry = await ServerRegistry.start(db, { address, addresses, bootUrl: `http://${address}/`, heartbeatMs: 100, goneAfterMs: 1000 });
   const cursor = new PoolCursor();
   if (cursorAt !== undefined) cursor.next = parseIpv4(cursorAt);
   const dhcp = bootDhcpServer({
-    settings: singleSubnet(loopbackSettings(client.port, { serverAddress: address, pool: POOL })),
+    settings: singleSubnet(loopbackSettings(client.port, { serverAddress: subnet?.serverAddress ?? address, pool: POOL })),
     lookupNode: () => undefined,
     leaseStore: leases,
     peerIsGone: (id) => registry.isGone(id),
@@ -189,6 +190,71 @@ describe('DHCP across servers sharing one database (two DhcpServers, real packet
     const offer3 = await client.reply(0x2007);
     assert.notEqual(offer3.yiaddr, offer.yiaddr);
     assert.notEqual(offer3.yiaddr, offer2.yiaddr);
+  });
+
+  it("a gone peer's clients are taken over when they name its subnet's server_address, not only its server.address", async () => {
+    const cluster = await pg.cluster();
+    const cfg = await cluster.database();
+    const client = await clientOn('0.0.0.0');
+    // A's server.address is 127.0.0.1; the subnet its clients are in is served as 127.0.0.3.
+    const a = await server(cfg, client, '127.0.0.1', undefined, { serverAddress: '127.0.0.3' });
+    const b = await server(cfg, client, '127.0.0.2', '127.0.0.150');
+    const m = mac(0x111);
+    await client.send(clientPacket({ type: DhcpMessageType.Discover, mac: m, xid: 0x2101, ...PXE }), a.port);
+    const offer = await client.reply(0x2101);
+    assert.equal(serverIdOf(offer), '127.0.0.3');
+    const select = clientPacket({ type: DhcpMessageType.Request, mac: m, xid: 0x2102, serverId: '127.0.0.3', requestedIp: offer.yiaddr, ...PXE });
+    await waitUntil('B to have heard A\'s offer', () => b.leases.isHeldBy(offer.yiaddr, m));
+    assert.equal(b.registry.isGone('127.0.0.3'), false);
+    await client.send(select, b.port);
+    assert.equal(await client.gotReply(0x2102, 500), false, 'B answered a REQUEST meant for live A');
+    await a.stop();
+    await b.registry.beat();
+    assert.equal(b.registry.isGone('127.0.0.3'), true, "A's subnet address is A's, and A is gone");
+    assert.equal(b.registry.isGone('127.0.0.9'), false, 'an address no server has is nobody that died');
+    await client.send({ ...select, xid: 0x2103 }, b.port);
+    const ack = await client.reply(0x2103);
+    assert.equal(type(ack), DhcpMessageType.Ack);
+    assert.equal(ack.yiaddr, offer.yiaddr);
+    assert.equal(serverIdOf(ack), b.address);
+  });
+
+  it('within offline_grace a client keeps the address the database gave it (ACKed, offered again) and nothing else is handed out; the renewals are written when the database returns', async () => {
+    const cluster = await pg.cluster();
+    const cfg = await cluster.database();
+    // Any address: the renewal's ACK goes to the client's address (ciaddr).
+    const client = await clientOn('0.0.0.0');
+    const a = await server(cfg, client, '127.0.0.1', undefined, undefined, 60_000);
+    const m1 = mac(0x301);
+    await client.send(clientPacket({ type: DhcpMessageType.Discover, mac: m1, xid: 0x4001, ...PXE }), a.port);
+    const offer = await client.reply(0x4001);
+    await client.send(clientPacket({ type: DhcpMessageType.Request, mac: m1, xid: 0x4002, serverId: a.address, requestedIp: offer.yiaddr, ...PXE }), a.port);
+    assert.equal(type(await client.reply(0x4002)), DhcpMessageType.Ack);
+    const [before] = await cluster.sql(cfg.database, `SELECT expires_at FROM dhcp_leases WHERE mac = '${m1}'`);
+    await cluster.stopServer();
+    try {
+      // Renewing (ciaddr): ACKed from the copy.
+      await client.send(clientPacket({ type: DhcpMessageType.Request, mac: m1, xid: 0x4003, ciaddr: offer.yiaddr, ...PXE }), a.port);
+      const renewed = await client.reply(0x4003);
+      assert.equal(type(renewed), DhcpMessageType.Ack);
+      assert.equal(renewed.yiaddr, offer.yiaddr);
+      // Rebooting (DISCOVER): offered its own address again.
+      await client.send(clientPacket({ type: DhcpMessageType.Discover, mac: m1, xid: 0x4004, ...PXE }), a.port);
+      assert.equal((await client.reply(0x4004)).yiaddr, offer.yiaddr);
+      // A client the database never gave an address gets nothing.
+      await client.send(clientPacket({ type: DhcpMessageType.Discover, mac: mac(0x302), xid: 0x4005, ...PXE }), a.port);
+      assert.equal(await client.gotReply(0x4005, 1500), false, 'a new address was offered without the database');
+    } finally {
+      await cluster.startServer();
+    }
+    await waitUntil('the listening connection to come back', () => a.db.listening, 30_000);
+    let after: unknown;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+      [after] = (await cluster.sql(cfg.database, `SELECT expires_at FROM dhcp_leases WHERE mac = '${m1}'`)).map((r) => r.expires_at);
+      if (Number(after) > Number(before!.expires_at)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(Number(after) > Number(before!.expires_at), 'the renewal made without the database was written when it returned');
   });
 
   it('without the database no address is handed out; when it returns the servers go on by themselves', async () => {

@@ -14,6 +14,13 @@ export interface PgLeaseTableOptions {
   maxDeclined?: number;
   /** Changes waiting for the database at once; more are shed. Default DEFAULT_MAX_PENDING. */
   maxPending?: number;
+  /**
+   * state.offline_grace: for this long after the database was last reached, a client whose
+   * binding the copy holds (unexpired, its MAC and address) is still ACKed for that address and
+   * offered it again; the renewals are written when the database returns. Nothing else is
+   * handed out. Default 0: nothing at all without the database.
+   */
+  offlineGraceMs?: number;
   logger?: Logger;
 }
 
@@ -76,8 +83,13 @@ export class PgLeaseTable implements LeaseTable {
   readonly #maxPending: number;
   #unlisten: (() => void) | undefined;
   #unresync: (() => void) | undefined;
+  readonly #graceMs: number;
+  /** Renewals ACKed from the copy while the database was away, by MAC: written when it returns. */
+  readonly #owed = new Map<string, Record<string, unknown>>();
+  #graceLogged = 0;
 
   private constructor(db: Database, o: PgLeaseTableOptions) {
+    this.#graceMs = o.offlineGraceMs ?? 0;
     this.#db = db;
     this.#server = o.server;
     this.#now = o.now ?? Date.now;
@@ -90,7 +102,9 @@ export class PgLeaseTable implements LeaseTable {
     const t = new PgLeaseTable(db, o);
     // Listening first, then reading: a change made in between is heard (and ignored if older).
     t.#unlisten = await db.listen(LEASE_CHANNEL, (payload) => t.#heard(payload));
-    t.#unresync = db.onResync(() => void t.reload().catch((e: unknown) => t.#log.log('warn', 'lease table not reread', { error: String(e) })));
+    t.#unresync = db.onResync(() => {
+      void t.#payOwed().then(() => t.reload()).catch((e: unknown) => t.#log.log('warn', 'lease table not reread', { error: String(e) }));
+    });
     await t.reload();
     return t;
   }
@@ -165,6 +179,17 @@ export class PgLeaseTable implements LeaseTable {
       // Only a claim can lose to another client; a release or decline the row no longer
       // matches simply changes nothing (as with the file).
       if (!result.ok && (action.kind === 'offer' || action.kind === 'bind')) throw new LeaseConflictError(action.ip);
+    }, (e: unknown) => {
+      if ((action.kind === 'offer' || action.kind === 'bind') && this.#withinGrace(action.mac, action.ip, now)) {
+        // The address is this client's in the database already: keeping it costs nobody an
+        // address. The renewal is owed to the table and written when the database returns.
+        if (action.kind === 'bind') this.#owed.set(action.mac, arg);
+        if (this.#graceLogged++ % 100 === 0) {
+          this.#log.log('error', 'the state database is unreachable: renewing cached bindings only (state.offline_grace), no new addresses', { mac: action.mac, ip: action.ip, renewed: this.#graceLogged, error: String(e) });
+        }
+        return;
+      }
+      throw e;
     });
     this.#inFlight.add(action.mac);
     this.#track(durable, action.mac);
@@ -216,6 +241,29 @@ export class PgLeaseTable implements LeaseTable {
         if ((code !== '40P01' && code !== '40001') || attempt >= 3) throw e;
       }
     }
+  }
+
+  /** The database was reached within the grace and the copy holds this client's unexpired binding of `ip`. */
+  #withinGrace(mac: string, ip: string, now: number): boolean {
+    if (this.#graceMs <= 0 || now - this.#db.reachedAt > this.#graceMs) return false;
+    const lease = this.#byIp.get(ip);
+    return lease !== undefined && lease.state === 'bound' && lease.mac === mac && lease.expiresAt > now;
+  }
+
+  /** Writes the renewals ACKed while the database was away (each as it was ACKed). */
+  async #payOwed(): Promise<void> {
+    const owed = [...this.#owed.values()];
+    this.#owed.clear();
+    if (owed.length === 0) return;
+    this.#graceLogged = 0;
+    const now = this.#now();
+    const results = await Promise.all(owed.map((arg) => this.#enqueue({ ...arg, now }).catch((e: unknown) => {
+      this.#owed.set(String(arg.mac), arg);
+      throw e;
+    })));
+    for (const r of results) for (const row of r.rows) this.#apply(row);
+    const lost = results.filter((r) => !r.ok).length;
+    this.#log.log(lost ? 'warn' : 'info', 'the state database is back: renewals made without it written', { renewed: owed.length, refused: lost });
   }
 
   #hasOwnOffer(mac: string, except: string | undefined): boolean {

@@ -228,6 +228,70 @@ CREATE TABLE secrets_key_check (
 ALTER TABLE diskless_servers ADD COLUMN tls_cert text;
 `,
   },
+  {
+    version: 6,
+    description: "every address each boot server answers DHCP as (its subnets' server_address)",
+    sql: `
+-- server.address and every dhcp.subnets server_address: a client names any of them in option 54.
+ALTER TABLE diskless_servers ADD COLUMN addresses text[] NOT NULL DEFAULT '{}';
+UPDATE diskless_servers SET addresses = ARRAY[address];
+`,
+  },
+  {
+    version: 7,
+    description: 'boot events shared by every boot server, and which versions the nodes run',
+    sql: `
+-- Every boot event any server recorded (a NewBootEvent as JSON), in the order of its id.
+CREATE TABLE boot_events (
+  id bigserial PRIMARY KEY,
+  -- The server that saw it (its server.address).
+  server text NOT NULL,
+  event jsonb NOT NULL
+);
+-- How far each server has read the others' events, so a restart resumes where it stopped.
+CREATE TABLE boot_event_cursors (
+  server text PRIMARY KEY,
+  last_id bigint NOT NULL
+);
+-- Adds a server's events. Ids are taken and committed under one lock, so they become visible
+-- in id order and a reader following the ids never skips one committed late. Events beyond
+-- the newest 'keep' are deleted. Announced on diskless_events (the payload: the newest id).
+CREATE FUNCTION diskless_events_add(p_server text, p_events jsonb, p_keep bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  newest bigint;
+BEGIN
+  -- The key: "dl" "ev" as two 16-bit halves.
+  PERFORM pg_advisory_xact_lock(1684825462);
+  INSERT INTO boot_events (server, event) SELECT p_server, value FROM jsonb_array_elements(p_events) WITH ORDINALITY ORDER BY ordinality;
+  SELECT max(id) INTO newest FROM boot_events;
+  DELETE FROM boot_events WHERE id <= newest - p_keep;
+  PERFORM pg_notify('diskless_events', newest::text);
+  RETURN newest;
+END
+$$;
+
+-- Machines the inventory does not list that asked any server for an address or a boot script.
+CREATE TABLE discovered_machines (
+  mac text PRIMARY KEY,
+  first_seen timestamptz NOT NULL,
+  last_seen timestamptz NOT NULL,
+  count bigint NOT NULL,
+  vendor_class text,
+  arch text,
+  user_class text,
+  last_ip text
+);
+CREATE INDEX discovered_machines_last_seen ON discovered_machines (last_seen);
+
+-- The stored version each node was last handed (image rm and GC keep it).
+CREATE TABLE running_versions (
+  mac text PRIMARY KEY,
+  image text NOT NULL,
+  version text NOT NULL,
+  since text NOT NULL
+);
+`,
+  },
 ];
 
 /** The newest schema this server knows. */

@@ -6,6 +6,8 @@ import type { Database, Queryable } from './database.js';
 export interface ServerRecord {
   /** Its DHCP server identifier and boot address (server.address). */
   address: string;
+  /** Every address it answers DHCP as: address first, then its subnets' server_address. */
+  addresses: string[];
   name: string;
   bootUrl: string;
   startedAt: string;
@@ -17,6 +19,11 @@ export interface ServerRecord {
 
 export interface ServerRegistryOptions {
   address: string;
+  /**
+   * Every address the server answers DHCP as (server.address and each subnet's
+   * server_address; clients name one of them in option 54). Default: just `address`.
+   */
+  addresses?: readonly string[];
   bootUrl: string;
   name?: string;
   /** Its TLS certificate (PEM), which the initrds built by any server carry. */
@@ -37,7 +44,8 @@ export interface ServerRegistryOptions {
  */
 export class ServerRegistry {
   readonly #db: Database;
-  readonly #o: Required<Omit<ServerRegistryOptions, 'logger' | 'tlsCert'>>;
+  readonly #o: Required<Omit<ServerRegistryOptions, 'logger' | 'tlsCert' | 'addresses'>>;
+  readonly #addresses: string[];
   readonly #tlsCert: string | null;
   readonly #log: Logger;
   #servers = new Map<string, ServerRecord>();
@@ -50,26 +58,31 @@ export class ServerRegistry {
     this.#o = { name: o.name ?? hostname(), heartbeatMs: o.heartbeatMs ?? 2000, goneAfterMs: o.goneAfterMs ?? 10_000, address: o.address, bootUrl: o.bootUrl };
     this.#log = (o.logger ?? nullLogger).child({ service: 'servers' });
     this.#tlsCert = o.tlsCert ?? null;
+    this.#addresses = [...new Set([o.address, ...(o.addresses ?? [])])];
   }
 
   /** Registers this server (live from now) and starts its heartbeat. */
   static async start(db: Database, o: ServerRegistryOptions): Promise<ServerRegistry> {
     const r = new ServerRegistry(db, o);
     await db.query(
-      `INSERT INTO diskless_servers (address, name, boot_url, tls_cert) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (address) DO UPDATE SET name = EXCLUDED.name, boot_url = EXCLUDED.boot_url,
+      `INSERT INTO diskless_servers (address, name, boot_url, tls_cert, addresses) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (address) DO UPDATE SET name = EXCLUDED.name, boot_url = EXCLUDED.boot_url, addresses = EXCLUDED.addresses,
          tls_cert = COALESCE(EXCLUDED.tls_cert, diskless_servers.tls_cert),
          started_at = now(), heartbeat_at = now(), stopped_at = NULL`,
-      [r.#o.address, r.#o.name, r.#o.bootUrl, r.#tlsCert]);
+      [r.#o.address, r.#o.name, r.#o.bootUrl, r.#tlsCert, r.#addresses]);
     await r.#read();
     r.#schedule();
     return r;
   }
 
-  /** Another server of ours by this address is gone; false for ourselves and for addresses we do not know. */
+  /**
+   * The server answering DHCP as `address` (its server.address or one of its subnets'
+   * server_address) is gone; false for any address of ours and for addresses we do not know.
+   */
   isGone(address: string): boolean {
-    if (address === this.#o.address) return false;
-    return this.#servers.get(address)?.health === 'gone';
+    if (this.#addresses.includes(address)) return false;
+    const owner = this.#servers.get(address) ?? [...this.#servers.values()].find((s) => s.addresses.includes(address));
+    return owner?.health === 'gone';
   }
 
   /** Every server the database knows, this one included, by address. */
@@ -117,8 +130,8 @@ export class ServerRegistry {
   }
 
   async #read(): Promise<void> {
-    const rows = await this.#db.query<{ address: string; name: string; boot_url: string; started_at: Date; heartbeat_at: Date; stopped_at: Date | null; age_ms: number }>(
-      `SELECT address, name, boot_url, started_at, heartbeat_at, stopped_at,
+    const rows = await this.#db.query<{ address: string; addresses: string[]; name: string; boot_url: string; started_at: Date; heartbeat_at: Date; stopped_at: Date | null; age_ms: number }>(
+      `SELECT address, addresses, name, boot_url, started_at, heartbeat_at, stopped_at,
               (extract(epoch FROM now() - heartbeat_at) * 1000)::float8 AS age_ms
          FROM diskless_servers`);
     const next = new Map<string, ServerRecord>();
@@ -126,6 +139,7 @@ export class ServerRegistry {
       const gone = r.stopped_at !== null || r.age_ms > this.#o.goneAfterMs;
       next.set(r.address, {
         address: r.address,
+        addresses: r.addresses.includes(r.address) ? r.addresses : [r.address, ...r.addresses],
         name: r.name,
         bootUrl: r.boot_url,
         startedAt: r.started_at.toISOString(),

@@ -28,13 +28,22 @@ const RUNNING_FILE: StateFileFormat<Map<string, RunningRecord>> = {
   encode: (records) => ({ nodes: Object.fromEntries(records) }),
 };
 
+/** Which stored version each node was last given: this file, or the state database's table. */
+export interface RunningVersionStore {
+  /** Records (and stores) that the server handed `mac` IMAGE@VERSION. */
+  record(mac: string, image: string, version: string): Promise<void>;
+  /** MACs running NAME@VERSION, restricted to `known` (nodes still in the inventory) when given. */
+  runners(image: string, version: string, known?: ReadonlySet<string>): string[];
+  all(): ReadonlyMap<string, RunningRecord>;
+}
+
 /**
  * Which stored version each node was last given, kept in STATE/running-versions.json by the boot
  * server and read by `image rm` and GC. A node runs the version of its last boot script until
  * it asks for the next one, so one record per node is the whole truth the server can know;
  * a machine switched off for good still holds its version until it leaves the inventory.
  */
-export class RunningVersions {
+export class RunningVersions implements RunningVersionStore {
   readonly #records = new Map<string, RunningRecord>();
   #loaded = false;
   readonly #file: StateFileWriter<Map<string, RunningRecord>>;
