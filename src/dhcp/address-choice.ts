@@ -1,6 +1,6 @@
 import { formatIpv4, parseIpv4 } from '../net/ipv4.js';
 import type { DhcpNode, DhcpSettings } from './settings.js';
-import type { LeaseView } from './lease-store.js';
+import type { LeaseView } from './lease-table.js';
 
 export type AddressSource = 'reservation' | 'lease' | 'requested' | 'pool';
 export type AddressChoice = { ok: true; ip: string; source: AddressSource } | { ok: false; reason: string };

@@ -1,4 +1,44 @@
-import type { LeaseAction, LeaseView, Lease } from './lease-store.js';
+export type LeaseState = 'offered' | 'bound' | 'declined';
+
+export interface Lease {
+  ip: string;
+  /** The client holding it; for a declined address, the client that declined it. */
+  mac: string;
+  state: LeaseState;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+  hostname?: string;
+  /** The inventory node the client was taken for (nodeKey), when it is one. */
+  node?: string;
+}
+
+/** What the policy may ask of the lease table; the policy itself never writes. */
+export type LeaseAction =
+  | { kind: 'offer'; mac: string; ip: string; holdSec: number; node?: string }
+  | { kind: 'bind'; mac: string; ip: string; leaseSec: number; hostname?: string; node?: string }
+  | { kind: 'release'; mac: string; ip: string }
+  | { kind: 'decline'; mac: string; ip: string; holdSec: number }
+  /**
+   * The client took another server's offer (RFC 2131 §4.3.2, SELECTING) of `ip` (its option
+   * 50): where servers share the table, an offer of that same address is the chosen server's.
+   */
+  | { kind: 'cancel-offer'; mac: string; ip?: string };
+
+/** The read side the policy sees. */
+export interface LeaseView {
+  /** This client's lease, current or expired (an expired one is still its preferred address). */
+  leaseForMac(mac: string): Lease | undefined;
+  /**
+   * No unexpired lease of another client and no unexpired decline holds `ip`. A lease of the
+   * same inventory node `node` (another machine on its switch port: a replaced mainboard) is
+   * not another client's.
+   */
+  isAvailable(ip: string, mac: string, node?: string): boolean;
+  /** `ip` is offered or bound to `mac` right now (an unexpired offer or lease). */
+  isHeldBy(ip: string, mac: string): boolean;
+  /** Whatever entry `ip` has, expired or not (an expired offer is a client that may still ask). */
+  leaseForIp(ip: string): Lease | undefined;
+}
 
 /**
  * The lease table behind a DHCP server, wherever it is kept: STATE/dhcp-leases.json for one

@@ -1,7 +1,7 @@
 import type { DhcpPacket } from '../protocols/dhcp/packet.js';
 import type { ClientClass } from './classify-client.js';
 import type { DhcpNode, DhcpSettings, LoaderChoice } from './settings.js';
-import type { LeaseAction, LeaseView } from './lease-store.js';
+import type { LeaseAction, LeaseView } from './lease-table.js';
 import type { PoolCursor } from './address-choice.js';
 
 export interface DhcpPolicyInput {

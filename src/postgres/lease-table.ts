@@ -1,4 +1,4 @@
-import type { Lease, LeaseAction, LeaseState } from '../dhcp/lease-store.js';
+import type { Lease, LeaseAction, LeaseState } from '../dhcp/lease-table.js';
 import { MAX_DECLINED } from '../dhcp/lease-store.js';
 import { LeaseBusyError, LeaseConflictError, type LeaseChange, type LeaseTable } from '../dhcp/lease-table.js';
 import { nullLogger, type Logger } from '../log/logger.js';
