@@ -82,6 +82,28 @@ export interface DiscoveredSource {
   close(): Promise<void>;
 }
 
+/**
+ * Merges a sighting into the machines known, ordered oldest sighting first, and drops the
+ * oldest beyond `max`. A later request may lack an option an earlier one had (iPXE sends no
+ * option 60 in some builds): what is known is kept rather than forgotten.
+ */
+export function recordSighting(machines: Map<string, DiscoveredMachine>, s: Sighting, at: string, max: number): void {
+  const m: DiscoveredMachine = machines.get(s.mac) ?? { mac: s.mac, firstSeen: at, lastSeen: at, count: 0 };
+  m.lastSeen = at;
+  m.count += 1;
+  if (s.vendorClass !== undefined) m.vendorClass = s.vendorClass;
+  if (s.arch !== undefined) m.arch = s.arch;
+  if (s.userClass !== undefined) m.userClass = s.userClass;
+  if (s.ip !== undefined) m.lastIp = s.ip;
+  // Re-inserting keeps the map ordered by last sighting, so trimming drops the oldest.
+  machines.delete(s.mac);
+  machines.set(s.mac, m);
+  for (const mac of machines.keys()) {
+    if (machines.size <= max) break;
+    machines.delete(mac);
+  }
+}
+
 export class DiscoveredStore implements DiscoveredSource {
   readonly #now: () => number;
   readonly #max: number;
@@ -120,21 +142,7 @@ export class DiscoveredStore implements DiscoveredSource {
   }
 
   record(s: Sighting): void {
-    const at = new Date(this.#now()).toISOString();
-    const old = this.#machines.get(s.mac);
-    const m: DiscoveredMachine = old ?? { mac: s.mac, firstSeen: at, lastSeen: at, count: 0 };
-    m.lastSeen = at;
-    m.count += 1;
-    // A later request may lack an option an earlier one had (iPXE sends no option 60 in some
-    // builds): keep what is known rather than forget it.
-    if (s.vendorClass !== undefined) m.vendorClass = s.vendorClass;
-    if (s.arch !== undefined) m.arch = s.arch;
-    if (s.userClass !== undefined) m.userClass = s.userClass;
-    if (s.ip !== undefined) m.lastIp = s.ip;
-    // Re-inserting keeps the map ordered by last sighting, so trimming drops the oldest.
-    this.#machines.delete(s.mac);
-    this.#machines.set(s.mac, m);
-    this.#trim();
+    recordSighting(this.#machines, s, new Date(this.#now()).toISOString(), this.#max);
     this.#file.changed();
   }
 

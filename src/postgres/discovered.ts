@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_DISCOVERED, notInInventory, type DiscoveredMachine, type DiscoveredSource, type Sighting } from '../inventory/discovered.js';
+import { DEFAULT_MAX_DISCOVERED, notInInventory, recordSighting, type DiscoveredMachine, type DiscoveredSource, type Sighting } from '../inventory/discovered.js';
 import { nullLogger, type Logger } from '../log/logger.js';
 import type { Database, Queryable } from './database.js';
 
@@ -54,20 +54,7 @@ export class PgDiscovered implements DiscoveredSource {
 
   record(s: Sighting): void {
     const at = new Date(this.#now()).toISOString();
-    const old = this.#machines.get(s.mac);
-    const m: DiscoveredMachine = old ?? { mac: s.mac, firstSeen: at, lastSeen: at, count: 0 };
-    m.lastSeen = at;
-    m.count += 1;
-    if (s.vendorClass !== undefined) m.vendorClass = s.vendorClass;
-    if (s.arch !== undefined) m.arch = s.arch;
-    if (s.userClass !== undefined) m.userClass = s.userClass;
-    if (s.ip !== undefined) m.lastIp = s.ip;
-    this.#machines.delete(s.mac);
-    this.#machines.set(s.mac, m);
-    for (const mac of this.#machines.keys()) {
-      if (this.#machines.size <= this.#max) break;
-      this.#machines.delete(mac);
-    }
+    recordSighting(this.#machines, s, at, this.#max);
     const d = this.#deltas.get(s.mac) ?? { mac: s.mac, first: at, last: at, count: 0 };
     d.last = at;
     d.count += 1;
