@@ -1,4 +1,4 @@
-import type { RunningRecord, RunningVersionStore } from '../images/store/running-versions.js';
+import { runnersOf, type RunningRecord, type RunningVersionStore } from '../images/store/running-versions.js';
 import { nullLogger, type Logger } from '../log/logger.js';
 import type { Database } from './database.js';
 
@@ -50,9 +50,7 @@ export class PgRunningVersions implements RunningVersionStore {
   }
 
   runners(image: string, version: string, known?: ReadonlySet<string>): string[] {
-    return [...this.#records]
-      .filter(([mac, r]) => r.image === image && r.version === version && (known === undefined || known.has(mac)))
-      .map(([mac]) => mac);
+    return runnersOf(this.#records, image, version, known);
   }
 
   all(): ReadonlyMap<string, RunningRecord> {

@@ -79,14 +79,19 @@ export class RunningVersions implements RunningVersionStore {
 
   /** MACs running NAME@VERSION, restricted to `known` (nodes still in the inventory) when given. */
   runners(image: string, version: string, known?: ReadonlySet<string>): string[] {
-    return [...this.#records]
-      .filter(([mac, r]) => r.image === image && r.version === version && (known === undefined || known.has(mac)))
-      .map(([mac]) => mac);
+    return runnersOf(this.#records, image, version, known);
   }
 
   all(): ReadonlyMap<string, RunningRecord> {
     return this.#records;
   }
+}
+
+/** MACs in `records` running NAME@VERSION, restricted to `known` when given. */
+export function runnersOf(records: ReadonlyMap<string, RunningRecord>, image: string, version: string, known?: ReadonlySet<string>): string[] {
+  return [...records]
+    .filter(([mac, r]) => r.image === image && r.version === version && (known === undefined || known.has(mac)))
+    .map(([mac]) => mac);
 }
 
 export function runningVersionsPath(stateDir: string): string {
