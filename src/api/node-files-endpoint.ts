@@ -14,6 +14,10 @@ import type { AlertHook } from '../identity/alerts.js';
 import { peerIp } from '../events/peer-address.js';
 import type { AddressOwner } from '../identity/address-owner.js';
 import type { SecretsWindowStore } from '../identity/secrets-windows.js';
+import { newReportId, reportKey } from '../identity/report-proof.js';
+
+/** The answer's header that hands /init its report id and key for this boot: "ID KEY". */
+export const REPORT_KEY_HEADER = 'x-diskless-report-key';
 
 export const NODE_FILES_PATH = endpointPath('nodeFiles');
 const MAX_BODY = 1024;
@@ -41,7 +45,7 @@ function answer(res: ServerResponse, status: number, text: string): true {
 /**
  * POST /api/v1/node-files (form: token; mac is informative) → the node's files as a cpio
  * archive: SSH host keys, root's authorized_keys and password hash, and the profile's and
- * node's `files:`. The token comes from the node's own boot script; it works once, from the
+ * node's `files:`; and in a header the key this boot proves its reports with. The token comes from the node's own boot script; it works once, from the
  * address it was issued to, by the machine the neighbour table says holds that address (never
  * the MAC the client claims), within token_ttl and inside the node's secrets window, which
  * the redemption closes. Any refusal outside a boot in progress is an alert: nothing asks for
@@ -95,12 +99,16 @@ export function nodeFilesEndpoint(deps: NodeFilesDeps): HttpHandler {
     const node = (deps.nodeOf ?? nodeByMac)(cfg, r.mac);
     if (!node) return answer(res, 404, `No node ${r.mac} in the inventory`);
     let body: Buffer;
+    let reportHeader: string;
     try {
       const hostname = templateValues(cfg, node, r.mac, peer).hostname;
       // Secrets belong to the node, not to the machine: a node known by its port keeps its
       // keys when its mainboard (and MAC) is replaced.
       const files = [...(await nodeSecretFiles(deps.secrets, nodeKey(node), hostname)), ...(await configuredNodeFiles(cfg, node, r.mac, peer))];
       body = await bundleFiles(files);
+      // The key this boot proves its later reports with (src/identity/report-proof.ts).
+      const id = newReportId(Date.now());
+      reportHeader = `${id} ${reportKey(await deps.secrets.reportSecret(), r.mac, id)}`;
       // Closed once the files are ready: a failure above leaves the boot able to try again.
       deps.windows.close(r.mac, 'redeemed');
       deps.logger.log('info', 'node files sent', { service: 'secrets', mac: r.mac, node: nodeKey(node), peer, files: files.length, bytes: body.length });
@@ -108,7 +116,7 @@ export function nodeFilesEndpoint(deps: NodeFilesDeps): HttpHandler {
       deps.logger.log('error', 'node files failed', { service: 'secrets', mac: r.mac, node: nodeKey(node), error: (e as Error).message });
       return answer(res, 500, `Cannot assemble this node's files: ${(e as Error).message}`);
     }
-    res.writeHead(200, { 'content-type': 'application/x-cpio', 'content-length': String(body.length), 'cache-control': 'no-store' }).end(body);
+    res.writeHead(200, { 'content-type': 'application/x-cpio', 'content-length': String(body.length), 'cache-control': 'no-store', [REPORT_KEY_HEADER]: reportHeader }).end(body);
     return true;
   };
 }

@@ -10,7 +10,8 @@ import { ENDPOINTS, endpointPath } from './endpoints.js';
 /**
  * Why a report was turned away: `unknown-mac` names a machine the server never saw;
  * `from-browser` carries headers only a web browser sends (a page forging reports from an
- * admin's browser); `not-a-form` is not the form body busybox wget posts.
+ * admin's browser); `not-a-form` is not the form body busybox wget posts; `bad-proof` carries
+ * a report proof that is not that machine's (a forgery, or a changed stage or status).
  */
 
 export interface RefusedReport {
@@ -30,7 +31,15 @@ export interface ReportEndpointOptions {
   isKnownMac(mac: string): boolean;
   /** Told of every refusal; the caller counts them and logs them in a bounded way. */
   onRefused?(r: RefusedReport): void;
+  /**
+   * Checks a report's `report_id` and `proof` (src/identity/report-proof.ts): when the proving
+   * boot redeemed its token, or undefined when the proof is wrong. Without it proofs are ignored.
+   */
+  checkProof?(r: { mac: string; stage: string; status: string; id: string; proof: string }): Promise<number | undefined>;
 }
+
+/** Form fields the server reads itself, or sets on the event: never taken from a node's form as-is. */
+const OWN_FIELDS = ['mac', 'stage', 'status', 'detail', 'report_id', 'proof', 'proven'];
 
 const MAX_BODY = 4096;
 const WORD = /^[a-z_]{1,32}$/;
@@ -93,15 +102,27 @@ export function reportEndpoint(opts: ReportEndpointOptions): HttpHandler {
       refuse(req, 'unknown-mac', mac);
       return answer(res, 403, `Report refused: ${mac} is not a machine this server knows (not in the inventory, no DHCP lease or offer, never seen asking for an address or a boot script)`);
     }
+    // A report after the node redeemed its token proves it came from that boot; one without a
+    // proof is taken as before, and counts for less (a rollout never takes it as "booted").
+    const id = form.get('report_id');
+    const proof = form.get('proof');
+    let proven: number | undefined;
+    if (id !== null && proof !== null && opts.checkProof) {
+      proven = await opts.checkProof({ mac, stage, status, id, proof });
+      if (proven === undefined) {
+        refuse(req, 'bad-proof', mac);
+        return answer(res, 403, `Report refused: its proof is not ${mac}'s for this stage and status (forged or changed on the way)`);
+      }
+    }
     const fields: Record<string, string> = {};
-    for (const [k, v] of form) if (!['mac', 'stage', 'status', 'detail'].includes(k) && WORD.test(k)) fields[k] = v.slice(0, 256);
-    opts.onReport({ mac, stage, status, detail: (form.get('detail') ?? '').slice(0, 1024), peer: req.socket.remoteAddress ?? '?', fields });
+    for (const [k, v] of form) if (!OWN_FIELDS.includes(k) && WORD.test(k)) fields[k] = v.slice(0, 256);
+    opts.onReport({ mac, stage, status, detail: (form.get('detail') ?? '').slice(0, 1024), peer: req.socket.remoteAddress ?? '?', fields, ...(proven === undefined ? {} : { proven }) });
     return answer(res, 200, 'ok');
   };
 }
 
 
-export interface FailureReportEndpointOptions extends Omit<ReportEndpointOptions, 'onReport'> {
+export interface FailureReportEndpointOptions extends Omit<ReportEndpointOptions, 'onReport' | 'checkProof'> {
   onFailureReport(r: FailureReportInput & { peer: string }): void;
 }
 

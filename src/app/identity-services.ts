@@ -11,6 +11,7 @@ import { nodeFilesEndpoint } from '../api/node-files-endpoint.js';
 import { SecretsWindows, type SecretsWindowStore } from '../identity/secrets-windows.js';
 import { RunningVersions, runningVersionsPath, type RunningVersionStore } from '../images/store/running-versions.js';
 import type { AlertHook } from '../identity/alerts.js';
+import { checkReportProof } from '../identity/report-proof.js';
 
 export interface IdentityServices {
   hooks: BootTreeHooks;
@@ -19,6 +20,8 @@ export interface IdentityServices {
   /** Which boots may be handed their secrets now (opened by DHCP, closed by reports). */
   windows: SecretsWindowStore;
   running: RunningVersionStore;
+  /** A node report's proof checked (src/identity/report-proof.ts): when its boot redeemed, or undefined. */
+  checkReportProof(r: { mac: string; stage: string; status: string; id: string; proof: string }): Promise<number | undefined>;
 }
 
 /**
@@ -56,5 +59,6 @@ export async function startIdentity(
     handler: nodeFilesEndpoint({ config, tokens, windows, witness, secrets, logger, onAlert, ...(nodeOf ? { nodeOf } : {}) }),
     windows,
     running,
+    checkReportProof: async (r) => checkReportProof(await secrets.reportSecret(), r),
   };
 }

@@ -2,8 +2,12 @@
 // nodes behind OpenIPMI's ipmi_sim BMCs driven by the real ipmitool. Each BMC's "machine" is a
 // shell script that does over the server's real HTTP what /init does for a live root: it
 // fetches its boot script, reports its first stage, downloads the root the script names and
-// checks it against the script's rd.diskless.sha256, then reports "booted" or the failed
-// stage. Each machine talks from its own loopback address, as nodes have their own.
+// checks it against the script's rd.diskless.sha256, then reports the failed stage, or redeems
+// the script's secrets token over TLS (curl pinned to the server's certificate) and reports
+// "booted" with the proof the answer's report key gives (openssl, as /init computes it). Each
+// machine talks from its own loopback address, as nodes have their own. With dhcp.mode off, the
+// secrets window a PXE exchange would open is opened by the test as it powers the machine on.
+
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -20,6 +24,7 @@ import { freeTcpPort, freeUdpPort } from '../testing/free-ports.js';
 import type { Rollout } from '../rollout/plan.js';
 import { rolloutCommand } from '../cli/rollout.js';
 import { run } from '../process/run.js';
+import type { IpmiRunner } from '../power/ipmi.js';
 
 const TOKEN = 'rollout-test-admin-token-0123456789';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -29,6 +34,7 @@ interface Lab {
   dir: string;
   file: string;
   httpPort: number;
+  httpsPort: number;
   apiPort: number;
   store: ImageStore;
   /** v1 published, bad (its root.sqfs no longer matches its manifest), good. */
@@ -57,13 +63,14 @@ async function lab(t: { after(fn: () => Promise<void>): void }, nodeYaml: (i: nu
   // The broken version: its root was damaged after it was stored, so its checksum fails on the node.
   await appendFile(store.paths('deb', bad).rootSqfs, 'damaged');
   const httpPort = await freeTcpPort();
+  const httpsPort = await freeTcpPort();
   const apiPort = await freeTcpPort();
   await writeFile(join(dir, 'token'), TOKEN, { mode: 0o600 });
   const file = join(dir, 'diskless.yaml');
   await writeFile(file, `server:
   address: 127.0.0.1
   http_port: ${httpPort}
-  https_port: ${await freeTcpPort()}
+  https_port: ${httpsPort}
   tftp_port: ${await freeUdpPort()}
   state_dir: ${join(dir, 'state')}
 dhcp:
@@ -76,11 +83,25 @@ profiles:
 nodes:
 ${MACS.map((mac, i) => nodeYaml(i, mac)).join('\n')}
 ${extra}`);
-  return { dir, file, httpPort, apiPort, store, v1, bad, good };
+  return { dir, file, httpPort, httpsPort, apiPort, store, v1, bad, good };
 }
 
-async function serve(t: { after(fn: () => Promise<void>): void }, l: Lab): Promise<RunningServices> {
-  const services = await startServices(loadConfig(l.file), { watchConfig: false, rolloutTickMs: 50 });
+/** The loopback address machine i talks from. */
+const ipOf = (i: number) => `127.0.1.${i + 1}`;
+
+/**
+ * Starts the server. `bmcPorts[i]` is machine i's BMC: powering it on or cycling it through
+ * ipmitool first opens its secrets window, as its firmware's DHCP exchange with us would.
+ */
+async function serve(t: { after(fn: () => Promise<void>): void }, l: Lab, bmcPorts: number[] = []): Promise<RunningServices> {
+  let windows: RunningServices['secretsWindows'] | undefined;
+  const ipmi: IpmiRunner = (argv, o) => {
+    const i = bmcPorts.findIndex((p) => argv.includes(String(p)));
+    if (i >= 0 && (argv.includes('cycle') || argv.includes('on'))) windows?.openFor(MACS[i]!, ipOf(i));
+    return run(argv, o);
+  };
+  const services = await startServices(loadConfig(l.file), { watchConfig: false, rolloutTickMs: 50, ipmi });
+  windows = services.secretsWindows;
   let stopped = false;
   t.after(async () => {
     if (!stopped) await services.stop();
@@ -92,19 +113,26 @@ async function serve(t: { after(fn: () => Promise<void>): void }, l: Lab): Promi
 /** The machine behind a BMC: one boot per power-on, each version it was given appended to `boots`. */
 async function machineScript(l: Lab, i: number): Promise<string> {
   const mac = MACS[i]!;
-  const ip = `127.0.1.${i + 1}`;
+  const ip = ipOf(i);
   const path = join(l.dir, `machine-${i + 1}.sh`);
   await writeFile(path, `#!/bin/sh
 base=http://127.0.0.1:${l.httpPort}
 c() { curl -sf --interface ${ip} "$@"; }
-report() { c -o /dev/null --data-urlencode "mac=${mac}" --data-urlencode "stage=$1" --data-urlencode "status=$2" --data-urlencode "detail=$3" "$base/api/v1/report"; }
+report() { stage=$1 status=$2 detail=$3; shift 3; c -o /dev/null --data-urlencode "mac=${mac}" --data-urlencode "stage=$stage" --data-urlencode "status=$status" --data-urlencode "detail=$detail" "$@" "$base/api/v1/report"; }
 script=$(c "$base/boot/${mac.replace(/:/g, '-')}.ipxe")
 v=$(printf '%s\\n' "$script" | sed -n 's|.*/store/deb/\\([0-9a-f]\\{16\\}\\)/root\\.sqfs.*|\\1|p' | head -n 1)
 want=$(printf '%s\\n' "$script" | sed -n 's|.*rd\\.diskless\\.sha256=\\([0-9a-f]\\{64\\}\\).*|\\1|p' | head -n 1)
 echo "$v" >> ${l.dir}/boots-${i + 1}
 report cmdline ok duration_ms=1
 got=$(c "$base/store/deb/$v/root.sqfs" | sha256sum | cut -d' ' -f1)
-if [ -n "$want" ] && [ "$got" = "$want" ]; then report booted ok ''; else report root failed "sha256 mismatch for root.sqfs: got $got, want $want"; fi
+if [ -z "$want" ] || [ "$got" != "$want" ]; then report root failed "sha256 mismatch for root.sqfs: got $got, want $want"
+else
+  token=$(printf '%s\\n' "$script" | sed -n 's|.*rd\\.diskless\\.token=\\([A-Za-z0-9_-]*\\).*|\\1|p' | head -n 1)
+  key=$(curl -sf --interface ${ip} --cacert ${join(l.dir, 'state', 'tls', 'server.crt')} -D - -o /dev/null --data-urlencode "token=$token" --data-urlencode "mac=${mac}" "https://127.0.0.1:${l.httpsPort}/api/v1/node-files" | tr -d '\\r' | sed -n 's/^x-diskless-report-key: //p')
+  id=\${key% *}
+  proof=$(printf 'diskless-report\\n%s\\nbooted\\nok' "$id" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:\${key#* }" | sed 's/.* //')
+  report booted ok '' --data-urlencode "report_id=$id" --data-urlencode "proof=$proof"
+fi
 # Behind a BMC the machine stays on until powered off; without one the test plays each boot.
 [ "$1" = stay ] && exec sleep 1000
 exit 0
@@ -158,7 +186,7 @@ test('rollouts through real BMCs: a broken version fails on the canary and goes 
     yaml = yaml.replace(`PORT${i}`, String(sim.options.port)).replace(`PW${i}`, sim.passwordFile);
   }
   await writeFile(l.file, yaml);
-  await serve(t, l);
+  await serve(t, l, sims.map((s) => s.options.port));
 
   // Refusals first: no token, an unknown version, a node that does not boot the image.
   assert.equal((await call(l.apiPort, 'POST', '/api/v1/rollouts', { body: JSON.stringify({ image: 'deb', version: l.bad }) })).status, 401);
@@ -222,7 +250,10 @@ test('a rollout survives a restart mid-batch; pause, resume and abort from the C
   const l = await lab(t, (i, mac) => `  - { mac: "${mac}", hostname: n${i + 1}, profile: deb }`);
   const scripts = await Promise.all([0, 1, 2].map((i) => machineScript(l, i)));
   /** One boot of node i, as its /init would do it (no BMC: the test is the reboot). */
-  const bootNode = async (i: number) => void (await run(['sh', scripts[i]!], { timeoutMs: 60_000 }));
+  const bootNode = async (i: number) => {
+    services.secretsWindows.openFor(MACS[i]!, ipOf(i));
+    await run(['sh', scripts[i]!], { timeoutMs: 60_000 });
+  };
   const cli = async (...args: string[]) => {
     let text = '';
     const code = await rolloutCommand([...args, '--config', l.file], { stdout: (s) => void (text += s) });
@@ -263,9 +294,9 @@ test('a rollout survives a restart mid-batch; pause, resume and abort from the C
   assert.match(aborted.text, /aborted\n {2}canary 1, batch 1, max failed 1, timeout 300 s\n {2}aborted by the admin\n/);
   await assert.rejects(cli('resume'), /Cannot resume rollout \S+: it is aborted/, 'an aborted rollout does not resume');
   // n3, in flight, is still watched: its failure sends it back to the version it ran.
-  const report = (stage: string, status: string, detail: string) =>
+  const report = (stage: string, status: string, detail: string, extra: Record<string, string> = {}) =>
     new Promise<number>((resolve, reject) => {
-      const body = new URLSearchParams({ mac: MACS[2]!, stage, status, detail }).toString();
+      const body = new URLSearchParams({ mac: MACS[2]!, stage, status, detail, ...extra }).toString();
       const req = request({ host: '127.0.0.1', port: l.httpPort, method: 'POST', path: '/api/v1/report', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
@@ -273,6 +304,12 @@ test('a rollout survives a restart mid-batch; pause, resume and abort from the C
       req.on('error', reject);
       req.end(body);
     });
+  // Forged reports: a "booted" with a proof that is not n3's is refused; one without a proof is
+  // taken onto the timeline but never counts as booted (were it counted, n3 would be done and
+  // the failure after it would not send it back).
+  assert.equal(await report('booted', 'ok', '', { report_id: `${Date.now()}-0123456789abcdef`, proof: 'ab'.repeat(32) }), 403);
+  assert.equal(await report('booted', 'ok', ''), 200);
+  await poll('the forged report on the timeline', async () => (await call(l.apiPort, 'GET', `/api/v1/nodes/${MACS[2]}`)).json.status === 'booted');
   assert.equal(await report('cmdline', 'ok', 'duration_ms=1'), 200);
   assert.equal(await report('network', 'failed', 'no DHCP lease on ens3'), 200);
   r = await until(l, 'n3 sent back', (x) => x.nodes[2]!.status === 'rolling-back');

@@ -183,6 +183,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const report = reportEndpoint({
     onReport,
     isKnownMac,
+    checkProof: (r) => identity.checkReportProof(r),
     onRefused: (r) => {
       observability.metrics.reportRefused(r.reason);
       logRefusedReport({ reason: r.reason, peer: r.peer, mac: r.mac });

@@ -89,6 +89,9 @@ export function fromNbd(e: NbdEvent, ctx: ConvertContext): NewBootEvent {
 export function fromReport(r: NodeReport, ctx: Pick<ConvertContext, 'now'>): NewBootEvent {
   const fromDetail = keyValues(r.detail);
   const fields: Record<string, string> = { ...fromDetail, ...r.fields, status: r.status };
+  // Only the report endpoint sets it, after checking the report's proof; a node's own "proven=" in its detail is dropped.
+  delete fields.proven;
+  if (r.proven !== undefined) fields.proven = String(r.proven);
   const durationMs = numberField(fields, 'duration_ms') ?? secondsField(fields, 'duration_s');
   const bytes = numberField(fields, 'bytes');
   const kind = r.status === 'failed' ? 'failed' : r.stage === 'booted' ? 'booted' : 'stage';

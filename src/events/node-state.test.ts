@@ -181,3 +181,41 @@ test('a boot keeps a bounded number of steps however many stage names reports in
   states.apply({ seq: ++seq, time: seq, mac: MAC, kind: 'failed', name: 's_a', detail: 'disk on fire', fields: { status: 'failed' } });
   assert.deepEqual([states.get(MAC)?.phase, states.get(MAC)?.cause, states.get(MAC)?.boot?.stages[0]?.status], ['failed', 'disk on fire', 'failed']);
 });
+
+test('proven reports: a boot is keyed by its first proof of a key redeemed in it; a proof of an earlier boot proves nothing', () => {
+  // The node redeems its token at T0+8050 (identity stage) and proves every report after it.
+  const proven = (until: number) => new BootScript()
+    .at(0).firmwareToKernel()
+    .at(7950).report('root', 'ok', 'duration_ms=3800', 6150)
+    .at(8000).report('overlay', 'ok', 'duration_ms=20', 6200)
+    .at(8060).report('identity', 'ok', 'duration_ms=40', 6250, {}, T0 + 8050)
+    .at(8150).report('switch_root', 'ok', 'init=/sbin/init', 6320, {}, T0 + 8050)
+    .at(until).report('booted', 'ok', '', 13_100, {}, T0 + 8050);
+  const ok = replay(proven(15000).events);
+  assert.equal(ok.boot?.keyedAt, T0 + 8050);
+  assert.equal(ok.boot?.endProven, true);
+
+  // The same boot ended by an unproven "booted" (a host spoofing the MAC): keyed, but the end is not proven.
+  const forged = replay(new BootScript()
+    .at(0).firmwareToKernel()
+    .at(8060).report('identity', 'ok', 'duration_ms=40', 6250, {}, T0 + 8050)
+    .at(9000).report('booted', 'ok', '', 7000).events);
+  assert.equal(forged.phase, 'booted');
+  assert.equal(forged.boot?.keyedAt, T0 + 8050);
+  assert.equal(forged.boot?.endProven, undefined);
+
+  // A recording of the previous boot's proven "booted", replayed during the next boot: its key
+  // was redeemed before this boot began, so neither keyed nor proven.
+  const first = proven(15000).events;
+  const next = new BootScript().at(60_000).firmwareToKernel().at(70_000).report('booted', 'ok', '', 13_100, {}, T0 + 8050).events;
+  const replayed = replay([...first, ...next.map((e, i) => ({ ...e, seq: first.length + i + 1 }))]);
+  assert.equal(replayed.bootCount, 2);
+  assert.equal(replayed.phase, 'booted');
+  assert.equal(replayed.boot?.keyedAt, undefined);
+  assert.equal(replayed.boot?.endProven, undefined);
+
+  // A failure before the identity stage cannot be proven: the boot is not keyed.
+  const early = replay(new BootScript().at(0).firmwareToKernel().at(7000).report('root', 'failed', 'sha256 mismatch', 5000).events);
+  assert.equal(early.phase, 'failed');
+  assert.equal(early.boot?.keyedAt, undefined);
+});

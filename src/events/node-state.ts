@@ -37,6 +37,14 @@ export interface BootRecord {
   readonly image?: { readonly name: string; readonly version: string };
   readonly failure?: { readonly stage: string; readonly cause: string };
   readonly endedAt?: number;
+  /**
+   * When this boot redeemed its secrets token, as its first proven report says (the report
+   * endpoint checked the proof; src/identity/report-proof.ts). A proof of an earlier boot's key
+   * (redeemed before this boot started) does not count. Absent: no proven report of this boot.
+   */
+  readonly keyedAt?: number;
+  /** The report that ended this boot (booted or failed) was proven for this boot. */
+  readonly endProven?: true;
 }
 
 export interface EventRef {
@@ -165,16 +173,19 @@ function onReport(s: NodeState, e: BootEvent): NodeState {
     // No DHCP told us where this boot began: the node's own clock does.
     s = startBoot(s, uptimeMs === undefined ? e.time : e.time - uptimeMs, e.seq, 'initramfs');
   }
-  const boot = s.boot!;
+  const started = s.boot!;
+  const provenAt = provenFor(e, started);
+  const boot: BootRecord = provenAt === undefined || started.keyedAt !== undefined ? started : { ...started, keyedAt: provenAt };
+  const endProven = provenAt === undefined ? {} : { endProven: true as const };
   const kernelStartAt = uptimeMs === undefined ? boot.kernelStartAt : Math.min(boot.kernelStartAt ?? Infinity, e.time - uptimeMs);
   const stages = upsertStep(boot.stages, e, status, uptimeMs);
   if (e.kind === 'failed') {
     const failure = { stage: e.name, cause: e.detail };
-    const ended: BootRecord = { ...boot, stages, phase: 'failed', failure, endedAt: e.time, ...(kernelStartAt === undefined ? {} : { kernelStartAt }) };
+    const ended: BootRecord = { ...boot, stages, phase: 'failed', failure, endedAt: e.time, ...endProven, ...(kernelStartAt === undefined ? {} : { kernelStartAt }) };
     return { ...s, boot: ended, phase: 'failed', stage: e.name, cause: e.detail };
   }
   if (e.kind === 'booted') {
-    const ended: BootRecord = { ...boot, stages, phase: 'booted', endedAt: e.time, ...(kernelStartAt === undefined ? {} : { kernelStartAt }) };
+    const ended: BootRecord = { ...boot, stages, phase: 'booted', endedAt: e.time, ...endProven, ...(kernelStartAt === undefined ? {} : { kernelStartAt }) };
     const version = e.fields.version ?? boot.image?.version;
     const image = e.fields.image ?? boot.image?.name;
     const { stage: _stage, cause: _cause, ...rest } = s;
@@ -183,6 +194,18 @@ function onReport(s: NodeState, e: BootEvent): NodeState {
   const next: BootRecord = { ...boot, stages, phase: 'initramfs', ...(kernelStartAt === undefined ? {} : { kernelStartAt }) };
   const { cause: _cause, ...rest } = s;
   return { ...rest, boot: next, phase: 'initramfs', stage: runningStage(e.name, status) };
+}
+
+/**
+ * The redemption time a report's checked proof names (the `proven` field only the report
+ * endpoint sets), when it is this boot's: a key redeemed before the boot began is an earlier
+ * boot's, and its reports (a recording replayed) prove nothing about this one.
+ */
+function provenFor(e: BootEvent, boot: BootRecord): number | undefined {
+  const v = e.fields.proven;
+  if (v === undefined || !/^\d+$/.test(v)) return undefined;
+  const at = Number(v);
+  return at >= boot.startedAt ? at : undefined;
 }
 
 function startBoot(s: NodeState, at: number, seq: number, phase: BootRecord['phase']): NodeState {

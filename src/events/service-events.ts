@@ -12,10 +12,15 @@ export interface NodeReport {
   peer: string;
   /** Anything else the node sent, e.g. uptime_ms. */
   fields: Record<string, string>;
+  /**
+   * Set when the report carried a valid proof (src/identity/report-proof.ts): when the boot
+   * whose key proved it redeemed its token (ms since the epoch).
+   */
+  proven?: number;
 }
 
 /** Why a node report was turned away (see the report endpoint). */
-export type ReportRefusal = 'unknown-mac' | 'from-browser' | 'not-a-form';
+export type ReportRefusal = 'unknown-mac' | 'from-browser' | 'not-a-form' | 'bad-proof';
 
 /** The hooks every service reports through; each becomes a boot event (convert.ts). */
 export interface ServiceEvents {

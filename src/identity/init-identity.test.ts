@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,6 +19,9 @@ import { BootTokens } from './boot-tokens.js';
 import { nodeFilesEndpoint } from '../api/node-files-endpoint.js';
 import { SecretsWindows } from './secrets-windows.js';
 import { loadServerCertificate } from '../tls/server-certificate.js';
+import { reportEndpoint } from '../api/report-endpoint.js';
+import type { NodeReport } from '../events/service-events.js';
+import { checkReportProof } from './report-proof.js';
 
 const LIB = resolve(fileURLToPath(import.meta.url), '../../../../initramfs/lib/diskless');
 const MAC = '52:54:00:aa:bb:01';
@@ -73,9 +77,17 @@ nodes:
     tls: { cert: cert.certPem, key: cert.keyPem },
     handlers: [nodeFilesEndpoint({ config: () => config, tokens, windows, witness, secrets, logger })],
   });
+  const reports: NodeReport[] = [];
+  const refused: string[] = [];
   const http = new HttpServer({
     address: '127.0.0.1',
     port: 0,
+    handlers: [reportEndpoint({
+      onReport: (r) => void reports.push(r),
+      isKnownMac: (m) => m === MAC,
+      onRefused: (r) => void refused.push(r.reason),
+      checkProof: async (r) => checkReportProof(await secrets.reportSecret(), r),
+    })],
     // The node's own boot script, carrying a fresh token as BootTree would put it.
     resolve: async (p, peer) => (p === `/boot/${MAC}.ipxe` ? memoryFile(`kernel k rd.diskless.token=${await bootTokens.forScript(MAC, peer)} x\n`) : undefined),
   });
@@ -84,12 +96,12 @@ nodes:
   const env = {
     PATH: `${bin}:/usr/bin:/bin`, DL_LIB: LIB, DL_LOG: join(dir, 'log'), DL_CONSOLE: join(dir, 'console'),
     DL_FILES: join(dir, 'files.cpio'), DL_NEWROOT: newroot, DL_SERVER: `http://127.0.0.1:${http.port}`, DL_MAC: MAC, DL_RETRY: '20',
-    DL_SECRETS_URL: `https://127.0.0.1:${https.port}`, DL_SERVER_CERTS: cert.certFile,
+    DL_SECRETS_URL: `https://127.0.0.1:${https.port}`, DL_SERVER_CERTS: cert.certFile, DL_UNSENT: join(dir, 'unsent'),
   };
   const run = (token: string, more: Record<string, string> = {}) =>
     busyboxSh(`. "$DL_LIB/common.sh"; . "$DL_LIB/identity.sh"; DL_TOKEN='${token}'; if apply_identity; then echo APPLIED; else echo "FAILED $DL_CAUSE"; fi`, { ...env, ...more });
   return {
-    dir, newroot, secrets, tokens, windows, logger, http, https, run,
+    dir, newroot, secrets, tokens, windows, logger, http, https, run, env, reports, refused,
     cleanup: async () => { await http.stop(); await https.stop(); await rm(dir, { recursive: true, force: true }); },
   };
 }
@@ -122,6 +134,48 @@ test('apply_identity puts host keys, templates and root password into the new ro
     assert.match(again.out, /APPLIED/, again.out);
     assert.ok(await stat(join(s.newroot, 'etc/motd')));
     assert.ok(s.logger.lines.some((l) => l.msg === 'secrets token refused: possible theft' && l.reason === 'reused'));
+  } finally {
+    await s.cleanup();
+  }
+});
+
+test('after the identity stage every report proves it is this boot of this node; a changed or forged proof is refused', async () => {
+  const s = await setup();
+  try {
+    const token = s.tokens.issue(MAC, '127.0.0.1');
+    const r = await busyboxSh(`. "$DL_LIB/common.sh"; . "$DL_LIB/identity.sh"; DL_NET_UP=1
+      report overlay ok duration_ms=3
+      DL_TOKEN='${token}'; apply_identity || { echo "FAILED $DL_CAUSE"; exit 1; }
+      report identity ok duration_ms=5
+      echo "ID=$DL_REPORT_ID PROOF=$(report_proof booted ok)"`, s.env);
+    assert.equal(r.status, 0, r.out);
+    const [, id, proof] = /ID=(\S+) PROOF=([0-9a-f]{64})/.exec(r.out) ?? [];
+    assert.ok(id && proof, r.out);
+    assert.deepEqual(s.reports.map((x) => [x.stage, x.proven === undefined ? 'unproven' : 'proven']), [['overlay', 'unproven'], ['identity', 'proven']]);
+    const issued = s.reports[1]!.proven!;
+    assert.ok(Math.abs(issued - Date.now()) < 60_000, 'the proof names when the token was redeemed');
+
+    // node:http, as busybox wget: fetch() adds the Sec-Fetch-* headers a browser sends.
+    const post = (form: Record<string, string>) => new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: s.http.port, method: 'POST', path: '/api/v1/report', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(new URLSearchParams({ mac: MAC, ...form }).toString());
+    });
+    // The node's own "booted" proof is good for exactly that report.
+    assert.equal(await post({ stage: 'booted', status: 'ok', report_id: id!, proof: proof! }), 200);
+    assert.equal(s.reports.at(-1)!.proven, issued);
+    // Someone who saw it cannot turn it into another stage or status, or another node's.
+    assert.equal(await post({ stage: 'root', status: 'failed', report_id: id!, proof: proof! }), 403);
+    assert.equal(await post({ stage: 'booted', status: 'ok', report_id: id!.replace(/^\d/, (d) => String((Number(d) + 1) % 10)), proof: proof! }), 403);
+    assert.equal(await post({ stage: 'booted', status: 'ok', report_id: id!, proof: 'ab'.repeat(32) }), 403);
+    // A "proven" field sent by the node is not the server's mark.
+    assert.equal(await post({ stage: 'booted', status: 'ok', proven: String(issued) }), 200);
+    assert.equal(s.reports.at(-1)!.proven, undefined);
+    assert.equal(s.reports.at(-1)!.fields.proven, undefined);
+    assert.deepEqual(s.refused, ['bad-proof', 'bad-proof', 'bad-proof']);
   } finally {
     await s.cleanup();
   }

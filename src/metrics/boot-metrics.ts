@@ -7,7 +7,7 @@ import type { ReportRefusal } from '../events/service-events.js';
 const STAGE_LABELS: ReadonlySet<string> = new Set([...STAGE_ORDER, 'fetched', 'verified', 'booted']);
 const DHCP_TYPES = ['discover', 'offer', 'request', 'ack', 'nak', 'release', 'decline', 'inform', 'drop'] as const;
 const PROTOCOLS = ['tftp', 'http', 'nbd'] as const;
-const REPORT_REFUSALS: readonly ReportRefusal[] = ['unknown-mac', 'from-browser', 'not-a-form'];
+const REPORT_REFUSALS: readonly ReportRefusal[] = ['unknown-mac', 'from-browser', 'not-a-form', 'bad-proof'];
 /** Seconds: from a quick cmdline parse to a slow image fetch with rd.retry. */
 const STAGE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 

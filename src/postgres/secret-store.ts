@@ -84,6 +84,11 @@ export class PgSecretStore implements SecretSource {
     return new PgSecretStore(db, await openSecretsKey(db, o.keyFile, log), o.sshKeygen ?? 'ssh-keygen', log);
   }
 
+  /** Derived from the secrets key, which every server sharing the database holds (never stored). */
+  async reportSecret(): Promise<Buffer> {
+    return createHmac('sha256', this.#key).update('diskless node report secret').digest();
+  }
+
   async hostKeys(mac: string, hostname: string): Promise<{ files: NodeFile[] }> {
     checkHostname(hostname);
     const node = selectorOf(mac);

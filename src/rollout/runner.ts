@@ -3,7 +3,7 @@ import type { DisklessConfig, NodeConfig } from '../config/types.js';
 import { DisklessError } from '../errors/diskless-error.js';
 import { readStateFile, StateFileWriter, type StateFileFormat } from '../files/state-file.js';
 import type { BootEvent, NewBootEvent } from '../events/boot-event.js';
-import type { NodeState } from '../events/node-state.js';
+import type { BootRecord, NodeState } from '../events/node-state.js';
 import { STORE_VERSION_PATTERN } from '../images/store/image-store.js';
 import type { VersionPins } from '../images/store/version-pins.js';
 import { nullLogger, type Logger } from '../log/logger.js';
@@ -211,9 +211,11 @@ export class RolloutRunner {
     const s = this.#o.states.get(mac);
     const boot = s?.boot;
     if (!s || !boot) return;
-    if (boot.phase === 'booted') {
-      this.#input({ kind: 'booted', mac, bootSeq: boot.startSeq, version: s.booted?.version ?? boot.image?.version });
-    } else if (boot.phase === 'failed') {
+    const proof = reportTrust(boot, n.deadline === undefined ? undefined : n.deadline - r!.spec.timeoutSec * 1000);
+    if (boot.phase === 'booted' && proof === 'proven') {
+      // The version the server saw this boot load, not one a report names.
+      this.#input({ kind: 'booted', mac, bootSeq: boot.startSeq, version: boot.image?.version ?? s.booted?.version });
+    } else if (boot.phase === 'failed' && proof !== 'refuted') {
       this.#input({ kind: 'failed', mac, bootSeq: boot.startSeq, stage: boot.failure?.stage ?? s.stage ?? 'unknown', cause: boot.failure?.cause ?? s.cause ?? '' });
     }
   }
@@ -379,9 +381,24 @@ function profileImage(cfg: DisklessConfig, n: NodeConfig): string | undefined {
   return cfg.profiles.get(n.profile ?? cfg.defaultProfile ?? '')?.image;
 }
 
+/**
+ * How far the report that ended a boot is believed, for a rollout moving the node at `movedAt`:
+ * - `proven`: its proof is this boot's, and the boot redeemed its token after the move;
+ * - `unproven`: it carries no proof, and the boot has not redeemed one (it failed before its
+ *   identity stage, or a host spoofing the MAC said so): a failure is believed (the node goes
+ *   back to the version it ran, the safe direction), "booted" never;
+ * - `refuted`: it carries no proof although this boot holds a key: it is not the node's.
+ */
+export function reportTrust(boot: BootRecord, movedAt: number | undefined): 'proven' | 'unproven' | 'refuted' {
+  const keyed = boot.keyedAt !== undefined && (movedAt === undefined || boot.keyedAt >= movedAt);
+  if (boot.endProven && keyed) return 'proven';
+  return boot.keyedAt === undefined ? 'unproven' : 'refuted';
+}
+
 /** "root (running)", "booted", "dhcp": where a node's current boot is, for a timeout. */
 function whereIs(s: NodeState | undefined): string | undefined {
   if (!s?.boot) return undefined;
+  if (s.boot.phase === 'booted' && !s.boot.endProven) return 'booted, but its report was not proven (a boot without a secrets token: no DHCP boot from us, or pxelinux)';
   return s.stage ? `${s.phase}, stage ${s.stage}` : s.phase;
 }
 

@@ -5,7 +5,7 @@ import { DisklessError } from '../errors/diskless-error.js';
 import { macToHyphens, normalizeMac } from '../net/mac.js';
 import { CommandError } from '../process/command.js';
 import { run } from '../process/run.js';
-import { checkSecretDir, checkSecretPath, ensureSecretDir, writeSecretFile } from './secret-files.js';
+import { checkSecretDir, checkSecretPath, defaultRandomBytes, ensureSecretDir, writeSecretFile } from './secret-files.js';
 import { isCode } from '../files/error-code.js';
 
 export type HostKeyType = 'ed25519' | 'rsa' | 'ecdsa';
@@ -39,6 +39,11 @@ export interface SecretSource {
   rootPasswordHash(mac: string): Promise<string | undefined>;
   setAuthorizedKeys(selector: NodeSelector, keys: string | readonly string[]): Promise<void>;
   authorizedKeys(mac: string): Promise<string | undefined>;
+  /**
+   * The server-wide secret node report keys are derived from (src/identity/report-proof.ts):
+   * the same on every server that shares the state, and kept across restarts.
+   */
+  reportSecret(): Promise<Buffer>;
 }
 
 /** The hostname check every store applies before putting it in a key's comment. */
@@ -71,6 +76,7 @@ export async function generateHostKey(sshKeygen: string, parent: string, type: H
 const DEFAULT_DIR = 'default';
 const ROOT_PASSWORD_FILE = 'root_password_hash';
 const AUTHORIZED_KEYS_FILE = 'authorized_keys';
+const REPORT_SECRET_FILE = 'report-secret';
 
 const KEYGEN_ARGS: Record<HostKeyType, string[]> = {
   ed25519: ['-t', 'ed25519'],
@@ -235,6 +241,31 @@ export class SecretStore implements SecretSource {
 
   async authorizedKeys(mac: string): Promise<string | undefined> {
     return this.readWithDefault(mac, AUTHORIZED_KEYS_FILE);
+  }
+
+  /** STATE/secrets/report-secret (0600): 32 random bytes, made on first use, then read once per process. */
+  reportSecret(): Promise<Buffer> {
+    this.reportSecretRead ??= this.readReportSecret().catch((e: unknown) => {
+      this.reportSecretRead = undefined;
+      throw e;
+    });
+    return this.reportSecretRead;
+  }
+
+  private reportSecretRead: Promise<Buffer> | undefined;
+
+  private async readReportSecret(): Promise<Buffer> {
+    const file = join(this.root, REPORT_SECRET_FILE);
+    return this.withLock(file, async () => {
+      if (!(await exists(file))) {
+        await ensureSecretDir(this.root);
+        await writeSecretFile(file, defaultRandomBytes(32));
+      }
+      await checkSecretPath(file, 'file');
+      const secret = await readFile(file);
+      if (secret.length !== 32) throw new DisklessError('DL_SECRET', `Cannot use ${file}: expected 32 bytes, found ${secret.length} (remove it: a new one is made, and nodes booting now lose the proof of their reports until they boot again)`);
+      return secret;
+    });
   }
 
   private async writeNodeFile(selector: NodeSelector, name: string, content: string): Promise<void> {

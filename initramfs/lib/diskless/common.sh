@@ -77,10 +77,12 @@ send_report() {
 # are kept and sent, in order, with the next one. The queue holds no MAC: before the network
 # stage picks the interface it is not known, so it is added when the report is sent.
 report() {
-    local _stage _status _detail _left _queued
+    local _stage _status _detail _left _queued _proof
     _stage=$1 _status=$2 _detail=$3
     [ -n "$DL_SERVER" ] || return 0
-    printf '%s\n' "stage=$(urlencode "$_stage")&status=$(urlencode "$_status")&detail=$(urlencode "$_detail")&uptime_ms=$(now_ms)" >> "$DL_UNSENT"
+    _proof=""
+    [ -n "$DL_REPORT_KEY" ] && _proof="&report_id=$(urlencode "$DL_REPORT_ID")&proof=$(report_proof "$_stage" "$_status")"
+    printf '%s\n' "stage=$(urlencode "$_stage")&status=$(urlencode "$_status")&detail=$(urlencode "$_detail")&uptime_ms=$(now_ms)$_proof" >> "$DL_UNSENT"
     [ -n "$DL_NET_UP" ] || return 0
     _left=""
     while read -r _queued; do
@@ -91,6 +93,16 @@ report() {
     printf '%s' "$_left" > "$DL_UNSENT"
     [ -z "$_left" ] || debug "report to $DL_SERVER failed; kept for later"
     return 0
+}
+
+# The proof a report of STAGE and STATUS carries once this boot redeemed its token: HMAC-SHA256
+# under the report key the server handed over with this node's files (identity.sh), over what
+# src/identity/report-proof.ts checks. Nothing when openssl fails: the report goes unproven.
+report_proof() {
+    local _out
+    _out=$(printf 'diskless-report\n%s\n%s\n%s' "$DL_REPORT_ID" "$1" "$2" \
+        | OPENSSL_CONF=/dev/null openssl dgst -sha256 -mac HMAC -macopt "hexkey:$DL_REPORT_KEY" 2>/dev/null) || return 0
+    printf '%s' "${_out##* }"
 }
 
 shell_on_console() {

@@ -291,17 +291,25 @@ carry_busybox() {
 
 # A oneshot unit that tells the server the system is up, once the login prompt is there.
 # It runs busybox from /run (carried over from this initramfs), so the image needs no wget.
+# The report's proof is computed here, where the key is; the script holding it is root's only
+# (the key itself does not outlive the initramfs).
 install_booted_unit() {
+    local _proof
     [ -n "$DL_SERVER" ] && [ -d "$DL_NEWROOT/etc/systemd/system" ] || return 0
     carry_busybox
-    {
-        echo '#!/run/diskless/bin/busybox sh'
-        printf 'server=%s\n' "$(shquote "$DL_SERVER")"
-        printf 'body=%s\n' "$(shquote "mac=$(urlencode "$DL_MAC")&stage=booted&status=ok&uptime_s=")"
-        echo 'up=$(/run/diskless/bin/busybox cut -d" " -f1 /proc/uptime)'
-        echo 'exec /run/diskless/bin/busybox timeout 10 /run/diskless/bin/busybox wget -q -O /dev/null --post-data "${body}${up}" "$server/api/v1/report"'
-    } > /run/diskless/report-booted
-    chmod 0755 /run/diskless/report-booted
+    _proof=""
+    [ -n "$DL_REPORT_KEY" ] && _proof="report_id=$(urlencode "$DL_REPORT_ID")&proof=$(report_proof booted ok)&"
+    (
+        umask 077
+        {
+            echo '#!/run/diskless/bin/busybox sh'
+            printf 'server=%s\n' "$(shquote "$DL_SERVER")"
+            printf 'body=%s\n' "$(shquote "mac=$(urlencode "$DL_MAC")&stage=booted&status=ok&${_proof}uptime_s=")"
+            echo 'up=$(/run/diskless/bin/busybox cut -d" " -f1 /proc/uptime)'
+            echo 'exec /run/diskless/bin/busybox timeout 10 /run/diskless/bin/busybox wget -q -O /dev/null --post-data "${body}${up}" "$server/api/v1/report"'
+        } > /run/diskless/report-booted
+    )
+    chmod 0700 /run/diskless/report-booted
     mkdir -p "$DL_NEWROOT/etc/systemd/system/multi-user.target.wants"
     cat > "$DL_NEWROOT/etc/systemd/system/diskless-booted.service" <<'UNIT'
 [Unit]

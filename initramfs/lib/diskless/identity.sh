@@ -42,10 +42,26 @@ http_body() {
     {
         IFS= read -r _line && DL_HTTP_STATUS=$(printf '%s' "$_line" | cut -d' ' -f2)
         while IFS= read -r _line; do
-            case "$_line" in ""|"$(printf '\r')") break ;; esac
+            case "$_line" in
+                ""|"$(printf '\r')") break ;;
+                [Xx]-[Dd]iskless-[Rr]eport-[Kk]ey:*) report_key_header "${_line#*:}" ;;
+            esac
         done
         cat > "$2"
     } < "$1"
+}
+
+# "ID KEY" from the node-files answer: this boot's report id and key, with which every later
+# report proves it comes from this node (common.sh report_proof). Kept only when well formed.
+report_key_header() {
+    local _v _id _key
+    _v=$(printf '%s' "$1" | tr -d '\r')
+    _v=${_v# }
+    _id=${_v%% *} _key=${_v#* }
+    case "$_id" in ""|*[!0-9a-f-]*) return 0 ;; esac
+    case "$_key" in ""|*[!0-9a-f]*) return 0 ;; esac
+    [ ${#_key} -eq 64 ] || return 0
+    DL_REPORT_ID=$_id DL_REPORT_KEY=$_key
 }
 
 # Tokens live in the server's memory for token_ttl: after a server restart, or a boot slower

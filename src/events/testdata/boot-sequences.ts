@@ -68,9 +68,10 @@ export class BootScript {
   }
 
   /** One line of /init's `report STAGE STATUS DETAIL`, sent with the node's uptime. */
-  report(stage: string, status: string, detail: string, uptimeMs: number, extra: Record<string, string> = {}): this {
+  /** `proven`: the report carried a proof the endpoint checked, of a key redeemed at that time. */
+  report(stage: string, status: string, detail: string, uptimeMs: number, extra: Record<string, string> = {}, proven?: number): this {
     const fields = stage === 'booted' ? { uptime_s: (uptimeMs / 1000).toFixed(2), ...extra } : { uptime_ms: String(uptimeMs), ...extra };
-    const r: NodeReport = { mac: this.mac, stage, status, detail, peer: `::ffff:${this.ip}`, fields };
+    const r: NodeReport = { mac: this.mac, stage, status, detail, peer: `::ffff:${this.ip}`, fields, ...(proven === undefined ? {} : { proven }) };
     return this.#push(fromReport(r, this.#ctx));
   }
 
