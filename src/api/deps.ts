@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.js';
 import type { Rollout } from '../rollout/plan.js';
 import type { RolloutRequest } from '../rollout/runner.js';
 import type { EventStreamSlots, StreamLimits } from './event-stream.js';
-import type { ServerList } from './wire.js';
+import type { ServerList, VersionPinRow } from './wire.js';
 
 /** Node fields the API may write: the inventory editor's own shape. */
 export type NodeFields = NodeSpec;
@@ -37,6 +37,10 @@ export interface RolloutControl {
   get(id: string): Rollout | undefined;
   start(req: RolloutRequest): Promise<Rollout>;
   control(id: string, what: 'pause' | 'resume' | 'abort'): Promise<Rollout>;
+  /** The version pins, of one image or all. */
+  pins(image?: string): VersionPinRow[];
+  /** Drops the pins of the nodes named (host names or MACs) and/or of one image; never all. */
+  unpin(sel: { nodes?: readonly string[]; image?: string }): Promise<VersionPinRow[]>;
 }
 
 export interface ApiDeps {

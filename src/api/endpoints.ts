@@ -78,6 +78,8 @@ export const ENDPOINTS = {
   getRollout: { method: 'GET', path: '/rollouts/{id}', listener: 'admin', caller: 'admin', access: 'read', query: [], summary: 'A rollout and each of its nodes' },
   pauseRollout: { method: 'POST', path: '/rollouts/{id}/pause', listener: 'admin', caller: 'admin', access: 'write', query: [], summary: 'Start no new batch (nodes in flight are still watched)' },
   resumeRollout: { method: 'POST', path: '/rollouts/{id}/resume', listener: 'admin', caller: 'admin', access: 'write', query: [], summary: 'Go on with a paused rollout' },
+  listPins: { method: 'GET', path: '/pins', listener: 'admin', caller: 'admin', access: 'read', query: ['image'], summary: 'Version pins: the nodes that boot a stored version other than their image\'s published one, and who pinned them' },
+  unpin: { method: 'POST', path: '/pins/unpin', listener: 'admin', caller: 'admin', access: 'write', query: [], summary: 'Drop the version pins of the nodes named, or of every node of one image (never all by default): they boot the published version again at their next boot' },
   abortRollout: { method: 'POST', path: '/rollouts/{id}/abort', listener: 'admin', caller: 'admin', access: 'write', query: [], summary: 'End a rollout: no node is moved any more (nodes in flight are still watched, a failed one still sent back)' },
   listEvents: { method: 'GET', path: '/events', listener: 'admin', caller: 'admin', access: 'read', query: ['node', 'since', 'limit'], summary: 'Boot events, newest last' },
   streamEvents: { method: 'GET', path: '/events/stream', listener: 'admin', caller: 'admin', access: 'read', query: ['node', 'since'], summary: 'Live events as Server-Sent Events (id = seq; Last-Event-ID or ?since= resumes)' },

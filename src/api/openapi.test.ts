@@ -87,6 +87,9 @@ const WIRE_TYPES: { readonly [Name in keyof typeof SCHEMAS]: Record<string, 'req
   RolloutNode: { mac: R, name: R, wave: R, previousPin: R, previousVersion: R, status: R, afterSeq: O, deadline: O, failure: O, rollbackFailure: O } satisfies Presence<Wire.RolloutNode>,
   Rollout: { id: R, spec: R, wholeImage: R, createdAt: R, status: R, wave: R, waves: R, nodes: R, message: O, endedAt: O } satisfies Presence<Wire.Rollout>,
   RolloutList: { current: R, history: R } satisfies Presence<Wire.RolloutList>,
+  VersionPinRow: { mac: R, node: O, image: R, version: R, since: R, by: R } satisfies Presence<Wire.VersionPinRow>,
+  VersionPinList: { pins: R } satisfies Presence<Wire.VersionPinList>,
+  Unpinned: { unpinned: R } satisfies Presence<Wire.Unpinned>,
   BootServer: { address: R, name: R, bootUrl: R, health: R, self: R, startedAt: R, heartbeatAt: R, nodes: R } satisfies Presence<Wire.BootServer>,
   ServerList: { state: R, servers: R } satisfies Presence<Wire.ServerList>,
 };

@@ -108,6 +108,12 @@ const OPERATIONS: { readonly [K in OperationId]: OperationDoc<K> } = {
   pauseRollout: { responses: { 200: jsonAnswer('Paused', ref('Rollout')), ...errors(401, 403, 404, 409, 503) } },
   resumeRollout: { responses: { 200: jsonAnswer('Resumed', ref('Rollout')), ...errors(401, 403, 404, 409, 503) } },
   abortRollout: { responses: { 200: jsonAnswer('Aborted', ref('Rollout')), ...errors(401, 403, 404, 409, 503) } },
+  listPins: { query: { image: { schema: { type: 'string' }, description: 'Only the pins of this image' } }, responses: { 200: jsonAnswer('Version pins', ref('VersionPinList')), ...errors(403, 503) } },
+  unpin: {
+    description: 'Give nodes (host names or MACs; a node no longer in the inventory by its MAC), image, or both (the named nodes\' pins of that image). Neither is refused (400): nothing unpins every node. A node a rollout is still watching keeps its pin (409).',
+    requestBody: { required: true, ...json({ type: 'object', properties: { nodes: { type: 'array', items: { type: 'string' } }, image: { type: 'string' } }, additionalProperties: false }) },
+    responses: { 200: jsonAnswer('The pins dropped', ref('Unpinned')), ...errors(400, 401, 403, 404, 409, 503) },
+  },
   listEvents: { query: { node, since, limit }, responses: { 200: jsonAnswer('Events', ref('EventPage')), ...errors(400, 403) } },
   streamEvents: {
     query: { node, since: { schema: { type: 'integer' } } },
@@ -390,4 +396,11 @@ export const SCHEMAS = {
     properties: { current: nullable({ $ref: '#/components/schemas/Rollout' }), history: { type: 'array', items: { $ref: '#/components/schemas/Rollout' } } },
     required: ['current', 'history'],
   },
+  VersionPinRow: {
+    type: 'object',
+    properties: { mac: { type: 'string' }, node: { type: 'string' }, image: { type: 'string' }, version: { type: 'string' }, since: { type: 'string' }, by: { type: 'string' } },
+    required: ['mac', 'image', 'version', 'since', 'by'],
+  },
+  VersionPinList: { type: 'object', properties: { pins: { type: 'array', items: { $ref: '#/components/schemas/VersionPinRow' } } }, required: ['pins'] },
+  Unpinned: { type: 'object', properties: { unpinned: { type: 'array', items: { $ref: '#/components/schemas/VersionPinRow' } } }, required: ['unpinned'] },
 } as const satisfies Record<string, Schema>;

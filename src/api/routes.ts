@@ -16,7 +16,7 @@ import { ApiError, readJsonObject, sendError, sendJson } from './http-json.js';
 import { openApiDocument } from './openapi.js';
 import { listPage, pageOfMacs } from './paging.js';
 import { failureReportView, imageView, nodeDetail, nodeSummary, profileView, runningImage, sightingView } from './views.js';
-import type { BatchSize, Rollout, RolloutList } from './wire.js';
+import type { BatchSize, Rollout, RolloutList, Unpinned, VersionPinList } from './wire.js';
 import type { RolloutRequest } from '../rollout/runner.js';
 import type { DiscoveredMachine, DiscoveredPage, EventPage, ImageList, NodePage, NodeWritten, ProfileList, Published, RunningImage } from './wire.js';
 
@@ -247,6 +247,20 @@ const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
   pauseRollout: async ({ deps, params }) => (await requireRollouts(deps).control(params.id!, 'pause')) satisfies Rollout,
   resumeRollout: async ({ deps, params }) => (await requireRollouts(deps).control(params.id!, 'resume')) satisfies Rollout,
   abortRollout: async ({ deps, params }) => (await requireRollouts(deps).control(params.id!, 'abort')) satisfies Rollout,
+  listPins: async ({ deps, query }) => ({ pins: requireRollouts(deps).pins(query.get('image') ?? undefined) }) satisfies VersionPinList,
+  unpin: async ({ deps, body }) => {
+    const b = await body();
+    const unknown = Object.keys(b).filter((k) => k !== 'nodes' && k !== 'image');
+    if (unknown.length) throw new ApiError(400, `Unknown field ${unknown.join(', ')}`, 'Fields: nodes, image');
+    const sel: { nodes?: string[]; image?: string } = {};
+    if (b.nodes !== undefined) {
+      if (!Array.isArray(b.nodes) || !b.nodes.every((n): n is string => typeof n === 'string')) throw new ApiError(400, 'nodes must be a list of host names or MACs', 'Send "nodes": ["n1", "52:54:00:12:34:56"]');
+      sel.nodes = b.nodes;
+    }
+    const image = stringField(b, 'image');
+    if (image !== undefined) sel.image = image;
+    return { unpinned: await requireRollouts(deps).unpin(sel) } satisfies Unpinned;
+  },
   rollbackImage: async ({ deps, params }) => ({ name: params.name!, published: await requireImages(deps).rollback(params.name!) }) satisfies Published,
 };
 

@@ -17,11 +17,23 @@ export type { BootEvent, BootEventKind } from '../events/boot-event.js';
 export type { TimelineEntry } from '../events/boot-timeline.js';
 export type { EventRef, NodeStatus } from '../events/node-state.js';
 export type { Rollout, RolloutNode, RolloutSpec, RolloutStatus, RolloutNodeStatus, BatchSize } from '../rollout/plan.js';
+export type { VersionPinRow } from '../rollout/runner.js';
+import type { VersionPinRow } from '../rollout/runner.js';
 
 /** GET /rollouts: the rollout under way or the last one, and the ones before it, newest first. */
 export interface RolloutList {
   current: Rollout | null;
   history: Rollout[];
+}
+
+/** GET /pins: every pin (of one image with ?image=), by MAC. */
+export interface VersionPinList {
+  pins: VersionPinRow[];
+}
+
+/** POST /pins/unpin: the pins dropped. */
+export interface Unpinned {
+  unpinned: VersionPinRow[];
 }
 
 /** An image version by name: what a node runs or loads; either part may be unknown. */

@@ -288,6 +288,8 @@ test('a rollout survives a restart mid-batch; pause, resume and abort from the C
   assert.equal((await cli('resume')).code, 0);
   r = await until(l, 'n3 moving', (x) => x.nodes[2]!.status === 'waiting');
   assert.equal(r.status, 'running');
+  // A node the rollout is watching keeps its pin.
+  await assert.rejects(cli('unpin', 'n3'), /Cannot unpin n3: rollout \S+ is watching its boot/);
 
   const aborted = await cli('abort');
   assert.equal(aborted.code, 0, aborted.text);
@@ -326,4 +328,25 @@ test('a rollout survives a restart mid-batch; pause, resume and abort from the C
   const pins = JSON.parse(await readFile(join(l.dir, 'state', 'version-pins.json'), 'utf8')).nodes;
   assert.deepEqual(Object.keys(pins).sort(), [MACS[0], MACS[1]]);
   assert.equal((await call(l.apiPort, 'GET', '/api/v1/images')).json.images[0].published, l.v1);
+
+  // The pins left behind: listed, then dropped by node and by image; never all by default.
+  const listed = await cli('pins');
+  assert.equal(listed.code, 0);
+  assert.match(listed.text, new RegExp(`^ {2}n1 +deb +${l.good} +\\d{4}-\\d\\d-\\d\\dT\\S+ +rollout ${r.id}$`, 'm'));
+  assert.match(listed.text, new RegExp(`^ {2}n2 +deb +${l.good} `, 'm'));
+  assert.equal(listed.text.split('\n').filter(Boolean).length, 3, 'a header and two pins');
+  assert.match((await cli('pins', '--image', 'other')).text, /^no version pins/);
+  await assert.rejects(cli('unpin'), /rollout unpin: name the nodes, or give --image I/);
+  const none = await call(l.apiPort, 'POST', '/api/v1/pins/unpin', { body: '{}', headers: auth });
+  assert.equal(none.status, 400, 'the API never unpins every node either');
+  assert.equal((await call(l.apiPort, 'POST', '/api/v1/pins/unpin', { body: JSON.stringify({ nodes: ['n1'] }) })).status, 401);
+  await assert.rejects(cli('unpin', 'n9'), /no node n9/);
+  const one = await cli('unpin', 'n1');
+  assert.match(one.text, /^unpinned .*\n.*\n {2}n1 +deb /);
+  assert.deepEqual(Object.keys(JSON.parse(await readFile(join(l.dir, 'state', 'version-pins.json'), 'utf8')).nodes), [MACS[1]]);
+  const rest = await call(l.apiPort, 'POST', '/api/v1/pins/unpin', { body: JSON.stringify({ image: 'deb' }), headers: auth });
+  assert.equal(rest.status, 200, rest.body);
+  assert.deepEqual(rest.json.unpinned.map((p: { node: string; version: string }) => [p.node, p.version]), [['n2', l.good]]);
+  assert.deepEqual(JSON.parse(await readFile(join(l.dir, 'state', 'version-pins.json'), 'utf8')).nodes, {});
+  assert.deepEqual((await call(l.apiPort, 'GET', '/api/v1/pins')).json, { pins: [] });
 });

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfigFrom } from '../config/config-path.js';
 import { DisklessError } from '../errors/diskless-error.js';
-import type { BootEvent, EventPage, Rollout, RolloutList } from '../api/wire.js';
+import type { BootEvent, EventPage, Rollout, RolloutList, Unpinned, VersionPinList, VersionPinRow } from '../api/wire.js';
 import { active, failedNodes } from '../rollout/plan.js';
 import { adminToken, apiBase, apiTls, followEvents, getJson, postJson, type ApiTls } from './server-api.js';
 import type { CliIo } from './status.js';
@@ -10,6 +10,8 @@ const HELP = `Usage: diskless rollout IMAGE VERSION [--nodes N1,N2…|--profile 
                         [--batch N|P%] [--max-failed N] [--timeout S] [--no-wait]
        diskless rollout status [ID] [--follow] [--json]
        diskless rollout pause|resume|abort [ID]
+       diskless rollout pins [--image I] [--json]
+       diskless rollout unpin NODE…|--image I
 
 Moves nodes to a stored version of their image safely, run by "diskless serve" (it survives a
 restart of the server). The version is pinned to the canaries first (--canary, default 1),
@@ -21,6 +23,13 @@ seconds, default 600) is pinned back to the version it ran and rebooted into it,
 failed stage and cause are shown. A failed canary, or more than --max-failed (default 0)
 failed nodes, stops the rollout. When every node of the image moved without a failure, the
 version is published and the pins are dropped; otherwise the moved nodes stay pinned to it.
+
+"pins" lists the version pins: nodes booting a stored version other than their image's
+published one (left by a rollout that stopped, was aborted or did not cover every node).
+"unpin" drops the pins of the nodes named (host names, or MACs for nodes no longer listed),
+or with --image every pin of that image (with nodes: only theirs); it never unpins every node
+by default, and a node a rollout is still watching keeps its pin. An unpinned node boots the
+published version at its next boot.
 
 Without --nodes or --profile, every node whose profile boots IMAGE takes part.
 Progress is shown as it happens until the rollout ends (--no-wait returns at once; Ctrl-C
@@ -42,6 +51,7 @@ export async function rolloutCommand(argv: string[], io: RolloutIo = {}): Promis
     options: {
       config: { type: 'string', short: 'c' },
       nodes: { type: 'string' },
+      image: { type: 'string' },
       profile: { type: 'string' },
       canary: { type: 'string' },
       batch: { type: 'string' },
@@ -89,7 +99,22 @@ export async function rolloutCommand(argv: string[], io: RolloutIo = {}): Promis
     return 0;
   }
 
-  if (more.length !== 1) throw new DisklessError('DL_USAGE', `rollout: give IMAGE and VERSION (or status, pause, resume, abort)\n\n${HELP}`);
+  if (first === 'pins') {
+    if (more.length > 0) throw new DisklessError('DL_USAGE', `rollout pins: no node names (--image I picks one image)\n\n${HELP}`);
+    const q = values.image === undefined ? '' : `?image=${encodeURIComponent(values.image)}`;
+    const { pins } = await getJson<VersionPinList>(`${base}/pins${q}`, tls);
+    out(values.json ? `${JSON.stringify(pins, null, 2)}\n` : pinsText(pins));
+    return 0;
+  }
+  if (first === 'unpin') {
+    if (more.length === 0 && values.image === undefined) throw new DisklessError('DL_USAGE', `rollout unpin: name the nodes, or give --image I for every pin of that image (nothing unpins all nodes)\n\n${HELP}`);
+    const body = { ...(more.length ? { nodes: more } : {}), ...(values.image !== undefined ? { image: values.image } : {}) };
+    const { unpinned } = await postJson<Unpinned>(`${base}/pins/unpin`, body, adminToken(config), tls);
+    out(unpinned.length === 0 ? 'no pin matched: nothing changed\n' : `unpinned (they boot the published version at their next boot):\n${pinsText(unpinned)}`);
+    return 0;
+  }
+  if (values.image !== undefined) throw new DisklessError('DL_USAGE', `rollout: --image goes with pins and unpin\n\n${HELP}`);
+  if (more.length !== 1) throw new DisklessError('DL_USAGE', `rollout: give IMAGE and VERSION (or status, pause, resume, abort, pins, unpin)\n\n${HELP}`);
   if (values.nodes !== undefined && values.profile !== undefined) throw new DisklessError('DL_USAGE', 'rollout: give --nodes or --profile, not both');
   const whole = (name: string, v: string | undefined): number | undefined => {
     if (v === undefined) return undefined;
@@ -167,6 +192,16 @@ function exitStatus(r: Rollout): number {
 
 function clock(ms: number): string {
   return new Date(ms).toISOString().slice(11, 19);
+}
+
+/** One line per pin: node, image, version, since, by. */
+export function pinsText(pins: readonly VersionPinRow[]): string {
+  if (pins.length === 0) return 'no version pins: every node boots its image\'s published version\n';
+  const width = Math.max(4, ...pins.map((p) => (p.node ?? p.mac).length));
+  const image = Math.max(5, ...pins.map((p) => p.image.length));
+  const lines = [`  ${'NODE'.padEnd(width)}  ${'IMAGE'.padEnd(image)}  VERSION           SINCE                 BY`];
+  for (const p of pins) lines.push(`  ${(p.node ?? p.mac).padEnd(width)}  ${p.image.padEnd(image)}  ${p.version}  ${p.since.slice(0, 19).padEnd(20)}  ${p.by}`.trimEnd());
+  return `${lines.join('\n')}\n`;
 }
 
 /** The rollout as people read it: one summary line, then one line per node. */

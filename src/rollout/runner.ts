@@ -8,8 +8,22 @@ import { STORE_VERSION_PATTERN } from '../images/store/image-store.js';
 import type { VersionPins } from '../images/store/version-pins.js';
 import { nullLogger, type Logger } from '../log/logger.js';
 import { findNode, DEFAULT_POWER_PARALLEL, targetOf } from '../power/power.js';
+import { normalizeMac } from '../net/mac.js';
 import { ipmiPower, type IpmiRunner } from '../power/ipmi.js';
 import { active, advance, newRollout, type BatchSize, type PlannedNode, type Rollout, type RolloutAction, type RolloutInput, type RolloutSpec } from './plan.js';
+
+/** A version pin: `mac` boots `image`@`version` instead of the published version. */
+export interface VersionPinRow {
+  mac: string;
+  /** The inventory node's host name, when the MAC is an inventory node's. */
+  node?: string;
+  image: string;
+  version: string;
+  /** When it was set (ISO 8601). */
+  since: string;
+  /** Who set it, e.g. "rollout 20260101-120000-ab12". */
+  by: string;
+}
 
 /** What `diskless rollout IMAGE VERSION …` asks for. */
 export interface RolloutRequest {
@@ -193,6 +207,47 @@ export class RolloutRunner {
       out = this.#state.current!;
     });
     return out!;
+  }
+
+  /** The version pins (of `image`, or all), by MAC, with the inventory's host name. */
+  pins(image?: string): VersionPinRow[] {
+    const cfg = this.#o.config();
+    const rows: VersionPinRow[] = [];
+    for (const [mac, p] of this.#o.pins.all()) {
+      if (image !== undefined && p.image !== image) continue;
+      const name = cfg.nodes.find((n) => n.mac === mac)?.hostname;
+      rows.push({ mac, ...(name ? { node: name } : {}), image: p.image, version: p.version, since: p.since, by: p.by });
+    }
+    return rows.sort((a, b) => a.image.localeCompare(b.image) || (a.node ?? a.mac).localeCompare(b.node ?? b.mac));
+  }
+
+  /**
+   * Drops pins left behind (a stopped or aborted rollout, one that did not cover the whole
+   * image): of the nodes named (host names or MACs; a MAC no longer in the inventory too), of
+   * every node of `image`, or of the nodes named for that image. Naming nothing is refused: it
+   * never means every node. A node a rollout still watches keeps its pin (abort or wait first).
+   */
+  async unpin(sel: { nodes?: readonly string[]; image?: string }): Promise<VersionPinRow[]> {
+    const nodes = sel.nodes ?? [];
+    if (nodes.length === 0 && sel.image === undefined) throw new DisklessError('DL_USAGE', 'Cannot unpin: name the nodes, or the image whose pins go (--image); nothing is unpinned for all nodes at once');
+    const cfg = this.#o.config();
+    const macs = new Set<string>();
+    for (const name of nodes) {
+      const mac = findNode(cfg, name)?.mac ?? normalizeMac(name);
+      if (mac === undefined) throw new DisklessError('DL_INVENTORY_NOT_FOUND', `no node ${name} in ${cfg.file} (diskless node list shows them; a node no longer listed is named by its MAC)`);
+      macs.add(mac);
+    }
+    const rows = this.pins(sel.image).filter((p) => nodes.length === 0 || macs.has(p.mac));
+    let dropped: VersionPinRow[] = [];
+    await this.#serial(async () => {
+      const r = this.#state.current;
+      const busy = r && active(r) ? rows.filter((p) => p.image === r.spec.image && r.nodes.some((n) => n.mac === p.mac && (n.status === 'waiting' || n.status === 'rolling-back'))) : [];
+      if (busy.length) throw new DisklessError('DL_ROLLOUT', `Cannot unpin ${busy.map((p) => p.node ?? p.mac).join(', ')}: rollout ${r!.id} is watching ${busy.length === 1 ? 'its boot' : 'their boots'} (wait for it, or diskless rollout abort)`);
+      for (const p of rows) await this.#o.pins.set(p.mac, p.image, null, 'unpin');
+      dropped = rows;
+    });
+    for (const p of dropped) this.#log.log('info', 'version pin dropped', { mac: p.mac, image: p.image, version: p.version });
+    return dropped;
   }
 
   async close(): Promise<void> {
