@@ -45,7 +45,7 @@ import { throttledLog } from '../log/throttled-log.js';
 import { knownMac } from './known-macs.js';
 import { EventStreamSlots } from '../api/event-stream.js';
 import { DisklessError } from '../errors/diskless-error.js';
-import { VersionPins, versionPinsPath } from '../images/store/version-pins.js';
+import { VersionPins, versionPinsPath, type VersionPinStore } from '../images/store/version-pins.js';
 import { RolloutRunner, rolloutsPath } from '../rollout/runner.js';
 import type { IpmiRunner } from '../power/ipmi.js';
 
@@ -85,6 +85,8 @@ export interface RunningServices {
   readonly observability: Observability;
   /** Rollouts (STATE/rollouts.json) and the version pins they set (STATE/version-pins.json). */
   readonly rollouts: RolloutRunner;
+  /** The version pins boot scripts follow: this server's file, or the shared database's. */
+  readonly pins: VersionPinStore;
   /** Where the state lives (files, or the database shared with other servers). */
   readonly state: StateBackend;
   stop(): Promise<void>;
@@ -146,7 +148,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   // Each DHCP subnet may name its own server address: a machine is sent to its subnet's, by the
   // address it asks from, in scripts, configs and kernel command lines alike.
   const addresses = bootServerAddresses(config);
-  const pins = await VersionPins.read(versionPinsPath(config.server.stateDir));
+  // A file of this server's, or the database every server shares (state: postgres://…).
+  const pins = backend.shared.pins ?? await VersionPins.read(versionPinsPath(config.server.stateDir));
   const tree = new BootTree(getConfig, subnetBaseUrl(getConfig), store, {
     ...identity.hooks, secretsUrl: subnetSecretsUrl(getConfig), onUnknownMac: discovery.onScript, nodeOf,
     versionPin: (mac, image) => pins.get(mac, image),
@@ -381,7 +384,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     admin: adminBaseUrl(config.api.address, admin.port),
     tlsFingerprint: certificate.fingerprint,
   });
-  return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, rollouts, state: backend, stop };
+  return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, rollouts, pins, state: backend, stop };
 }
 
 /**

@@ -17,6 +17,7 @@ import { statusCommand } from '../cli/status.js';
 import type { ServerList } from '../api/wire.js';
 import { initrdServerCerts } from './state-backend.js';
 import { pemCertificates } from '../tls/server-certificate.js';
+import { reportIdTime, reportProof } from '../identity/report-proof.js';
 
 const pg = postgresFixture();
 const N1 = '52:54:00:15:00:11';
@@ -221,4 +222,45 @@ test("one boot served by two servers is one timeline on both, each server's /met
   await waitUntilAsync('B to catch up', async () => timeline(await nodeEvents(b2)).slice(-2).join() === '127.0.0.2 stage cmdline,127.0.0.2 booted booted', 5000);
   assert.equal(timeline(await nodeEvents(b2)).length, 5, 'nothing twice, nothing lost');
   assert.equal((await nodeStatus(b2)).status, 'booted');
+});
+
+test('with the shared database a version pin made by one server is what the other lists and unpins, and a report proven with the key from one server is proven on the other', async (t) => {
+  const cluster = await pg.cluster();
+  const db = await cluster.database();
+  const state = `postgres://postgres@:${db.port}/${db.database}?host=${db.host}`;
+  const dir = await mkdtemp(join(tmpdir(), 'dl-pins-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const a = await serve(t, dir, '127.0.0.2', state);
+  const b = await serve(t, dir, '127.0.0.3', state);
+  await a.services.pins.set(N1, 'deb', '0123456789abcdef', 'rollout r1');
+  await waitUntil('server B holding the pin', () => b.services.pins.get(N1, 'deb') === '0123456789abcdef');
+  assert.deepEqual(b.services.rollouts.pins().map((p) => [p.node, p.image, p.version, p.by]), [['n1', 'deb', '0123456789abcdef', 'rollout r1']]);
+  assert.deepEqual((await b.services.rollouts.unpin({ nodes: ['n1'] })).map((p) => p.node), ['n1']);
+  await waitUntil('server A seeing the pin dropped', () => a.services.pins.get(N1, 'deb') === undefined);
+
+  // Redeemed at A, the report key proves a report sent to B.
+  a.services.secretsWindows.openFor(N1, NODE_IP);
+  const { token } = await script(a);
+  const key = await new Promise<string>((resolve, reject) => {
+    const req = httpsRequest(`${a.secretsUrl}/api/v1/node-files`, { method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      res.resume();
+      resolve(String(res.headers['x-diskless-report-key'] ?? ''));
+    });
+    req.on('error', reject);
+    req.end(new URLSearchParams({ token, mac: N1 }).toString());
+  });
+  const [id, k] = key.split(' ');
+  assert.ok(id && k, `a report key in the answer: ${key}`);
+  const proof = reportProof(k, id, 'identity', 'ok');
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest({ host: b.address, port: b.port, method: 'POST', path: '/api/v1/report', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    // uptime_ms: the boot began with the node's kernel, before its redemption.
+    req.end(new URLSearchParams({ mac: N1, stage: 'identity', status: 'ok', detail: '', uptime_ms: '60000', report_id: id, proof }).toString());
+  });
+  assert.equal(status, 200);
+  await waitUntil('the proven report in B\'s node state', () => b.services.observability.states.get(N1)?.boot?.keyedAt === reportIdTime(id));
 });

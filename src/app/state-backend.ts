@@ -26,6 +26,8 @@ import { PgRunningVersions } from '../postgres/running-versions.js';
 import { PgDiscovered, readDiscoveredRows } from '../postgres/discovered.js';
 import { discoveredPath, readDiscovered, type DiscoveredMachine, type DiscoveredSource } from '../inventory/discovered.js';
 import { RunningVersions, runningVersionsPath, type RunningVersionStore } from '../images/store/running-versions.js';
+import { VersionPins, versionPinsPath, type VersionPinStore } from '../images/store/version-pins.js';
+import { PgVersionPins } from '../postgres/version-pins.js';
 import { bootServerAddresses } from '../config/subnets.js';
 
 /**
@@ -44,7 +46,7 @@ export interface StateBackend {
    */
   poolCursor(pool: { start: string; end: string } | undefined): PoolCursor;
   /** Secrets windows, boot tokens and running versions shared with the other servers; none: this server's own. */
-  readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource; running?: RunningVersionStore; discovered?: DiscoveredSource };
+  readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource; running?: RunningVersionStore; discovered?: DiscoveredSource; pins?: VersionPinStore };
   /** Boot events shared with the other servers (postgres only). */
   readonly events?: PgBootEvents;
   /** Every server sharing the state, with its health and the nodes it bound; just this one for files. */
@@ -72,13 +74,14 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
     const running = await PgRunningVersions.open(db, { logger });
     const events = await PgBootEvents.open(db, { server: address, logger });
     const discovered = await PgDiscovered.open(db, { logger });
+    const pins = await PgVersionPins.open(db, { logger });
     const registry = await ServerRegistry.start(db, { address, addresses: bootServerAddresses(config), bootUrl: httpBaseUrl(config.server), logger, ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }) });
     logger.log('info', 'state in the database', { service: 'database', url: state.url, servers: registry.list().map((s) => `${s.address} ${s.health}`).join(', ') });
     return {
       kind: 'postgres',
       leases,
       peerIsGone: (id) => registry.isGone(id),
-      shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets, running, discovered },
+      shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets, running, discovered, pins },
       events,
       poolCursor: (pool) => spreadCursor(pool, address),
       servers: () => serverList(registry.list(), address, leases?.boundBy() ?? new Map()),
@@ -88,6 +91,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
         await windows.flush();
         windows.detach();
         running.detach();
+        pins.detach();
         await events.close();
         await discovered.close();
         await registry.stop();
@@ -142,6 +146,22 @@ export async function openRunningVersions(config: DisklessConfig, logger?: Logge
   try {
     const running = await PgRunningVersions.open(db);
     return { running, close: async () => { running.detach(); await db.close(); } };
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}
+
+/**
+ * The version pins, for the command line: STATE/version-pins.json, or the state database's when
+ * `state:` names one (every server's rollouts pin there).
+ */
+export async function openVersionPins(config: DisklessConfig, logger?: Logger): Promise<{ pins: VersionPinStore; close(): Promise<void> }> {
+  if (config.state.backend === 'files') return { pins: await VersionPins.read(versionPinsPath(config.server.stateDir)), close: async () => {} };
+  const db = await Database.open(config.state, { applicationName: 'diskless image', ...(logger ? { logger } : {}) });
+  try {
+    const pins = await PgVersionPins.open(db);
+    return { pins, close: async () => { pins.detach(); await db.close(); } };
   } catch (e) {
     await db.close();
     throw e;

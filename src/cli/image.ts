@@ -1,13 +1,12 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFrom } from '../config/config-path.js';
-import { initrdServerCerts, openRunningVersions } from '../app/state-backend.js';
+import { initrdServerCerts, openRunningVersions, openVersionPins } from '../app/state-backend.js';
 import { buildImage, networkInitrdBuilder, type InitrdBuilder } from '../images/build-image.js';
 import { spawnChrootCommand } from '../images/chroot-command.js';
 import { importImage } from '../images/import-oci.js';
 import { imageShell, type ImageShellResult, type SignalSource } from '../images/image-shell.js';
 import { ImageStore, type InUse } from '../images/store/image-store.js';
-import { VersionPins, versionPinsPath } from '../images/store/version-pins.js';
 import type { DisklessConfig } from '../config/types.js';
 import { ProgressBar } from './progress.js';
 import { reportError } from './error-report.js';
@@ -68,7 +67,9 @@ const ARGS: Record<string, readonly [min: number, max: number, usage: string]> =
 async function nodesRunning(config: DisklessConfig): Promise<InUse> {
   const { running, close } = await openRunningVersions(config);
   await close();
-  const pins = await VersionPins.read(versionPinsPath(config.server.stateDir));
+  const opened = await openVersionPins(config);
+  await opened.close();
+  const pins = opened.pins;
   const names = new Map(config.nodes.flatMap((n) => (n.mac === undefined ? [] : [[n.mac, n.hostname ? `${n.hostname} (${n.mac})` : n.mac] as const])));
   return (image, version) => {
     const runners = running.runners(image, version, new Set(names.keys()));

@@ -292,6 +292,22 @@ CREATE TABLE running_versions (
 );
 `,
   },
+  {
+    version: 8,
+    description: 'version pins (a rollout\'s), honoured by every boot server',
+    sql: `
+-- The stored version a node boots instead of its image's published one; changes are
+-- announced on diskless_version_pins.
+CREATE TABLE version_pins (
+  mac text PRIMARY KEY,
+  image text NOT NULL,
+  version text NOT NULL,
+  since text NOT NULL,
+  -- Who set it, e.g. "rollout 20260101-120000-ab12".
+  pinned_by text NOT NULL
+);
+`,
+  },
 ];
 
 /** The newest schema this server knows. */

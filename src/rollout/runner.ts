@@ -5,7 +5,7 @@ import { readStateFile, StateFileWriter, type StateFileFormat } from '../files/s
 import type { BootEvent, NewBootEvent } from '../events/boot-event.js';
 import type { BootRecord, NodeState } from '../events/node-state.js';
 import { STORE_VERSION_PATTERN } from '../images/store/image-store.js';
-import type { VersionPins } from '../images/store/version-pins.js';
+import type { VersionPinStore } from '../images/store/version-pins.js';
 import { nullLogger, type Logger } from '../log/logger.js';
 import { findNode, DEFAULT_POWER_PARALLEL, targetOf } from '../power/power.js';
 import { normalizeMac } from '../net/mac.js';
@@ -91,7 +91,7 @@ export interface RolloutRunnerOptions {
   path: string;
   config: () => DisklessConfig;
   images: RolloutImages;
-  pins: VersionPins;
+  pins: VersionPinStore;
   /** Node states, as the timeline has them. */
   states: { get(mac: string): NodeState | undefined };
   events: { subscribe(listener: (e: BootEvent) => void): () => void; readonly lastSeq: number };

@@ -29,13 +29,34 @@ const PINS_FILE: StateFileFormat<Map<string, VersionPin>> = {
 };
 
 /**
+ * Where the pins are kept: STATE/version-pins.json (VersionPins), or the state database every
+ * boot server shares (PgVersionPins in src/postgres/version-pins.ts), so a pin one server's
+ * rollout makes is what every server's boot scripts name.
+ */
+export interface VersionPinStore {
+  /** The version `mac` is pinned to for `image`, if any. */
+  get(mac: string, image: string): string | undefined;
+  /** Pins (or with null, unpins) and resolves once that is stored. */
+  set(mac: string, image: string, version: string | null, by: string): Promise<void>;
+  /** MACs pinned to IMAGE@VERSION. */
+  pinnedTo(image: string, version: string): string[];
+  all(): ReadonlyMap<string, VersionPin>;
+  flush(): Promise<void>;
+}
+
+/** MACs of `pins` pinned to IMAGE@VERSION: the one filter both stores use. */
+export function pinnedTo(pins: ReadonlyMap<string, VersionPin>, image: string, version: string): string[] {
+  return [...pins].filter(([, p]) => p.image === image && p.version === version).map(([mac]) => mac);
+}
+
+/**
  * The stored version a node boots instead of its image's published one (STATE/version-pins.json).
  * A rollout pins each node it moves, and pins it back when its boot fails; the boot tree reads
  * the pin when it renders the node's script, so kernel, initrd and root all name that version.
  * A pin holds for one image: a node moved to a profile of another image boots that image's
  * published version. `image rm` and GC keep pinned versions.
  */
-export class VersionPins {
+export class VersionPins implements VersionPinStore {
   readonly #pins = new Map<string, VersionPin>();
   readonly #file: StateFileWriter<Map<string, VersionPin>>;
 
@@ -73,7 +94,7 @@ export class VersionPins {
 
   /** MACs pinned to IMAGE@VERSION. */
   pinnedTo(image: string, version: string): string[] {
-    return [...this.#pins].filter(([, p]) => p.image === image && p.version === version).map(([mac]) => mac);
+    return pinnedTo(this.#pins, image, version);
   }
 
   all(): ReadonlyMap<string, VersionPin> {
