@@ -176,6 +176,26 @@ test('after the identity stage every report proves it is this boot of this node;
     assert.equal(s.reports.at(-1)!.proven, undefined);
     assert.equal(s.reports.at(-1)!.fields.proven, undefined);
     assert.deepEqual(s.refused, ['bad-proof', 'bad-proof', 'bad-proof']);
+
+    // The booted system's unit (handoff.sh) carries its one proof, in a script only root reads.
+    const run = join(s.dir, 'run');
+    await mkdir(join(s.newroot, 'etc/systemd/system'), { recursive: true });
+    s.windows.openFor(MAC);
+    const unit = await busyboxSh(`. "$DL_LIB/common.sh"; . "$DL_LIB/identity.sh"; . "$DL_LIB/handoff.sh"; DL_NET_UP=1
+      DL_TOKEN='${s.tokens.issue(MAC, '127.0.0.1')}'; apply_identity && install_booted_unit && echo INSTALLED`, { ...s.env, DL_RUN: run });
+    assert.match(unit.out, /INSTALLED/, unit.out);
+    const booted = join(run, 'diskless/report-booted');
+    assert.equal((await stat(booted)).mode & 0o777, 0o700);
+    const text = await readFile(booted, 'utf8');
+    assert.doesNotMatch(text, /[0-9a-f]{64} [0-9a-f]{64}|hexkey/, 'the key itself is not in it');
+    await writeFile(booted, text.replaceAll('/run/diskless/bin/busybox', '/bin/busybox'));
+    const sent = s.reports.length;
+    const r2 = await busyboxSh(`sh "${booted}"; echo rc=$?`, s.env);
+    assert.match(r2.out, /rc=0/, r2.out);
+    assert.equal(s.reports.length, sent + 1);
+    const last = s.reports.at(-1)!;
+    assert.deepEqual([last.stage, last.status, typeof last.proven, last.fields.uptime_s !== undefined], ['booted', 'ok', 'number', true]);
+    assert.ok(last.proven! >= issued, 'proven with the key of the later redemption');
   } finally {
     await s.cleanup();
   }

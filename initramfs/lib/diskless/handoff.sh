@@ -307,9 +307,9 @@ install_booted_unit() {
             printf 'body=%s\n' "$(shquote "mac=$(urlencode "$DL_MAC")&stage=booted&status=ok&${_proof}uptime_s=")"
             echo 'up=$(/run/diskless/bin/busybox cut -d" " -f1 /proc/uptime)'
             echo 'exec /run/diskless/bin/busybox timeout 10 /run/diskless/bin/busybox wget -q -O /dev/null --post-data "${body}${up}" "$server/api/v1/report"'
-        } > /run/diskless/report-booted
+        } > "$DL_RUN/diskless/report-booted"
     )
-    chmod 0700 /run/diskless/report-booted
+    chmod 0700 "$DL_RUN/diskless/report-booted"
     mkdir -p "$DL_NEWROOT/etc/systemd/system/multi-user.target.wants"
     cat > "$DL_NEWROOT/etc/systemd/system/diskless-booted.service" <<'UNIT'
 [Unit]
