@@ -312,6 +312,7 @@ export class DebianLab {
     await removeStaleLabNamespaces(); // left by runs that were killed with SIGKILL
     const progress = o.progress ?? (() => {});
     const cacheDir = o.cacheDir ?? defaultCacheDir();
+    if (o.routed && (o.unlisted || o.vlan !== undefined || o.nic === 'usb-net' || o.poolNodes?.includes(0))) throw new Error('DebianLab routed: the rack node is a listed, reserved, network-booted node');
     const image = await ensureLabImage(cacheDir, progress, o.recipe);
     const initrd = await ensureLabInitrd(image, cacheDir, progress);
     const cert = await labCertificate(cacheDir);
@@ -324,7 +325,6 @@ export class DebianLab {
     const count = o.nodes ?? 1;
     if (!Number.isInteger(count) || count < 1 || count > 9) throw new Error(`DebianLab nodes must be 1 to 9, got ${count}`);
     if (o.unlisted && o.unknownClients !== undefined && o.unknownClients !== 'allow') throw new Error('DebianLab unlisted nodes boot under unknown_clients allow');
-    if (o.routed && (o.unlisted || o.vlan !== undefined || o.nic === 'usb-net' || o.poolNodes?.includes(0))) throw new Error('DebianLab routed: the rack node is a listed, reserved, network-booted node');
     const lab = new DebianLab(net, dir, join(dir, 'diskless.yaml'), join(dir, 'server.log'), image, initrd, count, o, o.rootPassword?.password);
     lab.#options = o;
     try {
