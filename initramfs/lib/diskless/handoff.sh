@@ -9,6 +9,8 @@ handoff() {
     # _writable is read by provide_modules and hand_over_network, which handoff calls (a local
     # is seen by the functions it calls).
     local _writable
+    DL_NET_MANAGER=$(image_network_manager)
+    renew_lease_if_due
     check_lease_values
     [ -x "$DL_NEWROOT$DL_INIT" ] || [ -L "$DL_NEWROOT$DL_INIT" ] || { cause "the root has no $DL_INIT (wrong image, or init= points elsewhere)"; return; }
     _writable=1
@@ -87,6 +89,42 @@ set_hostname() {
     fi
 }
 
+# Nothing renews the lease between the initramfs's DHCP and the real system's own client, which
+# starts afresh once the system is up (networkd, NetworkManager). A lease half used by now
+# (fetching a live root takes a while, the system's start more) is renewed here, so the real
+# system starts with a fresh one, and NetworkManager is handed the address with the lease's
+# remaining time (hand_over_network). The lease keeper asks the server itself at once: nothing
+# to do for it. The address stays on the interface throughout (udhcpc.script, DL_RENEWING);
+# no answer leaves the lease as it was, with a log line.
+renew_lease_if_due() {
+    local _age
+    [ "$NET_SOURCE" = dhcp ] || return 0
+    case "$DL_NET_MANAGER" in networkd|NetworkManager) ;; *) return 0 ;; esac
+    case "$NET_LEASE$NET_BOUND_AT" in ''|*[!0-9]*) return 0 ;; esac
+    _age=$(( $(uptime_s) - NET_BOUND_AT ))
+    # A quarter of the lease: a boot with the default lease time never asks again.
+    [ $(( _age * 4 )) -ge "$NET_LEASE" ] || return 0
+    info "the lease on $NET_IFACE is ${_age} s old of ${NET_LEASE} s: renewing it before the real system starts"
+    if DL_RENEWING=1 udhcpc -i "$NET_IFACE" -f -q -n -t 3 -T 2 -r "$NET_IP" -V "Diskless-initramfs" -O rootpath -O hostname -O domain \
+        -s "$DL_LIB/udhcpc.script" >> "$DL_LOG" 2>&1; then
+        . "$DL_NET_DIR/lease.env"
+        info "lease renewed: $NET_IP for ${NET_LEASE} s"
+        DL_STAGE_DETAIL="${DL_STAGE_DETAIL:+$DL_STAGE_DETAIL }lease_renewed=1"
+    else
+        info "warning: no DHCP answer to the renewal on $NET_IFACE; the real system's client asks again"
+    fi
+    return 0
+}
+
+# The lease's remaining seconds (0 when it is over or its times are unknown).
+lease_remaining() {
+    local _left
+    case "$NET_LEASE$NET_BOUND_AT" in ''|*[!0-9]*) echo 0; return 0 ;; esac
+    _left=$(( NET_LEASE - ($(uptime_s) - NET_BOUND_AT) ))
+    [ "$_left" -gt 0 ] || _left=0
+    echo "$_left"
+}
+
 # The real system must keep the interface that carries its root, and keep its lease alive as
 # long as it runs: a network tool that released the lease or took the interface down would cut
 # the node off from its root, and a lease nobody renews expires after dhcp.lease_time, when the
@@ -95,7 +133,7 @@ set_hostname() {
 # that runs neither (or ifupdown, whose ifdown would release the lease and deconfigure the
 # interface at shutdown) gets the lease keeper, busybox udhcpc left running by this initramfs.
 hand_over_network() {
-    local _d _manager
+    local _d _manager _nm
     # initramfs-tools' format, read by Debian's scripts (values quoted: it gets sourced).
     {
         printf 'DEVICE=%s\n' "$(shquote "$NET_IFACE")"
@@ -108,17 +146,18 @@ hand_over_network() {
         printf 'ROOTSERVER=%s\n' "$(shquote "$NET_SERVERID")"
         printf 'PROTO=%s\n' "$(shquote "$NET_SOURCE")"
     } > "$DL_RUN/net-$NET_IFACE.conf"
-    _manager=$(image_network_manager)
+    _manager=$DL_NET_MANAGER
     DL_LEASE_KEEPER=""
     write_networkd_config "$_manager"
     write_udev_link
     [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ] || hand_over_stack
     # The NetworkManager keyfile describes one Ethernet NIC by its MAC; a bond or VLAN the
     # initramfs made is left configured and its lease goes to the lease keeper.
-    [ "$_manager" = NetworkManager ] && [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ] && write_nm_connection
+    _nm=""
+    [ "$_manager" = NetworkManager ] && [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ] && write_nm_connection && _nm=1
     if [ "$NET_SOURCE" != dhcp ]; then
         DL_LEASE_RENEWAL=none
-    elif [ "$_manager" = networkd ] || { [ "$_manager" = NetworkManager ] && [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ]; }; then
+    elif [ "$_manager" = networkd ] || [ -n "$_nm" ]; then
         DL_LEASE_RENEWAL=$_manager
     else
         DL_LEASE_RENEWAL=keeper DL_LEASE_KEEPER=1
@@ -149,6 +188,13 @@ hand_over_network() {
 # into a .wants directory, and it is not masked (a link to /dev/null, or an empty file).
 unit_enabled() {
     local _d _w
+    # systemd.mask=UNIT on the kernel command line (".service" may be left out): never started.
+    set -f
+    for _w in $DL_SYSTEMD_MASK; do
+        case "$_w" in "$1"|"$1.service") set +f; return 1 ;; esac
+        [ "$_w.service" = "$1" ] && { set +f; return 1; }
+    done
+    set +f
     for _d in etc/systemd/system run/systemd/system; do
         _w=$DL_NEWROOT/$_d/$1
         [ -L "$_w" ] && [ "$(readlink "$_w")" = /dev/null ] && return 1
@@ -225,33 +271,46 @@ write_udev_link() {
     } > "$DL_RUN/systemd/network/00-diskless-$NET_IFACE.link"
 }
 
+# A value for a NetworkManager keyfile (GKeyFile rules): a backslash is written doubled, a
+# leading blank escaped, line breaks and other control characters cannot be written at all.
+nm_value() {
+    case "$1" in *[[:cntrl:]]*) return 1 ;; esac
+    printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/^ /\\s/'
+}
+
 # NetworkManager: a connection for the boot interface, in /run so it lasts this boot only.
-# NetworkManager finds the interface configured and takes it over with this connection
-# (keep-configuration, its default), renews the lease itself, never gives up asking
-# (dhcp-timeout infinity) and leaves the interface configured when it stops.
+# NetworkManager assumes a configured interface only when what it finds matches a connection:
+# a DHCP connection matches an address with a lifetime (a dynamic one), so the address is
+# given the lease's remaining time, and NetworkManager's device state names the connection, as
+# NetworkManager's own initrd leaves them. It then keeps the address, renews the lease itself
+# at T1, never gives up asking (dhcp-timeout infinity), sends no RELEASE, and leaves the
+# interface configured when it stops (keep-configuration, said again in /run in case the
+# image's own configuration says otherwise).
 write_nm_connection() {
-    local _f _uuid
+    local _f _uuid _ifindex _left _iface _mac
+    _iface=$(nm_value "$NET_IFACE") && _mac=$(nm_value "$DL_MAC") || { info "the boot interface's name cannot go into a NetworkManager keyfile"; return 1; }
     _f=$DL_RUN/NetworkManager/system-connections/diskless-$NET_IFACE.nmconnection
     _uuid=$(cat /proc/sys/kernel/random/uuid 2>/dev/null)
-    mkdir -p "${_f%/*}"
+    mkdir -p "${_f%/*}" "$DL_RUN/NetworkManager/conf.d" "$DL_RUN/NetworkManager/devices"
     (
         umask 077  # NetworkManager ignores keyfiles others can read
         {
             echo "# Written by the Diskless initramfs: this interface carries the root filesystem."
             echo "[connection]"
-            echo "id=diskless-$NET_IFACE"
+            echo "id=diskless-$_iface"
             [ -n "$_uuid" ] && echo "uuid=$_uuid"
             echo "type=ethernet"
-            echo "interface-name=$NET_IFACE"
+            echo "interface-name=$_iface"
             echo "autoconnect=true"
             echo "autoconnect-priority=999"
             echo "[ethernet]"
-            echo "mac-address=$DL_MAC"
+            echo "mac-address=$_mac"
             echo "[ipv4]"
             if [ "$NET_SOURCE" = dhcp ]; then
                 echo "method=auto"
                 echo "dhcp-client-id=mac"
                 echo "dhcp-timeout=2147483647"
+                echo "dhcp-send-release=false"
             else
                 echo "method=manual"
                 echo "address1=$NET_IP/$NET_PREFIX${NET_ROUTER:+,$NET_ROUTER}"
@@ -261,6 +320,29 @@ write_nm_connection() {
             echo "method=ignore"
         } > "$_f"
     )
+    {
+        echo "# Written by the Diskless initramfs: $_iface carries the root filesystem."
+        echo "[device-diskless]"
+        echo "match-device=interface-name:$_iface"
+        echo "keep-configuration=yes"
+    } > "$DL_RUN/NetworkManager/conf.d/90-diskless.conf"
+    _ifindex=$(cat "${DL_SYSFS:-/sys}/class/net/$NET_IFACE/ifindex" 2>/dev/null)
+    case "$_ifindex" in ''|*[!0-9]*) ;; *)
+        if [ -n "$_uuid" ]; then
+            printf '# Written by the Diskless initramfs.\n[device]\nmanaged=true\nconnection-uuid=%s\nnm-owned=false\n' "$_uuid" \
+                > "$DL_RUN/NetworkManager/devices/$_ifindex"
+        fi ;;
+    esac
+    if [ "$NET_SOURCE" = dhcp ]; then
+        _left=$(lease_remaining)
+        if [ "$_left" -gt 0 ]; then
+            ip addr change "$NET_IP/$NET_PREFIX" dev "$NET_IFACE" valid_lft "$_left" preferred_lft "$_left" \
+                || info "warning: cannot give $NET_IP on $NET_IFACE its lease time; NetworkManager may not take it over"
+        else
+            info "warning: the lease on $NET_IFACE is over; NetworkManager asks for a new one"
+        fi
+    fi
+    return 0
 }
 
 # The lease keeper for images without a network manager of their own: the initrd's busybox and

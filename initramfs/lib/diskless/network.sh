@@ -101,7 +101,12 @@ static_ip() {
     write_lease_env static "$_ip" "$_prefix" "$_mask" "$_gw" "$_dns0${_dns1:+ $_dns1}" "$_host" "" "" ""
 }
 
-# write_lease_env SOURCE IP PREFIX MASK ROUTER DNS HOSTNAME DOMAIN ROOTPATH SERVERID
+# Whole seconds since boot (the clock leases are timed by: wall time may jump when set).
+uptime_s() {
+    cut -d. -f1 "${DL_UPTIME_FILE:-/proc/uptime}"
+}
+
+# write_lease_env SOURCE IP PREFIX MASK ROUTER DNS HOSTNAME DOMAIN ROOTPATH SERVERID LEASE
 write_lease_env() {
     local _f
     _f=$DL_NET_DIR/lease.env.tmp
@@ -118,6 +123,8 @@ write_lease_env() {
         printf 'NET_ROOTPATH=%s\n' "$(shquote "$9")"
         printf 'NET_SERVERID=%s\n' "$(shquote "${10}")"
         printf 'NET_LEASE=%s\n' "$(shquote "${11}")"
+        # When the lease was bound, in seconds since boot: the handoff renews a lease half used.
+        printf 'NET_BOUND_AT=%s\n' "$(shquote "$(uptime_s)")"
     } > "$_f" && mv "$_f" "$DL_NET_DIR/lease.env"
 }
 
