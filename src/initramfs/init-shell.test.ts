@@ -289,6 +289,10 @@ interface Handoff {
   carried: string[];
   /** NetworkManager's /run configuration and the device state files it reads at start. */
   nmConf: string;
+  /** Every file in /run/systemd/network, by name. */
+  runNetwork: Record<string, string>;
+  /** Every keyfile in /run/NetworkManager/system-connections, by name. */
+  nmFiles: Record<string, string>;
   nmDevices: Record<string, string>;
   /** lease.env as the handoff left it. */
   leaseEnv: string;
@@ -298,6 +302,8 @@ interface Handoff {
 interface HandoffRun {
   after?: string;
   netns?: string;
+  /** DL_SYSFS: a test tree of /sys/class/net. */
+  sysfs?: string;
 }
 
 /**
@@ -328,6 +334,7 @@ function runHandoff(lease: { host?: string; domain?: string; router?: string; dn
       DL_NET_DIR: join(dir, 'net'), DL_NEWROOT: newroot, DL_RUN: join(dir, 'run'), DL_INIT: '/sbin/init',
       L_HOST: lease.host ?? 'n1', L_DOMAIN: lease.domain ?? 'lab.test', L_ROUTER: lease.router ?? '10.9.0.1',
       L_DNS: lease.dns ?? '10.9.0.1 10.9.0.2', L_SERVERID: lease.serverid ?? '10.9.0.1', L_ROOTPATH: lease.rootpath ?? '', L_SOURCE: lease.source ?? 'dhcp',
+      ...(how.sysfs ? { DL_SYSFS: how.sysfs } : {}),
     }, how.netns);
     const nmFile = join(dir, 'run/NetworkManager/system-connections/diskless-dl0.nmconnection');
     const read = (f: string) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } };
@@ -349,6 +356,8 @@ function runHandoff(lease: { host?: string; domain?: string; router?: string; dn
       ifupdown: read(join(newroot, 'etc/network/interfaces.d/diskless-dl0')),
       carried: (() => { try { return readdirSync(join(dir, 'run/diskless'), { recursive: true }).map(String).sort(); } catch { return []; } })(),
       nmConf: read(join(dir, 'run/NetworkManager/conf.d/90-diskless.conf')),
+      runNetwork: (() => { try { return Object.fromEntries(readdirSync(join(dir, 'run/systemd/network')).map((f) => [f, read(join(dir, 'run/systemd/network', f))])); } catch { return {}; } })(),
+      nmFiles: (() => { try { return Object.fromEntries(readdirSync(join(dir, 'run/NetworkManager/system-connections')).map((f) => [f, read(join(dir, 'run/NetworkManager/system-connections', f))])); } catch { return {}; } })(),
       nmDevices: (() => { try { return Object.fromEntries(readdirSync(join(dir, 'run/NetworkManager/devices')).map((f) => [f, read(join(dir, 'run/NetworkManager/devices', f))])); } catch { return {}; } })(),
       leaseEnv: read(join(dir, 'net/lease.env')),
     };
@@ -657,7 +666,7 @@ test('leases outlive the initramfs: networkd is handed DHCP on the boot interfac
   assert.match(runHandoff({}, enabling('systemd-networkd.socket', 'sockets.target')).detail, /lease_renewal=networkd/);
 });
 
-test('leases outlive the initramfs on a VLAN boot link: networkd matches the VLAN by name and runs DHCP on it; under NetworkManager the lease keeper renews it', () => {
+test('leases outlive the initramfs on a VLAN boot link: networkd matches the VLAN by name and runs DHCP on it; NetworkManager gets the VLAN (DHCP) over its parent (no address), and renews it', () => {
   const vlan = 'DL_VLAN=20 DL_VLAN_PARENT=eth0';
   const h = runHandoff({}, enabling('systemd-networkd.service'), vlan);
   assert.equal(h.status, 'HANDOFF-OK', h.console);
@@ -665,9 +674,11 @@ test('leases outlive the initramfs on a VLAN boot link: networkd matches the VLA
   assert.match(h.detail, /lease_renewal=networkd/);
   const nm = runHandoff({}, enabling('NetworkManager.service'), vlan);
   assert.equal(nm.status, 'HANDOFF-OK', nm.console);
-  assert.equal(nm.nm, '', 'no Ethernet keyfile keyed by the NIC\'s MAC for a VLAN');
-  assert.match(nm.detail, /network_manager=NetworkManager lease_renewal=keeper/);
-  assert.ok(nm.carried.includes('lease-keeper.sh'), nm.carried.join(' '));
+  assert.match(nm.nm, /^\[connection\]\nid=diskless-dl0\nuuid=[0-9a-f-]{36}\ntype=vlan\ninterface-name=dl0\nautoconnect=true\nautoconnect-priority=999\n\[vlan\]\nparent=eth0\nid=20\n\[ipv4\]\nmethod=auto\n/m, 'no Ethernet keyfile keyed by the NIC\'s MAC for a VLAN');
+  assert.match(nm.nmFiles['diskless-eth0.nmconnection'] ?? '', /^type=ethernet\ninterface-name=eth0\n[^]*^\[ipv4\]\nmethod=disabled\n\[ipv6\]\nmethod=ignore\n/m, 'the parent, without an address');
+  assert.match(nm.nmConf, /^match-device=interface-name:dl0,interface-name:eth0$/m);
+  assert.match(nm.detail, /network_manager=NetworkManager lease_renewal=NetworkManager/);
+  assert.deepEqual(nm.carried, [], 'no lease keeper: NetworkManager renews');
 });
 
 test('leases outlive the initramfs: NetworkManager gets a root-only connection for the boot interface that renews and never gives up; ifupdown is not told about it', () => {
@@ -811,4 +822,50 @@ test('a unit masked on the kernel command line (systemd.mask=, with or without .
     assert.equal(h.nm, '');
   }
   assert.match(runHandoff({}, enabling('NetworkManager.service'), 'DL_SYSTEMD_MASK=NetworkManager-wait-online.service').detail, /network_manager=NetworkManager/);
+});
+
+test('802.3ad bonds: /init sets the mode, LACP at the fast rate and link monitoring before the NICs join, and names no primary; networkd and NetworkManager get the bond as made, udev keeps every member\'s name', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-lacp-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sys = join(dir, 'sys');
+  for (const [n, mac] of [['eth0', '52:54:00:00:00:0a'], ['eth1', '52:54:00:00:00:0b'], ['lo', '00:00:00:00:00:00']]) {
+    mkdirSync(join(sys, 'class/net', n!), { recursive: true });
+    writeFileSync(join(sys, 'class/net', n!, 'address'), `${mac}\n`);
+  }
+  // The bonding driver's files, as plain files: each write is kept (the slaves file keeps the last).
+  mkdirSync(join(sys, 'class/net/bond0/bonding'), { recursive: true });
+  writeFileSync(join(sys, 'class/net/bonding_masters'), '');
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/network.sh"
+    modprobe() { :; }
+    ip() { echo "ip $*" >> ip.log; }
+    DL_IFACE=eth0 DL_BOND=802.3ad DL_BOND_SLAVES='eth*'
+    if make_bond; then echo "OK $DL_IFACE"; else echo "ERR $DL_CAUSE"; fi`, { DL_SYSFS: sys });
+  assert.equal(r.out.trim(), 'OK bond0', r.err);
+  const bonding = (f: string) => { try { return readFileSync(join(sys, 'class/net/bond0/bonding', f), 'utf8').trim(); } catch { return undefined; } };
+  assert.equal(bonding('mode'), '802.3ad');
+  assert.equal(bonding('lacp_rate'), 'fast');
+  assert.equal(bonding('miimon'), '100');
+  assert.equal(bonding('primary'), undefined, 'no primary in 802.3ad');
+  assert.equal(bonding('slaves'), '+eth1', 'the NICs joined, the boot NIC first');
+  assert.equal(readFileSync(join(dir, 'ip.log'), 'utf8'), 'ip link set eth0 down\nip link set eth1 down\n');
+  const wrong = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/network.sh"; DL_IFACE=eth0 DL_BOND=balance-rr DL_BOND_SLAVES=eth0; make_bond || echo "ERR $DL_CAUSE"`, { DL_SYSFS: sys });
+  assert.match(wrong.out, /rd\.diskless\.bond=balance-rr: expected active-backup or 802\.3ad/);
+
+  const stack = 'DL_BOND=802.3ad DL_BOND_MEMBERS="eth0 eth1"';
+  const nd = runHandoff({}, enabling('systemd-networkd.service'), `${stack}; DL_IFACE=bond0`, { sysfs: sys });
+  assert.equal(nd.status, 'HANDOFF-OK', nd.console);
+  assert.match(nd.runNetwork['10-diskless-bond0.netdev'] ?? '', /^\[Bond\]\nMode=802\.3ad\nMIIMonitorSec=100ms\nLACPTransmitRate=fast\n/m);
+  for (const [n, mac] of [['eth0', '52:54:00:00:00:0a'], ['eth1', '52:54:00:00:00:0b']]) {
+    assert.match(nd.runNetwork[`00-diskless-${n}.link`] ?? '', new RegExp(`^\\[Match\\]\\nPermanentMACAddress=${mac}\\nOriginalName=${n}\\n\\[Link\\]\\nName=${n}\\n`, 'm'), `member ${n} keeps its name`);
+  }
+  const nm = runHandoff({}, enabling('NetworkManager.service'), `${stack}; DL_IFACE=bond0`, { sysfs: sys });
+  assert.equal(nm.status, 'HANDOFF-OK', nm.console);
+  assert.match(nm.nmFiles['diskless-bond0.nmconnection'] ?? '', /^type=bond\ninterface-name=bond0\n[^]*^\[bond\]\nmode=802\.3ad\nmiimon=100\nlacp_rate=fast\n\[ipv4\]\nmethod=auto\n/m);
+  for (const [n, mac] of [['eth0', '52:54:00:00:00:0a'], ['eth1', '52:54:00:00:00:0b']]) {
+    assert.match(nm.nmFiles[`diskless-${n}.nmconnection`] ?? '', new RegExp(`^type=ethernet\\ninterface-name=${n}\\n[^]*^master=bond0\\nslave-type=bond\\n\\[ethernet\\]\\nmac-address=${mac}\\n`, 'm'), `member ${n}`);
+  }
+  assert.match(nm.nmConf, /^match-device=interface-name:bond0,interface-name:eth0,interface-name:eth1$/m);
+  assert.match(nm.detail, /lease_renewal=NetworkManager/);
+  const ab = runHandoff({}, enabling('NetworkManager.service'), 'DL_BOND=active-backup DL_BOND_MEMBERS="eth1 eth0" DL_BOND_ARP_TARGET=10.9.0.1; DL_IFACE=bond0', { sysfs: sys });
+  assert.match(ab.nmFiles['diskless-bond0.nmconnection'] ?? '', /^\[bond\]\nmode=active-backup\narp_interval=1000\narp_ip_target=10\.9\.0\.1\nprimary=eth1\n/m);
 });

@@ -151,10 +151,8 @@ hand_over_network() {
     write_networkd_config "$_manager"
     write_udev_link
     [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ] || hand_over_stack
-    # The NetworkManager keyfile describes one Ethernet NIC by its MAC; a bond or VLAN the
-    # initramfs made is left configured and its lease goes to the lease keeper.
     _nm=""
-    [ "$_manager" = NetworkManager ] && [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ] && write_nm_connection && _nm=1
+    [ "$_manager" = NetworkManager ] && write_nm_connection && _nm=1
     if [ "$NET_SOURCE" != dhcp ]; then
         DL_LEASE_RENEWAL=none
     elif [ "$_manager" = networkd ] || [ -n "$_nm" ]; then
@@ -253,22 +251,43 @@ write_networkd_config() {
 # first .link file that matches, so this one (00-) also keeps the default's alternative names
 # (`ip link` shows enp0s1 as an altname) and never changes the MAC (MACAddressPolicy=none).
 # OriginalName= keeps it off a VLAN or bond that shares the boot NIC's MAC.
+# A bond's members and a VLAN's parent are up too (they carry it) and get one each, matched
+# by the NIC's permanent MAC: a bond gives all its members its own.
 write_udev_link() {
-    case $NET_IFACE in
-        ''|*[!A-Za-z0-9_.-]*) info "the boot interface's name is not a plain name: udev may try to rename it"; return 0 ;;
+    local _s
+    udev_link "$NET_IFACE" MACAddress "$DL_MAC"
+    for _s in $DL_BOND_MEMBERS; do
+        udev_link "$_s" PermanentMACAddress "$(perm_mac "$_s")"
+    done
+    [ -n "$DL_VLAN_PARENT" ] && [ "$DL_VLAN_PARENT" != "$DL_BOND_IF" ] && udev_link "$DL_VLAN_PARENT" PermanentMACAddress "$(perm_mac "$DL_VLAN_PARENT")"
+    return 0
+}
+
+# The NIC's own MAC (a bond member's current one is the bond's).
+perm_mac() {
+    cat "${DL_SYSFS:-/sys}/class/net/$1/bonding_slave/perm_hwaddr" 2>/dev/null || cat "${DL_SYSFS:-/sys}/class/net/$1/address"
+}
+
+# udev_link NAME MATCH-KEY MAC: a .link file keeping interface NAME's name.
+udev_link() {
+    case $1 in
+        ''|*[!A-Za-z0-9_.-]*) info "interface name $1 is not a plain name: udev may try to rename it"; return 0 ;;
+    esac
+    case $3 in
+        *[!0-9a-fA-F:]*|'') info "interface $1 has no MAC to match: udev may try to rename it"; return 0 ;;
     esac
     mkdir -p "$DL_RUN/systemd/network"
     {
         echo "# Written by the Diskless initramfs: this interface carries the root filesystem and"
         echo "# is up, so it keeps the name it booted with."
         echo "[Match]"
-        echo "MACAddress=$DL_MAC"
-        echo "OriginalName=$NET_IFACE"
+        echo "$2=$3"
+        echo "OriginalName=$1"
         echo "[Link]"
-        echo "Name=$NET_IFACE"
+        echo "Name=$1"
         echo "AlternativeNamesPolicy=database onboard slot path"
         echo "MACAddressPolicy=none"
-    } > "$DL_RUN/systemd/network/00-diskless-$NET_IFACE.link"
+    } > "$DL_RUN/systemd/network/00-diskless-$1.link"
 }
 
 # A value for a NetworkManager keyfile (GKeyFile rules): a backslash is written doubled, a
@@ -278,52 +297,74 @@ nm_value() {
     printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/^ /\\s/'
 }
 
-# NetworkManager: a connection for the boot interface, in /run so it lasts this boot only.
-# NetworkManager assumes a configured interface only when what it finds matches a connection:
-# a DHCP connection matches an address with a lifetime (a dynamic one), so the address is
-# given the lease's remaining time, and NetworkManager's device state names the connection, as
-# NetworkManager's own initrd leaves them. It then keeps the address, renews the lease itself
-# at T1, never gives up asking (dhcp-timeout infinity), sends no RELEASE, and leaves the
-# interface configured when it stops (keep-configuration, said again in /run in case the
-# image's own configuration says otherwise).
+# NetworkManager: connections for the boot link, in /run so they last this boot only: the
+# addressed interface (a NIC, the bond or the VLAN), and under it the bond's members and the
+# VLAN's parent as /init made them, so NetworkManager keeps the stack rather than taking it
+# apart. NetworkManager assumes a configured interface only when what it finds matches a
+# connection: a DHCP connection matches an address with a lifetime (a dynamic one), so the
+# address is given the lease's remaining time, and NetworkManager's device state names the
+# connection, as NetworkManager's own initrd leaves them. It then keeps the address, renews
+# the lease itself at T1, never gives up asking (dhcp-timeout infinity), sends no RELEASE, and
+# leaves the interfaces configured when it stops (keep-configuration, said again in /run in
+# case the image's own configuration says otherwise).
 write_nm_connection() {
-    local _f _uuid _ifindex _left _iface _mac
-    _iface=$(nm_value "$NET_IFACE") && _mac=$(nm_value "$DL_MAC") || { info "the boot interface's name cannot go into a NetworkManager keyfile"; return 1; }
-    _f=$DL_RUN/NetworkManager/system-connections/diskless-$NET_IFACE.nmconnection
+    local _n _uuid _ifindex _left _match _type
+    for _n in "$NET_IFACE" "$DL_MAC" $DL_BOND_MEMBERS $DL_VLAN_PARENT; do
+        nm_value "$_n" > /dev/null || { info "interface $_n cannot go into a NetworkManager keyfile"; return 1; }
+    done
+    mkdir -p "$DL_RUN/NetworkManager/system-connections" "$DL_RUN/NetworkManager/conf.d" "$DL_RUN/NetworkManager/devices"
     _uuid=$(cat /proc/sys/kernel/random/uuid 2>/dev/null)
-    mkdir -p "${_f%/*}" "$DL_RUN/NetworkManager/conf.d" "$DL_RUN/NetworkManager/devices"
-    (
-        umask 077  # NetworkManager ignores keyfiles others can read
-        {
-            echo "# Written by the Diskless initramfs: this interface carries the root filesystem."
-            echo "[connection]"
-            echo "id=diskless-$_iface"
-            [ -n "$_uuid" ] && echo "uuid=$_uuid"
-            echo "type=ethernet"
-            echo "interface-name=$_iface"
-            echo "autoconnect=true"
-            echo "autoconnect-priority=999"
-            echo "[ethernet]"
-            echo "mac-address=$_mac"
-            echo "[ipv4]"
-            if [ "$NET_SOURCE" = dhcp ]; then
-                echo "method=auto"
-                echo "dhcp-client-id=mac"
-                echo "dhcp-timeout=2147483647"
-                echo "dhcp-send-release=false"
-            else
-                echo "method=manual"
-                echo "address1=$NET_IP/$NET_PREFIX${NET_ROUTER:+,$NET_ROUTER}"
-            fi
-            echo "may-fail=false"
-            echo "[ipv6]"
-            echo "method=ignore"
-        } > "$_f"
-    )
+    _type=ethernet
+    [ -n "$DL_BOND_MEMBERS" ] && [ "$NET_IFACE" = "$DL_BOND_IF" ] && _type=bond
+    [ -n "$DL_VLAN_PARENT" ] && _type=vlan
     {
-        echo "# Written by the Diskless initramfs: $_iface carries the root filesystem."
+        nm_connection "$NET_IFACE" "$_type" "$_uuid"
+        case $_type in
+            ethernet) printf '[ethernet]\nmac-address=%s\n' "$(nm_value "$DL_MAC")" ;;
+            bond) nm_bond_section ;;
+            vlan) printf '[vlan]\nparent=%s\nid=%s\n' "$(nm_value "$DL_VLAN_PARENT")" "$DL_VLAN" ;;
+        esac
+        echo "[ipv4]"
+        if [ "$NET_SOURCE" = dhcp ]; then
+            echo "method=auto"
+            echo "dhcp-client-id=mac"
+            echo "dhcp-timeout=2147483647"
+            echo "dhcp-send-release=false"
+        else
+            echo "method=manual"
+            echo "address1=$NET_IP/$NET_PREFIX${NET_ROUTER:+,$NET_ROUTER}"
+        fi
+        echo "may-fail=false"
+        echo "[ipv6]"
+        echo "method=ignore"
+    } | nm_keyfile "$NET_IFACE"
+    _match="interface-name:$(nm_value "$NET_IFACE")"
+    # The VLAN's parent: a NIC or the bond, with no address of its own.
+    if [ -n "$DL_VLAN_PARENT" ]; then
+        {
+            if [ "$DL_VLAN_PARENT" = "$DL_BOND_IF" ] && [ -n "$DL_BOND_MEMBERS" ]; then
+                nm_connection "$DL_VLAN_PARENT" bond ""
+                nm_bond_section
+            else
+                nm_connection "$DL_VLAN_PARENT" ethernet ""
+                printf '[ethernet]\nmac-address=%s\n' "$(nm_value "$(perm_mac "$DL_VLAN_PARENT")")"
+            fi
+            printf '[ipv4]\nmethod=disabled\n[ipv6]\nmethod=ignore\n'
+        } | nm_keyfile "$DL_VLAN_PARENT"
+        _match="$_match,interface-name:$(nm_value "$DL_VLAN_PARENT")"
+    fi
+    for _n in $DL_BOND_MEMBERS; do
+        {
+            nm_connection "$_n" ethernet ""
+            printf 'master=%s\nslave-type=bond\n' "$(nm_value "$DL_BOND_IF")"
+            printf '[ethernet]\nmac-address=%s\n' "$(nm_value "$(perm_mac "$_n")")"
+        } | nm_keyfile "$_n"
+        _match="$_match,interface-name:$(nm_value "$_n")"
+    done
+    {
+        echo "# Written by the Diskless initramfs: these interfaces carry the root filesystem."
         echo "[device-diskless]"
-        echo "match-device=interface-name:$_iface"
+        echo "match-device=$_match"
         echo "keep-configuration=yes"
     } > "$DL_RUN/NetworkManager/conf.d/90-diskless.conf"
     _ifindex=$(cat "${DL_SYSFS:-/sys}/class/net/$NET_IFACE/ifindex" 2>/dev/null)
@@ -343,6 +384,44 @@ write_nm_connection() {
         fi
     fi
     return 0
+}
+
+# nm_connection IFACE TYPE [UUID]: a keyfile's [connection] section for the interface.
+nm_connection() {
+    local _i
+    _i=$(nm_value "$1")
+    echo "# Written by the Diskless initramfs: this interface carries the root filesystem."
+    echo "[connection]"
+    echo "id=diskless-$_i"
+    echo "uuid=${3:-$(cat /proc/sys/kernel/random/uuid 2>/dev/null)}"
+    echo "type=$2"
+    echo "interface-name=$_i"
+    echo "autoconnect=true"
+    echo "autoconnect-priority=999"
+}
+
+# The bond as /init made it (make_bond, bond_arp_monitor).
+nm_bond_section() {
+    local _first
+    echo "[bond]"
+    echo "mode=$DL_BOND"
+    if [ -n "$DL_BOND_ARP_TARGET" ]; then
+        echo "arp_interval=1000"
+        echo "arp_ip_target=$DL_BOND_ARP_TARGET"
+    else
+        echo "miimon=100"
+    fi
+    if [ "$DL_BOND" = 802.3ad ]; then
+        echo "lacp_rate=fast"
+    else
+        for _first in $DL_BOND_MEMBERS; do echo "primary=$(nm_value "$_first")"; break; done
+    fi
+}
+
+# nm_keyfile IFACE: stdin into IFACE's keyfile, readable by root only (NetworkManager ignores
+# keyfiles others can read).
+nm_keyfile() {
+    ( umask 077; cat > "$DL_RUN/NetworkManager/system-connections/diskless-$1.nmconnection" )
 }
 
 # The lease keeper for images without a network manager of their own: the initrd's busybox and

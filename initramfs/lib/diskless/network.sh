@@ -168,9 +168,9 @@ make_bond() {
     _n=$(printf '%s\n' "$_slaves" | grep -c .)
     [ "$_n" -ge 1 ] || { cause "rd.diskless.bond.slaves=$DL_BOND_SLAVES names no interface here (have: $(ls /sys/class/net | tr '\n' ' '))"; return; }
     modprobe -q bonding max_bonds=0
-    [ -e /sys/class/net/bonding_masters ] || { cause "no bonding driver in this initrd"; return; }
-    [ -e /sys/class/net/$DL_BOND_IF ] || echo "+$DL_BOND_IF" > /sys/class/net/bonding_masters || { cause "cannot create $DL_BOND_IF"; return; }
-    _b=/sys/class/net/$DL_BOND_IF/bonding
+    [ -e "${DL_SYSFS:-/sys}/class/net/bonding_masters" ] || { cause "no bonding driver in this initrd"; return; }
+    [ -e "${DL_SYSFS:-/sys}/class/net/$DL_BOND_IF" ] || echo "+$DL_BOND_IF" > "${DL_SYSFS:-/sys}/class/net/bonding_masters" || { cause "cannot create $DL_BOND_IF"; return; }
+    _b=${DL_SYSFS:-/sys}/class/net/$DL_BOND_IF/bonding
     echo "$DL_BOND" > "$_b/mode" || { cause "cannot set bonding mode $DL_BOND"; return; }
     echo 100 > "$_b/miimon"
     [ "$DL_BOND" = 802.3ad ] && echo fast > "$_b/lacp_rate"
@@ -191,7 +191,7 @@ make_bond() {
 # on-link router or DHCP server, active-backup probes it by ARP each second instead.
 bond_arp_monitor() {
     local _t _b
-    _b=/sys/class/net/$DL_BOND_IF/bonding
+    _b=${DL_SYSFS:-/sys}/class/net/$DL_BOND_IF/bonding
     for _t in "$NET_ROUTER" "$NET_SERVERID"; do
         [ -n "$_t" ] && valid_ipv4 "$_t" || continue
         [ "$(ipcalc -n "$_t" "$NET_MASK" 2>/dev/null)" = "$(ipcalc -n "$NET_IP" "$NET_MASK" 2>/dev/null)" ] || continue
