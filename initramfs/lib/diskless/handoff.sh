@@ -157,6 +157,9 @@ hand_over_network() {
         DL_LEASE_RENEWAL=none
     elif [ "$_manager" = networkd ] || [ -n "$_nm" ]; then
         DL_LEASE_RENEWAL=$_manager
+        # The keeper bridges the system's start, until the manager runs (lease-keeper.sh).
+        DL_LEASE_KEEPER=$_manager
+        prepare_lease_keeper
     else
         DL_LEASE_RENEWAL=keeper DL_LEASE_KEEPER=1
         prepare_lease_keeper
@@ -439,8 +442,13 @@ prepare_lease_keeper() {
 # killed then does not deconfigure the interface.
 start_lease_keeper() {
     [ -n "$DL_LEASE_KEEPER" ] || return 0
-    setsid chroot "$DL_NEWROOT" /run/diskless/lease-keeper.sh start "$NET_IFACE" "$NET_IP" &
-    info "lease keeper started: udhcpc renews $NET_IP on $NET_IFACE (state in /run/diskless/net/lease-keeper.state)"
+    if [ "$DL_LEASE_KEEPER" = 1 ]; then
+        setsid chroot "$DL_NEWROOT" /run/diskless/lease-keeper.sh start "$NET_IFACE" "$NET_IP" &
+        info "lease keeper started: udhcpc renews $NET_IP on $NET_IFACE (state in /run/diskless/net/lease-keeper.state)"
+    else
+        setsid chroot "$DL_NEWROOT" /run/diskless/lease-keeper.sh start "$NET_IFACE" "$NET_IP" "$DL_LEASE_KEEPER" &
+        info "lease keeper started: udhcpc renews $NET_IP on $NET_IFACE until $DL_LEASE_KEEPER runs"
+    fi
 }
 
 # The initrd's static busybox, in the real system's /run, for what outlives the initramfs.
