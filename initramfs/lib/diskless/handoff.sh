@@ -89,13 +89,14 @@ set_hostname() {
     fi
 }
 
-# Nothing renews the lease between the initramfs's DHCP and the real system's own client, which
-# starts afresh once the system is up (networkd, NetworkManager). A lease half used by now
-# (fetching a live root takes a while, the system's start more) is renewed here, so the real
-# system starts with a fresh one, and NetworkManager is handed the address with the lease's
-# remaining time (hand_over_network). The lease keeper asks the server itself at once: nothing
-# to do for it. The address stays on the interface throughout (udhcpc.script, DL_RENEWING);
-# no answer leaves the lease as it was, with a log line.
+# The real system's own client (networkd, NetworkManager) starts afresh once the system is up;
+# until then the lease keeper bridges (lease-keeper.sh), from switch_root on. Before that, a
+# lease a quarter used by now (fetching a live root takes a while) is renewed here, so the
+# initramfs never runs on a lapsed lease and NetworkManager is handed the address with a fresh
+# lease's remaining time (write_nm_connection). An image with no manager gets the keeper for
+# good, whose start asks the server at once: nothing to do for it. The address stays on the
+# interface throughout (udhcpc.script, DL_RENEWING); no answer leaves the lease as it was,
+# with a log line.
 renew_lease_if_due() {
     local _age
     [ "$NET_SOURCE" = dhcp ] || return 0
@@ -274,7 +275,7 @@ perm_mac() {
 # udev_link NAME MATCH-KEY MAC: a .link file keeping interface NAME's name.
 udev_link() {
     case $1 in
-        ''|*[!A-Za-z0-9_.-]*) info "interface name $1 is not a plain name: udev may try to rename it"; return 0 ;;
+        ''|*[!A-Za-z0-9_.-]*) info "an interface of the boot link has a name that is not plain: udev may try to rename it"; return 0 ;;
     esac
     case $3 in
         *[!0-9a-fA-F:]*|'') info "interface $1 has no MAC to match: udev may try to rename it"; return 0 ;;
@@ -313,7 +314,7 @@ nm_value() {
 write_nm_connection() {
     local _n _uuid _ifindex _left _match _type
     for _n in "$NET_IFACE" "$DL_MAC" $DL_BOND_MEMBERS $DL_VLAN_PARENT; do
-        nm_value "$_n" > /dev/null || { info "interface $_n cannot go into a NetworkManager keyfile"; return 1; }
+        nm_value "$_n" > /dev/null || { info "an interface of the boot link has a name that cannot go into a NetworkManager keyfile"; return 1; }
     done
     mkdir -p "$DL_RUN/NetworkManager/system-connections" "$DL_RUN/NetworkManager/conf.d" "$DL_RUN/NetworkManager/devices"
     _uuid=$(cat /proc/sys/kernel/random/uuid 2>/dev/null)
