@@ -16,7 +16,6 @@ import { defaultCacheDir, LAB_SERVER } from '../../src/lab/tiny-lab.js';
 import { redHatLayout } from '../../src/lab/redhat-layout.js';
 import { run } from '../../src/process/run.js';
 import { readJsonLog } from '../../src/lab/lab-server.js';
-import type { LabNetwork } from '../../src/lab/netns.js';
 
 const MINUTES = 60_000;
 /** dhcp.lease_time of the trixie boots: the lease keeper renews every 30 s. */
@@ -144,10 +143,20 @@ async function assertLeaseKeptByNetworkManager(lab: DebianLab): Promise<void> {
   assert.match(await lab.run('ip -4 -o addr show dev eth0'), new RegExp(`inet ${node.address.replace(/\./g, '\\.')}/24 .*dynamic.*valid_lft \\d+sec`), 'the address NetworkManager renews');
 }
 
+/** Once the node reports its switch_root, the foreign host runs busybox udhcpc every few seconds. */
+async function askAllAlong(lab: DebianLab): Promise<void> {
+  for (const deadline = Date.now() + 10 * MINUTES; ; await new Promise((r) => setTimeout(r, 500))) {
+    const log = await readJsonLog(lab.serverLogPath);
+    if (log.some((l) => l['service'] === 'node' && l['mac'] === lab.mac && l['stage'] === 'switch_root')) break;
+    if (Date.now() > deadline) throw new Error('no switch_root report');
+  }
+  await lab.net.spawn(lab.net.foreignName!, ['busybox', 'sh', '-c', 'while :; do busybox udhcpc -i eth0 -n -q -t 1 -T 2 -s /bin/true; sleep 3; done']);
+}
+
 /**
  * Another machine (the lab's foreign host, a MAC the inventory does not list, under
  * unknown_clients register, which gives such machines an address) asks for one with busybox
- * udhcpc every few seconds from before the node's boot, and once more now, while the node runs
+ * udhcpc every few seconds from the node's switch_root on, and once more now, while the node runs
  * on the pool's only address: the node's lease never lapsed, so that address was never offered
  * to the other machine, which got nothing.
  */
@@ -183,16 +192,17 @@ for (const mode of ['live', 'nbd'] as const) {
       mode, recipe: TRIXIE_RECIPE, leaseTimeSec: LEASE_SEC,
       ...(mode === 'nbd' ? { nodeCmdline: 'systemd.mask=NetworkManager.service' } : {
         poolNodes: [0], pool: `${POOL_ONE}-${POOL_ONE}`, foreignHost: true, unknownClients: 'register' as const,
-        // From before the node's first DHCP on, another machine asks for an address every few seconds.
-        beforeBoot: async (net: LabNetwork) => {
-          await net.spawn(net.foreignName!, ['busybox', 'sh', '-c', 'while :; do busybox udhcpc -i eth0 -n -q -t 1 -T 2 -s /bin/true; sleep 3; done']);
-        },
       }),
     });
+    // From the node's switch_root on (its initramfs has its lease), another machine asks for an
+    // address every few seconds, through the system's start and the renewals.
+    const asking = mode === 'live' ? askAllAlong(lab) : Promise.resolve();
+    asking.catch(() => {}); // awaited below; a boot that fails first is the failure to report
     try {
       await lab.login();
       if (mode === 'live') lab.nodes[0]!.address = (await lab.leasedAddress(lab.mac)) ?? '';
-      assert.equal(await lab.systemState(), 'running', 'no failed units');
+      const state = await lab.systemState();
+      assert.equal(state, 'running', `no failed units${state === 'running' ? '' : `: ${await lab.run('systemctl --failed --no-legend --plain; journalctl -b -p err --no-pager | tail -20')}`}`);
       assert.match(lab.image.kernelVersion, /^6\.12\./);
       assert.equal((await lab.run('uname -r')).trim(), lab.image.kernelVersion, 'the image\'s own kernel');
       assert.match(await lab.run('lsmod | grep -c "^virtio_net "'), /^1/m, 'the NIC driver, a .ko.xz in the image, loaded in the initramfs');
@@ -200,6 +210,7 @@ for (const mode of ['live', 'nbd'] as const) {
       assert.match(await lab.run('findmnt -n -o FSTYPE,SOURCE /run/initramfs/diskless/lower'), mode === 'live' ? /^squashfs\s+\/dev\/loop\d+/ : /^squashfs\s+\/dev\/nbd0/);
       assert.deepEqual(await timeline(lab), ['cmdline', 'modules', 'network', ...(mode === 'live' ? ['fetched', 'verified'] : []), 'root', 'overlay', 'identity', 'handoff', 'switch_root', 'booted'], 'the whole timeline');
       if (mode === 'live') {
+        await asking;
         assert.equal(lab.nodes[0]!.address, POOL_ONE, 'the pool address');
         await assertLeaseKeptByNetworkManager(lab);
         await assertNeverOffered(lab);
