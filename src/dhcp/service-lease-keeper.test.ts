@@ -6,7 +6,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +110,71 @@ it('the lease keeper renews at T1, keeps the address through a server outage lon
     assert.equal(addresses().trim().split('\n').length, 1, 'one address, never a second');
   } finally {
     if (keeper && keeper.exitCode === null) {
+      const exited = new Promise((r) => keeper!.once('exit', r));
+      keeper.kill('SIGKILL');
+      await exited;
+    }
+    await server?.stop();
+    lab.destroy();
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  }
+});
+
+it('in an image whose network manager renews the lease, the keeper bridges the system\'s start: its own exchange at once, the lease\'s lifetime on the address for NetworkManager, and it ends without a RELEASE once the manager runs', { skip, timeout: 120_000 }, async () => {
+  const lab = createVethLab();
+  const dir = mkdtempSync(join(tmpdir(), 'diskless-keeper-'));
+  let server: DhcpServer | undefined;
+  let keeper: ReturnType<typeof spawn> | undefined;
+  try {
+    const net = `10.213.${lab.subnet}`;
+    const events: Array<DhcpEvent & { t: number }> = [];
+    const settings: DhcpSettings = {
+      mode: 'full', serverAddress: `${net}.1`, network: `${net}.0`, name: `${net}.0/24`, interfaceName: lab.hostIf,
+      pool: { start: `${net}.100`, end: `${net}.110` }, subnetMask: '255.255.255.0', routers: [`${net}.1`], dnsServers: [],
+      leaseTimeSec: LEASE_SEC, unknownClients: 'allow',
+      bootFiles: { bios: 'undionly.kpxe', efi64: 'ipxe.efi', pxelinux: 'pxelinux.0', shimX64: 'shimx64.efi', shimArm64: 'shimaa64.efi' },
+      ipxeScriptUrl: (mac) => `http://${net}.1/boot/${mac}.ipxe`, httpBootUrl: (arch) => `http://${net}.1/${arch}.efi`,
+      ports: { server: 67, client: 68, proxy: 4011 },
+    };
+    server = bootDhcpServer({
+      settings: singleSubnet(settings), lookupNode: () => undefined,
+      leaseStore: new LeaseStore({ path: join(dir, 'leases.json') }), onEvent: (e) => events.push({ ...e, t: Date.now() }),
+    });
+    await server.start();
+    const script = join(dir, 'lease-keeper.sh');
+    writeFileSync(script, readFileSync(KEEPER, 'utf8').replace(/^#!.*\n/, `#!${BUSYBOX} sh\n`), { mode: 0o755 });
+    const wanted = `${net}.106`;
+    execFileSync('ip', ['-n', lab.namespace, 'addr', 'add', `${wanted}/24`, 'dev', lab.clientIf]);
+    // The processes the keeper looks through for the manager: none running yet.
+    const proc = join(dir, 'proc');
+    mkdirSync(join(proc, '1'), { recursive: true });
+    writeFileSync(join(proc, '1/comm'), 'systemd\n');
+    keeper = spawn('ip', ['netns', 'exec', lab.namespace, script, 'start', lab.clientIf, wanted, 'NetworkManager'], {
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', DL_KEEPER_BUSYBOX: BUSYBOX, DL_KEEPER_STATE_DIR: dir, DL_KEEPER_PROC: proc },
+      stdio: 'ignore',
+    });
+    const exited = new Promise((r) => keeper!.once('exit', r));
+    const mine = () => events.filter((e) => e.mac === lab.clientMac);
+    const addresses = () => execFileSync('ip', ['-n', lab.namespace, '-4', '-o', 'addr', 'show', 'dev', lab.clientIf], { encoding: 'utf8' });
+    const state = () => { try { return readFileSync(join(dir, 'lease-keeper.state'), 'utf8'); } catch { return ''; } };
+
+    await waitUntil('the keeper\'s own exchange', () => mine().some((e) => e.type === 'ack'), 30_000);
+    await waitUntil('the keeper to record it', () => /^EVENT='bound'$/m.test(state()), 10_000);
+    const lft = Number(/dynamic.* valid_lft (\d+)sec/.exec(addresses())?.[1]);
+    assert.ok(lft > 0 && lft <= LEASE_SEC, `NetworkManager is handed the address with the lease's lifetime: ${addresses()}`);
+    assert.equal(keeper.exitCode, null, 'still running: no manager yet');
+
+    // NetworkManager starts: the keeper ends within a few seconds, before its T1, saying so.
+    mkdirSync(join(proc, '4242'));
+    writeFileSync(join(proc, '4242/comm'), 'NetworkManager\n');
+    await Promise.race([exited, new Promise((_, no) => setTimeout(() => no(new Error('the keeper did not end')), 10_000))]);
+    await waitUntil('the handover in the state', () => /^HANDED='NetworkManager'$/m.test(state()), 5_000);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(mine().filter((e) => ['release', 'decline', 'nak'].includes(e.type)).map((e) => e.type), [], 'no RELEASE');
+    assert.equal(mine().filter((e) => e.type === 'ack' && /\(renewing\)/.test(e.reason ?? '')).length, 0, 'the keeper renewed nothing: the renewals are the manager\'s');
+    assert.match(addresses(), new RegExp(`inet ${wanted.replace(/\./g, '\\.')}/24`), 'the address stays');
+  } finally {
+    if (keeper && keeper.exitCode === null && keeper.signalCode === null) {
       const exited = new Promise((r) => keeper!.once('exit', r));
       keeper.kill('SIGKILL');
       await exited;

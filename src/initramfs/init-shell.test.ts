@@ -2,7 +2,7 @@
 // the command line and DHCP are attacker-controlled in the worst case: they must stay data.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,8 +13,8 @@ import { HOST_TOOLS } from './network-initrd.js';
 const LIB = resolve(fileURLToPath(import.meta.url), '../../../../initramfs/lib/diskless');
 const BUSYBOX = '/bin/busybox';
 
-function sh(dir: string, script: string, env: Record<string, string> = {}): { out: string; err: string; status: number | null } {
-  const r = spawnSync(BUSYBOX, ['sh', '-c', script], {
+function sh(dir: string, script: string, env: Record<string, string> = {}, netns = ''): { out: string; err: string; status: number | null } {
+  const r = spawnSync(netns ? 'ip' : BUSYBOX, [...(netns ? ['netns', 'exec', netns, BUSYBOX] : []), 'sh', '-c', script], {
     cwd: dir,
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', DL_LIB: LIB, DL_LOG: join(dir, 'log'), DL_CONSOLE: join(dir, 'console'), ...env },
     encoding: 'utf8',
@@ -287,6 +287,23 @@ interface Handoff {
   ifupdown: string;
   /** Files under /run/diskless the real system gets (the lease keeper, busybox). */
   carried: string[];
+  /** NetworkManager's /run configuration and the device state files it reads at start. */
+  nmConf: string;
+  /** Every file in /run/systemd/network, by name. */
+  runNetwork: Record<string, string>;
+  /** Every keyfile in /run/NetworkManager/system-connections, by name. */
+  nmFiles: Record<string, string>;
+  nmDevices: Record<string, string>;
+  /** lease.env as the handoff left it. */
+  leaseEnv: string;
+}
+
+/** How runHandoff runs: shell run after the lease is read back (an older lease, say), a network namespace. */
+interface HandoffRun {
+  after?: string;
+  netns?: string;
+  /** DL_SYSFS: a test tree of /sys/class/net. */
+  sysfs?: string;
 }
 
 /**
@@ -295,7 +312,7 @@ interface Handoff {
  * shell function here (busybox sh runs functions before its applets): the test machine keeps
  * its name.
  */
-function runHandoff(lease: { host?: string; domain?: string; router?: string; dns?: string; serverid?: string; rootpath?: string; source?: 'dhcp' | 'static' }, prepare: (newroot: string) => void = () => {}, network = ''): Handoff {
+function runHandoff(lease: { host?: string; domain?: string; router?: string; dns?: string; serverid?: string; rootpath?: string; source?: 'dhcp' | 'static' }, prepare: (newroot: string) => void = () => {}, network = '', how: HandoffRun = {}): Handoff {
   const dir = mkdtempSync(join(tmpdir(), 'dl-handoff-'));
   try {
     const newroot = join(dir, 'newroot');
@@ -312,11 +329,13 @@ function runHandoff(lease: { host?: string; domain?: string; router?: string; dn
       ${network}
       write_lease_env "$L_SOURCE" 10.9.0.5 24 255.255.255.0 "$L_ROUTER" "$L_DNS" "$L_HOST" "$L_DOMAIN" "$L_ROOTPATH" "$L_SERVERID" 3600
       . "$DL_NET_DIR/lease.env"
+      ${how.after ?? ''}
       if handoff; then printf '%s\n' "$DL_STAGE_DETAIL" > detail; echo HANDOFF-OK; else echo "HANDOFF-FAILED $DL_CAUSE"; fi`, {
       DL_NET_DIR: join(dir, 'net'), DL_NEWROOT: newroot, DL_RUN: join(dir, 'run'), DL_INIT: '/sbin/init',
       L_HOST: lease.host ?? 'n1', L_DOMAIN: lease.domain ?? 'lab.test', L_ROUTER: lease.router ?? '10.9.0.1',
       L_DNS: lease.dns ?? '10.9.0.1 10.9.0.2', L_SERVERID: lease.serverid ?? '10.9.0.1', L_ROOTPATH: lease.rootpath ?? '', L_SOURCE: lease.source ?? 'dhcp',
-    });
+      ...(how.sysfs ? { DL_SYSFS: how.sysfs } : {}),
+    }, how.netns);
     const nmFile = join(dir, 'run/NetworkManager/system-connections/diskless-dl0.nmconnection');
     const read = (f: string) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } };
     const netConf = sh(dir, `. "$F"; printf '%s\\0' "IPV4GATEWAY=$IPV4GATEWAY" "IPV4DNS0=$IPV4DNS0" "HOSTNAME=$HOSTNAME" "DNSDOMAIN=$DNSDOMAIN" "ROOTSERVER=$ROOTSERVER"`, { F: join(dir, 'run/net-dl0.conf') }).out;
@@ -336,6 +355,11 @@ function runHandoff(lease: { host?: string; domain?: string; router?: string; dn
       nmMode: (() => { try { return statSync(nmFile).mode & 0o777; } catch { return undefined; } })(),
       ifupdown: read(join(newroot, 'etc/network/interfaces.d/diskless-dl0')),
       carried: (() => { try { return readdirSync(join(dir, 'run/diskless'), { recursive: true }).map(String).sort(); } catch { return []; } })(),
+      nmConf: read(join(dir, 'run/NetworkManager/conf.d/90-diskless.conf')),
+      runNetwork: (() => { try { return Object.fromEntries(readdirSync(join(dir, 'run/systemd/network')).map((f) => [f, read(join(dir, 'run/systemd/network', f))])); } catch { return {}; } })(),
+      nmFiles: (() => { try { return Object.fromEntries(readdirSync(join(dir, 'run/NetworkManager/system-connections')).map((f) => [f, read(join(dir, 'run/NetworkManager/system-connections', f))])); } catch { return {}; } })(),
+      nmDevices: (() => { try { return Object.fromEntries(readdirSync(join(dir, 'run/NetworkManager/devices')).map((f) => [f, read(join(dir, 'run/NetworkManager/devices', f))])); } catch { return {}; } })(),
+      leaseEnv: read(join(dir, 'net/lease.env')),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -637,12 +661,12 @@ test('leases outlive the initramfs: networkd is handed DHCP on the boot interfac
     '[Link]', 'Name=dl0', 'AlternativeNamesPolicy=database onboard slot path', 'MACAddressPolicy=none', '',
   ].join('\n'));
   assert.equal(h.nm, '');
-  assert.deepEqual(h.carried, [], 'no lease keeper: networkd renews');
+  assert.deepEqual(h.carried, ['bin', 'bin/busybox', 'lease-keeper.sh'], 'the lease keeper bridges the system\'s start until networkd runs');
   // networkd enabled through its socket only counts too.
   assert.match(runHandoff({}, enabling('systemd-networkd.socket', 'sockets.target')).detail, /lease_renewal=networkd/);
 });
 
-test('leases outlive the initramfs on a VLAN boot link: networkd matches the VLAN by name and runs DHCP on it; under NetworkManager the lease keeper renews it', () => {
+test('leases outlive the initramfs on a VLAN boot link: networkd matches the VLAN by name and runs DHCP on it; NetworkManager gets the VLAN (DHCP) over its parent (no address), and renews it', () => {
   const vlan = 'DL_VLAN=20 DL_VLAN_PARENT=eth0';
   const h = runHandoff({}, enabling('systemd-networkd.service'), vlan);
   assert.equal(h.status, 'HANDOFF-OK', h.console);
@@ -650,9 +674,11 @@ test('leases outlive the initramfs on a VLAN boot link: networkd matches the VLA
   assert.match(h.detail, /lease_renewal=networkd/);
   const nm = runHandoff({}, enabling('NetworkManager.service'), vlan);
   assert.equal(nm.status, 'HANDOFF-OK', nm.console);
-  assert.equal(nm.nm, '', 'no Ethernet keyfile keyed by the NIC\'s MAC for a VLAN');
-  assert.match(nm.detail, /network_manager=NetworkManager lease_renewal=keeper/);
-  assert.ok(nm.carried.includes('lease-keeper.sh'), nm.carried.join(' '));
+  assert.match(nm.nm, /^\[connection\]\nid=diskless-dl0\nuuid=[0-9a-f-]{36}\ntype=vlan\ninterface-name=dl0\nautoconnect=true\nautoconnect-priority=999\n\[vlan\]\nparent=eth0\nid=20\n\[ipv4\]\nmethod=auto\n/m, 'no Ethernet keyfile keyed by the NIC\'s MAC for a VLAN');
+  assert.match(nm.nmFiles['diskless-eth0.nmconnection'] ?? '', /^type=ethernet\ninterface-name=eth0\n[^]*^\[ipv4\]\nmethod=disabled\n\[ipv6\]\nmethod=ignore\n/m, 'the parent, without an address');
+  assert.match(nm.nmConf, /^match-device=interface-name:dl0,interface-name:eth0$/m);
+  assert.match(nm.detail, /network_manager=NetworkManager lease_renewal=NetworkManager/);
+  assert.deepEqual(nm.carried, ['bin', 'bin/busybox', 'lease-keeper.sh'], 'the keeper only bridges the system\'s start');
 });
 
 test('leases outlive the initramfs: NetworkManager gets a root-only connection for the boot interface that renews and never gives up; ifupdown is not told about it', () => {
@@ -660,11 +686,11 @@ test('leases outlive the initramfs: NetworkManager gets a root-only connection f
   assert.equal(h.status, 'HANDOFF-OK', h.console);
   assert.equal(h.nmMode, 0o600, 'NetworkManager ignores keyfiles others can read');
   assert.match(h.nm, /^\[connection\]\nid=diskless-dl0\nuuid=[0-9a-f-]{36}\ntype=ethernet\ninterface-name=dl0\nautoconnect=true\n/m);
-  assert.match(h.nm, /^\[ethernet\]\nmac-address=52:54:00:00:00:05\n\[ipv4\]\nmethod=auto\ndhcp-client-id=mac\ndhcp-timeout=2147483647\nmay-fail=false\n/m);
+  assert.match(h.nm, /^\[ethernet\]\nmac-address=52:54:00:00:00:05\n\[ipv4\]\nmethod=auto\ndhcp-client-id=mac\ndhcp-timeout=2147483647\ndhcp-send-release=false\nmay-fail=false\n/m);
   assert.match(h.detail, /network_manager=NetworkManager lease_renewal=NetworkManager/);
   assert.doesNotMatch(h.networkd, /DHCP=/, 'networkd does not run DHCP beside NetworkManager');
   assert.equal(h.ifupdown, '', 'NetworkManager\'s ifupdown plugin would leave an interface listed there unmanaged');
-  assert.deepEqual(h.carried, []);
+  assert.deepEqual(h.carried, ['bin', 'bin/busybox', 'lease-keeper.sh'], 'the lease keeper bridges the system\'s start until NetworkManager runs');
   const fixed = runHandoff({ source: 'static' }, enabling('NetworkManager.service'));
   assert.match(fixed.nm, /^method=manual\naddress1=10\.9\.0\.5\/24,10\.9\.0\.1$/m);
   assert.match(fixed.detail, /lease_renewal=none/, 'ip= static: no lease to renew');
@@ -696,4 +722,150 @@ test('leases outlive the initramfs: an image with no network manager (or ifupdow
   }
   assert.match(runHandoff({ source: 'static' }).detail, /lease_renewal=none/);
   assert.deepEqual(runHandoff({ source: 'static' }).carried, []);
+});
+
+test('NetworkManager takes the boot interface over as DHCP\'s: its device state names the keyfile\'s connection, keep-configuration is said for it, and the address carries the lease\'s remaining time', { skip: process.getuid?.() !== 0 ? 'needs root for a network namespace' : false }, (t) => {
+  assert.equal(process.getuid?.(), 0);
+  const ns = `dl-nm-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  t.after(() => spawnSync('ip', ['netns', 'del', ns]));
+  execFileSync('ip', ['-n', ns, 'link', 'add', 'dl0', 'address', '52:54:00:00:00:05', 'type', 'veth', 'peer', 'name', 'dl1']);
+  for (const l of ['dl0', 'dl1']) execFileSync('ip', ['-n', ns, 'link', 'set', l, 'up']);
+  execFileSync('ip', ['-n', ns, 'addr', 'add', '10.9.0.5/24', 'dev', 'dl0']);
+  const ifindex = execFileSync('ip', ['netns', 'exec', ns, 'cat', '/sys/class/net/dl0/ifindex'], { encoding: 'utf8' }).trim();
+  // Bound 100 s ago for an hour: not yet a quarter used, so no renewal before the handoff.
+  const h = runHandoff({}, enabling('NetworkManager.service'), '', { netns: ns, after: 'NET_BOUND_AT=$((NET_BOUND_AT - 100))' });
+  assert.equal(h.status, 'HANDOFF-OK', h.console);
+  assert.match(h.detail, /network_manager=NetworkManager lease_renewal=NetworkManager/);
+  assert.doesNotMatch(h.detail, /lease_renewed/);
+  const uuid = /^uuid=([0-9a-f-]{36})$/m.exec(h.nm)?.[1];
+  assert.ok(uuid, h.nm);
+  assert.deepEqual(Object.keys(h.nmDevices), [ifindex], 'NetworkManager\'s device state, by interface index');
+  assert.match(h.nmDevices[ifindex]!, new RegExp(`^\\[device\\]\\nmanaged=true\\nconnection-uuid=${uuid}\\nnm-owned=false\\n`, 'm'));
+  assert.match(h.nmConf, /^\[device-diskless\]\nmatch-device=interface-name:dl0\nkeep-configuration=yes\n/m);
+  const addr = execFileSync('ip', ['-n', ns, '-4', '-o', 'addr', 'show', 'dev', 'dl0'], { encoding: 'utf8' });
+  const left = Number(/inet 10\.9\.0\.5\/24 .*dynamic.* valid_lft (\d+)sec preferred_lft (\d+)sec/.exec(addr)?.[1]);
+  assert.ok(left > 3400 && left <= 3500, `the lease's remaining time on the address: ${addr}`);
+});
+
+test('a lease a quarter used or more is renewed before the real system starts (its client starts afresh): the address never leaves the interface, the lease\'s new times go to lease.env and NetworkManager; the lease keeper asks for itself', { skip: process.getuid?.() !== 0 ? 'needs root for network namespaces' : false }, (t) => {
+  assert.equal(process.getuid?.(), 0);
+  const dir = mkdtempSync(join(tmpdir(), 'dl-renew-'));
+  const node = `dl-rn-${process.pid}`;
+  const server = `dl-rs-${process.pid}`;
+  for (const n of [node, server]) execFileSync('ip', ['netns', 'add', n]);
+  let udhcpd: ReturnType<typeof spawn> | undefined;
+  t.after(() => {
+    udhcpd?.kill();
+    for (const n of [node, server]) spawnSync('ip', ['netns', 'del', n]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  execFileSync('ip', ['-n', node, 'link', 'add', 'dl0', 'address', '52:54:00:00:00:05', 'type', 'veth', 'peer', 'name', 'srv0', 'netns', server]);
+  execFileSync('ip', ['-n', node, 'link', 'set', 'dl0', 'up']);
+  execFileSync('ip', ['-n', server, 'link', 'set', 'srv0', 'up']);
+  execFileSync('ip', ['-n', server, 'addr', 'add', '10.9.0.1/24', 'dev', 'srv0']);
+  // The initramfs's address, and one more that a flush (udhcpc's deconfig) would take away.
+  execFileSync('ip', ['-n', node, 'addr', 'add', '10.9.0.5/24', 'dev', 'dl0']);
+  execFileSync('ip', ['-n', node, 'addr', 'add', '10.9.0.77/24', 'dev', 'dl0']);
+  writeFileSync(join(dir, 'udhcpd.conf'), [
+    'start 10.9.0.5', 'end 10.9.0.20', 'interface srv0', `lease_file ${join(dir, 'udhcpd.leases')}`,
+    'option subnet 255.255.255.0', 'option router 10.9.0.1', 'option lease 120', '',
+  ].join('\n'));
+  udhcpd = spawn('ip', ['netns', 'exec', server, BUSYBOX, 'udhcpd', '-f', join(dir, 'udhcpd.conf')], { stdio: 'ignore' });
+  // Bound 1000 s ago for an hour: over a quarter used.
+  const aged = { netns: node, after: 'NET_BOUND_AT=$((NET_BOUND_AT - 1000))' };
+  const h = runHandoff({}, enabling('NetworkManager.service'), '', aged);
+  assert.equal(h.status, 'HANDOFF-OK', h.console);
+  assert.match(h.detail, /(^| )lease_renewed=1( |$)/, h.console);
+  assert.match(h.leaseEnv, /^NET_IP='10\.9\.0\.5'$/m);
+  assert.match(h.leaseEnv, /^NET_LEASE='120'$/m, 'the renewed lease\'s time');
+  const boundAt = Number(/^NET_BOUND_AT='(\d+)'$/m.exec(h.leaseEnv)?.[1]);
+  const now = Number(readFileSync('/proc/uptime', 'utf8').split('.')[0]);
+  assert.ok(now - boundAt < 30, `bound just now: ${boundAt} at ${now}`);
+  const addr = execFileSync('ip', ['-n', node, '-4', '-o', 'addr', 'show', 'dev', 'dl0'], { encoding: 'utf8' });
+  assert.match(addr, /inet 10\.9\.0\.77\/24 /, 'nothing was flushed');
+  const left = Number(/inet 10\.9\.0\.5\/24 .*dynamic.* valid_lft (\d+)sec/.exec(addr)?.[1]);
+  assert.ok(left > 90 && left <= 120, `NetworkManager gets the renewed lease's time: ${addr}`);
+
+  // No network manager: the keeper starts with a new exchange of its own, nothing asked here.
+  const keeper = runHandoff({}, () => {}, '', aged);
+  assert.match(keeper.detail, /lease_renewal=keeper/);
+  assert.doesNotMatch(keeper.detail, /lease_renewed/);
+  assert.match(keeper.leaseEnv, /^NET_LEASE='3600'$/m);
+});
+
+test('NetworkManager keyfile values follow the keyfile rules (a backslash doubled, a leading blank escaped, no line breaks); a boot interface whose name cannot be written goes to the lease keeper', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-nmvalue-'));
+  try {
+    const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/handoff.sh"
+      for v in 'a\\b' ' x' 'plain.0' "$(printf 'a\\nb')" "$(printf 'a\\tb')"; do if nm_value "$v"; then echo; else echo FAIL; fi; done`);
+    assert.deepEqual(r.out.split('\n').slice(0, 5), ['a\\\\b', '\\sx', 'plain.0', 'FAIL', 'FAIL']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const odd = runHandoff({}, enabling('NetworkManager.service'), `DL_IFACE="$(printf 'dl0\\n[x]')"`);
+  assert.equal(odd.status, 'HANDOFF-OK', odd.console);
+  assert.match(odd.detail, /network_manager=NetworkManager lease_renewal=keeper/);
+  assert.match(odd.console, /cannot go into a NetworkManager keyfile/);
+});
+
+test('a unit masked on the kernel command line (systemd.mask=, with or without .service) is no network manager of the real system', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-mask-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'cmdline'), 'root=live:http://s/i systemd.mask=foo.service systemd.mask=NetworkManager systemd.mask=$(touch${IFS}PWNED1)\n');
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/cmdline.sh"; parse_cmdline; printf '%s' "$DL_SYSTEMD_MASK"`, { DL_CMDLINE_FILE: join(dir, 'cmdline') });
+  assert.equal(r.out, 'foo.service NetworkManager $(touch${IFS}PWNED1)');
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('PWNED')), []);
+  for (const mask of ['NetworkManager', 'NetworkManager.service']) {
+    const h = runHandoff({}, enabling('NetworkManager.service'), `DL_SYSTEMD_MASK="foo.service ${mask}"`);
+    assert.match(h.detail, /network_manager=none lease_renewal=keeper/, mask);
+    assert.equal(h.nm, '');
+  }
+  assert.match(runHandoff({}, enabling('NetworkManager.service'), 'DL_SYSTEMD_MASK=NetworkManager-wait-online.service').detail, /network_manager=NetworkManager/);
+});
+
+test('802.3ad bonds: /init sets the mode, LACP at the fast rate and link monitoring before the NICs join, and names no primary; networkd and NetworkManager get the bond as made, udev keeps every member\'s name', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-lacp-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sys = join(dir, 'sys');
+  for (const [n, mac] of [['eth0', '52:54:00:00:00:0a'], ['eth1', '52:54:00:00:00:0b'], ['lo', '00:00:00:00:00:00']]) {
+    mkdirSync(join(sys, 'class/net', n!), { recursive: true });
+    writeFileSync(join(sys, 'class/net', n!, 'address'), `${mac}\n`);
+  }
+  // The bonding driver's files, as plain files: each write is kept (the slaves file keeps the last).
+  mkdirSync(join(sys, 'class/net/bond0/bonding'), { recursive: true });
+  writeFileSync(join(sys, 'class/net/bonding_masters'), '');
+  const r = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/network.sh"
+    modprobe() { :; }
+    ip() { echo "ip $*" >> ip.log; }
+    DL_IFACE=eth0 DL_BOND=802.3ad DL_BOND_SLAVES='eth*'
+    if make_bond; then echo "OK $DL_IFACE"; else echo "ERR $DL_CAUSE"; fi`, { DL_SYSFS: sys });
+  assert.equal(r.out.trim(), 'OK bond0', r.err);
+  const bonding = (f: string) => { try { return readFileSync(join(sys, 'class/net/bond0/bonding', f), 'utf8').trim(); } catch { return undefined; } };
+  assert.equal(bonding('mode'), '802.3ad');
+  assert.equal(bonding('lacp_rate'), 'fast');
+  assert.equal(bonding('miimon'), '100');
+  assert.equal(bonding('primary'), undefined, 'no primary in 802.3ad');
+  assert.equal(bonding('slaves'), '+eth1', 'the NICs joined, the boot NIC first');
+  assert.equal(readFileSync(join(dir, 'ip.log'), 'utf8'), 'ip link set eth0 down\nip link set eth1 down\n');
+  const wrong = sh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/network.sh"; DL_IFACE=eth0 DL_BOND=balance-rr DL_BOND_SLAVES=eth0; make_bond || echo "ERR $DL_CAUSE"`, { DL_SYSFS: sys });
+  assert.match(wrong.out, /rd\.diskless\.bond=balance-rr: expected active-backup or 802\.3ad/);
+
+  const stack = 'DL_BOND=802.3ad DL_BOND_MEMBERS="eth0 eth1"';
+  const nd = runHandoff({}, enabling('systemd-networkd.service'), `${stack}; DL_IFACE=bond0`, { sysfs: sys });
+  assert.equal(nd.status, 'HANDOFF-OK', nd.console);
+  assert.match(nd.runNetwork['10-diskless-bond0.netdev'] ?? '', /^\[Bond\]\nMode=802\.3ad\nMIIMonitorSec=100ms\nLACPTransmitRate=fast\n/m);
+  for (const [n, mac] of [['eth0', '52:54:00:00:00:0a'], ['eth1', '52:54:00:00:00:0b']]) {
+    assert.match(nd.runNetwork[`00-diskless-${n}.link`] ?? '', new RegExp(`^\\[Match\\]\\nPermanentMACAddress=${mac}\\nOriginalName=${n}\\n\\[Link\\]\\nName=${n}\\n`, 'm'), `member ${n} keeps its name`);
+  }
+  const nm = runHandoff({}, enabling('NetworkManager.service'), `${stack}; DL_IFACE=bond0`, { sysfs: sys });
+  assert.equal(nm.status, 'HANDOFF-OK', nm.console);
+  assert.match(nm.nmFiles['diskless-bond0.nmconnection'] ?? '', /^type=bond\ninterface-name=bond0\n[^]*^\[bond\]\nmode=802\.3ad\nmiimon=100\nlacp_rate=fast\n\[ipv4\]\nmethod=auto\n/m);
+  for (const [n, mac] of [['eth0', '52:54:00:00:00:0a'], ['eth1', '52:54:00:00:00:0b']]) {
+    assert.match(nm.nmFiles[`diskless-${n}.nmconnection`] ?? '', new RegExp(`^type=ethernet\\ninterface-name=${n}\\n[^]*^master=bond0\\nslave-type=bond\\n\\[ethernet\\]\\nmac-address=${mac}\\n`, 'm'), `member ${n}`);
+  }
+  assert.match(nm.nmConf, /^match-device=interface-name:bond0,interface-name:eth0,interface-name:eth1$/m);
+  assert.match(nm.detail, /lease_renewal=NetworkManager/);
+  const ab = runHandoff({}, enabling('NetworkManager.service'), 'DL_BOND=active-backup DL_BOND_MEMBERS="eth1 eth0" DL_BOND_ARP_TARGET=10.9.0.1; DL_IFACE=bond0', { sysfs: sys });
+  assert.match(ab.nmFiles['diskless-bond0.nmconnection'] ?? '', /^\[bond\]\nmode=active-backup\narp_interval=1000\narp_ip_target=10\.9\.0\.1\nprimary=eth1\n/m);
 });

@@ -44,7 +44,11 @@ export const LAB_RECIPE: LabRecipe = {
  */
 export const TRIXIE_RECIPE: LabRecipe = {
   suite: 'trixie',
-  include: ['systemd-sysv', 'udev', 'iproute2', 'kmod', 'linux-image-amd64'],
+  // network-manager: its package enables NetworkManager.service, so the initramfs hands the
+  // boot interface to NetworkManager, which renews the lease; a boot that masks the unit on its
+  // command line (systemd.mask=NetworkManager.service) runs no network manager and gets the
+  // lease keeper instead.
+  include: ['systemd-sysv', 'udev', 'iproute2', 'kmod', 'linux-image-amd64', 'network-manager'],
   exclude: [...SLIM_EXCLUDES, ...LAB_MODULE_EXCLUDES.flatMap((d) => [`/lib/modules/*/kernel/${d}/*`, `/usr/lib/modules/*/kernel/${d}/*`])],
   version: 1,
 };

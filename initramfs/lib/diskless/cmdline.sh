@@ -8,7 +8,7 @@ parse_cmdline() {
     DL_NFS_OPTS="" DL_TOKEN="" DL_SECRETS_URL="" DL_NETWAIT=60 DL_SETTLE=3
     DL_DISK_PATH="" DL_DISK_MODEL="" DL_DISK_ID="" DL_DISK_SIZE="" DL_DISK_UPPER=1 DL_DISK_SWAP=0
     DL_DISK_SCRATCH="" DL_DISK_PERSIST="" DL_BOND="" DL_BOND_SLAVES="" DL_VLAN=""
-    DL_EMERGENCY=reboot DL_FAILURE_DELAY=30
+    DL_EMERGENCY=reboot DL_FAILURE_DELAY=30 DL_SYSTEMD_MASK=""
     read -r _cmdline < "${DL_CMDLINE_FILE:-/proc/cmdline}"
     set -f  # split on blanks but never expand a word such as "*" against the filesystem
     for _arg in $_cmdline; do
@@ -45,6 +45,8 @@ parse_cmdline() {
             rd.diskless.disk.swap=*) DL_DISK_SWAP=${_arg#*=} ;;
             rd.diskless.disk.scratch=*) DL_DISK_SCRATCH=${_arg#*=} ;;
             rd.diskless.disk.persist=*) DL_DISK_PERSIST=${_arg#*=} ;;
+            # systemd reads these too: a unit masked here never starts in the real system.
+            systemd.mask=*) DL_SYSTEMD_MASK="${DL_SYSTEMD_MASK:+$DL_SYSTEMD_MASK }${_arg#*=}" ;;
         esac
     done
     set +f

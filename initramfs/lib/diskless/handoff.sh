@@ -9,6 +9,8 @@ handoff() {
     # _writable is read by provide_modules and hand_over_network, which handoff calls (a local
     # is seen by the functions it calls).
     local _writable
+    DL_NET_MANAGER=$(image_network_manager)
+    renew_lease_if_due
     check_lease_values
     [ -x "$DL_NEWROOT$DL_INIT" ] || [ -L "$DL_NEWROOT$DL_INIT" ] || { cause "the root has no $DL_INIT (wrong image, or init= points elsewhere)"; return; }
     _writable=1
@@ -87,6 +89,43 @@ set_hostname() {
     fi
 }
 
+# The real system's own client (networkd, NetworkManager) starts afresh once the system is up;
+# until then the lease keeper bridges (lease-keeper.sh), from switch_root on. Before that, a
+# lease a quarter used by now (fetching a live root takes a while) is renewed here, so the
+# initramfs never runs on a lapsed lease and NetworkManager is handed the address with a fresh
+# lease's remaining time (write_nm_connection). An image with no manager gets the keeper for
+# good, whose start asks the server at once: nothing to do for it. The address stays on the
+# interface throughout (udhcpc.script, DL_RENEWING); no answer leaves the lease as it was,
+# with a log line.
+renew_lease_if_due() {
+    local _age
+    [ "$NET_SOURCE" = dhcp ] || return 0
+    case "$DL_NET_MANAGER" in networkd|NetworkManager) ;; *) return 0 ;; esac
+    case "$NET_LEASE$NET_BOUND_AT" in ''|*[!0-9]*) return 0 ;; esac
+    _age=$(( $(uptime_s) - NET_BOUND_AT ))
+    # A quarter of the lease: a boot with the default lease time never asks again.
+    [ $(( _age * 4 )) -ge "$NET_LEASE" ] || return 0
+    info "the lease on $NET_IFACE is ${_age} s old of ${NET_LEASE} s: renewing it before the real system starts"
+    if DL_RENEWING=1 udhcpc -i "$NET_IFACE" -f -q -n -t 3 -T 2 -r "$NET_IP" -V "Diskless-initramfs" -O rootpath -O hostname -O domain \
+        -s "$DL_LIB/udhcpc.script" >> "$DL_LOG" 2>&1; then
+        . "$DL_NET_DIR/lease.env"
+        info "lease renewed: $NET_IP for ${NET_LEASE} s"
+        DL_STAGE_DETAIL="${DL_STAGE_DETAIL:+$DL_STAGE_DETAIL }lease_renewed=1"
+    else
+        info "warning: no DHCP answer to the renewal on $NET_IFACE; the real system's client asks again"
+    fi
+    return 0
+}
+
+# The lease's remaining seconds (0 when it is over or its times are unknown).
+lease_remaining() {
+    local _left
+    case "$NET_LEASE$NET_BOUND_AT" in ''|*[!0-9]*) echo 0; return 0 ;; esac
+    _left=$(( NET_LEASE - ($(uptime_s) - NET_BOUND_AT) ))
+    [ "$_left" -gt 0 ] || _left=0
+    echo "$_left"
+}
+
 # The real system must keep the interface that carries its root, and keep its lease alive as
 # long as it runs: a network tool that released the lease or took the interface down would cut
 # the node off from its root, and a lease nobody renews expires after dhcp.lease_time, when the
@@ -95,7 +134,7 @@ set_hostname() {
 # that runs neither (or ifupdown, whose ifdown would release the lease and deconfigure the
 # interface at shutdown) gets the lease keeper, busybox udhcpc left running by this initramfs.
 hand_over_network() {
-    local _d _manager
+    local _d _manager _nm
     # initramfs-tools' format, read by Debian's scripts (values quoted: it gets sourced).
     {
         printf 'DEVICE=%s\n' "$(shquote "$NET_IFACE")"
@@ -108,18 +147,20 @@ hand_over_network() {
         printf 'ROOTSERVER=%s\n' "$(shquote "$NET_SERVERID")"
         printf 'PROTO=%s\n' "$(shquote "$NET_SOURCE")"
     } > "$DL_RUN/net-$NET_IFACE.conf"
-    _manager=$(image_network_manager)
+    _manager=$DL_NET_MANAGER
     DL_LEASE_KEEPER=""
     write_networkd_config "$_manager"
     write_udev_link
     [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ] || hand_over_stack
-    # The NetworkManager keyfile describes one Ethernet NIC by its MAC; a bond or VLAN the
-    # initramfs made is left configured and its lease goes to the lease keeper.
-    [ "$_manager" = NetworkManager ] && [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ] && write_nm_connection
+    _nm=""
+    [ "$_manager" = NetworkManager ] && write_nm_connection && _nm=1
     if [ "$NET_SOURCE" != dhcp ]; then
         DL_LEASE_RENEWAL=none
-    elif [ "$_manager" = networkd ] || { [ "$_manager" = NetworkManager ] && [ -z "$DL_BOND_MEMBERS$DL_VLAN_PARENT" ]; }; then
+    elif [ "$_manager" = networkd ] || [ -n "$_nm" ]; then
         DL_LEASE_RENEWAL=$_manager
+        # The keeper bridges the system's start, until the manager runs (lease-keeper.sh).
+        DL_LEASE_KEEPER=$_manager
+        prepare_lease_keeper
     else
         DL_LEASE_RENEWAL=keeper DL_LEASE_KEEPER=1
         prepare_lease_keeper
@@ -149,6 +190,13 @@ hand_over_network() {
 # into a .wants directory, and it is not masked (a link to /dev/null, or an empty file).
 unit_enabled() {
     local _d _w
+    # systemd.mask=UNIT on the kernel command line (".service" may be left out): never started.
+    set -f
+    for _w in $DL_SYSTEMD_MASK; do
+        case "$_w" in "$1"|"$1.service") set +f; return 1 ;; esac
+        [ "$_w.service" = "$1" ] && { set +f; return 1; }
+    done
+    set +f
     for _d in etc/systemd/system run/systemd/system; do
         _w=$DL_NEWROOT/$_d/$1
         [ -L "$_w" ] && [ "$(readlink "$_w")" = /dev/null ] && return 1
@@ -207,60 +255,177 @@ write_networkd_config() {
 # first .link file that matches, so this one (00-) also keeps the default's alternative names
 # (`ip link` shows enp0s1 as an altname) and never changes the MAC (MACAddressPolicy=none).
 # OriginalName= keeps it off a VLAN or bond that shares the boot NIC's MAC.
+# A bond's members and a VLAN's parent are up too (they carry it) and get one each, matched
+# by the NIC's permanent MAC: a bond gives all its members its own.
 write_udev_link() {
-    case $NET_IFACE in
-        ''|*[!A-Za-z0-9_.-]*) info "the boot interface's name is not a plain name: udev may try to rename it"; return 0 ;;
+    local _s
+    udev_link "$NET_IFACE" MACAddress "$DL_MAC"
+    for _s in $DL_BOND_MEMBERS; do
+        udev_link "$_s" PermanentMACAddress "$(perm_mac "$_s")"
+    done
+    [ -n "$DL_VLAN_PARENT" ] && [ "$DL_VLAN_PARENT" != "$DL_BOND_IF" ] && udev_link "$DL_VLAN_PARENT" PermanentMACAddress "$(perm_mac "$DL_VLAN_PARENT")"
+    return 0
+}
+
+# The NIC's own MAC (a bond member's current one is the bond's).
+perm_mac() {
+    cat "${DL_SYSFS:-/sys}/class/net/$1/bonding_slave/perm_hwaddr" 2>/dev/null || cat "${DL_SYSFS:-/sys}/class/net/$1/address"
+}
+
+# udev_link NAME MATCH-KEY MAC: a .link file keeping interface NAME's name.
+udev_link() {
+    case $1 in
+        ''|*[!A-Za-z0-9_.-]*) info "an interface of the boot link has a name that is not plain: udev may try to rename it"; return 0 ;;
+    esac
+    case $3 in
+        *[!0-9a-fA-F:]*|'') info "interface $1 has no MAC to match: udev may try to rename it"; return 0 ;;
     esac
     mkdir -p "$DL_RUN/systemd/network"
     {
         echo "# Written by the Diskless initramfs: this interface carries the root filesystem and"
         echo "# is up, so it keeps the name it booted with."
         echo "[Match]"
-        echo "MACAddress=$DL_MAC"
-        echo "OriginalName=$NET_IFACE"
+        echo "$2=$3"
+        echo "OriginalName=$1"
         echo "[Link]"
-        echo "Name=$NET_IFACE"
+        echo "Name=$1"
         echo "AlternativeNamesPolicy=database onboard slot path"
         echo "MACAddressPolicy=none"
-    } > "$DL_RUN/systemd/network/00-diskless-$NET_IFACE.link"
+    } > "$DL_RUN/systemd/network/00-diskless-$1.link"
 }
 
-# NetworkManager: a connection for the boot interface, in /run so it lasts this boot only.
-# NetworkManager finds the interface configured and takes it over with this connection
-# (keep-configuration, its default), renews the lease itself, never gives up asking
-# (dhcp-timeout infinity) and leaves the interface configured when it stops.
+# A value for a NetworkManager keyfile (GKeyFile rules): a backslash is written doubled, a
+# leading blank escaped, line breaks and other control characters cannot be written at all.
+nm_value() {
+    case "$1" in *[[:cntrl:]]*) return 1 ;; esac
+    printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/^ /\\s/'
+}
+
+# NetworkManager: connections for the boot link, in /run so they last this boot only: the
+# addressed interface (a NIC, the bond or the VLAN), and under it the bond's members and the
+# VLAN's parent as /init made them, so NetworkManager keeps the stack rather than taking it
+# apart. NetworkManager assumes a configured interface only when what it finds matches a
+# connection: a DHCP connection matches an address with a lifetime (a dynamic one), so the
+# address is given the lease's remaining time, and NetworkManager's device state names the
+# connection, as NetworkManager's own initrd leaves them. It then keeps the address, renews
+# the lease itself at T1, never gives up asking (dhcp-timeout infinity), sends no RELEASE, and
+# leaves the interfaces configured when it stops (keep-configuration, said again in /run in
+# case the image's own configuration says otherwise).
 write_nm_connection() {
-    local _f _uuid
-    _f=$DL_RUN/NetworkManager/system-connections/diskless-$NET_IFACE.nmconnection
+    local _n _uuid _ifindex _left _match _type
+    for _n in "$NET_IFACE" "$DL_MAC" $DL_BOND_MEMBERS $DL_VLAN_PARENT; do
+        nm_value "$_n" > /dev/null || { info "an interface of the boot link has a name that cannot go into a NetworkManager keyfile"; return 1; }
+    done
+    mkdir -p "$DL_RUN/NetworkManager/system-connections" "$DL_RUN/NetworkManager/conf.d" "$DL_RUN/NetworkManager/devices"
     _uuid=$(cat /proc/sys/kernel/random/uuid 2>/dev/null)
-    mkdir -p "${_f%/*}"
-    (
-        umask 077  # NetworkManager ignores keyfiles others can read
+    _type=ethernet
+    [ -n "$DL_BOND_MEMBERS" ] && [ "$NET_IFACE" = "$DL_BOND_IF" ] && _type=bond
+    [ -n "$DL_VLAN_PARENT" ] && _type=vlan
+    {
+        nm_connection "$NET_IFACE" "$_type" "$_uuid"
+        case $_type in
+            ethernet) printf '[ethernet]\nmac-address=%s\n' "$(nm_value "$DL_MAC")" ;;
+            bond) nm_bond_section ;;
+            vlan) printf '[vlan]\nparent=%s\nid=%s\n' "$(nm_value "$DL_VLAN_PARENT")" "$DL_VLAN" ;;
+        esac
+        echo "[ipv4]"
+        if [ "$NET_SOURCE" = dhcp ]; then
+            echo "method=auto"
+            echo "dhcp-client-id=mac"
+            echo "dhcp-timeout=2147483647"
+            echo "dhcp-send-release=false"
+        else
+            echo "method=manual"
+            echo "address1=$NET_IP/$NET_PREFIX${NET_ROUTER:+,$NET_ROUTER}"
+        fi
+        echo "may-fail=false"
+        echo "[ipv6]"
+        echo "method=ignore"
+    } | nm_keyfile "$NET_IFACE"
+    _match="interface-name:$(nm_value "$NET_IFACE")"
+    # The VLAN's parent: a NIC or the bond, with no address of its own.
+    if [ -n "$DL_VLAN_PARENT" ]; then
         {
-            echo "# Written by the Diskless initramfs: this interface carries the root filesystem."
-            echo "[connection]"
-            echo "id=diskless-$NET_IFACE"
-            [ -n "$_uuid" ] && echo "uuid=$_uuid"
-            echo "type=ethernet"
-            echo "interface-name=$NET_IFACE"
-            echo "autoconnect=true"
-            echo "autoconnect-priority=999"
-            echo "[ethernet]"
-            echo "mac-address=$DL_MAC"
-            echo "[ipv4]"
-            if [ "$NET_SOURCE" = dhcp ]; then
-                echo "method=auto"
-                echo "dhcp-client-id=mac"
-                echo "dhcp-timeout=2147483647"
+            if [ "$DL_VLAN_PARENT" = "$DL_BOND_IF" ] && [ -n "$DL_BOND_MEMBERS" ]; then
+                nm_connection "$DL_VLAN_PARENT" bond ""
+                nm_bond_section
             else
-                echo "method=manual"
-                echo "address1=$NET_IP/$NET_PREFIX${NET_ROUTER:+,$NET_ROUTER}"
+                nm_connection "$DL_VLAN_PARENT" ethernet ""
+                printf '[ethernet]\nmac-address=%s\n' "$(nm_value "$(perm_mac "$DL_VLAN_PARENT")")"
             fi
-            echo "may-fail=false"
-            echo "[ipv6]"
-            echo "method=ignore"
-        } > "$_f"
-    )
+            printf '[ipv4]\nmethod=disabled\n[ipv6]\nmethod=ignore\n'
+        } | nm_keyfile "$DL_VLAN_PARENT"
+        _match="$_match,interface-name:$(nm_value "$DL_VLAN_PARENT")"
+    fi
+    for _n in $DL_BOND_MEMBERS; do
+        {
+            nm_connection "$_n" ethernet ""
+            printf 'master=%s\nslave-type=bond\n' "$(nm_value "$DL_BOND_IF")"
+            printf '[ethernet]\nmac-address=%s\n' "$(nm_value "$(perm_mac "$_n")")"
+        } | nm_keyfile "$_n"
+        _match="$_match,interface-name:$(nm_value "$_n")"
+    done
+    {
+        echo "# Written by the Diskless initramfs: these interfaces carry the root filesystem."
+        echo "[device-diskless]"
+        echo "match-device=$_match"
+        echo "keep-configuration=yes"
+    } > "$DL_RUN/NetworkManager/conf.d/90-diskless.conf"
+    _ifindex=$(cat "${DL_SYSFS:-/sys}/class/net/$NET_IFACE/ifindex" 2>/dev/null)
+    case "$_ifindex" in ''|*[!0-9]*) ;; *)
+        if [ -n "$_uuid" ]; then
+            printf '# Written by the Diskless initramfs.\n[device]\nmanaged=true\nconnection-uuid=%s\nnm-owned=false\n' "$_uuid" \
+                > "$DL_RUN/NetworkManager/devices/$_ifindex"
+        fi ;;
+    esac
+    if [ "$NET_SOURCE" = dhcp ]; then
+        _left=$(lease_remaining)
+        if [ "$_left" -gt 0 ]; then
+            ip addr change "$NET_IP/$NET_PREFIX" dev "$NET_IFACE" valid_lft "$_left" preferred_lft "$_left" \
+                || info "warning: cannot give $NET_IP on $NET_IFACE its lease time; NetworkManager may not take it over"
+        else
+            info "warning: the lease on $NET_IFACE is over; NetworkManager asks for a new one"
+        fi
+    fi
+    return 0
+}
+
+# nm_connection IFACE TYPE [UUID]: a keyfile's [connection] section for the interface.
+nm_connection() {
+    local _i
+    _i=$(nm_value "$1")
+    echo "# Written by the Diskless initramfs: this interface carries the root filesystem."
+    echo "[connection]"
+    echo "id=diskless-$_i"
+    echo "uuid=${3:-$(cat /proc/sys/kernel/random/uuid 2>/dev/null)}"
+    echo "type=$2"
+    echo "interface-name=$_i"
+    echo "autoconnect=true"
+    echo "autoconnect-priority=999"
+}
+
+# The bond as /init made it (make_bond, bond_arp_monitor).
+nm_bond_section() {
+    local _first
+    echo "[bond]"
+    echo "mode=$DL_BOND"
+    if [ -n "$DL_BOND_ARP_TARGET" ]; then
+        echo "arp_interval=1000"
+        echo "arp_ip_target=$DL_BOND_ARP_TARGET"
+    else
+        echo "miimon=100"
+    fi
+    if [ "$DL_BOND" = 802.3ad ]; then
+        echo "lacp_rate=fast"
+    else
+        for _first in $DL_BOND_MEMBERS; do echo "primary=$(nm_value "$_first")"; break; done
+    fi
+}
+
+# nm_keyfile IFACE: stdin into IFACE's keyfile, readable by root only (NetworkManager ignores
+# keyfiles others can read).
+nm_keyfile() {
+    ( umask 077; cat > "$DL_RUN/NetworkManager/system-connections/diskless-$1.nmconnection" )
 }
 
 # The lease keeper for images without a network manager of their own: the initrd's busybox and
@@ -278,8 +443,13 @@ prepare_lease_keeper() {
 # killed then does not deconfigure the interface.
 start_lease_keeper() {
     [ -n "$DL_LEASE_KEEPER" ] || return 0
-    setsid chroot "$DL_NEWROOT" /run/diskless/lease-keeper.sh start "$NET_IFACE" "$NET_IP" &
-    info "lease keeper started: udhcpc renews $NET_IP on $NET_IFACE (state in /run/diskless/net/lease-keeper.state)"
+    if [ "$DL_LEASE_KEEPER" = 1 ]; then
+        setsid chroot "$DL_NEWROOT" /run/diskless/lease-keeper.sh start "$NET_IFACE" "$NET_IP" &
+        info "lease keeper started: udhcpc renews $NET_IP on $NET_IFACE (state in /run/diskless/net/lease-keeper.state)"
+    else
+        setsid chroot "$DL_NEWROOT" /run/diskless/lease-keeper.sh start "$NET_IFACE" "$NET_IP" "$DL_LEASE_KEEPER" &
+        info "lease keeper started: udhcpc renews $NET_IP on $NET_IFACE until $DL_LEASE_KEEPER runs"
+    fi
 }
 
 # The initrd's static busybox, in the real system's /run, for what outlives the initramfs.

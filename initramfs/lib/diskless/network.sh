@@ -101,7 +101,12 @@ static_ip() {
     write_lease_env static "$_ip" "$_prefix" "$_mask" "$_gw" "$_dns0${_dns1:+ $_dns1}" "$_host" "" "" ""
 }
 
-# write_lease_env SOURCE IP PREFIX MASK ROUTER DNS HOSTNAME DOMAIN ROOTPATH SERVERID
+# Whole seconds since boot (the clock leases are timed by: wall time may jump when set).
+uptime_s() {
+    cut -d. -f1 "${DL_UPTIME_FILE:-/proc/uptime}"
+}
+
+# write_lease_env SOURCE IP PREFIX MASK ROUTER DNS HOSTNAME DOMAIN ROOTPATH SERVERID LEASE
 write_lease_env() {
     local _f
     _f=$DL_NET_DIR/lease.env.tmp
@@ -118,6 +123,8 @@ write_lease_env() {
         printf 'NET_ROOTPATH=%s\n' "$(shquote "$9")"
         printf 'NET_SERVERID=%s\n' "$(shquote "${10}")"
         printf 'NET_LEASE=%s\n' "$(shquote "${11}")"
+        # When the lease was bound, in seconds since boot: the handoff renews a lease half used.
+        printf 'NET_BOUND_AT=%s\n' "$(shquote "$(uptime_s)")"
     } > "$_f" && mv "$_f" "$DL_NET_DIR/lease.env"
 }
 
@@ -161,9 +168,9 @@ make_bond() {
     _n=$(printf '%s\n' "$_slaves" | grep -c .)
     [ "$_n" -ge 1 ] || { cause "rd.diskless.bond.slaves=$DL_BOND_SLAVES names no interface here (have: $(ls /sys/class/net | tr '\n' ' '))"; return; }
     modprobe -q bonding max_bonds=0
-    [ -e /sys/class/net/bonding_masters ] || { cause "no bonding driver in this initrd"; return; }
-    [ -e /sys/class/net/$DL_BOND_IF ] || echo "+$DL_BOND_IF" > /sys/class/net/bonding_masters || { cause "cannot create $DL_BOND_IF"; return; }
-    _b=/sys/class/net/$DL_BOND_IF/bonding
+    [ -e "${DL_SYSFS:-/sys}/class/net/bonding_masters" ] || { cause "no bonding driver in this initrd"; return; }
+    [ -e "${DL_SYSFS:-/sys}/class/net/$DL_BOND_IF" ] || echo "+$DL_BOND_IF" > "${DL_SYSFS:-/sys}/class/net/bonding_masters" || { cause "cannot create $DL_BOND_IF"; return; }
+    _b=${DL_SYSFS:-/sys}/class/net/$DL_BOND_IF/bonding
     echo "$DL_BOND" > "$_b/mode" || { cause "cannot set bonding mode $DL_BOND"; return; }
     echo 100 > "$_b/miimon"
     [ "$DL_BOND" = 802.3ad ] && echo fast > "$_b/lacp_rate"
@@ -184,7 +191,7 @@ make_bond() {
 # on-link router or DHCP server, active-backup probes it by ARP each second instead.
 bond_arp_monitor() {
     local _t _b
-    _b=/sys/class/net/$DL_BOND_IF/bonding
+    _b=${DL_SYSFS:-/sys}/class/net/$DL_BOND_IF/bonding
     for _t in "$NET_ROUTER" "$NET_SERVERID"; do
         [ -n "$_t" ] && valid_ipv4 "$_t" || continue
         [ "$(ipcalc -n "$_t" "$NET_MASK" 2>/dev/null)" = "$(ipcalc -n "$NET_IP" "$NET_MASK" 2>/dev/null)" ] || continue
