@@ -1,5 +1,6 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { run } from '../process/run.js';
+import { ARCH_TOOLS, hostArch, isCpuArch } from '../initramfs/arch.js';
 import { hostDebianMirror } from './apt-mirror.js';
 
 export interface DebianRootOptions {
@@ -21,14 +22,6 @@ export interface DebianRootOptions {
 /** Docs and translations nobody reads on a diskless node: smaller image, faster boots. */
 export const SLIM_EXCLUDES = ['/usr/share/doc/*', '/usr/share/man/*', '/usr/share/info/*', '/usr/share/locale/*'];
 
-/** Debian architectures the network initrd can be built for, with the binfmt_misc entry qemu-user-static registers for each. */
-export const IMAGE_ARCHES: ReadonlyMap<string, string> = new Map([['amd64', 'qemu-x86_64'], ['arm64', 'qemu-aarch64']]);
-
-/** Debian's name for this host's architecture. */
-export function hostDebianArch(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
-}
-
 /**
  * Why this host cannot run `arch`'s programs (undefined when it can): mmdebstrap runs the
  * image's maintainer scripts, and for another architecture the kernel hands them to qemu-user
@@ -36,13 +29,14 @@ export function hostDebianArch(): string {
  * registration (flag F) so it is found inside the chroot.
  */
 export async function foreignArchProblem(arch: string, binfmtDir = '/proc/sys/fs/binfmt_misc'): Promise<string | undefined> {
-  if (arch === hostDebianArch()) return undefined;
-  const entry = IMAGE_ARCHES.get(arch);
-  if (entry === undefined) return `architecture ${arch} is not supported (one of: ${[...IMAGE_ARCHES.keys()].join(', ')})`;
+  if (arch === hostArch()) return undefined;
+  // Only architectures the network initrd can be built for.
+  if (!isCpuArch(arch)) return `architecture ${arch} is not supported (one of: ${Object.keys(ARCH_TOOLS).join(', ')})`;
+  const entry = ARCH_TOOLS[arch].binfmt;
   const howTo = `apt-get install qemu-user-static binfmt-support; mount -t binfmt_misc binfmt_misc ${binfmtDir}; update-binfmts --enable ${entry}`;
   const text = await readFile(`${binfmtDir}/${entry}`, 'utf8').catch(() => undefined);
-  if (text === undefined) return `this ${hostDebianArch()} host cannot run ${arch} programs: binfmt_misc has no ${entry} entry (${howTo})`;
-  if (!/^enabled$/m.test(text)) return `this ${hostDebianArch()} host cannot run ${arch} programs: the binfmt_misc entry ${entry} is disabled (${howTo})`;
+  if (text === undefined) return `this ${hostArch()} host cannot run ${arch} programs: binfmt_misc has no ${entry} entry (${howTo})`;
+  if (!/^enabled$/m.test(text)) return `this ${hostArch()} host cannot run ${arch} programs: the binfmt_misc entry ${entry} is disabled (${howTo})`;
   if (!/^flags: \S*F/m.test(text)) return `the binfmt_misc entry ${entry} lacks flag F, so its interpreter is not found inside the image's chroot (register it as qemu-user-static does: ${howTo})`;
   return undefined;
 }
@@ -62,7 +56,7 @@ const SKIP_INITRAMFS_HOOKS = [
  * The directory is replaced whole; on failure nothing is left behind.
  */
 export async function buildDebianRoot(dir: string, o: DebianRootOptions): Promise<void> {
-  const arch = o.arch ?? hostDebianArch();
+  const arch = o.arch ?? hostArch();
   const problem = await foreignArchProblem(arch);
   if (problem !== undefined) throw new Error(`Cannot build a Debian ${arch} root: ${problem}`);
   await rm(dir, { recursive: true, force: true });

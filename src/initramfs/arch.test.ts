@@ -9,7 +9,6 @@ import { buildInitramfs } from './build.js';
 import { parseElf64 } from './elf/elf64.js';
 import { listKernelVersions } from './kernel-version.js';
 import { buildNbdKeeper } from './nbd-keeper.js';
-import { foreignArchProblem } from '../images/debian-root.js';
 
 const hostVersion = (await listKernelVersions('/'))[0];
 const noKernel = hostVersion === undefined ? 'needs a kernel under /lib/modules (linux-image-amd64)' : false;
@@ -89,17 +88,4 @@ test('the host packages holding the initrd\'s tools, found by their merged-/usr 
   const pkgs = await hostPackagesOf(['/usr/sbin/nbd-client', '/bin/busybox', '/usr/bin/openssl']);
   assert.deepEqual(pkgs, ['busybox-static', 'nbd-client', 'openssl']);
   await assert.rejects(hostPackagesOf(['/usr/sbin/no-such-tool']), /Cannot tell which Debian package holds \/usr\/sbin\/no-such-tool/);
-});
-
-test('another architecture\'s image needs its binfmt_misc entry, enabled, with flag F; the message says how', async (t) => {
-  const dir = await scratch(t);
-  assert.equal(await foreignArchProblem('amd64', dir), undefined, 'the host\'s own needs nothing');
-  assert.match((await foreignArchProblem('mips64el', dir))!, /architecture mips64el is not supported \(one of: amd64, arm64\)/);
-  assert.match((await foreignArchProblem('arm64', dir))!, /binfmt_misc has no qemu-aarch64 entry \(apt-get install qemu-user-static binfmt-support; mount -t binfmt_misc .*update-binfmts --enable qemu-aarch64\)/);
-  await writeFile(join(dir, 'qemu-aarch64'), 'disabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\n');
-  assert.match((await foreignArchProblem('arm64', dir))!, /entry qemu-aarch64 is disabled/);
-  await writeFile(join(dir, 'qemu-aarch64'), 'enabled\ninterpreter /usr/bin/qemu-aarch64\nflags: P\n');
-  assert.match((await foreignArchProblem('arm64', dir))!, /lacks flag F/);
-  await writeFile(join(dir, 'qemu-aarch64'), 'enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\noffset 0\n');
-  assert.equal(await foreignArchProblem('arm64', dir), undefined);
 });

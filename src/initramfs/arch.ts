@@ -13,11 +13,18 @@ export type CpuArch = 'amd64' | 'arm64';
 /** e_machine of ELF64 files (EM_X86_64, EM_AARCH64). */
 const BY_ELF_MACHINE: ReadonlyMap<number, CpuArch> = new Map([[62, 'amd64'], [183, 'arm64']]);
 
-/** For each architecture: the GNU triplet (cross compilers are `TRIPLET-gcc`) and the qemu-user binary that runs its programs here. */
-export const ARCH_TOOLS: Readonly<Record<CpuArch, { triplet: string; qemuUser: string }>> = {
-  amd64: { triplet: 'x86_64-linux-gnu', qemuUser: 'qemu-x86_64-static' },
-  arm64: { triplet: 'aarch64-linux-gnu', qemuUser: 'qemu-aarch64-static' },
+/**
+ * For each architecture: the GNU triplet (cross compilers are `TRIPLET-gcc`), the qemu-user
+ * binary that runs its programs here, and the binfmt_misc entry qemu-user-static registers.
+ */
+export const ARCH_TOOLS: Readonly<Record<CpuArch, { triplet: string; qemuUser: string; binfmt: string }>> = {
+  amd64: { triplet: 'x86_64-linux-gnu', qemuUser: 'qemu-x86_64-static', binfmt: 'qemu-x86_64' },
+  arm64: { triplet: 'aarch64-linux-gnu', qemuUser: 'qemu-aarch64-static', binfmt: 'qemu-aarch64' },
 };
+
+export function isCpuArch(arch: string): arch is CpuArch {
+  return Object.hasOwn(ARCH_TOOLS, arch);
+}
 
 export function archOfElfMachine(machine: number): CpuArch | undefined {
   return BY_ELF_MACHINE.get(machine);
