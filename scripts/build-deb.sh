@@ -53,7 +53,9 @@ node --input-type=module -e '
   const dir = process.argv[1];
   for (const [src, name] of [["src/native/ra-responder.c", "ra-responder"], ["src/initramfs/helpers/nbd-keeper.c", "nbd-keeper"]]) {
     await buildStaticHelper(nativeSource(src), name, dir);
-  }' "$lib/helpers"
+  }
+  // arm64 initrds carry the NBD helper too; a server with the package needs no cross compiler.
+  await buildStaticHelper(nativeSource("src/initramfs/helpers/nbd-keeper.c"), "nbd-keeper", dir, { arch: "arm64", triplet: "aarch64-linux-gnu" });' "$lib/helpers"
 chmod 0755 "$lib/dist/src/cli/main.js"
 
 mkdir -p "$stage/usr/bin" "$stage/etc/diskless" "$stage/usr/share/doc/diskless" "$stage/DEBIAN"

@@ -10,6 +10,8 @@ DEBS=(
   qemu-system-x86 ipxe-qemu ovmf          # the lab's virtual machines (BIOS and UEFI)
   shim-signed grub-efi-amd64-signed       # the signed chain (Microsoft-signed shim, Debian-signed GRUB network image)
   qemu-system-arm qemu-efi-aarch64        # the lab's arm64 machines (AAVMF); their packages: src/lab/arm64-parts.ts
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # the static C helpers cross-built for arm64 initrds
+  qemu-user-static binfmt-support arch-test    # arm64 programs on this host: busybox's applet list, mmdebstrap --arch arm64
   linux-image-amd64 busybox-static        # a kernel; static busybox (initramfs, udhcpc client)
   iproute2 procps cpio kmod zstd          # namespaces, process tools, archive checks
   xz-utils                                # .ko.xz modules (Fedora, RHEL 9, Debian 13) decompressed into initrds
@@ -43,6 +45,14 @@ if [ "$(id -u)" -eq 0 ] && ! dpkg --print-foreign-architectures | grep -qx arm64
   apt-get update -qq
 fi
 
+# mmdebstrap --arch arm64 runs the image's package scripts under qemu-user: the kernel must hand
+# arm64 programs to it (binfmt_misc, registered by qemu-user-static with flag F).
+enable_binfmt() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  [ -e /proc/sys/fs/binfmt_misc/status ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
+  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64 || true
+}
+
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -58,6 +68,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+enable_binfmt
 
 if [ -f package-lock.json ]; then npm ci --no-fund --no-audit --loglevel=error; else npm install --no-fund --no-audit --loglevel=error; fi
 npm run --silent build

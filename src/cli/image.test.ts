@@ -101,6 +101,18 @@ describe('diskless image', () => {
     assert.equal(shown.published, false);
   });
 
+  it('--arch: build from mmdebstrap only, an architecture the initrd can be built for, a host that can run its programs', async () => {
+    const cfg = await config();
+    assert.match((await run('list', '--arch', 'arm64', '--config', cfg)).err, /--from, --include and --arch only apply to build/);
+    const tree = await run('build', 'web', '--from', await root(true), '--arch', 'arm64', '--config', cfg);
+    assert.equal(tree.code, 1);
+    assert.match(tree.err, /--arch only applies to --from mmdebstrap:SUITE \(a tree or tar is built for the architecture of its kernel\)/);
+    // Refused before mmdebstrap runs: nothing is downloaded for an architecture we cannot boot.
+    const odd = await run('build', 'web', '--from', 'mmdebstrap:bookworm', '--arch', 'mips64el', '--config', cfg);
+    assert.equal(odd.code, 1);
+    assert.match(odd.err, /Cannot build image web for mips64el: architecture mips64el is not supported \(one of: amd64, arm64\)/);
+  });
+
   it('lists an empty store', async () => {
     const r = await run('list', '--config', await config());
     assert.deepEqual(r, { code: 0, out: 'no images\n', err: '' });

@@ -11,7 +11,7 @@ import type { DisklessConfig } from '../config/types.js';
 import { ProgressBar } from './progress.js';
 import { reportError } from './error-report.js';
 
-const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [--include pkg,pkg] [--kernel VERSION] [--config FILE]
+const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [--include pkg,pkg] [--arch ARCH] [--kernel VERSION] [--config FILE]
        diskless image import NAME SOURCE [--kernel-from IMAGE[@V]|DIR|FILE.deb] [--kernel VERSION]
                              [--ca PEM] [--authfile FILE] [--no-tls-verify] [--config FILE]
        diskless image list [--config FILE]
@@ -28,6 +28,9 @@ nodes boot the published version. The kernel is found where distributions keep i
 (/boot/vmlinuz-VERSION, /usr/lib/modules/VERSION/vmlinuz, Arch's /boot/vmlinuz-linux); of
 several, the newest, or the one --kernel names. --include names the packages mmdebstrap adds
 to minbase: include a kernel, e.g. --include linux-image-amd64, or the build is refused.
+--arch builds another architecture's Debian (arm64 on an x86-64 server: --arch arm64 --include
+linux-image-arm64), its package scripts run under qemu-user (qemu-user-static, binfmt_misc);
+the initrd is always built for the image kernel's architecture.
 "import" makes a version from a container image: SOURCE is docker://REGISTRY/REPO[:TAG],
 oci-archive:FILE, docker-archive:FILE or oci:DIR[:TAG] (skopeo reads it, umoci applies its
 layers). TLS is verified; --ca trusts a private registry's CA; credentials come from --authfile
@@ -102,6 +105,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
         config: { type: 'string', short: 'c' },
         from: { type: 'string' },
         include: { type: 'string' },
+        arch: { type: 'string' },
         kernel: { type: 'string' },
         'kernel-from': { type: 'string' },
         ca: { type: 'string' },
@@ -130,7 +134,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
   };
   const [min, max, names] = arity;
   if (positionals.length < min || positionals.length > max) return usage(names ? `expects ${names}` : 'takes no arguments');
-  if (sub !== 'build' && (values.from !== undefined || values.include !== undefined)) return usage('--from and --include only apply to build');
+  if (sub !== 'build' && (values.from !== undefined || values.include !== undefined || values.arch !== undefined)) return usage('--from, --include and --arch only apply to build');
   if (sub !== 'rm' && values.force) return usage('--force only applies to rm');
   if (sub !== 'build' && sub !== 'import' && values.kernel !== undefined) return usage('--kernel only applies to build and import');
   for (const opt of ['kernel-from', 'ca', 'authfile', 'no-tls-verify'] as const) {
@@ -174,6 +178,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
           name,
           from: values.from!,
           ...(include ? { include } : {}),
+          ...(values.arch !== undefined ? { arch: values.arch } : {}),
           ...(values.kernel !== undefined ? { kernel: values.kernel } : {}),
           ...(await making()),
         });

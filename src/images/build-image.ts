@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { buildNetworkInitrd } from '../initramfs/network-initrd.js';
 import { findKernel, type ImageKernel, KernelChoiceError } from '../initramfs/kernel-version.js';
 import type { RootMode } from '../config/types.js';
-import { buildDebianRoot } from './debian-root.js';
+import { buildDebianRoot, foreignArchProblem } from './debian-root.js';
 import { run } from '../process/run.js';
 import { makeSquashfs } from './squashfs.js';
 import { sha256File } from '../files/digest-cache.js';
@@ -37,6 +37,8 @@ export interface BuildImageOptions {
   from: string;
   /** Packages for mmdebstrap; a kernel package is not added for the user. */
   include?: readonly string[];
+  /** mmdebstrap only: the Debian architecture of the image ("arm64"); default this host's. */
+  arch?: string;
   /** The kernel version to boot when the tree has several; default: findKernel's choice. */
   kernel?: string;
   progress?: (msg: string) => void;
@@ -215,10 +217,16 @@ async function prepareRoot(
     const suite = o.from.slice(MMDEBSTRAP.length);
     if (!SUITE_RE.test(suite)) throw new ImageBuildError(`Invalid suite ${JSON.stringify(suite)} in --from ${o.from} (e.g. mmdebstrap:bookworm)`);
     const root = join(tmp, 'root');
-    await step(`mmdebstrap ${suite}`, () => buildDebianRoot(root, { suite, include: o.include ?? [], onLine: (l) => o.progress?.(`  ${l}`) }));
+    if (o.arch !== undefined) {
+      const problem = await foreignArchProblem(o.arch);
+      if (problem !== undefined) throw new ImageBuildError(`Cannot build image ${o.name} for ${o.arch}: ${problem}`);
+    }
+    await step(`mmdebstrap ${suite}${o.arch === undefined ? '' : ` (${o.arch})`}`, () => buildDebianRoot(root, { suite, include: o.include ?? [], ...(o.arch === undefined ? {} : { arch: o.arch }), onLine: (l) => o.progress?.(`  ${l}`) }));
     return root;
   }
   if (o.include?.length) throw new ImageBuildError('--include only applies to --from mmdebstrap:SUITE');
+  // A tree or tar has its architecture already: the initrd follows its kernel's.
+  if (o.arch !== undefined) throw new ImageBuildError('--arch only applies to --from mmdebstrap:SUITE (a tree or tar is built for the architecture of its kernel)');
   const src = resolve(o.from);
   const st = await stat(src).catch(() => undefined);
   if (!st) throw new ImageBuildError(`Cannot build image ${o.name}: ${o.from} does not exist`);

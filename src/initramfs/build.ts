@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { type Logger, nullLogger } from '../log/logger.js';
 import { addBinary, addEntry, addInitDir, addRootFiles, hostFile } from './add-files.js';
 import { ArchiveLayout } from './archive-layout.js';
+import { archOfElfMachine } from './arch.js';
 import { busyboxApplets } from './busybox.js';
 import { type Compression, compress, gzip, zstd } from './compress.js';
 import { type CpioEntry, writeCpio } from './cpio.js';
@@ -39,10 +40,15 @@ export interface BuildInitramfsOptions {
   /** Absolute paths inside `root`, copied with the shared libraries they need from `root`. */
   binaries?: readonly string[];
   /**
-   * Tools /init needs that an image may lack (nbd-client), copied from this host with the host's
+   * Tools /init needs that an image may lack (nbd-client), copied from `hostRoot` with its
    * libraries. A library the image also provides must then be the same file.
    */
   hostBinaries?: readonly string[];
+  /**
+   * Where `hostBinaries` come from: this host ("/", the default), or for an image of another
+   * architecture a tree of that architecture's packages (archTools in arch-packages.ts).
+   */
+  hostRoot?: string;
   /** A host directory copied to the archive's "/" (init and its stages); its "init" must be executable. */
   initDir?: string;
   extraFiles?: readonly CpioEntry[];
@@ -83,6 +89,15 @@ export interface InitramfsSummary {
 }
 
 export const DEFAULT_BUSYBOX = '/bin/busybox';
+
+function machineOf(elf: Uint8Array): number | undefined {
+  const parsed = parseElf64(elf);
+  return parsed.ok ? parsed.elf.machine : undefined;
+}
+
+function machineName(machine: number): string {
+  return archOfElfMachine(machine) ?? `ELF machine ${machine}`;
+}
 
 /** Directories /init and its stages rely on before anything is mounted. */
 const STANDARD_DIRS: ReadonlyArray<readonly [string, number]> = [
@@ -188,7 +203,7 @@ export async function buildInitramfs(options: BuildInitramfsOptions): Promise<In
     }
     // A plain module streams from its file when the archive is written; a decompressed one is kept.
     const data = moduleCompression(m.path) === undefined ? hostFile(host.hostPath, host.stats.size) : elf;
-    return { m, data, source: host.hostPath, firmware };
+    return { m, data, source: host.hostPath, firmware, machine: machineOf(elf) };
   });
   for (const { m, data, source } of read) layout.addFile(`${modulesDir}/${plainModulePath(m.path)}`, 0o644, data, source);
   for (const f of moduleIndexFiles(tree, selected.modules)) {
@@ -210,12 +225,20 @@ export async function buildInitramfs(options: BuildInitramfsOptions): Promise<In
   for (const c of modprobeConf) layout.addFile(`etc/modprobe.d/${c.name}`, 0o644, c.content, `image:${c.from}`);
 
   for (const binary of options.binaries ?? []) await addBinary(layout, root, binary);
-  for (const binary of options.hostBinaries ?? []) await addBinary(layout, '/', binary);
+  for (const binary of options.hostBinaries ?? []) await addBinary(layout, options.hostRoot ?? '/', binary);
 
   const busybox = options.busybox ?? DEFAULT_BUSYBOX;
   const busyboxBytes = await readFile(busybox);
   const busyboxElf = parseElf64(busyboxBytes);
   if (!busyboxElf.ok) throw new Error(`Cannot use ${busybox} as busybox: ${busyboxElf.error}`);
+  // The kernel runs /init with the busybox it finds: one built for another machine fails with
+  // "exec format error" and a panic, long after the build.
+  const moduleMachine = read[0]?.machine;
+  if (moduleMachine !== undefined && busyboxElf.elf.machine !== moduleMachine) {
+    throw new Error(`Cannot use ${busybox} as busybox: it is for ${machineName(busyboxElf.elf.machine)}, the kernel's modules for ${machineName(moduleMachine)}`);
+  }
+  const busyboxArch = archOfElfMachine(busyboxElf.elf.machine);
+  if (busyboxArch === undefined) throw new Error(`Cannot use ${busybox} as busybox: it is for ${machineName(busyboxElf.elf.machine)}`);
   if (busyboxElf.elf.dynamic) {
     // Its libraries come from the host then, since that is where this busybox was built for.
     warnings.push(`${busybox} is dynamically linked; its libraries are taken from the host (install busybox-static)`);
@@ -235,7 +258,7 @@ export async function buildInitramfs(options: BuildInitramfsOptions): Promise<In
   for (const e of options.extraFiles ?? []) addEntry(layout, e);
 
   // Applets last: an init file or image binary at the same path wins over the busybox link.
-  for (const applet of await busyboxApplets(busybox)) {
+  for (const applet of await busyboxApplets(busybox, busyboxArch)) {
     if (!layout.has(applet)) layout.addSymlink(applet, '/bin/busybox');
   }
 

@@ -1,5 +1,10 @@
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostArch, imageArch } from './arch.js';
+import { archTools } from './arch-packages.js';
 import { buildInitramfs, type BuildInitramfsOptions, type InitramfsSummary } from './build.js';
+import { chooseKernelVersion } from './kernel-version.js';
 import type { CpioEntry } from './cpio.js';
 import { nbdKeeperEntries } from './nbd-keeper.js';
 
@@ -35,7 +40,10 @@ export interface NetworkInitrdOptions {
   /** Root modes whose modules must be there; the others' are carried when the kernel has them. */
   requireRootModes?: BuildInitramfsOptions['requireRootModes'];
   compression?: BuildInitramfsOptions['compression'];
-  /** Where the static NBD helper is built and cached. */
+  /**
+   * Where the static NBD helper is built and, for an image of another architecture than this
+   * host's, that architecture's tools are unpacked; both cached by their inputs.
+   */
   helperCacheDir?: string;
   onProgress?: (done: number, total: number) => void;
 }
@@ -44,19 +52,28 @@ export interface NetworkInitrdOptions {
  * The network initrd Diskless boots every node with, built from an image's own kernel modules:
  * `/init`, nbd-client and the NBD reconnect helper, openssl, and the pinned server certificates.
  * `diskless image build`, `diskless initrd build` and the lab all build it here.
+ *
+ * The architecture is the kernel's (its modules' ELF machine), not this host's: for an arm64
+ * image on an x86 server, busybox and the tools come from Debian's arm64 packages (archTools)
+ * and the NBD helper is cross-compiled.
  */
 export async function buildNetworkInitrd(o: NetworkInitrdOptions): Promise<InitramfsSummary> {
   const certs: CpioEntry[] = o.serverCerts === undefined
     ? []
     : [{ type: 'file', path: SERVER_CERTS_PATH.slice(1), mode: 0o644, data: new TextEncoder().encode(o.serverCerts) }];
+  const root = resolve(o.root ?? '/');
+  const kernelVersion = o.kernelVersion ?? (await chooseKernelVersion(root));
+  const arch = await imageArch(root, kernelVersion);
+  const tools = arch === hostArch() ? undefined : await archTools(arch, HOST_TOOLS, o.helperCacheDir ?? join(tmpdir(), 'diskless-helpers'));
   return buildInitramfs({
     output: o.output,
     initDir: INITRAMFS_DIR,
     hostBinaries: HOST_TOOLS,
-    extraFiles: [...(await nbdKeeperEntries(o.helperCacheDir)), ...certs],
+    ...(tools ? { hostRoot: tools.root, busybox: tools.busybox } : {}),
+    extraFiles: [...(await nbdKeeperEntries(o.helperCacheDir, arch)), ...certs],
     extraModules: [...EXTRA_MODULES, ...(o.extraModules ?? [])],
-    ...(o.root !== undefined ? { root: o.root } : {}),
-    ...(o.kernelVersion !== undefined ? { kernelVersion: o.kernelVersion } : {}),
+    root,
+    kernelVersion,
     ...(o.drivers !== undefined ? { drivers: o.drivers } : {}),
     ...(o.requireRootModes !== undefined ? { requireRootModes: o.requireRootModes } : {}),
     ...(o.compression !== undefined ? { compression: o.compression } : {}),

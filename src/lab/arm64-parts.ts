@@ -1,7 +1,7 @@
-import { access, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
 import { run } from '../process/run.js';
+import { unpackedPackages } from '../initramfs/arch-packages.js';
 
 /**
  * What an arm64 lab machine boots, taken from Debian's arm64 packages (this host is x86-64, so
@@ -9,6 +9,9 @@ import { run } from '../process/run.js';
  * tiny initramfs, and the signed chain (Microsoft-signed shim, Debian-signed GRUB network image).
  */
 export interface Arm64Parts {
+  /** The unpacked packages (merged /usr), the kernel's modules under lib/modules/VERSION. */
+  root: string;
+  kernelVersion: string;
   kernel: string;
   busybox: string;
   shim: string;
@@ -21,40 +24,30 @@ const PACKAGES = ['busybox-static', 'shim-signed', 'grub-efi-arm64-signed'] as c
 /**
  * Downloads (apt-get download: no install, no maintainer scripts) and unpacks the arm64
  * packages once, into CACHE/arm64-HASH, named by a hash of the exact versions apt offers, so a new
- * kernel or shim gives a new directory. Needs `dpkg --add-architecture arm64` and an apt-get
- * update (scripts/install-deps.sh does both).
+ * kernel or shim gives a new directory (unpackedPackages). The kernel's module indexes, which its
+ * package leaves to a maintainer script, are made with the host's depmod (it reads any
+ * architecture's modules): our network initrd is built from that module tree. Needs
+ * `dpkg --add-architecture arm64` and an apt-get update (scripts/install-deps.sh does both).
  */
 export async function arm64Parts(cacheDir: string): Promise<Arm64Parts> {
   const kernelPackage = await kernelPackageName();
-  const names = [kernelPackage, ...PACKAGES].map((n) => `${n}:arm64`);
-  const versions = await Promise.all(names.map(async (n) => `${n}=${await candidateVersion(n)}`));
-  const dir = join(cacheDir, `arm64-${createHash('sha256').update(versions.join('\n')).digest('hex').slice(0, 16)}`);
+  const kernelVersion = kernelPackage.replace(/^linux-image-/, '');
+  const u = await unpackedPackages({
+    packages: [kernelPackage, ...PACKAGES].map((n) => `${n}:arm64`),
+    cacheDir,
+    prefix: 'arm64-parts',
+    prepare: async (root) => { await run(['depmod', '-b', root, kernelVersion], { timeoutMs: 120_000 }); },
+  });
   const parts: Arm64Parts = {
-    kernel: join(dir, 'root/boot', `vmlinuz-${kernelPackage.replace(/^linux-image-/, '')}`),
-    busybox: join(dir, 'root/bin/busybox'),
-    shim: join(dir, 'root/usr/lib/shim/shimaa64.efi.signed'),
-    grub: join(dir, 'root/usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed'),
+    root: u.root,
+    kernelVersion,
+    kernel: join(u.root, 'boot', `vmlinuz-${kernelVersion}`),
+    busybox: join(u.root, 'bin/busybox'),
+    shim: join(u.root, 'usr/lib/shim/shimaa64.efi.signed'),
+    grub: join(u.root, 'usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed'),
   };
-  if (await exists(join(dir, 'versions'))) return parts;
-  await mkdir(cacheDir, { recursive: true });
-  // Unpacked aside and renamed into place: a crash or a concurrent run never leaves half a tree.
-  const tmp = `${dir}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await mkdir(join(tmp, 'debs'), { recursive: true });
-    await run(['apt-get', 'download', '-q', ...versions], { cwd: join(tmp, 'debs'), timeoutMs: 600_000 });
-    for (const deb of await readdir(join(tmp, 'debs'))) {
-      await run(['dpkg-deb', '-x', join(tmp, 'debs', deb), join(tmp, 'root')], { timeoutMs: 120_000 });
-    }
-    await rm(join(tmp, 'debs'), { recursive: true, force: true });
-    await writeFile(join(tmp, 'versions'), `${versions.join('\n')}\n`);
-    await rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e; // another run finished first
-    });
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
-  for (const f of Object.values(parts)) {
-    if (!(await exists(f))) throw new Error(`Cannot find ${f} in the unpacked arm64 packages (${versions.join(', ')})`);
+  for (const f of [parts.kernel, parts.busybox, parts.shim, parts.grub]) {
+    if (!(await exists(f))) throw new Error(`Cannot find ${f} in the unpacked arm64 packages (${u.versions.join(', ')})`);
   }
   return parts;
 }
@@ -63,13 +56,6 @@ async function kernelPackageName(): Promise<string> {
   const { stdout } = await run(['apt-cache', 'depends', 'linux-image-arm64:arm64'], { timeoutMs: 60_000 });
   const m = /Depends: (linux-image-[0-9][^:\s]*-arm64)/.exec(stdout);
   if (!m) throw new Error('Cannot find the arm64 kernel package: apt knows no linux-image-arm64:arm64 (run scripts/install-deps.sh: it adds the arm64 architecture)');
-  return m[1]!;
-}
-
-async function candidateVersion(pkg: string): Promise<string> {
-  const { stdout } = await run(['apt-cache', 'policy', pkg], { timeoutMs: 60_000 });
-  const m = /Candidate: (\S+)/.exec(stdout);
-  if (!m || m[1] === '(none)') throw new Error(`Cannot download ${pkg}: apt has no candidate (run scripts/install-deps.sh: it adds the arm64 architecture)`);
   return m[1]!;
 }
 

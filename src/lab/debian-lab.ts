@@ -1,10 +1,7 @@
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { nullLogger, type Logger } from '../log/logger.js';
 import { LabNetwork, removeStaleLabNamespaces } from './netns.js';
 import { QemuMachine, type BootMethod, type NicModel } from './qemu.js';
@@ -13,8 +10,7 @@ import { diskArgs, networkArgs, rootArgs } from '../boot/root-args.js';
 import { bootIfArg, httpBaseUrl } from '../boot/urls.js';
 import { assertLabHost } from './lab-host.js';
 import type { Daemon } from '../process/daemon.js';
-import { NBD_KEEPER_SOURCE } from '../initramfs/nbd-keeper.js';
-import { buildNetworkInitrd, INITRAMFS_DIR } from '../initramfs/network-initrd.js';
+import { cachedNetworkInitrd } from './lab-initrd.js';
 import { loadServerCertificate, type ServerCertificate } from '../tls/server-certificate.js';
 import { ensureLabImage, type LabImage, type LabRecipe } from './lab-image.js';
 import { ImageStore } from '../images/store/image-store.js';
@@ -31,38 +27,10 @@ export function labCertificate(cacheDir: string): Promise<ServerCertificate> {
   return loadServerCertificate({ address: LAB_SERVER, tlsCertFile: join(cacheDir, 'tls', 'server.crt'), tlsKeyFile: join(cacheDir, 'tls', 'server.key') });
 }
 
-async function dirDigest(dir: string): Promise<string> {
-  const h = createHash('sha256');
-  const walk = async (d: string): Promise<void> => {
-    for (const n of (await readdir(d)).sort()) {
-      const p = join(d, n);
-      const st = await stat(p);
-      if (st.isDirectory()) await walk(p);
-      else h.update(`${relative(dir, p)}\0${st.mode}\0`).update(await readFile(p));
-    }
-  };
-  await walk(dir);
-  return h.digest('hex').slice(0, 16);
-}
-
 /** Our network initrd for the lab image, from the image's own modules; cached by its inputs. */
 export async function ensureLabInitrd(image: LabImage, cacheDir: string, progress: (m: string) => void = () => {}): Promise<string> {
   const cert = await labCertificate(cacheDir);
-  const key = createHash('sha256')
-    .update(image.dir)
-    .update(cert.certPem)
-    .update(await dirDigest(INITRAMFS_DIR))
-    .update(await dirDigest(fileURLToPath(new URL('../initramfs', import.meta.url))))
-    .update(await readFile(NBD_KEEPER_SOURCE))
-    .digest('hex')
-    .slice(0, 16);
-  const out = join(cacheDir, 'initrd', `lab-${key}.img`);
-  if (existsSync(out)) return out;
-  await mkdir(join(cacheDir, 'initrd'), { recursive: true });
-  progress('building the network initrd from the image\'s own kernel modules');
-  const s = await buildNetworkInitrd({ output: out, root: image.rootfs, serverCerts: cert.certPem, helperCacheDir: join(cacheDir, 'helpers') });
-  progress(`initrd: ${s.moduleCount} modules, ${(s.size / 1048576).toFixed(1)} MiB (${s.kernelVersion})`);
-  return out;
+  return cachedNetworkInitrd('lab', [image.dir], { root: image.rootfs, serverCerts: cert.certPem }, cacheDir, progress);
 }
 
 export interface DebianLabOptions {

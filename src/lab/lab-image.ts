@@ -16,6 +16,8 @@ export interface LabRecipe {
   readonly enable?: readonly (readonly [unit: string, target: string])[];
   /** Bumped when the recipe's meaning changes without its words changing, to rebuild caches. */
   readonly version: number;
+  /** Debian architecture; this host's when absent (another one builds through qemu-user). */
+  readonly arch?: string;
 }
 
 /** Kernel module trees no diskless lab node uses (GPU, sound, wireless, …): a third of the
@@ -36,6 +38,19 @@ export const LAB_RECIPE: LabRecipe = {
   // the boot interface, and it renews the lease for as long as the node runs.
   enable: [['systemd-networkd.service', 'multi-user.target'], ['systemd-networkd.socket', 'sockets.target']],
   version: 4,
+};
+
+/**
+ * The arm64 lab image: Debian bookworm for arm64, built on this x86 host through qemu-user
+ * (binfmt_misc), the smallest system that boots systemd to a login prompt.
+ */
+export const ARM64_RECIPE: LabRecipe = {
+  suite: 'bookworm',
+  arch: 'arm64',
+  include: ['systemd-sysv', 'udev', 'iproute2', 'kmod', 'linux-image-arm64'],
+  exclude: [...SLIM_EXCLUDES, ...LAB_MODULE_EXCLUDES.map((d) => `/lib/modules/*/kernel/${d}/*`)],
+  enable: [['systemd-networkd.service', 'multi-user.target'], ['systemd-networkd.socket', 'sockets.target']],
+  version: 1,
 };
 
 /**
@@ -74,7 +89,7 @@ export function labImageKey(recipe: LabRecipe = LAB_RECIPE): string {
  * mistaken for a finished one.
  */
 export async function ensureLabImage(cacheDir: string, progress: (msg: string) => void = () => {}, recipe: LabRecipe = LAB_RECIPE): Promise<LabImage> {
-  const dir = join(cacheDir, 'images', `lab-${recipe.suite}-${labImageKey(recipe)}`);
+  const dir = join(cacheDir, 'images', `lab-${recipe.suite}${recipe.arch === undefined ? '' : `-${recipe.arch}`}-${labImageKey(recipe)}`);
   const manifestPath = join(dir, 'manifest.json');
   if (!existsSync(manifestPath)) {
     const tmp = `${dir}.tmp-${process.pid}`;
@@ -88,6 +103,7 @@ export async function ensureLabImage(cacheDir: string, progress: (msg: string) =
         suite: recipe.suite,
         include: recipe.include,
         exclude: recipe.exclude,
+        ...(recipe.arch === undefined ? {} : { arch: recipe.arch }),
         onLine: (l) => { if (/^I: /.test(l)) progress(`  mmdebstrap: ${l.slice(3)}`); },
       });
       for (const [unit, target] of recipe.enable ?? []) {

@@ -1,7 +1,7 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { nullLogger, type Logger } from '../log/logger.js';
 import { LabNetwork, removeStaleLabNamespaces } from './netns.js';
 import { QemuMachine, type Firmware, type NicModel, type UefiNetBoot } from './qemu.js';
@@ -13,6 +13,8 @@ import { adminBaseUrl } from '../api/endpoints.js';
 import type { NodeDetail } from '../api/wire.js';
 import { LOADER_REFUSED_MSG } from '../events/loader-watch.js';
 import { arm64Parts, type Arm64Parts } from './arm64-parts.js';
+import { cachedNetworkInitrd } from './lab-initrd.js';
+import { makeSquashfs } from '../images/squashfs.js';
 
 export interface LabBootOptions {
   firmware?: Firmware;
@@ -33,8 +35,10 @@ export interface LabBootOptions {
   until?: 'marker' | 'loader-refused';
   /**
    * Also boot an arm64 machine (AAVMF on QEMU's virt machine, TCG) at the same time, from the
-   * same server and inventory: its own profile with Debian's signed arm64 kernel and a tiny
-   * initramfs around an arm64 busybox, through the arm64 signed chain (arm64-parts.ts).
+   * same server and inventory: its own profile with Debian's signed arm64 kernel and our network
+   * initrd built from that kernel's modules (arm64 busybox and tools, the cross-built NBD
+   * helper), through the arm64 signed chain (arm64-parts.ts). Its live root is a small squashfs
+   * holding ARM64_ROOT_MARK only: the boot is followed until /init reports the root attached.
    */
   arm64Companion?: boolean;
   /** Default: the NIC's iPXE ROM on BIOS, the firmware's own PXE (which loads ipxe.efi) on UEFI. */
@@ -73,8 +77,8 @@ export interface LabBootResult {
   /** The server's JSON log lines, parsed. */
   serverLog: Array<Record<string, unknown>>;
   durationMs: number;
-  /** The arm64 companion's boot, when one was asked for. */
-  arm64?: { mac: string; cmdline: string; console: string };
+  /** The arm64 companion's boot, when one was asked for, and its node as the admin API showed it once its root was attached. */
+  arm64?: { mac: string; cmdline: string; console: string; node?: NodeDetail };
   /** The machine as the admin API showed it once the boot was seen (absent when the API did not answer). */
   node?: NodeDetail;
 }
@@ -98,7 +102,12 @@ interface Arm64Node {
   initrd: string;
   token: string;
   parts: Arm64Parts;
+  /** The squashfs its profile boots as a live root. */
+  rootImage: string;
 }
+
+/** The one file of the arm64 companion's live root. */
+export const ARM64_ROOT_MARK = 'etc/diskless-arm64-lab';
 
 function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string; arm64?: Arm64Node; profileExtra?: string }): string {
   const a = o.arm64;
@@ -118,7 +127,7 @@ profiles:
     cmdline: console=ttyS0 diskless.lab=${o.token}
     loader: ${o.loader}
     secure_boot: ${o.secureBoot}${o.profileExtra ?? ''}
-${a ? `  lab-arm64:\n    kernel: ${a.kernel}\n    initrd: ${a.initrd}\n    cmdline: console=ttyAMA0 diskless.lab=${a.token}\n    loader: grub\n    secure_boot: true\n` : ''}nodes:
+${a ? `  lab-arm64:\n    kernel: ${a.kernel}\n    initrd: ${a.initrd}\n    cmdline: console=ttyAMA0 diskless.lab=${a.token}\n    loader: grub\n    secure_boot: true\n    root: { mode: live, image: ${a.rootImage}, retry: 60 }\n` : ''}nodes:
   - mac: "${o.mac}"
     hostname: lab1
     profile: lab
@@ -145,10 +154,16 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   const initrd = await buildTinyInitramfs({ markerId: token, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs'), ...(opts.probe === undefined ? {} : { extraInit: opts.probe }) });
   let arm64: Arm64Node | undefined;
   if (opts.arm64Companion) {
-    const parts = await arm64Parts(opts.cacheDir ?? defaultCacheDir());
+    const cacheDir = opts.cacheDir ?? defaultCacheDir();
+    const parts = await arm64Parts(cacheDir);
     const armToken = randomBytes(4).toString('hex');
-    const armInitrd = await buildTinyInitramfs({ markerId: armToken, busyboxPath: parts.busybox, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs'), ...(opts.probe === undefined ? {} : { extraInit: opts.probe }) });
-    arm64 = { mac: `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`, kernel: parts.kernel, initrd: armInitrd.path, token: armToken, parts };
+    // virtio-net only: GRUB fetches the initrd over TFTP, and the machine has no other NIC.
+    const armInitrd = await cachedNetworkInitrd('lab-arm64', [parts.root], { root: parts.root, kernelVersion: parts.kernelVersion, drivers: ['virtio_net'] }, cacheDir);
+    await mkdir(join(dir, 'arm64-root', dirname(ARM64_ROOT_MARK)), { recursive: true });
+    await writeFile(join(dir, 'arm64-root', ARM64_ROOT_MARK), 'arm64 lab root\n');
+    const rootImage = join(dir, 'arm64-root.sqfs');
+    await makeSquashfs(join(dir, 'arm64-root'), rootImage);
+    arm64 = { mac: `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`, kernel: parts.kernel, initrd: armInitrd, token: armToken, parts, rootImage };
   }
   const configPath = join(dir, 'diskless.yaml');
   const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, secureBoot: opts.secureBoot ?? false, token, ...(arm64 ? { arm64 } : {}), ...(opts.profileExtra !== undefined ? { profileExtra: opts.profileExtra } : {}) });
@@ -203,8 +218,20 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
     }
     let armResult: LabBootResult['arm64'];
     if (arm64 && armVm) {
-      const am = await armVm.waitFor(markerPattern(arm64.token), timeoutMs);
-      armResult = { mac: arm64.mac, cmdline: (am[1] ?? '').trim(), console: armVm.consoleText() };
+      const deadline = Date.now() + timeoutMs;
+      const attached = (l: Record<string, unknown>): boolean => l['service'] === 'node' && l['mac'] === arm64.mac && l['stage'] === 'root' && l['status'] === 'ok';
+      while (!(await readJsonLog(serverLogPath)).some(attached)) {
+        if (Date.now() > deadline) throw new Error(`the arm64 node ${arm64.mac} did not report its root attached within ${timeoutMs / 1000} s; its console:\n${armVm.consoleText().slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const armNode = await nodeFromApi(net, arm64.mac);
+      armResult = {
+        mac: arm64.mac,
+        // What the kernel printed it was given (GRUB's linux line).
+        cmdline: (/Kernel command line: (.*)/.exec(armVm.consoleText())?.[1] ?? '').trim(),
+        console: armVm.consoleText(),
+        ...(armNode ? { node: armNode } : {}),
+      };
     }
     const node = await nodeFromApi(net, mac);
     return {

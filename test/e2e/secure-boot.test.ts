@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { runLabBoot, LAB_SERVER, type LabBootResult } from '../../src/lab/tiny-lab.js';
+import { runLabBoot, LAB_ARM64_ADDRESS, LAB_SERVER, type LabBootResult } from '../../src/lab/tiny-lab.js';
 import { hostKernel } from '../../src/lab/lab-host.js';
 import { macToHyphens } from '../../src/net/mac.js';
 
@@ -106,7 +106,7 @@ test('UEFI HTTP boot only (no TFTP at all), loader ipxe: the ipxe.efi URL, then 
   assert.deepEqual(lines(r, 'tftp', (l) => l['mac'] === r.mac || Number(l['bytes']) > 0), [], 'nothing went over TFTP');
 });
 
-test('ARM64 beside x86 in one inventory: AAVMF gets shimaa64.efi → grubaa64.efi → Debian-signed arm64 kernel, the BIOS node iPXE', async () => {
+test('ARM64 beside x86 in one inventory: AAVMF gets shimaa64.efi → grubaa64.efi → Debian-signed arm64 kernel → our arm64 network initrd to its live root, the BIOS node iPXE', async () => {
   const r = await runLabBoot({ firmware: 'bios', loader: 'ipxe', arm64Companion: true, timeoutMs: 600_000 });
   // The x86 node: iPXE as ever.
   acked(r, /\.ipxe$/);
@@ -123,5 +123,17 @@ test('ARM64 beside x86 in one inventory: AAVMF gets shimaa64.efi → grubaa64.ef
   assert.match(arm.cmdline, /(^| )console=ttyAMA0( |$)/);
   assert.match(arm.cmdline, new RegExp(`(^| )BOOTIF=01-${macToHyphens(arm.mac)}( |$)`));
   assert.match(arm.cmdline, /^BOOT_IMAGE=\(tftp,[0-9.]+\)\/profiles\/lab-arm64\/kernel /);
-  assert.match(arm.console, /aarch64|AArch64|ARM64|arm64/i);
+  assert.match(arm.cmdline, /(^| )root=live:http:\/\//);
+  // Our /init ran on arm64 (the kernel it names is the arm64 one), coldplugged virtio_net from
+  // the arm64 modules, took its address from our DHCP server (initramfs udhcpc: a second ACK
+  // after the firmware's), fetched the live root over HTTP and reported each stage.
+  assert.match(arm.console, /Diskless initramfs, kernel [^ ]+-arm64/);
+  assert.ok(armAcks.length >= 2, `the arm64 initramfs asked our DHCP server too: ${armAcks.length} ACK(s)`);
+  const root = lines(r, 'http', (l) => String(l['path']).replace(/^\//, '') === 'images/lab-arm64/root.sqfs' && String(l['peer']).includes(LAB_ARM64_ADDRESS) && Number(l['bytes']) > 0);
+  assert.ok(root.length > 0, `the arm64 node fetched no root over HTTP: ${lines(r, 'http').map((l) => `${String(l['path'])} ${String(l['peer'])}`).join(', ')}`);
+  const stages = lines(r, 'node', (l) => l['mac'] === arm.mac).map((l) => `${String(l['stage'])}:${String(l['status'])}`);
+  for (const s of ['cmdline:ok', 'modules:ok', 'network:ok', 'root:ok']) assert.ok(stages.includes(s), `${s} not among the arm64 node's reports: ${stages.join(', ')}`);
+  // The admin API's timeline shows the same boot: the firmware's steps, then the initramfs stages.
+  const timeline = (arm.node?.timeline ?? []).map((row) => `${row.name}:${row.status}`);
+  for (const s of ['dhcp:ok', 'network:ok', 'root:ok']) assert.ok(timeline.includes(s), `${s} not on the arm64 node's timeline: ${timeline.join(', ')}`);
 });

@@ -35,6 +35,16 @@ export interface SharedLibraries {
  */
 export const DEFAULT_LIBRARY_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/lib', '/usr/lib'];
 
+/**
+ * The same for arm64 (EM_AARCH64): its Debian loader's multiarch directories. A tree of
+ * unpacked arm64 packages has no /etc/ld.so.conf (libc-bin ships it), only these.
+ */
+const AARCH64_LIBRARY_DIRS = ['/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib', '/usr/lib'];
+
+function defaultLibraryDirs(machine: number): readonly string[] {
+  return machine === 183 ? AARCH64_LIBRARY_DIRS : DEFAULT_LIBRARY_DIRS;
+}
+
 // Larger objects than this are not shared libraries a boot needs; it keeps a bad path from filling memory.
 const MAX_OBJECT_BYTES = 512 * 1024 * 1024;
 
@@ -62,7 +72,7 @@ function expandOrigin(dir: string, object: LoadedObject): string | undefined {
  * The program interpreter and every shared library `binaryPath` needs, found the way the
  * dynamic loader finds them but entirely inside `root`: DT_RPATH (of the object and those that
  * loaded it, when it has no DT_RUNPATH), DT_RUNPATH, the image's ld.so.conf directories, then
- * DEFAULT_LIBRARY_DIRS. A library of another class or machine is skipped as the loader skips it.
+ * the loader's default directories for its machine. A library of another class or machine is skipped as the loader skips it.
  * Never runs the binary or ldd: the image may be for another machine, or not trusted.
  */
 export async function resolveSharedLibraries(root: string, binaryPath: string): Promise<SharedLibraries> {
@@ -116,7 +126,7 @@ export async function resolveSharedLibraries(root: string, binaryPath: string): 
     const expand = (list: readonly string[]): string[] => list.map((d) => expandOrigin(d, object)).filter((d): d is string => d !== undefined);
     // With a DT_RUNPATH, the object's DT_RPATH and those of its loaders are not searched.
     const rpath = object.elf.runpath.length > 0 ? [] : [...expand(object.elf.rpath), ...object.inheritedRpath];
-    const search = [...rpath, ...expand(object.elf.runpath), ...confDirs, ...DEFAULT_LIBRARY_DIRS].filter((d, i, all) => all.indexOf(d) === i);
+    const search = [...rpath, ...expand(object.elf.runpath), ...confDirs, ...defaultLibraryDirs(machine)].filter((d, i, all) => all.indexOf(d) === i);
 
     for (const soname of object.elf.needed) {
       if (loaded.has(soname)) continue;

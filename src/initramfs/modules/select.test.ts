@@ -38,3 +38,33 @@ test('the default selection carries every NIC driver, the virtio and USB transpo
   const bad = selectBootModules(tree, { drivers: ['e1000x'] });
   assert.match(bad.errors[0]!, /^Cannot find kernel module "e1000x" for kernel .*\(did you mean e1000/);
 });
+
+test('virtio built into the kernel (Debian arm64): a virtio driver still brings the transports, which are modules', async () => {
+  const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const root = await mkdtemp(join(tmpdir(), 'select-virtio-'));
+  try {
+    const dir = join(root, 'lib/modules/6.1.0-57-arm64');
+    await mkdir(dir, { recursive: true });
+    const dep = [
+      'kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko',
+      'kernel/drivers/net/net_failover.ko:',
+      'kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio_pci_modern_dev.ko',
+      'kernel/drivers/virtio/virtio_pci_modern_dev.ko:',
+      'kernel/drivers/virtio/virtio_mmio.ko:',
+      'kernel/fs/squashfs/squashfs.ko:',
+      'kernel/drivers/block/loop.ko:',
+      'kernel/fs/overlayfs/overlay.ko:',
+    ];
+    await writeFile(join(dir, 'modules.dep'), `${dep.join('\n')}\n`);
+    await writeFile(join(dir, 'modules.order'), dep.map((l) => l.slice(0, l.indexOf(':'))).join('\n') + '\n');
+    await writeFile(join(dir, 'modules.builtin'), 'kernel/drivers/virtio/virtio.ko\nkernel/drivers/virtio/virtio_ring.ko\n');
+    await writeFile(join(dir, 'modules.alias'), 'alias virtio:d00000001v* virtio_net\nalias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\n');
+    const tree = await loadModuleTree(root, '6.1.0-57-arm64');
+    const names = selectBootModules(tree, { drivers: ['virtio_net'] }).modules.map((m) => m.name);
+    for (const n of ['virtio_net', 'virtio_pci', 'virtio_pci_modern_dev', 'virtio_mmio']) assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -105,8 +105,11 @@ export function selectBootModules(tree: ModuleTree, options: ModuleSelectionOpti
   const optional: string[] = [...(options.drivers === undefined ? networkDriverNames(tree) : []), ...modeModules, ...OPTIONAL_BOOT_MODULES];
   const first = resolveModules(tree, required, { optional });
   const names = new Set(first.modules.map((m) => m.name));
+  // The core may be built in (Debian's arm64 kernel has virtio and virtio_ring built in, its
+  // virtio_pci a module): then the drivers that need it are what says the transports are needed.
+  const virtio = names.has('virtio') || (tree.builtin.has('virtio') && [...names].some((n) => n.startsWith('virtio_')));
   const companions = [
-    ...(names.has('virtio') ? VIRTIO_TRANSPORTS : []),
+    ...(virtio ? VIRTIO_TRANSPORTS : []),
     ...(names.has('usbcore') ? USB_HOST_CONTROLLERS : []),
   ].filter((c) => !names.has(c));
   const result = companions.length === 0 ? first : resolveModules(tree, required, { optional: [...optional, ...companions] });
