@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { access, lstat, mkdir, readdir, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensurePrivateDir } from '../files/cache-dir.js';
 import { run } from '../process/run.js';
 import type { CpuArch } from './arch.js';
 import { resolveSharedLibraries } from './elf/shared-libraries.js';
@@ -27,7 +28,7 @@ export async function unpackedPackages(o: { packages: readonly string[]; cacheDi
   const dir = join(o.cacheDir, `${o.prefix}-${createHash('sha256').update(versions.join('\n')).digest('hex').slice(0, 16)}`);
   const out = { dir, root: join(dir, 'root'), versions };
   if (await exists(join(dir, 'versions'))) return out;
-  await mkdir(o.cacheDir, { recursive: true });
+  await ensurePrivateDir(o.cacheDir);
   const tmp = `${dir}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   try {
     await mkdir(join(tmp, 'debs'), { recursive: true });

@@ -1,6 +1,6 @@
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defaultHelperCacheDir } from '../files/cache-dir.js';
 import { hostArch, imageArch } from './arch.js';
 import { archTools } from './arch-packages.js';
 import { buildInitramfs, type BuildInitramfsOptions, type InitramfsSummary } from './build.js';
@@ -64,7 +64,7 @@ export async function buildNetworkInitrd(o: NetworkInitrdOptions): Promise<Initr
   const root = resolve(o.root ?? '/');
   const kernelVersion = o.kernelVersion ?? (await chooseKernelVersion(root));
   const arch = await imageArch(root, kernelVersion);
-  const tools = arch === hostArch() ? undefined : await archTools(arch, HOST_TOOLS, o.helperCacheDir ?? join(tmpdir(), 'diskless-helpers'));
+  const tools = arch === hostArch() ? undefined : await archTools(arch, HOST_TOOLS, o.helperCacheDir ?? defaultHelperCacheDir());
   return buildInitramfs({
     output: o.output,
     initDir: INITRAMFS_DIR,

@@ -1,3 +1,4 @@
+import { defaultCacheDir } from '../files/cache-dir.js';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -92,9 +93,7 @@ const FOREIGN_DHCP = '10.77.0.2';
 /** The lab's pool on the server's link (dhcp.pool). */
 export const LAB_POOL = { start: '10.77.0.100', end: '10.77.0.150' };
 
-export function defaultCacheDir(): string {
-  return process.env['DISKLESS_CACHE'] ?? '/var/cache/diskless';
-}
+export { defaultCacheDir };
 
 interface Arm64Node {
   mac: string;

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defaultHelperCacheDir, ensurePrivateDir } from '../files/cache-dir.js';
 import { run } from '../process/run.js';
 
 /** Debian's name of a machine architecture ("amd64", "arm64"); the GNU triplet names its cross compiler. */
@@ -31,7 +31,7 @@ export const PREBUILT_HELPERS_DIR = fileURLToPath(new URL('../../../helpers/', i
  * as it is. With `target`, it is cross-compiled for that architecture (`TRIPLET-gcc`, e.g.
  * Debian's gcc-aarch64-linux-gnu with libc6-dev-arm64-cross) and cached under its own name.
  */
-export async function buildStaticHelper(source: string, name: string, cacheDir = join(tmpdir(), 'diskless-helpers'), target?: HelperTarget): Promise<string> {
+export async function buildStaticHelper(source: string, name: string, cacheDir = defaultHelperCacheDir(), target?: HelperTarget): Promise<string> {
   const text = await readFile(source);
   const key = createHash('sha256').update(text).digest('hex').slice(0, 16);
   const file = target === undefined ? `${name}-${key}` : `${name}-${target.arch}-${key}`;
@@ -39,7 +39,7 @@ export async function buildStaticHelper(source: string, name: string, cacheDir =
   if (existsSync(prebuilt)) return prebuilt;
   const out = join(cacheDir, file);
   if (existsSync(out)) return out;
-  await mkdir(cacheDir, { recursive: true });
+  await ensurePrivateDir(cacheDir);
   const tmp = `${out}.${process.pid}.tmp`;
   const gcc = target === undefined ? 'gcc' : `${target.triplet}-gcc`;
   const packages = target === undefined ? 'gcc libc6-dev' : `gcc-${target.triplet} libc6-dev-${target.arch}-cross`;
