@@ -104,11 +104,11 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   let onConfig: (c: DisklessConfig) => void = () => {};
   const watcher = new ConfigWatcher({ initial: config, logger, onChange: (c) => onConfig(c) });
   const getConfig = () => watcher.current;
-  const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
   await mkdir(config.server.stateDir, { recursive: true, mode: 0o750 });
   const adminToken = await loadAdminToken(config.api.adminTokenFile, logger);
   const certificate = await loadServerCertificate(config.server);
   const backend = await openStateBackend(config, logger, { tlsCert: certificate.certPem });
+  const store = sharedImageStore(config, backend, logger);
   const leases = backend.leases;
   // TFTP, HTTP and NBD see only IPs: what we leased, what the config reserves, what the link saw.
   const neighbours = neighbourTableSnapshot();
@@ -381,6 +381,31 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     tlsFingerprint: certificate.fingerprint,
   });
   return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, rollouts, state: backend, stop };
+}
+
+/**
+ * The image store: STATE/images, and with a state database the pointers and version lists
+ * every server shares. Then this server lists what it holds at start, and fetches each
+ * published version it lacks from a peer, at start and as soon as it hears of a publish, so
+ * it is there before a boot asks (a boot script that asks first waits for the same fetch).
+ */
+function sharedImageStore(config: DisklessConfig, backend: StateBackend, logger: Logger): ImageStore {
+  const root = join(config.server.stateDir, 'images');
+  const shared = backend.images;
+  if (!shared) return new ImageStore({ root });
+  const log = logger.child({ service: 'images' });
+  const store = new ImageStore({
+    root,
+    catalog: shared.catalog,
+    peers: () => shared.peers(),
+    onFetch: (e) => (e.ok ? log.log('info', 'image version fetched from a peer', { image: e.name, version: e.version, from: e.from, bytes: e.bytes }) : log.log('error', 'image version missing here and not fetched', { image: e.name, version: e.version, error: e.error })),
+  });
+  const fetch = (name: string, version: string) => void store.ensureLocal(name, version).catch(() => {});
+  void store.announceCopies().then(() => {
+    for (const [name, p] of shared.catalog.pointers()) fetch(name, p.version);
+    shared.catalog.onPublished(fetch);
+  }, (e: unknown) => log.log('error', 'cannot list this server\'s image versions in the database', { error: String(e) }));
+  return store;
 }
 
 /**

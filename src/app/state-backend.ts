@@ -27,6 +27,10 @@ import { PgDiscovered, readDiscoveredRows } from '../postgres/discovered.js';
 import { discoveredPath, readDiscovered, type DiscoveredMachine, type DiscoveredSource } from '../inventory/discovered.js';
 import { RunningVersions, runningVersionsPath, type RunningVersionStore } from '../images/store/running-versions.js';
 import { bootServerAddresses } from '../config/subnets.js';
+import { PgImageCatalog } from '../postgres/image-catalog.js';
+import type { ObjectSource } from '../images/store/image-catalog.js';
+import { ImageStore } from '../images/store/image-store.js';
+import { fetchObject } from './peer-objects.js';
 
 /**
  * Where this server keeps its state, chosen by the config's `state:`: JSON files under
@@ -47,6 +51,11 @@ export interface StateBackend {
   readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource; running?: RunningVersionStore; discovered?: DiscoveredSource };
   /** Boot events shared with the other servers (postgres only). */
   readonly events?: PgBootEvents;
+  /**
+   * Image pointers and version lists shared with the other servers, and the live peers a
+   * missing version is fetched from (postgres only).
+   */
+  readonly images?: { catalog: PgImageCatalog; peers(): ObjectSource[] };
   /** Every server sharing the state, with its health and the nodes it bound; just this one for files. */
   servers(): ServerList;
   close(): Promise<void>;
@@ -72,6 +81,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
     const running = await PgRunningVersions.open(db, { logger });
     const events = await PgBootEvents.open(db, { server: address, logger });
     const discovered = await PgDiscovered.open(db, { logger });
+    const catalog = await PgImageCatalog.open(db, { server: address, logger });
     const registry = await ServerRegistry.start(db, { address, addresses: bootServerAddresses(config), bootUrl: httpBaseUrl(config.server), logger, ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }) });
     logger.log('info', 'state in the database', { service: 'database', url: state.url, servers: registry.list().map((s) => `${s.address} ${s.health}`).join(', ') });
     return {
@@ -80,6 +90,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
       peerIsGone: (id) => registry.isGone(id),
       shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets, running, discovered },
       events,
+      images: { catalog, peers: () => peerSources(registry.list(), address) },
       poolCursor: (pool) => spreadCursor(pool, address),
       servers: () => serverList(registry.list(), address, leases?.boundBy() ?? new Map()),
       close: async () => {
@@ -88,6 +99,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
         await windows.flush();
         windows.detach();
         running.detach();
+        catalog.detach();
         await events.close();
         await discovered.close();
         await registry.stop();
@@ -114,6 +126,28 @@ export function spreadCursor(pool: { start: string; end: string } | undefined, a
   const h = createHash('sha256').update(address).digest().readUInt32BE(0);
   cursor.next = start + (h % size);
   return cursor;
+}
+
+/** The live boot servers other than `self`, as sources of store objects (their boot listeners). */
+function peerSources(records: ServerRecord[], self: string): ObjectSource[] {
+  return records.filter((r) => r.health === 'live' && r.address !== self).map((r) => ({ name: r.bootUrl, fetch: (sha256: string) => fetchObject(r.bootUrl, sha256) }));
+}
+
+/**
+ * The image store for the command line: STATE/images, its pointers and version lists in the
+ * state database when `state:` names one (this server's copies recorded under server.address).
+ */
+export async function openImageStore(config: DisklessConfig, logger?: Logger): Promise<{ store: ImageStore; db?: Database; close(): Promise<void> }> {
+  const root = join(config.server.stateDir, 'images');
+  if (config.state.backend === 'files') return { store: new ImageStore({ root }), close: async () => {} };
+  const db = await Database.open(config.state, { applicationName: 'diskless image', ...(logger ? { logger } : {}) });
+  try {
+    const catalog = await PgImageCatalog.open(db, { server: config.server.address, ...(logger ? { logger } : {}) });
+    return { store: new ImageStore({ root, catalog }), db, close: async () => { catalog.detach(); await db.close(); } };
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
 }
 
 /**

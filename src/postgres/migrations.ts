@@ -292,6 +292,39 @@ CREATE TABLE running_versions (
 );
 `,
   },
+  {
+    version: 8,
+    description: "every image's versions and published pointer, and which boot servers hold a copy of each version",
+    sql: `
+-- Each stored version (its manifest as the store wrote it: sizes and SHA-256 of every file).
+CREATE TABLE image_versions (
+  name text NOT NULL,
+  version text NOT NULL,
+  manifest jsonb NOT NULL,
+  -- The manifest's creation time (ISO 8601), which orders an image's versions.
+  created text NOT NULL,
+  PRIMARY KEY (name, version)
+);
+-- The version new boots of an image get; previous is newest first (where rollback goes).
+CREATE TABLE image_pointers (
+  name text PRIMARY KEY,
+  version text NOT NULL,
+  previous text[] NOT NULL DEFAULT '{}',
+  published_at text NOT NULL,
+  FOREIGN KEY (name, version) REFERENCES image_versions (name, version)
+);
+-- Which server (its server.address) holds a copy of which version, or why it could not fetch one.
+CREATE TABLE image_copies (
+  server text NOT NULL,
+  name text NOT NULL,
+  version text NOT NULL,
+  ok boolean NOT NULL,
+  error text,
+  at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (server, name, version)
+);
+`,
+  },
 ];
 
 /** The newest schema this server knows. */
