@@ -27,7 +27,7 @@ import type { NewBootEvent } from '../events/boot-event.js';
 import { createObservability, type Observability } from './observability.js';
 import { neighbourTableSnapshot } from '../identity/address-owner.js';
 import { loadAdminToken } from './admin-token.js';
-import { fileInventoryWrites } from './inventory-writes.js';
+import { composeInventory, fileInventoryWrites, sharedInventoryWrites } from './inventory-writes.js';
 import { alertEvent, bothEvents } from './observed-events.js';
 import { PortWatch } from '../events/port-watch.js';
 import { dashboardHandler } from '../dashboard/handler.js';
@@ -102,13 +102,25 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   // Built even when not watching: API writes reload it so their result is served at once.
   // The NFS exports' client list follows the inventory (nfs_clients: inventory).
   let onConfig: (c: DisklessConfig) => void = () => {};
-  const watcher = new ConfigWatcher({ initial: config, logger, onChange: (c) => onConfig(c) });
+  // With a state database holding the inventory, it replaces the file's inventory keys.
+  let sharedInventory: () => string | undefined = () => undefined;
+  const watcher = new ConfigWatcher({ initial: config, logger, onChange: (c) => onConfig(c), compose: (text) => {
+    const shared = sharedInventory();
+    return shared === undefined ? text : composeInventory(shared, text);
+  } });
   const getConfig = () => watcher.current;
   await mkdir(config.server.stateDir, { recursive: true, mode: 0o750 });
   const adminToken = await loadAdminToken(config.api.adminTokenFile, logger);
   const certificate = await loadServerCertificate(config.server);
   const backend = await openStateBackend(config, logger, { tlsCert: certificate.certPem });
   const store = sharedImageStore(config, backend, logger);
+  const inventory = backend.inventory;
+  if (inventory) {
+    sharedInventory = () => inventory.text;
+    // Another server's edit (or an import) is announced: served from the next request on.
+    inventory.onChange(() => void watcher.reload());
+    watcher.reload();
+  }
   const leases = backend.leases;
   // TFTP, HTTP and NBD see only IPs: what we leased, what the config reserves, what the link saw.
   const neighbours = neighbourTableSnapshot();
@@ -215,7 +227,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     inventory: getConfig,
     rollouts,
     images: store,
-    writes: fileInventoryWrites(config.file, (mac) => discovery.has(mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
+    writes: (inventory ? sharedInventoryWrites.bind(null, inventory) : fileInventoryWrites)(config.file, (mac) => discovery.has(mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
     discovered: () => discovery.list(),
     running: () => identity.running.all(),
     servers: () => backend.servers(),

@@ -28,6 +28,7 @@ import { discoveredPath, readDiscovered, type DiscoveredMachine, type Discovered
 import { RunningVersions, runningVersionsPath, type RunningVersionStore } from '../images/store/running-versions.js';
 import { bootServerAddresses } from '../config/subnets.js';
 import { PgImageCatalog } from '../postgres/image-catalog.js';
+import { PgInventory } from '../postgres/inventory.js';
 import type { ObjectSource } from '../images/store/image-catalog.js';
 import { ImageStore } from '../images/store/image-store.js';
 import { fetchObject } from './peer-objects.js';
@@ -56,6 +57,8 @@ export interface StateBackend {
    * missing version is fetched from (postgres only).
    */
   readonly images?: { catalog: PgImageCatalog; peers(): ObjectSource[] };
+  /** The inventory shared with the other servers (postgres only; its text undefined until one is imported or edited). */
+  readonly inventory?: PgInventory;
   /** Every server sharing the state, with its health and the nodes it bound; just this one for files. */
   servers(): ServerList;
   close(): Promise<void>;
@@ -82,6 +85,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
     const events = await PgBootEvents.open(db, { server: address, logger });
     const discovered = await PgDiscovered.open(db, { logger });
     const catalog = await PgImageCatalog.open(db, { server: address, logger });
+    const inventory = await PgInventory.open(db, { logger });
     const registry = await ServerRegistry.start(db, { address, addresses: bootServerAddresses(config), bootUrl: httpBaseUrl(config.server), logger, ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }) });
     logger.log('info', 'state in the database', { service: 'database', url: state.url, servers: registry.list().map((s) => `${s.address} ${s.health}`).join(', ') });
     return {
@@ -91,6 +95,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
       shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets, running, discovered },
       events,
       images: { catalog, peers: () => peerSources(registry.list(), address) },
+      inventory,
       poolCursor: (pool) => spreadCursor(pool, address),
       servers: () => serverList(registry.list(), address, leases?.boundBy() ?? new Map()),
       close: async () => {
@@ -100,6 +105,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
         windows.detach();
         running.detach();
         catalog.detach();
+        inventory.detach();
         await events.close();
         await discovered.close();
         await registry.stop();

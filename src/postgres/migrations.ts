@@ -435,6 +435,20 @@ END
 $$;
 `,
   },
+  {
+    version: 10,
+    description: 'the inventory (nodes, profiles, default_profile) shared by every boot server',
+    sql: `
+-- The inventory keys of the config as YAML text (comments kept): every server serves it in
+-- place of those keys of its own config file. One row; each change announced on diskless_inventory.
+CREATE TABLE inventory (
+  id int PRIMARY KEY CHECK (id = 1),
+  yaml text NOT NULL,
+  revision bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];
 
 /** The newest schema this server knows. */

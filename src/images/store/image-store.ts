@@ -222,9 +222,9 @@ export class ImageStore {
   readonly #catalog: ImageCatalog | undefined;
   readonly #peers: () => readonly ObjectSource[];
   readonly #onFetch: NonNullable<ImageStoreOptions['onFetch']>;
-  /** sha256 → a stored file holding it, rebuilt on a miss at most once a second. */
-  #objects = new Map<string, string>();
-  #objectsReadAt = 0;
+  /** sha256 → a stored file holding it; the manifests of versions not indexed yet are read on a miss. */
+  readonly #objects = new Map<string, string>();
+  readonly #indexed = new Set<string>();
 
   constructor(opts: ImageStoreOptions) {
     this.root = opts.root;
@@ -629,23 +629,29 @@ export class ImageStore {
   async objectFile(sha256: string): Promise<string | undefined> {
     if (!/^[0-9a-f]{64}$/.test(sha256)) return undefined;
     const known = this.#objects.get(sha256);
-    if (known !== undefined && (await exists(known))) return known;
-    // A miss reads the manifests again, at most once a second (requests for unknown hashes
-    // cannot make the server reread them in a loop).
-    const now = Date.now();
-    if (now - this.#objectsReadAt < 1000) return undefined;
-    this.#objectsReadAt = now;
-    const next = new Map<string, string>();
-    for (const img of await this.#localList()) {
-      for (const m of img.versions) {
-        const paths = this.paths(m.name, m.version);
+    if (known !== undefined) {
+      if (await exists(known)) return known;
+      // Its version was removed: another version may hold the same file (a shared kernel).
+      this.#objects.clear();
+      this.#indexed.clear();
+    }
+    // A miss lists the version directories and reads only the manifests of versions not seen
+    // yet (a version never changes), so unknown hashes cost directory listings, not rereads.
+    const names = await readdir(this.root).catch((e: unknown) => (isCode(e, 'ENOENT') ? [] : Promise.reject(e)));
+    for (const name of names.filter(isValidName)) {
+      const versions = await readdir(join(this.root, name, 'versions')).catch(() => [] as string[]);
+      for (const version of versions.filter((v) => VERSION_RE.test(v) && !this.#indexed.has(`${name}@${v}`))) {
+        const m = await this.#readManifest(name, version).catch(() => undefined);
+        if (!m) continue;
+        this.#indexed.add(`${name}@${version}`);
+        const paths = this.paths(name, version);
         for (const [file, entry] of Object.entries(m.files) as Array<[StoredFile, FileEntry]>) {
-          next.set(entry.sha256, file === ROOT_SQFS ? paths.rootSqfs : file === KERNEL ? paths.kernel : paths.initrd);
+          this.#objects.set(entry.sha256, file === ROOT_SQFS ? paths.rootSqfs : file === KERNEL ? paths.kernel : paths.initrd);
         }
       }
     }
-    this.#objects = next;
-    return next.get(sha256);
+    const found = this.#objects.get(sha256);
+    return found !== undefined && (await exists(found)) ? found : undefined;
   }
 
   /**
