@@ -4,7 +4,10 @@ import { adoptNode } from '../inventory/adopt.js';
 import { addNode, InventoryError, setNode } from '../inventory/editor.js';
 import { readFile } from 'node:fs/promises';
 import { mergeInventory, splitInventory } from '../inventory/inventory-doc.js';
-import type { PgInventory } from '../postgres/inventory.js';
+import { PgInventory } from '../postgres/inventory.js';
+import { Database } from '../postgres/database.js';
+import { loadConfig, parseConfig } from '../config/load.js';
+import type { DisklessConfig } from '../config/types.js';
 
 /** How errors name the shared inventory (its line numbers are the inventory text's own). */
 export const SHARED_INVENTORY = 'inventory (state database)';
@@ -62,4 +65,55 @@ function inventoryWrites(write: (edit: (text: string, file: string) => string) =
         return Object.keys(extra).length ? setNode(adopted, mac, extra, file) : adopted;
       }),
   };
+}
+
+/**
+ * Opens the shared inventory of `config` when its state database holds one; undefined for a
+ * files state or a database holding none (the config file's own inventory is served then).
+ */
+async function openSharedInventory(config: DisklessConfig): Promise<{ inventory: PgInventory; close(): Promise<void> } | undefined> {
+  if (config.state.backend !== 'postgres') return undefined;
+  const db = await Database.open(config.state, { applicationName: 'diskless inventory' });
+  try {
+    const inventory = await PgInventory.open(db);
+    if (inventory.text !== undefined) return { inventory, close: async () => { inventory.detach(); await db.close(); } };
+    inventory.detach();
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+  await db.close();
+  return undefined;
+}
+
+/**
+ * A command-line inventory edit (`node add|set|rm|adopt`, `profile …`): to the state database's
+ * inventory when it holds one (what every server serves), else to the config file. `edit` gets
+ * the text and the name its errors give; returns where the edit went.
+ */
+export async function editInventory(file: string, edit: (text: string, label: string) => string): Promise<string> {
+  const shared = await openSharedInventory(loadConfig(file));
+  if (!shared) {
+    await editConfigFile(file, (text) => edit(text, file));
+    return file;
+  }
+  try {
+    const { rest, inventory: own } = splitInventory(await readFile(file, 'utf8'));
+    await shared.inventory.edit((cur) => splitInventory(edit(mergeInventory(cur ?? own, rest), SHARED_INVENTORY)).inventory);
+    return 'the state database';
+  } finally {
+    await shared.close();
+  }
+}
+
+/** The config as `serve` would serve it: the file, its inventory replaced by the state database's when it holds one. */
+export async function servedConfig(file: string): Promise<DisklessConfig> {
+  const config = loadConfig(file);
+  const shared = await openSharedInventory(config);
+  if (!shared) return config;
+  try {
+    return parseConfig(composeInventory(shared.inventory.text, await readFile(config.file, 'utf8')), config.file);
+  } finally {
+    await shared.close();
+  }
 }

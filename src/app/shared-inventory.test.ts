@@ -12,6 +12,7 @@ import { freeTcpPort, freeUdpPort } from '../testing/free-ports.js';
 import { postgresFixture } from '../testing/postgres-fixture.js';
 import { waitUntilAsync } from '../testing/wait-until.js';
 import { inventoryCommand } from '../cli/inventory-db.js';
+import { nodeCommand } from '../cli/inventory.js';
 
 const pg = postgresFixture();
 const N1 = '52:54:00:15:0e:11';
@@ -120,4 +121,9 @@ nodes:
   assert.match(exported.out, /edited-through-a/);
   assert.match(exported.out, new RegExp(N2));
   assert.doesNotMatch(exported.out, /server:|state:/, 'only the inventory');
+
+  // `diskless node set` on B's host edits the shared inventory too, not B's file.
+  assert.equal(await nodeCommand(['set', N2, '--cmdline', 'via-the-cli', '--config', b.file]), 0);
+  await waitUntilAsync('A serves the CLI edit', async () => (await script(a, N2)).includes('via-the-cli'));
+  assert.doesNotMatch(await readFile(b.file, 'utf8'), /via-the-cli/);
 });
