@@ -120,6 +120,8 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     // Another server's edit (or an import) is announced: served from the next request on.
     inventory.onChange(() => void watcher.reload());
     watcher.reload();
+    // What starts below (NFS exports, discovery) starts from the inventory served.
+    config = watcher.current;
   }
   const leases = backend.leases;
   // TFTP, HTTP and NBD see only IPs: what we leased, what the config reserves, what the link saw.

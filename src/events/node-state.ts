@@ -349,6 +349,13 @@ export class NodeStates {
   apply(e: BootEvent): BootTransition {
     if (!e.mac) return { started: false, booted: false };
     const prev = this.get(e.mac);
+    if (e.fields.server === undefined) {
+      // One server (no shared database): events arrive in their order; nothing is kept for reordering.
+      this.#recent.delete(e.mac);
+      const next = reduceNode(prev, e);
+      if (next) this.#put(e.mac, next);
+      return bootTransition(prev, next);
+    }
     let recent = this.#recent.get(e.mac);
     if (!recent) {
       recent = { base: prev, events: [] };

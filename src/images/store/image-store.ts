@@ -220,7 +220,7 @@ export class ImageStore {
   readonly #unpacking = new Map<string, Promise<string>>();
   readonly #fetching = new Map<string, Promise<Manifest>>();
   readonly #catalog: ImageCatalog | undefined;
-  readonly #peers: () => readonly ObjectSource[];
+  readonly #peers: (() => readonly ObjectSource[]) | undefined;
   readonly #onFetch: NonNullable<ImageStoreOptions['onFetch']>;
   /** sha256 → a stored file holding it; the manifests of versions not indexed yet are read on a miss. */
   readonly #objects = new Map<string, string>();
@@ -230,13 +230,8 @@ export class ImageStore {
     this.root = opts.root;
     this.#clock = opts.clock ?? (() => new Date());
     this.#catalog = opts.catalog;
-    this.#peers = opts.peers ?? (() => []);
+    this.#peers = opts.peers;
     this.#onFetch = opts.onFetch ?? (() => {});
-  }
-
-  /** Whether the pointers and version lists are shared with other servers. */
-  get shared(): boolean {
-    return this.#catalog !== undefined;
   }
 
   paths(name: string, version: string): VersionPaths {
@@ -451,7 +446,7 @@ export class ImageStore {
   async collectGarbage(inUse: InUse, opts: GcOptions = {}): Promise<Array<{ name: string; version: string }>> {
     const keep = opts.keepPrevious ?? 2;
     const removed: Array<{ name: string; version: string }> = [];
-    for (const { name } of await this.list()) {
+    for (const { name } of await this.#localList()) {
       await this.#locked(name, async () => {
         await this.#cleanTemps(name);
         let pointer = await this.#readPointer(name);
@@ -557,6 +552,8 @@ export class ImageStore {
     const catalog = this.#catalog;
     const manifest = await catalog?.manifest(name, version);
     if (!catalog || !manifest) throw new StoreError('DL_STORE_NOT_FOUND', `Image ${name} has no version ${version}`);
+    // A command-line store does not fetch: the servers fetch what they serve.
+    if (!this.#peers) throw new StoreError('DL_STORE_NOT_FOUND', `Image ${name}@${version} is listed in the state database but this server holds no copy (a running server fetches it from a peer when it serves it)`);
     const peers = this.#peers();
     const failures: string[] = [];
     for (const peer of peers) {
