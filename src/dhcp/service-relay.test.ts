@@ -4,13 +4,18 @@
 // name; the other rack gets a pool address of its own subnet and no name. dhcrelay runs with
 // -D: it drops every reply whose option 82 does not name one of its own circuits, so the replies
 // reaching the racks show the server echoed option 82 (RFC 3046 §2.2); the relay then sends each
-// reply out of the interface that circuit id names and strips the option.
+// reply out of the interface that circuit id names and strips the option. Then the lease keeper
+// (initramfs/lib/diskless/lease-keeper.sh, what a booted node without a DHCP client of its own
+// runs) takes over on rack1 as the handoff leaves it: its renewal at T1 is unicast to the
+// server identifier, off the rack, so it crosses the router without the relay, and carries no
+// option 82; the server places it by its address and knows the node by the port it recorded.
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
 import { bootDhcpServer } from './responder.js';
@@ -21,6 +26,10 @@ import { nodeByAddress, nodeKey } from '../boot/boot-target.js';
 import { run } from '../process/run.js';
 import { Daemon } from '../process/daemon.js';
 import type { SwitchPort } from '../net/switch-port.js';
+
+const KEEPER = fileURLToPath(new URL('../../../initramfs/lib/diskless/lease-keeper.sh', import.meta.url));
+/** rack1's lease in the keeper's part: busybox udhcpc takes none shorter than 30 s and renews at half (T1). */
+const KEEPER_LEASE_SEC = 30;
 
 const DHCRELAY = '/usr/sbin/dhcrelay';
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
@@ -41,7 +50,7 @@ async function until(what: string, ok: () => boolean, timeoutMs: number, detail:
   }
 }
 
-it('through a real dhcrelay: the node on switch port rack1 gets its address and name; its MAC on rack9 does not', { skip, timeout: 90_000 }, async () => {
+it('through a real dhcrelay: the node on switch port rack1 gets its address and name; its MAC on rack9 does not; the lease keeper on rack1 renews through the router', { skip, timeout: 120_000 }, async () => {
   const tag = randomBytes(3).toString('hex');
   const x = 1 + (parseInt(tag, 16) % 200);
   const [lan, rack1, rack9] = [`10.216.${x}`, `10.217.${x}`, `10.218.${x}`];
@@ -52,6 +61,7 @@ it('through a real dhcrelay: the node on switch port rack1 gets its address and 
   const dir = mkdtempSync(join(tmpdir(), 'diskless-relay-'));
   let server: DhcpServer | undefined;
   let relay: Daemon | undefined;
+  let keeper: ReturnType<typeof spawn> | undefined;
   const cleanup = () => {
     for (const ns of [router, ...racks]) { try { ip('netns', 'del', ns); } catch { /* not made */ } }
     try { ip('link', 'del', hostIf); } catch { /* gone with the router */ }
@@ -65,6 +75,8 @@ it('through a real dhcrelay: the node on switch port rack1 gets its address and 
     ip('-n', router, 'addr', 'add', `${lan}.2/24`, 'dev', 'up');
     ip('-n', router, 'link', 'set', 'dev', 'up', 'up');
     ip('-n', router, 'link', 'set', 'lo', 'up');
+    // A router: what the relay does not carry (unicast renewals) it forwards.
+    execFileSync('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     // The racks: the router's rack1 and rack9, each to a namespace with one machine (same MAC).
     for (const [i, [port, net]] of ([['rack1', rack1], ['rack9', rack9]] as const).entries()) {
       const ns = racks[i]!;
@@ -108,8 +120,11 @@ nodes:
     const events: DhcpEvent[] = [];
     // What services.ts keeps from the events: the port a trusted relay last reported a machine on.
     const ports = new Map<string, SwitchPort>();
+    const settings = dhcpSettingsFromConfig(cfg, { server: 67, client: 68, proxy: 4011 });
+    // Shorter than the config allows, so the keeper renews within the test.
+    settings.subnets = settings.subnets.map((sub) => (sub.name === `${rack1}.0/24` ? { ...sub, leaseTimeSec: KEEPER_LEASE_SEC } : sub));
     server = bootDhcpServer({
-      settings: dhcpSettingsFromConfig(cfg, { server: 67, client: 68, proxy: 4011 }),
+      settings,
       lookupNode: dhcpNodeLookup(() => cfg, (m) => ports.get(m)),
       reservedBy: (a) => {
         const n = nodeByAddress(cfg, a);
@@ -155,7 +170,42 @@ nodes:
       [`${rack1}.1`, `${rack1}.0/24`, { circuitId: 'rack1', trusted: true }, 'host:rack1-node'],
       [`${rack9}.1`, `${rack9}.0/24`, { circuitId: 'rack9', trusted: true }, null],
     ]);
+
+    // The keeper on rack1, as the handoff leaves the node: its address, the router as gateway.
+    const node = racks[0]!;
+    ip('-n', node, 'addr', 'add', `${rack1}.42/24`, 'dev', 'eth0');
+    ip('-n', node, 'route', 'add', 'default', 'via', `${rack1}.1`);
+    const keeperScript = join(dir, 'lease-keeper.sh');
+    writeFileSync(keeperScript, readFileSync(KEEPER, 'utf8').replace(/^#!.*\n/, `#!${BUSYBOX!} sh\n`), { mode: 0o755 });
+    const from = events.length;
+    keeper = spawn('ip', ['netns', 'exec', node, keeperScript, 'start', 'eth0', `${rack1}.42`], {
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', DL_KEEPER_BUSYBOX: BUSYBOX!, DL_KEEPER_STATE_DIR: dir },
+      stdio: 'ignore',
+    });
+    const state = () => { try { return readFileSync(join(dir, 'lease-keeper.state'), 'utf8'); } catch { return ''; } };
+    const keeperAcks = () => events.slice(from).filter((e) => e.type === 'ack' && e.mac === mac);
+    const renewals = () => keeperAcks().filter((e) => /\(renewing\)/.test(e.reason ?? ''));
+    // Its first lease comes through the relay (its own DISCOVER, from rack1).
+    await until('the keeper\'s lease', () => keeperAcks().length >= 1 && /^EVENT='bound'$/m.test(state()), 30_000, () => `${JSON.stringify(events.slice(from))}\n${relay!.output()}`);
+    assert.deepEqual([keeperAcks()[0]!.giaddr, keeperAcks()[0]!.ip, keeperAcks()[0]!.node], [`${rack1}.1`, `${rack1}.42`, 'host:rack1-node']);
+    // ISC dhcrelay also relays a unicast REQUEST that passes through the router (it reads every
+    // frame to port 67 on its rack interface), so the server would hear the renewal twice. With
+    // the relay gone, the renewal at T1 has only the router.
+    await relay.stop();
+    relay = undefined;
+    await until('the keeper\'s renewal', () => renewals().length >= 1 && /^RENEWALS='1'$/m.test(state()), 2 * KEEPER_LEASE_SEC * 1000,
+      () => `${JSON.stringify(events.slice(from))}\nkeeper state:\n${state()}`);
+    // It came from its address, straight to the server identifier, and the server still took it
+    // for the node (by the port it recorded for the MAC).
+    const renewal = renewals()[0]!;
+    assert.deepEqual([renewal.giaddr ?? '0.0.0.0', renewal.peerPort, renewal.ip, renewal.subnet, renewal.agent, renewal.node], ['0.0.0.0', 68, `${rack1}.42`, `${rack1}.0/24`, undefined, 'host:rack1-node']);
+    assert.match(state(), new RegExp(`^SERVER='${lan.replace(/\./g, '\\.')}\\.1'$`, 'm'), 'the server identifier it renews with, off its own subnet');
   } finally {
+    if (keeper && keeper.exitCode === null) {
+      const exited = new Promise((r) => keeper!.once('exit', r));
+      keeper.kill('SIGKILL');
+      await exited;
+    }
     await relay?.stop();
     await server?.stop();
     cleanup();

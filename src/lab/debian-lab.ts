@@ -21,7 +21,7 @@ import { ImageStore } from '../images/store/image-store.js';
 import { readJsonLog, startLabRpcbind, startLabServer } from './lab-server.js';
 import { addVlanPort } from './vlan-port.js';
 import { SecretStore } from '../secrets/secret-store.js';
-import { defaultCacheDir, LAB_NODE_ADDRESS, LAB_SERVER } from './tiny-lab.js';
+import { defaultCacheDir, LAB_NODE_ADDRESS, LAB_POOL, LAB_SERVER } from './tiny-lab.js';
 
 /**
  * The lab server's TLS identity, kept in the cache beside the initrd that carries its
@@ -132,7 +132,27 @@ export interface DebianLabOptions {
   unlisted?: boolean;
   /** Runs after the server is up and before any machine starts (e.g. a packet capture on br0). */
   beforeBoot?: (net: LabNetwork) => Promise<void>;
+  /**
+   * The first node sits on a rack (RACK_NETWORK) behind a router running ISC dhcrelay (circuit
+   * id RACK_PORT, -D: replies whose option 82 names none of its circuits are dropped); the
+   * inventory lists it by that switch port only, with the reservation RACK_NODE_ADDRESS. The
+   * rack's subnet names its own boot-server address, RACK_SERVER_ADDRESS (a second address of
+   * the lab host, reached through the router), and its own domain, RACK_DOMAIN. The other
+   * nodes stay on the server's link, in its subnet.
+   */
+  routed?: boolean;
 }
+
+/** The routed lab's rack: its router (and relay) at .1, the rack node's reservation at .11. */
+export const RACK_NETWORK = '10.78.0';
+export const RACK_ROUTER = `${RACK_NETWORK}.1`;
+export const RACK_NODE_ADDRESS = `${RACK_NETWORK}.11`;
+/** The router's leg on the rack, which dhcrelay -a sends as the circuit id. */
+export const RACK_PORT = 'rack1';
+/** The routed lab's boot-server address for the rack (dhcp.subnets[].server_address). */
+export const RACK_SERVER_ADDRESS = '10.77.0.3';
+/** The routed lab's domain for the rack's subnet. */
+export const RACK_DOMAIN = 'rack1.lab.test';
 
 /** The host name the lab image itself carries (/etc/hostname): what an unlisted machine keeps. */
 export const LAB_IMAGE_HOSTNAME = 'diskless';
@@ -207,6 +227,7 @@ type LogLine = Record<string, unknown>;
 export class DebianLab {
   readonly nodes: LabNode[];
   #server: Daemon | undefined;
+  #relay: Daemon | undefined;
   #privateRun = false;
   #options!: DebianLabOptions;
 
@@ -214,7 +235,7 @@ export class DebianLab {
   readonly store: ImageStore;
   readonly initrd: string;
 
-  private constructor(readonly net: LabNetwork, readonly dir: string, readonly configPath: string, readonly serverLogPath: string, readonly image: LabImage, initrd: string, count: number, o: Pick<DebianLabOptions, 'poolNodes' | 'unlisted'>, password?: string) {
+  private constructor(readonly net: LabNetwork, readonly dir: string, readonly configPath: string, readonly serverLogPath: string, readonly image: LabImage, initrd: string, count: number, o: Pick<DebianLabOptions, 'poolNodes' | 'unlisted' | 'routed'>, password?: string) {
     this.store = new ImageStore({ root: join(dir, 'state', 'images') });
     this.initrd = initrd;
     const base = Number(LAB_NODE_ADDRESS.split('.')[3]);
@@ -222,9 +243,19 @@ export class DebianLab {
     this.nodes = Array.from({ length: count }, (_, i) => new LabNode(
       randomMac(),
       o.unlisted ? LAB_IMAGE_HOSTNAME : `lab${i + 1}`,
-      o.unlisted || o.poolNodes?.includes(i) ? '' : `${prefix}.${base + i}`,
+      o.unlisted || o.poolNodes?.includes(i) ? '' : o.routed && i === 0 ? RACK_NODE_ADDRESS : `${prefix}.${base + i}`,
       password,
     ));
+  }
+
+  /** Whether `node` is the routed lab's rack node (DebianLabOptions.routed). */
+  onRack(node: LabNode): boolean {
+    return this.#options.routed === true && node === this.nodes[0];
+  }
+
+  /** Routed: what dhcrelay logged (-d). */
+  relayLog(): string {
+    return this.#relay?.output() ?? '';
   }
 
   /** The address the server's DHCP has bound to `mac` right now (pool nodes learn theirs here). */
@@ -281,11 +312,16 @@ export class DebianLab {
     await removeStaleLabNamespaces(); // left by runs that were killed with SIGKILL
     const progress = o.progress ?? (() => {});
     const cacheDir = o.cacheDir ?? defaultCacheDir();
+    if (o.routed && (o.unlisted || o.vlan !== undefined || o.nic === 'usb-net' || o.poolNodes?.includes(0))) throw new Error('DebianLab routed: the rack node is a listed, reserved, network-booted node');
     const image = await ensureLabImage(cacheDir, progress, o.recipe);
     const initrd = await ensureLabInitrd(image, cacheDir, progress);
     const cert = await labCertificate(cacheDir);
     const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
-    const net = await LabNetwork.create({ logger: (o.logger ?? nullLogger).child({ service: 'lab' }), ...(o.foreignHost ? { foreignAddress: '10.77.0.2/24' } : {}) });
+    const net = await LabNetwork.create({
+      logger: (o.logger ?? nullLogger).child({ service: 'lab' }),
+      ...(o.foreignHost || o.routed ? { foreignAddress: '10.77.0.2/24' } : {}),
+      ...(o.routed ? { rack: { port: RACK_PORT, rackAddress: `${RACK_ROUTER}/24` }, extraAddresses: [`${RACK_SERVER_ADDRESS}/24`] } : {}),
+    });
     const count = o.nodes ?? 1;
     if (!Number.isInteger(count) || count < 1 || count > 9) throw new Error(`DebianLab nodes must be 1 to 9, got ${count}`);
     if (o.unlisted && o.unknownClients !== undefined && o.unknownClients !== 'allow') throw new Error('DebianLab unlisted nodes boot under unknown_clients allow');
@@ -314,9 +350,19 @@ ${o.answerRouterSolicitations === undefined ? '' : `  answer_router_solicitation
   state_dir: ${lab.stateDir}${o.tokenTtlSec !== undefined ? `\n  token_ttl: ${o.tokenTtlSec}` : ''}${o.serverExtra ? `\n  ${o.serverExtra}` : ''}
 dhcp:
   mode: full
-  pool: ${o.pool ?? '10.77.0.100-10.77.0.150'}
+${o.routed ? `  subnets:
+    - network: 10.77.0.0/24
+      interface: br0
+      pool: ${o.pool ?? `${LAB_POOL.start}-${LAB_POOL.end}`}
+      routers: [${LAB_SERVER}]
+    - network: ${RACK_NETWORK}.0/24
+      pool: ${RACK_NETWORK}.100-${RACK_NETWORK}.150
+      routers: [${RACK_ROUTER}]
+      domain: ${RACK_DOMAIN}
+      server_address: ${RACK_SERVER_ADDRESS}
+` : `  pool: ${o.pool ?? `${LAB_POOL.start}-${LAB_POOL.end}`}
   routers: [${LAB_SERVER}]
-  dns: [${LAB_SERVER}]
+`}  dns: [${LAB_SERVER}]
   domain: lab.test
   unknown_clients: ${o.unlisted ? 'allow' : o.unknownClients ?? 'deny'}${o.leaseTimeSec !== undefined ? `\n  lease_time: ${o.leaseTimeSec}` : ''}${o.unlisted ? '\ndefault_profile: debian' : ''}
 profiles:
@@ -325,12 +371,13 @@ ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${i
     cmdline: console=ttyS0
     root: ${root}${o.profileExtra ?? ''}
 ${o.extraProfiles ?? ''}nodes:${o.unlisted ? ' []' : ''}
-${o.unlisted ? '' : lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n.hostname}\n${n.address ? `    address: ${n.address}\n` : ''}    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}${o.nodeExtra ? o.nodeExtra(n) : ''}`).join('')}`);
+${o.unlisted ? '' : lab.nodes.map((n) => `  - ${lab.onRack(n) ? `switch_port: { circuit_id: ${RACK_PORT} }` : `mac: "${n.mac}"`}\n    hostname: ${n.hostname}\n${n.address ? `    address: ${n.address}\n` : ''}    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}${o.nodeExtra ? o.nodeExtra(n) : ''}`).join('')}`);
       if (o.rpcbind) {
         await startLabRpcbind(net);
         lab.#privateRun = true;
       }
       await lab.startServer();
+      if (o.routed) lab.#relay = await startRelay(net, dir);
       if (o.storeImage !== undefined) {
         if (!o.fromStore) throw new Error('DebianLab storeImage needs fromStore');
         await o.storeImage(lab);
@@ -379,7 +426,7 @@ ${o.unlisted ? '' : lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n
       }
       more.push('-device', `virtio-net-pci,netdev=net1,mac=${node.mac2},romfile=`);
     }
-    const tap = vlanPort?.tap ?? (await this.net.addTap());
+    const tap = vlanPort?.tap ?? (await this.net.addTap(this.onRack(node) ? 'rack' : 'lab'));
     extraArgs = more;
     node.vm = await QemuMachine.start({
       tap,
@@ -438,4 +485,20 @@ ${o.unlisted ? '' : lab.nodes.map((n) => `  - mac: "${n.mac}"\n    hostname: ${n
     await this.net.destroy();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * ISC dhcrelay on the router: rack1 (circuit id "rack1", option 82) up to the lab server. With
+ * -D it drops a reply whose option 82 does not name one of its circuits (RFC 3046 §2.2: the
+ * server echoes the option), so a reply reaching the rack shows the echo as the relay read it.
+ */
+async function startRelay(net: LabNetwork, dir: string): Promise<Daemon> {
+  const relay = await net.spawn(net.foreignName!, ['dhcrelay', '-d', '-4', '-a', '-D', '-id', RACK_PORT, '-iu', 'eth0', LAB_SERVER], { logFile: join(dir, 'dhcrelay.log') });
+  // It names each interface it listens on once it relays; the firmware's first DISCOVER must not be lost.
+  const deadline = Date.now() + 15_000;
+  while (!/Sending on +Socket\/fallback/.test(relay.output())) {
+    if (relay.status || Date.now() > deadline) throw new Error(`dhcrelay did not start: ${relay.output().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return relay;
 }

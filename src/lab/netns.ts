@@ -20,6 +20,8 @@ export interface LabNetworkOptions {
    * router, and the lab host's route to the rack through `foreignAddress`. Needs foreignAddress.
    */
   rack?: { port: string; rackAddress: string };
+  /** More addresses of the lab host on the bridge, with prefix (e.g. a subnet's own server address). */
+  extraAddresses?: readonly string[];
   logger?: Logger;
 }
 
@@ -83,6 +85,7 @@ export class LabNetwork {
       // the firmware's first DHCP packets are lost.
       await lab.#ip(name, 'link', 'add', BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0');
       await lab.#ip(name, 'addr', 'add', bridgeAddress, 'dev', BRIDGE);
+      for (const a of options.extraAddresses ?? []) await lab.#ip(name, 'addr', 'add', a, 'dev', BRIDGE);
       await lab.#ip(name, 'link', 'set', BRIDGE, 'up');
       if (foreign !== undefined && options.foreignAddress !== undefined) {
         await run(['ip', 'netns', 'add', foreign]);

@@ -42,14 +42,6 @@ export interface LabBootOptions {
   timeoutMs?: number;
   cacheDir?: string;
   logger?: Logger;
-  /**
-   * The machine sits on a rack behind a router running ISC dhcrelay (circuit id "rack1", and
-   * -D: replies whose option 82 names none of its circuits are dropped), on RACK_NETWORK; the
-   * inventory knows it only by that switch port, not by its MAC. A second machine, listed by
-   * its MAC without a reservation, boots at the same time on the server's own link (from that
-   * subnet's pool). Full DHCP only.
-   */
-  routed?: boolean;
   /** Called with the machine once it runs, e.g. to show its console live. */
   onMachine?: (vm: QemuMachine) => void;
   /**
@@ -83,10 +75,6 @@ export interface LabBootResult {
   durationMs: number;
   /** The arm64 companion's boot, when one was asked for. */
   arm64?: { mac: string; cmdline: string; console: string };
-  /** Routed: the machine on the server's own link that booted beside the routed one. */
-  direct?: { mac: string; cmdline: string; console: string };
-  /** Routed: what dhcrelay logged (-d). */
-  relayLog?: string;
   /** The machine as the admin API showed it once the boot was seen (absent when the API did not answer). */
   node?: NodeDetail;
 }
@@ -97,12 +85,7 @@ export const LAB_ADMIN_URL = adminBaseUrl('127.0.0.1', 8780);
 export const LAB_NODE_ADDRESS = '10.77.0.11';
 export const LAB_ARM64_ADDRESS = '10.77.0.12';
 const FOREIGN_DHCP = '10.77.0.2';
-/** The routed lab's rack: its router (and relay) at .1, the node's reservation at .11. */
-export const RACK_NETWORK = '10.78.0';
-export const RACK_NODE_ADDRESS = `${RACK_NETWORK}.11`;
-export const RACK_PORT = 'rack1';
-/** The routed lab's node on the server's own link: a MAC node without a reservation. */
-export const DIRECT_NODE = 'lab2';
+/** The lab's pool on the server's link (dhcp.pool). */
 export const LAB_POOL = { start: '10.77.0.100', end: '10.77.0.150' };
 
 export function defaultCacheDir(): string {
@@ -117,8 +100,7 @@ interface Arm64Node {
   parts: Arm64Parts;
 }
 
-function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string; routed: boolean; directMac: string; arm64?: Arm64Node; profileExtra?: string }): string {
-  if (o.routed) return routedLabConfig(o);
+function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string; arm64?: Arm64Node; profileExtra?: string }): string {
   const a = o.arm64;
   return `# Written by "diskless lab" for one boot; removed afterwards.
 server:
@@ -128,7 +110,7 @@ server:
   state_dir: ${o.stateDir}
 ${a ? `  signed_boot:\n    arm64: { shim: ${a.parts.shim}, grub: ${a.parts.grub} }\n` : ''}dhcp:
   mode: ${o.mode}
-${o.mode === 'full' ? '  pool: 10.77.0.100-10.77.0.150\n  routers: [10.77.0.1]\n  dns: [10.77.0.1]\n  domain: lab.test\n' : ''}  unknown_clients: deny
+${o.mode === 'full' ? `  pool: ${LAB_POOL.start}-${LAB_POOL.end}\n  routers: [10.77.0.1]\n  dns: [10.77.0.1]\n  domain: lab.test\n` : ''}  unknown_clients: deny
 profiles:
   lab:
     kernel: ${o.kernel}
@@ -143,47 +125,6 @@ ${a ? `  lab-arm64:\n    kernel: ${a.kernel}\n    initrd: ${a.initrd}\n    cmdli
 ${o.mode === 'full' ? `    address: ${LAB_NODE_ADDRESS}\n` : ''}${a ? `  - mac: "${a.mac}"\n    hostname: lab-arm64\n    profile: lab-arm64\n${o.mode === 'full' ? `    address: ${LAB_ARM64_ADDRESS}\n` : ''}` : ''}`;
 }
 
-/**
- * Two subnets: the lab host's link and a rack behind a relay. The rack's node is known by its
- * port only; the node on the server's link by its MAC, with no reservation.
- */
-function routedLabConfig(o: { stateDir: string; kernel: string; initrd: string; loader: string; token: string; directMac: string }): string {
-  return `# Written by "diskless lab" for one boot; removed afterwards.
-server:
-  address: ${LAB_SERVER}
-  interface: br0
-  http_port: 80
-  state_dir: ${o.stateDir}
-dhcp:
-  mode: full
-  unknown_clients: deny
-  dns: [10.77.0.1]
-  domain: lab.test
-  subnets:
-    - network: 10.77.0.0/24
-      interface: br0
-      pool: ${LAB_POOL.start}-${LAB_POOL.end}
-      routers: [10.77.0.1]
-    - network: ${RACK_NETWORK}.0/24
-      pool: ${RACK_NETWORK}.100-${RACK_NETWORK}.150
-      routers: [${RACK_NETWORK}.1]
-      domain: rack1.lab.test
-profiles:
-  lab:
-    kernel: ${o.kernel}
-    initrd: ${o.initrd}
-    cmdline: console=ttyS0 diskless.lab=${o.token}
-    loader: ${o.loader}
-nodes:
-  - hostname: lab1
-    switch_port: { circuit_id: ${RACK_PORT} }
-    address: ${RACK_NODE_ADDRESS}
-    profile: lab
-  - mac: "${o.directMac}"
-    hostname: ${DIRECT_NODE}
-    profile: lab
-`;
-}
 
 /**
  * Boots one virtual machine from a real `diskless serve` inside a private network namespace:
@@ -199,7 +140,6 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   const loader = opts.loader ?? 'ipxe';
   const token = randomBytes(4).toString('hex');
   const mac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
-  const directMac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
   const initrd = await buildTinyInitramfs({ markerId: token, cacheDir: join(opts.cacheDir ?? defaultCacheDir(), 'tiny-initramfs'), ...(opts.probe === undefined ? {} : { extraInit: opts.probe }) });
@@ -211,29 +151,22 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
     arm64 = { mac: `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`, kernel: parts.kernel, initrd: armInitrd.path, token: armToken, parts };
   }
   const configPath = join(dir, 'diskless.yaml');
-  const routed = opts.routed === true;
-  if (routed && mode !== 'full') throw new Error('Cannot run a routed lab with proxyDHCP: the relayed subnet needs our addresses');
-  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, secureBoot: opts.secureBoot ?? false, token, routed, directMac, ...(arm64 ? { arm64 } : {}), ...(opts.profileExtra !== undefined ? { profileExtra: opts.profileExtra } : {}) });
+  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, secureBoot: opts.secureBoot ?? false, token, ...(arm64 ? { arm64 } : {}), ...(opts.profileExtra !== undefined ? { profileExtra: opts.profileExtra } : {}) });
   await writeFile(configPath, config({ stateDir: join(dir, 'state'), kernel: hostKernel(), initrd: initrd.path }));
 
   let net: LabNetwork | undefined;
   let vm: QemuMachine | undefined;
   let armVm: QemuMachine | undefined;
-  let directVm: QemuMachine | undefined;
-  let relay: Daemon | undefined;
   const serverLogPath = join(dir, 'server.log');
   try {
     net = await LabNetwork.create({
-      ...(mode === 'proxy' || routed ? { foreignAddress: `${FOREIGN_DHCP}/24` } : {}),
-      ...(routed ? { rack: { port: RACK_PORT, rackAddress: `${RACK_NETWORK}.1/24` } } : {}),
+      ...(mode === 'proxy' ? { foreignAddress: `${FOREIGN_DHCP}/24` } : {}),
       logger: log,
     });
     if (mode === 'proxy') await startForeignDhcp(net, dir);
     if (opts.serveWith) await opts.serveWith({ net, kernel: hostKernel(), initrd: initrd.path, config, logPath: serverLogPath });
     else await startLabServer(net, configPath, serverLogPath);
-    if (routed) relay = await startRelay(net, dir);
     vm = await QemuMachine.start({
-      ...(routed ? { tap: await net.addTap('rack') } : {}),
       boot: { kind: 'network' },
       firmware,
       ...(opts.uefiNetBoot === undefined ? {} : { uefiNetBoot: opts.uefiNetBoot }),
@@ -244,17 +177,6 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
       logger: log,
     });
     opts.onMachine?.(vm);
-    if (routed) {
-      directVm = await QemuMachine.start({
-        boot: { kind: 'network' },
-        firmware,
-        network: net,
-        nicModel: opts.nic ?? 'virtio-net-pci',
-        mac: directMac,
-        optionRom: opts.optionRom ?? firmware === 'bios',
-        logger: log,
-      });
-    }
     if (arm64) {
       armVm = await QemuMachine.start({
         boot: { kind: 'network' },
@@ -284,16 +206,9 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
       const am = await armVm.waitFor(markerPattern(arm64.token), timeoutMs);
       armResult = { mac: arm64.mac, cmdline: (am[1] ?? '').trim(), console: armVm.consoleText() };
     }
-    let directResult: LabBootResult['direct'];
-    if (directVm) {
-      const dm = await directVm.waitFor(markerPattern(token), timeoutMs);
-      directResult = { mac: directMac, cmdline: (dm[1] ?? '').trim(), console: directVm.consoleText() };
-    }
     const node = await nodeFromApi(net, mac);
     return {
       ...(armResult ? { arm64: armResult } : {}),
-      ...(directResult ? { direct: directResult } : {}),
-      ...(relay ? { relayLog: relay.output() } : {}),
       ...(node ? { node } : {}),
       mac,
       cmdline,
@@ -307,8 +222,6 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
   } finally {
     await vm?.stop().catch(() => undefined);
     await armVm?.stop().catch(() => undefined);
-    await directVm?.stop().catch(() => undefined);
-    await relay?.stop().catch(() => undefined);
     await net?.destroy();
     await rm(dir, { recursive: true, force: true });
   }
@@ -319,22 +232,6 @@ async function nodeFromApi(net: LabNetwork, mac: string): Promise<NodeDetail | u
   const r = await net.exec(net.name, ['curl', '-sf', '--max-time', '10', `${LAB_ADMIN_URL}/api/v1/nodes/${mac}`], { check: false });
   if (r.code !== 0) return undefined;
   return JSON.parse(r.stdout) as NodeDetail;
-}
-
-/**
- * ISC dhcrelay on the router: rack1 (circuit id "rack1", option 82) up to the lab server. With
- * -D it drops a reply whose option 82 does not name one of its circuits (RFC 3046 §2.2: the
- * server echoes the option), so a reply reaching the rack shows the echo as the relay read it.
- */
-async function startRelay(net: LabNetwork, dir: string): Promise<Daemon> {
-  const relay = await net.spawn(net.foreignName!, ['dhcrelay', '-d', '-4', '-a', '-D', '-id', RACK_PORT, '-iu', 'eth0', LAB_SERVER], { logFile: join(dir, 'dhcrelay.log') });
-  // It names each interface it listens on once it relays; the firmware's first DISCOVER must not be lost.
-  const deadline = Date.now() + 15_000;
-  while (!/Sending on +Socket\/fallback/.test(relay.output())) {
-    if (relay.status || Date.now() > deadline) throw new Error(`dhcrelay did not start: ${relay.output().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return relay;
 }
 
 /** A DHCP server that is not ours: addresses only, no boot information (the proxyDHCP case). */

@@ -8,14 +8,18 @@ import { statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DebianLab, LAB_IMAGE_HOSTNAME } from '../../src/lab/debian-lab.js';
+import { DebianLab, LAB_IMAGE_HOSTNAME, RACK_DOMAIN, RACK_NETWORK, RACK_NODE_ADDRESS, RACK_PORT, RACK_ROUTER, RACK_SERVER_ADDRESS } from '../../src/lab/debian-lab.js';
 import { ensureLabImageVariant } from '../../src/lab/lab-image.js';
-import { LAB_ADMIN_URL, LAB_NODE_ADDRESS } from '../../src/lab/tiny-lab.js';
+import { LAB_ADMIN_URL, LAB_NODE_ADDRESS, LAB_POOL } from '../../src/lab/tiny-lab.js';
+import { macToHyphens } from '../../src/net/mac.js';
+import type { NodeDetail } from '../../src/api/wire.js';
 
 const MINUTES = 60_000;
 /** dhcp.lease_time of the allowed-unknown-machine test: renewals every 30 s. */
 const LEASE_SEC = 60;
 type Line = Record<string, unknown>;
+const re = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const inPool = (ip: string) => { const n = Number(ip.split('.')[3]); return ip.startsWith('10.77.0.') && n >= Number(LAB_POOL.start.split('.')[3]) && n <= Number(LAB_POOL.end.split('.')[3]); };
 
 function reports(log: Line[], mac: string): Line[] {
   return log.filter((l) => l['service'] === 'node' && l['mac'] === mac);
@@ -29,17 +33,17 @@ function assertTimeline(log: Line[], mac: string, boots: number, live: boolean):
 }
 
 /** Checks every diskless node must pass once logged in. */
-async function assertBootedSystem(lab: DebianLab, rootType: RegExp): Promise<void> {
+async function assertBootedSystem(lab: DebianLab, rootType: RegExp, address = LAB_NODE_ADDRESS, domain = 'lab.test'): Promise<void> {
   assert.equal(await lab.systemState(), 'running', 'no failed units');
   assert.match(await lab.run('findmnt -n -o FSTYPE,SOURCE /run/initramfs/diskless/lower'), rootType);
   assert.equal((await lab.run('hostname')).trim(), 'lab1', 'hostname from DHCP');
-  assert.match(await lab.run('getent hosts lab1'), /^127\.0\.1\.1\s+lab1\.lab\.test lab1$/m, 'its own name resolves without DNS');
+  assert.match(await lab.run('getent hosts lab1'), new RegExp(`^127\\.0\\.1\\.1\\s+lab1\\.${re(domain)} lab1$`, 'm'), 'its own name resolves without DNS');
   assert.equal((await lab.run('uname -r')).trim(), lab.image.kernelVersion, 'the image\'s own kernel');
   assert.match(await lab.run('test -d /lib/modules/$(uname -r)/kernel && echo modules-present'), /modules-present/);
   // Network hand-off: the address the initramfs configured is still there, and its lease is
   // where Debian's scripts look for it.
-  assert.match(await lab.run('ip -4 -o addr show'), new RegExp(`inet ${LAB_NODE_ADDRESS.replace(/\./g, '\\.')}/24`));
-  assert.match(await lab.run('cat /run/net-*.conf'), new RegExp(`IPV4ADDR='${LAB_NODE_ADDRESS.replace(/\./g, '\\.')}'`));
+  assert.match(await lab.run('ip -4 -o addr show'), new RegExp(`inet ${re(address)}/24`));
+  assert.match(await lab.run('cat /run/net-*.conf'), new RegExp(`IPV4ADDR='${re(address)}'`));
 }
 
 /**
@@ -68,17 +72,80 @@ async function assertOverlayAndReboot(lab: DebianLab, cleanShutdown: boolean): P
   await waitForBooted(lab, 2);
 }
 
-test('live root: image fetched into RAM, checksum verified, overlay, reboot forgets writes (virtio-net)', { timeout: 20 * MINUTES }, async () => {
-  const lab = await DebianLab.start({ mode: 'live', nic: 'virtio-net-pci' });
+// The first node sits on a rack behind a router running a real ISC dhcrelay (option 82, circuit
+// rack1, -D: replies without the echo never reach the rack); the inventory knows it by that
+// switch port only, and the rack's subnet names its own boot-server address. Everything it
+// fetches crosses the router: the iPXE script, kernel, initrd, the image, its files over TLS,
+// and its lease renewals, unicast to that address. A second node on the server's own link
+// boots at the same time from that subnet's pool.
+test('live root through a DHCP relay: a node known only by its switch port boots Debian from its rack\'s server address, image fetched into RAM, checksum verified, overlay, renewals through the router, reboot forgets writes; a node on the server\'s link boots beside it from its pool', { timeout: 20 * MINUTES }, async () => {
+  const lab = await DebianLab.start({ mode: 'live', nic: 'virtio-net-pci', routed: true, nodes: 2, poolNodes: [1], leaseTimeSec: LEASE_SEC });
   try {
+    const [rack, direct] = [lab.nodes[0]!, lab.nodes[1]!];
     await lab.login();
-    await assertBootedSystem(lab, /^squashfs\s+\/dev\/loop\d+/);
+    await assertBootedSystem(lab, /^squashfs\s+\/dev\/loop\d+/, RACK_NODE_ADDRESS, RACK_DOMAIN);
     assert.match(await lab.run('findmnt -n -o FSTYPE /'), /^overlay/);
+    // Its gateway is the relay's router, and everything it was told to fetch is at the rack's
+    // server address, which it reaches through that router.
+    assert.match(await lab.run('ip -4 route show default'), new RegExp(`^default via ${re(RACK_ROUTER)} `, 'm'));
+    assert.match(await lab.run('ip -4 route get ' + RACK_SERVER_ADDRESS), new RegExp(`via ${re(RACK_ROUTER)} `));
+    // (Read as short lines: a long line read off the serial console can come back garbled.)
+    const urls = await lab.run("grep -oE '(live:http|server=http|secrets=https)://[0-9.:]+' /proc/cmdline");
+    assert.deepEqual(urls.trim().split('\n').map((l) => l.trim()), [`live:http://${RACK_SERVER_ADDRESS}`, `server=http://${RACK_SERVER_ADDRESS}`, `secrets=https://${RACK_SERVER_ADDRESS}:443`],
+      'the root, the reports and the secrets at the rack\'s server address');
+    assert.deepEqual((await lab.run("grep -oE '//[0-9.]+' /proc/cmdline | sort -u")).trim(), `//${RACK_SERVER_ADDRESS}`, 'no other server');
+
     const log = await lab.serverLog();
-    const fetched = reports(log, lab.mac).find((r) => r['stage'] === 'fetched');
+    const fetched = reports(log, rack.mac).find((r) => r['stage'] === 'fetched');
     assert.match(String(fetched?.['detail']), new RegExp(`^bytes=${statSync(lab.image.squashfs).size} `), 'the whole image came over HTTP');
+    // Every DHCP answer to it (firmware, iPXE, the initramfs) went back through the relay, from
+    // the rack's pool of node names: its reservation, giaddr, its port and node key.
+    const acks = log.filter((l) => l['service'] === 'dhcp' && l['type'] === 'ack' && l['mac'] === rack.mac);
+    assert.ok(acks.length >= 3, `firmware, iPXE and the initramfs were each acknowledged: ${acks.length} acks`);
+    for (const a of acks.filter((l) => l['giaddr'] !== undefined && l['giaddr'] !== '0.0.0.0')) {
+      assert.deepEqual([a['ip'], a['giaddr'], a['subnet'], a['circuitId'], a['node']], [RACK_NODE_ADDRESS, RACK_ROUTER, `${RACK_NETWORK}.0/24`, RACK_PORT, 'host:lab1']);
+    }
+    assert.ok(acks.filter((l) => l['giaddr'] === RACK_ROUTER).length >= 3, 'the boot\'s acks were relayed');
+    assert.ok(acks.some((a) => String(a['file']) === `http://${RACK_SERVER_ADDRESS}/boot/${macToHyphens(rack.mac)}.ipxe`), `iPXE was sent to the rack's server address: ${acks.map((a) => String(a['file'])).join(', ')}`);
+    const forwarded = [...lab.relayLog().matchAll(/Forwarded BOOTREPLY for ([0-9a-f:]+) to/g)].map((m) => m[1]);
+    assert.ok(forwarded.filter((m) => m === rack.mac).length >= 6, `dhcrelay forwarded an OFFER and an ACK per exchange:\n${lab.relayLog().slice(-3000)}`);
+    // The node's HTTP requests came from its rack address (through the router): script, kernel, initrd, image.
+    const fromRack = log.filter((l) => l['service'] === 'http' && String(l['peer']).replace(/^::ffff:/, '') === RACK_NODE_ADDRESS && Number(l['status']) === 200).map((l) => String(l['path']).replace(/^\//, ''));
+    for (const path of [`boot/${macToHyphens(rack.mac)}.ipxe`, 'profiles/debian/kernel', 'profiles/debian/initrd-0', 'images/debian/root.sqfs']) {
+      assert.ok(fromRack.includes(path), `${path} fetched from ${RACK_NODE_ADDRESS}: ${fromRack.join(', ')}`);
+    }
+    assert.ok(log.some((l) => l['service'] === 'http' && l['listener'] === 'https' && String(l['peer']).replace(/^::ffff:/, '') === RACK_NODE_ADDRESS && Number(l['status']) === 200),
+      'its files came over TLS from its rack address');
+    // The API shows the node booted, its whole timeline, and the port its relay reported.
+    await waitForBooted(lab, 1);
+    const api = JSON.parse((await lab.net.exec(lab.net.name, ['curl', '-sf', `${LAB_ADMIN_URL}/api/v1/nodes/${rack.mac}`])).stdout) as NodeDetail;
+    assert.deepEqual([api.known, api.hostname, api.status, api.ip], [true, 'lab1', 'booted', RACK_NODE_ADDRESS]);
+    assert.deepEqual(api.relayAgent, { circuitId: RACK_PORT, trusted: true });
+    assert.deepEqual(api.timeline.filter((t) => t.status !== 'ok').map((t) => t.name), [], 'every timeline row ok');
+    assert.ok(api.timeline.some((t) => t.name === 'booted'), `the timeline reaches booted: ${api.timeline.map((t) => t.name).join(', ')}`);
+
+    // The machine on the server's link: unrelayed, that subnet's pool, at the same time.
+    await direct.login();
+    const poolIp = await lab.leasedAddress(direct.mac);
+    assert.ok(poolIp !== undefined && inPool(poolIp), `${String(poolIp)} is from the server link's pool ${LAB_POOL.start}-${LAB_POOL.end}`);
+    assert.match(await direct.run('ip -4 -o addr show'), new RegExp(`inet ${re(poolIp)}/24`));
+    const directAcks = log.filter((l) => l['service'] === 'dhcp' && l['type'] === 'ack' && l['mac'] === direct.mac);
+    assert.ok(directAcks.length > 0, 'the direct node was acknowledged');
+    for (const a of directAcks) assert.deepEqual([a['giaddr'] ?? '0.0.0.0', a['subnet'], a['circuitId'], a['node']], ['0.0.0.0', '10.77.0.0/24', undefined, direct.mac]);
+    assert.ok(!lab.relayLog().includes(direct.mac), 'the direct node never went through the relay');
+    const firstDhcp = (mac: string) => Date.parse(String(log.find((l) => l['service'] === 'dhcp' && l['mac'] === mac)!['ts']));
+    const kernelAt = (peer: string) => Date.parse(String(log.find((l) => l['service'] === 'http' && String(l['path']).replace(/^\//, '') === 'profiles/debian/kernel' && String(l['peer']).endsWith(peer))!['ts']));
+    assert.ok(firstDhcp(direct.mac) < kernelAt(RACK_NODE_ADDRESS) && firstDhcp(rack.mac) < kernelAt(poolIp), 'the two boots overlapped');
+    // Its part is done: the rest of the test has the CPU to itself.
+    await direct.vm.stop();
+
+    // networkd renews at T1 by unicast to the server identifier, the rack's server address:
+    // through the router, not the relay, and the server places it by its address.
+    const { renewals } = await lab.renewalsAfterSwitchRoot(rack, RACK_NODE_ADDRESS, 2, 3 * LEASE_SEC * 1000);
+    for (const a of renewals) assert.deepEqual([a['ip'], a['subnet'], a['node']], [RACK_NODE_ADDRESS, `${RACK_NETWORK}.0/24`, 'host:lab1']);
+
     await assertOverlayAndReboot(lab, true);
-    assertTimeline(await lab.serverLog(), lab.mac, 2, true);
+    assertTimeline(await lab.serverLog(), rack.mac, 2, true);
   } finally {
     await lab.stop();
   }
