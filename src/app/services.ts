@@ -27,7 +27,7 @@ import type { NewBootEvent } from '../events/boot-event.js';
 import { createObservability, type Observability } from './observability.js';
 import { neighbourTableSnapshot } from '../identity/address-owner.js';
 import { loadAdminToken } from './admin-token.js';
-import { fileInventoryWrites } from './inventory-writes.js';
+import { composeInventory, fileInventoryWrites, sharedInventoryWrites } from './inventory-writes.js';
 import { alertEvent, bothEvents } from './observed-events.js';
 import { PortWatch } from '../events/port-watch.js';
 import { dashboardHandler } from '../dashboard/handler.js';
@@ -104,13 +104,27 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   // Built even when not watching: API writes reload it so their result is served at once.
   // The NFS exports' client list follows the inventory (nfs_clients: inventory).
   let onConfig: (c: DisklessConfig) => void = () => {};
-  const watcher = new ConfigWatcher({ initial: config, logger, onChange: (c) => onConfig(c) });
+  // With a state database holding the inventory, it replaces the file's inventory keys.
+  let sharedInventory: () => string | undefined = () => undefined;
+  const watcher = new ConfigWatcher({ initial: config, logger, onChange: (c) => onConfig(c), compose: (text) => {
+    const shared = sharedInventory();
+    return shared === undefined ? text : composeInventory(shared, text);
+  } });
   const getConfig = () => watcher.current;
-  const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
   await mkdir(config.server.stateDir, { recursive: true, mode: 0o750 });
   const adminToken = await loadAdminToken(config.api.adminTokenFile, logger);
   const certificate = await loadServerCertificate(config.server);
   const backend = await openStateBackend(config, logger, { tlsCert: certificate.certPem });
+  const store = sharedImageStore(config, backend, logger);
+  const inventory = backend.inventory;
+  if (inventory) {
+    sharedInventory = () => inventory.text;
+    // Another server's edit (or an import) is announced: served from the next request on.
+    inventory.onChange(() => void watcher.reload());
+    watcher.reload();
+    // What starts below (NFS exports, discovery) starts from the inventory served.
+    config = watcher.current;
+  }
   const leases = backend.leases;
   // TFTP, HTTP and NBD see only IPs: what we leased, what the config reserves, what the link saw.
   const neighbours = neighbourTableSnapshot();
@@ -219,7 +233,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     inventory: getConfig,
     rollouts,
     images: store,
-    writes: fileInventoryWrites(config.file, (mac) => discovery.has(mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
+    writes: (inventory ? sharedInventoryWrites.bind(null, inventory) : fileInventoryWrites)(config.file, (mac) => discovery.has(mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
     discovered: () => discovery.list(),
     running: () => identity.running.all(),
     servers: () => backend.servers(),
@@ -385,6 +399,31 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     tlsFingerprint: certificate.fingerprint,
   });
   return { http, https, admin, certificate, secretsWindows: identity.windows, tftp, dhcp, nbd, nfs, observability, rollouts, pins, state: backend, stop };
+}
+
+/**
+ * The image store: STATE/images, and with a state database the pointers and version lists
+ * every server shares. Then this server lists what it holds at start, and fetches each
+ * published version it lacks from a peer, at start and as soon as it hears of a publish, so
+ * it is there before a boot asks (a boot script that asks first waits for the same fetch).
+ */
+function sharedImageStore(config: DisklessConfig, backend: StateBackend, logger: Logger): ImageStore {
+  const root = join(config.server.stateDir, 'images');
+  const shared = backend.images;
+  if (!shared) return new ImageStore({ root });
+  const log = logger.child({ service: 'images' });
+  const store = new ImageStore({
+    root,
+    catalog: shared.catalog,
+    peers: () => shared.peers(),
+    onFetch: (e) => (e.ok ? log.log('info', 'image version fetched from a peer', { image: e.name, version: e.version, from: e.from, bytes: e.bytes }) : log.log('error', 'image version missing here and not fetched', { image: e.name, version: e.version, error: e.error })),
+  });
+  const fetch = (name: string, version: string) => void store.ensureLocal(name, version).catch(() => {});
+  void store.announceCopies().then(() => {
+    for (const [name, p] of shared.catalog.pointers()) fetch(name, p.version);
+    shared.catalog.onPublished(fetch);
+  }, (e: unknown) => log.log('error', 'cannot list this server\'s image versions in the database', { error: String(e) }));
+  return store;
 }
 
 /**

@@ -29,6 +29,11 @@ import { RunningVersions, runningVersionsPath, type RunningVersionStore } from '
 import { VersionPins, versionPinsPath, type VersionPinStore } from '../images/store/version-pins.js';
 import { PgVersionPins } from '../postgres/version-pins.js';
 import { bootServerAddresses } from '../config/subnets.js';
+import { PgImageCatalog } from '../postgres/image-catalog.js';
+import { PgInventory } from '../postgres/inventory.js';
+import type { ObjectSource } from '../images/store/image-catalog.js';
+import { ImageStore } from '../images/store/image-store.js';
+import { fetchObject } from './peer-objects.js';
 
 /**
  * Where this server keeps its state, chosen by the config's `state:`: JSON files under
@@ -49,6 +54,13 @@ export interface StateBackend {
   readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource; running?: RunningVersionStore; discovered?: DiscoveredSource; pins?: VersionPinStore };
   /** Boot events shared with the other servers (postgres only). */
   readonly events?: PgBootEvents;
+  /**
+   * Image pointers and version lists shared with the other servers, and the live peers a
+   * missing version is fetched from (postgres only).
+   */
+  readonly images?: { catalog: PgImageCatalog; peers(): ObjectSource[] };
+  /** The inventory shared with the other servers (postgres only; its text undefined until one is imported or edited). */
+  readonly inventory?: PgInventory;
   /** Every server sharing the state, with its health and the nodes it bound; just this one for files. */
   servers(): ServerList;
   close(): Promise<void>;
@@ -75,6 +87,8 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
     const events = await PgBootEvents.open(db, { server: address, logger });
     const discovered = await PgDiscovered.open(db, { logger });
     const pins = await PgVersionPins.open(db, { logger });
+    const catalog = await PgImageCatalog.open(db, { server: address, logger });
+    const inventory = await PgInventory.open(db, { logger });
     const registry = await ServerRegistry.start(db, { address, addresses: bootServerAddresses(config), bootUrl: httpBaseUrl(config.server), logger, ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }) });
     logger.log('info', 'state in the database', { service: 'database', url: state.url, servers: registry.list().map((s) => `${s.address} ${s.health}`).join(', ') });
     return {
@@ -83,6 +97,8 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
       peerIsGone: (id) => registry.isGone(id),
       shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets, running, discovered, pins },
       events,
+      images: { catalog, peers: () => peerSources(registry.list(), address) },
+      inventory,
       poolCursor: (pool) => spreadCursor(pool, address),
       servers: () => serverList(registry.list(), address, leases?.boundBy() ?? new Map()),
       close: async () => {
@@ -92,6 +108,8 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
         windows.detach();
         running.detach();
         pins.detach();
+        catalog.detach();
+        inventory.detach();
         await events.close();
         await discovered.close();
         await registry.stop();
@@ -118,6 +136,28 @@ export function spreadCursor(pool: { start: string; end: string } | undefined, a
   const h = createHash('sha256').update(address).digest().readUInt32BE(0);
   cursor.next = start + (h % size);
   return cursor;
+}
+
+/** The live boot servers other than `self`, as sources of store objects (their boot listeners). */
+function peerSources(records: ServerRecord[], self: string): ObjectSource[] {
+  return records.filter((r) => r.health === 'live' && r.address !== self).map((r) => ({ name: r.bootUrl, fetch: (sha256: string) => fetchObject(r.bootUrl, sha256) }));
+}
+
+/**
+ * The image store for the command line: STATE/images, its pointers and version lists in the
+ * state database when `state:` names one (this server's copies recorded under server.address).
+ */
+export async function openImageStore(config: DisklessConfig, logger?: Logger): Promise<{ store: ImageStore; db?: Database; close(): Promise<void> }> {
+  const root = join(config.server.stateDir, 'images');
+  if (config.state.backend === 'files') return { store: new ImageStore({ root }), close: async () => {} };
+  const db = await Database.open(config.state, { applicationName: 'diskless image', ...(logger ? { logger } : {}) });
+  try {
+    const catalog = await PgImageCatalog.open(db, { server: config.server.address, ...(logger ? { logger } : {}) });
+    return { store: new ImageStore({ root, catalog }), db, close: async () => { catalog.detach(); await db.close(); } };
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
 }
 
 /**

@@ -357,6 +357,11 @@ export class BootTree {
         }
         return diskFile(named.file === 'root.sqfs' ? paths.rootSqfs : named.file === 'vmlinuz' ? paths.kernel : paths.initrd);
       }
+      case 'object': {
+        // Boot servers copy versions from each other by content hash; the files are the same public ones store/… serves.
+        const file = await this.store?.objectFile(named.sha256);
+        return file === undefined ? undefined : diskFile(file);
+      }
       case 'profile-image': {
         const profile = cfg.profiles.get(named.profile);
         return profile?.root?.image ? diskFile(profile.root.image) : undefined;

@@ -12,6 +12,7 @@
  *   profiles/NAME/{kernel,initrd-N}      a profile's own kernel and initrds
  *   images/NAME/root.sqfs                a profile's root image (live roots fetch it)
  *   store/NAME/VERSION/FILE              a stored image version's root.sqfs, vmlinuz, initrd.img
+ *   objects/sha256/HEX                   a file of any stored version, by its content hash (peers copy versions by it)
  *
  * and the NFS paths nodes mount: /PROFILE (a profile's dir) and /images/NAME/VERSION (the
  * unpacked tree of a stored version).
@@ -95,7 +96,8 @@ export type BootPath =
   | { readonly kind: 'profile-kernel'; readonly profile: string }
   | { readonly kind: 'profile-initrd'; readonly profile: string; readonly index: number }
   | { readonly kind: 'profile-image'; readonly profile: string }
-  | { readonly kind: 'stored'; readonly image: string; readonly version: string; readonly file: StoredFile };
+  | { readonly kind: 'stored'; readonly image: string; readonly version: string; readonly file: StoredFile }
+  | { readonly kind: 'object'; readonly sha256: string };
 
 export function bootScriptPath(mac: string): string {
   return `boot/${macToHyphens(mac)}.ipxe`;
@@ -140,6 +142,11 @@ export function storedFilePath(image: string, version: string, file: StoredFile)
   return `store/${image}/${version}/${file}`;
 }
 
+/** A stored file by its SHA-256 (64 lowercase hex digits): what one boot server fetches from another. */
+export function objectPath(sha256: string): string {
+  return `objects/sha256/${sha256}`;
+}
+
 /** Which of the forms above `path` has (a leading "/" is allowed); undefined for any other path. */
 export function parseBootPath(path: string): BootPath | undefined {
   const p = treePath(path);
@@ -155,6 +162,8 @@ export function parseBootPath(path: string): BootPath | undefined {
   }
   const stored = /^store\/([^/]+)\/([0-9a-f]{16})\/(root\.sqfs|vmlinuz|initrd\.img)$/.exec(p);
   if (stored) return { kind: 'stored', image: stored[1]!, version: stored[2]!, file: stored[3] as StoredFile };
+  const object = /^objects\/sha256\/([0-9a-f]{64})$/.exec(p);
+  if (object) return { kind: 'object', sha256: object[1]! };
   const image = /^images\/([^/]+)\/root\.sqfs$/.exec(p);
   if (image) return { kind: 'profile-image', profile: image[1]! };
   return undefined;

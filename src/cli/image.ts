@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFrom } from '../config/config-path.js';
-import { initrdServerCerts, openRunningVersions, openVersionPins } from '../app/state-backend.js';
+import { initrdServerCerts, openImageStore, openRunningVersions, openVersionPins } from '../app/state-backend.js';
+import { copiesOnLiveServers, databaseNow, type CopyState } from '../postgres/image-catalog.js';
+import type { Database } from '../postgres/database.js';
 import { buildImage, networkInitrdBuilder, type InitrdBuilder } from '../images/build-image.js';
 import { spawnChrootCommand } from '../images/chroot-command.js';
 import { importImage } from '../images/import-oci.js';
@@ -16,7 +18,7 @@ const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [
                              [--ca PEM] [--authfile FILE] [--no-tls-verify] [--config FILE]
        diskless image list [--config FILE]
        diskless image show NAME [VERSION] [--config FILE]
-       diskless image publish NAME VERSION [--config FILE]
+       diskless image publish NAME VERSION [--wait SECONDS] [--config FILE]
        diskless image rollback NAME [--config FILE]
        diskless image rm NAME VERSION [--force] [--config FILE]
        diskless image gc [--keep N] [--config FILE]
@@ -24,7 +26,10 @@ const HELP = `Usage: diskless image build NAME --from DIR|TAR|mmdebstrap:SUITE [
 
 Images live in STATE_DIR/images (server.state_dir of the config). "build" makes a new version
 (root.sqfs, the root's kernel, and an initrd from that kernel's modules) without publishing it;
-nodes boot the published version. The kernel is found where distributions keep it
+nodes boot the published version. With \`state: postgres://…\` the pointers and version lists
+are in the database and each server keeps copies of the versions: a server lacking a published
+version fetches it from a live peer by content hash, and "publish" waits (--wait, default 120 s)
+until every live server holds it, or names those that do not and why. The kernel is found where distributions keep it
 (/boot/vmlinuz-VERSION, /usr/lib/modules/VERSION/vmlinuz, Arch's /boot/vmlinuz-linux); of
 several, the newest, or the one --kernel names. --include names the packages mmdebstrap adds
 to minbase: include a kernel, e.g. --include linux-image-amd64, or the build is refused.
@@ -114,6 +119,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
         force: { type: 'boolean' },
         keep: { type: 'string' },
         version: { type: 'string' },
+        wait: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -145,11 +151,16 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
   const keep = values.keep === undefined ? 2 : Number(values.keep);
   if (!Number.isInteger(keep) || keep < 0 || keep > 100) return usage(`--keep must be a whole number of rollback versions to keep, 0 to 100 (got "${values.keep}")`);
   if (sub !== 'shell' && values.version !== undefined) return usage('--version only applies to shell');
+  if (sub !== 'publish' && values.wait !== undefined) return usage('--wait only applies to publish');
+  const waitSec = values.wait === undefined ? 120 : Number(values.wait);
+  if (!Number.isInteger(waitSec) || waitSec < 0 || waitSec > 86_400) return usage(`--wait must be a whole number of seconds, 0 to 86400 (got "${values.wait}")`);
   if (sub === 'build' && !values.from) return usage('--from DIR|TAR|mmdebstrap:SUITE is required');
 
+  let opened: { store: ImageStore; db?: Database; close(): Promise<void> } | undefined;
   try {
     const config = loadConfigFrom(values.config);
-    const store = new ImageStore({ root: join(config.server.stateDir, 'images') });
+    opened = await openImageStore(config);
+    const { store, db } = opened;
     const [name = '', version] = positionals;
     // The initrd carries this server's certificate (made now if the server has none yet), and
     // with a shared state database every boot server's, so its nodes hand their secrets token
@@ -211,9 +222,20 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
         return 0;
       }
       case 'publish': {
+        const since = db ? await databaseNow(db) : undefined;
         const p = await store.publish(name, version!);
         out(`published ${name}@${p.version}${p.previous[0] ? ` (was ${p.previous[0]})` : ''}\n`);
-        return 0;
+        if (!db || !since) return 0;
+        const copies = await waitForCopies(db, name, p.version, since, waitSec * 1000);
+        const missing = copies.filter((c) => c.state !== 'present');
+        if (missing.length === 0) {
+          out(`present on ${copies.length} live server(s): ${copies.map((c) => c.server).join(', ') || 'none registered'}\n`);
+          return 0;
+        }
+        err(`diskless image publish: ${name}@${p.version} is published but missing on ${missing.length} of ${copies.length} live server(s):\n`);
+        for (const c of missing) err(`  ${c.server}: ${c.state === 'failed' ? `fetch failed: ${c.error ?? 'no reason recorded'}` : `no copy reported within ${waitSec} s (is its HTTP boot listener reachable from the others?)`}\n`);
+        err(`Nodes booting from those servers wait for their copy; check their logs ("image version missing here").\n`);
+        return 1;
       }
       case 'rollback': {
         const p = await store.rollback(name);
@@ -255,6 +277,21 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
     return 2;
   } catch (e) {
     return reportError(e, err, `diskless image ${sub}`);
+  } finally {
+    await opened?.close();
+  }
+}
+
+/**
+ * The live servers' copies of NAME@VERSION once every one holds it or failed to fetch it, or
+ * as they stand when `waitMs` ran out.
+ */
+async function waitForCopies(db: Database, name: string, version: string, since: Date, waitMs: number): Promise<CopyState[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const copies = await copiesOnLiveServers(db, name, version, since);
+    if (copies.every((c) => c.state !== 'absent') || Date.now() >= deadline) return copies;
+    await new Promise((r) => setTimeout(r, Math.min(250, Math.max(0, deadline - Date.now()))));
   }
 }
 

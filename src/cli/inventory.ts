@@ -1,7 +1,7 @@
 import { switchPortText } from '../net/switch-port.js';
 import { parseArgs } from 'node:util';
 import { configPath, loadConfigFrom } from '../config/config-path.js';
-import { editConfigFile } from '../inventory/config-file.js';
+import { editInventory, servedConfig } from '../app/inventory-writes.js';
 import { adoptNode } from '../inventory/adopt.js';
 import { notInInventory } from '../inventory/discovered.js';
 import { readDiscoveredMachines } from '../app/state-backend.js';
@@ -90,7 +90,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
   const mac = positionals[0] ?? (sub !== 'set' && typeof values['mac'] === 'string' ? values['mac'] : undefined);
   switch (sub) {
     case 'list': {
-      const c = loadConfigFrom(file);
+      const c = await servedConfig(file);
       process.stdout.write(`${'MAC'.padEnd(18)} ${'HOSTNAME'.padEnd(16)} ${'ADDRESS'.padEnd(15)} ${'PROFILE'.padEnd(12)} LOADER\n`);
       for (const n of c.nodes) {
         const loader = n.loader ?? c.profiles.get(n.profile)?.loader ?? 'ipxe';
@@ -101,7 +101,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'discovered': {
-      const c = loadConfigFrom(file);
+      const c = await servedConfig(file);
       const machines = notInInventory(await readDiscoveredMachines(c), (m) => c.nodes.some((n) => n.mac === m));
       process.stdout.write(`${'MAC'.padEnd(18)} ${'ARCH'.padEnd(12)} ${'VENDOR CLASS'.padEnd(34)} ${'LAST SEEN'.padEnd(20)} COUNT\n`);
       for (const m of machines) {
@@ -116,17 +116,17 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       if (typeof hostname !== 'string') throw new DisklessError('DL_INVALID', 'node adopt: --hostname H is required');
       const seen = new Set((await readDiscoveredMachines(loadConfigFrom(file))).map((m) => m.mac));
       const spec = { mac, hostname, profile: str(values['profile']), address: str(values['address']) };
-      await editConfigFile(file, (text) => adoptNode(text, spec, (m) => seen.has(m), file));
-      process.stdout.write(`adopted ${mac} as ${hostname} in ${file}\n`);
+      const where = await editInventory(file, (text, f) => adoptNode(text, spec, (m) => seen.has(m), f));
+      process.stdout.write(`adopted ${mac} as ${hostname} in ${where}\n`);
       return 0;
     }
     case 'add': {
       const port = switchPortOption(values, 'add');
       if (!mac && !port) throw new DisklessError('DL_INVALID', 'node add: --mac MAC (or --circuit-id ID for a node known by its switch port) is required');
       const spec: NodeSpec = { ...(mac ? { mac } : {}), ...(port ? { switchPort: port } : {}), ...(changesFrom(values, NODE_KEYS) as Record<string, string>) };
-      await editConfigFile(file, (text) => addNode(text, spec, file));
+      const where = await editInventory(file, (text, f) => addNode(text, spec, f));
       const name = mac ?? `host:${spec.hostname ?? ''}`;
-      process.stdout.write(`added node ${name} to ${file}\n`);
+      process.stdout.write(`added node ${name} to ${where}\n`);
       return 0;
     }
     case 'set': {
@@ -140,14 +140,14 @@ export async function nodeCommand(argv: string[]): Promise<number> {
         changes.switchPort = null;
       }
       if (Object.keys(changes).length === 0) throw new DisklessError('DL_INVALID', 'node set: nothing to change (give --hostname, --address, --profile, --cmdline, --loader, --mac, --circuit-id or --unset)');
-      await editConfigFile(file, (text) => setNode(text, mac, changes, file));
-      process.stdout.write(`updated node ${mac} in ${file}\n`);
+      const where = await editInventory(file, (text, f) => setNode(text, mac, changes, f));
+      process.stdout.write(`updated node ${mac} in ${where}\n`);
       return 0;
     }
     case 'rm': {
       if (!mac) throw new DisklessError('DL_INVALID', 'node rm: the node is required (its MAC, or host:NAME for a node known by its switch port)');
-      await editConfigFile(file, (text) => removeNode(text, mac, file));
-      process.stdout.write(`removed node ${mac} from ${file}\n`);
+      const where = await editInventory(file, (text, f) => removeNode(text, mac, f));
+      process.stdout.write(`removed node ${mac} from ${where}\n`);
       return 0;
     }
     default:
@@ -167,7 +167,7 @@ export async function profileCommand(argv: string[]): Promise<number> {
   const name = positionals[0];
   switch (sub) {
     case 'list': {
-      const c = loadConfigFrom(file);
+      const c = await servedConfig(file);
       for (const p of c.profiles.values()) {
         process.stdout.write(`${p.name.padEnd(14)} ${p.loader.padEnd(9)} ${p.root ? `root=${p.root.mode}` : 'no root'}  kernel ${p.kernel}\n`);
       }
@@ -177,14 +177,14 @@ export async function profileCommand(argv: string[]): Promise<number> {
     case 'set': {
       if (!name) throw new DisklessError('DL_INVALID', `profile ${sub}: the profile NAME is required`);
       const changes = changesFrom(values, PROFILE_KEYS) as ProfileChanges;
-      await editConfigFile(file, (text) => (sub === 'add' ? addProfile(text, name, changes as Parameters<typeof addProfile>[2], file) : setProfile(text, name, changes, file)));
-      process.stdout.write(`${sub === 'add' ? 'added' : 'updated'} profile ${name} in ${file}\n`);
+      const where = await editInventory(file, (text, f) => (sub === 'add' ? addProfile(text, name, changes as Parameters<typeof addProfile>[2], f) : setProfile(text, name, changes, f)));
+      process.stdout.write(`${sub === 'add' ? 'added' : 'updated'} profile ${name} in ${where}\n`);
       return 0;
     }
     case 'rm': {
       if (!name) throw new DisklessError('DL_INVALID', 'profile rm: the profile NAME is required');
-      await editConfigFile(file, (text) => removeProfile(text, name, file));
-      process.stdout.write(`removed profile ${name} from ${file}\n`);
+      const where = await editInventory(file, (text, f) => removeProfile(text, name, f));
+      process.stdout.write(`removed profile ${name} from ${where}\n`);
       return 0;
     }
     default:

@@ -5,6 +5,7 @@ import { serveCommand } from './serve.js';
 import { labCommand } from './lab.js';
 import { initrdCommand } from './initrd.js';
 import { nodeCommand, profileCommand } from './inventory.js';
+import { inventoryCommand } from './inventory-db.js';
 import { imageCommand } from './image.js';
 import { secretsCommand } from './secrets.js';
 import { statusCommand } from './status.js';
@@ -32,6 +33,7 @@ Commands:
   node add|set|rm|list    edit the nodes of the config (comments kept, atomic, validated)
   node discovered|adopt   list machines not in the config that tried to boot; add one as a node
   profile add|set|rm|list edit the profiles of the config
+  inventory export|import move the inventory between YAML and the state database (postgres)
   power on|off|cycle|status NODE...|--profile P|--all
                           drive the nodes' BMCs over IPMI, a few at once, one result line each
   console NODE            the node's serial console through its BMC (IPMI Serial-over-LAN)
@@ -76,6 +78,8 @@ export async function main(argv: string[]): Promise<number> {
       return nodeCommand(rest);
     case 'profile':
       return profileCommand(rest);
+    case 'inventory':
+      return inventoryCommand(rest);
     case 'secrets':
       return secretsCommand(rest);
     case 'power':

@@ -12,6 +12,11 @@ export interface ConfigWatcherOptions {
   debounceMs?: number;
   /** Called with each new config once it is swapped in. */
   onChange?: (config: DisklessConfig) => void;
+  /**
+   * The config text to serve from the file's text: the state database's inventory in place of
+   * the file's own (the file's other settings kept). Default: the file as it is.
+   */
+  compose?: (fileText: string) => string;
 }
 
 /**
@@ -25,6 +30,7 @@ export class ConfigWatcher {
   readonly #log: Logger;
   readonly #debounceMs: number;
   readonly #onChange: ((config: DisklessConfig) => void) | undefined;
+  readonly #compose: (fileText: string) => string;
   #current: DisklessConfig;
   #watchers: FSWatcher[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -38,6 +44,7 @@ export class ConfigWatcher {
     this.#log = (options.logger ?? nullLogger).child({ service: 'config' });
     this.#debounceMs = options.debounceMs ?? 300;
     this.#onChange = options.onChange;
+    this.#compose = options.compose ?? ((t) => t);
   }
 
   get current(): DisklessConfig {
@@ -50,7 +57,10 @@ export class ConfigWatcher {
    */
   start(): void {
     if (this.#watchers.length) return;
-    this.#lastText = readText(this.#started.file);
+    if (this.#lastText === undefined) {
+      const t = readText(this.#started.file);
+      this.#lastText = t === undefined ? undefined : this.#compose(t);
+    }
     const targets = new Map<string, Set<string>>();
     for (const f of new Set([this.#started.file, realpathOr(this.#started.file)])) {
       const names = targets.get(dirname(f)) ?? new Set<string>();
@@ -85,7 +95,7 @@ export class ConfigWatcher {
     let text: string | undefined;
     let next: DisklessConfig;
     try {
-      text = readFileSync(file, 'utf8');
+      text = this.#compose(readFileSync(file, 'utf8'));
       if (text === this.#lastText || text === this.#lastFailedText) return false;
       next = parseConfig(text, file);
     } catch (e) {

@@ -219,3 +219,60 @@ test('proven reports: a boot is keyed by its first proof of a key redeemed in it
   assert.equal(early.phase, 'failed');
   assert.equal(early.boot?.keyedAt, undefined);
 });
+
+/** `events` marked as recorded by `server` (what a shared database's events carry). */
+function by(server: string, events: readonly BootEvent[]): BootEvent[] {
+  return events.map((e) => ({ ...e, fields: { ...e.fields, server } }));
+}
+
+/** `events` applied in this arrival order (renumbered as a store would), the final state. */
+function arrive(events: readonly BootEvent[]): NodeState {
+  const states = new NodeStates();
+  events.forEach((e, i) => states.apply({ ...e, seq: i + 1 }));
+  const s = states.get(MAC);
+  assert.ok(s);
+  return s;
+}
+
+const withoutSeq = (s: NodeState) => JSON.parse(JSON.stringify(s, (k, v: unknown) => (k === 'seq' || k === 'startSeq' ? undefined : v))) as unknown;
+
+test("a peer's events arriving late take their place by their own time: the node's state does not move back", () => {
+  const all = by('10.77.0.1', successfulBoot().events);
+  const inOrder = arrive(all);
+  assert.equal(inOrder.phase, 'booted');
+  assert.equal(inOrder.bootCount, 1);
+
+  // iPXE's DHCP exchange (a boot-file OFFER and ACK) was answered by server B, whose events
+  // reach this server after the node already reported booted through A.
+  const ipxe = all.findIndex((e) => e.kind === 'dhcp' && e.name === 'discover' && e.time > T0 + 100);
+  const late = by('10.77.0.2', all.slice(ipxe, ipxe + 4));
+  const lateDhcp = arrive([...all.slice(0, ipxe), ...all.slice(ipxe + 4), ...late]);
+  assert.equal(lateDhcp.phase, 'booted', 'a late boot-file ACK starts no new boot');
+  assert.equal(lateDhcp.bootCount, 1);
+  assert.deepEqual(withoutSeq(lateDhcp), withoutSeq(arrive([...all.slice(0, ipxe), ...late, ...all.slice(ipxe + 4)])));
+
+  // A stage report B took arrives after later ones A took: the same boot, every step in it.
+  const network = all.findIndex((e) => e.kind === 'stage' && e.name === 'network');
+  const root = all.findIndex((e) => e.kind === 'stage' && e.name === 'root');
+  const lateReport = [...all.slice(0, network), ...all.slice(network + 1, root + 1), ...by('10.77.0.2', [all[network]!])];
+  const s = arrive(lateReport);
+  assert.equal(s.phase, 'initramfs');
+  assert.equal(s.stage, 'overlay', 'the stage after root is running, not the one after network');
+  assert.deepEqual(s.boot?.stages.map((st) => st.name), ['network', 'fetched', 'verified', 'root']);
+});
+
+test("one server's own events keep their arrival order (a clock set back), and a peer's event older than the whole window changes nothing", () => {
+  const all = by('10.77.0.1', successfulBoot().events);
+  const booted = all[all.length - 1]!;
+  // The booted report stamped earlier than the events before it (the clock was stepped back).
+  const stepped = arrive([...all.slice(0, -1), { ...booted, time: T0 + 100 }]);
+  assert.equal(stepped.phase, 'booted');
+
+  // A peer's boot-file OFFER from the firmware's exchange, after more than a window of newer events.
+  const offer = by('10.77.0.2', [all.find((e) => e.kind === 'dhcp' && e.name === 'offer')!])[0]!;
+  const renewals = by('10.77.0.1', new BootScript().at(20_000).renew().renew().renew().renew().renew().renew().renew().renew().renew().events);
+  assert.ok(renewals.length > 16);
+  const s = arrive([...all, ...renewals, offer]);
+  assert.equal(s.phase, 'booted');
+  assert.equal(s.bootCount, 1);
+});

@@ -310,6 +310,40 @@ export interface NodeStatesOptions {
 export const DEFAULT_MAX_UNLISTED_STATES = 10_000;
 
 /**
+ * Each machine's latest events kept for reordering (references to the store's objects): a
+ * peer's event that arrives late takes its place among these by its own time. Peers' events
+ * arrive within milliseconds on a LAN, and within a few events of their place after a
+ * database outage of a booting node; an event older than all of them changes no state.
+ */
+export const REORDER_WINDOW = 16;
+
+/** The latest events of one machine, in the order they apply, and the state before the first. */
+interface Recent {
+  base: NodeState | undefined;
+  events: BootEvent[];
+}
+
+/**
+ * Where `e` goes among `events` (applied in this order): after every event at or before its
+ * time, and after every event of its own server, whose own order is its arrival order (one
+ * server's events may carry times a clock step set back). Events without a server (one
+ * server, files) are never reordered. `events.length` when it comes last.
+ */
+function placeOf(events: readonly BootEvent[], e: BootEvent): number {
+  const server = e.fields.server;
+  if (server === undefined) return events.length;
+  let at = 0;
+  for (let i = events.length - 1; i >= 0; i--) {
+    const o = events[i]!;
+    if (o.time <= e.time || o.fields.server === server || o.fields.server === undefined) {
+      at = i + 1;
+      break;
+    }
+  }
+  return at;
+}
+
+/**
  * Every machine's state, kept current by `apply`. Inventory nodes are never dropped; any
  * other machine is, once more than `maxUnlisted` are known, starting with the one whose last
  * event is oldest, so a flood of made-up MACs cannot grow memory without bound.
@@ -320,6 +354,7 @@ export class NodeStates {
   readonly #unlisted = new Map<string, NodeState>();
   readonly #isListed: (mac: string) => boolean;
   readonly #maxUnlisted: number;
+  readonly #recent = new Map<string, Recent>();
   #evicted = 0;
 
   constructor(opts: NodeStatesOptions = {}) {
@@ -327,10 +362,41 @@ export class NodeStates {
     this.#maxUnlisted = Math.max(1, opts.maxUnlisted ?? DEFAULT_MAX_UNLISTED_STATES);
   }
 
+  /**
+   * Takes in one event. Events apply in the order of their own time across servers: one from
+   * another server that arrives after events younger than it (a peer's events travel through
+   * the database) is put in its place among the machine's latest REORDER_WINDOW events and
+   * those are applied again from there, so a late DHCP reply or stage report never moves a
+   * node's state back (a late boot-file OFFER starting a new boot after `booted`, say).
+   */
   apply(e: BootEvent): BootTransition {
     if (!e.mac) return { started: false, booted: false };
     const prev = this.get(e.mac);
-    const next = reduceNode(prev, e);
+    if (e.fields.server === undefined) {
+      // One server (no shared database): events arrive in their order; nothing is kept for reordering.
+      this.#recent.delete(e.mac);
+      const next = reduceNode(prev, e);
+      if (next) this.#put(e.mac, next);
+      return bootTransition(prev, next);
+    }
+    let recent = this.#recent.get(e.mac);
+    if (!recent) {
+      recent = { base: prev, events: [] };
+      this.#recent.set(e.mac, recent);
+    }
+    const at = placeOf(recent.events, e);
+    let next: NodeState | undefined;
+    if (at === recent.events.length) {
+      next = reduceNode(prev, e);
+      recent.events.push(e);
+    } else if (at === 0 && recent.events.length >= REORDER_WINDOW) {
+      // Older than everything kept: its place is no longer known; the store still has it.
+      return { started: false, booted: false };
+    } else {
+      recent.events.splice(at, 0, e);
+      next = recent.events.reduce<NodeState | undefined>((s, ev) => reduceNode(s, ev), recent.base);
+    }
+    while (recent.events.length > REORDER_WINDOW) recent.base = reduceNode(recent.base, recent.events.shift()!);
     if (next) this.#put(e.mac, next);
     return bootTransition(prev, next);
   }
@@ -363,6 +429,7 @@ export class NodeStates {
     for (const oldest of this.#unlisted.keys()) {
       if (this.#unlisted.size <= this.#maxUnlisted) break;
       this.#unlisted.delete(oldest);
+      this.#recent.delete(oldest);
       this.#evicted += 1;
     }
   }

@@ -49,6 +49,8 @@ interface RowChange {
   expiresAt?: number;
   hostname?: string | null;
   server?: string;
+  /** The inventory node the client was taken for (nodeKey); absent or null when none. */
+  node?: string | null;
 }
 
 interface CachedLease extends Lease {
@@ -111,12 +113,12 @@ export class PgLeaseTable implements LeaseTable {
 
   /** Reads the whole table again (at open, and after notifications may have been missed). */
   async reload(): Promise<void> {
-    const rows = await this.#db.query<{ ip: string; mac: string; state: LeaseState; expires_at: string; hostname: string | null; server: string; revision: string }>(
-      'SELECT ip, mac, state, expires_at, hostname, server, revision FROM dhcp_leases');
+    const rows = await this.#db.query<{ ip: string; mac: string; state: LeaseState; expires_at: string; hostname: string | null; server: string; revision: string; node: string | null }>(
+      'SELECT ip, mac, state, expires_at, hostname, server, revision, node FROM dhcp_leases');
     const seen = new Set<string>();
     for (const r of rows) {
       seen.add(r.ip);
-      this.#apply({ ip: r.ip, mac: r.mac, state: r.state, expiresAt: Number(r.expires_at), hostname: r.hostname, server: r.server, revision: Number(r.revision) });
+      this.#apply({ ip: r.ip, mac: r.mac, state: r.state, expiresAt: Number(r.expires_at), hostname: r.hostname, server: r.server, revision: Number(r.revision), node: r.node });
     }
     for (const ip of [...this.#byIp.keys()]) if (!seen.has(ip)) this.#delete(ip);
   }
@@ -130,10 +132,10 @@ export class PgLeaseTable implements LeaseTable {
     return this.#byIp.get(ip);
   }
 
-  isAvailable(ip: string, mac: string): boolean {
+  isAvailable(ip: string, mac: string, node?: string): boolean {
     const lease = this.#byIp.get(ip);
     if (!lease || lease.expiresAt <= this.#now()) return true;
-    return lease.state !== 'declined' && lease.mac === mac;
+    return lease.state !== 'declined' && (lease.mac === mac || (node !== undefined && lease.node === node));
   }
 
   isHeldBy(ip: string, mac: string): boolean {
@@ -174,6 +176,7 @@ export class PgLeaseTable implements LeaseTable {
       arg.expiresAt = now + action.leaseSec * 1000;
       if (action.hostname !== undefined) arg.hostname = action.hostname;
     }
+    if ((action.kind === 'offer' || action.kind === 'bind') && action.node !== undefined) arg.node = action.node;
     const durable = this.#enqueue(arg).then((result) => {
       for (const row of result.rows) this.#apply(row);
       // Only a claim can lose to another client; a release or decline the row no longer
@@ -310,6 +313,7 @@ export class PgLeaseTable implements LeaseTable {
     }
     const lease: CachedLease = { ip: row.ip, mac: row.mac!, state: row.state!, expiresAt: Number(row.expiresAt), server: row.server ?? '' };
     if (typeof row.hostname === 'string') lease.hostname = row.hostname;
+    if (typeof row.node === 'string') lease.node = row.node;
     this.#delete(row.ip);
     this.#byIp.set(row.ip, lease);
     if (lease.state !== 'declined') {

@@ -308,6 +308,163 @@ CREATE TABLE version_pins (
 );
 `,
   },
+  {
+    version: 9,
+    description: "every image's versions and published pointer, and which boot servers hold a copy of each version",
+    sql: `
+-- Each stored version (its manifest as the store wrote it: sizes and SHA-256 of every file).
+CREATE TABLE image_versions (
+  name text NOT NULL,
+  version text NOT NULL,
+  manifest jsonb NOT NULL,
+  -- The manifest's creation time (ISO 8601), which orders an image's versions.
+  created text NOT NULL,
+  PRIMARY KEY (name, version)
+);
+-- The version new boots of an image get; previous is newest first (where rollback goes).
+CREATE TABLE image_pointers (
+  name text PRIMARY KEY,
+  version text NOT NULL,
+  previous text[] NOT NULL DEFAULT '{}',
+  published_at text NOT NULL,
+  FOREIGN KEY (name, version) REFERENCES image_versions (name, version)
+);
+-- Which server (its server.address) holds a copy of which version, or why it could not fetch one.
+CREATE TABLE image_copies (
+  server text NOT NULL,
+  name text NOT NULL,
+  version text NOT NULL,
+  ok boolean NOT NULL,
+  error text,
+  at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (server, name, version)
+);
+`,
+  },
+  {
+    version: 10,
+    description: 'DHCP leases keep the inventory node their client was taken for',
+    sql: `
+-- The node's identity key (its MAC, or host:NAME for a node known by its switch port): a
+-- reservation follows the node onto a new mainboard while the old machine's lease runs, on
+-- every server as on one.
+ALTER TABLE dhcp_leases ADD COLUMN node text;
+
+CREATE OR REPLACE FUNCTION diskless_lease_row(l dhcp_leases) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('ip', l.ip, 'mac', l.mac, 'state', l.state, 'expiresAt', l.expires_at,
+    'hostname', l.hostname, 'server', l.server, 'revision', l.revision, 'node', l.node)
+$$;
+
+-- As in step 1, but a node's new machine may take its old machine's unexpired entry, and the
+-- node key is stored with each offer and binding.
+CREATE OR REPLACE FUNCTION diskless_lease_apply(a jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  kind text := a->>'kind';
+  p_mac text := a->>'mac';
+  p_ip text := a->>'ip';
+  p_now bigint := (a->>'now')::bigint;
+  p_server text := a->>'server';
+  p_node text := a->>'node';
+  cur dhcp_leases;
+  other dhcp_leases;
+  changed jsonb := '[]'::jsonb;
+  r dhcp_leases;
+  rev bigint;
+BEGIN
+  IF kind = 'cancel-offer' THEN
+    -- Only this server's own offer of another address: the one the client selected (from
+    -- another server; the same row if both offered it) is that server's to bind.
+    FOR r IN DELETE FROM dhcp_leases WHERE mac = p_mac AND state = 'offered' AND server = p_server
+        AND ip IS DISTINCT FROM p_ip RETURNING * LOOP
+      changed := changed || jsonb_build_object('ip', r.ip, 'deleted', true, 'revision', nextval('dhcp_lease_revision'));
+    END LOOP;
+  ELSE
+    SELECT * INTO cur FROM dhcp_leases WHERE ip = p_ip FOR UPDATE;
+    IF kind IN ('offer', 'bind') THEN
+      -- Another client's unexpired offer, lease or decline: not ours to give. An entry of the
+      -- same inventory node (another machine on its switch port: a replaced mainboard) is not
+      -- another client's.
+      IF FOUND AND cur.expires_at > p_now AND ((cur.mac <> p_mac AND (p_node IS NULL OR cur.node IS DISTINCT FROM p_node OR cur.state = 'declined'))
+          OR (kind = 'offer' AND cur.state = 'declined')) THEN
+        RETURN jsonb_build_object('ok', false, 'rows', jsonb_build_array(diskless_lease_row(cur)));
+      END IF;
+      -- A client rebooting with a still-valid lease DISCOVERs again: it stays bound.
+      IF kind = 'offer' AND FOUND AND cur.mac = p_mac AND cur.state = 'bound' AND cur.expires_at > p_now THEN
+        RETURN jsonb_build_object('ok', true, 'rows', jsonb_build_array(diskless_lease_row(cur)));
+      END IF;
+      -- An offer never moves a client away from its valid binding, nor from another server's
+      -- offer still standing (the client may be REQUESTing it right now, and the address would
+      -- be free for a third client meanwhile): the server learns that address and offers it too.
+      IF kind = 'offer' THEN
+        SELECT * INTO other FROM dhcp_leases WHERE mac = p_mac AND expires_at > p_now AND ip <> p_ip
+          AND (state = 'bound' OR (state = 'offered' AND server <> p_server));
+        IF FOUND THEN
+          RETURN jsonb_build_object('ok', false, 'rows', jsonb_build_array(diskless_lease_row(other)));
+        END IF;
+      END IF;
+      BEGIN
+        FOR r IN DELETE FROM dhcp_leases WHERE mac = p_mac AND state <> 'declined' AND ip <> p_ip RETURNING * LOOP
+          changed := changed || jsonb_build_object('ip', r.ip, 'deleted', true, 'revision', nextval('dhcp_lease_revision'));
+        END LOOP;
+        INSERT INTO dhcp_leases AS l (ip, mac, state, expires_at, hostname, server, node)
+          VALUES (p_ip, p_mac, CASE WHEN kind = 'offer' THEN 'offered' ELSE 'bound' END, (a->>'expiresAt')::bigint, a->>'hostname', p_server, p_node)
+          ON CONFLICT (ip) DO UPDATE SET mac = EXCLUDED.mac, state = EXCLUDED.state, expires_at = EXCLUDED.expires_at,
+            hostname = EXCLUDED.hostname, server = EXCLUDED.server, node = EXCLUDED.node, revision = nextval('dhcp_lease_revision')
+          RETURNING * INTO r;
+      EXCEPTION WHEN unique_violation THEN
+        -- Another server gave this client (or this address) an entry in the same instant.
+        SELECT * INTO other FROM dhcp_leases WHERE ip = p_ip;
+        RETURN jsonb_build_object('ok', false, 'rows', CASE WHEN FOUND THEN jsonb_build_array(diskless_lease_row(other)) ELSE '[]'::jsonb END);
+      END;
+      changed := changed || diskless_lease_row(r);
+    ELSIF kind = 'release' THEN
+      IF FOUND AND cur.mac = p_mac AND cur.state <> 'declined' THEN
+        UPDATE dhcp_leases SET state = 'bound', expires_at = LEAST(expires_at, p_now), revision = nextval('dhcp_lease_revision')
+          WHERE ip = p_ip RETURNING * INTO r;
+        changed := changed || diskless_lease_row(r);
+      END IF;
+    ELSIF kind = 'decline' THEN
+      -- Only the client the address is offered or bound to may decline it.
+      IF FOUND AND cur.mac = p_mac AND cur.state <> 'declined' AND cur.expires_at > p_now THEN
+        UPDATE dhcp_leases SET state = 'declined', expires_at = (a->>'expiresAt')::bigint, hostname = NULL,
+          server = p_server, node = NULL, revision = nextval('dhcp_lease_revision')
+          WHERE ip = p_ip RETURNING * INTO r;
+        changed := changed || diskless_lease_row(r);
+        -- Declines held at once are capped, oldest (soonest to expire) dropped first.
+        FOR r IN DELETE FROM dhcp_leases WHERE ip IN (
+            SELECT ip FROM dhcp_leases WHERE state = 'declined'
+            ORDER BY (expires_at > p_now) DESC, expires_at DESC OFFSET (a->>'maxDeclined')::int) RETURNING * LOOP
+          changed := changed || jsonb_build_object('ip', r.ip, 'deleted', true, 'revision', nextval('dhcp_lease_revision'));
+        END LOOP;
+      ELSE
+        RETURN jsonb_build_object('ok', false, 'rows', CASE WHEN FOUND THEN jsonb_build_array(diskless_lease_row(cur)) ELSE '[]'::jsonb END);
+      END IF;
+    ELSE
+      RAISE EXCEPTION 'unknown lease action %', kind;
+    END IF;
+  END IF;
+  IF jsonb_array_length(changed) > 0 THEN
+    PERFORM pg_notify('diskless_leases', changed::text);
+  END IF;
+  RETURN jsonb_build_object('ok', true, 'rows', changed);
+END
+$$;
+`,
+  },
+  {
+    version: 11,
+    description: 'the inventory (nodes, profiles, default_profile) shared by every boot server',
+    sql: `
+-- The inventory keys of the config as YAML text (comments kept): every server serves it in
+-- place of those keys of its own config file. One row; each change announced on diskless_inventory.
+CREATE TABLE inventory (
+  id int PRIMARY KEY CHECK (id = 1),
+  yaml text NOT NULL,
+  revision bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];
 
 /** The newest schema this server knows. */

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDir, fsyncFile, isAtomicTempOf } from '../../files/atomic-write.js';
+import { fsyncDir, fsyncFile, isAtomicTempOf, writeFileAtomic } from '../../files/atomic-write.js';
 import { sha256File } from '../../files/digest-cache.js';
 import { isCode } from '../../files/error-code.js';
 import { acquireLock } from '../../files/lock-file.js';
@@ -10,6 +10,7 @@ import { DisklessError } from '../../errors/diskless-error.js';
 import { readStateFile, StateFileError, writeStateFile, type StateFileFormat } from '../../files/state-file.js';
 import { unsquashTree } from '../squashfs.js';
 import type { RootMode } from '../../config/types.js';
+import type { CopyOutcome, ImageCatalog, ObjectSource } from './image-catalog.js';
 
 export const ROOT_SQFS = 'root.sqfs';
 export const KERNEL = 'vmlinuz';
@@ -123,6 +124,16 @@ export interface GcOptions {
 export interface ImageStoreOptions {
   root: string;
   clock?: () => Date;
+  /**
+   * The pointers and version lists shared by every boot server (the state database): the
+   * store's own published files are then not used, and this directory holds this server's
+   * copies of the listed versions.
+   */
+  catalog?: ImageCatalog;
+  /** The live peers a listed version this store lacks is fetched from, in order (with a catalog). */
+  peers?: () => readonly ObjectSource[];
+  /** Told of each fetch from a peer (the server logs them). */
+  onFetch?: (e: { name: string; version: string; from?: string; ok: boolean; error?: string; bytes?: number }) => void;
 }
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -207,10 +218,20 @@ export class ImageStore {
   readonly #clock: () => Date;
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #unpacking = new Map<string, Promise<string>>();
+  readonly #fetching = new Map<string, Promise<Manifest>>();
+  readonly #catalog: ImageCatalog | undefined;
+  readonly #peers: (() => readonly ObjectSource[]) | undefined;
+  readonly #onFetch: NonNullable<ImageStoreOptions['onFetch']>;
+  /** sha256 → a stored file holding it; the manifests of versions not indexed yet are read on a miss. */
+  readonly #objects = new Map<string, string>();
+  readonly #indexed = new Set<string>();
 
   constructor(opts: ImageStoreOptions) {
     this.root = opts.root;
     this.#clock = opts.clock ?? (() => new Date());
+    this.#catalog = opts.catalog;
+    this.#peers = opts.peers;
+    this.#onFetch = opts.onFetch ?? (() => {});
   }
 
   paths(name: string, version: string): VersionPaths {
@@ -244,7 +265,7 @@ export class ImageStore {
     const p = (async () => {
       if (await exists(dir)) return dir;
       const { rootSqfs } = this.paths(name, version);
-      await this.#readManifest(name, version);
+      await this.#localManifest(name, version);
       await mkdir(this.treesDir(name), { recursive: true });
       const tmp = join(this.treesDir(name), `.unpack-${version}-${randomBytes(4).toString('hex')}`);
       try {
@@ -286,7 +307,7 @@ export class ImageStore {
         }
         const version = files[ROOT_SQFS].sha256.slice(0, 16);
         const target = join(versionsDir, version);
-        if (await exists(target)) return await this.#sameVersion(name, version, files, input.kernelVersion);
+        if (await exists(target)) return await this.#listed(await this.#sameVersion(name, version, files, input.kernelVersion));
         const manifest: Manifest = {
           name,
           version,
@@ -305,12 +326,12 @@ export class ImageStore {
           await rename(tmp, target);
         } catch (e) {
           // Another process stored the same squashfs first: content addressing makes that ours too.
-          if (isCode(e, 'ENOTEMPTY') || isCode(e, 'EEXIST')) return await this.#sameVersion(name, version, files, input.kernelVersion);
+          if (isCode(e, 'ENOTEMPTY') || isCode(e, 'EEXIST')) return await this.#listed(await this.#sameVersion(name, version, files, input.kernelVersion));
           throw e;
         }
         renamed = true;
         await fsyncDir(versionsDir);
-        return manifest;
+        return await this.#listed(manifest);
       } finally {
         if (!renamed) {
           await rm(tmp, { recursive: true, force: true });
@@ -324,6 +345,12 @@ export class ImageStore {
   }
 
   async list(): Promise<ImageSummary[]> {
+    if (this.#catalog) return this.#catalog.summaries();
+    return this.#localList();
+  }
+
+  /** The versions in this directory, with the local pointers. */
+  async #localList(): Promise<ImageSummary[]> {
     let entries: string[];
     try {
       entries = await readdir(this.root);
@@ -347,13 +374,21 @@ export class ImageStore {
       if (!pointer) throw new StoreError('DL_STORE_NOT_FOUND', `Image ${name} has no published version`);
       v = pointer.version;
     } else v = validateVersion(version);
-    const manifest = await this.#readManifest(name, v);
+    const manifest = await this.#localManifest(name, v);
     return { name, version: v, paths: this.paths(name, v), manifest, published: pointer?.version === v };
   }
 
   async publish(name: string, version: string): Promise<PublishedPointer> {
     validateName(name);
     validateVersion(version);
+    if (this.#catalog) {
+      // A version this server holds is listed first (it may predate the shared list); one it
+      // lacks must be listed already: the servers that lack it fetch it from one that has it.
+      const local = await this.#readManifest(name, version).catch((e: unknown) => (e instanceof StoreError && e.code === 'DL_STORE_NOT_FOUND' ? undefined : Promise.reject(e)));
+      if (local) await this.#listed(local);
+      else if (!(await this.#catalog.manifest(name, version))) throw new StoreError('DL_STORE_NOT_FOUND', `Image ${name} has no version ${version}`);
+      return this.#catalog.publish(name, version, this.#clock());
+    }
     return this.#locked(name, async () => {
       await this.#readManifest(name, version);
       const cur = await this.#readPointer(name);
@@ -367,6 +402,7 @@ export class ImageStore {
 
   async rollback(name: string): Promise<PublishedPointer> {
     validateName(name);
+    if (this.#catalog) return this.#catalog.rollback(name, this.#clock());
     return this.#locked(name, async () => {
       const cur = await this.#readPointer(name);
       if (!cur) throw new StoreError('DL_STORE', `Image ${name} has no published version to roll back from`);
@@ -384,7 +420,7 @@ export class ImageStore {
     validateName(name);
     const pointer = await this.#readPointer(name);
     if (!pointer) throw new StoreError('DL_STORE_NOT_FOUND', `Image ${name} has no published version`);
-    const manifest = await this.#readManifest(name, pointer.version);
+    const manifest = await this.#localManifest(name, pointer.version);
     return { name, version: pointer.version, paths: this.paths(name, pointer.version), manifest };
   }
 
@@ -410,7 +446,7 @@ export class ImageStore {
   async collectGarbage(inUse: InUse, opts: GcOptions = {}): Promise<Array<{ name: string; version: string }>> {
     const keep = opts.keepPrevious ?? 2;
     const removed: Array<{ name: string; version: string }> = [];
-    for (const { name } of await this.list()) {
+    for (const { name } of await this.#localList()) {
       await this.#locked(name, async () => {
         await this.#cleanTemps(name);
         let pointer = await this.#readPointer(name);
@@ -430,7 +466,10 @@ export class ImageStore {
 
   async #delete(name: string, version: string, pointer: PublishedPointer | null): Promise<PublishedPointer | null> {
     // The pointer is fixed first so rollback never targets a version that is half deleted.
-    if (pointer?.previous.includes(version)) {
+    if (this.#catalog) {
+      await this.#catalog.removeVersion(name, version);
+      pointer = await this.#catalog.pointer(name);
+    } else if (pointer?.previous.includes(version)) {
       pointer = { ...pointer, previous: pointer.previous.filter((p) => p !== version) };
       await this.#writePointer(name, pointer);
     }
@@ -476,6 +515,167 @@ export class ImageStore {
     }
   }
 
+  /**
+   * NAME@VERSION's manifest, its files in this directory: with a shared catalog, a listed
+   * version this server lacks is fetched from a peer first (calls for one version share one
+   * fetch), so nothing names a version this server cannot serve.
+   */
+  async #localManifest(name: string, version: string): Promise<Manifest> {
+    try {
+      return await this.#readManifest(name, version);
+    } catch (e) {
+      if (!this.#catalog || !(e instanceof StoreError) || e.code !== 'DL_STORE_NOT_FOUND') throw e;
+    }
+    return this.ensureLocal(name, version);
+  }
+
+  /**
+   * Makes sure this server holds NAME@VERSION, a version of the shared catalog: when it lacks
+   * it, each live peer is asked in turn for its files by content hash. The outcome is recorded
+   * in the catalog (`image publish` waits on it).
+   */
+  ensureLocal(name: string, version: string): Promise<Manifest> {
+    validateName(name);
+    validateVersion(version);
+    const key = `${name}@${version}`;
+    const running = this.#fetching.get(key);
+    if (running) return running;
+    const p = this.#fetch(name, version);
+    this.#fetching.set(key, p);
+    void p.finally(() => this.#fetching.delete(key)).catch(() => {});
+    return p;
+  }
+
+  async #fetch(name: string, version: string): Promise<Manifest> {
+    const local = await this.#readManifest(name, version).catch((e: unknown) => (e instanceof StoreError && e.code === 'DL_STORE_NOT_FOUND' ? undefined : Promise.reject(e)));
+    if (local) return local;
+    const catalog = this.#catalog;
+    const manifest = await catalog?.manifest(name, version);
+    if (!catalog || !manifest) throw new StoreError('DL_STORE_NOT_FOUND', `Image ${name} has no version ${version}`);
+    // A command-line store does not fetch: the servers fetch what they serve.
+    if (!this.#peers) throw new StoreError('DL_STORE_NOT_FOUND', `Image ${name}@${version} is listed in the state database but this server holds no copy (a running server fetches it from a peer when it serves it)`);
+    const peers = this.#peers();
+    const failures: string[] = [];
+    for (const peer of peers) {
+      try {
+        const got = await this.adoptVersion(manifest, async (file, entry) => {
+          const body = await peer.fetch(entry.sha256);
+          if (body === undefined) throw new PeerMissing(`${peer.name} has no copy`);
+          return body;
+        });
+        this.#onFetch({ name, version, from: peer.name, ok: true, bytes: Object.values(manifest.files).reduce((n, f) => n + f.size, 0) });
+        await catalog.recordCopy(name, version, { ok: true }).catch(() => {});
+        return got;
+      } catch (e) {
+        failures.push(`${peer.name}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    const error = peers.length === 0 ? 'no live peer to fetch it from' : failures.join('; ');
+    this.#onFetch({ name, version, ok: false, error });
+    await catalog.recordCopy(name, version, { ok: false, error }).catch(() => {});
+    throw new StoreError('DL_STORE', `Cannot serve ${name}@${version}: this server has no copy and could not fetch one (${error})`);
+  }
+
+  /**
+   * Stores a version whose files come from elsewhere (a peer) under the manifest that names
+   * them: each file is checked against the manifest's size and SHA-256 while it streams and
+   * written with the atomic-write helper, all into a temp directory renamed into place only when
+   * every file matched. A transfer that differs in one byte stores nothing.
+   */
+  async adoptVersion(manifest: Manifest, source: (file: StoredFile, entry: FileEntry) => Promise<AsyncIterable<Uint8Array>>): Promise<Manifest> {
+    const name = validateName(manifest.name);
+    const version = validateVersion(manifest.version);
+    if (manifest.files[ROOT_SQFS].sha256.slice(0, 16) !== version || manifest.sha256 !== manifest.files[ROOT_SQFS].sha256) {
+      throw new StoreError('DL_STORE', `Manifest of ${name}@${version} does not match its root's hash`);
+    }
+    return this.#locked(name, async () => {
+      const imageDir = join(this.root, name);
+      const versionsDir = join(imageDir, 'versions');
+      const target = join(versionsDir, version);
+      if (await exists(target)) return this.#readManifest(name, version);
+      await mkdir(versionsDir, { recursive: true });
+      const tmp = join(imageDir, `.add-${randomBytes(6).toString('hex')}`);
+      let renamed = false;
+      try {
+        await mkdir(tmp);
+        for (const file of [ROOT_SQFS, KERNEL, INITRD] as const) {
+          const entry = manifest.files[file];
+          await writeFileAtomic(join(tmp, file), verified(await source(file, entry), file, entry), { mode: 0o444 });
+        }
+        await writeStateFile(join(tmp, MANIFEST), MANIFEST_FILE, manifest);
+        await fsyncDir(tmp);
+        try {
+          await rename(tmp, target);
+        } catch (e) {
+          if (isCode(e, 'ENOTEMPTY') || isCode(e, 'EEXIST')) return await this.#readManifest(name, version);
+          throw e;
+        }
+        renamed = true;
+        await fsyncDir(versionsDir);
+        return manifest;
+      } finally {
+        if (!renamed) await rm(tmp, { recursive: true, force: true });
+      }
+    });
+  }
+
+  /**
+   * A stored file by its SHA-256 (what a peer asks for), from the manifests in this directory;
+   * undefined when no version here holds it.
+   */
+  async objectFile(sha256: string): Promise<string | undefined> {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+    const known = this.#objects.get(sha256);
+    if (known !== undefined) {
+      if (await exists(known)) return known;
+      // Its version was removed: another version may hold the same file (a shared kernel).
+      this.#objects.clear();
+      this.#indexed.clear();
+    }
+    // A miss lists the version directories and reads only the manifests of versions not seen
+    // yet (a version never changes), so unknown hashes cost directory listings, not rereads.
+    const names = await readdir(this.root).catch((e: unknown) => (isCode(e, 'ENOENT') ? [] : Promise.reject(e)));
+    for (const name of names.filter(isValidName)) {
+      const versions = await readdir(join(this.root, name, 'versions')).catch(() => [] as string[]);
+      for (const version of versions.filter((v) => VERSION_RE.test(v) && !this.#indexed.has(`${name}@${v}`))) {
+        const m = await this.#readManifest(name, version).catch(() => undefined);
+        if (!m) continue;
+        this.#indexed.add(`${name}@${version}`);
+        const paths = this.paths(name, version);
+        for (const [file, entry] of Object.entries(m.files) as Array<[StoredFile, FileEntry]>) {
+          this.#objects.set(entry.sha256, file === ROOT_SQFS ? paths.rootSqfs : file === KERNEL ? paths.kernel : paths.initrd);
+        }
+      }
+    }
+    const found = this.#objects.get(sha256);
+    return found !== undefined && (await exists(found)) ? found : undefined;
+  }
+
+  /**
+   * With a shared catalog: lists every version this directory holds and records this server's
+   * copy of each (a server starting, or one whose versions predate the shared list).
+   */
+  async announceCopies(): Promise<number> {
+    if (!this.#catalog) return 0;
+    let n = 0;
+    for (const img of await this.#localList()) {
+      for (const m of img.versions) {
+        await this.#listed(m);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** `m`, just stored here, listed in the shared catalog with this server's copy recorded. */
+  async #listed(m: Manifest): Promise<Manifest> {
+    if (this.#catalog) {
+      await this.#catalog.addVersion(m);
+      await this.#catalog.recordCopy(m.name, m.version, { ok: true });
+    }
+    return m;
+  }
+
   async #sameVersion(name: string, version: string, files: Record<StoredFile, FileEntry>, kernelVersion: string): Promise<Manifest> {
     const existing = await this.#readManifest(name, version);
     const differs: string[] = ([KERNEL, INITRD] as const).filter((f) => existing.files[f].sha256 !== files[f].sha256);
@@ -517,6 +717,7 @@ export class ImageStore {
   }
 
   async #readPointer(name: string): Promise<PublishedPointer | null> {
+    if (this.#catalog) return this.#catalog.pointer(name);
     return (await readStoreFile(join(this.root, name, POINTER), POINTER_FILE)) ?? null;
   }
 
@@ -548,6 +749,28 @@ export class ImageStore {
     });
     return run;
   }
+}
+
+/** A peer without the object: the next one is asked. */
+class PeerMissing extends Error {}
+
+/**
+ * `body` passed through while its size and SHA-256 are checked against `entry`: a mismatch
+ * throws instead of ending the stream, so writeFileAtomic, which renames its temp file only
+ * once the stream ended, removes it instead and nothing half-written or wrong is ever named.
+ */
+async function* verified(body: AsyncIterable<Uint8Array>, file: string, entry: FileEntry): AsyncIterable<Uint8Array> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > entry.size) throw new StoreError('DL_STORE', `${file}: more than the ${entry.size} bytes its manifest names; refused`);
+    hash.update(chunk);
+    yield chunk;
+  }
+  if (size !== entry.size) throw new StoreError('DL_STORE', `${file}: ${size} bytes, its manifest names ${entry.size}; refused`);
+  const got = hash.digest('hex');
+  if (got !== entry.sha256) throw new StoreError('DL_STORE', `${file}: sha256 ${got}, its manifest names ${entry.sha256}; refused`);
 }
 
 function isValidName(name: string): boolean {

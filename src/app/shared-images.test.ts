@@ -1,0 +1,147 @@
+// Two startServices on one PostgreSQL, each with its own store directory: a version built and
+// published through A is fetched by B from A by content hash (verified while it streams) and
+// served by B byte for byte; a corrupted copy on A is refused by B, which keeps nothing of it;
+// `diskless image publish` waits for the live servers and names the ones missing and why.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../config/load.js';
+import { startServices, type RunningServices } from './services.js';
+import { freeTcpPort, freeUdpPort } from '../testing/free-ports.js';
+import { postgresFixture } from '../testing/postgres-fixture.js';
+import { waitUntilAsync } from '../testing/wait-until.js';
+import { run } from '../process/run.js';
+import { openImageStore } from './state-backend.js';
+import { imageCommand } from '../cli/image.js';
+import { Database } from '../postgres/database.js';
+import { ServerRegistry } from '../postgres/servers.js';
+import type { Manifest } from '../images/store/image-store.js';
+
+const pg = postgresFixture();
+const N1 = '52:54:00:15:0c:11';
+
+interface Served {
+  address: string;
+  port: number;
+  file: string;
+  stateDir: string;
+  services: RunningServices;
+}
+
+async function serve(t: { after(fn: () => Promise<void>): void }, dir: string, address: string, state: string): Promise<Served> {
+  const port = await freeTcpPort();
+  const file = join(dir, `${address}.yaml`);
+  const stateDir = join(dir, address);
+  await writeFile(file, `server:
+  address: ${address}
+  http_port: ${port}
+  https_port: ${await freeTcpPort()}
+  tftp_port: ${await freeUdpPort()}
+  state_dir: ${stateDir}
+dhcp:
+  mode: off
+profiles:
+  default:
+    image: lab
+    root: { mode: live }
+nodes:
+  - mac: ${N1}
+    hostname: n1
+api:
+  port: ${await freeTcpPort()}
+state:
+  url: ${state}
+  secrets_key_file: ${join(dir, 'secrets.key')}
+`);
+  const services = await startServices(loadConfig(file), { watchConfig: false });
+  t.after(() => services.stop());
+  return { address, port, file, stateDir, services };
+}
+
+/** A version of image "lab" added through A's command-line store (listed in the database, A's copy recorded). */
+async function addVersion(dir: string, a: Served, tag: string): Promise<Manifest> {
+  const tree = join(dir, `tree-${tag}`);
+  await mkdir(tree, { recursive: true });
+  // Some size, so the transfer takes more than one chunk.
+  await writeFile(join(tree, 'data'), Buffer.alloc(3 << 20, tag));
+  const sqfs = join(dir, `${tag}.sqfs`);
+  await run(['mksquashfs', tree, sqfs, '-noappend', '-comp', 'gzip', '-no-progress', '-quiet', '-mkfs-time', '0', '-all-time', '0']);
+  await writeFile(join(dir, `k-${tag}`), `kernel ${tag}`);
+  await writeFile(join(dir, `i-${tag}`), `initrd ${tag}`);
+  const { store, close } = await openImageStore(loadConfig(a.file));
+  try {
+    return await store.addVersion('lab', { squashfs: sqfs, kernel: join(dir, `k-${tag}`), initrd: join(dir, `i-${tag}`), kernelVersion: '6.1.0-18-amd64' });
+  } finally {
+    await close();
+  }
+}
+
+async function publish(s: Served, version: string, wait: number): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await imageCommand(['publish', 'lab', version, '--wait', String(wait), '--config', s.file], { stdout: (x) => (out += x), stderr: (x) => (err += x) });
+  return { code, out, err };
+}
+
+async function get(s: Served, path: string): Promise<{ status: number; body: Buffer }> {
+  const r = await fetch(`http://${s.address}:${s.port}/${path}`);
+  return { status: r.status, body: Buffer.from(await r.arrayBuffer()) };
+}
+
+test('a version published through A is fetched by B by hash and served identically; a corrupted copy is refused; publish names the servers missing it', async (t) => {
+  const cluster = await pg.cluster();
+  const cfg = await cluster.database();
+  const url = `postgres://postgres@:${cfg.port}/${cfg.database}?host=${cfg.host}`;
+  const dir = await mkdtemp(join(tmpdir(), 'diskless-shared-images-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const a = await serve(t, dir, '127.0.0.2', url);
+  const b = await serve(t, dir, '127.0.0.3', url);
+
+  const v1 = await addVersion(dir, a, 'one');
+  const first = await publish(a, v1.version, 60);
+  assert.equal(first.code, 0, first.err);
+  assert.match(first.out, /present on 2 live server\(s\): 127\.0\.0\.2, 127\.0\.0\.3/);
+  // B holds the same bytes, got from A, and its boot script names that version.
+  for (const f of ['root.sqfs', 'vmlinuz', 'initrd.img']) {
+    const fromA = await readFile(join(a.stateDir, 'images', 'lab', 'versions', v1.version, f));
+    assert.deepEqual(await readFile(join(b.stateDir, 'images', 'lab', 'versions', v1.version, f)), fromA, f);
+    const served = await get(b, `store/lab/${v1.version}/${f}`);
+    assert.equal(served.status, 200);
+    assert.ok(served.body.equals(fromA), `${f} served by B differs from A's`);
+  }
+  assert.match((await get(b, `boot/${N1}.ipxe`)).body.toString(), new RegExp(`store/lab/${v1.version}/vmlinuz`));
+  assert.equal((await get(b, `objects/sha256/${'0'.repeat(64)}`)).status, 404);
+
+  // A's copy of the next version is damaged (one byte): B refuses it and stores nothing.
+  const v2 = await addVersion(dir, a, 'two');
+  const damaged = join(a.stateDir, 'images', 'lab', 'versions', v2.version, 'root.sqfs');
+  const bytes = await readFile(damaged);
+  const mid = bytes.length >> 1;
+  bytes[mid] = bytes[mid]! ^ 0xff;
+  await chmod(damaged, 0o644);
+  await writeFile(damaged, bytes);
+  const second = await publish(a, v2.version, 60);
+  assert.equal(second.code, 1, second.out + second.err);
+  assert.match(second.err, /missing on 1 of 2 live server\(s\)/);
+  assert.match(second.err, /127\.0\.0\.3: fetch failed: .*root\.sqfs: sha256 [0-9a-f]{64}, its manifest names [0-9a-f]{64}; refused/);
+  const bImages = join(b.stateDir, 'images', 'lab');
+  assert.deepEqual((await readdir(join(bImages, 'versions'))).sort(), [v1.version]);
+  assert.deepEqual((await readdir(bImages)).filter((e) => e.startsWith('.')), [], 'no temp directory left behind');
+  // B does not offer a version it could not get: its script says why instead.
+  const script = (await get(b, `boot/${N1}.ipxe`)).body.toString();
+  assert.doesNotMatch(script, new RegExp(`store/lab/${v2.version}`));
+  assert.match(script, /could not fetch/);
+
+  // A server registered and alive that never reports a copy is named too.
+  const db = await Database.open(cfg);
+  t.after(() => db.close());
+  const c = await ServerRegistry.start(db, { address: '127.0.0.9', bootUrl: 'http://127.0.0.9:9', heartbeatMs: 500 });
+  t.after(() => c.stop());
+  const third = await publish(a, v1.version, 1);
+  assert.equal(third.code, 1, third.out + third.err);
+  assert.match(third.err, /missing on 1 of 3 live server\(s\)/);
+  assert.match(third.err, /127\.0\.0\.9: no copy reported within 1 s/);
+  await waitUntilAsync('B serves v1 again', async () => (await get(b, `boot/${N1}.ipxe`)).body.toString().includes(`store/lab/${v1.version}/`));
+});
