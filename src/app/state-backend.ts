@@ -31,8 +31,7 @@ import { PgVersionPins } from '../postgres/version-pins.js';
 import { bootServerAddresses } from '../config/subnets.js';
 import { PgImageCatalog } from '../postgres/image-catalog.js';
 import { PgInventory } from '../postgres/inventory.js';
-import type { ObjectSource } from '../images/store/image-catalog.js';
-import { ImageStore } from '../images/store/image-store.js';
+import { ImageStore, type ObjectSource } from '../images/store/image-store.js';
 import { fetchObject } from './peer-objects.js';
 
 /**

@@ -1,5 +1,4 @@
-import type { CopyOutcome, ImageCatalog } from '../images/store/image-catalog.js';
-import { StoreError, type ImageSummary, type Manifest, type PublishedPointer } from '../images/store/image-store.js';
+import { StoreError, type CopyOutcome, type ImageCatalog, type ImageSummary, type Manifest, type PublishedPointer } from '../images/store/image-store.js';
 import { nullLogger, type Logger } from '../log/logger.js';
 import type { Database, Queryable } from './database.js';
 
