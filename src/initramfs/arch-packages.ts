@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { access, lstat, mkdir, readdir, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensurePrivateDir } from '../files/cache-dir.js';
 import { run } from '../process/run.js';
 import type { CpuArch } from './arch.js';
 import { resolveSharedLibraries } from './elf/shared-libraries.js';
+import { pathExists } from '../files/path-exists.js';
 
 export interface UnpackedPackages {
   /** The cache entry: `root` and the `versions` file. */
@@ -27,7 +28,7 @@ export async function unpackedPackages(o: { packages: readonly string[]; cacheDi
   const versions = (await Promise.all([...new Set(o.packages)].map(async (n) => `${n}=${await candidateVersion(n)}`))).sort();
   const dir = join(o.cacheDir, `${o.prefix}-${createHash('sha256').update(versions.join('\n')).digest('hex').slice(0, 16)}`);
   const out = { dir, root: join(dir, 'root'), versions };
-  if (await exists(join(dir, 'versions'))) return out;
+  if (await pathExists(join(dir, 'versions'))) return out;
   await ensurePrivateDir(o.cacheDir);
   const tmp = `${dir}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   try {
@@ -139,11 +140,3 @@ export async function archTools(arch: CpuArch, tools: readonly string[], cacheDi
   return { root: u.root, busybox: join(u.root, 'bin/busybox'), versions: u.versions };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

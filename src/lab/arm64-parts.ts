@@ -1,7 +1,7 @@
-import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../process/run.js';
 import { unpackedPackages } from '../initramfs/arch-packages.js';
+import { pathExists } from '../files/path-exists.js';
 
 /**
  * What an arm64 lab machine boots, taken from Debian's arm64 packages (this host is x86-64, so
@@ -47,7 +47,7 @@ export async function arm64Parts(cacheDir: string): Promise<Arm64Parts> {
     grub: join(u.root, 'usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed'),
   };
   for (const f of [parts.kernel, parts.busybox, parts.shim, parts.grub]) {
-    if (!(await exists(f))) throw new Error(`Cannot find ${f} in the unpacked arm64 packages (${u.versions.join(', ')})`);
+    if (!(await pathExists(f))) throw new Error(`Cannot find ${f} in the unpacked arm64 packages (${u.versions.join(', ')})`);
   }
   return parts;
 }
@@ -59,11 +59,3 @@ async function kernelPackageName(): Promise<string> {
   return m[1]!;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type CpioEntry, writeCpio } from '../initramfs/cpio.js';
 import { type Compression, compress } from '../initramfs/compress.js';
+import { pathExists } from '../files/path-exists.js';
 
 /** The line /init prints; tests match it with `markerPattern`. */
 export const MARKER_PREFIX = 'DISKLESS-MARKER';
@@ -95,7 +96,7 @@ export async function buildTinyInitramfs(options: TinyInitramfsOptions): Promise
     .digest('hex');
   const suffix = compression === 'gzip' ? 'gz' : 'zst';
   const path = join(options.cacheDir, `tiny-initramfs-${key.slice(0, 24)}.cpio.${suffix}`);
-  if (await exists(path)) return { path, fromCache: true };
+  if (await pathExists(path)) return { path, fromCache: true };
 
   await mkdir(options.cacheDir, { recursive: true });
   // Written aside then renamed: a concurrent builder or a crash never leaves a half file under `path`.
@@ -109,11 +110,3 @@ export async function buildTinyInitramfs(options: TinyInitramfsOptions): Promise
   return { path, fromCache: false };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

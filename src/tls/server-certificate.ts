@@ -5,6 +5,7 @@ import type { ServerConfig } from '../config/types.js';
 import { fsyncDir } from '../files/atomic-write.js';
 import { run } from '../process/run.js';
 import { DisklessError } from '../errors/diskless-error.js';
+import { pathExists } from '../files/path-exists.js';
 
 /** This server's TLS identity, as listeners and pinning clients need it. */
 export interface ServerCertificate {
@@ -47,7 +48,7 @@ export class CertificateError extends DisklessError {
  */
 export async function loadServerCertificate(server: Pick<ServerConfig, 'address' | 'tlsCertFile' | 'tlsKeyFile'>): Promise<ServerCertificate> {
   const { tlsCertFile: certFile, tlsKeyFile: keyFile } = server;
-  const [hasCert, hasKey] = await Promise.all([exists(certFile), exists(keyFile)]);
+  const [hasCert, hasKey] = await Promise.all([pathExists(certFile), pathExists(keyFile)]);
   if (!hasCert && !hasKey) await makeSelfSigned(certFile, keyFile, server.address);
   else if (!hasCert || !hasKey) {
     throw new CertificateError(`Cannot use the TLS certificate: ${hasCert ? keyFile : certFile} is missing while ${hasCert ? certFile : keyFile} exists (give both, or remove both to have a new pair made)`);
@@ -67,12 +68,6 @@ export async function loadServerCertificate(server: Pick<ServerConfig, 'address'
   return { certPem, keyPem, certFile, keyFile, spkiPin: spkiPin(certPem), fingerprint: cert.fingerprint256 };
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, (e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return false;
-    throw e;
-  });
-}
 
 /** An EC P-256 key and a self-signed certificate for `address`, written together or not at all. */
 async function makeSelfSigned(certFile: string, keyFile: string, address: string): Promise<void> {

@@ -10,6 +10,7 @@ import { DisklessError } from '../../errors/diskless-error.js';
 import { readStateFile, StateFileError, writeStateFile, type StateFileFormat } from '../../files/state-file.js';
 import { unsquashTree } from '../squashfs.js';
 import type { RootMode } from '../../config/types.js';
+import { pathExists } from '../../files/path-exists.js';
 
 export const ROOT_SQFS = 'root.sqfs';
 export const KERNEL = 'vmlinuz';
@@ -296,7 +297,7 @@ export class ImageStore {
     const running = this.#unpacking.get(key);
     if (running) return running;
     const p = (async () => {
-      if (await exists(dir)) return dir;
+      if (await pathExists(dir)) return dir;
       const { rootSqfs } = this.paths(name, version);
       await this.#localManifest(name, version);
       await mkdir(this.treesDir(name), { recursive: true });
@@ -325,7 +326,7 @@ export class ImageStore {
     return this.#locked(name, async () => {
       const imageDir = join(this.root, name);
       const versionsDir = join(imageDir, 'versions');
-      const createdImage = !(await exists(imageDir));
+      const createdImage = !(await pathExists(imageDir));
       await mkdir(versionsDir, { recursive: true });
       const tmp = join(imageDir, `.add-${randomBytes(6).toString('hex')}`);
       let renamed = false;
@@ -340,7 +341,7 @@ export class ImageStore {
         }
         const version = files[ROOT_SQFS].sha256.slice(0, 16);
         const target = join(versionsDir, version);
-        if (await exists(target)) return await this.#listed(await this.#sameVersion(name, version, files, input.kernelVersion));
+        if (await pathExists(target)) return await this.#listed(await this.#sameVersion(name, version, files, input.kernelVersion));
         const manifest: Manifest = {
           name,
           version,
@@ -393,7 +394,7 @@ export class ImageStore {
     }
     const out: ImageSummary[] = [];
     for (const name of entries.sort()) {
-      if (!isValidName(name) || !(await exists(join(this.root, name, 'versions')))) continue;
+      if (!isValidName(name) || !(await pathExists(join(this.root, name, 'versions')))) continue;
       out.push(await this.#summary(name));
     }
     return out;
@@ -441,7 +442,7 @@ export class ImageStore {
       if (!cur) throw new StoreError('DL_STORE', `Image ${name} has no published version to roll back from`);
       const [back, ...rest] = cur.previous;
       if (back === undefined) throw new StoreError('DL_STORE', `Image ${name}: no previous version to roll back to (published is ${cur.version})`);
-      if (!(await exists(this.paths(name, back).manifest))) throw new StoreError('DL_STORE', `Image ${name}: previous version ${back} is no longer in the store`);
+      if (!(await pathExists(this.paths(name, back).manifest))) throw new StoreError('DL_STORE', `Image ${name}: previous version ${back} is no longer in the store`);
       const next: PublishedPointer = { version: back, previous: rest, publishedAt: this.#clock().toISOString() };
       await this.#writePointer(name, next);
       return next;
@@ -544,7 +545,7 @@ export class ImageStore {
       if (e.startsWith('.unpack-')) {
         const st = await stat(p).catch(() => undefined);
         if (st && now - st.mtimeMs > STALE_TEMP_MS) await rm(p, { recursive: true, force: true });
-      } else if (VERSION_RE.test(e) && !(await exists(this.paths(name, e).dir))) await this.#deleteTree(name, e);
+      } else if (VERSION_RE.test(e) && !(await pathExists(this.paths(name, e).dir))) await this.#deleteTree(name, e);
     }
   }
 
@@ -625,7 +626,7 @@ export class ImageStore {
       const imageDir = join(this.root, name);
       const versionsDir = join(imageDir, 'versions');
       const target = join(versionsDir, version);
-      if (await exists(target)) return this.#readManifest(name, version);
+      if (await pathExists(target)) return this.#readManifest(name, version);
       await mkdir(versionsDir, { recursive: true });
       const tmp = join(imageDir, `.add-${randomBytes(6).toString('hex')}`);
       let renamed = false;
@@ -660,7 +661,7 @@ export class ImageStore {
     if (!/^[0-9a-f]{64}$/.test(sha256)) return undefined;
     const known = this.#objects.get(sha256);
     if (known !== undefined) {
-      if (await exists(known)) return known;
+      if (await pathExists(known)) return known;
       // Its version was removed: another version may hold the same file (a shared kernel).
       this.#objects.clear();
       this.#indexed.clear();
@@ -681,7 +682,7 @@ export class ImageStore {
       }
     }
     const found = this.#objects.get(sha256);
-    return found !== undefined && (await exists(found)) ? found : undefined;
+    return found !== undefined && (await pathExists(found)) ? found : undefined;
   }
 
   /**
@@ -815,15 +816,6 @@ function isValidName(name: string): boolean {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch (e) {
-    if (isCode(e, 'ENOENT')) return false;
-    throw e;
-  }
-}
 
 async function checkSquashfsMagic(path: string): Promise<void> {
   const fh = await open(path, 'r');
