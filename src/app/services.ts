@@ -419,9 +419,16 @@ function sharedImageStore(config: DisklessConfig, backend: StateBackend, logger:
     onFetch: (e) => (e.ok ? log.log('info', 'image version fetched from a peer', { image: e.name, version: e.version, from: e.from, bytes: e.bytes }) : log.log('error', 'image version missing here and not fetched', { image: e.name, version: e.version, error: e.error })),
   });
   const fetch = (name: string, version: string) => void store.ensureLocal(name, version).catch(() => {});
+  // A version removed through any server (image rm, image gc) goes from here too: announced on
+  // diskless_images, or recorded while this server was away (dropped once it announced its copies).
+  const drop = (name: string | undefined) => void store.dropRemoved(name).then(
+    (dropped) => { for (const d of dropped) log.log('info', 'image version removed through another server: copy dropped', { image: d.name, version: d.version }); },
+    (e: unknown) => log.log('error', 'cannot drop removed image versions', { image: name, error: String(e) }));
   void store.announceCopies().then(() => {
     for (const [name, p] of shared.catalog.pointers()) fetch(name, p.version);
     shared.catalog.onPublished(fetch);
+    shared.catalog.onChanged(drop);
+    drop(undefined);
   }, (e: unknown) => log.log('error', 'cannot list this server\'s image versions in the database', { error: String(e) }));
   return store;
 }

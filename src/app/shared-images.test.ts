@@ -28,6 +28,8 @@ interface Served {
   file: string;
   stateDir: string;
   services: RunningServices;
+  /** Stops it (once, whoever asks first: the test or its end). */
+  stop(): Promise<void>;
 }
 
 async function serve(t: { after(fn: () => Promise<void>): void }, dir: string, address: string, state: string): Promise<Served> {
@@ -55,9 +57,16 @@ state:
   url: ${state}
   secrets_key_file: ${join(dir, 'secrets.key')}
 `);
+  return start(t, file, address, port, stateDir);
+}
+
+/** `diskless serve` of an existing config file (a server started again). */
+async function start(t: { after(fn: () => Promise<void>): void }, file: string, address: string, port: number, stateDir: string): Promise<Served> {
   const services = await startServices(loadConfig(file), { watchConfig: false });
-  t.after(() => services.stop());
-  return { address, port, file, stateDir, services };
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= services.stop());
+  t.after(stop);
+  return { address, port, file, stateDir, services, stop };
 }
 
 /** A version of image "lab" added through A's command-line store (listed in the database, A's copy recorded). */
@@ -79,10 +88,18 @@ async function addVersion(dir: string, a: Served, tag: string): Promise<Manifest
 }
 
 async function publish(s: Served, version: string, wait: number): Promise<{ code: number; out: string; err: string }> {
+  return image(s, 'publish', 'lab', version, '--wait', String(wait));
+}
+
+async function image(s: Served, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await imageCommand(['publish', 'lab', version, '--wait', String(wait), '--config', s.file], { stdout: (x) => (out += x), stderr: (x) => (err += x) });
+  const code = await imageCommand([...args, '--config', s.file], { stdout: (x) => (out += x), stderr: (x) => (err += x) });
   return { code, out, err };
+}
+
+async function held(s: Served): Promise<string[]> {
+  return (await readdir(join(s.stateDir, 'images', 'lab', 'versions')).catch(() => [] as string[])).sort();
 }
 
 async function get(s: Served, path: string): Promise<{ status: number; body: Buffer }> {
@@ -144,4 +161,52 @@ test('a version published through A is fetched by B by hash and served identical
   assert.match(third.err, /missing on 1 of 3 live server\(s\)/);
   assert.match(third.err, /127\.0\.0\.9: no copy reported within 1 s/);
   await waitUntilAsync('B serves v1 again', async () => (await get(b, `boot/${N1}.ipxe`)).body.toString().includes(`store/lab/${v1.version}/`));
+});
+
+test('image rm and gc through one server remove the version everywhere: the others drop their copies when told, or at their next start, and never list them again', async (t) => {
+  const cluster = await pg.cluster();
+  const cfg = await cluster.database();
+  const url = `postgres://postgres@:${cfg.port}/${cfg.database}?host=${cfg.host}`;
+  const dir = await mkdtemp(join(tmpdir(), 'diskless-shared-image-rm-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const a = await serve(t, dir, '127.0.0.2', url);
+  let b = await serve(t, dir, '127.0.0.3', url);
+  const db = await Database.open(cfg);
+  t.after(() => db.close());
+  const listed = async () => (await db.query<{ version: string }>("SELECT version FROM image_versions WHERE name = 'lab' ORDER BY version")).map((r) => r.version);
+
+  const [v1, v2, v3] = [await addVersion(dir, a, 'one'), await addVersion(dir, a, 'two'), await addVersion(dir, a, 'three')].map((m) => m.version) as [string, string, string];
+  for (const v of [v1, v2, v3]) {
+    const p = await publish(a, v, 60);
+    assert.equal(p.code, 0, p.err);
+  }
+  assert.deepEqual(await held(b), [v1, v2, v3].sort(), 'B fetched every version published');
+
+  // Removed through B: A, which built it, drops its copy when the database announces it.
+  const removed = await image(b, 'rm', 'lab', v2);
+  assert.equal(removed.code, 0, removed.err);
+  await waitUntilAsync('A drops its copy of v2', async () => !(await held(a)).includes(v2));
+  assert.deepEqual(await held(b), [v1, v3].sort());
+  assert.deepEqual(await listed(), [v1, v3].sort());
+  // The published version is kept, through either server.
+  const refused = await image(b, 'rm', 'lab', v3);
+  assert.equal(refused.code, 1);
+  assert.match(refused.err, /it is the published version/);
+
+  // B is away while gc through A removes v1; B drops its copy when it starts, and lists it nowhere.
+  await b.stop();
+  const gc = await image(a, 'gc', '--keep', '0');
+  assert.equal(gc.code, 0, gc.err);
+  assert.equal(gc.out, `removed lab@${v1}\n1 version(s) removed\n`);
+  assert.deepEqual(await held(a), [v3]);
+  assert.ok((await held(b)).includes(v1), 'B, stopped, still holds v1');
+  b = await start(t, b.file, b.address, b.port, b.stateDir);
+  await waitUntilAsync('B drops its copy of v1 at start', async () => (await held(b)).join() === v3);
+  assert.deepEqual(await listed(), [v3], 'B did not list its copy of v1 again');
+  const copies = await db.query<{ server: string; version: string }>("SELECT server, version FROM image_copies WHERE name = 'lab' ORDER BY server");
+  assert.deepEqual(copies.map((c) => `${c.server} ${c.version}`), [`127.0.0.2 ${v3}`, `127.0.0.3 ${v3}`]);
+
+  // Stored anew (the same root built again), a removed version is listed again.
+  assert.equal((await addVersion(dir, a, 'one')).version, v1);
+  assert.deepEqual(await listed(), [v1, v3].sort());
 });

@@ -465,6 +465,21 @@ CREATE TABLE inventory (
 );
 `,
   },
+  {
+    version: 12,
+    description: 'image versions removed (image rm, image gc), so every boot server drops its copy and none lists it again',
+    sql: `
+-- A version taken off image_versions by one server: the others drop their copies when told
+-- (diskless_images) or at their next start, and never list their copy again. Storing the
+-- version anew (a build or import of the same root) takes it off this list.
+CREATE TABLE image_removed (
+  name text NOT NULL,
+  version text NOT NULL,
+  removed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (name, version)
+);
+`,
+  },
 ];
 
 /** The newest schema this server knows. */
