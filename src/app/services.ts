@@ -20,6 +20,8 @@ import { failureReportEndpoint, reportEndpoint } from '../api/report-endpoint.js
 import type { NodeReport, ServiceEvents } from '../events/service-events.js';
 import { ImageExports } from './image-exports.js';
 import { ImageStore } from '../images/store/image-store.js';
+import { missingCopyReason, publishAndWait, PUBLISH_WAIT_SEC } from '../postgres/image-catalog.js';
+import type { ImageProvider } from '../api/deps.js';
 import { startIdentity } from './identity-services.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { startDiscovery } from './discovery.js';
@@ -232,7 +234,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const api = observability.handlers({
     inventory: getConfig,
     rollouts,
-    images: store,
+    images: imagesForApi(store, backend),
     writes: (inventory ? sharedInventoryWrites.bind(null, inventory) : fileInventoryWrites)(config.file, (mac) => discovery.has(mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
     discovered: () => discovery.list(),
     running: () => identity.running.all(),
@@ -431,6 +433,21 @@ function sharedImageStore(config: DisklessConfig, backend: StateBackend, logger:
     drop(undefined);
   }, (e: unknown) => log.log('error', 'cannot list this server\'s image versions in the database', { error: String(e) }));
   return store;
+}
+
+/** The store as the API sees it: with a state database, a publish waits for the live servers' copies. */
+function imagesForApi(store: ImageStore, backend: StateBackend): ImageProvider {
+  const shared = backend.images;
+  if (!shared) return store;
+  return {
+    list: () => store.list(),
+    publish: (name, version) => store.publish(name, version),
+    rollback: (name) => store.rollback(name),
+    publishAndWait: async (name, version, waitSec = PUBLISH_WAIT_SEC) => {
+      const r = await publishAndWait(shared.db, name, () => store.publish(name, version), waitSec * 1000);
+      return { published: r.published, copies: r.copies.map((c) => (c.state === 'present' ? { server: c.server, state: c.state } : { server: c.server, state: c.state, reason: missingCopyReason(c, waitSec) })) };
+    },
+  };
 }
 
 /**

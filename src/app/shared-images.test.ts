@@ -18,6 +18,8 @@ import { imageCommand } from '../cli/image.js';
 import { Database } from '../postgres/database.js';
 import { ServerRegistry } from '../postgres/servers.js';
 import type { Manifest } from '../images/store/image-store.js';
+import type { Published } from '../api/wire.js';
+import { copyChecks, formatResult } from '../doctor/doctor.js';
 
 const pg = postgresFixture();
 const N1 = '52:54:00:15:0c:11';
@@ -98,6 +100,24 @@ async function image(s: Served, ...args: string[]): Promise<{ code: number; out:
   return { code, out, err };
 }
 
+/** POST /api/v1/images/lab/publish on S's admin listener. */
+async function publishViaApi(s: Served, body: Record<string, unknown>): Promise<{ status: number; body: Published & { error?: string } }> {
+  const token = (await readFile(join(s.stateDir, 'admin-token'), 'utf8')).trim();
+  const r = await fetch(`http://127.0.0.1:${s.services.admin.port}/api/v1/images/lab/publish`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: r.status, body: await r.json() as Published & { error?: string } };
+}
+
+/** `diskless doctor`'s lines on the copies of the images A's profiles boot. */
+async function doctorCopies(s: Served): Promise<string[]> {
+  const config = loadConfig(s.file);
+  const { store, db, close } = await openImageStore(config);
+  try {
+    return (await copyChecks(config, store, db!)).map(formatResult);
+  } finally {
+    await close();
+  }
+}
+
 async function held(s: Served): Promise<string[]> {
   return (await readdir(join(s.stateDir, 'images', 'lab', 'versions')).catch(() => [] as string[])).sort();
 }
@@ -150,6 +170,10 @@ test('a version published through A is fetched by B by hash and served identical
   const script = (await get(b, `boot/${N1}.ipxe`)).body.toString();
   assert.doesNotMatch(script, new RegExp(`store/lab/${v2.version}`));
   assert.match(script, /could not fetch/);
+  const afterDamage = await doctorCopies(a);
+  assert.equal(afterDamage.length, 2, afterDamage.join('\n'));
+  assert.match(afterDamage[0]!, new RegExp(`^OK +copies +127\\.0\\.0\\.2: lab@${v2.version} present`));
+  assert.match(afterDamage[1]!, new RegExp(`^FAIL +copies +127\\.0\\.0\\.3: lab@${v2.version} missing: its fetch failed: .*refused.*\\(make 127\\.0\\.0\\.3's peers'`));
 
   // A server registered and alive that never reports a copy is named too.
   const db = await Database.open(cfg);
@@ -160,6 +184,15 @@ test('a version published through A is fetched by B by hash and served identical
   assert.equal(third.code, 1, third.out + third.err);
   assert.match(third.err, /missing on 1 of 3 live server\(s\)/);
   assert.match(third.err, /127\.0\.0\.9: no copy reported within 1 s/);
+  // The API's publish waits the same way and names the server missing it, and why.
+  const viaApi = await publishViaApi(a, { version: v1.version, waitSec: 1 });
+  assert.equal(viaApi.status, 200, JSON.stringify(viaApi.body));
+  assert.deepEqual(viaApi.body.copies?.map((c) => `${c.server} ${c.state}`), ['127.0.0.2 present', '127.0.0.3 present', '127.0.0.9 absent']);
+  assert.match(viaApi.body.copies![2]!.reason ?? '', /no copy reported within 1 s/);
+  assert.equal((await publishViaApi(a, { version: v1.version, waitSec: -1 })).status, 400);
+  const doctor = await doctorCopies(b);
+  assert.equal(doctor.length, 3, doctor.join('\n'));
+  assert.match(doctor[2]!, new RegExp(`^WARN +copies +127\\.0\\.0\\.9: lab@${v1.version} missing: no copy reported \\(127\\.0\\.0\\.9 fetches published versions`));
   await waitUntilAsync('B serves v1 again', async () => (await get(b, `boot/${N1}.ipxe`)).body.toString().includes(`store/lab/${v1.version}/`));
 });
 
@@ -176,10 +209,14 @@ test('image rm and gc through one server remove the version everywhere: the othe
   const listed = async () => (await db.query<{ version: string }>("SELECT version FROM image_versions WHERE name = 'lab' ORDER BY version")).map((r) => r.version);
 
   const [v1, v2, v3] = [await addVersion(dir, a, 'one'), await addVersion(dir, a, 'two'), await addVersion(dir, a, 'three')].map((m) => m.version) as [string, string, string];
-  for (const v of [v1, v2, v3]) {
+  for (const v of [v1, v2]) {
     const p = await publish(a, v, 60);
     assert.equal(p.code, 0, p.err);
   }
+  // Published through B's API, which lacks v3: the answer comes once both servers hold it.
+  const viaApi = await publishViaApi(b, { version: v3 });
+  assert.equal(viaApi.status, 200, JSON.stringify(viaApi.body));
+  assert.deepEqual(viaApi.body.copies, [{ server: '127.0.0.2', state: 'present' }, { server: '127.0.0.3', state: 'present' }]);
   assert.deepEqual(await held(b), [v1, v2, v3].sort(), 'B fetched every version published');
 
   // Removed through B: A, which built it, drops its copy when the database announces it.

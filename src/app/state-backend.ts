@@ -7,7 +7,7 @@ import type { LeaseTable } from '../dhcp/lease-table.js';
 import { PoolCursor } from '../dhcp/address-choice.js';
 import { parseIpv4 } from '../net/ipv4.js';
 import { httpBaseUrl } from '../boot/urls.js';
-import { Database } from '../postgres/database.js';
+import { Database, type Queryable } from '../postgres/database.js';
 import { PgLeaseTable } from '../postgres/lease-table.js';
 import { ServerRegistry, serverCertificates, type ServerRecord } from '../postgres/servers.js';
 import { loadServerCertificate, pemCertificates } from '../tls/server-certificate.js';
@@ -57,7 +57,7 @@ export interface StateBackend {
    * Image pointers and version lists shared with the other servers, and the live peers a
    * missing version is fetched from (postgres only).
    */
-  readonly images?: { catalog: PgImageCatalog; peers(): ObjectSource[] };
+  readonly images?: { catalog: PgImageCatalog; peers(): ObjectSource[]; db: Queryable };
   /** The inventory shared with the other servers (postgres only; its text undefined until one is imported or edited). */
   readonly inventory?: PgInventory;
   /** Every server sharing the state, with its health and the nodes it bound; just this one for files. */
@@ -96,7 +96,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
       peerIsGone: (id) => registry.isGone(id),
       shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets, running, discovered, pins },
       events,
-      images: { catalog, peers: () => peerSources(registry.list(), address) },
+      images: { catalog, peers: () => peerSources(registry.list(), address), db },
       inventory,
       poolCursor: (pool) => spreadCursor(pool, address),
       servers: () => serverList(registry.list(), address, leases?.boundBy() ?? new Map()),

@@ -263,6 +263,38 @@ export async function copiesOnLiveServers(db: Queryable, name: string, version: 
   });
 }
 
+/** How long `image publish` and the API's publish wait for the live servers' copies by default. */
+export const PUBLISH_WAIT_SEC = 120;
+
+/**
+ * Publishes through `publish` (the store's), then waits until every live server holds the
+ * version or failed to fetch it since, at most `waitMs`: the copies as they then stand. What
+ * `diskless image publish` and the API's publish both do.
+ */
+export async function publishAndWait(db: Queryable, name: string, publish: () => Promise<PublishedPointer>, waitMs: number): Promise<{ published: PublishedPointer; copies: CopyState[] }> {
+  const since = await databaseNow(db);
+  const published = await publish();
+  return { published, copies: await waitForCopies(db, name, published.version, since, waitMs) };
+}
+
+/**
+ * The live servers' copies of NAME@VERSION once every one holds it or failed to fetch it, or
+ * as they stand when `waitMs` ran out.
+ */
+async function waitForCopies(db: Queryable, name: string, version: string, since: Date, waitMs: number): Promise<CopyState[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const copies = await copiesOnLiveServers(db, name, version, since);
+    if (copies.every((c) => c.state !== 'absent') || Date.now() >= deadline) return copies;
+    await new Promise((r) => setTimeout(r, Math.min(250, Math.max(0, deadline - Date.now()))));
+  }
+}
+
+/** What to tell an admin about a live server missing a version: why, and where to look. */
+export function missingCopyReason(c: CopyState, waitSec: number): string {
+  return c.state === 'failed' ? `fetch failed: ${c.error ?? 'no reason recorded'}` : `no copy reported within ${waitSec} s (is its HTTP boot listener reachable from the others?)`;
+}
+
 /** The database's clock now (what `copiesOnLiveServers` compares its times with). */
 export async function databaseNow(db: Queryable): Promise<Date> {
   const rows = await db.query<{ now: Date }>('SELECT now() AS now');
