@@ -140,6 +140,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     onLoaderRefused: (e) => logger.log('warn', LOADER_REFUSED_MSG, { service: 'events', mac: e.mac, ip: e.ip, loader: e.fields.loader, detail: e.detail }),
     logger,
     ...(backend.events ? { share: { server: config.server.address, publish: (e: NewBootEvent) => backend.events!.publish(e) } } : {}),
+    ...(backend.shared.failureReports ? { failureReports: backend.shared.failureReports } : {}),
   });
   // The other servers' events since this one last read them, then each as it is recorded.
   await backend.events?.attach((e) => void observability.ingest(e));

@@ -199,6 +199,23 @@ test("one boot served by two servers is one timeline on both, each server's /met
   await waitUntilAsync("A's event to reach B", async () => (await nodeEvents(b)).length === 1, 5000);
   await report(b, 'cmdline', 'ok', 'duration_ms=3');
   await report(b, 'root', 'failed', 'sha256 mismatch');
+  // Its failure report, sent to B, is what A's API serves too.
+  const posted = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest({ host: b.address, port: b.port, method: 'POST', path: '/api/v1/failure-report', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(new URLSearchParams({ mac: N1, stage: 'root', cause: 'sha256 mismatch', report: 'the log of root' }).toString());
+  });
+  assert.equal(posted, 200);
+  let fromA: { stage?: string; cause?: string; text?: string } = {};
+  await waitUntilAsync("B's failure report in A's API", async () => {
+    const r = await fetch(`http://127.0.0.1:${a.apiPort}/api/v1/nodes/${N1}/failure-report`);
+    if (r.status === 200) fromA = await r.json() as typeof fromA;
+    return r.status === 200;
+  }, 5000);
+  assert.deepEqual([fromA.stage, fromA.cause, fromA.text], ['root', 'sha256 mismatch', 'the log of root']);
   const expected = ['127.0.0.2 http done', '127.0.0.3 stage cmdline', '127.0.0.3 failed root'];
   for (const s of [a, b]) {
     let seen: string[] = [];

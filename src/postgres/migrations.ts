@@ -480,6 +480,25 @@ CREATE TABLE image_removed (
 );
 `,
   },
+  {
+    version: 13,
+    description: "each machine's last failure report, whichever boot server received it",
+    sql: `
+-- What /init uploaded when a stage failed (cleaned as the file store cleans it), one row per
+-- machine, the newest DEFAULT_MAX_REPORTS kept; each write announced on diskless_failure_reports.
+CREATE TABLE failure_reports (
+  mac text PRIMARY KEY,
+  at timestamptz NOT NULL,
+  stage text NOT NULL,
+  cause text NOT NULL,
+  text text NOT NULL,
+  truncated boolean NOT NULL,
+  -- The server.address of the server that received it.
+  server text NOT NULL
+);
+CREATE INDEX failure_reports_at ON failure_reports (at);
+`,
+  },
 ];
 
 /** The newest schema this server knows. */
