@@ -8,8 +8,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile, chmod } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
-import { startServices, type RunningServices } from './services.js';
-import { freeTcpPort, freeUdpPort } from '../testing/free-ports.js';
+import { serveShared, startShared, stateUrl, type SharedServer } from '../testing/shared-servers.js';
 import { postgresFixture } from '../testing/postgres-fixture.js';
 import { waitUntilAsync } from '../testing/wait-until.js';
 import { run } from '../process/run.js';
@@ -24,51 +23,16 @@ import { copyChecks, formatResult } from '../doctor/doctor.js';
 const pg = postgresFixture();
 const N1 = '52:54:00:15:0c:11';
 
-interface Served {
-  address: string;
-  port: number;
-  file: string;
-  stateDir: string;
-  services: RunningServices;
-  /** Stops it (once, whoever asks first: the test or its end). */
-  stop(): Promise<void>;
-}
+type Served = SharedServer;
 
-async function serve(t: { after(fn: () => Promise<void>): void }, dir: string, address: string, state: string): Promise<Served> {
-  const port = await freeTcpPort();
-  const file = join(dir, `${address}.yaml`);
-  const stateDir = join(dir, address);
-  await writeFile(file, `server:
-  address: ${address}
-  http_port: ${port}
-  https_port: ${await freeTcpPort()}
-  tftp_port: ${await freeUdpPort()}
-  state_dir: ${stateDir}
-dhcp:
-  mode: off
-profiles:
+function serve(t: { after(fn: () => Promise<void>): void }, dir: string, address: string, state: string): Promise<Served> {
+  return serveShared(t, { dir, address, state, inventory: `profiles:
   default:
     image: lab
     root: { mode: live }
 nodes:
   - mac: ${N1}
-    hostname: n1
-api:
-  port: ${await freeTcpPort()}
-state:
-  url: ${state}
-  secrets_key_file: ${join(dir, 'secrets.key')}
-`);
-  return start(t, file, address, port, stateDir);
-}
-
-/** `diskless serve` of an existing config file (a server started again). */
-async function start(t: { after(fn: () => Promise<void>): void }, file: string, address: string, port: number, stateDir: string): Promise<Served> {
-  const services = await startServices(loadConfig(file), { watchConfig: false });
-  let stopped: Promise<void> | undefined;
-  const stop = () => (stopped ??= services.stop());
-  t.after(stop);
-  return { address, port, file, stateDir, services, stop };
+    hostname: n1` });
 }
 
 /** A version of image "lab" added through A's command-line store (listed in the database, A's copy recorded). */
@@ -130,7 +94,7 @@ async function get(s: Served, path: string): Promise<{ status: number; body: Buf
 test('a version published through A is fetched by B by hash and served identically; a corrupted copy is refused; publish names the servers missing it', async (t) => {
   const cluster = await pg.cluster();
   const cfg = await cluster.database();
-  const url = `postgres://postgres@:${cfg.port}/${cfg.database}?host=${cfg.host}`;
+  const url = stateUrl(cfg);
   const dir = await mkdtemp(join(tmpdir(), 'diskless-shared-images-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const a = await serve(t, dir, '127.0.0.2', url);
@@ -199,7 +163,7 @@ test('a version published through A is fetched by B by hash and served identical
 test('image rm and gc through one server remove the version everywhere: the others drop their copies when told, or at their next start, and never list them again', async (t) => {
   const cluster = await pg.cluster();
   const cfg = await cluster.database();
-  const url = `postgres://postgres@:${cfg.port}/${cfg.database}?host=${cfg.host}`;
+  const url = stateUrl(cfg);
   const dir = await mkdtemp(join(tmpdir(), 'diskless-shared-image-rm-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const a = await serve(t, dir, '127.0.0.2', url);
@@ -237,7 +201,7 @@ test('image rm and gc through one server remove the version everywhere: the othe
   assert.equal(gc.out, `removed lab@${v1}\n1 version(s) removed\n`);
   assert.deepEqual(await held(a), [v3]);
   assert.ok((await held(b)).includes(v1), 'B, stopped, still holds v1');
-  b = await start(t, b.file, b.address, b.port, b.stateDir);
+  b = await startShared(t, b);
   await waitUntilAsync('B drops its copy of v1 at start', async () => (await held(b)).join() === v3);
   assert.deepEqual(await listed(), [v3], 'B did not list its copy of v1 again');
   const copies = await db.query<{ server: string; version: string }>("SELECT server, version FROM image_copies WHERE name = 'lab' ORDER BY server");
