@@ -1,8 +1,8 @@
 // An arm64 node and an x86 node of one inventory, each booting its own architecture's Debian
 // to the login prompt from one `diskless serve`. Not in the suite: on this 2-CPU host under load
 // the arm64 lab image takes about 10 minutes to build once (mmdebstrap through qemu-user), and
-// the boot adds about 5.5 minutes over the suite's cheaper proof (secure-boot.test.ts: the same
-// chain on arm64 to our initrd's live root); see the test's diagnostics. Run by hand (root,
+// the run takes 4.5 to 6.5 minutes warm (the suite's cheaper proof, secure-boot.test.ts: the same
+// chain on arm64 to our initrd's live root, under 1); see the test's diagnostics. Run by hand (root,
 // scripts/install-deps.sh done):
 //   node --test dist/test/manual/arm64-beside-x86.test.js
 import { test } from 'node:test';
