@@ -10,14 +10,15 @@ export async function makeSquashfs(
   out: string,
   // pseudo: mksquashfs pseudo-file definitions, e.g. "etc/x f 644 root root echo hi", adding
   // files without touching the source tree.
-  opts: { exclude?: readonly string[]; pseudo?: readonly string[]; onLine?: (l: string) => void } = {},
+  // level: zstd's, 15 by default (small images, slow to make); 3 compresses several times faster.
+  opts: { exclude?: readonly string[]; pseudo?: readonly string[]; onLine?: (l: string) => void; level?: number } = {},
 ): Promise<void> {
   const tmp = `${out}.tmp-${process.pid}`;
   await rm(tmp, { force: true });
   try {
     await run(
       [
-        'mksquashfs', dir, tmp, '-noappend', '-comp', 'zstd', '-Xcompression-level', '15', 
+        'mksquashfs', dir, tmp, '-noappend', '-comp', 'zstd', '-Xcompression-level', String(opts.level ?? 15),
         '-mkfs-time', '0', '-all-time', '0', '-no-progress', '-quiet',
         ...(opts.pseudo ?? []).flatMap((p) => ['-p', p]),
         ...(opts.exclude?.length ? ['-wildcards', '-e', ...opts.exclude] : []),

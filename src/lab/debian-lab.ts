@@ -72,6 +72,8 @@ export interface DebianLabOptions {
   serverExtra?: string;
   /** More profiles (YAML indented two spaces, under profiles:), e.g. one inheriting debian. */
   extraProfiles?: string;
+  /** More inventory entries (YAML indented two spaces, under nodes:), machines the caller starts. */
+  extraNodes?: string;
   /** QEMU arguments for every node (disks, say); powerCycle() can change them. */
   qemuArgs?: readonly string[];
   /** YAML lines added to each node's entry (indented four spaces), e.g. its network:. */
@@ -339,7 +341,7 @@ ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${i
     cmdline: console=ttyS0
     root: ${root}${o.profileExtra ?? ''}
 ${o.extraProfiles ?? ''}nodes:${o.unlisted ? ' []' : ''}
-${o.unlisted ? '' : lab.nodes.map((n) => `  - ${lab.onRack(n) ? `switch_port: { circuit_id: ${RACK_PORT} }` : `mac: "${n.mac}"`}\n    hostname: ${n.hostname}\n${n.address ? `    address: ${n.address}\n` : ''}    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}${o.nodeExtra ? o.nodeExtra(n) : ''}`).join('')}`);
+${o.unlisted ? '' : lab.nodes.map((n) => `  - ${lab.onRack(n) ? `switch_port: { circuit_id: ${RACK_PORT} }` : `mac: "${n.mac}"`}\n    hostname: ${n.hostname}\n${n.address ? `    address: ${n.address}\n` : ''}    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}${o.nodeExtra ? o.nodeExtra(n) : ''}`).join('')}${o.extraNodes ?? ''}`);
       if (o.rpcbind) {
         await startLabRpcbind(net);
         lab.#privateRun = true;

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildDebianRoot, SLIM_EXCLUDES } from '../images/debian-root.js';
 import { makeSquashfs } from '../images/squashfs.js';
 import { DigestCache } from '../files/digest-cache.js';
 import { findKernel } from '../initramfs/kernel-version.js';
+import { run } from '../process/run.js';
+import { arm64Parts, type Arm64Parts } from './arm64-parts.js';
 
 /** What the lab builds an image from: a Debian suite, its packages and what dpkg leaves out. */
 export interface LabRecipe {
@@ -18,6 +20,15 @@ export interface LabRecipe {
   readonly version: number;
   /** Debian architecture; this host's when absent (another one builds through qemu-user). */
   readonly arch?: string;
+  /**
+   * unpacked: the kernel is not installed by apt but unpacked into the tree from Debian's arm64
+   * packages (arm64Parts: the signed kernel and its modules, indexed by the host's depmod), with
+   * LAB_MODULE_EXCLUDES left out. Installing linux-image under qemu-user runs its maintainer
+   * scripts and depmod emulated, minutes on a loaded host, for a tree that ends the same.
+   */
+  readonly kernel?: 'unpacked';
+  /** zstd level of the squashfs (default makeSquashfs's). A low one compresses many times faster. */
+  readonly squashfsLevel?: number;
 }
 
 /** Kernel module trees no diskless lab node uses (GPU, sound, wireless, …): a third of the
@@ -47,10 +58,12 @@ export const LAB_RECIPE: LabRecipe = {
 export const ARM64_RECIPE: LabRecipe = {
   suite: 'bookworm',
   arch: 'arm64',
-  include: ['systemd-sysv', 'udev', 'iproute2', 'kmod', 'linux-image-arm64'],
-  exclude: [...SLIM_EXCLUDES, ...LAB_MODULE_EXCLUDES.map((d) => `/lib/modules/*/kernel/${d}/*`)],
+  include: ['systemd-sysv', 'udev', 'iproute2', 'kmod'],
+  exclude: SLIM_EXCLUDES,
+  kernel: 'unpacked',
   enable: [['systemd-networkd.service', 'multi-user.target'], ['systemd-networkd.socket', 'sockets.target']],
-  version: 1,
+  squashfsLevel: 3,
+  version: 3,
 };
 
 /**
@@ -79,8 +92,11 @@ export interface LabImage {
   kernelVersion: string;
 }
 
-export function labImageKey(recipe: LabRecipe = LAB_RECIPE): string {
-  return createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 16);
+/** The cache key of a recipe's image; `inputs` name what else went in (the unpacked kernel's cache entry). */
+export function labImageKey(recipe: LabRecipe = LAB_RECIPE, inputs: readonly string[] = []): string {
+  const h = createHash('sha256').update(JSON.stringify(recipe));
+  for (const i of inputs) h.update(`\0${i}`);
+  return h.digest('hex').slice(0, 16);
 }
 
 /**
@@ -89,7 +105,8 @@ export function labImageKey(recipe: LabRecipe = LAB_RECIPE): string {
  * mistaken for a finished one.
  */
 export async function ensureLabImage(cacheDir: string, progress: (msg: string) => void = () => {}, recipe: LabRecipe = LAB_RECIPE): Promise<LabImage> {
-  const dir = join(cacheDir, 'images', `lab-${recipe.suite}${recipe.arch === undefined ? '' : `-${recipe.arch}`}-${labImageKey(recipe)}`);
+  const parts = recipe.kernel === 'unpacked' ? await unpackedKernelParts(recipe, cacheDir) : undefined;
+  const dir = join(cacheDir, 'images', `lab-${recipe.suite}${recipe.arch === undefined ? '' : `-${recipe.arch}`}-${labImageKey(recipe, parts ? [parts.root] : [])}`);
   const manifestPath = join(dir, 'manifest.json');
   if (!existsSync(manifestPath)) {
     const tmp = `${dir}.tmp-${process.pid}`;
@@ -98,6 +115,9 @@ export async function ensureLabImage(cacheDir: string, progress: (msg: string) =
     try {
       progress(`building the lab image (Debian ${recipe.suite} with systemd and a kernel) with mmdebstrap; this happens once`);
       const t0 = Date.now();
+      const phases: Record<string, number> = {};
+      let phaseStart = t0;
+      const phase = (name: string) => { const now = Date.now(); phases[name] = now - phaseStart; phaseStart = now; };
       const rootfs = join(tmp, 'rootfs');
       await buildDebianRoot(rootfs, {
         suite: recipe.suite,
@@ -106,6 +126,11 @@ export async function ensureLabImage(cacheDir: string, progress: (msg: string) =
         ...(recipe.arch === undefined ? {} : { arch: recipe.arch }),
         onLine: (l) => { if (/^I: /.test(l)) progress(`  mmdebstrap: ${l.slice(3)}`); },
       });
+      phase('mmdebstrapMs');
+      if (parts) {
+        await unpackKernel(parts, rootfs);
+        phase('kernelMs');
+      }
       for (const [unit, target] of recipe.enable ?? []) {
         // What `systemctl enable` does, without running systemctl in the tree.
         await mkdir(join(rootfs, 'etc/systemd/system', `${target}.wants`), { recursive: true });
@@ -122,13 +147,18 @@ export async function ensureLabImage(cacheDir: string, progress: (msg: string) =
       for (const n of await readdir(join(rootfs, 'boot'))) if (n.startsWith('initrd.img-')) await rm(join(rootfs, 'boot', n));
       const kernel = await findKernel(rootfs);
       await copyFile(kernel.hostPath, join(tmp, 'vmlinuz'));
+      // The server hands the node its kernel; a copy in a live root would be fetched into every
+      // node's RAM for nothing (a third of the arm64 image). Unpacked kernels only: an installed
+      // package's files stay as dpkg knows them.
+      if (parts) await rm(kernel.hostPath);
       progress(`  squashfs (zstd) of the tree`);
-      await makeSquashfs(rootfs, join(tmp, 'root.sqfs'));
+      await makeSquashfs(rootfs, join(tmp, 'root.sqfs'), recipe.squashfsLevel === undefined ? {} : { level: recipe.squashfsLevel });
+      phase('squashfsMs');
       const sha256 = (await new DigestCache().sha256(join(tmp, 'root.sqfs')))!;
-      await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ recipe, kernelVersion: kernel.version, sha256, builtInMs: Date.now() - t0 }, null, 2));
+      await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ recipe, kernelVersion: kernel.version, sha256, builtInMs: Date.now() - t0, phases }, null, 2));
       await rm(dir, { recursive: true, force: true });
       await rename(tmp, dir);
-      progress(`lab image ready in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${dir}`);
+      progress(`lab image ready in ${((Date.now() - t0) / 1000).toFixed(0)} s (${Object.entries(phases).map(([k, v]) => `${k.replace(/Ms$/, '')} ${(v / 1000).toFixed(0)} s`).join(', ')}): ${dir}`);
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
       throw e;
@@ -136,6 +166,30 @@ export async function ensureLabImage(cacheDir: string, progress: (msg: string) =
   }
   const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { kernelVersion: string; sha256: string };
   return { dir, rootfs: join(dir, 'rootfs'), squashfs: join(dir, 'root.sqfs'), sha256: manifest.sha256, kernel: join(dir, 'vmlinuz'), kernelVersion: manifest.kernelVersion };
+}
+
+async function unpackedKernelParts(recipe: LabRecipe, cacheDir: string): Promise<Arm64Parts> {
+  if (recipe.arch !== 'arm64') throw new Error(`lab recipe ${recipe.suite}/${recipe.arch ?? 'host'}: an unpacked kernel comes from Debian's arm64 packages only`);
+  return arm64Parts(cacheDir);
+}
+
+/**
+ * Debian's arm64 kernel and its modules put into the tree as its package would have (/boot, the
+ * /lib/modules), without the module trees no lab node uses; the module indexes are
+ * made again by the host's depmod for what is left, so none names a missing file.
+ */
+async function unpackKernel(parts: Arm64Parts, rootfs: string): Promise<void> {
+  const v = parts.kernelVersion;
+  // /lib/modules: a link into /usr on a merged system, the directory itself on another.
+  const modules = join(rootfs, 'lib/modules', v);
+  await mkdir(join(rootfs, 'lib/modules'), { recursive: true });
+  await cp(join(parts.root, 'usr/lib/modules', v), modules, {
+    recursive: true,
+    filter: (src) => !LAB_MODULE_EXCLUDES.some((d) => src === join(parts.root, 'usr/lib/modules', v, 'kernel', d)),
+  });
+  await mkdir(join(rootfs, 'boot'), { recursive: true });
+  for (const n of await readdir(join(parts.root, 'boot'))) if (n.endsWith(`-${v}`)) await copyFile(join(parts.root, 'boot', n), join(rootfs, 'boot', n));
+  await run(['depmod', '-b', rootfs, v], { timeoutMs: 120_000 });
 }
 
 /**

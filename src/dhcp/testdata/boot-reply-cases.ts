@@ -1,7 +1,7 @@
 // The DHCP answers each kind of firmware gets per loader, as decided from a real config: the
 // inputs of the golden-byte test (boot-replies.test.ts; the bytes are in boot-replies.ts).
 import { parseConfig } from '../../config/load.js';
-import { dhcpSettingsFromConfig } from '../settings-from-config.js';
+import { dhcpNodeLookup, dhcpSettingsFromConfig } from '../settings-from-config.js';
 import type { DhcpPolicyInput } from '../policy-types.js';
 import type { DhcpNode } from '../settings.js';
 import { decodeDhcpPacket, type DhcpPacket } from '../../protocols/dhcp/packet.js';
@@ -18,6 +18,29 @@ dhcp: { mode: full, pool: 10.77.0.100-10.77.0.150, routers: [10.77.0.1], dns: [1
 profiles:
   default: { kernel: /boot/vmlinuz }
 `, '/etc/diskless/diskless.yaml');
+
+// One inventory for a mixed fleet: each machine's answer follows from its own entry and
+// profile, and the firmware's architecture (DHCP option 93) picks the loader file.
+const MIXED = parseConfig(`server:
+  address: 10.77.0.1
+  state_dir: /nonexistent
+  signed_boot: { arm64: { shim: /srv/arm64/shimaa64.efi.signed, grub: /srv/arm64/grubnetaa64.efi.signed } }
+dhcp: { mode: full, pool: 10.77.0.100-10.77.0.150, routers: [10.77.0.1], dns: [10.77.0.1], domain: lab.test }
+profiles:
+  x86: { kernel: /boot/vmlinuz }
+  arm64: { kernel: /srv/arm64/vmlinuz, loader: grub, cmdline: console=ttyAMA0 }
+nodes:
+  - { mac: "${IPXE_BIOS_MAC}", hostname: x1, address: 10.77.0.21, profile: x86 }
+  - { mac: "${OVMF_PXE_MAC}", hostname: x2, address: 10.77.0.22, profile: x86 }
+  - { mac: "${AAVMF_PXE_MAC}", hostname: a1, address: 10.77.0.31, profile: arm64 }
+`, '/etc/diskless/diskless.yaml');
+const listed = (mac: string): DhcpNode => dhcpNodeLookup(() => MIXED)(mac)!;
+const mixed = (p: Uint8Array, mac: string) => () => ({
+  packet: packet(p),
+  port: 'server' as const,
+  settings: dhcpSettingsFromConfig(MIXED).subnets[0]!,
+  node: listed(mac),
+});
 
 const packet = (bytes: Uint8Array): DhcpPacket => {
   const r = decodeDhcpPacket(bytes);
@@ -48,6 +71,9 @@ const proxy = (p: Uint8Array, n: DhcpNode | undefined) => () => ({
 });
 
 export const BOOT_REPLY_CASES: readonly BootReplyCase[] = [
+  { name: 'one inventory, x86 profile, BIOS iPXE: its iPXE script', input: mixed(ipxeBiosDiscover, IPXE_BIOS_MAC) },
+  { name: 'one inventory, x86 profile, x64 UEFI PXE: ipxe.efi', input: mixed(ovmfPxeDiscover, OVMF_PXE_MAC) },
+  { name: 'one inventory, arm64 profile (loader grub), arm64 UEFI PXE (AAVMF, arch 11): shimaa64.efi', input: mixed(aavmfPxeDiscover, AAVMF_PXE_MAC) },
   { name: 'x64 UEFI PXE, loader ipxe: ipxe.efi', input: full(ovmfPxeDiscover, node(OVMF_PXE_MAC, 'ipxe')) },
   { name: 'x64 UEFI PXE, loader grub: shimx64.efi', input: full(ovmfPxeDiscover, node(OVMF_PXE_MAC, 'grub')) },
   { name: 'x64 UEFI PXE, secure_boot with loader ipxe: shimx64.efi', input: full(ovmfPxeDiscover, node(OVMF_PXE_MAC, 'ipxe', true)) },
