@@ -175,3 +175,20 @@ test('an NBD root attaches to the first server that serves the export, and the k
     attach_nbd`);
   assert.equal(one.out.trim(), 'keeper 10.0.0.1 10809 lab');
 });
+
+test('the booted system\'s "booted" report goes to the first server that takes it, the one that answered last first', async (t) => {
+  const dir = await tempDir(t);
+  const a = await server(t, '127.0.0.2', 'closed');
+  const b = await server(t, '127.0.0.3', 'error');
+  const c = await server(t, '127.0.0.4', 'ok');
+  const r = await busyboxSh(dir, `. "$DL_LIB/common.sh"; . "$DL_LIB/handoff.sh"
+    mkdir -p newroot/etc/systemd/system
+    DL_NEWROOT=$PWD/newroot DL_RUN=$PWD/run DL_BUSYBOX=/bin/busybox DL_MAC=52:54:00:00:00:01
+    DL_SERVER=${a.url} DL_PEERS="${b.url} ${c.url}" DL_SERVER_NOW=${b.url}
+    install_booted_unit && sed 's|/run/diskless/bin/busybox|/bin/busybox|g' run/diskless/report-booted > booted && sh booted; echo "rc=$?"
+    grep '^servers=' run/diskless/report-booted`);
+  assert.match(r.out, /^rc=0$/m, `${r.out}${r.err}`);
+  assert.match(r.out, new RegExp(`^servers='${b.url} ${a.url} ${c.url} '$`, 'm'));
+  assert.equal(b.asked.length, 1);
+  assert.deepEqual(c.asked.map((l) => new URLSearchParams(l.split(' ')[2]).get('stage')), ['booted']);
+});
