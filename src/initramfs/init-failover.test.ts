@@ -192,3 +192,10 @@ test('the booted system\'s "booted" report goes to the first server that takes i
   assert.equal(b.asked.length, 1);
   assert.deepEqual(c.asked.map((l) => new URLSearchParams(l.split(' ')[2]).get('stage')), ['booted']);
 });
+
+test('a diskless.server that could match file names is never expanded against the node\'s files', async (t) => {
+  const dir = await tempDir(t);
+  const r = await busyboxSh(dir, `. "$DL_LIB/common.sh"; touch http:x1 http:x2
+    DL_SERVER='http:*' DL_PEERS="http://10.0.0.2"; server_order`);
+  assert.equal(r.out, 'http://10.0.0.2\n', r.err);
+});

@@ -74,9 +74,13 @@ DL_SERVER_NOW=${DL_SERVER_NOW:-}
 server_order() {
     local _s
     [ -n "$DL_SERVER_NOW" ] && printf '%s\n' "$DL_SERVER_NOW"
+    set -f  # split on blanks only: a "*" in diskless.server is no file-name pattern
     for _s in $DL_SERVER $DL_PEERS; do
+        # Callers split this list unquoted: a word that could match file names is no server.
+        case "$_s" in *'*'*|*'?'*|*'['*) continue ;; esac
         [ "$_s" = "$DL_SERVER_NOW" ] || printf '%s\n' "$_s"
     done
+    set +f
     return 0
 }
 
