@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { serveShared, stateUrl, type SharedServer } from '../testing/shared-servers.js';
+import { startServices, type RunningServices } from './services.js';
+import { freeTcpPort, freeUdpPort } from '../testing/free-ports.js';
 import { postgresFixture } from '../testing/postgres-fixture.js';
 import { waitUntil, waitUntilAsync } from '../testing/wait-until.js';
 import { statusCommand } from '../cli/status.js';
