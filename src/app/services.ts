@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DisklessConfig, NodeConfig } from '../config/types.js';
 import { nullLogger, type Logger } from '../log/logger.js';
-import { BootTree, subnetBaseUrl, subnetSecretsUrl } from '../boot/boot-tree.js';
+import { BootTree, bootPeersFor, subnetBaseUrl, subnetSecretsUrl } from '../boot/boot-tree.js';
 import { HttpServer } from '../http/server.js';
 import { TftpServer } from '../protocols/tftp/server.js';
 import type { DhcpEvent, DhcpServer } from '../protocols/dhcp/server.js';
@@ -170,6 +170,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const tree = new BootTree(getConfig, subnetBaseUrl(getConfig), store, {
     ...identity.hooks, secretsUrl: subnetSecretsUrl(getConfig), onUnknownMac: discovery.onScript, nodeOf,
     versionPin: (mac, image) => pins.get(mac, image),
+    ...(backend.livePeers ? { peersFor: bootPeersFor(getConfig, backend.livePeers) } : {}),
   });
 
   const onReport = (r: NodeReport) => {

@@ -64,6 +64,11 @@ export interface StateBackend {
   readonly inventory?: PgInventory;
   /** Every server sharing the state, with its health and the nodes it bound; just this one for files. */
   servers(): ServerList;
+  /**
+   * The other live boot servers (postgres only), in address order: what boot scripts and
+   * kernel command lines name after this one, so a node goes on through them when it is gone.
+   */
+  readonly livePeers?: () => ServerRecord[];
   close(): Promise<void>;
 }
 
@@ -103,6 +108,7 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
       inventory,
       poolCursor: (pool) => spreadCursor(pool, address),
       servers: () => serverList(registry.list(), address, leases?.boundBy() ?? new Map()),
+      livePeers: () => registry.list().filter((r) => r.health === 'live' && r.address !== address),
       close: async () => {
         await leases?.flush();
         leases?.close();

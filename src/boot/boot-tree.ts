@@ -9,13 +9,13 @@ import { defaultLabel, menuOf, RESCUE_ARGS, type BootMenu, type MenuChoice } fro
 import { failureArgs } from './failure-args.js';
 import { DigestCache } from '../files/digest-cache.js';
 import { diskArgs, networkArgs, rootArgs } from './root-args.js';
-import { httpBaseUrl, parseBootPath, secretsBaseUrl, storedFilePath, versionExport } from './urls.js';
+import { httpBaseUrl, parseBootPath, peerBaseUrl, secretsBaseUrl, storedFilePath, versionExport } from './urls.js';
 import type { ImageStore } from '../images/store/image-store.js';
 import { renderProblemScript } from './ipxe-script.js';
 import { renderDiscoveredScript, renderIpxeScript, renderUnknownScript } from './ipxe-script.js';
 import { pxelinuxConfigFor } from './pxelinux-config.js';
 import { KERNEL_CMDLINE_MAX, kernelArgsProblem } from '../config/kernel-args.js';
-import { bootServerAddress } from '../config/subnets.js';
+import { bootServerAddress, peerBootAddress } from '../config/subnets.js';
 import type { RootMode } from '../config/types.js';
 import { ROOT_MODE_MODULES } from '../initramfs/modules/select.js';
 
@@ -75,6 +75,18 @@ export interface BootTreeHooks {
    * also the node listing the switch port a trusted relay last reported the machine on.
    */
   nodeOf?: NodeOfMachine;
+  /**
+   * The other live boot servers a machine at `peer` can fall back to, in the order it should
+   * try them (shared state only; none by default): their base URL and address for its subnet.
+   */
+  peersFor?: (peer: string | undefined) => readonly BootPeer[];
+}
+
+/** Another boot server, as a machine on one subnet reaches it. */
+export interface BootPeer {
+  /** http://ADDRESS[:PORT], its boot listener. */
+  readonly baseUrl: string;
+  readonly address: string;
 }
 
 /** Which inventory node a machine (by its MAC) is, in a given config. */
@@ -102,6 +114,24 @@ export function subnetSecretsUrl(config: () => DisklessConfig): (peer: string | 
   return (peer) => {
     const cfg = config();
     return secretsBaseUrl({ address: bootServerAddress(cfg, peer), httpsPort: cfg.server.httpsPort });
+  };
+}
+
+/**
+ * The other live boot servers a machine at `peer` falls back to, for BootTree's `peersFor`:
+ * each peer's address on that machine's network (peerBootAddress) and boot listener there, in
+ * the order `live` lists them; a peer with no address there, or a record that is not a plain
+ * http://ADDRESS[:PORT] (peerBaseUrl), is left out.
+ */
+export function bootPeersFor(config: () => DisklessConfig, live: () => ReadonlyArray<{ readonly addresses: readonly string[]; readonly bootUrl: string }>): (peer: string | undefined) => BootPeer[] {
+  return (peer) => {
+    const cfg = config();
+    const ours = bootServerAddress(cfg, peer);
+    return live().flatMap((r) => {
+      const address = peerBootAddress(cfg, peer, r.addresses);
+      const baseUrl = address === undefined || address === ours ? undefined : peerBaseUrl(r.bootUrl, address);
+      return baseUrl === undefined || address === undefined ? [] : [{ address, baseUrl }];
+    });
   };
 }
 
@@ -193,7 +223,7 @@ export class BootTree {
     if (!root) return { ...t, cmdline: [disk, failure, t.cmdline, o.extra, tokenArg].filter(Boolean).join(' ') };
     const sha = !pinned && root.mode === 'live' && root.image ? await this.#digests.sha256(root.image) : undefined;
     const server = { address: bootServerAddress(cfg, peer), nbdPort: cfg.server.nbdPort };
-    const args = rootArgs(t.profile, server, this.#base(peer), sha, pinned);
+    const args = rootArgs(t.profile, server, this.#base(peer), sha, pinned, this.#peers(peer).map((p) => p.baseUrl));
     return { ...t, cmdline: [args, disk, failure, t.cmdline, o.extra, tokenArg].filter(Boolean).join(' ') };
   }
 
@@ -218,6 +248,10 @@ export class BootTree {
 
   #nodeOf(cfg: DisklessConfig, mac: string): NodeConfig | undefined {
     return (this.opts.nodeOf ?? nodeByMac)(cfg, mac);
+  }
+
+  #peers(peer: string | undefined): readonly BootPeer[] {
+    return this.opts.peersFor?.(peer) ?? [];
   }
 
   #base(peer: string | undefined): string {
@@ -262,6 +296,8 @@ export class BootTree {
     if (!target) return memoryFile(renderGrubUnknownConfig(mac));
     try {
       const device = grubServerDevice(cfg.server);
+      // The other servers, on the same ports (GRUB 2.06 can name none but 69 and 80 anyway).
+      const peerDevices = this.#peers(peer).flatMap((p) => grubServerDevice({ ...cfg.server, address: p.address }) ?? []);
       if (device === undefined) {
         throw new Error(`GRUB fetches files only from HTTP port 80 or TFTP port 69, and server.http_port is ${cfg.server.httpPort}, server.tftp_port ${cfg.server.tftpPort}`);
       }
@@ -269,7 +305,7 @@ export class BootTree {
       const prepared = await this.#prepare(cfg, target, peer);
       const complete = prepared.menu?.choices.find((c) => c.name === prepared.menu?.default)?.target ?? prepared.target;
       await this.#checkSigned(complete);
-      return memoryFile(renderGrubConfig(complete, device));
+      return memoryFile(renderGrubConfig(complete, device, peerDevices));
     } catch (e) {
       return memoryFile(renderGrubProblemConfig(mac, e instanceof Error ? e.message : String(e)));
     }
@@ -329,11 +365,11 @@ export class BootTree {
         const known = node !== undefined;
         if (!known) this.opts.onUnknownMac?.(mac, peer);
         const target = bootTargetFor(cfg, mac, node);
-        if (!target && !known && cfg.dhcp.unknownClients === 'register') return memoryFile(renderDiscoveredScript(mac, this.#base(peer)));
+        if (!target && !known && cfg.dhcp.unknownClients === 'register') return memoryFile(renderDiscoveredScript(mac, this.#base(peer), this.#peers(peer).map((p) => p.baseUrl)));
         if (!target) return memoryFile(renderUnknownScript(mac));
         try {
           const prepared = await this.#prepare(cfg, target, peer);
-          return memoryFile(renderIpxeScript(prepared.target, this.#base(peer), prepared.menu));
+          return memoryFile(renderIpxeScript(prepared.target, this.#base(peer), prepared.menu, this.#peers(peer).map((p) => p.baseUrl)));
         } catch (e) {
           // e.g. the profile's image has no published version yet: say so on the node's screen.
           return memoryFile(renderProblemScript(mac, e instanceof Error ? e.message : String(e)));

@@ -34,30 +34,39 @@ const HEADER = '# Generated from the Diskless inventory: edit the config, not th
 
 /**
  * The config of one machine: `device` is where GRUB fetches files, "(http,ADDRESS)" or
- * "(tftp,ADDRESS)" (urls.ts: grubServerDevice).
+ * "(tftp,ADDRESS)" (urls.ts: grubServerDevice); `peerDevices` the other live boot servers',
+ * tried in turn when a download from the one before failed (shared state only).
  */
-export function renderGrubConfig(target: BootTarget, device: string): string {
+export function renderGrubConfig(target: BootTarget, device: string, peerDevices: readonly string[] = []): string {
   const { profile, mac, node } = target;
-  const kernelPath = `${device}/${target.kernel}`;
-  const kernel = quoted('kernel path', kernelPath);
-  const initrds = target.initrds.map((p) => quoted('initrd path', `${device}/${p}`));
   const args = [target.cmdline, bootIfArg(mac)].filter(Boolean).join(' ');
-  // GRUB's linux command puts BOOT_IMAGE=PATH in front of the arguments it passes on.
-  const added = `BOOT_IMAGE=${kernelPath} `.length + (args.length - target.cmdline.length);
-  const problem = kernelArgsProblem(target.cmdline, KERNEL_CMDLINE_MAX - added);
-  if (problem) throw new Error(`Cannot write the GRUB config: the kernel command line ${problem}`);
+  const devices = [device, ...peerDevices];
+  const kernels = devices.map((d) => quoted('kernel path', `${d}/${target.kernel}`));
+  for (const d of devices) {
+    // GRUB's linux command puts BOOT_IMAGE=PATH in front of the arguments it passes on.
+    const added = `BOOT_IMAGE=${d}/${target.kernel} `.length + (args.length - target.cmdline.length);
+    const problem = kernelArgsProblem(target.cmdline, KERNEL_CMDLINE_MAX - added);
+    if (problem) throw new Error(`Cannot write the GRUB config: the kernel command line ${problem}`);
+  }
   const words = args.split(' ').filter(Boolean).map((w) => quoted('kernel argument', w));
+  const attempts = devices.flatMap((d, i) => {
+    const kernel = kernels[i]!;
+    const initrds = target.initrds.map((p) => quoted('initrd path', `${d}/${p}`));
+    return [
+      `  if linux ${kernel} ${words.join(' ')}; then`,
+      ...(initrds.length > 0
+        ? [`    if initrd ${initrds.join(' ')}; then`, '      boot', '    fi']
+        : ['    boot']),
+      '  fi',
+    ];
+  });
   const who = node ? (node.hostname ? `${node.hostname} (${mac})` : mac) : `unknown machine ${mac}`;
   return [
     `# Diskless GRUB config for ${inertText(who)}, profile ${inertText(profile.name)}.`,
     HEADER,
     'while true; do',
     `  echo ${text(`Diskless: booting ${who} with profile ${profile.name}`)}`,
-    `  if linux ${kernel} ${words.join(' ')}; then`,
-    ...(initrds.length > 0
-      ? [`    if initrd ${initrds.join(' ')}; then`, '      boot', '    fi']
-      : ['    boot']),
-    '  fi',
+    ...attempts,
     `  echo ${text('Diskless: boot failed, retrying in 10 seconds')}`,
     '  sleep 10',
     'done',

@@ -9,22 +9,27 @@ import { bootWordProblem, inertText, KERNEL_CMDLINE_MAX, kernelArgsProblem } fro
  * entries' targets completed). `initrd=NAME` is on the command line because the EFI stub of
  * kernels without LoadFile2 support finds its initrd by that name in iPXE's virtual filesystem;
  * BOOTIF is what pxelinux's "ipappend 2" would add, so /init finds the interface it booted from.
- * A failed download retries instead of dropping to the firmware's next boot device.
+ * A failed download retries instead of dropping to the firmware's next boot device. With other
+ * live boot servers (`peers`: their base URLs, shared state only) each file is asked of the next
+ * server when one fails (`kernel A/… || kernel B/… || goto failed`), so a server that dies
+ * between two files, or in the middle of one, costs that file once more, not the boot.
  *
  * Every value is checked once more here (kernel-args.ts says what iPXE reads as syntax): words
  * on the kernel and initrd lines that could end the command, start another or expand a setting
  * are refused with an Error, and free text on echo and comment lines is made inert.
  */
-export function renderIpxeScript(target: BootTarget, baseUrl: string, menu?: BootMenu): string {
+export function renderIpxeScript(target: BootTarget, baseUrl: string, menu?: BootMenu, peers: readonly string[] = []): string {
   const who = whoIs(target);
   const header = [
     '#!ipxe',
     `# Diskless boot script for ${who}, profile ${inertText(target.profile.name)}.`,
     '# Generated from the Diskless inventory: edit the config, not this script.',
     `set base ${baseUrl}`,
+    ...peers.map((p, i) => `set peer${i + 1} ${p}`),
   ];
-  refuseUnsafe([['base URL', baseUrl]], '', 0);
-  if (!menu) return [...header, ...bootBlock(target, 'retry', 'failed'), ''].join('\n');
+  refuseUnsafe([['base URL', baseUrl], ...peers.map((p): [string, string] => ['peer server URL', p])], '', 0);
+  const bases = ['${base}', ...peers.map((_, i) => `\${peer${i + 1}}`)];
+  if (!menu) return [...header, ...bootBlock(target, 'retry', 'failed', bases), ''].join('\n');
   // A menu: iPXE's own (menu, item, choose) shows the entries for the timeout, then boots the
   // default; a key picks an entry at once. Each entry boots from its own block, retried on failure.
   const names = new Set(menu.choices.map((c) => c.name));
@@ -39,7 +44,7 @@ export function renderIpxeScript(target: BootTarget, baseUrl: string, menu?: Boo
     ...menu.choices.map((c) => `item${c.key ? ` --key ${c.key}` : ''} ${c.name} ${c.key ? `[${c.key}] ` : ''}${inertText(c.label)}`),
     `choose --timeout ${menu.timeoutSec * 1000} --default ${menu.default} selected || goto boot-${menu.default}`,
     'goto boot-${selected}',
-    ...menu.choices.flatMap((c) => bootBlock(c.target, `boot-${c.name}`, `failed-${c.name}`)),
+    ...menu.choices.flatMap((c) => bootBlock(c.target, `boot-${c.name}`, `failed-${c.name}`, bases)),
     '',
   ].join('\n');
 }
@@ -49,16 +54,19 @@ function whoIs(target: BootTarget): string {
   return inertText(node ? (node.hostname ? `${node.hostname} (${mac})` : mac) : `unknown machine ${mac}`);
 }
 
-/** The lines that boot `target`, from label `start`; a failure waits and starts over. */
-function bootBlock(target: BootTarget, start: string, failed: string): string[] {
+/**
+ * The lines that boot `target`, from label `start`: each file from each of `bases` (iPXE
+ * settings: ${base}, then the peers') until one gives it; a failure waits and starts over.
+ */
+function bootBlock(target: BootTarget, start: string, failed: string, bases: readonly string[]): string[] {
   const initrds = target.initrds.map((_, i) => `initrd-${i}`);
   const args = [...initrds.map((n) => `initrd=${n}`), target.cmdline, bootIfArg(target.mac)].filter(Boolean).join(' ');
   refuseUnsafe([['kernel path', target.kernel], ...target.initrds.map((p): [string, string] => ['initrd path', p])], target.cmdline, args.length);
   return [
     `:${start}`,
     `echo Diskless: booting ${whoIs(target)} with profile ${inertText(target.profile.name)}`,
-    `kernel \${base}/${target.kernel} ${args} || goto ${failed}`,
-    ...initrds.map((n, i) => `initrd --name ${n} \${base}/${target.initrds[i]} || goto ${failed}`),
+    `${bases.map((b) => `kernel ${b}/${target.kernel} ${args}`).join(' || ')} || goto ${failed}`,
+    ...initrds.map((n, i) => `${bases.map((b) => `initrd --name ${n} ${b}/${target.initrds[i]}`).join(' || ')} || goto ${failed}`),
     `boot || goto ${failed}`,
     `:${failed}`,
     'echo Diskless: boot failed, retrying in 10 seconds',
@@ -108,20 +116,23 @@ export function renderProblemScript(mac: string, problem: string): string {
  * discovered` and asks again every 30 s, so once adopted it boots without a power cycle.
  * `--replace` keeps the loop from nesting one script inside the next for hours.
  */
-export function renderDiscoveredScript(macText: string, baseUrl: string): string {
+export function renderDiscoveredScript(macText: string, baseUrl: string, peers: readonly string[] = []): string {
   const mac = macOnly(macText);
-  const problem = bootWordProblem(baseUrl);
-  if (problem) throw new Error(`Cannot write the boot script: the base URL ${problem}`);
+  for (const url of [baseUrl, ...peers]) {
+    const problem = bootWordProblem(url);
+    if (problem) throw new Error(`Cannot write the boot script: the ${url === baseUrl ? 'base' : 'peer server'} URL ${problem}`);
+  }
   return [
     '#!ipxe',
     `# Diskless: unknown machine ${mac}, waiting to be adopted.`,
     `set base ${baseUrl}`,
+    ...peers.map((p, i) => `set peer${i + 1} ${p}`),
     ':wait',
     `echo Diskless: this machine (${mac}) is not in the inventory.`,
     `echo Diskless: registered as discovered, waiting for \`diskless node adopt ${mac}\``,
     'echo Checking again in 30 seconds.',
     'sleep 30',
-    `chain --replace --autofree \${base}/${bootScriptPath(mac)} || goto wait`,
+    `${['${base}', ...peers.map((_, i) => `\${peer${i + 1}}`)].map((b) => `chain --replace --autofree ${b}/${bootScriptPath(mac)}`).join(' || ')} || goto wait`,
     '',
   ].join('\n');
 }

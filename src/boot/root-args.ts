@@ -16,9 +16,12 @@ export interface PinnedRoot {
 /**
  * Kernel arguments that tell /init where this profile's root is (DESIGN.md "Kernel command
  * line"). `sha256` pins a live image to the bytes this server would send right now. `server`
- * is the address the node reaches this server at (its subnet's) and the NBD port.
+ * is the address the node reaches this server at (its subnet's) and the NBD port. `peers` are
+ * the other live boot servers' base URLs for this node (shared state only), in the order /init
+ * tries them after `diskless.server`: one `rd.diskless.peer=URL` each. /init reaches a peer's
+ * files, reports, NBD export and secrets listener at that host, on this server's paths and ports.
  */
-export function rootArgs(profile: ProfileConfig, server: { readonly address: string; readonly nbdPort: number }, baseUrl: string, sha256: string | undefined, pinned?: PinnedRoot): string {
+export function rootArgs(profile: ProfileConfig, server: { readonly address: string; readonly nbdPort: number }, baseUrl: string, sha256: string | undefined, pinned?: PinnedRoot, peers: readonly string[] = []): string {
   const root = profile.root;
   if (!root) return '';
   const args: string[] = [];
@@ -41,7 +44,7 @@ export function rootArgs(profile: ProfileConfig, server: { readonly address: str
     }
   }
   if (root.overlay === 'none') args.push('rd.diskless.overlay=none');
-  args.push(`rd.retry=${root.retry}`, `diskless.server=${baseUrl}`);
+  args.push(`rd.retry=${root.retry}`, `diskless.server=${baseUrl}`, ...peers.map((p) => `rd.diskless.peer=${p}`));
   return args.join(' ');
 }
 

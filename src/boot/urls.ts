@@ -27,6 +27,20 @@ export function httpBaseUrl(server: { readonly address: string; readonly httpPor
   return httpPort === 80 ? `http://${address}` : `http://${address}:${httpPort}`;
 }
 
+/**
+ * Another boot server's boot listener at `address` (its address for the asking machine's
+ * subnet), on the port of its own boot URL as the state database records it. Undefined when
+ * that URL is not http://HOST[:PORT] or the address not a dotted quad: a row of the database is
+ * data, and only a plain address and port ever reach a script or a kernel command line.
+ */
+export function peerBaseUrl(bootUrl: string, address: string): string | undefined {
+  const m = /^http:\/\/[^/:?#\s]+(?::(\d{1,5}))?\/?$/.exec(bootUrl);
+  if (!m || !/^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(address)) return undefined;
+  const port = m[1] === undefined ? 80 : Number(m[1]);
+  if (port < 1 || port > 65535) return undefined;
+  return httpBaseUrl({ address, httpPort: port });
+}
+
 /** The HTTPS listener, where /init redeems its secrets token: https://ADDRESS:PORT. */
 export function secretsBaseUrl(server: { readonly address: string; readonly httpsPort: number }): string {
   return `https://${server.address}:${server.httpsPort}`;

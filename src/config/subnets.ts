@@ -45,6 +45,21 @@ export function bootServerAddress(config: DisklessConfig, ip: string | undefined
   return subnetOf(config, ip)?.serverAddress ?? config.server.address;
 }
 
+/**
+ * Which of another boot server's addresses (`peerAddresses`: its server.address first, then its
+ * subnets' server_address, as the state database records them) a machine at `ip` reaches it at:
+ * the one on the network where this server's own address for that machine lies (the machine's
+ * subnet, or for a relayed subnet the network of its server_address). Undefined when the peer
+ * has no address there, i.e. it serves no machine on that network. A machine outside every
+ * subnet is sent to the peer's server.address, as it is to ours.
+ */
+export function peerBootAddress(config: DisklessConfig, ip: string | undefined, peerAddresses: readonly string[]): string | undefined {
+  const ours = bootServerAddress(config, ip);
+  const net = subnetOf(config, ours) ?? subnetOf(config, ip);
+  if (net === undefined) return peerAddresses[0];
+  return peerAddresses.find((a) => inNetwork(a, net.network, net.prefix));
+}
+
 /** Every address of the server that some machine boots from: server.address first. */
 export function bootServerAddresses(config: DisklessConfig): string[] {
   return [...new Set([config.server.address, ...config.dhcp.subnets.map((s) => s.serverAddress)])];

@@ -8,7 +8,7 @@ parse_cmdline() {
     DL_NFS_OPTS="" DL_TOKEN="" DL_SECRETS_URL="" DL_NETWAIT=60 DL_SETTLE=3
     DL_DISK_PATH="" DL_DISK_MODEL="" DL_DISK_ID="" DL_DISK_SIZE="" DL_DISK_UPPER=1 DL_DISK_SWAP=0
     DL_DISK_SCRATCH="" DL_DISK_PERSIST="" DL_BOND="" DL_BOND_SLAVES="" DL_VLAN=""
-    DL_EMERGENCY=reboot DL_FAILURE_DELAY=30 DL_SYSTEMD_MASK=""
+    DL_EMERGENCY=reboot DL_FAILURE_DELAY=30 DL_SYSTEMD_MASK="" DL_PEERS=""
     read -r _cmdline < "${DL_CMDLINE_FILE:-/proc/cmdline}"
     set -f  # split on blanks but never expand a word such as "*" against the filesystem
     for _arg in $_cmdline; do
@@ -33,6 +33,8 @@ parse_cmdline() {
             rd.debug) DL_DEBUG=1 ;;
             diskless.server=*) DL_SERVER=${_arg#*=} ;;
             diskless.secrets=*) DL_SECRETS_URL=${_arg#*=} ;;
+            # The other boot servers, in the order to try them after diskless.server (one each).
+            rd.diskless.peer=*) DL_PEERS="${DL_PEERS:+$DL_PEERS }${_arg#*=}" ;;
             init=*) DL_INIT=${_arg#init=} ;;
             rd.diskless.bond=*) DL_BOND=${_arg#*=} ;;
             rd.diskless.bond.slaves=*) DL_BOND_SLAVES=${_arg#*=} ;;
@@ -89,5 +91,27 @@ check_cmdline() {
         *) cause "diskless.secrets=$DL_SECRETS_URL: expected https://ADDRESS:PORT"; return ;;
     esac
     case "${DL_SECRETS_URL#https://}" in *[!0-9.:]*) cause "diskless.secrets=$DL_SECRETS_URL: expected https://ADDRESS:PORT"; return ;; esac
+    check_peers || return
+    return 0
+}
+
+# Each rd.diskless.peer is http://ADDRESS[:PORT] and nothing else: the shell splits the list on
+# blanks and builds URLs, NBD and TLS addresses from it.
+check_peers() {
+    local _p _host
+    set -f
+    for _p in $DL_PEERS; do
+        _host=${_p#http://}
+        _host=${_host%:*}
+        case "$_p" in
+            http://*) ;;
+            *) set +f; cause "rd.diskless.peer=$_p: expected http://ADDRESS[:PORT]"; return ;;
+        esac
+        case "${_p#http://}" in
+            *[!0-9.:]*|*:*:*|*:) set +f; cause "rd.diskless.peer=$_p: expected http://ADDRESS[:PORT]"; return ;;
+        esac
+        valid_ipv4 "$_host" || { set +f; cause "rd.diskless.peer=$_p: expected http://ADDRESS[:PORT]"; return; }
+    done
+    set +f
     return 0
 }

@@ -67,9 +67,54 @@ urlencode() {
 
 DL_UNSENT=${DL_UNSENT:-/run/initramfs/unsent-reports}
 
-send_report() {
+# The boot servers in the order to ask them, one base URL a line: the one that answered last
+# (diskless.server until another has), then diskless.server and the rd.diskless.peer servers
+# in command-line order. Every server has every boot's token, events and files: any will do.
+DL_SERVER_NOW=${DL_SERVER_NOW:-}
+server_order() {
+    local _s
+    [ -n "$DL_SERVER_NOW" ] && printf '%s\n' "$DL_SERVER_NOW"
+    set -f  # split on blanks only: a "*" in diskless.server is no file-name pattern
+    for _s in $DL_SERVER $DL_PEERS; do
+        # Callers split this list unquoted: a word that could match file names is no server.
+        case "$_s" in *'*'*|*'?'*|*'['*) continue ;; esac
+        [ "$_s" = "$DL_SERVER_NOW" ] || printf '%s\n' "$_s"
+    done
+    set +f
+    return 0
+}
+
+# The address of a server's base URL (http://ADDRESS[:PORT]).
+server_host() {
+    local _h
+    _h=${1#*://}
+    printf '%s' "${_h%%[:/]*}"
+}
+
+# ask_servers PATH COMMAND…: runs COMMAND with DL_URL set to each server's base URL + PATH in
+# server_order until one succeeds, which is then asked first from now on. Fails when none did.
+ask_servers() {
+    local _path _s
+    _path=$1
+    shift
+    for _s in $(server_order); do
+        DL_URL=$_s$_path
+        if "$@"; then
+            [ "$_s" = "${DL_SERVER_NOW:-$DL_SERVER}" ] || info "server $_s answers; ${DL_SERVER_NOW:-$DL_SERVER} did not"
+            DL_SERVER_NOW=$_s
+            return 0
+        fi
+    done
+    return 1
+}
+
+post_report() {
     # No -T: Debian's static busybox 1.35 wget crashes whenever -T is given; timeout bounds it.
-    timeout 5 wget -q -O /dev/null --post-data "$1" "$DL_SERVER/api/v1/report" 2>/dev/null
+    timeout 5 wget -q -O /dev/null --post-data "$1" "$DL_URL" 2>/dev/null
+}
+
+send_report() {
+    ask_servers /api/v1/report post_report "$1"
 }
 
 # Tell the server where this boot is. Best effort: a boot never waits long on a report, and
@@ -132,8 +177,12 @@ save_report() {
     info "a report is saved in $DL_SOSREPORT"
 }
 
+post_failure_report() {
+    timeout 20 wget -q -O /dev/null --post-file "$1" "$DL_URL" 2>/dev/null
+}
+
 send_failure_report() {
-    timeout 20 wget -q -O /dev/null --post-file "$1" "$DL_SERVER/api/v1/failure-report" 2>/dev/null
+    ask_servers /api/v1/failure-report post_failure_report "$1"
 }
 
 # POST the saved report (its first 48 KiB) to the server, which keeps each machine's last one.
@@ -149,9 +198,9 @@ upload_failure_report() {
         head -c 49152 "$DL_SOSREPORT" | od -An -tx1 -v | tr -d '\n' | sed 's/ \([0-9a-f][0-9a-f]\)/%\1/g'
     } > "$_form"
     if send_failure_report "$_form"; then
-        info "the failure report is sent to $DL_SERVER"
+        info "the failure report is sent to $DL_SERVER_NOW"
     else
-        info "the failure report could not be sent to $DL_SERVER"
+        info "the failure report could not be sent to $DL_SERVER${DL_PEERS:+ or $DL_PEERS}"
     fi
     rm -f "$_form"
 }

@@ -459,7 +459,8 @@ carry_busybox() {
     cp "${DL_BUSYBOX:-/bin/busybox}" "$DL_RUN/diskless/bin/busybox"
 }
 
-# A oneshot unit that tells the server the system is up, once the login prompt is there.
+# A oneshot unit that tells the server the system is up, once the login prompt is there (the
+# first of the boot servers that takes it).
 # It runs busybox from /run (carried over from this initramfs), so the image needs no wget.
 # The report's proof is computed here, where the key is; the script holding it is root's only
 # (the key itself does not outlive the initramfs).
@@ -473,10 +474,14 @@ install_booted_unit() {
         umask 077
         {
             echo '#!/run/diskless/bin/busybox sh'
-            printf 'server=%s\n' "$(shquote "$DL_SERVER")"
+            # Every boot server, the one that answered last first (rd.diskless.peer: checked addresses).
+            printf 'servers=%s\n' "$(shquote "$(server_order | tr '\n' ' ')")"
             printf 'body=%s\n' "$(shquote "mac=$(urlencode "$DL_MAC")&stage=booted&status=ok&${_proof}uptime_s=")"
             echo 'up=$(/run/diskless/bin/busybox cut -d" " -f1 /proc/uptime)'
-            echo 'exec /run/diskless/bin/busybox timeout 10 /run/diskless/bin/busybox wget -q -O /dev/null --post-data "${body}${up}" "$server/api/v1/report"'
+            echo 'for server in $servers; do'
+            echo '    /run/diskless/bin/busybox timeout 10 /run/diskless/bin/busybox wget -q -O /dev/null --post-data "${body}${up}" "$server/api/v1/report" && exit 0'
+            echo 'done'
+            echo 'exit 1'
         } > "$DL_RUN/diskless/report-booted"
     )
     chmod 0700 "$DL_RUN/diskless/report-booted"

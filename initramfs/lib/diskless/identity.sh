@@ -14,24 +14,42 @@ DL_SERVER_CERTS=${DL_SERVER_CERTS:-/etc/diskless/server-certs.pem}
 # carried certificate itself be the trust anchor; -no_check_time because a node's clock at
 # boot may be anything. The archive lands in RAM, readable by root only.
 fetch_node_files() {
+    local _s _port _hostport _rc
+    _port=${DL_SECRETS_URL##*:}
+    for _s in $(server_order); do
+        # diskless.secrets names this server's address for the node; a peer is asked at its own.
+        if [ "$_s" = "$DL_SERVER" ]; then _hostport=${DL_SECRETS_URL#https://}; else _hostport=$(server_host "$_s"):$_port; fi
+        fetch_node_files_from "$_hostport" "$1"
+        _rc=$?
+        [ "$_rc" -eq 2 ] && continue
+        [ "$_rc" -eq 0 ] && DL_SERVER_NOW=$_s
+        return "$_rc"
+    done
+    return 1
+}
+
+# One server's answer: 0 the files, 1 refused (every server shares the tokens: another would
+# refuse it too), 2 no answer, or an error of its own (5xx): the next server is asked.
+fetch_node_files_from() {
     local _hostport _body _status
     rm -f "$DL_FILES" "$DL_FILES.http"
-    _hostport=${DL_SECRETS_URL#https://}
-    _body="token=$(urlencode "$1")&mac=$(urlencode "$DL_MAC")"
+    _hostport=$1
+    _body="token=$(urlencode "$2")&mac=$(urlencode "$DL_MAC")"
     (
         umask 077
         printf 'POST /api/v1/node-files HTTP/1.0\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %s\r\n\r\n%s' \
             "$_hostport" "${#_body}" "$_body" \
             | OPENSSL_CONF=/dev/null timeout 30 openssl s_client -quiet -connect "$_hostport" -CAfile "$DL_SERVER_CERTS" \
                 -partial_chain -no_check_time -verify_return_error > "$DL_FILES.http" 2>> "$DL_LOG"
-    ) || { info "identity: TLS to $_hostport failed (not reachable, or its certificate is not one this initrd carries)"; rm -f "$DL_FILES.http"; return 1; }
+    ) || { info "identity: TLS to $_hostport failed (not reachable, or its certificate is not one this initrd carries)"; rm -f "$DL_FILES.http"; return 2; }
     http_body "$DL_FILES.http" "$DL_FILES"
     _status=$DL_HTTP_STATUS
     rm -f "$DL_FILES.http"
     [ "$_status" = 200 ] && [ -s "$DL_FILES" ] && return 0
-    info "identity: the server answered ${_status:-nothing}: $(sed -n 1p "$DL_FILES" 2>/dev/null | cut -c1-200)"
+    info "identity: $_hostport answered ${_status:-nothing}: $(sed -n 1p "$DL_FILES" 2>/dev/null | cut -c1-200)"
     rm -f "$DL_FILES"
-    return 1
+    case "$_status" in 4[0-9][0-9]) return 1 ;; esac
+    return 2
 }
 
 # An HTTP response in file $1 → its body in file $2, its status code in DL_HTTP_STATUS. `read`
@@ -67,8 +85,15 @@ report_key_header() {
 # Tokens live in the server's memory for token_ttl: after a server restart, or a boot slower
 # than that, the node's own boot script (asked for from this node's address) carries a new one.
 fresh_token() {
-    timeout 10 wget -q -O - "$DL_SERVER/boot/$DL_MAC.ipxe" 2>/dev/null \
-        | sed -n 's/.*rd\.diskless\.token=\([A-Za-z0-9_-]*\).*/\1/p' | head -n 1
+    ask_servers "/boot/$DL_MAC.ipxe" token_from_script
+}
+
+# The token in the boot script at DL_URL, printed; fails when there is none.
+token_from_script() {
+    local _t
+    _t=$(timeout 10 wget -q -O - "$DL_URL" 2>/dev/null | sed -n 's/.*rd\.diskless\.token=\([A-Za-z0-9_-]*\).*/\1/p' | head -n 1)
+    [ -n "$_t" ] || return 1
+    printf '%s' "$_t"
 }
 
 apply_identity() {
@@ -87,7 +112,7 @@ apply_identity() {
     _until=$(( $(now_ms) / 1000 + DL_RETRY ))
     until fetch_node_files "$_token"; do
         if [ "$(( $(now_ms) / 1000 ))" -ge "$_until" ]; then
-            cause "no files for this node from $DL_SECRETS_URL within rd.retry=$DL_RETRY s (token refused or server down; see the server log)"; return
+            cause "no files for this node from $DL_SECRETS_URL${DL_PEERS:+ or its peers} within rd.retry=$DL_RETRY s (token refused or servers down; see the server log)"; return
         fi
         info "identity: this node's files are not available yet; asking for a new token"
         sleep 3

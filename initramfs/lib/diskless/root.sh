@@ -76,19 +76,37 @@ detach_root() {
     return 0
 }
 
+# One download of the live root from DL_URL into RAM.
+get_live_root() {
+    info "fetching $DL_URL into RAM"
+    # No -T: Debian's static busybox 1.35 wget crashes (SIGSEGV) whenever -T is given; its
+    # built-in read timeout (900 s) still ends an attempt against a server that went silent.
+    wget -q -O "$DL_IMAGE_DIR/root.sqfs" "$DL_URL" 2>>"$DL_LOG" && return 0
+    info "cannot download $DL_URL"
+    rm -f "$DL_IMAGE_DIR/root.sqfs"
+    return 1
+}
+
+# A live root on a boot server (under diskless.server) is asked of each server in turn, at the
+# same path: every server holds the same versions by content hash, and rd.diskless.sha256 checks
+# the bytes whichever sent them. A server that refuses, resets or closes early costs one try.
+fetch_live_root() {
+    case "$DL_ROOT_URL" in
+        "$DL_SERVER"/*) ask_servers "${DL_ROOT_URL#"$DL_SERVER"}" get_live_root ;;
+        *) DL_URL=$DL_ROOT_URL; get_live_root ;;
+    esac
+}
+
 attach_live() {
     local _t _size _ms _sum
     modprobe -q squashfs; modprobe -q loop
     mkdir -p "$DL_IMAGE_DIR"
-    info "fetching $DL_ROOT_URL into RAM"
     _t=$(now_ms)
-    # No -T: Debian's static busybox 1.35 wget crashes (SIGSEGV) whenever -T is given; its
-    # built-in read timeout (900 s) still ends an attempt against a server that went silent.
-    wget -q -O "$DL_IMAGE_DIR/root.sqfs" "$DL_ROOT_URL" 2>>"$DL_LOG" || { cause "cannot download $DL_ROOT_URL"; return; }
+    fetch_live_root || { cause "cannot download $DL_ROOT_URL${DL_PEERS:+ (nor from $DL_PEERS)}"; return; }
     _size=$(stat -c %s "$DL_IMAGE_DIR/root.sqfs")
     _ms=$(( $(now_ms) - _t ))
-    info "fetched $_size bytes in $_ms ms"
-    report fetched ok "bytes=$_size duration_ms=$_ms"
+    info "fetched $_size bytes in $_ms ms from $DL_URL"
+    report fetched ok "bytes=$_size duration_ms=$_ms from=$DL_URL"
     if [ -n "$DL_SHA256" ]; then
         _sum=$(sha256sum "$DL_IMAGE_DIR/root.sqfs" | cut -d' ' -f1)
         [ "$_sum" = "$DL_SHA256" ] || { cause "image checksum mismatch: got sha256 $_sum, want $DL_SHA256"; return; }
@@ -111,9 +129,22 @@ attach_live() {
     return 0
 }
 
+# The NBD servers to try for root=nbd:SERVER:…, space-separated: SERVER, then each
+# rd.diskless.peer's address (every boot server exports the same versions, by the same name,
+# on the same port).
+nbd_servers() {
+    local _list _p _h
+    _list=$1
+    for _p in $DL_PEERS; do
+        _h=$(server_host "$_p")
+        case " $_list " in *" $_h "*) ;; *) _list="$_list $_h" ;; esac
+    done
+    printf '%s' "$_list"
+}
+
 # root=nbd:SERVER:PORT/EXPORT (PORT defaults to 10809)
 attach_nbd() {
-    local _rest _server _port _export
+    local _rest _server _port _export _s _on _before _after _why
     _rest=${DL_ROOT#nbd:}
     _server=${_rest%%[:/]*}
     _rest=${_rest#"$_server"}
@@ -123,13 +154,24 @@ attach_nbd() {
     [ -n "$_server" ] && [ -n "$_export" ] || { cause "root=$DL_ROOT: expected nbd:SERVER:PORT/EXPORT"; return; }
     modprobe -q nbd; modprobe -q squashfs
     DL_NBD_DEV=/dev/nbd0
-    info "attaching export $_export from $_server:$_port on $DL_NBD_DEV"
-    # -systemd-mark: argv[0] starts with "@", so systemd's shutdown does not kill it
-    # while the root still needs it (systemd's root storage daemon convention).
-    nbd-client "$_server" "$_port" "$DL_NBD_DEV" -N "$_export" -b 4096 -readonly -systemd-mark >>"$DL_LOG" 2>&1 \
-        || { cause "NBD attach of $_export from $_server:$_port failed: $(tail -n 1 "$DL_LOG")"; return; }
+    _on="" _before="" _after="" _why=""
+    for _s in $(nbd_servers "$_server"); do
+        if [ -n "$_on" ]; then _after="$_after,$_s"; continue; fi
+        info "attaching export $_export from $_s:$_port on $DL_NBD_DEV"
+        # -systemd-mark: argv[0] starts with "@", so systemd's shutdown does not kill it
+        # while the root still needs it (systemd's root storage daemon convention).
+        if nbd-client "$_s" "$_port" "$DL_NBD_DEV" -N "$_export" -b 4096 -readonly -systemd-mark >>"$DL_LOG" 2>&1; then
+            _on=$_s
+        else
+            _why="${_why:+$_why; }NBD attach of $_export from $_s:$_port failed: $(tail -n 1 "$DL_LOG")"
+            _before="$_before,$_s"
+        fi
+    done
+    [ -n "$_on" ] || { cause "$_why"; return; }
     mount -t squashfs -o ro "$DL_NBD_DEV" "$DL_LOWER" || { cause "cannot mount $DL_NBD_DEV (export $_export is not a squashfs?)"; return; }
-    keep_nbd_attached "$_server" "$_port" "$_export"
+    DL_STAGE_DETAIL="${DL_STAGE_DETAIL:+$DL_STAGE_DETAIL }nbd_server=$_on"
+    # The keeper walks on from the server it holds: the ones after it first, in list order.
+    keep_nbd_attached "$_on$_after$_before" "$_port" "$_export"
     return 0
 }
 
@@ -144,7 +186,9 @@ DL_NBD_DEAD_TIMEOUT=${DL_NBD_DEAD_TIMEOUT:-3600}
 # ioctl-only, where reads made while the server is down still fail). diskless-nbd-keeper
 # (src/initramfs/helpers/nbd-keeper.c) sets the timeouts, waits for the kernel's
 # NBD_CMD_LINK_DEAD event and hands the kernel a new connection (NBD_CMD_RECONFIGURE); it
-# outlives switch_root as a storage daemon ("@" argv[0], spared by systemd at shutdown).
+# outlives switch_root as a storage daemon ("@" argv[0], spared by systemd at shutdown). $1 is
+# the server attached to, then the others, comma-separated: a reconnect walks on from the one
+# that was lost to the next, so the root goes on through another boot server.
 keep_nbd_attached() {
     if [ ! -x /usr/sbin/diskless-nbd-keeper ]; then
         info "warning: no diskless-nbd-keeper in this initrd: the root will not survive a server restart"

@@ -1,7 +1,10 @@
 /*
  * diskless-nbd-keeper: keeps an NBD root alive across server restarts.
  *
- * Usage: diskless-nbd-keeper DEVICE SERVER-IP PORT EXPORT [DEAD-TIMEOUT-S [REQUEST-TIMEOUT-S]]
+ * Usage: diskless-nbd-keeper DEVICE SERVER-IP[,SERVER-IP…] PORT EXPORT [DEAD-TIMEOUT-S [REQUEST-TIMEOUT-S]]
+ *
+ * The first server is the one the root is attached to; the others (every boot server of a site
+ * exports the same versions by the same name and bytes) are where a reconnect goes next.
  *
  * Why it exists. /init attaches the root with nbd-client in netlink mode, which hands the
  * connected socket to the kernel and exits. When that TCP connection ends (the server was
@@ -20,7 +23,8 @@
  *  2. It listens on the "nbd_mc_group" multicast group for NBD_CMD_LINK_DEAD, which the kernel
  *     sends when it marks a socket dead (nbd_mark_nsock_dead -> nbd_dead_link_work).
  *  3. It then connects again (NBD fixed-newstyle handshake, NBD_OPT_EXPORT_NAME of the same
- *     export, size checked), retrying every 2 s, and gives the socket to the kernel with
+ *     export, size checked), to the next server of its list first and on round the list (the
+ *     lost one last), a round every 2 s, and gives the socket to the kernel with
  *     NBD_CMD_RECONFIGURE + NBD_ATTR_SOCKETS (nbd_reconnect_socket replaces the dead one and
  *     wakes the waiting requests, which are then sent on the new connection).
  *
@@ -277,13 +281,42 @@ static double now_s(void) {
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+#define MAX_SERVERS 16
+
+struct server {
+    const char *name;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+};
+
+/* An IP address (v4 or v6) and port as a socket address; 0 when `name` is no address. */
+static int server_address(struct server *sv, const char *name, int port) {
+    memset(sv, 0, sizeof *sv);
+    sv->name = name;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&sv->addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&sv->addr;
+    if (inet_pton(AF_INET, name, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        sv->addrlen = sizeof *v4;
+        return 1;
+    }
+    if (inet_pton(AF_INET6, name, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        sv->addrlen = sizeof *v6;
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 5) {
-        fprintf(stderr, "usage: %s DEVICE SERVER-IP PORT EXPORT [DEAD-TIMEOUT-S [REQUEST-TIMEOUT-S]]\n", argv[0]);
+        fprintf(stderr, "usage: %s DEVICE SERVER-IP[,SERVER-IP...] PORT EXPORT [DEAD-TIMEOUT-S [REQUEST-TIMEOUT-S]]\n", argv[0]);
         return 2;
     }
     device = argv[1];
-    const char *server = argv[2], *export = argv[4];
+    const char *export = argv[4];
     int port = atoi(argv[3]);
     uint64_t dead_s = argc > 5 ? strtoull(argv[5], NULL, 10) : 3600;
     uint64_t request_s = argc > 6 ? strtoull(argv[6], NULL, 10) : 30;
@@ -295,23 +328,22 @@ int main(int argc, char **argv) {
     }
     kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
 
-    struct sockaddr_storage addr;
-    memset(&addr, 0, sizeof addr);
-    socklen_t addrlen;
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
-    if (inet_pton(AF_INET, server, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-        addrlen = sizeof *v4;
-    } else if (inet_pton(AF_INET6, server, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        addrlen = sizeof *v6;
-    } else {
-        say(4, "cannot keep the root connected: %s is not an IP address", server);
+    /* The server list, split in place: argv[2] is ours to cut (argv[0] is changed below too). */
+    struct server servers[MAX_SERVERS];
+    int nservers = 0;
+    for (char *save = NULL, *tok = strtok_r(argv[2], ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (nservers == MAX_SERVERS) break;
+        if (!server_address(&servers[nservers], tok, port)) {
+            say(4, "cannot keep the root connected: %s is not an IP address", tok);
+            return 2;
+        }
+        nservers++;
+    }
+    if (nservers == 0) {
+        say(4, "cannot keep the root connected: no server named");
         return 2;
     }
+    int current = 0;
 
     int cmd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
     int events = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
@@ -355,7 +387,7 @@ int main(int argc, char **argv) {
         if (write(adj, "-1000", 5) < 0) { /* best effort */ }
         close(adj);
     }
-    say(5, "keeping export %s from %s:%d attached (requests wait up to %llu s for a reconnect)", export, server, port, (unsigned long long)dead_s);
+    say(5, "keeping export %s from %s:%d attached (requests wait up to %llu s for a reconnect; %d other server(s) to try)", export, servers[0].name, port, (unsigned long long)dead_s, nservers - 1);
 
     for (;;) {
         char buf[8192];
@@ -378,24 +410,32 @@ int main(int argc, char **argv) {
             }
         }
         if (!dead) continue;
-        say(4, "connection to %s:%d lost; reconnecting", server, port);
+        say(4, "connection to %s:%d lost; reconnecting", servers[current].name, port);
         double t0 = now_s();
         const char *last_why = NULL;
         int last_error = 0;
+        /* Each attempt asks the servers after the lost one in list order, the lost one last. */
         for (int attempt = 1;; attempt++) {
             const char *why = "";
-            int s = connect_export(&addr, addrlen, export, size, &why);
+            int s = -1, on = current;
+            for (int k = 1; k <= nservers; k++) {
+                on = (current + k) % nservers;
+                s = connect_export(&servers[on].addr, servers[on].addrlen, export, size, &why);
+                if (s >= 0) break;
+                if (nservers > 1 && attempt == 1) say(4, "reconnect to %s:%d failed: %s: %s", servers[on].name, port, why, strerror(-s));
+            }
             if (s >= 0) {
                 e = reconfigure(cmd, family, index, 0, 0, s);
                 close(s); /* the kernel holds its own reference now */
                 if (e == 0) {
-                    say(4, "reconnected to %s:%d after %.1f s (attempt %d)", server, port, now_s() - t0, attempt);
+                    say(4, "reconnected to %s:%d after %.1f s (attempt %d)", servers[on].name, port, now_s() - t0, attempt);
+                    current = on;
                     break;
                 }
                 why = "handing the socket to the kernel";
                 s = e;
             }
-            /* Each new reason once, then every 30 s while the server stays away. */
+            /* Each new reason once, then every 30 s while the servers stay away. */
             if (why != last_why || s != last_error || attempt % 15 == 0) say(4, "reconnect attempt %d failed: %s: %s", attempt, why, strerror(-s));
             last_why = why;
             last_error = s;
