@@ -99,7 +99,7 @@ test('a rollout through three BMC-powered QEMU machines: a broken version stops 
       })];
       const sim = await BmcSim.start({ dir: join(dir, `bmc-${i + 1}`), address: '127.0.0.1', port: 9000 + i, vmPort, user: 'admin', password: `bmc-pw-${i}`, startArgv: argv, netns: net.name });
       sims.push(sim);
-      nodes.push(`  - { mac: "${MACS[i]}", hostname: n${i + 1}, address: 10.77.0.${21 + i}, power: { ipmi: 127.0.0.1, port: ${9000 + i}, password_file: ${sim.passwordFile} } }`);
+      nodes.push(`  - { mac: "${MACS[i]}", hostname: n${i + 1}, profile: tiny, address: 10.77.0.${21 + i}, power: { ipmi: 127.0.0.1, port: ${9000 + i}, password_file: ${sim.passwordFile} } }`);
     }
     await writeFile(configPath, `server:
   address: ${LAB_SERVER}
@@ -113,7 +113,6 @@ dhcp:
   pool: ${LAB_POOL.start}-${LAB_POOL.end}
   routers: [${LAB_SERVER}]
   unknown_clients: deny
-default_profile: tiny
 profiles:
   tiny:
     image: tiny
@@ -134,7 +133,7 @@ ${nodes.join('\n')}
       return r.code === 0 ? JSON.parse(r.stdout) : undefined;
     };
     const current = async (): Promise<Rollout | undefined> => (await api('/rollouts'))?.current ?? undefined;
-    const state = async () => `${JSON.stringify(await current(), null, 1)}\n${(await Promise.all([0, 1, 2].map(async (i) => `--- n${i + 1}:\n${(await consoleText(i)).slice(-1500)}`))).join('\n')}`;
+    const state = async () => `${JSON.stringify(await current(), null, 1)}\n${JSON.stringify(await api(`/nodes/${MACS[0]}`))}\n${(await Promise.all([0, 1, 2].map(async (i) => `--- n${i + 1}:\n${(await consoleText(i)).slice(-1500)}`))).join('\n')}`;
 
     // The fleet runs the published version: all three powered on at once through their BMCs.
     const on = await diskless('power', 'on', 'n1', 'n2', 'n3');
@@ -191,6 +190,7 @@ ${nodes.join('\n')}
     for (const s of sims) await s.stop().catch(() => undefined);
     await server?.stop().catch(() => undefined);
     await net?.destroy();
+    if (process.env['I17D_KEEP']) await writeFile('/tmp/i17d-server.log', await readFile(logPath, 'utf8').catch(() => ''));
     await rm(dir, { recursive: true, force: true });
   }
 });
