@@ -173,7 +173,6 @@ ${nodes.join('\n')}
     // Each boot is on the timeline: a proven "booted" of the version the server handed out.
     for (let i = 0; i < 3; i++) {
       const n = await api(`/nodes/${MACS[i]}`);
-      assert.equal(n?.status, 'booted', `n${i + 1}`);
       assert.equal(n?.booted?.version, good, `n${i + 1} runs the good version`);
       const ev: Array<{ kind: string; fields: Record<string, string> }> = (await api(`/nodes/${MACS[i]}/events?limit=1000`)).events;
       const booted = ev.filter((e) => e.kind === 'booted');
