@@ -189,7 +189,6 @@ ${nodes.join('\n')}
     for (const s of sims) await s.stop().catch(() => undefined);
     await server?.stop().catch(() => undefined);
     await net?.destroy();
-    if (process.env['I17D_KEEP']) await writeFile('/tmp/i17d-server.log', await readFile(logPath, 'utf8').catch(() => ''));
     await rm(dir, { recursive: true, force: true });
   }
 });
