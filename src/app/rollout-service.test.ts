@@ -5,8 +5,10 @@
 // checks it against the script's rd.diskless.sha256, then reports the failed stage, or redeems
 // the script's secrets token over TLS (curl pinned to the server's certificate) and reports
 // "booted" with the proof the answer's report key gives (openssl, as /init computes it). Each
-// machine talks from its own loopback address, as nodes have their own. With dhcp.mode off, the
-// secrets window a PXE exchange would open is opened by the test as it powers the machine on.
+// machine talks from its own loopback address, as nodes have their own. DHCP runs (proxy mode, on
+// free loopback ports: a rollout refuses a server whose DHCP never opens secrets windows), but no
+// machine asks it: the window a PXE exchange would open is opened by the test as it powers the
+// machine on.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,7 +76,7 @@ async function lab(t: { after(fn: () => Promise<void>): void }, nodeYaml: (i: nu
   tftp_port: ${await freeUdpPort()}
   state_dir: ${join(dir, 'state')}
 dhcp:
-  mode: off
+  mode: proxy
 api:
   port: ${apiPort}
   admin_token_file: ${join(dir, 'token')}
@@ -100,7 +102,9 @@ async function serve(t: { after(fn: () => Promise<void>): void }, l: Lab, bmcPor
     if (i >= 0 && (argv.includes('cycle') || argv.includes('on'))) windows?.openFor(MACS[i]!, ipOf(i));
     return run(argv, o);
   };
-  const services = await startServices(loadConfig(l.file), { watchConfig: false, rolloutTickMs: 50, ipmi });
+  // Proxy DHCP on free loopback ports: nothing asks it, but a rollout needs a server whose DHCP opens secrets windows.
+  const dhcpPorts = { server: await freeUdpPort(), client: await freeUdpPort(), proxy: await freeUdpPort() };
+  const services = await startServices(loadConfig(l.file), { watchConfig: false, rolloutTickMs: 50, ipmi, dhcpPorts });
   windows = services.secretsWindows;
   let stopped = false;
   t.after(async () => {

@@ -117,6 +117,20 @@ test('lease renewals of a booted system start no boot; a DISCOVER after it does'
   assert.equal(replay(script.events).bootCount, 2);
 });
 
+test('a booted system\'s own DHCP client, then a power cycle: the firmware\'s exchange starts the new boot, at its DISCOVER', () => {
+  // The initrd's lease keeper asks anew (a DISCOVER) once the system is up: no boot file.
+  const script = successfulBoot().at(20_000).dhcp();
+  assert.equal(replay(script.events).phase, 'dhcp');
+  const keeperSeq = replay(script.events).boot!.startSeq;
+  const firmwareDiscover = script.events.length + 1;
+  script.at(60_000).firmwareToKernel();
+  const s = replay(script.events);
+  assert.equal(s.boot?.startSeq, firmwareDiscover, `not the keeper's exchange (seq ${keeperSeq})`);
+  assert.equal(s.boot?.startedAt, T0 + 60_000);
+  assert.equal(s.boot?.image?.version, VERSION);
+  assert.equal(s.bootCount, 3);
+});
+
 test('without our DHCP a boot starts at the first report, at the node’s kernel start', () => {
   const script = new BootScript()
     .at(10_000).report('network', 'ok', 'duration_ms=900', 2000)

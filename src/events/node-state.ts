@@ -45,6 +45,8 @@ export interface BootRecord {
   readonly keyedAt?: number;
   /** The report that ended this boot (booted or failed) was proven for this boot. */
   readonly endProven?: true;
+  /** Our DHCP handed this boot a boot file (a firmware or iPXE exchange, not a running system's client). */
+  readonly bootFile?: true;
 }
 
 export interface EventRef {
@@ -125,14 +127,18 @@ function onDhcp(s: NodeState, e: BootEvent): NodeState {
   if (e.name === 'ack' && e.ip) s = { ...s, ip: e.ip };
   const phase = s.boot?.phase;
   const bootFileReply = (e.name === 'offer' || e.name === 'ack') && Boolean(e.fields.file);
-  const startsBoot =
-    (bootFileReply && (phase === undefined || PAST_FIRMWARE.has(phase))) ||
-    (e.name === 'discover' && phase !== undefined && TERMINAL.has(phase)) ||
-    (isRequest && phase === undefined);
-  if (!startsBoot) return s;
   const req = s.lastDhcpRequest;
   const sameExchange = req !== undefined && req.xid === (e.fields.xid ?? '') && !isRequest;
-  return startBoot(s, sameExchange ? req.time : e.time, sameExchange ? req.seq : e.seq, 'dhcp');
+  const startSeq = sameExchange ? req.seq : e.seq;
+  // A booted system's own DHCP client (the initrd's lease keeper, say) starts a "boot" that gets
+  // no boot file; the firmware's exchange that hands one out after it is the real boot's start.
+  const beganWithoutBootFile = phase === 'dhcp' && s.boot?.bootFile !== true && s.boot?.startSeq !== startSeq;
+  const startsBoot =
+    (bootFileReply && (phase === undefined || PAST_FIRMWARE.has(phase) || beganWithoutBootFile)) ||
+    (e.name === 'discover' && phase !== undefined && TERMINAL.has(phase)) ||
+    (isRequest && phase === undefined);
+  const started = startsBoot ? startBoot(s, sameExchange ? req.time : e.time, startSeq, 'dhcp') : s;
+  return bootFileReply && started.boot && started.boot.bootFile !== true ? { ...started, boot: { ...started.boot, bootFile: true } } : started;
 }
 
 /**

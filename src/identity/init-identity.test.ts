@@ -196,6 +196,21 @@ test('after the identity stage every report proves it is this boot of this node;
     const last = s.reports.at(-1)!;
     assert.deepEqual([last.stage, last.status, typeof last.proven, last.fields.uptime_s !== undefined], ['booted', 'ok', 'number', true]);
     assert.ok(last.proven! >= issued, 'proven with the key of the later redemption');
+
+    // A root without systemd gets the same proven script, for its own init to run, and no unit.
+    const run2 = join(s.dir, 'run2');
+    await rm(join(s.newroot, 'etc/systemd'), { recursive: true, force: true });
+    s.windows.openFor(MAC);
+    const bare = await busyboxSh(`. "$DL_LIB/common.sh"; . "$DL_LIB/identity.sh"; . "$DL_LIB/handoff.sh"; DL_NET_UP=1
+      DL_TOKEN='${s.tokens.issue(MAC, '127.0.0.1')}'; apply_identity && install_booted_unit && echo INSTALLED`, { ...s.env, DL_RUN: run2 });
+    assert.match(bare.out, /INSTALLED/, bare.out);
+    await assert.rejects(stat(join(s.newroot, 'etc/systemd')), 'no unit written into a root without systemd');
+    const booted2 = join(run2, 'diskless/report-booted');
+    assert.equal((await stat(booted2)).mode & 0o777, 0o700);
+    await writeFile(booted2, (await readFile(booted2, 'utf8')).replaceAll('/run/diskless/bin/busybox', '/bin/busybox'));
+    const r3 = await busyboxSh(`sh "${booted2}"; echo rc=$?`, s.env);
+    assert.match(r3.out, /rc=0/, r3.out);
+    assert.deepEqual([s.reports.at(-1)!.stage, typeof s.reports.at(-1)!.proven], ['booted', 'number'], 'its report is proven');
   } finally {
     await s.cleanup();
   }

@@ -388,6 +388,13 @@ export class RolloutRunner {
   async #plan(req: RolloutRequest, spec: RolloutSpec): Promise<{ nodes: PlannedNode[]; wholeImage: boolean }> {
     const cfg = this.#o.config();
     const nodes = rolloutNodes(cfg, spec.image, req);
+    const unprovable = unprovableNodes(cfg, nodes);
+    if (unprovable.length) {
+      const byCause = new Map<string, string[]>();
+      for (const u of unprovable) byCause.set(`${u.reason}; ${u.fix}`, [...(byCause.get(`${u.reason}; ${u.fix}`) ?? []), u.name]);
+      const why = [...byCause].map(([cause, names]) => `${names.join(', ')}: ${cause}`).join('\n  ');
+      throw new DisklessError('DL_ROLLOUT', `Cannot roll out ${spec.image}@${spec.version}: a node counts as moved only once its boot proves it ("booted" signed with the report key it gets by redeeming its boot's secrets token), and ${unprovable.length === 1 ? 'this node' : 'these nodes'} can never prove a boot:\n  ${why}`);
+    }
     const published = await this.#o.images.resolve(spec.image).then((p) => p.version, () => undefined);
     const planned = nodes.map((n): PlannedNode => {
       const mac = n.mac!;
@@ -430,6 +437,37 @@ export function rolloutNodes(cfg: DisklessConfig, image: string, sel: { nodes?: 
   const noMac = nodes.filter((n) => n.mac === undefined);
   if (noMac.length) throw new DisklessError('DL_ROLLOUT', `a rollout follows nodes by MAC, and ${noMac.map((n) => targetOf(n).name).join(', ')} has none (add mac: to it, or leave it out with --nodes)`);
   return nodes;
+}
+
+/** A node whose boots never redeem a secrets token, why, and what to change. */
+export interface UnprovableNode {
+  name: string;
+  reason: string;
+  fix: string;
+}
+
+/**
+ * The nodes among `nodes` whose boots can never prove themselves to a rollout. A boot gets its
+ * secrets token (and with it the key that signs its reports) only in a secrets window, which our
+ * DHCP opens when it hands the machine its boot file (src/app/services.ts), and only in an iPXE
+ * script or a GRUB config: pxelinux configs carry none. So: a server without DHCP whose state is
+ * its own (no peer's DHCP opens windows in a shared database) proves no boot, and neither does a
+ * node that boots through pxelinux.
+ */
+export function unprovableNodes(cfg: DisklessConfig, nodes: readonly NodeConfig[]): UnprovableNode[] {
+  const out: UnprovableNode[] = [];
+  const noDhcp = cfg.dhcp.mode === 'off' && cfg.state.backend === 'files';
+  for (const n of nodes) {
+    const name = targetOf(n).name;
+    const profileName = n.profile ?? cfg.defaultProfile ?? '';
+    const profile = cfg.profiles.get(profileName);
+    if (noDhcp) {
+      out.push({ name, reason: 'dhcp.mode is off, so no boot of it opens a secrets window and its boot scripts carry no token', fix: `serve DHCP (dhcp.mode: full, or proxy beside another DHCP server) in ${cfg.file}` });
+    } else if ((n.loader ?? profile?.loader) === 'pxelinux') {
+      out.push({ name, reason: `it boots through pxelinux on BIOS (${n.loader !== undefined ? 'its' : `profile ${profileName}'s`} loader: pxelinux), whose configs carry no secrets token`, fix: `give it loader: ipxe (or grub) in ${cfg.file}` });
+    }
+  }
+  return out;
 }
 
 function profileImage(cfg: DisklessConfig, n: NodeConfig): string | undefined {

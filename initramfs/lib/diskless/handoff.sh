@@ -459,14 +459,15 @@ carry_busybox() {
     cp "${DL_BUSYBOX:-/bin/busybox}" "$DL_RUN/diskless/bin/busybox"
 }
 
-# A oneshot unit that tells the server the system is up, once the login prompt is there (the
-# first of the boot servers that takes it).
-# It runs busybox from /run (carried over from this initramfs), so the image needs no wget.
-# The report's proof is computed here, where the key is; the script holding it is root's only
-# (the key itself does not outlive the initramfs).
+# /run/diskless/report-booted tells the server the system is up (the first of the boot servers that takes it): a systemd root runs it from a
+# oneshot unit once the login prompt is there; a root without systemd runs it from its own init
+# when it is up (the script is there for every root). It runs busybox from /run (carried over
+# from this initramfs), so the image needs no wget. The report's proof is computed here, where
+# the key is; the script holding it is root's only (the key itself does not outlive the
+# initramfs).
 install_booted_unit() {
     local _proof
-    [ -n "$DL_SERVER" ] && [ -d "$DL_NEWROOT/etc/systemd/system" ] || return 0
+    [ -n "$DL_SERVER" ] || return 0
     carry_busybox
     _proof=""
     [ -n "$DL_REPORT_KEY" ] && _proof="report_id=$(urlencode "$DL_REPORT_ID")&proof=$(report_proof booted ok)&"
@@ -485,6 +486,10 @@ install_booted_unit() {
         } > "$DL_RUN/diskless/report-booted"
     )
     chmod 0700 "$DL_RUN/diskless/report-booted"
+    if [ ! -d "$DL_NEWROOT/etc/systemd/system" ]; then
+        info "the root has no systemd: its init reports \"booted\" by running /run/diskless/report-booted"
+        return 0
+    fi
     mkdir -p "$DL_NEWROOT/etc/systemd/system/multi-user.target.wants"
     cat > "$DL_NEWROOT/etc/systemd/system/diskless-booted.service" <<'UNIT'
 [Unit]

@@ -58,7 +58,7 @@ export async function startDashboard(t: { after(fn: () => unknown): void }, init
   };
   const rollouts = await RolloutRunner.open({
     path: join(dir, 'rollouts.json'),
-    config: () => ({ nodes, profiles, defaultProfile: 'lab', file: 'fixture.yaml' }) as unknown as DisklessConfig,
+    config: () => ({ nodes, profiles, defaultProfile: 'lab', file: 'fixture.yaml', dhcp: { mode: 'full' }, state: { backend: 'files' } }) as unknown as DisklessConfig,
     images: store,
     pins: await VersionPins.read(join(dir, 'version-pins.json')),
     states: obs.states,
