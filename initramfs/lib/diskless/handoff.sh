@@ -459,12 +459,12 @@ carry_busybox() {
     cp "${DL_BUSYBOX:-/bin/busybox}" "$DL_RUN/diskless/bin/busybox"
 }
 
-# /run/diskless/report-booted tells the server the system is up (the first of the boot servers that takes it): a systemd root runs it from a
-# oneshot unit once the login prompt is there; a root without systemd runs it from its own init
-# when it is up (the script is there for every root). It runs busybox from /run (carried over
-# from this initramfs), so the image needs no wget. The report's proof is computed here, where
-# the key is; the script holding it is root's only (the key itself does not outlive the
-# initramfs).
+# /run/diskless/report-booted tells the server the system is up (the first of the boot servers
+# that takes it): a systemd root runs it from a oneshot unit once the login prompt is there; a
+# root without systemd runs it from its own init when it is up (the script is there for every
+# root). It runs busybox from /run (carried over from this initramfs), so the image needs no
+# wget. The report's proof is computed here, where the key is; the script holding it is root's
+# only (the key itself does not outlive the initramfs).
 install_booted_unit() {
     local _proof
     [ -n "$DL_SERVER" ] || return 0
