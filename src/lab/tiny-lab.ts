@@ -57,6 +57,8 @@ export interface LabBootOptions {
   serveWith?: (lab: LabServerSetup) => Promise<Daemon>;
   /** YAML lines added to the lab profile (indented four spaces), e.g. a menu. */
   profileExtra?: string;
+  /** server.signed_boot.x64: another shim and GRUB than Debian bookworm's (trixie-signed-chain.ts). */
+  signedBootX64?: { shim: string; grub: string };
 }
 
 /** What a `serveWith` hook gets: the network, the boot files, the lab's config and the log file. */
@@ -108,15 +110,20 @@ interface Arm64Node {
 /** The one file of the arm64 companion's live root. */
 export const ARM64_ROOT_MARK = 'etc/diskless-arm64-lab';
 
-function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string; arm64?: Arm64Node; profileExtra?: string }): string {
+function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string; arm64?: Arm64Node; profileExtra?: string; x64?: { shim: string; grub: string } }): string {
   const a = o.arm64;
+  const x = o.x64;
+  const signed = [
+    ...(x ? [`    x64: { shim: ${x.shim}, grub: ${x.grub} }`] : []),
+    ...(a ? [`    arm64: { shim: ${a.parts.shim}, grub: ${a.parts.grub} }`] : []),
+  ];
   return `# Written by "diskless lab" for one boot; removed afterwards.
 server:
   address: ${LAB_SERVER}
   interface: br0
   http_port: 80
   state_dir: ${o.stateDir}
-${a ? `  signed_boot:\n    arm64: { shim: ${a.parts.shim}, grub: ${a.parts.grub} }\n` : ''}dhcp:
+${signed.length > 0 ? `  signed_boot:\n${signed.join('\n')}\n` : ''}dhcp:
   mode: ${o.mode}
 ${o.mode === 'full' ? `  pool: ${LAB_POOL.start}-${LAB_POOL.end}\n  routers: [10.77.0.1]\n  dns: [10.77.0.1]\n  domain: lab.test\n` : ''}  unknown_clients: deny
 profiles:
@@ -165,7 +172,7 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
     arm64 = { mac: `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`, kernel: parts.kernel, initrd: armInitrd, token: armToken, parts, rootImage };
   }
   const configPath = join(dir, 'diskless.yaml');
-  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, secureBoot: opts.secureBoot ?? false, token, ...(arm64 ? { arm64 } : {}), ...(opts.profileExtra !== undefined ? { profileExtra: opts.profileExtra } : {}) });
+  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, secureBoot: opts.secureBoot ?? false, token, ...(arm64 ? { arm64 } : {}), ...(opts.profileExtra !== undefined ? { profileExtra: opts.profileExtra } : {}), ...(opts.signedBootX64 ? { x64: opts.signedBootX64 } : {}) });
   await writeFile(configPath, config({ stateDir: join(dir, 'state'), kernel: hostKernel(), initrd: initrd.path }));
 
   let net: LabNetwork | undefined;
