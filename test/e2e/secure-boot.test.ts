@@ -65,7 +65,6 @@ test('Secure Boot enforced: shim → GRUB → Debian-signed kernel → our initr
     const sb = await lab.run('mountpoint -q /sys/firmware/efi/efivars || mount -t efivarfs efivarfs /sys/firmware/efi/efivars; echo "sb=$(od -An -tu1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c | tr -s " ")"; echo "lockdown=$(cat /sys/kernel/security/lockdown)"');
     assert.match(sb, /^sb= ?\d+ 0 0 0 1$/m, `Secure Boot is enabled on the node: ${sb}`);
     assert.match(sb, /^lockdown=.*\[(integrity|confidentiality)\]/m, `the kernel is locked down: ${sb}`);
-    assert.equal(await lab.systemState(), 'running', await lab.run('systemctl --failed --no-legend --plain'));
     // The admin API's timeline: the firmware's DHCP and downloads, every /init stage, booted.
     const node = await bootedNode(lab);
     assert.deepEqual([node.status, node.hostname], ['booted', 'lab1']);
