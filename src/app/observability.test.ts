@@ -32,7 +32,7 @@ test('a boot DHCP refused (kernel of another architecture) fails once per firmwa
   const dir = mkdtempSync(join(tmpdir(), 'diskless-obs-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const mac = '52:54:00:00:0a:64';
-  const why = "kernel architecture mismatch: profile arm's kernel is arm64, but this machine asked as x86-64 UEFI, DHCP architecture 7; give the node a profile with a x86-64 kernel";
+  const why = "kernel architecture mismatch: profile arm's kernel is arm64, but this machine asked as x86-64 UEFI, DHCP architecture 7; give the node a profile with an x86-64 kernel";
   const o = createObservability({ stateDir: dir, now: () => 1_000 });
   t.after(() => o.close());
   const attempt = (xid: number, at: number): void => {

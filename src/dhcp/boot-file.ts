@@ -30,7 +30,7 @@ export function kernelArchProblem(client: ClientClass, choice: LoaderChoice | un
   if (machine.runs.includes(kernel)) return undefined;
   const asked = `${machine.name}${client.isHttpClient ? ' HTTP boot' : ''}${client.archType === undefined ? '' : `, DHCP architecture ${client.archType}`}`;
   const profile = choice?.profile === undefined ? 'its profile' : `profile ${choice.profile}`;
-  return `kernel architecture mismatch: ${profile}'s kernel is ${KERNEL_ARCH_NAMES[kernel]}, but this machine asked as ${asked}; give the node a profile with a ${machine.runs.map((a) => KERNEL_ARCH_NAMES[a]).join(' or ')} kernel`;
+  return `kernel architecture mismatch: ${profile}'s kernel is ${KERNEL_ARCH_NAMES[kernel]}, but this machine asked as ${asked}; give the node a profile with an ${machine.runs.map((a) => KERNEL_ARCH_NAMES[a]).join(' or ')} kernel`;
 }
 
 /**
