@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import type { Benchmark, BenchContext } from './lib/context.js';
 import { compare } from './lib/compare.js';
 import type { BenchNet } from './lib/net.js';
@@ -35,7 +35,12 @@ export const dhcpSharedBenchmark: Benchmark = {
         await mkdir(dir, { recursive: true });
         return dir;
       };
-      const state = `postgres://postgres@:${cluster.port}/${DATABASE}?host=${cluster.socketDir}`;
+      // Both servers share one secrets key, in a directory of its own (a key beside the state is
+      // refused: serve makes state_dir 0750, and a key's directory must be 0700).
+      const keyDir = join(work, 'keys');
+      await mkdir(keyDir, { recursive: true, mode: 0o700 });
+      await chmod(keyDir, 0o700);
+      const state = `{ url: "postgres://postgres@:${cluster.port}/${DATABASE}?host=${cluster.socketDir}", secrets_key_file: ${join(keyDir, 'secrets.key')} }`;
       let shared = false;
       return await compare({
         bench: 'dhcp-shared',

@@ -21,11 +21,12 @@ import { stormBenchmark } from './storm.js';
 const BENCHMARKS: Benchmark[] = [tftpBenchmark, httpBenchmark, nbdBenchmark, dhcpBenchmark, dhcpSharedBenchmark, initrdBenchmark, bootBenchmark, stormBenchmark];
 const RESULTS = fileURLToPath(new URL('../../bench/results', import.meta.url));
 
-const HELP = `Usage: sudo bench/run.sh [--quick] [--only NAME[,NAME]] [--skip NAME[,NAME]]
+const HELP = `Usage: sudo bench/run.sh [--quick] [--only NAME[,NAME]] [--skip NAME[,NAME]] [--repeats N]
 
 Runs Diskless and its peers side by side on this host, in two network namespaces joined by a
 veth, and prints ours / peer for each case. --quick runs everything small (seconds per case);
 without it, at full scale: tens of clients at once, 5,000 DHCP clients (minutes per case).
+--repeats N runs each (server, case) N times instead of the scale's 3 (quick) or 5 (full).
 Benchmarks: ${BENCHMARKS.map((b) => b.name).join(', ')}; all of them by default. "boot" starts QEMU
 machines (TCG): give the run the machine to itself, or --skip boot. "storm" replays recorded
 boots (bench/storm/traces/) of 10 to 1,000 nodes at once against both stacks on a capped link.
@@ -33,7 +34,7 @@ boots (bench/storm/traces/) of 10 to 1,000 nodes at once against both stacks on 
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, only: { type: 'string' }, skip: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { quick: { type: 'boolean' }, only: { type: 'string' }, skip: { type: 'string' }, repeats: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   });
   if (values.help) {
@@ -44,7 +45,12 @@ async function main(): Promise<number> {
     process.stderr.write('bench: must run as root (network namespaces)\n');
     return 2;
   }
-  const scale = values.quick ? QUICK : FULL;
+  const repeats = values.repeats === undefined ? undefined : Number(values.repeats);
+  if (repeats !== undefined && (!Number.isInteger(repeats) || repeats < 1 || repeats > 20)) {
+    process.stderr.write(`bench: --repeats must be a whole number, 1 to 20 (got "${values.repeats}")\n\n${HELP}`);
+    return 2;
+  }
+  const scale = { ...(values.quick ? QUICK : FULL), ...(repeats === undefined ? {} : { repeats }) };
   const only = values.only?.split(',').filter(Boolean);
   const skip = new Set(values.skip?.split(',').filter(Boolean) ?? []);
   for (const n of [...(only ?? []), ...skip]) {

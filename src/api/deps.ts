@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.js';
 import type { Rollout } from '../rollout/plan.js';
 import type { RolloutRequest } from '../rollout/runner.js';
 import type { EventStreamSlots, StreamLimits } from './event-stream.js';
-import type { ServerList, VersionPinRow } from './wire.js';
+import type { ImageCopy, ServerList, VersionPinRow } from './wire.js';
 
 /** Node fields the API may write: the inventory editor's own shape. */
 export type NodeFields = NodeSpec;
@@ -29,6 +29,11 @@ export interface ImageProvider {
   list(): Promise<ImageSummary[]>;
   publish(name: string, version: string): Promise<PublishedPointer>;
   rollback(name: string): Promise<PublishedPointer>;
+  /**
+   * With a state database: publishes, then waits up to `waitSec` (the server's default when
+   * undefined) until every live server holds the version or failed to fetch it.
+   */
+  publishAndWait?(name: string, version: string, waitSec: number | undefined): Promise<{ published: PublishedPointer; copies: ImageCopy[] }>;
 }
 
 /** The server's rollouts (RolloutRunner satisfies it). */

@@ -72,7 +72,8 @@ const OPERATIONS: { readonly [K in OperationId]: OperationDoc<K> } = {
   listServers: { responses: { 200: jsonAnswer('Boot servers', ref('ServerList')), ...errors(403, 503) } },
   listImages: { responses: { 200: jsonAnswer('Images', ref('ImageList')), ...errors(403, 503) } },
   publishImage: {
-    requestBody: { required: true, ...json({ type: 'object', properties: { version: { type: 'string', pattern: '^[0-9a-f]{16}$' } }, required: ['version'] }) },
+    description: 'With a state database, waits (waitSec, default 120) until every live boot server holds the version or failed to fetch it, and answers each one\'s copy: present, failed or absent, with the reason.',
+    requestBody: { required: true, ...json({ type: 'object', properties: { version: { type: 'string', pattern: '^[0-9a-f]{16}$' }, waitSec: { type: 'integer', minimum: 0, maximum: 600 } }, required: ['version'] }) },
     responses: { 200: jsonAnswer('Published', ref('Published')), ...errors(400, 401, 403, 404, 413, 503) },
   },
   rollbackImage: { responses: { 200: jsonAnswer('Rolled back', ref('Published')), ...errors(400, 401, 403, 404, 503) } },
@@ -358,8 +359,17 @@ export const SCHEMAS = {
   NodeWritten: { type: 'object', properties: { mac: string }, required: ['mac'] },
   Published: {
     type: 'object',
-    properties: { name: string, published: { type: 'object', properties: { version: string, previous: strings, publishedAt: string }, required: ['version', 'previous', 'publishedAt'] } },
+    properties: {
+      name: string,
+      published: { type: 'object', properties: { version: string, previous: strings, publishedAt: string }, required: ['version', 'previous', 'publishedAt'] },
+      copies: { type: 'array', items: { $ref: '#/components/schemas/ImageCopy' } },
+    },
     required: ['name', 'published'],
+  },
+  ImageCopy: {
+    type: 'object',
+    properties: { server: string, state: { type: 'string', enum: ['present', 'failed', 'absent'] }, reason: string },
+    required: ['server', 'state'],
   },
   RolloutSpec: {
     type: 'object',

@@ -226,9 +226,19 @@ const HANDLERS: { readonly [K in OperationOn<'admin'>]: Handle } = {
     return undefined;
   },
   publishImage: async ({ deps, params, body }) => {
-    const version = stringField(await body(), 'version');
+    const b = await body();
+    const version = stringField(b, 'version');
     if (!version) throw new ApiError(400, 'version is missing', 'Send {"version": "<16 hex digits>"}; GET /api/v1/images lists versions');
-    return { name: params.name!, published: await requireImages(deps).publish(params.name!, version) } satisfies Published;
+    const wait = b['waitSec'];
+    if (wait !== undefined && (typeof wait !== 'number' || !Number.isInteger(wait) || wait < 0 || wait > 600)) {
+      throw new ApiError(400, 'waitSec must be a whole number of seconds, 0 to 600', 'Send "waitSec": 60, or leave it out for the server\'s default');
+    }
+    const images = requireImages(deps);
+    if (images.publishAndWait) {
+      const r = await images.publishAndWait(params.name!, version, wait);
+      return { name: params.name!, published: r.published, copies: r.copies } satisfies Published;
+    }
+    return { name: params.name!, published: await images.publish(params.name!, version) } satisfies Published;
   },
   listRollouts: async ({ deps }) => {
     const { current, history } = requireRollouts(deps).list();

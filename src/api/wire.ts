@@ -227,6 +227,20 @@ export interface NodeWritten {
 export interface Published {
   name: string;
   published: { version: string; previous: string[]; publishedAt: string };
+  /**
+   * With a state database, after a publish: each live boot server's copy of the version once
+   * every one holds it or failed to fetch it, or as they stood when the wait ran out.
+   */
+  copies?: ImageCopy[];
+}
+
+/** One live boot server's copy of a published version. */
+export interface ImageCopy {
+  server: string;
+  /** present: it holds it; failed: its fetch failed; absent: nothing reported within the wait. */
+  state: 'present' | 'failed' | 'absent';
+  /** Why it is missing and what to check (failed, absent). */
+  reason?: string;
 }
 
 /** Every refusal: what went wrong, and what to do about it. */

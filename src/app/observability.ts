@@ -13,7 +13,7 @@ import { NodeStates } from '../events/node-state.js';
 import { PeerDirectory, type MacLookup } from '../events/peer-directory.js';
 import type { SegmentLogOptions } from '../events/segment-log.js';
 import { LoaderWatch } from '../events/loader-watch.js';
-import { FailureReportStore, failureReportsPath } from '../events/failure-reports.js';
+import { FailureReportStore, failureReportsPath, type FailureReportKeeper } from '../events/failure-reports.js';
 import type { Logger } from '../log/logger.js';
 
 export interface ObservabilityOptions {
@@ -39,6 +39,8 @@ export interface ObservabilityOptions {
    * it records as `fields.server`, and where each is handed to be shared with the others.
    */
   share?: { server: string; publish(e: NewBootEvent): void };
+  /** Where failure reports are kept when not in STATE/failure-reports.json (the state database). */
+  failureReports?: FailureReportKeeper;
 }
 
 export interface Observability {
@@ -54,8 +56,8 @@ export interface Observability {
   readonly store: EventStore;
   readonly states: NodeStates;
   readonly metrics: BootMetrics;
-  /** Each machine's last failure report (STATE/failure-reports.json), as the API serves them. */
-  readonly failureReports: FailureReportStore;
+  /** Each machine's last failure report (STATE/failure-reports.json, or the state database's), as the API serves them. */
+  readonly failureReports: FailureReportKeeper;
   /** The API and /metrics, for HttpServer's `handlers`. */
   handlers(deps: Omit<ApiDeps, 'events' | 'states' | 'failureReports'>): HttpHandler[];
   /** Writes what is not saved yet, then closes the event store. */
@@ -80,7 +82,7 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     states.apply(e);
   }
   const metrics = new BootMetrics(opts.share ? { server: opts.share.server } : {});
-  const failureReports = new FailureReportStore({ path: failureReportsPath(opts.stateDir), now, ...(opts.logger ? { logger: opts.logger } : {}) });
+  const failureReports = opts.failureReports ?? new FailureReportStore({ path: failureReportsPath(opts.stateDir), now, ...(opts.logger ? { logger: opts.logger } : {}) });
   const ctx = { now, lookupMac: peers.lookup };
 
   const share = opts.share;

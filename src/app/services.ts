@@ -20,6 +20,8 @@ import { failureReportEndpoint, reportEndpoint } from '../api/report-endpoint.js
 import type { NodeReport, ServiceEvents } from '../events/service-events.js';
 import { ImageExports } from './image-exports.js';
 import { ImageStore } from '../images/store/image-store.js';
+import { missingCopyReason, publishAndWait, PUBLISH_WAIT_SEC } from '../postgres/image-catalog.js';
+import type { ImageProvider } from '../api/deps.js';
 import { startIdentity } from './identity-services.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { startDiscovery } from './discovery.js';
@@ -138,6 +140,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     onLoaderRefused: (e) => logger.log('warn', LOADER_REFUSED_MSG, { service: 'events', mac: e.mac, ip: e.ip, loader: e.fields.loader, detail: e.detail }),
     logger,
     ...(backend.events ? { share: { server: config.server.address, publish: (e: NewBootEvent) => backend.events!.publish(e) } } : {}),
+    ...(backend.shared.failureReports ? { failureReports: backend.shared.failureReports } : {}),
   });
   // The other servers' events since this one last read them, then each as it is recorded.
   await backend.events?.attach((e) => void observability.ingest(e));
@@ -232,7 +235,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const api = observability.handlers({
     inventory: getConfig,
     rollouts,
-    images: store,
+    images: imagesForApi(store, backend),
     writes: (inventory ? sharedInventoryWrites.bind(null, inventory) : fileInventoryWrites)(config.file, (mac) => discovery.has(mac) || observability.states.get(mac) !== undefined, () => void watcher.reload()),
     discovered: () => discovery.list(),
     running: () => identity.running.all(),
@@ -419,11 +422,33 @@ function sharedImageStore(config: DisklessConfig, backend: StateBackend, logger:
     onFetch: (e) => (e.ok ? log.log('info', 'image version fetched from a peer', { image: e.name, version: e.version, from: e.from, bytes: e.bytes }) : log.log('error', 'image version missing here and not fetched', { image: e.name, version: e.version, error: e.error })),
   });
   const fetch = (name: string, version: string) => void store.ensureLocal(name, version).catch(() => {});
+  // A version removed through any server (image rm, image gc) goes from here too: announced on
+  // diskless_images, or recorded while this server was away (dropped once it announced its copies).
+  const drop = (name: string | undefined) => void store.dropRemoved(name).then(
+    (dropped) => { for (const d of dropped) log.log('info', 'image version removed through another server: copy dropped', { image: d.name, version: d.version }); },
+    (e: unknown) => log.log('error', 'cannot drop removed image versions', { image: name, error: String(e) }));
   void store.announceCopies().then(() => {
     for (const [name, p] of shared.catalog.pointers()) fetch(name, p.version);
     shared.catalog.onPublished(fetch);
+    shared.catalog.onChanged(drop);
+    drop(undefined);
   }, (e: unknown) => log.log('error', 'cannot list this server\'s image versions in the database', { error: String(e) }));
   return store;
+}
+
+/** The store as the API sees it: with a state database, a publish waits for the live servers' copies. */
+function imagesForApi(store: ImageStore, backend: StateBackend): ImageProvider {
+  const shared = backend.images;
+  if (!shared) return store;
+  return {
+    list: () => store.list(),
+    publish: (name, version) => store.publish(name, version),
+    rollback: (name) => store.rollback(name),
+    publishAndWait: async (name, version, waitSec = PUBLISH_WAIT_SEC) => {
+      const r = await publishAndWait(shared.db, name, () => store.publish(name, version), waitSec * 1000);
+      return { published: r.published, copies: r.copies.map((c) => (c.state === 'present' ? { server: c.server, state: c.state } : { server: c.server, state: c.state, reason: missingCopyReason(c, waitSec) })) };
+    },
+  };
 }
 
 /**

@@ -6,9 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../config/load.js';
-import { startServices, type RunningServices } from './services.js';
-import { freeTcpPort, freeUdpPort } from '../testing/free-ports.js';
+import { serveShared, stateUrl, type SharedServer } from '../testing/shared-servers.js';
 import { postgresFixture } from '../testing/postgres-fixture.js';
 import { waitUntilAsync } from '../testing/wait-until.js';
 import { inventoryCommand } from '../cli/inventory-db.js';
@@ -18,42 +16,14 @@ const pg = postgresFixture();
 const N1 = '52:54:00:15:0e:11';
 const N2 = '52:54:00:15:0e:12';
 
-interface Served {
-  address: string;
-  port: number;
-  apiPort: number;
-  file: string;
-  stateDir: string;
-  services: RunningServices;
-}
+type Served = SharedServer;
 
-async function serve(t: { after(fn: () => Promise<void>): void }, dir: string, address: string, state: string): Promise<Served> {
-  const port = await freeTcpPort();
-  const apiPort = await freeTcpPort();
-  const file = join(dir, `${address}.yaml`);
-  const stateDir = join(dir, address);
-  // Each file's own inventory: what the database's replaces.
-  await writeFile(file, `server:
-  address: ${address}
-  http_port: ${port}
-  https_port: ${await freeTcpPort()}
-  tftp_port: ${await freeUdpPort()}
-  state_dir: ${stateDir}
-dhcp:
-  mode: off
-profiles:
+// Each file's own inventory: what the database's replaces.
+function serve(t: { after(fn: () => Promise<void>): void }, dir: string, address: string, state: string): Promise<Served> {
+  return serveShared(t, { dir, address, state, inventory: `profiles:
   default:
     kernel: /nonexistent/vmlinuz
-    cmdline: file-of-${address}
-api:
-  port: ${apiPort}
-state:
-  url: ${state}
-  secrets_key_file: ${join(dir, 'secrets.key')}
-`);
-  const services = await startServices(loadConfig(file), { watchConfig: false });
-  t.after(() => services.stop());
-  return { address, port, apiPort, file, stateDir, services };
+    cmdline: file-of-${address}` });
 }
 
 async function script(s: Served, mac: string): Promise<string> {
@@ -70,7 +40,7 @@ async function cli(argv: string[]): Promise<{ code: number; out: string; err: st
 test("an imported inventory is every server's; an edit through A's API is in B's next boot script; export gives it back", async (t) => {
   const cluster = await pg.cluster();
   const cfg = await cluster.database();
-  const url = `postgres://postgres@:${cfg.port}/${cfg.database}?host=${cfg.host}`;
+  const url = stateUrl(cfg);
   const dir = await mkdtemp(join(tmpdir(), 'diskless-shared-inventory-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const a = await serve(t, dir, '127.0.0.2', url);

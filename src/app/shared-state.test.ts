@@ -9,8 +9,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
-import { startServices, type RunningServices } from './services.js';
-import { freeTcpPort, freeUdpPort } from '../testing/free-ports.js';
+import { serveShared, stateUrl, type SharedServer } from '../testing/shared-servers.js';
 import { postgresFixture } from '../testing/postgres-fixture.js';
 import { waitUntil, waitUntilAsync } from '../testing/wait-until.js';
 import { statusCommand } from '../cli/status.js';
@@ -24,49 +23,15 @@ const N1 = '52:54:00:15:00:11';
 /** Where the test's requests come from (the kernel's source address for 127.0.0.x). */
 const NODE_IP = '127.0.0.1';
 
-interface Served {
-  address: string;
-  port: number;
-  /** https://ADDRESS:HTTPS_PORT, where node files are redeemed. */
-  secretsUrl: string;
-  /** Its config file. */
-  file: string;
-  apiPort: number;
-  services: RunningServices;
-  /** Stops it once (the test's end stops it too). */
-  stop(): Promise<void>;
-}
+type Served = SharedServer;
 
-async function serve(t: { after(fn: () => Promise<void>): void }, dir: string, address: string, state: string): Promise<Served> {
-  const port = await freeTcpPort();
-  const httpsPort = await freeTcpPort();
-  const apiPort = await freeTcpPort();
-  const file = join(dir, `${address}.yaml`);
-  await writeFile(file, `server:
-  address: ${address}
-  http_port: ${port}
-  https_port: ${httpsPort}
-  tftp_port: ${await freeUdpPort()}
-  state_dir: ${join(dir, address)}
-dhcp:
-  mode: off
-profiles:
+function serve(t: { after(fn: () => Promise<void>): void }, dir: string, address: string, state: string): Promise<Served> {
+  return serveShared(t, { dir, address, state, inventory: `profiles:
   default:
     kernel: /nonexistent/vmlinuz
 nodes:
   - mac: ${N1}
-    hostname: n1
-api:
-  port: ${apiPort}
-state:
-  url: ${state}
-  secrets_key_file: ${join(dir, 'secrets.key')}
-`);
-  const services = await startServices(loadConfig(file), { watchConfig: false });
-  let stopped: Promise<void> | undefined;
-  const stop = () => (stopped ??= services.stop());
-  t.after(stop);
-  return { address, port, secretsUrl: `https://${address}:${httpsPort}`, file, apiPort, services, stop };
+    hostname: n1` });
 }
 
 async function bootScript(s: Served): Promise<string> {
@@ -110,7 +75,7 @@ test('a boot opened on server A gets its script from B, its files from A, and th
   const db = await cluster.database();
   const dir = await mkdtemp(join(tmpdir(), 'dl-shared-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const url = `postgres://postgres@:${db.port}/${db.database}?host=${db.host}`;
+  const url = stateUrl(db);
   const a = await serve(t, dir, '127.0.0.2', url);
   const b = await serve(t, dir, '127.0.0.3', url);
 
@@ -142,7 +107,7 @@ test('diskless status lists every server sharing the database, and a stopped one
   const db = await cluster.database();
   const dir = await mkdtemp(join(tmpdir(), 'dl-shared-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const url = `postgres://postgres@:${db.port}/${db.database}?host=${db.host}`;
+  const url = stateUrl(db);
   const a = await serve(t, dir, '127.0.0.2', url);
   const b = await serve(t, dir, '127.0.0.3', url);
   const servers = async (): Promise<ServerList> => (await fetch(`http://127.0.0.1:${a.apiPort}/api/v1/servers`)).json() as Promise<ServerList>;
@@ -190,7 +155,7 @@ test("one boot served by two servers is one timeline on both, each server's /met
   const db = await cluster.database();
   const dir = await mkdtemp(join(tmpdir(), 'dl-shared-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const url = `postgres://postgres@:${db.port}/${db.database}?host=${db.host}`;
+  const url = stateUrl(db);
   const a = await serve(t, dir, '127.0.0.2', url);
   const b = await serve(t, dir, '127.0.0.3', url);
   // The node's script from A (an http event there), its stages reported to B. Each server lists
@@ -199,6 +164,23 @@ test("one boot served by two servers is one timeline on both, each server's /met
   await waitUntilAsync("A's event to reach B", async () => (await nodeEvents(b)).length === 1, 5000);
   await report(b, 'cmdline', 'ok', 'duration_ms=3');
   await report(b, 'root', 'failed', 'sha256 mismatch');
+  // Its failure report, sent to B, is what A's API serves too.
+  const posted = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest({ host: b.address, port: b.port, method: 'POST', path: '/api/v1/failure-report', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(new URLSearchParams({ mac: N1, stage: 'root', cause: 'sha256 mismatch', report: 'the log of root' }).toString());
+  });
+  assert.equal(posted, 200);
+  let fromA: { stage?: string; cause?: string; text?: string } = {};
+  await waitUntilAsync("B's failure report in A's API", async () => {
+    const r = await fetch(`http://127.0.0.1:${a.apiPort}/api/v1/nodes/${N1}/failure-report`);
+    if (r.status === 200) fromA = await r.json() as typeof fromA;
+    return r.status === 200;
+  }, 5000);
+  assert.deepEqual([fromA.stage, fromA.cause, fromA.text], ['root', 'sha256 mismatch', 'the log of root']);
   const expected = ['127.0.0.2 http done', '127.0.0.3 stage cmdline', '127.0.0.3 failed root'];
   for (const s of [a, b]) {
     let seen: string[] = [];
@@ -227,7 +209,7 @@ test("one boot served by two servers is one timeline on both, each server's /met
 test('with the shared database a version pin made by one server is what the other lists and unpins, and a report proven with the key from one server is proven on the other', async (t) => {
   const cluster = await pg.cluster();
   const db = await cluster.database();
-  const state = `postgres://postgres@:${db.port}/${db.database}?host=${db.host}`;
+  const state = stateUrl(db);
   const dir = await mkdtemp(join(tmpdir(), 'dl-pins-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const a = await serve(t, dir, '127.0.0.2', state);

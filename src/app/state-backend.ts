@@ -7,7 +7,9 @@ import type { LeaseTable } from '../dhcp/lease-table.js';
 import { PoolCursor } from '../dhcp/address-choice.js';
 import { parseIpv4 } from '../net/ipv4.js';
 import { httpBaseUrl } from '../boot/urls.js';
-import { Database } from '../postgres/database.js';
+import { Database, type Queryable } from '../postgres/database.js';
+import { PgFailureReports } from '../postgres/failure-reports.js';
+import type { FailureReportKeeper } from '../events/failure-reports.js';
 import { PgLeaseTable } from '../postgres/lease-table.js';
 import { ServerRegistry, serverCertificates, type ServerRecord } from '../postgres/servers.js';
 import { loadServerCertificate, pemCertificates } from '../tls/server-certificate.js';
@@ -50,14 +52,14 @@ export interface StateBackend {
    */
   poolCursor(pool: { start: string; end: string } | undefined): PoolCursor;
   /** Secrets windows, boot tokens and running versions shared with the other servers; none: this server's own. */
-  readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource; running?: RunningVersionStore; discovered?: DiscoveredSource; pins?: VersionPinStore };
+  readonly shared: { windows?: SecretsWindowStore; tokens?: TokenStore; secrets?: SecretSource; running?: RunningVersionStore; discovered?: DiscoveredSource; pins?: VersionPinStore; failureReports?: FailureReportKeeper };
   /** Boot events shared with the other servers (postgres only). */
   readonly events?: PgBootEvents;
   /**
    * Image pointers and version lists shared with the other servers, and the live peers a
    * missing version is fetched from (postgres only).
    */
-  readonly images?: { catalog: PgImageCatalog; peers(): ObjectSource[] };
+  readonly images?: { catalog: PgImageCatalog; peers(): ObjectSource[]; db: Queryable };
   /** The inventory shared with the other servers (postgres only; its text undefined until one is imported or edited). */
   readonly inventory?: PgInventory;
   /** Every server sharing the state, with its health and the nodes it bound; just this one for files. */
@@ -88,15 +90,16 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
     const pins = await PgVersionPins.open(db, { logger });
     const catalog = await PgImageCatalog.open(db, { server: address, logger });
     const inventory = await PgInventory.open(db, { logger });
+    const failureReports = await PgFailureReports.open(db, { server: address, logger });
     const registry = await ServerRegistry.start(db, { address, addresses: bootServerAddresses(config), bootUrl: httpBaseUrl(config.server), logger, ...(o.tlsCert === undefined ? {} : { tlsCert: o.tlsCert }) });
     logger.log('info', 'state in the database', { service: 'database', url: state.url, servers: registry.list().map((s) => `${s.address} ${s.health}`).join(', ') });
     return {
       kind: 'postgres',
       leases,
       peerIsGone: (id) => registry.isGone(id),
-      shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets, running, discovered, pins },
+      shared: { windows, tokens: new PgBootTokens(db, { ttlMs: config.server.tokenTtlSec * 1000 }), secrets, running, discovered, pins, failureReports },
       events,
-      images: { catalog, peers: () => peerSources(registry.list(), address) },
+      images: { catalog, peers: () => peerSources(registry.list(), address), db },
       inventory,
       poolCursor: (pool) => spreadCursor(pool, address),
       servers: () => serverList(registry.list(), address, leases?.boundBy() ?? new Map()),
@@ -109,6 +112,8 @@ export async function openStateBackend(config: DisklessConfig, logger: Logger, o
         pins.detach();
         catalog.detach();
         inventory.detach();
+        await failureReports.flush();
+        failureReports.detach();
         await events.close();
         await discovered.close();
         await registry.stop();

@@ -10,7 +10,8 @@ Checks this host and its LAN before the first boot and after every change, one l
 check (OK, WARN or FAIL, and what to do): the config; server.interface and its address;
 other DHCP servers on that interface (one DISCOVER, answers collected for --wait seconds,
 default 5); the ports the services bind (free, or held by diskless serve); the iPXE and
-pxelinux loaders; every profile's image (published, files readable) or files; free disk
+pxelinux loaders; every profile's image (published, files readable) or files, and with a state
+database whether every live boot server holds those images' published versions; free disk
 for state_dir; firewall rules (nft or iptables) that would drop the boot ports; the clock.
 Exits 1 when a check fails. Run it as root on the boot server.
 `;

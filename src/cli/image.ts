@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFrom } from '../config/config-path.js';
 import { initrdServerCerts, openImageStore, openRunningVersions, openVersionPins } from '../app/state-backend.js';
-import { copiesOnLiveServers, databaseNow, type CopyState } from '../postgres/image-catalog.js';
+import { missingCopyReason, publishAndWait, PUBLISH_WAIT_SEC } from '../postgres/image-catalog.js';
 import type { Database } from '../postgres/database.js';
 import { buildImage, networkInitrdBuilder, type InitrdBuilder } from '../images/build-image.js';
 import { spawnChrootCommand } from '../images/chroot-command.js';
@@ -29,7 +29,8 @@ Images live in STATE_DIR/images (server.state_dir of the config). "build" makes 
 nodes boot the published version. With \`state: postgres://…\` the pointers and version lists
 are in the database and each server keeps copies of the versions: a server lacking a published
 version fetches it from a live peer by content hash, and "publish" waits (--wait, default 120 s)
-until every live server holds it, or names those that do not and why. The kernel is found where distributions keep it
+until every live server holds it, or names those that do not and why; "rm" and "gc" remove a
+version from every server (each drops its copy when told, or at its next start). The kernel is found where distributions keep it
 (/boot/vmlinuz-VERSION, /usr/lib/modules/VERSION/vmlinuz, Arch's /boot/vmlinuz-linux); of
 several, the newest, or the one --kernel names. --include names the packages mmdebstrap adds
 to minbase: include a kernel, e.g. --include linux-image-amd64, or the build is refused.
@@ -152,7 +153,7 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
   if (!Number.isInteger(keep) || keep < 0 || keep > 100) return usage(`--keep must be a whole number of rollback versions to keep, 0 to 100 (got "${values.keep}")`);
   if (sub !== 'shell' && values.version !== undefined) return usage('--version only applies to shell');
   if (sub !== 'publish' && values.wait !== undefined) return usage('--wait only applies to publish');
-  const waitSec = values.wait === undefined ? 120 : Number(values.wait);
+  const waitSec = values.wait === undefined ? PUBLISH_WAIT_SEC : Number(values.wait);
   if (!Number.isInteger(waitSec) || waitSec < 0 || waitSec > 86_400) return usage(`--wait must be a whole number of seconds, 0 to 86400 (got "${values.wait}")`);
   if (sub === 'build' && !values.from) return usage('--from DIR|TAR|mmdebstrap:SUITE is required');
 
@@ -222,18 +223,20 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
         return 0;
       }
       case 'publish': {
-        const since = db ? await databaseNow(db) : undefined;
-        const p = await store.publish(name, version!);
+        if (!db) {
+          const p = await store.publish(name, version!);
+          out(`published ${name}@${p.version}${p.previous[0] ? ` (was ${p.previous[0]})` : ''}\n`);
+          return 0;
+        }
+        const { published: p, copies } = await publishAndWait(db, name, () => store.publish(name, version!), waitSec * 1000);
         out(`published ${name}@${p.version}${p.previous[0] ? ` (was ${p.previous[0]})` : ''}\n`);
-        if (!db || !since) return 0;
-        const copies = await waitForCopies(db, name, p.version, since, waitSec * 1000);
         const missing = copies.filter((c) => c.state !== 'present');
         if (missing.length === 0) {
           out(`present on ${copies.length} live server(s): ${copies.map((c) => c.server).join(', ') || 'none registered'}\n`);
           return 0;
         }
         err(`diskless image publish: ${name}@${p.version} is published but missing on ${missing.length} of ${copies.length} live server(s):\n`);
-        for (const c of missing) err(`  ${c.server}: ${c.state === 'failed' ? `fetch failed: ${c.error ?? 'no reason recorded'}` : `no copy reported within ${waitSec} s (is its HTTP boot listener reachable from the others?)`}\n`);
+        for (const c of missing) err(`  ${c.server}: ${missingCopyReason(c, waitSec)}\n`);
         err(`Nodes booting from those servers wait for their copy; check their logs ("image version missing here").\n`);
         return 1;
       }
@@ -279,19 +282,6 @@ export async function imageCommand(argv: string[], io: ImageCommandIo = {}): Pro
     return reportError(e, err, `diskless image ${sub}`);
   } finally {
     await opened?.close();
-  }
-}
-
-/**
- * The live servers' copies of NAME@VERSION once every one holds it or failed to fetch it, or
- * as they stand when `waitMs` ran out.
- */
-async function waitForCopies(db: Database, name: string, version: string, since: Date, waitMs: number): Promise<CopyState[]> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const copies = await copiesOnLiveServers(db, name, version, since);
-    if (copies.every((c) => c.state !== 'absent') || Date.now() >= deadline) return copies;
-    await new Promise((r) => setTimeout(r, Math.min(250, Math.max(0, deadline - Date.now()))));
   }
 }
 

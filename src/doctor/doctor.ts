@@ -4,7 +4,10 @@ import { access, readdir, readFile, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DisklessConfig } from '../config/types.js';
 import { KERNEL_ARCH_NAMES, kernelFileArch, type KernelArch } from '../config/kernel-arch.js';
-import { ImageStore } from '../images/store/image-store.js';
+import type { ImageStore } from '../images/store/image-store.js';
+import { openImageStore } from '../app/state-backend.js';
+import { copiesOnLiveServers } from '../postgres/image-catalog.js';
+import type { Queryable } from '../postgres/database.js';
 import { interfaceAddress, hostInterfaces } from '../net/host-network.js';
 import { probeDhcpServers, type DhcpResponder } from '../protocols/dhcp/probe.js';
 import { run } from '../process/run.js';
@@ -55,8 +58,19 @@ export async function runDoctor(o: DoctorOptions): Promise<CheckResult[]> {
   if (c.dhcp.mode !== 'off') results.push(await dhcpCheck(c, o.dhcpWaitMs ?? 5000));
   results.push(...(await portChecks(c)));
   results.push(...(await loaderChecks(c)));
-  results.push(...(await profileChecks(c)));
-  results.push(...(await archChecks(c)));
+  let images: Awaited<ReturnType<typeof openImageStore>> | undefined;
+  try {
+    images = await openImageStore(c);
+  } catch (e) {
+    results.push(fail('database', `cannot open the state database: ${(e as Error).message}`, 'start PostgreSQL or fix state.url and its password, then run doctor again'));
+  }
+  try {
+    if (images) results.push(...(await profileChecks(c, images.store)));
+    results.push(...(await archChecks(c, images?.store)));
+    if (images?.db) results.push(...(await copyChecks(c, images.store, images.db)));
+  } finally {
+    await images?.close();
+  }
   results.push(await diskCheck(c.server.stateDir, o.diskFailBytes ?? 256 * 2 ** 20, o.diskWarnBytes ?? 2 * 2 ** 30));
   results.push(await firewallCheck(bootPorts(c)));
   results.push(await clockCheck(c, o.now?.() ?? new Date()));
@@ -174,9 +188,8 @@ async function loaderChecks(c: DisklessConfig): Promise<CheckResult[]> {
   return results;
 }
 
-async function profileChecks(c: DisklessConfig): Promise<CheckResult[]> {
+async function profileChecks(c: DisklessConfig, store: ImageStore): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const store = new ImageStore({ root: join(c.server.stateDir, 'images') });
   for (const p of c.profiles.values()) {
     const check = 'profile';
     const problems: string[] = [];
@@ -227,13 +240,12 @@ async function profileChecks(c: DisklessConfig): Promise<CheckResult[]> {
  * an arm64 kernel can never boot (the config refuses it for a kernel file; a stored image's
  * kernel is known only here). DHCP refuses a machine of the wrong architecture at boot time.
  */
-export async function archChecks(c: DisklessConfig): Promise<CheckResult[]> {
+export async function archChecks(c: DisklessConfig, store?: ImageStore): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const store = new ImageStore({ root: join(c.server.stateDir, 'images') });
   const archOf = new Map<string, KernelArch>();
   for (const p of c.profiles.values()) {
     if (p.kernelArch !== undefined) archOf.set(p.name, p.kernelArch);
-    else if (p.image !== undefined) {
+    else if (p.image !== undefined && store !== undefined) {
       const kernel = await store.resolve(p.image).then((img) => img.paths.kernel, () => undefined);
       const arch = kernel === undefined ? undefined : kernelFileArch(kernel);
       if (arch?.ok) archOf.set(p.name, arch.arch);
@@ -263,6 +275,31 @@ export async function archChecks(c: DisklessConfig): Promise<CheckResult[]> {
   }
   const summary = [...archOf].map(([name, a]) => `${name} ${KERNEL_ARCH_NAMES[a]}`).join(', ');
   results.push(ok('arch', `profile kernels: ${summary}; DHCP refuses machines of another architecture`));
+  return results;
+}
+
+/**
+ * With a state database: whether every live boot server holds the published version of every
+ * image a profile boots, one line per server and image (a failed fetch since it was published
+ * counts, whenever it was recorded).
+ */
+export async function copyChecks(c: DisklessConfig, store: ImageStore, db: Queryable): Promise<CheckResult[]> {
+  const check = 'copies';
+  const results: CheckResult[] = [];
+  const wanted = new Set([...c.profiles.values()].flatMap((p) => (p.image === undefined ? [] : [p.image])));
+  const published = new Map((await store.list()).map((i) => [i.name, i.published]));
+  for (const image of [...wanted].sort()) {
+    const version = published.get(image);
+    if (!version) continue; // the profile line says it has none
+    const copies = await copiesOnLiveServers(db, image, version, new Date(0));
+    if (copies.length === 0) results.push(warn(check, `${image}@${version}: no live boot server is registered in the state database`, 'start diskless serve on the boot servers'));
+    for (const copy of copies) {
+      const what = `${copy.server}: ${image}@${version}`;
+      if (copy.state === 'present') results.push(ok(check, `${what} present`));
+      else if (copy.state === 'failed') results.push(fail(check, `${what} missing: its fetch failed: ${copy.error ?? 'no reason recorded'}`, `make ${copy.server}'s peers' boot HTTP listeners reachable from it (or the copy on them whole again), then restart ${copy.server} or publish ${image} ${version} again`));
+      else results.push(warn(check, `${what} missing: no copy reported`, `${copy.server} fetches published versions at start and on each publish: check its log ("image version missing here and not fetched"), or restart it`));
+    }
+  }
   return results;
 }
 

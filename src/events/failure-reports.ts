@@ -68,6 +68,31 @@ export function cleanReportText(text: string, max = MAX_REPORT_TEXT): { text: st
   return { text: clean, truncated };
 }
 
+/** What a report kept looks like, made from what a node sent (cleaned, `at` now). */
+export function keptReport(r: FailureReportInput, now: number): FailureReport {
+  const { text, truncated } = cleanReportText(r.text);
+  return {
+    mac: r.mac,
+    at: new Date(now).toISOString(),
+    stage: r.stage,
+    cause: cleanReportText(r.cause, MAX_CAUSE).text.replace(/\n/g, ' '),
+    text,
+    truncated,
+  };
+}
+
+/**
+ * Each machine's last failure report, wherever it is kept: STATE/failure-reports.json
+ * (FailureReportStore), or the state database every server shares (PgFailureReports).
+ */
+export interface FailureReportKeeper {
+  /** Keeps `r` as its machine's last report (replacing the one before); returns what was kept. */
+  put(r: FailureReportInput): FailureReport;
+  get(mac: string): FailureReport | undefined;
+  /** Writes what is not saved yet (at stop). */
+  flush(): Promise<void>;
+}
+
 export interface FailureReportStoreOptions {
   /** STATE_DIR/failure-reports.json */
   path: string;
@@ -80,7 +105,7 @@ export interface FailureReportStoreOptions {
 }
 
 /** Each machine's last failure report, in memory and in its state file. */
-export class FailureReportStore {
+export class FailureReportStore implements FailureReportKeeper {
   readonly #reports = new Map<string, FailureReport>();
   readonly #max: number;
   readonly #now: () => number;
@@ -113,15 +138,7 @@ export class FailureReportStore {
 
   /** Keeps `r` as its machine's last report (replacing the one before); returns what was kept. */
   put(r: FailureReportInput): FailureReport {
-    const { text, truncated } = cleanReportText(r.text);
-    const kept: FailureReport = {
-      mac: r.mac,
-      at: new Date(this.#now()).toISOString(),
-      stage: r.stage,
-      cause: cleanReportText(r.cause, MAX_CAUSE).text.replace(/\n/g, ' '),
-      text,
-      truncated,
-    };
+    const kept = keptReport(r, this.#now());
     this.#reports.delete(r.mac);
     this.#reports.set(r.mac, kept);
     this.#trim();

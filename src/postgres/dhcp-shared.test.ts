@@ -280,4 +280,98 @@ describe('DHCP across servers sharing one database (two DhcpServers, real packet
     assert.deepEqual(rows, [{ ip: offer.yiaddr, mac: mac(0x201), state: 'offered' }]);
     await waitUntil('the listening connection to come back', () => a.db.listening, 30_000);
   });
+  it('the database restarted while two servers serve clients: no address handed out twice, every exchange in flight completes by retrying, bound clients renew within offline_grace, the servers reconnect by themselves', async () => {
+    const cluster = await pg.cluster();
+    const cfg = await cluster.database();
+    // Any address: a renewal's ACK goes to the client's address (ciaddr).
+    const client = await clientOn('0.0.0.0');
+    const a = await server(cfg, client, '127.0.0.1', undefined, undefined, 60_000);
+    const b = await server(cfg, client, '127.0.0.2', '127.0.0.150', undefined, 60_000);
+    const servers = [a, b];
+    // Every ACK and OFFER seen in the packets: no address may go to two clients.
+    const ackedTo = new Map<string, string>();
+    const offeredTo = new Map<string, Set<string>>();
+    let down = false;
+    const offeredWhileDown: string[] = [];
+    const seen = (p: DhcpPacket, m: string) => {
+      if (down && type(p) === DhcpMessageType.Offer && !bound.has(m)) offeredWhileDown.push(`${p.yiaddr} to ${m}`);
+      if (type(p) === DhcpMessageType.Offer) (offeredTo.get(p.yiaddr) ?? offeredTo.set(p.yiaddr, new Set()).get(p.yiaddr)!).add(m);
+      if (type(p) === DhcpMessageType.Ack) {
+        const before = ackedTo.get(p.yiaddr);
+        assert.ok(before === undefined || before === m, `${p.yiaddr} ACKed to ${before} and ${m}`);
+        ackedTo.set(p.yiaddr, m);
+      }
+    };
+    const bound = new Map<string, { ip: string; serverId: string }>();
+    let xids = 0x5000_0000;
+    /**
+     * A client's DISCOVER/REQUEST, broadcast to both servers, as firmware does it: each step
+     * retransmitted after a second without an answer, a NAK starting over, until bound.
+     */
+    const tries = new Map<string, number>();
+    const bind = async (m: string, deadline: number): Promise<{ ip: string; serverId: string; attempts: number }> => {
+      for (let attempts = 1; Date.now() < deadline; attempts++) {
+        tries.set(m, attempts);
+        const xid = xids++;
+        await Promise.all(servers.map((s) => client.send(clientPacket({ type: DhcpMessageType.Discover, mac: m, xid, ...PXE }), s.port)));
+        const offer = await client.reply(xid, 1000).catch(() => undefined);
+        if (!offer) continue;
+        seen(offer, m);
+        const req = clientPacket({ type: DhcpMessageType.Request, mac: m, xid, serverId: serverIdOf(offer)!, requestedIp: offer.yiaddr, ...PXE });
+        await Promise.all(servers.map((s) => client.send(req, s.port)));
+        for (const until = Date.now() + 1000; Date.now() < until;) {
+          const r = await client.reply(xid, Math.max(1, until - Date.now())).catch(() => undefined);
+          if (!r) break;
+          seen(r, m);
+          if (type(r) === DhcpMessageType.Ack) return { ip: r.yiaddr, serverId: serverIdOf(r)!, attempts };
+          if (type(r) === DhcpMessageType.Nak) break;
+        }
+      }
+      throw new Error(`${m} not bound before the deadline`);
+    };
+
+    // Twenty clients bound before the restart.
+    const first = Array.from({ length: 20 }, (_, i) => mac(0x500 + i));
+    await Promise.all(first.map(async (m) => bound.set(m, await bind(m, Date.now() + 30_000))));
+
+    // The database goes down (fast shutdown) while twenty new clients start, and stays down
+    // until each of them has retransmitted (its first DISCOVER went unanswered) and every bound
+    // client renewed.
+    await cluster.stopServer();
+    down = true;
+    const second = Array.from({ length: 20 }, (_, i) => mac(0x600 + i));
+    let restarted = false;
+    const late = second.map((m) => bind(m, Date.now() + 60_000));
+    try {
+      // Within offline_grace: each bound client's renewal (ciaddr, unicast to its server) is ACKed
+      // with its own address from the server's copy.
+      for (const [m, l] of bound) {
+        const xid = xids++;
+        await client.send(clientPacket({ type: DhcpMessageType.Request, mac: m, xid, ciaddr: l.ip, ...PXE }), servers.find((s) => s.address === l.serverId)!.port);
+        const r = await client.reply(xid, 3000);
+        seen(r, m);
+        assert.equal(type(r), DhcpMessageType.Ack, `${m}'s renewal while the database is down`);
+        assert.equal(r.yiaddr, l.ip);
+      }
+      await waitUntil('every new client to retransmit, unanswered', () => second.every((m) => (tries.get(m) ?? 0) >= 2), 15_000);
+    } finally {
+      down = false;
+      await cluster.startServer();
+      restarted = true;
+    }
+    assert.ok(restarted);
+    assert.deepEqual(offeredWhileDown, [], 'an address offered that the database could not claim');
+    // Those in flight complete by retrying once the servers reconnected.
+    const results = await Promise.all(late);
+    for (const [i, m] of second.entries()) bound.set(m, results[i]!);
+
+    // No address to two clients: in the packets (seen() asserted each ACK), in the offers, and in the database.
+    for (const [ip, macs] of offeredTo) assert.equal(macs.size, 1, `${ip} offered to ${[...macs].join(', ')}`);
+    assert.equal(new Set([...bound.values()].map((l) => l.ip)).size, 40, 'forty clients, forty addresses');
+    const rows = await cluster.sql(cfg.database, `SELECT ip, mac FROM dhcp_leases WHERE state = 'bound'`);
+    assert.deepEqual(new Map(rows.map((r) => [r.mac as string, r.ip as string])), new Map([...bound].map(([m, l]) => [m, l.ip])));
+    // The servers reconnected by themselves: listening again, each seeing the other live.
+    await waitUntil('both servers to listen again and see each other live', () =>
+      servers.every((s) => s.db.listening && s.registry.list().filter((r) => r.health === 'live').length === 2), 30_000);
+  });
 });

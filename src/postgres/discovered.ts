@@ -1,6 +1,7 @@
 import { DEFAULT_MAX_DISCOVERED, notInInventory, recordSighting, type DiscoveredMachine, type DiscoveredSource, type Sighting } from '../inventory/discovered.js';
 import { nullLogger, type Logger } from '../log/logger.js';
 import type { Database, Queryable } from './database.js';
+import { TableMirror } from './mirror.js';
 
 export const DISCOVERED_CHANNEL = 'diskless_discovered';
 
@@ -28,13 +29,10 @@ export class PgDiscovered implements DiscoveredSource {
   readonly #max: number;
   readonly #writeMs: number;
   readonly #log: Logger;
-  #machines = new Map<string, DiscoveredMachine>();
+  #mirror!: TableMirror<DiscoveredMachine>;
   #deltas = new Map<string, Delta>();
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> | undefined;
-  #reloading: Promise<void> | undefined;
-  #unlisten: (() => void) | undefined;
-  #unresync: (() => void) | undefined;
 
   private constructor(db: Database, o: { now?: () => number; maxEntries?: number; writeIntervalMs?: number; logger?: Logger }) {
     this.#db = db;
@@ -46,10 +44,25 @@ export class PgDiscovered implements DiscoveredSource {
 
   static async open(db: Database, o: { now?: () => number; maxEntries?: number; writeIntervalMs?: number; logger?: Logger } = {}): Promise<PgDiscovered> {
     const d = new PgDiscovered(db, o);
-    d.#unlisten = await db.listen(DISCOVERED_CHANNEL, () => d.#reload());
-    d.#unresync = db.onResync(() => d.#reload());
-    d.#machines = await readDiscoveredRows(db);
+    // Each announcement (a batch of rows) reads the table again.
+    d.#mirror = await TableMirror.open<DiscoveredMachine>(db, {
+      channel: DISCOVERED_CHANNEL,
+      what: 'discovered machines',
+      log: d.#log,
+      read: () => readDiscoveredRows(db),
+      // What this server saw and has not written yet stays on top of what the table says.
+      merge: (read, current) => {
+        for (const delta of d.#deltas.values()) {
+          const m = read.get(delta.mac) ?? current.get(delta.mac);
+          if (m !== undefined) read.set(delta.mac, m);
+        }
+      },
+    });
     return d;
+  }
+
+  get #machines(): Map<string, DiscoveredMachine> {
+    return this.#mirror.rows;
   }
 
   record(s: Sighting): void {
@@ -88,9 +101,7 @@ export class PgDiscovered implements DiscoveredSource {
 
   async close(): Promise<void> {
     await this.flush();
-    this.#unlisten?.();
-    this.#unresync?.();
-    await this.#reloading;
+    await this.#mirror.detach();
   }
 
   #write(): Promise<void> {
@@ -129,21 +140,6 @@ export class PgDiscovered implements DiscoveredSource {
     return this.#writing;
   }
 
-  #reload(): void {
-    if (this.#reloading !== undefined) return;
-    this.#reloading = readDiscoveredRows(this.#db).then((rows) => {
-      // What this server saw and has not written yet stays on top of what the table says.
-      for (const d of this.#deltas.values()) {
-        const m = rows.get(d.mac) ?? this.#machines.get(d.mac);
-        if (m !== undefined) rows.set(d.mac, m);
-      }
-      this.#machines = rows;
-    }, (e: unknown) => {
-      this.#log.log('warn', 'discovered machines not reread', { error: String(e) });
-    }).finally(() => {
-      this.#reloading = undefined;
-    });
-  }
 }
 
 /** Every machine in discovered_machines, oldest sighting first (the `diskless node discovered` view too). */

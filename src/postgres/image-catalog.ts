@@ -28,6 +28,7 @@ export class PgImageCatalog implements ImageCatalog {
   readonly #log: Logger;
   readonly #pointers = new Map<string, PublishedPointer>();
   readonly #published = new Set<(name: string, version: string) => void>();
+  readonly #changed = new Set<(name: string | undefined) => void>();
   #unlisten: (() => void) | undefined;
   #unresync: (() => void) | undefined;
 
@@ -41,7 +42,7 @@ export class PgImageCatalog implements ImageCatalog {
   static async open(db: Database, o: { server: string; logger?: Logger }): Promise<PgImageCatalog> {
     const c = new PgImageCatalog(db, o.server, (o.logger ?? nullLogger).child({ service: 'images' }));
     c.#unlisten = await db.listen(IMAGES_CHANNEL, (payload) => void c.#heard(payload));
-    c.#unresync = db.onResync(() => void c.reload().catch((e: unknown) => c.#log.log('warn', 'image pointers not reread', { error: String(e) })));
+    c.#unresync = db.onResync(() => void c.reload().then(() => c.#tellChanged(undefined), (e: unknown) => c.#log.log('warn', 'image pointers not reread', { error: String(e) })));
     await c.reload();
     return c;
   }
@@ -50,6 +51,15 @@ export class PgImageCatalog implements ImageCatalog {
   onPublished(fn: (name: string, version: string) => void): () => void {
     this.#published.add(fn);
     return () => this.#published.delete(fn);
+  }
+
+  /**
+   * `fn` is told of every change announced for an image (a publish, a rollback, a version
+   * removed), with its name, and with none after a reconnection (anything may have changed).
+   */
+  onChanged(fn: (name: string | undefined) => void): () => void {
+    this.#changed.add(fn);
+    return () => this.#changed.delete(fn);
   }
 
   /** Every pointer, as this server's copy holds it. */
@@ -91,9 +101,28 @@ export class PgImageCatalog implements ImageCatalog {
   }
 
   async addVersion(m: Manifest): Promise<void> {
-    await this.#db.query(
-      'INSERT INTO image_versions (name, version, manifest, created) VALUES ($1, $2, $3, $4) ON CONFLICT (name, version) DO NOTHING',
+    await this.#db.transaction(async (q) => {
+      await q.query('DELETE FROM image_removed WHERE name = $1 AND version = $2', [m.name, m.version]);
+      await q.query(
+        'INSERT INTO image_versions (name, version, manifest, created) VALUES ($1, $2, $3, $4) ON CONFLICT (name, version) DO NOTHING',
+        [m.name, m.version, JSON.stringify(m), m.created]);
+    });
+  }
+
+  async announceVersion(m: Manifest): Promise<boolean> {
+    const rows = await this.#db.query<{ removed: boolean }>(
+      `WITH ins AS (
+         INSERT INTO image_versions (name, version, manifest, created)
+         SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM image_removed WHERE name = $1 AND version = $2)
+         ON CONFLICT (name, version) DO NOTHING)
+       SELECT EXISTS (SELECT 1 FROM image_removed WHERE name = $1 AND version = $2) AS removed`,
       [m.name, m.version, JSON.stringify(m), m.created]);
+    return rows[0]?.removed !== true;
+  }
+
+  async removedVersions(name: string): Promise<ReadonlySet<string>> {
+    const rows = await this.#db.query<{ version: string }>('SELECT version FROM image_removed WHERE name = $1', [name]);
+    return new Set(rows.map((r) => r.version));
   }
 
   async publish(name: string, version: string, at: Date): Promise<PublishedPointer> {
@@ -128,6 +157,7 @@ export class PgImageCatalog implements ImageCatalog {
       }
       await q.query('DELETE FROM image_copies WHERE name = $1 AND version = $2', [name, version]);
       await q.query('DELETE FROM image_versions WHERE name = $1 AND version = $2', [name, version]);
+      await q.query('INSERT INTO image_removed (name, version) VALUES ($1, $2) ON CONFLICT (name, version) DO UPDATE SET removed_at = now()', [name, version]);
       await q.query('SELECT pg_notify($1, $2)', [IMAGES_CHANNEL, name]);
     });
   }
@@ -170,6 +200,17 @@ export class PgImageCatalog implements ImageCatalog {
       else this.#pointers.delete(name);
     } catch (e) {
       this.#log.log('warn', 'image pointer not reread', { image: name, error: String(e) });
+    }
+    this.#tellChanged(name);
+  }
+
+  #tellChanged(name: string | undefined): void {
+    for (const fn of this.#changed) {
+      try {
+        fn(name);
+      } catch (e) {
+        this.#log.log('error', 'image change handler failed', { image: name, error: String(e) });
+      }
     }
   }
 
@@ -220,6 +261,38 @@ export async function copiesOnLiveServers(db: Queryable, name: string, version: 
     if (r.ok === false && r.recent === true) return { server: r.address, state: 'failed', ...(r.error !== null ? { error: r.error } : {}) };
     return { server: r.address, state: 'absent' };
   });
+}
+
+/** How long `image publish` and the API's publish wait for the live servers' copies by default. */
+export const PUBLISH_WAIT_SEC = 120;
+
+/**
+ * Publishes through `publish` (the store's), then waits until every live server holds the
+ * version or failed to fetch it since, at most `waitMs`: the copies as they then stand. What
+ * `diskless image publish` and the API's publish both do.
+ */
+export async function publishAndWait(db: Queryable, name: string, publish: () => Promise<PublishedPointer>, waitMs: number): Promise<{ published: PublishedPointer; copies: CopyState[] }> {
+  const since = await databaseNow(db);
+  const published = await publish();
+  return { published, copies: await waitForCopies(db, name, published.version, since, waitMs) };
+}
+
+/**
+ * The live servers' copies of NAME@VERSION once every one holds it or failed to fetch it, or
+ * as they stand when `waitMs` ran out.
+ */
+async function waitForCopies(db: Queryable, name: string, version: string, since: Date, waitMs: number): Promise<CopyState[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const copies = await copiesOnLiveServers(db, name, version, since);
+    if (copies.every((c) => c.state !== 'absent') || Date.now() >= deadline) return copies;
+    await new Promise((r) => setTimeout(r, Math.min(250, Math.max(0, deadline - Date.now()))));
+  }
+}
+
+/** What to tell an admin about a live server missing a version: why, and where to look. */
+export function missingCopyReason(c: CopyState, waitSec: number): string {
+  return c.state === 'failed' ? `fetch failed: ${c.error ?? 'no reason recorded'}` : `no copy reported within ${waitSec} s (is its HTTP boot listener reachable from the others?)`;
 }
 
 /** The database's clock now (what `copiesOnLiveServers` compares its times with). */

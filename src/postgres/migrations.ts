@@ -465,6 +465,40 @@ CREATE TABLE inventory (
 );
 `,
   },
+  {
+    version: 12,
+    description: 'image versions removed (image rm, image gc), so every boot server drops its copy and none lists it again',
+    sql: `
+-- A version taken off image_versions by one server: the others drop their copies when told
+-- (diskless_images) or at their next start, and never list their copy again. Storing the
+-- version anew (a build or import of the same root) takes it off this list.
+CREATE TABLE image_removed (
+  name text NOT NULL,
+  version text NOT NULL,
+  removed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (name, version)
+);
+`,
+  },
+  {
+    version: 13,
+    description: "each machine's last failure report, whichever boot server received it",
+    sql: `
+-- What /init uploaded when a stage failed (cleaned as the file store cleans it), one row per
+-- machine, the newest DEFAULT_MAX_REPORTS kept; each write announced on diskless_failure_reports.
+CREATE TABLE failure_reports (
+  mac text PRIMARY KEY,
+  at timestamptz NOT NULL,
+  stage text NOT NULL,
+  cause text NOT NULL,
+  text text NOT NULL,
+  truncated boolean NOT NULL,
+  -- The server.address of the server that received it.
+  server text NOT NULL
+);
+CREATE INDEX failure_reports_at ON failure_reports (at);
+`,
+  },
 ];
 
 /** The newest schema this server knows. */

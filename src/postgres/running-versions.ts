@@ -1,6 +1,7 @@
 import { runnersOf, type RunningRecord, type RunningVersionStore } from '../images/store/running-versions.js';
 import { nullLogger, type Logger } from '../log/logger.js';
 import type { Database } from './database.js';
+import { TableMirror } from './mirror.js';
 
 export const RUNNING_CHANNEL = 'diskless_running_versions';
 
@@ -11,30 +12,35 @@ export const RUNNING_CHANNEL = 'diskless_running_versions';
  */
 export class PgRunningVersions implements RunningVersionStore {
   readonly #db: Database;
-  readonly #records = new Map<string, RunningRecord>();
+  readonly #mirror: TableMirror<RunningRecord>;
   readonly #now: () => Date;
-  readonly #log: Logger;
-  #unlisten: (() => void) | undefined;
-  #unresync: (() => void) | undefined;
 
-  private constructor(db: Database, now: () => Date, log: Logger) {
+  private constructor(db: Database, mirror: TableMirror<RunningRecord>, now: () => Date) {
     this.#db = db;
+    this.#mirror = mirror;
     this.#now = now;
-    this.#log = log;
   }
 
   static async open(db: Database, o: { now?: () => Date; logger?: Logger } = {}): Promise<PgRunningVersions> {
-    const r = new PgRunningVersions(db, o.now ?? (() => new Date()), (o.logger ?? nullLogger).child({ service: 'images' }));
-    r.#unlisten = await db.listen(RUNNING_CHANNEL, (payload) => r.#heard(payload));
-    r.#unresync = db.onResync(() => void r.reload().catch((e: unknown) => r.#log.log('warn', 'running versions not reread', { error: String(e) })));
-    await r.reload();
-    return r;
+    const mirror = await TableMirror.open<RunningRecord>(db, {
+      channel: RUNNING_CHANNEL,
+      what: 'running versions',
+      log: (o.logger ?? nullLogger).child({ service: 'images' }),
+      read: async () => {
+        const rows = await db.query<{ mac: string; image: string; version: string; since: string }>('SELECT mac, image, version, since FROM running_versions');
+        return new Map(rows.map((r) => [r.mac, { image: r.image, version: r.version, since: r.since }]));
+      },
+      apply: heard,
+    });
+    return new PgRunningVersions(db, mirror, o.now ?? (() => new Date()));
   }
 
-  async reload(): Promise<void> {
-    const rows = await this.#db.query<{ mac: string; image: string; version: string; since: string }>('SELECT mac, image, version, since FROM running_versions');
-    this.#records.clear();
-    for (const r of rows) this.#records.set(r.mac, { image: r.image, version: r.version, since: r.since });
+  reload(): Promise<void> {
+    return this.#mirror.reload();
+  }
+
+  get #records(): Map<string, RunningRecord> {
+    return this.#mirror.rows;
   }
 
   async record(mac: string, image: string, version: string): Promise<void> {
@@ -58,19 +64,19 @@ export class PgRunningVersions implements RunningVersionStore {
   }
 
   detach(): void {
-    this.#unlisten?.();
-    this.#unresync?.();
+    void this.#mirror.detach();
   }
+}
 
-  #heard(payload: string): void {
-    let r: Partial<RunningRecord & { mac: string }>;
-    try {
-      r = JSON.parse(payload) as typeof r;
-    } catch {
-      return;
-    }
-    if (typeof r.mac === 'string' && typeof r.image === 'string' && typeof r.version === 'string' && typeof r.since === 'string') {
-      this.#records.set(r.mac, { image: r.image, version: r.version, since: r.since });
-    }
+/** Another server's record, as announced. */
+function heard(payload: string, records: Map<string, RunningRecord>): void {
+  let r: Partial<RunningRecord & { mac: string }>;
+  try {
+    r = JSON.parse(payload) as typeof r;
+  } catch {
+    return;
+  }
+  if (typeof r.mac === 'string' && typeof r.image === 'string' && typeof r.version === 'string' && typeof r.since === 'string') {
+    records.set(r.mac, { image: r.image, version: r.version, since: r.since });
   }
 }

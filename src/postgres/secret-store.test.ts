@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postgresFixture } from '../testing/postgres-fixture.js';
@@ -19,7 +19,15 @@ describe('secrets sealed in the database', () => {
     const dir = await mkdtemp(join(tmpdir(), 'dl-seckey-'));
     const [dbA, dbB] = await Promise.all([Database.open(cfg), Database.open(cfg)]);
     try {
-      const keyA = join(dir, 'a', 'secrets.key');
+      // A directory that lets others write it is refused; state_dir as serve makes it (0750) is not.
+      const open = join(dir, 'open');
+      await mkdir(open, { mode: 0o777 });
+      await chmod(open, 0o777);
+      await assert.rejects(PgSecretStore.open(dbA, { keyFile: join(open, 'secrets.key') }), /mode 0777 lets group or other write it; run chmod go-w/);
+      const stateDir = join(dir, 'a');
+      await mkdir(stateDir, { mode: 0o750 });
+      await chmod(stateDir, 0o750);
+      const keyA = join(stateDir, 'secrets.key');
       const a = await PgSecretStore.open(dbA, { keyFile: keyA });
       assert.equal((await stat(keyA)).mode & 0o777, 0o600);
       const keyB = join(dir, 'b.key');

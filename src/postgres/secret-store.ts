@@ -1,12 +1,12 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { DisklessError } from '../errors/diskless-error.js';
 import { isCode } from '../files/error-code.js';
 import { type Logger, nullLogger } from '../log/logger.js';
 import { normalizeMac } from '../net/mac.js';
-import { checkSecretPath, ensureSecretDir, writeSecretFile } from '../secrets/secret-files.js';
+import { checkSecretPath, writeSecretFile } from '../secrets/secret-files.js';
 import {
   checkHostname, generateHostKey, HOST_KEY_TYPES, validateAuthorizedKeys, validateCryptHash,
   type NodeFile, type NodeSelector, type SecretSource,
@@ -20,6 +20,19 @@ const CHECK_LABEL = 'diskless secrets key check v1';
 
 const ROOT_PASSWORD = 'root_password_hash';
 const AUTHORIZED_KEYS = 'authorized_keys';
+
+/**
+ * The key file's directory, made 0700 when missing. One that exists may let its group read it
+ * (the default is state_dir, which serve makes 0750): the key file itself is 0600. Nobody but
+ * its owner may write it, or the key could be replaced.
+ */
+async function ensureKeyDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const st = await lstat(dir);
+  if (!st.isDirectory() || (st.mode & 0o022) !== 0) {
+    throw new DisklessError('DL_SECRET', `Cannot make the secrets key in ${dir}: ${st.isDirectory() ? `its mode 0${(st.mode & 0o777).toString(8)} lets group or other write it` : 'it is not a directory'}; run chmod go-w ${dir}, or set state.secrets_key_file elsewhere`);
+  }
+}
 
 /**
  * The key that seals secrets in the database, from its file (base64 of 32 bytes, mode 0600).
@@ -44,7 +57,7 @@ export async function openSecretsKey(db: Queryable, file: string, logger: Logger
       throw new DisklessError('DL_SECRET', `Cannot read the secrets kept in the state database: the key file ${file} is missing. Copy it from another boot server (mode 0600), or set state.secrets_key_file`);
     }
     key = randomBytes(KEY_BYTES);
-    await ensureSecretDir(dirname(file));
+    await ensureKeyDir(dirname(file));
     await writeSecretFile(file, key.toString('base64') + '\n');
     logger.log('warn', 'secrets key made: copy it to every other boot server before starting them', { service: 'secrets', file });
   }

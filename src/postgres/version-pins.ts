@@ -2,6 +2,7 @@ import { STORE_VERSION_PATTERN } from '../images/store/image-store.js';
 import { pinnedTo, type VersionPin, type VersionPinStore } from '../images/store/version-pins.js';
 import { nullLogger, type Logger } from '../log/logger.js';
 import type { Database } from './database.js';
+import { TableMirror } from './mirror.js';
 
 export const PINS_CHANNEL = 'diskless_version_pins';
 
@@ -13,30 +14,35 @@ export const PINS_CHANNEL = 'diskless_version_pins';
  */
 export class PgVersionPins implements VersionPinStore {
   readonly #db: Database;
-  readonly #pins = new Map<string, VersionPin>();
+  readonly #mirror: TableMirror<VersionPin>;
   readonly #now: () => Date;
-  readonly #log: Logger;
-  #unlisten: (() => void) | undefined;
-  #unresync: (() => void) | undefined;
 
-  private constructor(db: Database, now: () => Date, log: Logger) {
+  private constructor(db: Database, mirror: TableMirror<VersionPin>, now: () => Date) {
     this.#db = db;
+    this.#mirror = mirror;
     this.#now = now;
-    this.#log = log;
   }
 
   static async open(db: Database, o: { now?: () => Date; logger?: Logger } = {}): Promise<PgVersionPins> {
-    const p = new PgVersionPins(db, o.now ?? (() => new Date()), (o.logger ?? nullLogger).child({ service: 'rollout' }));
-    p.#unlisten = await db.listen(PINS_CHANNEL, (payload) => p.#heard(payload));
-    p.#unresync = db.onResync(() => void p.reload().catch((e: unknown) => p.#log.log('warn', 'version pins not reread', { error: String(e) })));
-    await p.reload();
-    return p;
+    const mirror = await TableMirror.open<VersionPin>(db, {
+      channel: PINS_CHANNEL,
+      what: 'version pins',
+      log: (o.logger ?? nullLogger).child({ service: 'rollout' }),
+      read: async () => {
+        const rows = await db.query<{ mac: string; image: string; version: string; since: string; pinned_by: string }>('SELECT mac, image, version, since, pinned_by FROM version_pins');
+        return new Map(rows.map((r) => [r.mac, { image: r.image, version: r.version, since: r.since, by: r.pinned_by }]));
+      },
+      apply: heard,
+    });
+    return new PgVersionPins(db, mirror, o.now ?? (() => new Date()));
   }
 
-  async reload(): Promise<void> {
-    const rows = await this.#db.query<{ mac: string; image: string; version: string; since: string; pinned_by: string }>('SELECT mac, image, version, since, pinned_by FROM version_pins');
-    this.#pins.clear();
-    for (const r of rows) this.#pins.set(r.mac, { image: r.image, version: r.version, since: r.since, by: r.pinned_by });
+  reload(): Promise<void> {
+    return this.#mirror.reload();
+  }
+
+  get #pins(): Map<string, VersionPin> {
+    return this.#mirror.rows;
   }
 
   get(mac: string, image: string): string | undefined {
@@ -78,22 +84,22 @@ export class PgVersionPins implements VersionPinStore {
   async flush(): Promise<void> {}
 
   detach(): void {
-    this.#unlisten?.();
-    this.#unresync?.();
+    void this.#mirror.detach();
   }
+}
 
-  #heard(payload: string): void {
-    let m: { mac?: unknown; pin?: Partial<VersionPin> | null };
-    try {
-      m = JSON.parse(payload) as typeof m;
-    } catch {
-      return;
-    }
-    if (typeof m.mac !== 'string') return;
-    const p = m.pin;
-    if (p === null) this.#pins.delete(m.mac);
-    else if (typeof p?.image === 'string' && typeof p.version === 'string' && typeof p.since === 'string' && typeof p.by === 'string') {
-      this.#pins.set(m.mac, { image: p.image, version: p.version, since: p.since, by: p.by });
-    }
+/** Another server's change of a pin, as announced. */
+function heard(payload: string, pins: Map<string, VersionPin>): void {
+  let m: { mac?: unknown; pin?: Partial<VersionPin> | null };
+  try {
+    m = JSON.parse(payload) as typeof m;
+  } catch {
+    return;
+  }
+  if (typeof m.mac !== 'string') return;
+  const p = m.pin;
+  if (p === null) pins.delete(m.mac);
+  else if (typeof p?.image === 'string' && typeof p.version === 'string' && typeof p.since === 'string' && typeof p.by === 'string') {
+    pins.set(m.mac, { image: p.image, version: p.version, since: p.since, by: p.by });
   }
 }

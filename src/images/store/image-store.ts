@@ -101,13 +101,26 @@ export interface ImageCatalog {
   manifest(name: string, version: string): Promise<Manifest | undefined>;
   /** Every image with its versions (oldest first) and pointer. */
   summaries(): Promise<ImageSummary[]>;
-  /** Lists a stored version (a no-op when listed already: a version never changes). */
+  /**
+   * Lists a version just stored here (a build, an import, a publish of a local copy): a no-op
+   * when listed already (a version never changes); a removed version is listed again.
+   */
   addVersion(manifest: Manifest): Promise<void>;
+  /**
+   * Lists a copy this server found in its directory (at start), unless the version was
+   * removed; false then: the copy is to be dropped, not listed again.
+   */
+  announceVersion(manifest: Manifest): Promise<boolean>;
+  /** Which of NAME's versions were removed (and not stored anew since). */
+  removedVersions(name: string): Promise<ReadonlySet<string>>;
   /** Makes a listed version the published one, the current one first in `previous`. */
   publish(name: string, version: string, at: Date): Promise<PublishedPointer>;
   /** Publishes previous[0] again, refusing when it is no longer listed. */
   rollback(name: string, at: Date): Promise<PublishedPointer>;
-  /** Takes a version off the list (refused for the published one), and out of `previous`. */
+  /**
+   * Takes a version off the list (refused for the published one), and out of `previous`, and
+   * records it removed, so every server drops its copy.
+   */
   removeVersion(name: string, version: string): Promise<void>;
   /** Records that this server holds a copy of the version, or why it could not get one. */
   recordCopy(name: string, version: string, outcome: CopyOutcome): Promise<void>;
@@ -462,7 +475,8 @@ export class ImageStore {
     validateName(name);
     validateVersion(version);
     return this.#locked(name, async () => {
-      await this.#readManifest(name, version);
+      // With a shared catalog the version is removed everywhere, whether or not this server holds a copy.
+      if (!this.#catalog || !(await this.#catalog.manifest(name, version))) await this.#readManifest(name, version);
       const pointer = await this.#readPointer(name);
       if (pointer?.version === version) throw new StoreError('DL_STORE_IN_USE', `Cannot remove ${name}@${version}: it is the published version; publish another one first`);
       const nodes = [...(await opts.inUse(name, version))];
@@ -480,14 +494,15 @@ export class ImageStore {
   async collectGarbage(inUse: InUse, opts: GcOptions = {}): Promise<Array<{ name: string; version: string }>> {
     const keep = opts.keepPrevious ?? 2;
     const removed: Array<{ name: string; version: string }> = [];
-    for (const { name } of await this.#localList()) {
+    // With a shared catalog, the versions every server holds: what is removed here is removed everywhere.
+    for (const { name, versions } of await this.list()) {
       await this.#locked(name, async () => {
         await this.#cleanTemps(name);
         let pointer = await this.#readPointer(name);
         if (!pointer) return;
         const publishedAt = Date.parse(pointer.publishedAt);
         const kept = new Set([pointer.version, ...pointer.previous.slice(0, keep)]);
-        for (const m of await this.#versions(name)) {
+        for (const m of this.#catalog ? versions : await this.#versions(name)) {
           if (kept.has(m.version) || Date.parse(m.created) > publishedAt) continue;
           if ((await inUse(name, m.version)).length) continue;
           pointer = await this.#delete(name, m.version, pointer);
@@ -507,12 +522,48 @@ export class ImageStore {
       pointer = { ...pointer, previous: pointer.previous.filter((p) => p !== version) };
       await this.#writePointer(name, pointer);
     }
+    await this.#deleteLocal(name, version, this.#catalog !== undefined);
+    return pointer;
+  }
+
+  /**
+   * This server's copy of a version, and its unpacked tree. `absentOk`: a server of a shared
+   * catalog need not hold every version it removes.
+   */
+  async #deleteLocal(name: string, version: string, absentOk: boolean): Promise<void> {
     // Renamed out of versions/ in one step, so listings never show a partly deleted version.
     const trash = join(this.root, name, `.del-${version}-${randomBytes(4).toString('hex')}`);
-    await rename(this.paths(name, version).dir, trash);
-    await rm(trash, { recursive: true, force: true });
+    try {
+      await rename(this.paths(name, version).dir, trash);
+      await rm(trash, { recursive: true, force: true });
+    } catch (e) {
+      if (!absentOk || !isCode(e, 'ENOENT')) throw e;
+    }
     await this.#deleteTree(name, version);
-    return pointer;
+  }
+
+  /**
+   * With a shared catalog: drops this server's copies of versions removed through any server
+   * (of image NAME, or of every image here), unless a fetch or a store of one runs. What it
+   * dropped, for the log.
+   */
+  async dropRemoved(name?: string): Promise<Array<{ name: string; version: string }>> {
+    const catalog = this.#catalog;
+    if (!catalog) return [];
+    const names = name !== undefined ? [validateName(name)] : (await this.#localList()).map((i) => i.name);
+    const dropped: Array<{ name: string; version: string }> = [];
+    for (const n of names) {
+      const removed = await catalog.removedVersions(n);
+      if (removed.size === 0) continue;
+      await this.#locked(n, async () => {
+        for (const m of await this.#versions(n)) {
+          if (!removed.has(m.version) || this.#fetching.has(`${n}@${m.version}`)) continue;
+          await this.#deleteLocal(n, m.version, true);
+          dropped.push({ name: n, version: m.version });
+        }
+      });
+    }
+    return dropped;
   }
 
   /** A version's unpacked tree goes with it: renamed out of trees/ first, then removed. */
@@ -530,7 +581,9 @@ export class ImageStore {
   async #cleanTemps(name: string): Promise<void> {
     const dir = join(this.root, name);
     const now = this.#clock().getTime();
-    for (const e of await readdir(dir)) {
+    // A shared catalog's image this server holds nothing of has no directory here.
+    const entries = await readdir(dir).catch((e: unknown) => (this.#catalog && isCode(e, 'ENOENT') ? [] : Promise.reject(e)));
+    for (const e of entries) {
       const p = join(dir, e);
       if (e.startsWith('.del-')) await rm(p, { recursive: true, force: true });
       else if (e.startsWith('.add-') || isAtomicTempOf(e, POINTER)) {
@@ -687,15 +740,19 @@ export class ImageStore {
 
   /**
    * With a shared catalog: lists every version this directory holds and records this server's
-   * copy of each (a server starting, or one whose versions predate the shared list).
+   * copy of each (a server starting, or one whose versions predate the shared list), except
+   * versions removed while it was away (`dropRemoved` drops those). How many it listed.
    */
   async announceCopies(): Promise<number> {
-    if (!this.#catalog) return 0;
+    const catalog = this.#catalog;
+    if (!catalog) return 0;
     let n = 0;
     for (const img of await this.#localList()) {
       for (const m of img.versions) {
-        await this.#listed(m);
-        n++;
+        if (await catalog.announceVersion(m)) {
+          await catalog.recordCopy(m.name, m.version, { ok: true });
+          n++;
+        }
       }
     }
     return n;
