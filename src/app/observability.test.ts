@@ -27,3 +27,27 @@ test('service hooks record events; a reopened state directory restores node stat
   assert.match(b.metrics.expose(), /^diskless_boots_started_total 0$/m);
   assert.equal(b.record({ time: 2_000, mac, kind: 'alert', name: 'x', detail: '', fields: {} })?.seq, 5);
 });
+
+test('a boot DHCP refused (kernel of another architecture) fails once per firmware attempt, with the reason, on the timeline', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'diskless-obs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const mac = '52:54:00:00:0a:64';
+  const why = "kernel architecture mismatch: profile arm's kernel is arm64, but this machine asked as x86-64 UEFI, DHCP architecture 7; give the node a profile with an x86-64 kernel";
+  const o = createObservability({ stateDir: dir, now: () => 1_000 });
+  t.after(() => o.close());
+  const attempt = (xid: number, at: number): void => {
+    o.serviceEvents.dhcp({ type: 'discover', mac, xid, at });
+    o.serviceEvents.dhcp({ type: 'offer', mac, xid, ip: '10.0.0.5', reason: `offer 10.0.0.5 (pool), no boot info: ${why}`, refused: why, at: at + 5 });
+    o.serviceEvents.dhcp({ type: 'request', mac, xid, ip: '10.0.0.5', at: at + 10 });
+    o.serviceEvents.dhcp({ type: 'ack', mac, xid, ip: '10.0.0.5', reason: `ack 10.0.0.5 (selecting), no boot info: ${why}`, refused: why, at: at + 15 });
+  };
+  attempt(1, 900);
+  const s = o.states.get(mac);
+  assert.deepEqual([s?.phase, s?.stage, s?.cause], ['failed', 'arch', why]);
+  assert.deepEqual(s?.boot?.stages.map((st) => `${st.name}:${st.status}`), ['arch:failed']);
+  assert.equal(s?.bootCount, 1, 'the ACK after the refusal starts no boot of its own');
+  // The firmware tries again: a new boot, refused the same way.
+  attempt(2, 5_000);
+  assert.deepEqual([o.states.get(mac)?.bootCount, o.states.get(mac)?.phase], [2, 'failed']);
+  assert.equal(o.store.query({ limit: 20 }).filter((e) => e.kind === 'failed').length, 2);
+});

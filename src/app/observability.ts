@@ -7,7 +7,7 @@ import { cidrAllowList } from '../api/access.js';
 import { BootMetrics } from '../metrics/boot-metrics.js';
 import { metricsEndpoint } from '../metrics/metrics-endpoint.js';
 import type { BootEvent, NewBootEvent } from '../events/boot-event.js';
-import { fromDhcp, fromHttp, fromNbd, fromReport, fromTftp, isBootTraffic } from '../events/convert.js';
+import { dhcpRefusal, fromDhcp, fromHttp, fromNbd, fromReport, fromTftp, isBootTraffic } from '../events/convert.js';
 import { EventStore } from '../events/event-store.js';
 import { NodeStates } from '../events/node-state.js';
 import { PeerDirectory, type MacLookup } from '../events/peer-directory.js';
@@ -132,7 +132,12 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     record,
     ingest,
     serviceEvents: {
-      dhcp: guard(fromDhcp),
+      dhcp: (e) => {
+        guard(fromDhcp)(e);
+        // A boot refused by policy ends there: the offer (once per firmware attempt, where the
+        // DISCOVER began the boot) fails it, with the reason, on the node's timeline.
+        if (e.type === 'offer' && e.refused !== undefined) guard(dhcpRefusal)(e);
+      },
       tftp: guard((e) => fromTftp(e, ctx)),
       // API calls, scrapes and node reports are not boot traffic: recording them would fill the
       // log with the dashboard's own polling (a report is recorded as its stage event).

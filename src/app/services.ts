@@ -255,7 +255,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
   const bootHttp = (address: string) => new HttpServer({
     address,
     port: config.server.httpPort,
-    resolve: (p, peer) => tree.resolve(p, peer),
+    resolve: (p, peer) => tree.resolve(p, peer, 'http'),
     handlers: [report, failureReport, nodeFilesOnlyOverTls(secretsBaseUrl({ address, httpsPort: config.server.httpsPort }))],
     logger,
     onEvent: events.http,

@@ -94,6 +94,25 @@ test('GRUB reaches only port 69 (TFTP) or 80 (HTTP): kernels come over HTTP when
   assert.doesNotMatch(problem, /linux/);
 });
 
+test('a GRUB that fetched its config over HTTP (under the firmware\'s HTTP boot) loads the kernel over HTTP too; over TFTP, by TFTP', async (t) => {
+  const { tree } = await fixture(t);
+  const overHttp = await tree.resolve('grub/grub.cfg-01-52-54-00-00-00-01', '10.77.0.11', 'http');
+  const viaHttp = (await overHttp!.read(0, overHttp!.size)).toString();
+  assert.match(viaHttp, /linux '\(http,10\.77\.0\.1\)\/profiles\/sb\/kernel' 'console=ttyS0' 'rd\.diskless\.token=tok_1'/);
+  assert.match(viaHttp, /initrd '\(http,10\.77\.0\.1\)\/profiles\/sb\/initrd-0'; then/);
+  const overTftp = await tree.open('grub/grub.cfg-01-52-54-00-00-00-01', '10.77.0.11');
+  assert.ok(!('ok' in overTftp));
+  try {
+    assert.match((await overTftp.read(0, overTftp.size)).toString(), /linux '\(tftp,10\.77\.0\.1\)\/profiles\/sb\/kernel'/);
+  } finally {
+    await overTftp.close();
+  }
+  // HTTP not on port 80: GRUB can name no other, so TFTP it stays.
+  const elsewhere = await fixture(t, { httpPort: 8080 });
+  const f = await elsewhere.tree.resolve('grub/grub.cfg-01-52-54-00-00-00-01', '10.77.0.11', 'http');
+  assert.match((await f!.read(0, f!.size)).toString(), /linux '\(tftp,10\.77\.0\.1\)/);
+});
+
 test('machines outside the inventory: denied, registered or booted with default_profile', async (t) => {
   const denied = await fixture(t);
   assert.deepEqual(grubShape((await text(denied.tree, 'grub/grub.cfg-01-52-54-00-00-00-99'))!), ['echo', 'echo', 'sleep', 'exit']);

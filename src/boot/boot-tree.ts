@@ -28,7 +28,7 @@ export function rootModeRefusal(profile: string, mode: RootMode, image: string, 
   return `Cannot boot profile ${profile} with root mode ${mode}: image ${image}@${version} has kernel ${kernelVersion}, which has no ${modules.join('/')} module (` +
     `use root mode ${modes.join(' or ')}, or an image whose kernel has it)`;
 }
-import { GRUB_ARM64, GRUB_X64, grubServerDevice, macFromPxelinuxName, SHIM_ARM64, SHIM_X64 } from './urls.js';
+import { GRUB_ARM64, GRUB_X64, grubServerDevice, type FetchedBy, macFromPxelinuxName, SHIM_ARM64, SHIM_X64 } from './urls.js';
 import { renderGrubBootstrapConfig, renderGrubConfig, renderGrubDiscoveredConfig, renderGrubProblemConfig, renderGrubUnknownConfig } from './grub-config.js';
 import { kernelFileSignature, type KernelSignature } from '../config/kernel-signature.js';
 import { fileIdentity } from '../files/file-identity.js';
@@ -274,7 +274,7 @@ export class BootTree {
   }
 
   /** GRUB's configs: the bootstrap every machine reads, then its own by MAC or address. */
-  async #grubConfig(cfg: DisklessConfig, name: string | undefined, peer: string | undefined): Promise<BootFile | undefined> {
+  async #grubConfig(cfg: DisklessConfig, name: string | undefined, peer: string | undefined, via: FetchedBy | undefined): Promise<BootFile | undefined> {
     if (name === undefined) return memoryFile(renderGrubBootstrapConfig());
     const byMac = macFromPxelinuxName(name);
     let mac: string;
@@ -295,9 +295,9 @@ export class BootTree {
     const target = bootTargetFor(cfg, mac, node);
     if (!target) return memoryFile(renderGrubUnknownConfig(mac));
     try {
-      const device = grubServerDevice(cfg.server);
+      const device = grubServerDevice(cfg.server, via);
       // The other servers, on the same ports (GRUB 2.06 can name none but 69 and 80 anyway).
-      const peerDevices = this.#peers(peer).flatMap((p) => grubServerDevice({ ...cfg.server, address: p.address }) ?? []);
+      const peerDevices = this.#peers(peer).flatMap((p) => grubServerDevice({ ...cfg.server, address: p.address }, via) ?? []);
       if (device === undefined) {
         throw new Error(`GRUB fetches files only from HTTP port 80 or TFTP port 69, and server.http_port is ${cfg.server.httpPort}, server.tftp_port ${cfg.server.tftpPort}`);
       }
@@ -312,8 +312,8 @@ export class BootTree {
   }
 
   /** `peer` is the asking machine's address: only its own boot script gets it a token. */
-  async resolve(requested: string, peer?: string): Promise<BootFile | undefined> {
-    const found = await this.#find(requested, peer);
+  async resolve(requested: string, peer?: string, via?: FetchedBy): Promise<BootFile | undefined> {
+    const found = await this.#find(requested, peer, via);
     return 'ok' in found ? undefined : found;
   }
 
@@ -324,21 +324,21 @@ export class BootTree {
    * "Access violation"). The caller closes what it gets.
    */
   async open(requested: string, peer?: string): Promise<SizedReader | PathRefusal> {
-    const found = await this.#find(requested, peer);
+    const found = await this.#find(requested, peer, 'tftp');
     if ('ok' in found) return found;
     return (await found.open()) ?? { ok: false, reason: 'not-found', error: `Cannot open ${requested}: gone, not a regular file, or moved out of its root since it was looked up` };
   }
 
-  async #find(requested: string, peer: string | undefined): Promise<BootFile | PathRefusal> {
+  async #find(requested: string, peer: string | undefined, via?: FetchedBy): Promise<BootFile | PathRefusal> {
     const normalized = normalizeRequestedPath(requested);
     if (!normalized.ok) return normalized;
     const cfg = this.config();
-    const found = (await this.#lookup(cfg, normalized.path, peer)) ?? (await this.#fromRoot(cfg, normalized.path));
+    const found = (await this.#lookup(cfg, normalized.path, peer, via)) ?? (await this.#fromRoot(cfg, normalized.path));
     return found ?? { ok: false, reason: 'not-found', error: `Cannot find ${normalized.path}` };
   }
 
   /** The generated and configured names; undefined when the name is none of them (then tftp_root's). */
-  async #lookup(cfg: DisklessConfig, path: string, peer: string | undefined): Promise<BootFile | undefined> {
+  async #lookup(cfg: DisklessConfig, path: string, peer: string | undefined, via: FetchedBy | undefined): Promise<BootFile | undefined> {
     if (IPXE_FILES.has(path)) return diskFile(join(cfg.server.ipxeDir, path));
     const signed = SIGNED_CHAIN.get(path);
     if (signed) return diskFile(signed(cfg));
@@ -357,7 +357,7 @@ export class BootTree {
         return text === undefined ? undefined : memoryFile(text);
       }
       case 'grub-config':
-        return this.#grubConfig(cfg, named.name, peer);
+        return this.#grubConfig(cfg, named.name, peer, via);
       case 'script': {
         const { mac } = named;
         if (!mac) return undefined;

@@ -77,15 +77,21 @@ export const GRUB_ARM64 = 'grubaa64.efi';
  */
 export const GRUB_CONFIG_DIR = 'grub';
 
+/** How a file was asked for: over HTTP or TFTP. */
+export type FetchedBy = 'http' | 'tftp';
+
 /**
- * The GRUB device a machine's GRUB loads kernels and initrds from: TFTP when the TFTP listener
- * is on port 69, else HTTP on port 80. TFTP first because Debian's signed network image
+ * The GRUB device a machine's GRUB loads kernels and initrds from: HTTP on port 80 when it
+ * fetched its config over HTTP (a GRUB with HTTP, under the firmware's HTTP boot, where it may
+ * have no TFTP at all: Debian trixie's signed image, 2.12, through the firmware's HTTP
+ * protocol); else TFTP when the TFTP listener is on port 69, else HTTP on port 80. TFTP first because Debian's signed network image
  * (grubnetx64.efi.signed, 2.06-13) is built without GRUB's http module: seen in the lab, it
  * answers `(http,SERVER)` with "disk `http,SERVER' not found", and under Secure Boot no module
  * can be added to it. GRUB 2.06 can name no port in `(tftp,SERVER)` or `(http,SERVER)`: it
  * always uses 69 and 80. Undefined when neither is on its usual port.
  */
-export function grubServerDevice(server: { readonly address: string; readonly httpPort: number; readonly tftpPort: number }): string | undefined {
+export function grubServerDevice(server: { readonly address: string; readonly httpPort: number; readonly tftpPort: number }, via?: FetchedBy): string | undefined {
+  if (via === 'http' && server.httpPort === 80) return `(http,${server.address})`;
   if (server.tftpPort === 69) return `(tftp,${server.address})`;
   if (server.httpPort === 80) return `(http,${server.address})`;
   return undefined;

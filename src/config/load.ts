@@ -14,6 +14,7 @@ import { DEFAULT_FAILURE_DELAY_SEC, DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_HTTP_
 import { kernelArgsProblem } from './kernel-args.js';
 import { readPowerSettings, resolvePower } from './power.js';
 import { kernelFileSignature } from './kernel-signature.js';
+import { kernelFileArch } from './kernel-arch.js';
 import { menuTargetProblem, readMenu } from './menu.js';
 
 const LOADERS = ['ipxe', 'pxelinux', 'grub'] as const;
@@ -463,6 +464,15 @@ function readProfile(name: string, f: Fields, path: (p: string) => string, paren
       f.fail(key, `${p.kernel} cannot boot with Secure Boot: ${sig.why}. Use a signed kernel (Debian's linux-image-* are signed) or one signed with the site's own key, or set secure_boot: false`, f.raw(key));
     }
   }
+  if (p.image === undefined && p.kernel !== '') {
+    const arch = kernelFileArch(p.kernel);
+    if (arch.ok) p.kernelArch = arch.arch;
+    // pxelinux runs on BIOS machines only, which are x86: such a profile can boot no arm64 kernel.
+    if (arch.ok && arch.arch === 'arm64' && p.loader === 'pxelinux') {
+      const key = f.has('loader') ? 'loader' : 'kernel';
+      f.fail(key, `${p.kernel} is an arm64 kernel, but loader pxelinux boots only x86 BIOS machines. Use loader: grub (arm64 UEFI machines get shim → GRUB) or an x86 kernel`, f.raw(key));
+    }
+  }
   const onFailure = f.has('on_failure') ? f.oneOf('on_failure', ['shell', 'reboot', 'poweroff'] as const, 'shell') : parent?.onFailure;
   if (onFailure !== undefined) p.onFailure = onFailure;
   const failureDelaySec = f.has('failure_delay') ? f.int('failure_delay', DEFAULT_FAILURE_DELAY_SEC, 0, 3600) : parent?.failureDelaySec;
@@ -647,6 +657,10 @@ function readNode(f: Fields, profiles: Map<string, ProfileConfig>, path: (p: str
   if (!profiles.has(profile)) f.fail('profile', profile ? `names no profile ${JSON.stringify(profile)} (known: ${[...profiles.keys()].join(', ') || 'none'})` : 'is required (no profile named "default" exists)', f.raw('profile'));
   const cmdline = readCmdline(f);
   const loader = f.has('loader') ? f.oneOf('loader', LOADERS, 'ipxe') : undefined;
+  const kernelArch = profiles.get(profile)?.kernelArch;
+  if (loader === 'pxelinux' && kernelArch === 'arm64') {
+    f.fail('loader', `pxelinux boots only x86 BIOS machines, and profile ${profile}'s kernel ${profiles.get(profile)!.kernel} is arm64. Use loader: grub (arm64 UEFI machines get shim → GRUB) or a profile with an x86 kernel`, f.raw('loader'));
+  }
   const files = readFileSpecs(f, path);
   const network = f.has('network') && !f.isNull('network') ? readNetwork(f.map('network')) : undefined;
   const power = resolvePower(f.has('power') ? readPowerSettings(f.map('power'), path) : undefined, profiles.get(profile)?.power, (key, problem) => f.fail(key, problem, f.raw('power')), profile);

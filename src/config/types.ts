@@ -1,3 +1,4 @@
+import type { KernelArch } from './kernel-arch.js';
 import type { PowerConfig, PowerSettings } from './power.js';
 
 /** The declarative inventory: one YAML file describes the server, DHCP, profiles and nodes. */
@@ -242,6 +243,11 @@ export interface ProfileConfig {
    * to BIOS machines), and the kernel must carry a signature.
    */
   secureBoot: boolean;
+  /**
+   * The architecture of the kernel file (kernel-arch.ts), read at load; absent for a stored
+   * image's kernel or a file that cannot be read. DHCP refuses a machine of another one.
+   */
+  kernelArch?: KernelArch;
   root?: RootConfig;
   /** Local disk use; none: the node runs from RAM alone. */
   disk?: DiskConfig;

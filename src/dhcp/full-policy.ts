@@ -39,7 +39,8 @@ function discover(input: DhcpPolicyInput, client: ClientClass, ctx: AddressConte
   const boot = configure(reply, input, client, true);
   return {
     reply,
-    reason: `offer ${choice.ip} (${choice.source})${boot}`,
+    reason: `offer ${choice.ip} (${choice.source})${boot.note}`,
+    ...(boot.refused !== undefined ? { refused: boot.refused } : {}),
     lease: { kind: 'offer', mac: client.mac, ip: choice.ip, holdSec: OFFER_HOLD_SEC, ...(input.node?.key !== undefined ? { node: input.node.key } : {}) },
   };
 }
@@ -85,7 +86,8 @@ function request(input: DhcpPolicyInput, client: ClientClass, ctx: AddressContex
   const lease = { kind: 'bind', mac: client.mac, ip, leaseSec: settings.leaseTimeSec, ...(input.node?.key !== undefined ? { node: input.node.key } : {}) } as const;
   return {
     reply,
-    reason: `ack ${ip} (${state})${boot}`,
+    reason: `ack ${ip} (${state})${boot.note}`,
+    ...(boot.refused !== undefined ? { refused: boot.refused } : {}),
     lease: input.node?.hostname === undefined ? lease : { ...lease, hostname: input.node.hostname },
   };
 }
@@ -139,11 +141,14 @@ function inform(input: DhcpPolicyInput, client: ClientClass): PolicyOutcome {
   const reply = replySkeleton(input.packet, DhcpMessageType.Ack, input.settings.serverAddress);
   reply.ciaddr = input.packet.ciaddr;
   const boot = configure(reply, input, client, false);
-  return { reply, reason: `inform ack for ${input.packet.ciaddr}${boot}` };
+  return { reply, reason: `inform ack for ${input.packet.ciaddr}${boot.note}`, ...(boot.refused !== undefined ? { refused: boot.refused } : {}) };
 }
 
-/** Network parameters and boot info; returns a note on the boot target for the log. */
-function configure(reply: DhcpPacket, input: DhcpPolicyInput, client: ClientClass, withLease: boolean): string {
+/**
+ * Network parameters and boot info; returns a note on the boot target for the log, and why the
+ * machine's boot was refused when it was (it still gets its address).
+ */
+function configure(reply: DhcpPacket, input: DhcpPolicyInput, client: ClientClass, withLease: boolean): { note: string; refused?: string } {
   const { settings, node, packet } = input;
   const options = new ReplyOptions();
   if (withLease) options.always.set(OptionCode.LeaseTime, u32Option(OptionCode.LeaseTime).encode(settings.leaseTimeSec));
@@ -158,5 +163,6 @@ function configure(reply: DhcpPacket, input: DhcpPolicyInput, client: ClientClas
   const target = chooseDhcpBootFile(client, node ?? input.unknownLoader, settings);
   if (target.ok) addBootInfo(reply, options, target, settings);
   options.applyTo(reply, packet);
-  return target.ok ? `, boot ${target.file}` : `, no boot info: ${target.reason}`;
+  if (target.ok) return { note: `, boot ${target.file}` };
+  return { note: `, no boot info: ${target.reason}`, ...(target.refused ? { refused: target.reason } : {}) };
 }

@@ -39,6 +39,11 @@ export interface DhcpDecision {
    * given): dropped, and summarised in a rate-limited warning so a flood cannot flood the log.
    */
   suspicious?: boolean;
+  /**
+   * Why this machine's boot cannot work as configured (its kernel is for another architecture):
+   * no boot file was given, and the event says so for the node's timeline.
+   */
+  refused?: string;
   client: ClientClass;
   /** The mode of the subnet that decided (full or proxy). */
   mode?: 'full' | 'proxy';

@@ -26,6 +26,8 @@ const MAC = {
   pxelinux: '52:54:00:00:00:03',
   reserved: '52:54:00:00:00:50',
   stranger: '02:00:00:00:00:99',
+  armKernel: '52:54:00:00:0a:64',
+  x64Kernel: '52:54:00:00:86:64',
 } as const;
 
 const NODES: DhcpNode[] = [
@@ -36,7 +38,15 @@ const NODES: DhcpNode[] = [
   { mac: MAC.arm, loader: 'ipxe', secureBoot: false },
   { mac: MAC.pxelinux, hostname: 'legacy', loader: 'pxelinux', secureBoot: false },
   { mac: MAC.reserved, hostname: 'fixed', address: '10.0.0.50', loader: 'ipxe', secureBoot: false },
+  { mac: MAC.armKernel, loader: 'grub', secureBoot: true, profile: 'arm', kernelArch: 'arm64' },
+  { mac: MAC.x64Kernel, loader: 'ipxe', secureBoot: false, profile: 'x64', kernelArch: 'amd64' },
 ];
+
+/** A refused boot: no boot file, and the reason names the profile, both architectures and the way out. */
+function assertArchRefused(d: DhcpDecision, kernel: string, machine: string): void {
+  assert.match(d.refused ?? '', new RegExp(`^kernel architecture mismatch: profile (arm|x64)'s kernel is ${kernel}, but this machine asked as ${machine}; give the node a profile with an? .* kernel$`));
+  assert.match(d.reason, /no boot info: kernel architecture mismatch/);
+}
 
 function settings(overrides: Partial<DhcpSettings> = {}): DhcpSettings {
   return {
@@ -215,6 +225,64 @@ const CASES: Case[] = [
       const r = replyOf(d);
       assert.equal(r.file, '');
       assert.equal(getOption(r, DhcpOption.bootfileName)?.length, 'http://10.0.0.1:8080/'.length + 154);
+    },
+  },
+  {
+    name: 'arm64 kernel, x86-64 UEFI PXE (arch 7): the address, but no boot file, and the boot refused by name',
+    packet: packet({ type: DhcpMessageType.Discover, mac: MAC.armKernel, vendorClass: 'PXEClient:Arch:00007:UNDI:003016', arch: 7 }),
+    check: (d) => {
+      const r = replyOf(d);
+      assert.equal(typeOf(r), DhcpMessageType.Offer);
+      assert.equal(r.yiaddr, '10.0.0.100');
+      assert.equal(r.file, '');
+      assert.equal(getOption(r, DhcpOption.bootfileName), undefined);
+      assertArchRefused(d, 'arm64', 'x86-64 UEFI, DHCP architecture 7');
+    },
+  },
+  {
+    name: 'arm64 kernel, proxy mode, x86 BIOS: silence, refused by name',
+    settings: { mode: 'proxy' },
+    packet: packet({ type: DhcpMessageType.Discover, mac: MAC.armKernel, ...PXE_BIOS }),
+    check: (d) => {
+      assert.equal(d.reply, null);
+      assertArchRefused(d, 'arm64', 'x86 BIOS, DHCP architecture 0');
+    },
+  },
+  {
+    name: 'arm64 kernel, x86-64 UEFI HTTP boot (arch 16) and an iPXE asking as x86-64: refused too',
+    packet: golden(uefiHttpDiscover),
+    check: () => {
+      const store = new LeaseStore({ now: () => Date.UTC(2026, 0, 1) });
+      const http = decide({ packet: packet({ type: DhcpMessageType.Discover, mac: MAC.armKernel, vendorClass: 'HTTPClient:Arch:00016:UNDI:003016', arch: 16 }) }, store);
+      assert.equal(replyOf(http).file, '');
+      assertArchRefused(http, 'arm64', 'x86-64 UEFI HTTP boot, DHCP architecture 16');
+      const ipxe = decide({ packet: packet({ type: DhcpMessageType.Discover, mac: MAC.armKernel, arch: 7, userClass: 'iPXE' }) }, store);
+      assertArchRefused(ipxe, 'arm64', 'x86-64 UEFI, DHCP architecture 7');
+    },
+  },
+  {
+    name: 'x86-64 kernel, arm64 UEFI (arch 11): refused; the same node on BIOS or x86-64 UEFI boots',
+    packet: packet({ type: DhcpMessageType.Discover, mac: MAC.x64Kernel, vendorClass: 'PXEClient:Arch:00011:UNDI:003000', arch: 11 }),
+    check: (d) => {
+      assert.equal(replyOf(d).file, '');
+      assertArchRefused(d, 'x86-64', 'arm64 UEFI, DHCP architecture 11');
+      const store = new LeaseStore({ now: () => Date.UTC(2026, 0, 1) });
+      const bios = decide({ packet: packet({ type: DhcpMessageType.Discover, mac: MAC.x64Kernel, ...PXE_BIOS }) }, store);
+      assert.equal(replyOf(bios).file, 'undionly.kpxe');
+      assert.equal(bios.refused, undefined);
+      const efi = decide({ packet: packet({ type: DhcpMessageType.Discover, mac: MAC.x64Kernel, vendorClass: 'PXEClient:Arch:00007:UNDI:003016', arch: 7 }) }, store);
+      assert.equal(replyOf(efi).file, 'ipxe.efi');
+    },
+  },
+  {
+    name: 'arm64 kernel, arm64 UEFI (arch 11): the arm64 shim; a client that names no architecture is not judged',
+    packet: packet({ type: DhcpMessageType.Discover, mac: MAC.armKernel, vendorClass: 'PXEClient:Arch:00011:UNDI:003000', arch: 11 }),
+    check: (d) => {
+      assert.equal(replyOf(d).file, 'shimaa64.efi');
+      assert.equal(d.refused, undefined);
+      // The initramfs's udhcpc sends no option 93.
+      const plain = decide({ packet: packet({ type: DhcpMessageType.Discover, mac: MAC.armKernel }) }, new LeaseStore({ now: () => Date.UTC(2026, 0, 1) }));
+      assert.equal(plain.refused, undefined);
     },
   },
   {

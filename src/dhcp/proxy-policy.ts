@@ -20,7 +20,7 @@ export function decideProxyDhcp(input: DhcpPolicyInput, client: ClientClass, mes
     return { reply: null, reason: `proxy ignores ${messageTypeName(messageType)} on the ${input.port} port`, quiet: true };
   }
   const target = chooseDhcpBootFile(client, input.node ?? input.unknownLoader, input.settings);
-  if (!target.ok) return { reply: null, reason: `no boot info: ${target.reason}` };
+  if (!target.ok) return { reply: null, reason: `no boot info: ${target.reason}`, ...(target.refused ? { refused: target.reason } : {}) };
   const replyType = messageType === DhcpMessageType.Discover ? DhcpMessageType.Offer : DhcpMessageType.Ack;
   const reply = replySkeleton(input.packet, replyType, input.settings.serverAddress);
   if (input.port === 'proxy') reply.ciaddr = input.packet.ciaddr;

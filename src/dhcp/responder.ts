@@ -140,6 +140,7 @@ export class BootDhcpResponder implements DhcpResponder {
       ...placedFields(placed),
       ...(decision.quiet ? { quiet: true } : {}),
       ...(decision.suspicious ? { suspicious: true } : {}),
+      ...(decision.refused !== undefined ? { refused: decision.refused } : {}),
       ...(decision.reply ? { reply: decision.reply } : {}),
     };
     return { decision, answer, durable };

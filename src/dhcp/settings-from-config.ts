@@ -56,6 +56,8 @@ export function dhcpNodeLookup(config: () => DisklessConfig, portOf: (mac: strin
       mac,
       loader: node.loader ?? profile?.loader ?? 'ipxe',
       secureBoot: profile?.secureBoot ?? false,
+      ...(profile ? { profile: profile.name } : {}),
+      ...(profile?.kernelArch !== undefined ? { kernelArch: profile.kernelArch } : {}),
       ...(node.hostname !== undefined ? { hostname: node.hostname } : {}),
       ...(node.address !== undefined ? { address: node.address } : {}),
       key: nodeKey(node),
@@ -68,6 +70,6 @@ export function dhcpDefaultLoader(config: () => DisklessConfig): () => LoaderCho
   return () => {
     const cfg = config();
     const profile = cfg.defaultProfile === undefined ? undefined : cfg.profiles.get(cfg.defaultProfile);
-    return profile === undefined ? undefined : { loader: profile.loader, secureBoot: profile.secureBoot };
+    return profile === undefined ? undefined : { loader: profile.loader, secureBoot: profile.secureBoot, profile: profile.name, ...(profile.kernelArch !== undefined ? { kernelArch: profile.kernelArch } : {}) };
   };
 }

@@ -1,3 +1,4 @@
+import type { KernelArch } from '../config/kernel-arch.js';
 import type { Loader } from '../config/types.js';
 
 /**
@@ -68,6 +69,10 @@ export interface LoaderChoice {
   loader: Loader;
   /** UEFI machines get the signed chain whatever `loader` says. */
   secureBoot: boolean;
+  /** The profile's name, for messages. */
+  profile?: string;
+  /** The architecture of the profile's kernel file, when it has one that could be read. */
+  kernelArch?: KernelArch;
 }
 
 /** The inventory's view of one machine, as far as DHCP cares. */

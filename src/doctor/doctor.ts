@@ -3,6 +3,7 @@ import { constants, existsSync } from 'node:fs';
 import { access, readdir, readFile, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DisklessConfig } from '../config/types.js';
+import { KERNEL_ARCH_NAMES, kernelFileArch, type KernelArch } from '../config/kernel-arch.js';
 import type { ImageStore } from '../images/store/image-store.js';
 import { openImageStore } from '../app/state-backend.js';
 import { copiesOnLiveServers } from '../postgres/image-catalog.js';
@@ -65,6 +66,7 @@ export async function runDoctor(o: DoctorOptions): Promise<CheckResult[]> {
   }
   try {
     if (images) results.push(...(await profileChecks(c, images.store)));
+    results.push(...(await archChecks(c, images?.store)));
     if (images?.db) results.push(...(await copyChecks(c, images.store, images.db)));
   } finally {
     await images?.close();
@@ -227,6 +229,52 @@ async function profileChecks(c: DisklessConfig, store: ImageStore): Promise<Chec
       : ok(check, `profile ${p.name}: ${what}${p.root ? `, root ${p.root.mode}` : ''}: files readable`));
   }
   if (c.profiles.size === 0) results.push(warn('profiles', 'no profiles: no machine can boot', 'add one (see README: profiles)'));
+  return results;
+}
+
+/**
+ * Which machines each profile's kernel can boot (its header: kernel-arch.ts; a stored image's
+ * published vmlinuz), and whether the loaders those machines are handed exist: arm64 UEFI
+ * machines always get the arm64 signed chain, x86-64 UEFI ones the x64 chain under
+ * `loader: grub` or `secure_boot: true`. A node whose `loader: pxelinux` (BIOS, x86 only) meets
+ * an arm64 kernel can never boot (the config refuses it for a kernel file; a stored image's
+ * kernel is known only here). DHCP refuses a machine of the wrong architecture at boot time.
+ */
+export async function archChecks(c: DisklessConfig, store?: ImageStore): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const archOf = new Map<string, KernelArch>();
+  for (const p of c.profiles.values()) {
+    if (p.kernelArch !== undefined) archOf.set(p.name, p.kernelArch);
+    else if (p.image !== undefined && store !== undefined) {
+      const kernel = await store.resolve(p.image).then((img) => img.paths.kernel, () => undefined);
+      const arch = kernel === undefined ? undefined : kernelFileArch(kernel);
+      if (arch?.ok) archOf.set(p.name, arch.arch);
+    }
+  }
+  if (archOf.size === 0) return results;
+  for (const n of c.nodes) {
+    const loader = n.loader ?? c.profiles.get(n.profile)?.loader;
+    if (loader === 'pxelinux' && archOf.get(n.profile) === 'arm64') {
+      results.push(fail('arch', `node ${n.hostname ?? n.mac ?? '?'}: loader pxelinux boots only x86 BIOS machines, and profile ${n.profile}'s kernel is arm64`, 'give the node loader: grub, or a profile with an x86 kernel'));
+    }
+  }
+  const needs: Array<['x64' | 'arm64', string]> = [];
+  const profiles = [...c.profiles.values()];
+  const arm = profiles.filter((p) => archOf.get(p.name) === 'arm64').map((p) => p.name);
+  if (arm.length > 0) needs.push(['arm64', `profile ${arm.join(', ')} (arm64)`]);
+  const x64 = profiles.filter((p) => archOf.get(p.name) === 'amd64' && (p.secureBoot || p.loader === 'grub' || c.nodes.some((n) => n.profile === p.name && n.loader === 'grub'))).map((p) => p.name);
+  if (x64.length > 0) needs.push(['x64', `profile ${x64.join(', ')} (x86-64, loader grub or secure_boot)`]);
+  for (const [arch, who] of needs) {
+    const chain = c.server.signedBoot[arch];
+    const problems = (await Promise.all([chain.shim, chain.grub].map(readable))).filter((r) => r !== undefined);
+    results.push(problems.length > 0
+      ? fail('arch', `${who}: its UEFI machines get shim → GRUB, but ${problems.join('; ')}`, arch === 'arm64'
+        ? 'apt-get download shim-signed:arm64 grub-efi-arm64-signed:arm64 and unpack them where server.signed_boot.arm64 says (dpkg --add-architecture arm64 first), or set it'
+        : 'apt install shim-signed grub-efi-amd64-signed, or set server.signed_boot.x64')
+      : ok('arch', `${who}: the ${arch} signed chain is there (${chain.shim}, ${chain.grub})`));
+  }
+  const summary = [...archOf].map(([name, a]) => `${name} ${KERNEL_ARCH_NAMES[a]}`).join(', ');
+  results.push(ok('arch', `profile kernels: ${summary}; DHCP refuses machines of another architecture`));
   return results;
 }
 

@@ -28,6 +28,22 @@ export function fromDhcp(e: DhcpEvent): NewBootEvent {
   return { time: e.at, mac: e.mac, ...(e.ip ? { ip: e.ip } : {}), kind: 'dhcp', name: e.type, detail, fields };
 }
 
+/**
+ * The failed step of a boot DHCP refused (an offer with `refused`): named `arch`, as the one
+ * refusal today is a kernel of another architecture than the machine.
+ */
+export function dhcpRefusal(e: DhcpEvent): NewBootEvent {
+  return {
+    time: e.at,
+    mac: e.mac,
+    ...(e.ip ? { ip: e.ip } : {}),
+    kind: 'failed',
+    name: 'arch',
+    detail: e.refused ?? '',
+    fields: { status: 'failed', xid: `0x${e.xid.toString(16).padStart(8, '0')}` },
+  };
+}
+
 export function fromTftp(e: TftpEvent, ctx: ConvertContext): NewBootEvent {
   // The peer with its port tells one transfer from another of the same machine.
   const fields: Record<string, string> = { file: e.file, peer: `${e.peer.address}:${e.peer.port}` };

@@ -113,7 +113,7 @@ test('GRUB over TFTP then silence: the signer is named; GRUB over HTTP (firmware
   h.feed(http('//grubx64.efi'));
   h.tick(10_000);
   assert.equal(h.recorded.length, 1);
-  assert.match(h.recorded[0]!.detail, /^Secure Boot refused the loader \(inferred\): grubx64\.efi was downloaded whole .*trusts its signer \(db, or a MOK enrolled in shim\); or, as it came by the firmware's HTTP boot, GRUB started but could not go on: .* boot this machine by PXE \(TFTP\), or give server\.signed_boot a GRUB with HTTP$/);
+  assert.match(h.recorded[0]!.detail, /^Secure Boot refused the loader \(inferred\): grubx64\.efi was downloaded whole .*trusts its signer \(db, or a MOK enrolled in shim\); or, as it came by the firmware's HTTP boot, GRUB started but could not go on: .* boot this machine by PXE \(TFTP\), or give server\.signed_boot a GRUB with HTTP \(Debian trixie's grub-efi-amd64-signed, 2\.12, with its shim-signed\)$/);
 });
 
 test('events without a machine are ignored; close() stops every clock', () => {

@@ -23,7 +23,7 @@ const EFI_LOADERS: ReadonlyMap<string, { what: string; signed: boolean }> = new 
  * GRUB network image (2.06) has no http module, and under HTTP boot the firmware leaves it only
  * the boot URL (no PXE DHCP answer): seen in the lab, it starts and asks for nothing, not even DHCP.
  */
-const GRUB_OVER_HTTP = "; or, as it came by the firmware's HTTP boot, GRUB started but could not go on: Debian's signed GRUB network image reads from the boot URL's server over HTTP and has no HTTP support, so boot this machine by PXE (TFTP), or give server.signed_boot a GRUB with HTTP";
+const GRUB_OVER_HTTP = "; or, as it came by the firmware's HTTP boot, GRUB started but could not go on: Debian's signed GRUB network image reads from the boot URL's server over HTTP and has no HTTP support, so boot this machine by PXE (TFTP), or give server.signed_boot a GRUB with HTTP (Debian trixie's grub-efi-amd64-signed, 2.12, with its shim-signed)";
 
 /** The server's log line for an inferred refusal. */
 export const LOADER_REFUSED_MSG = 'secure boot refused the loader (inferred)';

@@ -113,3 +113,23 @@ test('GET //grubx64.efi, as shim asks for its next loader, serves /grubx64.efi a
   assert.equal(plain?.target, undefined);
   assert.equal(JSON.stringify(log.lines).includes('secret'), false);
 });
+
+test('a file\'s size goes out as "Content-Length", spelt so: GRUB 2.12\'s UEFI HTTP driver matches the name case-sensitively', async (t) => {
+  const server = new HttpServer({ address: '127.0.0.1', port: 0, resolve: async (p) => (p === '/grub/grub.cfg' ? memoryFile('echo hello\n') : undefined) });
+  await server.start();
+  t.after(() => server.stop());
+  for (const method of ['HEAD', 'GET']) {
+    // rawHeaders keeps the names as they came on the wire (res.headers lowercases them).
+    const raw = await new Promise<string[]>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, path: '/grub/grub.cfg', method, headers: { 'user-agent': 'UefiHttpBoot/1.0' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.rawHeaders));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const at = raw.indexOf('Content-Length');
+    assert.ok(at >= 0 && at % 2 === 0, `${method}: no "Content-Length" header among ${raw.filter((_, i) => i % 2 === 0).join(', ')}`);
+    assert.equal(raw[at + 1], '11');
+  }
+});

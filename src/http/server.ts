@@ -237,7 +237,10 @@ export class HttpServer {
     res.writeHead(plan.status, {
       ...common,
       'content-type': file.contentType,
-      'content-length': String(length),
+      // Spelt as RFC 9110 §8.6 does, not lowercase: the UEFI HTTP driver of GRUB 2.12 (Debian
+      // trixie's signed network image, efi/http.c) finds a file's size by comparing header names
+      // with "Content-Length" case-sensitively, and reads a file of 0 bytes without it.
+      'Content-Length': String(length),
       ...(plan.status === 206 ? { 'content-range': `bytes ${plan.start}-${plan.end}/${file.size}` } : {}),
     });
     if (head || length === 0) {

@@ -22,10 +22,12 @@ export interface UnpackedPackages {
  * versions apt offers, so a new version gives a new entry. `prepare` runs on the unpacked tree
  * before it is renamed into place: a crash or a concurrent run never leaves half an entry.
  * Foreign architectures need `dpkg --add-architecture ARCH` and an apt-get update
- * (scripts/install-deps.sh does both for arm64).
+ * (scripts/install-deps.sh does both for arm64). `aptOptions` go to apt-get and apt-cache (e.g.
+ * a private source list and lists directory, for another Debian release than the host's).
  */
-export async function unpackedPackages(o: { packages: readonly string[]; cacheDir: string; prefix: string; prepare?: (root: string) => Promise<void> }): Promise<UnpackedPackages> {
-  const versions = (await Promise.all([...new Set(o.packages)].map(async (n) => `${n}=${await candidateVersion(n)}`))).sort();
+export async function unpackedPackages(o: { packages: readonly string[]; cacheDir: string; prefix: string; prepare?: (root: string) => Promise<void>; aptOptions?: readonly string[] }): Promise<UnpackedPackages> {
+  const apt = o.aptOptions ?? [];
+  const versions = (await Promise.all([...new Set(o.packages)].map(async (n) => `${n}=${await candidateVersion(n, apt)}`))).sort();
   const dir = join(o.cacheDir, `${o.prefix}-${createHash('sha256').update(versions.join('\n')).digest('hex').slice(0, 16)}`);
   const out = { dir, root: join(dir, 'root'), versions };
   if (await pathExists(join(dir, 'versions'))) return out;
@@ -33,7 +35,7 @@ export async function unpackedPackages(o: { packages: readonly string[]; cacheDi
   const tmp = `${dir}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   try {
     await mkdir(join(tmp, 'debs'), { recursive: true });
-    await run(['apt-get', 'download', '-q', ...versions], { cwd: join(tmp, 'debs'), timeoutMs: 600_000 });
+    await run(['apt-get', ...apt, 'download', '-q', ...versions], { cwd: join(tmp, 'debs'), timeoutMs: 600_000 });
     for (const deb of (await readdir(join(tmp, 'debs'))).sort()) {
       await run(['dpkg-deb', '-x', join(tmp, 'debs', deb), join(tmp, 'root')], { timeoutMs: 120_000 });
     }
@@ -82,8 +84,8 @@ async function moveInto(from: string, to: string): Promise<void> {
 }
 
 /** The candidate version apt would install of one "name:arch". */
-async function candidateVersion(pkg: string): Promise<string> {
-  const { stdout } = await run(['apt-cache', 'policy', pkg], { timeoutMs: 60_000 });
+async function candidateVersion(pkg: string, aptOptions: readonly string[]): Promise<string> {
+  const { stdout } = await run(['apt-cache', ...aptOptions, 'policy', pkg], { timeoutMs: 60_000 });
   const m = /Candidate: (\S+)/.exec(stdout);
   if (!m || m[1] === '(none)') throw new Error(`Cannot download ${pkg}: apt has no candidate (for arm64, run scripts/install-deps.sh: it adds the architecture)`);
   return m[1]!;

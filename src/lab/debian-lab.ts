@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nullLogger, type Logger } from '../log/logger.js';
 import { LabNetwork, removeStaleLabNamespaces } from './netns.js';
-import { QemuMachine, type BootMethod, type NicModel } from './qemu.js';
+import { QemuMachine, type BootMethod, type Firmware, type NicModel } from './qemu.js';
 import { loadConfig } from '../config/load.js';
 import { diskArgs, networkArgs, rootArgs } from '../boot/root-args.js';
 import { bootIfArg, httpBaseUrl } from '../boot/urls.js';
@@ -100,6 +100,11 @@ export interface DebianLabOptions {
    * keep the image's own host name.
    */
   unlisted?: boolean;
+  /**
+   * The nodes' firmware (default BIOS, whose NIC ROM is iPXE). UEFI machines net-boot with the
+   * firmware's own PXE; `uefi-secure-boot` enforces Secure Boot with Microsoft's keys enrolled.
+   */
+  firmware?: Firmware;
   /** Runs after the server is up and before any machine starts (e.g. a packet capture on br0). */
   beforeBoot?: (net: LabNetwork) => Promise<void>;
   /**
@@ -405,6 +410,7 @@ ${o.unlisted ? '' : lab.nodes.map((n) => `  - ${lab.onRack(n) ? `switch_port: { 
       network: this.net,
       nicModel: nic,
       mac: node.mac,
+      ...(o.firmware !== undefined ? { firmware: o.firmware, optionRom: o.firmware === 'bios' } : {}),
       memoryMiB: o.memoryMiB ?? (o.mode === 'live' ? 1536 : 1024),
       interactive: true,
       allowReboot: true,

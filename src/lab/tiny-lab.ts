@@ -16,6 +16,7 @@ import { LOADER_REFUSED_MSG } from '../events/loader-watch.js';
 import { arm64Parts, type Arm64Parts } from './arm64-parts.js';
 import { cachedNetworkInitrd } from './lab-initrd.js';
 import { makeSquashfs } from '../images/squashfs.js';
+import { ensureLabImage } from './lab-image.js';
 
 export interface LabBootOptions {
   firmware?: Firmware;
@@ -57,6 +58,14 @@ export interface LabBootOptions {
   serveWith?: (lab: LabServerSetup) => Promise<Daemon>;
   /** YAML lines added to the lab profile (indented four spaces), e.g. a menu. */
   profileExtra?: string;
+  /** server.signed_boot.x64: another shim and GRUB than Debian bookworm's (trixie-signed-chain.ts). */
+  signedBootX64?: { shim: string; grub: string };
+  /**
+   * The lab profile boots the lab image's Debian kernel with our network initrd (from that
+   * image's modules, virtio-net only) and a live root: a small squashfs holding LIVE_ROOT_MARK.
+   * The boot is followed until /init reports the root attached (stage root ok), not the marker.
+   */
+  liveRoot?: boolean;
 }
 
 /** What a `serveWith` hook gets: the network, the boot files, the lab's config and the log file. */
@@ -72,6 +81,8 @@ export interface LabServerSetup {
 
 export interface LabBootResult {
   mac: string;
+  /** The lab profile's kernel file. */
+  kernel: string;
   /** The kernel command line the tiny /init saw ('' when waiting for a refusal). */
   cmdline: string;
   console: string;
@@ -107,16 +118,23 @@ interface Arm64Node {
 
 /** The one file of the arm64 companion's live root. */
 export const ARM64_ROOT_MARK = 'etc/diskless-arm64-lab';
+/** The one file of the x86 machine's live root (LabBootOptions.liveRoot). */
+export const LIVE_ROOT_MARK = 'etc/diskless-live-lab';
 
-function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string; arm64?: Arm64Node; profileExtra?: string }): string {
+function labConfig(o: { stateDir: string; mode: 'full' | 'proxy'; mac: string; kernel: string; initrd: string; loader: string; secureBoot: boolean; token: string; arm64?: Arm64Node; profileExtra?: string; x64?: { shim: string; grub: string } }): string {
   const a = o.arm64;
+  const x = o.x64;
+  const signed = [
+    ...(x ? [`    x64: { shim: ${x.shim}, grub: ${x.grub} }`] : []),
+    ...(a ? [`    arm64: { shim: ${a.parts.shim}, grub: ${a.parts.grub} }`] : []),
+  ];
   return `# Written by "diskless lab" for one boot; removed afterwards.
 server:
   address: ${LAB_SERVER}
   interface: br0
   http_port: 80
   state_dir: ${o.stateDir}
-${a ? `  signed_boot:\n    arm64: { shim: ${a.parts.shim}, grub: ${a.parts.grub} }\n` : ''}dhcp:
+${signed.length > 0 ? `  signed_boot:\n${signed.join('\n')}\n` : ''}dhcp:
   mode: ${o.mode}
 ${o.mode === 'full' ? `  pool: ${LAB_POOL.start}-${LAB_POOL.end}\n  routers: [10.77.0.1]\n  dns: [10.77.0.1]\n  domain: lab.test\n` : ''}  unknown_clients: deny
 profiles:
@@ -164,9 +182,23 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
     await makeSquashfs(join(dir, 'arm64-root'), rootImage);
     arm64 = { mac: `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`, kernel: parts.kernel, initrd: armInitrd, token: armToken, parts, rootImage };
   }
+  let kernel = hostKernel();
+  let labInitrd = initrd.path;
+  let liveExtra = '';
+  if (opts.liveRoot) {
+    const cacheDir = opts.cacheDir ?? defaultCacheDir();
+    const image = await ensureLabImage(cacheDir);
+    kernel = image.kernel;
+    labInitrd = await cachedNetworkInitrd('lab-live', [image.dir], { root: image.rootfs, drivers: ['virtio_net'] }, cacheDir);
+    await mkdir(join(dir, 'live-root', dirname(LIVE_ROOT_MARK)), { recursive: true });
+    await writeFile(join(dir, 'live-root', LIVE_ROOT_MARK), 'live lab root\n');
+    await makeSquashfs(join(dir, 'live-root'), join(dir, 'live-root.sqfs'));
+    liveExtra = `\n    root: { mode: live, image: ${join(dir, 'live-root.sqfs')}, retry: 60 }`;
+  }
+  const profileExtra = `${opts.profileExtra ?? ''}${liveExtra}`;
   const configPath = join(dir, 'diskless.yaml');
-  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, secureBoot: opts.secureBoot ?? false, token, ...(arm64 ? { arm64 } : {}), ...(opts.profileExtra !== undefined ? { profileExtra: opts.profileExtra } : {}) });
-  await writeFile(configPath, config({ stateDir: join(dir, 'state'), kernel: hostKernel(), initrd: initrd.path }));
+  const config = (paths: { kernel: string; initrd: string; stateDir: string }) => labConfig({ ...paths, mode, mac, loader, secureBoot: opts.secureBoot ?? false, token, ...(arm64 ? { arm64 } : {}), ...(profileExtra !== '' ? { profileExtra } : {}), ...(opts.signedBootX64 ? { x64: opts.signedBootX64 } : {}) });
+  await writeFile(configPath, config({ stateDir: join(dir, 'state'), kernel, initrd: labInitrd }));
 
   let net: LabNetwork | undefined;
   let vm: QemuMachine | undefined;
@@ -178,7 +210,7 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
       logger: log,
     });
     if (mode === 'proxy') await startForeignDhcp(net, dir);
-    if (opts.serveWith) await opts.serveWith({ net, kernel: hostKernel(), initrd: initrd.path, config, logPath: serverLogPath });
+    if (opts.serveWith) await opts.serveWith({ net, kernel, initrd: labInitrd, config, logPath: serverLogPath });
     else await startLabServer(net, configPath, serverLogPath);
     vm = await QemuMachine.start({
       boot: { kind: 'network' },
@@ -211,6 +243,15 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
         if (Date.now() > deadline) throw new Error(`the server did not log "${LOADER_REFUSED_MSG}" for ${mac} within ${timeoutMs / 1000} s`);
         await new Promise((r) => setTimeout(r, 500));
       }
+    } else if (opts.liveRoot) {
+      const deadline = Date.now() + timeoutMs;
+      const attached = (l: Record<string, unknown>): boolean => l['service'] === 'node' && l['mac'] === mac && l['stage'] === 'root' && l['status'] === 'ok';
+      while (!(await readJsonLog(serverLogPath)).some(attached)) {
+        if (Date.now() > deadline) throw new Error(`${mac} did not report its root attached within ${timeoutMs / 1000} s; its console:\n${vm.consoleText().slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      // What the kernel printed it was given (GRUB's linux line, iPXE's kernel line).
+      cmdline = (/Kernel command line: (.*)/.exec(vm.consoleText())?.[1] ?? '').trim();
     } else {
       const m = await vm.waitFor(markerPattern(token), timeoutMs);
       cmdline = (m[1] ?? '').trim();
@@ -237,6 +278,7 @@ export async function runLabBoot(opts: LabBootOptions = {}): Promise<LabBootResu
       ...(armResult ? { arm64: armResult } : {}),
       ...(node ? { node } : {}),
       mac,
+      kernel,
       cmdline,
       console: vm.consoleText(),
       serverLog: await readJsonLog(serverLogPath),

@@ -18,6 +18,8 @@ export interface DhcpEvent {
   ip?: string;
   file?: string;
   reason?: string;
+  /** The machine's boot was refused (no boot file given), and why. */
+  refused?: string;
   /** UDP port the request came from: 68 from a client, 67 from a relay; any other took no privilege to send. */
   peerPort?: number;
   /** The relay agent's address on the client's link (giaddr), when relayed. */
@@ -64,6 +66,8 @@ export interface DhcpAnswer {
   reason: string;
   /** Traffic meant for someone else (another server, a non-PXE client in proxy mode): logged at debug. */
   quiet?: boolean;
+  /** The policy refused this machine's boot, and why (logged as a warning; the events carry it). */
+  refused?: string;
   /** Only a confused or spoofing client sends this: summarised in a rate-limited warning. */
   suspicious?: boolean;
   /** The subnet the client was placed in, for the log line and the events. */
@@ -272,8 +276,10 @@ export class DhcpServer {
     if (answer.suspicious) {
       this.#logSuspicious({ mac, xid: `0x${request.xid.toString(16).padStart(8, '0')}`, ...requestedIp(request), reason: answer.reason, peer });
     }
+    // A refused boot is the server's judgement on the machine: its reply (or drop) carries why.
+    const outcome = answer.refused === undefined ? base : { ...base, refused: answer.refused };
     if (!answer.reply) {
-      this.#emit({ ...base, type: 'drop', reason: answer.reason }, answer.quiet ? 'debug' : 'info', peer);
+      this.#emit({ ...outcome, type: 'drop', reason: answer.reason }, answer.refused !== undefined ? 'warn' : answer.quiet ? 'debug' : 'info', peer);
       return;
     }
     if (answer.durable) {
@@ -286,7 +292,7 @@ export class DhcpServer {
       }
       if (!this.#listeners.includes(listener)) return; // stopped while the lease was being written
     }
-    this.#send(listener, request, answer.reply, answer.reason, rinfo, peer, base);
+    this.#send(listener, request, answer.reply, answer.reason, rinfo, peer, outcome);
   }
 
   #send(listener: Listener, request: DhcpPacket, reply: DhcpPacket, reason: string, rinfo: RemoteInfo, peer: string, base: Omit<DhcpEvent, 'at' | 'type'>): void {
@@ -311,7 +317,7 @@ export class DhcpServer {
       ...(ip ? { ip } : {}),
       ...(file ? { file } : {}),
       reason,
-    }, 'info', peer);
+    }, base.refused !== undefined ? 'warn' : 'info', peer);
   }
 
   #emit(event: Omit<DhcpEvent, 'at'>, level: LogLevel, peer: string): void {
@@ -323,6 +329,7 @@ export class DhcpServer {
       ip: event.ip,
       file: event.file,
       reason: event.reason,
+      refused: event.refused,
       subnet: event.subnet,
       giaddr: event.giaddr,
       circuitId: event.agent?.circuitId,
