@@ -2,7 +2,12 @@
 // to the login prompt from one `diskless serve`. Not in the suite: on this 2-CPU host under load
 // the arm64 lab image takes about 10 minutes to build once (mmdebstrap through qemu-user), and
 // the run takes 4.5 to 6.5 minutes warm (the suite's cheaper proof, secure-boot.test.ts: the same
-// chain on arm64 to our initrd's live root, under 1); see the test's diagnostics. Run by hand (root,
+// chain on arm64 to our initrd's live root, under 1); see the test's diagnostics. A smaller image
+// does not bring the build within the suite's budget (about 5 minutes on a fresh machine, build
+// and boot together): under qemu-user the image's dpkg and maintainer scripts run emulated (about
+// 4 s per package unpacked on a loaded host), and measured on that host mmdebstrap's essential set
+// plus systemd-sysv and udev alone took 592 s, the essential set plus sysvinit-core 794 s (its
+// init scripts are registered by emulated insserv runs). Run by hand (root,
 // scripts/install-deps.sh done):
 //   node --test dist/test/manual/arm64-beside-x86.test.js
 import { test } from 'node:test';
