@@ -1,3 +1,4 @@
+import type { BlockCache } from '../files/block-cache.js';
 import { fileIdentity } from '../files/file-identity.js';
 import type { DisklessConfig } from '../config/types.js';
 import type { NbdExport, NbdExportProvider } from '../protocols/nbd/exports.js';
@@ -15,7 +16,7 @@ export class ImageExports implements NbdExportProvider {
   readonly #open = new Map<string, { key: string; exp: Promise<FileExport> }>();
   readonly #retired: Array<Promise<FileExport>> = [];
 
-  constructor(private readonly config: () => DisklessConfig, private readonly store?: ImageStore) {}
+  constructor(private readonly config: () => DisklessConfig, private readonly store?: ImageStore, private readonly cache?: BlockCache) {}
 
   #image(name: string): string | undefined {
     const pinned = parseVersionExport(name);
@@ -41,7 +42,7 @@ export class ImageExports implements NbdExportProvider {
     const hit = this.#open.get(path);
     if (hit?.key === key) return hit.exp;
     if (hit) this.#retired.push(hit.exp);
-    const exp = fileExport(path, `Diskless root image of profile ${name}`);
+    const exp = fileExport(path, `Diskless root image of profile ${name}`, this.cache);
     this.#open.set(path, { key, exp });
     exp.catch(() => this.#open.delete(path));
     return exp;

@@ -1,3 +1,4 @@
+import { BlockCache } from '../files/block-cache.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DisklessConfig, NodeConfig } from '../config/types.js';
@@ -247,6 +248,9 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     logger,
   });
   const caps = { maxConnections: config.server.maxHttpConnections, maxConnectionsPerPeer: config.server.maxHttpConnectionsPerPeer };
+  // One cache of served files' blocks for HTTP bodies and NBD reads; its use shows in /metrics.
+  const fileCache = new BlockCache({ maxBytes: config.server.fileCacheBytes });
+  observability.metrics.watchFileCache(() => fileCache.stats());
   // The three listeners: which /api/v1 endpoint each one answers is declared in
   // api/endpoints.ts (boot: report; secrets: node files; admin: the rest), and
   // observability-wiring.test.ts holds these handler lists to that declaration. The boot and
@@ -256,6 +260,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
     address,
     port: config.server.httpPort,
     resolve: (p, peer) => tree.resolve(p, peer, 'http'),
+    cache: fileCache,
     handlers: [report, failureReport, nodeFilesOnlyOverTls(secretsBaseUrl({ address, httpsPort: config.server.httpsPort }))],
     logger,
     onEvent: events.http,
@@ -308,7 +313,7 @@ export async function startServices(config: DisklessConfig, opts: StartOptions =
         });
 
   const profiles = [...config.profiles.values()];
-  const exports = new ImageExports(getConfig, store);
+  const exports = new ImageExports(getConfig, store, fileCache);
   const nbdAt = (address: string) => new NbdServer({
     address,
     port: config.server.nbdPort,

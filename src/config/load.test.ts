@@ -344,3 +344,10 @@ test('server.answer_router_solicitations is auto unless set: answered on an IPv4
   // auto needs no interface: the one holding server.address is used
   assert.equal(parseConfig(GOOD.replace('  interface: br0\n', ''), '/x/d.yaml').server.answerRouterSolicitations, 'auto');
 });
+
+test('server.file_cache_mb: 1 GiB by default, 0 turns it off, a bad value names file, line and key', () => {
+  assert.equal(parseConfig(GOOD, '/x/d.yaml').server.fileCacheBytes, 1024 * 1024 * 1024);
+  assert.equal(parseConfig(GOOD.replace('state_dir: state', 'state_dir: state\n  file_cache_mb: 0'), '/x/d.yaml').server.fileCacheBytes, 0);
+  assert.equal(parseConfig(GOOD.replace('state_dir: state', 'state_dir: state\n  file_cache_mb: 2048'), '/x/d.yaml').server.fileCacheBytes, 2048 * 1024 * 1024);
+  assert.match(errorOf(GOOD.replace('state_dir: state', 'state_dir: state\n  file_cache_mb: -1')).message, /^\/x\/d\.yaml:\d+: server\.file_cache_mb: must be between 0 and 1048576 \(got -1\)/);
+});

@@ -119,6 +119,10 @@ function readServer(f: Fields, path: (p: string) => string): ServerConfig {
     maxHttpConnectionsPerPeer: f.int('max_http_connections_per_peer', DEFAULT_MAX_HTTP_CONNECTIONS_PER_PEER, 1, 65535),
     // A node's kernel holds one connection; nbdcopy opens four.
     maxNbdConnectionsPerPeer: f.int('max_nbd_connections_per_peer', 8, 1, 65535),
+    // Blocks of served files kept in memory for HTTP and NBD (src/files/block-cache.ts): room for
+    // a few images' roots with their kernels and initrds (a file is kept when it is at most half
+    // of it); 0 turns it off.
+    fileCacheBytes: f.int('file_cache_mb', 1024, 0, 1048576) * 1024 * 1024,
     tokenTtlSec: f.int('token_ttl', 300, 10, 3600),
     secretsWindowSec: f.int('secrets_window', 900, 60, 86400),
     httpsPort: f.int('https_port', 443, 1, 65535),

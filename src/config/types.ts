@@ -42,6 +42,11 @@ export interface ServerConfig {
   maxHttpConnectionsPerPeer: number;
   /** NBD connections open at once from one client address; its further ones are closed on accept. */
   maxNbdConnectionsPerPeer: number;
+  /**
+   * Memory for blocks of served files (HTTP bodies, NBD reads), least recently used dropped
+   * first; files bigger than half of it are read from disk each time. 0: no cache.
+   */
+  fileCacheBytes: number;
   /** Seconds a boot script's one-time secrets token stays valid. */
   tokenTtlSec: number;
   /** Seconds after a machine's PXE DHCP exchange during which its boot may fetch its secrets. */

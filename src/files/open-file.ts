@@ -7,6 +7,12 @@ export interface OpenedFile {
   /** From the descriptor (fstat), not from an earlier look at the path. */
   readonly size: number;
   readonly mtime: Date;
+  /**
+   * Which file this descriptor holds, from fstat: device, inode, size, mtime and ctime. A file
+   * renamed over the path, rewritten or touched since has another identity (ctime moves on every
+   * change and cannot be set back), so caches keyed by it never serve the old file's bytes.
+   */
+  readonly identity: string;
 }
 
 /** Why a file was not opened; servers map the reason onto their own refusals. */
@@ -61,7 +67,8 @@ export async function openRegularFile(path: string, options: OpenFileOptions = {
   }
   const stat = await handle.stat().catch(() => undefined);
   if (!stat?.isFile()) return refuse('not-a-file', `Cannot serve ${path}: not a regular file`);
-  return { ok: true, file: { handle, size: stat.size, mtime: stat.mtime } };
+  const identity = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
+  return { ok: true, file: { handle, size: stat.size, mtime: stat.mtime, identity } };
 }
 
 /**

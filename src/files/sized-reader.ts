@@ -10,6 +10,11 @@ import { openRegularFile, readAt, type OpenFileOptions, type OpenFileRefusal, ty
 export interface SizedReader {
   readonly size: number;
   /**
+   * Which file the bytes come from (see `OpenedFile.identity`), for caches; undefined for bytes
+   * already in memory, which need none.
+   */
+  readonly identity?: string;
+  /**
    * The bytes at `offset`, `length` of them clamped to `size`: exactly that many unless the
    * file shrank since it was opened, which callers report.
    */
@@ -32,9 +37,10 @@ export function bufferReader(bytes: Uint8Array): SizedReader {
 
 /** A reader over a file already opened (see `openRegularFile`); its size is the one fstat gave. */
 export function openedFileReader(file: OpenedFile): SizedReader {
-  const { handle, size } = file;
+  const { handle, size, identity } = file;
   return {
     size,
+    identity,
     read: (offset, length) => readAt(handle, offset, Math.max(0, Math.min(length, size - offset))),
     close: () => handle.close(),
   };

@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BlockCache } from '../files/block-cache.js';
 import { diskFile, memoryFile } from '../files/boot-file.js';
+import { waitUntil } from '../testing/wait-until.js';
 import { memoryLogger } from '../log/logger.js';
 import { HttpServer, requestPath, type HttpEvent } from './server.js';
 
@@ -132,4 +134,71 @@ test('a file\'s size goes out as "Content-Length", spelt so: GRUB 2.12\'s UEFI H
     assert.ok(at >= 0 && at % 2 === 0, `${method}: no "Content-Length" header among ${raw.filter((_, i) => i % 2 === 0).join(', ')}`);
     assert.equal(raw[at + 1], '11');
   }
+});
+
+test('bodies through the block cache: exact bytes and ranges from memory, a replaced file fresh, a client that leaves mid-body an error event', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dl-http-cache-'));
+  const first = randomBytes(3 * 1024 * 1024 + 17);
+  await writeFile(join(dir, 'big'), first);
+  const cache = new BlockCache({ maxBytes: 64 * 1024 * 1024 });
+  const events: HttpEvent[] = [];
+  const server = new HttpServer({
+    address: '127.0.0.1',
+    port: 0,
+    cache,
+    onEvent: (e) => events.push(e),
+    resolve: async (p) => (p === '/big' || p === '/huge' ? diskFile(join(dir, p.slice(1))) : p === '/script' ? memoryFile('#!ipxe\n') : undefined),
+  });
+  await server.start();
+  t.after(async () => {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const port = server.port;
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+  assert.equal(sha((await get(port, '/big')).body), sha(first));
+  const filled = cache.stats();
+  assert.ok(filled.misses > 0);
+  assert.equal(filled.bytes, first.length);
+  const again = await get(port, '/big');
+  assert.equal(sha(again.body), sha(first));
+  assert.equal(cache.stats().misses, filled.misses, 'the second download read nothing from the file');
+  // A range across block edges, and one inside the short last block.
+  const part = await get(port, '/big', { range: 'bytes=100000-400000' });
+  assert.equal(part.status, 206);
+  assert.deepEqual(part.body, first.subarray(100000, 400001));
+  assert.deepEqual((await get(port, '/big', { range: `bytes=-10` })).body, first.subarray(first.length - 10));
+  assert.equal((await get(port, '/script')).body.toString(), '#!ipxe\n');
+  const done = events.filter((e) => e.path === '/big' && e.type === 'done');
+  assert.deepEqual(done.map((e) => e.bytes), [first.length, first.length, 300001, 10]);
+
+  // Renamed over: a new file, served from its own bytes.
+  const second = randomBytes(first.length);
+  await writeFile(join(dir, 'new'), second);
+  await rename(join(dir, 'new'), join(dir, 'big'));
+  assert.equal(sha((await get(port, '/big')).body), sha(second));
+
+  // A client that reads a little and leaves: the request ends as an error, with fewer bytes.
+  // The file is bigger than loopback's socket buffers can hold, so the server is still sending.
+  const huge = 48 * 1024 * 1024;
+  await writeFile(join(dir, 'huge'), randomBytes(huge));
+  const before = events.length;
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/huge' }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', () => {});
+    req.on('close', resolve);
+    req.once('error', reject);
+    req.end();
+  });
+  await waitUntil('the aborted request\'s event', () => events.length > before);
+  const cut = events.at(-1)!;
+  assert.equal(cut.path, '/huge');
+  assert.equal(cut.type, 'error');
+  assert.ok(cut.bytes < huge, `${cut.bytes} bytes counted of ${huge}`);
 });

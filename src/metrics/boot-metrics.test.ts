@@ -53,3 +53,19 @@ test('a stage name a node made up is counted as "other", not as a new series', (
   assert.match(metrics.expose(), /^diskless_boots_failed_total\{stage="other"\} 1$/m);
   assert.doesNotMatch(metrics.expose(), /x_attacker/);
 });
+
+test('the file cache: memory used and its limit, blocks, hits and misses counted once per scrape', () => {
+  const m = new BootMetrics();
+  let stats = { bytes: 0, maxBytes: 512 * 1048576, blocks: 0, hits: 0, misses: 0, evictions: 0 };
+  m.watchFileCache(() => stats);
+  stats = { ...stats, bytes: 262144, blocks: 2, hits: 5, misses: 2, evictions: 1 };
+  m.expose();
+  stats = { ...stats, hits: 9 };
+  const text = m.expose();
+  assert.match(text, /^diskless_file_cache_bytes\{kind="used"\} 262144$/m);
+  assert.match(text, /^diskless_file_cache_bytes\{kind="limit"\} 536870912$/m);
+  assert.match(text, /^diskless_file_cache_blocks 2$/m);
+  assert.match(text, /^diskless_file_cache_reads_total\{result="hit"\} 9$/m);
+  assert.match(text, /^diskless_file_cache_reads_total\{result="miss"\} 2$/m);
+  assert.match(text, /^diskless_file_cache_evictions_total 1$/m);
+});

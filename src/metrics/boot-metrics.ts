@@ -2,6 +2,7 @@ import type { BootEvent } from '../events/boot-event.js';
 import { STAGE_ORDER, type BootTransition } from '../events/node-state.js';
 import { Registry } from './registry.js';
 import type { ReportRefusal } from '../events/service-events.js';
+import type { BlockCacheStats as FileCacheStats } from '../files/block-cache.js';
 
 /** Stage names are chosen by whatever POSTs a report; only these become label values. */
 const STAGE_LABELS: ReadonlySet<string> = new Set([...STAGE_ORDER, 'fetched', 'verified', 'booted']);
@@ -27,6 +28,13 @@ export class BootMetrics {
   readonly #active = this.registry.gauge({ name: 'diskless_active_transfers', help: 'Transfers in progress, by protocol (HTTP reports only finished requests, so it stays 0).', labelNames: ['protocol'] });
   readonly #dhcp = this.registry.counter({ name: 'diskless_dhcp_packets_total', help: 'DHCP messages received and sent, by message type; drop counts requests not answered.', labelNames: ['type'] });
   readonly #refusedReports = this.registry.counter({ name: 'diskless_reports_refused_total', help: 'Node reports refused: unknown-mac (a MAC the server never saw), from-browser (a web page posting), not-a-form.', labelNames: ['reason'] });
+  readonly #cacheBytes = this.registry.gauge({ name: 'diskless_file_cache_bytes', help: 'Memory held by blocks of served files (HTTP and NBD), and the limit (server.file_cache_mb).', labelNames: ['kind'] });
+  readonly #cacheBlocks = this.registry.gauge({ name: 'diskless_file_cache_blocks', help: 'Blocks of served files held in memory.' });
+  readonly #cacheReads = this.registry.counter({ name: 'diskless_file_cache_reads_total', help: 'Reads through the file cache: hit (every block in memory) or miss (read from the file).', labelNames: ['result'] });
+  readonly #cacheEvictions = this.registry.counter({ name: 'diskless_file_cache_evictions_total', help: 'Blocks dropped from the file cache to make room.' });
+  #cacheStats: (() => FileCacheStats) | undefined;
+  /** The stats already counted into the counters above. */
+  #cacheCounted = { hits: 0, misses: 0, evictions: 0 };
   /** Open transfers by "protocol peer": a refused connection's error must not end someone else's. */
   readonly #open = new Set<string>();
 
@@ -41,6 +49,25 @@ export class BootMetrics {
     }
     for (const type of DHCP_TYPES) this.#dhcp.inc({ type }, 0);
     for (const reason of REPORT_REFUSALS) this.#refusedReports.inc({ reason }, 0);
+  }
+
+  /** Reports the file cache's memory and hit rate, read at each scrape. */
+  watchFileCache(stats: () => FileCacheStats): void {
+    this.#cacheStats = stats;
+    this.#updateFileCache();
+  }
+
+  #updateFileCache(): void {
+    const s = this.#cacheStats?.();
+    if (s === undefined) return;
+    this.#cacheBytes.set({ kind: 'used' }, s.bytes);
+    this.#cacheBytes.set({ kind: 'limit' }, s.maxBytes);
+    this.#cacheBlocks.set({}, s.blocks);
+    const c = this.#cacheCounted;
+    this.#cacheReads.inc({ result: 'hit' }, Math.max(0, s.hits - c.hits));
+    this.#cacheReads.inc({ result: 'miss' }, Math.max(0, s.misses - c.misses));
+    this.#cacheEvictions.inc({}, Math.max(0, s.evictions - c.evictions));
+    this.#cacheCounted = { hits: s.hits, misses: s.misses, evictions: s.evictions };
   }
 
   /** A report the endpoint refused (it never becomes an event). */
@@ -74,6 +101,7 @@ export class BootMetrics {
   }
 
   expose(): string {
+    this.#updateFileCache();
     return this.registry.expose(this.#constLabels);
   }
 

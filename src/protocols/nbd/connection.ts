@@ -244,10 +244,16 @@ export class NbdConnection {
       case 'disconnect':
         // "The server MUST handle all outstanding requests … and close the TCP session."
         return this.#drain('client disconnected');
-      case 'read':
+      case 'read': {
+        const now = exp.slices?.(action.offset, action.length);
+        // In memory already: answered in this turn, no promise, no thread-pool hop.
+        if (now !== undefined && !(now instanceof Promise)) {
+          this.#sendRead(request.cookie, action.offset, action.length, now);
+          return;
+        }
         this.#inFlight++;
         this.#inFlightBytes += action.length;
-        this.#read(exp, request.cookie, action.offset, action.length)
+        this.#read(exp, request.cookie, action.offset, action.length, now)
           .catch((e: unknown) => this.#abort(`Cannot reply to read: ${message(e)}`, 'error'))
           .finally(() => {
             this.#inFlight--;
@@ -255,14 +261,16 @@ export class NbdConnection {
             this.#guard(() => this.#pump());
           });
         return;
+      }
     }
   }
 
-  async #read(exp: NbdExport, cookie: bigint, offset: number, length: number): Promise<void> {
-    let data: Buffer | undefined;
+  async #read(exp: NbdExport, cookie: bigint, offset: number, length: number, pending?: Promise<readonly Buffer[]>): Promise<void> {
+    let data: readonly Buffer[] | undefined;
     try {
-      data = await exp.read(offset, length);
-      if (data.length !== length) throw new Error(`short read: ${data.length} of ${length} bytes`);
+      data = pending !== undefined ? await pending : [await exp.read(offset, length)];
+      const got = data.reduce((n, b) => n + b.length, 0);
+      if (got !== length) throw new Error(`short read: ${got} of ${length} bytes`);
     } catch (e) {
       data = undefined;
       this.#s.log.log('warn', 'read failed', { peer: this.#peer, export: this.#exportName, offset, length, error: message(e) });
@@ -273,8 +281,13 @@ export class NbdConnection {
       this.#write(this.#errorReply(Command.READ, cookie, Errno.EIO, 'read failed on the server'));
       return;
     }
+    this.#sendRead(cookie, offset, length, data);
+  }
+
+  /** A successful READ's reply: its header and the payload's slices in one corked write. */
+  #sendRead(cookie: bigint, offset: number, length: number, data: readonly Buffer[]): void {
     const header = this.#structured ? encodeOffsetDataPrefix(cookie, BigInt(offset), length) : encodeSimpleReply(Errno.OK, cookie);
-    if (this.#write(header, data)) this.#bytesRead += length;
+    if (this.#write(header, ...data)) this.#bytesRead += length;
   }
 
   /**

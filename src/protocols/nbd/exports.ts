@@ -6,6 +6,12 @@ export interface NbdExport {
   readonly size: number;
   /** Must resolve to exactly `length` bytes; the server only asks for ranges inside `size`. */
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * The same bytes as slices, returned at once when they are already in memory (a cache hit),
+   * so the reply goes out in the same turn with no copy; a promise otherwise. Optional: the
+   * server uses `read` without it.
+   */
+  slices?(offset: number, length: number): readonly Buffer[] | Promise<readonly Buffer[]>;
   /** Shown by `nbdinfo` and in NBD_OPT_LIST replies' NBD_INFO_DESCRIPTION. */
   readonly description?: string;
 }
