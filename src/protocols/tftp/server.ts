@@ -1,6 +1,7 @@
 import { createSocket as createDgramSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { promises as fs } from 'node:fs';
-import { isIPv6 } from 'node:net';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import { nullLogger, type Logger } from '../../log/logger.js';
 import { decodeTftpPacket } from './decode.js';
 import { encodeError } from './encode.js';
@@ -117,7 +118,9 @@ export class TftpServer {
     if (options.root === undefined && options.files === undefined) throw new Error('Cannot create a TFTP server without a root or a file provider');
     this.#o = options;
     this.#log = (options.logger ?? nullLogger).child({ service: 'tftp' });
-    this.#createSocket = options.createSocket ?? ((type) => createDgramSocket({ type }));
+    // The lookup answers at once: every address a TFTP socket sends to is a literal from a
+    // datagram, and dgram's default (dns.lookup) costs a process.nextTick per datagram sent.
+    this.#createSocket = options.createSocket ?? ((type) => createDgramSocket({ type, lookup: literalLookup }));
     this.#family = isIPv6(options.address) ? 'udp6' : 'udp4';
   }
 
@@ -288,6 +291,13 @@ export class TftpServer {
       if (ended && pendingSends === 0) socket.close();
     };
     const send = (datagram: Buffer): void => {
+      // DATA goes without a completion callback (one process.nextTick per block saved): a lost
+      // block is the retransmission timer's business, and a transfer ends only after the ACK of
+      // its last block or with an ERROR, which is sent with a callback so the socket outlives it.
+      if (datagram[1] === Opcode.DATA && datagram[0] === 0) {
+        socket.send(datagram, peer.port, peer.address);
+        return;
+      }
       pendingSends++;
       socket.send(datagram, peer.port, peer.address, (e) => {
         pendingSends--;
@@ -332,6 +342,12 @@ export class TftpServer {
         log.log('debug', 'packet from unknown transfer ID', { from: formatPeer(rinfo) });
         // The callback keeps a failed send from surfacing as a socket 'error' that would end the transfer.
         active.socket.send(encodeError(ErrorCode.UnknownTransferId, 'Unknown transfer ID'), rinfo.port, rinfo.address, () => {});
+        return;
+      }
+      // An ACK (opcode 4, block number; bytes after it ignored, as decodeTftpPacket does) is
+      // almost every datagram a transfer receives: read it without building a packet.
+      if (msg.length >= 4 && msg[0] === 0 && msg[1] === Opcode.ACK) {
+        active.transfer.receiveAck(msg.readUInt16BE(2));
         return;
       }
       const decoded = decodeTftpPacket(msg);
@@ -400,6 +416,13 @@ async function closeQuietly(source: SizedReader): Promise<void> {
   } catch {
     // Nothing was sent from it; a failing close leaves nothing to undo.
   }
+}
+
+/** dgram's `lookup`: an address literal passes through synchronously, a name goes to dns.lookup. */
+function literalLookup(address: string, options: LookupOneOptions, callback: (e: Error | null, address: string, family: number) => void): void {
+  const literal = isIP(address);
+  if (literal === 0) dnsLookup(address, options, callback);
+  else callback(null, address, literal);
 }
 
 function formatPeer(peer: Peer): string {
