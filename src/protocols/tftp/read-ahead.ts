@@ -25,8 +25,9 @@ export class ReadAhead {
    */
   peek(offset: number, length: number): Buffer | undefined {
     const at = offset - this.#offset;
-    if (at < 0 || at + length > this.#chunk.length) return undefined;
+    if (at < 0 || at >= this.#chunk.length) return undefined;
     if (this.#next === undefined && at + length > this.#chunk.length >> 1) this.#prefetch(this.#offset + this.#chunk.length);
+    if (at + length > this.#chunk.length) return undefined;
     return this.#chunk.subarray(at, at + length);
   }
 
