@@ -1,7 +1,7 @@
 import { createSocket as createDgramSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { promises as fs } from 'node:fs';
-import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
-import { isIP, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
+import { literalLookup } from '../../net/udp-lookup.js';
 import { nullLogger, type Logger } from '../../log/logger.js';
 import { decodeTftpPacket } from './decode.js';
 import { encodeError } from './encode.js';
@@ -118,8 +118,7 @@ export class TftpServer {
     if (options.root === undefined && options.files === undefined) throw new Error('Cannot create a TFTP server without a root or a file provider');
     this.#o = options;
     this.#log = (options.logger ?? nullLogger).child({ service: 'tftp' });
-    // The lookup answers at once: every address a TFTP socket sends to is a literal from a
-    // datagram, and dgram's default (dns.lookup) costs a process.nextTick per datagram sent.
+    // Every address a TFTP socket sends to is a literal from a datagram (src/net/udp-lookup.ts).
     this.#createSocket = options.createSocket ?? ((type) => createDgramSocket({ type, lookup: literalLookup }));
     this.#family = isIPv6(options.address) ? 'udp6' : 'udp4';
   }
@@ -416,13 +415,6 @@ async function closeQuietly(source: SizedReader): Promise<void> {
   } catch {
     // Nothing was sent from it; a failing close leaves nothing to undo.
   }
-}
-
-/** dgram's `lookup`: an address literal passes through synchronously, a name goes to dns.lookup. */
-function literalLookup(address: string, options: LookupOneOptions, callback: (e: Error | null, address: string, family: number) => void): void {
-  const literal = isIP(address);
-  if (literal === 0) dnsLookup(address, options, callback);
-  else callback(null, address, literal);
 }
 
 function formatPeer(peer: Peer): string {
