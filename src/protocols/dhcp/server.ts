@@ -3,7 +3,7 @@ import { nullLogger, type LogFields, type Logger, type LogLevel } from '../../lo
 import { throttledLog } from '../../log/throttled-log.js';
 import { literalLookup } from '../../net/udp-lookup.js';
 import { bindSocketToInterface, interfaceIndex } from './bind-to-interface.js';
-import { DhcpOption } from './dhcp-options.js';
+import { DhcpOption, printableOption } from './dhcp-options.js';
 import { DhcpMessageType } from './message-types.js';
 import { getOption } from './option-spec.js';
 import { BootOp, decodeDhcpPacket, encodeDhcpPacket, macOf, type DhcpPacket } from './packet.js';
@@ -33,6 +33,8 @@ export interface DhcpEvent {
   agent?: RelayAgentSeen;
   /** The inventory node the responder took the client for (its key), when it is one. */
   node?: string;
+  /** The client's vendor class (option 60), printable and capped: which program asked. */
+  vendorClass?: string;
   /** Milliseconds since the epoch, from the server's clock. */
   at: number;
 }
@@ -271,6 +273,7 @@ export class DhcpServer {
       ...(answer.subnet !== undefined ? { subnet: answer.subnet } : {}),
       ...(answer.agent !== undefined ? { agent: answer.agent } : {}),
       ...(answer.node !== undefined ? { node: answer.node } : {}),
+      ...vendorClassOf(request),
     };
     const messageType = request.op === BootOp.Request ? getOption(request, DhcpOption.messageType) : undefined;
     const requestType = messageType === undefined ? undefined : EVENT_BY_REQUEST.get(messageType);
@@ -337,6 +340,7 @@ export class DhcpServer {
       circuitId: event.agent?.circuitId,
       remoteId: event.agent?.remoteId,
       node: event.node,
+      vendorClass: event.vendorClass,
       interface: event.interface,
       peer,
     });
@@ -346,6 +350,11 @@ export class DhcpServer {
       this.#log.log('error', 'dhcp onEvent hook failed', { error: err instanceof Error ? err.message : String(err) });
     }
   }
+}
+
+function vendorClassOf(request: DhcpPacket): { vendorClass?: string } {
+  const vendorClass = getOption(request, DhcpOption.vendorClassIdentifier);
+  return vendorClass ? { vendorClass: printableOption(vendorClass, 64) } : {};
 }
 
 function requestedIp(request: DhcpPacket): { ip?: string } {
