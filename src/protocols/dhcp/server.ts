@@ -1,6 +1,7 @@
 import { createSocket as createDgramSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
 import { nullLogger, type LogFields, type Logger, type LogLevel } from '../../log/logger.js';
 import { throttledLog } from '../../log/throttled-log.js';
+import { literalLookup } from '../../net/udp-lookup.js';
 import { bindSocketToInterface, interfaceIndex } from './bind-to-interface.js';
 import { DhcpOption, printableOption } from './dhcp-options.js';
 import { DhcpMessageType } from './message-types.js';
@@ -216,7 +217,8 @@ export class DhcpServer {
   }
 
   async #open(port: Port, number: number, link: { name: string; index: number } | undefined): Promise<number> {
-    const socket = (this.#options.createSocket ?? createDgramSocket)({ type: 'udp4', reuseAddr: true });
+    // Replies go to address literals (a packet's, or broadcast): no lookup turn per reply.
+    const socket = (this.#options.createSocket ?? createDgramSocket)({ type: 'udp4', reuseAddr: true, lookup: literalLookup });
     const listener: Listener = { port, interface: link?.name, socket };
     this.#listeners.push(listener);
     await new Promise<void>((resolve, reject) => {

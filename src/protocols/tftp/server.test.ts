@@ -9,6 +9,7 @@ import { encodeAck } from './encode.js';
 import { bufferReader } from '../../files/sized-reader.js';
 import { TftpServer, type TftpEvent, type TftpServerOptions } from './server.js';
 import { fetchFile, TestClient } from './testdata/udp-client.js';
+import { waitUntil } from '../../testing/wait-until.js';
 
 let dir = '';
 let root = '';
@@ -321,3 +322,28 @@ test('stop() ends running transfers with ERROR 0 and closes their sockets', asyn
     client.close();
   }
 });
+
+test('ACKs read off the datagram: a padded ACK moves the transfer on, a 3-byte one ends it as malformed', async () => {
+  await withServer({}, async (port, server, events) => {
+    const client = await TestClient.open();
+    try {
+      client.sendPacket({ type: 'rrq', filename: 'small.bin', mode: 'octet', options: [] }, port);
+      const first = await client.next();
+      assert.equal(first?.packet.type, 'data');
+      // ACK 1 with two bytes after the block number, as some clients pad it.
+      client.send(Buffer.concat([encodeAck(1), Buffer.from([0xde, 0xad])]), first!.from.port);
+      const second = await client.next();
+      assert.ok(second?.packet.type === 'data' && second.packet.block === 2, 'the padded ACK was taken');
+      // Opcode 4 and one byte: not an ACK, not to be read as block 0 or as garbage.
+      client.send(Buffer.from([0, 4, 2]), first!.from.port);
+      const error = await client.next();
+      assert.ok(error?.packet.type === 'error' && error.packet.code === 4, `got ${JSON.stringify(error?.packet)}`);
+      assert.equal(error.packet.message, 'Malformed packet');
+      await waitUntil('the transfer ended', () => server.activeTransfers === 0);
+      assert.deepEqual(events.map((e) => e.type), ['start', 'error']);
+    } finally {
+      client.close();
+    }
+  });
+});
+

@@ -1,6 +1,7 @@
 import { createSocket as createDgramSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { promises as fs } from 'node:fs';
 import { isIPv6 } from 'node:net';
+import { literalLookup } from '../../net/udp-lookup.js';
 import { nullLogger, type Logger } from '../../log/logger.js';
 import { decodeTftpPacket } from './decode.js';
 import { encodeError } from './encode.js';
@@ -117,7 +118,8 @@ export class TftpServer {
     if (options.root === undefined && options.files === undefined) throw new Error('Cannot create a TFTP server without a root or a file provider');
     this.#o = options;
     this.#log = (options.logger ?? nullLogger).child({ service: 'tftp' });
-    this.#createSocket = options.createSocket ?? ((type) => createDgramSocket({ type }));
+    // Every address a TFTP socket sends to is a literal from a datagram (src/net/udp-lookup.ts).
+    this.#createSocket = options.createSocket ?? ((type) => createDgramSocket({ type, lookup: literalLookup }));
     this.#family = isIPv6(options.address) ? 'udp6' : 'udp4';
   }
 
@@ -288,6 +290,13 @@ export class TftpServer {
       if (ended && pendingSends === 0) socket.close();
     };
     const send = (datagram: Buffer): void => {
+      // DATA goes without a completion callback (one process.nextTick per block saved): a lost
+      // block is the retransmission timer's business, and a transfer ends only after the ACK of
+      // its last block or with an ERROR, which is sent with a callback so the socket outlives it.
+      if (datagram[1] === Opcode.DATA && datagram[0] === 0) {
+        socket.send(datagram, peer.port, peer.address);
+        return;
+      }
       pendingSends++;
       socket.send(datagram, peer.port, peer.address, (e) => {
         pendingSends--;
@@ -332,6 +341,12 @@ export class TftpServer {
         log.log('debug', 'packet from unknown transfer ID', { from: formatPeer(rinfo) });
         // The callback keeps a failed send from surfacing as a socket 'error' that would end the transfer.
         active.socket.send(encodeError(ErrorCode.UnknownTransferId, 'Unknown transfer ID'), rinfo.port, rinfo.address, () => {});
+        return;
+      }
+      // An ACK (opcode 4, block number; bytes after it ignored, as decodeTftpPacket does) is
+      // almost every datagram a transfer receives: read it without building a packet.
+      if (msg.length >= 4 && msg[0] === 0 && msg[1] === Opcode.ACK) {
+        active.transfer.receiveAck(msg.readUInt16BE(2));
         return;
       }
       const decoded = decodeTftpPacket(msg);

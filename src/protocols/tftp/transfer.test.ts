@@ -360,3 +360,24 @@ test('an ACK for the previous copy of a window counts even while the next read i
   await settle();
   assert.deepEqual(h.drain(), ['D5:32768', 'D6:32768', 'D7:32768', 'D8:32768']);
 });
+
+test('an ACK whose next window is in memory is answered in the same turn, with no promise in between', async () => {
+  const h = harness({ size: 64 * 1024, blksize: 1024, windowsize: 4 });
+  h.transfer.start();
+  await settle();
+  assert.deepEqual(h.drain(), ['D1:1024', 'D2:1024', 'D3:1024', 'D4:1024']);
+  // No settle: the next window must already have gone out when receive() returns.
+  h.transfer.receive({ type: 'ack', block: 4 });
+  assert.deepEqual(h.drain(), ['D5:1024', 'D6:1024', 'D7:1024', 'D8:1024']);
+  h.transfer.receiveAck(8);
+  assert.deepEqual(h.drain(), ['D9:1024', 'D10:1024', 'D11:1024', 'D12:1024']);
+  for (let block = 12; block < 64; block += 4) {
+    await h.ack(block);
+    assert.equal(h.drain().length, 4);
+  }
+  await h.ack(64);
+  assert.deepEqual(h.drain(), ['D65:0']);
+  await h.ack(65);
+  assert.equal(h.ends[0]?.ok, true);
+  assert.equal(h.ends[0]?.bytes, 64 * 1024);
+});

@@ -92,7 +92,7 @@ export class ReadTransfer {
       this.#sendOack();
     } else {
       this.#state = 'data';
-      void this.#sendWindow();
+      this.#sendWindow();
     }
   }
 
@@ -114,6 +114,12 @@ export class ReadTransfer {
     }
   }
 
+  /** An ACK from the peer's TID, read straight off the datagram (the same as `receive` of an ACK packet). */
+  receiveAck(wireBlock: number): void {
+    if (this.#state === 'done' || this.#state === 'idle') return;
+    this.#onAck(wireBlock);
+  }
+
   /** Ends the transfer from outside (server stopping, malformed packet); optionally tells the peer. */
   abort(error: string, notify?: { code: number; message: string }): void {
     if (this.#state === 'done') return;
@@ -128,7 +134,7 @@ export class ReadTransfer {
       this.#state = 'data';
       this.#heardFrom = true;
       this.#timeouts = 0;
-      void this.#sendWindow();
+      this.#sendWindow();
       return;
     }
     const outstanding = this.#highestSent - this.#acked;
@@ -148,10 +154,15 @@ export class ReadTransfer {
     // An ACK inside the window (RFC 7440 §4: the client lost a block and acknowledges the last
     // one it got in order) restarts the window just after it; an ACK for the window's last block
     // moves on to the next window. Both are: send from acked + 1.
-    void this.#sendWindow();
+    this.#sendWindow();
   }
 
-  async #sendWindow(): Promise<void> {
+  /**
+   * Sends the window after the last acknowledged block. When its bytes are already in memory
+   * (the usual case: the read ahead keeps a chunk or two ahead of the client) it is sent right
+   * here, in the turn that handled the ACK; only a read from the file waits on a promise.
+   */
+  #sendWindow(): void {
     const generation = ++this.#generation;
     this.#clearTimer();
     const { blksize, windowsize } = this.#o;
@@ -160,20 +171,30 @@ export class ReadTransfer {
     const last = Math.min(this.#acked + windowsize, this.#lastBlock);
     const start = (first - 1) * blksize;
     const end = Math.min(last * blksize, size);
-    let bytes: Buffer;
-    try {
-      bytes = await this.#reader.read(start, end - start);
-    } catch (e) {
-      if (generation !== this.#generation) return;
-      this.#failRead(`Cannot read file at offset ${start}: ${e instanceof Error ? e.message : String(e)}`);
+    const inMemory = this.#reader.peek(start, end - start);
+    if (inMemory !== undefined) {
+      this.#sendBlocks(first, last, inMemory);
       return;
     }
-    if (generation !== this.#generation || this.#state !== 'data') return;
-    if (bytes.length !== end - start) {
-      // Sending the short read would make a middle block look like the last one.
-      this.#failRead(`Cannot read file at offset ${start}: got ${bytes.length} of ${end - start} bytes, file changed?`);
-      return;
-    }
+    this.#reader.read(start, end - start).then(
+      (bytes) => {
+        if (generation !== this.#generation || this.#state !== 'data') return;
+        if (bytes.length !== end - start) {
+          // Sending the short read would make a middle block look like the last one.
+          this.#failRead(`Cannot read file at offset ${start}: got ${bytes.length} of ${end - start} bytes, file changed?`);
+          return;
+        }
+        this.#sendBlocks(first, last, bytes);
+      },
+      (e: unknown) => {
+        if (generation !== this.#generation) return;
+        this.#failRead(`Cannot read file at offset ${start}: ${e instanceof Error ? e.message : String(e)}`);
+      },
+    );
+  }
+
+  #sendBlocks(first: number, last: number, bytes: Buffer): void {
+    const { blksize } = this.#o;
     for (let block = first; block <= last; block++) {
       const from = (block - first) * blksize;
       this.#o.send(encodeData(block, bytes.subarray(from, Math.min(from + blksize, bytes.length))));
@@ -220,7 +241,7 @@ export class ReadTransfer {
     }
     this.#retransmits++;
     if (this.#state === 'oack') this.#sendOack();
-    else void this.#sendWindow();
+    else this.#sendWindow();
   }
 
   #failRead(error: string): void {
