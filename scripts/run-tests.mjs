@@ -9,7 +9,7 @@
 // should a dist/ built some other way hold a compiled test whose .ts no longer exists, the run
 // is refused rather than running a test nobody can read.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -35,7 +35,9 @@ if (stale.length > 0) {
   console.error('Build from a clean dist/ (npm run build empties it first), then run the tests again.');
   process.exit(1);
 }
-// Units run in parallel; e2e files boot QEMU machines, so one at a time (2 cores).
+// Unit files run two at a time: many of them wait on child processes, timers and sockets, so
+// two keep both cores busy (node's default, cores - 1, runs them one by one on 2 cores).
+// e2e files boot QEMU machines, so one at a time.
 const batches = which === 'unit' ? [[unit, false]] : which === 'e2e' ? [[e2e, true]] : [[unit, false], [e2e, true]];
 // A second reporter writes TAP to a file so skips can be counted: a skipped test is not a
 // passing one, so any skip fails the run unless DISKLESS_ALLOW_SKIP=1 (e.g. a non-root dev box).
@@ -44,7 +46,7 @@ let tap = '';
 for (const [files, serial] of batches) {
   const tapFile = join(mkdtempSync(join(tmpdir(), 'diskless-tests-')), 'results.tap');
   const args = ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`];
-  if (serial) args.push('--test-concurrency=1');
+  args.push(`--test-concurrency=${serial ? 1 : Math.max(2, availableParallelism() - 1)}`);
   const r = spawnSync(process.execPath, [...args, ...files.sort()], { stdio: 'inherit' });
   status ||= r.status ?? 1;
   tap += existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';

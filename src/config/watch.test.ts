@@ -68,6 +68,20 @@ test('a broken edit keeps the old config and logs why', async (t) => {
   await until('the fixed reload', () => watcher.current.nodes[0]?.hostname === 'fixed');
 });
 
+test('an emptied file (an in-place save under way) keeps the running config, and is no reload failure', async (t) => {
+  const { file, logger, watcher } = await watched(t);
+  watcher.stop();
+  const before = watcher.current;
+  await writeFile(file, '\n  \n');
+  assert.equal(watcher.reload(), false);
+  assert.equal(watcher.current, before);
+  assert.equal(logger.lines.find((l) => l.msg === 'config file is empty: keeping the running config until it has content')?.level, 'warn');
+  assert.equal(logger.lines.some((l) => l.msg === 'config reload failed'), false);
+  await writeFile(file, CONFIG.replace('hostname: n1', 'hostname: after'));
+  assert.equal(watcher.reload(), true);
+  assert.equal(watcher.current.nodes[0]?.hostname, 'after');
+});
+
 test('settings fixed at start are kept and reported as needing a restart', async (t) => {
   const { file, logger, watcher } = await watched(t);
   await writeFile(file, CONFIG.replace('http_port: 8080', 'http_port: 8081').replace('mode: proxy', 'mode: off').replace('n1', 'renamed'));

@@ -95,7 +95,14 @@ export class ConfigWatcher {
     let text: string | undefined;
     let next: DisklessConfig;
     try {
-      text = this.#compose(readFileSync(file, 'utf8'));
+      const raw = readFileSync(file, 'utf8');
+      // An editor that saves in place truncates the file before it writes: an empty file is a
+      // save under way (or a mistake), never a config to apply, and its write brings another event.
+      if (raw.trim() === '') {
+        this.#log.log('warn', 'config file is empty: keeping the running config until it has content', { file });
+        return false;
+      }
+      text = this.#compose(raw);
       if (text === this.#lastText || text === this.#lastFailedText) return false;
       next = parseConfig(text, file);
     } catch (e) {

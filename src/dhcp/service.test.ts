@@ -82,7 +82,7 @@ describe('DhcpServer over UDP on loopback', () => {
     assert.deepEqual(h.events.map((e) => e.type), ['discover', 'offer', 'request', 'ack']);
     assert.deepEqual(h.events[1], {
       type: 'offer', mac: '52:54:00:00:00:01', xid: 0x1001, ip: '127.0.0.100', file: 'undionly.kpxe',
-      reason: 'offer 127.0.0.100 (pool), boot undionly.kpxe', peerPort: h.client.port, at: h.events[1]!.at,
+      reason: 'offer 127.0.0.100 (pool), boot undionly.kpxe', peerPort: h.client.port, vendorClass: PXE.vendorClass, at: h.events[1]!.at,
     });
     const ackLine = h.logger.lines.find((l) => l.type === 'ack');
     assert.ok(ackLine);
@@ -92,6 +92,7 @@ describe('DhcpServer over UDP on loopback', () => {
     assert.equal(ackLine.xid, '0x00001001');
     assert.equal(ackLine.ip, '127.0.0.100');
     assert.equal(ackLine.file, 'undionly.kpxe');
+    assert.equal(ackLine.vendorClass, PXE.vendorClass);
     assert.deepEqual(h.refused, []);
   });
 

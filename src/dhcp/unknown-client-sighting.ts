@@ -1,6 +1,6 @@
 import type { DhcpPacket } from '../protocols/dhcp/packet.js';
 import { getOption } from '../protocols/dhcp/option-spec.js';
-import { DhcpOption } from '../protocols/dhcp/dhcp-options.js';
+import { DhcpOption, printableOption } from '../protocols/dhcp/dhcp-options.js';
 import { DhcpMessageType } from '../protocols/dhcp/message-types.js';
 import { archTypeName } from '../protocols/dhcp/arch-types.js';
 import { ZERO_IPV4 } from '../protocols/dhcp/ipv4-bytes.js';
@@ -8,7 +8,7 @@ import type { Sighting } from '../inventory/discovered.js';
 import type { DhcpDecision } from './policy-types.js';
 
 // Option values come from the network: keep them printable and short for the table and the file.
-const clean = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 128);
+const clean = (s: string) => printableOption(s);
 
 /**
  * Whether an unknown client's request is worth listing: in proxy mode the whole site's DHCP

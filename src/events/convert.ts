@@ -24,6 +24,7 @@ export function fromDhcp(e: DhcpEvent): NewBootEvent {
   if (e.agent?.remoteId !== undefined) fields.remoteId = e.agent.remoteId;
   if (e.agent !== undefined) fields.agentTrusted = e.agent.trusted ? 'yes' : 'no';
   if (e.node !== undefined) fields.node = e.node;
+  if (e.vendorClass !== undefined) fields.vendorClass = e.vendorClass;
   const detail = [e.ip, e.file, e.reason].filter(Boolean).join(' ');
   return { time: e.at, mac: e.mac, ...(e.ip ? { ip: e.ip } : {}), kind: 'dhcp', name: e.type, detail, fields };
 }

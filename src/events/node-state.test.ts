@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_STEPS_PER_BOOT, NodeStates, reduceNode, type NodeState } from './node-state.js';
+import { readFileSync } from 'node:fs';
+import { LEASE_KEEPER_CLASS, MAX_STEPS_PER_BOOT, NodeStates, reduceNode, type NodeState } from './node-state.js';
 import { bootTimeline, type TimelineEntry } from './boot-timeline.js';
 import type { BootEvent } from './boot-event.js';
 import { BootScript, IP, MAC, T0, VERSION } from './testdata/boot-sequences.js';
@@ -115,6 +116,25 @@ test('lease renewals of a booted system start no boot; a DISCOVER after it does'
   assert.equal(replay(script.events).phase, 'booted');
   script.at(7_200_000).dhcp();
   assert.equal(replay(script.events).bootCount, 2);
+});
+
+test('the booted root\'s lease keeper asking anew (its DISCOVER) keeps the node booted; a power cycle then starts the next boot', () => {
+  const script = successfulBoot().at(20_000).dhcp(undefined, LEASE_KEEPER_CLASS);
+  const kept = replay(script.events);
+  assert.equal(kept.phase, 'booted');
+  assert.equal(kept.bootCount, 1);
+  assert.equal(kept.ip, IP);
+  const firmwareDiscover = script.events.length + 1;
+  script.at(60_000).firmwareToKernel();
+  const s = replay(script.events);
+  assert.equal(s.bootCount, 2);
+  assert.equal(s.boot?.startSeq, firmwareDiscover);
+  assert.equal(s.phase, 'loading');
+});
+
+test('the lease keeper\'s vendor class is the one the initrd\'s keeper sends', () => {
+  const keeper = readFileSync('initramfs/lib/diskless/lease-keeper.sh', 'utf8');
+  assert.match(keeper, new RegExp(`udhcpc .*-V ${LEASE_KEEPER_CLASS} `));
 });
 
 test('a booted system\'s own DHCP client, then a power cycle: the firmware\'s exchange starts the new boot, at its DISCOVER', () => {

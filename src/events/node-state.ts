@@ -92,6 +92,13 @@ export const STAGE_ORDER = ['cmdline', 'modules', 'network', 'root', 'overlay', 
 /** Reports from inside a stage (root.sh) that name a step, not a stage. */
 const SUBSTEP_OF: Readonly<Record<string, string>> = { fetched: 'root', verified: 'root' };
 
+/**
+ * The vendor class of the lease keeper the initrd leaves running in a booted root
+ * (initramfs/lib/diskless/lease-keeper.sh): its DISCOVER, after a lease it could not renew,
+ * is the running system asking again, not a new boot.
+ */
+export const LEASE_KEEPER_CLASS = 'Diskless-node';
+
 const TERMINAL: ReadonlySet<NodePhase> = new Set(['booted', 'failed']);
 const PAST_FIRMWARE: ReadonlySet<NodePhase> = new Set(['initramfs', 'booted', 'failed']);
 
@@ -99,8 +106,9 @@ const PAST_FIRMWARE: ReadonlySet<NodePhase> = new Set(['initramfs', 'booted', 'f
  * The next state of one machine after one event (pure). A new boot starts at:
  * - a DHCP OFFER or ACK carrying a boot file (only firmware PXE and iPXE get one) once the
  *   current boot is past loading: a reset during the initramfs or after booting;
- * - a DHCP DISCOVER after a boot ended (booted or failed), or any DISCOVER/REQUEST when the
- *   machine has no boot yet. Lease renewals of a booted system are REQUESTs and start nothing;
+ * - a DHCP DISCOVER after a boot ended (booted or failed), unless the booted root's lease keeper
+ *   sent it, or any DISCOVER/REQUEST when the machine has no boot yet. Lease renewals of a
+ *   booted system are REQUESTs and start nothing;
  * - a stage report when there is no boot, the boot ended, or the stage already finished in
  *   this boot (the machine rebooted without our DHCP, e.g. dhcp.mode off).
  */
@@ -141,7 +149,7 @@ function onDhcp(s: NodeState, e: BootEvent): NodeState {
     && !(sameExchange && s.boot?.startXid === req.xid);
   const startsBoot =
     (bootFileReply && (phase === undefined || PAST_FIRMWARE.has(phase) || beganWithoutBootFile)) ||
-    (e.name === 'discover' && phase !== undefined && TERMINAL.has(phase)) ||
+    (e.name === 'discover' && phase !== undefined && TERMINAL.has(phase) && e.fields.vendorClass !== LEASE_KEEPER_CLASS) ||
     (isRequest && phase === undefined);
   const started = startsBoot ? startBoot(s, sameExchange ? req.time : e.time, startSeq, 'dhcp', e.fields.xid) : s;
   return bootFileReply && started.boot && started.boot.bootFile !== true ? { ...started, boot: { ...started.boot, bootFile: true } } : started;

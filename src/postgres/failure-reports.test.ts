@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { postgresFixture } from '../testing/postgres-fixture.js';
 import { waitUntil } from '../testing/wait-until.js';
 import { Database } from './database.js';
-import { PgFailureReports } from './failure-reports.js';
+import { FAILURE_REPORTS_CHANNEL, PgFailureReports } from './failure-reports.js';
 
 const pg = postgresFixture();
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -66,5 +66,27 @@ describe('failure reports shared through the database', () => {
     }
     await waitUntil('B to get the report A held while the database was away', () => b.get(MAC(5))?.text === 'while away', 30_000);
     assert.deepEqual(b.get(MAC(5)), held);
+  });
+
+  it('a notice read back late (an older report this copy had dropped) does not push out newer ones', async () => {
+    const cluster = await pg.cluster();
+    const cfg = await cluster.database();
+    // A keeps four machines, B three: the database holds the oldest one B has dropped.
+    const a = await open(cfg, '10.0.0.1', 4);
+    const b = await open(cfg, '10.0.0.2', 3);
+    for (let i = 1; i <= 4; i++) {
+      a.put({ mac: MAC(i), stage: 'root', cause: `c${i}`, text: `t${i}` });
+      await new Promise((r) => setTimeout(r, 5)); // distinct received times, which order them
+    }
+    await a.flush();
+    await waitUntil('B to hold the three newest', () => [2, 3, 4].every((i) => b.get(MAC(i)) !== undefined), 10_000);
+    // The first machine's notice again, as when its reread is answered after newer ones.
+    await cluster.sql(cfg.database, `SELECT pg_notify('${FAILURE_REPORTS_CHANNEL}', '${MAC(1)}')`);
+    a.put({ mac: MAC(5), stage: 'root', cause: 'c5', text: 't5' });
+    await a.flush();
+    await waitUntil('B to hold the newest', () => b.get(MAC(5)) !== undefined, 10_000);
+    await waitUntil('B to settle at three', () => b.size === 3, 10_000);
+    assert.equal(b.get(MAC(1)), undefined, 'the oldest stays out');
+    assert.deepEqual([3, 4, 5].map((i) => b.get(MAC(i))?.text), ['t3', 't4', 't5']);
   });
 });

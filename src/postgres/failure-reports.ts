@@ -112,13 +112,20 @@ export class PgFailureReports implements FailureReportKeeper {
     }
   }
 
-  /** `r` as its machine's last report, the oldest dropped past `maxEntries` (the map's order is age). */
+  /**
+   * `r` as its machine's last report, the oldest by time received dropped past `maxEntries`, ties
+   * as the database breaks them. By time, not by arrival here: a notice read back late (a
+   * report this copy already holds) must not outlive newer reports of other machines.
+   */
   #keep(r: FailureReport): void {
     this.#reports.delete(r.mac);
     this.#reports.set(r.mac, r);
-    for (const mac of this.#reports.keys()) {
-      if (this.#reports.size <= this.#max) break;
-      this.#reports.delete(mac);
+    while (this.#reports.size > this.#max) {
+      let oldest: FailureReport | undefined;
+      for (const x of this.#reports.values()) {
+        if (!oldest || x.at < oldest.at || (x.at === oldest.at && x.mac > oldest.mac)) oldest = x;
+      }
+      this.#reports.delete(oldest!.mac);
     }
   }
 }

@@ -28,10 +28,13 @@ export class BootScript {
     return this;
   }
 
-  /** DISCOVER, OFFER, REQUEST, ACK; `file` is what a PXE client is told to load next. */
-  dhcp(file?: string): this {
+  /**
+   * DISCOVER, OFFER, REQUEST, ACK; `file` is what a PXE client is told to load next, `vendorClass`
+   * the client's option 60.
+   */
+  dhcp(file?: string, vendorClass?: string): this {
     const xid = this.#xid++;
-    const base = { mac: this.mac, xid };
+    const base = { mac: this.mac, xid, ...(vendorClass !== undefined ? { vendorClass } : {}) };
     for (const [type, extra] of [
       ['discover', {}],
       ['offer', { ip: this.ip, ...(file ? { file } : {}) }],

@@ -12,6 +12,14 @@ import { decodePxeVendorOptions, encodePxeVendorOptions } from './pxe-vendor-opt
 import { decodeUserClass, encodeUserClass } from './user-class.js';
 import { decodeRelayAgentInfo, encodeRelayAgentInfo, type RelayAgentInfo } from './relay-agent-info.js';
 
+/**
+ * An option's text as it may be shown or stored: a client chooses these bytes, so anything
+ * outside printable ASCII becomes '?' and the length is capped.
+ */
+export function printableOption(value: string, max = 128): string {
+  return value.replace(/[^\x20-\x7e]/g, '?').slice(0, max);
+}
+
 /** Typed access to the options Diskless reads or writes: `getOption(packet, DhcpOption.routers)`. */
 export const DhcpOption = {
   subnetMask: ipv4Option(OptionCode.SubnetMask),

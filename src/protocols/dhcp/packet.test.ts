@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeDhcpPacket, encodeDhcpPacket, MAX_DHCP_PACKET_BYTES, type DhcpPacket } from './packet.js';
 import { getOption } from './option-spec.js';
-import { DhcpOption } from './dhcp-options.js';
+import { DhcpOption, printableOption } from './dhcp-options.js';
 import { DhcpMessageType } from './message-types.js';
 import { ClientArchType } from './arch-types.js';
 import { ipxeBiosDiscover, IPXE_BIOS_UUID } from './testdata/ipxe-bios-discover.js';
@@ -168,4 +168,10 @@ describe('decodeDhcpPacket malformed input', () => {
     const bytes = padTo([...withOptions(body)], MAX_DHCP_PACKET_BYTES);
     assert.equal(decodeDhcpPacket(bytes).ok, true);
   });
+});
+
+it('an option\'s text from the wire is shown printable and capped', () => {
+  assert.equal(printableOption('PXEClient:Arch:00007:UNDI:003016'), 'PXEClient:Arch:00007:UNDI:003016');
+  assert.equal(printableOption('a\nb\x1b[31m\u00e9\0c'), 'a?b?[31m??c');
+  assert.equal(printableOption('x'.repeat(300), 64), 'x'.repeat(64));
 });

@@ -2,7 +2,7 @@ import { createSocket as createDgramSocket, type RemoteInfo, type Socket, type S
 import { nullLogger, type LogFields, type Logger, type LogLevel } from '../../log/logger.js';
 import { throttledLog } from '../../log/throttled-log.js';
 import { bindSocketToInterface, interfaceIndex } from './bind-to-interface.js';
-import { DhcpOption } from './dhcp-options.js';
+import { DhcpOption, printableOption } from './dhcp-options.js';
 import { DhcpMessageType } from './message-types.js';
 import { getOption } from './option-spec.js';
 import { BootOp, decodeDhcpPacket, encodeDhcpPacket, macOf, type DhcpPacket } from './packet.js';
@@ -32,6 +32,8 @@ export interface DhcpEvent {
   agent?: RelayAgentSeen;
   /** The inventory node the responder took the client for (its key), when it is one. */
   node?: string;
+  /** The client's vendor class (option 60), printable and capped: which program asked. */
+  vendorClass?: string;
   /** Milliseconds since the epoch, from the server's clock. */
   at: number;
 }
@@ -269,6 +271,7 @@ export class DhcpServer {
       ...(answer.subnet !== undefined ? { subnet: answer.subnet } : {}),
       ...(answer.agent !== undefined ? { agent: answer.agent } : {}),
       ...(answer.node !== undefined ? { node: answer.node } : {}),
+      ...vendorClassOf(request),
     };
     const messageType = request.op === BootOp.Request ? getOption(request, DhcpOption.messageType) : undefined;
     const requestType = messageType === undefined ? undefined : EVENT_BY_REQUEST.get(messageType);
@@ -335,6 +338,7 @@ export class DhcpServer {
       circuitId: event.agent?.circuitId,
       remoteId: event.agent?.remoteId,
       node: event.node,
+      vendorClass: event.vendorClass,
       interface: event.interface,
       peer,
     });
@@ -344,6 +348,11 @@ export class DhcpServer {
       this.#log.log('error', 'dhcp onEvent hook failed', { error: err instanceof Error ? err.message : String(err) });
     }
   }
+}
+
+function vendorClassOf(request: DhcpPacket): { vendorClass?: string } {
+  const vendorClass = getOption(request, DhcpOption.vendorClassIdentifier);
+  return vendorClass ? { vendorClass: printableOption(vendorClass, 64) } : {};
 }
 
 function requestedIp(request: DhcpPacket): { ip?: string } {
