@@ -310,3 +310,22 @@ test("one server's own events keep their arrival order (a clock set back), and a
   assert.equal(s.phase, 'booted');
   assert.equal(s.bootCount, 1);
 });
+
+test('two servers answering one DHCP exchange: their copies of the DISCOVER and their boot-file OFFERs are one boot', () => {
+  const all = by('10.77.0.1', successfulBoot().events);
+  const [discover, offer] = all as [BootEvent, BootEvent];
+  assert.equal(discover.name, 'discover');
+  assert.equal(offer.name, 'offer');
+  // Both servers hear the firmware's DISCOVER and each offers its own boot file; B's copy of the
+  // DISCOVER is the older one, A's arrives before B's OFFER (as seen in the two-server lab).
+  const fromB = by('10.77.0.2', [discover, offer]);
+  const s = arrive([
+    { ...fromB[0]!, time: discover.time - 12 },
+    discover,
+    { ...fromB[1]!, time: discover.time + 2 },
+    ...all.slice(1),
+  ]);
+  assert.equal(s.phase, 'booted');
+  assert.equal(s.bootCount, 1, 'one boot');
+  assert.equal(s.boot?.startedAt, discover.time - 12, 'it began with the first DISCOVER heard');
+});

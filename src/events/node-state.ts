@@ -27,6 +27,11 @@ export interface BootRecord {
   readonly startSeq: number;
   /** DHCP (firmware PXE) or, without our DHCP, the node's first stage report. */
   readonly startedBy: 'dhcp' | 'report';
+  /**
+   * The DHCP transaction id of the exchange that started it (startedBy dhcp): with a shared
+   * database every server records its own copy of one exchange's DISCOVER, each a new event.
+   */
+  readonly startXid?: string;
   readonly phase: Exclude<NodePhase, 'discovered'>;
   readonly firstTransferAt?: number;
   readonly lastTransferAt?: number;
@@ -140,12 +145,13 @@ function onDhcp(s: NodeState, e: BootEvent): NodeState {
   const startSeq = sameExchange ? req.seq : e.seq;
   // A booted system's own DHCP client (the initrd's lease keeper, say) starts a "boot" that gets
   // no boot file; the firmware's exchange that hands one out after it is the real boot's start.
-  const beganWithoutBootFile = phase === 'dhcp' && s.boot?.bootFile !== true && s.boot?.startSeq !== startSeq;
+  const beganWithoutBootFile = phase === 'dhcp' && s.boot?.bootFile !== true && s.boot?.startSeq !== startSeq
+    && !(sameExchange && s.boot?.startXid === req.xid);
   const startsBoot =
     (bootFileReply && (phase === undefined || PAST_FIRMWARE.has(phase) || beganWithoutBootFile)) ||
     (e.name === 'discover' && phase !== undefined && TERMINAL.has(phase) && e.fields.vendorClass !== LEASE_KEEPER_CLASS) ||
     (isRequest && phase === undefined);
-  const started = startsBoot ? startBoot(s, sameExchange ? req.time : e.time, startSeq, 'dhcp') : s;
+  const started = startsBoot ? startBoot(s, sameExchange ? req.time : e.time, startSeq, 'dhcp', e.fields.xid) : s;
   return bootFileReply && started.boot && started.boot.bootFile !== true ? { ...started, boot: { ...started.boot, bootFile: true } } : started;
 }
 
@@ -222,9 +228,10 @@ function provenFor(e: BootEvent, boot: BootRecord): number | undefined {
   return at >= boot.startedAt ? at : undefined;
 }
 
-function startBoot(s: NodeState, at: number, seq: number, phase: BootRecord['phase']): NodeState {
+function startBoot(s: NodeState, at: number, seq: number, phase: BootRecord['phase'], xid?: string): NodeState {
   const { stage: _stage, cause: _cause, ...rest } = s;
-  return { ...rest, phase, bootCount: s.bootCount + 1, boot: { startedAt: at, startSeq: seq, startedBy: phase === 'dhcp' ? 'dhcp' : 'report', phase, stages: [] } };
+  const startXid = phase === 'dhcp' && xid !== undefined ? { startXid: xid } : {};
+  return { ...rest, phase, bootCount: s.bootCount + 1, boot: { startedAt: at, startSeq: seq, startedBy: phase === 'dhcp' ? 'dhcp' : 'report', ...startXid, phase, stages: [] } };
 }
 
 /**

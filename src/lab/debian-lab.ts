@@ -116,7 +116,24 @@ export interface DebianLabOptions {
    * nodes stay on the server's link, in its subnet.
    */
   routed?: boolean;
+  /**
+   * A second boot server: another `diskless serve` (PEER_SERVER, on the foreign host's namespace
+   * and its veth to the bridge, so it is a host of its own with the same ports), both keeping
+   * their state in the PostgreSQL database `stateUrl` names (one secrets key file for both).
+   * Both answer DHCP; which one a node boots from is whichever answer its firmware took.
+   */
+  peerServer?: { stateUrl: string };
+  /**
+   * Nodes, by index, whose profile is `debian-live`: the lab image as a live root (downloaded
+   * into RAM), beside the lab's own mode for the others. File paths only (not fromStore).
+   */
+  liveNodes?: readonly number[];
+  /** Nodes, by index, that start() leaves off: the caller starts them with startNode(). */
+  deferredNodes?: readonly number[];
 }
+
+/** The lab's second boot server (DebianLabOptions.peerServer), on the foreign host's address. */
+export const PEER_SERVER = '10.77.0.2';
 
 /** The routed lab's rack: its router (and relay) at .1, the rack node's reservation at .11. */
 export const RACK_NETWORK = '10.78.0';
@@ -202,6 +219,7 @@ type LogLine = Record<string, unknown>;
 export class DebianLab {
   readonly nodes: LabNode[];
   #server: Daemon | undefined;
+  #peer: Daemon | undefined;
   #relay: Daemon | undefined;
   #privateRun = false;
   #options!: DebianLabOptions;
@@ -292,9 +310,11 @@ export class DebianLab {
     const initrd = await ensureLabInitrd(image, cacheDir, progress);
     const cert = await labCertificate(cacheDir);
     const dir = await mkdtemp(join(tmpdir(), 'diskless-lab-'));
+    if (o.peerServer && (o.routed || o.fromStore || o.rpcbind)) throw new Error('DebianLab peerServer: a flat lab booting file paths, without rpcbind');
+    if (o.liveNodes?.length && (o.fromStore || o.mode === 'live')) throw new Error('DebianLab liveNodes: beside another root mode, booting file paths');
     const net = await LabNetwork.create({
       logger: (o.logger ?? nullLogger).child({ service: 'lab' }),
-      ...(o.foreignHost || o.routed ? { foreignAddress: '10.77.0.2/24' } : {}),
+      ...(o.foreignHost || o.routed || o.peerServer ? { foreignAddress: `${PEER_SERVER}/24` } : {}),
       ...(o.routed ? { rack: { port: RACK_PORT, rackAddress: `${RACK_ROUTER}/24` }, extraAddresses: [`${RACK_SERVER_ADDRESS}/24`] } : {}),
     });
     const count = o.nodes ?? 1;
@@ -312,10 +332,12 @@ export class DebianLab {
         if (o.rootPassword) await secrets.setRootPassword('*', o.rootPassword.hash);
         if (o.authorizedKeys !== undefined) await secrets.setAuthorizedKeys('*', o.authorizedKeys);
       }
+      const liveRoot = `{ mode: live, image: ${image.squashfs}, copy: false, retry: ${o.retry ?? 120} }`;
+      const profileOf = (n: LabNode) => (o.liveNodes?.includes(lab.nodes.indexOf(n)) ? 'debian-live' : 'debian');
       const root = o.fromStore ? `{ mode: ${o.mode}, retry: ${o.retry ?? 120} }` : o.mode === 'nfs'
         ? `{ mode: nfs, dir: ${image.rootfs}, retry: ${o.retry ?? 120} }`
         : `{ mode: ${o.mode}, image: ${image.squashfs}, copy: ${o.copy ? 'true' : 'false'}, retry: ${o.retry ?? 120} }`;
-      await writeFile(lab.configPath, `# Written by the Diskless lab for one run.
+      const configText = `# Written by the Diskless lab for one run.
 server:
   address: ${LAB_SERVER}
   interface: br0
@@ -345,13 +367,31 @@ profiles:
 ${o.fromStore ? '    image: lab' : `    kernel: ${image.kernel}\n    initrd: ${initrd}`}
     cmdline: console=ttyS0
     root: ${root}${o.profileExtra ?? ''}
-${o.extraProfiles ?? ''}nodes:${o.unlisted ? ' []' : ''}
-${o.unlisted ? '' : lab.nodes.map((n) => `  - ${lab.onRack(n) ? `switch_port: { circuit_id: ${RACK_PORT} }` : `mac: "${n.mac}"`}\n    hostname: ${n.hostname}\n${n.address ? `    address: ${n.address}\n` : ''}    profile: debian\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}${o.nodeExtra ? o.nodeExtra(n) : ''}`).join('')}${o.extraNodes ?? ''}`);
+${o.liveNodes?.length ? `  debian-live:
+    kernel: ${image.kernel}
+    initrd: ${initrd}
+    cmdline: console=ttyS0
+    root: ${liveRoot}
+` : ''}${o.extraProfiles ?? ''}nodes:${o.unlisted ? ' []' : ''}
+${o.unlisted ? '' : lab.nodes.map((n) => `  - ${lab.onRack(n) ? `switch_port: { circuit_id: ${RACK_PORT} }` : `mac: "${n.mac}"`}\n    hostname: ${n.hostname}\n${n.address ? `    address: ${n.address}\n` : ''}    profile: ${profileOf(n)}\n${o.nodeCmdline ? `    cmdline: ${JSON.stringify(o.nodeCmdline)}\n` : ''}${o.nodeExtra ? o.nodeExtra(n) : ''}`).join('')}${o.extraNodes ?? ''}${o.peerServer ? `state:
+  url: ${o.peerServer.stateUrl}
+  secrets_key_file: ${join(dir, 'secrets.key')}
+` : ''}`;
+      await writeFile(lab.configPath, configText);
+      if (o.peerServer) {
+        // The same site seen from the foreign host: its address, its interface, its own state_dir.
+        const peer = configText
+          .replace(`  address: ${LAB_SERVER}\n  interface: br0\n`, `  address: ${PEER_SERVER}\n  interface: eth0\n`)
+          .replace(`  state_dir: ${lab.stateDir}\n`, `  state_dir: ${join(dir, 'state-peer')}\n`);
+        if (!peer.includes(`address: ${PEER_SERVER}`) || !peer.includes('state-peer')) throw new Error('DebianLab peerServer: cannot derive the second server\'s config');
+        await writeFile(lab.#peerConfigPath, peer);
+      }
       if (o.rpcbind) {
         await startLabRpcbind(net);
         lab.#privateRun = true;
       }
       await lab.startServer();
+      if (o.peerServer) await lab.startServer(PEER_SERVER);
       if (o.routed) lab.#relay = await startRelay(net, dir);
       if (o.storeImage !== undefined) {
         if (!o.fromStore) throw new Error('DebianLab storeImage needs fromStore');
@@ -359,8 +399,9 @@ ${o.unlisted ? '' : lab.nodes.map((n) => `  - ${lab.onRack(n) ? `switch_port: { 
       }
       await o.beforeBoot?.(net);
       const nic = o.nic ?? 'virtio-net-pci';
-      for (const node of lab.nodes) {
-        progress(`booting ${node.hostname} ${node.mac} (${nic}, root over ${o.mode}${o.copy ? ', copied to RAM' : ''})`);
+      for (const [i, node] of lab.nodes.entries()) {
+        if (o.deferredNodes?.includes(i)) continue;
+        progress(`booting ${node.hostname} ${node.mac} (${nic}, root over ${o.liveNodes?.includes(i) ? 'live' : o.mode}${o.copy ? ', copied to RAM' : ''})`);
         await lab.#startVm(node, o.qemuArgs ?? []);
       }
       return lab;
@@ -411,7 +452,7 @@ ${o.unlisted ? '' : lab.nodes.map((n) => `  - ${lab.onRack(n) ? `switch_port: { 
       nicModel: nic,
       mac: node.mac,
       ...(o.firmware !== undefined ? { firmware: o.firmware, optionRom: o.firmware === 'bios' } : {}),
-      memoryMiB: o.memoryMiB ?? (o.mode === 'live' ? 1536 : 1024),
+      memoryMiB: o.memoryMiB ?? (o.mode === 'live' || o.liveNodes?.includes(this.nodes.indexOf(node)) ? 1536 : 1024),
       interactive: true,
       allowReboot: true,
       dir: this.dir,
@@ -431,8 +472,38 @@ ${o.unlisted ? '' : lab.nodes.map((n) => `  - ${lab.onRack(n) ? `switch_port: { 
     await this.#startVm(node, extraArgs);
   }
 
-  async startServer(): Promise<void> {
+  /** Starts a node start() left off (DebianLabOptions.deferredNodes). */
+  async startNode(node: LabNode): Promise<void> {
+    if (node.vm !== undefined) throw new Error(`Cannot start ${node.hostname}: it runs`);
+    await this.#startVm(node, this.#options.qemuArgs ?? []);
+  }
+
+  get #peerConfigPath(): string {
+    return join(this.dir, 'diskless-peer.yaml');
+  }
+
+  /** The boot servers' addresses: LAB_SERVER, and PEER_SERVER with DebianLabOptions.peerServer. */
+  get serverAddresses(): string[] {
+    return this.#options.peerServer ? [LAB_SERVER, PEER_SERVER] : [LAB_SERVER];
+  }
+
+  #serverOf(address: string): 'main' | 'peer' {
+    if (address === LAB_SERVER) return 'main';
+    if (address === PEER_SERVER && this.#options.peerServer) return 'peer';
+    throw new Error(`The lab has no boot server at ${address}`);
+  }
+
+  /** Starts `diskless serve` at `address` (default LAB_SERVER) and waits until it serves. */
+  async startServer(address = LAB_SERVER): Promise<void> {
+    if (this.#serverOf(address) === 'peer') {
+      this.#peer = await startLabServer(this.net, this.#peerConfigPath, this.#peerLogPath, undefined, { namespace: this.net.foreignName! });
+      return;
+    }
     this.#server = await startLabServer(this.net, this.configPath, this.serverLogPath, undefined, { privateRun: this.#privateRun });
+  }
+
+  get #peerLogPath(): string {
+    return join(this.dir, 'server-peer.log');
   }
 
   /**
@@ -447,13 +518,14 @@ ${o.unlisted ? '' : lab.nodes.map((n) => `  - ${lab.onRack(n) ? `switch_port: { 
     await this.startServer();
   }
 
-  /** Kills `diskless serve` (and its children) with SIGKILL, as a crash or power cut would. */
-  async killServer(): Promise<void> {
-    await this.#server?.kill('SIGKILL');
+  /** Kills `diskless serve` at `address` (and its children) with SIGKILL, as a crash or power cut would. */
+  async killServer(address = LAB_SERVER): Promise<void> {
+    await (this.#serverOf(address) === 'peer' ? this.#peer : this.#server)?.kill('SIGKILL');
   }
 
-  serverLog(): Promise<Array<Record<string, unknown>>> {
-    return readJsonLog(this.serverLogPath);
+  /** The JSON log lines of the server at `address` (default LAB_SERVER), every run of it. */
+  serverLog(address = LAB_SERVER): Promise<Array<Record<string, unknown>>> {
+    return readJsonLog(this.#serverOf(address) === 'peer' ? this.#peerLogPath : this.serverLogPath);
   }
 
   async stop(): Promise<void> {

@@ -11,19 +11,19 @@ const readLog = (path: string) => readFile(path, 'utf8').catch(() => '');
  * waits for its "serving" line. The log may already hold an earlier run's lines (a restart):
  * only what is written after this start counts, measured before the process exists.
  */
-export async function startLabServer(net: LabNetwork, configPath: string, logPath: string, timeoutMs = 30_000, o: { privateRun?: boolean } = {}): Promise<Daemon> {
+export async function startLabServer(net: LabNetwork, configPath: string, logPath: string, timeoutMs = 30_000, o: { privateRun?: boolean; namespace?: string } = {}): Promise<Daemon> {
   const argv = [process.execPath, CLI, 'serve', '--config', configPath];
-  return startServerIn(net, o.privateRun ? withPrivateRun(argv) : argv, logPath, { timeoutMs });
+  return startServerIn(net, o.privateRun ? withPrivateRun(argv) : argv, logPath, { timeoutMs, ...(o.namespace ? { namespace: o.namespace } : {}) });
 }
 
 /**
  * Runs a server command line (any `diskless serve`: this checkout's, an installed one) inside
- * the lab namespace, appending to `logPath`, and waits for its "serving" line.
+ * the lab namespace (or `namespace`, the foreign host's), appending to `logPath`, and waits for its "serving" line.
  */
-export async function startServerIn(net: LabNetwork, argv: readonly string[], logPath: string, o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Daemon> {
+export async function startServerIn(net: LabNetwork, argv: readonly string[], logPath: string, o: { env?: NodeJS.ProcessEnv; timeoutMs?: number; namespace?: string } = {}): Promise<Daemon> {
   const timeoutMs = o.timeoutMs ?? 30_000;
   const start = (await readLog(logPath)).length;
-  const server = await net.spawn(net.name, argv, { logFile: logPath, ...(o.env ? { env: o.env } : {}) });
+  const server = await net.spawn(o.namespace ?? net.name, argv, { logFile: logPath, ...(o.env ? { env: o.env } : {}) });
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if ((await readLog(logPath)).slice(start).includes('"msg":"serving"')) return server;
