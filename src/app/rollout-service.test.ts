@@ -43,11 +43,20 @@ interface Lab {
   v1: string;
   bad: string;
   good: string;
+  /** Services started in this lab, stopped (newest first) before its directory is removed. */
+  stops: Array<() => Promise<void>>;
 }
 
 async function lab(t: { after(fn: () => Promise<void>): void }, nodeYaml: (i: number, mac: string) => string, extra = ''): Promise<Lab> {
   const dir = await mkdtemp(join(tmpdir(), 'dl-rollout-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  // node:test runs after-hooks in the order they were added, and one that throws skips the
+  // rest: the services writing into the directory stop here first, so its removal cannot race
+  // them, and a failed removal cannot leave them running (and the test process alive).
+  const stops: Lab['stops'] = [];
+  t.after(async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+    await rm(dir, { recursive: true, force: true });
+  });
   const store = new ImageStore({ root: join(dir, 'state', 'images') });
   const add = async (content: string) => {
     const src = join(dir, `src-${content}`);
@@ -85,7 +94,7 @@ profiles:
 nodes:
 ${MACS.map((mac, i) => nodeYaml(i, mac)).join('\n')}
 ${extra}`);
-  return { dir, file, httpPort, httpsPort, apiPort, store, v1, bad, good };
+  return { dir, file, httpPort, httpsPort, apiPort, store, v1, bad, good, stops };
 }
 
 /** The loopback address machine i talks from. */
@@ -95,7 +104,7 @@ const ipOf = (i: number) => `127.0.1.${i + 1}`;
  * Starts the server. `bmcPorts[i]` is machine i's BMC: powering it on or cycling it through
  * ipmitool first opens its secrets window, as its firmware's DHCP exchange with us would.
  */
-async function serve(t: { after(fn: () => Promise<void>): void }, l: Lab, bmcPorts: number[] = []): Promise<RunningServices> {
+async function serve(l: Lab, bmcPorts: number[] = []): Promise<RunningServices> {
   let windows: RunningServices['secretsWindows'] | undefined;
   const ipmi: IpmiRunner = (argv, o) => {
     const i = bmcPorts.findIndex((p) => argv.includes(String(p)));
@@ -107,7 +116,7 @@ async function serve(t: { after(fn: () => Promise<void>): void }, l: Lab, bmcPor
   const services = await startServices(loadConfig(l.file), { watchConfig: false, rolloutTickMs: 50, ipmi, dhcpPorts });
   windows = services.secretsWindows;
   let stopped = false;
-  t.after(async () => {
+  l.stops.push(async () => {
     if (!stopped) await services.stop();
   });
   const stop = services.stop;
@@ -190,7 +199,7 @@ test('rollouts through real BMCs: a broken version fails on the canary and goes 
     yaml = yaml.replace(`PORT${i}`, String(sim.options.port)).replace(`PW${i}`, sim.passwordFile);
   }
   await writeFile(l.file, yaml);
-  await serve(t, l, sims.map((s) => s.options.port));
+  await serve(l, sims.map((s) => s.options.port));
 
   // Refusals first: no token, an unknown version, a node that does not boot the image.
   assert.equal((await call(l.apiPort, 'POST', '/api/v1/rollouts', { body: JSON.stringify({ image: 'deb', version: l.bad }) })).status, 401);
@@ -263,7 +272,7 @@ test('a rollout survives a restart mid-batch; pause, resume and abort from the C
     const code = await rolloutCommand([...args, '--config', l.file], { stdout: (s) => void (text += s) });
     return { code, text };
   };
-  let services = await serve(t, l);
+  let services = await serve(l);
 
   const start = await cli('deb', l.good, '--canary', '1', '--batch', '1', '--max-failed', '1', '--timeout', '300', '--no-wait');
   assert.equal(start.code, 0, start.text);
@@ -274,7 +283,7 @@ test('a rollout survives a restart mid-batch; pause, resume and abort from the C
 
   // The server restarts while the canary is in flight: the rollout and its pin are read back.
   await services.stop();
-  services = await serve(t, l);
+  services = await serve(l);
   r = await rollout(l);
   assert.equal(statusOf(r), 'n1:waiting n2:pending n3:pending');
   await bootNode(0);
