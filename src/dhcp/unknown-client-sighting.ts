@@ -7,9 +7,6 @@ import { ZERO_IPV4 } from '../protocols/dhcp/ipv4-bytes.js';
 import type { Sighting } from '../inventory/discovered.js';
 import type { DhcpDecision } from './policy-types.js';
 
-// Option values come from the network: keep them printable and short for the table and the file.
-const clean = (s: string) => printableOption(s);
-
 /**
  * Whether an unknown client's request is worth listing: in proxy mode the whole site's DHCP
  * traffic passes by, and only machines trying to network-boot are candidates for adoption.
@@ -30,9 +27,9 @@ export function dhcpSighting(request: DhcpPacket, decision: DhcpDecision): Sight
   const ip = acked !== ZERO_IPV4 ? acked : request.ciaddr !== ZERO_IPV4 ? request.ciaddr : undefined;
   return {
     mac: decision.client.mac,
-    ...(vendorClass ? { vendorClass: clean(vendorClass) } : {}),
+    ...(vendorClass ? { vendorClass: printableOption(vendorClass) } : {}),
     ...(archType !== undefined ? { arch: archTypeName(archType) } : {}),
-    ...(userClass && userClass.length > 0 ? { userClass: clean(userClass.join(',')) } : {}),
+    ...(userClass && userClass.length > 0 ? { userClass: printableOption(userClass.join(',')) } : {}),
     ...(ip !== undefined ? { ip } : {}),
   };
 }
